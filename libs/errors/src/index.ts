@@ -1,0 +1,4 @@
+export * from './aion-error';
+export * from './codes';
+export * from './http';
+export * from './grpc';
