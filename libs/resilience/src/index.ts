@@ -1,0 +1,4 @@
+export * from './breakers';
+export * from './retry';
+export * from './policies';
+export { wrap, BrokenCircuitError, BulkheadRejectedError, TaskCancelledError, isBrokenCircuitError } from 'cockatiel';
