@@ -1,0 +1,30 @@
+/**
+ * Migration CLI (the Helm migration job runs it; so can operators):
+ *   tsx libs/db/src/cli.ts migrate [service...]   # all services when none is named
+ * Reads DATABASE_URL (an owner role) and AION_DB_APP_ROLE (the role services connect as).
+ */
+import path from 'node:path';
+import { migratePostgres } from './migrate';
+import { migrationsFolderOf, SERVICE_TABLE_PREFIXES, type ServiceWithTables } from './services';
+
+async function main(): Promise<void> {
+  const [command, ...names] = process.argv.slice(2);
+  if (command !== 'migrate') throw new Error('usage: cli.ts migrate [service...]');
+  const url = process.env['DATABASE_URL'];
+  if (!url) throw new Error('DATABASE_URL is not set (it must name a role that owns the schema)');
+  const appRole = process.env['AION_DB_APP_ROLE'];
+  const root = process.env['AION_REPO_ROOT'] ?? path.resolve(__dirname, '..', '..', '..');
+  const all = Object.keys(SERVICE_TABLE_PREFIXES) as ServiceWithTables[];
+  const unknown = names.filter((n) => !all.includes(n as ServiceWithTables));
+  if (unknown.length) throw new Error(`unknown service(s): ${unknown.join(', ')}; known: ${all.join(', ')}`);
+  for (const service of (names.length ? names : all) as ServiceWithTables[]) {
+    const folder = path.join(root, migrationsFolderOf(service));
+    await migratePostgres(url, { folder, prefix: SERVICE_TABLE_PREFIXES[service] }, appRole ? { appRole } : {});
+    console.log(`migrated ${service}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`migration failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

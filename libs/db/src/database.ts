@@ -1,0 +1,88 @@
+import { PGlite } from '@electric-sql/pglite';
+import { setTenantStatement } from '@aion/tenancy';
+import { sql } from 'drizzle-orm';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import { Pool, type PoolConfig } from 'pg';
+
+/** The Drizzle API both adapters share; repositories are written against this. */
+export type Db = PgDatabase<PgQueryResultHKT, Record<string, never>>;
+export type Tx = PgTransaction<PgQueryResultHKT, Record<string, never>>;
+export type DbOrTx = Db | Tx;
+
+export interface Database {
+  readonly kind: 'postgres' | 'pglite';
+  readonly db: Db;
+  /** Readiness: a round trip to the server. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface PostgresOptions {
+  url: string;
+  /** Pool size per process (default 10). */
+  max?: number;
+  idleTimeoutMs?: number;
+  statementTimeoutMs?: number;
+  applicationName?: string;
+}
+
+/** node-postgres pool + Drizzle, connected as the service's (non-owner) role. */
+export function openPostgres(options: PostgresOptions): Database & { pool: Pool } {
+  const config: PoolConfig = {
+    connectionString: options.url,
+    max: options.max ?? 10,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
+    connectionTimeoutMillis: 10_000,
+    application_name: options.applicationName ?? 'aion',
+    ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+  };
+  const pool = new Pool(config);
+  // An idle client that loses its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  const db = drizzlePg(pool) as unknown as Db;
+  return {
+    kind: 'postgres',
+    db,
+    pool,
+    ping: async () => {
+      await pool.query('select 1');
+    },
+    close: () => pool.end(),
+  };
+}
+
+/** PGlite (PostgreSQL compiled to WebAssembly) for the embedded default: same SQL, same RLS. */
+export async function openPglite(options: { dataDir?: string } = {}): Promise<Database & { client: PGlite }> {
+  const client = options.dataDir ? new PGlite(options.dataDir) : new PGlite();
+  await client.waitReady;
+  const db = drizzlePglite(client) as unknown as Db;
+  return {
+    kind: 'pglite',
+    db,
+    client,
+    ping: async () => {
+      await client.query('select 1');
+    },
+    close: () => client.close(),
+  };
+}
+
+/**
+ * Runs `fn` in a transaction scoped to one tenant: row-level security then filters every
+ * statement, so a query that forgets `where tenant_id = ...` still sees only this tenant.
+ */
+export async function withTenant<T>(db: Db, tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.execute(setTenantStatement(tenantId));
+    return fn(tx as unknown as Tx);
+  });
+}
+
+/** A transaction with no tenant: RLS-protected tables read as empty. For cross-tenant system work. */
+export async function withoutTenant<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => fn(tx as unknown as Tx));
+}
+
+export { sql };

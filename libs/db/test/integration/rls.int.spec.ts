@@ -1,0 +1,78 @@
+import path from 'node:path';
+import { sql } from 'drizzle-orm';
+import { createTestDatabase, type TestDatabase } from '@aion/testing';
+import { migratePglite, migratePostgres, openPglite, openPostgres, withoutTenant, withTenant, type Database } from '../../src';
+import { notes } from '../fixtures/schema';
+
+const target = { folder: path.join(__dirname, '..', 'fixtures', 'migrations'), prefix: 'tst' };
+
+/** The same proof on both adapters: PostgreSQL in production, PGlite in the embedded default. */
+function rlsSuite(name: string, open: () => Promise<{ database: Database; cleanup: () => Promise<void> }>) {
+  describe(`row-level security on ${name}`, () => {
+    let database: Database;
+    let cleanup: () => Promise<void>;
+
+    beforeAll(async () => {
+      ({ database, cleanup } = await open());
+      await withTenant(database.db, 'tenant-a', (tx) => tx.insert(notes).values([{ tenantId: 'tenant-a', body: 'a1' }, { tenantId: 'tenant-a', body: 'a2' }]));
+      await withTenant(database.db, 'tenant-b', (tx) => tx.insert(notes).values({ tenantId: 'tenant-b', body: 'b1' }));
+    });
+
+    afterAll(async () => {
+      await cleanup();
+    });
+
+    it('a query with no tenant filter reads only the current tenant', async () => {
+      const rowsA = await withTenant(database.db, 'tenant-a', (tx) => tx.select().from(notes));
+      expect(rowsA.map((r) => r.body).sort()).toEqual(['a1', 'a2']);
+      const rowsB = await withTenant(database.db, 'tenant-b', (tx) => tx.select().from(notes));
+      expect(rowsB.map((r) => r.body)).toEqual(['b1']);
+    });
+
+    it('a connection with no tenant set reads nothing', async () => {
+      expect(await withoutTenant(database.db, (tx) => tx.select().from(notes))).toEqual([]);
+      expect(await database.db.select().from(notes)).toEqual([]);
+    });
+
+    it("refuses to write a row into another tenant", async () => {
+      await expect(withTenant(database.db, 'tenant-a', (tx) => tx.insert(notes).values({ tenantId: 'tenant-b', body: 'sneaky' }))).rejects.toThrow();
+      const rowsB = await withTenant(database.db, 'tenant-b', (tx) => tx.select().from(notes));
+      expect(rowsB.map((r) => r.body)).toEqual(['b1']);
+    });
+
+    it("cannot update or delete another tenant's rows", async () => {
+      await withTenant(database.db, 'tenant-a', (tx) => tx.update(notes).set({ body: 'hijacked' }));
+      await withTenant(database.db, 'tenant-a', (tx) => tx.delete(notes).where(sql`body = 'b1'`));
+      const rowsB = await withTenant(database.db, 'tenant-b', (tx) => tx.select().from(notes));
+      expect(rowsB.map((r) => r.body)).toEqual(['b1']);
+    });
+
+    it('the tenant setting does not leak past the transaction', async () => {
+      await withTenant(database.db, 'tenant-a', (tx) => tx.select().from(notes));
+      expect(await database.db.select().from(notes)).toEqual([]);
+    });
+  });
+}
+
+let testDb: TestDatabase;
+
+rlsSuite('PostgreSQL (non-owner role)', async () => {
+  testDb = await createTestDatabase('rls');
+  await migratePostgres(testDb.ownerUrl, target, { appRole: testDb.appRole });
+  // Running the migrator twice is a no-op (replicas and the Helm job may both run it).
+  await migratePostgres(testDb.ownerUrl, target, { appRole: testDb.appRole });
+  const database = openPostgres({ url: testDb.appUrl, max: 2 });
+  return {
+    database,
+    cleanup: async () => {
+      await database.close();
+      await testDb.drop();
+    },
+  };
+});
+
+rlsSuite('PGlite (embedded)', async () => {
+  const database = await openPglite();
+  await migratePglite(database, [target], { appRole: 'aion_app' });
+  return { database, cleanup: () => database.close() };
+});

@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, run, startDaemon, stopPid, waitForPort } from './processes';
+
+export const KAFKA_VERSION = '3.9.1';
+
+export interface LocalKafka {
+  port: number;
+  pid: number;
+  brokers: string;
+}
+
+/** Where `tools/infra/install.sh` (mvn dependency:copy-dependencies) puts the broker's jars. */
+export function kafkaLibDir(): string {
+  const cache = process.env['AION_INFRA_CACHE'] ?? path.join(os.homedir(), '.cache', 'aion-infra');
+  return path.join(cache, `kafka-${KAFKA_VERSION}`, 'libs');
+}
+
+/** Resolves the Kafka jars from Maven Central once (tools/infra/kafka/pom.xml). */
+export function ensureKafkaJars(repoRoot: string): string {
+  const libs = kafkaLibDir();
+  if (existsSync(libs) && readdirSync(libs).some((f) => f.startsWith('kafka_2.13-'))) return libs;
+  run('mvn', ['-q', '-B', '-f', path.join(repoRoot, 'tools/infra/kafka/pom.xml'), 'dependency:copy-dependencies', `-DoutputDirectory=${libs}`, '-DincludeScope=runtime'], { stdio: 'inherit' });
+  return libs;
+}
+
+/** Kafka cluster ids are 16 random bytes, base64url without padding. */
+function clusterId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+export async function startLocalKafka(stackDir: string, repoRoot: string): Promise<LocalKafka> {
+  const libs = ensureKafkaJars(repoRoot);
+  const dir = path.join(stackDir, 'kafka');
+  mkdirSync(path.join(dir, 'data'), { recursive: true });
+  const [port, controllerPort] = [await freePort(), await freePort()];
+  const properties = path.join(dir, 'server.properties');
+  writeFileSync(
+    properties,
+    [
+      'process.roles=broker,controller',
+      'node.id=1',
+      `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      'controller.listener.names=CONTROLLER',
+      'inter.broker.listener.name=PLAINTEXT',
+      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      `log.dirs=${path.join(dir, 'data')}`,
+      'num.partitions=3',
+      'offsets.topic.replication.factor=1',
+      'offsets.topic.num.partitions=3',
+      'transaction.state.log.replication.factor=1',
+      'transaction.state.log.min.isr=1',
+      'transaction.state.log.num.partitions=3',
+      'group.initial.rebalance.delay.ms=0',
+      'auto.create.topics.enable=true',
+      'log.flush.interval.messages=9223372036854775807',
+      '',
+    ].join('\n'),
+  );
+  const log4j = path.join(dir, 'log4j.properties');
+  writeFileSync(
+    log4j,
+    ['log4j.rootLogger=WARN, file', 'log4j.appender.file=org.apache.log4j.FileAppender', `log4j.appender.file.File=${path.join(dir, 'kafka.log')}`, 'log4j.appender.file.layout=org.apache.log4j.PatternLayout', 'log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n', ''].join('\n'),
+  );
+  const jvm = ['-Xms256m', '-Xmx768m', '-XX:+UseG1GC', '-XX:TieredStopAtLevel=1', `-Dlog4j.configuration=file:${log4j}`, '-cp', `${libs}/*`];
+  run('java', [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', properties, '--ignore-formatted']);
+  const pid = startDaemon('java', [...jvm, 'kafka.Kafka', properties], path.join(dir, 'stdout.log'));
+  await waitForPort(port, 90_000, 'kafka');
+  return { port, pid, brokers: `127.0.0.1:${port}` };
+}
+
+export async function stopLocalKafka(kafka: Pick<LocalKafka, 'pid'>): Promise<void> {
+  await stopPid(kafka.pid, 15_000);
+}

@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { TEST_ROLES } from './infra/stack';
+
+export interface TestDatabase {
+  name: string;
+  /** Owns the schema: runs migrations. */
+  ownerUrl: string;
+  /** Non-owner, no BYPASSRLS: what services connect as. */
+  appUrl: string;
+  appRole: string;
+  drop(): Promise<void>;
+}
+
+function adminUrl(): string {
+  const url = process.env['AION_TEST_PG_ADMIN_URL'] ?? process.env['DATABASE_URL'];
+  if (!url) throw new Error('no PostgreSQL for tests: run through jest.integration.config.cjs (global setup) or set DATABASE_URL');
+  return url;
+}
+
+function withCredentials(base: string, user: string, database: string): string {
+  const url = new URL(base);
+  url.username = user;
+  url.password = user;
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/** A fresh database per test suite, owned by the owner role, so suites never share rows. */
+export async function createTestDatabase(label = 'db'): Promise<TestDatabase> {
+  const name = `t_${label.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 20)}_${randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: adminUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name} owner ${TEST_ROLES.owner}`);
+  } finally {
+    await admin.end();
+  }
+  const base = adminUrl();
+  return {
+    name,
+    ownerUrl: withCredentials(base, TEST_ROLES.owner, name),
+    appUrl: withCredentials(base, TEST_ROLES.app, name),
+    appRole: TEST_ROLES.app,
+    drop: async () => {
+      const client = new Client({ connectionString: adminUrl() });
+      await client.connect();
+      try {
+        await client.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
