@@ -1,0 +1,92 @@
+import type { DescMessage } from '@bufbuild/protobuf';
+import {
+  AlertStateChangedSchema,
+  AuditRecordedSchema,
+  ComplianceMappingCreatedSchema,
+  DeploymentActiveSchema,
+  DeploymentInitiatedSchema,
+  ModelStatusChangedSchema,
+  PipelineJobCompletedSchema,
+  PipelineJobCreatedSchema,
+  PipelineJobFailedSchema,
+  PipelineProfileCompletedSchema,
+  ResidencyRuleCreatedSchema,
+  ResidencyViolationSchema,
+  RoutingDecisionSchema,
+  TaskStateChangedSchema,
+  UsageRecordedSchema,
+} from '@aion/contracts';
+
+/**
+ * The one place that says which event type goes to which topic with which payload message.
+ * Producers and consumers import it instead of restating topic names or shapes. The message key
+ * is the tenant-scoped aggregate id (`keyOf`), so one aggregate's events stay in order.
+ */
+export const TOPICS = {
+  sovereignResidency: 'sovereign.residency',
+  sovereignDeployment: 'sovereign.deployment',
+  sovereignRouting: 'sovereign.routing',
+  sovereignCompliance: 'sovereign.compliance',
+  sovereignRegistry: 'sovereign.registry',
+  pipelineJobCreated: 'pipeline.job.created',
+  pipelineJobCompleted: 'pipeline.job.completed',
+  pipelineJobFailed: 'pipeline.job.failed',
+  pipelineProfileCompleted: 'pipeline.profile.completed',
+  observabilityEvents: 'observability.events',
+  tasksLifecycle: 'tasks.lifecycle',
+  usageBilling: 'usage.billing',
+  auditActivity: 'audit.activity',
+} as const;
+
+export type Topic = (typeof TOPICS)[keyof typeof TOPICS];
+
+export const DLQ_SUFFIX = '.dlq';
+export const dlqTopicOf = (topic: string): string => `${topic}${DLQ_SUFFIX}`;
+
+interface CatalogEntry<S extends DescMessage = DescMessage> {
+  topic: Topic;
+  schema: S;
+}
+
+function entry<S extends DescMessage>(topic: Topic, schema: S): CatalogEntry<S> {
+  return { topic, schema };
+}
+
+export const EVENT_CATALOG = {
+  'residency.violation': entry(TOPICS.sovereignResidency, ResidencyViolationSchema),
+  'residency.rule_created': entry(TOPICS.sovereignResidency, ResidencyRuleCreatedSchema),
+  'deployment.initiated': entry(TOPICS.sovereignDeployment, DeploymentInitiatedSchema),
+  'deployment.active': entry(TOPICS.sovereignDeployment, DeploymentActiveSchema),
+  'routing.decision': entry(TOPICS.sovereignRouting, RoutingDecisionSchema),
+  'compliance.mapping_created': entry(TOPICS.sovereignCompliance, ComplianceMappingCreatedSchema),
+  'model.registered': entry(TOPICS.sovereignRegistry, ModelStatusChangedSchema),
+  'model.approved': entry(TOPICS.sovereignRegistry, ModelStatusChangedSchema),
+  'model.rejected': entry(TOPICS.sovereignRegistry, ModelStatusChangedSchema),
+  'model.revoked': entry(TOPICS.sovereignRegistry, ModelStatusChangedSchema),
+  'pipeline.job.created': entry(TOPICS.pipelineJobCreated, PipelineJobCreatedSchema),
+  'pipeline.job.completed': entry(TOPICS.pipelineJobCompleted, PipelineJobCompletedSchema),
+  'pipeline.job.failed': entry(TOPICS.pipelineJobFailed, PipelineJobFailedSchema),
+  'pipeline.profile.completed': entry(TOPICS.pipelineProfileCompleted, PipelineProfileCompletedSchema),
+  'alert.fired': entry(TOPICS.observabilityEvents, AlertStateChangedSchema),
+  'alert.resolved': entry(TOPICS.observabilityEvents, AlertStateChangedSchema),
+  'task.state_changed': entry(TOPICS.tasksLifecycle, TaskStateChangedSchema),
+  'usage.recorded': entry(TOPICS.usageBilling, UsageRecordedSchema),
+  'audit.recorded': entry(TOPICS.auditActivity, AuditRecordedSchema),
+} as const;
+
+export type EventType = keyof typeof EVENT_CATALOG;
+export type PayloadSchemaOf<T extends EventType> = (typeof EVENT_CATALOG)[T]['schema'];
+
+export function isEventType(type: string): type is EventType {
+  return Object.hasOwn(EVENT_CATALOG, type);
+}
+
+export function topicOf(type: EventType): Topic {
+  return EVENT_CATALOG[type].topic;
+}
+
+/** Every topic, with its dead-letter twin, for provisioning. */
+export function allTopics(): string[] {
+  const topics = Object.values(TOPICS);
+  return [...topics, ...topics.map(dlqTopicOf)];
+}

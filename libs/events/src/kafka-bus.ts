@@ -1,0 +1,144 @@
+import { Kafka, logLevel, type Admin, type Consumer, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
+import type { Logger, ServiceMetrics } from '@aion/telemetry';
+import type { EventBus, SubscribeOptions, Subscription } from './bus';
+import { MemoryDeduper } from './dedupe';
+import type { OutgoingMessage } from './envelope';
+import { processRecord } from './pipeline';
+
+export interface KafkaBusOptions {
+  brokers: string[];
+  clientId: string;
+  logger?: Logger;
+  metrics?: ServiceMetrics;
+  /** Partitions for topics this bus creates (default 3). */
+  partitions?: number;
+  replicationFactor?: number;
+}
+
+function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headers ?? {})) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) out[key] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
+  }
+  return out;
+}
+
+/** kafkajs writes its own log lines; route them through the service's JSON logger. */
+function logCreator(logger: Logger | undefined) {
+  return () => (entry: LogEntry) => {
+    if (!logger) return;
+    const { message, ...extra } = entry.log;
+    const level = entry.level === logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : 'debug';
+    logger.log(level, `kafka: ${message}`, { namespace: entry.namespace, ...extra });
+  };
+}
+
+/**
+ * Kafka through kafkajs: an idempotent producer (acks=all, one request in flight, so retries
+ * neither duplicate nor reorder) and consumer groups that commit an offset only after the
+ * record went through the pipeline (handled, deduped, or dead-lettered).
+ */
+export class KafkaBus implements EventBus {
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly consumers = new Set<Consumer>();
+  private connected?: Promise<void>;
+
+  constructor(private readonly options: KafkaBusOptions) {
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      logLevel: logLevel.WARN,
+      logCreator: logCreator(options.logger),
+      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
+    });
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true });
+    this.admin = this.kafka.admin();
+  }
+
+  /** Connects producer and admin once; later calls wait for the same connection. */
+  connect(): Promise<void> {
+    this.connected ??= Promise.all([this.producer.connect(), this.admin.connect()]).then(() => undefined);
+    return this.connected;
+  }
+
+  /** Creates topics that do not exist yet (production clusters often disable auto-creation). */
+  async ensureTopics(topics: string[]): Promise<void> {
+    await this.connect();
+    const existing = new Set(await this.admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t));
+    if (missing.length === 0) return;
+    await this.admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({ topic, numPartitions: this.options.partitions ?? 3, replicationFactor: this.options.replicationFactor ?? 1 })),
+    });
+  }
+
+  async publish(messages: OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.connect();
+    const byTopic = new Map<string, OutgoingMessage[]>();
+    for (const m of messages) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m]);
+    await this.producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic.entries()].map(([topic, list]) => ({
+        topic,
+        messages: list.map((m) => ({ key: m.key, value: Buffer.from(m.value), headers: m.headers })),
+      })),
+    });
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    await this.connect();
+    const consumer = this.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: true, sessionTimeout: 30_000, heartbeatInterval: 3000 });
+    this.consumers.add(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
+    const deduper = options.deduper ?? new MemoryDeduper();
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ topic, partition, message, heartbeat }) => {
+        await processRecord(
+          {
+            topic,
+            partition,
+            offset: message.offset,
+            key: message.key?.toString('utf8') ?? '',
+            value: message.value,
+            headers: headersToStrings(message.headers),
+          },
+          options,
+          {
+            deduper,
+            logger: this.options.logger,
+            metrics: this.options.metrics,
+            heartbeat,
+            publishDeadLetter: (m) => this.publish([m]),
+          },
+        );
+        await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+      },
+    });
+    return {
+      stop: async () => {
+        // disconnect waits for the running eachMessage, whose offset is committed inside it.
+        await consumer.disconnect();
+        this.consumers.delete(consumer);
+      },
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.connect();
+    await this.admin.describeCluster();
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.consumers].map((c) => c.disconnect()));
+    this.consumers.clear();
+    if (this.connected) await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
+    this.connected = undefined;
+  }
+}

@@ -1,0 +1,216 @@
+import { createHash } from 'node:crypto';
+import { and, asc, getTableName, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import { bigserial, customType, index, integer, pgPolicy, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import type { Db, DbOrTx } from '@aion/db';
+import type { Logger } from '@aion/telemetry';
+import type { EventBus } from './bus';
+import type { EventType } from './catalog';
+import { createEvent, type NewEvent, type OutgoingMessage } from './envelope';
+
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType: () => 'bytea',
+  fromDriver: (value) => new Uint8Array(value),
+});
+
+/**
+ * Rows are tenant-scoped (a tenant transaction writes them, RLS checks the tenant); the relay
+ * reads across tenants by switching `aion.outbox_relay` on inside its own transaction.
+ */
+const outboxVisible = sql`tenant_id = current_setting('aion.tenant_id', true) or current_setting('aion.outbox_relay', true) = 'on'`;
+
+/** A service's outbox table, `<prefix>_outbox`; declare it in the service's Drizzle schema. */
+export function outboxTable<P extends string>(prefix: P) {
+  const name = `${prefix}_outbox` as const;
+  return pgTable(
+    name,
+    {
+      seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+      eventId: uuid('event_id').notNull().unique(),
+      tenantId: text('tenant_id').notNull(),
+      topic: text('topic').notNull(),
+      key: text('key').notNull(),
+      eventType: text('event_type').notNull(),
+      value: bytea('value').notNull(),
+      headers: text('headers').notNull(),
+      createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+      publishedAt: timestamp('published_at', { withTimezone: true }),
+      attempts: integer('attempts').notNull().default(0),
+    },
+    (t) => [
+      index(`${name}_unpublished_idx`).on(t.seq).where(sql`published_at is null`),
+      pgPolicy(`${name}_tenant_or_relay`, { as: 'permissive', for: 'all', using: outboxVisible, withCheck: outboxVisible }),
+    ],
+  ).enableRLS();
+}
+
+/** `<prefix>_processed_events`: which events each consumer group has handled (for `processOnce`). */
+export function processedEventsTable<P extends string>(prefix: P) {
+  return pgTable(
+    `${prefix}_processed_events`,
+    {
+      consumerGroup: text('consumer_group').notNull(),
+      eventId: text('event_id').notNull(),
+      processedAt: timestamp('processed_at', { withTimezone: true }).notNull().defaultNow(),
+    },
+    (t) => [primaryKey({ columns: [t.consumerGroup, t.eventId] })],
+  );
+}
+
+export type OutboxTable = ReturnType<typeof outboxTable<string>>;
+
+/**
+ * Writes events into the outbox inside the caller's transaction, so an event exists exactly when
+ * the state change it describes was committed.
+ */
+export class OutboxWriter {
+  constructor(private readonly table: OutboxTable, private readonly source: string, private readonly onWrite?: () => void) {}
+
+  async add(tx: DbOrTx, ...events: Omit<NewEvent<EventType>, 'source'>[]): Promise<string[]> {
+    if (events.length === 0) return [];
+    const built = events.map((e) => createEvent({ ...e, source: this.source } as NewEvent<EventType>));
+    await tx.insert(this.table).values(
+      built.map(({ envelope, message }) => ({
+        eventId: envelope.id,
+        tenantId: envelope.tenantId,
+        topic: message.topic,
+        key: message.key,
+        eventType: envelope.type,
+        value: message.value,
+        headers: JSON.stringify(message.headers),
+      })),
+    );
+    this.onWrite?.();
+    return built.map((b) => b.envelope.id);
+  }
+}
+
+export interface RelayOptions {
+  db: Db;
+  table: OutboxTable;
+  bus: EventBus;
+  batchSize?: number;
+  pollIntervalMs?: number;
+  /** Published rows older than this are deleted (default 24 h). */
+  retentionMs?: number;
+  logger?: Logger;
+  /** Test hook: runs after the publish, before the rows are marked (to simulate a crash there). */
+  afterPublish?: (messages: OutgoingMessage[]) => void | Promise<void>;
+}
+
+/**
+ * Publishes committed outbox rows and marks them. Several relays may run (replicas): a
+ * transaction-scoped advisory lock lets one publish at a time, which also keeps each key's
+ * events in order; the others find the lock taken and wait for their next turn. A relay that dies
+ * after publishing but before its commit leaves the rows unmarked, so they are published again:
+ * delivery is at least once, and consumers dedupe by event id.
+ */
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private inFlight: Promise<number> | undefined;
+  private wakeRequested = false;
+  private lastCleanup = 0;
+  private readonly lockKey: number;
+  private readonly tableName: string;
+
+  constructor(private readonly options: RelayOptions) {
+    this.tableName = getTableName(options.table);
+    this.lockKey = createHash('sha256').update(`aion-outbox:${this.tableName}`).digest().readInt32BE(0);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule(0);
+  }
+
+  /** Publish soon instead of at the next poll (called after a transaction wrote events). */
+  nudge(): void {
+    if (!this.running) return;
+    if (this.inFlight) {
+      this.wakeRequested = true;
+      return;
+    }
+    this.schedule(0);
+  }
+
+  /** Publishes one batch; returns how many rows it published (0 if idle or another relay is active). */
+  publishBatch(): Promise<number> {
+    const run = this.options.db.transaction(async (tx) => {
+      const [lock] = (await tx.execute(sql`select pg_try_advisory_xact_lock(${this.lockKey}) as locked`) as unknown as { rows: { locked: boolean }[] }).rows;
+      if (!lock?.locked) return 0;
+      await tx.execute(sql`select set_config('aion.outbox_relay', 'on', true)`);
+      const t = this.options.table;
+      const rows = await tx.select().from(t).where(isNull(t.publishedAt)).orderBy(asc(t.seq)).limit(this.options.batchSize ?? 200).for('update', { skipLocked: true });
+      if (rows.length === 0) return 0;
+      const messages: OutgoingMessage[] = rows.map((r) => ({ topic: r.topic, key: r.key, value: r.value, headers: JSON.parse(r.headers) as Record<string, string> }));
+      await this.options.bus.publish(messages);
+      await this.options.afterPublish?.(messages);
+      await tx.update(t).set({ publishedAt: new Date(), attempts: sql`${t.attempts} + 1` }).where(inArray(t.seq, rows.map((r) => r.seq)));
+      return rows.length;
+    });
+    return run;
+  }
+
+  /** Publishes until the outbox is empty or the deadline passes (graceful shutdown). */
+  async flush(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    await this.inFlight?.catch(() => 0);
+    while (Date.now() < deadline) {
+      if ((await this.publishBatch()) === 0 && (await this.pendingCount()) === 0) return;
+    }
+  }
+
+  async pendingCount(): Promise<number> {
+    return this.options.db.transaction(async (tx) => {
+      await tx.execute(sql`select set_config('aion.outbox_relay', 'on', true)`);
+      const [row] = await tx.select({ n: sql<number>`count(*)::int` }).from(this.options.table).where(isNull(this.options.table.publishedAt));
+      return row?.n ?? 0;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.inFlight?.catch(() => 0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), delayMs);
+    this.timer.unref?.();
+  }
+
+  private async tick(): Promise<void> {
+    if (!this.running) return;
+    let published = 0;
+    let failed = false;
+    this.wakeRequested = false;
+    try {
+      this.inFlight = this.publishBatch();
+      published = await this.inFlight;
+      await this.cleanupIfDue();
+    } catch (err) {
+      failed = true;
+      this.options.logger?.warn('outbox relay could not publish; will retry', { table: this.tableName, reason: err instanceof Error ? err.message : String(err) });
+    } finally {
+      this.inFlight = undefined;
+    }
+    if (!this.running) return;
+    const poll = this.options.pollIntervalMs ?? 200;
+    // A full batch suggests more is waiting; a failure backs off to the poll interval.
+    this.schedule(failed ? poll * 5 : published > 0 || this.wakeRequested ? 0 : poll);
+  }
+
+  private async cleanupIfDue(): Promise<void> {
+    if (Date.now() - this.lastCleanup < 60_000) return;
+    this.lastCleanup = Date.now();
+    const cutoff = new Date(Date.now() - (this.options.retentionMs ?? 24 * 3600_000));
+    const t = this.options.table;
+    await this.options.db.transaction(async (tx) => {
+      await tx.execute(sql`select set_config('aion.outbox_relay', 'on', true)`);
+      await tx.delete(t).where(and(isNotNull(t.publishedAt), lt(t.publishedAt, cutoff)));
+    });
+  }
+}
