@@ -51,7 +51,11 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['**/adapters', '**/adapters/**'], message: 'core/ must not import adapters/; define a port in core and implement it in adapters.' },
+            {
+              group: ['**/adapters', '**/adapters/**'],
+              message:
+                'core/ must not import adapters/; define a port in core and implement it in adapters.',
+            },
             { group: ['**/api', '**/api/**'], message: 'core/ must not import api/.' },
           ],
         },
@@ -65,7 +69,15 @@ export default tseslint.config(
   },
   {
     files: ['**/*.{cjs,js}'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+        process: 'readonly',
+      },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {

@@ -20,7 +20,16 @@ function projectConfig(projectDir, name, kind = 'unit') {
     rootDir: projectDir,
     testEnvironment: 'node',
     testMatch,
-    transform: { '^.+\\.(t|j)s$': ['@swc/jest', { swcrc: false, jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }] },
+    transform: {
+      '^.+\\.(t|j)s$': [
+        '@swc/jest',
+        {
+          swcrc: false,
+          jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+          module: { type: 'commonjs' },
+        },
+      ],
+    },
     moduleNameMapper,
     moduleFileExtensions: ['ts', 'js', 'json'],
     testPathIgnorePatterns: ['/node_modules/', '/dist/'],

@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { ConfigError, field, loadConfig, positiveInt, redactConfig, SERVICE_PREFIXES, bool, csv } from './config';
+import {
+  ConfigError,
+  field,
+  loadConfig,
+  positiveInt,
+  redactConfig,
+  SERVICE_PREFIXES,
+  bool,
+  csv,
+} from './config';
 import { loadServiceConfig, serviceConfigSpec, sharedConfigSpec } from './shared';
 
 describe('loadConfig', () => {
@@ -11,26 +20,45 @@ describe('loadConfig', () => {
   };
 
   it('parses, coerces and applies defaults', () => {
-    const config = loadConfig(spec, { AION_GATEWAY_API_KEY: 'abcdefgh', AION_GATEWAY_CORS_ORIGINS: 'https://a, https://b' });
-    expect(config).toEqual({ port: 8080, apiKey: 'abcdefgh', debug: false, origins: ['https://a', 'https://b'] });
+    const config = loadConfig(spec, {
+      AION_GATEWAY_API_KEY: 'abcdefgh',
+      AION_GATEWAY_CORS_ORIGINS: 'https://a, https://b',
+    });
+    expect(config).toEqual({
+      port: 8080,
+      apiKey: 'abcdefgh',
+      debug: false,
+      origins: ['https://a', 'https://b'],
+    });
   });
 
   it('reports every bad variable in one error and never echoes values', () => {
     let error: unknown;
     try {
-      loadConfig(spec, { AION_GATEWAY_HTTP_PORT: '-1', AION_GATEWAY_API_KEY: 'short', AION_GATEWAY_DEBUG: 'maybe' });
+      loadConfig(spec, {
+        AION_GATEWAY_HTTP_PORT: '-1',
+        AION_GATEWAY_API_KEY: 'short',
+        AION_GATEWAY_DEBUG: 'maybe',
+      });
     } catch (err) {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems.map((p) => p.variable).sort();
-    expect(problems).toEqual(['AION_GATEWAY_API_KEY', 'AION_GATEWAY_DEBUG', 'AION_GATEWAY_HTTP_PORT']);
+    expect(problems).toEqual([
+      'AION_GATEWAY_API_KEY',
+      'AION_GATEWAY_DEBUG',
+      'AION_GATEWAY_HTTP_PORT',
+    ]);
     expect((error as Error).message).not.toContain('short');
   });
 
   it('redacts secrets and URL passwords when printed', () => {
     const full = { ...spec, db: sharedConfigSpec.databaseUrl };
-    const config = loadConfig(full, { AION_GATEWAY_API_KEY: 'supersecret', DATABASE_URL: 'postgres://aion:pw123@db:5432/aion' });
+    const config = loadConfig(full, {
+      AION_GATEWAY_API_KEY: 'supersecret',
+      DATABASE_URL: 'postgres://aion:pw123@db:5432/aion',
+    });
     const printed = JSON.stringify(redactConfig(full, config));
     expect(printed).not.toContain('supersecret');
     expect(printed).not.toContain('pw123');
@@ -41,10 +69,14 @@ describe('loadConfig', () => {
 describe('loadServiceConfig', () => {
   it('uses the service prefix', () => {
     expect(SERVICE_PREFIXES['module-host']).toBe('AION_MODULE_HOST_');
-    const config = loadServiceConfig(serviceConfigSpec('orchestrator', { httpPort: 8081, grpcPort: 50051 }), {}, {
-      AION_MODE: 'embedded',
-      AION_ORCHESTRATOR_GRPC_PORT: '6000',
-    });
+    const config = loadServiceConfig(
+      serviceConfigSpec('orchestrator', { httpPort: 8081, grpcPort: 50051 }),
+      {},
+      {
+        AION_MODE: 'embedded',
+        AION_ORCHESTRATOR_GRPC_PORT: '6000',
+      },
+    );
     expect(config.grpcPort).toBe(6000);
     expect(config.httpPort).toBe(8081);
     expect(config.mode).toBe('embedded');
@@ -52,13 +84,19 @@ describe('loadServiceConfig', () => {
 
   it('requires infrastructure in distributed mode, together with other problems', () => {
     expect(() =>
-      loadServiceConfig(serviceConfigSpec('gateway', { httpPort: 8080, grpcPort: 0 }), { database: true, redis: true, kafka: true }, {
-        AION_GATEWAY_HTTP_PORT: 'abc',
-      }),
+      loadServiceConfig(
+        serviceConfigSpec('gateway', { httpPort: 8080, grpcPort: 0 }),
+        { database: true, redis: true, kafka: true },
+        {
+          AION_GATEWAY_HTTP_PORT: 'abc',
+        },
+      ),
     ).toThrow(/AION_GATEWAY_HTTP_PORT[\s\S]*DATABASE_URL[\s\S]*REDIS_URL[\s\S]*KAFKA_BROKERS/);
   });
 
   it('rejects a database URL with the wrong scheme', () => {
-    expect(() => loadServiceConfig({}, {}, { AION_MODE: 'embedded', DATABASE_URL: 'mysql://x@y/z' })).toThrow(/DATABASE_URL/);
+    expect(() =>
+      loadServiceConfig({}, {}, { AION_MODE: 'embedded', DATABASE_URL: 'mysql://x@y/z' }),
+    ).toThrow(/DATABASE_URL/);
   });
 });

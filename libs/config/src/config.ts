@@ -27,19 +27,29 @@ export interface ConfigField<S extends ZodTypeAny = ZodTypeAny> {
 export type ConfigSpec = Record<string, ConfigField>;
 export type ConfigOf<S extends ConfigSpec> = { [K in keyof S]: z.output<S[K]['schema']> };
 
-export function field<S extends ZodTypeAny>(env: string, schema: S, description: string, flags: Pick<ConfigField, 'sensitive' | 'sensitiveUrlPassword'> = {}): ConfigField<S> {
+export function field<S extends ZodTypeAny>(
+  env: string,
+  schema: S,
+  description: string,
+  flags: Pick<ConfigField, 'sensitive' | 'sensitiveUrlPassword'> = {},
+): ConfigField<S> {
   return { env, schema, description, ...flags };
 }
 
 /** Raised at startup with every bad variable at once, so one restart fixes all of them. */
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; problem: string }[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p.variable}: ${p.problem}`).join('\n')}`);
+    super(
+      `invalid configuration:\n${problems.map((p) => `  - ${p.variable}: ${p.problem}`).join('\n')}`,
+    );
     this.name = 'ConfigError';
   }
 }
 
-export function loadConfig<S extends ConfigSpec>(spec: S, env: NodeJS.ProcessEnv = process.env): ConfigOf<S> {
+export function loadConfig<S extends ConfigSpec>(
+  spec: S,
+  env: NodeJS.ProcessEnv = process.env,
+): ConfigOf<S> {
   const problems: { variable: string; problem: string }[] = [];
   const out: Record<string, unknown> = {};
   for (const [key, f] of Object.entries(spec)) {
@@ -50,7 +60,10 @@ export function loadConfig<S extends ConfigSpec>(spec: S, env: NodeJS.ProcessEnv
     } else {
       // Never echo the received value: it may be a secret.
       const problem = parsed.error.issues.map((i) => i.message).join('; ');
-      problems.push({ variable: f.env, problem: raw === undefined ? `${problem} (not set)` : problem });
+      problems.push({
+        variable: f.env,
+        problem: raw === undefined ? `${problem} (not set)` : problem,
+      });
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -70,7 +83,10 @@ function maskUrlPassword(value: string): string {
 }
 
 /** A printable copy of the config: secrets masked, URL passwords masked. */
-export function redactConfig<S extends ConfigSpec>(spec: S, config: ConfigOf<S>): Record<string, unknown> {
+export function redactConfig<S extends ConfigSpec>(
+  spec: S,
+  config: ConfigOf<S>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, f] of Object.entries(spec)) {
     const value = (config as Record<string, unknown>)[key];
@@ -84,8 +100,10 @@ export function redactConfig<S extends ConfigSpec>(spec: S, config: ConfigOf<S>)
 
 // ---- reusable schemas ----
 
-export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
-export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+export const port = (fallback: number) =>
+  z.coerce.number().int().min(0).max(65535).default(fallback);
+export const positiveInt = (fallback: number) =>
+  z.coerce.number().int().positive().default(fallback);
 export const bool = (fallback: boolean) =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -95,12 +113,20 @@ export const csv = () =>
   z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
 export const url = (protocols: string[]) =>
-  z.string().refine((v) => {
-    try {
-      return protocols.includes(new URL(v).protocol.replace(':', ''));
-    } catch {
-      return false;
-    }
-  }, `must be a URL with scheme ${protocols.join(' or ')}`);
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol.replace(':', ''));
+      } catch {
+        return false;
+      }
+    },
+    `must be a URL with scheme ${protocols.join(' or ')}`,
+  );

@@ -20,25 +20,68 @@ import {
  * which `assertDistributedInfra` checks after loading.
  */
 export const sharedConfigSpec = {
-  mode: field('AION_MODE', z.enum(['embedded', 'distributed']).default('distributed'), 'embedded: PGlite, in-memory bus and store; distributed: PostgreSQL, Kafka, Redis'),
-  databaseUrl: field('DATABASE_URL', url(['postgres', 'postgresql']).optional(), 'PostgreSQL connection for the service (non-owner role)', { sensitiveUrlPassword: true }),
-  redisUrl: field('REDIS_URL', url(['redis', 'rediss']).optional(), 'Redis connection', { sensitiveUrlPassword: true }),
-  kafkaBrokers: field('KAFKA_BROKERS', csv(), 'Comma-separated Kafka bootstrap brokers (host:port)'),
-  logLevel: field('LOG_LEVEL', z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info'), 'Minimum log level'),
+  mode: field(
+    'AION_MODE',
+    z.enum(['embedded', 'distributed']).default('distributed'),
+    'embedded: PGlite, in-memory bus and store; distributed: PostgreSQL, Kafka, Redis',
+  ),
+  databaseUrl: field(
+    'DATABASE_URL',
+    url(['postgres', 'postgresql']).optional(),
+    'PostgreSQL connection for the service (non-owner role)',
+    { sensitiveUrlPassword: true },
+  ),
+  redisUrl: field('REDIS_URL', url(['redis', 'rediss']).optional(), 'Redis connection', {
+    sensitiveUrlPassword: true,
+  }),
+  kafkaBrokers: field(
+    'KAFKA_BROKERS',
+    csv(),
+    'Comma-separated Kafka bootstrap brokers (host:port)',
+  ),
+  logLevel: field(
+    'LOG_LEVEL',
+    z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info'),
+    'Minimum log level',
+  ),
   logPiiFields: field('LOG_PII_FIELDS', csv(), 'Extra log field names whose values are masked'),
-  otelExporterUrl: field('OTEL_EXPORTER_OTLP_ENDPOINT', url(['http', 'https']).optional(), 'OTLP/HTTP endpoint; tracing export is off when unset'),
-  internalTokenSecret: field('AION_INTERNAL_TOKEN_SECRET', z.string().min(32, 'must be at least 32 characters').optional(), 'HMAC key for service-to-service tokens', { sensitive: true }),
+  otelExporterUrl: field(
+    'OTEL_EXPORTER_OTLP_ENDPOINT',
+    url(['http', 'https']).optional(),
+    'OTLP/HTTP endpoint; tracing export is off when unset',
+  ),
+  internalTokenSecret: field(
+    'AION_INTERNAL_TOKEN_SECRET',
+    z.string().min(32, 'must be at least 32 characters').optional(),
+    'HMAC key for service-to-service tokens',
+    { sensitive: true },
+  ),
 };
 
 /** Variables each service has under its own prefix. */
-export function serviceConfigSpec(service: ServiceName, defaults: { httpPort: number; grpcPort: number }) {
+export function serviceConfigSpec(
+  service: ServiceName,
+  defaults: { httpPort: number; grpcPort: number },
+) {
   const p = SERVICE_PREFIXES[service];
   return {
-    httpPort: field(`${p}HTTP_PORT`, port(defaults.httpPort), 'HTTP port for health, readiness and metrics (and the public API on the gateway)'),
+    httpPort: field(
+      `${p}HTTP_PORT`,
+      port(defaults.httpPort),
+      'HTTP port for health, readiness and metrics (and the public API on the gateway)',
+    ),
     grpcPort: field(`${p}GRPC_PORT`, port(defaults.grpcPort), 'gRPC port'),
     host: field(`${p}HOST`, z.string().default('0.0.0.0'), 'Address to bind'),
-    shutdownTimeoutMs: field(`${p}SHUTDOWN_TIMEOUT_MS`, positiveInt(10_000), 'Upper bound on graceful shutdown'),
-    runMigrations: field(`${p}RUN_MIGRATIONS`, bool(false), 'Apply database migrations at startup (always on in embedded mode)'),
+    shutdownTimeoutMs: field(
+      `${p}SHUTDOWN_TIMEOUT_MS`,
+      positiveInt(10_000),
+      'Upper bound on graceful shutdown',
+    ),
+    runMigrations: field(
+      `${p}RUN_MIGRATIONS`,
+      bool(false),
+      'Apply database migrations at startup (always on in embedded mode)',
+    ),
   };
 }
 
@@ -52,7 +95,11 @@ export interface InfraNeeds {
  * Loads shared + service-specific variables in one pass. In distributed mode the infrastructure a
  * service needs is required; every problem, of either kind, is reported in one ConfigError.
  */
-export function loadServiceConfig<S extends ConfigSpec>(spec: S, needs: InfraNeeds, env: NodeJS.ProcessEnv = process.env): ConfigOf<S & typeof sharedConfigSpec> {
+export function loadServiceConfig<S extends ConfigSpec>(
+  spec: S,
+  needs: InfraNeeds,
+  env: NodeJS.ProcessEnv = process.env,
+): ConfigOf<S & typeof sharedConfigSpec> {
   const full = { ...sharedConfigSpec, ...spec };
   let config: ConfigOf<S & typeof sharedConfigSpec> | undefined;
   const problems: ConfigError['problems'] = [];
@@ -64,9 +111,18 @@ export function loadServiceConfig<S extends ConfigSpec>(spec: S, needs: InfraNee
   }
   const mode = env['AION_MODE'] ?? 'distributed';
   if (mode === 'distributed') {
-    if (needs.database && !env['DATABASE_URL']) problems.push({ variable: 'DATABASE_URL', problem: 'required in distributed mode (not set)' });
-    if (needs.redis && !env['REDIS_URL']) problems.push({ variable: 'REDIS_URL', problem: 'required in distributed mode (not set)' });
-    if (needs.kafka && !env['KAFKA_BROKERS']) problems.push({ variable: 'KAFKA_BROKERS', problem: 'required in distributed mode (not set)' });
+    if (needs.database && !env['DATABASE_URL'])
+      problems.push({
+        variable: 'DATABASE_URL',
+        problem: 'required in distributed mode (not set)',
+      });
+    if (needs.redis && !env['REDIS_URL'])
+      problems.push({ variable: 'REDIS_URL', problem: 'required in distributed mode (not set)' });
+    if (needs.kafka && !env['KAFKA_BROKERS'])
+      problems.push({
+        variable: 'KAFKA_BROKERS',
+        problem: 'required in distributed mode (not set)',
+      });
   }
   if (problems.length > 0 || !config) throw new ConfigError(problems);
   return config;

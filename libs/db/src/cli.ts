@@ -16,10 +16,15 @@ async function main(): Promise<void> {
   const root = process.env['AION_REPO_ROOT'] ?? path.resolve(__dirname, '..', '..', '..');
   const all = Object.keys(SERVICE_TABLE_PREFIXES) as ServiceWithTables[];
   const unknown = names.filter((n) => !all.includes(n as ServiceWithTables));
-  if (unknown.length) throw new Error(`unknown service(s): ${unknown.join(', ')}; known: ${all.join(', ')}`);
+  if (unknown.length)
+    throw new Error(`unknown service(s): ${unknown.join(', ')}; known: ${all.join(', ')}`);
   for (const service of (names.length ? names : all) as ServiceWithTables[]) {
     const folder = path.join(root, migrationsFolderOf(service));
-    await migratePostgres(url, { folder, prefix: SERVICE_TABLE_PREFIXES[service] }, appRole ? { appRole } : {});
+    await migratePostgres(
+      url,
+      { folder, prefix: SERVICE_TABLE_PREFIXES[service] },
+      appRole ? { appRole } : {},
+    );
     console.log(`migrated ${service}`);
   }
 }

@@ -54,7 +54,9 @@ export function openPostgres(options: PostgresOptions): Database & { pool: Pool 
 }
 
 /** PGlite (PostgreSQL compiled to WebAssembly) for the embedded default: same SQL, same RLS. */
-export async function openPglite(options: { dataDir?: string } = {}): Promise<Database & { client: PGlite }> {
+export async function openPglite(
+  options: { dataDir?: string } = {},
+): Promise<Database & { client: PGlite }> {
   const client = options.dataDir ? new PGlite(options.dataDir) : new PGlite();
   await client.waitReady;
   const db = drizzlePglite(client) as unknown as Db;
@@ -73,7 +75,11 @@ export async function openPglite(options: { dataDir?: string } = {}): Promise<Da
  * Runs `fn` in a transaction scoped to one tenant: row-level security then filters every
  * statement, so a query that forgets `where tenant_id = ...` still sees only this tenant.
  */
-export async function withTenant<T>(db: Db, tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+export async function withTenant<T>(
+  db: Db,
+  tenantId: string,
+  fn: (tx: Tx) => Promise<T>,
+): Promise<T> {
   return db.transaction(async (tx) => {
     await tx.execute(setTenantStatement(tenantId));
     return fn(tx as unknown as Tx);

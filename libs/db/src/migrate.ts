@@ -51,13 +51,26 @@ function lockKey(prefix: string): number {
  * Applies a service's migrations to PostgreSQL as the owner role (Helm migration job, tests,
  * `RUN_MIGRATIONS=true`), then grants the app role access. Safe to run from several replicas.
  */
-export async function migratePostgres(ownerUrl: string, target: MigrationTarget, options: MigrateOptions = {}): Promise<void> {
-  const client = new Client({ connectionString: ownerUrl, application_name: `aion-migrate-${target.prefix}` });
+export async function migratePostgres(
+  ownerUrl: string,
+  target: MigrationTarget,
+  options: MigrateOptions = {},
+): Promise<void> {
+  const client = new Client({
+    connectionString: ownerUrl,
+    application_name: `aion-migrate-${target.prefix}`,
+  });
   await client.connect();
   try {
     await client.query('select pg_advisory_lock($1)', [lockKey(target.prefix)]);
-    await migratePgDrizzle(drizzlePg(client), { migrationsFolder: target.folder, migrationsTable: `${target.prefix}_migrations`, migrationsSchema: 'aion_migrations' });
-    if (options.appRole) for (const statement of grantStatements(target.prefix, options.appRole)) await client.query(statement);
+    await migratePgDrizzle(drizzlePg(client), {
+      migrationsFolder: target.folder,
+      migrationsTable: `${target.prefix}_migrations`,
+      migrationsSchema: 'aion_migrations',
+    });
+    if (options.appRole)
+      for (const statement of grantStatements(target.prefix, options.appRole))
+        await client.query(statement);
   } finally {
     await client.query('select pg_advisory_unlock_all()').catch(() => undefined);
     await client.end();
@@ -68,15 +81,29 @@ export async function migratePostgres(ownerUrl: string, target: MigrationTarget,
  * Applies migrations to an embedded PGlite database, then drops the session from superuser to
  * the app role, so row-level security binds exactly as it does on PostgreSQL.
  */
-export async function migratePglite(database: Database, targets: MigrationTarget[], options: Required<MigrateOptions>): Promise<void> {
+export async function migratePglite(
+  database: Database,
+  targets: MigrationTarget[],
+  options: Required<MigrateOptions>,
+): Promise<void> {
   if (database.kind !== 'pglite') throw new Error('migratePglite needs a PGlite database');
   const db = database.db as unknown as PgliteDatabase;
   const role = checkRole(options.appRole);
   await db.execute(sql.raw('reset role'));
   for (const target of targets) {
-    await migratePgliteDrizzle(db, { migrationsFolder: target.folder, migrationsTable: `${target.prefix}_migrations`, migrationsSchema: 'aion_migrations' });
+    await migratePgliteDrizzle(db, {
+      migrationsFolder: target.folder,
+      migrationsTable: `${target.prefix}_migrations`,
+      migrationsSchema: 'aion_migrations',
+    });
   }
-  await db.execute(sql.raw(`do $$ begin if not exists (select 1 from pg_roles where rolname = '${role}') then create role ${role} nologin nosuperuser nobypassrls; end if; end $$`));
-  for (const target of targets) for (const statement of grantStatements(target.prefix, role)) await db.execute(sql.raw(statement));
+  await db.execute(
+    sql.raw(
+      `do $$ begin if not exists (select 1 from pg_roles where rolname = '${role}') then create role ${role} nologin nosuperuser nobypassrls; end if; end $$`,
+    ),
+  );
+  for (const target of targets)
+    for (const statement of grantStatements(target.prefix, role))
+      await db.execute(sql.raw(statement));
   await db.execute(sql.raw(`set role ${role}`));
 }

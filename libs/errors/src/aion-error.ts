@@ -48,7 +48,11 @@ export class AionError extends Error {
   }
 
   toEnvelope(requestId: string): ErrorEnvelope {
-    const envelope: ErrorEnvelope = { error_code: this.code, message: this.message, request_id: requestId };
+    const envelope: ErrorEnvelope = {
+      error_code: this.code,
+      message: this.message,
+      request_id: requestId,
+    };
     if (this.details && this.details.length > 0) envelope.details = this.details;
     return envelope;
   }
@@ -74,7 +78,11 @@ export class AionError extends Error {
   }
 
   static internal(cause?: unknown): AionError {
-    return new AionError('internal.error', 'an internal error occurred', cause === undefined ? {} : { cause });
+    return new AionError(
+      'internal.error',
+      'an internal error occurred',
+      cause === undefined ? {} : { cause },
+    );
   }
 }
 

@@ -30,7 +30,17 @@ const codes = new Map<string, ErrorCodeSpec>([
   ['service.timeout', { http: 504, grpc: GrpcStatus.DEADLINE_EXCEEDED }],
 ]);
 
-const FAMILIES = ['validation', 'auth', 'resource', 'state', 'rate_limit', 'internal', 'service', 'sovereign', 'budget'];
+const FAMILIES = [
+  'validation',
+  'auth',
+  'resource',
+  'state',
+  'rate_limit',
+  'internal',
+  'service',
+  'sovereign',
+  'budget',
+];
 
 export function registerErrorCode(code: string, spec: ErrorCodeSpec): void {
   const family = code.split('.')[0] ?? '';

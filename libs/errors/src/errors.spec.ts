@@ -31,24 +31,31 @@ describe('error codes', () => {
   });
 
   it('only registers codes in a known family', () => {
-    expect(() => registerErrorCode('bogus.thing', { http: 418, grpc: GrpcStatus.UNKNOWN })).toThrow(/family/);
-    registerErrorCode('sovereign.residency_violation', { http: 403, grpc: GrpcStatus.PERMISSION_DENIED });
+    expect(() => registerErrorCode('bogus.thing', { http: 418, grpc: GrpcStatus.UNKNOWN })).toThrow(
+      /family/,
+    );
+    registerErrorCode('sovereign.residency_violation', {
+      http: 403,
+      grpc: GrpcStatus.PERMISSION_DENIED,
+    });
     expect(new AionError('sovereign.residency_violation', 'x').httpStatus).toBe(403);
   });
 });
 
 describe('toAionError', () => {
   it('hides the text of unknown errors', () => {
-    const err = toAionError(new Error('duplicate key value violates unique constraint "users_pkey" password=hunter2'));
+    const err = toAionError(
+      new Error('duplicate key value violates unique constraint "users_pkey" password=hunter2'),
+    );
     expect(err.code).toBe('internal.error');
     expect(err.message).toBe('an internal error occurred');
     expect(JSON.stringify(err.toEnvelope('r1'))).not.toMatch(/users_pkey|hunter2/);
   });
 
   it('builds field details from issues', () => {
-    expect(detailsFromIssues([{ path: ['sla', 'budget_usd'], message: 'too small', code: 'too_small' }])).toEqual([
-      { field: 'sla.budget_usd', reason: 'too_small', message: 'too small' },
-    ]);
+    expect(
+      detailsFromIssues([{ path: ['sla', 'budget_usd'], message: 'too small', code: 'too_small' }]),
+    ).toEqual([{ field: 'sla.budget_usd', reason: 'too_small', message: 'too small' }]);
   });
 });
 
@@ -59,7 +66,11 @@ describe('gRPC round trip', () => {
       retryAfterSeconds: 3,
     });
     const status = toGrpcStatus(original, 'req-1');
-    const rebuilt = fromGrpcError({ code: status.code, details: status.details ?? '', metadata: status.metadata as Metadata });
+    const rebuilt = fromGrpcError({
+      code: status.code,
+      details: status.details ?? '',
+      metadata: status.metadata as Metadata,
+    });
     expect(rebuilt.code).toBe('validation.unprocessable');
     expect(rebuilt.httpStatus).toBe(422);
     expect(rebuilt.message).toBe('budget too small');
@@ -69,7 +80,11 @@ describe('gRPC round trip', () => {
 
   it('maps a status without trailer and never repeats its text', () => {
     const metadata = new Metadata();
-    const rebuilt = fromGrpcError({ code: GrpcStatus.INTERNAL, details: 'SELECT * FROM secrets', metadata });
+    const rebuilt = fromGrpcError({
+      code: GrpcStatus.INTERNAL,
+      details: 'SELECT * FROM secrets',
+      metadata,
+    });
     expect(rebuilt.code).toBe('internal.error');
     expect(rebuilt.message).not.toMatch(/SELECT/);
   });
@@ -77,7 +92,9 @@ describe('gRPC round trip', () => {
   it('treats a corrupt trailer like a missing one', () => {
     const metadata = new Metadata();
     metadata.set(ERROR_TRAILER, Buffer.from([0xff, 0xff, 0xff]));
-    expect(fromGrpcError({ code: GrpcStatus.NOT_FOUND, details: '', metadata }).code).toBe('resource.not_found');
+    expect(fromGrpcError({ code: GrpcStatus.NOT_FOUND, details: '', metadata }).code).toBe(
+      'resource.not_found',
+    );
   });
 });
 
@@ -104,24 +121,37 @@ describe('errorMiddleware', () => {
     const res = await request(app).get('/aion');
     expect(res.status).toBe(429);
     expect(res.headers['retry-after']).toBe('7');
-    expect(res.body).toEqual({ error_code: 'rate_limit.exceeded', message: 'slow down', request_id: 'req-42' });
+    expect(res.body).toEqual({
+      error_code: 'rate_limit.exceeded',
+      message: 'slow down',
+      request_id: 'req-42',
+    });
   });
 
   it('answers an unknown error with a generic 500 and no internals', async () => {
     const res = await request(app).get('/boom');
     expect(res.status).toBe(500);
-    expect(res.body).toEqual({ error_code: 'internal.error', message: 'an internal error occurred', request_id: 'req-42' });
+    expect(res.body).toEqual({
+      error_code: 'internal.error',
+      message: 'an internal error occurred',
+      request_id: 'req-42',
+    });
     expect(res.text).not.toMatch(/ECONNREFUSED|s3cret|at /);
   });
 
   it('answers malformed JSON with 400 validation.malformed_json', async () => {
-    const res = await request(app).post('/echo').set('content-type', 'application/json').send('{"a":');
+    const res = await request(app)
+      .post('/echo')
+      .set('content-type', 'application/json')
+      .send('{"a":');
     expect(res.status).toBe(400);
     expect(res.body.error_code).toBe('validation.malformed_json');
   });
 
   it('answers an oversized body with 413', async () => {
-    const res = await request(app).post('/echo').send({ big: 'x'.repeat(5000) });
+    const res = await request(app)
+      .post('/echo')
+      .send({ big: 'x'.repeat(5000) });
     expect(res.status).toBe(413);
     expect(res.body.error_code).toBe('validation.payload_too_large');
   });

@@ -20,16 +20,28 @@ function envelopeMetadata(error: AionError, requestId: string): Metadata {
     errorCode: error.code,
     message: error.message,
     requestId,
-    details: (error.details ?? []).map((d) => ({ field: d.field ?? '', reason: d.reason ?? '', message: d.message })),
+    details: (error.details ?? []).map((d) => ({
+      field: d.field ?? '',
+      reason: d.reason ?? '',
+      message: d.message,
+    })),
   });
   metadata.set(ERROR_TRAILER, Buffer.from(toBinary(ErrorEnvelopeSchema, envelope)));
-  if (error.retryAfterSeconds !== undefined) metadata.set('retry-after', String(error.retryAfterSeconds));
+  if (error.retryAfterSeconds !== undefined)
+    metadata.set('retry-after', String(error.retryAfterSeconds));
   return metadata;
 }
 
 /** What a server handler sends when it fails: status, safe message and the envelope trailer. */
-export function toGrpcStatus(error: AionError, requestId: string): Partial<StatusObject> & { code: number } {
-  return { code: error.grpcStatus, details: error.message, metadata: envelopeMetadata(error, requestId) };
+export function toGrpcStatus(
+  error: AionError,
+  requestId: string,
+): Partial<StatusObject> & { code: number } {
+  return {
+    code: error.grpcStatus,
+    details: error.message,
+    metadata: envelopeMetadata(error, requestId),
+  };
 }
 
 /** Rebuilds the AionError a peer raised from a gRPC failure. */
@@ -79,7 +91,10 @@ export const errorEnvelopeInterceptor: ServerInterceptor = (_methodDescriptor, c
       }
       const requestId = String(status.metadata?.get('x-request-id')[0] ?? '');
       const code = codeForGrpcStatus(status.code);
-      const error = isKnownCode(code) && code !== 'internal.error' ? new AionError(code, 'the request failed') : AionError.internal();
+      const error =
+        isKnownCode(code) && code !== 'internal.error'
+          ? new AionError(code, 'the request failed')
+          : AionError.internal();
       const safe = toGrpcStatus(error, requestId);
       next({ code: status.code, details: safe.details ?? '', metadata: safe.metadata! });
     },

@@ -20,7 +20,10 @@ function fromBodyParser(err: unknown): AionError | undefined {
       return new AionError('validation.payload_too_large', 'request body is too large');
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new AionError('validation.unsupported_media_type', 'request body encoding is not supported');
+      return new AionError(
+        'validation.unsupported_media_type',
+        'request body encoding is not supported',
+      );
     case 'request.aborted':
       return new AionError('validation.invalid_argument', 'request was aborted by the client');
     default:
@@ -28,7 +31,10 @@ function fromBodyParser(err: unknown): AionError | undefined {
   }
 }
 
-export type ErrorLogger = (error: AionError, context: { requestId: string; method: string; path: string }) => void;
+export type ErrorLogger = (
+  error: AionError,
+  context: { requestId: string; method: string; path: string },
+) => void;
 
 /**
  * Express error handler: every failure leaves as `{error_code, message, details?, request_id}`.
@@ -43,7 +49,8 @@ export function errorMiddleware(log?: ErrorLogger): ErrorRequestHandler {
       res.end();
       return;
     }
-    if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
+    if (error.retryAfterSeconds !== undefined)
+      res.setHeader('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
     res.setHeader('X-Request-ID', requestId);
     res.status(error.httpStatus).json(error.toEnvelope(requestId));
   };
@@ -53,6 +60,12 @@ export function errorMiddleware(log?: ErrorLogger): ErrorRequestHandler {
 export function notFoundMiddleware(): (req: Request, res: Response) => void {
   return (req, res) => {
     const requestId = requestIdOf(req, res);
-    res.status(404).json(new AionError('resource.not_found', `no route for ${req.method} ${req.path}`).toEnvelope(requestId));
+    res
+      .status(404)
+      .json(
+        new AionError('resource.not_found', `no route for ${req.method} ${req.path}`).toEnvelope(
+          requestId,
+        ),
+      );
   };
 }

@@ -66,7 +66,10 @@ export const EVENT_CATALOG = {
   'pipeline.job.created': entry(TOPICS.pipelineJobCreated, PipelineJobCreatedSchema),
   'pipeline.job.completed': entry(TOPICS.pipelineJobCompleted, PipelineJobCompletedSchema),
   'pipeline.job.failed': entry(TOPICS.pipelineJobFailed, PipelineJobFailedSchema),
-  'pipeline.profile.completed': entry(TOPICS.pipelineProfileCompleted, PipelineProfileCompletedSchema),
+  'pipeline.profile.completed': entry(
+    TOPICS.pipelineProfileCompleted,
+    PipelineProfileCompletedSchema,
+  ),
   'alert.fired': entry(TOPICS.observabilityEvents, AlertStateChangedSchema),
   'alert.resolved': entry(TOPICS.observabilityEvents, AlertStateChangedSchema),
   'task.state_changed': entry(TOPICS.tasksLifecycle, TaskStateChangedSchema),

@@ -28,7 +28,12 @@ export class MemoryDeduper implements Deduper {
  * Doing the effect and this insert in one transaction makes processing exactly-once even when
  * the broker delivers twice. `table` is the service's `<prefix>_processed_events`.
  */
-export async function processOnce(tx: DbOrTx, table: string, groupId: string, eventId: string): Promise<boolean> {
+export async function processOnce(
+  tx: DbOrTx,
+  table: string,
+  groupId: string,
+  eventId: string,
+): Promise<boolean> {
   const result = await tx.execute(
     sql`insert into ${sql.identifier(table)} (consumer_group, event_id) values (${groupId}, ${eventId}) on conflict do nothing returning event_id`,
   );
@@ -37,10 +42,15 @@ export async function processOnce(tx: DbOrTx, table: string, groupId: string, ev
 
 /** A Deduper over the processed-events table, for handlers without their own transaction. */
 export class TableDeduper implements Deduper {
-  constructor(private readonly db: DbOrTx, private readonly table: string) {}
+  constructor(
+    private readonly db: DbOrTx,
+    private readonly table: string,
+  ) {}
 
   async isProcessed(groupId: string, eventId: string): Promise<boolean> {
-    const result = await this.db.execute(sql`select 1 from ${sql.identifier(this.table)} where consumer_group = ${groupId} and event_id = ${eventId}`);
+    const result = await this.db.execute(
+      sql`select 1 from ${sql.identifier(this.table)} where consumer_group = ${groupId} and event_id = ${eventId}`,
+    );
     return (result as unknown as { rows: unknown[] }).rows.length > 0;
   }
 

@@ -1,10 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { create, createRegistry, fromBinary, toBinary, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import {
+  create,
+  createRegistry,
+  fromBinary,
+  toBinary,
+  type MessageInitShape,
+  type MessageShape,
+} from '@bufbuild/protobuf';
 import { anyPack, anyUnpack, timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { EventEnvelopeSchema, type EventEnvelope } from '@aion/contracts';
 import { currentTenant } from '@aion/tenancy';
 import { currentTraceparent } from '@aion/telemetry';
-import { EVENT_CATALOG, isEventType, topicOf, type EventType, type PayloadSchemaOf } from './catalog';
+import {
+  EVENT_CATALOG,
+  isEventType,
+  topicOf,
+  type EventType,
+  type PayloadSchemaOf,
+} from './catalog';
 
 const registry = createRegistry(...new Set(Object.values(EVENT_CATALOG).map((e) => e.schema)));
 
@@ -29,7 +42,9 @@ export interface OutgoingMessage {
   headers: Record<string, string>;
 }
 
-export function createEvent<T extends EventType>(event: NewEvent<T>): { envelope: EventEnvelope; message: OutgoingMessage } {
+export function createEvent<T extends EventType>(
+  event: NewEvent<T>,
+): { envelope: EventEnvelope; message: OutgoingMessage } {
   const tenant = currentTenant();
   const tenantId = event.tenantId ?? tenant?.tenantId ?? '';
   const schema = EVENT_CATALOG[event.type].schema as PayloadSchemaOf<T>;
@@ -73,16 +88,22 @@ export function decodeEnvelope(value: Uint8Array | Buffer | null): EventEnvelope
   try {
     envelope = fromBinary(EventEnvelopeSchema, value);
   } catch (err) {
-    throw new InvalidEventError(`not an EventEnvelope: ${err instanceof Error ? err.message : String(err)}`);
+    throw new InvalidEventError(
+      `not an EventEnvelope: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   if (!envelope.id) throw new InvalidEventError('envelope has no id');
-  if (!isEventType(envelope.type)) throw new InvalidEventError(`unknown event type ${JSON.stringify(envelope.type)}`);
+  if (!isEventType(envelope.type))
+    throw new InvalidEventError(`unknown event type ${JSON.stringify(envelope.type)}`);
   if (!envelope.payload) throw new InvalidEventError('envelope has no payload');
   return envelope;
 }
 
 /** The typed payload of an envelope, checked against the catalog's message for its type. */
-export function payloadOf<T extends EventType>(envelope: EventEnvelope, type: T): MessageShape<PayloadSchemaOf<T>> {
+export function payloadOf<T extends EventType>(
+  envelope: EventEnvelope,
+  type: T,
+): MessageShape<PayloadSchemaOf<T>> {
   if (envelope.type !== type) throw new InvalidEventError(`expected ${type}, got ${envelope.type}`);
   const schema = EVENT_CATALOG[type].schema;
   const message = envelope.payload ? anyUnpack(envelope.payload, registry) : undefined;

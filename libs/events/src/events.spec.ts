@@ -1,6 +1,6 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { EventEnvelopeSchema, TaskStatus } from '@aion/contracts';
-import { runWithTenant } from '@aion/tenancy';
+import { currentTenant, runWithTenant } from '@aion/tenancy';
 import { eventually } from '@aion/testing';
 import { DLQ_HEADERS, type IncomingEvent } from './bus';
 import { allTopics, dlqTopicOf, EVENT_CATALOG, TOPICS } from './catalog';
@@ -16,7 +16,12 @@ function taskEvent(taskId = 't-1') {
       type: 'task.state_changed',
       source: 'aion/orchestrator',
       key: taskId,
-      payload: { taskId, fromStatus: TaskStatus.QUEUED, toStatus: TaskStatus.ROUTED, intent: 'summarize' },
+      payload: {
+        taskId,
+        fromStatus: TaskStatus.QUEUED,
+        toStatus: TaskStatus.ROUTED,
+        intent: 'summarize',
+      },
     }),
   );
 }
@@ -37,16 +42,27 @@ describe('envelope', () => {
     expect(message.key).toBe('t-1');
     expect(message.headers['aion-event-id']).toBe(envelope.id);
     const decoded = decodeEnvelope(message.value);
-    expect(decoded).toMatchObject({ id: envelope.id, type: 'task.state_changed', source: 'aion/orchestrator', tenantId: 'acme', correlationId: 'req-9' });
+    expect(decoded).toMatchObject({
+      id: envelope.id,
+      type: 'task.state_changed',
+      source: 'aion/orchestrator',
+      tenantId: 'acme',
+      correlationId: 'req-9',
+    });
     const payload = payloadOf(decoded, 'task.state_changed');
     expect(payload.taskId).toBe('t-1');
     expect(payload.toStatus).toBe(TaskStatus.ROUTED);
   });
 
   it('refuses malformed, typeless and unknown-type messages', () => {
-    expect(() => decodeEnvelope(Buffer.from('not protobuf at all \xff\xff'))).toThrow(InvalidEventError);
+    expect(() => decodeEnvelope(Buffer.from('not protobuf at all \xff\xff'))).toThrow(
+      InvalidEventError,
+    );
     expect(() => decodeEnvelope(null)).toThrow(/empty/);
-    const unknown = toBinary(EventEnvelopeSchema, create(EventEnvelopeSchema, { id: 'x', type: 'made.up' }));
+    const unknown = toBinary(
+      EventEnvelopeSchema,
+      create(EventEnvelopeSchema, { id: 'x', type: 'made.up' }),
+    );
     expect(() => decodeEnvelope(unknown)).toThrow(/unknown event type/);
   });
 
@@ -63,9 +79,16 @@ describe('MemoryBus', () => {
     const bus = new MemoryBus();
     const seenA: string[] = [];
     const seenB: (string | undefined)[] = [];
-    const { currentTenant } = await import('@aion/tenancy');
-    const a = await bus.subscribe({ groupId: 'a', topics: [TOPICS.tasksLifecycle], handler: async (e) => void seenA.push(e.envelope.id) });
-    const b = await bus.subscribe({ groupId: 'b', topics: [TOPICS.tasksLifecycle], handler: async () => void seenB.push(currentTenant()?.tenantId) });
+    const a = await bus.subscribe({
+      groupId: 'a',
+      topics: [TOPICS.tasksLifecycle],
+      handler: async (e) => void seenA.push(e.envelope.id),
+    });
+    const b = await bus.subscribe({
+      groupId: 'b',
+      topics: [TOPICS.tasksLifecycle],
+      handler: async () => void seenB.push(currentTenant()?.tenantId),
+    });
     const { envelope, message } = taskEvent();
     await bus.publish([message]);
     await eventually(() => seenA.length === 1 && seenB.length === 1);
@@ -78,9 +101,14 @@ describe('MemoryBus', () => {
   it('retries a failing handler and then succeeds', async () => {
     const bus = new MemoryBus();
     let calls = 0;
-    const sub = await bus.subscribe({ groupId: 'g', topics: [TOPICS.tasksLifecycle], ...fastRetry, handler: async () => {
-      if (++calls < 3) throw new Error('transient');
-    } });
+    const sub = await bus.subscribe({
+      groupId: 'g',
+      topics: [TOPICS.tasksLifecycle],
+      ...fastRetry,
+      handler: async () => {
+        if (++calls < 3) throw new Error('transient');
+      },
+    });
     await bus.publish([taskEvent().message]);
     await eventually(() => calls === 3);
     await sub.stop();
@@ -90,10 +118,15 @@ describe('MemoryBus', () => {
   it('dead-letters after the last attempt with error metadata, and moves on', async () => {
     const bus = new MemoryBus();
     const handled: string[] = [];
-    const sub = await bus.subscribe({ groupId: 'g', topics: [TOPICS.tasksLifecycle], ...fastRetry, handler: async (e: IncomingEvent) => {
-      if (e.key === 'bad') throw new Error('cannot handle');
-      handled.push(e.key);
-    } });
+    const sub = await bus.subscribe({
+      groupId: 'g',
+      topics: [TOPICS.tasksLifecycle],
+      ...fastRetry,
+      handler: async (e: IncomingEvent) => {
+        if (e.key === 'bad') throw new Error('cannot handle');
+        handled.push(e.key);
+      },
+    });
     await bus.publish([taskEvent('bad').message, taskEvent('good').message]);
     await eventually(() => handled.length === 1);
     const dlq = bus.records('tasks.lifecycle.dlq');
@@ -108,8 +141,14 @@ describe('MemoryBus', () => {
   it('dead-letters a poison message at once without calling the handler', async () => {
     const bus = new MemoryBus();
     let calls = 0;
-    const sub = await bus.subscribe({ groupId: 'g', topics: [TOPICS.auditActivity], handler: async () => void calls++ });
-    await bus.publish([{ topic: TOPICS.auditActivity, key: 'k', value: Buffer.from('garbage'), headers: {} }]);
+    const sub = await bus.subscribe({
+      groupId: 'g',
+      topics: [TOPICS.auditActivity],
+      handler: async () => void calls++,
+    });
+    await bus.publish([
+      { topic: TOPICS.auditActivity, key: 'k', value: Buffer.from('garbage'), headers: {} },
+    ]);
     await eventually(() => bus.records('audit.activity.dlq').length === 1);
     expect(calls).toBe(0);
     expect(bus.records('audit.activity.dlq')[0]!.headers[DLQ_HEADERS.attempts]).toBe('0');
@@ -120,7 +159,12 @@ describe('MemoryBus', () => {
     const bus = new MemoryBus();
     let calls = 0;
     const deduper = new MemoryDeduper();
-    const sub = await bus.subscribe({ groupId: 'g', topics: [TOPICS.tasksLifecycle], deduper, handler: async () => void calls++ });
+    const sub = await bus.subscribe({
+      groupId: 'g',
+      topics: [TOPICS.tasksLifecycle],
+      deduper,
+      handler: async () => void calls++,
+    });
     const { message } = taskEvent();
     await bus.publish([message, message, message]);
     await eventually(() => bus.records(TOPICS.tasksLifecycle).length === 3 && calls >= 1);
@@ -132,12 +176,20 @@ describe('MemoryBus', () => {
   it('resumes a group from its committed offset after a restart (at least once, nothing lost)', async () => {
     const bus = new MemoryBus();
     const seen: string[] = [];
-    const first = await bus.subscribe({ groupId: 'g', topics: [TOPICS.tasksLifecycle], handler: async (e) => void seen.push(e.key) });
+    const first = await bus.subscribe({
+      groupId: 'g',
+      topics: [TOPICS.tasksLifecycle],
+      handler: async (e) => void seen.push(e.key),
+    });
     await bus.publish([taskEvent('1').message]);
     await eventually(() => seen.length === 1);
     await first.stop();
     await bus.publish([taskEvent('2').message, taskEvent('3').message]);
-    const second = await bus.subscribe({ groupId: 'g', topics: [TOPICS.tasksLifecycle], handler: async (e) => void seen.push(e.key) });
+    const second = await bus.subscribe({
+      groupId: 'g',
+      topics: [TOPICS.tasksLifecycle],
+      handler: async (e) => void seen.push(e.key),
+    });
     await eventually(() => seen.length === 3);
     expect(seen).toEqual(['1', '2', '3']);
     await second.stop();
@@ -150,7 +202,11 @@ describe('MemoryBus', () => {
     expect(records).toHaveLength(5);
     expect(records[0]!.offset).toBe('7');
     const seen: string[] = [];
-    const sub = await bus.subscribe({ groupId: 'late', topics: [TOPICS.tasksLifecycle], handler: async (e) => void seen.push(e.key) });
+    const sub = await bus.subscribe({
+      groupId: 'late',
+      topics: [TOPICS.tasksLifecycle],
+      handler: async (e) => void seen.push(e.key),
+    });
     await eventually(() => seen.length === 5);
     expect(seen[0]).toBe('7');
     await sub.stop();

@@ -1,4 +1,12 @@
-import { Kafka, logLevel, type Admin, type Consumer, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type IHeaders,
+  type LogEntry,
+  type Producer,
+} from 'kafkajs';
 import type { Logger, ServiceMetrics } from '@aion/telemetry';
 import type { EventBus, SubscribeOptions, Subscription } from './bus';
 import { MemoryDeduper } from './dedupe';
@@ -19,7 +27,8 @@ function headersToStrings(headers: IHeaders | undefined): Record<string, string>
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(headers ?? {})) {
     const first = Array.isArray(value) ? value[0] : value;
-    if (first !== undefined) out[key] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
+    if (first !== undefined)
+      out[key] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
   }
   return out;
 }
@@ -29,7 +38,8 @@ function logCreator(logger: Logger | undefined) {
   return () => (entry: LogEntry) => {
     if (!logger) return;
     const { message, ...extra } = entry.log;
-    const level = entry.level === logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : 'debug';
+    const level =
+      entry.level === logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : 'debug';
     logger.log(level, `kafka: ${message}`, { namespace: entry.namespace, ...extra });
   };
 }
@@ -54,13 +64,19 @@ export class KafkaBus implements EventBus {
       logCreator: logCreator(options.logger),
       retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
     });
-    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true });
+    this.producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: true,
+    });
     this.admin = this.kafka.admin();
   }
 
   /** Connects producer and admin once; later calls wait for the same connection. */
   connect(): Promise<void> {
-    this.connected ??= Promise.all([this.producer.connect(), this.admin.connect()]).then(() => undefined);
+    this.connected ??= Promise.all([this.producer.connect(), this.admin.connect()]).then(
+      () => undefined,
+    );
     return this.connected;
   }
 
@@ -72,7 +88,11 @@ export class KafkaBus implements EventBus {
     if (missing.length === 0) return;
     await this.admin.createTopics({
       waitForLeaders: true,
-      topics: missing.map((topic) => ({ topic, numPartitions: this.options.partitions ?? 3, replicationFactor: this.options.replicationFactor ?? 1 })),
+      topics: missing.map((topic) => ({
+        topic,
+        numPartitions: this.options.partitions ?? 3,
+        replicationFactor: this.options.replicationFactor ?? 1,
+      })),
     });
   }
 
@@ -85,17 +105,29 @@ export class KafkaBus implements EventBus {
       acks: -1,
       topicMessages: [...byTopic.entries()].map(([topic, list]) => ({
         topic,
-        messages: list.map((m) => ({ key: m.key, value: Buffer.from(m.value), headers: m.headers })),
+        messages: list.map((m) => ({
+          key: m.key,
+          value: Buffer.from(m.value),
+          headers: m.headers,
+        })),
       })),
     });
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     await this.connect();
-    const consumer = this.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: true, sessionTimeout: 30_000, heartbeatInterval: 3000 });
+    const consumer = this.kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: true,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3000,
+    });
     this.consumers.add(consumer);
     await consumer.connect();
-    await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
+    await consumer.subscribe({
+      topics: options.topics,
+      fromBeginning: options.fromBeginning ?? true,
+    });
     const deduper = options.deduper ?? new MemoryDeduper();
     await consumer.run({
       autoCommit: false,
@@ -118,7 +150,9 @@ export class KafkaBus implements EventBus {
             publishDeadLetter: (m) => this.publish([m]),
           },
         );
-        await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+        await consumer.commitOffsets([
+          { topic, partition, offset: (BigInt(message.offset) + 1n).toString() },
+        ]);
       },
     });
     return {
@@ -138,7 +172,8 @@ export class KafkaBus implements EventBus {
   async close(): Promise<void> {
     await Promise.allSettled([...this.consumers].map((c) => c.disconnect()));
     this.consumers.clear();
-    if (this.connected) await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
+    if (this.connected)
+      await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
     this.connected = undefined;
   }
 }

@@ -27,14 +27,23 @@ export class MemoryBus implements EventBus {
   private closed = false;
 
   /** `retention`: records kept per topic, like Kafka's retention, so memory stays bounded. */
-  constructor(private readonly deps: { logger?: Logger; metrics?: ServiceMetrics; retention?: number } = {}) {}
+  constructor(
+    private readonly deps: { logger?: Logger; metrics?: ServiceMetrics; retention?: number } = {},
+  ) {}
 
   async publish(messages: OutgoingMessage[]): Promise<void> {
     if (this.closed) throw new Error('bus is closed');
     for (const message of messages) {
       const log = this.log(message.topic);
       const offset = log.base + log.records.length;
-      log.records.push({ topic: message.topic, partition: 0, offset: String(offset), key: message.key, value: message.value, headers: { ...message.headers } });
+      log.records.push({
+        topic: message.topic,
+        partition: 0,
+        offset: String(offset),
+        key: message.key,
+        value: message.value,
+        headers: { ...message.headers },
+      });
       const excess = log.records.length - (this.deps.retention ?? 10_000);
       if (excess > 0) {
         log.records.splice(0, excess);
@@ -53,12 +62,16 @@ export class MemoryBus implements EventBus {
     const group = this.groups.get(options.groupId) ?? { offsets: new Map(), active: new Set() };
     this.groups.set(options.groupId, group);
     const clash = options.topics.find((t) => group.active.has(t));
-    if (clash) throw new Error(`group ${options.groupId} already consumes ${clash} in this process`);
+    if (clash)
+      throw new Error(`group ${options.groupId} already consumes ${clash} in this process`);
     for (const topic of options.topics) {
       group.active.add(topic);
       if (!group.offsets.has(topic)) {
         const log = this.log(topic);
-        group.offsets.set(topic, options.fromBeginning === false ? log.base + log.records.length : log.base);
+        group.offsets.set(
+          topic,
+          options.fromBeginning === false ? log.base + log.records.length : log.base,
+        );
       }
     }
     const deduper = options.deduper ?? new MemoryDeduper();

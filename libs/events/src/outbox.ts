@@ -1,6 +1,17 @@
 import { createHash } from 'node:crypto';
 import { and, asc, getTableName, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
-import { bigserial, customType, index, integer, pgPolicy, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import {
+  bigserial,
+  customType,
+  index,
+  integer,
+  pgPolicy,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
 import type { Db, DbOrTx } from '@aion/db';
 import type { Logger } from '@aion/telemetry';
 import type { EventBus } from './bus';
@@ -37,8 +48,15 @@ export function outboxTable<P extends string>(prefix: P) {
       attempts: integer('attempts').notNull().default(0),
     },
     (t) => [
-      index(`${name}_unpublished_idx`).on(t.seq).where(sql`published_at is null`),
-      pgPolicy(`${name}_tenant_or_relay`, { as: 'permissive', for: 'all', using: outboxVisible, withCheck: outboxVisible }),
+      index(`${name}_unpublished_idx`)
+        .on(t.seq)
+        .where(sql`published_at is null`),
+      pgPolicy(`${name}_tenant_or_relay`, {
+        as: 'permissive',
+        for: 'all',
+        using: outboxVisible,
+        withCheck: outboxVisible,
+      }),
     ],
   ).enableRLS();
 }
@@ -63,11 +81,17 @@ export type OutboxTable = ReturnType<typeof outboxTable<string>>;
  * the state change it describes was committed.
  */
 export class OutboxWriter {
-  constructor(private readonly table: OutboxTable, private readonly source: string, private readonly onWrite?: () => void) {}
+  constructor(
+    private readonly table: OutboxTable,
+    private readonly source: string,
+    private readonly onWrite?: () => void,
+  ) {}
 
   async add(tx: DbOrTx, ...events: Omit<NewEvent<EventType>, 'source'>[]): Promise<string[]> {
     if (events.length === 0) return [];
-    const built = events.map((e) => createEvent({ ...e, source: this.source } as NewEvent<EventType>));
+    const built = events.map((e) =>
+      createEvent({ ...e, source: this.source } as NewEvent<EventType>),
+    );
     await tx.insert(this.table).values(
       built.map(({ envelope, message }) => ({
         eventId: envelope.id,
@@ -115,7 +139,10 @@ export class OutboxRelay {
 
   constructor(private readonly options: RelayOptions) {
     this.tableName = getTableName(options.table);
-    this.lockKey = createHash('sha256').update(`aion-outbox:${this.tableName}`).digest().readInt32BE(0);
+    this.lockKey = createHash('sha256')
+      .update(`aion-outbox:${this.tableName}`)
+      .digest()
+      .readInt32BE(0);
   }
 
   start(): void {
@@ -137,16 +164,39 @@ export class OutboxRelay {
   /** Publishes one batch; returns how many rows it published (0 if idle or another relay is active). */
   publishBatch(): Promise<number> {
     const run = this.options.db.transaction(async (tx) => {
-      const [lock] = (await tx.execute(sql`select pg_try_advisory_xact_lock(${this.lockKey}) as locked`) as unknown as { rows: { locked: boolean }[] }).rows;
+      const [lock] = (
+        (await tx.execute(
+          sql`select pg_try_advisory_xact_lock(${this.lockKey}) as locked`,
+        )) as unknown as { rows: { locked: boolean }[] }
+      ).rows;
       if (!lock?.locked) return 0;
       await tx.execute(sql`select set_config('aion.outbox_relay', 'on', true)`);
       const t = this.options.table;
-      const rows = await tx.select().from(t).where(isNull(t.publishedAt)).orderBy(asc(t.seq)).limit(this.options.batchSize ?? 200).for('update', { skipLocked: true });
+      const rows = await tx
+        .select()
+        .from(t)
+        .where(isNull(t.publishedAt))
+        .orderBy(asc(t.seq))
+        .limit(this.options.batchSize ?? 200)
+        .for('update', { skipLocked: true });
       if (rows.length === 0) return 0;
-      const messages: OutgoingMessage[] = rows.map((r) => ({ topic: r.topic, key: r.key, value: r.value, headers: JSON.parse(r.headers) as Record<string, string> }));
+      const messages: OutgoingMessage[] = rows.map((r) => ({
+        topic: r.topic,
+        key: r.key,
+        value: r.value,
+        headers: JSON.parse(r.headers) as Record<string, string>,
+      }));
       await this.options.bus.publish(messages);
       await this.options.afterPublish?.(messages);
-      await tx.update(t).set({ publishedAt: new Date(), attempts: sql`${t.attempts} + 1` }).where(inArray(t.seq, rows.map((r) => r.seq)));
+      await tx
+        .update(t)
+        .set({ publishedAt: new Date(), attempts: sql`${t.attempts} + 1` })
+        .where(
+          inArray(
+            t.seq,
+            rows.map((r) => r.seq),
+          ),
+        );
       return rows.length;
     });
     return run;
@@ -164,7 +214,10 @@ export class OutboxRelay {
   async pendingCount(): Promise<number> {
     return this.options.db.transaction(async (tx) => {
       await tx.execute(sql`select set_config('aion.outbox_relay', 'on', true)`);
-      const [row] = await tx.select({ n: sql<number>`count(*)::int` }).from(this.options.table).where(isNull(this.options.table.publishedAt));
+      const [row] = await tx
+        .select({ n: sql<number>`count(*)::int` })
+        .from(this.options.table)
+        .where(isNull(this.options.table.publishedAt));
       return row?.n ?? 0;
     });
   }
@@ -193,7 +246,10 @@ export class OutboxRelay {
       await this.cleanupIfDue();
     } catch (err) {
       failed = true;
-      this.options.logger?.warn('outbox relay could not publish; will retry', { table: this.tableName, reason: err instanceof Error ? err.message : String(err) });
+      this.options.logger?.warn('outbox relay could not publish; will retry', {
+        table: this.tableName,
+        reason: err instanceof Error ? err.message : String(err),
+      });
     } finally {
       this.inFlight = undefined;
     }

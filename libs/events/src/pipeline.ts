@@ -27,7 +27,12 @@ export interface PipelineDeps {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-function deadLetter(record: RawRecord, groupId: string, error: string, attempts: number): OutgoingMessage {
+function deadLetter(
+  record: RawRecord,
+  groupId: string,
+  error: string,
+  attempts: number,
+): OutgoingMessage {
   return {
     topic: dlqTopicOf(record.topic),
     key: record.key,
@@ -51,7 +56,11 @@ function deadLetter(record: RawRecord, groupId: string, error: string, attempts:
  * event's tenant and trace context with exponential-backoff retries, and dead-letter it when
  * attempts run out. Resolves when the record may be committed; never throws for a bad record.
  */
-export async function processRecord(record: RawRecord, options: SubscribeOptions, deps: PipelineDeps): Promise<void> {
+export async function processRecord(
+  record: RawRecord,
+  options: SubscribeOptions,
+  deps: PipelineDeps,
+): Promise<void> {
   const started = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
   const sleep = deps.sleep ?? defaultSleep;
@@ -60,7 +69,11 @@ export async function processRecord(record: RawRecord, options: SubscribeOptions
     envelope = decodeEnvelope(record.value);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    deps.logger?.warn('poison message sent to dead-letter topic', { topic: record.topic, offset: record.offset, reason });
+    deps.logger?.warn('poison message sent to dead-letter topic', {
+      topic: record.topic,
+      offset: record.offset,
+      reason,
+    });
     await deps.publishDeadLetter(deadLetter(record, options.groupId, reason, 0));
     deps.metrics?.observeConsumer(record.topic, 'dead_lettered', seconds());
     return;
@@ -69,12 +82,31 @@ export async function processRecord(record: RawRecord, options: SubscribeOptions
     deps.metrics?.observeConsumer(record.topic, 'duplicate', seconds());
     return;
   }
-  const event: IncomingEvent = { envelope, topic: record.topic, partition: record.partition, offset: record.offset, key: record.key, value: record.value ?? new Uint8Array(), headers: record.headers };
+  const event: IncomingEvent = {
+    envelope,
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    key: record.key,
+    value: record.value ?? new Uint8Array(),
+    headers: record.headers,
+  };
   const maxAttempts = Math.max(1, options.maxAttempts ?? 5);
   const run = () => {
-    const traced = () => context.with(extractTraceContext({ traceparent: envelope.traceparent }), () => options.handler(event));
+    const traced = () =>
+      context.with(extractTraceContext({ traceparent: envelope.traceparent }), () =>
+        options.handler(event),
+      );
     return envelope.tenantId
-      ? runWithTenant({ tenantId: envelope.tenantId, subject: envelope.source || 'event', roles: ['service'], requestId: envelope.correlationId }, traced)
+      ? runWithTenant(
+          {
+            tenantId: envelope.tenantId,
+            subject: envelope.source || 'event',
+            roles: ['service'],
+            requestId: envelope.correlationId,
+          },
+          traced,
+        )
       : traced();
   };
   for (let attempt = 1; ; attempt++) {
@@ -86,12 +118,23 @@ export async function processRecord(record: RawRecord, options: SubscribeOptions
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       if (attempt >= maxAttempts) {
-        deps.logger?.error('event handler failed; sent to dead-letter topic', { topic: record.topic, event_id: envelope.id, type: envelope.type, attempts: attempt, reason });
+        deps.logger?.error('event handler failed; sent to dead-letter topic', {
+          topic: record.topic,
+          event_id: envelope.id,
+          type: envelope.type,
+          attempts: attempt,
+          reason,
+        });
         await deps.publishDeadLetter(deadLetter(record, options.groupId, reason, attempt));
         deps.metrics?.observeConsumer(record.topic, 'dead_lettered', seconds());
         return;
       }
-      deps.logger?.warn('event handler failed; retrying', { topic: record.topic, event_id: envelope.id, attempt, reason });
+      deps.logger?.warn('event handler failed; retrying', {
+        topic: record.topic,
+        event_id: envelope.id,
+        attempt,
+        reason,
+      });
       await sleep(Math.min(30_000, (options.retryBaseMs ?? 200) * 2 ** (attempt - 1)));
       await deps.heartbeat?.();
     }

@@ -1,4 +1,12 @@
-import { CircuitState, circuitBreaker, ConsecutiveBreaker, handleAll, SamplingBreaker, type CircuitBreakerPolicy, type IBreaker } from 'cockatiel';
+import {
+  CircuitState,
+  circuitBreaker,
+  ConsecutiveBreaker,
+  handleAll,
+  SamplingBreaker,
+  type CircuitBreakerPolicy,
+  type IBreaker,
+} from 'cockatiel';
 
 export type BreakerStateName = 'closed' | 'open' | 'half_open' | 'isolated';
 
@@ -44,7 +52,10 @@ interface Entry {
 export class BreakerRegistry {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly defaults: BreakerOptions = {}, private readonly onStateChange?: (name: string, state: BreakerStateName) => void) {}
+  constructor(
+    private readonly defaults: BreakerOptions = {},
+    private readonly onStateChange?: (name: string, state: BreakerStateName) => void,
+  ) {}
 
   get(name: string, options: BreakerOptions = {}): CircuitBreakerPolicy {
     let entry = this.entries.get(name);
@@ -56,10 +67,15 @@ export class BreakerRegistry {
   }
 
   /** Runs `fn` behind the named breaker, counting rejections separately from failures. */
-  async execute<T>(name: string, fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async execute<T>(
+    name: string,
+    fn: (signal: AbortSignal) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const policy = this.get(name);
     const entry = this.entries.get(name)!;
-    if (policy.state === CircuitState.Open || policy.state === CircuitState.Isolated) entry.stats.rejections += 1;
+    if (policy.state === CircuitState.Open || policy.state === CircuitState.Isolated)
+      entry.stats.rejections += 1;
     return policy.execute(({ signal: s }) => fn(s), signal);
   }
 
@@ -92,17 +108,40 @@ export class BreakerRegistry {
   private create(name: string, options: BreakerOptions): Entry {
     const breaker: IBreaker =
       options.failureRatio !== undefined
-        ? new SamplingBreaker({ threshold: options.failureRatio, duration: options.samplingWindowMs ?? 30_000, minimumRps: options.minimumRps ?? 1 })
+        ? new SamplingBreaker({
+            threshold: options.failureRatio,
+            duration: options.samplingWindowMs ?? 30_000,
+            minimumRps: options.minimumRps ?? 1,
+          })
         : new ConsecutiveBreaker(options.consecutiveFailures ?? 5);
-    const policy = circuitBreaker(handleAll, { breaker, halfOpenAfter: options.halfOpenAfterMs ?? 10_000 });
-    const entry: Entry = { policy, stats: { successes: 0, failures: 0, rejections: 0, opened: 0, lastStateChange: new Date().toISOString() } };
+    const policy = circuitBreaker(handleAll, {
+      breaker,
+      halfOpenAfter: options.halfOpenAfterMs ?? 10_000,
+    });
+    const entry: Entry = {
+      policy,
+      stats: {
+        successes: 0,
+        failures: 0,
+        rejections: 0,
+        opened: 0,
+        lastStateChange: new Date().toISOString(),
+      },
+    };
     policy.onSuccess(() => {
       entry.stats.successes += 1;
     });
     policy.onFailure(({ reason }) => {
-      if ('error' in reason && reason.error instanceof Error && reason.error.name === 'BrokenCircuitError') return;
+      if (
+        'error' in reason &&
+        reason.error instanceof Error &&
+        reason.error.name === 'BrokenCircuitError'
+      )
+        return;
       entry.stats.failures += 1;
-      if ('error' in reason) entry.stats.lastFailure = reason.error instanceof Error ? reason.error.message : String(reason.error);
+      if ('error' in reason)
+        entry.stats.lastFailure =
+          reason.error instanceof Error ? reason.error.message : String(reason.error);
     });
     policy.onBreak(() => {
       entry.stats.opened += 1;

@@ -1,4 +1,10 @@
 export * from './breakers';
 export * from './retry';
 export * from './policies';
-export { wrap, BrokenCircuitError, BulkheadRejectedError, TaskCancelledError, isBrokenCircuitError } from 'cockatiel';
+export {
+  wrap,
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  TaskCancelledError,
+  isBrokenCircuitError,
+} from 'cockatiel';

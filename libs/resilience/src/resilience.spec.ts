@@ -8,13 +8,26 @@ const fail = () => Promise.reject(new Error('upstream down'));
 describe('BreakerRegistry', () => {
   it('opens after consecutive failures, rejects fast, and lists stats', async () => {
     const changes: string[] = [];
-    const registry = new BreakerRegistry({ consecutiveFailures: 3, halfOpenAfterMs: 60_000 }, (name, state) => changes.push(`${name}:${state}`));
-    for (let i = 0; i < 3; i++) await expect(registry.execute('engine-a', fail)).rejects.toThrow('upstream down');
+    const registry = new BreakerRegistry(
+      { consecutiveFailures: 3, halfOpenAfterMs: 60_000 },
+      (name, state) => changes.push(`${name}:${state}`),
+    );
+    for (let i = 0; i < 3; i++)
+      await expect(registry.execute('engine-a', fail)).rejects.toThrow('upstream down');
     expect(registry.isOpen('engine-a')).toBe(true);
-    await expect(registry.execute('engine-a', () => Promise.resolve(1))).rejects.toBeInstanceOf(BrokenCircuitError);
+    await expect(registry.execute('engine-a', () => Promise.resolve(1))).rejects.toBeInstanceOf(
+      BrokenCircuitError,
+    );
     await expect(registry.execute('engine-b', () => Promise.resolve(2))).resolves.toBe(2);
     const [a, b] = registry.list();
-    expect(a).toMatchObject({ name: 'engine-a', state: 'open', failures: 3, rejections: 1, opened: 1, lastFailure: 'upstream down' });
+    expect(a).toMatchObject({
+      name: 'engine-a',
+      state: 'open',
+      failures: 3,
+      rejections: 1,
+      opened: 1,
+      lastFailure: 'upstream down',
+    });
     expect(b).toMatchObject({ name: 'engine-b', state: 'closed', successes: 1 });
     expect(changes).toEqual(['engine-a:open']);
   });
@@ -42,7 +55,9 @@ describe('retry', () => {
   it('uses exponential backoff with full jitter', () => {
     expect(backoffDelay(1, new Error(), { baseDelayMs: 100, random: () => 0.999 })).toBe(99);
     expect(backoffDelay(4, new Error(), { baseDelayMs: 100, random: () => 0.5 })).toBe(400);
-    expect(backoffDelay(20, new Error(), { baseDelayMs: 100, maxDelayMs: 1000, random: () => 0.999 })).toBe(999);
+    expect(
+      backoffDelay(20, new Error(), { baseDelayMs: 100, maxDelayMs: 1000, random: () => 0.999 }),
+    ).toBe(999);
   });
 
   it('honours Retry-After from the error, capped', () => {
@@ -61,11 +76,19 @@ describe('retry', () => {
   it('retries retryable errors until success, and not others', async () => {
     let calls = 0;
     const policy = retryPolicy({ maxAttempts: 3, baseDelayMs: 1 });
-    await expect(policy.execute(() => (++calls < 3 ? fail() : Promise.resolve('done')))).resolves.toBe('done');
+    await expect(
+      policy.execute(() => (++calls < 3 ? fail() : Promise.resolve('done'))),
+    ).resolves.toBe('done');
     expect(calls).toBe(3);
     calls = 0;
-    const picky = retryPolicy({ maxAttempts: 5, baseDelayMs: 1, retryable: (e) => e.message !== 'fatal' });
-    await expect(picky.execute(() => (++calls, Promise.reject(new Error('fatal'))))).rejects.toThrow('fatal');
+    const picky = retryPolicy({
+      maxAttempts: 5,
+      baseDelayMs: 1,
+      retryable: (e) => e.message !== 'fatal',
+    });
+    await expect(
+      picky.execute(() => (++calls, Promise.reject(new Error('fatal')))),
+    ).rejects.toThrow('fatal');
     expect(calls).toBe(1);
   });
 
@@ -73,7 +96,11 @@ describe('retry', () => {
     const started = Date.now();
     let calls = 0;
     const policy = retryPolicy({ maxAttempts: 1 });
-    await policy.execute(() => (++calls === 1 ? Promise.reject(Object.assign(new Error('429'), { retryAfterMs: 120 })) : Promise.resolve()));
+    await policy.execute(() =>
+      ++calls === 1
+        ? Promise.reject(Object.assign(new Error('429'), { retryAfterMs: 120 }))
+        : Promise.resolve(),
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(110);
   });
 });
@@ -83,12 +110,15 @@ describe('timeout and bulkhead', () => {
     let aborted = false;
     const policy = timeoutPolicy(20);
     await expect(
-      policy.execute(({ signal }) => new Promise((resolve) => {
-        signal.addEventListener('abort', () => {
-          aborted = true;
-        });
-        setTimeout(resolve, 200);
-      })),
+      policy.execute(
+        ({ signal }) =>
+          new Promise((resolve) => {
+            signal.addEventListener('abort', () => {
+              aborted = true;
+            });
+            setTimeout(resolve, 200);
+          }),
+      ),
     ).rejects.toBeInstanceOf(TaskCancelledError);
     expect(aborted).toBe(true);
   });
@@ -96,7 +126,11 @@ describe('timeout and bulkhead', () => {
   it('rejects calls beyond the bulkhead capacity', async () => {
     const policy = bulkheadPolicy(2, 0);
     const slow = () => new Promise((r) => setTimeout(r, 30));
-    const results = await Promise.allSettled([policy.execute(slow), policy.execute(slow), policy.execute(slow)]);
+    const results = await Promise.allSettled([
+      policy.execute(slow),
+      policy.execute(slow),
+      policy.execute(slow),
+    ]);
     expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
     expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(BulkheadRejectedError);
   });

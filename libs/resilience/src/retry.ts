@@ -15,12 +15,16 @@ export function retryAfterMsOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const e = error as { retryAfterMs?: unknown; retryAfterSeconds?: unknown };
   if (typeof e.retryAfterMs === 'number' && e.retryAfterMs >= 0) return e.retryAfterMs;
-  if (typeof e.retryAfterSeconds === 'number' && e.retryAfterSeconds >= 0) return e.retryAfterSeconds * 1000;
+  if (typeof e.retryAfterSeconds === 'number' && e.retryAfterSeconds >= 0)
+    return e.retryAfterSeconds * 1000;
   return undefined;
 }
 
 /** Parses an HTTP Retry-After header (delta seconds or HTTP date) into milliseconds. */
-export function parseRetryAfter(header: string | null | undefined, now = Date.now()): number | undefined {
+export function parseRetryAfter(
+  header: string | null | undefined,
+  now = Date.now(),
+): number | undefined {
   if (!header) return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
@@ -45,7 +49,11 @@ export function retryPolicy(options: RetryOptions = {}) {
   return retry(handleWhen(options.retryable ?? (() => true)), {
     maxAttempts: options.maxAttempts ?? 3,
     backoff: new DelegateBackoff((context: IRetryBackoffContext<unknown>) =>
-      backoffDelay(context.attempt, 'error' in context.result ? context.result.error : undefined, options),
+      backoffDelay(
+        context.attempt,
+        'error' in context.result ? context.result.error : undefined,
+        options,
+      ),
     ),
   });
 }

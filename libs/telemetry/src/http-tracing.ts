@@ -6,7 +6,11 @@ import { extractTraceContext, tracer } from './tracing';
 export function httpTracingMiddleware(serviceName: string) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const parent = extractTraceContext(req.headers);
-    const span = tracer(serviceName).startSpan(`${req.method} ${req.path}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method } }, parent);
+    const span = tracer(serviceName).startSpan(
+      `${req.method} ${req.path}`,
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method } },
+      parent,
+    );
     res.on('finish', () => {
       span.setAttribute('http.response.status_code', res.statusCode);
       if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });

@@ -50,7 +50,9 @@ export type Logger = winston.Logger;
  * active context, and configured PII fields are masked at any depth.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const masked = new Set([...DEFAULT_MASKED_FIELDS, ...(options.piiFields ?? [])].map((f) => f.toLowerCase()));
+  const masked = new Set(
+    [...DEFAULT_MASKED_FIELDS, ...(options.piiFields ?? [])].map((f) => f.toLowerCase()),
+  );
   const enrich = winston.format((info) => {
     const tenant = currentTenant();
     if (tenant) {

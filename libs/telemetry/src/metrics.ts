@@ -16,16 +16,52 @@ export class ServiceMetrics {
   readonly consumerMessages: Counter<'topic' | 'outcome'>;
   readonly consumerDuration: Histogram<'topic' | 'outcome'>;
 
-  constructor(readonly service: string, options: { defaultMetrics?: boolean } = {}) {
+  constructor(
+    readonly service: string,
+    options: { defaultMetrics?: boolean } = {},
+  ) {
     this.registry.setDefaultLabels({ service });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
-    this.httpRequests = new Counter({ name: 'aion_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers });
-    this.httpDuration = new Histogram({ name: 'aion_http_request_duration_seconds', help: 'HTTP request duration', labelNames: ['method', 'route', 'status'], buckets: LATENCY_BUCKETS, registers });
-    this.grpcHandled = new Counter({ name: 'aion_grpc_server_handled_total', help: 'gRPC calls by method and status code', labelNames: ['method', 'code'], registers });
-    this.grpcDuration = new Histogram({ name: 'aion_grpc_server_handling_seconds', help: 'gRPC call duration', labelNames: ['method', 'code'], buckets: LATENCY_BUCKETS, registers });
-    this.consumerMessages = new Counter({ name: 'aion_kafka_consumer_messages_total', help: 'Consumed messages by outcome (ok, retried, dead_lettered, duplicate)', labelNames: ['topic', 'outcome'], registers });
-    this.consumerDuration = new Histogram({ name: 'aion_kafka_consumer_processing_seconds', help: 'Message processing duration', labelNames: ['topic', 'outcome'], buckets: LATENCY_BUCKETS, registers });
+    this.httpRequests = new Counter({
+      name: 'aion_http_requests_total',
+      help: 'HTTP requests by route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'aion_http_request_duration_seconds',
+      help: 'HTTP request duration',
+      labelNames: ['method', 'route', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.grpcHandled = new Counter({
+      name: 'aion_grpc_server_handled_total',
+      help: 'gRPC calls by method and status code',
+      labelNames: ['method', 'code'],
+      registers,
+    });
+    this.grpcDuration = new Histogram({
+      name: 'aion_grpc_server_handling_seconds',
+      help: 'gRPC call duration',
+      labelNames: ['method', 'code'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.consumerMessages = new Counter({
+      name: 'aion_kafka_consumer_messages_total',
+      help: 'Consumed messages by outcome (ok, retried, dead_lettered, duplicate)',
+      labelNames: ['topic', 'outcome'],
+      registers,
+    });
+    this.consumerDuration = new Histogram({
+      name: 'aion_kafka_consumer_processing_seconds',
+      help: 'Message processing duration',
+      labelNames: ['topic', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
   }
 
   /** Express middleware; the route label is the matched route pattern, never the raw path. */
@@ -48,7 +84,11 @@ export class ServiceMetrics {
     this.grpcDuration.observe(labels, seconds);
   }
 
-  observeConsumer(topic: string, outcome: 'ok' | 'retried' | 'dead_lettered' | 'duplicate', seconds: number): void {
+  observeConsumer(
+    topic: string,
+    outcome: 'ok' | 'retried' | 'dead_lettered' | 'duplicate',
+    seconds: number,
+  ): void {
     this.consumerMessages.inc({ topic, outcome });
     this.consumerDuration.observe({ topic, outcome }, seconds);
   }

@@ -29,7 +29,9 @@ describe('logger', () => {
     const logger = createLogger({ service: 'gateway', stream });
     const span = tracer().startSpan('op');
     context.with(trace.setSpan(context.active(), span), () =>
-      runWithTenant({ tenantId: 'acme', subject: 's', roles: [], requestId: 'req-1' }, () => logger.info('hello')),
+      runWithTenant({ tenantId: 'acme', subject: 's', roles: [], requestId: 'req-1' }, () =>
+        logger.info('hello'),
+      ),
     );
     span.end();
     await flush();
@@ -47,7 +49,11 @@ describe('logger', () => {
   it('masks default and configured PII fields at any depth', async () => {
     const { stream, lines } = capture();
     const logger = createLogger({ service: 'x', stream, piiFields: ['customer_name'] });
-    logger.info('login', { password: 'hunter2', user: { email: 'a@b.c', customer_name: 'Ada', id: 7 }, items: [{ token: 't' }] });
+    logger.info('login', {
+      password: 'hunter2',
+      user: { email: 'a@b.c', customer_name: 'Ada', id: 7 },
+      items: [{ token: 't' }],
+    });
     await flush();
     const text = JSON.stringify(lines[0]);
     expect(text).not.toMatch(/hunter2|a@b\.c|Ada|"t"/);
@@ -83,7 +89,9 @@ describe('trace propagation', () => {
       res.json({ trace: trace.getActiveSpan()?.spanContext().traceId });
     });
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const res = await request(app).get('/x').set('traceparent', `00-${traceId}-00f067aa0ba902b7-01`);
+    const res = await request(app)
+      .get('/x')
+      .set('traceparent', `00-${traceId}-00f067aa0ba902b7-01`);
     expect(res.body.trace).toBe(traceId);
     expect(exporter.getFinishedSpans().map((s) => s.spanContext().traceId)).toContain(traceId);
   });
@@ -101,9 +109,15 @@ describe('ServiceMetrics', () => {
     metrics.observeGrpc('/aion.v1.AionTasks/Submit', 0, 0.01);
     metrics.observeConsumer('tasks.lifecycle', 'dead_lettered', 0.002);
     const { body } = await metrics.render();
-    expect(body).toContain('aion_http_requests_total{method="GET",route="/tasks/:id",status="404",service="svc"} 1');
+    expect(body).toContain(
+      'aion_http_requests_total{method="GET",route="/tasks/:id",status="404",service="svc"} 1',
+    );
     expect(body).not.toContain('/tasks/123');
-    expect(body).toContain('aion_grpc_server_handled_total{method="/aion.v1.AionTasks/Submit",code="0",service="svc"} 1');
-    expect(body).toContain('aion_kafka_consumer_messages_total{topic="tasks.lifecycle",outcome="dead_lettered",service="svc"} 1');
+    expect(body).toContain(
+      'aion_grpc_server_handled_total{method="/aion.v1.AionTasks/Submit",code="0",service="svc"} 1',
+    );
+    expect(body).toContain(
+      'aion_kafka_consumer_messages_total{topic="tasks.lifecycle",outcome="dead_lettered",service="svc"} 1',
+    );
   });
 });

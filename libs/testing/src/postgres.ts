@@ -14,7 +14,10 @@ export interface TestDatabase {
 
 function adminUrl(): string {
   const url = process.env['AION_TEST_PG_ADMIN_URL'] ?? process.env['DATABASE_URL'];
-  if (!url) throw new Error('no PostgreSQL for tests: run through jest.integration.config.cjs (global setup) or set DATABASE_URL');
+  if (!url)
+    throw new Error(
+      'no PostgreSQL for tests: run through jest.integration.config.cjs (global setup) or set DATABASE_URL',
+    );
   return url;
 }
 
@@ -28,7 +31,10 @@ function withCredentials(base: string, user: string, database: string): string {
 
 /** A fresh database per test suite, owned by the owner role, so suites never share rows. */
 export async function createTestDatabase(label = 'db'): Promise<TestDatabase> {
-  const name = `t_${label.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 20)}_${randomBytes(4).toString('hex')}`;
+  const name = `t_${label
+    .replace(/[^a-z0-9]/gi, '')
+    .toLowerCase()
+    .slice(0, 20)}_${randomBytes(4).toString('hex')}`;
   const admin = new Client({ connectionString: adminUrl() });
   await admin.connect();
   try {

@@ -1,21 +1,39 @@
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { createTestDatabase, type TestDatabase } from '@aion/testing';
-import { migratePglite, migratePostgres, openPglite, openPostgres, withoutTenant, withTenant, type Database } from '../../src';
+import {
+  migratePglite,
+  migratePostgres,
+  openPglite,
+  openPostgres,
+  withoutTenant,
+  withTenant,
+  type Database,
+} from '../../src';
 import { notes } from '../fixtures/schema';
 
 const target = { folder: path.join(__dirname, '..', 'fixtures', 'migrations'), prefix: 'tst' };
 
 /** The same proof on both adapters: PostgreSQL in production, PGlite in the embedded default. */
-function rlsSuite(name: string, open: () => Promise<{ database: Database; cleanup: () => Promise<void> }>) {
+function rlsSuite(
+  name: string,
+  open: () => Promise<{ database: Database; cleanup: () => Promise<void> }>,
+) {
   describe(`row-level security on ${name}`, () => {
     let database: Database;
     let cleanup: () => Promise<void>;
 
     beforeAll(async () => {
       ({ database, cleanup } = await open());
-      await withTenant(database.db, 'tenant-a', (tx) => tx.insert(notes).values([{ tenantId: 'tenant-a', body: 'a1' }, { tenantId: 'tenant-a', body: 'a2' }]));
-      await withTenant(database.db, 'tenant-b', (tx) => tx.insert(notes).values({ tenantId: 'tenant-b', body: 'b1' }));
+      await withTenant(database.db, 'tenant-a', (tx) =>
+        tx.insert(notes).values([
+          { tenantId: 'tenant-a', body: 'a1' },
+          { tenantId: 'tenant-a', body: 'a2' },
+        ]),
+      );
+      await withTenant(database.db, 'tenant-b', (tx) =>
+        tx.insert(notes).values({ tenantId: 'tenant-b', body: 'b1' }),
+      );
     });
 
     afterAll(async () => {
@@ -34,8 +52,12 @@ function rlsSuite(name: string, open: () => Promise<{ database: Database; cleanu
       expect(await database.db.select().from(notes)).toEqual([]);
     });
 
-    it("refuses to write a row into another tenant", async () => {
-      await expect(withTenant(database.db, 'tenant-a', (tx) => tx.insert(notes).values({ tenantId: 'tenant-b', body: 'sneaky' }))).rejects.toThrow();
+    it('refuses to write a row into another tenant', async () => {
+      await expect(
+        withTenant(database.db, 'tenant-a', (tx) =>
+          tx.insert(notes).values({ tenantId: 'tenant-b', body: 'sneaky' }),
+        ),
+      ).rejects.toThrow();
       const rowsB = await withTenant(database.db, 'tenant-b', (tx) => tx.select().from(notes));
       expect(rowsB.map((r) => r.body)).toEqual(['b1']);
     });

@@ -1,6 +1,12 @@
 import { TaskStatus } from '@aion/contracts';
 import { eventually, topicMessageCount, uniqueName } from '@aion/testing';
-import { createEvent, DLQ_HEADERS, KafkaBus, type IncomingEvent, type OutgoingMessage } from '../../src';
+import {
+  createEvent,
+  DLQ_HEADERS,
+  KafkaBus,
+  type IncomingEvent,
+  type OutgoingMessage,
+} from '../../src';
 
 const brokers = () => (process.env['KAFKA_BROKERS'] ?? '').split(',');
 
@@ -87,7 +93,11 @@ describe('KafkaBus on a real broker', () => {
       },
     });
     const dead: IncomingEvent[] = [];
-    const dlqReader = await newBus().subscribe({ groupId: uniqueName('dlq-reader'), topics: [`${topic}.dlq`], handler: async (e) => void dead.push(e) });
+    const dlqReader = await newBus().subscribe({
+      groupId: uniqueName('dlq-reader'),
+      topics: [`${topic}.dlq`],
+      handler: async (e) => void dead.push(e),
+    });
     await producer.publish([event(topic, 'poison'), event(topic, 'fine')]);
     await eventually(() => dead.length === 1 && handled.includes('fine'), 45_000);
     const letter = dead[0]!;
@@ -98,7 +108,14 @@ describe('KafkaBus on a real broker', () => {
     expect(handled).not.toContain('poison');
     // Replay: once the consumer is fixed, the original bytes go back to the original topic.
     broken = false;
-    await producer.publish([{ topic: letter.headers[DLQ_HEADERS.originalTopic]!, key: letter.key, value: letter.value, headers: {} }]);
+    await producer.publish([
+      {
+        topic: letter.headers[DLQ_HEADERS.originalTopic]!,
+        key: letter.key,
+        value: letter.value,
+        headers: {},
+      },
+    ]);
     await eventually(() => handled.includes('poison'), 30_000);
     await Promise.all([consumer.stop(), dlqReader.stop()]);
   });
@@ -108,9 +125,18 @@ describe('KafkaBus on a real broker', () => {
     const producer = newBus();
     await producer.ensureTopics([topic, `${topic}.dlq`]);
     let calls = 0;
-    const consumer = await newBus().subscribe({ groupId: uniqueName('group'), topics: [topic], handler: async () => void calls++ });
-    await producer.publish([{ topic, key: 'x', value: Buffer.from('{"json":"not protobuf"}'), headers: {} }]);
-    await eventually(async () => (await topicMessageCount(brokers(), `${topic}.dlq`)) === 1, 30_000);
+    const consumer = await newBus().subscribe({
+      groupId: uniqueName('group'),
+      topics: [topic],
+      handler: async () => void calls++,
+    });
+    await producer.publish([
+      { topic, key: 'x', value: Buffer.from('{"json":"not protobuf"}'), headers: {} },
+    ]);
+    await eventually(
+      async () => (await topicMessageCount(brokers(), `${topic}.dlq`)) === 1,
+      30_000,
+    );
     expect(calls).toBe(0);
     await consumer.stop();
   });

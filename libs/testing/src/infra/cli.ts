@@ -12,7 +12,9 @@ const stateFile = path.join(infraDir, 'state.json');
 
 async function up(): Promise<void> {
   if (existsSync(stateFile)) {
-    console.log(`already running (see ${path.relative(repoRoot, stateFile)}); run npm run infra:down first`);
+    console.log(
+      `already running (see ${path.relative(repoRoot, stateFile)}); run npm run infra:down first`,
+    );
     return;
   }
   mkdirSync(infraDir, { recursive: true });
@@ -20,7 +22,8 @@ async function up(): Promise<void> {
   // Servers from an earlier, crashed stack would clash with fresh data directories.
   rmSync(stackDir, { recursive: true, force: true });
   mkdirSync(stackDir, { recursive: true });
-  for (const variable of ['DATABASE_URL', 'REDIS_URL', 'KAFKA_BROKERS']) delete process.env[variable];
+  for (const variable of ['DATABASE_URL', 'REDIS_URL', 'KAFKA_BROKERS'])
+    delete process.env[variable];
   const handle = await startInfra({ stackDir, log: console.log });
   writeFileSync(stateFile, JSON.stringify(handle.state, null, 2));
   const env = Object.entries(handle.state.env).map(([k, v]) => `export ${k}='${v}'`);
@@ -42,7 +45,12 @@ async function down(): Promise<void> {
 }
 
 const command = process.argv[2];
-(command === 'up' ? up() : command === 'down' ? down() : Promise.reject(new Error('usage: cli.ts up|down'))).catch((err: unknown) => {
+(command === 'up'
+  ? up()
+  : command === 'down'
+    ? down()
+    : Promise.reject(new Error('usage: cli.ts up|down'))
+).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

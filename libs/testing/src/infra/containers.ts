@@ -4,7 +4,10 @@ import { freePort } from './processes';
 /** True when a Docker engine answers (the docker CLI alone is not enough). */
 export function dockerEngineAnswers(): boolean {
   if (process.env['AION_TEST_NO_DOCKER'] === '1') return false;
-  const result = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { encoding: 'utf8', timeout: 5000 });
+  const result = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], {
+    encoding: 'utf8',
+    timeout: 5000,
+  });
   return result.status === 0 && result.stdout.trim().length > 0;
 }
 
@@ -14,7 +17,11 @@ export interface StartedContainers {
 }
 
 /** Starts the services that `needs` names as containers (testcontainers). */
-export async function startContainers(needs: { postgres: boolean; redis: boolean; kafka: boolean }): Promise<StartedContainers> {
+export async function startContainers(needs: {
+  postgres: boolean;
+  redis: boolean;
+  kafka: boolean;
+}): Promise<StartedContainers> {
   const { GenericContainer, Wait } = await import('testcontainers');
   const started: { stop(): Promise<unknown> }[] = [];
   const env: StartedContainers['env'] = {};
@@ -28,7 +35,10 @@ export async function startContainers(needs: { postgres: boolean; redis: boolean
     env.adminUrl = `postgres://postgres:postgres@${pg.getHost()}:${pg.getMappedPort(5432)}/postgres`;
   }
   if (needs.redis) {
-    const redis = await new GenericContainer('redis:7').withExposedPorts(6379).withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/)).start();
+    const redis = await new GenericContainer('redis:7')
+      .withExposedPorts(6379)
+      .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
+      .start();
     started.push(redis);
     env.redisUrl = `redis://${redis.getHost()}:${redis.getMappedPort(6379)}`;
   }

@@ -22,7 +22,19 @@ export function kafkaLibDir(): string {
 export function ensureKafkaJars(repoRoot: string): string {
   const libs = kafkaLibDir();
   if (existsSync(libs) && readdirSync(libs).some((f) => f.startsWith('kafka_2.13-'))) return libs;
-  run('mvn', ['-q', '-B', '-f', path.join(repoRoot, 'tools/infra/kafka/pom.xml'), 'dependency:copy-dependencies', `-DoutputDirectory=${libs}`, '-DincludeScope=runtime'], { stdio: 'inherit' });
+  run(
+    'mvn',
+    [
+      '-q',
+      '-B',
+      '-f',
+      path.join(repoRoot, 'tools/infra/kafka/pom.xml'),
+      'dependency:copy-dependencies',
+      `-DoutputDirectory=${libs}`,
+      '-DincludeScope=runtime',
+    ],
+    { stdio: 'inherit' },
+  );
   return libs;
 }
 
@@ -64,11 +76,39 @@ export async function startLocalKafka(stackDir: string, repoRoot: string): Promi
   const log4j = path.join(dir, 'log4j.properties');
   writeFileSync(
     log4j,
-    ['log4j.rootLogger=WARN, file', 'log4j.appender.file=org.apache.log4j.FileAppender', `log4j.appender.file.File=${path.join(dir, 'kafka.log')}`, 'log4j.appender.file.layout=org.apache.log4j.PatternLayout', 'log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n', ''].join('\n'),
+    [
+      'log4j.rootLogger=WARN, file',
+      'log4j.appender.file=org.apache.log4j.FileAppender',
+      `log4j.appender.file.File=${path.join(dir, 'kafka.log')}`,
+      'log4j.appender.file.layout=org.apache.log4j.PatternLayout',
+      'log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n',
+      '',
+    ].join('\n'),
   );
-  const jvm = ['-Xms256m', '-Xmx768m', '-XX:+UseG1GC', '-XX:TieredStopAtLevel=1', `-Dlog4j.configuration=file:${log4j}`, '-cp', `${libs}/*`];
-  run('java', [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', properties, '--ignore-formatted']);
-  const pid = startDaemon('java', [...jvm, 'kafka.Kafka', properties], path.join(dir, 'stdout.log'));
+  const jvm = [
+    '-Xms256m',
+    '-Xmx768m',
+    '-XX:+UseG1GC',
+    '-XX:TieredStopAtLevel=1',
+    `-Dlog4j.configuration=file:${log4j}`,
+    '-cp',
+    `${libs}/*`,
+  ];
+  run('java', [
+    ...jvm,
+    'kafka.tools.StorageTool',
+    'format',
+    '-t',
+    clusterId(),
+    '-c',
+    properties,
+    '--ignore-formatted',
+  ]);
+  const pid = startDaemon(
+    'java',
+    [...jvm, 'kafka.Kafka', properties],
+    path.join(dir, 'stdout.log'),
+  );
   await waitForPort(port, 90_000, 'kafka');
   return { port, pid, brokers: `127.0.0.1:${port}` };
 }

@@ -16,13 +16,17 @@ export function findPostgresBinDir(): string {
   if (fromEnv && existsSync(path.join(fromEnv, 'initdb'))) return fromEnv;
   const root = '/usr/lib/postgresql';
   if (existsSync(root)) {
-    const majors = readdirSync(root).filter((d) => existsSync(path.join(root, d, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+    const majors = readdirSync(root)
+      .filter((d) => existsSync(path.join(root, d, 'bin', 'initdb')))
+      .sort((a, b) => Number(b) - Number(a));
     if (majors[0]) return path.join(root, majors[0], 'bin');
   }
   try {
     return run('pg_config', ['--bindir']).trim();
   } catch {
-    throw new Error('PostgreSQL server binaries not found: run `npm run infra:install` (apt postgresql) or set DATABASE_URL');
+    throw new Error(
+      'PostgreSQL server binaries not found: run `npm run infra:install` (apt postgresql) or set DATABASE_URL',
+    );
   }
 }
 
@@ -34,7 +38,10 @@ function asPgUser(binary: string, args: string[]): [string, string[]] {
 
 function pgUserIds(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
-  return { uid: Number(run('id', ['-u', 'postgres']).trim()), gid: Number(run('id', ['-g', 'postgres']).trim()) };
+  return {
+    uid: Number(run('id', ['-u', 'postgres']).trim()),
+    gid: Number(run('id', ['-g', 'postgres']).trim()),
+  };
 }
 
 export async function startLocalPostgres(stackDir: string): Promise<LocalPostgres> {
@@ -52,7 +59,18 @@ export async function startLocalPostgres(stackDir: string): Promise<LocalPostgre
   }
   const port = await freePort();
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    run(...asPgUser(path.join(binDir, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']));
+    run(
+      ...asPgUser(path.join(binDir, 'initdb'), [
+        '-D',
+        dataDir,
+        '-U',
+        'postgres',
+        '--auth=trust',
+        '-E',
+        'UTF8',
+        '--no-sync',
+      ]),
+    );
   }
   const options = [
     `-p ${port}`,
@@ -64,14 +82,36 @@ export async function startLocalPostgres(stackDir: string): Promise<LocalPostgre
     '-c full_page_writes=off',
     '-c max_connections=300',
   ].join(' ');
-  run(...asPgUser(path.join(binDir, 'pg_ctl'), ['-D', dataDir, '-o', options, '-l', path.join(baseDir, 'postgres.log'), '-w', '-t', '60', 'start']));
+  run(
+    ...asPgUser(path.join(binDir, 'pg_ctl'), [
+      '-D',
+      dataDir,
+      '-o',
+      options,
+      '-l',
+      path.join(baseDir, 'postgres.log'),
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ]),
+  );
   await waitForPort(port, 30_000, 'postgres');
   return { port, dataDir, binDir, adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres` };
 }
 
 export function stopLocalPostgres(pg: Pick<LocalPostgres, 'binDir' | 'dataDir'>): void {
   try {
-    run(...asPgUser(path.join(pg.binDir, 'pg_ctl'), ['-D', pg.dataDir, '-m', 'immediate', '-w', 'stop']));
+    run(
+      ...asPgUser(path.join(pg.binDir, 'pg_ctl'), [
+        '-D',
+        pg.dataDir,
+        '-m',
+        'immediate',
+        '-w',
+        'stop',
+      ]),
+    );
   } catch {
     // Already stopped.
   }

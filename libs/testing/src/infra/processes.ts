@@ -9,7 +9,11 @@ export function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -18,7 +22,9 @@ export function run(command: string, args: string[], options: SpawnSyncOptions =
   const result = spawnSync(command, args, { encoding: 'utf8', ...options });
   if (result.error) throw result.error;
   if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${String(result.stderr ?? '').slice(-2000)}`);
+    throw new Error(
+      `${command} ${args.join(' ')} exited ${result.status}: ${String(result.stderr ?? '').slice(-2000)}`,
+    );
   }
   return String(result.stdout ?? '');
 }
@@ -28,7 +34,12 @@ export function commandExists(command: string): boolean {
 }
 
 /** Starts a long-running server detached from our process group; returns its pid. */
-export function startDaemon(command: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): number {
+export function startDaemon(
+  command: string,
+  args: string[],
+  logFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+): number {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const fs = require('node:fs') as typeof import('node:fs');
   const out = fs.openSync(logFile, 'a');

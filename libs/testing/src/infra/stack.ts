@@ -42,7 +42,9 @@ async function ensureRoles(adminUrl: string): Promise<void> {
       const exists = await client.query('select 1 from pg_roles where rolname = $1', [role]);
       if (exists.rowCount === 0) {
         // Test-only roles; the password equals the name. NOBYPASSRLS is what makes RLS bind.
-        await client.query(`create role ${role} login password '${role}' nosuperuser nobypassrls ${role === TEST_ROLES.owner ? 'createdb' : ''}`);
+        await client.query(
+          `create role ${role} login password '${role}' nosuperuser nobypassrls ${role === TEST_ROLES.owner ? 'createdb' : ''}`,
+        );
       }
     }
   } finally {
@@ -55,7 +57,9 @@ async function ensureRoles(adminUrl: string): Promise<void> {
  * preference for each: the URL in the environment; containers when a Docker engine answers;
  * local servers on free ports in a temp directory.
  */
-export async function startInfra(options: { stackDir?: string; log?: (line: string) => void } = {}): Promise<InfraHandle> {
+export async function startInfra(
+  options: { stackDir?: string; log?: (line: string) => void } = {},
+): Promise<InfraHandle> {
   const log = options.log ?? (() => undefined);
   const external = {
     postgres: process.env['DATABASE_URL'],
@@ -64,7 +68,11 @@ export async function startInfra(options: { stackDir?: string; log?: (line: stri
   };
   const missing = { postgres: !external.postgres, redis: !external.redis, kafka: !external.kafka };
   const state: InfraState = {
-    env: { AION_TEST_PG_ADMIN_URL: external.postgres ?? '', REDIS_URL: external.redis ?? '', KAFKA_BROKERS: external.kafka ?? '' },
+    env: {
+      AION_TEST_PG_ADMIN_URL: external.postgres ?? '',
+      REDIS_URL: external.redis ?? '',
+      KAFKA_BROKERS: external.kafka ?? '',
+    },
     provider: { postgres: 'external', redis: 'external', kafka: 'external' },
   };
   const stops: (() => Promise<void>)[] = [];
@@ -74,9 +82,18 @@ export async function startInfra(options: { stackDir?: string; log?: (line: stri
       log('starting test infrastructure with testcontainers');
       const containers = await startContainers(missing);
       stops.push(() => containers.stop());
-      if (containers.env.adminUrl) (state.env.AION_TEST_PG_ADMIN_URL = containers.env.adminUrl), (state.provider.postgres = 'docker');
-      if (containers.env.redisUrl) (state.env.REDIS_URL = containers.env.redisUrl), (state.provider.redis = 'docker');
-      if (containers.env.kafkaBrokers) (state.env.KAFKA_BROKERS = containers.env.kafkaBrokers), (state.provider.kafka = 'docker');
+      if (containers.env.adminUrl) {
+        state.env.AION_TEST_PG_ADMIN_URL = containers.env.adminUrl;
+        state.provider.postgres = 'docker';
+      }
+      if (containers.env.redisUrl) {
+        state.env.REDIS_URL = containers.env.redisUrl;
+        state.provider.redis = 'docker';
+      }
+      if (containers.env.kafkaBrokers) {
+        state.env.KAFKA_BROKERS = containers.env.kafkaBrokers;
+        state.provider.kafka = 'docker';
+      }
     } else if (missing.postgres || missing.redis || missing.kafka) {
       const stackDir = options.stackDir ?? mkdtempSync(path.join(os.tmpdir(), 'aion-infra-'));
       state.stackDir = stackDir;
@@ -91,8 +108,16 @@ export async function startInfra(options: { stackDir?: string; log?: (line: stri
         state.provider.postgres = 'local';
         state.postgres = { binDir: pg.binDir, dataDir: pg.dataDir };
       }
-      if (redis) (state.env.REDIS_URL = redis.url), (state.provider.redis = 'local'), (state.redisPid = redis.pid);
-      if (kafka) (state.env.KAFKA_BROKERS = kafka.brokers), (state.provider.kafka = 'local'), (state.kafkaPid = kafka.pid);
+      if (redis) {
+        state.env.REDIS_URL = redis.url;
+        state.provider.redis = 'local';
+        state.redisPid = redis.pid;
+      }
+      if (kafka) {
+        state.env.KAFKA_BROKERS = kafka.brokers;
+        state.provider.kafka = 'local';
+        state.kafkaPid = kafka.pid;
+      }
     }
     await ensureRoles(state.env.AION_TEST_PG_ADMIN_URL);
   } catch (err) {
@@ -102,12 +127,16 @@ export async function startInfra(options: { stackDir?: string; log?: (line: stri
   return { state, stop: () => stopInfra(state, stops) };
 }
 
-export async function stopInfra(state: InfraState, extraStops: (() => Promise<void>)[] = []): Promise<void> {
+export async function stopInfra(
+  state: InfraState,
+  extraStops: (() => Promise<void>)[] = [],
+): Promise<void> {
   await Promise.allSettled([
     ...extraStops.map((stop) => stop()),
     state.kafkaPid ? stopLocalKafka({ pid: state.kafkaPid }) : Promise.resolve(),
     state.redisPid ? stopLocalRedis({ pid: state.redisPid }) : Promise.resolve(),
     Promise.resolve().then(() => state.postgres && stopLocalPostgres(state.postgres)),
   ]);
-  if (state.stackDir && !process.env['AION_KEEP_INFRA_DIR']) rmSync(state.stackDir, { recursive: true, force: true });
+  if (state.stackDir && !process.env['AION_KEEP_INFRA_DIR'])
+    rmSync(state.stackDir, { recursive: true, force: true });
 }
