@@ -8,3 +8,4 @@ export {
   TaskCancelledError,
   isBrokenCircuitError,
 } from 'cockatiel';
+export * from './token-bucket';
