@@ -6,7 +6,6 @@ import {
   status as GrpcStatus,
   type ServerInterceptor,
   type ServiceError,
-  type StatusObject,
 } from '@grpc/grpc-js';
 import { AionError, type ErrorDetail } from './aion-error';
 import { codeForGrpcStatus, isKnownCode } from './codes';
@@ -36,7 +35,7 @@ function envelopeMetadata(error: AionError, requestId: string): Metadata {
 export function toGrpcStatus(
   error: AionError,
   requestId: string,
-): Partial<StatusObject> & { code: number } {
+): { code: number; details: string; metadata: Metadata } {
   return {
     code: error.grpcStatus,
     details: error.message,
@@ -96,6 +95,6 @@ export const errorEnvelopeInterceptor: ServerInterceptor = (_methodDescriptor, c
           ? new AionError(code, 'the request failed')
           : AionError.internal();
       const safe = toGrpcStatus(error, requestId);
-      next({ code: status.code, details: safe.details ?? '', metadata: safe.metadata! });
+      next({ code: status.code, details: safe.details, metadata: safe.metadata });
     },
   });
