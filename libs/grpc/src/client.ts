@@ -1,0 +1,99 @@
+import { create, fromBinary, toBinary, type DescMessage, type DescMethod } from '@bufbuild/protobuf';
+import type { GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
+import { Client, credentials, Metadata, status as GrpcStatus, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { isRole, type InternalTokens, type Principal } from '@aion/auth';
+import { AionError, fromGrpcError } from '@aion/errors';
+import { currentTenant } from '@aion/tenancy';
+import { injectTraceHeaders } from '@aion/telemetry';
+import { effectiveDeadline } from './deadline';
+import type { AnyGenService, CallOptions, ServiceClient } from './types';
+
+export interface GrpcClientOptions {
+  /** Issues the internal token that carries the current tenant and principal. */
+  tokens: InternalTokens;
+  /** Deadline when the caller gives none and none is inherited (default 10 s). */
+  defaultDeadlineMs?: number;
+  /** Identity for calls made outside any request (background jobs). */
+  servicePrincipal?: Principal;
+}
+
+/**
+ * Outgoing metadata for a call: internal token for the current principal, request id and
+ * W3C trace context. Built per call because the token is short-lived and per tenant.
+ */
+async function outgoingMetadata(options: GrpcClientOptions): Promise<Metadata> {
+  const metadata = new Metadata();
+  const tenant = currentTenant();
+  const principal: Principal | undefined = tenant
+    ? { kind: 'service', tenantId: tenant.tenantId, subject: tenant.subject, roles: tenant.roles.filter(isRole) }
+    : options.servicePrincipal;
+  if (principal) metadata.set('authorization', `Bearer ${await options.tokens.issue(principal)}`);
+  if (tenant?.requestId) metadata.set('x-request-id', tenant.requestId);
+  for (const [key, value] of Object.entries(injectTraceHeaders())) metadata.set(key, value);
+  return metadata;
+}
+
+function serializer(schema: DescMessage) {
+  return (message: unknown) => Buffer.from(toBinary(schema, create(schema, message as never)));
+}
+
+function deserializer(schema: DescMessage) {
+  return (bytes: Buffer) => fromBinary(schema, bytes);
+}
+
+/**
+ * A typed client for a protobuf-es service. Every call has a deadline (the earlier of its own
+ * and the one inherited from the call being served), carries tenant, auth and trace metadata,
+ * and fails with the AionError the server raised.
+ */
+export function createGrpcClient<S extends GenServiceMethods>(service: AnyGenService & { method: { [K in keyof S]: DescMethod } }, address: string, options: GrpcClientOptions): ServiceClient<S> {
+  const client = new Client(address, credentials.createInsecure(), { 'grpc.keepalive_time_ms': 30_000 });
+  const result: Record<string, unknown> = { close: () => client.close() };
+  for (const [localName, method] of Object.entries(service.method) as [string, DescMethod][]) {
+    const path = `/${service.typeName}/${method.name}`;
+    const serialize = serializer(method.input);
+    const deserialize = deserializer(method.output);
+    const deadlineOf = (callOptions?: CallOptions) => effectiveDeadline(callOptions?.deadlineMs ?? options.defaultDeadlineMs ?? 10_000);
+    if (method.methodKind === 'unary') {
+      result[localName] = async (request: unknown, callOptions?: CallOptions) => {
+        const metadata = await outgoingMetadata(options);
+        const deadline = deadlineOf(callOptions);
+        return new Promise((resolve, reject) => {
+          const call = client.makeUnaryRequest(path, serialize, deserialize, request, metadata, deadline ? { deadline } : {}, (err: ServiceError | null, value?: unknown) =>
+            err ? reject(fromGrpcError(err)) : resolve(value),
+          );
+          callOptions?.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+        });
+      };
+    } else if (method.methodKind === 'server_streaming') {
+      result[localName] = (request: unknown, callOptions?: CallOptions) => streamCall(client, path, serialize, deserialize, request, options, deadlineOf(callOptions), callOptions?.signal);
+    }
+  }
+  return result as ServiceClient<S>;
+}
+
+async function* streamCall(
+  client: Client,
+  path: string,
+  serialize: (m: unknown) => Buffer,
+  deserialize: (b: Buffer) => unknown,
+  request: unknown,
+  options: GrpcClientOptions,
+  deadline: Date | undefined,
+  signal: AbortSignal | undefined,
+): AsyncIterable<unknown> {
+  const metadata = await outgoingMetadata(options);
+  const call: ClientReadableStream<unknown> = client.makeServerStreamRequest(path, serialize, deserialize, request, metadata, deadline ? { deadline } : {});
+  const onAbort = () => call.cancel();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const message of call) yield message;
+  } catch (err) {
+    const serviceError = err as ServiceError;
+    if (serviceError.code === GrpcStatus.CANCELLED && signal?.aborted) return;
+    throw typeof serviceError.code === 'number' ? fromGrpcError(serviceError) : AionError.internal(err);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    call.cancel();
+  }
+}

@@ -1,0 +1,146 @@
+import { context, trace } from '@opentelemetry/api';
+import { credentials, loadPackageDefinition, type GrpcObject } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { AionTasks, StreamEventKind, TaskStatus } from '@aion/contracts';
+import { InternalTokens } from '@aion/auth';
+import { AionError } from '@aion/errors';
+import { currentTenant, runWithTenant } from '@aion/tenancy';
+import { initTracing, tracer } from '@aion/telemetry';
+import { createGrpcClient } from './client';
+import { runWithDeadline } from './deadline';
+import { GrpcServer } from './server';
+import type { CallContext } from './types';
+
+initTracing({ serviceName: 'grpc-test' });
+const tokens = new InternalTokens('k'.repeat(40), 'test');
+const seen: { tenant?: string; requestId?: string; traceId?: string; caller?: string; aborted?: boolean } = {};
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
+const server = new GrpcServer({ tokens });
+server.add(
+  AionTasks,
+  {
+    submit: async (req, ctx: CallContext) => {
+      seen.tenant = currentTenant()?.tenantId;
+      seen.requestId = ctx.requestId;
+      seen.traceId = trace.getSpanContext(context.active())?.traceId;
+      seen.caller = ctx.principal?.caller;
+      const intent = req.task?.intent;
+      if (intent === 'missing') throw AionError.notFound('task', 'x');
+      if (intent === 'crash') throw new Error('SELECT * FROM secrets WHERE password = hunter2');
+      if (intent === 'slow') {
+        await sleep(2000, ctx.signal);
+        seen.aborted = ctx.signal.aborted;
+      }
+      return { result: { taskId: req.task?.taskId ?? '', intent, status: TaskStatus.QUEUED } };
+    },
+    stream: async function* (req) {
+      for (let i = 1; i <= 3; i++) {
+        if (req.taskId === 'broken' && i === 2) throw new AionError('state.conflict', 'task was canceled');
+        yield { sequence: BigInt(i), kind: i === 3 ? StreamEventKind.DONE : StreamEventKind.TOKEN, token: `t${i}` };
+      }
+    },
+    statusById: async () => ({}),
+    cancel: async () => ({}),
+    list: async () => ({ tasks: [] }),
+  },
+  { submit: 'tasks:submit', stream: 'tasks:read', statusById: 'tasks:read', cancel: 'tasks:cancel', list: 'tasks:read' },
+);
+
+let address: string;
+const ctx = { tenantId: 'acme', subject: 'user-1', roles: ['developer'], requestId: 'req-123' };
+
+beforeAll(async () => {
+  const port = await server.start('127.0.0.1', 0);
+  server.setServing('SERVING');
+  address = `127.0.0.1:${port}`;
+});
+
+afterAll(async () => {
+  await server.shutdown(1000);
+});
+
+describe('GrpcServer + createGrpcClient', () => {
+  it('carries tenant, request id, trace context and caller over a unary call', async () => {
+    const client = createGrpcClient(AionTasks, address, { tokens });
+    const span = tracer().startSpan('caller');
+    const response = await context.with(trace.setSpan(context.active(), span), () =>
+      runWithTenant(ctx, () => client.submit({ task: { taskId: 't-1', intent: 'summarize' } })),
+    );
+    span.end();
+    expect(response.result?.taskId).toBe('t-1');
+    expect(seen).toMatchObject({ tenant: 'acme', requestId: 'req-123', caller: 'test', traceId: span.spanContext().traceId });
+    client.close();
+  });
+
+  it('refuses a call without an internal token and one without the permission', async () => {
+    const anonymous = createGrpcClient(AionTasks, address, { tokens });
+    await expect(anonymous.submit({ task: { intent: 'x' } })).rejects.toMatchObject({ code: 'auth.unauthenticated', httpStatus: 401 });
+    await expect(runWithTenant({ ...ctx, roles: ['observer'] }, () => anonymous.submit({ task: { intent: 'x' } }))).rejects.toMatchObject({ code: 'auth.forbidden', httpStatus: 403 });
+    const forged = createGrpcClient(AionTasks, address, { tokens: new InternalTokens('z'.repeat(40), 'evil') });
+    await expect(runWithTenant(ctx, () => forged.submit({ task: { intent: 'x' } }))).rejects.toMatchObject({ code: 'auth.unauthenticated' });
+    anonymous.close();
+    forged.close();
+  });
+
+  it('delivers the exact AionError raised by the handler, and hides unexpected ones', async () => {
+    const client = createGrpcClient(AionTasks, address, { tokens });
+    await expect(runWithTenant(ctx, () => client.submit({ task: { intent: 'missing' } }))).rejects.toMatchObject({ code: 'resource.not_found', message: 'task x was not found' });
+    const err = await runWithTenant(ctx, () => client.submit({ task: { intent: 'crash' } })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'internal.error', message: 'an internal error occurred' });
+    expect(JSON.stringify((err as AionError).toEnvelope('r'))).not.toMatch(/hunter2|SELECT/);
+    client.close();
+  });
+
+  it('enforces deadlines, inherited ones included, and aborts the handler', async () => {
+    const client = createGrpcClient(AionTasks, address, { tokens, defaultDeadlineMs: 5000 });
+    const started = Date.now();
+    await expect(runWithTenant(ctx, () => client.submit({ task: { intent: 'slow' } }, { deadlineMs: 150 }))).rejects.toMatchObject({ code: 'service.timeout' });
+    expect(Date.now() - started).toBeLessThan(1500);
+    const inherited = Date.now();
+    await expect(runWithTenant(ctx, () => runWithDeadline(new Date(Date.now() + 150), () => client.submit({ task: { intent: 'slow' } })))).rejects.toMatchObject({ code: 'service.timeout' });
+    expect(Date.now() - inherited).toBeLessThan(1500);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen.aborted).toBe(true);
+    client.close();
+  });
+
+  it('streams messages and surfaces a mid-stream error', async () => {
+    const client = createGrpcClient(AionTasks, address, { tokens });
+    const tokensSeen: string[] = [];
+    await runWithTenant(ctx, async () => {
+      for await (const event of client.stream({ taskId: 'ok' })) tokensSeen.push(event.token);
+    });
+    expect(tokensSeen).toEqual(['t1', 't2', 't3']);
+    const partial: string[] = [];
+    await expect(
+      runWithTenant(ctx, async () => {
+        for await (const event of client.stream({ taskId: 'broken' })) partial.push(event.token);
+      }),
+    ).rejects.toMatchObject({ code: 'state.conflict', message: 'task was canceled' });
+    expect(partial).toEqual(['t1']);
+    client.close();
+  });
+
+  it('answers the standard grpc.health.v1 check without credentials', async () => {
+    const definition = loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as GrpcObject;
+    const Health = ((definition['grpc'] as GrpcObject)['health'] as GrpcObject)['v1'] as GrpcObject;
+    const HealthClient = Health['Health'] as unknown as new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => {
+      check(req: { service: string }, cb: (err: Error | null, res: { status: string }) => void): void;
+      close(): void;
+    };
+    const health = new HealthClient(address, credentials.createInsecure());
+    const status = await new Promise<string>((resolve, reject) => health.check({ service: '' }, (err, res) => (err ? reject(err) : resolve(res.status))));
+    expect(status).toBe('SERVING');
+    health.close();
+  });
+});

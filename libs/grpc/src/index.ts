@@ -1,0 +1,4 @@
+export * from './types';
+export * from './deadline';
+export * from './server';
+export * from './client';

@@ -1,0 +1,201 @@
+import { create, fromBinary, toBinary, type DescMessage, type DescMethod } from '@bufbuild/protobuf';
+import type { GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
+import {
+  Server,
+  ServerCredentials,
+  type Metadata,
+  type ServerInterceptor,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+  status as GrpcStatus,
+} from '@grpc/grpc-js';
+import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
+import { context as otelContext } from '@opentelemetry/api';
+import { grpcAuthInterceptor, verifiedPrincipal, type InternalTokens, type MethodAccess } from '@aion/auth';
+import { AionError, errorEnvelopeInterceptor, toAionError, toGrpcStatus } from '@aion/errors';
+import { runWithTenant } from '@aion/tenancy';
+import { extractTraceContext, type Logger, type ServiceMetrics } from '@aion/telemetry';
+import { runWithDeadline } from './deadline';
+import type { AnyGenService, CallContext, ServiceAccess, ServiceImpl } from './types';
+
+export interface GrpcServerOptions {
+  /** Verifies internal tokens; every non-public method needs one. */
+  tokens: InternalTokens;
+  logger?: Logger;
+  metrics?: ServiceMetrics;
+  /** Largest message accepted, in bytes (default 4 MiB). */
+  maxMessageBytes?: number;
+}
+
+function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      call.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    call.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function serializer(schema: DescMessage) {
+  return (message: unknown) => Buffer.from(toBinary(schema, create(schema, message as never)));
+}
+
+function deserializer(schema: DescMessage) {
+  return (bytes: Buffer) => fromBinary(schema, bytes);
+}
+
+/**
+ * gRPC server for protobuf-es services: generated descriptors become grpc-js definitions,
+ * handlers get a CallContext and run in the caller's tenant, trace and deadline; failures leave
+ * as the error envelope; every call is counted (RED metrics); grpc.health.v1 is built in.
+ */
+export class GrpcServer {
+  private readonly server: Server;
+  private readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
+  private readonly access = new Map<string, MethodAccess>();
+  private readonly serviceNames: string[] = [];
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private port: number | undefined;
+
+  constructor(private readonly options: GrpcServerOptions) {
+    const interceptors: ServerInterceptor[] = [
+      grpcAuthInterceptor({ tokens: options.tokens, accessFor: (path) => this.access.get(path) }),
+      errorEnvelopeInterceptor,
+    ];
+    const maxBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
+    this.server = new Server({ interceptors, 'grpc.max_receive_message_length': maxBytes, 'grpc.max_send_message_length': maxBytes });
+    this.health.addToServer(this.server);
+  }
+
+  add<S extends GenServiceMethods>(service: AnyGenService & { method: { [K in keyof S]: DescMethod } }, implementation: ServiceImpl<S>, access: ServiceAccess<S>): this {
+    const definition: Record<string, ServiceDefinition[string]> = {};
+    const handlers: UntypedServiceImplementation = {};
+    for (const [localName, method] of Object.entries(service.method) as [keyof S & string, DescMethod][]) {
+      const path = `/${service.typeName}/${method.name}`;
+      this.access.set(path, access[localName]);
+      const streaming = method.methodKind === 'server_streaming';
+      if (method.methodKind !== 'unary' && !streaming) throw new Error(`${path}: only unary and server-streaming RPCs are supported`);
+      definition[method.name] = {
+        path,
+        requestStream: false,
+        responseStream: streaming,
+        requestSerialize: serializer(method.input),
+        requestDeserialize: deserializer(method.input),
+        responseSerialize: serializer(method.output),
+        responseDeserialize: deserializer(method.output),
+        originalName: localName,
+      };
+      const impl = (implementation as Record<string, (req: unknown, ctx: CallContext) => unknown>)[localName];
+      if (typeof impl !== 'function') throw new Error(`${path}: no handler`);
+      handlers[method.name] = streaming
+        ? (call: ServerWritableStream<unknown, unknown>) => this.track(this.serveStream(path, call, impl as (r: unknown, c: CallContext) => AsyncIterable<unknown>))
+        : (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) =>
+            this.track(this.serveUnary(path, call, callback, impl as (r: unknown, c: CallContext) => Promise<unknown>));
+    }
+    this.server.addService(definition as ServiceDefinition, handlers);
+    this.serviceNames.push(service.typeName);
+    return this;
+  }
+
+  async start(host: string, port: number): Promise<number> {
+    this.port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+    );
+    return this.port;
+  }
+
+  setServing(status: ServingStatus): void {
+    for (const name of ['', ...this.serviceNames]) this.health.setStatus(name, status);
+  }
+
+  /** Stops accepting calls, waits for in-flight ones up to the timeout, then forces the rest. */
+  async shutdown(timeoutMs: number): Promise<void> {
+    this.setServing('NOT_SERVING');
+    const graceful = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+    if ((await Promise.race([graceful.then(() => 'done' as const), timer])) === 'timeout') this.server.forceShutdown();
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, 100).unref())]);
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  private track(promise: Promise<unknown>): void {
+    this.inFlight.add(promise);
+    void promise.finally(() => this.inFlight.delete(promise));
+  }
+
+  private contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>): CallContext {
+    const controller = new AbortController();
+    call.on('cancelled', () => controller.abort(new AionError('service.timeout', 'the call was cancelled or its deadline passed')));
+    const raw = call.getDeadline();
+    const ms = raw instanceof Date ? raw.getTime() : raw;
+    const deadline = Number.isFinite(ms) ? new Date(ms) : undefined;
+    if (deadline) setTimeout(() => controller.abort(new AionError('service.timeout', 'the deadline passed')), Math.max(0, deadline.getTime() - Date.now())).unref();
+    return {
+      principal: verifiedPrincipal(call.metadata),
+      requestId: String(call.metadata.get('x-request-id')[0] ?? ''),
+      signal: controller.signal,
+      deadline,
+      metadata: call.metadata,
+    };
+  }
+
+  /** Runs `fn` in the caller's tenant, trace and deadline. */
+  private scoped<T>(ctx: CallContext, metadata: Metadata, fn: () => T): T {
+    const traced = () => otelContext.with(extractTraceContext(metadata.getMap() as Record<string, string>), () => runWithDeadline(ctx.deadline, fn));
+    const p = ctx.principal;
+    return p ? runWithTenant({ tenantId: p.tenantId, subject: p.subject, roles: p.roles, requestId: ctx.requestId }, traced) : traced();
+  }
+
+  private fail(path: string, err: unknown, ctx: CallContext) {
+    const error = toAionError(err);
+    if (error.code === 'internal.error') this.options.logger?.error('gRPC handler failed', { method: path, request_id: ctx.requestId, error: error.cause instanceof Error ? error.cause.message : String(error.cause) });
+    return toGrpcStatus(error, ctx.requestId);
+  }
+
+  private async serveUnary(path: string, call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>, impl: (r: unknown, c: CallContext) => Promise<unknown>): Promise<void> {
+    const started = process.hrtime.bigint();
+    const ctx = this.contextOf(call);
+    let code: number = GrpcStatus.OK;
+    try {
+      const response = await this.scoped(ctx, call.metadata, () => impl(call.request, ctx));
+      callback(null, response);
+    } catch (err) {
+      const status = this.fail(path, err, ctx);
+      code = status.code;
+      callback(status);
+    } finally {
+      this.options.metrics?.observeGrpc(path, code, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  private async serveStream(path: string, call: ServerWritableStream<unknown, unknown>, impl: (r: unknown, c: CallContext) => AsyncIterable<unknown>): Promise<void> {
+    const started = process.hrtime.bigint();
+    const ctx = this.contextOf(call);
+    let code: number = GrpcStatus.OK;
+    try {
+      await this.scoped(ctx, call.metadata, async () => {
+        for await (const message of impl(call.request, ctx)) {
+          if (ctx.signal.aborted) break;
+          // Respect HTTP/2 flow control instead of buffering without bound.
+          if (!call.write(message)) await drained(call, ctx.signal);
+        }
+      });
+      call.end();
+    } catch (err) {
+      const status = this.fail(path, err, ctx);
+      code = status.code;
+      call.emit('error', status);
+    } finally {
+      this.options.metrics?.observeGrpc(path, code, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+}
