@@ -5,7 +5,8 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..', '..');
 
 function listProjectDirs() {
-  return ['apps', 'libs'].flatMap((group) => {
+  const e2e = path.join(root, 'e2e');
+  const groups = ['apps', 'libs'].flatMap((group) => {
     const groupDir = path.join(root, group);
     if (!fs.existsSync(groupDir)) return [];
     return fs
@@ -13,6 +14,7 @@ function listProjectDirs() {
       .map((name) => path.join(groupDir, name))
       .filter((dir) => fs.existsSync(path.join(dir, 'project.json')));
   });
+  return fs.existsSync(path.join(e2e, 'project.json')) ? [...groups, e2e] : groups;
 }
 
 module.exports = { listProjectDirs, root };

@@ -50,6 +50,7 @@ export const sharedConfigSpec = {
     url(['http', 'https']).optional(),
     'OTLP/HTTP endpoint; tracing export is off when unset',
   ),
+  dataDir: field('AION_DATA_DIR', z.string().default('.aion/data'), 'Embedded mode: where PGlite keeps each service\'s data ("memory" keeps nothing on disk)'),
   internalTokenSecret: field(
     'AION_INTERNAL_TOKEN_SECRET',
     z.string().min(32, 'must be at least 32 characters').optional(),
@@ -121,6 +122,12 @@ export function loadServiceConfig<S extends ConfigSpec>(
     if (needs.kafka && !env['KAFKA_BROKERS'])
       problems.push({
         variable: 'KAFKA_BROKERS',
+        problem: 'required in distributed mode (not set)',
+      });
+    // Services verify each other's calls with it; without it nothing inside the platform works.
+    if (!env['AION_INTERNAL_TOKEN_SECRET'])
+      problems.push({
+        variable: 'AION_INTERNAL_TOKEN_SECRET',
         problem: 'required in distributed mode (not set)',
       });
   }

@@ -1,12 +1,12 @@
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod } from '@bufbuild/protobuf';
-import type { GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
+import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import { Client, credentials, Metadata, status as GrpcStatus, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { isRole, type InternalTokens, type Principal } from '@aion/auth';
 import { AionError, fromGrpcError } from '@aion/errors';
 import { currentTenant } from '@aion/tenancy';
 import { injectTraceHeaders } from '@aion/telemetry';
 import { effectiveDeadline } from './deadline';
-import type { AnyGenService, CallOptions, ServiceClient } from './types';
+import type { CallOptions, ServiceClient } from './types';
 
 export interface GrpcClientOptions {
   /** Issues the internal token that carries the current tenant and principal. */
@@ -46,7 +46,7 @@ function deserializer(schema: DescMessage) {
  * and the one inherited from the call being served), carries tenant, auth and trace metadata,
  * and fails with the AionError the server raised.
  */
-export function createGrpcClient<S extends GenServiceMethods>(service: AnyGenService & { method: { [K in keyof S]: DescMethod } }, address: string, options: GrpcClientOptions): ServiceClient<S> {
+export function createGrpcClient<S extends GenServiceMethods>(service: GenService<S>, address: string, options: GrpcClientOptions): ServiceClient<S> {
   const client = new Client(address, credentials.createInsecure(), { 'grpc.keepalive_time_ms': 30_000 });
   const result: Record<string, unknown> = { close: () => client.close() };
   for (const [localName, method] of Object.entries(service.method) as [string, DescMethod][]) {

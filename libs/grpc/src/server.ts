@@ -1,5 +1,5 @@
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod } from '@bufbuild/protobuf';
-import type { GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
+import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import {
   Server,
   ServerCredentials,
@@ -19,7 +19,7 @@ import { AionError, errorEnvelopeInterceptor, toAionError, toGrpcStatus } from '
 import { runWithTenant } from '@aion/tenancy';
 import { extractTraceContext, type Logger, type ServiceMetrics } from '@aion/telemetry';
 import { runWithDeadline } from './deadline';
-import type { AnyGenService, CallContext, ServiceAccess, ServiceImpl } from './types';
+import type { CallContext, ServiceAccess, ServiceImpl } from './types';
 
 export interface GrpcServerOptions {
   /** Verifies internal tokens; every non-public method needs one. */
@@ -73,7 +73,7 @@ export class GrpcServer {
     this.health.addToServer(this.server);
   }
 
-  add<S extends GenServiceMethods>(service: AnyGenService & { method: { [K in keyof S]: DescMethod } }, implementation: ServiceImpl<S>, access: ServiceAccess<S>): this {
+  add<S extends GenServiceMethods>(service: GenService<S>, implementation: ServiceImpl<S>, access: ServiceAccess<S>): this {
     const definition: Record<string, ServiceDefinition[string]> = {};
     const handlers: UntypedServiceImplementation = {};
     for (const [localName, method] of Object.entries(service.method) as [keyof S & string, DescMethod][]) {

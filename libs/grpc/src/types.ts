@@ -44,4 +44,3 @@ export type ServiceClient<S extends GenServiceMethods> = {
   [K in keyof S]: S[K]['methodKind'] extends 'unary' ? UnaryClientMethod<S[K]> : S[K]['methodKind'] extends 'server_streaming' ? StreamClientMethod<S[K]> : never;
 } & { close(): void };
 
-export type AnyGenService = GenService<GenServiceMethods>;

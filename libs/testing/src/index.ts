@@ -1,3 +1,4 @@
 export * from './postgres';
 export * from './ids';
 export * from './kafka';
+export * from './services';

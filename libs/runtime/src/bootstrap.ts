@@ -1,0 +1,103 @@
+import { InternalTokens } from '@aion/auth';
+import type { ServiceName } from '@aion/config';
+import { OutboxRelay, OutboxWriter, type OutboxTable } from '@aion/events';
+import type { GrpcServer } from '@aion/grpc';
+import { createLogger, initTracing, ServiceMetrics, type Logger } from '@aion/telemetry';
+import type { BaseServiceConfig } from './config';
+import { ServiceHost, type BackgroundWorker, type Express, type RunningService } from './host';
+import { openInfrastructure, type EmbeddedShared, type Infrastructure, type InfrastructureNeeds } from './infrastructure';
+
+/** Handed to a service's wiring once its infrastructure is open. */
+export interface BuildContext<C extends BaseServiceConfig> {
+  config: C;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  tokens: InternalTokens;
+  infrastructure: Infrastructure;
+  /** Present when the service declared an outbox table and has a database and bus. */
+  outbox?: { writer: OutboxWriter; relay: OutboxRelay };
+}
+
+export interface ServiceWiring {
+  registerGrpc?: (server: GrpcServer) => void;
+  registerHttp?: (app: Express) => void;
+  workers?: BackgroundWorker[];
+}
+
+export interface ServiceSpec<C extends BaseServiceConfig> {
+  service: ServiceName;
+  config: C;
+  needs: InfrastructureNeeds;
+  /** The service's `<prefix>_outbox` table: its relay runs as a worker and is flushed on stop. */
+  outbox?: OutboxTable;
+  /** Embedded launcher only: the in-process bus and the generated internal-token secret. */
+  embedded?: { shared: EmbeddedShared; internalTokenSecret: string };
+  logger?: Logger;
+  wire?: (ctx: BuildContext<C>) => ServiceWiring | Promise<ServiceWiring>;
+}
+
+/** What every composition root returns. */
+export interface ServiceLifecycle {
+  start(): Promise<RunningService>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds a service from its spec: logger, metrics, tracing, internal tokens, infrastructure,
+ * outbox relay, then the service's own wiring. Nothing is opened until `start()`.
+ */
+export function defineService<C extends BaseServiceConfig>(spec: ServiceSpec<C>): ServiceLifecycle {
+  let running: RunningService | undefined;
+  let infrastructure: Infrastructure | undefined;
+  return {
+    start: async () => {
+      if (running) return running;
+      const { config, service } = spec;
+      const logger = spec.logger ?? createLogger({ service, level: config.logLevel, piiFields: config.logPiiFields });
+      const metrics = new ServiceMetrics(service);
+      initTracing({ serviceName: 'aion', otlpEndpoint: config.otelExporterUrl });
+      const secret = spec.embedded?.internalTokenSecret ?? config.internalTokenSecret;
+      if (!secret) throw new Error('AION_INTERNAL_TOKEN_SECRET is required');
+      const tokens = new InternalTokens(secret, service);
+      infrastructure = await openInfrastructure({ service, config, needs: spec.needs, shared: spec.embedded?.shared, logger, metrics });
+      const ctx: BuildContext<C> = { config, logger, metrics, tokens, infrastructure };
+      const workers: BackgroundWorker[] = [];
+      if (spec.outbox && infrastructure.database && infrastructure.bus) {
+        const relay = new OutboxRelay({ db: infrastructure.database.db, table: spec.outbox, bus: infrastructure.bus, logger });
+        ctx.outbox = { writer: new OutboxWriter(spec.outbox, `aion/${service}`, () => relay.nudge()), relay };
+        workers.push({
+          name: 'outbox-relay',
+          start: () => relay.start(),
+          stop: async () => {
+            await relay.stop();
+            await relay.flush(Math.min(5000, config.shutdownTimeoutMs / 2));
+          },
+        });
+      }
+      try {
+        const wiring = (await spec.wire?.(ctx)) ?? {};
+        const host = new ServiceHost({
+          service,
+          config,
+          logger,
+          metrics,
+          tokens,
+          infrastructure,
+          ...(wiring.registerGrpc ? { registerGrpc: wiring.registerGrpc } : {}),
+          ...(wiring.registerHttp ? { registerHttp: wiring.registerHttp } : {}),
+          workers: [...workers, ...(wiring.workers ?? [])],
+        });
+        running = await host.start();
+        return running;
+      } catch (err) {
+        await infrastructure.close();
+        throw err;
+      }
+    },
+    stop: async () => {
+      if (running) await running.stop();
+      else await infrastructure?.close();
+      running = undefined;
+    },
+  };
+}

@@ -1,0 +1,21 @@
+import { loadServiceConfig, serviceConfigSpec, type ConfigOf, type ConfigSpec, type InfraNeeds, type ServiceName, sharedConfigSpec } from '@aion/config';
+
+type BaseSpec = typeof sharedConfigSpec & ReturnType<typeof serviceConfigSpec>;
+
+/** What every service's config has: shared variables plus its own ports and shutdown bound. */
+export type BaseServiceConfig = ConfigOf<BaseSpec>;
+
+/** Default ports: the gateway is the public edge on 8080; services get their own pairs. */
+export const DEFAULT_PORTS: Record<ServiceName, { httpPort: number; grpcPort: number }> = {
+  gateway: { httpPort: 8080, grpcPort: 50050 },
+  orchestrator: { httpPort: 8081, grpcPort: 50051 },
+  'sovereign-ai': { httpPort: 8082, grpcPort: 50052 },
+  'data-pipeline': { httpPort: 8083, grpcPort: 50053 },
+  observability: { httpPort: 8084, grpcPort: 50054 },
+  'module-host': { httpPort: 8085, grpcPort: 50055 },
+};
+
+/** Loads and validates a service's configuration at startup: one error lists every bad variable. */
+export function loadConfigFor<S extends ConfigSpec>(service: ServiceName, extra: S, needs: InfraNeeds, env: NodeJS.ProcessEnv = process.env) {
+  return loadServiceConfig({ ...serviceConfigSpec(service, DEFAULT_PORTS[service]), ...extra }, needs, env);
+}

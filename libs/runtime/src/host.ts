@@ -1,0 +1,161 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express } from 'express';
+import type { InternalTokens } from '@aion/auth';
+import type { ServiceName } from '@aion/config';
+import { errorMiddleware, notFoundMiddleware } from '@aion/errors';
+import { GrpcServer } from '@aion/grpc';
+import type { Logger, ServiceMetrics } from '@aion/telemetry';
+import type { BaseServiceConfig } from './config';
+import type { Infrastructure } from './infrastructure';
+
+/** Something that runs in the background while the service is up: consumers, relays, timers. */
+export interface BackgroundWorker {
+  name: string;
+  start(): Promise<void> | void;
+  /** Stop taking work, finish what is in flight (commit offsets, flush the outbox). */
+  stop(): Promise<void>;
+}
+
+export interface ServiceHostOptions {
+  service: ServiceName;
+  config: BaseServiceConfig;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  tokens: InternalTokens;
+  infrastructure: Infrastructure;
+  registerGrpc?: (server: GrpcServer) => void;
+  /** Routes of the service's HTTP port, mounted after the probes and before the 404 handler. */
+  registerHttp?: (app: Express) => void;
+  workers?: BackgroundWorker[];
+}
+
+export interface RunningService {
+  httpPort: number;
+  grpcPort: number;
+  /** Graceful stop, bounded by the service's shutdown timeout. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const CHECK_TIMEOUT_MS = 2000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Runs one service: its HTTP port (/healthz, /readyz, /metrics and any routes it adds), its gRPC
+ * port (its services plus grpc.health.v1) and its background workers, and stops them in order.
+ */
+export class ServiceHost {
+  private readonly app = express();
+  private readonly grpc: GrpcServer;
+  private http: HttpServer | undefined;
+  private stopping: Promise<void> | undefined;
+  private accepting = false;
+
+  constructor(private readonly options: ServiceHostOptions) {
+    this.grpc = new GrpcServer({ tokens: options.tokens, logger: options.logger, metrics: options.metrics });
+    options.registerGrpc?.(this.grpc);
+    this.app.disable('x-powered-by');
+    this.app.use(options.metrics.httpMiddleware());
+    this.app.get('/healthz', (_req, res) => {
+      res.json({ status: 'ok', service: options.service });
+    });
+    this.app.get('/readyz', (_req, res, next) => {
+      this.readiness().then(({ ready, checks }) => res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', service: options.service, checks }), next);
+    });
+    this.app.get('/metrics', (_req, res, next) => {
+      options.metrics.render().then(({ contentType, body }) => res.type(contentType).send(body), next);
+    });
+    options.registerHttp?.(this.app);
+    this.app.use(notFoundMiddleware());
+    this.app.use(errorMiddleware((error, ctx) => {
+      if (error.httpStatus >= 500) options.logger.error('request failed', { ...ctx, error_code: error.code, cause: error.cause instanceof Error ? error.cause.message : undefined });
+    }));
+  }
+
+  /** Every dependency answers within the timeout; detail is logged, not exposed. */
+  async readiness(): Promise<{ ready: boolean; checks: Record<string, 'ok' | 'unavailable'> }> {
+    const results = await Promise.all(
+      this.options.infrastructure.checks.map(async (c) => {
+        try {
+          await withTimeout(c.check(), CHECK_TIMEOUT_MS);
+          return [c.name, 'ok'] as const;
+        } catch (err) {
+          this.options.logger.warn('readiness check failed', { check: c.name, reason: err instanceof Error ? err.message : String(err) });
+          return [c.name, 'unavailable'] as const;
+        }
+      }),
+    );
+    const checks = Object.fromEntries(results);
+    return { ready: this.accepting && results.every(([, s]) => s === 'ok'), checks };
+  }
+
+  async start(): Promise<RunningService> {
+    const { config, logger } = this.options;
+    const grpcPort = await this.grpc.start(config.host, config.grpcPort);
+    this.http = createServer(this.app);
+    this.http.keepAliveTimeout = 65_000;
+    await new Promise<void>((resolve, reject) => {
+      this.http!.once('error', reject);
+      this.http!.listen(config.httpPort, config.host, () => resolve());
+    });
+    const httpPort = (this.http.address() as AddressInfo).port;
+    for (const worker of this.options.workers ?? []) await worker.start();
+    this.accepting = true;
+    this.grpc.setServing('SERVING');
+    logger.info('service started', { http_port: httpPort, grpc_port: grpcPort, mode: config.mode });
+    return { httpPort, grpcPort, stop: () => this.stop() };
+  }
+
+  /** Order: stop being ready, stop accepting and drain HTTP and gRPC, stop workers, close adapters. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    const { config, logger, infrastructure } = this.options;
+    const deadline = Date.now() + config.shutdownTimeoutMs;
+    const remaining = () => Math.max(100, deadline - Date.now());
+    this.accepting = false;
+    logger.info('shutting down', { timeout_ms: config.shutdownTimeoutMs });
+    const httpClosed = new Promise<void>((resolve) => {
+      if (!this.http) return resolve();
+      this.http.close(() => resolve());
+      this.http.closeIdleConnections();
+    });
+    await Promise.all([
+      this.grpc.shutdown(remaining()),
+      withTimeout(httpClosed, remaining()).catch(() => this.http?.closeAllConnections()),
+    ]);
+    for (const worker of [...(this.options.workers ?? [])].reverse()) {
+      await withTimeout(worker.stop(), remaining()).catch((err: unknown) => logger.warn('worker did not stop cleanly', { worker: worker.name, reason: err instanceof Error ? err.message : String(err) }));
+    }
+    await withTimeout(infrastructure.close(), remaining()).catch(() => undefined);
+    logger.info('stopped');
+  }
+}
+
+/** For main.ts: stop gracefully on SIGTERM/SIGINT and exit; a second signal exits at once. */
+export function stopOnSignals(running: RunningService, logger: Logger): void {
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) process.exit(1);
+    signalled = true;
+    logger.info('signal received', { signal });
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error('shutdown failed', { reason: err instanceof Error ? err.message : String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+export type { Express };

@@ -1,0 +1,4 @@
+export * from './config';
+export * from './infrastructure';
+export * from './host';
+export * from './bootstrap';

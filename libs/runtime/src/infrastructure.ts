@@ -1,0 +1,119 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Redis from 'ioredis';
+import type { ServiceName } from '@aion/config';
+import { migratePglite, migratePostgres, openPglite, openPostgres, SERVICE_TABLE_PREFIXES, type Database } from '@aion/db';
+import { KafkaBus, MemoryBus, type EventBus } from '@aion/events';
+import type { Logger, ServiceMetrics } from '@aion/telemetry';
+import type { BaseServiceConfig } from './config';
+
+/** One thing /readyz checks. */
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<void>;
+}
+
+/** What the embedded launcher shares between the six services running in one process. */
+export interface EmbeddedShared {
+  bus: MemoryBus;
+  /**
+   * One PGlite for all services (each keeps to its own table prefix), already migrated for every
+   * service and switched to the app role: one WebAssembly Postgres instead of six.
+   */
+  database?: Database;
+}
+
+export interface InfrastructureNeeds {
+  /** The service's drizzle-kit migrations folder. */
+  database?: { migrationsFolder: string };
+  bus?: boolean;
+  redis?: boolean;
+}
+
+/**
+ * The adapters behind a service's ports: PostgreSQL, Kafka and Redis in distributed mode;
+ * PGlite, the in-memory bus and in-process stores in embedded mode. Same code paths above.
+ */
+export interface Infrastructure {
+  database?: Database;
+  bus?: EventBus;
+  /** Absent in embedded mode: stores fall back to their in-memory implementations. */
+  redis?: Redis;
+  checks: ReadinessCheck[];
+  close(): Promise<void>;
+}
+
+/** The app role the embedded PGlite session runs as after migrating (so RLS binds). */
+export const EMBEDDED_APP_ROLE = 'aion_app';
+
+/** Finds a service's migrations beside its sources, or beside its bundle in dist/. */
+export function resolveMigrationsFolder(dirname: string): string {
+  for (const candidate of [path.resolve(dirname, '..', 'migrations'), path.resolve(dirname, 'migrations')]) {
+    if (existsSync(path.join(candidate, 'meta', '_journal.json'))) return candidate;
+  }
+  throw new Error(`no migrations folder found near ${dirname}`);
+}
+
+export async function openInfrastructure(options: {
+  service: ServiceName;
+  config: BaseServiceConfig;
+  needs: InfrastructureNeeds;
+  shared?: EmbeddedShared | undefined;
+  logger: Logger;
+  metrics: ServiceMetrics;
+}): Promise<Infrastructure> {
+  const { service, config, needs, logger, metrics } = options;
+  const checks: ReadinessCheck[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  const infra: Infrastructure = { checks, close: async () => void (await Promise.allSettled(closers.reverse().map((c) => c()))) };
+  try {
+    if (needs.database) {
+      const prefix = SERVICE_TABLE_PREFIXES[service];
+      const target = { folder: needs.database.migrationsFolder, prefix };
+      let database: Database;
+      if (config.mode === 'embedded' && options.shared?.database) {
+        database = options.shared.database;
+      } else if (config.mode === 'embedded') {
+        const dataDir = config.dataDir === 'memory' ? undefined : path.resolve(config.dataDir, service);
+        if (dataDir) mkdirSync(dataDir, { recursive: true });
+        database = await openPglite(dataDir ? { dataDir } : {});
+        await migratePglite(database, [target], { appRole: EMBEDDED_APP_ROLE });
+      } else {
+        if (config.runMigrations) await migratePostgres(config.databaseUrl!, target);
+        database = openPostgres({ url: config.databaseUrl!, applicationName: `aion-${service}` });
+      }
+      infra.database = database;
+      checks.push({ name: 'database', check: () => database.ping() });
+      if (database !== options.shared?.database) closers.push(() => database.close());
+    }
+    if (needs.bus) {
+      if (config.mode === 'embedded') {
+        infra.bus = options.shared?.bus ?? new MemoryBus({ logger, metrics });
+      } else {
+        const bus = new KafkaBus({ brokers: config.kafkaBrokers, clientId: `aion-${service}`, logger, metrics });
+        infra.bus = bus;
+        closers.push(() => bus.close());
+      }
+      const bus = infra.bus;
+      checks.push({ name: 'kafka', check: () => bus.ping() });
+    }
+    if (needs.redis && config.mode === 'distributed') {
+      const redis = new Redis(config.redisUrl!, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false, connectionName: `aion-${service}` });
+      // ioredis reconnects by itself; log instead of crashing on 'error' events.
+      redis.on('error', (err: Error) => logger.warn('redis connection problem', { reason: err.message }));
+      await redis.connect().catch((err: Error) => logger.warn('redis not reachable at startup; readiness will report it', { reason: err.message }));
+      infra.redis = redis;
+      checks.push({
+        name: 'redis',
+        check: async () => {
+          if ((await redis.ping()) !== 'PONG') throw new Error('unexpected PING reply');
+        },
+      });
+      closers.push(async () => void (await redis.quit().catch(() => redis.disconnect())));
+    }
+  } catch (err) {
+    await infra.close();
+    throw err;
+  }
+  return infra;
+}

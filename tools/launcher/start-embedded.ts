@@ -1,0 +1,74 @@
+/**
+ * `npm start`: the whole platform in one process on its embedded defaults — every service from
+ * its composition root on its own ports, PGlite instead of PostgreSQL, the in-memory bus instead
+ * of Kafka, in-process stores instead of Redis. Same code paths; only the adapters differ.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { migratePglite, migrationsFolderOf, openPglite, SERVICE_TABLE_PREFIXES, type ServiceWithTables } from '@aion/db';
+import { MemoryBus } from '@aion/events';
+import { EMBEDDED_APP_ROLE, type RunningService, type ServiceLifecycle } from '@aion/runtime';
+import { createLogger } from '@aion/telemetry';
+import { loadDataPipelineConfig } from '../../apps/data-pipeline/src/config';
+import { createDataPipelineService } from '../../apps/data-pipeline/src/data-pipeline-service';
+import { loadGatewayConfig } from '../../apps/gateway/src/config';
+import { createGatewayService } from '../../apps/gateway/src/gateway-service';
+import { loadModuleHostConfig } from '../../apps/module-host/src/config';
+import { createModuleHostService } from '../../apps/module-host/src/module-host-service';
+import { loadObservabilityConfig } from '../../apps/observability/src/config';
+import { createObservabilityService } from '../../apps/observability/src/observability-service';
+import { loadOrchestratorConfig } from '../../apps/orchestrator/src/config';
+import { createOrchestratorService } from '../../apps/orchestrator/src/orchestrator-service';
+import { loadSovereignAiConfig } from '../../apps/sovereign-ai/src/config';
+import { createSovereignAiService } from '../../apps/sovereign-ai/src/sovereign-ai-service';
+
+const logger = createLogger({ service: 'launcher' });
+
+async function main(): Promise<void> {
+  const env: NodeJS.ProcessEnv = { ...process.env, AION_MODE: 'embedded' };
+  const repoRoot = path.resolve(__dirname, '..', '..');
+  const dataDir = env['AION_DATA_DIR'] ?? path.join(repoRoot, '.aion', 'data');
+  if (dataDir !== 'memory') mkdirSync(dataDir, { recursive: true });
+  const database = await openPglite(dataDir === 'memory' ? {} : { dataDir: path.join(dataDir, 'pglite') });
+  // Every service's migrations run before any service serves, then the session drops to the app role.
+  const targets = (Object.keys(SERVICE_TABLE_PREFIXES) as ServiceWithTables[]).map((service) => ({
+    folder: path.join(repoRoot, migrationsFolderOf(service)),
+    prefix: SERVICE_TABLE_PREFIXES[service],
+  }));
+  await migratePglite(database, targets, { appRole: EMBEDDED_APP_ROLE });
+  const shared = { bus: new MemoryBus({ logger }), database };
+  const embedded = { shared, internalTokenSecret: process.env['AION_INTERNAL_TOKEN_SECRET'] ?? randomBytes(32).toString('base64url') };
+  // Dependencies first, the public edge last, so the gateway never answers before its backends exist.
+  const services: [string, ServiceLifecycle][] = [
+    ['module-host', createModuleHostService(loadModuleHostConfig(env), embedded)],
+    ['sovereign-ai', createSovereignAiService(loadSovereignAiConfig(env), embedded)],
+    ['observability', createObservabilityService(loadObservabilityConfig(env), embedded)],
+    ['data-pipeline', createDataPipelineService(loadDataPipelineConfig(env), embedded)],
+    ['orchestrator', createOrchestratorService(loadOrchestratorConfig(env), embedded)],
+    ['gateway', createGatewayService(loadGatewayConfig(env), embedded)],
+  ];
+  const started: [string, RunningService][] = [];
+  for (const [name, service] of services) started.push([name, await service.start()]);
+  logger.info('Aion is running on its embedded defaults', {
+    services: Object.fromEntries(started.map(([name, s]) => [name, { http: s.httpPort, grpc: s.grpcPort }])),
+  });
+
+  let stopping = false;
+  const stopAll = async (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info('stopping', { signal });
+    for (const [, s] of [...started].reverse()) await s.stop();
+    await shared.bus.close();
+    await database.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', (s) => void stopAll(s));
+  process.on('SIGINT', (s) => void stopAll(s));
+}
+
+main().catch((err: unknown) => {
+  logger.error('Aion failed to start', { reason: err instanceof Error ? err.message : String(err) });
+  process.exit(1);
+});
