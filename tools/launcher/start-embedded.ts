@@ -6,7 +6,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { migratePglite, migrationsFolderOf, openPglite, SERVICE_TABLE_PREFIXES, type ServiceWithTables } from '@aion/db';
+import {
+  migratePglite,
+  migrationsFolderOf,
+  openPglite,
+  SERVICE_TABLE_PREFIXES,
+  type ServiceWithTables,
+} from '@aion/db';
 import { MemoryBus } from '@aion/events';
 import { EMBEDDED_APP_ROLE, type RunningService, type ServiceLifecycle } from '@aion/runtime';
 import { createLogger } from '@aion/telemetry';
@@ -30,7 +36,9 @@ async function main(): Promise<void> {
   const repoRoot = path.resolve(__dirname, '..', '..');
   const dataDir = env['AION_DATA_DIR'] ?? path.join(repoRoot, '.aion', 'data');
   if (dataDir !== 'memory') mkdirSync(dataDir, { recursive: true });
-  const database = await openPglite(dataDir === 'memory' ? {} : { dataDir: path.join(dataDir, 'pglite') });
+  const database = await openPglite(
+    dataDir === 'memory' ? {} : { dataDir: path.join(dataDir, 'pglite') },
+  );
   // Every service's migrations run before any service serves, then the session drops to the app role.
   const targets = (Object.keys(SERVICE_TABLE_PREFIXES) as ServiceWithTables[]).map((service) => ({
     folder: path.join(repoRoot, migrationsFolderOf(service)),
@@ -38,7 +46,11 @@ async function main(): Promise<void> {
   }));
   await migratePglite(database, targets, { appRole: EMBEDDED_APP_ROLE });
   const shared = { bus: new MemoryBus({ logger }), database };
-  const embedded = { shared, internalTokenSecret: process.env['AION_INTERNAL_TOKEN_SECRET'] ?? randomBytes(32).toString('base64url') };
+  const embedded = {
+    shared,
+    internalTokenSecret:
+      process.env['AION_INTERNAL_TOKEN_SECRET'] ?? randomBytes(32).toString('base64url'),
+  };
   // Dependencies first, the public edge last, so the gateway never answers before its backends exist.
   const services: [string, ServiceLifecycle][] = [
     ['module-host', createModuleHostService(loadModuleHostConfig(env), embedded)],
@@ -51,7 +63,9 @@ async function main(): Promise<void> {
   const started: [string, RunningService][] = [];
   for (const [name, service] of services) started.push([name, await service.start()]);
   logger.info('Aion is running on its embedded defaults', {
-    services: Object.fromEntries(started.map(([name, s]) => [name, { http: s.httpPort, grpc: s.grpcPort }])),
+    services: Object.fromEntries(
+      started.map(([name, s]) => [name, { http: s.httpPort, grpc: s.grpcPort }]),
+    ),
   });
 
   let stopping = false;
@@ -69,6 +83,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  logger.error('Aion failed to start', { reason: err instanceof Error ? err.message : String(err) });
+  logger.error('Aion failed to start', {
+    reason: err instanceof Error ? err.message : String(err),
+  });
   process.exit(1);
 });

@@ -1,4 +1,9 @@
-import { defineService, resolveMigrationsFolder, type EmbeddedShared, type ServiceLifecycle } from '@aion/runtime';
+import {
+  defineService,
+  resolveMigrationsFolder,
+  type EmbeddedShared,
+  type ServiceLifecycle,
+} from '@aion/runtime';
 import { outbox } from './adapters/db/schema';
 import { dataPipelineInfraNeeds, type DataPipelineConfig } from './config';
 
@@ -6,7 +11,10 @@ import { dataPipelineInfraNeeds, type DataPipelineConfig } from './config';
  * Composition root of the data-pipeline service (ingest, profile, clean, transform, quality gate, version).
  * Tests, the embedded launcher and main.ts all start it through here.
  */
-export function createDataPipelineService(config: DataPipelineConfig, embedded?: { shared: EmbeddedShared; internalTokenSecret: string }): ServiceLifecycle {
+export function createDataPipelineService(
+  config: DataPipelineConfig,
+  embedded?: { shared: EmbeddedShared; internalTokenSecret: string },
+): ServiceLifecycle {
   return defineService({
     service: 'data-pipeline',
     config,

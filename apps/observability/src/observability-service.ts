@@ -1,4 +1,9 @@
-import { defineService, resolveMigrationsFolder, type EmbeddedShared, type ServiceLifecycle } from '@aion/runtime';
+import {
+  defineService,
+  resolveMigrationsFolder,
+  type EmbeddedShared,
+  type ServiceLifecycle,
+} from '@aion/runtime';
 import { outbox } from './adapters/db/schema';
 import { observabilityInfraNeeds, type ObservabilityConfig } from './config';
 
@@ -6,7 +11,10 @@ import { observabilityInfraNeeds, type ObservabilityConfig } from './config';
  * Composition root of the observability service (SLOs, burn-rate alerts, dashboards).
  * Tests, the embedded launcher and main.ts all start it through here.
  */
-export function createObservabilityService(config: ObservabilityConfig, embedded?: { shared: EmbeddedShared; internalTokenSecret: string }): ServiceLifecycle {
+export function createObservabilityService(
+  config: ObservabilityConfig,
+  embedded?: { shared: EmbeddedShared; internalTokenSecret: string },
+): ServiceLifecycle {
   return defineService({
     service: 'observability',
     config,

@@ -12,6 +12,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  logger.error('orchestrator failed to start', { reason: err instanceof Error ? err.message : String(err) });
+  logger.error('orchestrator failed to start', {
+    reason: err instanceof Error ? err.message : String(err),
+  });
   process.exit(1);
 });

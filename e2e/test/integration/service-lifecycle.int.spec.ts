@@ -3,9 +3,22 @@ import path from 'node:path';
 import { credentials, loadPackageDefinition, type GrpcObject } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import { createTestDatabase, startServiceProcess, uniqueName, type ServiceProcess, type TestDatabase } from '@aion/testing';
+import {
+  createTestDatabase,
+  startServiceProcess,
+  uniqueName,
+  type ServiceProcess,
+  type TestDatabase,
+} from '@aion/testing';
 
-const APPS = ['gateway', 'orchestrator', 'sovereign-ai', 'data-pipeline', 'observability', 'module-host'] as const;
+const APPS = [
+  'gateway',
+  'orchestrator',
+  'sovereign-ai',
+  'data-pipeline',
+  'observability',
+  'module-host',
+] as const;
 const PREFIX: Record<(typeof APPS)[number], string> = {
   gateway: 'AION_GATEWAY_',
   orchestrator: 'AION_ORCHESTRATOR_',
@@ -35,9 +48,14 @@ function baseEnv(app: (typeof APPS)[number]): NodeJS.ProcessEnv {
 }
 
 function grpcHealth(port: number): Promise<string> {
-  const definition = loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as GrpcObject;
+  const definition = loadPackageDefinition(
+    loadSync(healthProtoPath, { enums: String }),
+  ) as GrpcObject;
   const v1 = ((definition['grpc'] as GrpcObject)['health'] as GrpcObject)['v1'] as GrpcObject;
-  const Client = v1['Health'] as unknown as new (a: string, c: ReturnType<typeof credentials.createInsecure>) => {
+  const Client = v1['Health'] as unknown as new (
+    a: string,
+    c: ReturnType<typeof credentials.createInsecure>,
+  ) => {
     check(r: { service: string }, cb: (e: Error | null, r: { status: string }) => void): void;
     close(): void;
   };
@@ -75,23 +93,29 @@ describe('every service as its own process on PostgreSQL, Redis and Kafka', () =
     for (const p of running.values()) p.kill('SIGKILL');
   });
 
-  it.each(APPS)('%s serves /healthz, /readyz (checking its dependencies), /metrics and grpc.health.v1', async (app) => {
-    const service = running.get(app)!;
-    const base = `http://127.0.0.1:${service.httpPort}`;
-    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok', service: app });
-    const ready = await fetch(`${base}/readyz`);
-    const body = (await ready.json()) as { status: string; checks: Record<string, string> };
-    expect(ready.status).toBe(200);
-    expect(body.checks['database']).toBe('ok');
-    expect(body.checks['kafka']).toBe('ok');
-    if (['gateway', 'orchestrator', 'sovereign-ai'].includes(app)) expect(body.checks['redis']).toBe('ok');
-    const metrics = await (await fetch(`${base}/metrics`)).text();
-    expect(metrics).toContain(`aion_http_requests_total{method="GET",route="/readyz",status="200",service="${app}"}`);
-    expect(await grpcHealth(service.grpcPort)).toBe('SERVING');
-    const missing = await fetch(`${base}/nope`);
-    expect(missing.status).toBe(404);
-    expect(await missing.json()).toMatchObject({ error_code: 'resource.not_found' });
-  });
+  it.each(APPS)(
+    '%s serves /healthz, /readyz (checking its dependencies), /metrics and grpc.health.v1',
+    async (app) => {
+      const service = running.get(app)!;
+      const base = `http://127.0.0.1:${service.httpPort}`;
+      expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok', service: app });
+      const ready = await fetch(`${base}/readyz`);
+      const body = (await ready.json()) as { status: string; checks: Record<string, string> };
+      expect(ready.status).toBe(200);
+      expect(body.checks['database']).toBe('ok');
+      expect(body.checks['kafka']).toBe('ok');
+      if (['gateway', 'orchestrator', 'sovereign-ai'].includes(app))
+        expect(body.checks['redis']).toBe('ok');
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toContain(
+        `aion_http_requests_total{method="GET",route="/readyz",status="200",service="${app}"}`,
+      );
+      expect(await grpcHealth(service.grpcPort)).toBe('SERVING');
+      const missing = await fetch(`${base}/nope`);
+      expect(missing.status).toBe(404);
+      expect(await missing.json()).toMatchObject({ error_code: 'resource.not_found' });
+    },
+  );
 
   it.each(APPS)('%s stops gracefully on SIGTERM within its bound and exits 0', async (app) => {
     const service = running.get(app)!;
@@ -100,13 +124,18 @@ describe('every service as its own process on PostgreSQL, Redis and Kafka', () =
     const { code } = await service.exited;
     expect(code).toBe(0);
     expect(Date.now() - started).toBeLessThan(8000);
-    expect(service.logs.map((l) => l['message'])).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
+    expect(service.logs.map((l) => l['message'])).toEqual(
+      expect.arrayContaining(['shutting down', 'stopped']),
+    );
   });
 });
 
 describe('failure paths', () => {
   it('reports not ready (503) while Redis is unreachable, yet stays alive', async () => {
-    const service = await startServiceProcess('orchestrator', { ...baseEnv('orchestrator'), REDIS_URL: 'redis://127.0.0.1:1' });
+    const service = await startServiceProcess('orchestrator', {
+      ...baseEnv('orchestrator'),
+      REDIS_URL: 'redis://127.0.0.1:1',
+    });
     try {
       const res = await fetch(`http://127.0.0.1:${service.httpPort}/readyz`);
       expect(res.status).toBe(503);

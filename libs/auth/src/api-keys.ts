@@ -43,13 +43,17 @@ export interface CreateApiKeyInput {
 }
 
 export class ApiKeyService {
-  constructor(private readonly repository: ApiKeyRepository, private readonly now: () => Date = () => new Date()) {}
+  constructor(
+    private readonly repository: ApiKeyRepository,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
 
   /** Creates a key; the returned `key` is the only time the secret is ever visible. */
   async create(input: CreateApiKeyInput): Promise<{ key: string; record: ApiKeyRecord }> {
     if (!isValidTenantId(input.tenantId)) throw AionError.validation('invalid tenant id');
     if (!isRole(input.role)) throw AionError.validation(`unknown role ${String(input.role)}`);
-    if (input.expiresAt && input.expiresAt.getTime() <= this.now().getTime()) throw AionError.validation('expires_at must be in the future');
+    if (input.expiresAt && input.expiresAt.getTime() <= this.now().getTime())
+      throw AionError.validation('expires_at must be in the future');
     const prefix = randomBytes(6).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const record: ApiKeyRecord = {
@@ -76,11 +80,20 @@ export class ApiKeyService {
     const record = await this.repository.findByPrefix(prefix);
     const expected = Buffer.from(record?.secretHash ?? hashSecret('no-such-key'), 'hex');
     const actual = Buffer.from(hashSecret(secret), 'hex');
-    if (!record || !timingSafeEqual(expected, actual)) throw new AionError('auth.invalid_credentials', 'invalid API key');
-    if (record.revokedAt) throw new AionError('auth.invalid_credentials', 'API key has been revoked');
-    if (record.expiresAt && record.expiresAt.getTime() <= this.now().getTime()) throw new AionError('auth.token_expired', 'API key has expired');
+    if (!record || !timingSafeEqual(expected, actual))
+      throw new AionError('auth.invalid_credentials', 'invalid API key');
+    if (record.revokedAt)
+      throw new AionError('auth.invalid_credentials', 'API key has been revoked');
+    if (record.expiresAt && record.expiresAt.getTime() <= this.now().getTime())
+      throw new AionError('auth.token_expired', 'API key has expired');
     void this.repository.touch(record.id, this.now()).catch(() => undefined);
-    return { kind: 'api_key', tenantId: record.tenantId, subject: `key:${record.id}`, roles: [record.role], keyId: record.id };
+    return {
+      kind: 'api_key',
+      tenantId: record.tenantId,
+      subject: `key:${record.id}`,
+      roles: [record.role],
+      keyId: record.id,
+    };
   }
 
   list(tenantId: string): Promise<ApiKeyRecord[]> {
@@ -88,7 +101,8 @@ export class ApiKeyService {
   }
 
   async revoke(tenantId: string, id: string): Promise<void> {
-    if (!(await this.repository.revoke(tenantId, id, this.now()))) throw AionError.notFound('API key', id);
+    if (!(await this.repository.revoke(tenantId, id, this.now())))
+      throw AionError.notFound('API key', id);
   }
 }
 
@@ -107,7 +121,9 @@ export class MemoryApiKeyRepository implements ApiKeyRepository {
   }
 
   async listByTenant(tenantId: string): Promise<ApiKeyRecord[]> {
-    return [...this.byPrefix.values()].filter((r) => r.tenantId === tenantId).map((r) => ({ ...r }));
+    return [...this.byPrefix.values()]
+      .filter((r) => r.tenantId === tenantId)
+      .map((r) => ({ ...r }));
   }
 
   async revoke(tenantId: string, id: string, at: Date): Promise<boolean> {

@@ -34,24 +34,47 @@ describe('API keys', () => {
   const service = new ApiKeyService(repository, () => now);
 
   it('shows the key once and stores only its hash', async () => {
-    const { key, record } = await service.create({ tenantId: 'acme', role: 'developer', name: 'ci' });
+    const { key, record } = await service.create({
+      tenantId: 'acme',
+      role: 'developer',
+      name: 'ci',
+    });
     expect(key).toMatch(/^aion_[a-f0-9]{12}_[A-Za-z0-9_-]{43}$/);
     const stored = await repository.findByPrefix(record.prefix);
     expect(JSON.stringify(stored)).not.toContain(key.split('_')[2]);
-    expect(await service.verify(key)).toEqual({ kind: 'api_key', tenantId: 'acme', subject: `key:${record.id}`, roles: ['developer'], keyId: record.id });
+    expect(await service.verify(key)).toEqual({
+      kind: 'api_key',
+      tenantId: 'acme',
+      subject: `key:${record.id}`,
+      roles: ['developer'],
+      keyId: record.id,
+    });
   });
 
   it('refuses a wrong secret for a real prefix, malformed keys and unknown prefixes', async () => {
     const { key } = await service.create({ tenantId: 'acme', role: 'developer', name: 'x' });
     const tampered = key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A');
-    await expect(service.verify(tampered)).rejects.toMatchObject({ code: 'auth.invalid_credentials' });
-    await expect(service.verify('not-a-key')).rejects.toMatchObject({ code: 'auth.invalid_credentials' });
-    await expect(service.verify(`aion_000000000000_${'a'.repeat(43)}`)).rejects.toMatchObject({ code: 'auth.invalid_credentials' });
+    await expect(service.verify(tampered)).rejects.toMatchObject({
+      code: 'auth.invalid_credentials',
+    });
+    await expect(service.verify('not-a-key')).rejects.toMatchObject({
+      code: 'auth.invalid_credentials',
+    });
+    await expect(service.verify(`aion_000000000000_${'a'.repeat(43)}`)).rejects.toMatchObject({
+      code: 'auth.invalid_credentials',
+    });
   });
 
   it('refuses revoked and expired keys; revocation is tenant-scoped', async () => {
-    const { key, record } = await service.create({ tenantId: 'acme', role: 'admin', name: 'x', expiresAt: new Date('2026-02-01T00:00:00Z') });
-    await expect(service.revoke('other-tenant', record.id)).rejects.toMatchObject({ code: 'resource.not_found' });
+    const { key, record } = await service.create({
+      tenantId: 'acme',
+      role: 'admin',
+      name: 'x',
+      expiresAt: new Date('2026-02-01T00:00:00Z'),
+    });
+    await expect(service.revoke('other-tenant', record.id)).rejects.toMatchObject({
+      code: 'resource.not_found',
+    });
     await service.verify(key);
     now = new Date('2026-03-01T00:00:00Z');
     await expect(service.verify(key)).rejects.toMatchObject({ code: 'auth.token_expired' });
@@ -62,9 +85,20 @@ describe('API keys', () => {
   });
 
   it('validates what it creates', async () => {
-    await expect(service.create({ tenantId: 'bad tenant!', role: 'admin', name: 'x' })).rejects.toBeInstanceOf(AionError);
-    await expect(service.create({ tenantId: 'acme', role: 'root' as never, name: 'x' })).rejects.toThrow(/unknown role/);
-    await expect(service.create({ tenantId: 'acme', role: 'admin', name: 'x', expiresAt: new Date('2000-01-01') })).rejects.toThrow(/future/);
+    await expect(
+      service.create({ tenantId: 'bad tenant!', role: 'admin', name: 'x' }),
+    ).rejects.toBeInstanceOf(AionError);
+    await expect(
+      service.create({ tenantId: 'acme', role: 'root' as never, name: 'x' }),
+    ).rejects.toThrow(/unknown role/);
+    await expect(
+      service.create({
+        tenantId: 'acme',
+        role: 'admin',
+        name: 'x',
+        expiresAt: new Date('2000-01-01'),
+      }),
+    ).rejects.toThrow(/future/);
   });
 });
 
@@ -75,14 +109,31 @@ describe('JwtVerifier', () => {
   let verifier: JwtVerifier;
 
   beforeAll(async () => {
-    for (const [kid, alg] of [['rsa-1', 'RS256'], ['ec-1', 'ES256'], ['ed-1', 'EdDSA']] as const) {
-      const { privateKey, publicKey } = await generateKeyPair(alg, alg === 'EdDSA' ? { crv: 'Ed25519' } : {});
+    for (const [kid, alg] of [
+      ['rsa-1', 'RS256'],
+      ['ec-1', 'ES256'],
+      ['ed-1', 'EdDSA'],
+    ] as const) {
+      const { privateKey, publicKey } = await generateKeyPair(
+        alg,
+        alg === 'EdDSA' ? { crv: 'Ed25519' } : {},
+      );
       keys[kid] = { privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg } };
     }
-    verifier = new JwtVerifier({ issuer, audience, jwks: { keys: Object.values(keys).map((k) => k.jwk) }, clockToleranceSeconds: 30 });
+    verifier = new JwtVerifier({
+      issuer,
+      audience,
+      jwks: { keys: Object.values(keys).map((k) => k.jwk) },
+      clockToleranceSeconds: 30,
+    });
   });
 
-  const sign = (kid: string, alg: string, claims: Record<string, unknown> = {}, opts: { exp?: number; nbf?: number; iss?: string; aud?: string } = {}) => {
+  const sign = (
+    kid: string,
+    alg: string,
+    claims: Record<string, unknown> = {},
+    opts: { exp?: number; nbf?: number; iss?: string; aud?: string } = {},
+  ) => {
     const now = Math.floor(Date.now() / 1000);
     const jwt = new SignJWT({ tenant_id: 'acme', roles: ['developer'], ...claims })
       .setProtectedHeader({ alg, kid })
@@ -95,58 +146,132 @@ describe('JwtVerifier', () => {
     return jwt.sign(keys[kid]!.privateKey);
   };
 
-  it.each([['rsa-1', 'RS256'], ['ec-1', 'ES256'], ['ed-1', 'EdDSA']])('accepts %s (%s) selected by kid', async (kid, alg) => {
-    expect(await verifier.verify(await sign(kid, alg))).toEqual({ kind: 'user', tenantId: 'acme', subject: 'user-1', roles: ['developer'] });
+  it.each([
+    ['rsa-1', 'RS256'],
+    ['ec-1', 'ES256'],
+    ['ed-1', 'EdDSA'],
+  ])('accepts %s (%s) selected by kid', async (kid, alg) => {
+    expect(await verifier.verify(await sign(kid, alg))).toEqual({
+      kind: 'user',
+      tenantId: 'acme',
+      subject: 'user-1',
+      roles: ['developer'],
+    });
   });
 
   it('rejects alg none', async () => {
     const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
     const token = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'x', tenant_id: 'acme', iss: issuer, aud: audience, exp: 9999999999 })}.`;
-    await expect(verifier.verify(token)).rejects.toMatchObject({ code: 'auth.invalid_credentials' });
+    await expect(verifier.verify(token)).rejects.toMatchObject({
+      code: 'auth.invalid_credentials',
+    });
   });
 
   it('rejects HS256 unless configured, and algorithm confusion with the public key as secret', async () => {
     const { publicKey } = await generateKeyPair('RS256');
     const pem = await exportSPKI(publicKey);
-    const confused = await new SignJWT({ tenant_id: 'acme' }).setProtectedHeader({ alg: 'HS256', kid: 'rsa-1' }).setSubject('x').setIssuer(issuer).setAudience(audience).setExpirationTime('5m').sign(new TextEncoder().encode(pem));
+    const confused = await new SignJWT({ tenant_id: 'acme' })
+      .setProtectedHeader({ alg: 'HS256', kid: 'rsa-1' })
+      .setSubject('x')
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(pem));
     await expect(verifier.verify(confused)).rejects.toThrow(/algorithm is not accepted/);
-    const withHs = new JwtVerifier({ issuer, audience, jwks: { keys: [keys['rsa-1']!.jwk] }, hs256Secret: 'x'.repeat(40) });
-    await expect(withHs.verify(confused)).rejects.toMatchObject({ code: 'auth.invalid_credentials' });
-    const good = await new SignJWT({ tenant_id: 'acme' }).setProtectedHeader({ alg: 'HS256' }).setSubject('svc').setIssuer(issuer).setAudience(audience).setExpirationTime('5m').sign(new TextEncoder().encode('x'.repeat(40)));
+    const withHs = new JwtVerifier({
+      issuer,
+      audience,
+      jwks: { keys: [keys['rsa-1']!.jwk] },
+      hs256Secret: 'x'.repeat(40),
+    });
+    await expect(withHs.verify(confused)).rejects.toMatchObject({
+      code: 'auth.invalid_credentials',
+    });
+    const good = await new SignJWT({ tenant_id: 'acme' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('svc')
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode('x'.repeat(40)));
     expect((await withHs.verify(good)).roles).toEqual(['anonymous']);
   });
 
   it('rejects a token whose header alg does not match the key (RS256 header, EC key)', async () => {
-    const token = await new SignJWT({ tenant_id: 'acme' }).setProtectedHeader({ alg: 'ES256', kid: 'rsa-1' }).setSubject('x').setIssuer(issuer).setAudience(audience).setExpirationTime('5m').sign(keys['ec-1']!.privateKey);
-    await expect(verifier.verify(token)).rejects.toMatchObject({ code: 'auth.invalid_credentials' });
+    const token = await new SignJWT({ tenant_id: 'acme' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'rsa-1' })
+      .setSubject('x')
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setExpirationTime('5m')
+      .sign(keys['ec-1']!.privateKey);
+    await expect(verifier.verify(token)).rejects.toMatchObject({
+      code: 'auth.invalid_credentials',
+    });
   });
 
   it('rejects expired, not-yet-valid, wrong issuer, wrong audience, unknown kid, no tenant', async () => {
     const now = Math.floor(Date.now() / 1000);
-    await expect(verifier.verify(await sign('rsa-1', 'RS256', {}, { exp: now - 120 }))).rejects.toMatchObject({ code: 'auth.token_expired' });
-    await expect(verifier.verify(await sign('rsa-1', 'RS256', {}, { nbf: now + 600 }))).rejects.toThrow(/nbf/);
-    await expect(verifier.verify(await sign('rsa-1', 'RS256', {}, { iss: 'https://evil' }))).rejects.toThrow(/iss/);
-    await expect(verifier.verify(await sign('rsa-1', 'RS256', {}, { aud: 'other' }))).rejects.toThrow(/aud/);
-    const unknownKid = await new SignJWT({ tenant_id: 'acme' }).setProtectedHeader({ alg: 'RS256', kid: 'nope' }).setSubject('x').setIssuer(issuer).setAudience(audience).setExpirationTime('5m').sign(keys['rsa-1']!.privateKey);
-    await expect(verifier.verify(unknownKid)).rejects.toMatchObject({ code: 'auth.invalid_credentials' });
-    await expect(verifier.verify(await sign('rsa-1', 'RS256', { tenant_id: undefined }))).rejects.toThrow(/tenant/);
+    await expect(
+      verifier.verify(await sign('rsa-1', 'RS256', {}, { exp: now - 120 })),
+    ).rejects.toMatchObject({ code: 'auth.token_expired' });
+    await expect(
+      verifier.verify(await sign('rsa-1', 'RS256', {}, { nbf: now + 600 })),
+    ).rejects.toThrow(/nbf/);
+    await expect(
+      verifier.verify(await sign('rsa-1', 'RS256', {}, { iss: 'https://evil' })),
+    ).rejects.toThrow(/iss/);
+    await expect(
+      verifier.verify(await sign('rsa-1', 'RS256', {}, { aud: 'other' })),
+    ).rejects.toThrow(/aud/);
+    const unknownKid = await new SignJWT({ tenant_id: 'acme' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'nope' })
+      .setSubject('x')
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setExpirationTime('5m')
+      .sign(keys['rsa-1']!.privateKey);
+    await expect(verifier.verify(unknownKid)).rejects.toMatchObject({
+      code: 'auth.invalid_credentials',
+    });
+    await expect(
+      verifier.verify(await sign('rsa-1', 'RS256', { tenant_id: undefined })),
+    ).rejects.toThrow(/tenant/);
     await expect(verifier.verify('garbage')).rejects.toThrow(/malformed/);
   });
 
   it('tolerates bounded clock skew only', async () => {
     const now = Math.floor(Date.now() / 1000);
-    await expect(verifier.verify(await sign('rsa-1', 'RS256', {}, { exp: now - 10 }))).resolves.toBeTruthy();
-    const lax = new JwtVerifier({ issuer, audience, jwks: { keys: [keys['rsa-1']!.jwk] }, clockToleranceSeconds: 3600 });
-    await expect(lax.verify(await sign('rsa-1', 'RS256', {}, { exp: now - 120 }))).rejects.toMatchObject({ code: 'auth.token_expired' });
+    await expect(
+      verifier.verify(await sign('rsa-1', 'RS256', {}, { exp: now - 10 })),
+    ).resolves.toBeTruthy();
+    const lax = new JwtVerifier({
+      issuer,
+      audience,
+      jwks: { keys: [keys['rsa-1']!.jwk] },
+      clockToleranceSeconds: 3600,
+    });
+    await expect(
+      lax.verify(await sign('rsa-1', 'RS256', {}, { exp: now - 120 })),
+    ).rejects.toMatchObject({ code: 'auth.token_expired' });
   });
 });
 
 describe('InternalTokens', () => {
   const tokens = new InternalTokens('s'.repeat(48), 'gateway', 60);
-  const principal = { kind: 'api_key' as const, tenantId: 'acme', subject: 'key:1', roles: ['developer' as const], keyId: '1' };
+  const principal = {
+    kind: 'api_key' as const,
+    tenantId: 'acme',
+    subject: 'key:1',
+    roles: ['developer' as const],
+    keyId: '1',
+  };
 
   it('round-trips the principal and names the caller', async () => {
-    expect(await tokens.verify(await tokens.issue(principal))).toEqual({ ...principal, caller: 'gateway' });
+    expect(await tokens.verify(await tokens.issue(principal))).toEqual({
+      ...principal,
+      caller: 'gateway',
+    });
   });
 
   it('refuses tokens from another secret, tampered or expired ones', async () => {
@@ -154,10 +279,19 @@ describe('InternalTokens', () => {
     await expect(tokens.verify(foreign)).rejects.toMatchObject({ code: 'auth.unauthenticated' });
     const token = await tokens.issue(principal);
     const [h, p, s] = token.split('.');
-    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p!, 'base64url').toString()), tenant_id: 'other' })).toString('base64url');
-    await expect(tokens.verify(`${h}.${forged}.${s}`)).rejects.toMatchObject({ code: 'auth.unauthenticated' });
+    const forged = Buffer.from(
+      JSON.stringify({
+        ...JSON.parse(Buffer.from(p!, 'base64url').toString()),
+        tenant_id: 'other',
+      }),
+    ).toString('base64url');
+    await expect(tokens.verify(`${h}.${forged}.${s}`)).rejects.toMatchObject({
+      code: 'auth.unauthenticated',
+    });
     const short = new InternalTokens('s'.repeat(48), 'gateway', -10);
-    await expect(tokens.verify(await short.issue(principal))).rejects.toMatchObject({ code: 'auth.token_expired' });
+    await expect(tokens.verify(await short.issue(principal))).rejects.toMatchObject({
+      code: 'auth.token_expired',
+    });
   });
 });
 
@@ -172,7 +306,10 @@ describe('Express authenticate + requirePermission', () => {
     developerKey = (await apiKeys.create({ tenantId: 'acme', role: 'developer', name: 'dev' })).key;
     observerKey = (await apiKeys.create({ tenantId: 'acme', role: 'observer', name: 'obs' })).key;
     const pair = await generateKeyPair('RS256');
-    rsa = { privateKey: pair.privateKey, jwk: { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256' } };
+    rsa = {
+      privateKey: pair.privateKey,
+      jwk: { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256' },
+    };
     const jwt = new JwtVerifier({ issuer: 'idp', audience: 'aion', jwks: { keys: [rsa.jwk] } });
     app = express();
     app.use(authenticate({ apiKeys, jwt }));
@@ -190,7 +327,10 @@ describe('Express authenticate + requirePermission', () => {
   });
 
   it('accepts API keys as X-API-Key or bearer, in the tenant context', async () => {
-    for (const headers of [{ 'X-API-Key': developerKey }, { Authorization: `Bearer ${developerKey}` }]) {
+    for (const headers of [
+      { 'X-API-Key': developerKey },
+      { Authorization: `Bearer ${developerKey}` },
+    ]) {
       const res = await request(app).post('/tasks').set(headers);
       expect(res.status).toBe(200);
       expect(res.body.tenant).toBe('acme');
@@ -198,10 +338,18 @@ describe('Express authenticate + requirePermission', () => {
   });
 
   it('accepts a JWT through the passport strategy and refuses a bad one with 401', async () => {
-    const token = await new SignJWT({ tenant_id: 'globex', roles: ['developer'] }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setSubject('alice').setIssuer('idp').setAudience('aion').setExpirationTime('5m').sign(rsa.privateKey);
+    const token = await new SignJWT({ tenant_id: 'globex', roles: ['developer'] })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setSubject('alice')
+      .setIssuer('idp')
+      .setAudience('aion')
+      .setExpirationTime('5m')
+      .sign(rsa.privateKey);
     const ok = await request(app).post('/tasks').set('Authorization', `Bearer ${token}`);
     expect(ok.body).toEqual({ tenant: 'globex', subject: 'alice' });
-    const bad = await request(app).post('/tasks').set('Authorization', `Bearer ${token.slice(0, -2)}xx`);
+    const bad = await request(app)
+      .post('/tasks')
+      .set('Authorization', `Bearer ${token.slice(0, -2)}xx`);
     expect(bad.status).toBe(401);
     expect(bad.body.error_code).toBe('auth.invalid_credentials');
     expect((await request(app).post('/tasks').set('X-API-Key', 'aion_bogus')).status).toBe(401);

@@ -37,23 +37,45 @@ export function authenticate(options: HttpAuthOptions): RequestHandler {
   if (options.jwt) authenticator.use('jwt', createJwtStrategy(options.jwt));
   const proceed = (req: Request, res: Response, next: NextFunction, principal: Principal) => {
     res.locals['principal'] = principal;
-    const requestId = typeof res.locals['requestId'] === 'string' ? (res.locals['requestId'] as string) : '';
-    runWithTenant({ tenantId: principal.tenantId, subject: principal.subject, roles: principal.roles, requestId }, () => next());
+    const requestId =
+      typeof res.locals['requestId'] === 'string' ? (res.locals['requestId'] as string) : '';
+    runWithTenant(
+      {
+        tenantId: principal.tenantId,
+        subject: principal.subject,
+        roles: principal.roles,
+        requestId,
+      },
+      () => next(),
+    );
   };
   return (req, res, next) => {
     const credential = credentialOf(req);
     if (!credential) return next();
     if (credential.kind === 'api_key') {
-      if (!options.apiKeys) return next(new AionError('auth.invalid_credentials', 'API keys are not accepted here'));
-      options.apiKeys.verify(credential.value).then((principal) => proceed(req, res, next, principal), next);
+      if (!options.apiKeys)
+        return next(new AionError('auth.invalid_credentials', 'API keys are not accepted here'));
+      options.apiKeys
+        .verify(credential.value)
+        .then((principal) => proceed(req, res, next, principal), next);
       return;
     }
-    if (!options.jwt) return next(new AionError('auth.invalid_credentials', 'bearer tokens are not accepted here'));
-    authenticator.authenticate('jwt', { session: false }, (err: unknown, user: Principal | false, info: unknown) => {
-      if (err) return next(err);
-      if (!user) return next(info instanceof AionError ? info : new AionError('auth.invalid_credentials', 'invalid token'));
-      proceed(req, res, next, user);
-    })(req, res, next);
+    if (!options.jwt)
+      return next(new AionError('auth.invalid_credentials', 'bearer tokens are not accepted here'));
+    authenticator.authenticate(
+      'jwt',
+      { session: false },
+      (err: unknown, user: Principal | false, info: unknown) => {
+        if (err) return next(err);
+        if (!user)
+          return next(
+            info instanceof AionError
+              ? info
+              : new AionError('auth.invalid_credentials', 'invalid token'),
+          );
+        proceed(req, res, next, user);
+      },
+    )(req, res, next);
   };
 }
 
@@ -62,7 +84,8 @@ export function requirePermission(permission: Permission): RequestHandler {
   return (_req, res, next) => {
     const principal = principalOf(res);
     if (!principal) return next(AionError.unauthenticated());
-    if (!can(principal.roles, permission)) return next(AionError.forbidden(`this requires the ${permission} permission`));
+    if (!can(principal.roles, permission))
+      return next(AionError.forbidden(`this requires the ${permission} permission`));
     next();
   };
 }

@@ -15,7 +15,9 @@ export interface GrpcAuthOptions {
   accessFor: (methodPath: string) => MethodAccess | undefined;
 }
 
-export function verifiedPrincipal(metadata: Metadata): (Principal & { caller: string }) | undefined {
+export function verifiedPrincipal(
+  metadata: Metadata,
+): (Principal & { caller: string }) | undefined {
   const raw = metadata.get(VERIFIED_PRINCIPAL_METADATA)[0];
   return typeof raw === 'string' ? (JSON.parse(raw) as Principal & { caller: string }) : undefined;
 }
@@ -32,16 +34,21 @@ export function grpcAuthInterceptor(options: GrpcAuthOptions): ServerInterceptor
           onReceiveMetadata: (metadata, nextMetadata) => {
             metadata.remove(VERIFIED_PRINCIPAL_METADATA);
             const requestId = String(metadata.get('x-request-id')[0] ?? '');
-            const reject = (error: AionError) => intercepting.sendStatus(toGrpcStatus(error, requestId));
-            const access = methodDescriptor.path.startsWith('/grpc.health.v1.') ? 'public' : options.accessFor(methodDescriptor.path);
-            if (access === undefined) return reject(AionError.forbidden(`method ${methodDescriptor.path} is not exposed`));
+            const reject = (error: AionError) =>
+              intercepting.sendStatus(toGrpcStatus(error, requestId));
+            const access = methodDescriptor.path.startsWith('/grpc.health.v1.')
+              ? 'public'
+              : options.accessFor(methodDescriptor.path);
+            if (access === undefined)
+              return reject(AionError.forbidden(`method ${methodDescriptor.path} is not exposed`));
             if (access === 'public') return nextMetadata(metadata);
             const header = String(metadata.get('authorization')[0] ?? '');
             const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
             if (!token) return reject(AionError.unauthenticated('internal token required'));
             options.tokens.verify(token).then(
               (principal) => {
-                if (!can(principal.roles, access)) return reject(AionError.forbidden(`this requires the ${access} permission`));
+                if (!can(principal.roles, access))
+                  return reject(AionError.forbidden(`this requires the ${access} permission`));
                 metadata.set(VERIFIED_PRINCIPAL_METADATA, JSON.stringify(principal));
                 nextMetadata(metadata);
               },

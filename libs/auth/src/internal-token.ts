@@ -15,7 +15,11 @@ const AUDIENCE = 'aion-services';
 export class InternalTokens {
   private readonly key: Uint8Array;
 
-  constructor(secret: string, private readonly service: string, private readonly ttlSeconds = 60) {
+  constructor(
+    secret: string,
+    private readonly service: string,
+    private readonly ttlSeconds = 60,
+  ) {
     if (secret.length < 32) throw new Error('internal token secret must be at least 32 characters');
     this.key = new TextEncoder().encode(secret);
   }
@@ -40,11 +44,20 @@ export class InternalTokens {
 
   async verify(token: string): Promise<Principal & { caller: string }> {
     try {
-      const { payload } = await jwtVerify(token, this.key, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'], clockTolerance: 5, typ: 'aion-internal+jwt' });
+      const { payload } = await jwtVerify(token, this.key, {
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        algorithms: ['HS256'],
+        clockTolerance: 5,
+        typ: 'aion-internal+jwt',
+      });
       const tenantId = payload['tenant_id'];
       if (typeof tenantId !== 'string' || !isValidTenantId(tenantId)) throw new Error('bad tenant');
-      const roles = (Array.isArray(payload['roles']) ? payload['roles'] : []).filter((r): r is Principal['roles'][number] => typeof r === 'string' && isRole(r));
-      const kind = payload['kind'] === 'api_key' || payload['kind'] === 'user' ? payload['kind'] : 'service';
+      const roles = (Array.isArray(payload['roles']) ? payload['roles'] : []).filter(
+        (r): r is Principal['roles'][number] => typeof r === 'string' && isRole(r),
+      );
+      const kind =
+        payload['kind'] === 'api_key' || payload['kind'] === 'user' ? payload['kind'] : 'service';
       return {
         kind,
         tenantId,
@@ -54,7 +67,8 @@ export class InternalTokens {
         ...(typeof payload['key_id'] === 'string' ? { keyId: payload['key_id'] } : {}),
       };
     } catch (err) {
-      if (err instanceof Error && err.name === 'JWTExpired') throw new AionError('auth.token_expired', 'internal token has expired');
+      if (err instanceof Error && err.name === 'JWTExpired')
+        throw new AionError('auth.token_expired', 'internal token has expired');
       throw new AionError('auth.unauthenticated', 'invalid internal token');
     }
   }

@@ -1,4 +1,9 @@
-import { ExtractJwt, Strategy as JwtStrategy, type SecretOrKeyProvider, type VerifyCallback } from 'passport-jwt';
+import {
+  ExtractJwt,
+  Strategy as JwtStrategy,
+  type SecretOrKeyProvider,
+  type VerifyCallback,
+} from 'passport-jwt';
 import type { JwtVerifier } from './jwt';
 import type { Principal } from './principal';
 
@@ -12,12 +17,26 @@ class VerifiedToken {
   constructor(readonly principal: Principal) {}
 }
 
-type JwtVerifierFn = (token: string, secretOrKey: unknown, options: unknown, callback: (err: Error | null, payload?: unknown) => void) => void;
-const strategyClass = JwtStrategy as unknown as { JwtVerifier: JwtVerifierFn & { aionInstalled?: boolean } };
+type JwtVerifierFn = (
+  token: string,
+  secretOrKey: unknown,
+  options: unknown,
+  callback: (err: Error | null, payload?: unknown) => void,
+) => void;
+const strategyClass = JwtStrategy as unknown as {
+  JwtVerifier: JwtVerifierFn & { aionInstalled?: boolean };
+};
 if (!strategyClass.JwtVerifier.aionInstalled) {
   const original = strategyClass.JwtVerifier;
-  const passThrough: JwtVerifierFn & { aionInstalled?: boolean } = (token, secretOrKey, options, callback) =>
-    secretOrKey instanceof VerifiedToken ? callback(null, secretOrKey.principal) : original(token, secretOrKey, options, callback);
+  const passThrough: JwtVerifierFn & { aionInstalled?: boolean } = (
+    token,
+    secretOrKey,
+    options,
+    callback,
+  ) =>
+    secretOrKey instanceof VerifiedToken
+      ? callback(null, secretOrKey.principal)
+      : original(token, secretOrKey, options, callback);
   passThrough.aionInstalled = true;
   strategyClass.JwtVerifier = passThrough;
 }
@@ -27,13 +46,18 @@ export function createJwtStrategy(verifier: JwtVerifier): JwtStrategy {
   return new JwtStrategy(
     {
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
-      secretOrKeyProvider: ((_req: unknown, rawToken: string, done: (err: unknown, key?: unknown) => void) => {
+      secretOrKeyProvider: ((
+        _req: unknown,
+        rawToken: string,
+        done: (err: unknown, key?: unknown) => void,
+      ) => {
         verifier.verify(rawToken).then(
           (principal) => done(null, new VerifiedToken(principal)),
           (err: unknown) => done(err),
         );
       }) as unknown as SecretOrKeyProvider,
     },
-    ((payload: Principal, done: (err: unknown, user?: Principal) => void) => done(null, payload)) as unknown as VerifyCallback,
+    ((payload: Principal, done: (err: unknown, user?: Principal) => void) =>
+      done(null, payload)) as unknown as VerifyCallback,
   );
 }

@@ -1,4 +1,12 @@
-import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+} from 'jose';
 import { AionError } from '@aion/errors';
 import { isValidTenantId } from '@aion/tenancy';
 import type { Principal } from './principal';
@@ -38,12 +46,21 @@ export class JwtVerifier {
   private readonly tolerance: number;
 
   constructor(private readonly options: JwtVerifierOptions) {
-    if (!options.jwks && !options.jwksUrl && !options.hs256Secret) throw new Error('JwtVerifier needs a JWKS, a JWKS URL or an HS256 secret');
-    if (options.hs256Secret !== undefined && options.hs256Secret.length < 32) throw new Error('HS256 secret must be at least 32 characters');
-    this.keySet = options.jwks ? createLocalJWKSet(options.jwks) : options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
+    if (!options.jwks && !options.jwksUrl && !options.hs256Secret)
+      throw new Error('JwtVerifier needs a JWKS, a JWKS URL or an HS256 secret');
+    if (options.hs256Secret !== undefined && options.hs256Secret.length < 32)
+      throw new Error('HS256 secret must be at least 32 characters');
+    this.keySet = options.jwks
+      ? createLocalJWKSet(options.jwks)
+      : options.jwksUrl
+        ? createRemoteJWKSet(new URL(options.jwksUrl))
+        : undefined;
     this.secret = options.hs256Secret ? new TextEncoder().encode(options.hs256Secret) : undefined;
     this.algorithms = [...(options.algorithms ?? ['RS256', 'ES256', 'EdDSA'])];
-    this.tolerance = Math.min(MAX_CLOCK_TOLERANCE, Math.max(0, options.clockToleranceSeconds ?? 30));
+    this.tolerance = Math.min(
+      MAX_CLOCK_TOLERANCE,
+      Math.max(0, options.clockToleranceSeconds ?? 30),
+    );
   }
 
   async verify(token: string): Promise<Principal> {
@@ -53,16 +70,26 @@ export class JwtVerifier {
     } catch {
       throw new AionError('auth.invalid_credentials', 'malformed token');
     }
-    const common = { issuer: this.options.issuer, audience: this.options.audience, clockTolerance: this.tolerance, requiredClaims: ['exp', 'sub'] };
+    const common = {
+      issuer: this.options.issuer,
+      audience: this.options.audience,
+      clockTolerance: this.tolerance,
+      requiredClaims: ['exp', 'sub'],
+    };
     let payload: JWTPayload;
     try {
       if (header.alg === 'HS256') {
-        if (!this.secret) throw new AionError('auth.invalid_credentials', 'token algorithm is not accepted');
+        if (!this.secret)
+          throw new AionError('auth.invalid_credentials', 'token algorithm is not accepted');
         ({ payload } = await jwtVerify(token, this.secret, { ...common, algorithms: ['HS256'] }));
       } else {
-        if (!this.keySet || !header.alg || !this.algorithms.includes(header.alg)) throw new AionError('auth.invalid_credentials', 'token algorithm is not accepted');
+        if (!this.keySet || !header.alg || !this.algorithms.includes(header.alg))
+          throw new AionError('auth.invalid_credentials', 'token algorithm is not accepted');
         if (!header.kid) throw new AionError('auth.invalid_credentials', 'token has no key id');
-        ({ payload } = await jwtVerify(token, this.keySet, { ...common, algorithms: this.algorithms }));
+        ({ payload } = await jwtVerify(token, this.keySet, {
+          ...common,
+          algorithms: this.algorithms,
+        }));
       }
     } catch (err) {
       throw toAuthError(err);
@@ -72,17 +99,28 @@ export class JwtVerifier {
 
   private principalOf(payload: JWTPayload): Principal {
     const tenantId = payload[this.options.tenantClaim ?? 'tenant_id'];
-    if (typeof tenantId !== 'string' || !isValidTenantId(tenantId)) throw new AionError('auth.invalid_credentials', 'token has no valid tenant');
+    if (typeof tenantId !== 'string' || !isValidTenantId(tenantId))
+      throw new AionError('auth.invalid_credentials', 'token has no valid tenant');
     const rawRoles = payload[this.options.rolesClaim ?? 'roles'];
-    const roles = (Array.isArray(rawRoles) ? rawRoles : []).filter((r): r is Role => typeof r === 'string' && isRole(r));
-    return { kind: 'user', tenantId, subject: String(payload.sub), roles: roles.length ? roles : ['anonymous'] };
+    const roles = (Array.isArray(rawRoles) ? rawRoles : []).filter(
+      (r): r is Role => typeof r === 'string' && isRole(r),
+    );
+    return {
+      kind: 'user',
+      tenantId,
+      subject: String(payload.sub),
+      roles: roles.length ? roles : ['anonymous'],
+    };
   }
 }
 
 function toAuthError(err: unknown): AionError {
   if (err instanceof AionError) return err;
-  if (err instanceof errors.JWTExpired) return new AionError('auth.token_expired', 'token has expired');
-  if (err instanceof errors.JWTClaimValidationFailed) return new AionError('auth.invalid_credentials', `token claim "${err.claim}" is invalid`);
-  if (err instanceof errors.JOSEAlgNotAllowed) return new AionError('auth.invalid_credentials', 'token algorithm is not accepted');
+  if (err instanceof errors.JWTExpired)
+    return new AionError('auth.token_expired', 'token has expired');
+  if (err instanceof errors.JWTClaimValidationFailed)
+    return new AionError('auth.invalid_credentials', `token claim "${err.claim}" is invalid`);
+  if (err instanceof errors.JOSEAlgNotAllowed)
+    return new AionError('auth.invalid_credentials', 'token algorithm is not accepted');
   return new AionError('auth.invalid_credentials', 'invalid token');
 }

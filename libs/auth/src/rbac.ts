@@ -24,7 +24,14 @@ export const PERMISSIONS = [
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-const READS: Permission[] = ['tasks:read', 'budget:read', 'sovereign:read', 'pipeline:read', 'observability:read', 'modules:read'];
+const READS: Permission[] = [
+  'tasks:read',
+  'budget:read',
+  'sovereign:read',
+  'pipeline:read',
+  'observability:read',
+  'modules:read',
+];
 
 /**
  * Role -> permissions, as one table. Operators run the platform but do not manage credentials;

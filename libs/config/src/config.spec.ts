@@ -91,7 +91,9 @@ describe('loadServiceConfig', () => {
           AION_GATEWAY_HTTP_PORT: 'abc',
         },
       ),
-    ).toThrow(/AION_GATEWAY_HTTP_PORT[\s\S]*DATABASE_URL[\s\S]*REDIS_URL[\s\S]*KAFKA_BROKERS[\s\S]*AION_INTERNAL_TOKEN_SECRET/);
+    ).toThrow(
+      /AION_GATEWAY_HTTP_PORT[\s\S]*DATABASE_URL[\s\S]*REDIS_URL[\s\S]*KAFKA_BROKERS[\s\S]*AION_INTERNAL_TOKEN_SECRET/,
+    );
   });
 
   it('rejects a database URL with the wrong scheme', () => {

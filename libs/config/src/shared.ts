@@ -50,7 +50,11 @@ export const sharedConfigSpec = {
     url(['http', 'https']).optional(),
     'OTLP/HTTP endpoint; tracing export is off when unset',
   ),
-  dataDir: field('AION_DATA_DIR', z.string().default('.aion/data'), 'Embedded mode: where PGlite keeps each service\'s data ("memory" keeps nothing on disk)'),
+  dataDir: field(
+    'AION_DATA_DIR',
+    z.string().default('.aion/data'),
+    'Embedded mode: where PGlite keeps each service\'s data ("memory" keeps nothing on disk)',
+  ),
   internalTokenSecret: field(
     'AION_INTERNAL_TOKEN_SECRET',
     z.string().min(32, 'must be at least 32 characters').optional(),

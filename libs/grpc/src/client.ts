@@ -1,6 +1,19 @@
-import { create, fromBinary, toBinary, type DescMessage, type DescMethod } from '@bufbuild/protobuf';
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type DescMethod,
+} from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
-import { Client, credentials, Metadata, status as GrpcStatus, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import {
+  Client,
+  credentials,
+  Metadata,
+  status as GrpcStatus,
+  type ClientReadableStream,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { isRole, type InternalTokens, type Principal } from '@aion/auth';
 import { AionError, fromGrpcError } from '@aion/errors';
 import { currentTenant } from '@aion/tenancy';
@@ -25,7 +38,12 @@ async function outgoingMetadata(options: GrpcClientOptions): Promise<Metadata> {
   const metadata = new Metadata();
   const tenant = currentTenant();
   const principal: Principal | undefined = tenant
-    ? { kind: 'service', tenantId: tenant.tenantId, subject: tenant.subject, roles: tenant.roles.filter(isRole) }
+    ? {
+        kind: 'service',
+        tenantId: tenant.tenantId,
+        subject: tenant.subject,
+        roles: tenant.roles.filter(isRole),
+      }
     : options.servicePrincipal;
   if (principal) metadata.set('authorization', `Bearer ${await options.tokens.issue(principal)}`);
   if (tenant?.requestId) metadata.set('x-request-id', tenant.requestId);
@@ -46,27 +64,51 @@ function deserializer(schema: DescMessage) {
  * and the one inherited from the call being served), carries tenant, auth and trace metadata,
  * and fails with the AionError the server raised.
  */
-export function createGrpcClient<S extends GenServiceMethods>(service: GenService<S>, address: string, options: GrpcClientOptions): ServiceClient<S> {
-  const client = new Client(address, credentials.createInsecure(), { 'grpc.keepalive_time_ms': 30_000 });
+export function createGrpcClient<S extends GenServiceMethods>(
+  service: GenService<S>,
+  address: string,
+  options: GrpcClientOptions,
+): ServiceClient<S> {
+  const client = new Client(address, credentials.createInsecure(), {
+    'grpc.keepalive_time_ms': 30_000,
+  });
   const result: Record<string, unknown> = { close: () => client.close() };
   for (const [localName, method] of Object.entries(service.method) as [string, DescMethod][]) {
     const path = `/${service.typeName}/${method.name}`;
     const serialize = serializer(method.input);
     const deserialize = deserializer(method.output);
-    const deadlineOf = (callOptions?: CallOptions) => effectiveDeadline(callOptions?.deadlineMs ?? options.defaultDeadlineMs ?? 10_000);
+    const deadlineOf = (callOptions?: CallOptions) =>
+      effectiveDeadline(callOptions?.deadlineMs ?? options.defaultDeadlineMs ?? 10_000);
     if (method.methodKind === 'unary') {
       result[localName] = async (request: unknown, callOptions?: CallOptions) => {
         const metadata = await outgoingMetadata(options);
         const deadline = deadlineOf(callOptions);
         return new Promise((resolve, reject) => {
-          const call = client.makeUnaryRequest(path, serialize, deserialize, request, metadata, deadline ? { deadline } : {}, (err: ServiceError | null, value?: unknown) =>
-            err ? reject(fromGrpcError(err)) : resolve(value),
+          const call = client.makeUnaryRequest(
+            path,
+            serialize,
+            deserialize,
+            request,
+            metadata,
+            deadline ? { deadline } : {},
+            (err: ServiceError | null, value?: unknown) =>
+              err ? reject(fromGrpcError(err)) : resolve(value),
           );
           callOptions?.signal?.addEventListener('abort', () => call.cancel(), { once: true });
         });
       };
     } else if (method.methodKind === 'server_streaming') {
-      result[localName] = (request: unknown, callOptions?: CallOptions) => streamCall(client, path, serialize, deserialize, request, options, deadlineOf(callOptions), callOptions?.signal);
+      result[localName] = (request: unknown, callOptions?: CallOptions) =>
+        streamCall(
+          client,
+          path,
+          serialize,
+          deserialize,
+          request,
+          options,
+          deadlineOf(callOptions),
+          callOptions?.signal,
+        );
     }
   }
   return result as ServiceClient<S>;
@@ -83,7 +125,14 @@ async function* streamCall(
   signal: AbortSignal | undefined,
 ): AsyncIterable<unknown> {
   const metadata = await outgoingMetadata(options);
-  const call: ClientReadableStream<unknown> = client.makeServerStreamRequest(path, serialize, deserialize, request, metadata, deadline ? { deadline } : {});
+  const call: ClientReadableStream<unknown> = client.makeServerStreamRequest(
+    path,
+    serialize,
+    deserialize,
+    request,
+    metadata,
+    deadline ? { deadline } : {},
+  );
   const onAbort = () => call.cancel();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -91,7 +140,9 @@ async function* streamCall(
   } catch (err) {
     const serviceError = err as ServiceError;
     if (serviceError.code === GrpcStatus.CANCELLED && signal?.aborted) return;
-    throw typeof serviceError.code === 'number' ? fromGrpcError(serviceError) : AionError.internal(err);
+    throw typeof serviceError.code === 'number'
+      ? fromGrpcError(serviceError)
+      : AionError.internal(err);
   } finally {
     signal?.removeEventListener('abort', onAbort);
     call.cancel();

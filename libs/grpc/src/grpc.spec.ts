@@ -14,7 +14,13 @@ import type { CallContext } from './types';
 
 initTracing({ serviceName: 'grpc-test' });
 const tokens = new InternalTokens('k'.repeat(40), 'test');
-const seen: { tenant?: string; requestId?: string; traceId?: string; caller?: string; aborted?: boolean } = {};
+const seen: {
+  tenant?: string;
+  requestId?: string;
+  traceId?: string;
+  caller?: string;
+  aborted?: boolean;
+} = {};
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -45,15 +51,26 @@ server.add(
     },
     stream: async function* (req) {
       for (let i = 1; i <= 3; i++) {
-        if (req.taskId === 'broken' && i === 2) throw new AionError('state.conflict', 'task was canceled');
-        yield { sequence: BigInt(i), kind: i === 3 ? StreamEventKind.DONE : StreamEventKind.TOKEN, token: `t${i}` };
+        if (req.taskId === 'broken' && i === 2)
+          throw new AionError('state.conflict', 'task was canceled');
+        yield {
+          sequence: BigInt(i),
+          kind: i === 3 ? StreamEventKind.DONE : StreamEventKind.TOKEN,
+          token: `t${i}`,
+        };
       }
     },
     statusById: async () => ({}),
     cancel: async () => ({}),
     list: async () => ({ tasks: [] }),
   },
-  { submit: 'tasks:submit', stream: 'tasks:read', statusById: 'tasks:read', cancel: 'tasks:cancel', list: 'tasks:read' },
+  {
+    submit: 'tasks:submit',
+    stream: 'tasks:read',
+    statusById: 'tasks:read',
+    cancel: 'tasks:cancel',
+    list: 'tasks:read',
+  },
 );
 
 let address: string;
@@ -78,24 +95,44 @@ describe('GrpcServer + createGrpcClient', () => {
     );
     span.end();
     expect(response.result?.taskId).toBe('t-1');
-    expect(seen).toMatchObject({ tenant: 'acme', requestId: 'req-123', caller: 'test', traceId: span.spanContext().traceId });
+    expect(seen).toMatchObject({
+      tenant: 'acme',
+      requestId: 'req-123',
+      caller: 'test',
+      traceId: span.spanContext().traceId,
+    });
     client.close();
   });
 
   it('refuses a call without an internal token and one without the permission', async () => {
     const anonymous = createGrpcClient(AionTasks, address, { tokens });
-    await expect(anonymous.submit({ task: { intent: 'x' } })).rejects.toMatchObject({ code: 'auth.unauthenticated', httpStatus: 401 });
-    await expect(runWithTenant({ ...ctx, roles: ['observer'] }, () => anonymous.submit({ task: { intent: 'x' } }))).rejects.toMatchObject({ code: 'auth.forbidden', httpStatus: 403 });
-    const forged = createGrpcClient(AionTasks, address, { tokens: new InternalTokens('z'.repeat(40), 'evil') });
-    await expect(runWithTenant(ctx, () => forged.submit({ task: { intent: 'x' } }))).rejects.toMatchObject({ code: 'auth.unauthenticated' });
+    await expect(anonymous.submit({ task: { intent: 'x' } })).rejects.toMatchObject({
+      code: 'auth.unauthenticated',
+      httpStatus: 401,
+    });
+    await expect(
+      runWithTenant({ ...ctx, roles: ['observer'] }, () =>
+        anonymous.submit({ task: { intent: 'x' } }),
+      ),
+    ).rejects.toMatchObject({ code: 'auth.forbidden', httpStatus: 403 });
+    const forged = createGrpcClient(AionTasks, address, {
+      tokens: new InternalTokens('z'.repeat(40), 'evil'),
+    });
+    await expect(
+      runWithTenant(ctx, () => forged.submit({ task: { intent: 'x' } })),
+    ).rejects.toMatchObject({ code: 'auth.unauthenticated' });
     anonymous.close();
     forged.close();
   });
 
   it('delivers the exact AionError raised by the handler, and hides unexpected ones', async () => {
     const client = createGrpcClient(AionTasks, address, { tokens });
-    await expect(runWithTenant(ctx, () => client.submit({ task: { intent: 'missing' } }))).rejects.toMatchObject({ code: 'resource.not_found', message: 'task x was not found' });
-    const err = await runWithTenant(ctx, () => client.submit({ task: { intent: 'crash' } })).catch((e: unknown) => e);
+    await expect(
+      runWithTenant(ctx, () => client.submit({ task: { intent: 'missing' } })),
+    ).rejects.toMatchObject({ code: 'resource.not_found', message: 'task x was not found' });
+    const err = await runWithTenant(ctx, () => client.submit({ task: { intent: 'crash' } })).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'internal.error', message: 'an internal error occurred' });
     expect(JSON.stringify((err as AionError).toEnvelope('r'))).not.toMatch(/hunter2|SELECT/);
     client.close();
@@ -104,10 +141,18 @@ describe('GrpcServer + createGrpcClient', () => {
   it('enforces deadlines, inherited ones included, and aborts the handler', async () => {
     const client = createGrpcClient(AionTasks, address, { tokens, defaultDeadlineMs: 5000 });
     const started = Date.now();
-    await expect(runWithTenant(ctx, () => client.submit({ task: { intent: 'slow' } }, { deadlineMs: 150 }))).rejects.toMatchObject({ code: 'service.timeout' });
+    await expect(
+      runWithTenant(ctx, () => client.submit({ task: { intent: 'slow' } }, { deadlineMs: 150 })),
+    ).rejects.toMatchObject({ code: 'service.timeout' });
     expect(Date.now() - started).toBeLessThan(1500);
     const inherited = Date.now();
-    await expect(runWithTenant(ctx, () => runWithDeadline(new Date(Date.now() + 150), () => client.submit({ task: { intent: 'slow' } })))).rejects.toMatchObject({ code: 'service.timeout' });
+    await expect(
+      runWithTenant(ctx, () =>
+        runWithDeadline(new Date(Date.now() + 150), () =>
+          client.submit({ task: { intent: 'slow' } }),
+        ),
+      ),
+    ).rejects.toMatchObject({ code: 'service.timeout' });
     expect(Date.now() - inherited).toBeLessThan(1500);
     await new Promise((r) => setTimeout(r, 100));
     expect(seen.aborted).toBe(true);
@@ -132,14 +177,24 @@ describe('GrpcServer + createGrpcClient', () => {
   });
 
   it('answers the standard grpc.health.v1 check without credentials', async () => {
-    const definition = loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as GrpcObject;
+    const definition = loadPackageDefinition(
+      loadSync(healthProtoPath, { enums: String }),
+    ) as GrpcObject;
     const Health = ((definition['grpc'] as GrpcObject)['health'] as GrpcObject)['v1'] as GrpcObject;
-    const HealthClient = Health['Health'] as unknown as new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => {
-      check(req: { service: string }, cb: (err: Error | null, res: { status: string }) => void): void;
+    const HealthClient = Health['Health'] as unknown as new (
+      address: string,
+      creds: ReturnType<typeof credentials.createInsecure>,
+    ) => {
+      check(
+        req: { service: string },
+        cb: (err: Error | null, res: { status: string }) => void,
+      ): void;
       close(): void;
     };
     const health = new HealthClient(address, credentials.createInsecure());
-    const status = await new Promise<string>((resolve, reject) => health.check({ service: '' }, (err, res) => (err ? reject(err) : resolve(res.status))));
+    const status = await new Promise<string>((resolve, reject) =>
+      health.check({ service: '' }, (err, res) => (err ? reject(err) : resolve(res.status))),
+    );
     expect(status).toBe('SERVING');
     health.close();
   });

@@ -1,4 +1,10 @@
-import { create, fromBinary, toBinary, type DescMessage, type DescMethod } from '@bufbuild/protobuf';
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type DescMethod,
+} from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import {
   Server,
@@ -14,7 +20,12 @@ import {
 } from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import { context as otelContext } from '@opentelemetry/api';
-import { grpcAuthInterceptor, verifiedPrincipal, type InternalTokens, type MethodAccess } from '@aion/auth';
+import {
+  grpcAuthInterceptor,
+  verifiedPrincipal,
+  type InternalTokens,
+  type MethodAccess,
+} from '@aion/auth';
 import { AionError, errorEnvelopeInterceptor, toAionError, toGrpcStatus } from '@aion/errors';
 import { runWithTenant } from '@aion/tenancy';
 import { extractTraceContext, type Logger, type ServiceMetrics } from '@aion/telemetry';
@@ -69,18 +80,30 @@ export class GrpcServer {
       errorEnvelopeInterceptor,
     ];
     const maxBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
-    this.server = new Server({ interceptors, 'grpc.max_receive_message_length': maxBytes, 'grpc.max_send_message_length': maxBytes });
+    this.server = new Server({
+      interceptors,
+      'grpc.max_receive_message_length': maxBytes,
+      'grpc.max_send_message_length': maxBytes,
+    });
     this.health.addToServer(this.server);
   }
 
-  add<S extends GenServiceMethods>(service: GenService<S>, implementation: ServiceImpl<S>, access: ServiceAccess<S>): this {
+  add<S extends GenServiceMethods>(
+    service: GenService<S>,
+    implementation: ServiceImpl<S>,
+    access: ServiceAccess<S>,
+  ): this {
     const definition: Record<string, ServiceDefinition[string]> = {};
     const handlers: UntypedServiceImplementation = {};
-    for (const [localName, method] of Object.entries(service.method) as [keyof S & string, DescMethod][]) {
+    for (const [localName, method] of Object.entries(service.method) as [
+      keyof S & string,
+      DescMethod,
+    ][]) {
       const path = `/${service.typeName}/${method.name}`;
       this.access.set(path, access[localName]);
       const streaming = method.methodKind === 'server_streaming';
-      if (method.methodKind !== 'unary' && !streaming) throw new Error(`${path}: only unary and server-streaming RPCs are supported`);
+      if (method.methodKind !== 'unary' && !streaming)
+        throw new Error(`${path}: only unary and server-streaming RPCs are supported`);
       definition[method.name] = {
         path,
         requestStream: false,
@@ -91,12 +114,28 @@ export class GrpcServer {
         responseDeserialize: deserializer(method.output),
         originalName: localName,
       };
-      const impl = (implementation as Record<string, (req: unknown, ctx: CallContext) => unknown>)[localName];
+      const impl = (implementation as Record<string, (req: unknown, ctx: CallContext) => unknown>)[
+        localName
+      ];
       if (typeof impl !== 'function') throw new Error(`${path}: no handler`);
       handlers[method.name] = streaming
-        ? (call: ServerWritableStream<unknown, unknown>) => this.track(this.serveStream(path, call, impl as (r: unknown, c: CallContext) => AsyncIterable<unknown>))
+        ? (call: ServerWritableStream<unknown, unknown>) =>
+            this.track(
+              this.serveStream(
+                path,
+                call,
+                impl as (r: unknown, c: CallContext) => AsyncIterable<unknown>,
+              ),
+            )
         : (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) =>
-            this.track(this.serveUnary(path, call, callback, impl as (r: unknown, c: CallContext) => Promise<unknown>));
+            this.track(
+              this.serveUnary(
+                path,
+                call,
+                callback,
+                impl as (r: unknown, c: CallContext) => Promise<unknown>,
+              ),
+            );
     }
     this.server.addService(definition as ServiceDefinition, handlers);
     this.serviceNames.push(service.typeName);
@@ -105,7 +144,9 @@ export class GrpcServer {
 
   async start(host: string, port: number): Promise<number> {
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+      this.server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) =>
+        err ? reject(err) : resolve(bound),
+      ),
     );
     return this.port;
   }
@@ -118,9 +159,15 @@ export class GrpcServer {
   async shutdown(timeoutMs: number): Promise<void> {
     this.setServing('NOT_SERVING');
     const graceful = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
-    const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
-    if ((await Promise.race([graceful.then(() => 'done' as const), timer])) === 'timeout') this.server.forceShutdown();
-    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, 100).unref())]);
+    const timer = new Promise<'timeout'>((resolve) =>
+      setTimeout(() => resolve('timeout'), timeoutMs).unref(),
+    );
+    if ((await Promise.race([graceful.then(() => 'done' as const), timer])) === 'timeout')
+      this.server.forceShutdown();
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise((r) => setTimeout(r, 100).unref()),
+    ]);
   }
 
   get inFlightCount(): number {
@@ -132,13 +179,23 @@ export class GrpcServer {
     void promise.finally(() => this.inFlight.delete(promise));
   }
 
-  private contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>): CallContext {
+  private contextOf(
+    call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+  ): CallContext {
     const controller = new AbortController();
-    call.on('cancelled', () => controller.abort(new AionError('service.timeout', 'the call was cancelled or its deadline passed')));
+    call.on('cancelled', () =>
+      controller.abort(
+        new AionError('service.timeout', 'the call was cancelled or its deadline passed'),
+      ),
+    );
     const raw = call.getDeadline();
     const ms = raw instanceof Date ? raw.getTime() : raw;
     const deadline = Number.isFinite(ms) ? new Date(ms) : undefined;
-    if (deadline) setTimeout(() => controller.abort(new AionError('service.timeout', 'the deadline passed')), Math.max(0, deadline.getTime() - Date.now())).unref();
+    if (deadline)
+      setTimeout(
+        () => controller.abort(new AionError('service.timeout', 'the deadline passed')),
+        Math.max(0, deadline.getTime() - Date.now()),
+      ).unref();
     return {
       principal: verifiedPrincipal(call.metadata),
       requestId: String(call.metadata.get('x-request-id')[0] ?? ''),
@@ -150,18 +207,36 @@ export class GrpcServer {
 
   /** Runs `fn` in the caller's tenant, trace and deadline. */
   private scoped<T>(ctx: CallContext, metadata: Metadata, fn: () => T): T {
-    const traced = () => otelContext.with(extractTraceContext(metadata.getMap() as Record<string, string>), () => runWithDeadline(ctx.deadline, fn));
+    const traced = () =>
+      otelContext.with(extractTraceContext(metadata.getMap() as Record<string, string>), () =>
+        runWithDeadline(ctx.deadline, fn),
+      );
     const p = ctx.principal;
-    return p ? runWithTenant({ tenantId: p.tenantId, subject: p.subject, roles: p.roles, requestId: ctx.requestId }, traced) : traced();
+    return p
+      ? runWithTenant(
+          { tenantId: p.tenantId, subject: p.subject, roles: p.roles, requestId: ctx.requestId },
+          traced,
+        )
+      : traced();
   }
 
   private fail(path: string, err: unknown, ctx: CallContext) {
     const error = toAionError(err);
-    if (error.code === 'internal.error') this.options.logger?.error('gRPC handler failed', { method: path, request_id: ctx.requestId, error: error.cause instanceof Error ? error.cause.message : String(error.cause) });
+    if (error.code === 'internal.error')
+      this.options.logger?.error('gRPC handler failed', {
+        method: path,
+        request_id: ctx.requestId,
+        error: error.cause instanceof Error ? error.cause.message : String(error.cause),
+      });
     return toGrpcStatus(error, ctx.requestId);
   }
 
-  private async serveUnary(path: string, call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>, impl: (r: unknown, c: CallContext) => Promise<unknown>): Promise<void> {
+  private async serveUnary(
+    path: string,
+    call: ServerUnaryCall<unknown, unknown>,
+    callback: sendUnaryData<unknown>,
+    impl: (r: unknown, c: CallContext) => Promise<unknown>,
+  ): Promise<void> {
     const started = process.hrtime.bigint();
     const ctx = this.contextOf(call);
     let code: number = GrpcStatus.OK;
@@ -173,11 +248,19 @@ export class GrpcServer {
       code = status.code;
       callback(status);
     } finally {
-      this.options.metrics?.observeGrpc(path, code, Number(process.hrtime.bigint() - started) / 1e9);
+      this.options.metrics?.observeGrpc(
+        path,
+        code,
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
     }
   }
 
-  private async serveStream(path: string, call: ServerWritableStream<unknown, unknown>, impl: (r: unknown, c: CallContext) => AsyncIterable<unknown>): Promise<void> {
+  private async serveStream(
+    path: string,
+    call: ServerWritableStream<unknown, unknown>,
+    impl: (r: unknown, c: CallContext) => AsyncIterable<unknown>,
+  ): Promise<void> {
     const started = process.hrtime.bigint();
     const ctx = this.contextOf(call);
     let code: number = GrpcStatus.OK;
@@ -195,7 +278,11 @@ export class GrpcServer {
       code = status.code;
       call.emit('error', status);
     } finally {
-      this.options.metrics?.observeGrpc(path, code, Number(process.hrtime.bigint() - started) / 1e9);
+      this.options.metrics?.observeGrpc(
+        path,
+        code,
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { DescMethod, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
-import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
+import type { GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import type { MethodAccess, Principal } from '@aion/auth';
 
 /** What a handler knows about the call besides its request message. */
@@ -16,8 +16,14 @@ export interface CallContext {
 
 type Method = Pick<DescMethod, 'input' | 'output' | 'methodKind'>;
 
-export type UnaryImpl<M extends Method> = (request: MessageShape<M['input']>, context: CallContext) => Promise<MessageInitShape<M['output']>>;
-export type ServerStreamImpl<M extends Method> = (request: MessageShape<M['input']>, context: CallContext) => AsyncIterable<MessageInitShape<M['output']>>;
+export type UnaryImpl<M extends Method> = (
+  request: MessageShape<M['input']>,
+  context: CallContext,
+) => Promise<MessageInitShape<M['output']>>;
+export type ServerStreamImpl<M extends Method> = (
+  request: MessageShape<M['input']>,
+  context: CallContext,
+) => AsyncIterable<MessageInitShape<M['output']>>;
 
 export type MethodImpl<M extends Method> = M['methodKind'] extends 'unary'
   ? UnaryImpl<M>
@@ -37,10 +43,19 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-export type UnaryClientMethod<M extends Method> = (request: MessageInitShape<M['input']>, options?: CallOptions) => Promise<MessageShape<M['output']>>;
-export type StreamClientMethod<M extends Method> = (request: MessageInitShape<M['input']>, options?: CallOptions) => AsyncIterable<MessageShape<M['output']>>;
+export type UnaryClientMethod<M extends Method> = (
+  request: MessageInitShape<M['input']>,
+  options?: CallOptions,
+) => Promise<MessageShape<M['output']>>;
+export type StreamClientMethod<M extends Method> = (
+  request: MessageInitShape<M['input']>,
+  options?: CallOptions,
+) => AsyncIterable<MessageShape<M['output']>>;
 
 export type ServiceClient<S extends GenServiceMethods> = {
-  [K in keyof S]: S[K]['methodKind'] extends 'unary' ? UnaryClientMethod<S[K]> : S[K]['methodKind'] extends 'server_streaming' ? StreamClientMethod<S[K]> : never;
+  [K in keyof S]: S[K]['methodKind'] extends 'unary'
+    ? UnaryClientMethod<S[K]>
+    : S[K]['methodKind'] extends 'server_streaming'
+      ? StreamClientMethod<S[K]>
+      : never;
 } & { close(): void };
-

@@ -48,21 +48,35 @@ if allowed == 0 then retry = math.ceil((cost - tokens) / rate) end
 return {allowed, math.floor(tokens), retry, math.ceil((capacity - tokens) / rate)}
 `;
 
-type TakeCommand = (key: string, capacity: number, rate: number, cost: number) => Promise<[number, number, number, number]>;
+type TakeCommand = (
+  key: string,
+  capacity: number,
+  rate: number,
+  cost: number,
+) => Promise<[number, number, number, number]>;
 
 export class RedisTokenBucketStore implements TokenBucketStore {
   private readonly command: TakeCommand;
 
-  constructor(private readonly redis: Redis, private readonly keyPrefix = 'aion:rl:') {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keyPrefix = 'aion:rl:',
+  ) {
     // defineCommand uses EVALSHA and falls back to EVAL after a script cache flush.
-    if (!(redis as unknown as Record<string, unknown>)['aionTakeToken']) redis.defineCommand('aionTakeToken', { numberOfKeys: 1, lua: TAKE_SCRIPT });
+    if (!(redis as unknown as Record<string, unknown>)['aionTakeToken'])
+      redis.defineCommand('aionTakeToken', { numberOfKeys: 1, lua: TAKE_SCRIPT });
     const command = (redis as unknown as Record<string, TakeCommand>)['aionTakeToken']!;
     this.command = command.bind(redis);
   }
 
   async take(key: string, limit: BucketLimit, cost = 1): Promise<TakeResult> {
     validate(limit, cost);
-    const [allowed, remaining, retryAfterMs, resetMs] = await this.command(`${this.keyPrefix}${key}`, limit.capacity, limit.refillPerSecond, cost);
+    const [allowed, remaining, retryAfterMs, resetMs] = await this.command(
+      `${this.keyPrefix}${key}`,
+      limit.capacity,
+      limit.refillPerSecond,
+      cost,
+    );
     return { allowed: allowed === 1, remaining, retryAfterMs, resetMs };
   }
 }
@@ -71,7 +85,10 @@ export class RedisTokenBucketStore implements TokenBucketStore {
 export class MemoryTokenBucketStore implements TokenBucketStore {
   private readonly buckets = new Map<string, { tokens: number; ts: number }>();
 
-  constructor(private readonly now: () => number = Date.now, private readonly maxKeys = 100_000) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly maxKeys = 100_000,
+  ) {}
 
   async take(key: string, limit: BucketLimit, cost = 1): Promise<TakeResult> {
     validate(limit, cost);

@@ -5,7 +5,12 @@ import type { GrpcServer } from '@aion/grpc';
 import { createLogger, initTracing, ServiceMetrics, type Logger } from '@aion/telemetry';
 import type { BaseServiceConfig } from './config';
 import { ServiceHost, type BackgroundWorker, type Express, type RunningService } from './host';
-import { openInfrastructure, type EmbeddedShared, type Infrastructure, type InfrastructureNeeds } from './infrastructure';
+import {
+  openInfrastructure,
+  type EmbeddedShared,
+  type Infrastructure,
+  type InfrastructureNeeds,
+} from './infrastructure';
 
 /** Handed to a service's wiring once its infrastructure is open. */
 export interface BuildContext<C extends BaseServiceConfig> {
@@ -53,18 +58,35 @@ export function defineService<C extends BaseServiceConfig>(spec: ServiceSpec<C>)
     start: async () => {
       if (running) return running;
       const { config, service } = spec;
-      const logger = spec.logger ?? createLogger({ service, level: config.logLevel, piiFields: config.logPiiFields });
+      const logger =
+        spec.logger ??
+        createLogger({ service, level: config.logLevel, piiFields: config.logPiiFields });
       const metrics = new ServiceMetrics(service);
       initTracing({ serviceName: 'aion', otlpEndpoint: config.otelExporterUrl });
       const secret = spec.embedded?.internalTokenSecret ?? config.internalTokenSecret;
       if (!secret) throw new Error('AION_INTERNAL_TOKEN_SECRET is required');
       const tokens = new InternalTokens(secret, service);
-      infrastructure = await openInfrastructure({ service, config, needs: spec.needs, shared: spec.embedded?.shared, logger, metrics });
+      infrastructure = await openInfrastructure({
+        service,
+        config,
+        needs: spec.needs,
+        shared: spec.embedded?.shared,
+        logger,
+        metrics,
+      });
       const ctx: BuildContext<C> = { config, logger, metrics, tokens, infrastructure };
       const workers: BackgroundWorker[] = [];
       if (spec.outbox && infrastructure.database && infrastructure.bus) {
-        const relay = new OutboxRelay({ db: infrastructure.database.db, table: spec.outbox, bus: infrastructure.bus, logger });
-        ctx.outbox = { writer: new OutboxWriter(spec.outbox, `aion/${service}`, () => relay.nudge()), relay };
+        const relay = new OutboxRelay({
+          db: infrastructure.database.db,
+          table: spec.outbox,
+          bus: infrastructure.bus,
+          logger,
+        });
+        ctx.outbox = {
+          writer: new OutboxWriter(spec.outbox, `aion/${service}`, () => relay.nudge()),
+          relay,
+        };
         workers.push({
           name: 'outbox-relay',
           start: () => relay.start(),

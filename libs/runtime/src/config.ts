@@ -1,4 +1,12 @@
-import { loadServiceConfig, serviceConfigSpec, type ConfigOf, type ConfigSpec, type InfraNeeds, type ServiceName, sharedConfigSpec } from '@aion/config';
+import {
+  loadServiceConfig,
+  serviceConfigSpec,
+  type ConfigOf,
+  type ConfigSpec,
+  type InfraNeeds,
+  type ServiceName,
+  sharedConfigSpec,
+} from '@aion/config';
 
 type BaseSpec = typeof sharedConfigSpec & ReturnType<typeof serviceConfigSpec>;
 
@@ -16,6 +24,15 @@ export const DEFAULT_PORTS: Record<ServiceName, { httpPort: number; grpcPort: nu
 };
 
 /** Loads and validates a service's configuration at startup: one error lists every bad variable. */
-export function loadConfigFor<S extends ConfigSpec>(service: ServiceName, extra: S, needs: InfraNeeds, env: NodeJS.ProcessEnv = process.env) {
-  return loadServiceConfig({ ...serviceConfigSpec(service, DEFAULT_PORTS[service]), ...extra }, needs, env);
+export function loadConfigFor<S extends ConfigSpec>(
+  service: ServiceName,
+  extra: S,
+  needs: InfraNeeds,
+  env: NodeJS.ProcessEnv = process.env,
+) {
+  return loadServiceConfig(
+    { ...serviceConfigSpec(service, DEFAULT_PORTS[service]), ...extra },
+    needs,
+    env,
+  );
 }

@@ -41,7 +41,12 @@ const CHECK_TIMEOUT_MS = 2000;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    promise,
+    new Promise<T>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)),
+    ),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -56,7 +61,11 @@ export class ServiceHost {
   private accepting = false;
 
   constructor(private readonly options: ServiceHostOptions) {
-    this.grpc = new GrpcServer({ tokens: options.tokens, logger: options.logger, metrics: options.metrics });
+    this.grpc = new GrpcServer({
+      tokens: options.tokens,
+      logger: options.logger,
+      metrics: options.metrics,
+    });
     options.registerGrpc?.(this.grpc);
     this.app.disable('x-powered-by');
     this.app.use(options.metrics.httpMiddleware());
@@ -64,16 +73,31 @@ export class ServiceHost {
       res.json({ status: 'ok', service: options.service });
     });
     this.app.get('/readyz', (_req, res, next) => {
-      this.readiness().then(({ ready, checks }) => res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', service: options.service, checks }), next);
+      this.readiness().then(
+        ({ ready, checks }) =>
+          res
+            .status(ready ? 200 : 503)
+            .json({ status: ready ? 'ready' : 'not_ready', service: options.service, checks }),
+        next,
+      );
     });
     this.app.get('/metrics', (_req, res, next) => {
-      options.metrics.render().then(({ contentType, body }) => res.type(contentType).send(body), next);
+      options.metrics
+        .render()
+        .then(({ contentType, body }) => res.type(contentType).send(body), next);
     });
     options.registerHttp?.(this.app);
     this.app.use(notFoundMiddleware());
-    this.app.use(errorMiddleware((error, ctx) => {
-      if (error.httpStatus >= 500) options.logger.error('request failed', { ...ctx, error_code: error.code, cause: error.cause instanceof Error ? error.cause.message : undefined });
-    }));
+    this.app.use(
+      errorMiddleware((error, ctx) => {
+        if (error.httpStatus >= 500)
+          options.logger.error('request failed', {
+            ...ctx,
+            error_code: error.code,
+            cause: error.cause instanceof Error ? error.cause.message : undefined,
+          });
+      }),
+    );
   }
 
   /** Every dependency answers within the timeout; detail is logged, not exposed. */
@@ -84,7 +108,10 @@ export class ServiceHost {
           await withTimeout(c.check(), CHECK_TIMEOUT_MS);
           return [c.name, 'ok'] as const;
         } catch (err) {
-          this.options.logger.warn('readiness check failed', { check: c.name, reason: err instanceof Error ? err.message : String(err) });
+          this.options.logger.warn('readiness check failed', {
+            check: c.name,
+            reason: err instanceof Error ? err.message : String(err),
+          });
           return [c.name, 'unavailable'] as const;
         }
       }),
@@ -132,7 +159,12 @@ export class ServiceHost {
       withTimeout(httpClosed, remaining()).catch(() => this.http?.closeAllConnections()),
     ]);
     for (const worker of [...(this.options.workers ?? [])].reverse()) {
-      await withTimeout(worker.stop(), remaining()).catch((err: unknown) => logger.warn('worker did not stop cleanly', { worker: worker.name, reason: err instanceof Error ? err.message : String(err) }));
+      await withTimeout(worker.stop(), remaining()).catch((err: unknown) =>
+        logger.warn('worker did not stop cleanly', {
+          worker: worker.name,
+          reason: err instanceof Error ? err.message : String(err),
+        }),
+      );
     }
     await withTimeout(infrastructure.close(), remaining()).catch(() => undefined);
     logger.info('stopped');
@@ -149,7 +181,9 @@ export function stopOnSignals(running: RunningService, logger: Logger): void {
     running.stop().then(
       () => process.exit(0),
       (err: unknown) => {
-        logger.error('shutdown failed', { reason: err instanceof Error ? err.message : String(err) });
+        logger.error('shutdown failed', {
+          reason: err instanceof Error ? err.message : String(err),
+        });
         process.exit(1);
       },
     );

@@ -2,7 +2,14 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
 import type { ServiceName } from '@aion/config';
-import { migratePglite, migratePostgres, openPglite, openPostgres, SERVICE_TABLE_PREFIXES, type Database } from '@aion/db';
+import {
+  migratePglite,
+  migratePostgres,
+  openPglite,
+  openPostgres,
+  SERVICE_TABLE_PREFIXES,
+  type Database,
+} from '@aion/db';
 import { KafkaBus, MemoryBus, type EventBus } from '@aion/events';
 import type { Logger, ServiceMetrics } from '@aion/telemetry';
 import type { BaseServiceConfig } from './config';
@@ -48,7 +55,10 @@ export const EMBEDDED_APP_ROLE = 'aion_app';
 
 /** Finds a service's migrations beside its sources, or beside its bundle in dist/. */
 export function resolveMigrationsFolder(dirname: string): string {
-  for (const candidate of [path.resolve(dirname, '..', 'migrations'), path.resolve(dirname, 'migrations')]) {
+  for (const candidate of [
+    path.resolve(dirname, '..', 'migrations'),
+    path.resolve(dirname, 'migrations'),
+  ]) {
     if (existsSync(path.join(candidate, 'meta', '_journal.json'))) return candidate;
   }
   throw new Error(`no migrations folder found near ${dirname}`);
@@ -65,7 +75,10 @@ export async function openInfrastructure(options: {
   const { service, config, needs, logger, metrics } = options;
   const checks: ReadinessCheck[] = [];
   const closers: (() => Promise<void>)[] = [];
-  const infra: Infrastructure = { checks, close: async () => void (await Promise.allSettled(closers.reverse().map((c) => c()))) };
+  const infra: Infrastructure = {
+    checks,
+    close: async () => void (await Promise.allSettled(closers.reverse().map((c) => c()))),
+  };
   try {
     if (needs.database) {
       const prefix = SERVICE_TABLE_PREFIXES[service];
@@ -74,7 +87,8 @@ export async function openInfrastructure(options: {
       if (config.mode === 'embedded' && options.shared?.database) {
         database = options.shared.database;
       } else if (config.mode === 'embedded') {
-        const dataDir = config.dataDir === 'memory' ? undefined : path.resolve(config.dataDir, service);
+        const dataDir =
+          config.dataDir === 'memory' ? undefined : path.resolve(config.dataDir, service);
         if (dataDir) mkdirSync(dataDir, { recursive: true });
         database = await openPglite(dataDir ? { dataDir } : {});
         await migratePglite(database, [target], { appRole: EMBEDDED_APP_ROLE });
@@ -90,7 +104,12 @@ export async function openInfrastructure(options: {
       if (config.mode === 'embedded') {
         infra.bus = options.shared?.bus ?? new MemoryBus({ logger, metrics });
       } else {
-        const bus = new KafkaBus({ brokers: config.kafkaBrokers, clientId: `aion-${service}`, logger, metrics });
+        const bus = new KafkaBus({
+          brokers: config.kafkaBrokers,
+          clientId: `aion-${service}`,
+          logger,
+          metrics,
+        });
         infra.bus = bus;
         closers.push(() => bus.close());
       }
@@ -98,10 +117,21 @@ export async function openInfrastructure(options: {
       checks.push({ name: 'kafka', check: () => bus.ping() });
     }
     if (needs.redis && config.mode === 'distributed') {
-      const redis = new Redis(config.redisUrl!, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false, connectionName: `aion-${service}` });
+      const redis = new Redis(config.redisUrl!, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 2,
+        enableOfflineQueue: false,
+        connectionName: `aion-${service}`,
+      });
       // ioredis reconnects by itself; log instead of crashing on 'error' events.
-      redis.on('error', (err: Error) => logger.warn('redis connection problem', { reason: err.message }));
-      await redis.connect().catch((err: Error) => logger.warn('redis not reachable at startup; readiness will report it', { reason: err.message }));
+      redis.on('error', (err: Error) =>
+        logger.warn('redis connection problem', { reason: err.message }),
+      );
+      await redis.connect().catch((err: Error) =>
+        logger.warn('redis not reachable at startup; readiness will report it', {
+          reason: err.message,
+        }),
+      );
       infra.redis = redis;
       checks.push({
         name: 'redis',

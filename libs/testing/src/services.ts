@@ -16,18 +16,32 @@ export interface ServiceProcess {
  * Starts `apps/<app>/src/main.ts` as its own process, as a deployment would, and resolves once it
  * logged "service started" (with the ports it bound, so tests can pass port 0).
  */
-export function startServiceProcess(app: string, env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'apps', app, 'src', 'main.ts')], {
-    cwd: repoRoot,
-    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], NODE_OPTIONS: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export function startServiceProcess(
+  app: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 60_000,
+): Promise<ServiceProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot, 'apps', app, 'src', 'main.ts')],
+    {
+      cwd: repoRoot,
+      env: { PATH: process.env['PATH'], HOME: process.env['HOME'], NODE_OPTIONS: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const logs: Record<string, unknown>[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${app} did not start within ${timeoutMs} ms; logs: ${JSON.stringify(logs.slice(-5))}`));
+      reject(
+        new Error(
+          `${app} did not start within ${timeoutMs} ms; logs: ${JSON.stringify(logs.slice(-5))}`,
+        ),
+      );
     }, timeoutMs);
     const onLine = (line: string) => {
       if (!line.trim()) return;
@@ -40,7 +54,14 @@ export function startServiceProcess(app: string, env: NodeJS.ProcessEnv, timeout
       logs.push(entry);
       if (entry['message'] === 'service started') {
         clearTimeout(timer);
-        resolve({ httpPort: Number(entry['http_port']), grpcPort: Number(entry['grpc_port']), logs, child, exited, kill: (signal = 'SIGTERM') => child.kill(signal) });
+        resolve({
+          httpPort: Number(entry['http_port']),
+          grpcPort: Number(entry['grpc_port']),
+          logs,
+          child,
+          exited,
+          kill: (signal = 'SIGTERM') => child.kill(signal),
+        });
       }
     };
     let buffered = '';
@@ -54,7 +75,11 @@ export function startServiceProcess(app: string, env: NodeJS.ProcessEnv, timeout
     child.stderr!.on('data', onData);
     void exited.then(({ code }) => {
       clearTimeout(timer);
-      reject(new Error(`${app} exited with ${code} before starting; logs: ${JSON.stringify(logs.slice(-5))}`));
+      reject(
+        new Error(
+          `${app} exited with ${code} before starting; logs: ${JSON.stringify(logs.slice(-5))}`,
+        ),
+      );
     });
   });
 }

@@ -18,7 +18,9 @@ describe('RedisTokenBucketStore (Lua script on a real Redis)', () => {
     const key = uniqueName('burst');
     const replicas = [new RedisTokenBucketStore(client()), new RedisTokenBucketStore(client())];
     const limit = { capacity: 50, refillPerSecond: 0.001 };
-    const results = await Promise.all(Array.from({ length: 400 }, (_, i) => replicas[i % 2]!.take(key, limit)));
+    const results = await Promise.all(
+      Array.from({ length: 400 }, (_, i) => replicas[i % 2]!.take(key, limit)),
+    );
     expect(results.filter((r) => r.allowed)).toHaveLength(50);
     const denied = results.find((r) => !r.allowed)!;
     expect(denied.remaining).toBe(0);
@@ -43,6 +45,8 @@ describe('RedisTokenBucketStore (Lua script on a real Redis)', () => {
     const redis = client();
     const store = new RedisTokenBucketStore(redis);
     await redis.script('FLUSH');
-    expect((await store.take(uniqueName('flush'), { capacity: 1, refillPerSecond: 1 })).allowed).toBe(true);
+    expect(
+      (await store.take(uniqueName('flush'), { capacity: 1, refillPerSecond: 1 })).allowed,
+    ).toBe(true);
   });
 });

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The whole test suite (`npm test`, and what CI runs): install what is missing, generate the
+# contracts, lint (ESLint with module boundaries, Prettier, buf), typecheck, then unit and
+# integration tests against real PostgreSQL, Redis and Kafka. Ends with one summary line.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+export NX_DAEMON=false NX_NO_CLOUD=true NX_SKIP_NX_CACHE=true CI="${CI:-true}"
+node_options="--experimental-vm-modules --disable-warning=ExperimentalWarning"
+reports="$(mktemp -d)"
+started=$SECONDS
+
+step() { echo; echo "==> $*"; }
+fail() { echo "FAILED: $*" >&2; exit 1; }
+
+step "installing infrastructure (apt, Maven) where missing"
+bash tools/infra/install.sh || fail "infrastructure install"
+
+step "installing npm dependencies"
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ "$CI" = "true" ]; then
+  npm ci --no-audit --no-fund --loglevel=error || fail "npm ci"
+fi
+
+step "generating contracts from proto/ (buf + protoc-gen-es)"
+npx nx run contracts:generate --skip-nx-cache || fail "contract generation"
+
+step "buf lint and breaking-change check"
+npx buf lint || fail "buf lint"
+if git rev-parse --verify -q HEAD~1 >/dev/null && git cat-file -e HEAD~1:buf.yaml 2>/dev/null; then
+  npx buf breaking --against '.git#ref=HEAD~1' || fail "buf breaking (against the previous commit)"
+fi
+
+step "lint (ESLint with Nx module boundaries) and format check"
+npx nx show projects >/dev/null || fail "nx project graph"
+npx eslint . --max-warnings=0 || fail "eslint"
+npx prettier --check . --log-level warn || fail "prettier"
+
+step "typecheck"
+npx tsc -p tsconfig.json || fail "typecheck"
+
+step "unit tests"
+NODE_OPTIONS="$node_options" npx jest -c jest.config.cjs --ci --json --outputFile="$reports/unit.json"
+unit_status=$?
+
+step "integration and end-to-end tests (real PostgreSQL, Redis, Kafka)"
+NODE_OPTIONS="$node_options" npx jest -c jest.integration.config.cjs --ci --json --outputFile="$reports/integration.json"
+integration_status=$?
+
+echo
+echo "total time: $((SECONDS - started)) s"
+node -e '
+const fs = require("fs");
+let passed = 0, failed = 0, skipped = 0;
+for (const f of process.argv.slice(1)) {
+  if (!fs.existsSync(f)) { failed += 1; continue; }
+  const r = JSON.parse(fs.readFileSync(f, "utf8"));
+  passed += r.numPassedTests; failed += r.numFailedTests + r.numRuntimeErrorTestSuites; skipped += r.numPendingTests + r.numTodoTests;
+}
+console.log(`Tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+' "$reports/unit.json" "$reports/integration.json"
+rm -rf "$reports"
+[ "$unit_status" -eq 0 ] && [ "$integration_status" -eq 0 ]

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what the integration tests and the local dev stack run on (Debian/Ubuntu):
+#   PostgreSQL 15 and Redis 7 from apt, Java 17 and Maven if missing, and the Apache Kafka 3.9
+#   broker jars from Maven Central into $AION_INFRA_CACHE (default ~/.cache/aion-infra).
+# Idempotent: installs only what is missing. Nothing is downloaded from outside the registries.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cache="${AION_INFRA_CACHE:-$HOME/.cache/aion-infra}"
+kafka_version="3.9.1"
+kafka_libs="$cache/kafka-$kafka_version/libs"
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+missing=()
+pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then missing+=(postgresql); fi
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "[infra] installing with apt: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! ls "$kafka_libs"/kafka_2.13-*.jar >/dev/null 2>&1; then
+  echo "[infra] resolving Kafka $kafka_version from Maven Central into $kafka_libs"
+  mkdir -p "$kafka_libs"
+  mvn -q -B -f "$repo_root/tools/infra/kafka/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$kafka_libs" -DincludeScope=runtime
+fi
+
+echo "[infra] postgres: $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+echo "[infra] redis: $(redis-server --version | awk '{print $3}')"
+echo "[infra] kafka: $kafka_libs ($(ls "$kafka_libs" | wc -l) jars)"
