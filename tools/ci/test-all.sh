@@ -18,7 +18,10 @@ bash tools/infra/install.sh || fail "infrastructure install"
 
 step "installing npm dependencies"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ "$CI" = "true" ]; then
-  npm ci --no-audit --no-fund --loglevel=error || fail "npm ci"
+  # `npm install` honours package-lock.json. Not `npm ci`: the lock cannot list other platforms'
+  # optional binaries (@swc/core-darwin-*, ...) when the registry mirror lacks them, and npm ci
+  # refuses such a lock.
+  npm install --no-audit --no-fund --loglevel=error || fail "npm install"
 fi
 
 step "generating contracts from proto/ (buf + protoc-gen-es)"

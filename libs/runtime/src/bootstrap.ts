@@ -35,6 +35,8 @@ export interface ServiceSpec<C extends BaseServiceConfig> {
   needs: InfrastructureNeeds;
   /** The service's `<prefix>_outbox` table: its relay runs as a worker and is flushed on stop. */
   outbox?: OutboxTable;
+  /** How often the relay looks for rows nobody nudged it about (default 200 ms). */
+  outboxPollIntervalMs?: number;
   /** Embedded launcher only: the in-process bus and the generated internal-token secret. */
   embedded?: { shared: EmbeddedShared; internalTokenSecret: string };
   logger?: Logger;
@@ -82,6 +84,7 @@ export function defineService<C extends BaseServiceConfig>(spec: ServiceSpec<C>)
           table: spec.outbox,
           bus: infrastructure.bus,
           logger,
+          ...(spec.outboxPollIntervalMs ? { pollIntervalMs: spec.outboxPollIntervalMs } : {}),
         });
         ctx.outbox = {
           writer: new OutboxWriter(spec.outbox, `aion/${service}`, () => relay.nudge()),
