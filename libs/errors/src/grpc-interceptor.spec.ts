@@ -1,0 +1,109 @@
+import {
+  Client,
+  credentials,
+  Metadata,
+  Server,
+  ServerCredentials,
+  status as GrpcStatus,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import { ERROR_TRAILER, errorEnvelopeInterceptor, fromGrpcError } from './grpc';
+
+/** A raw grpc-js handler (no Aion wrapper) that fails with internal text in its status. */
+describe('errorEnvelopeInterceptor', () => {
+  const server = new Server({ interceptors: [errorEnvelopeInterceptor] });
+  let client: Client;
+  const passthrough = (b: Buffer) => b;
+
+  beforeAll(async () => {
+    server.addService(
+      {
+        Leak: {
+          path: '/test.Raw/Leak',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: passthrough,
+          requestDeserialize: passthrough,
+          responseSerialize: passthrough,
+          responseDeserialize: passthrough,
+        },
+        Missing: {
+          path: '/test.Raw/Missing',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: passthrough,
+          requestDeserialize: passthrough,
+          responseSerialize: passthrough,
+          responseDeserialize: passthrough,
+        },
+        Ok: {
+          path: '/test.Raw/Ok',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: passthrough,
+          requestDeserialize: passthrough,
+          responseSerialize: passthrough,
+          responseDeserialize: passthrough,
+        },
+      },
+      {
+        Leak: (_call: unknown, callback: (err: Partial<ServiceError>) => void) =>
+          callback({
+            code: GrpcStatus.INTERNAL,
+            details: 'relation "secrets" does not exist: SELECT password FROM secrets',
+          }),
+        Missing: (_call: unknown, callback: (err: Partial<ServiceError>) => void) =>
+          callback({ code: GrpcStatus.NOT_FOUND, details: 'row 42 in table users' }),
+        Ok: (_call: unknown, callback: (err: null, value: Buffer) => void) =>
+          callback(null, Buffer.from('fine')),
+      },
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
+    );
+    client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
+  });
+
+  afterAll(() => {
+    client.close();
+    server.forceShutdown();
+  });
+
+  const call = (method: string) =>
+    new Promise<{ err: ServiceError | null; value?: Buffer }>((resolve) =>
+      client.makeUnaryRequest(
+        `/test.Raw/${method}`,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from('x'),
+        new Metadata(),
+        (err, value) => resolve({ err, ...(value ? { value } : {}) }),
+      ),
+    );
+
+  it('replaces internal text with a generic message and attaches the envelope trailer', async () => {
+    const { err } = await call('Leak');
+    expect(err?.code).toBe(GrpcStatus.INTERNAL);
+    expect(err?.details).not.toMatch(/secrets|SELECT/);
+    expect(err?.metadata.get(ERROR_TRAILER)).toHaveLength(1);
+    expect(fromGrpcError(err!)).toMatchObject({
+      code: 'internal.error',
+      message: 'an internal error occurred',
+    });
+  });
+
+  it('keeps the status family but not the text of other raw failures', async () => {
+    const { err } = await call('Missing');
+    expect(err?.code).toBe(GrpcStatus.NOT_FOUND);
+    expect(err?.details).not.toContain('users');
+    expect(fromGrpcError(err!).code).toBe('resource.not_found');
+  });
+
+  it('leaves successful calls alone', async () => {
+    const { err, value } = await call('Ok');
+    expect(err).toBeNull();
+    expect(value?.toString()).toBe('fine');
+  });
+});
