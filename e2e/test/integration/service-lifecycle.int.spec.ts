@@ -1,10 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { credentials, loadPackageDefinition, type GrpcObject } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
-import { protoPath as healthProtoPath } from 'grpc-health-check';
 import {
   createTestDatabase,
+  grpcHealthStatus,
   startServiceProcess,
   uniqueName,
   type ServiceProcess,
@@ -45,27 +43,6 @@ function baseEnv(app: (typeof APPS)[number]): NodeJS.ProcessEnv {
     [`${PREFIX[app]}HOST`]: '127.0.0.1',
     [`${PREFIX[app]}SHUTDOWN_TIMEOUT_MS`]: '5000',
   };
-}
-
-function grpcHealth(port: number): Promise<string> {
-  const definition = loadPackageDefinition(
-    loadSync(healthProtoPath, { enums: String }),
-  ) as GrpcObject;
-  const v1 = ((definition['grpc'] as GrpcObject)['health'] as GrpcObject)['v1'] as GrpcObject;
-  const Client = v1['Health'] as unknown as new (
-    a: string,
-    c: ReturnType<typeof credentials.createInsecure>,
-  ) => {
-    check(r: { service: string }, cb: (e: Error | null, r: { status: string }) => void): void;
-    close(): void;
-  };
-  const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
-  return new Promise((resolve, reject) =>
-    client.check({ service: '' }, (err, res) => {
-      client.close();
-      return err ? reject(err) : resolve(res.status);
-    }),
-  );
 }
 
 beforeAll(async () => {
@@ -110,7 +87,7 @@ describe('every service as its own process on PostgreSQL, Redis and Kafka', () =
       expect(metrics).toContain(
         `aion_http_requests_total{method="GET",route="/readyz",status="200",service="${app}"}`,
       );
-      expect(await grpcHealth(service.grpcPort)).toBe('SERVING');
+      expect(await grpcHealthStatus(`127.0.0.1:${service.grpcPort}`)).toBe('SERVING');
       const missing = await fetch(`${base}/nope`);
       expect(missing.status).toBe(404);
       expect(await missing.json()).toMatchObject({ error_code: 'resource.not_found' });

@@ -1,10 +1,4 @@
-import {
-  create,
-  fromBinary,
-  toBinary,
-  type DescMessage,
-  type DescMethod,
-} from '@bufbuild/protobuf';
+import type { DescMethod } from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import {
   Client,
@@ -18,6 +12,7 @@ import { isRole, type InternalTokens, type Principal } from '@aion/auth';
 import { AionError, fromGrpcError } from '@aion/errors';
 import { currentTenant } from '@aion/tenancy';
 import { injectTraceHeaders } from '@aion/telemetry';
+import { deserializer, serializer } from './codec';
 import { effectiveDeadline } from './deadline';
 import type { CallOptions, ServiceClient } from './types';
 
@@ -49,14 +44,6 @@ async function outgoingMetadata(options: GrpcClientOptions): Promise<Metadata> {
   if (tenant?.requestId) metadata.set('x-request-id', tenant.requestId);
   for (const [key, value] of Object.entries(injectTraceHeaders())) metadata.set(key, value);
   return metadata;
-}
-
-function serializer(schema: DescMessage) {
-  return (message: unknown) => Buffer.from(toBinary(schema, create(schema, message as never)));
-}
-
-function deserializer(schema: DescMessage) {
-  return (bytes: Buffer) => fromBinary(schema, bytes);
 }
 
 /**

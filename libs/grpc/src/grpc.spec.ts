@@ -1,12 +1,10 @@
 import { context, trace } from '@opentelemetry/api';
-import { credentials, loadPackageDefinition, type GrpcObject } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
-import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { AionTasks, StreamEventKind, TaskStatus } from '@aion/contracts';
 import { InternalTokens } from '@aion/auth';
 import { AionError } from '@aion/errors';
 import { currentTenant, runWithTenant } from '@aion/tenancy';
 import { initTracing, tracer } from '@aion/telemetry';
+import { grpcHealthStatus } from '@aion/testing';
 import { createGrpcClient } from './client';
 import { runWithDeadline } from './deadline';
 import { GrpcServer } from './server';
@@ -177,25 +175,6 @@ describe('GrpcServer + createGrpcClient', () => {
   });
 
   it('answers the standard grpc.health.v1 check without credentials', async () => {
-    const definition = loadPackageDefinition(
-      loadSync(healthProtoPath, { enums: String }),
-    ) as GrpcObject;
-    const Health = ((definition['grpc'] as GrpcObject)['health'] as GrpcObject)['v1'] as GrpcObject;
-    const HealthClient = Health['Health'] as unknown as new (
-      address: string,
-      creds: ReturnType<typeof credentials.createInsecure>,
-    ) => {
-      check(
-        req: { service: string },
-        cb: (err: Error | null, res: { status: string }) => void,
-      ): void;
-      close(): void;
-    };
-    const health = new HealthClient(address, credentials.createInsecure());
-    const status = await new Promise<string>((resolve, reject) =>
-      health.check({ service: '' }, (err, res) => (err ? reject(err) : resolve(res.status))),
-    );
-    expect(status).toBe('SERVING');
-    health.close();
+    expect(await grpcHealthStatus(address)).toBe('SERVING');
   });
 });

@@ -1,10 +1,4 @@
-import {
-  create,
-  fromBinary,
-  toBinary,
-  type DescMessage,
-  type DescMethod,
-} from '@bufbuild/protobuf';
+import type { DescMethod } from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import {
   Server,
@@ -29,6 +23,7 @@ import {
 import { AionError, errorEnvelopeInterceptor, toAionError, toGrpcStatus } from '@aion/errors';
 import { runWithTenant } from '@aion/tenancy';
 import { extractTraceContext, type Logger, type ServiceMetrics } from '@aion/telemetry';
+import { deserializer, serializer } from './codec';
 import { runWithDeadline } from './deadline';
 import type { CallContext, ServiceAccess, ServiceImpl } from './types';
 
@@ -51,14 +46,6 @@ function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSign
     call.once('drain', done);
     signal.addEventListener('abort', done, { once: true });
   });
-}
-
-function serializer(schema: DescMessage) {
-  return (message: unknown) => Buffer.from(toBinary(schema, create(schema, message as never)));
-}
-
-function deserializer(schema: DescMessage) {
-  return (bytes: Buffer) => fromBinary(schema, bytes);
 }
 
 /**

@@ -5,7 +5,7 @@ import type { InternalTokens } from '@aion/auth';
 import type { ServiceName } from '@aion/config';
 import { errorMiddleware, notFoundMiddleware } from '@aion/errors';
 import { GrpcServer } from '@aion/grpc';
-import type { Logger, ServiceMetrics } from '@aion/telemetry';
+import { createLogger, type Logger, type ServiceMetrics } from '@aion/telemetry';
 import type { BaseServiceConfig } from './config';
 import type { Infrastructure } from './infrastructure';
 
@@ -193,3 +193,23 @@ export function stopOnSignals(running: RunningService, logger: Logger): void {
 }
 
 export type { Express };
+
+/**
+ * The whole of a service's main.ts: load and validate config, start through the composition
+ * root, stop gracefully on signals; a failed start logs why and exits 1.
+ */
+export function runServiceMain<C>(options: {
+  service: ServiceName;
+  loadConfig: () => C;
+  create: (config: C) => { start(): Promise<RunningService> };
+}): void {
+  const logger = createLogger({ service: options.service });
+  Promise.resolve()
+    .then(async () => stopOnSignals(await options.create(options.loadConfig()).start(), logger))
+    .catch((err: unknown) => {
+      logger.error(`${options.service} failed to start`, {
+        reason: err instanceof Error ? err.message : String(err),
+      });
+      process.exit(1);
+    });
+}

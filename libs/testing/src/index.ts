@@ -2,3 +2,4 @@ export * from './postgres';
 export * from './ids';
 export * from './kafka';
 export * from './services';
+export * from './grpc-health';
