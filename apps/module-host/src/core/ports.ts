@@ -1,0 +1,44 @@
+import type { AgentManifest } from './manifest';
+
+/** One invocation, as the sandbox needs it. */
+export interface SandboxRun {
+  module: WebAssembly.Module;
+  args: string[];
+  stdin: Uint8Array;
+  files: ReadonlyMap<string, Uint8Array>;
+  timeoutMs: number;
+  onPartial?: (text: string) => void;
+}
+
+export type SandboxResult =
+  | { ok: true; exitCode: number; stdout: Uint8Array; stderr: string; memoryBytes: number }
+  | { ok: false; kind: 'trap' | 'output_limit' | 'invalid_module'; message: string; stderr: string; memoryBytes: number };
+
+/** Runs modules in isolation (the worker pool); rejects with AionError on timeout or overload. */
+export interface SandboxRunner {
+  run(run: SandboxRun): Promise<SandboxResult>;
+}
+
+/** A package as stored: manifest, module bytes, declared files. */
+export interface StoredPackage {
+  id: string;
+  name: string;
+  version: string;
+  manifest: AgentManifest;
+  wasm: Uint8Array;
+  files: Map<string, Uint8Array>;
+  digestSha256: string;
+  installedAt: Date;
+}
+
+export type PackageSummary = Omit<StoredPackage, 'wasm' | 'files'>;
+
+/** Platform-wide package store (packages are installed by operators for every tenant). */
+export interface PackageRepository {
+  /** Inserts; throws AionError state.conflict when name@version exists. */
+  insert(pkg: StoredPackage): Promise<void>;
+  find(name: string, version?: string): Promise<StoredPackage | undefined>;
+  list(options: { intent?: string; limit: number; offset: number }): Promise<{ items: PackageSummary[]; total: number }>;
+  /** Removes one version, or every version when none is given; returns how many were removed. */
+  remove(name: string, version?: string): Promise<number>;
+}
