@@ -1,6 +1,7 @@
 // Bundles one app (apps/<name>/src/main.ts) into dist/apps/<name>/main.js with esbuild:
 // workspace libs are inlined, npm packages stay external and come from node_modules.
 import { build } from 'esbuild';
+import { cpSync, existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,10 +12,19 @@ if (!projectRoot || !projectRoot.startsWith('apps/')) {
   process.exit(2);
 }
 
+// Worker-thread entry points (`*.worker.ts`) become their own files next to main.js.
+const workers = readdirSync(path.join(root, projectRoot, 'src'), { recursive: true })
+  .map(String)
+  .filter((file) => file.endsWith('.worker.ts'))
+  .map((file) => path.join(projectRoot, 'src', file));
+
 await build({
   absWorkingDir: root,
-  entryPoints: [path.join(projectRoot, 'src', 'main.ts')],
-  outfile: path.join('dist', projectRoot, 'main.js'),
+  entryPoints: [
+    { in: path.join(projectRoot, 'src', 'main.ts'), out: 'main' },
+    ...workers.map((file) => ({ in: file, out: path.basename(file, '.ts') })),
+  ],
+  outdir: path.join('dist', projectRoot),
   bundle: true,
   platform: 'node',
   target: 'node20.19',
@@ -24,3 +34,8 @@ await build({
   tsconfig: 'tsconfig.base.json',
   logLevel: 'info',
 });
+
+// Migrations travel with the bundle (the service finds them beside main.js).
+const migrations = path.join(root, projectRoot, 'migrations');
+if (existsSync(migrations))
+  cpSync(migrations, path.join(root, 'dist', projectRoot, 'migrations'), { recursive: true });

@@ -33,6 +33,9 @@ if git rev-parse --verify -q HEAD~1 >/dev/null && git cat-file -e HEAD~1:buf.yam
   npx buf breaking --against '.git#ref=HEAD~1' || fail "buf breaking (against the previous commit)"
 fi
 
+step "building the sample agent packages (clang --target=wasm32-wasi)"
+bash tools/modules/build.sh || fail "sample module build"
+
 step "lint (ESLint with Nx module boundaries) and format check"
 npx nx show projects >/dev/null || fail "nx project graph"
 npx eslint . --max-warnings=0 || fail "eslint"

@@ -4,7 +4,7 @@
  * of Kafka, in-process stores instead of Redis. Same code paths; only the adapters differ.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import {
   migratePglite,
@@ -32,8 +32,18 @@ import { createSovereignAiService } from '../../apps/sovereign-ai/src/sovereign-
 const logger = createLogger({ service: 'launcher' });
 
 async function main(): Promise<void> {
-  const env: NodeJS.ProcessEnv = { ...process.env, AION_MODE: 'embedded' };
   const repoRoot = path.resolve(__dirname, '..', '..');
+  const samples = path.join(repoRoot, 'tools', 'modules');
+  const samplePackages = readdirSync(samples).filter((name) =>
+    existsSync(path.join(samples, name, 'aion.yaml')),
+  );
+  const env: NodeJS.ProcessEnv = {
+    // The sample packages make the embedded default useful without any external model.
+    AION_MODULE_HOST_PRELOAD: samplePackages.map((name) => path.join(samples, name)).join(','),
+    AION_MODULE_HOST_PACKAGE_ROOTS: samples,
+    ...process.env,
+    AION_MODE: 'embedded',
+  };
   const dataDir = env['AION_DATA_DIR'] ?? path.join(repoRoot, '.aion', 'data');
   if (dataDir !== 'memory') mkdirSync(dataDir, { recursive: true });
   const database = await openPglite(

@@ -1,11 +1,44 @@
+import os from 'node:os';
+import { z } from 'zod';
+import { csv, field, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
 
 /** What the module-host service needs in distributed mode; embedded mode stands in for all of it. */
 export const moduleHostInfraNeeds = { database: true, kafka: true };
 
+const P = 'AION_MODULE_HOST_';
+
+export const moduleHostConfigSpec = {
+  workers: field(
+    `${P}WORKERS`,
+    positiveInt(Math.max(1, os.availableParallelism())),
+    'Worker threads that run modules',
+  ),
+  maxQueue: field(
+    `${P}MAX_QUEUE`,
+    z.coerce.number().int().min(0).default(256),
+    'Invocations that may wait for a worker before new ones are refused (503)',
+  ),
+  maxOutputBytes: field(
+    `${P}MAX_OUTPUT_BYTES`,
+    positiveInt(1024 * 1024),
+    'Most a module may write to stdout',
+  ),
+  packageRoots: field(
+    `${P}PACKAGE_ROOTS`,
+    csv(),
+    'Directories packages may be installed from by path (others are refused)',
+  ),
+  preload: field(
+    `${P}PRELOAD`,
+    csv(),
+    'Package directories installed at startup when not yet installed',
+  ),
+};
+
 /** Validated at startup from AION_MODULE_HOST_* and the shared variables; one error lists every problem. */
 export function loadModuleHostConfig(env: NodeJS.ProcessEnv = process.env) {
-  return loadConfigFor('module-host', {}, moduleHostInfraNeeds, env);
+  return loadConfigFor('module-host', moduleHostConfigSpec, moduleHostInfraNeeds, env);
 }
 
 export type ModuleHostConfig = ReturnType<typeof loadModuleHostConfig>;

@@ -4,11 +4,18 @@ import {
   type EmbeddedShared,
   type ServiceLifecycle,
 } from '@aion/runtime';
+import { runWithTenant, SYSTEM_TENANT } from '@aion/tenancy';
+import { PostgresPackageRepository } from './adapters/db/package-repository';
 import { outbox } from './adapters/db/schema';
+import { readPackageDirectory } from './adapters/packages/package-reader';
+import { packageSources } from './adapters/packages/package-sources';
+import { WorkerPool } from './adapters/sandbox/worker-pool';
+import { registerModuleService } from './api/grpc-handlers';
 import { moduleHostInfraNeeds, type ModuleHostConfig } from './config';
+import { PackageService } from './core/package-service';
 
 /**
- * Composition root of the module-host service (runs agent packages in WebAssembly sandboxes).
+ * Composition root of the module-host service: agent packages in WebAssembly sandboxes.
  * Tests, the embedded launcher and main.ts all start it through here.
  */
 export function createModuleHostService(
@@ -21,9 +28,40 @@ export function createModuleHostService(
     needs: {
       database: { migrationsFolder: resolveMigrationsFolder(__dirname) },
       bus: moduleHostInfraNeeds.kafka,
-      redis: false,
     },
     outbox,
     ...(embedded ? { embedded } : {}),
+    wire: async ({ infrastructure, outbox: box, logger }) => {
+      const pool = new WorkerPool({
+        size: config.workers,
+        maxQueue: config.maxQueue,
+        maxStdoutBytes: config.maxOutputBytes,
+        maxStderrBytes: 256 * 1024,
+      });
+      const packages = new PackageService(
+        new PostgresPackageRepository(infrastructure.database!.db, box!.writer),
+        pool,
+      );
+      const system = {
+        tenantId: SYSTEM_TENANT,
+        subject: 'module-host',
+        roles: ['admin'],
+        requestId: 'startup',
+      };
+      for (const dir of config.preload) {
+        const pkg = await runWithTenant(system, async () =>
+          packages.install(await readPackageDirectory(dir), { ifAbsent: true }),
+        );
+        logger.info('package available', {
+          package: `${pkg.name}@${pkg.version}`,
+          digest_sha256: pkg.digestSha256,
+        });
+      }
+      return {
+        registerGrpc: (server) =>
+          registerModuleService(server, packages, packageSources(config.packageRoots)),
+        workers: [{ name: 'sandbox-pool', start: () => undefined, stop: () => pool.close() }],
+      };
+    },
   });
 }

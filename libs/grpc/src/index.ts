@@ -2,3 +2,4 @@ export * from './types';
 export * from './deadline';
 export * from './server';
 export * from './client';
+export * from './pagination';

@@ -59,3 +59,8 @@ export type ServiceClient<S extends GenServiceMethods> = {
       ? StreamClientMethod<S[K]>
       : never;
 } & { close(): void };
+
+/** The client type for a generated service descriptor: `ClientOf<typeof AionTasks>`. */
+export type ClientOf<T> = T extends { method: infer M }
+  ? ServiceClient<{ [K in keyof M]: M[K] extends Method ? Pick<M[K], keyof Method> : never }>
+  : never;

@@ -29,6 +29,9 @@ export function requireTenant(): TenantContext {
   return context;
 }
 
+/** Reserved tenant for platform-level actions taken outside any request (startup, operators' jobs). */
+export const SYSTEM_TENANT = 'system';
+
 const TENANT_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
 
 /** Tenant ids are short slugs or UUIDs; anything else is refused before it reaches SQL or keys. */

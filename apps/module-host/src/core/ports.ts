@@ -12,7 +12,13 @@ export interface SandboxRun {
 
 export type SandboxResult =
   | { ok: true; exitCode: number; stdout: Uint8Array; stderr: string; memoryBytes: number }
-  | { ok: false; kind: 'trap' | 'output_limit' | 'invalid_module'; message: string; stderr: string; memoryBytes: number };
+  | {
+      ok: false;
+      kind: 'trap' | 'output_limit' | 'invalid_module';
+      message: string;
+      stderr: string;
+      memoryBytes: number;
+    };
 
 /** Runs modules in isolation (the worker pool); rejects with AionError on timeout or overload. */
 export interface SandboxRunner {
@@ -33,12 +39,23 @@ export interface StoredPackage {
 
 export type PackageSummary = Omit<StoredPackage, 'wasm' | 'files'>;
 
+/** An admin action, recorded (as an audit.recorded event) in the same transaction as its change. */
+export interface AuditEntry {
+  action: string;
+  resourceId: string;
+  details: Record<string, unknown>;
+}
+
 /** Platform-wide package store (packages are installed by operators for every tenant). */
 export interface PackageRepository {
   /** Inserts; throws AionError state.conflict when name@version exists. */
-  insert(pkg: StoredPackage): Promise<void>;
+  insert(pkg: StoredPackage, audit: AuditEntry): Promise<void>;
   find(name: string, version?: string): Promise<StoredPackage | undefined>;
-  list(options: { intent?: string; limit: number; offset: number }): Promise<{ items: PackageSummary[]; total: number }>;
+  list(options: {
+    intent?: string;
+    limit: number;
+    offset: number;
+  }): Promise<{ items: PackageSummary[]; total: number }>;
   /** Removes one version, or every version when none is given; returns how many were removed. */
-  remove(name: string, version?: string): Promise<number>;
+  remove(name: string, version: string | undefined, audit: AuditEntry): Promise<number>;
 }

@@ -11,7 +11,10 @@ export interface MemoryLimits {
 }
 
 class Reader {
-  constructor(private readonly bytes: Uint8Array, public offset = 0) {}
+  constructor(
+    private readonly bytes: Uint8Array,
+    public offset = 0,
+  ) {}
 
   byte(): number {
     if (this.offset >= this.bytes.length) throw new Error('unexpected end of module');
@@ -46,7 +49,8 @@ class Reader {
 }
 
 export function memoryLimits(wasm: Uint8Array): MemoryLimits[] {
-  if (wasm.length < 8 || wasm[0] !== 0 || wasm[1] !== 0x61 || wasm[2] !== 0x73 || wasm[3] !== 0x6d) throw new Error('not a WebAssembly module');
+  if (wasm.length < 8 || wasm[0] !== 0 || wasm[1] !== 0x61 || wasm[2] !== 0x73 || wasm[3] !== 0x6d)
+    throw new Error('not a WebAssembly module');
   const reader = new Reader(wasm, 8);
   const found: MemoryLimits[] = [];
   while (reader.offset < wasm.length) {

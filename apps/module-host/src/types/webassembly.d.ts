@@ -44,5 +44,8 @@ declare namespace WebAssembly {
   function compile(bytes: BufferSource): Promise<Module>;
   function validate(bytes: BufferSource): boolean;
   function instantiate(module: Module, imports?: Imports): Promise<Instance>;
-  function instantiate(bytes: BufferSource, imports?: Imports): Promise<{ module: Module; instance: Instance }>;
+  function instantiate(
+    bytes: BufferSource,
+    imports?: Imports,
+  ): Promise<{ module: Module; instance: Instance }>;
 }

@@ -47,7 +47,24 @@ const RIGHT = {
 const FILE_RIGHTS = RIGHT.FD_READ | RIGHT.FD_SEEK | RIGHT.FD_TELL | RIGHT.FD_FILESTAT_GET;
 const DIR_RIGHTS = RIGHT.PATH_OPEN | RIGHT.PATH_FILESTAT_GET | RIGHT.FD_FILESTAT_GET;
 /** Any of these requested means the module wants to modify something: refused. */
-const WRITE_RIGHTS = RIGHT.FD_WRITE | (1n << 0n) | (1n << 3n) | (1n << 4n) | (1n << 8n) | (1n << 10n) | (1n << 11n) | (1n << 12n) | (1n << 15n) | (1n << 16n) | (1n << 19n) | (1n << 20n) | (1n << 22n) | (1n << 23n) | (1n << 24n) | (1n << 25n) | (1n << 26n);
+const WRITE_RIGHTS =
+  RIGHT.FD_WRITE |
+  (1n << 0n) |
+  (1n << 3n) |
+  (1n << 4n) |
+  (1n << 8n) |
+  (1n << 10n) |
+  (1n << 11n) |
+  (1n << 12n) |
+  (1n << 15n) |
+  (1n << 16n) |
+  (1n << 19n) |
+  (1n << 20n) |
+  (1n << 22n) |
+  (1n << 23n) |
+  (1n << 24n) |
+  (1n << 25n) |
+  (1n << 26n);
 const OFLAGS = { CREAT: 1, DIRECTORY: 2, EXCL: 4, TRUNC: 8 };
 
 export class ProcExit extends Error {
@@ -57,7 +74,10 @@ export class ProcExit extends Error {
 }
 
 export class OutputLimitExceeded extends Error {
-  constructor(readonly stream: string, readonly limit: number) {
+  constructor(
+    readonly stream: string,
+    readonly limit: number,
+  ) {
     super(`module wrote more than ${limit} bytes to ${stream}`);
   }
 }
@@ -83,7 +103,10 @@ export interface WasiOptions {
  * Resolves a path the module asked for against the package's declared files. Absolute paths,
  * `..` that would leave the package, NUL bytes and anything undeclared resolve to nothing.
  */
-export function resolvePackagePath(requested: string, files: ReadonlyMap<string, Uint8Array>): { kind: 'file'; path: string } | { kind: 'dir' } | { errno: number } {
+export function resolvePackagePath(
+  requested: string,
+  files: ReadonlyMap<string, Uint8Array>,
+): { kind: 'file'; path: string } | { kind: 'dir' } | { errno: number } {
   if (requested.includes('\0')) return { errno: ERRNO.INVAL };
   if (requested.length > 4096) return { errno: ERRNO.NAMETOOLONG };
   if (requested.startsWith('/')) return { errno: ERRNO.NOTCAPABLE };
@@ -170,13 +193,15 @@ export class WasiHost {
 
   private write(fd: number, chunk: Uint8Array): number {
     if (fd === 1) {
-      if (this.stdoutBytes + chunk.length > this.options.maxStdoutBytes) throw new OutputLimitExceeded('stdout', this.options.maxStdoutBytes);
+      if (this.stdoutBytes + chunk.length > this.options.maxStdoutBytes)
+        throw new OutputLimitExceeded('stdout', this.options.maxStdoutBytes);
       this.stdout.push(chunk.slice());
       this.stdoutBytes += chunk.length;
       return ERRNO.SUCCESS;
     }
     if (fd === 2) {
-      if (this.stderrBytes + chunk.length > this.options.maxStderrBytes) throw new OutputLimitExceeded('stderr', this.options.maxStderrBytes);
+      if (this.stderrBytes + chunk.length > this.options.maxStderrBytes)
+        throw new OutputLimitExceeded('stderr', this.options.maxStderrBytes);
       this.stderr.push(chunk.slice());
       this.stderrBytes += chunk.length;
       if (this.options.onPartial) this.scanPartials(Buffer.from(chunk).toString('utf8'));
@@ -188,7 +213,9 @@ export class WasiHost {
   private scanPartials(text: string): void {
     const lines = (this.stderrLine + text).split('\n');
     this.stderrLine = lines.pop() ?? '';
-    for (const line of lines) if (line.startsWith('aion:partial ')) this.options.onPartial!(line.slice('aion:partial '.length));
+    for (const line of lines)
+      if (line.startsWith('aion:partial '))
+        this.options.onPartial!(line.slice('aion:partial '.length));
   }
 
   private writeFilestat(ptr: number, filetype: number, size: number): void {
@@ -204,12 +231,17 @@ export class WasiHost {
       args_sizes_get: (argcPtr: number, bufSizePtr: number) => {
         if (!this.inBounds(argcPtr, 4) || !this.inBounds(bufSizePtr, 4)) return ERRNO.FAULT;
         this.view().setUint32(argcPtr, this.argBytes.length, true);
-        this.view().setUint32(bufSizePtr, this.argBytes.reduce((n, a) => n + a.length, 0), true);
+        this.view().setUint32(
+          bufSizePtr,
+          this.argBytes.reduce((n, a) => n + a.length, 0),
+          true,
+        );
         return ERRNO.SUCCESS;
       },
       args_get: (argvPtr: number, bufPtr: number) => {
         const total = this.argBytes.reduce((n, a) => n + a.length, 0);
-        if (!this.inBounds(argvPtr, this.argBytes.length * 4) || !this.inBounds(bufPtr, total)) return ERRNO.FAULT;
+        if (!this.inBounds(argvPtr, this.argBytes.length * 4) || !this.inBounds(bufPtr, total))
+          return ERRNO.FAULT;
         let offset = bufPtr;
         this.argBytes.forEach((arg, i) => {
           this.view().setUint32(argvPtr + i * 4, offset, true);
@@ -283,7 +315,8 @@ export class WasiHost {
         const file = this.openFiles.get(fd);
         if (!file) return fd <= 2 ? ERRNO.SPIPE : ERRNO.BADF;
         if (!this.inBounds(newOffsetPtr, 8)) return ERRNO.FAULT;
-        const base = whence === 0 ? 0 : whence === 1 ? file.position : whence === 2 ? file.data.length : -1;
+        const base =
+          whence === 0 ? 0 : whence === 1 ? file.position : whence === 2 ? file.data.length : -1;
         const next = base + Number(offset);
         if (base < 0 || next < 0) return ERRNO.INVAL;
         file.position = next;
@@ -308,8 +341,10 @@ export class WasiHost {
         let base: bigint;
         let inheriting = 0n;
         if (fd === 0) [filetype, base] = [FILETYPE.CHARACTER_DEVICE, RIGHT.FD_READ];
-        else if (fd === 1 || fd === 2) [filetype, base] = [FILETYPE.CHARACTER_DEVICE, RIGHT.FD_WRITE];
-        else if (fd === PREOPEN_FD) [filetype, base, inheriting] = [FILETYPE.DIRECTORY, DIR_RIGHTS, FILE_RIGHTS];
+        else if (fd === 1 || fd === 2)
+          [filetype, base] = [FILETYPE.CHARACTER_DEVICE, RIGHT.FD_WRITE];
+        else if (fd === PREOPEN_FD)
+          [filetype, base, inheriting] = [FILETYPE.DIRECTORY, DIR_RIGHTS, FILE_RIGHTS];
         else if (this.openFiles.has(fd)) [filetype, base] = [FILETYPE.REGULAR_FILE, FILE_RIGHTS];
         else return ERRNO.BADF;
         v.setUint8(statPtr, filetype);
@@ -318,7 +353,8 @@ export class WasiHost {
         v.setBigUint64(statPtr + 16, inheriting, true);
         return ERRNO.SUCCESS;
       },
-      fd_fdstat_set_flags: (fd: number) => (fd <= 2 || this.openFiles.has(fd) ? ERRNO.NOTCAPABLE : ERRNO.BADF),
+      fd_fdstat_set_flags: (fd: number) =>
+        fd <= 2 || this.openFiles.has(fd) ? ERRNO.NOTCAPABLE : ERRNO.BADF,
       fd_prestat_get: (fd: number, prestatPtr: number) => {
         if (fd !== PREOPEN_FD) return ERRNO.BADF;
         if (!this.inBounds(prestatPtr, 8)) return ERRNO.FAULT;
@@ -329,7 +365,9 @@ export class WasiHost {
       fd_prestat_dir_name: (fd: number, pathPtr: number, pathLen: number) => {
         if (fd !== PREOPEN_FD) return ERRNO.BADF;
         if (!this.inBounds(pathPtr, pathLen)) return ERRNO.FAULT;
-        this.bytes(pathPtr, Math.min(pathLen, PREOPEN_NAME.length)).set(new TextEncoder().encode(PREOPEN_NAME).subarray(0, pathLen));
+        this.bytes(pathPtr, Math.min(pathLen, PREOPEN_NAME.length)).set(
+          new TextEncoder().encode(PREOPEN_NAME).subarray(0, pathLen),
+        );
         return ERRNO.SUCCESS;
       },
       fd_filestat_get: (fd: number, statPtr: number) => {
@@ -341,27 +379,63 @@ export class WasiHost {
         else return ERRNO.BADF;
         return ERRNO.SUCCESS;
       },
-      path_filestat_get: (fd: number, _flags: number, pathPtr: number, pathLen: number, statPtr: number) => {
+      path_filestat_get: (
+        fd: number,
+        _flags: number,
+        pathPtr: number,
+        pathLen: number,
+        statPtr: number,
+      ) => {
         if (fd !== PREOPEN_FD) return ERRNO.BADF;
         if (!this.inBounds(pathPtr, pathLen) || !this.inBounds(statPtr, 64)) return ERRNO.FAULT;
-        const resolved = resolvePackagePath(Buffer.from(this.bytes(pathPtr, pathLen)).toString('utf8'), this.options.files);
+        const resolved = resolvePackagePath(
+          Buffer.from(this.bytes(pathPtr, pathLen)).toString('utf8'),
+          this.options.files,
+        );
         if ('errno' in resolved) return resolved.errno;
         if (resolved.kind === 'dir') this.writeFilestat(statPtr, FILETYPE.DIRECTORY, 0);
-        else this.writeFilestat(statPtr, FILETYPE.REGULAR_FILE, this.options.files.get(resolved.path)!.length);
+        else
+          this.writeFilestat(
+            statPtr,
+            FILETYPE.REGULAR_FILE,
+            this.options.files.get(resolved.path)!.length,
+          );
         return ERRNO.SUCCESS;
       },
-      path_open: (fd: number, _dirflags: number, pathPtr: number, pathLen: number, oflags: number, rightsBase: bigint, _inheriting: bigint, fdflags: number, fdPtr: number) => {
+      path_open: (
+        fd: number,
+        _dirflags: number,
+        pathPtr: number,
+        pathLen: number,
+        oflags: number,
+        rightsBase: bigint,
+        _inheriting: bigint,
+        fdflags: number,
+        fdPtr: number,
+      ) => {
         if (fd !== PREOPEN_FD) return ERRNO.BADF;
         if (!this.inBounds(pathPtr, pathLen) || !this.inBounds(fdPtr, 4)) return ERRNO.FAULT;
         // Read-only package: no creating, truncating, appending or write rights.
-        if (oflags & (OFLAGS.CREAT | OFLAGS.TRUNC | OFLAGS.EXCL) || fdflags & 1 || (BigInt(rightsBase) & WRITE_RIGHTS) !== 0n) return ERRNO.ROFS;
-        const resolved = resolvePackagePath(Buffer.from(this.bytes(pathPtr, pathLen)).toString('utf8'), this.options.files);
+        if (
+          oflags & (OFLAGS.CREAT | OFLAGS.TRUNC | OFLAGS.EXCL) ||
+          fdflags & 1 ||
+          (BigInt(rightsBase) & WRITE_RIGHTS) !== 0n
+        )
+          return ERRNO.ROFS;
+        const resolved = resolvePackagePath(
+          Buffer.from(this.bytes(pathPtr, pathLen)).toString('utf8'),
+          this.options.files,
+        );
         if ('errno' in resolved) return resolved.errno;
         if (resolved.kind === 'dir') return ERRNO.NOTCAPABLE;
         if (oflags & OFLAGS.DIRECTORY) return ERRNO.NOTDIR;
         if (this.openFiles.size >= 64) return ERRNO.NOTCAPABLE;
         const newFd = this.nextFd++;
-        this.openFiles.set(newFd, { kind: 'file', data: this.options.files.get(resolved.path)!, position: 0 });
+        this.openFiles.set(newFd, {
+          kind: 'file',
+          data: this.options.files.get(resolved.path)!,
+          position: 0,
+        });
         this.view().setUint32(fdPtr, newFd, true);
         return ERRNO.SUCCESS;
       },

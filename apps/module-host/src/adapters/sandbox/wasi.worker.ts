@@ -16,7 +16,8 @@ export interface RunRequest {
   streamPartials: boolean;
 }
 
-export type WorkerMessage = { id: number; partial: string } | { id: number; outcome: Awaited<ReturnType<typeof runModule>> };
+export type WorkerMessage =
+  { id: number; partial: string } | { id: number; outcome: Awaited<ReturnType<typeof runModule>> };
 
 parentPort?.on('message', (request: RunRequest) => {
   void runModule(request.module, {
@@ -25,6 +26,13 @@ parentPort?.on('message', (request: RunRequest) => {
     files: new Map(request.files),
     maxStdoutBytes: request.maxStdoutBytes,
     maxStderrBytes: request.maxStderrBytes,
-    ...(request.streamPartials ? { onPartial: (partial: string) => parentPort!.postMessage({ id: request.id, partial } satisfies WorkerMessage) } : {}),
-  }).then((outcome) => parentPort!.postMessage({ id: request.id, outcome } satisfies WorkerMessage));
+    ...(request.streamPartials
+      ? {
+          onPartial: (partial: string) =>
+            parentPort!.postMessage({ id: request.id, partial } satisfies WorkerMessage),
+        }
+      : {}),
+  }).then((outcome) =>
+    parentPort!.postMessage({ id: request.id, outcome } satisfies WorkerMessage),
+  );
 });

@@ -47,13 +47,18 @@ export class WorkerPool implements SandboxRunner {
   }
 
   run(run: SandboxRun): Promise<SandboxResult> {
-    if (this.closed) return Promise.reject(new AionError('service.unavailable', 'module host is shutting down'));
+    if (this.closed)
+      return Promise.reject(new AionError('service.unavailable', 'module host is shutting down'));
     return new Promise((resolve, reject) => {
       const job: Job = { id: this.nextId++, run, resolve, reject };
       const idle = this.slots.find((s) => !s.job);
       if (idle) return this.dispatch(idle, job);
       if (this.queue.length >= this.options.maxQueue) {
-        return reject(new AionError('service.unavailable', 'all module workers are busy; retry shortly', { retryAfterSeconds: 1 }));
+        return reject(
+          new AionError('service.unavailable', 'all module workers are busy; retry shortly', {
+            retryAfterSeconds: 1,
+          }),
+        );
       }
       this.queue.push(job);
     });
@@ -65,7 +70,8 @@ export class WorkerPool implements SandboxRunner {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0)) job.reject(new AionError('service.unavailable', 'module host is shutting down'));
+    for (const job of this.queue.splice(0))
+      job.reject(new AionError('service.unavailable', 'module host is shutting down'));
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
@@ -79,9 +85,12 @@ export class WorkerPool implements SandboxRunner {
     worker.unref();
     const slot: Slot = { worker, job: undefined, timer: undefined };
     worker.on('message', (message: WorkerMessage) => this.onMessage(slot, message));
-    worker.on('error', (err) => this.replace(slot, new AionError('internal.error', 'module worker crashed', { cause: err })));
+    worker.on('error', (err) =>
+      this.replace(slot, new AionError('internal.error', 'module worker crashed', { cause: err })),
+    );
     worker.on('exit', () => {
-      if (slot.job) this.replace(slot, new AionError('internal.error', 'module worker exited unexpectedly'));
+      if (slot.job)
+        this.replace(slot, new AionError('internal.error', 'module worker exited unexpectedly'));
     });
     return slot;
   }
@@ -89,7 +98,13 @@ export class WorkerPool implements SandboxRunner {
   private dispatch(slot: Slot, job: Job): void {
     slot.job = job;
     slot.timer = setTimeout(() => {
-      this.replace(slot, new AionError('service.timeout', `module exceeded its ${job.run.timeoutMs} ms time limit and was stopped`));
+      this.replace(
+        slot,
+        new AionError(
+          'service.timeout',
+          `module exceeded its ${job.run.timeoutMs} ms time limit and was stopped`,
+        ),
+      );
     }, job.run.timeoutMs);
     const request: RunRequest = {
       id: job.id,

@@ -1,0 +1,156 @@
+import { fromJson, toJson, type JsonObject, type JsonValue, type MessageInitShape } from '@bufbuild/protobuf';
+import { timestampFromDate, ValueSchema } from '@bufbuild/protobuf/wkt';
+import { ModuleService, type ModuleSchema } from '@aion/contracts';
+import { AionError } from '@aion/errors';
+import { nextPageToken, pageWindow, type GrpcServer } from '@aion/grpc';
+import type { PackageService, RawPackage } from '../core/package-service';
+import type { PackageSummary } from '../core/ports';
+
+export interface PackageSources {
+  /** Reads a package directory, only under the configured package roots. */
+  fromPath(path: string): Promise<RawPackage>;
+  fromTarball(bytes: Uint8Array): Promise<RawPackage>;
+}
+
+function toModule(pkg: PackageSummary): MessageInitShape<typeof ModuleSchema> {
+  const m = pkg.manifest;
+  return {
+    id: pkg.id,
+    name: pkg.name,
+    version: pkg.version,
+    description: m.metadata.description ?? '',
+    runtime: m.runtime.type,
+    intents: m.intents,
+    entrypoints: m.entrypoints.map((e) => ({
+      name: e.name,
+      inputSchema: e.input_schema as JsonObject,
+      outputSchema: e.output_schema as JsonObject,
+    })),
+    permissions: m.permissions,
+    resources: {
+      memoryMb: m.runtime.resources.memory_mb,
+      cpuMillis: m.runtime.resources.cpu_millis ?? 0,
+      gpuVendor: m.runtime.resources.gpu?.vendor ?? '',
+    },
+    timeoutMs: m.policies.timeout_ms,
+    retries: m.policies.retries,
+    digestSha256: pkg.digestSha256,
+    installedAt: timestampFromDate(pkg.installedAt),
+  };
+}
+
+function required(value: string, field: string): string {
+  if (!value)
+    throw new AionError('validation.invalid_argument', `${field} is required`, {
+      details: [{ field, message: 'is required' }],
+    });
+  return value;
+}
+
+/** Maps aion.v1.ModuleService onto the package service: parse, check, call, map back. */
+export function registerModuleService(
+  server: GrpcServer,
+  packages: PackageService,
+  sources: PackageSources,
+): void {
+  server.add(
+    ModuleService,
+    {
+      installModule: async (req) => {
+        const raw =
+          req.source.case === 'path'
+            ? await sources.fromPath(req.source.value)
+            : req.source.case === 'tarball'
+              ? await sources.fromTarball(req.source.value)
+              : undefined;
+        if (!raw)
+          throw new AionError('validation.invalid_argument', 'give either path or tarball', {
+            details: [{ field: 'source', message: 'is required' }],
+          });
+        return { module: toModule(await packages.install(raw)) };
+      },
+      listModules: async (req) => {
+        const { limit, offset } = pageWindow(req.page);
+        const { items, total } = await packages.list({
+          limit,
+          offset,
+          ...(req.intent ? { intent: req.intent } : {}),
+        });
+        return {
+          modules: items.map(toModule),
+          page: {
+            nextPageToken: nextPageToken(offset, items.length, total),
+            totalSize: BigInt(total),
+          },
+        };
+      },
+      describeModule: async (req) => {
+        const pkg = await packages.describe(required(req.name, 'name'), req.version || undefined);
+        return { module: toModule(pkg), manifest: pkg.manifest as unknown as JsonObject };
+      },
+      invokeModule: async (req) => {
+        const result = await packages.invoke({
+          name: required(req.name, 'name'),
+          version: req.version || undefined,
+          entrypoint: req.entrypoint || undefined,
+          input: req.input ? toJson(ValueSchema, req.input) : null,
+        });
+        return {
+          output: fromJson(ValueSchema, result.output as JsonValue),
+          durationMs: result.durationMs,
+          memoryPeakBytes: BigInt(result.memoryPeakBytes),
+        };
+      },
+      invokeModuleStream: async function* (req) {
+        const partials: string[] = [];
+        let wake: (() => void) | undefined;
+        let done = false;
+        const invocation = packages
+          .invoke({
+            name: required(req.name, 'name'),
+            version: req.version || undefined,
+            entrypoint: req.entrypoint || undefined,
+            input: req.input ? toJson(ValueSchema, req.input) : null,
+            onPartial: (text) => {
+              partials.push(text);
+              wake?.();
+            },
+          })
+          .finally(() => {
+            done = true;
+            wake?.();
+          });
+        // Observed below; this keeps an abandoned stream (client gone) from leaving it unhandled.
+        invocation.catch(() => undefined);
+        while (!done || partials.length) {
+          if (partials.length)
+            yield { event: { case: 'partial' as const, value: partials.shift()! } };
+          else await new Promise<void>((resolve) => (wake = resolve));
+        }
+        const result = await invocation;
+        yield {
+          event: {
+            case: 'done' as const,
+            value: {
+              output: fromJson(ValueSchema, result.output as JsonValue),
+              durationMs: result.durationMs,
+              memoryPeakBytes: BigInt(result.memoryPeakBytes),
+            },
+          },
+        };
+      },
+      uninstallModule: async (req) => {
+        await packages.uninstall(required(req.name, 'name'), req.version || undefined);
+        return {};
+      },
+    },
+    {
+      installModule: 'modules:manage',
+      listModules: 'modules:read',
+      describeModule: 'modules:read',
+      invokeModule: 'tasks:submit',
+      invokeModuleStream: 'tasks:submit',
+      uninstallModule: 'modules:manage',
+    },
+  );
+}

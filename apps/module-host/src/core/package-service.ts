@@ -1,0 +1,276 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { AionError, type ErrorDetail } from '@aion/errors';
+import { parseManifest, schemaErrors, schemaValidator, type AgentManifest } from './manifest';
+import type { PackageRepository, PackageSummary, SandboxRunner, StoredPackage } from './ports';
+import { memoryLimits, pagesToMb } from './wasm-inspect';
+
+/** A package's files as read from a directory or an archive, before validation. */
+export interface RawPackage {
+  files: Map<string, Uint8Array>;
+}
+
+export interface InvokeInput {
+  name: string;
+  version?: string | undefined;
+  entrypoint?: string | undefined;
+  input: unknown;
+  onPartial?: (text: string) => void;
+}
+
+export interface InvokeOutput {
+  output: unknown;
+  durationMs: number;
+  memoryPeakBytes: number;
+  package: { name: string; version: string };
+}
+
+const STDERR_DETAIL_LIMIT = 500;
+
+/**
+ * Installs, describes, removes and invokes agent packages. Everything a package claims is checked
+ * at install: the manifest against its schema, the module against WebAssembly and against the
+ * manifest's memory limit, every declared file against the package's contents.
+ */
+export class PackageService {
+  private readonly compiled = new Map<string, Promise<WebAssembly.Module>>();
+
+  constructor(
+    private readonly repository: PackageRepository,
+    private readonly sandbox: SandboxRunner,
+  ) {}
+
+  async install(raw: RawPackage, options: { ifAbsent?: boolean } = {}): Promise<PackageSummary> {
+    const manifestFile = raw.files.get('aion.yaml') ?? raw.files.get('aion.yml');
+    if (!manifestFile)
+      throw new AionError('validation.unprocessable', 'package has no aion.yaml at its root');
+    const parsed = parseManifest(Buffer.from(manifestFile).toString('utf8'));
+    if (!parsed.manifest)
+      throw new AionError('validation.unprocessable', 'aion.yaml is invalid', {
+        details: parsed.problems.map((p) => ({ field: p.field, message: p.message })),
+      });
+    const manifest = parsed.manifest;
+    const problems: ErrorDetail[] = [];
+    const wasm = raw.files.get(manifest.runtime.module);
+    if (!wasm)
+      problems.push({
+        field: 'runtime.module',
+        message: `${manifest.runtime.module} is not in the package`,
+      });
+    const files = new Map<string, Uint8Array>();
+    manifest.permissions.filesystem.forEach((file, i) => {
+      const content = raw.files.get(file);
+      if (content) files.set(file, content);
+      else
+        problems.push({
+          field: `permissions.filesystem.${i}`,
+          message: `${file} is declared but not in the package`,
+        });
+    });
+    if (wasm) problems.push(...(await this.checkModule(wasm, manifest)));
+    if (problems.length)
+      throw new AionError(
+        'validation.unprocessable',
+        `package ${manifest.metadata.name}@${manifest.metadata.version} was refused`,
+        { details: problems },
+      );
+
+    const digest = createHash('sha256')
+      .update(wasm!)
+      .update(JSON.stringify(manifest))
+      .digest('hex');
+    const existing = await this.repository.find(manifest.metadata.name, manifest.metadata.version);
+    if (existing) {
+      if (options.ifAbsent && existing.digestSha256 === digest) return summary(existing);
+      throw new AionError(
+        'state.conflict',
+        `${manifest.metadata.name}@${manifest.metadata.version} is already installed${existing.digestSha256 === digest ? '' : ' with different contents; publish a new version'}`,
+      );
+    }
+    const stored: StoredPackage = {
+      id: randomUUID(),
+      name: manifest.metadata.name,
+      version: manifest.metadata.version,
+      manifest,
+      wasm: wasm!,
+      files,
+      digestSha256: digest,
+      installedAt: new Date(),
+    };
+    await this.repository.insert(stored, {
+      action: 'modules.install',
+      resourceId: `${stored.name}@${stored.version}`,
+      details: { digest_sha256: digest, intents: manifest.intents },
+    });
+    return summary(stored);
+  }
+
+  async describe(name: string, version?: string): Promise<StoredPackage> {
+    const pkg = await this.repository.find(name, version);
+    if (!pkg) throw AionError.notFound('module', version ? `${name}@${version}` : name);
+    return pkg;
+  }
+
+  list(options: { intent?: string; limit: number; offset: number }) {
+    return this.repository.list(options);
+  }
+
+  async uninstall(name: string, version?: string): Promise<void> {
+    const resourceId = version ? `${name}@${version}` : name;
+    const removed = await this.repository.remove(name, version, {
+      action: 'modules.uninstall',
+      resourceId,
+      details: {},
+    });
+    if (removed === 0) throw AionError.notFound('module', resourceId);
+  }
+
+  async invoke(request: InvokeInput): Promise<InvokeOutput> {
+    const pkg = await this.describe(request.name, request.version);
+    const entry = request.entrypoint
+      ? pkg.manifest.entrypoints.find((e) => e.name === request.entrypoint)
+      : pkg.manifest.entrypoints[0];
+    if (!entry)
+      throw new AionError(
+        'validation.invalid_argument',
+        `module ${pkg.name} has no entrypoint ${request.entrypoint}; it has ${pkg.manifest.entrypoints.map((e) => e.name).join(', ')}`,
+      );
+    const validateInput = schemaValidator(entry.input_schema);
+    if (!validateInput(request.input))
+      throw new AionError(
+        'validation.invalid_argument',
+        `input does not match ${pkg.name}.${entry.name}'s input schema`,
+        { details: schemaErrors(validateInput) },
+      );
+    const module = await this.moduleOf(pkg);
+    const stdin = Buffer.from(JSON.stringify(request.input));
+    const started = performance.now();
+    let attempt = 0;
+    for (;;) {
+      const result = await this.sandbox.run({
+        module,
+        args: [pkg.name, entry.name],
+        stdin,
+        files: pkg.files,
+        timeoutMs: pkg.manifest.policies.timeout_ms,
+        ...(request.onPartial ? { onPartial: request.onPartial } : {}),
+      });
+      const retryable = !result.ok && result.kind === 'trap';
+      if (retryable && attempt++ < pkg.manifest.policies.retries) continue;
+      const durationMs = Math.round(performance.now() - started);
+      if (!result.ok)
+        throw new AionError(
+          'validation.unprocessable',
+          `module ${pkg.name} failed: ${result.kind === 'trap' ? `it trapped (${result.message})` : result.message}`,
+        );
+      if (result.exitCode !== 0) {
+        throw new AionError(
+          'validation.unprocessable',
+          `module ${pkg.name} exited with code ${result.exitCode}`,
+          {
+            details: [
+              {
+                field: 'stderr',
+                message: result.stderr
+                  .split('\n')
+                  .filter((l) => !l.startsWith('aion:partial '))
+                  .join('\n')
+                  .slice(0, STDERR_DETAIL_LIMIT),
+              },
+            ],
+          },
+        );
+      }
+      let output: unknown;
+      try {
+        output = JSON.parse(Buffer.from(result.stdout).toString('utf8'));
+      } catch {
+        throw new AionError(
+          'validation.unprocessable',
+          `module ${pkg.name} did not write one JSON document to stdout`,
+        );
+      }
+      const validateOutput = schemaValidator(entry.output_schema);
+      if (!validateOutput(output))
+        throw new AionError(
+          'validation.unprocessable',
+          `module ${pkg.name} returned output that does not match its output schema`,
+          { details: schemaErrors(validateOutput) },
+        );
+      return {
+        output,
+        durationMs,
+        memoryPeakBytes: result.memoryBytes,
+        package: { name: pkg.name, version: pkg.version },
+      };
+    }
+  }
+
+  /** Compiles once per module digest; later invocations reuse the compiled module. */
+  private moduleOf(pkg: StoredPackage): Promise<WebAssembly.Module> {
+    let module = this.compiled.get(pkg.digestSha256);
+    if (!module) {
+      module = WebAssembly.compile(pkg.wasm);
+      this.compiled.set(pkg.digestSha256, module);
+    }
+    return module;
+  }
+
+  private async checkModule(wasm: Uint8Array, manifest: AgentManifest): Promise<ErrorDetail[]> {
+    let module: WebAssembly.Module;
+    try {
+      module = await WebAssembly.compile(wasm);
+    } catch (err) {
+      return [
+        {
+          field: 'runtime.module',
+          message: `not a valid WebAssembly module: ${err instanceof Error ? err.message : String(err)}`,
+        },
+      ];
+    }
+    const problems: ErrorDetail[] = [];
+    const exports = WebAssembly.Module.exports(module);
+    if (
+      !exports.some((e) => e.name === '_start' && e.kind === 'function') ||
+      !exports.some((e) => e.name === 'memory' && e.kind === 'memory')
+    ) {
+      problems.push({
+        field: 'runtime.module',
+        message: 'module must be a WASI command exporting _start and memory',
+      });
+    }
+    const foreign = WebAssembly.Module.imports(module).filter(
+      (i) => i.module !== 'wasi_snapshot_preview1',
+    );
+    if (foreign.length)
+      problems.push({
+        field: 'runtime.module',
+        message: `module imports from outside WASI preview1: ${foreign.map((i) => `${i.module}.${i.name}`).join(', ')}`,
+      });
+    const limit = manifest.runtime.resources.memory_mb;
+    for (const memory of memoryLimits(wasm)) {
+      if (memory.maxPages === undefined)
+        problems.push({
+          field: 'runtime.module',
+          message:
+            'module declares no memory maximum; build it with one (e.g. -Wl,--max-memory) at most runtime.resources.memory_mb',
+        });
+      else if (pagesToMb(memory.maxPages) > limit)
+        problems.push({
+          field: 'runtime.resources.memory_mb',
+          message: `module declares up to ${pagesToMb(memory.maxPages)} MiB of memory, more than the manifest's limit of ${limit} MiB`,
+        });
+    }
+    return problems;
+  }
+}
+
+function summary(pkg: StoredPackage): PackageSummary {
+  return {
+    id: pkg.id,
+    name: pkg.name,
+    version: pkg.version,
+    manifest: pkg.manifest,
+    digestSha256: pkg.digestSha256,
+    installedAt: pkg.installedAt,
+  };
+}
