@@ -1,4 +1,10 @@
-import { fromJson, toJson, type JsonObject, type JsonValue, type MessageInitShape } from '@bufbuild/protobuf';
+import {
+  fromJson,
+  toJson,
+  type JsonObject,
+  type JsonValue,
+  type MessageInitShape,
+} from '@bufbuild/protobuf';
 import { timestampFromDate, ValueSchema } from '@bufbuild/protobuf/wkt';
 import { ModuleService, type ModuleSchema } from '@aion/contracts';
 import { AionError } from '@aion/errors';
