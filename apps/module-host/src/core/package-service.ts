@@ -33,10 +33,17 @@ const STDERR_DETAIL_LIMIT = 500;
  */
 export class PackageService {
   private readonly compiled = new Map<string, Promise<WebAssembly.Module>>();
+  /**
+   * Resolved packages by "name@version" (or "name@" for the newest), kept for `cacheTtlMs`:
+   * loading a package's bytes costs far more than running it. Changes made through this replica
+   * take effect at once; those made through another replica within the TTL.
+   */
+  private readonly cache = new Map<string, { pkg: StoredPackage; until: number }>();
 
   constructor(
     private readonly repository: PackageRepository,
     private readonly sandbox: SandboxRunner,
+    private readonly cacheTtlMs = 5000,
   ) {}
 
   async install(raw: RawPackage, options: { ifAbsent?: boolean } = {}): Promise<PackageSummary> {
@@ -96,6 +103,7 @@ export class PackageService {
       digestSha256: digest,
       installedAt: new Date(),
     };
+    this.cache.clear();
     await this.repository.insert(stored, {
       action: 'modules.install',
       resourceId: `${stored.name}@${stored.version}`,
@@ -105,8 +113,12 @@ export class PackageService {
   }
 
   async describe(name: string, version?: string): Promise<StoredPackage> {
+    const key = `${name}@${version ?? ''}`;
+    const cached = this.cache.get(key);
+    if (cached && cached.until > Date.now()) return cached.pkg;
     const pkg = await this.repository.find(name, version);
     if (!pkg) throw AionError.notFound('module', version ? `${name}@${version}` : name);
+    if (this.cacheTtlMs > 0) this.cache.set(key, { pkg, until: Date.now() + this.cacheTtlMs });
     return pkg;
   }
 
@@ -116,6 +128,7 @@ export class PackageService {
 
   async uninstall(name: string, version?: string): Promise<void> {
     const resourceId = version ? `${name}@${version}` : name;
+    this.cache.clear();
     const removed = await this.repository.remove(name, version, {
       action: 'modules.uninstall',
       resourceId,
