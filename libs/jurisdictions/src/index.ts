@@ -1,0 +1,3 @@
+export * from './iso3166';
+export * from './regions';
+export * from './registry';

@@ -1,0 +1,77 @@
+import { AionError } from '@aion/errors';
+import { ISO_3166_1 } from './iso3166';
+import { DEFAULT_REGIONS } from './regions';
+
+const REGION_CODE = /^[A-Z][A-Z0-9_]{1,31}$/;
+
+/**
+ * Jurisdictions are ISO 3166-1 alpha-2 countries or named regions (sets of countries). Region
+ * codes may not reuse a country code, so every code means one thing.
+ */
+export class JurisdictionRegistry {
+  private readonly regions: Map<string, ReadonlySet<string>>;
+
+  constructor(options: { regions?: Record<string, readonly string[]>; replaceDefaults?: boolean } = {}) {
+    const merged = { ...(options.replaceDefaults ? {} : DEFAULT_REGIONS), ...(options.regions ?? {}) };
+    this.regions = new Map();
+    for (const [code, members] of Object.entries(merged)) {
+      const region = code.toUpperCase();
+      if (!REGION_CODE.test(region)) throw new Error(`invalid region code ${code}`);
+      if (Object.hasOwn(ISO_3166_1, region)) throw new Error(`region code ${region} is already a country code`);
+      const unknown = members.filter((m) => !Object.hasOwn(ISO_3166_1, m.toUpperCase()));
+      if (unknown.length) throw new Error(`region ${region} names unknown countries: ${unknown.join(', ')}`);
+      this.regions.set(region, new Set(members.map((m) => m.toUpperCase())));
+    }
+  }
+
+  isRegion(code: string): boolean {
+    return this.regions.has(code.toUpperCase());
+  }
+
+  isKnown(code: string): boolean {
+    const upper = code.toUpperCase();
+    return this.regions.has(upper) || Object.hasOwn(ISO_3166_1, upper);
+  }
+
+  /** Upper-cases and checks a code; unknown codes are refused naming the code. */
+  normalize(code: string, field = 'jurisdiction'): string {
+    const upper = String(code ?? '').trim().toUpperCase();
+    if (!this.isKnown(upper)) {
+      throw new AionError('validation.invalid_argument', `unknown jurisdiction ${JSON.stringify(code)}: use an ISO 3166-1 alpha-2 code or a region code (${[...this.regions.keys()].join(', ')})`, {
+        details: [{ field, reason: 'unknown_jurisdiction', message: `${JSON.stringify(code)} is not a known jurisdiction` }],
+      });
+    }
+    return upper;
+  }
+
+  /** The countries a code stands for: itself, or a region's members. */
+  countriesOf(code: string): ReadonlySet<string> {
+    const upper = code.toUpperCase();
+    return this.regions.get(upper) ?? (Object.hasOwn(ISO_3166_1, upper) ? new Set([upper]) : new Set());
+  }
+
+  /** True when every country of `target` lies within the union of `allowed`. */
+  covers(allowed: Iterable<string>, target: string): boolean {
+    const union = new Set<string>();
+    for (const code of allowed) for (const c of this.countriesOf(code)) union.add(c);
+    const countries = this.countriesOf(target);
+    if (countries.size === 0) return false;
+    for (const c of countries) if (!union.has(c)) return false;
+    return true;
+  }
+
+  /** True when the two codes share at least one country. */
+  overlaps(a: string, b: string): boolean {
+    const left = this.countriesOf(a);
+    for (const c of this.countriesOf(b)) if (left.has(c)) return true;
+    return false;
+  }
+
+  regionCodes(): string[] {
+    return [...this.regions.keys()];
+  }
+
+  countryName(code: string): string | undefined {
+    return ISO_3166_1[code.toUpperCase()];
+  }
+}
