@@ -29,10 +29,16 @@ describe('JurisdictionRegistry', () => {
   });
 
   it('lets operators add and override regions, and checks their members', () => {
-    const custom = new JurisdictionRegistry({ regions: { BENELUX: ['BE', 'NL', 'LU'], EU: ['DE'] } });
+    const custom = new JurisdictionRegistry({
+      regions: { BENELUX: ['BE', 'NL', 'LU'], EU: ['DE'] },
+    });
     expect(custom.covers(['BENELUX'], 'NL')).toBe(true);
     expect(custom.countriesOf('EU')).toEqual(new Set(['DE']));
-    expect(() => new JurisdictionRegistry({ regions: { BAD: ['ZZ'] } })).toThrow(/unknown countries: ZZ/);
-    expect(() => new JurisdictionRegistry({ regions: { NA: ['US'] } })).toThrow(/already a country code/);
+    expect(() => new JurisdictionRegistry({ regions: { BAD: ['ZZ'] } })).toThrow(
+      /unknown countries: ZZ/,
+    );
+    expect(() => new JurisdictionRegistry({ regions: { NA: ['US'] } })).toThrow(
+      /already a country code/,
+    );
   });
 });

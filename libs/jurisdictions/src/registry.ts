@@ -11,15 +11,22 @@ const REGION_CODE = /^[A-Z][A-Z0-9_]{1,31}$/;
 export class JurisdictionRegistry {
   private readonly regions: Map<string, ReadonlySet<string>>;
 
-  constructor(options: { regions?: Record<string, readonly string[]>; replaceDefaults?: boolean } = {}) {
-    const merged = { ...(options.replaceDefaults ? {} : DEFAULT_REGIONS), ...(options.regions ?? {}) };
+  constructor(
+    options: { regions?: Record<string, readonly string[]>; replaceDefaults?: boolean } = {},
+  ) {
+    const merged = {
+      ...(options.replaceDefaults ? {} : DEFAULT_REGIONS),
+      ...(options.regions ?? {}),
+    };
     this.regions = new Map();
     for (const [code, members] of Object.entries(merged)) {
       const region = code.toUpperCase();
       if (!REGION_CODE.test(region)) throw new Error(`invalid region code ${code}`);
-      if (Object.hasOwn(ISO_3166_1, region)) throw new Error(`region code ${region} is already a country code`);
+      if (Object.hasOwn(ISO_3166_1, region))
+        throw new Error(`region code ${region} is already a country code`);
       const unknown = members.filter((m) => !Object.hasOwn(ISO_3166_1, m.toUpperCase()));
-      if (unknown.length) throw new Error(`region ${region} names unknown countries: ${unknown.join(', ')}`);
+      if (unknown.length)
+        throw new Error(`region ${region} names unknown countries: ${unknown.join(', ')}`);
       this.regions.set(region, new Set(members.map((m) => m.toUpperCase())));
     }
   }
@@ -35,11 +42,23 @@ export class JurisdictionRegistry {
 
   /** Upper-cases and checks a code; unknown codes are refused naming the code. */
   normalize(code: string, field = 'jurisdiction'): string {
-    const upper = String(code ?? '').trim().toUpperCase();
+    const upper = String(code ?? '')
+      .trim()
+      .toUpperCase();
     if (!this.isKnown(upper)) {
-      throw new AionError('validation.invalid_argument', `unknown jurisdiction ${JSON.stringify(code)}: use an ISO 3166-1 alpha-2 code or a region code (${[...this.regions.keys()].join(', ')})`, {
-        details: [{ field, reason: 'unknown_jurisdiction', message: `${JSON.stringify(code)} is not a known jurisdiction` }],
-      });
+      throw new AionError(
+        'validation.invalid_argument',
+        `unknown jurisdiction ${JSON.stringify(code)}: use an ISO 3166-1 alpha-2 code or a region code (${[...this.regions.keys()].join(', ')})`,
+        {
+          details: [
+            {
+              field,
+              reason: 'unknown_jurisdiction',
+              message: `${JSON.stringify(code)} is not a known jurisdiction`,
+            },
+          ],
+        },
+      );
     }
     return upper;
   }
@@ -47,7 +66,9 @@ export class JurisdictionRegistry {
   /** The countries a code stands for: itself, or a region's members. */
   countriesOf(code: string): ReadonlySet<string> {
     const upper = code.toUpperCase();
-    return this.regions.get(upper) ?? (Object.hasOwn(ISO_3166_1, upper) ? new Set([upper]) : new Set());
+    return (
+      this.regions.get(upper) ?? (Object.hasOwn(ISO_3166_1, upper) ? new Set([upper]) : new Set())
+    );
   }
 
   /** True when every country of `target` lies within the union of `allowed`. */
