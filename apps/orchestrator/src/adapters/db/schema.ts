@@ -1,5 +1,93 @@
-// Tables owned by the orchestrator service (prefix `orc_`). drizzle-kit generates its migrations from here.
+// Tables owned by the orchestrator (prefix `orc_`). drizzle-kit generates its migrations from here.
+// Every tenant-scoped table carries tenant_id and the row-level-security policy in its migration.
+import { sql } from 'drizzle-orm';
+import { bigint, check, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 import { outboxTable, processedEventsTable } from '@aion/events';
+import { tenantIsolationPolicy } from '@aion/tenancy';
+
+export const tasks = pgTable(
+  'orc_tasks',
+  {
+    tenantId: text('tenant_id').notNull(),
+    id: text('id').notNull(),
+    projectId: text('project_id').notNull().default(''),
+    subject: text('subject').notNull(),
+    intent: text('intent').notNull(),
+    status: text('status').notNull(),
+    request: jsonb('request').notNull(),
+    requestHash: text('request_hash').notNull(),
+    engineRoute: text('engine_route'),
+    chosenBy: text('chosen_by'),
+    reason: text('reason'),
+    result: jsonb('result'),
+    error: jsonb('error'),
+    latencyMs: integer('latency_ms'),
+    inputTokens: integer('input_tokens'),
+    outputTokens: integer('output_tokens'),
+    costUsd: numeric('cost_usd', { precision: 18, scale: 8, mode: 'number' }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    index('orc_tasks_tenant_created_idx').on(t.tenantId, t.createdAt),
+    check('orc_tasks_status_check', sql`status in ('QUEUED','ROUTED','RUNNING','OK','ERROR','TIMEOUT','CANCELED')`),
+    tenantIsolationPolicy('orc_tasks'),
+  ],
+).enableRLS();
+
+/** Everything a task streamed, numbered, so SSE clients can resume from Last-Event-ID. */
+export const taskEvents = pgTable(
+  'orc_task_events',
+  {
+    tenantId: text('tenant_id').notNull(),
+    taskId: text('task_id').notNull(),
+    sequence: bigint('sequence', { mode: 'number' }).notNull(),
+    kind: text('kind').notNull(),
+    data: jsonb('data').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.taskId, t.sequence] }), tenantIsolationPolicy('orc_task_events')],
+).enableRLS();
+
+/** Spending limits per tenant (project_id '') and per project; both apply to a project's tasks. */
+export const budgets = pgTable(
+  'orc_budgets',
+  {
+    tenantId: text('tenant_id').notNull(),
+    projectId: text('project_id').notNull().default(''),
+    limitUsd: numeric('limit_usd', { precision: 18, scale: 8, mode: 'number' }).notNull(),
+    reservedUsd: numeric('reserved_usd', { precision: 18, scale: 8, mode: 'number' }).notNull().default(0),
+    committedUsd: numeric('committed_usd', { precision: 18, scale: 8, mode: 'number' }).notNull().default(0),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.projectId] }),
+    // Reservations are admitted only within the limit (see budget repository); commits record what
+    // was actually spent, which may exceed an estimate, so the table checks signs, not the sum.
+    check('orc_budgets_amounts_check', sql`limit_usd >= 0 and reserved_usd >= 0 and committed_usd >= 0`),
+    tenantIsolationPolicy('orc_budgets'),
+  ],
+).enableRLS();
+
+export const reservations = pgTable(
+  'orc_budget_reservations',
+  {
+    tenantId: text('tenant_id').notNull(),
+    requestId: text('request_id').notNull(),
+    projectId: text('project_id').notNull().default(''),
+    amountUsd: numeric('amount_usd', { precision: 18, scale: 8, mode: 'number' }).notNull(),
+    committedUsd: numeric('committed_usd', { precision: 18, scale: 8, mode: 'number' }),
+    status: text('status').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.requestId] }),
+    check('orc_budget_reservations_status_check', sql`status in ('RESERVED','COMMITTED','RELEASED')`),
+    tenantIsolationPolicy('orc_budget_reservations'),
+  ],
+).enableRLS();
 
 export const outbox = outboxTable('orc');
 export const processedEvents = processedEventsTable('orc');
