@@ -3,3 +3,4 @@ export * from './ids';
 export * from './kafka';
 export * from './services';
 export * from './grpc-health';
+export * from './openai-server';

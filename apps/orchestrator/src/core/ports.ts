@@ -1,0 +1,103 @@
+import type { Engine } from './engines';
+import type { Classification, Privacy } from './types';
+import type { TaskStatus } from './task-state';
+
+/** The blueprint's task request, as stored (snake_case like the public JSON). */
+export interface TaskRequestDoc {
+  schema_version: string;
+  task_id: string;
+  intent: string;
+  params: Record<string, unknown>;
+  preferred_engine?: string;
+  priority: 'low' | 'normal' | 'high' | 'critical';
+  sla: { budget_usd: number; p95_ms: number; privacy: Privacy };
+  metadata: Record<string, string>;
+  data_context: { jurisdiction: string; classification: Classification };
+  project_id: string;
+}
+
+export interface TaskEngine {
+  route: string;
+  chosenBy: 'ai-router' | 'policy-override';
+  reason: string;
+}
+
+export interface TaskUsage {
+  latencyMs: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+export interface TaskError {
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+export interface TaskRecord {
+  tenantId: string;
+  id: string;
+  projectId: string;
+  subject: string;
+  intent: string;
+  status: TaskStatus;
+  request: TaskRequestDoc;
+  requestHash: string;
+  engine?: TaskEngine | undefined;
+  result?: unknown;
+  error?: TaskError | undefined;
+  usage?: TaskUsage | undefined;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type StreamKind = 'token' | 'partial' | 'done' | 'error';
+
+export interface StreamEvent {
+  sequence: number;
+  kind: StreamKind;
+  data: unknown;
+}
+
+export interface TransitionPatch {
+  engine?: TaskEngine;
+  result?: unknown;
+  error?: TaskError;
+  usage?: TaskUsage;
+}
+
+/** Tasks and their stream events; every call runs in the caller's tenant. */
+export interface TaskRepository {
+  /** Inserts a QUEUED task (and its lifecycle event); returns the existing one when the id is taken. */
+  create(record: TaskRecord): Promise<{ record: TaskRecord; created: boolean }>;
+  get(id: string): Promise<TaskRecord | undefined>;
+  list(options: { limit: number; offset: number; status?: TaskStatus | undefined }): Promise<{ items: TaskRecord[]; total: number }>;
+  /**
+   * Moves the task from `from` to `to` only if it is still in `from` (so racing replicas and
+   * cancellations cannot both win), recording the lifecycle event, usage event and stream event
+   * in the same transaction. Undefined when the task was no longer in `from`.
+   */
+  transition(id: string, from: TaskStatus, to: TaskStatus, patch: TransitionPatch, stream?: { kind: StreamKind; data: unknown }): Promise<TaskRecord | undefined>;
+  appendStream(id: string, kind: StreamKind, data: unknown): Promise<number>;
+  streamAfter(id: string, afterSequence: number): Promise<StreamEvent[]>;
+}
+
+export interface EngineCall {
+  intent: string;
+  params: Record<string, unknown>;
+  signal: AbortSignal;
+  onToken: (token: string) => void;
+  onPartial: (partial: unknown) => void;
+}
+
+export interface EngineOutput {
+  output: unknown;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/** Runs a task on one engine (a module on module-host, or an OpenAI-compatible provider). */
+export interface EngineExecutor {
+  execute(engine: Engine, call: EngineCall): Promise<EngineOutput>;
+}

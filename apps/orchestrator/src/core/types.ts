@@ -1,0 +1,2 @@
+export type { Privacy } from './router';
+export type { Classification } from './residency';
