@@ -1,11 +1,62 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { field, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
 
-/** What the orchestrator service needs in distributed mode; embedded mode stands in for all of it. */
+/** What the orchestrator needs in distributed mode; embedded mode stands in for all of it. */
 export const orchestratorInfraNeeds = { database: true, redis: true, kafka: true };
+
+const P = 'AION_ORCHESTRATOR_';
+
+/** The engines shipped for the embedded default (the sample packages on module-host). */
+export const DEFAULT_ENGINES_FILE =
+  [
+    path.resolve(__dirname, '..', 'config', 'engines.yaml'),
+    path.resolve(__dirname, 'config', 'engines.yaml'),
+  ].find((f) => existsSync(f)) ?? 'engines.yaml';
+
+export const orchestratorConfigSpec = {
+  enginesFile: field(
+    `${P}ENGINES_FILE`,
+    z.string().min(1).default(DEFAULT_ENGINES_FILE),
+    'YAML file declaring the engines the router may choose from',
+  ),
+  policiesFile: field(
+    `${P}POLICIES_FILE`,
+    z.string().min(1).optional(),
+    'YAML file with per-intent force/forbid overrides',
+  ),
+  residencyFile: field(
+    `${P}RESIDENCY_FILE`,
+    z.string().min(1).optional(),
+    'YAML residency rules (until the sovereign-ai service answers them)',
+  ),
+  moduleHostAddress: field(
+    `${P}MODULE_HOST_ADDRESS`,
+    z.string().min(3).default('127.0.0.1:50055'),
+    'host:port of module-host gRPC',
+  ),
+  taskTimeoutMs: field(
+    `${P}TASK_TIMEOUT_MS`,
+    positiveInt(60_000),
+    'Longest a task may run before it ends TIMEOUT',
+  ),
+  breakerFailures: field(
+    `${P}BREAKER_FAILURES`,
+    positiveInt(5),
+    'Consecutive failures that open an engine breaker',
+  ),
+  breakerHalfOpenMs: field(
+    `${P}BREAKER_HALF_OPEN_MS`,
+    positiveInt(10_000),
+    'How long an open breaker waits before a trial call',
+  ),
+};
 
 /** Validated at startup from AION_ORCHESTRATOR_* and the shared variables; one error lists every problem. */
 export function loadOrchestratorConfig(env: NodeJS.ProcessEnv = process.env) {
-  return loadConfigFor('orchestrator', {}, orchestratorInfraNeeds, env);
+  return loadConfigFor('orchestrator', orchestratorConfigSpec, orchestratorInfraNeeds, env);
 }
 
 export type OrchestratorConfig = ReturnType<typeof loadOrchestratorConfig>;

@@ -1,14 +1,40 @@
+import { readFileSync } from 'node:fs';
+import type { JsonObject } from '@bufbuild/protobuf';
+import { ModuleService } from '@aion/contracts';
+import { withTenant } from '@aion/db';
+import { createGrpcClient } from '@aion/grpc';
+import { JurisdictionRegistry } from '@aion/jurisdictions';
+import { BreakerRegistry } from '@aion/resilience';
 import {
   defineService,
   resolveMigrationsFolder,
   type EmbeddedShared,
   type ServiceLifecycle,
 } from '@aion/runtime';
+import { requireTenant } from '@aion/tenancy';
+import { PostgresBudgets } from './adapters/db/budget-repository';
 import { outbox } from './adapters/db/schema';
+import { PostgresTaskRepository } from './adapters/db/task-repository';
+import { EngineDispatcher } from './adapters/engines/executor';
+import { ModuleEngineExecutor } from './adapters/engines/module-engine';
+import { OpenAiCompatibleExecutor } from './adapters/engines/openai-compatible';
+import { registerOrchestratorApi, type AdminAudit } from './api/grpc-handlers';
 import { orchestratorInfraNeeds, type OrchestratorConfig } from './config';
+import { parseEngines, parsePolicies } from './core/engines';
+import { LatencyWindows } from './core/latency';
+import { ConfiguredResidencyPolicy } from './core/residency';
+import { TaskService } from './core/task-service';
+
+function readConfigFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    throw new Error(`cannot read the ${what} file ${path}`);
+  }
+}
 
 /**
- * Composition root of the orchestrator service (tasks: state machine, decision router, budgets, breakers, dead letters).
+ * Composition root of the orchestrator: the task API, decision router, budgets and breakers.
  * Tests, the embedded launcher and main.ts all start it through here.
  */
 export function createOrchestratorService(
@@ -25,5 +51,79 @@ export function createOrchestratorService(
     },
     outbox,
     ...(embedded ? { embedded } : {}),
+    wire: ({ infrastructure, outbox: box, tokens, logger }) => {
+      const jurisdictions = new JurisdictionRegistry();
+      // Invalid files stop the service at startup with every problem listed.
+      const engines = parseEngines(readConfigFile(config.enginesFile, 'engines'), jurisdictions);
+      const policies = config.policiesFile
+        ? parsePolicies(readConfigFile(config.policiesFile, 'policies'), engines)
+        : {};
+      const residency = new ConfiguredResidencyPolicy(
+        config.residencyFile ? readConfigFile(config.residencyFile, 'residency') : 'rules: []',
+        jurisdictions,
+      );
+      const db = infrastructure.database!.db;
+      const modules = createGrpcClient(ModuleService, config.moduleHostAddress, { tokens });
+      const breakers = new BreakerRegistry(
+        { consecutiveFailures: config.breakerFailures, halfOpenAfterMs: config.breakerHalfOpenMs },
+        (engine, state) => logger.warn('engine circuit breaker changed state', { engine, state }),
+      );
+      const budgets = new PostgresBudgets(db);
+      const tasks = new TaskService({
+        repository: new PostgresTaskRepository(db, box!.writer),
+        budgets,
+        executor: new EngineDispatcher(
+          new ModuleEngineExecutor(modules),
+          new OpenAiCompatibleExecutor(),
+        ),
+        residency,
+        jurisdictions,
+        engines,
+        policies,
+        latency: new LatencyWindows(),
+        breakers,
+        logger,
+        taskTimeoutMs: config.taskTimeoutMs,
+      });
+      const audit: AdminAudit = {
+        record: async (action, resourceId, details) => {
+          const { tenantId, subject } = requireTenant();
+          await withTenant(db, tenantId, (tx) =>
+            box!.writer.add(tx, {
+              type: 'audit.recorded',
+              key: resourceId,
+              payload: {
+                actor: subject,
+                action,
+                resourceType: action.split('.')[0] ?? '',
+                resourceId,
+                outcome: 'success',
+                details: details as JsonObject,
+              },
+            }),
+          );
+        },
+      };
+      logger.info('engines loaded', {
+        engines: engines.map((e) => `${e.name} (${e.kind}, ${e.tier}, ${e.intents.join('/')})`),
+      });
+      return {
+        registerGrpc: (server) =>
+          registerOrchestratorApi(server, { tasks, budgets, breakers, jurisdictions, audit }),
+        workers: [
+          {
+            name: 'running-tasks',
+            start: () => undefined,
+            // Tasks already running finish (or time out) before the adapters close.
+            stop: async () => {
+              const deadline = Date.now() + config.shutdownTimeoutMs / 2;
+              while (tasks.inFlight > 0 && Date.now() < deadline)
+                await new Promise((r) => setTimeout(r, 50));
+              modules.close();
+            },
+          },
+        ],
+      };
+    },
   });
 }

@@ -1,8 +1,3 @@
-import { registerErrorCode } from '@aion/errors';
-import { status as GrpcStatus } from '@grpc/grpc-js';
-
-registerErrorCode('budget.exceeded', { http: 402, grpc: GrpcStatus.RESOURCE_EXHAUSTED });
-
 export type ReservationStatus = 'RESERVED' | 'COMMITTED' | 'RELEASED';
 
 export interface Reservation {

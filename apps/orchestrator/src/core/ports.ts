@@ -72,13 +72,23 @@ export interface TaskRepository {
   /** Inserts a QUEUED task (and its lifecycle event); returns the existing one when the id is taken. */
   create(record: TaskRecord): Promise<{ record: TaskRecord; created: boolean }>;
   get(id: string): Promise<TaskRecord | undefined>;
-  list(options: { limit: number; offset: number; status?: TaskStatus | undefined }): Promise<{ items: TaskRecord[]; total: number }>;
+  list(options: {
+    limit: number;
+    offset: number;
+    status?: TaskStatus | undefined;
+  }): Promise<{ items: TaskRecord[]; total: number }>;
   /**
    * Moves the task from `from` to `to` only if it is still in `from` (so racing replicas and
    * cancellations cannot both win), recording the lifecycle event, usage event and stream event
    * in the same transaction. Undefined when the task was no longer in `from`.
    */
-  transition(id: string, from: TaskStatus, to: TaskStatus, patch: TransitionPatch, stream?: { kind: StreamKind; data: unknown }): Promise<TaskRecord | undefined>;
+  transition(
+    id: string,
+    from: TaskStatus,
+    to: TaskStatus,
+    patch: TransitionPatch,
+    stream?: { kind: StreamKind; data: unknown },
+  ): Promise<TaskRecord | undefined>;
   appendStream(id: string, kind: StreamKind, data: unknown): Promise<number>;
   streamAfter(id: string, afterSequence: number): Promise<StreamEvent[]>;
 }

@@ -1,17 +1,7 @@
-import { AionError, registerErrorCode, type ErrorDetail } from '@aion/errors';
+import { AionError, type ErrorDetail } from '@aion/errors';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
-import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { Engine, RoutingPolicies } from './engines';
 import type { DataContext, ResidencyDecision } from './residency';
-
-registerErrorCode('validation.no_allowed_engine', {
-  http: 422,
-  grpc: GrpcStatus.FAILED_PRECONDITION,
-});
-registerErrorCode('sovereign.residency_violation', {
-  http: 403,
-  grpc: GrpcStatus.PERMISSION_DENIED,
-});
 
 export type Privacy = 'local-only' | 'allow-api' | 'hybrid';
 

@@ -8,7 +8,13 @@ import type { Logger } from '@aion/telemetry';
 import type { BudgetPort } from './budget';
 import { type Engine, type RoutingPolicies } from './engines';
 import type { LatencyWindows } from './latency';
-import type { EngineExecutor, StreamEvent, TaskRecord, TaskRepository, TaskRequestDoc } from './ports';
+import type {
+  EngineExecutor,
+  StreamEvent,
+  TaskRecord,
+  TaskRepository,
+  TaskRequestDoc,
+} from './ports';
 import type { ResidencyPolicy } from './residency';
 import { estimateCost, route, type Candidate } from './router';
 import { isTerminal, type TaskStatus } from './task-state';
@@ -76,12 +82,24 @@ export class TaskService {
       updatedAt: now,
     });
     if (!created) {
-      if (record.requestHash !== hashRequest(doc)) throw new AionError('validation.idempotency_key_reused', `task ${id} already exists with a different request`);
+      if (record.requestHash !== hashRequest(doc))
+        throw new AionError(
+          'validation.idempotency_key_reused',
+          `task ${id} already exists with a different request`,
+        );
       return { record, deduplicated: true };
     }
     const context = { ...tenant };
     // Runs after Submit returns; its outcome is recorded on the task, never thrown at the caller.
-    setImmediate(() => void runWithTenant(context, () => this.run(record)).catch((err: unknown) => this.deps.logger?.error('task run failed unexpectedly', { task_id: id, reason: err instanceof Error ? err.message : String(err) })));
+    setImmediate(
+      () =>
+        void runWithTenant(context, () => this.run(record)).catch((err: unknown) =>
+          this.deps.logger?.error('task run failed unexpectedly', {
+            task_id: id,
+            reason: err instanceof Error ? err.message : String(err),
+          }),
+        ),
+    );
     return { record, deduplicated: false };
   }
 
@@ -98,8 +116,24 @@ export class TaskService {
   async cancel(id: string, reason: string): Promise<TaskRecord> {
     for (let attempt = 0; attempt < 4; attempt++) {
       const record = await this.get(id);
-      if (isTerminal(record.status)) throw AionError.conflict(`task ${id} already finished with status ${record.status}`);
-      const canceled = await this.deps.repository.transition(id, record.status, 'CANCELED', { error: { code: 'task.canceled', message: reason || 'canceled by the client', retryable: false } }, { kind: 'error', data: { code: 'task.canceled', message: reason || 'canceled by the client' } });
+      if (isTerminal(record.status))
+        throw AionError.conflict(`task ${id} already finished with status ${record.status}`);
+      const canceled = await this.deps.repository.transition(
+        id,
+        record.status,
+        'CANCELED',
+        {
+          error: {
+            code: 'task.canceled',
+            message: reason || 'canceled by the client',
+            retryable: false,
+          },
+        },
+        {
+          kind: 'error',
+          data: { code: 'task.canceled', message: reason || 'canceled by the client' },
+        },
+      );
       if (canceled) {
         this.running.get(id)?.abort(new AionError('state.conflict', 'task was canceled'));
         this.notify(id);
@@ -111,7 +145,11 @@ export class TaskService {
   }
 
   /** Events after `afterSequence`, then live ones until the task ends (or the signal aborts). */
-  async *stream(id: string, afterSequence: number, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+  async *stream(
+    id: string,
+    afterSequence: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<StreamEvent> {
     await this.get(id);
     let last = afterSequence;
     for (;;) {
@@ -151,8 +189,22 @@ export class TaskService {
       const remainingBudgetUsd = await budgets.remaining(request.project_id);
       decision = route(
         this.deps.engines,
-        { intent: request.intent, privacy: request.sla.privacy, budgetUsd: request.sla.budget_usd, remainingBudgetUsd, p95Ms: request.sla.p95_ms, preferredEngine: request.preferred_engine, estimate, data: request.data_context, residency },
-        { p95: (e) => this.deps.latency.p95(e), breakerOpen: (e) => this.deps.breakers.isOpen(e), policies: this.deps.policies },
+        {
+          intent: request.intent,
+          privacy: request.sla.privacy,
+          budgetUsd: request.sla.budget_usd,
+          remainingBudgetUsd,
+          p95Ms: request.sla.p95_ms,
+          preferredEngine: request.preferred_engine,
+          estimate,
+          data: request.data_context,
+          residency,
+        },
+        {
+          p95: (e) => this.deps.latency.p95(e),
+          breakerOpen: (e) => this.deps.breakers.isOpen(e),
+          policies: this.deps.policies,
+        },
         this.deps.jurisdictions,
       );
     } catch (err) {
@@ -160,15 +212,27 @@ export class TaskService {
       return;
     }
     const first = decision.ranked[0]!;
-    const routed = await repository.transition(task.id, 'QUEUED', 'ROUTED', { engine: { route: first.engine.name, chosenBy: decision.chosenBy, reason: decision.reason } });
+    const routed = await repository.transition(task.id, 'QUEUED', 'ROUTED', {
+      engine: { route: first.engine.name, chosenBy: decision.chosenBy, reason: decision.reason },
+    });
     if (!routed) return; // canceled meanwhile
     this.notify(task.id);
 
     const controller = new AbortController();
     this.running.set(task.id, controller);
-    const timeout = setTimeout(() => controller.abort(new AionError('service.timeout', 'task timed out')), this.deps.taskTimeoutMs ?? 60_000);
+    const timeout = setTimeout(
+      () => controller.abort(new AionError('service.timeout', 'task timed out')),
+      this.deps.taskTimeoutMs ?? 60_000,
+    );
     try {
-      await this.execute(routed, decision.ranked, decision.chosenBy, decision.reason, estimate, controller.signal);
+      await this.execute(
+        routed,
+        decision.ranked,
+        decision.chosenBy,
+        decision.reason,
+        estimate,
+        controller.signal,
+      );
     } finally {
       clearTimeout(timeout);
       this.running.delete(task.id);
@@ -176,7 +240,14 @@ export class TaskService {
     }
   }
 
-  private async execute(task: TaskRecord, ranked: Candidate[], chosenBy: 'ai-router' | 'policy-override', reason: string, estimate: { inputTokens: number; outputTokens: number }, signal: AbortSignal): Promise<void> {
+  private async execute(
+    task: TaskRecord,
+    ranked: Candidate[],
+    chosenBy: 'ai-router' | 'policy-override',
+    reason: string,
+    estimate: { inputTokens: number; outputTokens: number },
+    signal: AbortSignal,
+  ): Promise<void> {
     const { repository, budgets } = this.deps;
     let status: TaskStatus = 'ROUTED';
     let why = reason;
@@ -187,12 +258,14 @@ export class TaskService {
         await budgets.reserve(task.id, task.request.project_id, estimateCost(engine, estimate));
       } catch (err) {
         failures.push(`${engine.name}: ${toAionError(err).message}`);
-        if (index === ranked.length - 1) return void (await this.fail(task, status, toAionError(err)));
+        if (index === ranked.length - 1)
+          return void (await this.fail(task, status, toAionError(err)));
         continue;
       }
       const engineInfo = { route: engine.name, chosenBy, reason: why };
       const moved = await repository.transition(task.id, status, 'RUNNING', { engine: engineInfo });
-      if (!moved && status !== 'RUNNING') return void (await budgets.release(task.id).catch(() => undefined));
+      if (!moved && status !== 'RUNNING')
+        return void (await budgets.release(task.id).catch(() => undefined));
       status = 'RUNNING';
       this.notify(task.id);
       const started = performance.now();
@@ -204,33 +277,69 @@ export class TaskService {
               intent: task.intent,
               params: task.request.params,
               signal: AbortSignal.any([signal, breakerSignal]),
-              onToken: (token) => void repository.appendStream(task.id, 'token', { token }).then(() => this.notify(task.id), () => undefined),
-              onPartial: (partial) => void repository.appendStream(task.id, 'partial', { partial }).then(() => this.notify(task.id), () => undefined),
+              onToken: (token) =>
+                void repository.appendStream(task.id, 'token', { token }).then(
+                  () => this.notify(task.id),
+                  () => undefined,
+                ),
+              onPartial: (partial) =>
+                void repository.appendStream(task.id, 'partial', { partial }).then(
+                  () => this.notify(task.id),
+                  () => undefined,
+                ),
             }),
           signal,
         );
         const latencyMs = Math.round(performance.now() - started);
         this.deps.latency.record(engine.name, latencyMs);
-        const costUsd = estimateCost(engine, { inputTokens: output.inputTokens, outputTokens: output.outputTokens });
-        const usage = { latencyMs, inputTokens: output.inputTokens, outputTokens: output.outputTokens, costUsd };
-        const done = await repository.transition(task.id, 'RUNNING', 'OK', { engine: engineInfo, result: output.output, usage }, { kind: 'done', data: { status: 'OK' } });
+        const costUsd = estimateCost(engine, {
+          inputTokens: output.inputTokens,
+          outputTokens: output.outputTokens,
+        });
+        const usage = {
+          latencyMs,
+          inputTokens: output.inputTokens,
+          outputTokens: output.outputTokens,
+          costUsd,
+        };
+        const done = await repository.transition(
+          task.id,
+          'RUNNING',
+          'OK',
+          { engine: engineInfo, result: output.output, usage },
+          { kind: 'done', data: { status: 'OK' } },
+        );
         if (done) await budgets.commit(task.id, costUsd);
         else await budgets.release(task.id).catch(() => undefined);
         return;
       } catch (err) {
         if (signal.aborted) {
-          const cause = signal.reason instanceof AionError ? signal.reason : AionError.internal(err);
-          if (cause.code === 'service.timeout') await this.finish(task, 'TIMEOUT', { code: 'task.timeout', message: `task did not finish within ${this.deps.taskTimeoutMs ?? 60_000} ms`, retryable: true });
+          const cause =
+            signal.reason instanceof AionError ? signal.reason : AionError.internal(err);
+          if (cause.code === 'service.timeout')
+            await this.finish(task, 'TIMEOUT', {
+              code: 'task.timeout',
+              message: `task did not finish within ${this.deps.taskTimeoutMs ?? 60_000} ms`,
+              retryable: true,
+            });
           await budgets.release(task.id).catch(() => undefined);
           return;
         }
         const detail = toAionError(err).message;
         failures.push(`${engine.name}: ${detail}`);
-        this.deps.logger?.warn('engine failed; falling back', { task_id: task.id, engine: engine.name, reason: detail });
+        this.deps.logger?.warn('engine failed; falling back', {
+          task_id: task.id,
+          engine: engine.name,
+          reason: detail,
+        });
         const next = ranked[index + 1];
         if (!next) {
           await budgets.release(task.id).catch(() => undefined);
-          await this.finish(task, 'ERROR', { code: 'engine.failed', message: `every allowed engine failed: ${failures.join('; ')}`, retryable: true });
+          await this.finish(task, 'ERROR', {
+            code: 'engine.failed',
+            message: `every allowed engine failed: ${failures.join('; ')}`,
+            retryable: true,
+          });
           return;
         }
         why = `${reason}; fell back from ${engine.name} (${detail}) to ${next.engine.name}`;
@@ -238,14 +347,34 @@ export class TaskService {
     }
   }
 
-  private async finish(task: TaskRecord, to: 'ERROR' | 'TIMEOUT', error: { code: string; message: string; retryable: boolean }): Promise<void> {
-    await this.deps.repository.transition(task.id, 'RUNNING', to, { error }, { kind: 'error', data: error });
+  private async finish(
+    task: TaskRecord,
+    to: 'ERROR' | 'TIMEOUT',
+    error: { code: string; message: string; retryable: boolean },
+  ): Promise<void> {
+    await this.deps.repository.transition(
+      task.id,
+      'RUNNING',
+      to,
+      { error },
+      { kind: 'error', data: error },
+    );
     this.notify(task.id);
   }
 
   private async fail(task: TaskRecord, from: TaskStatus, error: AionError): Promise<void> {
-    const doc = { code: error.code, message: error.message, retryable: error.code === 'service.unavailable' || error.code === 'budget.exceeded' };
-    await this.deps.repository.transition(task.id, from, 'ERROR', { error: doc }, { kind: 'error', data: { ...doc, ...(error.details ? { details: error.details } : {}) } });
+    const doc = {
+      code: error.code,
+      message: error.message,
+      retryable: error.code === 'service.unavailable' || error.code === 'budget.exceeded',
+    };
+    await this.deps.repository.transition(
+      task.id,
+      from,
+      'ERROR',
+      { error: doc },
+      { kind: 'error', data: { ...doc, ...(error.details ? { details: error.details } : {}) } },
+    );
     this.notify(task.id);
   }
 

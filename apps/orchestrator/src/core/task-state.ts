@@ -1,6 +1,14 @@
 import { AionError } from '@aion/errors';
 
-export const TASK_STATUSES = ['QUEUED', 'ROUTED', 'RUNNING', 'OK', 'ERROR', 'TIMEOUT', 'CANCELED'] as const;
+export const TASK_STATUSES = [
+  'QUEUED',
+  'ROUTED',
+  'RUNNING',
+  'OK',
+  'ERROR',
+  'TIMEOUT',
+  'CANCELED',
+] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export const TERMINAL: ReadonlySet<TaskStatus> = new Set(['OK', 'ERROR', 'TIMEOUT', 'CANCELED']);
@@ -21,7 +29,8 @@ export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
 }
 
 export function assertTransition(taskId: string, from: TaskStatus, to: TaskStatus): void {
-  if (!canTransition(from, to)) throw AionError.conflict(`task ${taskId} cannot go from ${from} to ${to}`);
+  if (!canTransition(from, to))
+    throw AionError.conflict(`task ${taskId} cannot go from ${from} to ${to}`);
 }
 
 export function isTerminal(status: TaskStatus): boolean {

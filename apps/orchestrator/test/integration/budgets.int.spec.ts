@@ -9,11 +9,16 @@ const migrations = path.resolve(__dirname, '..', '..', 'migrations');
 let testDb: TestDatabase;
 let database: Database;
 let budgets: PostgresBudgets;
-const as = <T>(tenantId: string, fn: () => Promise<T>) => runWithTenant({ tenantId, subject: 'test', roles: ['admin'], requestId: 'r' }, fn);
+const as = <T>(tenantId: string, fn: () => Promise<T>) =>
+  runWithTenant({ tenantId, subject: 'test', roles: ['admin'], requestId: 'r' }, fn);
 
 beforeAll(async () => {
   testDb = await createTestDatabase('budgets');
-  await migratePostgres(testDb.ownerUrl, { folder: migrations, prefix: 'orc' }, { appRole: testDb.appRole });
+  await migratePostgres(
+    testDb.ownerUrl,
+    { folder: migrations, prefix: 'orc' },
+    { appRole: testDb.appRole },
+  );
   database = openPostgres({ url: testDb.appUrl, max: 20 });
   budgets = new PostgresBudgets(database.db);
 });
@@ -26,11 +31,15 @@ afterAll(async () => {
 describe('budgets on PostgreSQL', () => {
   it('never overspends under 1,000 concurrent reservations', async () => {
     await as('race', () => budgets.setLimit('', 10));
-    const results = await Promise.allSettled(Array.from({ length: 1000 }, () => as('race', () => budgets.reserve(randomUUID(), '', 0.05))));
+    const results = await Promise.allSettled(
+      Array.from({ length: 1000 }, () => as('race', () => budgets.reserve(randomUUID(), '', 0.05))),
+    );
     const admitted = results.filter((r) => r.status === 'fulfilled');
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(admitted).toHaveLength(200);
-    expect(refused.every((r) => (r.reason as { code?: string }).code === 'budget.exceeded')).toBe(true);
+    expect(refused.every((r) => (r.reason as { code?: string }).code === 'budget.exceeded')).toBe(
+      true,
+    );
     const state = await as('race', () => budgets.state(''));
     expect(state.reservedUsd + state.committedUsd).toBeLessThanOrEqual(10);
     expect(state.reservedUsd).toBeCloseTo(10, 6);
@@ -39,10 +48,18 @@ describe('budgets on PostgreSQL', () => {
 
   it('keeps reserved + committed within the limit while commits and releases race new reservations', async () => {
     await as('mixed', () => budgets.setLimit('', 5));
-    const first = await Promise.all(Array.from({ length: 50 }, () => as('mixed', () => budgets.reserve(randomUUID(), '', 0.1))));
+    const first = await Promise.all(
+      Array.from({ length: 50 }, () => as('mixed', () => budgets.reserve(randomUUID(), '', 0.1))),
+    );
     const work = [
-      ...first.map((r, i) => as('mixed', () => (i % 2 ? budgets.commit(r.requestId, 0.05) : budgets.release(r.requestId)))),
-      ...Array.from({ length: 300 }, () => as('mixed', () => budgets.reserve(randomUUID(), '', 0.1))),
+      ...first.map((r, i) =>
+        as('mixed', () =>
+          i % 2 ? budgets.commit(r.requestId, 0.05) : budgets.release(r.requestId),
+        ),
+      ),
+      ...Array.from({ length: 300 }, () =>
+        as('mixed', () => budgets.reserve(randomUUID(), '', 0.1)),
+      ),
     ];
     await Promise.allSettled(work);
     const state = await as('mixed', () => budgets.state(''));
@@ -53,7 +70,10 @@ describe('budgets on PostgreSQL', () => {
   it('is idempotent by request id at every step', async () => {
     await as('idem', () => budgets.setLimit('', 1));
     const id = randomUUID();
-    const [a, b] = await Promise.all([as('idem', () => budgets.reserve(id, '', 0.3)), as('idem', () => budgets.reserve(id, '', 0.3))]);
+    const [a, b] = await Promise.all([
+      as('idem', () => budgets.reserve(id, '', 0.3)),
+      as('idem', () => budgets.reserve(id, '', 0.3)),
+    ]);
     expect(a).toEqual(b);
     expect((await as('idem', () => budgets.state(''))).reservedUsd).toBeCloseTo(0.3, 6);
     // Raising a reservation reserves only the difference.
@@ -61,20 +81,31 @@ describe('budgets on PostgreSQL', () => {
     expect((await as('idem', () => budgets.state(''))).reservedUsd).toBeCloseTo(0.5, 6);
     const committed = await as('idem', () => budgets.commit(id, 0.42));
     expect(await as('idem', () => budgets.commit(id, 0.42))).toEqual(committed);
-    await expect(as('idem', () => budgets.release(id))).rejects.toMatchObject({ code: 'state.conflict' });
+    await expect(as('idem', () => budgets.release(id))).rejects.toMatchObject({
+      code: 'state.conflict',
+    });
     const state = await as('idem', () => budgets.state(''));
     expect(state).toMatchObject({ limitUsd: 1, committedUsd: 0.42 });
     expect(state.reservedUsd).toBeCloseTo(0, 6);
-    await expect(as('idem', () => budgets.commit(randomUUID(), 1))).rejects.toMatchObject({ code: 'resource.not_found' });
+    await expect(as('idem', () => budgets.commit(randomUUID(), 1))).rejects.toMatchObject({
+      code: 'resource.not_found',
+    });
   });
 
   it('applies the tenant limit and the project limit together', async () => {
     await as('proj', () => budgets.setLimit('', 1));
     await as('proj', () => budgets.setLimit('alpha', 0.4));
     await as('proj', () => budgets.reserve(randomUUID(), 'alpha', 0.3));
-    await expect(as('proj', () => budgets.reserve(randomUUID(), 'alpha', 0.2))).rejects.toMatchObject({ code: 'budget.exceeded', message: expect.stringContaining('project alpha') });
+    await expect(
+      as('proj', () => budgets.reserve(randomUUID(), 'alpha', 0.2)),
+    ).rejects.toMatchObject({
+      code: 'budget.exceeded',
+      message: expect.stringContaining('project alpha'),
+    });
     await as('proj', () => budgets.reserve(randomUUID(), 'beta', 0.6));
-    await expect(as('proj', () => budgets.reserve(randomUUID(), 'beta', 0.2))).rejects.toMatchObject({ message: expect.stringContaining('tenant budget exceeded') });
+    await expect(
+      as('proj', () => budgets.reserve(randomUUID(), 'beta', 0.2)),
+    ).rejects.toMatchObject({ message: expect.stringContaining('tenant budget exceeded') });
     expect(await as('proj', () => budgets.remaining('alpha'))).toBeCloseTo(0.1, 6);
   });
 
@@ -82,6 +113,8 @@ describe('budgets on PostgreSQL', () => {
     expect(await as('free', () => budgets.remaining(''))).toBeUndefined();
     await as('free', () => budgets.reserve(randomUUID(), '', 1000));
     expect((await as('race', () => budgets.state(''))).limitUsd).toBe(10);
-    await expect(as('free', () => budgets.reserve(randomUUID(), '', -1))).rejects.toMatchObject({ code: 'validation.invalid_argument' });
+    await expect(as('free', () => budgets.reserve(randomUUID(), '', -1))).rejects.toMatchObject({
+      code: 'validation.invalid_argument',
+    });
   });
 });

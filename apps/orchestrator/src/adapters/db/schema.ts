@@ -1,7 +1,18 @@
 // Tables owned by the orchestrator (prefix `orc_`). drizzle-kit generates its migrations from here.
 // Every tenant-scoped table carries tenant_id and the row-level-security policy in its migration.
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  check,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
 import { outboxTable, processedEventsTable } from '@aion/events';
 import { tenantIsolationPolicy } from '@aion/tenancy';
 
@@ -31,7 +42,10 @@ export const tasks = pgTable(
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
     index('orc_tasks_tenant_created_idx').on(t.tenantId, t.createdAt),
-    check('orc_tasks_status_check', sql`status in ('QUEUED','ROUTED','RUNNING','OK','ERROR','TIMEOUT','CANCELED')`),
+    check(
+      'orc_tasks_status_check',
+      sql`status in ('QUEUED','ROUTED','RUNNING','OK','ERROR','TIMEOUT','CANCELED')`,
+    ),
     tenantIsolationPolicy('orc_tasks'),
   ],
 ).enableRLS();
@@ -47,7 +61,10 @@ export const taskEvents = pgTable(
     data: jsonb('data').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.tenantId, t.taskId, t.sequence] }), tenantIsolationPolicy('orc_task_events')],
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.taskId, t.sequence] }),
+    tenantIsolationPolicy('orc_task_events'),
+  ],
 ).enableRLS();
 
 /** Spending limits per tenant (project_id '') and per project; both apply to a project's tasks. */
@@ -57,15 +74,22 @@ export const budgets = pgTable(
     tenantId: text('tenant_id').notNull(),
     projectId: text('project_id').notNull().default(''),
     limitUsd: numeric('limit_usd', { precision: 18, scale: 8, mode: 'number' }).notNull(),
-    reservedUsd: numeric('reserved_usd', { precision: 18, scale: 8, mode: 'number' }).notNull().default(0),
-    committedUsd: numeric('committed_usd', { precision: 18, scale: 8, mode: 'number' }).notNull().default(0),
+    reservedUsd: numeric('reserved_usd', { precision: 18, scale: 8, mode: 'number' })
+      .notNull()
+      .default(0),
+    committedUsd: numeric('committed_usd', { precision: 18, scale: 8, mode: 'number' })
+      .notNull()
+      .default(0),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.projectId] }),
     // Reservations are admitted only within the limit (see budget repository); commits record what
     // was actually spent, which may exceed an estimate, so the table checks signs, not the sum.
-    check('orc_budgets_amounts_check', sql`limit_usd >= 0 and reserved_usd >= 0 and committed_usd >= 0`),
+    check(
+      'orc_budgets_amounts_check',
+      sql`limit_usd >= 0 and reserved_usd >= 0 and committed_usd >= 0`,
+    ),
     tenantIsolationPolicy('orc_budgets'),
   ],
 ).enableRLS();
@@ -84,7 +108,10 @@ export const reservations = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.requestId] }),
-    check('orc_budget_reservations_status_check', sql`status in ('RESERVED','COMMITTED','RELEASED')`),
+    check(
+      'orc_budget_reservations_status_check',
+      sql`status in ('RESERVED','COMMITTED','RELEASED')`,
+    ),
     tenantIsolationPolicy('orc_budget_reservations'),
   ],
 ).enableRLS();

@@ -3,7 +3,13 @@ import { TaskStatus as ProtoTaskStatus } from '@aion/contracts';
 import { withTenant, type Db, type Tx } from '@aion/db';
 import type { OutboxWriter } from '@aion/events';
 import { requireTenant } from '@aion/tenancy';
-import type { StreamEvent, StreamKind, TaskRecord, TaskRepository, TransitionPatch } from '../../core/ports';
+import type {
+  StreamEvent,
+  StreamKind,
+  TaskRecord,
+  TaskRepository,
+  TransitionPatch,
+} from '../../core/ports';
 import type { TaskStatus } from '../../core/task-state';
 import { taskEvents, tasks } from './schema';
 
@@ -29,10 +35,24 @@ function toRecord(row: Row): TaskRecord {
     status: row.status as TaskStatus,
     request: row.request as TaskRecord['request'],
     requestHash: row.requestHash,
-    engine: row.engineRoute ? { route: row.engineRoute, chosenBy: row.chosenBy as 'ai-router' | 'policy-override', reason: row.reason ?? '' } : undefined,
+    engine: row.engineRoute
+      ? {
+          route: row.engineRoute,
+          chosenBy: row.chosenBy as 'ai-router' | 'policy-override',
+          reason: row.reason ?? '',
+        }
+      : undefined,
     result: row.result ?? undefined,
     error: (row.error as TaskRecord['error']) ?? undefined,
-    usage: row.latencyMs === null ? undefined : { latencyMs: row.latencyMs, inputTokens: row.inputTokens ?? 0, outputTokens: row.outputTokens ?? 0, costUsd: row.costUsd ?? 0 },
+    usage:
+      row.latencyMs === null
+        ? undefined
+        : {
+            latencyMs: row.latencyMs,
+            inputTokens: row.inputTokens ?? 0,
+            outputTokens: row.outputTokens ?? 0,
+            costUsd: row.costUsd ?? 0,
+          },
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -40,7 +60,10 @@ function toRecord(row: Row): TaskRecord {
 
 /** Tasks in PostgreSQL (RLS by tenant); lifecycle and usage events go out through the outbox. */
 export class PostgresTaskRepository implements TaskRepository {
-  constructor(private readonly db: Db, private readonly outbox: OutboxWriter) {}
+  constructor(
+    private readonly db: Db,
+    private readonly outbox: OutboxWriter,
+  ) {}
 
   private tx<T>(fn: (tx: Tx, tenantId: string) => Promise<T>): Promise<T> {
     const { tenantId } = requireTenant();
@@ -51,11 +74,29 @@ export class PostgresTaskRepository implements TaskRepository {
     return this.tx(async (tx, tenantId) => {
       const inserted = await tx
         .insert(tasks)
-        .values({ tenantId, id: record.id, projectId: record.projectId, subject: record.subject, intent: record.intent, status: 'QUEUED', request: record.request, requestHash: record.requestHash })
+        .values({
+          tenantId,
+          id: record.id,
+          projectId: record.projectId,
+          subject: record.subject,
+          intent: record.intent,
+          status: 'QUEUED',
+          request: record.request,
+          requestHash: record.requestHash,
+        })
         .onConflictDoNothing()
         .returning();
       if (inserted[0]) {
-        await this.outbox.add(tx, { type: 'task.state_changed', key: record.id, payload: { taskId: record.id, fromStatus: 0, toStatus: PROTO_STATUS.QUEUED, intent: record.intent } });
+        await this.outbox.add(tx, {
+          type: 'task.state_changed',
+          key: record.id,
+          payload: {
+            taskId: record.id,
+            fromStatus: 0,
+            toStatus: PROTO_STATUS.QUEUED,
+            intent: record.intent,
+          },
+        });
         return { record: toRecord(inserted[0]), created: true };
       }
       const [existing] = await tx.select().from(tasks).where(eq(tasks.id, record.id));
@@ -70,26 +111,55 @@ export class PostgresTaskRepository implements TaskRepository {
     });
   }
 
-  async list(options: { limit: number; offset: number; status?: TaskStatus | undefined }): Promise<{ items: TaskRecord[]; total: number }> {
+  async list(options: {
+    limit: number;
+    offset: number;
+    status?: TaskStatus | undefined;
+  }): Promise<{ items: TaskRecord[]; total: number }> {
     return this.tx(async (tx) => {
       const where = options.status ? eq(tasks.status, options.status) : undefined;
-      const rows = await tx.select().from(tasks).where(where).orderBy(desc(tasks.createdAt), desc(tasks.id)).limit(options.limit).offset(options.offset);
+      const rows = await tx
+        .select()
+        .from(tasks)
+        .where(where)
+        .orderBy(desc(tasks.createdAt), desc(tasks.id))
+        .limit(options.limit)
+        .offset(options.offset);
       const [total] = await tx.select({ n: count() }).from(tasks).where(where);
       return { items: rows.map(toRecord), total: total?.n ?? 0 };
     });
   }
 
-  async transition(id: string, from: TaskStatus, to: TaskStatus, patch: TransitionPatch, stream?: { kind: StreamKind; data: unknown }): Promise<TaskRecord | undefined> {
+  async transition(
+    id: string,
+    from: TaskStatus,
+    to: TaskStatus,
+    patch: TransitionPatch,
+    stream?: { kind: StreamKind; data: unknown },
+  ): Promise<TaskRecord | undefined> {
     return this.tx(async (tx, tenantId) => {
       const [row] = await tx
         .update(tasks)
         .set({
           status: to,
           updatedAt: new Date(),
-          ...(patch.engine ? { engineRoute: patch.engine.route, chosenBy: patch.engine.chosenBy, reason: patch.engine.reason } : {}),
+          ...(patch.engine
+            ? {
+                engineRoute: patch.engine.route,
+                chosenBy: patch.engine.chosenBy,
+                reason: patch.engine.reason,
+              }
+            : {}),
           ...(patch.result !== undefined ? { result: patch.result } : {}),
           ...(patch.error ? { error: patch.error } : {}),
-          ...(patch.usage ? { latencyMs: patch.usage.latencyMs, inputTokens: patch.usage.inputTokens, outputTokens: patch.usage.outputTokens, costUsd: patch.usage.costUsd } : {}),
+          ...(patch.usage
+            ? {
+                latencyMs: patch.usage.latencyMs,
+                inputTokens: patch.usage.inputTokens,
+                outputTokens: patch.usage.outputTokens,
+                costUsd: patch.usage.costUsd,
+              }
+            : {}),
         })
         .where(and(eq(tasks.id, id), eq(tasks.status, from)))
         .returning();
@@ -104,7 +174,15 @@ export class PostgresTaskRepository implements TaskRepository {
             fromStatus: PROTO_STATUS[from],
             toStatus: PROTO_STATUS[to],
             intent: record.intent,
-            ...(record.engine ? { engine: { route: record.engine.route, chosenBy: record.engine.chosenBy === 'policy-override' ? 2 : 1, reason: record.engine.reason } } : {}),
+            ...(record.engine
+              ? {
+                  engine: {
+                    route: record.engine.route,
+                    chosenBy: record.engine.chosenBy === 'policy-override' ? 2 : 1,
+                    reason: record.engine.reason,
+                  },
+                }
+              : {}),
             ...(record.error ? { error: record.error } : {}),
           },
         },
@@ -113,7 +191,17 @@ export class PostgresTaskRepository implements TaskRepository {
         events.push({
           type: 'usage.recorded',
           key: id,
-          payload: { taskId: id, projectId: record.projectId, engine: record.engine?.route ?? '', usage: { latencyMs: record.usage.latencyMs, inputTokens: record.usage.inputTokens, outputTokens: record.usage.outputTokens, costUsd: record.usage.costUsd } },
+          payload: {
+            taskId: id,
+            projectId: record.projectId,
+            engine: record.engine?.route ?? '',
+            usage: {
+              latencyMs: record.usage.latencyMs,
+              inputTokens: record.usage.inputTokens,
+              outputTokens: record.usage.outputTokens,
+              costUsd: record.usage.costUsd,
+            },
+          },
         });
       }
       await this.outbox.add(tx, ...events);
@@ -127,17 +215,33 @@ export class PostgresTaskRepository implements TaskRepository {
   }
 
   /** Next sequence under a per-task advisory lock, so concurrent appends never collide. */
-  private async append(tx: Tx, tenantId: string, id: string, kind: StreamKind, data: unknown): Promise<number> {
+  private async append(
+    tx: Tx,
+    tenantId: string,
+    id: string,
+    kind: StreamKind,
+    data: unknown,
+  ): Promise<number> {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`${tenantId}/${id}`}))`);
-    const [last] = await tx.select({ max: sql<number | null>`max(${taskEvents.sequence})` }).from(taskEvents).where(eq(taskEvents.taskId, id));
+    const [last] = await tx
+      .select({ max: sql<number | null>`max(${taskEvents.sequence})` })
+      .from(taskEvents)
+      .where(eq(taskEvents.taskId, id));
     const sequence = Number(last?.max ?? 0) + 1;
-    await tx.insert(taskEvents).values({ tenantId, taskId: id, sequence, kind, data: data as object });
+    await tx
+      .insert(taskEvents)
+      .values({ tenantId, taskId: id, sequence, kind, data: data as object });
     return sequence;
   }
 
   async streamAfter(id: string, afterSequence: number): Promise<StreamEvent[]> {
     return this.tx(async (tx) => {
-      const rows = await tx.select().from(taskEvents).where(and(eq(taskEvents.taskId, id), gt(taskEvents.sequence, afterSequence))).orderBy(asc(taskEvents.sequence)).limit(500);
+      const rows = await tx
+        .select()
+        .from(taskEvents)
+        .where(and(eq(taskEvents.taskId, id), gt(taskEvents.sequence, afterSequence)))
+        .orderBy(asc(taskEvents.sequence))
+        .limit(500);
       return rows.map((r) => ({ sequence: r.sequence, kind: r.kind as StreamKind, data: r.data }));
     });
   }

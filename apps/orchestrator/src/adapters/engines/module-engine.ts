@@ -27,10 +27,17 @@ export class ModuleEngineExecutor {
         }
         call.onPartial(partial);
       } else if (message.event.case === 'done') {
-        output = message.event.value.output ? toJson(ValueSchema, message.event.value.output) : null;
+        output = message.event.value.output
+          ? toJson(ValueSchema, message.event.value.output)
+          : null;
       }
     }
-    if (output === undefined) throw new AionError('service.unavailable', `module ${engine.module} ended without a result`);
-    return { output, inputTokens: estimateTokens(call.params), outputTokens: estimateTokens(output) };
+    if (output === undefined)
+      throw new AionError('service.unavailable', `module ${engine.module} ended without a result`);
+    return {
+      output,
+      inputTokens: estimateTokens(call.params),
+      outputTokens: estimateTokens(output),
+    };
   }
 }

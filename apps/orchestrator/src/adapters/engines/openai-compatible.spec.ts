@@ -4,11 +4,33 @@ import { OpenAiCompatibleExecutor } from './openai-compatible';
 
 let server: OpenAiTestServer;
 const engine = (over: Partial<Engine> = {}) =>
-  ({ name: 'test-llm', tier: 'cloud-standard', kind: 'openai-compatible', endpoint: server.url, models: ['test-model'], intents: ['chat', 'summarize'], jurisdiction: 'US', region: 'us', price_per_1k_tokens: { input: 0.001, output: 0.002 }, api_key_env: 'TEST_LLM_KEY', ...over }) as Engine & { kind: 'openai-compatible' };
+  ({
+    name: 'test-llm',
+    tier: 'cloud-standard',
+    kind: 'openai-compatible',
+    endpoint: server.url,
+    models: ['test-model'],
+    intents: ['chat', 'summarize'],
+    jurisdiction: 'US',
+    region: 'us',
+    price_per_1k_tokens: { input: 0.001, output: 0.002 },
+    api_key_env: 'TEST_LLM_KEY',
+    ...over,
+  }) as Engine & { kind: 'openai-compatible' };
 const executor = new OpenAiCompatibleExecutor({ TEST_LLM_KEY: 'sk-test' });
 const call = (over: Partial<Parameters<OpenAiCompatibleExecutor['execute']>[1]> = {}) => {
   const tokens: string[] = [];
-  return { tokens, call: { intent: 'chat', params: { messages: [{ role: 'user', content: 'Hi' }] }, signal: new AbortController().signal, onToken: (t: string) => tokens.push(t), onPartial: () => undefined, ...over } };
+  return {
+    tokens,
+    call: {
+      intent: 'chat',
+      params: { messages: [{ role: 'user', content: 'Hi' }] },
+      signal: new AbortController().signal,
+      onToken: (t: string) => tokens.push(t),
+      onPartial: () => undefined,
+      ...over,
+    },
+  };
 };
 
 beforeAll(async () => {
@@ -24,18 +46,31 @@ describe('OpenAiCompatibleExecutor', () => {
     const { tokens, call: c } = call();
     const result = await executor.execute(engine(), c);
     expect(tokens.join('')).toBe('Aion answers in tokens.');
-    expect(result.output).toEqual({ message: { role: 'assistant', content: 'Aion answers in tokens.' }, finish_reason: 'stop', model: 'test-model' });
+    expect(result.output).toEqual({
+      message: { role: 'assistant', content: 'Aion answers in tokens.' },
+      finish_reason: 'stop',
+      model: 'test-model',
+    });
     expect(result.outputTokens).toBe(4);
     const last = server.requests.at(-1)!;
     expect(last.headers['authorization']).toBe('Bearer sk-test');
-    expect(last.body).toMatchObject({ model: 'test-model', stream: true, stream_options: { include_usage: true } });
+    expect(last.body).toMatchObject({
+      model: 'test-model',
+      stream: true,
+      stream_options: { include_usage: true },
+    });
   });
 
   it('maps summarize onto a chat request', async () => {
-    const { call: c } = call({ intent: 'summarize', params: { text: 'Long text.', max_sentences: 2 } });
+    const { call: c } = call({
+      intent: 'summarize',
+      params: { text: 'Long text.', max_sentences: 2 },
+    });
     const result = await executor.execute(engine(), c);
     expect(result.output).toEqual({ summary: 'Aion answers in tokens.', model: 'test-model' });
-    expect(JSON.stringify(server.requests.at(-1)!.body['messages'])).toContain('at most 2 sentences');
+    expect(JSON.stringify(server.requests.at(-1)!.body['messages'])).toContain(
+      'at most 2 sentences',
+    );
   });
 
   it('retries once when the provider asks with Retry-After, then succeeds', async () => {
@@ -47,19 +82,36 @@ describe('OpenAiCompatibleExecutor', () => {
 
   it('fails as service.unavailable on 5xx, timeouts and broken streams', async () => {
     server.behave({ fail: { status: 500, times: 1 } });
-    await expect(executor.execute(engine(), call().call)).rejects.toMatchObject({ code: 'service.unavailable', message: expect.stringContaining('HTTP 500') });
+    await expect(executor.execute(engine(), call().call)).rejects.toMatchObject({
+      code: 'service.unavailable',
+      message: expect.stringContaining('HTTP 500'),
+    });
     server.behave({ delayMs: 300 });
-    await expect(executor.execute(engine({ timeout_ms: 50 }), call().call)).rejects.toMatchObject({ code: 'service.unavailable', message: 'engine test-llm timed out' });
+    await expect(executor.execute(engine({ timeout_ms: 50 }), call().call)).rejects.toMatchObject({
+      code: 'service.unavailable',
+      message: 'engine test-llm timed out',
+    });
     server.behave({ delayMs: 0, dropAfterTokens: 1 });
-    await expect(executor.execute(engine(), call().call)).rejects.toMatchObject({ code: 'service.unavailable', message: 'engine test-llm broke off its stream' });
+    await expect(executor.execute(engine(), call().call)).rejects.toMatchObject({
+      code: 'service.unavailable',
+      message: 'engine test-llm broke off its stream',
+    });
     server.behave({ dropAfterTokens: undefined });
-    await expect(executor.execute(engine({ endpoint: 'http://127.0.0.1:1/v1' }), call().call)).rejects.toMatchObject({ message: 'engine test-llm is unreachable' });
+    await expect(
+      executor.execute(engine({ endpoint: 'http://127.0.0.1:1/v1' }), call().call),
+    ).rejects.toMatchObject({ message: 'engine test-llm is unreachable' });
   });
 
   it('refuses models the engine does not serve, a missing key, and 4xx answers', async () => {
-    await expect(executor.execute(engine(), call({ params: { model: 'gpt-9', messages: [] } }).call)).rejects.toMatchObject({ code: 'validation.invalid_argument' });
-    await expect(new OpenAiCompatibleExecutor({}).execute(engine(), call().call)).rejects.toMatchObject({ message: expect.stringContaining('TEST_LLM_KEY is not set') });
+    await expect(
+      executor.execute(engine(), call({ params: { model: 'gpt-9', messages: [] } }).call),
+    ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
+    await expect(
+      new OpenAiCompatibleExecutor({}).execute(engine(), call().call),
+    ).rejects.toMatchObject({ message: expect.stringContaining('TEST_LLM_KEY is not set') });
     server.behave({ fail: { status: 400, times: 1, body: '{"error":{"message":"bad request"}}' } });
-    await expect(executor.execute(engine(), call().call)).rejects.toMatchObject({ code: 'validation.unprocessable' });
+    await expect(executor.execute(engine(), call().call)).rejects.toMatchObject({
+      code: 'validation.unprocessable',
+    });
   });
 });

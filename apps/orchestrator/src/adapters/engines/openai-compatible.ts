@@ -7,7 +7,16 @@ import { estimateTokens } from '../../core/task-service';
 type OpenAiEngine = Engine & { kind: 'openai-compatible' };
 type Message = { role: string; content: string };
 
-const PASSTHROUGH = ['temperature', 'top_p', 'max_tokens', 'stop', 'presence_penalty', 'frequency_penalty', 'seed', 'user'] as const;
+const PASSTHROUGH = [
+  'temperature',
+  'top_p',
+  'max_tokens',
+  'stop',
+  'presence_penalty',
+  'frequency_penalty',
+  'seed',
+  'user',
+] as const;
 const MAX_RETRY_AFTER_MS = 10_000;
 
 /** Builds the chat request an intent needs; chat passes its messages through. */
@@ -16,14 +25,25 @@ function messagesFor(intent: string, params: Record<string, unknown>): Message[]
   if (intent === 'summarize' && typeof params['text'] === 'string') {
     const n = Number(params['max_sentences'] ?? 3);
     return [
-      { role: 'system', content: `Summarize the user's text faithfully in at most ${n} sentences. Answer with the summary only.` },
+      {
+        role: 'system',
+        content: `Summarize the user's text faithfully in at most ${n} sentences. Answer with the summary only.`,
+      },
       { role: 'user', content: params['text'] },
     ];
   }
-  throw new AionError('validation.invalid_argument', `intent ${intent} needs params.messages for an OpenAI-compatible engine`);
+  throw new AionError(
+    'validation.invalid_argument',
+    `intent ${intent} needs params.messages for an OpenAI-compatible engine`,
+  );
 }
 
-function shapeOutput(intent: string, content: string, model: string, finishReason: string | null): unknown {
+function shapeOutput(
+  intent: string,
+  content: string,
+  model: string,
+  finishReason: string | null,
+): unknown {
   if (intent === 'summarize') return { summary: content, model };
   return { message: { role: 'assistant', content }, finish_reason: finishReason ?? 'stop', model };
 }
@@ -38,24 +58,54 @@ export class OpenAiCompatibleExecutor {
 
   async execute(engine: OpenAiEngine, call: EngineCall): Promise<EngineOutput> {
     const requested = typeof call.params['model'] === 'string' ? call.params['model'] : undefined;
-    if (requested && !engine.models.includes(requested)) throw new AionError('validation.invalid_argument', `engine ${engine.name} does not serve model ${requested}; it serves ${engine.models.join(', ')}`);
+    if (requested && !engine.models.includes(requested))
+      throw new AionError(
+        'validation.invalid_argument',
+        `engine ${engine.name} does not serve model ${requested}; it serves ${engine.models.join(', ')}`,
+      );
     const model = requested ?? engine.models[0]!;
     const messages = messagesFor(call.intent, call.params);
-    const body: Record<string, unknown> = { model, messages, stream: true, stream_options: { include_usage: true } };
+    const body: Record<string, unknown> = {
+      model,
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    };
     for (const key of PASSTHROUGH) if (call.params[key] !== undefined) body[key] = call.params[key];
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream' };
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+    };
     const key = engine.api_key_env ? this.env[engine.api_key_env] : undefined;
-    if (engine.api_key_env && !key) throw new AionError('service.unavailable', `engine ${engine.name} has no API key (${engine.api_key_env} is not set)`);
+    if (engine.api_key_env && !key)
+      throw new AionError(
+        'service.unavailable',
+        `engine ${engine.name} has no API key (${engine.api_key_env} is not set)`,
+      );
     if (key) headers['authorization'] = `Bearer ${key}`;
 
     for (let attempt = 0; ; attempt++) {
-      const signal = AbortSignal.any([call.signal, AbortSignal.timeout(engine.timeout_ms ?? 30_000)]);
+      const signal = AbortSignal.any([
+        call.signal,
+        AbortSignal.timeout(engine.timeout_ms ?? 30_000),
+      ]);
       let response: Response;
       try {
-        response = await fetch(`${engine.endpoint.replace(/\/$/, '')}/chat/completions`, { method: 'POST', headers, body: JSON.stringify(body), signal });
+        response = await fetch(`${engine.endpoint.replace(/\/$/, '')}/chat/completions`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify(body),
+          signal,
+        });
       } catch (err) {
         if (call.signal.aborted) throw err;
-        throw new AionError('service.unavailable', signal.aborted ? `engine ${engine.name} timed out` : `engine ${engine.name} is unreachable`, { cause: err });
+        throw new AionError(
+          'service.unavailable',
+          signal.aborted
+            ? `engine ${engine.name} timed out`
+            : `engine ${engine.name} is unreachable`,
+          { cause: err },
+        );
       }
       if (response.status === 429 || response.status === 503) {
         const waitMs = parseRetryAfter(response.headers.get('retry-after'));
@@ -64,23 +114,44 @@ export class OpenAiCompatibleExecutor {
           await new Promise((resolve) => setTimeout(resolve, waitMs));
           continue;
         }
-        throw new AionError('service.unavailable', `engine ${engine.name} is overloaded (HTTP ${response.status})`, waitMs !== undefined ? { retryAfterSeconds: Math.ceil(waitMs / 1000) } : {});
+        throw new AionError(
+          'service.unavailable',
+          `engine ${engine.name} is overloaded (HTTP ${response.status})`,
+          waitMs !== undefined ? { retryAfterSeconds: Math.ceil(waitMs / 1000) } : {},
+        );
       }
       if (!response.ok) {
         const text = (await response.text().catch(() => '')).slice(0, 300);
         const code = response.status >= 500 ? 'service.unavailable' : 'validation.unprocessable';
-        throw new AionError(code, `engine ${engine.name} answered HTTP ${response.status}${text ? `: ${text}` : ''}`);
+        throw new AionError(
+          code,
+          `engine ${engine.name} answered HTTP ${response.status}${text ? `: ${text}` : ''}`,
+        );
       }
       return this.readStream(engine, call, response, model, messages, signal);
     }
   }
 
-  private async readStream(engine: OpenAiEngine, call: EngineCall, response: Response, model: string, messages: Message[], signal: AbortSignal): Promise<EngineOutput> {
+  private async readStream(
+    engine: OpenAiEngine,
+    call: EngineCall,
+    response: Response,
+    model: string,
+    messages: Message[],
+    signal: AbortSignal,
+  ): Promise<EngineOutput> {
     if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
       // Some servers ignore stream: true and answer with one JSON completion.
-      const json = (await response.json()) as { choices?: { message?: { content?: string }; finish_reason?: string }[]; usage?: { prompt_tokens?: number; completion_tokens?: number } };
+      const json = (await response.json()) as {
+        choices?: { message?: { content?: string }; finish_reason?: string }[];
+        usage?: { prompt_tokens?: number; completion_tokens?: number };
+      };
       const content = json.choices?.[0]?.message?.content ?? '';
-      return { output: shapeOutput(call.intent, content, model, json.choices?.[0]?.finish_reason ?? null), inputTokens: json.usage?.prompt_tokens ?? estimateTokens(messages), outputTokens: json.usage?.completion_tokens ?? estimateTokens(content) };
+      return {
+        output: shapeOutput(call.intent, content, model, json.choices?.[0]?.finish_reason ?? null),
+        inputTokens: json.usage?.prompt_tokens ?? estimateTokens(messages),
+        outputTokens: json.usage?.completion_tokens ?? estimateTokens(content),
+      };
     }
     const decoder = new TextDecoder();
     let buffered = '';
@@ -96,7 +167,10 @@ export class OpenAiCompatibleExecutor {
           if (!line.startsWith('data:')) continue;
           const data = line.slice(5).trim();
           if (data === '[DONE]') continue;
-          const event = JSON.parse(data) as { choices?: { delta?: { content?: string }; finish_reason?: string | null }[]; usage?: typeof usage };
+          const event = JSON.parse(data) as {
+            choices?: { delta?: { content?: string }; finish_reason?: string | null }[];
+            usage?: typeof usage;
+          };
           const token = event.choices?.[0]?.delta?.content;
           if (token) {
             content += token;
@@ -108,7 +182,13 @@ export class OpenAiCompatibleExecutor {
       }
     } catch (err) {
       if (call.signal.aborted) throw err;
-      throw new AionError('service.unavailable', signal.aborted ? `engine ${engine.name} timed out while streaming` : `engine ${engine.name} broke off its stream`, { cause: err });
+      throw new AionError(
+        'service.unavailable',
+        signal.aborted
+          ? `engine ${engine.name} timed out while streaming`
+          : `engine ${engine.name} broke off its stream`,
+        { cause: err },
+      );
     }
     return {
       output: shapeOutput(call.intent, content, model, finishReason),

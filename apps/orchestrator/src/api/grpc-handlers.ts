@@ -1,0 +1,175 @@
+import { fromJson, type JsonValue } from '@bufbuild/protobuf';
+import { ValueSchema } from '@bufbuild/protobuf/wkt';
+import { AionTasks, OrchestratorAdminService, StreamEventKind, TaskStatus } from '@aion/contracts';
+import { AionError } from '@aion/errors';
+import { nextPageToken, pageWindow, type GrpcServer } from '@aion/grpc';
+import type { JurisdictionRegistry } from '@aion/jurisdictions';
+import type { BreakerRegistry } from '@aion/resilience';
+import type { BudgetPort, BudgetState, Reservation } from '../core/budget';
+import type { StreamKind } from '../core/ports';
+import type { TaskService } from '../core/task-service';
+import { STATUS_BY_PROTO, toRequestDoc, toTaskResult } from './task-mapping';
+
+const KIND: Record<StreamKind, StreamEventKind> = {
+  token: StreamEventKind.TOKEN,
+  partial: StreamEventKind.PARTIAL,
+  done: StreamEventKind.DONE,
+  error: StreamEventKind.ERROR,
+};
+
+function required(value: string, field: string): string {
+  if (!value)
+    throw AionError.validation(`${field} is required`, [{ field, message: 'is required' }]);
+  return value;
+}
+
+const reservation = (r: Reservation) => ({
+  requestId: r.requestId,
+  projectId: r.projectId,
+  amountUsd: r.amountUsd,
+  committedUsd: r.committedUsd ?? 0,
+  status: r.status,
+});
+const budgetState = (s: BudgetState) => ({
+  projectId: s.projectId,
+  hasLimit: s.limitUsd !== undefined,
+  limitUsd: s.limitUsd ?? 0,
+  reservedUsd: s.reservedUsd,
+  committedUsd: s.committedUsd,
+  remainingUsd: s.remainingUsd ?? 0,
+});
+
+export interface AdminAudit {
+  record(action: string, resourceId: string, details: Record<string, unknown>): Promise<void>;
+}
+
+/** aion.v1.AionTasks and aion.v1.OrchestratorAdminService: parse, check, call, map back. */
+export function registerOrchestratorApi(
+  server: GrpcServer,
+  deps: {
+    tasks: TaskService;
+    budgets: BudgetPort;
+    breakers: BreakerRegistry;
+    jurisdictions: JurisdictionRegistry;
+    audit: AdminAudit;
+  },
+): void {
+  const { tasks, budgets, breakers, jurisdictions, audit } = deps;
+  server.add(
+    AionTasks,
+    {
+      submit: async (req) => {
+        const { record, deduplicated } = await tasks.submit(toRequestDoc(req.task, jurisdictions));
+        return { result: toTaskResult(record), deduplicated };
+      },
+      statusById: async (req) => ({
+        result: toTaskResult(await tasks.get(required(req.taskId, 'task_id'))),
+      }),
+      cancel: async (req) => ({
+        result: toTaskResult(await tasks.cancel(required(req.taskId, 'task_id'), req.reason)),
+      }),
+      list: async (req) => {
+        const { limit, offset } = pageWindow(req.page);
+        if (req.status !== TaskStatus.UNSPECIFIED && !STATUS_BY_PROTO[req.status])
+          throw AionError.validation('status is not a known task status');
+        const { items, total } = await tasks.list({
+          limit,
+          offset,
+          status: req.status === TaskStatus.UNSPECIFIED ? undefined : STATUS_BY_PROTO[req.status],
+        });
+        return {
+          tasks: items.map(toTaskResult),
+          page: {
+            nextPageToken: nextPageToken(offset, items.length, total),
+            totalSize: BigInt(total),
+          },
+        };
+      },
+      stream: async function* (req, ctx) {
+        const id = required(req.taskId, 'task_id');
+        for await (const event of tasks.stream(id, Number(req.afterSequence), ctx.signal)) {
+          const base = { sequence: BigInt(event.sequence), kind: KIND[event.kind] };
+          if (event.kind === 'token')
+            yield { ...base, token: String((event.data as { token?: string }).token ?? '') };
+          else if (event.kind === 'partial')
+            yield {
+              ...base,
+              data: fromJson(
+                ValueSchema,
+                ((event.data as { partial?: JsonValue }).partial ?? null) as JsonValue,
+              ),
+            };
+          else
+            yield {
+              ...base,
+              data: fromJson(ValueSchema, event.data as JsonValue),
+              result: toTaskResult(await tasks.get(id)),
+            };
+        }
+      },
+    },
+    {
+      submit: 'tasks:submit',
+      statusById: 'tasks:read',
+      cancel: 'tasks:cancel',
+      list: 'tasks:read',
+      stream: 'tasks:read',
+    },
+  );
+  server.add(
+    OrchestratorAdminService,
+    {
+      reserveBudget: async (req) => ({
+        reservation: reservation(
+          await budgets.reserve(
+            required(req.requestId, 'request_id'),
+            req.projectId,
+            req.amountUsd,
+          ),
+        ),
+      }),
+      commitBudget: async (req) => ({
+        reservation: reservation(
+          await budgets.commit(required(req.requestId, 'request_id'), req.actualUsd),
+        ),
+      }),
+      releaseBudget: async (req) => ({
+        reservation: reservation(await budgets.release(required(req.requestId, 'request_id'))),
+      }),
+      getBudgetState: async (req) => ({ state: budgetState(await budgets.state(req.projectId)) }),
+      setBudgetLimit: async (req) => {
+        const state = await budgets.setLimit(req.projectId, req.limitUsd);
+        await audit.record('budget.set_limit', req.projectId || 'tenant', {
+          limit_usd: req.limitUsd,
+        });
+        return { state: budgetState(state) };
+      },
+      listCircuitBreakers: async () => ({
+        breakers: breakers
+          .list()
+          .map((b) => ({
+            ...b,
+            successes: BigInt(b.successes),
+            failures: BigInt(b.failures),
+            rejections: BigInt(b.rejections),
+            opened: BigInt(b.opened),
+            lastFailure: b.lastFailure ?? '',
+          })),
+      }),
+      resetCircuitBreakers: async () => {
+        const reset = breakers.resetAll();
+        await audit.record('circuit_breakers.reset_all', 'circuit-breakers', { reset });
+        return { reset };
+      },
+    },
+    {
+      reserveBudget: 'budget:manage',
+      commitBudget: 'budget:manage',
+      releaseBudget: 'budget:manage',
+      getBudgetState: 'budget:read',
+      setBudgetLimit: 'budget:manage',
+      listCircuitBreakers: 'observability:read',
+      resetCircuitBreakers: 'operations:manage',
+    },
+  );
+}

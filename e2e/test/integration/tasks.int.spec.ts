@@ -1,0 +1,374 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { toJson } from '@bufbuild/protobuf';
+import { ValueSchema } from '@bufbuild/protobuf/wkt';
+import {
+  AionTasks,
+  ChosenBy,
+  DataClassification,
+  OrchestratorAdminService,
+  Privacy,
+  StreamEventKind,
+  TaskStatus,
+} from '@aion/contracts';
+import { InternalTokens } from '@aion/auth';
+import { KafkaBus, payloadOf, TOPICS, type IncomingEvent } from '@aion/events';
+import { createGrpcClient, type ClientOf } from '@aion/grpc';
+import { runWithTenant } from '@aion/tenancy';
+import {
+  createTestDatabase,
+  eventually,
+  startOpenAiTestServer,
+  startServiceProcess,
+  testBrokers,
+  uniqueName,
+  type OpenAiTestServer,
+  type ServiceProcess,
+  type TestDatabase,
+} from '@aion/testing';
+
+const repoRoot = path.resolve(__dirname, '..', '..', '..');
+const samples = path.join(repoRoot, 'tools', 'modules');
+const SECRET = 'e2e-tasks-secret-0123456789abcdef0123';
+const tokens = new InternalTokens(SECRET, 'e2e');
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'aion-e2e-tasks-'));
+const dev = (tenantId = 'acme') => ({
+  tenantId,
+  subject: 'dev',
+  roles: ['developer'],
+  requestId: uniqueName('req'),
+});
+const admin = { tenantId: 'acme', subject: 'ops', roles: ['admin'], requestId: 'admin' };
+const TEXT =
+  'Aion keeps data in its jurisdiction. It names the rule behind every routing decision. Lunch was fine. Budgets cap what each tenant spends.';
+
+let db: TestDatabase;
+let moduleHost: ServiceProcess;
+let orchestrator: ServiceProcess;
+let healthy: OpenAiTestServer;
+let broken: OpenAiTestServer;
+let tasks: ClientOf<typeof AionTasks>;
+let adminApi: ClientOf<typeof OrchestratorAdminService>;
+let bus: KafkaBus;
+const lifecycle: IncomingEvent[] = [];
+const usage: IncomingEvent[] = [];
+
+const summarize = (over: Record<string, unknown> = {}) => ({
+  task: {
+    intent: 'summarize',
+    params: { text: TEXT, max_sentences: 2 },
+    sla: { privacy: Privacy.HYBRID, budgetUsd: 0, p95Ms: 0 },
+    dataContext: { jurisdiction: 'DE', classification: DataClassification.NONE },
+    ...over,
+  },
+});
+
+async function finished(id: string, tenant = dev()) {
+  return eventually(async () => {
+    const { result } = await runWithTenant(tenant, () => tasks.statusById({ taskId: id }));
+    return result &&
+      [TaskStatus.OK, TaskStatus.ERROR, TaskStatus.TIMEOUT, TaskStatus.CANCELED].includes(
+        result.status,
+      )
+      ? result
+      : undefined;
+  }, 20_000);
+}
+
+beforeAll(async () => {
+  execFileSync('bash', [path.join(samples, 'build.sh'), '--if-needed'], { stdio: 'pipe' });
+  healthy = await startOpenAiTestServer({ reply: 'A healthy answer.' });
+  broken = await startOpenAiTestServer({ fail: { status: 500, times: 1_000_000 } });
+  writeFileSync(
+    path.join(scratch, 'engines.yaml'),
+    `engines:
+  - { name: local-summarize, tier: local, kind: module, module: summarize_text, intents: [summarize], jurisdiction: DE, region: local, price_per_1k_tokens: { input: 0, output: 0 } }
+  - { name: flaky-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${broken.url}", models: [test-model], intents: [chat], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0.0001, output: 0.0001 } }
+  - { name: steady-llm, tier: cloud-premium, kind: openai-compatible, endpoint: "${healthy.url}", models: [test-model], intents: [chat], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
+  - { name: us-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${healthy.url}", models: [test-model], intents: [translate], jurisdiction: US, region: us, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
+`,
+  );
+  writeFileSync(
+    path.join(scratch, 'residency.yaml'),
+    'rules:\n  - { id: res-eu-health, data_jurisdiction: EU, classifications: [health], allow: [EU] }\n',
+  );
+  db = await createTestDatabase('e2etasks');
+  execFileSync(
+    process.execPath,
+    ['--import', 'tsx', 'libs/db/src/cli.ts', 'migrate', 'module-host', 'orchestrator'],
+    {
+      cwd: repoRoot,
+      env: { PATH: process.env['PATH'], DATABASE_URL: db.ownerUrl, AION_DB_APP_ROLE: db.appRole },
+      stdio: 'pipe',
+    },
+  );
+  bus = new KafkaBus({ brokers: testBrokers(), clientId: uniqueName('e2e-tasks') });
+  await bus.ensureTopics([TOPICS.tasksLifecycle, TOPICS.usageBilling]);
+  await bus.subscribe({
+    groupId: uniqueName('lifecycle'),
+    topics: [TOPICS.tasksLifecycle],
+    fromBeginning: false,
+    handler: async (e) => void lifecycle.push(e),
+  });
+  await bus.subscribe({
+    groupId: uniqueName('usage'),
+    topics: [TOPICS.usageBilling],
+    fromBeginning: false,
+    handler: async (e) => void usage.push(e),
+  });
+  const common = {
+    AION_MODE: 'distributed',
+    DATABASE_URL: db.appUrl,
+    KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
+    REDIS_URL: process.env['REDIS_URL'],
+    AION_INTERNAL_TOKEN_SECRET: SECRET,
+  };
+  moduleHost = await startServiceProcess('module-host', {
+    ...common,
+    AION_MODULE_HOST_HTTP_PORT: '0',
+    AION_MODULE_HOST_GRPC_PORT: '0',
+    AION_MODULE_HOST_HOST: '127.0.0.1',
+    AION_MODULE_HOST_PRELOAD: path.join(samples, 'summarize_text'),
+  });
+  orchestrator = await startServiceProcess('orchestrator', {
+    ...common,
+    AION_ORCHESTRATOR_HTTP_PORT: '0',
+    AION_ORCHESTRATOR_GRPC_PORT: '0',
+    AION_ORCHESTRATOR_HOST: '127.0.0.1',
+    AION_ORCHESTRATOR_MODULE_HOST_ADDRESS: `127.0.0.1:${moduleHost.grpcPort}`,
+    AION_ORCHESTRATOR_ENGINES_FILE: path.join(scratch, 'engines.yaml'),
+    AION_ORCHESTRATOR_RESIDENCY_FILE: path.join(scratch, 'residency.yaml'),
+    AION_ORCHESTRATOR_BREAKER_FAILURES: '2',
+    AION_ORCHESTRATOR_BREAKER_HALF_OPEN_MS: '60000',
+  });
+  tasks = createGrpcClient(AionTasks, `127.0.0.1:${orchestrator.grpcPort}`, { tokens });
+  adminApi = createGrpcClient(OrchestratorAdminService, `127.0.0.1:${orchestrator.grpcPort}`, {
+    tokens,
+  });
+}, 180_000);
+
+afterAll(async () => {
+  tasks?.close();
+  adminApi?.close();
+  for (const p of [orchestrator, moduleHost]) p?.kill('SIGTERM');
+  await Promise.all([orchestrator?.exited, moduleHost?.exited]);
+  await Promise.all([healthy?.close(), broken?.close(), bus?.close()]);
+  await db?.drop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('tasks through orchestrator and module-host, each its own process', () => {
+  it('runs a summarize task on the local module with a stated routing reason, streaming partials', async () => {
+    const tenant = dev();
+    const submitted = await runWithTenant(tenant, () => tasks.submit(summarize()));
+    const id = submitted.result!.taskId;
+    expect(submitted.result!.status).toBe(TaskStatus.QUEUED);
+    const kinds: StreamEventKind[] = [];
+    let final;
+    await runWithTenant(tenant, async () => {
+      for await (const event of tasks.stream({ taskId: id })) {
+        kinds.push(event.kind);
+        if (event.result) final = event.result;
+      }
+    });
+    expect(kinds).toEqual([StreamEventKind.PARTIAL, StreamEventKind.PARTIAL, StreamEventKind.DONE]);
+    expect(final!.status).toBe(TaskStatus.OK);
+    expect(final!.engine).toMatchObject({ route: 'local-summarize', chosenBy: ChosenBy.AI_ROUTER });
+    expect(final!.engine!.reason).toMatch(/^local tier first \(privacy hybrid\)/);
+    expect((toJson(ValueSchema, final!.result!) as { sentences: string[] }).sentences).toHaveLength(
+      2,
+    );
+    expect(final!.usage!.costUsd).toBe(0);
+    // Resuming after the first event replays only what came after it.
+    const resumed: StreamEventKind[] = [];
+    await runWithTenant(tenant, async () => {
+      for await (const event of tasks.stream({ taskId: id, afterSequence: 1n }))
+        resumed.push(event.kind);
+    });
+    expect(resumed).toEqual([StreamEventKind.PARTIAL, StreamEventKind.DONE]);
+    await eventually(
+      () =>
+        lifecycle.filter((e) => payloadOf(e.envelope, 'task.state_changed').taskId === id)
+          .length === 4,
+      20_000,
+    );
+    const transitions = lifecycle
+      .filter((e) => payloadOf(e.envelope, 'task.state_changed').taskId === id)
+      .map((e) => payloadOf(e.envelope, 'task.state_changed').toStatus);
+    expect(transitions).toEqual([
+      TaskStatus.QUEUED,
+      TaskStatus.ROUTED,
+      TaskStatus.RUNNING,
+      TaskStatus.OK,
+    ]);
+    await eventually(
+      () => usage.find((e) => payloadOf(e.envelope, 'usage.recorded').taskId === id),
+      20_000,
+    );
+  });
+
+  it('is idempotent by task id, and refuses the same id with another request', async () => {
+    const tenant = dev();
+    const id = uniqueName('task');
+    const first = await runWithTenant(tenant, () => tasks.submit(summarize({ taskId: id })));
+    const again = await runWithTenant(tenant, () => tasks.submit(summarize({ taskId: id })));
+    expect(again.deduplicated).toBe(true);
+    expect(again.result!.taskId).toBe(first.result!.taskId);
+    await expect(
+      runWithTenant(tenant, () =>
+        tasks.submit(summarize({ taskId: id, params: { text: 'Different.' } })),
+      ),
+    ).rejects.toMatchObject({ code: 'validation.idempotency_key_reused', httpStatus: 422 });
+    // Another tenant's task with the same id is a different task, invisible to this one.
+    await runWithTenant(dev('globex'), () => tasks.submit(summarize({ taskId: id })));
+    await finished(id, tenant);
+    await expect(
+      runWithTenant(dev('initech'), () => tasks.statusById({ taskId: id })),
+    ).rejects.toMatchObject({ code: 'resource.not_found' });
+  });
+
+  it('falls back from a failing engine and says so; the breaker then keeps it out', async () => {
+    const tenant = dev();
+    const chat = {
+      intent: 'chat',
+      params: { messages: [{ role: 'user', content: 'Hello' }] },
+      sla: { privacy: Privacy.ALLOW_API, budgetUsd: 0, p95Ms: 0 },
+      dataContext: { jurisdiction: 'FR', classification: DataClassification.NONE },
+    };
+    const first = await runWithTenant(tenant, () => tasks.submit({ task: chat }));
+    const done = await finished(first.result!.taskId);
+    expect(done.status).toBe(TaskStatus.OK);
+    expect(done.engine!.route).toBe('steady-llm');
+    expect(done.engine!.reason).toMatch(
+      /fell back from flaky-llm \(engine flaky-llm answered HTTP 500.*\) to steady-llm/,
+    );
+    await finished(
+      (await runWithTenant(tenant, () => tasks.submit({ task: chat }))).result!.taskId,
+    );
+    const breakers = await runWithTenant(admin, () => adminApi.listCircuitBreakers({}));
+    expect(breakers.breakers.find((b) => b.name === 'flaky-llm')?.state).toBe('open');
+    const third = await finished(
+      (await runWithTenant(tenant, () => tasks.submit({ task: chat }))).result!.taskId,
+    );
+    expect(third.engine!.reason).toMatch(/^cheapest allowed engine: steady-llm/);
+    expect((await runWithTenant(admin, () => adminApi.resetCircuitBreakers({}))).reset).toContain(
+      'flaky-llm',
+    );
+    await expect(
+      runWithTenant(dev(), () => adminApi.resetCircuitBreakers({})),
+    ).rejects.toMatchObject({ code: 'auth.forbidden' });
+  });
+
+  it('ends in a clear error when no allowed engine serves the intent, residency naming its rule', async () => {
+    const none = await finished(
+      (await runWithTenant(dev(), () => tasks.submit(summarize({ intent: 'classify' })))).result!
+        .taskId,
+    );
+    expect(none.status).toBe(TaskStatus.ERROR);
+    expect(none.error).toMatchObject({
+      code: 'validation.no_allowed_engine',
+      message: 'no allowed engine serves classify: no engine is configured for this intent',
+    });
+    const blocked = await finished(
+      (
+        await runWithTenant(dev(), () =>
+          tasks.submit({
+            task: {
+              intent: 'translate',
+              params: { messages: [{ role: 'user', content: 'x' }] },
+              sla: { privacy: Privacy.ALLOW_API, budgetUsd: 0, p95Ms: 0 },
+              dataContext: { jurisdiction: 'DE', classification: DataClassification.HEALTH },
+            },
+          }),
+        )
+      ).result!.taskId,
+    );
+    expect(blocked.error).toMatchObject({ code: 'sovereign.residency_violation' });
+    expect(blocked.error!.message).toContain('rule res-eu-health');
+  });
+
+  it('enforces budgets: reserve/commit/release over the API and tasks that would overspend', async () => {
+    const tenant = { ...admin, tenantId: 'frugal' };
+    await runWithTenant(tenant, () => adminApi.setBudgetLimit({ limitUsd: 0.00001 }));
+    const chat = {
+      intent: 'chat',
+      params: { messages: [{ role: 'user', content: 'Hello there, this costs money' }] },
+      sla: { privacy: Privacy.ALLOW_API, budgetUsd: 0, p95Ms: 0 },
+      dataContext: { jurisdiction: 'FR', classification: DataClassification.NONE },
+    };
+    const denied = await finished(
+      (await runWithTenant(tenant, () => tasks.submit({ task: chat }))).result!.taskId,
+      tenant,
+    );
+    expect(denied.status).toBe(TaskStatus.ERROR);
+    expect(denied.error!.message).toMatch(/exceeds the remaining budget/);
+    await runWithTenant(tenant, () => adminApi.setBudgetLimit({ limitUsd: 1 }));
+    const reserved = await runWithTenant(tenant, () =>
+      adminApi.reserveBudget({ requestId: 'r-1', amountUsd: 0.4 }),
+    );
+    expect(reserved.reservation).toMatchObject({ status: 'RESERVED', amountUsd: 0.4 });
+    await runWithTenant(tenant, () => adminApi.commitBudget({ requestId: 'r-1', actualUsd: 0.25 }));
+    const state = await runWithTenant(tenant, () => adminApi.getBudgetState({}));
+    expect(state.state).toMatchObject({ hasLimit: true, limitUsd: 1, committedUsd: 0.25 });
+    await expect(
+      runWithTenant(tenant, () => adminApi.releaseBudget({ requestId: 'r-1' })),
+    ).rejects.toMatchObject({ code: 'state.conflict' });
+    await expect(
+      runWithTenant(tenant, () => adminApi.reserveBudget({ requestId: 'r-2', amountUsd: 5 })),
+    ).rejects.toMatchObject({ code: 'budget.exceeded', httpStatus: 402 });
+  });
+
+  it('cancels a running task, lists tasks with paging, and refuses illegal moves and bad input', async () => {
+    const tenant = dev('lister');
+    healthy.behave({ tokenDelayMs: 200, reply: 'a slow answer that takes a while to stream out' });
+    const chat = {
+      intent: 'chat',
+      params: { messages: [{ role: 'user', content: 'Hi' }] },
+      preferredEngine: 'steady-llm',
+      sla: { privacy: Privacy.ALLOW_API, budgetUsd: 0, p95Ms: 0 },
+      dataContext: { jurisdiction: 'FR', classification: DataClassification.NONE },
+    };
+    const slow = await runWithTenant(tenant, () => tasks.submit({ task: chat }));
+    await eventually(
+      async () =>
+        (await runWithTenant(tenant, () => tasks.statusById({ taskId: slow.result!.taskId })))
+          .result!.status === TaskStatus.RUNNING,
+      10_000,
+    );
+    const canceled = await runWithTenant(tenant, () =>
+      tasks.cancel({ taskId: slow.result!.taskId, reason: 'user changed their mind' }),
+    );
+    expect(canceled.result!.status).toBe(TaskStatus.CANCELED);
+    await expect(
+      runWithTenant(tenant, () => tasks.cancel({ taskId: slow.result!.taskId })),
+    ).rejects.toMatchObject({ code: 'state.conflict' });
+    healthy.behave({ tokenDelayMs: 0, reply: 'A healthy answer.' });
+    for (let i = 0; i < 2; i++) await runWithTenant(tenant, () => tasks.submit(summarize()));
+    const page = await runWithTenant(tenant, () => tasks.list({ page: { pageSize: 2 } }));
+    expect(page.tasks).toHaveLength(2);
+    expect(page.page!.totalSize).toBe(3n);
+    const rest = await runWithTenant(tenant, () =>
+      tasks.list({ page: { pageSize: 2, pageToken: page.page!.nextPageToken } }),
+    );
+    expect(rest.tasks).toHaveLength(1);
+    await expect(
+      runWithTenant(tenant, () =>
+        tasks.submit({ task: { intent: 'Bad Intent!', dataContext: { jurisdiction: 'XX' } } }),
+      ),
+    ).rejects.toMatchObject({
+      code: 'validation.invalid_argument',
+      details: expect.arrayContaining([
+        expect.objectContaining({ field: 'intent' }),
+        expect.objectContaining({
+          field: 'data_context.jurisdiction',
+          reason: 'unknown_jurisdiction',
+        }),
+      ]),
+    });
+    await expect(
+      runWithTenant(tenant, () => tasks.statusById({ taskId: '' })),
+    ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
+  });
+});
