@@ -44,14 +44,12 @@ export async function startOpenAiTestServer(
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const path = (req.url ?? '').split('?')[0]!;
     if (req.method === 'GET' && path.endsWith('/models')) {
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            object: 'list',
-            data: [{ id: 'test-model', object: 'model', created: 0, owned_by: 'test' }],
-          }),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          object: 'list',
+          data: [{ id: 'test-model', object: 'model', created: 0, owned_by: 'test' }],
+        }),
+      );
       return;
     }
     if (req.method !== 'POST' || !path.endsWith('/chat/completions')) {
@@ -77,14 +75,12 @@ export async function startOpenAiTestServer(
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (b.fail.retryAfterSeconds !== undefined)
         headers['retry-after'] = String(b.fail.retryAfterSeconds);
-      res
-        .writeHead(b.fail.status, headers)
-        .end(
-          b.fail.body ??
-            JSON.stringify({
-              error: { message: `failing on purpose (${b.fail.status})`, type: 'server_error' },
-            }),
-        );
+      res.writeHead(b.fail.status, headers).end(
+        b.fail.body ??
+          JSON.stringify({
+            error: { message: `failing on purpose (${b.fail.status})`, type: 'server_error' },
+          }),
+      );
       return;
     }
     const model = String(body['model'] ?? 'test-model');
@@ -98,20 +94,18 @@ export async function startOpenAiTestServer(
     };
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
     if (!body['stream']) {
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            id,
-            object: 'chat.completion',
-            created,
-            model,
-            choices: [
-              { index: 0, message: { role: 'assistant', content: b.reply }, finish_reason: 'stop' },
-            ],
-            usage,
-          }),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          id,
+          object: 'chat.completion',
+          created,
+          model,
+          choices: [
+            { index: 0, message: { role: 'assistant', content: b.reply }, finish_reason: 'stop' },
+          ],
+          usage,
+        }),
+      );
       return;
     }
     res.writeHead(200, {

@@ -145,16 +145,14 @@ export function registerOrchestratorApi(
         return { state: budgetState(state) };
       },
       listCircuitBreakers: async () => ({
-        breakers: breakers
-          .list()
-          .map((b) => ({
-            ...b,
-            successes: BigInt(b.successes),
-            failures: BigInt(b.failures),
-            rejections: BigInt(b.rejections),
-            opened: BigInt(b.opened),
-            lastFailure: b.lastFailure ?? '',
-          })),
+        breakers: breakers.list().map((b) => ({
+          ...b,
+          successes: BigInt(b.successes),
+          failures: BigInt(b.failures),
+          rejections: BigInt(b.rejections),
+          opened: BigInt(b.opened),
+          lastFailure: b.lastFailure ?? '',
+        })),
       }),
       resetCircuitBreakers: async () => {
         const reset = breakers.resetAll();
