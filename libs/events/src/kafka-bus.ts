@@ -80,20 +80,40 @@ export class KafkaBus implements EventBus {
     return this.connected;
   }
 
-  /** Creates topics that do not exist yet (production clusters often disable auto-creation). */
-  async ensureTopics(topics: string[]): Promise<void> {
+  /**
+   * Creates topics that do not exist yet (production clusters often disable auto-creation).
+   * Replicas may race to create the same topic; losing that race, or asking while its
+   * leaders are still being elected, is retried until the topics are usable.
+   */
+  async ensureTopics(topics: string[], timeoutMs = 15_000): Promise<void> {
     await this.connect();
-    const existing = new Set(await this.admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t));
-    if (missing.length === 0) return;
-    await this.admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((topic) => ({
-        topic,
-        numPartitions: this.options.partitions ?? 3,
-        replicationFactor: this.options.replicationFactor ?? 1,
-      })),
-    });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const existing = new Set(await this.admin.listTopics());
+      const missing = topics.filter((t) => !existing.has(t));
+      try {
+        if (missing.length) {
+          await this.admin.createTopics({
+            waitForLeaders: true,
+            topics: missing.map((topic) => ({
+              topic,
+              numPartitions: this.options.partitions ?? 3,
+              replicationFactor: this.options.replicationFactor ?? 1,
+            })),
+          });
+        }
+        await this.admin.fetchTopicMetadata({ topics });
+        return;
+      } catch (err) {
+        const type = (err as { type?: string }).type;
+        const transient =
+          type === 'TOPIC_ALREADY_EXISTS' ||
+          type === 'UNKNOWN_TOPIC_OR_PARTITION' ||
+          type === 'LEADER_NOT_AVAILABLE';
+        if (!transient || Date.now() > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
   }
 
   async publish(messages: OutgoingMessage[]): Promise<void> {
