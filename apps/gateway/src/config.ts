@@ -1,11 +1,104 @@
+import { z } from 'zod';
+import { bool, csv, field, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
 
-/** What the gateway service needs in distributed mode; embedded mode stands in for all of it. */
+/** What the gateway needs in distributed mode; embedded mode stands in for all of it. */
 export const gatewayInfraNeeds = { database: true, redis: true, kafka: true };
+
+const P = 'AION_GATEWAY_';
+
+export const gatewayConfigSpec = {
+  orchestratorAddress: field(
+    `${P}ORCHESTRATOR_ADDRESS`,
+    z.string().min(3).default('127.0.0.1:50051'),
+    'host:port of the orchestrator gRPC API',
+  ),
+  requestTimeoutMs: field(
+    `${P}REQUEST_TIMEOUT_MS`,
+    positiveInt(30_000),
+    'Deadline for a request, propagated to gRPC calls',
+  ),
+  maxInFlight: field(
+    `${P}MAX_IN_FLIGHT`,
+    positiveInt(512),
+    'Requests handled at once per instance; more get 503 with Retry-After',
+  ),
+  bodyLimit: field(
+    `${P}BODY_LIMIT`,
+    z
+      .string()
+      .regex(/^\d+(b|kb|mb)$/i)
+      .default('1mb'),
+    'Largest request body accepted',
+  ),
+  corsOrigins: field(
+    `${P}CORS_ORIGINS`,
+    csv(),
+    'Browser origins allowed to call the API (none when empty)',
+  ),
+  trustProxy: field(
+    `${P}TRUST_PROXY`,
+    z.string().default('loopback'),
+    'Express trust-proxy setting used to find the client IP',
+  ),
+  keyRatePerMinute: field(
+    `${P}RATE_LIMIT_KEY_PER_MINUTE`,
+    positiveInt(60),
+    'Sustained requests per minute per API key',
+  ),
+  keyBurst: field(`${P}RATE_LIMIT_KEY_BURST`, positiveInt(120), 'Burst per API key'),
+  ipRatePerMinute: field(
+    `${P}RATE_LIMIT_IP_PER_MINUTE`,
+    positiveInt(120),
+    'Requests per minute per client IP (also the burst)',
+  ),
+  idempotencyTtlMinutes: field(
+    `${P}IDEMPOTENCY_TTL_MINUTES`,
+    z.coerce.number().int().min(5).max(15).default(15),
+    'How long a stored response answers repeats of its Idempotency-Key (5-15)',
+  ),
+  sseHeartbeatMs: field(
+    `${P}SSE_HEARTBEAT_MS`,
+    positiveInt(15_000),
+    'Interval of SSE heartbeat comments',
+  ),
+  bootstrapAdminKey: field(
+    'AION_BOOTSTRAP_ADMIN_KEY',
+    z.string().min(32, 'must be at least 32 characters').optional(),
+    'Admin API key accepted for the bootstrap tenant',
+    { sensitive: true },
+  ),
+  bootstrapTenant: field(
+    'AION_BOOTSTRAP_TENANT',
+    z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/)
+      .default('default'),
+    'Tenant of the bootstrap admin key',
+  ),
+  jwtIssuer: field(
+    `${P}JWT_ISSUER`,
+    z.string().optional(),
+    'Accept JWTs from this issuer (with JWT_AUDIENCE and a key source)',
+  ),
+  jwtAudience: field(`${P}JWT_AUDIENCE`, z.string().optional(), 'Required JWT audience'),
+  jwtJwksUrl: field(
+    `${P}JWT_JWKS_URL`,
+    z.string().url().optional(),
+    'JWKS endpoint of the identity provider',
+  ),
+  jwtHs256Secret: field(
+    `${P}JWT_HS256_SECRET`,
+    z.string().min(32).optional(),
+    'Enables HS256 JWTs with this secret',
+    { sensitive: true },
+  ),
+  docs: field(`${P}OPENAPI`, bool(true), 'Serve GET /openapi.json'),
+};
 
 /** Validated at startup from AION_GATEWAY_* and the shared variables; one error lists every problem. */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
-  return loadConfigFor('gateway', {}, gatewayInfraNeeds, env);
+  return loadConfigFor('gateway', gatewayConfigSpec, gatewayInfraNeeds, env);
 }
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;

@@ -1,14 +1,26 @@
+import { ApiKeyService, JwtVerifier } from '@aion/auth';
+import { AionTasks, OrchestratorAdminService } from '@aion/contracts';
+import { createGrpcClient } from '@aion/grpc';
+import { MemoryTokenBucketStore, RedisTokenBucketStore } from '@aion/resilience';
 import {
   defineService,
   resolveMigrationsFolder,
   type EmbeddedShared,
   type ServiceLifecycle,
 } from '@aion/runtime';
+import { PostgresApiKeyRepository } from './adapters/db/api-key-repository';
 import { outbox } from './adapters/db/schema';
+import {
+  MemoryIdempotencyStore,
+  RedisIdempotencyStore,
+} from './adapters/stores/idempotency-stores';
+import { gatewayApp } from './api/http/app';
 import { gatewayInfraNeeds, type GatewayConfig } from './config';
+import { BootstrapAwareKeys, generateFirstAdminKey } from './core/bootstrap';
 
 /**
- * Composition root of the gateway service (the public edge: REST, SSE and WebSocket over the services' gRPC APIs).
+ * Composition root of the gateway, the public edge: REST and SSE over the services' gRPC APIs
+ * with authentication, rate limits, idempotency and backpressure.
  * Tests, the embedded launcher and main.ts all start it through here.
  */
 export function createGatewayService(
@@ -25,5 +37,67 @@ export function createGatewayService(
     },
     outbox,
     ...(embedded ? { embedded } : {}),
+    wire: async ({ infrastructure, tokens, logger }) => {
+      const repository = new PostgresApiKeyRepository(infrastructure.database!.db);
+      const keys = new ApiKeyService(repository);
+      if (!config.bootstrapAdminKey) {
+        const generated = await generateFirstAdminKey(
+          keys,
+          () => repository.isEmpty(),
+          config.bootstrapTenant,
+        );
+        if (generated) {
+          // Printed once, on purpose, outside the JSON logs: it is the only way to the first key.
+          process.stdout.write(
+            `\n  Aion generated the first admin API key for tenant "${config.bootstrapTenant}".\n  It is shown only now; store it:\n\n    ${generated}\n\n`,
+          );
+          logger.warn(
+            'generated the first admin API key and printed it once; set AION_BOOTSTRAP_ADMIN_KEY to choose your own',
+          );
+        }
+      }
+      const jwt =
+        config.jwtIssuer && config.jwtAudience && (config.jwtJwksUrl || config.jwtHs256Secret)
+          ? new JwtVerifier({
+              issuer: config.jwtIssuer,
+              audience: config.jwtAudience,
+              ...(config.jwtJwksUrl ? { jwksUrl: config.jwtJwksUrl } : {}),
+              ...(config.jwtHs256Secret ? { hs256Secret: config.jwtHs256Secret } : {}),
+            })
+          : undefined;
+      const tasks = createGrpcClient(AionTasks, config.orchestratorAddress, {
+        tokens,
+        defaultDeadlineMs: config.requestTimeoutMs,
+      });
+      const admin = createGrpcClient(OrchestratorAdminService, config.orchestratorAddress, {
+        tokens,
+        defaultDeadlineMs: config.requestTimeoutMs,
+      });
+      const redis = infrastructure.redis;
+      const app = gatewayApp({
+        config,
+        logger,
+        tasks,
+        admin,
+        keys,
+        keyVerifier: new BootstrapAwareKeys(keys, config.bootstrapAdminKey, config.bootstrapTenant),
+        jwt,
+        buckets: redis ? new RedisTokenBucketStore(redis) : new MemoryTokenBucketStore(),
+        idempotencyStore: redis ? new RedisIdempotencyStore(redis) : new MemoryIdempotencyStore(),
+      });
+      return {
+        registerHttp: (host) => host.use(app),
+        workers: [
+          {
+            name: 'grpc-clients',
+            start: () => undefined,
+            stop: async () => {
+              tasks.close();
+              admin.close();
+            },
+          },
+        ],
+      };
+    },
   });
 }

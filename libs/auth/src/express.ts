@@ -2,14 +2,18 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import passport from 'passport';
 import { AionError } from '@aion/errors';
 import { runWithTenant } from '@aion/tenancy';
-import type { ApiKeyService } from './api-keys';
 import type { JwtVerifier } from './jwt';
 import { createJwtStrategy } from './jwt-strategy';
 import type { Principal } from './principal';
 import { can, type Permission } from './rbac';
 
+/** Anything that turns a presented API key into a principal (ApiKeyService, or one wrapping it). */
+export interface ApiKeyVerifier {
+  verify(presented: string): Promise<Principal>;
+}
+
 export interface HttpAuthOptions {
-  apiKeys?: ApiKeyService;
+  apiKeys?: ApiKeyVerifier;
   jwt?: JwtVerifier;
 }
 
@@ -23,8 +27,8 @@ function credentialOf(req: Request): { kind: 'api_key' | 'bearer'; value: string
   const authorization = req.header('authorization');
   const match = authorization ? /^Bearer\s+(\S+)$/i.exec(authorization) : null;
   if (!match) return undefined;
-  // API keys may also come as a bearer token (what OpenAI SDKs send).
-  return { kind: match[1]!.startsWith('aion_') ? 'api_key' : 'bearer', value: match[1]! };
+  // API keys may also come as a bearer token (what OpenAI SDKs send); a JWT has three parts.
+  return { kind: match[1]!.split('.').length === 3 ? 'bearer' : 'api_key', value: match[1]! };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { fromJson, type JsonValue } from '@bufbuild/protobuf';
 import { ValueSchema } from '@bufbuild/protobuf/wkt';
 import { AionTasks, OrchestratorAdminService, StreamEventKind, TaskStatus } from '@aion/contracts';
+import { can } from '@aion/auth';
 import { AionError } from '@aion/errors';
 import { nextPageToken, pageWindow, type GrpcServer } from '@aion/grpc';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
@@ -68,7 +69,7 @@ export function registerOrchestratorApi(
       cancel: async (req) => ({
         result: toTaskResult(await tasks.cancel(required(req.taskId, 'task_id'), req.reason)),
       }),
-      list: async (req) => {
+      list: async (req, ctx) => {
         const { limit, offset } = pageWindow(req.page);
         if (req.status !== TaskStatus.UNSPECIFIED && !STATUS_BY_PROTO[req.status])
           throw AionError.validation('status is not a known task status');
@@ -76,6 +77,8 @@ export function registerOrchestratorApi(
           limit,
           offset,
           status: req.status === TaskStatus.UNSPECIFIED ? undefined : STATUS_BY_PROTO[req.status],
+          // Developers see their own tasks; operators and admins see the whole tenant's.
+          allOfTenant: can(ctx.principal?.roles ?? [], 'operations:manage'),
         });
         return {
           tasks: items.map(toTaskResult),

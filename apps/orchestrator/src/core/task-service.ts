@@ -109,8 +109,18 @@ export class TaskService {
     return record;
   }
 
-  list(options: { limit: number; offset: number; status?: TaskStatus | undefined }) {
-    return this.deps.repository.list(options);
+  /** The caller's own tasks; with `allOfTenant` (operators, admins) every task of the tenant. */
+  list(options: {
+    limit: number;
+    offset: number;
+    status?: TaskStatus | undefined;
+    allOfTenant: boolean;
+  }) {
+    const { allOfTenant, ...rest } = options;
+    return this.deps.repository.list({
+      ...rest,
+      ...(allOfTenant ? {} : { subject: requireTenant().subject }),
+    });
   }
 
   async cancel(id: string, reason: string): Promise<TaskRecord> {

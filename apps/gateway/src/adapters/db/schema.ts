@@ -1,5 +1,38 @@
-// Tables owned by the gateway service (prefix `gw_`). drizzle-kit generates its migrations from here.
+// Tables owned by the gateway (prefix `gw_`). drizzle-kit generates its migrations from here.
+import { sql } from 'drizzle-orm';
+import { pgPolicy, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { outboxTable, processedEventsTable } from '@aion/events';
+
+/**
+ * API keys, tenant-scoped. Verification must find a key by its prefix before the tenant is
+ * known, so besides the tenant match the policy admits reads in an explicit lookup mode
+ * (`aion.key_lookup`), which only the verification path switches on in its own transaction.
+ */
+const visible = sql`tenant_id = current_setting('aion.tenant_id', true) or current_setting('aion.key_lookup', true) = 'on'`;
+
+export const apiKeys = pgTable(
+  'gw_api_keys',
+  {
+    id: uuid('id').primaryKey(),
+    prefix: text('prefix').notNull().unique(),
+    secretHash: text('secret_hash').notNull(),
+    tenantId: text('tenant_id').notNull(),
+    role: text('role').notNull(),
+    name: text('name').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+  },
+  () => [
+    pgPolicy('gw_api_keys_tenant_or_lookup', {
+      as: 'permissive',
+      for: 'all',
+      using: visible,
+      withCheck: sql`tenant_id = current_setting('aion.tenant_id', true)`,
+    }),
+  ],
+).enableRLS();
 
 export const outbox = outboxTable('gw');
 export const processedEvents = processedEventsTable('gw');

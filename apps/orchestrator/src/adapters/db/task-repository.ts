@@ -115,9 +115,13 @@ export class PostgresTaskRepository implements TaskRepository {
     limit: number;
     offset: number;
     status?: TaskStatus | undefined;
+    subject?: string | undefined;
   }): Promise<{ items: TaskRecord[]; total: number }> {
     return this.tx(async (tx) => {
-      const where = options.status ? eq(tasks.status, options.status) : undefined;
+      const where = and(
+        options.status ? eq(tasks.status, options.status) : undefined,
+        options.subject ? eq(tasks.subject, options.subject) : undefined,
+      );
       const rows = await tx
         .select()
         .from(tasks)

@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { principalOf } from '@aion/auth';
+import { AionError } from '@aion/errors';
+import type { BucketLimit, TokenBucketStore } from '@aion/resilience';
+import { idempotencyKey, requestHash, type IdempotencyStore } from '../../core/idempotency';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** X-Request-ID: accepted when well-formed, generated otherwise, always returned. */
+export function requestId(): RequestHandler {
+  return (req, res, next) => {
+    const given = req.header('x-request-id');
+    const id = given && REQUEST_ID.test(given) ? given : randomUUID();
+    res.locals['requestId'] = id;
+    res.setHeader('X-Request-ID', id);
+    next();
+  };
+}
+
+/** Public requests may not smuggle in the headers services trust only from each other. */
+export function stripInternalHeaders(): RequestHandler {
+  return (req, _res, next) => {
+    for (const header of Object.keys(req.headers))
+      if (header.startsWith('x-aion-')) delete req.headers[header];
+    next();
+  };
+}
+
+/** A bound on requests in flight per instance; beyond it 503 with Retry-After instead of queueing. */
+export function backpressure(maxInFlight: number): RequestHandler & { inFlight: () => number } {
+  let inFlight = 0;
+  const handler = ((req: Request, res: Response, next: NextFunction) => {
+    if (inFlight >= maxInFlight)
+      return next(
+        new AionError('service.unavailable', 'the gateway is at capacity; retry shortly', {
+          retryAfterSeconds: 1,
+        }),
+      );
+    inFlight++;
+    let released = false;
+    const release = () => {
+      if (!released) inFlight--;
+      released = true;
+    };
+    res.on('finish', release);
+    res.on('close', release);
+    next();
+  }) as RequestHandler & { inFlight: () => number };
+  handler.inFlight = () => inFlight;
+  return handler;
+}
+
+export interface RateLimits {
+  perKey: BucketLimit;
+  perIp: BucketLimit;
+}
+
+/**
+ * Token buckets per client IP and, once authenticated, per API key (or user). 429 carries
+ * Retry-After and the RateLimit / RateLimit-Policy headers of the IETF draft.
+ */
+export function rateLimit(
+  store: TokenBucketStore,
+  limits: RateLimits,
+  scope: 'ip' | 'principal',
+): RequestHandler {
+  const limit = scope === 'ip' ? limits.perIp : limits.perKey;
+  // Quota per minute at the sustained rate; the burst is the bucket's capacity.
+  const policy = `"${scope === 'ip' ? 'per-ip' : 'per-key'}";q=${Math.round(limit.refillPerSecond * 60)};w=60;burst=${limit.capacity}`;
+  return (req, res, next) => {
+    let key: string;
+    if (scope === 'ip') key = `ip:${req.ip ?? 'unknown'}`;
+    else {
+      const principal = principalOf(res);
+      if (!principal) return next();
+      key = `principal:${principal.tenantId}:${principal.keyId ?? principal.subject}`;
+    }
+    store.take(key, limit).then((result) => {
+      res.setHeader('RateLimit-Policy', policy);
+      res.setHeader(
+        'RateLimit',
+        `"${scope === 'ip' ? 'per-ip' : 'per-key'}";r=${result.remaining};t=${Math.ceil(result.resetMs / 1000)}`,
+      );
+      if (result.allowed) return next();
+      const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+      next(
+        new AionError('rate_limit.exceeded', `rate limit exceeded; retry in ${seconds} s`, {
+          retryAfterSeconds: seconds,
+        }),
+      );
+    }, next);
+  };
+}
+
+/**
+ * Idempotency-Key on POST routes: the first response (status and body) is kept per tenant and
+ * principal for the TTL; repeats get it back without running the work again.
+ */
+export function idempotency(store: IdempotencyStore, ttlMs: number): RequestHandler {
+  return (req, res, next) => {
+    const key = req.header('idempotency-key');
+    if (req.method !== 'POST' || key === undefined) return next();
+    if (!/^[\x21-\x7e]{1,255}$/.test(key))
+      return next(AionError.validation('Idempotency-Key must be 1-255 visible ASCII characters'));
+    const principal = principalOf(res);
+    if (!principal) return next();
+    const storeKey = idempotencyKey(
+      principal.tenantId,
+      principal.subject,
+      req.method,
+      req.originalUrl.split('?')[0]!,
+      key,
+    );
+    const hash = requestHash(req.body);
+    store.claim(storeKey, hash, ttlMs).then((existing) => {
+      if (existing) {
+        if (existing.requestHash !== hash)
+          return next(
+            new AionError(
+              'validation.idempotency_key_reused',
+              'this Idempotency-Key was used with a different request',
+            ),
+          );
+        if (existing.state === 'in_progress')
+          return next(
+            AionError.conflict('a request with this Idempotency-Key is still being processed'),
+          );
+        res.setHeader('Idempotent-Replayed', 'true');
+        for (const [name, value] of Object.entries(existing.response.headers))
+          res.setHeader(name, value);
+        return void res.status(existing.response.status).json(existing.response.body);
+      }
+      const json = res.json.bind(res);
+      res.json = (body: unknown) => {
+        // Server failures are not stored: the client may retry them with the same key.
+        if (res.statusCode >= 500) void store.abandon(storeKey).catch(() => undefined);
+        else {
+          const headers: Record<string, string> = {};
+          for (const name of ['location', 'content-location']) {
+            const value = res.getHeader(name);
+            if (typeof value === 'string') headers[name] = value;
+          }
+          void store
+            .complete(storeKey, hash, { status: res.statusCode, body, headers }, ttlMs)
+            .catch(() => undefined);
+        }
+        return json(body);
+      };
+      res.on('close', () => {
+        if (!res.writableFinished) void store.abandon(storeKey).catch(() => undefined);
+      });
+      next();
+    }, next);
+  };
+}

@@ -1,0 +1,235 @@
+import * as z from 'zod/v4';
+import {
+  BudgetCommitRequest,
+  BudgetLimitRequest,
+  BudgetReleaseRequest,
+  BudgetReserveRequest,
+  CancelRequest,
+  CreateApiKeyRequest,
+  TaskRequest,
+} from './schemas';
+
+const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+const body = (schema: z.ZodType) => ({
+  required: true,
+  content: { 'application/json': { schema: json(schema) } },
+});
+const ok = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { type: 'object' } } },
+});
+const errors = {
+  '400': { $ref: '#/components/responses/Error' },
+  '401': { $ref: '#/components/responses/Error' },
+  '403': { $ref: '#/components/responses/Error' },
+  '429': { $ref: '#/components/responses/Error' },
+  '503': { $ref: '#/components/responses/Error' },
+};
+const taskId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const idempotencyKey = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  schema: { type: 'string', maxLength: 255 },
+};
+
+/** OpenAPI 3.1, generated from the same zod schemas that validate requests. */
+export function openApiDocument(version: string) {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Aion gateway',
+      version,
+      description: 'Sovereign AI control plane: tasks, streams, budgets, keys.',
+    },
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer' },
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+      },
+      schemas: {
+        ErrorEnvelope: {
+          type: 'object',
+          required: ['error_code', 'message', 'request_id'],
+          properties: {
+            error_code: { type: 'string' },
+            message: { type: 'string' },
+            details: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  field: { type: 'string' },
+                  reason: { type: 'string' },
+                  message: { type: 'string' },
+                },
+              },
+            },
+            request_id: { type: 'string' },
+          },
+        },
+      },
+      responses: {
+        Error: {
+          description: 'Unified error envelope',
+          content: {
+            'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } },
+          },
+        },
+      },
+    },
+    security: [{ bearer: [] }, { apiKey: [] }],
+    paths: {
+      '/v1/tasks': {
+        post: {
+          summary: 'Submit a task',
+          parameters: [
+            idempotencyKey,
+            { name: 'Prefer', in: 'header', schema: { type: 'string', example: 'wait=10' } },
+          ],
+          requestBody: body(TaskRequest),
+          responses: {
+            '200': ok('Finished within Prefer: wait'),
+            '202': ok('Accepted'),
+            '409': { $ref: '#/components/responses/Error' },
+            '422': { $ref: '#/components/responses/Error' },
+            ...errors,
+          },
+        },
+        get: {
+          summary: 'List your tasks',
+          parameters: [
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200 } },
+            { name: 'page_token', in: 'query', schema: { type: 'string' } },
+            { name: 'status', in: 'query', schema: { type: 'string' } },
+          ],
+          responses: { '200': ok('A page of tasks'), ...errors },
+        },
+      },
+      '/v1/tasks/{id}': {
+        get: {
+          summary: 'Canonical task result',
+          parameters: [taskId],
+          responses: {
+            '200': ok('The task'),
+            '404': { $ref: '#/components/responses/Error' },
+            ...errors,
+          },
+        },
+      },
+      '/v1/tasks/{id}/cancel': {
+        post: {
+          summary: 'Cancel a task',
+          parameters: [taskId, idempotencyKey],
+          requestBody: { ...body(CancelRequest), required: false },
+          responses: {
+            '200': ok('Canceled'),
+            '409': { $ref: '#/components/responses/Error' },
+            ...errors,
+          },
+        },
+      },
+      '/v1/stream/{id}': {
+        get: {
+          summary: 'Server-sent events: token, partial, done, error',
+          parameters: [taskId, { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } }],
+          responses: {
+            '200': {
+              description: 'text/event-stream',
+              content: { 'text/event-stream': { schema: { type: 'string' } } },
+            },
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/auth/keys': {
+        post: {
+          summary: 'Create an API key (shown once)',
+          parameters: [idempotencyKey],
+          requestBody: body(CreateApiKeyRequest),
+          responses: { '201': ok('The key'), ...errors },
+        },
+        get: {
+          summary: 'List API keys',
+          responses: { '200': ok('Keys without secrets'), ...errors },
+        },
+      },
+      '/api/v1/auth/keys/{id}/revoke': {
+        post: {
+          summary: 'Revoke an API key',
+          parameters: [{ ...taskId }, idempotencyKey],
+          responses: {
+            '204': { description: 'Revoked' },
+            '404': { $ref: '#/components/responses/Error' },
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/budget/request': {
+        post: {
+          summary: 'Reserve budget',
+          parameters: [idempotencyKey],
+          requestBody: body(BudgetReserveRequest),
+          responses: {
+            '200': ok('Reservation'),
+            '402': { $ref: '#/components/responses/Error' },
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/budget/commit': {
+        post: {
+          summary: 'Commit actual usage',
+          parameters: [idempotencyKey],
+          requestBody: body(BudgetCommitRequest),
+          responses: {
+            '200': ok('Reservation'),
+            '404': { $ref: '#/components/responses/Error' },
+            '409': { $ref: '#/components/responses/Error' },
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/budget/release': {
+        post: {
+          summary: 'Release a reservation',
+          parameters: [idempotencyKey],
+          requestBody: body(BudgetReleaseRequest),
+          responses: {
+            '200': ok('Reservation'),
+            '404': { $ref: '#/components/responses/Error' },
+            '409': { $ref: '#/components/responses/Error' },
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/budget/state': {
+        get: {
+          summary: 'Budget state',
+          parameters: [{ name: 'project_id', in: 'query', schema: { type: 'string' } }],
+          responses: { '200': ok('State'), ...errors },
+        },
+      },
+      '/api/v1/budget/limits': {
+        put: {
+          summary: 'Set a budget limit',
+          requestBody: body(BudgetLimitRequest),
+          responses: { '200': ok('State'), ...errors },
+        },
+      },
+      '/api/v1/circuit-breakers': {
+        get: {
+          summary: 'Engine circuit breakers',
+          responses: { '200': ok('Breakers'), ...errors },
+        },
+      },
+      '/api/v1/circuit-breakers/reset_all': {
+        post: {
+          summary: 'Reset every breaker',
+          parameters: [idempotencyKey],
+          responses: { '200': ok('Names reset'), ...errors },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,604 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SignJWT } from 'jose';
+import {
+  createTestDatabase,
+  eventually,
+  startOpenAiTestServer,
+  startServiceProcess,
+  uniqueName,
+  type OpenAiTestServer,
+  type ServiceProcess,
+  type TestDatabase,
+} from '@aion/testing';
+
+const repoRoot = path.resolve(__dirname, '..', '..', '..');
+const samples = path.join(repoRoot, 'tools', 'modules');
+const SECRET = 'e2e-gateway-secret-0123456789abcdef0123';
+const BOOTSTRAP = 'e2e-bootstrap-admin-key-0123456789abcdef';
+const JWT_SECRET = 'e2e-jwt-hs256-secret-0123456789abcdef012';
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'aion-e2e-gw-'));
+const TEXT =
+  'Aion keeps data in its jurisdiction. It names the rule behind every routing decision. Lunch was fine. Budgets cap what each tenant spends.';
+
+let db: TestDatabase;
+let llm: OpenAiTestServer;
+const processes: ServiceProcess[] = [];
+let gatewayA: string;
+let gatewayB: string;
+let narrowGateway: string;
+/** An admin key of the bootstrap tenant, so the bootstrap key itself stays within its rate limit. */
+let ADMIN: string;
+
+type Json = Record<string, unknown> & { [key: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any -- test assertions read arbitrary JSON
+async function call(
+  base: string,
+  method: string,
+  url: string,
+  options: { key?: string; body?: unknown; headers?: Record<string, string>; raw?: string } = {},
+) {
+  const headers: Record<string, string> = {
+    ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
+    ...(options.body !== undefined || options.raw !== undefined
+      ? { 'content-type': 'application/json' }
+      : {}),
+    ...options.headers,
+  };
+  const res = await fetch(`${base}${url}`, {
+    method,
+    headers,
+    ...(options.raw !== undefined
+      ? { body: options.raw }
+      : options.body !== undefined
+        ? { body: JSON.stringify(options.body) }
+        : {}),
+  });
+  const text = await res.text();
+  let json: Json = {};
+  try {
+    json = text ? (JSON.parse(text) as Json) : {};
+  } catch {
+    json = { text };
+  }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+const summarize = (over: Record<string, unknown> = {}) => ({
+  intent: 'summarize',
+  params: { text: TEXT, max_sentences: 2 },
+  data_context: { jurisdiction: 'DE', classification: 'pii' },
+  ...over,
+});
+const chat = (content = 'Hi') => ({
+  intent: 'chat',
+  params: { messages: [{ role: 'user', content }] },
+  sla: { privacy: 'allow-api' },
+  data_context: { jurisdiction: 'US', classification: 'none' },
+});
+const newKey = async (role = 'developer', issuer = ADMIN) => {
+  const created = await call(gatewayA, 'POST', '/api/v1/auth/keys', {
+    key: issuer,
+    body: { name: uniqueName(role), role },
+  });
+  if (created.status !== 201)
+    throw new Error(`could not create a key: ${created.status} ${created.text}`);
+  return created.json['key'] as string;
+};
+
+async function readSse(
+  base: string,
+  url: string,
+  key: string,
+  headers: Record<string, string> = {},
+  max = 50,
+) {
+  const res = await fetch(`${base}${url}`, {
+    headers: { authorization: `Bearer ${key}`, ...headers },
+  });
+  const events: { id?: string; event?: string; data?: string; comment?: string }[] = [];
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    const blocks = buffer.split('\n\n');
+    buffer = blocks.pop() ?? '';
+    for (const block of blocks) {
+      const event: { id?: string; event?: string; data?: string; comment?: string } = {};
+      for (const line of block.split('\n')) {
+        if (line.startsWith(':')) event.comment = line.slice(1).trim();
+        else {
+          const [field, ...rest] = line.split(':');
+          (event as Record<string, string>)[field!] = rest.join(':').trim();
+        }
+      }
+      events.push(event);
+    }
+    if (events.some((e) => e.event === 'done' || e.event === 'error') || events.length >= max)
+      break;
+  }
+  return { status: res.status, contentType: res.headers.get('content-type'), events };
+}
+
+beforeAll(async () => {
+  execFileSync('bash', [path.join(samples, 'build.sh'), '--if-needed'], { stdio: 'pipe' });
+  llm = await startOpenAiTestServer({ reply: 'one two three four five six' });
+  writeFileSync(
+    path.join(scratch, 'engines.yaml'),
+    `engines:
+  - { name: local-summarize, tier: local, kind: module, module: summarize_text, intents: [summarize], jurisdiction: DE, region: local, price_per_1k_tokens: { input: 0, output: 0 } }
+  - { name: test-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${llm.url}", models: [test-model], intents: [chat], jurisdiction: US, region: us, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
+`,
+  );
+  db = await createTestDatabase('e2egw');
+  execFileSync(process.execPath, ['--import', 'tsx', 'libs/db/src/cli.ts', 'migrate'], {
+    cwd: repoRoot,
+    env: { PATH: process.env['PATH'], DATABASE_URL: db.ownerUrl, AION_DB_APP_ROLE: db.appRole },
+    stdio: 'pipe',
+  });
+  const common = {
+    AION_MODE: 'distributed',
+    DATABASE_URL: db.appUrl,
+    KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
+    REDIS_URL: process.env['REDIS_URL'],
+    AION_INTERNAL_TOKEN_SECRET: SECRET,
+  };
+  const moduleHost = await startServiceProcess('module-host', {
+    ...common,
+    AION_MODULE_HOST_HTTP_PORT: '0',
+    AION_MODULE_HOST_GRPC_PORT: '0',
+    AION_MODULE_HOST_PRELOAD: path.join(samples, 'summarize_text'),
+  });
+  const orchestrator = await startServiceProcess('orchestrator', {
+    ...common,
+    AION_ORCHESTRATOR_HTTP_PORT: '0',
+    AION_ORCHESTRATOR_GRPC_PORT: '0',
+    AION_ORCHESTRATOR_MODULE_HOST_ADDRESS: `127.0.0.1:${moduleHost.grpcPort}`,
+    AION_ORCHESTRATOR_ENGINES_FILE: path.join(scratch, 'engines.yaml'),
+  });
+  const gatewayEnv = {
+    ...common,
+    AION_GATEWAY_HTTP_PORT: '0',
+    AION_GATEWAY_GRPC_PORT: '0',
+    AION_GATEWAY_ORCHESTRATOR_ADDRESS: `127.0.0.1:${orchestrator.grpcPort}`,
+    AION_BOOTSTRAP_ADMIN_KEY: BOOTSTRAP,
+    // A fresh tenant per run: rate-limit buckets live in Redis and outlast a run.
+    AION_BOOTSTRAP_TENANT: uniqueName('tenant'),
+    AION_GATEWAY_RATE_LIMIT_KEY_BURST: '40',
+    AION_GATEWAY_RATE_LIMIT_KEY_PER_MINUTE: '1',
+    AION_GATEWAY_RATE_LIMIT_IP_PER_MINUTE: '100000',
+    AION_GATEWAY_SSE_HEARTBEAT_MS: '100',
+    AION_GATEWAY_BODY_LIMIT: '64kb',
+    AION_GATEWAY_JWT_ISSUER: 'https://idp.test',
+    AION_GATEWAY_JWT_AUDIENCE: 'aion',
+    AION_GATEWAY_JWT_HS256_SECRET: JWT_SECRET,
+  };
+  const a = await startServiceProcess('gateway', gatewayEnv);
+  const b = await startServiceProcess('gateway', gatewayEnv);
+  const narrow = await startServiceProcess('gateway', {
+    ...gatewayEnv,
+    AION_GATEWAY_MAX_IN_FLIGHT: '1',
+  });
+  processes.push(moduleHost, orchestrator, a, b, narrow);
+  gatewayA = `http://127.0.0.1:${a.httpPort}`;
+  gatewayB = `http://127.0.0.1:${b.httpPort}`;
+  narrowGateway = `http://127.0.0.1:${narrow.httpPort}`;
+  ADMIN = await newKey('admin', BOOTSTRAP);
+}, 240_000);
+
+afterAll(async () => {
+  for (const p of processes.reverse()) p.kill('SIGTERM');
+  await Promise.all(processes.map((p) => p.exited));
+  await llm?.close();
+  await db?.drop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('gateway: REST and SSE as clients use them', () => {
+  it('authenticates API keys and JWTs and enforces permissions', async () => {
+    expect((await call(gatewayA, 'GET', '/v1/tasks')).json).toMatchObject({
+      error_code: 'auth.unauthenticated',
+    });
+    expect(
+      (await call(gatewayA, 'GET', '/v1/tasks', { key: 'aion_000000000000_' + 'x'.repeat(43) }))
+        .status,
+    ).toBe(401);
+    const observer = await newKey('observer');
+    const denied = await call(gatewayA, 'POST', '/v1/tasks', { key: observer, body: summarize() });
+    expect(denied.status).toBe(403);
+    expect(denied.json['error_code']).toBe('auth.forbidden');
+    expect(denied.headers.get('x-request-id')).toBe(denied.json['request_id']);
+    const jwt = await new SignJWT({ tenant_id: 'jwt-tenant', roles: ['developer'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('alice')
+      .setIssuer('https://idp.test')
+      .setAudience('aion')
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(JWT_SECRET));
+    expect((await call(gatewayA, 'GET', '/v1/tasks', { key: jwt })).status).toBe(200);
+    const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"x","tenant_id":"t","iss":"https://idp.test","aud":"aion","exp":9999999999}').toString('base64url')}.`;
+    expect((await call(gatewayA, 'GET', '/v1/tasks', { key: none })).status).toBe(401);
+  });
+
+  it('submits a task, waits for it with Prefer: wait, reads and lists it', async () => {
+    const key = await newKey();
+    const waited = await call(gatewayA, 'POST', '/v1/tasks', {
+      key,
+      body: summarize(),
+      headers: { prefer: 'wait=10' },
+    });
+    expect(waited.status).toBe(200);
+    expect(waited.headers.get('preference-applied')).toBe('wait=10');
+    expect(waited.json).toMatchObject({
+      schema_version: '1.0',
+      intent: 'summarize',
+      status: 'OK',
+      engine: { route: 'local-summarize', chosen_by: 'ai-router' },
+      error: null,
+    });
+    expect(waited.json['engine'].reason).toContain('local tier first');
+    expect(waited.json['usage']).toMatchObject({ cost_usd: 0 });
+    const accepted = await call(gatewayA, 'POST', '/v1/tasks', { key, body: summarize() });
+    expect(accepted.status).toBe(202);
+    expect(accepted.headers.get('location')).toBe(`/v1/tasks/${accepted.json['task_id']}`);
+    const read = await eventually(async () => {
+      const r = await call(gatewayB, 'GET', `/v1/tasks/${accepted.json['task_id']}`, { key });
+      return r.json['status'] === 'OK' ? r : undefined;
+    });
+    expect(read.json['result'].sentences).toHaveLength(2);
+    const page = await call(gatewayA, 'GET', '/v1/tasks?limit=1', { key });
+    expect(page.json['data']).toHaveLength(1);
+    expect(page.json['total']).toBeGreaterThanOrEqual(2);
+    const next = await call(
+      gatewayA,
+      'GET',
+      `/v1/tasks?limit=1&page_token=${page.json['next_page_token']}`,
+      { key },
+    );
+    expect(next.json['data'][0].task_id).not.toBe(page.json['data'][0].task_id);
+    const cancel = await call(gatewayA, 'POST', `/v1/tasks/${accepted.json['task_id']}/cancel`, {
+      key,
+      body: {},
+    });
+    expect(cancel.status).toBe(409);
+  });
+
+  it('streams over SSE with token, partial and done events, heartbeats and Last-Event-ID resume', async () => {
+    const key = await newKey();
+    llm.behave({ tokenDelayMs: 150 });
+    const submitted = await call(gatewayA, 'POST', '/v1/tasks', { key, body: chat() });
+    const stream = await readSse(gatewayA, `/v1/stream/${submitted.json['task_id']}`, key);
+    llm.behave({ tokenDelayMs: 0 });
+    expect(stream.contentType).toContain('text/event-stream');
+    const tokens = stream.events.filter((e) => e.event === 'token');
+    expect(tokens.map((e) => JSON.parse(e.data!).token).join('')).toBe(
+      'one two three four five six',
+    );
+    expect(stream.events.some((e) => e.comment === 'heartbeat')).toBe(true);
+    const done = stream.events.find((e) => e.event === 'done')!;
+    expect(JSON.parse(done.data!)).toMatchObject({
+      status: 'OK',
+      result: { message: { content: 'one two three four five six' } },
+    });
+    const resumed = await readSse(gatewayB, `/v1/stream/${submitted.json['task_id']}`, key, {
+      'last-event-id': tokens[3]!.id!,
+    });
+    expect(
+      resumed.events
+        .filter((e) => e.event === 'token')
+        .map((e) => JSON.parse(e.data!).token)
+        .join(''),
+    ).toBe('five six');
+    const summarized = await call(gatewayA, 'POST', '/v1/tasks', { key, body: summarize() });
+    const partials = await readSse(gatewayA, `/v1/stream/${summarized.json['task_id']}`, key);
+    expect(partials.events.filter((e) => e.event === 'partial')).toHaveLength(2);
+    const missing = await call(gatewayA, 'GET', '/v1/stream/no-such-task', { key });
+    expect(missing.status).toBe(404);
+    expect(missing.json['error_code']).toBe('resource.not_found');
+  });
+
+  it('replays idempotent POSTs, refuses a reused key with another payload (422) and one still running (409)', async () => {
+    const key = await newKey();
+    const idem = uniqueName('idem');
+    const first = await call(gatewayA, 'POST', '/v1/tasks', {
+      key,
+      body: summarize(),
+      headers: { 'idempotency-key': idem },
+    });
+    const again = await call(gatewayB, 'POST', '/v1/tasks', {
+      key,
+      body: summarize(),
+      headers: { 'idempotency-key': idem },
+    });
+    expect(again.status).toBe(first.status);
+    expect(again.json).toEqual(first.json);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    const listed = await call(gatewayA, 'GET', '/v1/tasks?limit=50', { key });
+    expect(
+      listed.json['data'].filter((t: Json) => t['task_id'] === first.json['task_id']),
+    ).toHaveLength(1);
+    // Developers list their own tasks: one, not one per replay.
+    expect(listed.json['total']).toBe(1);
+    const other = await call(gatewayA, 'POST', '/v1/tasks', {
+      key,
+      body: summarize({ params: { text: 'Another text.' } }),
+      headers: { 'idempotency-key': idem },
+    });
+    expect(other.status).toBe(422);
+    expect(other.json['error_code']).toBe('validation.idempotency_key_reused');
+    llm.behave({ tokenDelayMs: 300 });
+    const slowKey = uniqueName('slow');
+    const inFlight = call(gatewayA, 'POST', '/v1/tasks', {
+      key,
+      body: chat(),
+      headers: { 'idempotency-key': slowKey, prefer: 'wait=5' },
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const concurrent = await call(gatewayB, 'POST', '/v1/tasks', {
+      key,
+      body: chat(),
+      headers: { 'idempotency-key': slowKey, prefer: 'wait=5' },
+    });
+    expect(concurrent.status).toBe(409);
+    expect((await inFlight).status).toBe(200);
+    llm.behave({ tokenDelayMs: 0 });
+  });
+
+  it('rate-limits per API key across two gateways sharing Redis, with Retry-After and RateLimit headers', async () => {
+    const key = await newKey();
+    const results = [];
+    for (let i = 0; i < 50; i++)
+      results.push(await call(i % 2 ? gatewayA : gatewayB, 'GET', '/v1/tasks?limit=1', { key }));
+    const limited = results.filter((r) => r.status === 429);
+    expect(results.filter((r) => r.status === 200)).toHaveLength(40);
+    expect(limited).toHaveLength(10);
+    expect(Number(limited[0]!.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(limited[0]!.headers.get('ratelimit-policy')).toBe('"per-key";q=1;w=60;burst=40');
+    expect(limited[0]!.headers.get('ratelimit')).toMatch(/^"per-key";r=0;t=\d+$/);
+    expect(limited[0]!.json['error_code']).toBe('rate_limit.exceeded');
+  });
+
+  it('manages API keys: shown once, listed without secrets, revoked keys stop working', async () => {
+    const created = await call(gatewayA, 'POST', '/api/v1/auth/keys', {
+      key: BOOTSTRAP,
+      body: { name: 'ci', role: 'developer' },
+    });
+    expect(created.status).toBe(201);
+    const secret = created.json['key'] as string;
+    expect((await call(gatewayA, 'GET', '/v1/tasks', { key: secret })).status).toBe(200);
+    const listed = await call(gatewayA, 'GET', '/api/v1/auth/keys', { key: BOOTSTRAP });
+    expect(listed.text).not.toContain(secret.split('_')[2]!);
+    expect(listed.json['data'].find((k: Json) => k['id'] === created.json['id'])).toMatchObject({
+      name: 'ci',
+      role: 'developer',
+      revoked_at: null,
+    });
+    expect((await call(gatewayA, 'GET', '/api/v1/auth/keys', { key: secret })).status).toBe(403);
+    expect(
+      (
+        await call(gatewayA, 'POST', `/api/v1/auth/keys/${created.json['id']}/revoke`, {
+          key: BOOTSTRAP,
+        })
+      ).status,
+    ).toBe(204);
+    expect((await call(gatewayB, 'GET', '/v1/tasks', { key: secret })).status).toBe(401);
+  });
+
+  it('maps budget and circuit-breaker routes onto the orchestrator', async () => {
+    expect(
+      (await call(gatewayA, 'PUT', '/api/v1/budget/limits', { key: ADMIN, body: { limit_usd: 2 } }))
+        .json,
+    ).toMatchObject({ limit_usd: 2, remaining_usd: 2 });
+    expect(
+      (
+        await call(gatewayA, 'POST', '/api/v1/budget/request', {
+          key: ADMIN,
+          body: { request_id: 'b-1', amount_usd: 1.5 },
+        })
+      ).json,
+    ).toMatchObject({ status: 'RESERVED', amount_usd: 1.5 });
+    const over = await call(gatewayA, 'POST', '/api/v1/budget/request', {
+      key: ADMIN,
+      body: { request_id: 'b-2', amount_usd: 1 },
+    });
+    expect(over.status).toBe(402);
+    expect(over.json['error_code']).toBe('budget.exceeded');
+    expect(
+      (
+        await call(gatewayA, 'POST', '/api/v1/budget/commit', {
+          key: ADMIN,
+          body: { request_id: 'b-1', actual_usd: 1.2 },
+        })
+      ).json,
+    ).toMatchObject({ status: 'COMMITTED', committed_usd: 1.2 });
+    expect(
+      (
+        await call(gatewayA, 'POST', '/api/v1/budget/release', {
+          key: ADMIN,
+          body: { request_id: 'b-1' },
+        })
+      ).status,
+    ).toBe(409);
+    expect(
+      (await call(gatewayA, 'GET', '/api/v1/budget/state', { key: ADMIN })).json,
+    ).toMatchObject({ committed_usd: 1.2, reserved_usd: 0 });
+    expect(
+      (
+        await call(gatewayA, 'POST', '/api/v1/budget/release', {
+          key: ADMIN,
+          body: { request_id: 'never' },
+        })
+      ).status,
+    ).toBe(404);
+    expect((await call(gatewayA, 'GET', '/api/v1/circuit-breakers', { key: ADMIN })).status).toBe(
+      200,
+    );
+    expect(
+      (await call(gatewayA, 'POST', '/api/v1/circuit-breakers/reset_all', { key: await newKey() }))
+        .status,
+    ).toBe(403);
+    expect(
+      (await call(gatewayA, 'POST', '/api/v1/circuit-breakers/reset_all', { key: ADMIN })).json,
+    ).toHaveProperty('reset');
+  });
+
+  it('answers a bad request at every route with the right 4xx envelope', async () => {
+    const key = await newKey();
+    const cases: [string, string, Parameters<typeof call>[3], number, string][] = [
+      ['POST', '/v1/tasks', { raw: '{"intent":' }, 400, 'validation.malformed_json'],
+      [
+        'POST',
+        '/v1/tasks',
+        { raw: JSON.stringify({ big: 'x'.repeat(70_000) }) },
+        413,
+        'validation.payload_too_large',
+      ],
+      [
+        'POST',
+        '/v1/tasks',
+        { raw: 'intent=x', headers: { 'content-type': 'text/plain' } },
+        415,
+        'validation.unsupported_media_type',
+      ],
+      [
+        'POST',
+        '/v1/tasks',
+        {
+          body: {
+            intent: 'summarize',
+            params: { text: '' },
+            data_context: { jurisdiction: 'XX', classification: 'secret' },
+          },
+        },
+        400,
+        'validation.invalid_argument',
+      ],
+      ['GET', '/v1/tasks?limit=0', {}, 400, 'validation.invalid_argument'],
+      ['GET', '/v1/tasks?status=DONE', {}, 400, 'validation.invalid_argument'],
+      ['GET', '/v1/tasks/bad%20id', {}, 400, 'validation.invalid_argument'],
+      ['GET', '/v1/tasks/unknown-task', {}, 404, 'resource.not_found'],
+      [
+        'POST',
+        '/v1/tasks/unknown-task/cancel',
+        { body: { reason: 5 } },
+        400,
+        'validation.invalid_argument',
+      ],
+      ['POST', '/v1/tasks/unknown-task/cancel', { body: {} }, 404, 'resource.not_found'],
+      [
+        'GET',
+        '/v1/stream/some-task',
+        { headers: { 'last-event-id': 'abc' } },
+        400,
+        'validation.invalid_argument',
+      ],
+      [
+        'POST',
+        '/v1/tasks',
+        { body: summarize(), headers: { 'idempotency-key': 'bad key with spaces é' } },
+        400,
+        'validation.invalid_argument',
+      ],
+      [
+        'POST',
+        '/api/v1/budget/request',
+        { body: { request_id: '', amount_usd: -1 } },
+        403,
+        'auth.forbidden',
+      ],
+      [
+        'GET',
+        '/api/v1/budget/state?project_id=' + 'x'.repeat(100),
+        {},
+        400,
+        'validation.invalid_argument',
+      ],
+      ['GET', '/v1/nothing-here', {}, 404, 'resource.not_found'],
+    ];
+    for (const [method, url, options, status, code] of cases) {
+      const res = await call(gatewayA, method, url, { key, ...options });
+      expect([method, url, res.status, res.json['error_code']]).toEqual([
+        method,
+        url,
+        status,
+        code,
+      ]);
+      expect(typeof res.json['request_id']).toBe('string');
+      expect(res.text).not.toMatch(/at .+\.ts:\d+|stack/i);
+    }
+    const invalid = await call(gatewayA, 'POST', '/v1/tasks', {
+      key,
+      body: {
+        intent: 'summarize',
+        params: { text: '' },
+        data_context: { jurisdiction: 'XX', classification: 'secret' },
+      },
+    });
+    expect(invalid.json['details'].map((d: Json) => d['field']).sort()).toEqual([
+      'data_context.classification',
+      'data_context.jurisdiction',
+      'params.text',
+    ]);
+    const admin = [
+      ['POST', '/api/v1/auth/keys', { body: { name: '', role: 'root' } }],
+      ['POST', '/api/v1/auth/keys/not-a-uuid/revoke', {}],
+      ['POST', '/api/v1/budget/request', { body: { request_id: '', amount_usd: -1 } }],
+      ['POST', '/api/v1/budget/commit', { body: { request_id: 'x' } }],
+      ['POST', '/api/v1/budget/release', { body: {} }],
+      ['PUT', '/api/v1/budget/limits', { body: { limit_usd: 'lots' } }],
+    ] as const;
+    for (const [method, url, options] of admin) {
+      const res = await call(gatewayA, method, url, { key: ADMIN, ...options });
+      expect([url, res.status, res.json['error_code']]).toEqual([
+        url,
+        400,
+        'validation.invalid_argument',
+      ]);
+    }
+  });
+
+  it('serves an OpenAPI 3.1 document covering every route', async () => {
+    const doc = (await call(gatewayA, 'GET', '/openapi.json')).json;
+    expect(doc['openapi']).toBe('3.1.0');
+    expect(Object.keys(doc['paths']).sort()).toEqual(
+      [
+        '/api/v1/auth/keys',
+        '/api/v1/auth/keys/{id}/revoke',
+        '/api/v1/budget/commit',
+        '/api/v1/budget/limits',
+        '/api/v1/budget/release',
+        '/api/v1/budget/request',
+        '/api/v1/budget/state',
+        '/api/v1/circuit-breakers',
+        '/api/v1/circuit-breakers/reset_all',
+        '/v1/stream/{id}',
+        '/v1/tasks',
+        '/v1/tasks/{id}',
+        '/v1/tasks/{id}/cancel',
+      ].sort(),
+    );
+    expect(
+      doc['paths']['/v1/tasks'].post.requestBody.content['application/json'].schema.required,
+    ).toEqual(expect.arrayContaining(['intent', 'data_context']));
+  });
+
+  it('sheds load beyond its in-flight bound with 503 and Retry-After', async () => {
+    const key = await newKey();
+    llm.behave({ tokenDelayMs: 300 });
+    const submitted = await call(narrowGateway, 'POST', '/v1/tasks', { key, body: chat() });
+    const controller = new AbortController();
+    const holding = fetch(`${narrowGateway}/v1/stream/${submitted.json['task_id']}`, {
+      headers: { authorization: `Bearer ${key}` },
+      signal: controller.signal,
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const shed = await call(narrowGateway, 'GET', '/v1/tasks', { key });
+    controller.abort();
+    await holding.catch(() => undefined);
+    llm.behave({ tokenDelayMs: 0 });
+    expect(shed.status).toBe(503);
+    expect(shed.headers.get('retry-after')).toBe('1');
+    expect(shed.json['error_code']).toBe('service.unavailable');
+  });
+});
