@@ -93,6 +93,11 @@ export const gatewayConfigSpec = {
     'Enables HS256 JWTs with this secret',
     { sensitive: true },
   ),
+  defaultJurisdiction: field(
+    `${P}DEFAULT_JURISDICTION`,
+    z.string().min(2).default('US'),
+    'Data jurisdiction of OpenAI-compatible requests that send no Aion-Jurisdiction header',
+  ),
   docs: field(`${P}OPENAPI`, bool(true), 'Serve GET /openapi.json'),
 };
 

@@ -109,7 +109,14 @@ export function createOrchestratorService(
       });
       return {
         registerGrpc: (server) =>
-          registerOrchestratorApi(server, { tasks, budgets, breakers, jurisdictions, audit }),
+          registerOrchestratorApi(server, {
+            engines,
+            tasks,
+            budgets,
+            breakers,
+            jurisdictions,
+            audit,
+          }),
         workers: [
           {
             name: 'running-tasks',

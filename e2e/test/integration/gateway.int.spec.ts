@@ -572,6 +572,8 @@ describe('gateway: REST and SSE as clients use them', () => {
         '/api/v1/budget/state',
         '/api/v1/circuit-breakers',
         '/api/v1/circuit-breakers/reset_all',
+        '/v1/chat/completions',
+        '/v1/models',
         '/v1/stream/{id}',
         '/v1/tasks',
         '/v1/tasks/{id}',
@@ -600,5 +602,76 @@ describe('gateway: REST and SSE as clients use them', () => {
     expect(shed.status).toBe(503);
     expect(shed.headers.get('retry-after')).toBe('1');
     expect(shed.json['error_code']).toBe('service.unavailable');
+  });
+});
+
+describe('gateway: OpenAI-compatible API with the official openai client', () => {
+  it('lists models and answers chat completions, streamed and not, with usage', async () => {
+    const { default: OpenAI } = await import('openai');
+    const client = new OpenAI({
+      baseURL: `${gatewayA}/v1`,
+      apiKey: await newKey(),
+      defaultHeaders: { 'Aion-Jurisdiction': 'US', 'Aion-Privacy': 'allow-api' },
+      maxRetries: 0,
+    });
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id)).toEqual(
+      expect.arrayContaining(['test-llm', 'test-model']),
+    );
+    const completion = await client.chat.completions.create({
+      model: 'test-llm',
+      messages: [{ role: 'user', content: 'Say something' }],
+    });
+    expect(completion.object).toBe('chat.completion');
+    expect(completion.choices[0]!.message.content).toBe('one two three four five six');
+    expect(completion.usage!.completion_tokens).toBeGreaterThan(0);
+    const stream = await client.chat.completions.create({
+      model: 'test-model',
+      messages: [{ role: 'user', content: 'Stream it' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = '';
+    let usage;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? '';
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text).toBe('one two three four five six');
+    expect(usage).toMatchObject({ total_tokens: expect.any(Number) });
+    expect(llm.requests.at(-1)!.body['model']).toBe('test-model');
+  });
+
+  it('raises the SDK errors OpenAI users expect, in OpenAI error shape', async () => {
+    const {
+      default: OpenAI,
+      AuthenticationError,
+      UnprocessableEntityError,
+      BadRequestError,
+    } = await import('openai');
+    const client = new OpenAI({ baseURL: `${gatewayA}/v1`, apiKey: await newKey(), maxRetries: 0 });
+    const unknownModel = await client.chat.completions
+      .create({ model: 'gpt-imaginary', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
+    expect(unknownModel).toBeInstanceOf(UnprocessableEntityError);
+    expect((unknownModel as InstanceType<typeof UnprocessableEntityError>).code).toBe(
+      'validation.no_allowed_engine',
+    );
+    expect((unknownModel as Error).message).toContain('does not serve model gpt-imaginary');
+    await expect(
+      new OpenAI({ baseURL: `${gatewayA}/v1`, apiKey: 'wrong', maxRetries: 0 }).models.list(),
+    ).rejects.toBeInstanceOf(AuthenticationError);
+    await expect(
+      client.chat.completions.create({ model: 'test-llm', messages: [] }),
+    ).rejects.toBeInstanceOf(BadRequestError);
+    const raw = await call(gatewayA, 'POST', '/v1/chat/completions', {
+      key: await newKey(),
+      raw: '{"model":',
+    });
+    expect(raw.status).toBe(400);
+    expect(raw.json['error']).toMatchObject({
+      type: 'invalid_request_error',
+      code: 'validation.malformed_json',
+    });
   });
 });

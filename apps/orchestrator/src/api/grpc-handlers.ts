@@ -7,6 +7,7 @@ import { nextPageToken, pageWindow, type GrpcServer } from '@aion/grpc';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
 import type { BreakerRegistry } from '@aion/resilience';
 import type { BudgetPort, BudgetState, Reservation } from '../core/budget';
+import type { Engine } from '../core/engines';
 import type { StreamKind } from '../core/ports';
 import type { TaskService } from '../core/task-service';
 import { STATUS_BY_PROTO, toRequestDoc, toTaskResult } from './task-mapping';
@@ -48,6 +49,7 @@ export interface AdminAudit {
 export function registerOrchestratorApi(
   server: GrpcServer,
   deps: {
+    engines: readonly Engine[];
     tasks: TaskService;
     budgets: BudgetPort;
     breakers: BreakerRegistry;
@@ -55,7 +57,7 @@ export function registerOrchestratorApi(
     audit: AdminAudit;
   },
 ): void {
-  const { tasks, budgets, breakers, jurisdictions, audit } = deps;
+  const { tasks, budgets, breakers, jurisdictions, audit, engines } = deps;
   server.add(
     AionTasks,
     {
@@ -157,6 +159,19 @@ export function registerOrchestratorApi(
           lastFailure: b.lastFailure ?? '',
         })),
       }),
+      listEngines: async (req) => ({
+        engines: engines
+          .filter((e) => !req.intent || e.intents.includes(req.intent))
+          .map((e) => ({
+            name: e.name,
+            tier: e.tier,
+            kind: e.kind,
+            intents: e.intents,
+            models: e.kind === 'openai-compatible' ? e.models : [],
+            jurisdiction: e.jurisdiction,
+            region: e.region,
+          })),
+      }),
       resetCircuitBreakers: async () => {
         const reset = breakers.resetAll();
         await audit.record('circuit_breakers.reset_all', 'circuit-breakers', { reset });
@@ -171,6 +186,7 @@ export function registerOrchestratorApi(
       setBudgetLimit: 'budget:manage',
       listCircuitBreakers: 'observability:read',
       resetCircuitBreakers: 'operations:manage',
+      listEngines: 'tasks:read',
     },
   );
 }

@@ -15,6 +15,8 @@ export interface RouteRequest {
   /** SLA p95 in ms; 0 means none. */
   p95Ms: number;
   preferredEngine?: string | undefined;
+  /** A model the caller asked for: an engine's name or one of its models. */
+  model?: string | undefined;
   estimate: { inputTokens: number; outputTokens: number };
   data: DataContext;
   residency: ResidencyDecision;
@@ -75,6 +77,14 @@ export function route(
       excluded.push({ engine: engine.name, reason, kind });
     if (!engine.intents.includes(request.intent)) {
       exclude('intent', `does not serve intent ${request.intent}`);
+      continue;
+    }
+    if (
+      request.model &&
+      engine.name !== request.model &&
+      !(engine.kind === 'openai-compatible' && engine.models.includes(request.model))
+    ) {
+      exclude('model', `does not serve model ${request.model}`);
       continue;
     }
     if (request.privacy === 'local-only' && engine.tier !== 'local') {

@@ -206,6 +206,7 @@ export class TaskService {
           remainingBudgetUsd,
           p95Ms: request.sla.p95_ms,
           preferredEngine: request.preferred_engine,
+          model: typeof request.params['model'] === 'string' ? request.params['model'] : undefined,
           estimate,
           data: request.data_context,
           residency,
@@ -279,6 +280,16 @@ export class TaskService {
       status = 'RUNNING';
       this.notify(task.id);
       const started = performance.now();
+      // Stream events are appended one after another, and all of them before the final event.
+      let appended: Promise<unknown> = Promise.resolve();
+      const append = (kind: 'token' | 'partial', data: unknown) => {
+        appended = appended
+          .then(() => repository.appendStream(task.id, kind, data))
+          .then(
+            () => this.notify(task.id),
+            () => undefined,
+          );
+      };
       try {
         const output = await this.deps.breakers.execute(
           engine.name,
@@ -287,20 +298,13 @@ export class TaskService {
               intent: task.intent,
               params: task.request.params,
               signal: AbortSignal.any([signal, breakerSignal]),
-              onToken: (token) =>
-                void repository.appendStream(task.id, 'token', { token }).then(
-                  () => this.notify(task.id),
-                  () => undefined,
-                ),
-              onPartial: (partial) =>
-                void repository.appendStream(task.id, 'partial', { partial }).then(
-                  () => this.notify(task.id),
-                  () => undefined,
-                ),
+              onToken: (token) => append('token', { token }),
+              onPartial: (partial) => append('partial', { partial }),
             }),
           signal,
         );
         const latencyMs = Math.round(performance.now() - started);
+        await appended;
         this.deps.latency.record(engine.name, latencyMs);
         const costUsd = estimateCost(engine, {
           inputTokens: output.inputTokens,
@@ -323,6 +327,7 @@ export class TaskService {
         else await budgets.release(task.id).catch(() => undefined);
         return;
       } catch (err) {
+        await appended;
         if (signal.aborted) {
           const cause =
             signal.reason instanceof AionError ? signal.reason : AionError.internal(err);

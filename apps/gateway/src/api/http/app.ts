@@ -24,6 +24,7 @@ import {
   stripInternalHeaders,
 } from './middleware';
 import { openApiDocument } from './openapi';
+import { openAiErrorMiddleware, openAiRoutes } from './openai-routes';
 import { taskRoutes } from './tasks-routes';
 
 export interface GatewayDeps {
@@ -98,15 +99,26 @@ export function gatewayApp(deps: GatewayDeps): Express {
   app.use(authenticate({ apiKeys: deps.keyVerifier, ...(deps.jwt ? { jwt: deps.jwt } : {}) }));
   app.use(rateLimit(deps.buckets, limits, 'principal'));
   app.use(idempotency(deps.idempotencyStore, config.idempotencyTtlMinutes * 60_000));
+  const jurisdictions = new JurisdictionRegistry();
+  app.use(
+    openAiRoutes({
+      tasks: deps.tasks,
+      admin: deps.admin,
+      jurisdictions,
+      defaultJurisdiction: config.defaultJurisdiction,
+      requestTimeoutMs: config.requestTimeoutMs,
+    }),
+  );
   app.use(
     taskRoutes(deps.tasks, {
       requestTimeoutMs: config.requestTimeoutMs,
       heartbeatMs: config.sseHeartbeatMs,
-      jurisdictions: new JurisdictionRegistry(),
+      jurisdictions,
     }),
   );
   app.use(adminRoutes(deps.keys, deps.admin, config.requestTimeoutMs));
   app.use(notFoundMiddleware());
+  app.use(openAiErrorMiddleware());
   app.use(
     errorMiddleware((error, ctx) => {
       if (error.httpStatus >= 500)

@@ -1,4 +1,5 @@
 import * as z from 'zod/v4';
+import { ChatCompletionRequest } from './openai-routes';
 import {
   BudgetCommitRequest,
   BudgetLimitRequest,
@@ -140,6 +141,35 @@ export function openApiDocument(version: string) {
             },
             ...errors,
           },
+        },
+      },
+      '/v1/chat/completions': {
+        post: {
+          summary: 'OpenAI-compatible chat completions (stream and non-stream), run as a chat task',
+          parameters: [
+            { name: 'Aion-Jurisdiction', in: 'header', schema: { type: 'string' } },
+            {
+              name: 'Aion-Classification',
+              in: 'header',
+              schema: { type: 'string', enum: ['pii', 'financial', 'health', 'biometric', 'none'] },
+            },
+            {
+              name: 'Aion-Privacy',
+              in: 'header',
+              schema: { type: 'string', enum: ['local-only', 'allow-api', 'hybrid'] },
+            },
+          ],
+          requestBody: body(ChatCompletionRequest),
+          responses: {
+            '200': ok('chat.completion, or chat.completion.chunk events when stream is true'),
+            ...errors,
+          },
+        },
+      },
+      '/v1/models': {
+        get: {
+          summary: 'Engines and models that serve chat',
+          responses: { '200': ok('OpenAI model list'), ...errors },
         },
       },
       '/api/v1/auth/keys': {

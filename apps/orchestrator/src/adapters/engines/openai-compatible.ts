@@ -57,7 +57,9 @@ export class OpenAiCompatibleExecutor {
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
 
   async execute(engine: OpenAiEngine, call: EngineCall): Promise<EngineOutput> {
-    const requested = typeof call.params['model'] === 'string' ? call.params['model'] : undefined;
+    // A model may be asked for by one of the engine's model ids or by the engine's own name.
+    const asked = typeof call.params['model'] === 'string' ? call.params['model'] : undefined;
+    const requested = asked === engine.name ? undefined : asked;
     if (requested && !engine.models.includes(requested))
       throw new AionError(
         'validation.invalid_argument',
