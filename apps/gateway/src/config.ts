@@ -98,6 +98,16 @@ export const gatewayConfigSpec = {
     z.string().min(2).default('US'),
     'Data jurisdiction of OpenAI-compatible requests that send no Aion-Jurisdiction header',
   ),
+  wsMaxBufferedBytes: field(
+    `${P}WS_MAX_BUFFERED_BYTES`,
+    positiveInt(1024 * 1024),
+    'Bytes queued for a WebSocket client before it is closed as too slow (code 4008)',
+  ),
+  wsMaxSubscriptions: field(
+    `${P}WS_MAX_SUBSCRIPTIONS`,
+    positiveInt(100),
+    'Task subscriptions per WebSocket connection',
+  ),
   docs: field(`${P}OPENAPI`, bool(true), 'Serve GET /openapi.json'),
 };
 

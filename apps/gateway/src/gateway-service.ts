@@ -15,6 +15,7 @@ import {
   RedisIdempotencyStore,
 } from './adapters/stores/idempotency-stores';
 import { gatewayApp } from './api/http/app';
+import { attachWebSocket } from './api/ws/ws-server';
 import { gatewayInfraNeeds, type GatewayConfig } from './config';
 import { BootstrapAwareKeys, generateFirstAdminKey } from './core/bootstrap';
 
@@ -74,19 +75,36 @@ export function createGatewayService(
         defaultDeadlineMs: config.requestTimeoutMs,
       });
       const redis = infrastructure.redis;
+      const keyVerifier = new BootstrapAwareKeys(
+        keys,
+        config.bootstrapAdminKey,
+        config.bootstrapTenant,
+      );
+      let websockets: { close(): void } | undefined;
       const app = gatewayApp({
         config,
         logger,
         tasks,
         admin,
         keys,
-        keyVerifier: new BootstrapAwareKeys(keys, config.bootstrapAdminKey, config.bootstrapTenant),
+        keyVerifier,
         jwt,
         buckets: redis ? new RedisTokenBucketStore(redis) : new MemoryTokenBucketStore(),
         idempotencyStore: redis ? new RedisIdempotencyStore(redis) : new MemoryIdempotencyStore(),
       });
       return {
         registerHttp: (host) => host.use(app),
+        attachServer: (server) => {
+          websockets = attachWebSocket(server, {
+            tasks,
+            keys: keyVerifier,
+            jwt,
+            logger,
+            maxBufferedBytes: config.wsMaxBufferedBytes,
+            maxSubscriptions: config.wsMaxSubscriptions,
+          });
+        },
+        onStopping: () => websockets?.close(),
         workers: [
           {
             name: 'grpc-clients',

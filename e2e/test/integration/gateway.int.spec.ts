@@ -675,3 +675,74 @@ describe('gateway: OpenAI-compatible API with the official openai client', () =>
     });
   });
 });
+
+describe('gateway: WebSocket /v1/ws', () => {
+  async function connect(base: string, key?: string) {
+    const { WebSocket } = await import('ws');
+    const ws = new WebSocket(
+      `${base.replace('http', 'ws')}/v1/ws`,
+      key ? { headers: { authorization: `Bearer ${key}` } } : {},
+    );
+    const messages: Json[] = [];
+    ws.on('message', (data) => messages.push(JSON.parse(data.toString()) as Json));
+    const opened = await new Promise<{ ok: boolean; status?: number }>((resolve) => {
+      ws.once('open', () => resolve({ ok: true }));
+      ws.once('unexpected-response', (_req, res) =>
+        resolve({ ok: false, status: res.statusCode ?? 0 }),
+      );
+      ws.once('error', () => resolve({ ok: false }));
+    });
+    return { ws, messages, opened };
+  }
+
+  it('subscribes to tasks, streams the same event kinds, answers pings, and unsubscribes', async () => {
+    const key = await newKey();
+    const { ws, messages, opened } = await connect(gatewayA, key);
+    expect(opened.ok).toBe(true);
+    llm.behave({ tokenDelayMs: 50 });
+    const task = await call(gatewayA, 'POST', '/v1/tasks', { key, body: chat() });
+    ws.send(JSON.stringify({ type: 'subscribe', task_id: task.json['task_id'] }));
+    ws.send(JSON.stringify({ type: 'ping', id: 7 }));
+    await eventually(
+      () => messages.some((m) => m['type'] === 'event' && m['event'] === 'done'),
+      15_000,
+    );
+    llm.behave({ tokenDelayMs: 0 });
+    expect(messages[0]).toMatchObject({ type: 'welcome' });
+    expect(messages).toContainEqual({ type: 'pong', id: 7 });
+    expect(messages).toContainEqual({ type: 'subscribed', task_id: task.json['task_id'] });
+    const tokens = messages
+      .filter((m) => m['event'] === 'token')
+      .map((m) => m['data'].token)
+      .join('');
+    expect(tokens).toBe('one two three four five six');
+    expect(messages.find((m) => m['event'] === 'done')!['data']).toMatchObject({ status: 'OK' });
+    ws.send('not json');
+    ws.send(JSON.stringify({ type: 'subscribe', task_id: '../bad' }));
+    ws.send(JSON.stringify({ type: 'subscribe', task_id: 'missing-task' }));
+    ws.send(JSON.stringify({ type: 'unsubscribe', task_id: 'other-task' }));
+    await eventually(
+      () =>
+        messages.filter((m) => m['type'] === 'error').length >= 3 &&
+        messages.some((m) => m['type'] === 'unsubscribed'),
+      10_000,
+    );
+    const errors = messages.filter((m) => m['type'] === 'error').map((m) => m['error_code']);
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        'validation.malformed_json',
+        'validation.invalid_argument',
+        'resource.not_found',
+      ]),
+    );
+    ws.close();
+  });
+
+  it('refuses connections without valid credentials', async () => {
+    expect((await connect(gatewayA)).opened).toEqual({ ok: false, status: 401 });
+    expect((await connect(gatewayA, 'aion_000000000000_' + 'y'.repeat(43))).opened).toEqual({
+      ok: false,
+      status: 401,
+    });
+  });
+});

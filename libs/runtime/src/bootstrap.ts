@@ -26,6 +26,8 @@ export interface BuildContext<C extends BaseServiceConfig> {
 export interface ServiceWiring {
   registerGrpc?: (server: GrpcServer) => void;
   registerHttp?: (app: Express) => void;
+  attachServer?: (server: import('node:http').Server) => void;
+  onStopping?: () => void;
   workers?: BackgroundWorker[];
 }
 
@@ -110,6 +112,8 @@ export function defineService<C extends BaseServiceConfig>(spec: ServiceSpec<C>)
           infrastructure,
           ...(wiring.registerGrpc ? { registerGrpc: wiring.registerGrpc } : {}),
           ...(wiring.registerHttp ? { registerHttp: wiring.registerHttp } : {}),
+          ...(wiring.attachServer ? { attachServer: wiring.attachServer } : {}),
+          ...(wiring.onStopping ? { onStopping: wiring.onStopping } : {}),
           workers: [...workers, ...(wiring.workers ?? [])],
         });
         running = await host.start();

@@ -27,6 +27,10 @@ export interface ServiceHostOptions {
   registerGrpc?: (server: GrpcServer) => void;
   /** Routes of the service's HTTP port, mounted after the probes and before the 404 handler. */
   registerHttp?: (app: Express) => void;
+  /** Called with the HTTP server before it listens (WebSocket upgrades). */
+  attachServer?: (server: HttpServer) => void;
+  /** Called first when stopping, before HTTP closes (e.g. to close WebSocket clients). */
+  onStopping?: () => void;
   workers?: BackgroundWorker[];
 }
 
@@ -124,6 +128,7 @@ export class ServiceHost {
     const { config, logger } = this.options;
     const grpcPort = await this.grpc.start(config.host, config.grpcPort);
     this.http = createServer(this.app);
+    this.options.attachServer?.(this.http);
     this.http.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
       this.http!.once('error', reject);
@@ -149,6 +154,7 @@ export class ServiceHost {
     const remaining = () => Math.max(100, deadline - Date.now());
     this.accepting = false;
     logger.info('shutting down', { timeout_ms: config.shutdownTimeoutMs });
+    this.options.onStopping?.();
     const httpClosed = new Promise<void>((resolve) => {
       if (!this.http) return resolve();
       this.http.close(() => resolve());
