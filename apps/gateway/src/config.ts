@@ -108,6 +108,32 @@ export const gatewayConfigSpec = {
     positiveInt(100),
     'Task subscriptions per WebSocket connection',
   ),
+  loginMaxAttempts: field(
+    `${P}LOGIN_MAX_ATTEMPTS`,
+    positiveInt(5),
+    'Failed logins before an account is locked',
+  ),
+  loginLockoutSeconds: field(
+    `${P}LOGIN_LOCKOUT_TTL_SECONDS`,
+    positiveInt(900),
+    'How long a locked account stays locked',
+  ),
+  accessTokenTtlSeconds: field(
+    `${P}ACCESS_TOKEN_TTL_SECONDS`,
+    positiveInt(900),
+    'Lifetime of access tokens issued at login',
+  ),
+  refreshTokenTtlSeconds: field(
+    `${P}REFRESH_TOKEN_TTL_SECONDS`,
+    positiveInt(30 * 24 * 3600),
+    'Lifetime of refresh tokens',
+  ),
+  sessionSecret: field(
+    `${P}SESSION_SECRET`,
+    z.string().min(32).optional(),
+    'Signs access tokens (derived from AION_INTERNAL_TOKEN_SECRET when unset)',
+    { sensitive: true },
+  ),
   docs: field(`${P}OPENAPI`, bool(true), 'Serve GET /openapi.json'),
 };
 

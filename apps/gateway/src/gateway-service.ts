@@ -1,4 +1,6 @@
-import { ApiKeyService, JwtVerifier } from '@aion/auth';
+import { hkdfSync } from 'node:crypto';
+import { ApiKeyService, JwtVerifier, type TokenVerifier } from '@aion/auth';
+import { AionError } from '@aion/errors';
 import { AionTasks, OrchestratorAdminService } from '@aion/contracts';
 import { createGrpcClient } from '@aion/grpc';
 import { MemoryTokenBucketStore, RedisTokenBucketStore } from '@aion/resilience';
@@ -15,6 +17,9 @@ import {
   RedisIdempotencyStore,
 } from './adapters/stores/idempotency-stores';
 import { gatewayApp } from './api/http/app';
+import { MemoryAttemptCounter, RedisAttemptCounter } from './adapters/stores/attempt-counters';
+import { PostgresRefreshTokens, PostgresUsers } from './adapters/db/session-stores';
+import { SessionService } from './core/sessions';
 import { attachWebSocket } from './api/ws/ws-server';
 import { gatewayInfraNeeds, type GatewayConfig } from './config';
 import { BootstrapAwareKeys, generateFirstAdminKey } from './core/bootstrap';
@@ -66,6 +71,34 @@ export function createGatewayService(
               ...(config.jwtHs256Secret ? { hs256Secret: config.jwtHs256Secret } : {}),
             })
           : undefined;
+      const db = infrastructure.database!.db;
+      const sessions = new SessionService(
+        new PostgresUsers(db),
+        new PostgresRefreshTokens(db),
+        infrastructure.redis
+          ? new RedisAttemptCounter(infrastructure.redis)
+          : new MemoryAttemptCounter(),
+        {
+          signingSecret: new Uint8Array(
+            config.sessionSecret
+              ? Buffer.from(config.sessionSecret)
+              : hkdfSync('sha256', secretOf(config, embedded), 'aion-gateway', 'access-tokens', 32),
+          ),
+          accessTtlSeconds: config.accessTokenTtlSeconds,
+          refreshTtlSeconds: config.refreshTokenTtlSeconds,
+          maxAttempts: config.loginMaxAttempts,
+          lockoutSeconds: config.loginLockoutSeconds,
+        },
+      );
+      // Bearer JWTs: this gateway's own access tokens, or an external identity provider's.
+      const bearer: TokenVerifier = {
+        verify: (token) =>
+          sessions.isOwnToken(token)
+            ? sessions.verifyAccessToken(token)
+            : jwt
+              ? jwt.verify(token)
+              : Promise.reject(new AionError('auth.invalid_credentials', 'invalid token')),
+      };
       const tasks = createGrpcClient(AionTasks, config.orchestratorAddress, {
         tokens,
         defaultDeadlineMs: config.requestTimeoutMs,
@@ -88,7 +121,8 @@ export function createGatewayService(
         admin,
         keys,
         keyVerifier,
-        jwt,
+        jwt: bearer,
+        sessions,
         buckets: redis ? new RedisTokenBucketStore(redis) : new MemoryTokenBucketStore(),
         idempotencyStore: redis ? new RedisIdempotencyStore(redis) : new MemoryIdempotencyStore(),
       });
@@ -118,4 +152,11 @@ export function createGatewayService(
       };
     },
   });
+}
+
+/** The internal-token secret this instance runs with (generated per start in embedded mode). */
+function secretOf(config: GatewayConfig, embedded?: { internalTokenSecret: string }): string {
+  const secret = embedded?.internalTokenSecret ?? config.internalTokenSecret;
+  if (!secret) throw new Error('AION_INTERNAL_TOKEN_SECRET is required');
+  return secret;
 }

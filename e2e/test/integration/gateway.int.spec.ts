@@ -565,6 +565,9 @@ describe('gateway: REST and SSE as clients use them', () => {
       [
         '/api/v1/auth/keys',
         '/api/v1/auth/keys/{id}/revoke',
+        '/api/v1/auth/login',
+        '/api/v1/auth/refresh',
+        '/api/v1/auth/users',
         '/api/v1/budget/commit',
         '/api/v1/budget/limits',
         '/api/v1/budget/release',
@@ -744,5 +747,104 @@ describe('gateway: WebSocket /v1/ws', () => {
       ok: false,
       status: 401,
     });
+  });
+});
+
+describe('gateway: password login', () => {
+  it('logs in, uses the access token, rotates refresh tokens and revokes a replayed family', async () => {
+    const username = uniqueName('ada');
+    const created = await call(gatewayA, 'POST', '/api/v1/auth/users', {
+      key: ADMIN,
+      body: { username, password: 'correct horse battery', role: 'developer' },
+    });
+    expect(created.status).toBe(201);
+    const tenantId = created.json['tenant_id'] as string;
+    expect(
+      (
+        await call(gatewayA, 'POST', '/api/v1/auth/users', {
+          key: ADMIN,
+          body: { username, password: 'correct horse battery', role: 'developer' },
+        })
+      ).status,
+    ).toBe(409);
+    expect(
+      (
+        await call(gatewayA, 'POST', '/api/v1/auth/users', {
+          key: ADMIN,
+          body: { username: 'x', password: 'short', role: 'developer' },
+        })
+      ).status,
+    ).toBe(400);
+    const login = await call(gatewayA, 'POST', '/api/v1/auth/login', {
+      body: { tenant_id: tenantId, username, password: 'correct horse battery' },
+    });
+    expect(login.status).toBe(200);
+    expect(login.headers.get('cache-control')).toBe('no-store');
+    expect(login.json).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
+    expect(
+      (await call(gatewayB, 'GET', '/v1/tasks', { key: login.json['access_token'] })).status,
+    ).toBe(200);
+    expect(
+      (await call(gatewayB, 'GET', '/api/v1/auth/keys', { key: login.json['access_token'] }))
+        .status,
+    ).toBe(403);
+    const rotated = await call(gatewayA, 'POST', '/api/v1/auth/refresh', {
+      body: { refresh_token: login.json['refresh_token'] },
+    });
+    expect(rotated.status).toBe(200);
+    expect(rotated.json['refresh_token']).not.toBe(login.json['refresh_token']);
+    const replay = await call(gatewayB, 'POST', '/api/v1/auth/refresh', {
+      body: { refresh_token: login.json['refresh_token'] },
+    });
+    expect(replay.status).toBe(401);
+    expect(replay.json['message']).toContain('already used');
+    expect(
+      (
+        await call(gatewayA, 'POST', '/api/v1/auth/refresh', {
+          body: { refresh_token: rotated.json['refresh_token'] },
+        })
+      ).status,
+    ).toBe(401);
+    expect(
+      (await call(gatewayA, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: 'garbage' } }))
+        .status,
+    ).toBe(401);
+  });
+
+  it('locks an account after repeated failures, across gateways, without telling which part was wrong', async () => {
+    const username = uniqueName('bob');
+    const created = await call(gatewayA, 'POST', '/api/v1/auth/users', {
+      key: ADMIN,
+      body: { username, password: 'a very long password', role: 'observer' },
+    });
+    const tenantId = created.json['tenant_id'] as string;
+    const wrong = await call(gatewayA, 'POST', '/api/v1/auth/login', {
+      body: { tenant_id: tenantId, username, password: 'nope' },
+    });
+    const unknownUser = await call(gatewayA, 'POST', '/api/v1/auth/login', {
+      body: { tenant_id: tenantId, username: 'nobody', password: 'nope' },
+    });
+    expect(wrong.json['message']).toBe(unknownUser.json['message']);
+    for (let i = 0; i < 3; i++)
+      await call(i % 2 ? gatewayA : gatewayB, 'POST', '/api/v1/auth/login', {
+        body: { tenant_id: tenantId, username, password: 'nope' },
+      });
+    const locked = await call(gatewayB, 'POST', '/api/v1/auth/login', {
+      body: { tenant_id: tenantId, username, password: 'nope' },
+    });
+    expect(locked.status).toBe(403);
+    expect(locked.json['error_code']).toBe('auth.account_locked');
+    expect(locked.headers.get('retry-after')).toBe('900');
+    const evenRight = await call(gatewayA, 'POST', '/api/v1/auth/login', {
+      body: { tenant_id: tenantId, username, password: 'a very long password' },
+    });
+    expect(evenRight.json['error_code']).toBe('auth.account_locked');
+    expect(
+      (
+        await call(gatewayA, 'POST', '/api/v1/auth/login', {
+          body: { tenant_id: 'x', username: '' },
+        })
+      ).status,
+    ).toBe(400);
   });
 });

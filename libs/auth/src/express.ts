@@ -2,7 +2,6 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import passport from 'passport';
 import { AionError } from '@aion/errors';
 import { runWithTenant } from '@aion/tenancy';
-import type { JwtVerifier } from './jwt';
 import { createJwtStrategy } from './jwt-strategy';
 import type { Principal } from './principal';
 import { can, type Permission } from './rbac';
@@ -12,9 +11,14 @@ export interface ApiKeyVerifier {
   verify(presented: string): Promise<Principal>;
 }
 
+/** Anything that turns a bearer JWT into a principal (JwtVerifier, or several combined). */
+export interface TokenVerifier {
+  verify(token: string): Promise<Principal>;
+}
+
 export interface HttpAuthOptions {
   apiKeys?: ApiKeyVerifier;
-  jwt?: JwtVerifier;
+  jwt?: TokenVerifier;
 }
 
 export function principalOf(res: Response): Principal | undefined {

@@ -4,7 +4,12 @@ import {
   type SecretOrKeyProvider,
   type VerifyCallback,
 } from 'passport-jwt';
-import type { JwtVerifier } from './jwt';
+import type { Principal as VerifiedPrincipal } from './principal';
+
+/** What the strategy verifies with: JwtVerifier, or any verifier of the same shape. */
+interface BearerVerifier {
+  verify(token: string): Promise<VerifiedPrincipal>;
+}
 import type { Principal } from './principal';
 
 /**
@@ -42,7 +47,7 @@ if (!strategyClass.JwtVerifier.aionInstalled) {
 }
 
 /** The passport strategy ("jwt") for bearer JWTs; failures carry the AionError as `info`. */
-export function createJwtStrategy(verifier: JwtVerifier): JwtStrategy {
+export function createJwtStrategy(verifier: BearerVerifier): JwtStrategy {
   return new JwtStrategy(
     {
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),

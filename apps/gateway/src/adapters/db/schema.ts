@@ -1,6 +1,6 @@
 // Tables owned by the gateway (prefix `gw_`). drizzle-kit generates its migrations from here.
 import { sql } from 'drizzle-orm';
-import { pgPolicy, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { pgPolicy, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 import { outboxTable, processedEventsTable } from '@aion/events';
 
 /**
@@ -30,6 +30,55 @@ export const apiKeys = pgTable(
       for: 'all',
       using: visible,
       withCheck: sql`tenant_id = current_setting('aion.tenant_id', true)`,
+    }),
+  ],
+).enableRLS();
+
+const tenantOnly = sql`tenant_id = current_setting('aion.tenant_id', true)`;
+
+/** Users who log in with a password (argon2id); API keys remain the way for applications. */
+export const users = pgTable(
+  'gw_users',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    username: text('username').notNull(),
+    passwordHash: text('password_hash').notNull(),
+    role: text('role').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    disabledAt: timestamp('disabled_at', { withTimezone: true }),
+  },
+  (t) => [
+    unique('gw_users_tenant_username').on(t.tenantId, t.username),
+    pgPolicy('gw_users_tenant_isolation', {
+      as: 'permissive',
+      for: 'all',
+      using: tenantOnly,
+      withCheck: tenantOnly,
+    }),
+  ],
+).enableRLS();
+
+/** Refresh tokens, stored hashed; each use rotates to a new token of the same family. */
+export const refreshTokens = pgTable(
+  'gw_refresh_tokens',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    userId: uuid('user_id').notNull(),
+    familyId: uuid('family_id').notNull(),
+    tokenHash: text('token_hash').notNull().unique(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    usedAt: timestamp('used_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  () => [
+    pgPolicy('gw_refresh_tokens_tenant_isolation', {
+      as: 'permissive',
+      for: 'all',
+      using: tenantOnly,
+      withCheck: tenantOnly,
     }),
   ],
 ).enableRLS();

@@ -6,7 +6,7 @@ import {
   authenticate,
   type ApiKeyService,
   type ApiKeyVerifier,
-  type JwtVerifier,
+  type TokenVerifier,
 } from '@aion/auth';
 import { AionError, errorMiddleware, notFoundMiddleware } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
@@ -16,6 +16,8 @@ import { httpTracingMiddleware, type Logger } from '@aion/telemetry';
 import type { GatewayConfig } from '../../config';
 import type { IdempotencyStore } from '../../core/idempotency';
 import { adminRoutes } from './admin-routes';
+import { authRoutes } from './auth-routes';
+import type { SessionService } from '../../core/sessions';
 import {
   backpressure,
   idempotency,
@@ -34,7 +36,8 @@ export interface GatewayDeps {
   admin: ClientOf<typeof OrchestratorAdminService>;
   keys: ApiKeyService;
   keyVerifier: ApiKeyVerifier;
-  jwt?: JwtVerifier | undefined;
+  jwt?: TokenVerifier | undefined;
+  sessions: SessionService;
   buckets: TokenBucketStore;
   idempotencyStore: IdempotencyStore;
 }
@@ -116,6 +119,7 @@ export function gatewayApp(deps: GatewayDeps): Express {
       jurisdictions,
     }),
   );
+  app.use(authRoutes(deps.sessions));
   app.use(adminRoutes(deps.keys, deps.admin, config.requestTimeoutMs));
   app.use(notFoundMiddleware());
   app.use(openAiErrorMiddleware());

@@ -1,5 +1,6 @@
 import * as z from 'zod/v4';
 import { ChatCompletionRequest } from './openai-routes';
+import { CreateUserRequest, LoginRequest, RefreshRequest } from './auth-routes';
 import {
   BudgetCommitRequest,
   BudgetLimitRequest,
@@ -170,6 +171,37 @@ export function openApiDocument(version: string) {
         get: {
           summary: 'Engines and models that serve chat',
           responses: { '200': ok('OpenAI model list'), ...errors },
+        },
+      },
+      '/api/v1/auth/login': {
+        post: {
+          summary: 'Log in with a password; returns an access token and a rotating refresh token',
+          security: [],
+          requestBody: body(LoginRequest),
+          responses: {
+            '200': ok('Token pair'),
+            '401': { $ref: '#/components/responses/Error' },
+            '403': { $ref: '#/components/responses/Error' },
+          },
+        },
+      },
+      '/api/v1/auth/refresh': {
+        post: {
+          summary: 'Exchange a refresh token (once) for a new token pair',
+          security: [],
+          requestBody: body(RefreshRequest),
+          responses: { '200': ok('Token pair'), '401': { $ref: '#/components/responses/Error' } },
+        },
+      },
+      '/api/v1/auth/users': {
+        post: {
+          summary: 'Create a password user in your tenant',
+          requestBody: body(CreateUserRequest),
+          responses: {
+            '201': ok('The user'),
+            '409': { $ref: '#/components/responses/Error' },
+            ...errors,
+          },
         },
       },
       '/api/v1/auth/keys': {

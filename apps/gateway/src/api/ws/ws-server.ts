@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import * as z from 'zod/v4';
 import { AionTasks } from '@aion/contracts';
-import { can, type ApiKeyVerifier, type JwtVerifier, type Principal } from '@aion/auth';
+import { can, type ApiKeyVerifier, type TokenVerifier, type Principal } from '@aion/auth';
 import { AionError, toAionError } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
 import { runWithTenant } from '@aion/tenancy';
@@ -31,7 +31,7 @@ const ClientMessage = z.discriminatedUnion('type', [
 export interface WsOptions {
   tasks: ClientOf<typeof AionTasks>;
   keys: ApiKeyVerifier;
-  jwt?: JwtVerifier | undefined;
+  jwt?: TokenVerifier | undefined;
   logger: Logger;
   /** Bytes queued for a client before it is closed as too slow. */
   maxBufferedBytes: number;

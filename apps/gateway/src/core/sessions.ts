@@ -1,0 +1,220 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { argon2id, argon2Verify } from 'hash-wasm';
+import { jwtVerify, SignJWT } from 'jose';
+import { isRole, type Principal, type Role } from '@aion/auth';
+import { AionError } from '@aion/errors';
+import { isValidTenantId } from '@aion/tenancy';
+
+export interface UserRecord {
+  id: string;
+  tenantId: string;
+  username: string;
+  passwordHash: string;
+  role: Role;
+  disabledAt: Date | null;
+}
+
+export interface RefreshRecord {
+  id: string;
+  tenantId: string;
+  userId: string;
+  familyId: string;
+  tokenHash: string;
+  expiresAt: Date;
+  usedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface UserStore {
+  find(tenantId: string, username: string): Promise<UserRecord | undefined>;
+  findById(tenantId: string, id: string): Promise<UserRecord | undefined>;
+  /** Throws state.conflict when the username is taken in the tenant. */
+  create(user: UserRecord): Promise<void>;
+}
+
+export interface RefreshStore {
+  insert(token: RefreshRecord): Promise<void>;
+  find(tenantId: string, tokenHash: string): Promise<RefreshRecord | undefined>;
+  /** Marks the token used; false when it already was (a replay). */
+  markUsed(tenantId: string, id: string): Promise<boolean>;
+  revokeFamily(tenantId: string, familyId: string): Promise<void>;
+}
+
+/** Failed-login counter with expiry (Redis across replicas, memory in embedded mode). */
+export interface AttemptCounter {
+  count(key: string): Promise<number>;
+  increment(key: string, ttlSeconds: number): Promise<number>;
+  reset(key: string): Promise<void>;
+}
+
+export interface SessionOptions {
+  signingSecret: Uint8Array;
+  accessTtlSeconds: number;
+  refreshTtlSeconds: number;
+  maxAttempts: number;
+  lockoutSeconds: number;
+}
+
+const ISSUER = 'aion-gateway';
+const AUDIENCE = 'aion';
+// OWASP's argon2id baseline: 19 MiB, two passes, one lane.
+const ARGON = { parallelism: 1, iterations: 2, memorySize: 19_456, hashLength: 32 } as const;
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export async function hashPassword(password: string): Promise<string> {
+  return argon2id({ ...ARGON, password, salt: randomBytes(16), outputType: 'encoded' });
+}
+
+/** A hash to verify against when the user does not exist, so timing does not reveal usernames. */
+let decoyHash: Promise<string> | undefined;
+
+export interface TokenPair {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token: string;
+  refresh_expires_in: number;
+}
+
+/**
+ * Password login with lockout after repeated failures, short-lived access tokens (HS256 JWTs
+ * only this gateway issues) and rotating refresh tokens: each refresh token works once; using one
+ * twice revokes its whole family, since only a stolen copy would be replayed.
+ */
+export class SessionService {
+  constructor(
+    private readonly users: UserStore,
+    private readonly refresh: RefreshStore,
+    private readonly attempts: AttemptCounter,
+    private readonly options: SessionOptions,
+  ) {}
+
+  async createUser(
+    tenantId: string,
+    username: string,
+    password: string,
+    role: Role,
+  ): Promise<Omit<UserRecord, 'passwordHash'>> {
+    if (password.length < 12)
+      throw AionError.validation('password must be at least 12 characters', [
+        { field: 'password', message: 'at least 12 characters' },
+      ]);
+    const user: UserRecord = {
+      id: randomUUID(),
+      tenantId,
+      username,
+      passwordHash: await hashPassword(password),
+      role,
+      disabledAt: null,
+    };
+    await this.users.create(user);
+    const { passwordHash: _hash, ...visible } = user;
+    return visible;
+  }
+
+  async login(tenantId: string, username: string, password: string): Promise<TokenPair> {
+    if (!isValidTenantId(tenantId))
+      throw new AionError('auth.invalid_credentials', 'invalid tenant, username or password');
+    const key = `${tenantId}:${username.toLowerCase()}`;
+    if ((await this.attempts.count(key)) >= this.options.maxAttempts) {
+      throw new AionError('auth.account_locked', 'too many failed logins; try again later', {
+        retryAfterSeconds: this.options.lockoutSeconds,
+      });
+    }
+    const user = await this.users.find(tenantId, username);
+    decoyHash ??= hashPassword(randomBytes(16).toString('hex'));
+    const valid = await argon2Verify({ password, hash: user?.passwordHash ?? (await decoyHash) });
+    if (!user || !valid || user.disabledAt) {
+      const failures = await this.attempts.increment(key, this.options.lockoutSeconds);
+      if (failures >= this.options.maxAttempts)
+        throw new AionError('auth.account_locked', 'too many failed logins; try again later', {
+          retryAfterSeconds: this.options.lockoutSeconds,
+        });
+      throw new AionError('auth.invalid_credentials', 'invalid tenant, username or password');
+    }
+    await this.attempts.reset(key);
+    return this.issue(user, randomUUID());
+  }
+
+  async refreshTokens(presented: string): Promise<TokenPair> {
+    const match = /^aionrt\.([a-zA-Z0-9][a-zA-Z0-9_-]{0,62})\.([A-Za-z0-9_-]{43})$/.exec(presented);
+    if (!match) throw new AionError('auth.invalid_credentials', 'invalid refresh token');
+    const tenantId = match[1]!;
+    const record = await this.refresh.find(tenantId, sha256(presented));
+    if (!record || record.revokedAt || record.expiresAt.getTime() <= Date.now())
+      throw new AionError('auth.invalid_credentials', 'invalid refresh token');
+    if (!(await this.refresh.markUsed(tenantId, record.id))) {
+      await this.refresh.revokeFamily(tenantId, record.familyId);
+      throw new AionError(
+        'auth.invalid_credentials',
+        'refresh token was already used; every session of this login was revoked',
+      );
+    }
+    const user = await this.users.findById(tenantId, record.userId);
+    if (!user || user.disabledAt)
+      throw new AionError('auth.invalid_credentials', 'invalid refresh token');
+    return this.issue(user, record.familyId);
+  }
+
+  /** Verifies an access token this gateway issued. */
+  async verifyAccessToken(token: string): Promise<Principal> {
+    try {
+      const { payload } = await jwtVerify(token, this.options.signingSecret, {
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        algorithms: ['HS256'],
+        clockTolerance: 5,
+        typ: 'at+jwt',
+      });
+      const role = String(payload['role']);
+      const tenantId = String(payload['tenant_id']);
+      if (!isRole(role) || !isValidTenantId(tenantId)) throw new Error('bad claims');
+      return { kind: 'user', tenantId, subject: `user:${String(payload.sub)}`, roles: [role] };
+    } catch (err) {
+      if (err instanceof Error && err.name === 'JWTExpired')
+        throw new AionError('auth.token_expired', 'access token has expired');
+      throw new AionError('auth.invalid_credentials', 'invalid token');
+    }
+  }
+
+  isOwnToken(token: string): boolean {
+    try {
+      const payload = JSON.parse(
+        Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'),
+      ) as { iss?: string };
+      return payload.iss === ISSUER;
+    } catch {
+      return false;
+    }
+  }
+
+  private async issue(user: UserRecord, familyId: string): Promise<TokenPair> {
+    const access = await new SignJWT({ tenant_id: user.tenantId, role: user.role })
+      .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setSubject(user.id)
+      .setIssuedAt()
+      .setJti(randomUUID())
+      .setExpirationTime(`${this.options.accessTtlSeconds}s`)
+      .sign(this.options.signingSecret);
+    const refreshToken = `aionrt.${user.tenantId}.${randomBytes(32).toString('base64url')}`;
+    await this.refresh.insert({
+      id: randomUUID(),
+      tenantId: user.tenantId,
+      userId: user.id,
+      familyId,
+      tokenHash: sha256(refreshToken),
+      expiresAt: new Date(Date.now() + this.options.refreshTtlSeconds * 1000),
+      usedAt: null,
+      revokedAt: null,
+    });
+    return {
+      access_token: access,
+      token_type: 'Bearer',
+      expires_in: this.options.accessTtlSeconds,
+      refresh_token: refreshToken,
+      refresh_expires_in: this.options.refreshTtlSeconds,
+    };
+  }
+}
