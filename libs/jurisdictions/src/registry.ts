@@ -3,6 +3,7 @@ import { ISO_3166_1 } from './iso3166';
 import { DEFAULT_REGIONS } from './regions';
 
 const REGION_CODE = /^[A-Z][A-Z0-9_]{1,31}$/;
+const EMPTY: ReadonlySet<string> = new Set();
 
 /**
  * Jurisdictions are ISO 3166-1 alpha-2 countries or named regions (sets of countries). Region
@@ -10,6 +11,8 @@ const REGION_CODE = /^[A-Z][A-Z0-9_]{1,31}$/;
  */
 export class JurisdictionRegistry {
   private readonly regions: Map<string, ReadonlySet<string>>;
+  /** Known codes (as written, upper case) to their countries, filled on first use. */
+  private readonly resolved = new Map<string, ReadonlySet<string>>();
 
   constructor(
     options: { regions?: Record<string, readonly string[]>; replaceDefaults?: boolean } = {},
@@ -65,16 +68,31 @@ export class JurisdictionRegistry {
 
   /** The countries a code stands for: itself, or a region's members. */
   countriesOf(code: string): ReadonlySet<string> {
+    // Routing asks this for every engine of every task: answer known codes from a cache.
+    const cached = this.resolved.get(code);
+    if (cached) return cached;
     const upper = code.toUpperCase();
-    return (
-      this.regions.get(upper) ?? (Object.hasOwn(ISO_3166_1, upper) ? new Set([upper]) : new Set())
-    );
+    const countries =
+      this.regions.get(upper) ?? (Object.hasOwn(ISO_3166_1, upper) ? new Set([upper]) : EMPTY);
+    if (countries !== EMPTY && code === upper) this.resolved.set(code, countries);
+    return countries;
+  }
+
+  /** The countries a set of codes stands for together (build once, test many targets). */
+  union(codes: readonly string[]): ReadonlySet<string> {
+    if (codes.length === 1) return this.countriesOf(codes[0]!);
+    const union = new Set<string>();
+    for (const code of codes) for (const c of this.countriesOf(code)) union.add(c);
+    return union;
   }
 
   /** True when every country of `target` lies within the union of `allowed`. */
-  covers(allowed: Iterable<string>, target: string): boolean {
-    const union = new Set<string>();
-    for (const code of allowed) for (const c of this.countriesOf(code)) union.add(c);
+  covers(allowed: readonly string[], target: string): boolean {
+    return this.within(this.union(allowed), target);
+  }
+
+  /** `covers` against a prebuilt union. */
+  within(union: ReadonlySet<string>, target: string): boolean {
     const countries = this.countriesOf(target);
     if (countries.size === 0) return false;
     for (const c of countries) if (!union.has(c)) return false;

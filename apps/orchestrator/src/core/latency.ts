@@ -1,11 +1,12 @@
 /**
  * Observed latency per engine over a moving window of the last N calls, for the router's p95
- * check. Fixed-size ring buffers keep memory and the percentile cost bounded.
+ * check. Fixed-size ring buffers keep memory bounded; the p95 is recomputed lazily, once per new
+ * sample, because the router asks far more often than engines answer.
  */
 export class LatencyWindows {
   private readonly windows = new Map<
     string,
-    { samples: Float64Array; next: number; count: number }
+    { samples: Float64Array; next: number; count: number; p95: number | undefined }
   >();
 
   constructor(
@@ -16,19 +17,23 @@ export class LatencyWindows {
   record(engine: string, latencyMs: number): void {
     let w = this.windows.get(engine);
     if (!w) {
-      w = { samples: new Float64Array(this.size), next: 0, count: 0 };
+      w = { samples: new Float64Array(this.size), next: 0, count: 0, p95: undefined };
       this.windows.set(engine, w);
     }
     w.samples[w.next] = latencyMs;
     w.next = (w.next + 1) % this.size;
     w.count = Math.min(this.size, w.count + 1);
+    w.p95 = undefined;
   }
 
-  /** p95 of the window, or undefined until `minSamples` calls were seen. */
+  /** p95 of the window (nearest rank), or undefined until `minSamples` calls were seen. */
   p95(engine: string): number | undefined {
     const w = this.windows.get(engine);
     if (!w || w.count < this.minSamples) return undefined;
-    const sorted = Array.from(w.samples.subarray(0, w.count)).sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)];
+    if (w.p95 === undefined) {
+      const sorted = w.samples.slice(0, w.count).sort();
+      w.p95 = sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)];
+    }
+    return w.p95;
   }
 }

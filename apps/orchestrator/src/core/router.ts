@@ -39,7 +39,8 @@ export interface RouteDecision {
   ranked: Candidate[];
   chosenBy: 'ai-router' | 'policy-override';
   reason: string;
-  excluded: { engine: string; reason: string }[];
+  /** Every engine left out and why (written on first read). */
+  readonly excluded: { engine: string; reason: string; kind: string }[];
 }
 
 export function estimateCost(
@@ -52,12 +53,108 @@ export function estimateCost(
 
 const money = (usd: number) => `$${usd.toFixed(6).replace(/0+$/, '').replace(/\.$/, '')}`;
 
+type ExclusionKind =
+  'intent' | 'model' | 'privacy' | 'policy' | 'residency' | 'budget' | 'latency' | 'breaker';
+
+/** An exclusion; its sentence is written only when someone reads it. */
+interface Exclusion {
+  engine: Engine;
+  kind: ExclusionKind;
+  /** The number the sentence quotes (cost or observed p95), where it has one. */
+  value: number;
+}
+
+function describe(
+  e: Exclusion,
+  request: RouteRequest,
+  budgetCap: number,
+): { engine: string; reason: string; kind: string } {
+  const allowed = request.residency.allowed;
+  const reason = ((): string => {
+    switch (e.kind) {
+      case 'intent':
+        return `does not serve intent ${request.intent}`;
+      case 'model':
+        return `does not serve model ${request.model ?? ''}`;
+      case 'privacy':
+        return `tier ${e.engine.tier} is not allowed by privacy local-only`;
+      case 'policy':
+        return `forbidden by policy intents.${request.intent}.forbid`;
+      case 'residency':
+        return `runs in ${e.engine.jurisdiction}, but ${request.data.classification} data from ${request.data.jurisdiction} may only be processed in ${allowed === 'any' ? 'any' : allowed.join(', ')} (rule ${request.residency.rule})`;
+      case 'budget':
+        return `estimated cost ${money(e.value)} exceeds the remaining budget ${money(budgetCap)}`;
+      case 'latency':
+        return `observed p95 ${Math.round(e.value)} ms exceeds sla.p95_ms ${request.p95Ms}`;
+      case 'breaker':
+        return 'circuit breaker is open';
+    }
+  })();
+  return { engine: e.engine.name, reason, kind: e.kind };
+}
+
+/** An engine as the hot loop reads it: one monomorphic shape with what it compares precomputed. */
+class Slot {
+  readonly name: string;
+  readonly local: boolean;
+  readonly models: ReadonlySet<string>;
+  constructor(readonly engine: Engine) {
+    this.name = engine.name;
+    this.local = engine.tier === 'local';
+    this.models = new Set(engine.kind === 'openai-compatible' ? engine.models : []);
+  }
+}
+
+/** An allowed engine; `group` orders forced, then preferred, then local (hybrid) first. */
+class Ranked implements Candidate {
+  readonly engine: Engine;
+  constructor(
+    readonly slot: Slot,
+    readonly estimatedCostUsd: number,
+    readonly observedP95Ms: number | undefined,
+    readonly group: number,
+  ) {
+    this.engine = slot.engine;
+  }
+}
+
+/** What the router derives from an engine list once per intent, not per decision. */
+interface IntentIndex {
+  serving: Slot[];
+  notServing: Engine[];
+}
+const indexes = new WeakMap<readonly Engine[], Map<string, IntentIndex>>();
+
+function indexOf(engines: readonly Engine[], intent: string): IntentIndex {
+  let byIntent = indexes.get(engines);
+  if (!byIntent) {
+    byIntent = new Map();
+    indexes.set(engines, byIntent);
+  }
+  let index = byIntent.get(intent);
+  if (!index) {
+    index = {
+      serving: engines.filter((e) => e.intents.includes(intent)).map((e) => new Slot(e)),
+      notServing: engines.filter((e) => !e.intents.includes(intent)),
+    };
+    byIntent.set(intent, index);
+  }
+  return index;
+}
+
+const rank = (a: Ranked, b: Ranked) =>
+  b.group - a.group ||
+  a.estimatedCostUsd - b.estimatedCostUsd ||
+  (a.observedP95Ms ?? Infinity) - (b.observedP95Ms ?? Infinity) ||
+  (a.slot.name < b.slot.name ? -1 : a.slot.name > b.slot.name ? 1 : 0);
+
 /**
  * The decision router, a pure function of engines, request and observed state. It removes
  * engines the privacy mode, intent, residency, budget, observed p95, breakers or per-intent
  * policy forbid, then ranks the rest deterministically: a policy-forced engine first, then the
  * preferred engine, then (hybrid) local tier before API tiers, then cheapest, then fastest,
- * then by name. Every decision says which rule decided.
+ * then by name. Every decision says which rule decided. It runs for every task, so the engine
+ * list is indexed by intent once and exclusion sentences are only written when read.
  */
 export function route(
   engines: readonly Engine[],
@@ -66,82 +163,97 @@ export function route(
   jurisdictions: JurisdictionRegistry,
 ): RouteDecision {
   const policy = state.policies[request.intent];
-  const excluded: { engine: string; reason: string; kind: string }[] = [];
-  const allowed: Candidate[] = [];
+  const index = indexOf(engines, request.intent);
+  // Exclusions as parallel columns: no object per excluded engine on the hot path.
+  const excludedEngines: Engine[] = [];
+  const excludedKinds: ExclusionKind[] = [];
+  const excludedValues: number[] = [];
+  const exclude = (engine: Engine, kind: ExclusionKind, value: number) => {
+    excludedEngines.push(engine);
+    excludedKinds.push(kind);
+    excludedValues.push(value);
+  };
+  const ranking: Ranked[] = [];
+  const allowedCountries =
+    request.residency.allowed === 'any'
+      ? undefined
+      : jurisdictions.union(request.residency.allowed);
   const budgetCap = Math.min(
     request.budgetUsd > 0 ? request.budgetUsd : Infinity,
     request.remainingBudgetUsd ?? Infinity,
   );
-  for (const engine of engines) {
-    const exclude = (kind: string, reason: string) =>
-      excluded.push({ engine: engine.name, reason, kind });
-    if (!engine.intents.includes(request.intent)) {
-      exclude('intent', `does not serve intent ${request.intent}`);
+  const { inputTokens, outputTokens } = request.estimate;
+  const model = request.model;
+  const localOnly = request.privacy === 'local-only';
+  const localFirst = request.privacy === 'hybrid';
+  const force = policy?.force;
+  const forbid = policy?.forbid;
+  const preferred = request.preferredEngine;
+  const p95Limit = request.p95Ms;
+  for (const slot of index.serving) {
+    const engine = slot.engine;
+    let kind: ExclusionKind | undefined;
+    let value = 0;
+    if (model && slot.name !== model && !slot.models.has(model)) kind = 'model';
+    else if (localOnly && !slot.local) kind = 'privacy';
+    else if (forbid?.includes(slot.name)) kind = 'policy';
+    else if (allowedCountries && !jurisdictions.within(allowedCountries, engine.jurisdiction))
+      kind = 'residency';
+    if (kind) {
+      exclude(engine, kind, value);
       continue;
     }
-    if (
-      request.model &&
-      engine.name !== request.model &&
-      !(engine.kind === 'openai-compatible' && engine.models.includes(request.model))
-    ) {
-      exclude('model', `does not serve model ${request.model}`);
-      continue;
-    }
-    if (request.privacy === 'local-only' && engine.tier !== 'local') {
-      exclude('privacy', `tier ${engine.tier} is not allowed by privacy local-only`);
-      continue;
-    }
-    if (policy?.forbid.includes(engine.name)) {
-      exclude('policy', `forbidden by policy intents.${request.intent}.forbid`);
-      continue;
-    }
-    if (
-      request.residency.allowed !== 'any' &&
-      !jurisdictions.covers(request.residency.allowed, engine.jurisdiction)
-    ) {
-      exclude(
-        'residency',
-        `runs in ${engine.jurisdiction}, but ${request.data.classification} data from ${request.data.jurisdiction} may only be processed in ${request.residency.allowed.join(', ')} (rule ${request.residency.rule})`,
-      );
-      continue;
-    }
-    const cost = estimateCost(engine, request.estimate);
+    const price = engine.price_per_1k_tokens;
+    const cost = (inputTokens * price.input + outputTokens * price.output) / 1000;
+    const observed = state.p95(slot.name);
     if (cost > budgetCap) {
-      exclude(
-        'budget',
-        `estimated cost ${money(cost)} exceeds the remaining budget ${money(budgetCap)}`,
-      );
+      kind = 'budget';
+      value = cost;
+    } else if (p95Limit > 0 && observed !== undefined && observed > p95Limit) {
+      kind = 'latency';
+      value = observed;
+    } else if (state.breakerOpen(slot.name)) kind = 'breaker';
+    if (kind) {
+      exclude(engine, kind, value);
       continue;
     }
-    const observed = state.p95(engine.name);
-    if (request.p95Ms > 0 && observed !== undefined && observed > request.p95Ms) {
-      exclude(
-        'latency',
-        `observed p95 ${Math.round(observed)} ms exceeds sla.p95_ms ${request.p95Ms}`,
-      );
-      continue;
-    }
-    if (state.breakerOpen(engine.name)) {
-      exclude('breaker', 'circuit breaker is open');
-      continue;
-    }
-    allowed.push({ engine, estimatedCostUsd: cost, observedP95Ms: observed });
+    const group =
+      (slot.name === force ? 4 : 0) +
+      (slot.name === preferred ? 2 : 0) +
+      (localFirst && slot.local ? 1 : 0);
+    ranking.push(new Ranked(slot, cost, observed, group));
   }
 
-  if (allowed.length === 0) {
-    const serving = excluded.filter((e) => e.kind !== 'intent');
-    const details: ErrorDetail[] = excluded.map((e) => ({
+  let described: { engine: string; reason: string; kind: string }[] | undefined;
+  const excludedList = () => {
+    if (!described) {
+      described = excludedEngines.map((engine, i) =>
+        describe(
+          { engine, kind: excludedKinds[i]!, value: excludedValues[i]! },
+          request,
+          budgetCap,
+        ),
+      );
+      for (const engine of index.notServing)
+        described.push(describe({ engine, kind: 'intent', value: 0 }, request, budgetCap));
+    }
+    return described;
+  };
+
+  if (ranking.length === 0) {
+    const all = excludedList();
+    const details: ErrorDetail[] = all.map((e) => ({
       field: `engines.${e.engine}`,
       reason: e.kind,
       message: e.reason,
     }));
-    if (serving.length === 0)
+    if (excludedEngines.length === 0)
       throw new AionError(
         'validation.no_allowed_engine',
         `no allowed engine serves ${request.intent}: no engine is configured for this intent`,
         { details },
       );
-    if (serving.every((e) => e.kind === 'residency')) {
+    if (excludedKinds.every((kind) => kind === 'residency')) {
       throw new AionError(
         'sovereign.residency_violation',
         `no engine may process ${request.data.classification} data from ${request.data.jurisdiction} for ${request.intent}: rule ${request.residency.rule} allows only ${(request.residency.allowed as string[]).join(', ')}`,
@@ -150,47 +262,47 @@ export function route(
     }
     throw new AionError(
       'validation.no_allowed_engine',
-      `no allowed engine serves ${request.intent}: ${serving.map((e) => `${e.engine} (${e.reason})`).join('; ')}`,
+      `no allowed engine serves ${request.intent}: ${all
+        .filter((e) => e.kind !== 'intent')
+        .map((e) => `${e.engine} (${e.reason})`)
+        .join('; ')}`,
       { details },
     );
   }
 
-  const localFirst = request.privacy === 'hybrid';
-  allowed.sort(
-    (a, b) =>
-      Number(b.engine.name === policy?.force) - Number(a.engine.name === policy?.force) ||
-      Number(b.engine.name === request.preferredEngine) -
-        Number(a.engine.name === request.preferredEngine) ||
-      (localFirst ? Number(b.engine.tier === 'local') - Number(a.engine.tier === 'local') : 0) ||
-      a.estimatedCostUsd - b.estimatedCostUsd ||
-      (a.observedP95Ms ?? Infinity) - (b.observedP95Ms ?? Infinity) ||
-      a.engine.name.localeCompare(b.engine.name),
-  );
+  if (ranking.length > 1) ranking.sort(rank);
+  const allowed: Candidate[] = ranking;
   const top = allowed[0]!;
   const residency =
     request.residency.allowed === 'any'
       ? `residency ${request.residency.rule}`
       : `residency rule ${request.residency.rule} (allows ${request.residency.allowed.join(', ')})`;
-  const context = `privacy=${request.privacy}; ${residency}; ${excluded.filter((e) => e.kind !== 'intent').length} excluded`;
-  if (policy?.force === top.engine.name) {
-    return {
-      ranked: allowed,
-      chosenBy: 'policy-override',
-      reason: `policy intents.${request.intent}.force chose ${top.engine.name}; ${context}`,
-      excluded,
-    };
-  }
-  if (policy?.force)
-    excluded.push({
-      engine: policy.force,
-      reason: 'forced by policy but not allowed for this task',
-      kind: 'policy',
-    });
+  const context = `privacy=${request.privacy}; ${residency}; ${excludedEngines.length} excluded`;
+  const decision = (chosenBy: RouteDecision['chosenBy'], reason: string): RouteDecision => ({
+    ranked: allowed,
+    chosenBy,
+    reason,
+    get excluded() {
+      const list = excludedList();
+      if (force && force !== top.engine.name && !list.some((e) => e.engine === force))
+        list.push({
+          engine: force,
+          reason: 'forced by policy but not allowed for this task',
+          kind: 'policy',
+        });
+      return list;
+    },
+  });
+  if (force === top.engine.name)
+    return decision(
+      'policy-override',
+      `policy intents.${request.intent}.force chose ${top.engine.name}; ${context}`,
+    );
   const why =
-    top.engine.name === request.preferredEngine
+    top.engine.name === preferred
       ? `preferred engine ${top.engine.name} is allowed`
       : localFirst && top.engine.tier === 'local'
         ? `local tier first (privacy hybrid), then cheapest: ${top.engine.name} at ${money(top.estimatedCostUsd)}`
         : `cheapest allowed engine: ${top.engine.name} at ${money(top.estimatedCostUsd)}`;
-  return { ranked: allowed, chosenBy: 'ai-router', reason: `${why}; ${context}`, excluded };
+  return decision('ai-router', `${why}; ${context}`);
 }
