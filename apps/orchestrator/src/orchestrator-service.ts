@@ -12,7 +12,9 @@ import {
   type ServiceLifecycle,
 } from '@aion/runtime';
 import { requireTenant } from '@aion/tenancy';
+import { deadLetterRecorderWorker } from './adapters/bus/dead-letter-recorder';
 import { PostgresBudgets } from './adapters/db/budget-repository';
+import { PostgresDeadLetters } from './adapters/db/dead-letter-repository';
 import { outbox } from './adapters/db/schema';
 import { PostgresTaskRepository } from './adapters/db/task-repository';
 import { EngineDispatcher } from './adapters/engines/executor';
@@ -21,6 +23,7 @@ import { OpenAiCompatibleExecutor } from './adapters/engines/openai-compatible';
 import { registerOrchestratorApi, type AdminAudit } from './api/grpc-handlers';
 import { orchestratorInfraNeeds, type OrchestratorConfig } from './config';
 import { parseEngines, parsePolicies } from './core/engines';
+import { DeadLetterService } from './core/dead-letters';
 import { LatencyWindows } from './core/latency';
 import { ConfiguredResidencyPolicy } from './core/residency';
 import { TaskService } from './core/task-service';
@@ -104,6 +107,8 @@ export function createOrchestratorService(
           );
         },
       };
+      const deadLetterStore = new PostgresDeadLetters(db, box!.writer);
+      const deadLetters = new DeadLetterService(deadLetterStore, tasks, audit);
       logger.info('engines loaded', {
         engines: engines.map((e) => `${e.name} (${e.kind}, ${e.tier}, ${e.intents.join('/')})`),
       });
@@ -116,8 +121,14 @@ export function createOrchestratorService(
             breakers,
             jurisdictions,
             audit,
+            deadLetters,
           }),
         workers: [
+          deadLetterRecorderWorker({
+            bus: infrastructure.bus!,
+            store: deadLetterStore,
+            logger,
+          }),
           {
             name: 'running-tasks',
             start: () => undefined,

@@ -128,6 +128,7 @@ beforeAll(async () => {
     path.join(scratch, 'engines.yaml'),
     `engines:
   - { name: local-summarize, tier: local, kind: module, module: summarize_text, intents: [summarize], jurisdiction: DE, region: local, price_per_1k_tokens: { input: 0, output: 0 } }
+  - { name: unreachable-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "http://127.0.0.1:9/v1", models: [test-model], intents: [draft], jurisdiction: US, region: us, price_per_1k_tokens: { input: 0, output: 0 } }
   - { name: test-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${llm.url}", models: [test-model], intents: [chat], jurisdiction: US, region: us, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
 `,
   );
@@ -443,6 +444,75 @@ describe('gateway: REST and SSE as clients use them', () => {
     ).toHaveProperty('reset');
   });
 
+  it('shows failed tasks in the dead-letter queue; operators replay or resolve them once', async () => {
+    const developer = await newKey();
+    // Its own admin key: ADMIN's rate-limit bucket is shared by the other tests.
+    const ops = await newKey('admin');
+    const failed = await call(gatewayA, 'POST', '/v1/tasks', {
+      key: developer,
+      body: { ...chat('Draft a note'), intent: 'draft' },
+      headers: { prefer: 'wait=10' },
+    });
+    expect(failed.json).toMatchObject({ status: 'ERROR', error: { code: 'engine.failed' } });
+    const open = await call(gatewayA, 'GET', '/api/v1/dlq?resolved=false&limit=50', {
+      key: ops,
+    });
+    expect(open.status).toBe(200);
+    const entry = open.json['data'].find((e: Json) => e['ref'] === failed.json['task_id']) as Json;
+    expect(entry).toMatchObject({
+      source: 'task',
+      subject: 'draft',
+      error_code: 'engine.failed',
+      retry_count: 1,
+      resolved: false,
+      resolution: null,
+    });
+    expect(entry['payload']).toMatchObject({ intent: 'draft' });
+    expect((await call(gatewayA, 'GET', `/api/v1/dlq/${entry['id']}`, { key: ops })).json).toEqual(
+      entry,
+    );
+    expect((await call(gatewayA, 'GET', '/api/v1/dlq', { key: developer })).status).toBe(403);
+    expect(
+      (await call(gatewayA, 'POST', `/api/v1/dlq/${entry['id']}/resolve`, { key: developer }))
+        .status,
+    ).toBe(403);
+    const replayed = await call(gatewayA, 'POST', `/api/v1/dlq/${entry['id']}/replay`, {
+      key: ops,
+      body: { note: 'endpoint fixed' },
+    });
+    expect(replayed.json).toMatchObject({
+      resolved: true,
+      resolution: 'replayed',
+      note: 'endpoint fixed',
+      replay_ref: `replay-${entry['id']}`,
+    });
+    const twice = await call(gatewayA, 'POST', `/api/v1/dlq/${entry['id']}/resolve`, {
+      key: ops,
+    });
+    expect(twice.status).toBe(409);
+    expect(twice.json['message']).toMatch(/already replayed/);
+    const missing = await call(
+      gatewayA,
+      'GET',
+      '/api/v1/dlq/00000000-0000-4000-8000-000000000000',
+      { key: ops },
+    );
+    expect(missing.status).toBe(404);
+    for (const [url, method] of [
+      ['/api/v1/dlq?resolved=maybe', 'GET'],
+      ['/api/v1/dlq?limit=0', 'GET'],
+      ['/api/v1/dlq/not-a-uuid', 'GET'],
+      [`/api/v1/dlq/${entry['id']}/resolve`, 'POST'],
+    ] as const) {
+      const bad = await call(gatewayA, method, url, {
+        key: ops,
+        ...(method === 'POST' ? { body: { note: 'x'.repeat(1001) } } : {}),
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.json['error_code']).toBe('validation.invalid_argument');
+    }
+  });
+
   it('answers a bad request at every route with the right 4xx envelope', async () => {
     const key = await newKey();
     const cases: [string, string, Parameters<typeof call>[3], number, string][] = [
@@ -575,6 +645,10 @@ describe('gateway: REST and SSE as clients use them', () => {
         '/api/v1/budget/state',
         '/api/v1/circuit-breakers',
         '/api/v1/circuit-breakers/reset_all',
+        '/api/v1/dlq',
+        '/api/v1/dlq/{id}',
+        '/api/v1/dlq/{id}/replay',
+        '/api/v1/dlq/{id}/resolve',
         '/v1/chat/completions',
         '/v1/models',
         '/v1/stream/{id}',

@@ -14,7 +14,15 @@ import {
   TaskStatus,
 } from '@aion/contracts';
 import { InternalTokens } from '@aion/auth';
-import { KafkaBus, payloadOf, TOPICS, type IncomingEvent } from '@aion/events';
+import {
+  createEvent,
+  DLQ_HEADERS,
+  dlqTopicOf,
+  KafkaBus,
+  payloadOf,
+  TOPICS,
+  type IncomingEvent,
+} from '@aion/events';
 import { createGrpcClient, type ClientOf } from '@aion/grpc';
 import { runWithTenant } from '@aion/tenancy';
 import {
@@ -87,6 +95,7 @@ beforeAll(async () => {
   - { name: local-summarize, tier: local, kind: module, module: summarize_text, intents: [summarize], jurisdiction: DE, region: local, price_per_1k_tokens: { input: 0, output: 0 } }
   - { name: flaky-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${broken.url}", models: [test-model], intents: [chat], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0.0001, output: 0.0001 } }
   - { name: steady-llm, tier: cloud-premium, kind: openai-compatible, endpoint: "${healthy.url}", models: [test-model], intents: [chat], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
+  - { name: doomed-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${broken.url}", models: [test-model], intents: [draft], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0, output: 0 } }
   - { name: us-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${healthy.url}", models: [test-model], intents: [translate], jurisdiction: US, region: us, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
 `,
   );
@@ -105,7 +114,11 @@ beforeAll(async () => {
     },
   );
   bus = new KafkaBus({ brokers: testBrokers(), clientId: uniqueName('e2e-tasks') });
-  await bus.ensureTopics([TOPICS.tasksLifecycle, TOPICS.usageBilling]);
+  await bus.ensureTopics([
+    TOPICS.tasksLifecycle,
+    TOPICS.usageBilling,
+    dlqTopicOf(TOPICS.tasksLifecycle),
+  ]);
   await bus.subscribe({
     groupId: uniqueName('lifecycle'),
     topics: [TOPICS.tasksLifecycle],
@@ -370,5 +383,128 @@ describe('tasks through orchestrator and module-host, each its own process', () 
     await expect(
       runWithTenant(tenant, () => tasks.statusById({ taskId: '' })),
     ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
+  });
+
+  it('dead-letters a task whose every attempt failed; replay runs it again, resolve closes it, once', async () => {
+    const tenant = dev('dlq');
+    const ops = { ...admin, tenantId: 'dlq' };
+    const draft = {
+      intent: 'draft',
+      params: { messages: [{ role: 'user', content: 'Write something' }] },
+      sla: { privacy: Privacy.ALLOW_API, budgetUsd: 0, p95Ms: 0 },
+      dataContext: { jurisdiction: 'FR', classification: DataClassification.NONE },
+    };
+    const failed = await finished(
+      (await runWithTenant(tenant, () => tasks.submit({ task: draft }))).result!.taskId,
+      tenant,
+    );
+    expect(failed.status).toBe(TaskStatus.ERROR);
+    expect(failed.error!.code).toBe('engine.failed');
+    const open = await runWithTenant(ops, () => adminApi.listDeadLetters({ resolved: false }));
+    expect(open.total).toBe(1);
+    const entry = open.entries[0]!;
+    expect(entry).toMatchObject({
+      source: 'task',
+      ref: failed.taskId,
+      subject: 'draft',
+      errorCode: 'engine.failed',
+      retryCount: 1,
+      resolution: '',
+    });
+    expect(entry.errorMessage).toMatch(/doomed-llm: engine doomed-llm answered HTTP 500/);
+    expect((entry.payload as { intent?: string }).intent).toBe('draft');
+    // Other tenants never see it; developers may not read the queue at all.
+    expect(
+      (await runWithTenant({ ...admin, tenantId: 'other' }, () => adminApi.listDeadLetters({})))
+        .total,
+    ).toBe(0);
+    await expect(runWithTenant(tenant, () => adminApi.listDeadLetters({}))).rejects.toMatchObject({
+      code: 'auth.forbidden',
+    });
+    await expect(
+      runWithTenant(ops, () => adminApi.getDeadLetter({ id: 'not-a-uuid' })),
+    ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
+    await expect(
+      runWithTenant(ops, () => adminApi.listDeadLetters({ source: 'mail' })),
+    ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
+
+    const replayed = await runWithTenant(ops, () =>
+      adminApi.replayDeadLetter({ id: entry.id, note: 'upstream fixed' }),
+    );
+    expect(replayed.entry).toMatchObject({
+      resolution: 'replayed',
+      resolvedBy: 'ops',
+      note: 'upstream fixed',
+      replayRef: `replay-${entry.id}`,
+    });
+    await expect(
+      runWithTenant(ops, () => adminApi.replayDeadLetter({ id: entry.id })),
+    ).rejects.toMatchObject({ code: 'state.conflict' });
+    // The replay failed too (the upstream is still down): it is a new entry of its own.
+    const again = await finished(`replay-${entry.id}`, ops);
+    expect(again.status).toBe(TaskStatus.ERROR);
+    const second = await eventually(async () => {
+      const list = await runWithTenant(ops, () => adminApi.listDeadLetters({ resolved: false }));
+      return list.entries.find((e) => e.ref === `replay-${entry.id}`);
+    }, 10_000);
+    const resolved = await runWithTenant(ops, () =>
+      adminApi.resolveDeadLetter({ id: second.id, note: "won't fix" }),
+    );
+    expect(resolved.entry).toMatchObject({ resolution: 'resolved', note: "won't fix" });
+    await expect(
+      runWithTenant(ops, () => adminApi.resolveDeadLetter({ id: second.id })),
+    ).rejects.toMatchObject({ code: 'state.conflict' });
+    const closed = await runWithTenant(ops, () => adminApi.listDeadLetters({ resolved: true }));
+    expect(closed.entries.map((e) => e.id).sort()).toEqual([entry.id, second.id].sort());
+    expect(
+      (await runWithTenant(ops, () => adminApi.listDeadLetters({ resolved: false }))).total,
+    ).toBe(0);
+  });
+
+  it('records dead-lettered bus messages from Kafka and replays them byte for byte', async () => {
+    const ops = { ...admin, tenantId: 'dlq-messages' };
+    const { envelope, message } = createEvent({
+      type: 'task.state_changed',
+      source: 'aion/test',
+      key: 'task-x',
+      tenantId: 'dlq-messages',
+      payload: { taskId: 'task-x', fromStatus: 1, toStatus: 2, intent: 'summarize' },
+    });
+    await bus.publish([
+      {
+        ...message,
+        topic: dlqTopicOf(TOPICS.tasksLifecycle),
+        headers: {
+          ...message.headers,
+          [DLQ_HEADERS.error]: 'billing consumer could not parse it',
+          [DLQ_HEADERS.attempts]: '5',
+          [DLQ_HEADERS.originalTopic]: TOPICS.tasksLifecycle,
+          [DLQ_HEADERS.originalPartition]: '1',
+          [DLQ_HEADERS.originalOffset]: '42',
+          [DLQ_HEADERS.consumerGroup]: 'billing',
+          [DLQ_HEADERS.failedAt]: new Date().toISOString(),
+        },
+      },
+    ]);
+    const entry = await eventually(async () => {
+      const list = await runWithTenant(ops, () => adminApi.listDeadLetters({ source: 'message' }));
+      return list.entries[0];
+    }, 30_000);
+    expect(entry).toMatchObject({
+      source: 'message',
+      ref: 'tasks.lifecycle/1/42@billing',
+      subject: TOPICS.tasksLifecycle,
+      errorMessage: 'billing consumer could not parse it',
+      retryCount: 5,
+    });
+    expect(entry.payload).toMatchObject({ event_id: envelope.id, consumer_group: 'billing' });
+    const replayed = await runWithTenant(ops, () => adminApi.replayDeadLetter({ id: entry.id }));
+    expect(replayed.entry!.replayRef).toBe(envelope.id);
+    const republished = await eventually(
+      () => lifecycle.find((e) => e.envelope.id === envelope.id),
+      20_000,
+    );
+    expect(republished.headers[DLQ_HEADERS.error]).toBeUndefined();
+    expect(payloadOf(republished.envelope, 'task.state_changed').taskId).toBe('task-x');
   });
 });

@@ -47,6 +47,8 @@ export interface Subscription {
 export interface EventBus {
   publish(messages: OutgoingMessage[]): Promise<void>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
+  /** Creates the topics that do not exist yet (clusters often disable auto-creation). */
+  ensureTopics(topics: string[]): Promise<void>;
   /** Readiness: the bus can reach its brokers. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -138,6 +138,25 @@ describe('MemoryBus', () => {
     await sub.stop();
   });
 
+  it('never dead-letters a dead letter: a failing DLQ consumer leaves it in its topic', async () => {
+    const bus = new MemoryBus();
+    let calls = 0;
+    const sub = await bus.subscribe({
+      groupId: 'dlq-reader',
+      topics: [dlqTopicOf(TOPICS.tasksLifecycle)],
+      ...fastRetry,
+      handler: async () => {
+        calls++;
+        throw new Error('store down');
+      },
+    });
+    await bus.publish([{ ...taskEvent().message, topic: dlqTopicOf(TOPICS.tasksLifecycle) }]);
+    await eventually(() => calls === 3);
+    await sub.stop();
+    expect(bus.records(dlqTopicOf(TOPICS.tasksLifecycle))).toHaveLength(1);
+    expect(bus.records(`${dlqTopicOf(TOPICS.tasksLifecycle)}.dlq`)).toHaveLength(0);
+  });
+
   it('dead-letters a poison message at once without calling the handler', async () => {
     const bus = new MemoryBus();
     let calls = 0;

@@ -114,6 +114,9 @@ export class MemoryBus implements EventBus {
     };
   }
 
+  /** In-memory topics come into being on first use. */
+  async ensureTopics(): Promise<void> {}
+
   async ping(): Promise<void> {
     if (this.closed) throw new Error('bus is closed');
   }

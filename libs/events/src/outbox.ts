@@ -18,7 +18,8 @@ import type { EventBus } from './bus';
 import type { EventType } from './catalog';
 import { createEvent, type NewEvent, type OutgoingMessage } from './envelope';
 
-const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+/** PostgreSQL bytea as Uint8Array (event records are protobuf bytes). */
+export const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
   dataType: () => 'bytea',
   fromDriver: (value) => new Uint8Array(value),
 });
@@ -105,6 +106,30 @@ export class OutboxWriter {
     );
     this.onWrite?.();
     return built.map((b) => b.envelope.id);
+  }
+
+  /**
+   * Re-enqueues a record exactly as it was produced (dead-letter replay). It keeps its event id,
+   * so consumers that did handle it skip it; a record already waiting in the outbox is not added
+   * twice.
+   */
+  async addRecord(
+    tx: DbOrTx,
+    record: { tenantId: string; eventId: string; eventType: string; message: OutgoingMessage },
+  ): Promise<void> {
+    await tx
+      .insert(this.table)
+      .values({
+        eventId: record.eventId,
+        tenantId: record.tenantId,
+        topic: record.message.topic,
+        key: record.message.key,
+        eventType: record.eventType,
+        value: record.message.value,
+        headers: JSON.stringify(record.message.headers),
+      })
+      .onConflictDoNothing({ target: this.table.eventId });
+    this.onWrite?.();
   }
 }
 

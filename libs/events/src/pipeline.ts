@@ -2,7 +2,7 @@ import { context } from '@opentelemetry/api';
 import { runWithTenant } from '@aion/tenancy';
 import { extractTraceContext, type Logger, type ServiceMetrics } from '@aion/telemetry';
 import { DLQ_HEADERS, type Deduper, type IncomingEvent, type SubscribeOptions } from './bus';
-import { dlqTopicOf } from './catalog';
+import { DLQ_SUFFIX, dlqTopicOf } from './catalog';
 import { decodeEnvelope, type OutgoingMessage } from './envelope';
 
 /** One record as a broker hands it over, before decoding. */
@@ -23,6 +23,18 @@ export interface PipelineDeps {
   /** Called between retries so a broker session stays alive (kafkajs heartbeat). */
   heartbeat?: () => Promise<void>;
   sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * Dead letters are never dead-lettered again (no `.dlq.dlq`): a record a DLQ consumer cannot
+ * handle stays where it is, in its retained topic, and the log says where to find it.
+ */
+async function keepInPlace(record: RawRecord, deps: PipelineDeps): Promise<void> {
+  deps.logger?.error('could not handle a dead letter; it stays in its topic', {
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+  });
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -59,8 +71,11 @@ function deadLetter(
 export async function processRecord(
   record: RawRecord,
   options: SubscribeOptions,
-  deps: PipelineDeps,
+  pipelineDeps: PipelineDeps,
 ): Promise<void> {
+  const deps = record.topic.endsWith(DLQ_SUFFIX)
+    ? { ...pipelineDeps, publishDeadLetter: async () => keepInPlace(record, pipelineDeps) }
+    : pipelineDeps;
   const started = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
   const sleep = deps.sleep ?? defaultSleep;

@@ -9,7 +9,9 @@ import type { BreakerRegistry } from '@aion/resilience';
 import type { BudgetPort, BudgetState, Reservation } from '../core/budget';
 import type { Engine } from '../core/engines';
 import type { StreamKind } from '../core/ports';
+import type { DeadLetterService } from '../core/dead-letters';
 import type { TaskService } from '../core/task-service';
+import { deadLetterHandlers } from './dead-letter-handlers';
 import { STATUS_BY_PROTO, toRequestDoc, toTaskResult } from './task-mapping';
 
 const KIND: Record<StreamKind, StreamEventKind> = {
@@ -55,9 +57,11 @@ export function registerOrchestratorApi(
     breakers: BreakerRegistry;
     jurisdictions: JurisdictionRegistry;
     audit: AdminAudit;
+    deadLetters: DeadLetterService;
   },
 ): void {
   const { tasks, budgets, breakers, jurisdictions, audit, engines } = deps;
+  const dlq = deadLetterHandlers(deps.deadLetters);
   server.add(
     AionTasks,
     {
@@ -177,6 +181,7 @@ export function registerOrchestratorApi(
         await audit.record('circuit_breakers.reset_all', 'circuit-breakers', { reset });
         return { reset };
       },
+      ...dlq.handlers,
     },
     {
       reserveBudget: 'budget:manage',
@@ -187,6 +192,7 @@ export function registerOrchestratorApi(
       listCircuitBreakers: 'observability:read',
       resetCircuitBreakers: 'operations:manage',
       listEngines: 'tasks:read',
+      ...dlq.permissions,
     },
   );
 }

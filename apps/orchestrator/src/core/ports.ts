@@ -65,6 +65,8 @@ export interface TransitionPatch {
   result?: unknown;
   error?: TaskError;
   usage?: TaskUsage;
+  /** The task exhausted its attempts: record it in the dead-letter queue with the transition. */
+  deadLetter?: { attempts: number };
 }
 
 /** Tasks and their stream events; every call runs in the caller's tenant. */

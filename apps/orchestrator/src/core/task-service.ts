@@ -332,11 +332,16 @@ export class TaskService {
           const cause =
             signal.reason instanceof AionError ? signal.reason : AionError.internal(err);
           if (cause.code === 'service.timeout')
-            await this.finish(task, 'TIMEOUT', {
-              code: 'task.timeout',
-              message: `task did not finish within ${this.deps.taskTimeoutMs ?? 60_000} ms`,
-              retryable: true,
-            });
+            await this.finish(
+              task,
+              'TIMEOUT',
+              {
+                code: 'task.timeout',
+                message: `task did not finish within ${this.deps.taskTimeoutMs ?? 60_000} ms`,
+                retryable: true,
+              },
+              index + 1,
+            );
           await budgets.release(task.id).catch(() => undefined);
           return;
         }
@@ -350,11 +355,16 @@ export class TaskService {
         const next = ranked[index + 1];
         if (!next) {
           await budgets.release(task.id).catch(() => undefined);
-          await this.finish(task, 'ERROR', {
-            code: 'engine.failed',
-            message: `every allowed engine failed: ${failures.join('; ')}`,
-            retryable: true,
-          });
+          await this.finish(
+            task,
+            'ERROR',
+            {
+              code: 'engine.failed',
+              message: `every allowed engine failed: ${failures.join('; ')}`,
+              retryable: true,
+            },
+            failures.length,
+          );
           return;
         }
         why = `${reason}; fell back from ${engine.name} (${detail}) to ${next.engine.name}`;
@@ -362,16 +372,18 @@ export class TaskService {
     }
   }
 
+  /** Ends a task whose attempts ran out; it goes to the dead-letter queue with its attempt count. */
   private async finish(
     task: TaskRecord,
     to: 'ERROR' | 'TIMEOUT',
     error: { code: string; message: string; retryable: boolean },
+    attempts: number,
   ): Promise<void> {
     await this.deps.repository.transition(
       task.id,
       'RUNNING',
       to,
-      { error },
+      { error, deadLetter: { attempts } },
       { kind: 'error', data: error },
     );
     this.notify(task.id);

@@ -16,6 +16,7 @@ import { httpTracingMiddleware, type Logger } from '@aion/telemetry';
 import type { GatewayConfig } from '../../config';
 import type { IdempotencyStore } from '../../core/idempotency';
 import { adminRoutes } from './admin-routes';
+import { dlqRoutes } from './dlq-routes';
 import { authRoutes } from './auth-routes';
 import type { SessionService } from '../../core/sessions';
 import {
@@ -121,6 +122,7 @@ export function gatewayApp(deps: GatewayDeps): Express {
   );
   app.use(authRoutes(deps.sessions));
   app.use(adminRoutes(deps.keys, deps.admin, config.requestTimeoutMs));
+  app.use(dlqRoutes(deps.admin, config.requestTimeoutMs));
   app.use(notFoundMiddleware());
   app.use(openAiErrorMiddleware());
   app.use(

@@ -8,6 +8,7 @@ import {
   BudgetReserveRequest,
   CancelRequest,
   CreateApiKeyRequest,
+  DeadLetterAction,
   TaskRequest,
 } from './schemas';
 
@@ -28,6 +29,12 @@ const errors = {
   '503': { $ref: '#/components/responses/Error' },
 };
 const taskId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const dlqId = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', format: 'uuid' },
+};
 const idempotencyKey = {
   name: 'Idempotency-Key',
   in: 'header',
@@ -290,6 +297,55 @@ export function openApiDocument(version: string) {
           summary: 'Reset every breaker',
           parameters: [idempotencyKey],
           responses: { '200': ok('Names reset'), ...errors },
+        },
+      },
+      '/api/v1/dlq': {
+        get: {
+          summary: 'Dead-letter queue: tasks and messages that exhausted their retries',
+          parameters: [
+            { name: 'resolved', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } },
+            { name: 'source', in: 'query', schema: { type: 'string', enum: ['task', 'message'] } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200 } },
+            { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0 } },
+          ],
+          responses: { '200': ok('Entries, newest first'), ...errors },
+        },
+      },
+      '/api/v1/dlq/{id}': {
+        get: {
+          summary: 'One dead-letter entry',
+          parameters: [dlqId],
+          responses: {
+            '200': ok('Entry'),
+            '404': { $ref: '#/components/responses/Error' },
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/dlq/{id}/resolve': {
+        post: {
+          summary: 'Mark an entry handled without running it again',
+          parameters: [dlqId, idempotencyKey],
+          requestBody: { ...body(DeadLetterAction), required: false },
+          responses: {
+            '200': ok('Entry'),
+            '404': { $ref: '#/components/responses/Error' },
+            '409': { $ref: '#/components/responses/Error' },
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/dlq/{id}/replay': {
+        post: {
+          summary: 'Run a task again as a new task, or republish a message; resolves the entry',
+          parameters: [dlqId, idempotencyKey],
+          requestBody: { ...body(DeadLetterAction), required: false },
+          responses: {
+            '200': ok('Entry, with replay_ref'),
+            '404': { $ref: '#/components/responses/Error' },
+            '409': { $ref: '#/components/responses/Error' },
+            ...errors,
+          },
         },
       },
     },

@@ -89,3 +89,14 @@ export const BudgetLimitRequest = z.strictObject({
 export const TaskIdParam = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
 });
+
+export const DeadLetterListQuery = z.strictObject({
+  resolved: z.enum(['true', 'false']).optional().describe('Only open (false) or closed (true)'),
+  source: z.enum(['task', 'message']).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+export const DeadLetterIdParam = z.strictObject({ id: z.uuid() });
+export const DeadLetterAction = z.strictObject({
+  note: z.string().max(1000).default('').describe('Why it was resolved or replayed'),
+});

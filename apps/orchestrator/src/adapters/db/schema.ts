@@ -12,8 +12,10 @@ import {
   primaryKey,
   text,
   timestamp,
+  uniqueIndex,
+  uuid,
 } from 'drizzle-orm/pg-core';
-import { outboxTable, processedEventsTable } from '@aion/events';
+import { bytea, outboxTable, processedEventsTable } from '@aion/events';
 import { tenantIsolationPolicy } from '@aion/tenancy';
 
 export const tasks = pgTable(
@@ -113,6 +115,50 @@ export const reservations = pgTable(
       sql`status in ('RESERVED','COMMITTED','RELEASED')`,
     ),
     tenantIsolationPolicy('orc_budget_reservations'),
+  ],
+).enableRLS();
+
+/**
+ * The dead-letter queue: tasks whose every attempt failed (each allowed engine, or the timeout)
+ * and bus messages a consumer gave up on after its retries. Kept until an operator resolves or
+ * replays them; `ref` (task id, or topic/partition/offset/group) makes recording idempotent.
+ */
+export const deadLetters = pgTable(
+  'orc_dead_letters',
+  {
+    tenantId: text('tenant_id').notNull(),
+    id: uuid('id').notNull().defaultRandom(),
+    source: text('source').notNull(),
+    ref: text('ref').notNull(),
+    /** For tasks: the task id; for messages: the original topic. */
+    subject: text('subject').notNull(),
+    errorCode: text('error_code').notNull(),
+    errorMessage: text('error_message').notNull(),
+    retryCount: integer('retry_count').notNull(),
+    /** The task request (tasks) or the decoded envelope summary (messages). */
+    payload: jsonb('payload').notNull(),
+    /** Messages only: the record as produced, replayed byte for byte. */
+    messageKey: text('message_key'),
+    messageValue: bytea('message_value'),
+    messageHeaders: jsonb('message_headers'),
+    failedAt: timestamp('failed_at', { withTimezone: true }).notNull().defaultNow(),
+    resolvedAt: timestamp('resolved_at', { withTimezone: true }),
+    resolvedBy: text('resolved_by'),
+    resolution: text('resolution'),
+    note: text('note'),
+    /** What a replay produced: the new task id or the republished event id. */
+    replayRef: text('replay_ref'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    uniqueIndex('orc_dead_letters_ref_idx').on(t.tenantId, t.source, t.ref),
+    index('orc_dead_letters_open_idx').on(t.tenantId, t.resolvedAt, t.failedAt),
+    check('orc_dead_letters_source_check', sql`source in ('task','message')`),
+    check(
+      'orc_dead_letters_resolution_check',
+      sql`(resolved_at is null and resolution is null) or (resolved_at is not null and resolution in ('resolved','replayed'))`,
+    ),
+    tenantIsolationPolicy('orc_dead_letters'),
   ],
 ).enableRLS();
 

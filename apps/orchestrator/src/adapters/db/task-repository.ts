@@ -11,6 +11,7 @@ import type {
   TransitionPatch,
 } from '../../core/ports';
 import type { TaskStatus } from '../../core/task-state';
+import { recordDeadTask } from './dead-letter-repository';
 import { taskEvents, tasks } from './schema';
 
 type Row = typeof tasks.$inferSelect;
@@ -209,6 +210,15 @@ export class PostgresTaskRepository implements TaskRepository {
         });
       }
       await this.outbox.add(tx, ...events);
+      if (patch.deadLetter && record.error)
+        await recordDeadTask(tx, tenantId, {
+          taskId: id,
+          intent: record.intent,
+          errorCode: record.error.code,
+          errorMessage: record.error.message,
+          retryCount: patch.deadLetter.attempts,
+          request: record.request,
+        });
       if (stream) await this.append(tx, tenantId, id, stream.kind, stream.data);
       return record;
     });

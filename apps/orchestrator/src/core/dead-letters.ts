@@ -1,0 +1,169 @@
+import { AionError } from '@aion/errors';
+import { requireTenant } from '@aion/tenancy';
+import type { TaskRequestDoc } from './ports';
+
+export type DeadLetterSource = 'task' | 'message';
+
+export interface DeadLetter {
+  id: string;
+  source: DeadLetterSource;
+  ref: string;
+  subject: string;
+  errorCode: string;
+  errorMessage: string;
+  retryCount: number;
+  payload: Record<string, unknown>;
+  failedAt: Date;
+  resolvedAt?: Date | undefined;
+  resolvedBy?: string | undefined;
+  resolution?: 'resolved' | 'replayed' | undefined;
+  note?: string | undefined;
+  replayRef?: string | undefined;
+}
+
+/** A bus record as it was produced, kept so a replay republishes it byte for byte. */
+export interface DeadMessage {
+  topic: string;
+  key: string;
+  value: Uint8Array;
+  headers: Record<string, string>;
+  eventId: string;
+  eventType: string;
+}
+
+export interface NewDeadMessage {
+  ref: string;
+  errorMessage: string;
+  retryCount: number;
+  failedAt: Date;
+  payload: Record<string, unknown>;
+  message: DeadMessage;
+}
+
+/** The dead-letter store; every call runs in the caller's tenant. */
+export interface DeadLetterStore {
+  /** Idempotent by ref: a redelivered dead letter is recorded once. */
+  recordMessage(entry: NewDeadMessage): Promise<void>;
+  list(options: {
+    resolved?: boolean | undefined;
+    source?: DeadLetterSource | undefined;
+    limit: number;
+    offset: number;
+  }): Promise<{ items: DeadLetter[]; total: number }>;
+  get(id: string): Promise<DeadLetter | undefined>;
+  /**
+   * Closes an open entry (undefined when it was already closed, so two operators cannot both
+   * act on it). For message replays, re-enqueues the stored record in the same transaction.
+   */
+  close(
+    id: string,
+    closing: {
+      by: string;
+      resolution: 'resolved' | 'replayed';
+      note?: string | undefined;
+      replayRef?: string | undefined;
+      republish?: boolean;
+    },
+  ): Promise<DeadLetter | undefined>;
+  /** The stored record of a message entry. */
+  message(id: string): Promise<DeadMessage | undefined>;
+}
+
+/** What replaying a task needs from the task service. */
+export interface TaskResubmitter {
+  submit(request: TaskRequestDoc): Promise<{ record: { id: string } }>;
+}
+
+/** Audit trail for operator actions. */
+export interface DeadLetterAudit {
+  record(action: string, resourceId: string, details: Record<string, unknown>): Promise<void>;
+}
+
+/** Replaying the same entry again derives the same task id, so a retried call runs it once. */
+export const replayTaskId = (entryId: string) => `replay-${entryId}`;
+
+/**
+ * Operator actions on the dead-letter queue: read, resolve, replay. Each entry is closed exactly
+ * once; a replayed task keeps its original request (tenant, project, residency, SLA) and gets a
+ * new id derived from the entry, so its own failure would land here as a new entry.
+ */
+export class DeadLetterService {
+  constructor(
+    private readonly store: DeadLetterStore,
+    private readonly tasks: TaskResubmitter,
+    private readonly audit: DeadLetterAudit,
+  ) {}
+
+  list(options: {
+    resolved?: boolean | undefined;
+    source?: DeadLetterSource | undefined;
+    limit: number;
+    offset: number;
+  }) {
+    return this.store.list(options);
+  }
+
+  async get(id: string): Promise<DeadLetter> {
+    const entry = await this.store.get(id);
+    if (!entry) throw AionError.notFound('dead letter', id);
+    return entry;
+  }
+
+  async resolve(id: string, note: string | undefined): Promise<DeadLetter> {
+    const entry = await this.open(id);
+    const closed = await this.store.close(entry.id, {
+      by: requireTenant().subject,
+      resolution: 'resolved',
+      note,
+    });
+    if (!closed) throw this.alreadyClosed(await this.get(id));
+    await this.audit.record('dlq.resolve', id, { source: entry.source, ref: entry.ref });
+    return closed;
+  }
+
+  async replay(id: string, note: string | undefined): Promise<DeadLetter> {
+    const entry = await this.open(id);
+    const by = requireTenant().subject;
+    let closed: DeadLetter | undefined;
+    if (entry.source === 'task') {
+      const request = entry.payload as unknown as TaskRequestDoc;
+      const { record } = await this.tasks.submit({ ...request, task_id: replayTaskId(entry.id) });
+      closed = await this.store.close(entry.id, {
+        by,
+        resolution: 'replayed',
+        note,
+        replayRef: record.id,
+      });
+    } else {
+      const message = await this.store.message(entry.id);
+      if (!message) throw AionError.conflict(`dead letter ${id} holds no record to republish`);
+      closed = await this.store.close(entry.id, {
+        by,
+        resolution: 'replayed',
+        note,
+        replayRef: message.eventId,
+        republish: true,
+      });
+    }
+    if (!closed) throw this.alreadyClosed(await this.get(id));
+    await this.audit.record('dlq.replay', id, {
+      source: entry.source,
+      ref: entry.ref,
+      replay_ref: closed.replayRef ?? '',
+    });
+    return closed;
+  }
+
+  private async open(id: string): Promise<DeadLetter> {
+    const entry = await this.get(id);
+    if (entry.resolvedAt) throw this.alreadyClosed(entry);
+    return entry;
+  }
+
+  private alreadyClosed(entry: DeadLetter): AionError {
+    return new AionError(
+      'state.conflict',
+      `dead letter ${entry.id} was already ${entry.resolution ?? 'closed'} by ${entry.resolvedBy ?? 'someone'} at ${entry.resolvedAt?.toISOString() ?? 'an earlier time'}`,
+    );
+  }
+}
