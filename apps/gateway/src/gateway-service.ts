@@ -1,7 +1,7 @@
 import { hkdfSync } from 'node:crypto';
 import { ApiKeyService, JwtVerifier, type TokenVerifier } from '@aion/auth';
 import { AionError } from '@aion/errors';
-import { AionTasks, OrchestratorAdminService } from '@aion/contracts';
+import { AionTasks, LearningGovernanceService, OrchestratorAdminService } from '@aion/contracts';
 import { createGrpcClient } from '@aion/grpc';
 import { MemoryTokenBucketStore, RedisTokenBucketStore } from '@aion/resilience';
 import {
@@ -107,6 +107,10 @@ export function createGatewayService(
         tokens,
         defaultDeadlineMs: config.requestTimeoutMs,
       });
+      const governance = createGrpcClient(LearningGovernanceService, config.orchestratorAddress, {
+        tokens,
+        defaultDeadlineMs: config.requestTimeoutMs,
+      });
       const redis = infrastructure.redis;
       const keyVerifier = new BootstrapAwareKeys(
         keys,
@@ -119,6 +123,7 @@ export function createGatewayService(
         logger,
         tasks,
         admin,
+        governance,
         keys,
         keyVerifier,
         jwt: bearer,
@@ -146,6 +151,7 @@ export function createGatewayService(
             stop: async () => {
               tasks.close();
               admin.close();
+              governance.close();
             },
           },
         ],

@@ -15,15 +15,18 @@ import { requireTenant } from '@aion/tenancy';
 import { deadLetterRecorderWorker } from './adapters/bus/dead-letter-recorder';
 import { PostgresBudgets } from './adapters/db/budget-repository';
 import { PostgresDeadLetters } from './adapters/db/dead-letter-repository';
+import { PostgresGovernance } from './adapters/db/governance-repository';
 import { outbox } from './adapters/db/schema';
 import { PostgresTaskRepository } from './adapters/db/task-repository';
 import { EngineDispatcher } from './adapters/engines/executor';
 import { ModuleEngineExecutor } from './adapters/engines/module-engine';
 import { OpenAiCompatibleExecutor } from './adapters/engines/openai-compatible';
+import { registerGovernanceApi } from './api/governance-handlers';
 import { registerOrchestratorApi, type AdminAudit } from './api/grpc-handlers';
 import { orchestratorInfraNeeds, type OrchestratorConfig } from './config';
 import { parseEngines, parsePolicies } from './core/engines';
 import { DeadLetterService } from './core/dead-letters';
+import { GovernanceService } from './core/governance';
 import { LatencyWindows } from './core/latency';
 import { ConfiguredResidencyPolicy } from './core/residency';
 import { TaskService } from './core/task-service';
@@ -109,11 +112,12 @@ export function createOrchestratorService(
       };
       const deadLetterStore = new PostgresDeadLetters(db, box!.writer);
       const deadLetters = new DeadLetterService(deadLetterStore, tasks, audit);
+      const governance = new GovernanceService(new PostgresGovernance(db), audit);
       logger.info('engines loaded', {
         engines: engines.map((e) => `${e.name} (${e.kind}, ${e.tier}, ${e.intents.join('/')})`),
       });
       return {
-        registerGrpc: (server) =>
+        registerGrpc: (server) => {
           registerOrchestratorApi(server, {
             engines,
             tasks,
@@ -122,7 +126,9 @@ export function createOrchestratorService(
             jurisdictions,
             audit,
             deadLetters,
-          }),
+          });
+          registerGovernanceApi(server, governance);
+        },
         workers: [
           deadLetterRecorderWorker({
             bus: infrastructure.bus!,

@@ -513,6 +513,64 @@ describe('gateway: REST and SSE as clients use them', () => {
     }
   });
 
+  it('governs learning over REST: role limits, 429 with Retry-After past them, status', async () => {
+    const ops = await newKey('admin');
+    const learner = await newKey();
+    const saved = await call(gatewayA, 'PUT', '/api/v1/governance/roles/writer', {
+      key: ops,
+      body: { daily_update_limit: 2, cooldown_seconds: 600, description: 'drafts replies' },
+    });
+    expect(saved.json).toMatchObject({
+      role: 'writer',
+      limits: { daily_update_limit: 2, cooldown_seconds: 600, requires_approval: false },
+      usage: { updates_today: 0, remaining_today: 2 },
+      active_version: null,
+    });
+    const first = await call(gatewayA, 'POST', '/api/v1/governance/roles/writer/prompts', {
+      key: learner,
+      body: { prompt: 'Write briefly.', reason: 'shorter answers scored better' },
+    });
+    expect(first.status).toBe(201);
+    expect(first.json).toMatchObject({ version: 1, status: 'active', source: 'automatic' });
+    const second = await call(gatewayA, 'POST', '/api/v1/governance/roles/writer/prompts', {
+      key: learner,
+      body: { prompt: 'Write even more briefly.' },
+    });
+    expect(second.status).toBe(429);
+    expect(second.json['error_code']).toBe('rate_limit.exceeded');
+    expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(590);
+    const status = await call(gatewayA, 'GET', '/api/v1/governance/status', { key: learner });
+    expect(status.json['roles']).toEqual([
+      expect.objectContaining({
+        role: 'writer',
+        usage: expect.objectContaining({ updates_today: 1, remaining_today: 1 }),
+        active_version: 1,
+      }),
+    ]);
+    expect(
+      (await call(gatewayA, 'GET', '/api/v1/governance/roles/writer/prompts', { key: learner }))
+        .json['data'],
+    ).toHaveLength(1);
+    for (const [method, url, body] of [
+      ['PUT', '/api/v1/governance/roles/Writer!', { daily_update_limit: 1, cooldown_seconds: 0 }],
+      ['PUT', '/api/v1/governance/roles/writer', { daily_update_limit: -1, cooldown_seconds: 0 }],
+      ['POST', '/api/v1/governance/roles/writer/prompts', { prompt: '   ' }],
+      ['POST', '/api/v1/governance/roles/writer/prompts/zero/approve', {}],
+    ] as const) {
+      const bad = await call(gatewayA, method, url, { key: ops, body });
+      expect(bad.status).toBe(400);
+      expect(bad.json['error_code']).toBe('validation.invalid_argument');
+    }
+    expect(
+      (
+        await call(gatewayA, 'PUT', '/api/v1/governance/roles/writer', {
+          key: learner,
+          body: { daily_update_limit: 99, cooldown_seconds: 0 },
+        })
+      ).status,
+    ).toBe(403);
+  });
+
   it('answers a bad request at every route with the right 4xx envelope', async () => {
     const key = await newKey();
     const cases: [string, string, Parameters<typeof call>[3], number, string][] = [
@@ -646,6 +704,11 @@ describe('gateway: REST and SSE as clients use them', () => {
         '/api/v1/circuit-breakers',
         '/api/v1/circuit-breakers/reset_all',
         '/api/v1/dlq',
+        '/api/v1/governance/roles/{role}',
+        '/api/v1/governance/roles/{role}/prompts',
+        '/api/v1/governance/roles/{role}/prompts/{version}/approve',
+        '/api/v1/governance/roles/{role}/prompts/{version}/reject',
+        '/api/v1/governance/status',
         '/api/v1/dlq/{id}',
         '/api/v1/dlq/{id}/replay',
         '/api/v1/dlq/{id}/resolve',

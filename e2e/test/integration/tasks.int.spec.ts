@@ -8,6 +8,7 @@ import {
   AionTasks,
   ChosenBy,
   DataClassification,
+  LearningGovernanceService,
   OrchestratorAdminService,
   Privacy,
   StreamEventKind,
@@ -59,6 +60,7 @@ let healthy: OpenAiTestServer;
 let broken: OpenAiTestServer;
 let tasks: ClientOf<typeof AionTasks>;
 let adminApi: ClientOf<typeof OrchestratorAdminService>;
+let governance: ClientOf<typeof LearningGovernanceService>;
 let bus: KafkaBus;
 const lifecycle: IncomingEvent[] = [];
 const usage: IncomingEvent[] = [];
@@ -160,11 +162,15 @@ beforeAll(async () => {
   adminApi = createGrpcClient(OrchestratorAdminService, `127.0.0.1:${orchestrator.grpcPort}`, {
     tokens,
   });
+  governance = createGrpcClient(LearningGovernanceService, `127.0.0.1:${orchestrator.grpcPort}`, {
+    tokens,
+  });
 }, 180_000);
 
 afterAll(async () => {
   tasks?.close();
   adminApi?.close();
+  governance?.close();
   for (const p of [orchestrator, moduleHost]) p?.kill('SIGTERM');
   await Promise.all([orchestrator?.exited, moduleHost?.exited]);
   await Promise.all([healthy?.close(), broken?.close(), bus?.close()]);
@@ -506,5 +512,155 @@ describe('tasks through orchestrator and module-host, each its own process', () 
     );
     expect(republished.headers[DLQ_HEADERS.error]).toBeUndefined();
     expect(payloadOf(republished.envelope, 'task.state_changed').taskId).toBe('task-x');
+  });
+
+  it('governs learning: concurrent automatic prompt updates never pass the daily limit or cooldown', async () => {
+    const ops = { ...admin, tenantId: 'learning' };
+    const learner = { ...dev('learning'), subject: 'learner' };
+    await runWithTenant(ops, () =>
+      governance.upsertAgentRole({ name: 'support', dailyUpdateLimit: 3, cooldownSeconds: 0 }),
+    );
+    await runWithTenant(ops, () =>
+      governance.upsertAgentRole({
+        name: 'triage',
+        dailyUpdateLimit: 100,
+        cooldownSeconds: 3600,
+      }),
+    );
+    const race = (role: string, n: number) =>
+      Promise.allSettled(
+        Array.from({ length: n }, (_, i) =>
+          runWithTenant(learner, () =>
+            governance.proposePromptUpdate({
+              role,
+              prompt: `You are helpful, v${i}`,
+              reason: 'eval gain',
+            }),
+          ),
+        ),
+      );
+    const limited = await race('support', 20);
+    const refused = limited.filter((r) => r.status === 'rejected');
+    expect(limited.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    expect(refused).toHaveLength(17);
+    for (const r of refused)
+      expect((r as PromiseRejectedResult).reason).toMatchObject({
+        code: 'rate_limit.exceeded',
+        message: expect.stringContaining('daily limit of 3'),
+      });
+    const cooled = await race('triage', 10);
+    expect(cooled.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(
+      (cooled.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason,
+    ).toMatchObject({
+      code: 'rate_limit.exceeded',
+      message: expect.stringContaining('cooling down (3600 s'),
+    });
+    const { roles } = await runWithTenant(ops, () => governance.getGovernanceStatus({}));
+    expect(roles.find((r) => r.name === 'support')).toMatchObject({
+      dailyUpdateLimit: 3,
+      updatesToday: 3,
+      remainingToday: 0,
+      activeVersion: 3,
+      latestVersion: 3,
+    });
+    const triage = roles.find((r) => r.name === 'triage')!;
+    expect(triage).toMatchObject({ updatesToday: 1, remainingToday: 99, activeVersion: 1 });
+    expect(
+      new Date(triage.nextUpdateAllowedAt).getTime() -
+        new Date(triage.lastAutomaticUpdateAt).getTime(),
+    ).toBe(3_600_000);
+    // Manual versions are for operators and are not limited.
+    await expect(
+      runWithTenant(learner, () =>
+        governance.proposePromptUpdate({ role: 'support', prompt: 'by hand', source: 'manual' }),
+      ),
+    ).rejects.toMatchObject({ code: 'auth.forbidden' });
+    const manual = await runWithTenant(ops, () =>
+      governance.proposePromptUpdate({
+        role: 'support',
+        prompt: 'Reviewed prompt',
+        source: 'manual',
+      }),
+    );
+    expect(manual.version).toMatchObject({ version: 4, status: 'active', source: 'manual' });
+    const versions = await runWithTenant(ops, () =>
+      governance.listPromptVersions({ role: 'support' }),
+    );
+    expect(versions.versions.map((v) => v.status)).toEqual([
+      'superseded',
+      'superseded',
+      'superseded',
+      'active',
+    ]);
+    await expect(
+      runWithTenant(learner, () => governance.proposePromptUpdate({ role: 'ghost', prompt: 'x' })),
+    ).rejects.toMatchObject({ code: 'resource.not_found' });
+    await expect(
+      runWithTenant(ops, () =>
+        governance.upsertAgentRole({ name: 'Bad Role', dailyUpdateLimit: 1 }),
+      ),
+    ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
+    await expect(
+      runWithTenant(learner, () =>
+        governance.upsertAgentRole({ name: 'mine', dailyUpdateLimit: 9 }),
+      ),
+    ).rejects.toMatchObject({ code: 'auth.forbidden' });
+  });
+
+  it('holds automatic updates of approval roles until someone other than the proposer approves', async () => {
+    const ops = { ...admin, tenantId: 'approvals', subject: 'approver' };
+    const learner = { ...admin, tenantId: 'approvals', subject: 'learner' };
+    await runWithTenant(ops, () =>
+      governance.upsertAgentRole({
+        name: 'legal',
+        dailyUpdateLimit: 5,
+        cooldownSeconds: 0,
+        requiresApproval: true,
+      }),
+    );
+    const proposed = await runWithTenant(learner, () =>
+      governance.proposePromptUpdate({
+        role: 'legal',
+        prompt: 'Cite the statute.',
+        reason: 'audit',
+      }),
+    );
+    expect(proposed.version).toMatchObject({ version: 1, status: 'pending_approval' });
+    let status = (await runWithTenant(ops, () => governance.getGovernanceStatus({}))).roles[0]!;
+    expect(status).toMatchObject({ activeVersion: 0, pendingApprovals: 1, updatesToday: 1 });
+    await expect(
+      runWithTenant(learner, () =>
+        governance.decidePromptUpdate({ role: 'legal', version: 1, approve: true }),
+      ),
+    ).rejects.toMatchObject({ code: 'auth.forbidden' });
+    await expect(
+      runWithTenant(dev('approvals'), () =>
+        governance.decidePromptUpdate({ role: 'legal', version: 1, approve: true }),
+      ),
+    ).rejects.toMatchObject({ code: 'auth.forbidden' });
+    const approved = await runWithTenant(ops, () =>
+      governance.decidePromptUpdate({ role: 'legal', version: 1, approve: true, note: 'ok' }),
+    );
+    expect(approved.version).toMatchObject({ status: 'active', decidedBy: 'approver' });
+    await expect(
+      runWithTenant(ops, () =>
+        governance.decidePromptUpdate({ role: 'legal', version: 1, approve: false }),
+      ),
+    ).rejects.toMatchObject({ code: 'state.conflict' });
+    await runWithTenant(learner, () =>
+      governance.proposePromptUpdate({ role: 'legal', prompt: 'Be vaguer.' }),
+    );
+    const rejected = await runWithTenant(ops, () =>
+      governance.decidePromptUpdate({ role: 'legal', version: 2, approve: false, note: 'no' }),
+    );
+    expect(rejected.version!.status).toBe('rejected');
+    status = (await runWithTenant(ops, () => governance.getGovernanceStatus({}))).roles[0]!;
+    expect(status).toMatchObject({ activeVersion: 1, pendingApprovals: 0, updatesToday: 2 });
+    await expect(
+      runWithTenant(ops, () =>
+        governance.decidePromptUpdate({ role: 'legal', version: 9, approve: true }),
+      ),
+    ).rejects.toMatchObject({ code: 'resource.not_found' });
   });
 });

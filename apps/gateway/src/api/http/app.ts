@@ -1,7 +1,11 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import { AionTasks, OrchestratorAdminService } from '@aion/contracts';
+import type {
+  AionTasks,
+  LearningGovernanceService,
+  OrchestratorAdminService,
+} from '@aion/contracts';
 import {
   authenticate,
   type ApiKeyService,
@@ -17,6 +21,7 @@ import type { GatewayConfig } from '../../config';
 import type { IdempotencyStore } from '../../core/idempotency';
 import { adminRoutes } from './admin-routes';
 import { dlqRoutes } from './dlq-routes';
+import { governanceRoutes } from './governance-routes';
 import { authRoutes } from './auth-routes';
 import type { SessionService } from '../../core/sessions';
 import {
@@ -35,6 +40,7 @@ export interface GatewayDeps {
   logger: Logger;
   tasks: ClientOf<typeof AionTasks>;
   admin: ClientOf<typeof OrchestratorAdminService>;
+  governance: ClientOf<typeof LearningGovernanceService>;
   keys: ApiKeyService;
   keyVerifier: ApiKeyVerifier;
   jwt?: TokenVerifier | undefined;
@@ -123,6 +129,7 @@ export function gatewayApp(deps: GatewayDeps): Express {
   app.use(authRoutes(deps.sessions));
   app.use(adminRoutes(deps.keys, deps.admin, config.requestTimeoutMs));
   app.use(dlqRoutes(deps.admin, config.requestTimeoutMs));
+  app.use(governanceRoutes(deps.governance, config.requestTimeoutMs));
   app.use(notFoundMiddleware());
   app.use(openAiErrorMiddleware());
   app.use(

@@ -8,7 +8,10 @@ import {
   BudgetReserveRequest,
   CancelRequest,
   CreateApiKeyRequest,
+  AgentRoleRequest,
   DeadLetterAction,
+  PromptDecisionRequest,
+  PromptUpdateRequest,
   TaskRequest,
 } from './schemas';
 
@@ -29,6 +32,13 @@ const errors = {
   '503': { $ref: '#/components/responses/Error' },
 };
 const taskId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const roleParam = { name: 'role', in: 'path', required: true, schema: { type: 'string' } };
+const versionParam = {
+  name: 'version',
+  in: 'path',
+  required: true,
+  schema: { type: 'integer', minimum: 1 },
+};
 const dlqId = {
   name: 'id',
   in: 'path',
@@ -297,6 +307,68 @@ export function openApiDocument(version: string) {
           summary: 'Reset every breaker',
           parameters: [idempotencyKey],
           responses: { '200': ok('Names reset'), ...errors },
+        },
+      },
+      '/api/v1/governance/status': {
+        get: {
+          summary: "Every agent role with its learning limits and today's usage",
+          responses: { '200': ok('Roles'), ...errors },
+        },
+      },
+      '/api/v1/governance/roles/{role}': {
+        put: {
+          summary: 'Create or change an agent role and its limits on automatic prompt updates',
+          parameters: [roleParam],
+          requestBody: body(AgentRoleRequest),
+          responses: { '200': ok('Role'), ...errors },
+        },
+      },
+      '/api/v1/governance/roles/{role}/prompts': {
+        get: {
+          summary: 'Prompt versions of a role, oldest first',
+          parameters: [roleParam],
+          responses: {
+            '200': ok('Versions'),
+            '404': { $ref: '#/components/responses/Error' },
+            ...errors,
+          },
+        },
+        post: {
+          summary:
+            'Propose a prompt version: automatic ones count against the daily limit and cooldown (429 beyond them) and may need approval',
+          parameters: [roleParam, idempotencyKey],
+          requestBody: body(PromptUpdateRequest),
+          responses: {
+            '201': ok('Version (active or pending_approval)'),
+            '404': { $ref: '#/components/responses/Error' },
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/governance/roles/{role}/prompts/{version}/approve': {
+        post: {
+          summary: 'Approve a pending version (not by its proposer); it becomes active',
+          parameters: [roleParam, versionParam, idempotencyKey],
+          requestBody: { ...body(PromptDecisionRequest), required: false },
+          responses: {
+            '200': ok('Version'),
+            '404': { $ref: '#/components/responses/Error' },
+            '409': { $ref: '#/components/responses/Error' },
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/governance/roles/{role}/prompts/{version}/reject': {
+        post: {
+          summary: 'Reject a pending version',
+          parameters: [roleParam, versionParam, idempotencyKey],
+          requestBody: { ...body(PromptDecisionRequest), required: false },
+          responses: {
+            '200': ok('Version'),
+            '404': { $ref: '#/components/responses/Error' },
+            '409': { $ref: '#/components/responses/Error' },
+            ...errors,
+          },
         },
       },
       '/api/v1/dlq': {

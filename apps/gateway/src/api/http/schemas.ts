@@ -100,3 +100,24 @@ export const DeadLetterIdParam = z.strictObject({ id: z.uuid() });
 export const DeadLetterAction = z.strictObject({
   note: z.string().max(1000).default('').describe('Why it was resolved or replayed'),
 });
+
+export const AgentRoleParam = z.strictObject({ role: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/) });
+export const PromptVersionParam = AgentRoleParam.extend({
+  version: z.coerce.number().int().min(1).max(2_147_483_647),
+});
+export const AgentRoleRequest = z.strictObject({
+  description: z.string().max(2000).default(''),
+  daily_update_limit: z.int().min(0).max(10_000).describe('Automatic prompt updates per UTC day'),
+  cooldown_seconds: z
+    .int()
+    .min(0)
+    .max(2_592_000)
+    .describe('Minimum time between automatic updates'),
+  requires_approval: z.boolean().default(false),
+});
+export const PromptUpdateRequest = z.strictObject({
+  prompt: z.string().trim().min(1).max(100_000),
+  source: z.enum(['automatic', 'manual']).default('automatic'),
+  reason: z.string().max(2000).default(''),
+});
+export const PromptDecisionRequest = z.strictObject({ note: z.string().max(2000).default('') });

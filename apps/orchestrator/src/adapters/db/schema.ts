@@ -3,7 +3,9 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  boolean,
   check,
+  date,
   index,
   integer,
   jsonb,
@@ -159,6 +161,70 @@ export const deadLetters = pgTable(
       sql`(resolved_at is null and resolution is null) or (resolved_at is not null and resolution in ('resolved','replayed'))`,
     ),
     tenantIsolationPolicy('orc_dead_letters'),
+  ],
+).enableRLS();
+
+/**
+ * Learning governance: agent roles and the budget of automatic prompt updates each may take.
+ * The usage columns are only changed by one conditional UPDATE (see governance repository), so
+ * concurrent updates serialise on the row and cannot both pass the daily limit or cooldown.
+ */
+export const agentRoles = pgTable(
+  'orc_agent_roles',
+  {
+    tenantId: text('tenant_id').notNull(),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    dailyUpdateLimit: integer('daily_update_limit').notNull(),
+    cooldownSeconds: integer('cooldown_seconds').notNull(),
+    requiresApproval: boolean('requires_approval').notNull(),
+    activeVersion: integer('active_version'),
+    lastVersion: integer('last_version').notNull().default(0),
+    /** UTC day the counter below belongs to. */
+    usageDay: date('usage_day', { mode: 'string' }),
+    updatesToday: integer('updates_today').notNull().default(0),
+    lastAutomaticUpdateAt: timestamp('last_automatic_update_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.name] }),
+    check(
+      'orc_agent_roles_limits_check',
+      sql`daily_update_limit between 0 and 10000 and cooldown_seconds between 0 and 2592000 and updates_today >= 0 and last_version >= 0`,
+    ),
+    tenantIsolationPolicy('orc_agent_roles'),
+  ],
+).enableRLS();
+
+export const promptVersions = pgTable(
+  'orc_prompt_versions',
+  {
+    tenantId: text('tenant_id').notNull(),
+    role: text('role').notNull(),
+    version: integer('version').notNull(),
+    prompt: text('prompt').notNull(),
+    source: text('source').notNull(),
+    status: text('status').notNull(),
+    reason: text('reason').notNull().default(''),
+    proposedBy: text('proposed_by').notNull(),
+    decidedBy: text('decided_by'),
+    decidedAt: timestamp('decided_at', { withTimezone: true }),
+    decisionNote: text('decision_note'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.role, t.version] }),
+    check('orc_prompt_versions_source_check', sql`source in ('manual','automatic')`),
+    check(
+      'orc_prompt_versions_status_check',
+      sql`status in ('pending_approval','active','superseded','rejected')`,
+    ),
+    // At most one active version per role, whatever races happen.
+    uniqueIndex('orc_prompt_versions_one_active_idx')
+      .on(t.tenantId, t.role)
+      .where(sql`status = 'active'`),
+    tenantIsolationPolicy('orc_prompt_versions'),
   ],
 ).enableRLS();
 

@@ -1,0 +1,189 @@
+import { AionError } from '@aion/errors';
+import { requireTenant } from '@aion/tenancy';
+
+export interface AgentRoleSettings {
+  description: string;
+  dailyUpdateLimit: number;
+  cooldownSeconds: number;
+  requiresApproval: boolean;
+}
+
+export interface AgentRoleStatus extends AgentRoleSettings {
+  name: string;
+  activeVersion?: number | undefined;
+  latestVersion: number;
+  /** Automatic updates counted today (UTC), including those awaiting approval. */
+  updatesToday: number;
+  remainingToday: number;
+  lastAutomaticUpdateAt?: Date | undefined;
+  /** When the next automatic update may come (now, when it already may). */
+  nextUpdateAllowedAt: Date;
+  pendingApprovals: number;
+}
+
+export type PromptSource = 'manual' | 'automatic';
+export type PromptStatus = 'pending_approval' | 'active' | 'superseded' | 'rejected';
+
+export interface PromptVersion {
+  role: string;
+  version: number;
+  prompt: string;
+  source: PromptSource;
+  status: PromptStatus;
+  reason: string;
+  proposedBy: string;
+  decidedBy?: string | undefined;
+  decidedAt?: Date | undefined;
+  decisionNote?: string | undefined;
+  createdAt: Date;
+}
+
+/** Why an automatic update was refused, from the database's view of the role at that moment. */
+export type UpdateRefusal =
+  | { kind: 'unknown_role' }
+  | { kind: 'daily_limit'; limit: number; retryAt: Date }
+  | { kind: 'cooldown'; cooldownSeconds: number; retryAt: Date };
+
+/** Roles and prompt versions; every call runs in the caller's tenant. */
+export interface GovernanceStore {
+  upsertRole(name: string, settings: AgentRoleSettings): Promise<AgentRoleStatus>;
+  status(name?: string): Promise<AgentRoleStatus[]>;
+  /** A manual version becomes active at once; limits govern automatic learning only. */
+  addManualVersion(
+    role: string,
+    prompt: string,
+    reason: string,
+    by: string,
+  ): Promise<PromptVersion>;
+  /**
+   * Counts the update against the role's daily limit and cooldown and stores the version, in one
+   * transaction whose conditional update serialises concurrent callers on the role's row.
+   */
+  addAutomaticVersion(
+    role: string,
+    prompt: string,
+    reason: string,
+    by: string,
+  ): Promise<PromptVersion | UpdateRefusal>;
+  /** Approves (activates) or rejects a pending version; undefined when it is not pending. */
+  decide(
+    role: string,
+    version: number,
+    decision: { approve: boolean; by: string; note: string },
+  ): Promise<PromptVersion | undefined>;
+  versions(role: string): Promise<PromptVersion[]>;
+  version(role: string, version: number): Promise<PromptVersion | undefined>;
+}
+
+export interface GovernanceAudit {
+  record(action: string, resourceId: string, details: Record<string, unknown>): Promise<void>;
+}
+
+const ROLE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+
+function roleName(name: string): string {
+  if (!ROLE_NAME.test(name))
+    throw AionError.validation('role must be a lower-case name (a-z, 0-9, _ and -)', [
+      { field: 'role', message: 'must match ^[a-z][a-z0-9_-]{0,62}$' },
+    ]);
+  return name;
+}
+
+/**
+ * Learning governance: an agent role's prompt changes automatically only within its daily limit
+ * and cooldown and, where the role requires it, only once someone other than the proposer
+ * approved it. Manual versions (operators) are not limited. Every change is audited.
+ */
+export class GovernanceService {
+  constructor(
+    private readonly store: GovernanceStore,
+    private readonly audit: GovernanceAudit,
+  ) {}
+
+  async upsertRole(name: string, settings: AgentRoleSettings): Promise<AgentRoleStatus> {
+    const role = await this.store.upsertRole(roleName(name), settings);
+    await this.audit.record('governance.role_upserted', name, { ...settings });
+    return role;
+  }
+
+  async status(): Promise<AgentRoleStatus[]> {
+    return this.store.status();
+  }
+
+  async propose(
+    name: string,
+    update: { prompt: string; source: PromptSource; reason: string },
+  ): Promise<PromptVersion> {
+    const role = roleName(name);
+    const by = requireTenant().subject;
+    if (update.source === 'manual') {
+      const known = await this.store.status(role);
+      if (known.length === 0) throw AionError.notFound('agent role', role);
+      const version = await this.store.addManualVersion(role, update.prompt, update.reason, by);
+      await this.audit.record('governance.prompt_set', role, { version: version.version });
+      return version;
+    }
+    const outcome = await this.store.addAutomaticVersion(role, update.prompt, update.reason, by);
+    if ('kind' in outcome) throw refusalError(role, outcome);
+    await this.audit.record('governance.prompt_proposed', role, {
+      version: outcome.version,
+      status: outcome.status,
+    });
+    return outcome;
+  }
+
+  async decide(
+    name: string,
+    version: number,
+    decision: { approve: boolean; note: string },
+  ): Promise<PromptVersion> {
+    const role = roleName(name);
+    const by = requireTenant().subject;
+    const existing = await this.store.version(role, version);
+    if (!existing) throw AionError.notFound('prompt version', `${role}@${version}`);
+    if (existing.status !== 'pending_approval')
+      throw AionError.conflict(
+        `prompt version ${role}@${version} is ${existing.status}, not pending approval`,
+      );
+    // Four eyes: whoever proposed an update may not approve it.
+    if (decision.approve && existing.proposedBy === by)
+      throw new AionError(
+        'auth.forbidden',
+        `${by} proposed ${role}@${version} and may not approve it: another approver must`,
+      );
+    const decided = await this.store.decide(role, version, { ...decision, by });
+    if (!decided)
+      throw AionError.conflict(`prompt version ${role}@${version} was decided meanwhile`);
+    await this.audit.record(
+      decision.approve ? 'governance.prompt_approved' : 'governance.prompt_rejected',
+      role,
+      { version, note: decision.note },
+    );
+    return decided;
+  }
+
+  async versions(name: string): Promise<PromptVersion[]> {
+    const role = roleName(name);
+    if ((await this.store.status(role)).length === 0) throw AionError.notFound('agent role', role);
+    return this.store.versions(role);
+  }
+}
+
+function refusalError(role: string, refusal: UpdateRefusal): AionError {
+  if (refusal.kind === 'unknown_role') return AionError.notFound('agent role', role);
+  const retryAfterSeconds = Math.max(1, Math.ceil((refusal.retryAt.getTime() - Date.now()) / 1000));
+  const message =
+    refusal.kind === 'daily_limit'
+      ? `role ${role} reached its daily limit of ${refusal.limit} automatic prompt updates; next allowed at ${refusal.retryAt.toISOString()}`
+      : `role ${role} is cooling down (${refusal.cooldownSeconds} s between automatic prompt updates); next allowed at ${refusal.retryAt.toISOString()}`;
+  return new AionError('rate_limit.exceeded', message, {
+    retryAfterSeconds,
+    details: [
+      {
+        field: 'role',
+        reason: refusal.kind,
+        message: `retry after ${retryAfterSeconds} s`,
+      },
+    ],
+  });
+}
