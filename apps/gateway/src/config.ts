@@ -52,6 +52,11 @@ export const gatewayConfigSpec = {
     positiveInt(120),
     'Requests per minute per client IP (also the burst)',
   ),
+  apiKeyCacheSeconds: field(
+    `${P}API_KEY_CACHE_SECONDS`,
+    z.coerce.number().int().min(0).max(300).default(5),
+    'How long a looked-up API key is reused; a key revoked on another replica works there at most this long (0: look up every request)',
+  ),
   idempotencyTtlMinutes: field(
     `${P}IDEMPOTENCY_TTL_MINUTES`,
     z.coerce.number().int().min(5).max(15).default(15),

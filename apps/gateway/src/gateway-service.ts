@@ -45,7 +45,9 @@ export function createGatewayService(
     ...(embedded ? { embedded } : {}),
     wire: async ({ infrastructure, tokens, logger }) => {
       const repository = new PostgresApiKeyRepository(infrastructure.database!.db);
-      const keys = new ApiKeyService(repository);
+      const keys = new ApiKeyService(repository, undefined, {
+        cacheTtlMs: config.apiKeyCacheSeconds * 1000,
+      });
       if (!config.bootstrapAdminKey) {
         const generated = await generateFirstAdminKey(
           keys,

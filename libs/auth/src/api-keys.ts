@@ -42,11 +42,48 @@ export interface CreateApiKeyInput {
   expiresAt?: Date | null;
 }
 
+export interface ApiKeyServiceOptions {
+  /**
+   * How long a looked-up key is reused before asking the repository again (default 0: never).
+   * A key revoked on another replica keeps working there for at most this long.
+   */
+  cacheTtlMs?: number;
+  /** `last_used_at` is written at most this often per key (default 60 s), not on every request. */
+  touchIntervalMs?: number;
+}
+
 export class ApiKeyService {
+  private readonly cache = new Map<string, { record: ApiKeyRecord | undefined; until: number }>();
+  private readonly touched = new Map<string, number>();
+
   constructor(
     private readonly repository: ApiKeyRepository,
     private readonly now: () => Date = () => new Date(),
+    private readonly options: ApiKeyServiceOptions = {},
   ) {}
+
+  private async lookup(prefix: string): Promise<ApiKeyRecord | undefined> {
+    const ttl = this.options.cacheTtlMs ?? 0;
+    const at = Date.now();
+    const hit = this.cache.get(prefix);
+    if (hit && hit.until > at) return hit.record;
+    const record = await this.repository.findByPrefix(prefix);
+    if (ttl > 0) {
+      this.cache.set(prefix, { record, until: at + ttl });
+      // Bounded: forget the oldest entries beyond 10,000 keys.
+      if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
+    }
+    return record;
+  }
+
+  private touch(id: string): void {
+    const at = this.now();
+    const last = this.touched.get(id) ?? 0;
+    if (at.getTime() - last < (this.options.touchIntervalMs ?? 60_000)) return;
+    this.touched.set(id, at.getTime());
+    if (this.touched.size > 10_000) this.touched.delete(this.touched.keys().next().value!);
+    void this.repository.touch(id, at).catch(() => undefined);
+  }
 
   /** Creates a key; the returned `key` is the only time the secret is ever visible. */
   async create(input: CreateApiKeyInput): Promise<{ key: string; record: ApiKeyRecord }> {
@@ -77,7 +114,7 @@ export class ApiKeyService {
     const match = KEY_PATTERN.exec(presented);
     if (!match) throw new AionError('auth.invalid_credentials', 'invalid API key');
     const [, prefix, secret] = match as unknown as [string, string, string];
-    const record = await this.repository.findByPrefix(prefix);
+    const record = await this.lookup(prefix);
     const expected = Buffer.from(record?.secretHash ?? hashSecret('no-such-key'), 'hex');
     const actual = Buffer.from(hashSecret(secret), 'hex');
     if (!record || !timingSafeEqual(expected, actual))
@@ -86,7 +123,7 @@ export class ApiKeyService {
       throw new AionError('auth.invalid_credentials', 'API key has been revoked');
     if (record.expiresAt && record.expiresAt.getTime() <= this.now().getTime())
       throw new AionError('auth.token_expired', 'API key has expired');
-    void this.repository.touch(record.id, this.now()).catch(() => undefined);
+    this.touch(record.id);
     return {
       kind: 'api_key',
       tenantId: record.tenantId,
@@ -103,6 +140,8 @@ export class ApiKeyService {
   async revoke(tenantId: string, id: string): Promise<void> {
     if (!(await this.repository.revoke(tenantId, id, this.now())))
       throw AionError.notFound('API key', id);
+    for (const [prefix, entry] of this.cache)
+      if (entry.record?.id === id) this.cache.delete(prefix);
   }
 }
 

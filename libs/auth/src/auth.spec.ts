@@ -84,6 +84,30 @@ describe('API keys', () => {
     expect((await service.list('acme')).find((r) => r.id === record.id)?.revokedAt).toBeTruthy();
   });
 
+  it('reuses a looked-up key for its cache TTL, forgets it on local revoke, touches at most once a minute', async () => {
+    const counting = new MemoryApiKeyRepository();
+    let lookups = 0;
+    let touches = 0;
+    const findByPrefix = counting.findByPrefix.bind(counting);
+    counting.findByPrefix = async (prefix) => (lookups++, findByPrefix(prefix));
+    counting.touch = async () => void touches++;
+    const clock = { at: new Date('2026-01-01T00:00:00Z') };
+    const cached = new ApiKeyService(counting, () => clock.at, { cacheTtlMs: 60_000 });
+    const other = new ApiKeyService(counting, () => clock.at, { cacheTtlMs: 60_000 });
+    const { key, record } = await cached.create({ tenantId: 'acme', role: 'developer', name: 'c' });
+    for (let i = 0; i < 5; i++) await cached.verify(key);
+    expect(lookups).toBe(1);
+    expect(touches).toBe(1);
+    clock.at = new Date('2026-01-01T00:01:01Z');
+    await cached.verify(key);
+    expect(touches).toBe(2);
+    await other.verify(key);
+    await cached.revoke('acme', record.id);
+    await expect(cached.verify(key)).rejects.toThrow(/revoked/);
+    // Another replica's cache still holds the key until its TTL runs out: the documented bound.
+    await expect(other.verify(key)).resolves.toMatchObject({ keyId: record.id });
+  });
+
   it('validates what it creates', async () => {
     await expect(
       service.create({ tenantId: 'bad tenant!', role: 'admin', name: 'x' }),

@@ -139,6 +139,8 @@ export interface RelayOptions {
   bus: EventBus;
   batchSize?: number;
   pollIntervalMs?: number;
+  /** Wait after a nudge before publishing, to batch concurrent commits (default 5 ms). */
+  nudgeDelayMs?: number;
   /** Published rows older than this are deleted (default 24 h). */
   retentionMs?: number;
   logger?: Logger;
@@ -158,6 +160,7 @@ export class OutboxRelay {
   private running = false;
   private inFlight: Promise<number> | undefined;
   private wakeRequested = false;
+  private nudged = false;
   private lastCleanup = 0;
   private readonly lockKey: number;
   private readonly tableName: string;
@@ -176,14 +179,20 @@ export class OutboxRelay {
     this.schedule(0);
   }
 
-  /** Publish soon instead of at the next poll (called after a transaction wrote events). */
+  /**
+   * Publish soon instead of at the next poll (called after a transaction wrote events). A few
+   * milliseconds' wait gathers the events of transactions committing together into one batch.
+   */
   nudge(): void {
     if (!this.running) return;
     if (this.inFlight) {
       this.wakeRequested = true;
       return;
     }
-    this.schedule(0);
+    if (!this.nudged) {
+      this.nudged = true;
+      this.schedule(this.options.nudgeDelayMs ?? 5);
+    }
   }
 
   /** Publishes one batch; returns how many rows it published (0 if idle or another relay is active). */
@@ -265,6 +274,7 @@ export class OutboxRelay {
     let published = 0;
     let failed = false;
     this.wakeRequested = false;
+    this.nudged = false;
     try {
       this.inFlight = this.publishBatch();
       published = await this.inFlight;

@@ -16,7 +16,7 @@ export interface OpenAiBehavior {
 
 export interface OpenAiTestServer {
   url: string;
-  /** Requests received, newest last. */
+  /** The last 1,000 requests received, newest last. */
   requests: { path: string; body: Record<string, unknown>; headers: IncomingMessage['headers'] }[];
   behave(behavior: Partial<OpenAiBehavior>): void;
   close(): Promise<void>;
@@ -68,6 +68,8 @@ export async function startOpenAiTestServer(
       return;
     }
     requests.push({ path, body, headers: req.headers });
+    // Bounded, so a benchmark's hundred thousand requests do not grow the server's memory.
+    if (requests.length > 1000) requests.splice(0, requests.length - 1000);
     const b = behavior;
     if (b.delayMs) await sleep(b.delayMs);
     if (b.fail && b.fail.times > 0) {

@@ -13,17 +13,25 @@ export interface ServiceProcess {
 }
 
 /**
- * Starts `apps/<app>/src/main.ts` as its own process, as a deployment would, and resolves once it
+ * Starts `apps/<app>/src/main.ts` (or its bundle) as its own process, as a deployment would, and resolves once it
  * logged "service started" (with the ports it bound, so tests can pass port 0).
  */
 export function startServiceProcess(
   app: string,
   env: NodeJS.ProcessEnv,
   timeoutMs = 60_000,
+  options: { bundled?: boolean; nodeArgs?: string[] } = {},
 ): Promise<ServiceProcess> {
+  // `bundled`: run the esbuild bundle (dist/apps/<app>/main.js) as production does, e.g. for
+  // benchmarks; build it first with tools/build/bundle.mjs.
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(repoRoot, 'apps', app, 'src', 'main.ts')],
+    [
+      ...(options.nodeArgs ?? []),
+      ...(options.bundled
+        ? ['--enable-source-maps', path.join(repoRoot, 'dist', 'apps', app, 'main.js')]
+        : ['--import', 'tsx', path.join(repoRoot, 'apps', app, 'src', 'main.ts')]),
+    ],
     {
       cwd: repoRoot,
       env: { PATH: process.env['PATH'], HOME: process.env['HOME'], NODE_OPTIONS: '', ...env },

@@ -65,9 +65,15 @@ export function registerOrchestratorApi(
   server.add(
     AionTasks,
     {
-      submit: async (req) => {
+      submit: async (req, ctx) => {
+        if (req.waitMs > 600_000)
+          throw AionError.validation('wait_ms must be at most 600000', [
+            { field: 'wait_ms', message: 'at most 600000 (10 minutes)' },
+          ]);
         const { record, deduplicated } = await tasks.submit(toRequestDoc(req.task, jurisdictions));
-        return { result: toTaskResult(record), deduplicated };
+        const result =
+          req.waitMs > 0 ? await tasks.awaitEnd(record, req.waitMs, ctx.signal) : record;
+        return { result: toTaskResult(result), deduplicated };
       },
       statusById: async (req) => ({
         result: toTaskResult(await tasks.get(required(req.taskId, 'task_id'))),

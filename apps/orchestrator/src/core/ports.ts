@@ -60,11 +60,18 @@ export interface StreamEvent {
   data: unknown;
 }
 
+export interface NewStreamEvent {
+  kind: StreamKind;
+  data: unknown;
+}
+
 export interface TransitionPatch {
   engine?: TaskEngine;
   result?: unknown;
   error?: TaskError;
   usage?: TaskUsage;
+  /** States passed through on the way (QUEUED -> ROUTED -> RUNNING in one transaction). */
+  via?: TaskStatus[];
   /** The task exhausted its attempts: record it in the dead-letter queue with the transition. */
   deadLetter?: { attempts: number };
 }
@@ -89,9 +96,17 @@ export interface TaskRepository {
     from: TaskStatus,
     to: TaskStatus,
     patch: TransitionPatch,
-    stream?: { kind: StreamKind; data: unknown },
+    stream?: NewStreamEvent | NewStreamEvent[],
   ): Promise<TaskRecord | undefined>;
-  appendStream(id: string, kind: StreamKind, data: unknown): Promise<number>;
+  /** Appends events in one transaction, numbered after the task's last one. */
+  appendStream(id: string, events: NewStreamEvent[]): Promise<void>;
+  /**
+   * Calls back after a stream event this replica wrote was committed, with the task as that
+   * transaction left it, so local streams need not read back what was just written.
+   */
+  onAppended(
+    listener: (tenantId: string, taskId: string, event: StreamEvent, record?: TaskRecord) => void,
+  ): void;
   streamAfter(id: string, afterSequence: number): Promise<StreamEvent[]>;
 }
 

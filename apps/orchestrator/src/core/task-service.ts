@@ -17,6 +17,7 @@ import type {
 } from './ports';
 import type { ResidencyPolicy } from './residency';
 import { estimateCost, route, type Candidate } from './router';
+import { StreamBatcher } from './stream-batcher';
 import { isTerminal, type TaskStatus } from './task-state';
 
 export interface TaskServiceDeps {
@@ -48,6 +49,9 @@ function outputTokensFor(request: TaskRequestDoc, inputTokens: number): number {
   return request.intent === 'summarize' ? Math.ceil(inputTokens / 3) : 512;
 }
 
+const isFree = (engine: Engine) =>
+  engine.price_per_1k_tokens.input === 0 && engine.price_per_1k_tokens.output === 0;
+
 function hashRequest(request: TaskRequestDoc): string {
   const { task_id: _id, ...rest } = request;
   return createHash('sha256').update(JSON.stringify(rest)).digest('hex');
@@ -61,7 +65,20 @@ export class TaskService {
   private readonly notifier = new EventEmitter().setMaxListeners(0);
   private readonly running = new Map<string, AbortController>();
 
-  constructor(private readonly deps: TaskServiceDeps) {}
+  /** Finished tasks never change again: recently finished ones are answered from memory. */
+  private readonly finished = new Map<string, TaskRecord>();
+
+  constructor(private readonly deps: TaskServiceDeps) {
+    deps.repository.onAppended((tenantId, id, event, record) => {
+      if (record && isTerminal(record.status)) this.remember(record);
+      this.notifier.emit(`${tenantId}/${id}`, event);
+    });
+  }
+
+  private remember(record: TaskRecord): void {
+    this.finished.set(`${record.tenantId}/${record.id}`, record);
+    if (this.finished.size > 10_000) this.finished.delete(this.finished.keys().next().value!);
+  }
 
   /** Idempotent by task id: the same id with the same request returns the existing task. */
   async submit(request: TaskRequestDoc): Promise<{ record: TaskRecord; deduplicated: boolean }> {
@@ -104,6 +121,8 @@ export class TaskService {
   }
 
   async get(id: string): Promise<TaskRecord> {
+    const cached = this.finished.get(`${requireTenant().tenantId}/${id}`);
+    if (cached) return cached;
     const record = await this.deps.repository.get(id);
     if (!record) throw AionError.notFound('task', id);
     return record;
@@ -146,7 +165,6 @@ export class TaskService {
       );
       if (canceled) {
         this.running.get(id)?.abort(new AionError('state.conflict', 'task was canceled'));
-        this.notify(id);
         if (record.status !== 'QUEUED') await this.deps.budgets.release(id).catch(() => undefined);
         return canceled;
       }
@@ -154,49 +172,120 @@ export class TaskService {
     throw AionError.conflict(`task ${id} changed while it was being canceled; try again`);
   }
 
-  /** Events after `afterSequence`, then live ones until the task ends (or the signal aborts). */
+  /**
+   * The task once it ended, or as it is when `timeoutMs` passed or the signal aborted. A task
+   * running here is seen ending through the notifier without reading the database; one running
+   * on another replica is looked up every poll interval.
+   */
+  async awaitEnd(
+    submitted: TaskRecord,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<TaskRecord> {
+    const id = submitted.id;
+    const key = `${requireTenant().tenantId}/${id}`;
+    const deadline = Date.now() + timeoutMs;
+    let record = this.finished.get(key) ?? submitted;
+    while (!isTerminal(record.status) && !signal.aborted && Date.now() < deadline) {
+      const ended = await new Promise<boolean>((resolve) => {
+        const finish = (value: boolean) => {
+          clearTimeout(timer);
+          this.notifier.off(key, onEvent);
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        };
+        const onEvent = (event?: StreamEvent) => {
+          if (event?.kind === 'done' || event?.kind === 'error') finish(true);
+        };
+        const onAbort = () => finish(false);
+        const timer = setTimeout(
+          () => finish(false),
+          Math.min(this.deps.streamPollMs ?? 250, Math.max(0, deadline - Date.now())),
+        );
+        this.notifier.on(key, onEvent);
+        signal.addEventListener('abort', onAbort);
+      });
+      record = (ended && this.finished.get(key)) || (await this.get(id));
+    }
+    return record;
+  }
+
+  /**
+   * Events after `afterSequence`, then live ones until the task ends (or the signal aborts).
+   * Events this replica wrote arrive through the notifier and are yielded without reading them
+   * back; a gap (events written by another replica) or a quiet spell is filled from the database.
+   */
   async *stream(
     id: string,
     afterSequence: number,
     signal: AbortSignal,
   ): AsyncGenerator<StreamEvent> {
-    await this.get(id);
-    let last = afterSequence;
-    for (;;) {
-      const events = await this.deps.repository.streamAfter(id, last);
-      for (const event of events) {
-        last = event.sequence;
-        yield event;
-        if (event.kind === 'done' || event.kind === 'error') return;
+    const channel = `${requireTenant().tenantId}/${id}`;
+    const arrived: StreamEvent[] = [];
+    let wake: (() => void) | undefined;
+    const listener = (event?: StreamEvent) => {
+      if (event) arrived.push(event);
+      wake?.();
+    };
+    this.notifier.on(channel, listener);
+    try {
+      await this.get(id);
+      let last = afterSequence;
+      let events = await this.deps.repository.streamAfter(id, last);
+      for (;;) {
+        for (const event of events) {
+          if (event.sequence <= last) continue;
+          last = event.sequence;
+          yield event;
+          if (event.kind === 'done' || event.kind === 'error') return;
+        }
+        if (signal.aborted) return;
+        arrived.sort((a, b) => a.sequence - b.sequence);
+        while (arrived.length && arrived[0]!.sequence <= last) arrived.shift();
+        if (arrived.length && arrived[0]!.sequence === last + 1) {
+          events = arrived.splice(0);
+          continue;
+        }
+        const gap = arrived.length > 0;
+        if (!gap)
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(done, this.deps.streamPollMs ?? 250);
+            function done() {
+              clearTimeout(timer);
+              signal.removeEventListener('abort', done);
+              wake = undefined;
+              resolve();
+            }
+            wake = done;
+            signal.addEventListener('abort', done);
+          });
+        if (
+          arrived.length &&
+          arrived.sort((a, b) => a.sequence - b.sequence)[0]!.sequence === last + 1
+        )
+          events = arrived.splice(0);
+        else events = await this.deps.repository.streamAfter(id, last);
       }
-      if (signal.aborted) return;
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          this.notifier.off(id, wake);
-          signal.removeEventListener('abort', wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, this.deps.streamPollMs ?? 250);
-        this.notifier.on(id, wake);
-        signal.addEventListener('abort', wake);
-      });
+    } finally {
+      this.notifier.off(channel, listener);
     }
   }
 
-  private notify(id: string): void {
-    this.notifier.emit(id);
-  }
-
   private async run(task: TaskRecord): Promise<void> {
-    const { repository, budgets } = this.deps;
+    const { budgets } = this.deps;
     const request = task.request;
     const inputTokens = estimateTokens(request.params);
     const estimate = { inputTokens, outputTokens: outputTokensFor(request, inputTokens) };
     let decision;
     try {
       const residency = await this.deps.residency.decide(task.tenantId, request.data_context);
-      const remainingBudgetUsd = await budgets.remaining(request.project_id);
+      // Free engines cannot be excluded by budget: ask for the remaining budget only when an
+      // engine that costs money could serve the task.
+      const remainingBudgetUsd = this.deps.engines.some(
+        (e) => e.intents.includes(request.intent) && !isFree(e),
+      )
+        ? await budgets.remaining(request.project_id)
+        : undefined;
       decision = route(
         this.deps.engines,
         {
@@ -222,13 +311,6 @@ export class TaskService {
       await this.fail(task, 'QUEUED', toAionError(err));
       return;
     }
-    const first = decision.ranked[0]!;
-    const routed = await repository.transition(task.id, 'QUEUED', 'ROUTED', {
-      engine: { route: first.engine.name, chosenBy: decision.chosenBy, reason: decision.reason },
-    });
-    if (!routed) return; // canceled meanwhile
-    this.notify(task.id);
-
     const controller = new AbortController();
     this.running.set(task.id, controller);
     const timeout = setTimeout(
@@ -237,7 +319,7 @@ export class TaskService {
     );
     try {
       await this.execute(
-        routed,
+        task,
         decision.ranked,
         decision.chosenBy,
         decision.reason,
@@ -247,7 +329,6 @@ export class TaskService {
     } finally {
       clearTimeout(timeout);
       this.running.delete(task.id);
-      this.notify(task.id);
     }
   }
 
@@ -260,13 +341,20 @@ export class TaskService {
     signal: AbortSignal,
   ): Promise<void> {
     const { repository, budgets } = this.deps;
-    let status: TaskStatus = 'ROUTED';
+    // The routing decision and the start on the first engine are one transaction (QUEUED ->
+    // ROUTED -> RUNNING, each step published); fallbacks then update the RUNNING task.
+    let status: TaskStatus = 'QUEUED';
     let why = reason;
     const failures: string[] = [];
     for (const [index, candidate] of ranked.entries()) {
       const engine = candidate.engine;
+      // Nothing to reserve, commit or release on an engine that costs nothing.
+      const reserved = !isFree(engine);
+      const release = () =>
+        reserved ? budgets.release(task.id).catch(() => undefined) : Promise.resolve();
       try {
-        await budgets.reserve(task.id, task.request.project_id, estimateCost(engine, estimate));
+        if (reserved)
+          await budgets.reserve(task.id, task.request.project_id, estimateCost(engine, estimate));
       } catch (err) {
         failures.push(`${engine.name}: ${toAionError(err).message}`);
         if (index === ranked.length - 1)
@@ -274,22 +362,15 @@ export class TaskService {
         continue;
       }
       const engineInfo = { route: engine.name, chosenBy, reason: why };
-      const moved = await repository.transition(task.id, status, 'RUNNING', { engine: engineInfo });
-      if (!moved && status !== 'RUNNING')
-        return void (await budgets.release(task.id).catch(() => undefined));
+      const moved = await repository.transition(task.id, status, 'RUNNING', {
+        engine: engineInfo,
+        ...(status === 'QUEUED' ? { via: ['ROUTED' as const] } : {}),
+      });
+      if (!moved && status !== 'RUNNING') return void (await release());
       status = 'RUNNING';
-      this.notify(task.id);
       const started = performance.now();
-      // Stream events are appended one after another, and all of them before the final event.
-      let appended: Promise<unknown> = Promise.resolve();
-      const append = (kind: 'token' | 'partial', data: unknown) => {
-        appended = appended
-          .then(() => repository.appendStream(task.id, kind, data))
-          .then(
-            () => this.notify(task.id),
-            () => undefined,
-          );
-      };
+      // Stream events are written in order, and all of them before (or with) the final event.
+      const stream = new StreamBatcher((events) => repository.appendStream(task.id, events));
       try {
         const output = await this.deps.breakers.execute(
           engine.name,
@@ -298,13 +379,13 @@ export class TaskService {
               intent: task.intent,
               params: task.request.params,
               signal: AbortSignal.any([signal, breakerSignal]),
-              onToken: (token) => append('token', { token }),
-              onPartial: (partial) => append('partial', { partial }),
+              onToken: (token) => stream.push({ kind: 'token', data: { token } }),
+              onPartial: (partial) => stream.push({ kind: 'partial', data: { partial } }),
             }),
           signal,
         );
         const latencyMs = Math.round(performance.now() - started);
-        await appended;
+        const unwritten = await stream.drain();
         this.deps.latency.record(engine.name, latencyMs);
         const costUsd = estimateCost(engine, {
           inputTokens: output.inputTokens,
@@ -321,13 +402,13 @@ export class TaskService {
           'RUNNING',
           'OK',
           { engine: engineInfo, result: output.output, usage },
-          { kind: 'done', data: { status: 'OK' } },
+          [...unwritten, { kind: 'done', data: { status: 'OK' } }],
         );
-        if (done) await budgets.commit(task.id, costUsd);
-        else await budgets.release(task.id).catch(() => undefined);
+        if (done && reserved) await budgets.commit(task.id, costUsd);
+        else if (!done) await release();
         return;
       } catch (err) {
-        await appended;
+        await repository.appendStream(task.id, await stream.drain()).catch(() => undefined);
         if (signal.aborted) {
           const cause =
             signal.reason instanceof AionError ? signal.reason : AionError.internal(err);
@@ -342,7 +423,7 @@ export class TaskService {
               },
               index + 1,
             );
-          await budgets.release(task.id).catch(() => undefined);
+          await release();
           return;
         }
         const detail = toAionError(err).message;
@@ -354,7 +435,7 @@ export class TaskService {
         });
         const next = ranked[index + 1];
         if (!next) {
-          await budgets.release(task.id).catch(() => undefined);
+          await release();
           await this.finish(
             task,
             'ERROR',
@@ -386,7 +467,6 @@ export class TaskService {
       { error, deadLetter: { attempts } },
       { kind: 'error', data: error },
     );
-    this.notify(task.id);
   }
 
   private async fail(task: TaskRecord, from: TaskStatus, error: AionError): Promise<void> {
@@ -402,7 +482,6 @@ export class TaskService {
       { error: doc },
       { kind: 'error', data: { ...doc, ...(error.details ? { details: error.details } : {}) } },
     );
-    this.notify(task.id);
   }
 
   /** Tasks this replica is executing (graceful shutdown waits for them). */

@@ -55,31 +55,18 @@ export function taskRoutes(
     const body = parseTaskRequest(TaskRequest, req.body, INTENT_PARAMS, (code) =>
       options.jurisdictions.isKnown(code),
     );
-    const submitted = await tasks.submit(toSubmit(body), { deadlineMs: options.requestTimeoutMs });
-    let result = submitted.result!;
     const wait = preferredWait(req);
-    if (wait !== undefined && !TERMINAL.has(taskJson(result).status)) {
-      const until = Date.now() + wait * 1000;
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), wait * 1000);
-      res.on('close', () => controller.abort());
-      try {
-        for await (const event of tasks.stream(
-          { taskId: result.taskId },
-          { deadlineMs: Math.max(1, until - Date.now()), signal: controller.signal },
-        )) {
-          if (
-            event.result &&
-            (event.kind === StreamEventKind.DONE || event.kind === StreamEventKind.ERROR)
-          )
-            result = event.result;
-        }
-      } catch (err) {
-        if (toAionError(err).code !== 'service.timeout') throw err;
-      } finally {
-        clearTimeout(timer);
-      }
-    }
+    // The orchestrator waits for the task to end (Prefer: wait) and answers with its result.
+    const controller = new AbortController();
+    res.on('close', () => controller.abort());
+    const submitted = await tasks.submit(
+      { ...toSubmit(body), waitMs: (wait ?? 0) * 1000 },
+      {
+        deadlineMs: Math.max(options.requestTimeoutMs, (wait ?? 0) * 1000 + 5_000),
+        signal: controller.signal,
+      },
+    );
+    const result = submitted.result!;
     const json = taskJson(result);
     res.setHeader('Location', `/v1/tasks/${encodeURIComponent(json.task_id)}`);
     if (wait !== undefined) res.setHeader('Preference-Applied', `wait=${wait}`);

@@ -4,13 +4,14 @@ import { withTenant, type Db, type Tx } from '@aion/db';
 import type { OutboxWriter } from '@aion/events';
 import { requireTenant } from '@aion/tenancy';
 import type {
+  NewStreamEvent,
   StreamEvent,
   StreamKind,
   TaskRecord,
   TaskRepository,
   TransitionPatch,
 } from '../../core/ports';
-import type { TaskStatus } from '../../core/task-state';
+import { assertTransition, type TaskStatus } from '../../core/task-state';
 import { recordDeadTask } from './dead-letter-repository';
 import { taskEvents, tasks } from './schema';
 
@@ -61,10 +62,20 @@ function toRecord(row: Row): TaskRecord {
 
 /** Tasks in PostgreSQL (RLS by tenant); lifecycle and usage events go out through the outbox. */
 export class PostgresTaskRepository implements TaskRepository {
+  private readonly listeners: Parameters<TaskRepository['onAppended']>[0][] = [];
+
   constructor(
     private readonly db: Db,
     private readonly outbox: OutboxWriter,
   ) {}
+
+  onAppended(listener: Parameters<TaskRepository['onAppended']>[0]): void {
+    this.listeners.push(listener);
+  }
+
+  private announce(tenantId: string, id: string, event: StreamEvent, record?: TaskRecord): void {
+    for (const listener of this.listeners) listener(tenantId, id, event, record);
+  }
 
   private tx<T>(fn: (tx: Tx, tenantId: string) => Promise<T>): Promise<T> {
     const { tenantId } = requireTenant();
@@ -140,9 +151,16 @@ export class PostgresTaskRepository implements TaskRepository {
     from: TaskStatus,
     to: TaskStatus,
     patch: TransitionPatch,
-    stream?: { kind: StreamKind; data: unknown },
+    stream?: NewStreamEvent | NewStreamEvent[],
   ): Promise<TaskRecord | undefined> {
-    return this.tx(async (tx, tenantId) => {
+    // The state machine refuses illegal moves; staying in a state (a fallback to another engine
+    // while RUNNING) is an update, not a move.
+    const path = [from, ...(patch.via ?? []), to];
+    for (let i = 1; i < path.length; i++)
+      if (path[i - 1] !== path[i]) assertTransition(id, path[i - 1]!, path[i]!);
+    let appended: StreamEvent[] = [];
+    const { tenantId } = requireTenant();
+    const record = await this.tx(async (tx) => {
       const [row] = await tx
         .update(tasks)
         .set({
@@ -170,28 +188,28 @@ export class PostgresTaskRepository implements TaskRepository {
         .returning();
       if (!row) return undefined;
       const record = toRecord(row);
-      const events: Parameters<OutboxWriter['add']>[1][] = [
-        {
-          type: 'task.state_changed',
-          key: id,
-          payload: {
-            taskId: id,
-            fromStatus: PROTO_STATUS[from],
-            toStatus: PROTO_STATUS[to],
-            intent: record.intent,
-            ...(record.engine
-              ? {
-                  engine: {
-                    route: record.engine.route,
-                    chosenBy: record.engine.chosenBy === 'policy-override' ? 2 : 1,
-                    reason: record.engine.reason,
-                  },
-                }
-              : {}),
-            ...(record.error ? { error: record.error } : {}),
-          },
+      // One lifecycle event per step, so consumers see every state the task passed through.
+      const path = [from, ...(patch.via ?? []), to];
+      const events: Parameters<OutboxWriter['add']>[1][] = path.slice(1).map((step, i) => ({
+        type: 'task.state_changed' as const,
+        key: id,
+        payload: {
+          taskId: id,
+          fromStatus: PROTO_STATUS[path[i]!],
+          toStatus: PROTO_STATUS[step],
+          intent: record.intent,
+          ...(record.engine
+            ? {
+                engine: {
+                  route: record.engine.route,
+                  chosenBy: record.engine.chosenBy === 'policy-override' ? 2 : 1,
+                  reason: record.engine.reason,
+                },
+              }
+            : {}),
+          ...(record.error ? { error: record.error } : {}),
         },
-      ];
+      }));
       if (to === 'OK' && record.usage) {
         events.push({
           type: 'usage.recorded',
@@ -219,33 +237,45 @@ export class PostgresTaskRepository implements TaskRepository {
           retryCount: patch.deadLetter.attempts,
           request: record.request,
         });
-      if (stream) await this.append(tx, tenantId, id, stream.kind, stream.data);
+      if (stream)
+        appended = await this.append(tx, tenantId, id, Array.isArray(stream) ? stream : [stream]);
       return record;
     });
+    if (record) for (const event of appended) this.announce(tenantId, id, event, record);
+    return record;
   }
 
-  async appendStream(id: string, kind: StreamKind, data: unknown): Promise<number> {
-    return this.tx((tx, tenantId) => this.append(tx, tenantId, id, kind, data));
+  async appendStream(id: string, events: NewStreamEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const { tenantId } = requireTenant();
+    const appended = await this.tx((tx) => this.append(tx, tenantId, id, events));
+    for (const event of appended) this.announce(tenantId, id, event);
   }
 
-  /** Next sequence under a per-task advisory lock, so concurrent appends never collide. */
+  /** Next sequences under a per-task advisory lock, so concurrent appends never collide. */
   private async append(
     tx: Tx,
     tenantId: string,
     id: string,
-    kind: StreamKind,
-    data: unknown,
-  ): Promise<number> {
+    events: NewStreamEvent[],
+  ): Promise<StreamEvent[]> {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`${tenantId}/${id}`}))`);
     const [last] = await tx
       .select({ max: sql<number | null>`max(${taskEvents.sequence})` })
       .from(taskEvents)
       .where(eq(taskEvents.taskId, id));
-    const sequence = Number(last?.max ?? 0) + 1;
-    await tx
-      .insert(taskEvents)
-      .values({ tenantId, taskId: id, sequence, kind, data: data as object });
-    return sequence;
+    const base = Number(last?.max ?? 0);
+    const numbered = events.map((e, i) => ({ sequence: base + i + 1, kind: e.kind, data: e.data }));
+    await tx.insert(taskEvents).values(
+      numbered.map((e) => ({
+        tenantId,
+        taskId: id,
+        sequence: e.sequence,
+        kind: e.kind,
+        data: e.data as object,
+      })),
+    );
+    return numbered;
   }
 
   async streamAfter(id: string, afterSequence: number): Promise<StreamEvent[]> {

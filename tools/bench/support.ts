@@ -1,0 +1,210 @@
+/**
+ * What the end-to-end benchmarks share: the local infrastructure, production bundles of the
+ * services, helper processes, and a load generator (autocannon) that records every response time
+ * itself, since autocannon's own histogram has no p95. The drivers run under tsx; what they
+ * measure runs as bundles in processes of its own.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { build } from 'esbuild';
+import {
+  createTestDatabase,
+  startServiceProcess,
+  type ServiceProcess,
+  type TestDatabase,
+} from '@aion/testing';
+
+const root = path.resolve(__dirname, '..', '..');
+
+/** PostgreSQL, Redis and Kafka from `npm run infra:up` (read from .infra/env when not exported). */
+export function loadInfraEnv(): void {
+  if (process.env['AION_TEST_PG_ADMIN_URL'] && process.env['KAFKA_BROKERS']) return;
+  const file = path.join(root, '.infra', 'env');
+  if (!existsSync(file))
+    throw new Error('benchmarks need the local infrastructure: run `npm run infra:up` first');
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const match = /^export (\w+)='(.*)'$/.exec(line.trim());
+    if (match) process.env[match[1]!] = match[2]!;
+  }
+}
+
+export function bundleServices(apps: string[]): void {
+  for (const app of apps)
+    execFileSync(
+      process.execPath,
+      [path.join(root, 'tools', 'build', 'bundle.mjs'), `apps/${app}`],
+      {
+        cwd: root,
+        stdio: 'pipe',
+      },
+    );
+}
+
+/** Bundles a helper (tools/bench/processes/<name>.ts), starts it and reads its first JSON line. */
+export async function startHelper(
+  name: string,
+  args: string[],
+): Promise<{ info: Record<string, string>; child: ChildProcess }> {
+  const outdir = mkdtempSync(path.join(tmpdir(), 'aion-bench-helper-'));
+  await build({
+    absWorkingDir: root,
+    entryPoints: [path.join(root, 'tools', 'bench', 'processes', `${name}.ts`)],
+    outfile: path.join(outdir, `${name}.js`),
+    bundle: true,
+    platform: 'node',
+    target: 'node20.19',
+    format: 'cjs',
+    packages: 'external',
+    tsconfig: path.join(root, 'tsconfig.base.json'),
+    logLevel: 'warning',
+  });
+  const child = spawn(process.execPath, [path.join(outdir, `${name}.js`), ...args], {
+    cwd: root,
+    env: { ...process.env, NODE_PATH: path.join(root, 'node_modules') },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const info = await new Promise<Record<string, string>>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
+    child.stdout!.once('data', (chunk: Buffer) =>
+      resolve(JSON.parse(chunk.toString('utf8').split('\n')[0]!) as Record<string, string>),
+    );
+  });
+  return { info, child };
+}
+
+export interface Stack {
+  gateway: string;
+  adminKey: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Module-host, orchestrator and gateway as separate production processes on PostgreSQL, Redis
+ * and Kafka, with the given engines file. Rate limits are raised far above the offered load (the
+ * limiter still runs its Redis script on every request).
+ */
+export async function startStack(enginesFile: string): Promise<Stack> {
+  loadInfraEnv();
+  bundleServices(['module-host', 'orchestrator', 'gateway']);
+  const db: TestDatabase = await createTestDatabase('bench');
+  execFileSync(process.execPath, ['--import', 'tsx', 'libs/db/src/cli.ts', 'migrate'], {
+    cwd: root,
+    env: { PATH: process.env['PATH'], DATABASE_URL: db.ownerUrl, AION_DB_APP_ROLE: db.appRole },
+    stdio: 'pipe',
+  });
+  const secret = 'bench-internal-token-secret-0123456789abcdef';
+  const adminKey = 'bench-bootstrap-admin-key-0123456789abcdef';
+  const common = {
+    AION_MODE: 'distributed',
+    DATABASE_URL: db.appUrl,
+    KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
+    REDIS_URL: process.env['REDIS_URL'],
+    AION_INTERNAL_TOKEN_SECRET: secret,
+  };
+  const started: ServiceProcess[] = [];
+  const start = async (app: string, env: Record<string, string | undefined>) => {
+    // AION_BENCH_PROFILE=<app>: write a V8 CPU profile of that service to .bench-profiles/.
+    const nodeArgs =
+      process.env['AION_BENCH_PROFILE'] === app
+        ? ['--cpu-prof', `--cpu-prof-dir=${path.join(root, '.bench-profiles')}`]
+        : [];
+    const service = await startServiceProcess(app, { ...common, ...env }, 90_000, {
+      nodeArgs,
+      bundled: true,
+    });
+    started.push(service);
+    return service;
+  };
+  const moduleHost = await start('module-host', {
+    AION_MODULE_HOST_HTTP_PORT: '0',
+    AION_MODULE_HOST_GRPC_PORT: '0',
+    AION_MODULE_HOST_PRELOAD: path.join(root, 'tools', 'modules', 'summarize_text'),
+  });
+  const orchestrator = await start('orchestrator', {
+    AION_ORCHESTRATOR_HTTP_PORT: '0',
+    AION_ORCHESTRATOR_GRPC_PORT: '0',
+    AION_ORCHESTRATOR_MODULE_HOST_ADDRESS: `127.0.0.1:${moduleHost.grpcPort}`,
+    AION_ORCHESTRATOR_ENGINES_FILE: enginesFile,
+  });
+  const gateway = await start('gateway', {
+    AION_GATEWAY_HTTP_PORT: '0',
+    AION_GATEWAY_GRPC_PORT: '0',
+    AION_GATEWAY_ORCHESTRATOR_ADDRESS: `127.0.0.1:${orchestrator.grpcPort}`,
+    AION_BOOTSTRAP_ADMIN_KEY: adminKey,
+    AION_BOOTSTRAP_TENANT: `bench-${Date.now()}`,
+    AION_GATEWAY_RATE_LIMIT_KEY_PER_MINUTE: '10000000',
+    AION_GATEWAY_RATE_LIMIT_KEY_BURST: '10000000',
+    AION_GATEWAY_RATE_LIMIT_IP_PER_MINUTE: '10000000',
+    AION_GATEWAY_MAX_IN_FLIGHT: '4096',
+  });
+  return {
+    gateway: `http://127.0.0.1:${gateway.httpPort}`,
+    adminKey,
+    stop: async () => {
+      for (const service of started.reverse()) {
+        service.kill('SIGTERM');
+        await service.exited;
+      }
+      await db.drop();
+    },
+  };
+}
+
+export interface LoadResult {
+  offered_rps: number | 'max';
+  achieved_rps: number;
+  requests: number;
+  non_2xx: number;
+  errors: number;
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+  max_ms: number;
+}
+
+const percentile = (sorted: Float64Array, p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]! : NaN;
+const round = (n: number) => Math.round(n * 100) / 100;
+
+/** Fixed-rate (rate set) or closed-loop (rate undefined) load; every response time is kept. */
+export async function runLoad(options: {
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+  rate?: number;
+  connections: number;
+  durationSeconds: number;
+}): Promise<LoadResult> {
+  const times: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: options.url,
+        method: 'POST',
+        body: options.body,
+        headers: { 'content-type': 'application/json', ...options.headers },
+        connections: options.connections,
+        duration: options.durationSeconds,
+        ...(options.rate ? { overallRate: options.rate } : {}),
+        timeout: 10,
+      },
+      (err, finished) => (err ? reject(err) : resolve(finished)),
+    );
+    instance.on('response', (_client, _status, _bytes, responseTime) => times.push(responseTime));
+  });
+  const sorted = Float64Array.from(times).sort();
+  return {
+    offered_rps: options.rate ?? 'max',
+    achieved_rps: round(result.requests.total / options.durationSeconds),
+    requests: result.requests.total,
+    non_2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    p50_ms: round(percentile(sorted, 0.5)),
+    p95_ms: round(percentile(sorted, 0.95)),
+    p99_ms: round(percentile(sorted, 0.99)),
+    max_ms: round(percentile(sorted, 1)),
+  };
+}
