@@ -160,6 +160,8 @@ export function openAiRoutes(deps: {
     const params: Record<string, unknown> = { ...rest };
     if (maxCompletion !== undefined && params['max_tokens'] === undefined)
       params['max_tokens'] = maxCompletion;
+    const controller = new AbortController();
+    res.on('close', () => controller.abort());
     const submitted = await tasks.submit(
       {
         task: {
@@ -171,29 +173,24 @@ export function openAiRoutes(deps: {
           metadata: { api: 'openai-chat-completions', ...(body.user ? { user: body.user } : {}) },
           dataContext: { jurisdiction, classification: CLASSIFICATION[classification] },
         },
+        // Without streaming the orchestrator answers once the task ended: no stream needed.
+        waitMs: stream ? 0 : Math.max(1, deps.requestTimeoutMs - 1_000),
       },
-      { deadlineMs: deps.requestTimeoutMs },
+      { deadlineMs: deps.requestTimeoutMs, signal: controller.signal },
     );
     const taskId = submitted.result!.taskId;
     res.setHeader('Aion-Task-Id', taskId);
     const id = `chatcmpl-${taskId}`;
     const created = Math.floor(Date.now() / 1000);
-    const controller = new AbortController();
-    res.on('close', () => controller.abort());
-    const events = tasks.stream(
-      { taskId },
-      { deadlineMs: deps.requestTimeoutMs, signal: controller.signal },
-    );
     if (stream)
-      return streamCompletion(res, events, {
-        id,
-        created,
-        model: body.model,
-        includeUsage: Boolean(streamOptions?.include_usage),
-      });
-    let final: TaskResult | undefined;
-    for await (const event of events) if (event.result) final = event.result;
-    if (!final) throw new AionError('service.timeout', 'the model did not answer in time');
+      return streamCompletion(
+        res,
+        tasks.stream({ taskId }, { deadlineMs: deps.requestTimeoutMs, signal: controller.signal }),
+        { id, created, model: body.model, includeUsage: Boolean(streamOptions?.include_usage) },
+      );
+    const final = submitted.result!;
+    if (!TERMINAL_STATUSES.has(final.status))
+      throw new AionError('service.timeout', 'the model did not answer in time');
     failIfNotOk(final);
     const output = (final.result ? toJson(ValueSchema, final.result) : {}) as {
       message?: { content?: string };
@@ -229,6 +226,13 @@ function usageOf(result: TaskResult) {
     total_tokens: prompt + completion,
   };
 }
+
+const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set([
+  TaskStatus.OK,
+  TaskStatus.ERROR,
+  TaskStatus.TIMEOUT,
+  TaskStatus.CANCELED,
+]);
 
 /** A task that did not end OK becomes the HTTP error its code stands for. */
 function failIfNotOk(result: TaskResult): void {
