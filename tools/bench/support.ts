@@ -210,7 +210,10 @@ export async function runLoad(options: {
 }): Promise<LoadResult> {
   const url = new URL(options.url);
   const headers = { 'content-type': 'application/json', ...options.headers };
-  const agent = new http.Agent({ keepAlive: true, maxSockets: options.rate ? 1024 : options.connections });
+  const agent = new http.Agent({
+    keepAlive: true,
+    maxSockets: options.rate ? 1024 : options.connections,
+  });
   const times: number[] = [];
   let non2xx = 0;
   let errors = 0;

@@ -52,6 +52,14 @@ export const orchestratorConfigSpec = {
     positiveInt(10_000),
     'How long an open breaker waits before a trial call',
   ),
+  deadLetterGroup: field(
+    `${P}DLQ_CONSUMER_GROUP`,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,200}$/)
+      .default('aion-orchestrator-dlq'),
+    'Kafka consumer group recording <topic>.dlq messages; replicas sharing a database share it',
+  ),
 };
 
 /** Validated at startup from AION_ORCHESTRATOR_* and the shared variables; one error lists every problem. */

@@ -134,6 +134,7 @@ export function createOrchestratorService(
             bus: infrastructure.bus!,
             store: deadLetterStore,
             logger,
+            groupId: config.deadLetterGroup,
           }),
           {
             name: 'running-tasks',

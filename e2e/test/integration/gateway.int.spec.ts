@@ -157,6 +157,8 @@ beforeAll(async () => {
     AION_ORCHESTRATOR_GRPC_PORT: '0',
     AION_ORCHESTRATOR_MODULE_HOST_ADDRESS: `127.0.0.1:${moduleHost.grpcPort}`,
     AION_ORCHESTRATOR_ENGINES_FILE: path.join(scratch, 'engines.yaml'),
+    // Each suite has its own database, so its own group: a shared one would split the records.
+    AION_ORCHESTRATOR_DLQ_CONSUMER_GROUP: uniqueName('dlq-recorder'),
   });
   const gatewayEnv = {
     ...common,

@@ -154,6 +154,8 @@ beforeAll(async () => {
     AION_ORCHESTRATOR_HOST: '127.0.0.1',
     AION_ORCHESTRATOR_MODULE_HOST_ADDRESS: `127.0.0.1:${moduleHost.grpcPort}`,
     AION_ORCHESTRATOR_ENGINES_FILE: path.join(scratch, 'engines.yaml'),
+    // Each suite has its own database, so its own group: a shared one would split the records.
+    AION_ORCHESTRATOR_DLQ_CONSUMER_GROUP: uniqueName('dlq-recorder'),
     AION_ORCHESTRATOR_RESIDENCY_FILE: path.join(scratch, 'residency.yaml'),
     AION_ORCHESTRATOR_BREAKER_FAILURES: '2',
     AION_ORCHESTRATOR_BREAKER_HALF_OPEN_MS: '60000',
@@ -468,12 +470,14 @@ describe('tasks through orchestrator and module-host, each its own process', () 
   });
 
   it('records dead-lettered bus messages from Kafka and replays them byte for byte', async () => {
-    const ops = { ...admin, tenantId: 'dlq-messages' };
+    // A tenant of its own per run: the topic keeps earlier runs' dead letters.
+    const tenantId = uniqueName('dlq-messages');
+    const ops = { ...admin, tenantId };
     const { envelope, message } = createEvent({
       type: 'task.state_changed',
       source: 'aion/test',
       key: 'task-x',
-      tenantId: 'dlq-messages',
+      tenantId,
       payload: { taskId: 'task-x', fromStatus: 1, toStatus: 2, intent: 'summarize' },
     });
     await bus.publish([

@@ -89,6 +89,7 @@ export function deadLetterRecorderWorker(deps: {
   bus: EventBus;
   store: DeadLetterStore;
   logger: Logger;
+  groupId?: string;
 }): BackgroundWorker {
   let subscription: Subscription | undefined;
   let retry: NodeJS.Timeout | undefined;
