@@ -104,6 +104,10 @@ export async function startStack(enginesFile: string): Promise<Stack> {
     AION_INTERNAL_TOKEN_SECRET: secret,
   };
   const started: ServiceProcess[] = [];
+  // A driver that dies (Ctrl-C, timeout) takes its services with it.
+  process.once('exit', () => started.forEach((service) => service.kill('SIGKILL')));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => process.exit(130));
   const start = async (app: string, env: Record<string, string | undefined>) => {
     // AION_BENCH_PROFILE=<app>: write a V8 CPU profile of that service to .bench-profiles/.
     const nodeArgs =

@@ -164,15 +164,7 @@ export function route(
 ): RouteDecision {
   const policy = state.policies[request.intent];
   const index = indexOf(engines, request.intent);
-  // Exclusions as parallel columns: no object per excluded engine on the hot path.
-  const excludedEngines: Engine[] = [];
-  const excludedKinds: ExclusionKind[] = [];
-  const excludedValues: number[] = [];
-  const exclude = (engine: Engine, kind: ExclusionKind, value: number) => {
-    excludedEngines.push(engine);
-    excludedKinds.push(kind);
-    excludedValues.push(value);
-  };
+  const exclusions = new Exclusions();
   const ranking: Ranked[] = [];
   const allowedCountries =
     request.residency.allowed === 'any'
@@ -200,7 +192,7 @@ export function route(
     else if (allowedCountries && !jurisdictions.within(allowedCountries, engine.jurisdiction))
       kind = 'residency';
     if (kind) {
-      exclude(engine, kind, value);
+      exclusions.add(engine, kind, value);
       continue;
     }
     const price = engine.price_per_1k_tokens;
@@ -214,7 +206,7 @@ export function route(
       value = observed;
     } else if (state.breakerOpen(slot.name)) kind = 'breaker';
     if (kind) {
-      exclude(engine, kind, value);
+      exclusions.add(engine, kind, value);
       continue;
     }
     const group =
@@ -224,21 +216,7 @@ export function route(
     ranking.push(new Ranked(slot, cost, observed, group));
   }
 
-  let described: { engine: string; reason: string; kind: string }[] | undefined;
-  const excludedList = () => {
-    if (!described) {
-      described = excludedEngines.map((engine, i) =>
-        describe(
-          { engine, kind: excludedKinds[i]!, value: excludedValues[i]! },
-          request,
-          budgetCap,
-        ),
-      );
-      for (const engine of index.notServing)
-        described.push(describe({ engine, kind: 'intent', value: 0 }, request, budgetCap));
-    }
-    return described;
-  };
+  const excludedList = () => exclusions.describe(request, budgetCap, index.notServing);
 
   if (ranking.length === 0) {
     const all = excludedList();
@@ -247,13 +225,13 @@ export function route(
       reason: e.kind,
       message: e.reason,
     }));
-    if (excludedEngines.length === 0)
+    if (exclusions.engines.length === 0)
       throw new AionError(
         'validation.no_allowed_engine',
         `no allowed engine serves ${request.intent}: no engine is configured for this intent`,
         { details },
       );
-    if (excludedKinds.every((kind) => kind === 'residency')) {
+    if (exclusions.kinds.every((kind) => kind === 'residency')) {
       throw new AionError(
         'sovereign.residency_violation',
         `no engine may process ${request.data.classification} data from ${request.data.jurisdiction} for ${request.intent}: rule ${request.residency.rule} allows only ${(request.residency.allowed as string[]).join(', ')}`,
@@ -277,22 +255,9 @@ export function route(
     request.residency.allowed === 'any'
       ? `residency ${request.residency.rule}`
       : `residency rule ${request.residency.rule} (allows ${request.residency.allowed.join(', ')})`;
-  const context = `privacy=${request.privacy}; ${residency}; ${excludedEngines.length} excluded`;
-  const decision = (chosenBy: RouteDecision['chosenBy'], reason: string): RouteDecision => ({
-    ranked: allowed,
-    chosenBy,
-    reason,
-    get excluded() {
-      const list = excludedList();
-      if (force && force !== top.engine.name && !list.some((e) => e.engine === force))
-        list.push({
-          engine: force,
-          reason: 'forced by policy but not allowed for this task',
-          kind: 'policy',
-        });
-      return list;
-    },
-  });
+  const context = `privacy=${request.privacy}; ${residency}; ${exclusions.engines.length} excluded`;
+  const decision = (chosenBy: RouteDecision['chosenBy'], reason: string): RouteDecision =>
+    new Decision(allowed, chosenBy, reason, excludedList, force, top.engine.name);
   if (force === top.engine.name)
     return decision(
       'policy-override',
@@ -305,4 +270,51 @@ export function route(
         ? `local tier first (privacy hybrid), then cheapest: ${top.engine.name} at ${money(top.estimatedCostUsd)}`
         : `cheapest allowed engine: ${top.engine.name} at ${money(top.estimatedCostUsd)}`;
   return decision('ai-router', `${why}; ${context}`);
+}
+
+/** Exclusions as parallel columns (no object per excluded engine), described on demand. */
+class Exclusions {
+  readonly engines: Engine[] = [];
+  readonly kinds: ExclusionKind[] = [];
+  private readonly values: number[] = [];
+  private described: { engine: string; reason: string; kind: string }[] | undefined;
+
+  add(engine: Engine, kind: ExclusionKind, value: number): void {
+    this.engines.push(engine);
+    this.kinds.push(kind);
+    this.values.push(value);
+  }
+
+  describe(request: RouteRequest, budgetCap: number, notServing: readonly Engine[]) {
+    if (!this.described) {
+      this.described = this.engines.map((engine, i) =>
+        describe({ engine, kind: this.kinds[i]!, value: this.values[i]! }, request, budgetCap),
+      );
+      for (const engine of notServing)
+        this.described.push(describe({ engine, kind: 'intent', value: 0 }, request, budgetCap));
+    }
+    return this.described;
+  }
+}
+
+class Decision implements RouteDecision {
+  constructor(
+    readonly ranked: Candidate[],
+    readonly chosenBy: RouteDecision['chosenBy'],
+    readonly reason: string,
+    private readonly list: () => { engine: string; reason: string; kind: string }[],
+    private readonly force: string | undefined,
+    private readonly chosen: string,
+  ) {}
+
+  get excluded() {
+    const list = this.list();
+    if (this.force && this.force !== this.chosen && !list.some((e) => e.engine === this.force))
+      list.push({
+        engine: this.force,
+        reason: 'forced by policy but not allowed for this task',
+        kind: 'policy',
+      });
+    return list;
+  }
 }
