@@ -11,6 +11,7 @@ import {
   type ServiceLifecycle,
 } from '@aion/runtime';
 import { PostgresApiKeyRepository } from './adapters/db/api-key-repository';
+import { AuditTrail } from '@aion/events';
 import { outbox } from './adapters/db/schema';
 import {
   MemoryIdempotencyStore,
@@ -43,7 +44,7 @@ export function createGatewayService(
     },
     outbox,
     ...(embedded ? { embedded } : {}),
-    wire: async ({ infrastructure, tokens, logger }) => {
+    wire: async ({ infrastructure, outbox: box, tokens, logger }) => {
       const repository = new PostgresApiKeyRepository(infrastructure.database!.db);
       const keys = new ApiKeyService(repository, undefined, {
         cacheTtlMs: config.apiKeyCacheSeconds * 1000,
@@ -126,6 +127,7 @@ export function createGatewayService(
         tasks,
         admin,
         governance,
+        audit: new AuditTrail(infrastructure.database!.db, box!.writer),
         keys,
         keyVerifier,
         jwt: bearer,

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { JsonObject } from '@bufbuild/protobuf';
 import { ModuleService } from '@aion/contracts';
-import { withTenant } from '@aion/db';
+import { AuditTrail } from '@aion/events';
 import { createGrpcClient } from '@aion/grpc';
 import { JurisdictionRegistry } from '@aion/jurisdictions';
 import { BreakerRegistry } from '@aion/resilience';
@@ -11,7 +10,6 @@ import {
   type EmbeddedShared,
   type ServiceLifecycle,
 } from '@aion/runtime';
-import { requireTenant } from '@aion/tenancy';
 import { deadLetterRecorderWorker } from './adapters/bus/dead-letter-recorder';
 import { PostgresBudgets } from './adapters/db/budget-repository';
 import { PostgresDeadLetters } from './adapters/db/dead-letter-repository';
@@ -22,7 +20,7 @@ import { EngineDispatcher } from './adapters/engines/executor';
 import { ModuleEngineExecutor } from './adapters/engines/module-engine';
 import { OpenAiCompatibleExecutor } from './adapters/engines/openai-compatible';
 import { registerGovernanceApi } from './api/governance-handlers';
-import { registerOrchestratorApi, type AdminAudit } from './api/grpc-handlers';
+import { registerOrchestratorApi } from './api/grpc-handlers';
 import { orchestratorInfraNeeds, type OrchestratorConfig } from './config';
 import { parseEngines, parsePolicies } from './core/engines';
 import { DeadLetterService } from './core/dead-letters';
@@ -91,25 +89,7 @@ export function createOrchestratorService(
         logger,
         taskTimeoutMs: config.taskTimeoutMs,
       });
-      const audit: AdminAudit = {
-        record: async (action, resourceId, details) => {
-          const { tenantId, subject } = requireTenant();
-          await withTenant(db, tenantId, (tx) =>
-            box!.writer.add(tx, {
-              type: 'audit.recorded',
-              key: resourceId,
-              payload: {
-                actor: subject,
-                action,
-                resourceType: action.split('.')[0] ?? '',
-                resourceId,
-                outcome: 'success',
-                details: details as JsonObject,
-              },
-            }),
-          );
-        },
-      };
+      const audit = new AuditTrail(db, box!.writer);
       const deadLetterStore = new PostgresDeadLetters(db, box!.writer);
       const deadLetters = new DeadLetterService(deadLetterStore, tasks, audit);
       const governance = new GovernanceService(new PostgresGovernance(db), audit);

@@ -3,9 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SignJWT } from 'jose';
+import { KafkaBus, payloadOf, TOPICS, type IncomingEvent } from '@aion/events';
 import {
   createTestDatabase,
   eventually,
+  testBrokers,
   startOpenAiTestServer,
   startServiceProcess,
   uniqueName,
@@ -386,6 +388,30 @@ describe('gateway: REST and SSE as clients use them', () => {
       ).status,
     ).toBe(204);
     expect((await call(gatewayB, 'GET', '/v1/tasks', { key: secret })).status).toBe(401);
+    // Both admin actions are on audit.activity, with the actor and never the secret.
+    const audit: IncomingEvent[] = [];
+    const bus = new KafkaBus({ brokers: testBrokers(), clientId: uniqueName('gw-audit') });
+    const subscription = await bus.subscribe({
+      groupId: uniqueName('gw-audit'),
+      topics: [TOPICS.auditActivity],
+      handler: async (e) => void audit.push(e),
+    });
+    const actions = () =>
+      audit
+        .map((e) => payloadOf(e.envelope, 'audit.recorded'))
+        .filter((p) => p.resourceId === created.json['id']);
+    await eventually(() => actions().length === 2, 30_000);
+    expect(
+      actions()
+        .map((p) => p.action)
+        .sort(),
+    ).toEqual(['api_key.created', 'api_key.revoked']);
+    expect(actions()[0]!.actor).toBe('key:bootstrap');
+    expect(JSON.stringify(audit.map((e) => e.value.toString()))).not.toContain(
+      secret.split('_')[2]!,
+    );
+    await subscription.stop();
+    await bus.close();
   });
 
   it('maps budget and circuit-breaker routes onto the orchestrator', async () => {

@@ -6,3 +6,4 @@ export * from './pipeline';
 export * from './memory-bus';
 export * from './kafka-bus';
 export * from './outbox';
+export * from './audit';

@@ -11,6 +11,7 @@ import {
   BudgetStateQuery,
   CreateApiKeyRequest,
 } from './schemas';
+import type { AdminAudit } from './app';
 import { parse } from './validate';
 
 const keyJson = (r: ApiKeyRecord) => ({
@@ -65,6 +66,7 @@ export function adminRoutes(
   keys: ApiKeyService,
   admin: ClientOf<typeof OrchestratorAdminService>,
   requestTimeoutMs: number,
+  audit: AdminAudit,
 ): Router {
   const router = Router();
   const options = { deadlineMs: requestTimeoutMs };
@@ -77,6 +79,11 @@ export function adminRoutes(
       role: body.role,
       name: body.name,
       expiresAt,
+    });
+    await audit.record('api_key.created', record.id, {
+      name: record.name,
+      role: record.role,
+      expires_at: record.expiresAt?.toISOString() ?? null,
     });
     res.setHeader('Cache-Control', 'no-store');
     res
@@ -96,6 +103,7 @@ export function adminRoutes(
           { field: 'id', message: 'must be a UUID' },
         ]);
       await keys.revoke(principalOf(res)!.tenantId, id);
+      await audit.record('api_key.revoked', id);
       res.status(204).end();
     },
   );

@@ -35,6 +35,11 @@ import { openApiDocument } from './openapi';
 import { openAiErrorMiddleware, openAiRoutes } from './openai-routes';
 import { taskRoutes } from './tasks-routes';
 
+/** Where admin actions are recorded (an AuditTrail over the gateway's outbox). */
+export interface AdminAudit {
+  record(action: string, resourceId: string, details?: Record<string, unknown>): Promise<void>;
+}
+
 export interface GatewayDeps {
   config: GatewayConfig;
   logger: Logger;
@@ -45,6 +50,8 @@ export interface GatewayDeps {
   keyVerifier: ApiKeyVerifier;
   jwt?: TokenVerifier | undefined;
   sessions: SessionService;
+  /** Admin actions (keys, users) on audit.activity. */
+  audit: AdminAudit;
   buckets: TokenBucketStore;
   idempotencyStore: IdempotencyStore;
 }
@@ -126,8 +133,8 @@ export function gatewayApp(deps: GatewayDeps): Express {
       jurisdictions,
     }),
   );
-  app.use(authRoutes(deps.sessions));
-  app.use(adminRoutes(deps.keys, deps.admin, config.requestTimeoutMs));
+  app.use(authRoutes(deps.sessions, deps.audit));
+  app.use(adminRoutes(deps.keys, deps.admin, config.requestTimeoutMs, deps.audit));
   app.use(dlqRoutes(deps.admin, config.requestTimeoutMs));
   app.use(governanceRoutes(deps.governance, config.requestTimeoutMs));
   app.use(notFoundMiddleware());

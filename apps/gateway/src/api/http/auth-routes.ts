@@ -2,6 +2,7 @@ import { Router } from 'express';
 import * as z from 'zod/v4';
 import { principalOf, requirePermission } from '@aion/auth';
 import type { SessionService } from '../../core/sessions';
+import type { AdminAudit } from './app';
 import { parse } from './validate';
 
 export const LoginRequest = z.strictObject({
@@ -17,7 +18,7 @@ export const CreateUserRequest = z.strictObject({
 });
 
 /** /api/v1/auth: password login, refresh-token rotation, user creation. */
-export function authRoutes(sessions: SessionService): Router {
+export function authRoutes(sessions: SessionService, audit: AdminAudit): Router {
   const router = Router();
   router.post('/api/v1/auth/login', async (req, res) => {
     const body = parse(LoginRequest, req.body, 'login request');
@@ -37,6 +38,7 @@ export function authRoutes(sessions: SessionService): Router {
       body.password,
       body.role,
     );
+    await audit.record('user.created', user.id, { username: user.username, role: user.role });
     res
       .status(201)
       .json({ id: user.id, tenant_id: user.tenantId, username: user.username, role: user.role });
