@@ -52,6 +52,16 @@ export const orchestratorConfigSpec = {
     positiveInt(10_000),
     'How long an open breaker waits before a trial call',
   ),
+  staleTaskAfterMs: field(
+    `${P}STALE_TASK_AFTER_MS`,
+    positiveInt(30_000),
+    'A task still QUEUED this long (or RUNNING this long past the task timeout) lost its replica and is recovered',
+  ),
+  reaperIntervalMs: field(
+    `${P}REAPER_INTERVAL_MS`,
+    positiveInt(10_000),
+    'How often each replica looks for tasks to recover',
+  ),
   deadLetterGroup: field(
     `${P}DLQ_CONSUMER_GROUP`,
     z

@@ -90,6 +90,7 @@ export function createOrchestratorService(
         taskTimeoutMs: config.taskTimeoutMs,
       });
       const audit = new AuditTrail(db, box!.writer);
+      let reaper: NodeJS.Timeout | undefined;
       const deadLetterStore = new PostgresDeadLetters(db, box!.writer);
       const deadLetters = new DeadLetterService(deadLetterStore, tasks, audit);
       const governance = new GovernanceService(new PostgresGovernance(db), audit);
@@ -116,6 +117,22 @@ export function createOrchestratorService(
             logger,
             groupId: config.deadLetterGroup,
           }),
+          {
+            name: 'stale-task-reaper',
+            start: () => {
+              reaper = setInterval(() => {
+                void tasks
+                  .recoverStale({ queuedForMs: config.staleTaskAfterMs })
+                  .catch((err: unknown) =>
+                    logger.warn('stale-task recovery failed; retrying next round', {
+                      reason: err instanceof Error ? err.message : String(err),
+                    }),
+                  );
+              }, config.reaperIntervalMs);
+              reaper.unref();
+            },
+            stop: async () => clearInterval(reaper),
+          },
           {
             name: 'running-tasks',
             start: () => undefined,

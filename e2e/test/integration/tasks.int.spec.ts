@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
 import { toJson } from '@bufbuild/protobuf';
 import { ValueSchema } from '@bufbuild/protobuf/wkt';
 import {
@@ -159,6 +160,7 @@ beforeAll(async () => {
     AION_ORCHESTRATOR_RESIDENCY_FILE: path.join(scratch, 'residency.yaml'),
     AION_ORCHESTRATOR_BREAKER_FAILURES: '2',
     AION_ORCHESTRATOR_BREAKER_HALF_OPEN_MS: '60000',
+    AION_ORCHESTRATOR_REAPER_INTERVAL_MS: '500',
   });
   tasks = createGrpcClient(AionTasks, `127.0.0.1:${orchestrator.grpcPort}`, { tokens });
   adminApi = createGrpcClient(OrchestratorAdminService, `127.0.0.1:${orchestrator.grpcPort}`, {
@@ -666,5 +668,44 @@ describe('tasks through orchestrator and module-host, each its own process', () 
         governance.decidePromptUpdate({ role: 'legal', version: 9, approve: true }),
       ),
     ).rejects.toMatchObject({ code: 'resource.not_found' });
+  });
+
+  it('recovers tasks whose replica died: runs the queued one, ends the running one as lost', async () => {
+    const tenant = dev('recovery');
+    const ops = { ...admin, tenantId: 'recovery' };
+    const queuedId = uniqueName('orphan-queued');
+    const runningId = uniqueName('orphan-running');
+    const request = (id: string) => ({
+      schema_version: '1.0',
+      task_id: id,
+      intent: 'summarize',
+      params: { text: TEXT, max_sentences: 1 },
+      priority: 'normal',
+      sla: { budget_usd: 0, p95_ms: 0, privacy: 'hybrid' },
+      metadata: {},
+      data_context: { jurisdiction: 'DE', classification: 'none' },
+      project_id: '',
+    });
+    // As a replica that crashed would leave them: accepted an hour ago, never finished.
+    const owner = new Client({ connectionString: db.ownerUrl });
+    await owner.connect();
+    for (const [id, status] of [
+      [queuedId, 'QUEUED'],
+      [runningId, 'RUNNING'],
+    ] as const)
+      await owner.query(
+        `insert into orc_tasks (tenant_id, id, subject, intent, status, request, request_hash, engine_route, chosen_by, reason, created_at, updated_at)
+         values ('recovery', $1, 'dev', 'summarize', $2, $3, 'h', 'local-summarize', 'ai-router', 'r', now() - interval '1 hour', now() - interval '1 hour')`,
+        [id, status, JSON.stringify(request(id))],
+      );
+    await owner.end();
+    const recovered = await finished(queuedId, tenant);
+    expect(recovered.error).toBeUndefined();
+    expect(recovered.status).toBe(TaskStatus.OK);
+    const lost = await finished(runningId, tenant);
+    expect(lost.status).toBe(TaskStatus.TIMEOUT);
+    expect(lost.error).toMatchObject({ code: 'task.lost' });
+    const dlq = await runWithTenant(ops, () => adminApi.listDeadLetters({ resolved: false }));
+    expect(dlq.entries.map((e) => e.ref)).toEqual([runningId]);
   });
 });

@@ -98,6 +98,15 @@ export interface TaskRepository {
     patch: TransitionPatch,
     stream?: NewStreamEvent | NewStreamEvent[],
   ): Promise<TaskRecord | undefined>;
+  /**
+   * Across tenants: unfinished tasks nobody has touched for longer than the given ages (their
+   * replica died), claimed by bumping `updated_at` so that one reaper takes each.
+   */
+  claimStale(options: {
+    queuedForMs: number;
+    runningForMs: number;
+    limit: number;
+  }): Promise<TaskRecord[]>;
   /** Appends events in one transaction, numbered after the task's last one. */
   appendStream(id: string, events: NewStreamEvent[]): Promise<void>;
   /**

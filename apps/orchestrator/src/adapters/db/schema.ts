@@ -10,6 +10,7 @@ import {
   integer,
   jsonb,
   numeric,
+  pgPolicy,
   pgTable,
   primaryKey,
   text,
@@ -50,7 +51,18 @@ export const tasks = pgTable(
       'orc_tasks_status_check',
       sql`status in ('QUEUED','ROUTED','RUNNING','OK','ERROR','TIMEOUT','CANCELED')`,
     ),
+    index('orc_tasks_unfinished_idx')
+      .on(t.updatedAt)
+      .where(sql`status in ('QUEUED','ROUTED','RUNNING')`),
     tenantIsolationPolicy('orc_tasks'),
+    // The stale-task reaper works across tenants inside its own transaction, as the outbox
+    // relay does; every other statement stays scoped to one tenant.
+    pgPolicy('orc_tasks_reaper', {
+      as: 'permissive',
+      for: 'all',
+      using: sql`current_setting('aion.task_reaper', true) = 'on'`,
+      withCheck: sql`current_setting('aion.task_reaper', true) = 'on'`,
+    }),
   ],
 ).enableRLS();
 

@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, gt, sql } from 'drizzle-orm';
 import { TaskStatus as ProtoTaskStatus } from '@aion/contracts';
-import { withTenant, type Db, type Tx } from '@aion/db';
+import { withoutTenant, withTenant, type Db, type Tx } from '@aion/db';
 import type { OutboxWriter } from '@aion/events';
 import { requireTenant } from '@aion/tenancy';
 import type {
@@ -276,6 +276,32 @@ export class PostgresTaskRepository implements TaskRepository {
       })),
     );
     return numbered;
+  }
+
+  async claimStale(options: {
+    queuedForMs: number;
+    runningForMs: number;
+    limit: number;
+  }): Promise<TaskRecord[]> {
+    return withoutTenant(this.db, async (tx) => {
+      await tx.execute(sql`select set_config('aion.task_reaper', 'on', true)`);
+      const stale = tx
+        .select({ tenantId: tasks.tenantId, id: tasks.id })
+        .from(tasks)
+        .where(
+          sql`(${tasks.status} = 'QUEUED' and ${tasks.updatedAt} < now() - make_interval(secs => ${options.queuedForMs / 1000}))
+            or (${tasks.status} in ('ROUTED','RUNNING') and ${tasks.updatedAt} < now() - make_interval(secs => ${options.runningForMs / 1000}))`,
+        )
+        .orderBy(asc(tasks.updatedAt))
+        .limit(options.limit)
+        .for('update', { skipLocked: true });
+      const rows = await tx
+        .update(tasks)
+        .set({ updatedAt: sql`now()` })
+        .where(sql`(${tasks.tenantId}, ${tasks.id}) in (${stale})`)
+        .returning();
+      return rows.map(toRecord);
+    });
   }
 
   async streamAfter(id: string, afterSequence: number): Promise<StreamEvent[]> {

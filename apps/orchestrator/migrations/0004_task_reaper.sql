@@ -1,0 +1,2 @@
+CREATE INDEX "orc_tasks_unfinished_idx" ON "orc_tasks" USING btree ("updated_at") WHERE status in ('QUEUED','ROUTED','RUNNING');--> statement-breakpoint
+CREATE POLICY "orc_tasks_reaper" ON "orc_tasks" AS PERMISSIVE FOR ALL TO public USING (current_setting('aion.task_reaper', true) = 'on') WITH CHECK (current_setting('aion.task_reaper', true) = 'on');
