@@ -69,6 +69,27 @@ function rlsSuite(
       expect(rowsB.map((r) => r.body)).toEqual(['b1']);
     });
 
+    it('rolls back all of a failed transaction and keeps serving on the same connections', async () => {
+      for (let i = 0; i < 4; i++)
+        await expect(
+          withTenant(database.db, 'tenant-a', async (tx) => {
+            await tx.insert(notes).values({ tenantId: 'tenant-a', body: `doomed-${i}` });
+            throw new Error('work failed after writing');
+          }),
+        ).rejects.toThrow('work failed after writing');
+      const rowsA = await withTenant(database.db, 'tenant-a', (tx) => tx.select().from(notes));
+      expect(rowsA).toHaveLength(2);
+      expect(rowsA.some((r) => r.body.startsWith('doomed'))).toBe(false);
+    });
+
+    it('treats a tenant id with quotes as a value, never as SQL', async () => {
+      const hostile =
+        "x', true); delete from tst_notes; select set_config('aion.tenant_id', 'tenant-a";
+      expect(await withTenant(database.db, hostile, (tx) => tx.select().from(notes))).toEqual([]);
+      const rowsA = await withTenant(database.db, 'tenant-a', (tx) => tx.select().from(notes));
+      expect(rowsA).toHaveLength(2);
+    });
+
     it('the tenant setting does not leak past the transaction', async () => {
       await withTenant(database.db, 'tenant-a', (tx) => tx.select().from(notes));
       expect(await database.db.select().from(notes)).toEqual([]);
