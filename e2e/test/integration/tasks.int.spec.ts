@@ -393,6 +393,17 @@ describe('tasks through orchestrator and module-host, each its own process', () 
     await expect(
       runWithTenant(tenant, () => tasks.statusById({ taskId: '' })),
     ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
+    await expect(
+      runWithTenant(tenant, () => tasks.submit({ ...summarize(), waitMs: 600_001 })),
+    ).rejects.toMatchObject({
+      code: 'validation.invalid_argument',
+      details: [expect.objectContaining({ field: 'wait_ms' })],
+    });
+    // With a wait the answer is the finished task, not the accepted one.
+    const waited = await runWithTenant(tenant, () =>
+      tasks.submit({ ...summarize(), waitMs: 10_000 }),
+    );
+    expect(waited.result!.status).toBe(TaskStatus.OK);
   });
 
   it('dead-letters a task whose every attempt failed; replay runs it again, resolve closes it, once', async () => {

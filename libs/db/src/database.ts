@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import { setTenantStatement } from '@aion/tenancy';
+import { requireTenant, setTenantStatement } from '@aion/tenancy';
 import { sql } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -84,6 +84,15 @@ export async function withTenant<T>(
     await tx.execute(setTenantStatement(tenantId));
     return fn(tx as unknown as Tx);
   });
+}
+
+/** `withTenant` for the tenant of the current request context (what repositories use). */
+export function withCurrentTenant<T>(
+  db: Db,
+  fn: (tx: Tx, tenantId: string) => Promise<T>,
+): Promise<T> {
+  const { tenantId } = requireTenant();
+  return withTenant(db, tenantId, (tx) => fn(tx, tenantId));
 }
 
 /** A transaction with no tenant: RLS-protected tables read as empty. For cross-tenant system work. */

@@ -174,7 +174,6 @@ export function route(
     request.budgetUsd > 0 ? request.budgetUsd : Infinity,
     request.remainingBudgetUsd ?? Infinity,
   );
-  const { inputTokens, outputTokens } = request.estimate;
   const model = request.model;
   const localOnly = request.privacy === 'local-only';
   const localFirst = request.privacy === 'hybrid';
@@ -195,8 +194,7 @@ export function route(
       exclusions.add(engine, kind, value);
       continue;
     }
-    const price = engine.price_per_1k_tokens;
-    const cost = (inputTokens * price.input + outputTokens * price.output) / 1000;
+    const cost = estimateCost(engine, request.estimate);
     const observed = state.p95(slot.name);
     if (cost > budgetCap) {
       kind = 'budget';

@@ -1,4 +1,4 @@
-import type { NewStreamEvent } from './ports';
+import type { NewStreamEvent, StreamEvent } from './ports';
 
 /**
  * Writes an engine's stream events in order and in batches: events that arrive together (a
@@ -36,4 +36,16 @@ export class StreamBatcher {
     await this.writing;
     return this.pending.splice(0);
   }
+}
+
+/**
+ * Takes the buffered events that follow `last` without a gap, in order; drops those already
+ * seen. Leaves the rest (after a gap) in the buffer.
+ */
+export function contiguous(buffer: StreamEvent[], last: number): StreamEvent[] {
+  buffer.sort((a, b) => a.sequence - b.sequence);
+  while (buffer.length && buffer[0]!.sequence <= last) buffer.shift();
+  let run = 0;
+  while (run < buffer.length && buffer[run]!.sequence === last + 1 + run) run++;
+  return buffer.splice(0, run);
 }

@@ -17,7 +17,7 @@ import type {
 } from './ports';
 import type { ResidencyPolicy } from './residency';
 import { estimateCost, route, type Candidate } from './router';
-import { StreamBatcher } from './stream-batcher';
+import { contiguous, StreamBatcher } from './stream-batcher';
 import { isTerminal, type TaskStatus } from './task-state';
 
 export interface TaskServiceDeps {
@@ -240,14 +240,10 @@ export class TaskService {
           if (event.kind === 'done' || event.kind === 'error') return;
         }
         if (signal.aborted) return;
-        arrived.sort((a, b) => a.sequence - b.sequence);
-        while (arrived.length && arrived[0]!.sequence <= last) arrived.shift();
-        if (arrived.length && arrived[0]!.sequence === last + 1) {
-          events = arrived.splice(0);
-          continue;
-        }
-        const gap = arrived.length > 0;
-        if (!gap)
+        // Events announced here continue the stream without a read; a gap (another replica
+        // wrote in between) or a quiet poll interval is filled from the database.
+        let next = contiguous(arrived, last);
+        if (next.length === 0 && arrived.length === 0) {
           await new Promise<void>((resolve) => {
             const timer = setTimeout(done, this.deps.streamPollMs ?? 250);
             function done() {
@@ -259,12 +255,9 @@ export class TaskService {
             wake = done;
             signal.addEventListener('abort', done);
           });
-        if (
-          arrived.length &&
-          arrived.sort((a, b) => a.sequence - b.sequence)[0]!.sequence === last + 1
-        )
-          events = arrived.splice(0);
-        else events = await this.deps.repository.streamAfter(id, last);
+          next = contiguous(arrived, last);
+        }
+        events = next.length ? next : await this.deps.repository.streamAfter(id, last);
       }
     } finally {
       this.notifier.off(channel, listener);

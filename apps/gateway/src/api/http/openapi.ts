@@ -52,6 +52,20 @@ const idempotencyKey = {
   schema: { type: 'string', maxLength: 255 },
 };
 
+const promptDecision = (summary: string) => ({
+  post: {
+    summary,
+    parameters: [roleParam, versionParam, idempotencyKey],
+    requestBody: { ...body(PromptDecisionRequest), required: false },
+    responses: {
+      '200': ok('Version'),
+      '404': { $ref: '#/components/responses/Error' },
+      '409': { $ref: '#/components/responses/Error' },
+      ...errors,
+    },
+  },
+});
+
 /** OpenAPI 3.1, generated from the same zod schemas that validate requests. */
 export function openApiDocument(version: string) {
   return {
@@ -345,32 +359,12 @@ export function openApiDocument(version: string) {
           },
         },
       },
-      '/api/v1/governance/roles/{role}/prompts/{version}/approve': {
-        post: {
-          summary: 'Approve a pending version (not by its proposer); it becomes active',
-          parameters: [roleParam, versionParam, idempotencyKey],
-          requestBody: { ...body(PromptDecisionRequest), required: false },
-          responses: {
-            '200': ok('Version'),
-            '404': { $ref: '#/components/responses/Error' },
-            '409': { $ref: '#/components/responses/Error' },
-            ...errors,
-          },
-        },
-      },
-      '/api/v1/governance/roles/{role}/prompts/{version}/reject': {
-        post: {
-          summary: 'Reject a pending version',
-          parameters: [roleParam, versionParam, idempotencyKey],
-          requestBody: { ...body(PromptDecisionRequest), required: false },
-          responses: {
-            '200': ok('Version'),
-            '404': { $ref: '#/components/responses/Error' },
-            '409': { $ref: '#/components/responses/Error' },
-            ...errors,
-          },
-        },
-      },
+      '/api/v1/governance/roles/{role}/prompts/{version}/approve': promptDecision(
+        'Approve a pending version (not by its proposer); it becomes active',
+      ),
+      '/api/v1/governance/roles/{role}/prompts/{version}/reject': promptDecision(
+        'Reject a pending version',
+      ),
       '/api/v1/dlq': {
         get: {
           summary: 'Dead-letter queue: tasks and messages that exhausted their retries',

@@ -1,7 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
-import { withTenant, type Db, type Tx } from '@aion/db';
+import { withCurrentTenant, type Db, type Tx } from '@aion/db';
 import { AionError } from '@aion/errors';
-import { requireTenant } from '@aion/tenancy';
 import type { BudgetPort, BudgetState, Reservation } from '../../core/budget';
 import { budgets, reservations } from './schema';
 
@@ -29,8 +28,7 @@ export class PostgresBudgets implements BudgetPort {
   constructor(private readonly db: Db) {}
 
   private tx<T>(fn: (tx: Tx, tenantId: string) => Promise<T>): Promise<T> {
-    const { tenantId } = requireTenant();
-    return withTenant(this.db, tenantId, (tx) => fn(tx, tenantId));
+    return withCurrentTenant(this.db, fn);
   }
 
   async remaining(projectId: string): Promise<number | undefined> {

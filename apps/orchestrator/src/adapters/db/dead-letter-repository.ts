@@ -1,7 +1,6 @@
 import { and, count, desc, eq, isNotNull, isNull, sql } from 'drizzle-orm';
-import { withTenant, type Db, type DbOrTx, type Tx } from '@aion/db';
+import { withCurrentTenant, type Db, type DbOrTx, type Tx } from '@aion/db';
 import type { OutboxWriter } from '@aion/events';
-import { requireTenant } from '@aion/tenancy';
 import type {
   DeadLetter,
   DeadLetterSource,
@@ -66,8 +65,7 @@ export class PostgresDeadLetters implements DeadLetterStore {
   ) {}
 
   private tx<T>(fn: (tx: Tx, tenantId: string) => Promise<T>): Promise<T> {
-    const { tenantId } = requireTenant();
-    return withTenant(this.db, tenantId, (tx) => fn(tx, tenantId));
+    return withCurrentTenant(this.db, fn);
   }
 
   async recordMessage(entry: NewDeadMessage): Promise<void> {

@@ -1,6 +1,5 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { withTenant, type Db, type Tx } from '@aion/db';
-import { requireTenant } from '@aion/tenancy';
+import { withCurrentTenant, type Db, type Tx } from '@aion/db';
 import type {
   AgentRoleSettings,
   AgentRoleStatus,
@@ -36,8 +35,7 @@ export class PostgresGovernance implements GovernanceStore {
   constructor(private readonly db: Db) {}
 
   private tx<T>(fn: (tx: Tx, tenantId: string) => Promise<T>): Promise<T> {
-    const { tenantId } = requireTenant();
-    return withTenant(this.db, tenantId, (tx) => fn(tx, tenantId));
+    return withCurrentTenant(this.db, fn);
   }
 
   async upsertRole(name: string, settings: AgentRoleSettings): Promise<AgentRoleStatus> {

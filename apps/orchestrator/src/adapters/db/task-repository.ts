@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, gt, sql } from 'drizzle-orm';
 import { TaskStatus as ProtoTaskStatus } from '@aion/contracts';
-import { withoutTenant, withTenant, type Db, type Tx } from '@aion/db';
+import { withCurrentTenant, withoutTenant, type Db, type Tx } from '@aion/db';
 import type { OutboxWriter } from '@aion/events';
 import { requireTenant } from '@aion/tenancy';
 import type {
@@ -78,8 +78,7 @@ export class PostgresTaskRepository implements TaskRepository {
   }
 
   private tx<T>(fn: (tx: Tx, tenantId: string) => Promise<T>): Promise<T> {
-    const { tenantId } = requireTenant();
-    return withTenant(this.db, tenantId, (tx) => fn(tx, tenantId));
+    return withCurrentTenant(this.db, fn);
   }
 
   async create(record: TaskRecord): Promise<{ record: TaskRecord; created: boolean }> {
