@@ -1,0 +1,196 @@
+import { createHash } from 'node:crypto';
+import { AionError } from '@aion/errors';
+import type { DeploymentStatus, RegionalDeployment } from './model';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const REGION_PATTERN = /^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/;
+
+/**
+ * `{prefix}-{jurisdiction lower-case}-{region}`, e.g. aion-sovereign-de-eu-central-1. Kubernetes
+ * namespaces are DNS-1123 labels of at most 63 characters; a name that cannot be one is refused.
+ */
+export function namespaceFor(prefix: string, jurisdiction: string, region: string): string {
+  const name = `${prefix}-${jurisdiction.toLowerCase()}-${region}`;
+  if (!REGION_PATTERN.test(region))
+    throw AionError.validation(`region ${JSON.stringify(region)} is not a valid region name`, [
+      {
+        field: 'region',
+        message: 'lower-case letters, digits and dashes, 1-32 characters, e.g. eu-central-1',
+      },
+    ]);
+  if (name.length > 63 || !DNS_LABEL.test(name))
+    throw AionError.validation(`namespace ${name} is not a valid Kubernetes namespace name`, [
+      {
+        field: 'region',
+        message:
+          'prefix, jurisdiction and region together must form a DNS label of at most 63 characters',
+      },
+    ]);
+  return name;
+}
+
+/**
+ * A value safe as a Kubernetes name or label value (<= 63, [a-z0-9-]): the readable part plus a
+ * short hash of the original, so two different inputs never collide after cleaning.
+ */
+export function k8sSafe(value: string, max = 63): string {
+  const hash = createHash('sha256').update(value).digest('hex').slice(0, 8);
+  const clean = value
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, max - 9)
+    .replace(/-+$/g, '');
+  return clean ? `${clean}-${hash}` : hash;
+}
+
+/** PENDING -> DEPLOYING -> ACTIVE | FAILED; anything but DECOMMISSIONED may be decommissioned. */
+const NEXT: Record<DeploymentStatus, readonly DeploymentStatus[]> = {
+  PENDING: ['DEPLOYING', 'FAILED', 'DECOMMISSIONED'],
+  DEPLOYING: ['ACTIVE', 'FAILED', 'DECOMMISSIONED'],
+  ACTIVE: ['FAILED', 'DECOMMISSIONED'],
+  FAILED: ['DEPLOYING', 'DECOMMISSIONED'],
+  DECOMMISSIONED: [],
+};
+
+export function assertDeploymentTransition(d: RegionalDeployment, to: DeploymentStatus): void {
+  if (!NEXT[d.status].includes(to))
+    throw new AionError(
+      'state.conflict',
+      `deployment ${d.id} is ${d.status}; it cannot become ${to} (allowed: ${NEXT[d.status].join(', ') || 'none, the state is final'})`,
+    );
+}
+
+export const DEPLOYMENT_EVENTS = {
+  DEPLOYING: 'deployment.deploying',
+  ACTIVE: 'deployment.active',
+  FAILED: 'deployment.failed',
+  DECOMMISSIONED: 'deployment.decommissioned',
+} as const;
+
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  [field: string]: unknown;
+}
+
+export interface DeploymentManifests {
+  namespace: K8sObject;
+  deployment: K8sObject;
+  service: K8sObject;
+}
+
+const MODEL_PORT = 8000;
+
+/** Names the model server's Deployment and Service. */
+export const workloadName = (d: Pick<RegionalDeployment, 'modelId'>) =>
+  `model-${k8sSafe(d.modelId, 57)}`;
+
+/** The in-cluster endpoint of a deployment's model server (OpenAI-compatible, /v1). */
+export const endpointOf = (d: Pick<RegionalDeployment, 'modelId' | 'namespace'>) =>
+  `http://${workloadName(d)}.${d.namespace}.svc.cluster.local/v1`;
+
+/**
+ * The Namespace, Deployment and Service of one regional model server. Labels name tenant,
+ * jurisdiction and model (cleaned to label syntax; the exact values are in annotations).
+ */
+export function renderManifests(d: RegionalDeployment): DeploymentManifests {
+  const name = workloadName(d);
+  const labels = {
+    'app.kubernetes.io/name': name,
+    'app.kubernetes.io/component': 'model-server',
+    'app.kubernetes.io/managed-by': 'aion-sovereign-ai',
+    'aion.io/tenant': k8sSafe(d.tenantId),
+    'aion.io/jurisdiction': d.jurisdiction.toLowerCase(),
+    'aion.io/region': d.region,
+    'aion.io/model': k8sSafe(d.modelId),
+    'aion.io/deployment-id': k8sSafe(d.id),
+  };
+  const annotations = {
+    'aion.io/tenant': d.tenantId,
+    'aion.io/model': d.modelId,
+    'aion.io/model-version': d.modelVersion,
+    'aion.io/deployment-id': d.id,
+  };
+  const selector = {
+    'app.kubernetes.io/name': name,
+    'aion.io/deployment-id': labels['aion.io/deployment-id'],
+  };
+  return {
+    namespace: {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: d.namespace,
+        labels: {
+          'app.kubernetes.io/managed-by': 'aion-sovereign-ai',
+          'aion.io/jurisdiction': labels['aion.io/jurisdiction'],
+          'aion.io/region': d.region,
+        },
+      },
+    },
+    deployment: {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace: d.namespace, labels, annotations },
+      spec: {
+        replicas: d.replicas,
+        selector: { matchLabels: selector },
+        template: {
+          metadata: { labels, annotations },
+          spec: {
+            automountServiceAccountToken: false,
+            securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+            containers: [
+              {
+                name: 'model-server',
+                image: d.image,
+                ports: [{ name: 'http', containerPort: MODEL_PORT }],
+                env: [
+                  { name: 'AION_MODEL_ID', value: d.modelId },
+                  { name: 'AION_MODEL_VERSION', value: d.modelVersion },
+                  { name: 'AION_JURISDICTION', value: d.jurisdiction },
+                ],
+                readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 5 },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'] },
+                },
+              },
+            ],
+          },
+        },
+      },
+    },
+    service: {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: d.namespace, labels, annotations },
+      spec: {
+        type: 'ClusterIP',
+        selector,
+        ports: [{ name: 'http', port: 80, targetPort: 'http' }],
+      },
+    },
+  };
+}
+
+/** The cluster a deployment goes to: applied through the Kubernetes API, or rendered for GitOps. */
+export interface ClusterPort {
+  readonly mode: 'apply' | 'render';
+  /** Creates or updates the objects (apply) or writes them out (render). */
+  deploy(manifests: DeploymentManifests): Promise<void>;
+  /** apply: the rollout as the cluster reports it; render: always 'unknown' (GitOps reports). */
+  rollout(
+    manifests: DeploymentManifests,
+  ): Promise<'ready' | 'progressing' | 'unknown' | { failed: string }>;
+  /** Removes the workload (apply) or its rendered files (render). The namespace stays. */
+  remove(manifests: DeploymentManifests): Promise<void>;
+}
