@@ -2,3 +2,4 @@ export * from './config';
 export * from './infrastructure';
 export * from './host';
 export * from './bootstrap';
+export * from './subscriptions';

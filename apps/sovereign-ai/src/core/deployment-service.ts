@@ -7,7 +7,7 @@ import { requireTenant, runWithTenant } from '@aion/tenancy';
 import { endpointOf, namespaceFor, renderManifests, type ClusterPort } from './deployments';
 import { approvalFor } from './model-registry';
 import type { DataContext, DeploymentStatus, PageWindow, RegionalDeployment } from './model';
-import type { DeploymentStore, EventSink, ModelStore, PolicyStore } from './ports';
+import type { DeploymentStore, ModelStore, PolicyStore, RoutingLog } from './ports';
 import type { ResidencyService } from './residency-service';
 import { chooseDeployment } from './routing';
 
@@ -38,7 +38,7 @@ export class DeploymentService {
     private readonly models: ModelStore,
     private readonly policies: PolicyStore,
     private readonly residency: ResidencyService,
-    private readonly events: EventSink,
+    private readonly routingLog: RoutingLog,
     private readonly cluster: ClusterPort,
     private readonly jurisdictions: JurisdictionRegistry,
     private readonly settings: DeploymentSettings,
@@ -148,12 +148,12 @@ export class DeploymentService {
       { verdict, deployments, models, modelId, policy },
       this.jurisdictions,
     );
-    await this.events.emit('routing.decision', taskId || outcome.deployment.id, {
+    await this.routingLog.record({
       taskId,
-      dataContext: data,
+      data,
       deploymentId: outcome.deployment.id,
       jurisdiction: outcome.deployment.jurisdiction,
-      decidedByRule: verdict.ruleId,
+      ruleId: verdict.ruleId,
       reason: outcome.reason,
       usedFallback: outcome.usedFallback,
     });

@@ -1,5 +1,5 @@
-import type { EventType } from '@aion/events';
 import type {
+  DataContext,
   DeploymentStatus,
   ModelStatus,
   Page,
@@ -98,7 +98,15 @@ export interface ModelStore {
   ): Promise<SovereignModel>;
 }
 
-/** Events that record a decision rather than a stored change (routing.decision). */
-export interface EventSink {
-  emit(type: EventType, key: string, payload: unknown): Promise<void>;
+/** Routing decisions, published as routing.decision. */
+export interface RoutingLog {
+  record(decision: {
+    taskId: string;
+    data: DataContext;
+    deploymentId: string;
+    jurisdiction: string;
+    ruleId: string;
+    reason: string;
+    usedFallback: boolean;
+  }): Promise<void>;
 }

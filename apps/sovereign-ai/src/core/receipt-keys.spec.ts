@@ -71,4 +71,17 @@ describe('ReceiptKeyring', () => {
     expect(signedByB.kid).toBe(signedByA.kid);
     await expect(verifyReceipt(signedByB.jws, await a.jwks())).resolves.toEqual({ b: 2 });
   });
+
+  it('signs with a new key when the stored one cannot be decrypted any more', async () => {
+    const store = new MemoryKeys();
+    const base = { rotateAfterMs: DAY, retainMs: DAY, refreshMs: 0 };
+    const before = await new ReceiptKeyring(store, { ...base, passphrase: 'a'.repeat(32) }).sign(
+      '{}',
+    );
+    const after = await new ReceiptKeyring(store, { ...base, passphrase: 'b'.repeat(32) }).sign(
+      '{}',
+    );
+    expect(after.kid).not.toBe(before.kid);
+    expect(store.keys).toHaveLength(2);
+  });
 });

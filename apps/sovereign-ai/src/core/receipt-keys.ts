@@ -44,7 +44,15 @@ export class ReceiptKeyring {
     let active = this.newest(await this.keys());
     if (!active || this.now() - active.createdAt.getTime() > this.settings.rotateAfterMs)
       active = await this.create();
-    const privateKey = this.privateKeyOf(active);
+    let privateKey: KeyObject;
+    try {
+      privateKey = this.privateKeyOf(active);
+    } catch {
+      // The passphrase changed (e.g. an embedded restart with a new generated secret): the old
+      // key can no longer sign, but its public half stays published; sign with a fresh key.
+      active = await this.create();
+      privateKey = this.privateKeyOf(active);
+    }
     return {
       jws: await signReceipt(receiptJson, { kid: active.kid, privateKey }),
       kid: active.kid,

@@ -6,7 +6,7 @@ import {
   type IncomingEvent,
   type Subscription,
 } from '@aion/events';
-import type { BackgroundWorker } from '@aion/runtime';
+import { subscriptionWorker, type BackgroundWorker } from '@aion/runtime';
 import type { Logger } from '@aion/telemetry';
 import type { DeadLetterStore } from '../../core/dead-letters';
 
@@ -81,40 +81,16 @@ export async function startDeadLetterRecorder(deps: {
   });
 }
 
-/**
- * The recorder as a service worker. It starts in the background and retries until the bus
- * answers: a broker that is down at startup delays recording dead letters, not the task API.
- */
+/** The recorder as a service worker (retries until the bus answers). */
 export function deadLetterRecorderWorker(deps: {
   bus: EventBus;
   store: DeadLetterStore;
   logger: Logger;
   groupId?: string;
 }): BackgroundWorker {
-  let subscription: Subscription | undefined;
-  let retry: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const attempt = () => {
-    if (stopped) return;
-    startDeadLetterRecorder(deps)
-      .then(async (started) => {
-        subscription = started;
-        if (stopped) await started.stop();
-      })
-      .catch((err: unknown) => {
-        deps.logger.warn('dead-letter recorder could not start; retrying', {
-          reason: err instanceof Error ? err.message : String(err),
-        });
-        retry = setTimeout(attempt, 5_000);
-      });
-  };
-  return {
-    name: 'dead-letter-recorder',
-    start: attempt,
-    stop: async () => {
-      stopped = true;
-      clearTimeout(retry);
-      await subscription?.stop();
-    },
-  };
+  return subscriptionWorker(
+    'dead-letter-recorder',
+    () => startDeadLetterRecorder(deps),
+    deps.logger,
+  );
 }

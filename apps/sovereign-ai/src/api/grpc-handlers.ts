@@ -1,0 +1,380 @@
+import { SovereignService } from '@aion/contracts';
+import { AionError } from '@aion/errors';
+import { requireTenant } from '@aion/tenancy';
+import { nextPageToken, pageWindow, type GrpcServer } from '@aion/grpc';
+import type { JsonObject } from '@bufbuild/protobuf';
+import type { ComplianceCatalog, ComplianceMap, ComplianceOverrides } from '../core/compliance';
+import type { ComplianceData } from '../core/compliance-data';
+import type { DeploymentService } from '../core/deployment-service';
+import {
+  ACTIONS,
+  DATA_CLASSES,
+  DEPLOYMENT_STATUSES,
+  MODEL_STATUSES,
+  STRATEGIES,
+  TIERS,
+  type Page,
+  type ResidencyRuleInput,
+  type RoutingPolicyInput,
+} from '../core/model';
+import type { PolicyService } from '../core/policy-service';
+import type { ReceiptKeyring } from '../core/receipt-keys';
+import type { RegistryService } from '../core/registry-service';
+import type { ResidencyService } from '../core/residency-service';
+import { deploymentProto, fromEnum, modelProto, policyProto, ruleProto } from '../proto';
+
+export interface SovereignApi {
+  residency: ResidencyService;
+  policies: PolicyService;
+  deployments: DeploymentService;
+  registry: RegistryService;
+  compliance: ComplianceCatalog;
+  overrides: ComplianceOverrides;
+  receipts: ReceiptKeyring;
+}
+
+const required = (value: string, field: string) => {
+  if (!value)
+    throw AionError.validation(`${field} is required`, [{ field, message: 'is required' }]);
+  return value;
+};
+
+function enumValue<T extends string>(values: readonly T[], n: number, field: string): T {
+  const value = fromEnum(values, n);
+  if (!value)
+    throw AionError.validation(`${field} is required: one of ${values.join(', ')}`, [
+      { field, message: `one of ${values.join(', ')}` },
+    ]);
+  return value;
+}
+
+const paged = <T, P>(window: { offset: number }, page: Page<T>, map: (t: T) => P) => ({
+  items: page.items.map(map),
+  page: {
+    nextPageToken: nextPageToken(window.offset, page.items.length, page.total),
+    totalSize: BigInt(page.total),
+  },
+});
+
+type RuleMessage = {
+  dataJurisdiction: string;
+  tier: number;
+  action: number;
+  targetJurisdictions: string[];
+  priority: number;
+  description: string;
+};
+const ruleInput = (rule: RuleMessage | undefined): ResidencyRuleInput => {
+  if (!rule)
+    throw AionError.validation('rule is required', [{ field: 'rule', message: 'is required' }]);
+  return {
+    dataJurisdiction: required(rule.dataJurisdiction, 'data_jurisdiction'),
+    tier: enumValue(TIERS, rule.tier, 'tier'),
+    action: enumValue(ACTIONS, rule.action, 'action'),
+    targetJurisdictions: rule.targetJurisdictions,
+    priority: rule.priority,
+    description: rule.description,
+  };
+};
+
+type PolicyMessage = {
+  name: string;
+  strategy: number;
+  primaryJurisdiction: string;
+  secondaryJurisdictions: string[];
+};
+const policyInput = (p: PolicyMessage | undefined): RoutingPolicyInput => {
+  if (!p)
+    throw AionError.validation('policy is required', [{ field: 'policy', message: 'is required' }]);
+  return {
+    name: p.name,
+    strategy: enumValue(STRATEGIES, p.strategy, 'strategy'),
+    primaryJurisdiction: required(p.primaryJurisdiction, 'primary_jurisdiction'),
+    secondaryJurisdictions: p.secondaryJurisdictions,
+  };
+};
+
+const dataContext = (
+  api: SovereignApi,
+  d: { jurisdiction: string; classification: number } | undefined,
+) =>
+  api.residency.normalizeData({
+    jurisdiction: d?.jurisdiction ?? '',
+    classification: fromEnum(DATA_CLASSES, d?.classification ?? 0) ?? 'none',
+  });
+
+export const complianceProto = (m: ComplianceMap) => ({
+  jurisdiction: m.jurisdiction,
+  regulations: m.regulations.map((r) => ({
+    name: r.name,
+    sources: r.sources,
+    requirements: {
+      localizationRequired: r.localization_required,
+      transferMechanisms: r.transfer_mechanisms,
+      encryptionAtRest: r.encryption_at_rest,
+      encryptionInTransit: r.encryption_in_transit,
+      retentionDays: r.retention_days,
+    },
+  })),
+  deploymentConfig: m.deploymentConfig as JsonObject,
+  adequateJurisdictions: m.adequateJurisdictions,
+});
+
+/** aion.v1.SovereignService: parse, check, call, map back. */
+export function registerSovereignApi(server: GrpcServer, api: SovereignApi): void {
+  server.add(
+    SovereignService,
+    {
+      enforceResidency: async (req) => {
+        const e = await api.residency.enforce(
+          dataContext(api, req.dataContext),
+          req.candidateJurisdictions,
+          req.taskId,
+        );
+        return {
+          allowed: e.allowed,
+          allowedJurisdictions: e.allowedJurisdictions,
+          decidedByRule: e.verdict.ruleId,
+          reason: e.verdict.reason,
+          allowedModels: e.approvedModels.map(modelProto),
+          deniedJurisdictions: [...e.verdict.deniedCodes],
+          unrestricted: e.verdict.unrestricted,
+          action: e.verdict.action,
+          blockedModels: e.blockedModels.map(modelProto),
+          modelApprovalRequired: api.residency.settings.requireModelApproval,
+        };
+      },
+      getResidencyStatus: async () => {
+        const s = await api.residency.status();
+        return {
+          ruleCount: s.ruleCount,
+          maxRules: s.maxRules,
+          defaultJurisdiction: s.defaultJurisdiction,
+          violationsLast24h: BigInt(s.violations),
+          decisionsLast24h: BigInt(s.decisions),
+        };
+      },
+      createResidencyRule: async (req) => ({
+        rule: ruleProto(await api.residency.create(ruleInput(req.rule))),
+      }),
+      getResidencyRule: async (req) => ({
+        rule: ruleProto(await api.residency.get(required(req.id, 'id'))),
+      }),
+      listResidencyRules: async (req) => {
+        const window = pageWindow(req.page);
+        const { items, page } = paged(window, await api.residency.list(window), ruleProto);
+        return { rules: items, page };
+      },
+      updateResidencyRule: async (req) => ({
+        rule: ruleProto(
+          await api.residency.update(required(req.rule?.id ?? '', 'rule.id'), ruleInput(req.rule)),
+        ),
+      }),
+      deleteResidencyRule: async (req) => {
+        await api.residency.remove(required(req.id, 'id'));
+        return {};
+      },
+      route: async (req) => {
+        const out = await api.deployments.route(
+          dataContext(api, req.dataContext),
+          req.modelId,
+          req.routingPolicyId,
+          req.taskId,
+        );
+        return {
+          deployment: deploymentProto(out.deployment),
+          decidedByRule: out.ruleId,
+          reason: out.reason,
+          usedFallback: out.usedFallback,
+        };
+      },
+      createRoutingPolicy: async (req) => ({
+        policy: policyProto(await api.policies.create(policyInput(req.policy))),
+      }),
+      getRoutingPolicy: async (req) => ({
+        policy: policyProto(await api.policies.get(required(req.id, 'id'))),
+      }),
+      listRoutingPolicies: async (req) => {
+        const window = pageWindow(req.page);
+        const { items, page } = paged(window, await api.policies.list(window), policyProto);
+        return { policies: items, page };
+      },
+      updateRoutingPolicy: async (req) => ({
+        policy: policyProto(
+          await api.policies.update(
+            required(req.policy?.id ?? '', 'policy.id'),
+            policyInput(req.policy),
+          ),
+        ),
+      }),
+      deleteRoutingPolicy: async (req) => {
+        await api.policies.remove(required(req.id, 'id'));
+        return {};
+      },
+      deployRegional: async (req) => {
+        const out = await api.deployments.deploy({
+          jurisdiction: required(req.jurisdiction, 'jurisdiction'),
+          region: required(req.region, 'region'),
+          modelId: required(req.modelId, 'model_id'),
+          modelVersion: req.modelVersion,
+          image: required(req.image, 'image'),
+          replicas: req.replicas || 1,
+        });
+        return { deployment: deploymentProto(out.deployment), manifests: out.manifests };
+      },
+      getRegionalDeployment: async (req) => {
+        const d = await api.deployments.get(required(req.id, 'id'));
+        return { deployment: deploymentProto(d), manifests: api.deployments.manifestsOf(d) };
+      },
+      listRegionalDeployments: async (req) => {
+        const window = pageWindow(req.page);
+        const { items, page } = paged(
+          window,
+          await api.deployments.list(window, req.jurisdiction || undefined),
+          deploymentProto,
+        );
+        return { deployments: items, page };
+      },
+      updateDeploymentStatus: async (req) => ({
+        deployment: deploymentProto(
+          await api.deployments.updateStatus(
+            required(req.id, 'id'),
+            enumValue(DEPLOYMENT_STATUSES, req.status, 'status'),
+            req.reason.slice(0, 2000),
+          ),
+        ),
+      }),
+      getCompliance: async (req) => {
+        const jurisdiction = api.residency.normalizeData({
+          jurisdiction: required(req.jurisdiction, 'jurisdiction'),
+          classification: 'none',
+        }).jurisdiction;
+        const { map, fromCache } = await api.compliance.get(
+          requireTenant().tenantId,
+          jurisdiction,
+          api.overrides,
+        );
+        return { compliance: complianceProto(map), fromCache };
+      },
+      putCompliance: async (req) => {
+        const c = req.compliance;
+        if (!c) throw AionError.validation('compliance is required');
+        const jurisdiction = api.residency.normalizeData({
+          jurisdiction: required(c.jurisdiction, 'compliance.jurisdiction'),
+          classification: 'none',
+        }).jurisdiction;
+        const data: ComplianceData = {
+          regulations: c.regulations.map((r, i) => ({
+            name: required(r.name, `compliance.regulations[${i}].name`).slice(0, 200),
+            localization_required: r.requirements?.localizationRequired ?? false,
+            transfer_mechanisms: r.requirements?.transferMechanisms ?? [],
+            encryption_at_rest: r.requirements?.encryptionAtRest ?? false,
+            encryption_in_transit: r.requirements?.encryptionInTransit ?? false,
+            retention_days: Math.max(0, r.requirements?.retentionDays ?? 0),
+            sources: r.sources,
+          })),
+          adequate_jurisdictions: c.adequateJurisdictions.map(
+            (a) =>
+              api.residency.normalizeData({ jurisdiction: a, classification: 'none' }).jurisdiction,
+          ),
+        };
+        const map = await api.compliance.put(
+          requireTenant().tenantId,
+          jurisdiction,
+          data,
+          api.overrides,
+        );
+        return { compliance: complianceProto(map) };
+      },
+      registerModel: async (req) => ({
+        model: modelProto(
+          await api.registry.register({
+            modelRef: req.modelRef,
+            name: req.name,
+            version: req.version,
+            jurisdiction: required(req.jurisdiction, 'jurisdiction'),
+          }),
+        ),
+      }),
+      getModel: async (req) => ({
+        model: modelProto(await api.registry.get(required(req.id, 'id'))),
+      }),
+      listModels: async (req) => {
+        const window = pageWindow(req.page);
+        const status = req.status ? enumValue(MODEL_STATUSES, req.status, 'status') : undefined;
+        const { items, page } = paged(
+          window,
+          await api.registry.list(window, {
+            ...(req.jurisdiction ? { jurisdiction: req.jurisdiction } : {}),
+            ...(status ? { status } : {}),
+          }),
+          modelProto,
+        );
+        return { models: items, page };
+      },
+      approveModel: async (req) => ({
+        model: modelProto(
+          await api.registry.decide(required(req.id, 'id'), 'APPROVED', req.reason),
+        ),
+      }),
+      rejectModel: async (req) => ({
+        model: modelProto(
+          await api.registry.decide(required(req.id, 'id'), 'REJECTED', req.reason),
+        ),
+      }),
+      revokeModel: async (req) => ({
+        model: modelProto(await api.registry.decide(required(req.id, 'id'), 'REVOKED', req.reason)),
+      }),
+      signReceipt: async (req, ctx) => {
+        // Only the orchestrator issues receipts: anything else could get arbitrary JSON signed.
+        if (ctx.principal?.caller !== 'orchestrator')
+          throw new AionError('auth.forbidden', 'receipts are signed for the orchestrator only');
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(required(req.receiptJson, 'receipt_json'));
+        } catch {
+          throw AionError.validation('receipt_json is not JSON');
+        }
+        if (
+          typeof parsed !== 'object' ||
+          parsed === null ||
+          (parsed as { tenant_id?: unknown }).tenant_id !== requireTenant().tenantId
+        )
+          throw AionError.validation('the receipt must be for the calling tenant');
+        return api.receipts.sign(req.receiptJson);
+      },
+      getReceiptKeys: async () => ({ jwksJson: JSON.stringify(await api.receipts.jwks()) }),
+      rotateReceiptKey: async () => ({ kid: await api.receipts.rotate() }),
+    },
+    {
+      enforceResidency: 'sovereign:read',
+      getResidencyStatus: 'sovereign:read',
+      createResidencyRule: 'sovereign:manage',
+      getResidencyRule: 'sovereign:read',
+      listResidencyRules: 'sovereign:read',
+      updateResidencyRule: 'sovereign:manage',
+      deleteResidencyRule: 'sovereign:manage',
+      route: 'sovereign:read',
+      createRoutingPolicy: 'sovereign:manage',
+      getRoutingPolicy: 'sovereign:read',
+      listRoutingPolicies: 'sovereign:read',
+      updateRoutingPolicy: 'sovereign:manage',
+      deleteRoutingPolicy: 'sovereign:manage',
+      deployRegional: 'sovereign:manage',
+      getRegionalDeployment: 'sovereign:read',
+      listRegionalDeployments: 'sovereign:read',
+      updateDeploymentStatus: 'sovereign:manage',
+      getCompliance: 'sovereign:read',
+      putCompliance: 'sovereign:manage',
+      registerModel: 'models:register',
+      getModel: 'sovereign:read',
+      listModels: 'sovereign:read',
+      approveModel: 'models:approve',
+      rejectModel: 'models:approve',
+      revokeModel: 'models:approve',
+      signReceipt: 'tasks:read',
+      getReceiptKeys: 'public',
+      rotateReceiptKey: 'auth:manage',
+    },
+  );
+}

@@ -1,0 +1,42 @@
+import type { Subscription } from '@aion/events';
+import type { Logger } from '@aion/telemetry';
+import type { BackgroundWorker } from './host';
+
+/**
+ * A consumer as a service worker. It subscribes in the background and retries every
+ * `retryMs` until the bus answers: a broker that is down at startup delays this consumer, not
+ * the service's API.
+ */
+export function subscriptionWorker(
+  name: string,
+  subscribe: () => Promise<Subscription>,
+  logger: Logger,
+  retryMs = 5_000,
+): BackgroundWorker {
+  let subscription: Subscription | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const attempt = () => {
+    if (stopped) return;
+    subscribe()
+      .then(async (started) => {
+        subscription = started;
+        if (stopped) await started.stop();
+      })
+      .catch((err: unknown) => {
+        logger.warn(`${name} could not start; retrying`, {
+          reason: err instanceof Error ? err.message : String(err),
+        });
+        retry = setTimeout(attempt, retryMs);
+      });
+  };
+  return {
+    name,
+    start: attempt,
+    stop: async () => {
+      stopped = true;
+      clearTimeout(retry);
+      await subscription?.stop();
+    },
+  };
+}
