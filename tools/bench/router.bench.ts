@@ -47,7 +47,14 @@ const requests: RouteRequest[] = [
     p95Ms: 300,
     estimate: { inputTokens: 800, outputTokens: 300 },
     data: { jurisdiction: 'DE', classification: 'pii' },
-    residency: { allowed: ['EU'], rule: 'res-eu' },
+    residency: {
+      allowed: ['EU'],
+      rule: 'res-eu',
+      denied: [],
+      reason: '',
+      models: [],
+      approvalRequired: false,
+    },
   },
   {
     intent: 'summarize',
@@ -56,7 +63,14 @@ const requests: RouteRequest[] = [
     p95Ms: 0,
     estimate: { inputTokens: 2000, outputTokens: 500 },
     data: { jurisdiction: 'US', classification: 'none' },
-    residency: { allowed: 'any', rule: 'default:allow' },
+    residency: {
+      allowed: 'any',
+      rule: 'default:allow',
+      denied: [],
+      reason: '',
+      models: [],
+      approvalRequired: false,
+    },
   },
   {
     intent: 'chat',
@@ -65,7 +79,14 @@ const requests: RouteRequest[] = [
     p95Ms: 1000,
     estimate: { inputTokens: 100, outputTokens: 100 },
     data: { jurisdiction: 'FR', classification: 'health' },
-    residency: { allowed: ['FR', 'DE'], rule: 'res-fr' },
+    residency: {
+      allowed: ['FR', 'DE'],
+      rule: 'res-fr',
+      denied: [],
+      reason: '',
+      models: [],
+      approvalRequired: false,
+    },
   },
 ];
 

@@ -8,6 +8,11 @@ export const gatewayInfraNeeds = { database: true, redis: true, kafka: true };
 const P = 'AION_GATEWAY_';
 
 export const gatewayConfigSpec = {
+  sovereignAddress: field(
+    `${P}SOVEREIGN_ADDRESS`,
+    z.string().min(3).default('127.0.0.1:50052'),
+    'host:port of the sovereign-ai gRPC API',
+  ),
   orchestratorAddress: field(
     `${P}ORCHESTRATOR_ADDRESS`,
     z.string().min(3).default('127.0.0.1:50051'),

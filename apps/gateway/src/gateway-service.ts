@@ -1,7 +1,12 @@
 import { hkdfSync } from 'node:crypto';
 import { ApiKeyService, JwtVerifier, type TokenVerifier } from '@aion/auth';
 import { AionError } from '@aion/errors';
-import { AionTasks, LearningGovernanceService, OrchestratorAdminService } from '@aion/contracts';
+import {
+  AionTasks,
+  LearningGovernanceService,
+  OrchestratorAdminService,
+  SovereignService,
+} from '@aion/contracts';
 import { createGrpcClient } from '@aion/grpc';
 import { MemoryTokenBucketStore, RedisTokenBucketStore } from '@aion/resilience';
 import {
@@ -114,6 +119,10 @@ export function createGatewayService(
         tokens,
         defaultDeadlineMs: config.requestTimeoutMs,
       });
+      const sovereign = createGrpcClient(SovereignService, config.sovereignAddress, {
+        tokens,
+        defaultDeadlineMs: config.requestTimeoutMs,
+      });
       const redis = infrastructure.redis;
       const keyVerifier = new BootstrapAwareKeys(
         keys,
@@ -127,6 +136,7 @@ export function createGatewayService(
         tasks,
         admin,
         governance,
+        sovereign,
         audit: new AuditTrail(infrastructure.database!.db, box!.writer),
         keys,
         keyVerifier,
@@ -156,6 +166,7 @@ export function createGatewayService(
               tasks.close();
               admin.close();
               governance.close();
+              sovereign.close();
             },
           },
         ],

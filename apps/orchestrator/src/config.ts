@@ -27,10 +27,23 @@ export const orchestratorConfigSpec = {
     z.string().min(1).optional(),
     'YAML file with per-intent force/forbid overrides',
   ),
-  residencyFile: field(
-    `${P}RESIDENCY_FILE`,
-    z.string().min(1).optional(),
-    'YAML residency rules (until the sovereign-ai service answers them)',
+  sovereignAddress: field(
+    `${P}SOVEREIGN_ADDRESS`,
+    z.string().min(3).default('127.0.0.1:50052'),
+    'host:port of sovereign-ai gRPC: residency, model approvals and receipt signing',
+  ),
+  sovereignCacheSeconds: field(
+    `${P}SOVEREIGN_CACHE_SECONDS`,
+    positiveInt(300),
+    'Longest a residency answer is reused; rule and model change events clear it at once',
+  ),
+  sovereignGroupPrefix: field(
+    `${P}SOVEREIGN_GROUP_PREFIX`,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,100}$/)
+      .default('aion-orchestrator-sovereign'),
+    'Each replica hears rule and model changes in its own consumer group with this prefix',
   ),
   moduleHostAddress: field(
     `${P}MODULE_HOST_ADDRESS`,

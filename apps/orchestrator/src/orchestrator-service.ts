@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ModuleService } from '@aion/contracts';
+import { ModuleService, SovereignService } from '@aion/contracts';
 import { AuditTrail } from '@aion/events';
 import { createGrpcClient } from '@aion/grpc';
 import { JurisdictionRegistry } from '@aion/jurisdictions';
@@ -19,6 +19,10 @@ import { PostgresTaskRepository } from './adapters/db/task-repository';
 import { EngineDispatcher } from './adapters/engines/executor';
 import { ModuleEngineExecutor } from './adapters/engines/module-engine';
 import { OpenAiCompatibleExecutor } from './adapters/engines/openai-compatible';
+import {
+  SovereignResidency,
+  sovereignChangesWorker,
+} from './adapters/sovereign/sovereign-residency';
 import { registerGovernanceApi } from './api/governance-handlers';
 import { registerOrchestratorApi } from './api/grpc-handlers';
 import { orchestratorInfraNeeds, type OrchestratorConfig } from './config';
@@ -26,7 +30,7 @@ import { parseEngines, parsePolicies } from './core/engines';
 import { DeadLetterService } from './core/dead-letters';
 import { GovernanceService } from './core/governance';
 import { LatencyWindows } from './core/latency';
-import { ConfiguredResidencyPolicy } from './core/residency';
+import { ReceiptService } from './core/receipts';
 import { TaskService } from './core/task-service';
 
 function readConfigFile(path: string, what: string): string {
@@ -62,9 +66,14 @@ export function createOrchestratorService(
       const policies = config.policiesFile
         ? parsePolicies(readConfigFile(config.policiesFile, 'policies'), engines)
         : {};
-      const residency = new ConfiguredResidencyPolicy(
-        config.residencyFile ? readConfigFile(config.residencyFile, 'residency') : 'rules: []',
-        jurisdictions,
+      const sovereign = createGrpcClient(SovereignService, config.sovereignAddress, {
+        tokens,
+        defaultDeadlineMs: 5_000,
+      });
+      const residency = new SovereignResidency(
+        sovereign,
+        config.sovereignCacheSeconds * 1000,
+        5_000,
       );
       const db = infrastructure.database!.db;
       const modules = createGrpcClient(ModuleService, config.moduleHostAddress, { tokens });
@@ -73,8 +82,9 @@ export function createOrchestratorService(
         (engine, state) => logger.warn('engine circuit breaker changed state', { engine, state }),
       );
       const budgets = new PostgresBudgets(db);
+      const repository = new PostgresTaskRepository(db, box!.writer);
       const tasks = new TaskService({
-        repository: new PostgresTaskRepository(db, box!.writer),
+        repository,
         budgets,
         executor: new EngineDispatcher(
           new ModuleEngineExecutor(modules),
@@ -107,10 +117,24 @@ export function createOrchestratorService(
             jurisdictions,
             audit,
             deadLetters,
+            receipts: new ReceiptService(
+              repository,
+              {
+                sign: async (receiptJson) =>
+                  (await sovereign.signReceipt({ receiptJson }, { deadlineMs: 5_000 })).jws,
+              },
+              (id) => tasks.get(id),
+            ),
           });
           registerGovernanceApi(server, governance);
         },
         workers: [
+          sovereignChangesWorker({
+            bus: infrastructure.bus!,
+            groupPrefix: config.sovereignGroupPrefix,
+            invalidate: (tenantId) => residency.invalidate(tenantId),
+            logger,
+          }),
           deadLetterRecorderWorker({
             bus: infrastructure.bus!,
             store: deadLetterStore,
@@ -142,6 +166,7 @@ export function createOrchestratorService(
               while (tasks.inFlight > 0 && Date.now() < deadline)
                 await new Promise((r) => setTimeout(r, 50));
               modules.close();
+              sovereign.close();
             },
           },
         ],

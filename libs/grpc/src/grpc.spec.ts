@@ -61,6 +61,7 @@ server.add(
     statusById: async () => ({}),
     cancel: async () => ({}),
     list: async () => ({ tasks: [] }),
+    getReceipt: async () => ({}),
   },
   {
     submit: 'tasks:submit',
@@ -68,6 +69,7 @@ server.add(
     statusById: 'tasks:read',
     cancel: 'tasks:cancel',
     list: 'tasks:read',
+    getReceipt: 'tasks:read',
   },
 );
 

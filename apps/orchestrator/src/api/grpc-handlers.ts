@@ -9,6 +9,7 @@ import type { BreakerRegistry } from '@aion/resilience';
 import type { BudgetPort, BudgetState, Reservation } from '../core/budget';
 import type { Engine } from '../core/engines';
 import type { StreamKind } from '../core/ports';
+import type { ReceiptService } from '../core/receipts';
 import type { DeadLetterService } from '../core/dead-letters';
 import type { TaskService } from '../core/task-service';
 import { deadLetterHandlers } from './dead-letter-handlers';
@@ -58,6 +59,7 @@ export function registerOrchestratorApi(
     jurisdictions: JurisdictionRegistry;
     audit: AdminAudit;
     deadLetters: DeadLetterService;
+    receipts: ReceiptService;
   },
 ): void {
   const { tasks, budgets, breakers, jurisdictions, audit, engines } = deps;
@@ -74,6 +76,10 @@ export function registerOrchestratorApi(
         const result =
           req.waitMs > 0 ? await tasks.awaitEnd(record, req.waitMs, ctx.signal) : record;
         return { result: toTaskResult(result), deduplicated };
+      },
+      getReceipt: async (req) => {
+        const { json, jws } = await deps.receipts.receipt(required(req.taskId, 'task_id'));
+        return { receiptJson: json, jws };
       },
       statusById: async (req) => ({
         result: toTaskResult(await tasks.get(required(req.taskId, 'task_id'))),
@@ -126,6 +132,7 @@ export function registerOrchestratorApi(
     {
       submit: 'tasks:submit',
       statusById: 'tasks:read',
+      getReceipt: 'tasks:read',
       cancel: 'tasks:cancel',
       list: 'tasks:read',
       stream: 'tasks:read',

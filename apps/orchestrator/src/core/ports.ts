@@ -16,6 +16,20 @@ export interface TaskRequestDoc {
   project_id: string;
 }
 
+/** Facts a receipt attests, recorded when the task starts on an engine. */
+export interface SovereigntyFacts {
+  rule: string;
+  engine: string;
+  jurisdiction: string;
+  region: string;
+  model: {
+    id: string;
+    version: string;
+    approval: { registry_id: string; status: string; jurisdiction: string } | 'unregistered';
+  };
+  started_at: string;
+}
+
 export interface TaskEngine {
   route: string;
   chosenBy: 'ai-router' | 'policy-override';
@@ -48,6 +62,8 @@ export interface TaskRecord {
   result?: unknown;
   error?: TaskError | undefined;
   usage?: TaskUsage | undefined;
+  sovereignty?: SovereigntyFacts | undefined;
+  receipt?: { json: string; jws: string } | undefined;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -74,6 +90,9 @@ export interface TransitionPatch {
   via?: TaskStatus[];
   /** The task exhausted its attempts: record it in the dead-letter queue with the transition. */
   deadLetter?: { attempts: number };
+  sovereignty?: SovereigntyFacts;
+  /** Routing refused the task on residency: publish residency.violation with the transition. */
+  violation?: { attempted: string[]; rule: string; reason: string };
 }
 
 /** Tasks and their stream events; every call runs in the caller's tenant. */
@@ -117,6 +136,16 @@ export interface TaskRepository {
     listener: (tenantId: string, taskId: string, event: StreamEvent, record?: TaskRecord) => void,
   ): void;
   streamAfter(id: string, afterSequence: number): Promise<StreamEvent[]>;
+  /** Stores a finished task's signed receipt once; returns the one stored first. */
+  saveReceipt(
+    id: string,
+    receipt: { json: string; jws: string },
+  ): Promise<{ json: string; jws: string }>;
+}
+
+/** Signs receipts (the sovereign-ai service holds the keys). */
+export interface ReceiptSigner {
+  sign(receiptJson: string): Promise<string>;
 }
 
 export interface EngineCall {

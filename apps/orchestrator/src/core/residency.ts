@@ -1,6 +1,5 @@
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
+import type { Engine } from './engines';
 
 export const CLASSIFICATIONS = ['none', 'pii', 'financial', 'health', 'biometric'] as const;
 export type Classification = (typeof CLASSIFICATIONS)[number];
@@ -10,71 +9,90 @@ export interface DataContext {
   classification: Classification;
 }
 
-/** Where a piece of data may be processed, and which rule said so. */
-export interface ResidencyDecision {
-  /** Jurisdiction codes processing may happen in; 'any' when unrestricted. */
-  allowed: readonly string[] | 'any';
-  rule: string;
+/** A model's entry in the tenant's sovereign registry. */
+export interface RegisteredModel {
+  id: string;
+  modelRef: string;
+  name: string;
+  version: string;
+  jurisdiction: string;
+  status: 'PENDING' | 'APPROVED' | 'REJECTED' | 'REVOKED';
 }
 
-/**
- * The router's question to residency: where may this data go? Answered from configuration now;
- * the sovereign-ai service answers it later behind the same port.
- */
+/** Where a piece of data may be processed, by which models, and which rule said so. */
+export interface ResidencyDecision {
+  /** Jurisdiction codes processing may happen in; 'any' when no rule restricts it so. */
+  allowed: readonly string[] | 'any';
+  /** Jurisdiction codes processing must not touch. */
+  denied: readonly string[];
+  /** The rule that decided (`default:<code>` for the fallback). */
+  rule: string;
+  /** Explanation of the decision, as the sovereign service words it. */
+  reason: string;
+  /** The tenant's registered models; when `approvalRequired`, unregistered ones are refused too. */
+  models: readonly RegisteredModel[];
+  approvalRequired: boolean;
+}
+
+/** The router's question to sovereign-ai: where may this data go, and with which models? */
 export interface ResidencyPolicy {
   decide(tenantId: string, data: DataContext): Promise<ResidencyDecision>;
 }
 
-const ruleSchema = z
-  .object({
-    id: z.string().min(1),
-    data_jurisdiction: z.string().min(2),
-    classifications: z.array(z.enum([...CLASSIFICATIONS, 'all'])).min(1),
-    allow: z.array(z.string().min(2)).optional(),
-    require_local: z.boolean().optional(),
-  })
-  .strict()
-  .refine(
-    (r) => Boolean(r.allow?.length) !== Boolean(r.require_local),
-    'give either allow or require_local: true',
-  );
+/** Names an engine answers to in the registry: its own, its module's, and the model it would run. */
+export function modelRefsOf(engine: Engine, requestedModel: string | undefined): string[] {
+  if (engine.kind === 'module') return [engine.name, engine.module];
+  const model =
+    requestedModel && engine.models.includes(requestedModel) ? requestedModel : engine.models[0];
+  return model ? [engine.name, model] : [engine.name];
+}
 
-const fileSchema = z.object({ rules: z.array(ruleSchema) }).strict();
+export type ModelCheck =
+  { ok: true; approval: RegisteredModel | undefined } | { ok: false; why: string };
+
+const names = (m: RegisteredModel, refs: readonly string[]) =>
+  refs.includes(m.id) || refs.includes(m.modelRef) || refs.includes(m.name);
 
 /**
- * Residency rules from a YAML file (AION_ORCHESTRATOR_RESIDENCY_FILE). Rules are evaluated in
- * order; the first whose data jurisdiction covers the data's and whose classifications include
- * the data's decides. No match: unrestricted ("default:allow").
+ * May this engine run for the tenant? An APPROVED registry entry covering the engine's
+ * jurisdiction allows it; an entry that is PENDING, REJECTED or REVOKED where it runs forbids it;
+ * a model the registry does not know is allowed unless approval is required.
  */
-export class ConfiguredResidencyPolicy implements ResidencyPolicy {
-  private readonly rules: z.infer<typeof ruleSchema>[];
-
-  constructor(
-    text: string,
-    private readonly jurisdictions: JurisdictionRegistry,
-  ) {
-    const parsed = fileSchema.safeParse(parseYaml(text));
-    if (!parsed.success)
-      throw new Error(
-        `residency file is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-      );
-    for (const rule of parsed.data.rules) {
-      jurisdictions.normalize(rule.data_jurisdiction, `rules.${rule.id}.data_jurisdiction`);
-      for (const code of rule.allow ?? []) jurisdictions.normalize(code, `rules.${rule.id}.allow`);
-    }
-    this.rules = parsed.data.rules;
-  }
-
-  async decide(_tenantId: string, data: DataContext): Promise<ResidencyDecision> {
-    for (const rule of this.rules) {
-      if (!this.jurisdictions.covers([rule.data_jurisdiction], data.jurisdiction)) continue;
-      if (
-        !rule.classifications.includes('all') &&
-        !rule.classifications.includes(data.classification)
-      )
-        continue;
-      return { allowed: rule.require_local ? [data.jurisdiction] : rule.allow!, rule: rule.id };
-    }
-    return { allowed: 'any', rule: 'default:allow' };
-  }
+export function checkModel(
+  decision: ResidencyDecision,
+  engine: Engine,
+  refs: readonly string[],
+  jurisdictions: JurisdictionRegistry,
+): ModelCheck {
+  if (decision.models.length === 0)
+    return decision.approvalRequired
+      ? {
+          ok: false,
+          why: `model ${refs[refs.length - 1]} is not approved in the sovereign registry`,
+        }
+      : { ok: true, approval: undefined };
+  const approval = decision.models.find(
+    (m) =>
+      m.status === 'APPROVED' &&
+      names(m, refs) &&
+      jurisdictions.covers([m.jurisdiction], engine.jurisdiction),
+  );
+  if (approval) return { ok: true, approval };
+  const blocked = decision.models.find(
+    (m) =>
+      m.status !== 'APPROVED' &&
+      names(m, refs) &&
+      jurisdictions.overlaps(m.jurisdiction, engine.jurisdiction),
+  );
+  if (blocked)
+    return {
+      ok: false,
+      why: `model ${blocked.modelRef}${blocked.version ? `@${blocked.version}` : ''} is ${blocked.status} for ${blocked.jurisdiction} in the sovereign registry`,
+    };
+  return decision.approvalRequired
+    ? {
+        ok: false,
+        why: `model ${refs[refs.length - 1]} is not approved for ${engine.jurisdiction} in the sovereign registry`,
+      }
+    : { ok: true, approval: undefined };
 }

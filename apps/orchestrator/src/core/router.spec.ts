@@ -2,7 +2,7 @@ import { AionError } from '@aion/errors';
 import { JurisdictionRegistry } from '@aion/jurisdictions';
 import { EnginesFileError, parseEngines, parsePolicies, type Engine } from './engines';
 import { LatencyWindows } from './latency';
-import { ConfiguredResidencyPolicy } from './residency';
+import type { RegisteredModel, ResidencyDecision } from './residency';
 import { route, type RouteRequest, type RouterState } from './router';
 
 const jurisdictions = new JurisdictionRegistry();
@@ -17,6 +17,24 @@ engines:
   jurisdictions,
 );
 
+const residencyOf = (over: Partial<ResidencyDecision>): ResidencyDecision => ({
+  allowed: 'any',
+  denied: [],
+  rule: 'default:allow',
+  reason: '',
+  models: [],
+  approvalRequired: false,
+  ...over,
+});
+const registered = (over: Partial<RegisteredModel>): RegisteredModel => ({
+  id: 'reg-1',
+  modelRef: 'm',
+  name: 'm',
+  version: '',
+  jurisdiction: 'EU',
+  status: 'APPROVED',
+  ...over,
+});
 const state = (over: Partial<RouterState> = {}): RouterState => ({
   p95: () => undefined,
   breakerOpen: () => false,
@@ -30,7 +48,7 @@ const request = (over: Partial<RouteRequest> = {}): RouteRequest => ({
   p95Ms: 0,
   estimate: { inputTokens: 1000, outputTokens: 200 },
   data: { jurisdiction: 'DE', classification: 'none' },
-  residency: { allowed: 'any', rule: 'default:allow' },
+  residency: residencyOf({}),
   ...over,
 });
 const names = (engines: { engine: Engine }[]) => engines.map((c) => c.engine.name);
@@ -112,13 +130,8 @@ describe('route', () => {
     ).toEqual(['eu-api', 'local-pricey']);
   });
 
-  it('excludes engines outside the residency decision and names the rule', async () => {
-    const policy = new ConfiguredResidencyPolicy(
-      'rules:\n  - { id: res-eu-pii, data_jurisdiction: EU, classifications: [pii, health], allow: [EU] }\n',
-      jurisdictions,
-    );
-    const residency = await policy.decide('acme', { jurisdiction: 'FR', classification: 'pii' });
-    expect(residency).toEqual({ allowed: ['EU'], rule: 'res-eu-pii' });
+  it('excludes engines outside the residency decision and names the rule', () => {
+    const residency = residencyOf({ allowed: ['EU'], rule: 'res-eu-pii' });
     const decision = route(
       engines,
       request({ data: { jurisdiction: 'FR', classification: 'pii' }, residency }),
@@ -130,10 +143,39 @@ describe('route', () => {
     expect(decision.excluded.find((e) => e.engine === 'us-premium')?.reason).toBe(
       'runs in US, but pii data from FR may only be processed in EU (rule res-eu-pii)',
     );
-    expect(await policy.decide('acme', { jurisdiction: 'US', classification: 'pii' })).toEqual({
-      allowed: 'any',
-      rule: 'default:allow',
+  });
+
+  it('excludes engines in denied jurisdictions, including regions that overlap them', () => {
+    const residency = residencyOf({ denied: ['US'], rule: 'no-us' });
+    const decision = route(engines, request({ residency }), state(), jurisdictions);
+    expect(names(decision.ranked)).toEqual(['local-sum', 'eu-api']);
+    expect(decision.reason).toContain('residency rule no-us (forbids US)');
+    expect(decision.excluded.find((e) => e.engine === 'us-premium')?.reason).toContain(
+      'must not be processed in US (rule no-us)',
+    );
+  });
+
+  it('excludes engines whose model the registry revoked where they run, and keeps approvals', () => {
+    const residency = residencyOf({
+      models: [
+        registered({ id: 'r1', modelRef: 'm', jurisdiction: 'US', status: 'REVOKED' }),
+        registered({ id: 'r2', modelRef: 'm', jurisdiction: 'EU', status: 'APPROVED' }),
+      ],
     });
+    const decision = route(engines, request({ intent: 'chat', residency }), state(), jurisdictions);
+    expect(names(decision.ranked)).toEqual(['eu-api']);
+    expect(decision.ranked[0]!.approval?.id).toBe('r2');
+    expect(decision.excluded.find((e) => e.engine === 'us-cheap')).toMatchObject({
+      kind: 'model_approval',
+      reason: 'model m is REVOKED for US in the sovereign registry',
+    });
+  });
+
+  it('refuses unregistered models when approval is required, with sovereign.model_not_approved', () => {
+    const residency = residencyOf({ approvalRequired: true });
+    expect(() =>
+      route(engines, request({ intent: 'chat', residency }), state(), jurisdictions),
+    ).toThrow(expect.objectContaining({ code: 'sovereign.model_not_approved', httpStatus: 403 }));
   });
 
   it('fails with sovereign.residency_violation when residency excludes every engine for the intent', () => {
@@ -144,7 +186,11 @@ describe('route', () => {
           request({
             intent: 'chat',
             data: { jurisdiction: 'DE', classification: 'health' },
-            residency: { allowed: ['JP'], rule: 'res-jp' },
+            residency: residencyOf({
+              allowed: ['JP'],
+              rule: 'res-jp',
+              reason: 'rule res-jp: only JP',
+            }),
           }),
           state(),
           jurisdictions,

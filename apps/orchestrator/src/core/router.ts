@@ -1,7 +1,13 @@
 import { AionError, type ErrorDetail } from '@aion/errors';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
 import type { Engine, RoutingPolicies } from './engines';
-import type { DataContext, ResidencyDecision } from './residency';
+import {
+  checkModel,
+  modelRefsOf,
+  type DataContext,
+  type RegisteredModel,
+  type ResidencyDecision,
+} from './residency';
 
 export type Privacy = 'local-only' | 'allow-api' | 'hybrid';
 
@@ -32,6 +38,8 @@ export interface Candidate {
   engine: Engine;
   estimatedCostUsd: number;
   observedP95Ms: number | undefined;
+  /** The registry entry that approved the engine's model, if the registry knows it. */
+  approval: RegisteredModel | undefined;
 }
 
 export interface RouteDecision {
@@ -54,7 +62,17 @@ export function estimateCost(
 const money = (usd: number) => `$${usd.toFixed(6).replace(/0+$/, '').replace(/\.$/, '')}`;
 
 type ExclusionKind =
-  'intent' | 'model' | 'privacy' | 'policy' | 'residency' | 'budget' | 'latency' | 'breaker';
+  | 'intent'
+  | 'model'
+  | 'privacy'
+  | 'policy'
+  | 'residency'
+  | 'model_approval'
+  | 'budget'
+  | 'latency'
+  | 'breaker';
+
+const SOVEREIGN_KINDS: readonly ExclusionKind[] = ['residency', 'model_approval'];
 
 /** An exclusion; its sentence is written only when someone reads it. */
 interface Exclusion {
@@ -62,6 +80,8 @@ interface Exclusion {
   kind: ExclusionKind;
   /** The number the sentence quotes (cost or observed p95), where it has one. */
   value: number;
+  /** The sentence itself, where the check already wrote one (model approval). */
+  note: string;
 }
 
 function describe(
@@ -81,7 +101,11 @@ function describe(
       case 'policy':
         return `forbidden by policy intents.${request.intent}.forbid`;
       case 'residency':
-        return `runs in ${e.engine.jurisdiction}, but ${request.data.classification} data from ${request.data.jurisdiction} may only be processed in ${allowed === 'any' ? 'any' : allowed.join(', ')} (rule ${request.residency.rule})`;
+        return request.residency.denied.length && allowed === 'any'
+          ? `runs in ${e.engine.jurisdiction}, but ${request.data.classification} data from ${request.data.jurisdiction} must not be processed in ${request.residency.denied.join(', ')} (rule ${request.residency.rule})`
+          : `runs in ${e.engine.jurisdiction}, but ${request.data.classification} data from ${request.data.jurisdiction} may only be processed in ${allowed === 'any' ? 'any' : allowed.join(', ')} (rule ${request.residency.rule})`;
+      case 'model_approval':
+        return e.note;
       case 'budget':
         return `estimated cost ${money(e.value)} exceeds the remaining budget ${money(budgetCap)}`;
       case 'latency':
@@ -113,6 +137,7 @@ class Ranked implements Candidate {
     readonly estimatedCostUsd: number,
     readonly observedP95Ms: number | undefined,
     readonly group: number,
+    readonly approval: RegisteredModel | undefined,
   ) {
     this.engine = slot.engine;
   }
@@ -170,6 +195,8 @@ export function route(
     request.residency.allowed === 'any'
       ? undefined
       : jurisdictions.union(request.residency.allowed);
+  const denied = request.residency.denied;
+  const registryMatters = request.residency.models.length > 0 || request.residency.approvalRequired;
   const budgetCap = Math.min(
     request.budgetUsd > 0 ? request.budgetUsd : Infinity,
     request.remainingBudgetUsd ?? Infinity,
@@ -188,11 +215,28 @@ export function route(
     if (model && slot.name !== model && !slot.models.has(model)) kind = 'model';
     else if (localOnly && !slot.local) kind = 'privacy';
     else if (forbid?.includes(slot.name)) kind = 'policy';
-    else if (allowedCountries && !jurisdictions.within(allowedCountries, engine.jurisdiction))
+    else if (
+      (allowedCountries && !jurisdictions.within(allowedCountries, engine.jurisdiction)) ||
+      (denied.length && denied.some((code) => jurisdictions.overlaps(code, engine.jurisdiction)))
+    )
       kind = 'residency';
     if (kind) {
       exclusions.add(engine, kind, value);
       continue;
+    }
+    let approval: RegisteredModel | undefined;
+    if (registryMatters) {
+      const check = checkModel(
+        request.residency,
+        engine,
+        modelRefsOf(engine, model),
+        jurisdictions,
+      );
+      if (!check.ok) {
+        exclusions.add(engine, 'model_approval', 0, check.why);
+        continue;
+      }
+      approval = check.approval;
     }
     const cost = estimateCost(engine, request.estimate);
     const observed = state.p95(slot.name);
@@ -211,7 +255,7 @@ export function route(
       (slot.name === force ? 4 : 0) +
       (slot.name === preferred ? 2 : 0) +
       (localFirst && slot.local ? 1 : 0);
-    ranking.push(new Ranked(slot, cost, observed, group));
+    ranking.push(new Ranked(slot, cost, observed, group, approval));
   }
 
   const excludedList = () => exclusions.describe(request, budgetCap, index.notServing);
@@ -229,10 +273,20 @@ export function route(
         `no allowed engine serves ${request.intent}: no engine is configured for this intent`,
         { details },
       );
-    if (exclusions.kinds.every((kind) => kind === 'residency')) {
+    if (exclusions.kinds.every((kind) => SOVEREIGN_KINDS.includes(kind))) {
+      const residencyOnly = exclusions.kinds.every((kind) => kind === 'residency');
+      if (exclusions.kinds.includes('residency'))
+        throw new AionError(
+          'sovereign.residency_violation',
+          `no engine may process ${request.data.classification} data from ${request.data.jurisdiction} for ${request.intent}: ${request.residency.reason || `rule ${request.residency.rule}`}${residencyOnly ? '' : '; the remaining engines run models the sovereign registry does not allow'}`,
+          { details },
+        );
       throw new AionError(
-        'sovereign.residency_violation',
-        `no engine may process ${request.data.classification} data from ${request.data.jurisdiction} for ${request.intent}: rule ${request.residency.rule} allows only ${(request.residency.allowed as string[]).join(', ')}`,
+        'sovereign.model_not_approved',
+        `no engine for ${request.intent} runs a model the sovereign registry allows: ${all
+          .filter((e) => e.kind === 'model_approval')
+          .map((e) => `${e.engine} (${e.reason})`)
+          .join('; ')}`,
         { details },
       );
     }
@@ -250,9 +304,11 @@ export function route(
   const allowed: Candidate[] = ranking;
   const top = allowed[0]!;
   const residency =
-    request.residency.allowed === 'any'
-      ? `residency ${request.residency.rule}`
-      : `residency rule ${request.residency.rule} (allows ${request.residency.allowed.join(', ')})`;
+    request.residency.allowed !== 'any'
+      ? `residency rule ${request.residency.rule} (allows ${request.residency.allowed.join(', ')})`
+      : request.residency.denied.length
+        ? `residency rule ${request.residency.rule} (forbids ${request.residency.denied.join(', ')})`
+        : `residency ${request.residency.rule}`;
   const context = `privacy=${request.privacy}; ${residency}; ${exclusions.engines.length} excluded`;
   const decision = (chosenBy: RouteDecision['chosenBy'], reason: string): RouteDecision =>
     new Decision(allowed, chosenBy, reason, excludedList, force, top.engine.name);
@@ -275,21 +331,29 @@ class Exclusions {
   readonly engines: Engine[] = [];
   readonly kinds: ExclusionKind[] = [];
   private readonly values: number[] = [];
+  private readonly notes: string[] = [];
   private described: { engine: string; reason: string; kind: string }[] | undefined;
 
-  add(engine: Engine, kind: ExclusionKind, value: number): void {
+  add(engine: Engine, kind: ExclusionKind, value: number, note = ''): void {
     this.engines.push(engine);
     this.kinds.push(kind);
     this.values.push(value);
+    this.notes.push(note);
   }
 
   describe(request: RouteRequest, budgetCap: number, notServing: readonly Engine[]) {
     if (!this.described) {
       this.described = this.engines.map((engine, i) =>
-        describe({ engine, kind: this.kinds[i]!, value: this.values[i]! }, request, budgetCap),
+        describe(
+          { engine, kind: this.kinds[i]!, value: this.values[i]!, note: this.notes[i]! },
+          request,
+          budgetCap,
+        ),
       );
       for (const engine of notServing)
-        this.described.push(describe({ engine, kind: 'intent', value: 0 }, request, budgetCap));
+        this.described.push(
+          describe({ engine, kind: 'intent', value: 0, note: '' }, request, budgetCap),
+        );
     }
     return this.described;
   }

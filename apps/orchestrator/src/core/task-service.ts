@@ -14,8 +14,10 @@ import type {
   TaskRecord,
   TaskRepository,
   TaskRequestDoc,
+  TransitionPatch,
 } from './ports';
-import type { ResidencyPolicy } from './residency';
+import { sovereigntyFacts } from './receipts';
+import type { ResidencyDecision, ResidencyPolicy } from './residency';
 import { estimateCost, route, type Candidate } from './router';
 import { contiguous, StreamBatcher } from './stream-batcher';
 import { isTerminal, type TaskStatus } from './task-state';
@@ -270,8 +272,9 @@ export class TaskService {
     const inputTokens = estimateTokens(request.params);
     const estimate = { inputTokens, outputTokens: outputTokensFor(request, inputTokens) };
     let decision;
+    let residency: ResidencyDecision;
     try {
-      const residency = await this.deps.residency.decide(task.tenantId, request.data_context);
+      residency = await this.deps.residency.decide(task.tenantId, request.data_context);
       // Free engines cannot be excluded by budget: ask for the remaining budget only when an
       // engine that costs money could serve the task.
       const remainingBudgetUsd = this.deps.engines.some(
@@ -301,7 +304,25 @@ export class TaskService {
         this.deps.jurisdictions,
       );
     } catch (err) {
-      await this.fail(task, 'QUEUED', toAionError(err));
+      const error = toAionError(err);
+      await this.fail(
+        task,
+        'QUEUED',
+        error,
+        error.code === 'sovereign.residency_violation'
+          ? {
+              attempted: [
+                ...new Set(
+                  this.deps.engines
+                    .filter((e) => e.intents.includes(request.intent))
+                    .map((e) => e.jurisdiction),
+                ),
+              ],
+              rule: residency!.rule,
+              reason: error.message,
+            }
+          : undefined,
+      );
       return;
     }
     const controller = new AbortController();
@@ -318,6 +339,7 @@ export class TaskService {
         decision.reason,
         estimate,
         controller.signal,
+        residency.rule,
       );
     } finally {
       clearTimeout(timeout);
@@ -332,6 +354,7 @@ export class TaskService {
     reason: string,
     estimate: { inputTokens: number; outputTokens: number },
     signal: AbortSignal,
+    rule: string,
   ): Promise<void> {
     const { repository, budgets } = this.deps;
     // The routing decision and the start on the first engine are one transaction (QUEUED ->
@@ -357,6 +380,7 @@ export class TaskService {
       const engineInfo = { route: engine.name, chosenBy, reason: why };
       const moved = await repository.transition(task.id, status, 'RUNNING', {
         engine: engineInfo,
+        sovereignty: sovereigntyFacts(candidate, rule, task.request),
         ...(status === 'QUEUED' ? { via: ['ROUTED' as const] } : {}),
       });
       if (!moved && status !== 'RUNNING') return void (await release());
@@ -462,7 +486,12 @@ export class TaskService {
     );
   }
 
-  private async fail(task: TaskRecord, from: TaskStatus, error: AionError): Promise<void> {
+  private async fail(
+    task: TaskRecord,
+    from: TaskStatus,
+    error: AionError,
+    violation?: TransitionPatch['violation'],
+  ): Promise<void> {
     const doc = {
       code: error.code,
       message: error.message,
@@ -472,7 +501,7 @@ export class TaskService {
       task.id,
       from,
       'ERROR',
-      { error: doc },
+      { error: doc, ...(violation ? { violation } : {}) },
       { kind: 'error', data: { ...doc, ...(error.details ? { details: error.details } : {}) } },
     );
   }

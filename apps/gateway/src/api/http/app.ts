@@ -4,6 +4,7 @@ import helmet from 'helmet';
 import type {
   AionTasks,
   LearningGovernanceService,
+  SovereignService,
   OrchestratorAdminService,
 } from '@aion/contracts';
 import {
@@ -22,6 +23,7 @@ import type { IdempotencyStore } from '../../core/idempotency';
 import { adminRoutes } from './admin-routes';
 import { dlqRoutes } from './dlq-routes';
 import { governanceRoutes } from './governance-routes';
+import { receiptKeysRoute, sovereignRoutes } from './sovereign-routes';
 import { authRoutes } from './auth-routes';
 import type { SessionService } from '../../core/sessions';
 import {
@@ -46,6 +48,7 @@ export interface GatewayDeps {
   tasks: ClientOf<typeof AionTasks>;
   admin: ClientOf<typeof OrchestratorAdminService>;
   governance: ClientOf<typeof LearningGovernanceService>;
+  sovereign: ClientOf<typeof SovereignService>;
   keys: ApiKeyService;
   keyVerifier: ApiKeyVerifier;
   jwt?: TokenVerifier | undefined;
@@ -95,6 +98,8 @@ export function gatewayApp(deps: GatewayDeps): Express {
       res.json(document);
     });
   }
+  // Public, like the OpenAPI document: anyone holding a receipt must be able to verify it.
+  app.use(receiptKeysRoute(deps.sovereign, config.requestTimeoutMs));
   app.use(express.json({ limit: config.bodyLimit, strict: true }));
   app.use((req, _res, next) => {
     const type = req.header('content-type');
@@ -137,6 +142,7 @@ export function gatewayApp(deps: GatewayDeps): Express {
   app.use(adminRoutes(deps.keys, deps.admin, config.requestTimeoutMs, deps.audit));
   app.use(dlqRoutes(deps.admin, config.requestTimeoutMs));
   app.use(governanceRoutes(deps.governance, config.requestTimeoutMs));
+  app.use(sovereignRoutes(deps.sovereign, jurisdictions, config.requestTimeoutMs));
   app.use(notFoundMiddleware());
   app.use(openAiErrorMiddleware());
   app.use(

@@ -1,5 +1,6 @@
-import * as z from 'zod/v4';
 import { ChatCompletionRequest } from './openai-routes';
+import { body, errors, idempotencyKey, ok } from './openapi-parts';
+import { sovereignPaths } from './sovereign-openapi';
 import { CreateUserRequest, LoginRequest, RefreshRequest } from './auth-routes';
 import {
   BudgetCommitRequest,
@@ -15,22 +16,6 @@ import {
   TaskRequest,
 } from './schemas';
 
-const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
-const body = (schema: z.ZodType) => ({
-  required: true,
-  content: { 'application/json': { schema: json(schema) } },
-});
-const ok = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { type: 'object' } } },
-});
-const errors = {
-  '400': { $ref: '#/components/responses/Error' },
-  '401': { $ref: '#/components/responses/Error' },
-  '403': { $ref: '#/components/responses/Error' },
-  '429': { $ref: '#/components/responses/Error' },
-  '503': { $ref: '#/components/responses/Error' },
-};
 const taskId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const roleParam = { name: 'role', in: 'path', required: true, schema: { type: 'string' } };
 const versionParam = {
@@ -44,12 +29,6 @@ const dlqId = {
   in: 'path',
   required: true,
   schema: { type: 'string', format: 'uuid' },
-};
-const idempotencyKey = {
-  name: 'Idempotency-Key',
-  in: 'header',
-  required: false,
-  schema: { type: 'string', maxLength: 255 },
 };
 
 const promptDecision = (summary: string) => ({
@@ -113,6 +92,7 @@ export function openApiDocument(version: string) {
     },
     security: [{ bearer: [] }, { apiKey: [] }],
     paths: {
+      ...sovereignPaths(),
       '/v1/tasks': {
         post: {
           summary: 'Submit a task',
@@ -146,6 +126,19 @@ export function openApiDocument(version: string) {
           responses: {
             '200': ok('The task'),
             '404': { $ref: '#/components/responses/Error' },
+            ...errors,
+          },
+        },
+      },
+      '/v1/tasks/{id}/receipt': {
+        get: {
+          summary:
+            'Signed sovereignty receipt of a finished task: {receipt, jws}, a compact JWS (EdDSA) verifiable against /.well-known/aion-receipt-keys',
+          parameters: [taskId],
+          responses: {
+            '200': ok('Receipt and its JWS'),
+            '404': { $ref: '#/components/responses/Error' },
+            '409': { $ref: '#/components/responses/Error' },
             ...errors,
           },
         },

@@ -98,6 +98,12 @@ export function taskRoutes(
     res.json(taskJson((await tasks.statusById({ taskId: id }, deadline)).result!));
   });
 
+  router.get('/v1/tasks/:id/receipt', requirePermission('tasks:read'), async (req, res) => {
+    const { id } = parse(TaskIdParam, req.params, 'task id');
+    const { receiptJson, jws } = await tasks.getReceipt({ taskId: id }, deadline);
+    res.json({ receipt: JSON.parse(receiptJson) as unknown, jws });
+  });
+
   router.post('/v1/tasks/:id/cancel', requirePermission('tasks:cancel'), async (req, res) => {
     const { id } = parse(TaskIdParam, req.params, 'task id');
     const { reason } = parse(CancelRequest, req.body ?? {}, 'cancel request');

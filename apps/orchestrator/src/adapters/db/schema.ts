@@ -41,6 +41,11 @@ export const tasks = pgTable(
     inputTokens: integer('input_tokens'),
     outputTokens: integer('output_tokens'),
     costUsd: numeric('cost_usd', { precision: 18, scale: 8, mode: 'number' }),
+    /** Where the task ran and under which rule and model approval: what its receipt attests. */
+    sovereignty: jsonb('sovereignty'),
+    /** The receipt exactly as signed (the JWS payload) and its compact JWS. */
+    receiptJson: text('receipt_json'),
+    receiptJws: text('receipt_jws'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

@@ -1,5 +1,5 @@
-import { and, asc, count, desc, eq, gt, sql } from 'drizzle-orm';
-import { TaskStatus as ProtoTaskStatus } from '@aion/contracts';
+import { and, asc, count, desc, eq, gt, isNull, sql } from 'drizzle-orm';
+import { DataClassification, TaskStatus as ProtoTaskStatus } from '@aion/contracts';
 import { withCurrentTenant, withoutTenant, type Db, type Tx } from '@aion/db';
 import type { OutboxWriter } from '@aion/events';
 import { requireTenant } from '@aion/tenancy';
@@ -11,6 +11,7 @@ import type {
   TaskRepository,
   TransitionPatch,
 } from '../../core/ports';
+import type { Classification } from '../../core/residency';
 import { assertTransition, type TaskStatus } from '../../core/task-state';
 import { recordDeadTask } from './dead-letter-repository';
 import { taskEvents, tasks } from './schema';
@@ -25,6 +26,14 @@ const PROTO_STATUS: Record<TaskStatus, ProtoTaskStatus> = {
   ERROR: ProtoTaskStatus.ERROR,
   TIMEOUT: ProtoTaskStatus.TIMEOUT,
   CANCELED: ProtoTaskStatus.CANCELED,
+};
+
+const PROTO_CLASSIFICATION: Record<Classification, DataClassification> = {
+  none: DataClassification.NONE,
+  pii: DataClassification.PII,
+  financial: DataClassification.FINANCIAL,
+  health: DataClassification.HEALTH,
+  biometric: DataClassification.BIOMETRIC,
 };
 
 function toRecord(row: Row): TaskRecord {
@@ -55,6 +64,11 @@ function toRecord(row: Row): TaskRecord {
             outputTokens: row.outputTokens ?? 0,
             costUsd: row.costUsd ?? 0,
           },
+    sovereignty: (row.sovereignty as TaskRecord['sovereignty']) ?? undefined,
+    receipt:
+      row.receiptJson && row.receiptJws
+        ? { json: row.receiptJson, jws: row.receiptJws }
+        : undefined,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -173,6 +187,7 @@ export class PostgresTaskRepository implements TaskRepository {
               }
             : {}),
           ...(patch.result !== undefined ? { result: patch.result } : {}),
+          ...(patch.sovereignty ? { sovereignty: patch.sovereignty } : {}),
           ...(patch.error ? { error: patch.error } : {}),
           ...(patch.usage
             ? {
@@ -226,6 +241,21 @@ export class PostgresTaskRepository implements TaskRepository {
           },
         });
       }
+      if (patch.violation)
+        events.push({
+          type: 'residency.violation',
+          key: id,
+          payload: {
+            taskId: id,
+            dataContext: {
+              jurisdiction: record.request.data_context.jurisdiction,
+              classification: PROTO_CLASSIFICATION[record.request.data_context.classification],
+            },
+            attemptedJurisdictions: patch.violation.attempted,
+            decidedByRule: patch.violation.rule,
+            reason: patch.violation.reason,
+          },
+        });
       await this.outbox.add(tx, ...events);
       if (patch.deadLetter && record.error)
         await recordDeadTask(tx, tenantId, {
@@ -312,6 +342,21 @@ export class PostgresTaskRepository implements TaskRepository {
         .orderBy(asc(taskEvents.sequence))
         .limit(500);
       return rows.map((r) => ({ sequence: r.sequence, kind: r.kind as StreamKind, data: r.data }));
+    });
+  }
+
+  async saveReceipt(id: string, receipt: { json: string; jws: string }) {
+    return this.tx(async (tx) => {
+      // Two replicas may sign the same task at once: the first stored receipt is the receipt.
+      await tx
+        .update(tasks)
+        .set({ receiptJson: receipt.json, receiptJws: receipt.jws })
+        .where(and(eq(tasks.id, id), isNull(tasks.receiptJws)));
+      const [row] = await tx
+        .select({ json: tasks.receiptJson, jws: tasks.receiptJws })
+        .from(tasks)
+        .where(eq(tasks.id, id));
+      return { json: row?.json ?? receipt.json, jws: row?.jws ?? receipt.jws };
     });
   }
 }
