@@ -38,6 +38,16 @@ export function sovereigntyFacts(
   };
 }
 
+/** Facts of a task refused before any engine saw its data. */
+export const refusedBy = (rule: string): SovereigntyFacts => ({
+  rule,
+  engine: '',
+  jurisdiction: '',
+  region: '',
+  model: { id: '', version: '', approval: 'unregistered' },
+  started_at: '',
+});
+
 /** The receipt of a finished task; a task no engine ran says so (empty processed_in). */
 export function buildReceipt(record: TaskRecord, issuedAt: Date): SovereigntyReceipt {
   const facts = record.sovereignty;

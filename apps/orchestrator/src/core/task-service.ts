@@ -16,7 +16,7 @@ import type {
   TaskRequestDoc,
   TransitionPatch,
 } from './ports';
-import { sovereigntyFacts } from './receipts';
+import { refusedBy, sovereigntyFacts } from './receipts';
 import type { ResidencyDecision, ResidencyPolicy } from './residency';
 import { estimateCost, route, type Candidate } from './router';
 import { contiguous, StreamBatcher } from './stream-batcher';
@@ -501,7 +501,11 @@ export class TaskService {
       task.id,
       from,
       'ERROR',
-      { error: doc, ...(violation ? { violation } : {}) },
+      {
+        error: doc,
+        // The receipt of a refused task names the rule that refused it; nothing processed it.
+        ...(violation ? { violation, sovereignty: refusedBy(violation.rule) } : {}),
+      },
       { kind: 'error', data: { ...doc, ...(error.details ? { details: error.details } : {}) } },
     );
   }

@@ -70,6 +70,12 @@ export function taskRoutes(
     const json = taskJson(result);
     res.setHeader('Location', `/v1/tasks/${encodeURIComponent(json.task_id)}`);
     if (wait !== undefined) res.setHeader('Preference-Applied', `wait=${wait}`);
+    // A sovereignty refusal is the answer the caller waited for: 403 with the rule that decided.
+    const refusal = json.status === 'ERROR' ? json.error?.code : undefined;
+    if (refusal?.startsWith('sovereign.'))
+      throw new AionError(refusal, json.error?.message ?? 'refused by sovereignty rules', {
+        details: [{ field: 'task_id', reason: 'task', message: json.task_id }],
+      });
     res.status(TERMINAL.has(json.status) ? 200 : 202).json({
       ...json,
       deduplicated: submitted.deduplicated,
