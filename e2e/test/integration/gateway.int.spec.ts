@@ -7,12 +7,14 @@ import { KafkaBus, payloadOf, TOPICS, type IncomingEvent } from '@aion/events';
 import {
   createTestDatabase,
   eventually,
+  httpCall,
   testBrokers,
   startOpenAiTestServer,
   startServiceProcess,
   uniqueName,
   type OpenAiTestServer,
   type ServiceProcess,
+  type Json,
   type TestDatabase,
 } from '@aion/testing';
 
@@ -34,38 +36,7 @@ let narrowGateway: string;
 /** An admin key of the bootstrap tenant, so the bootstrap key itself stays within its rate limit. */
 let ADMIN: string;
 
-type Json = Record<string, unknown> & { [key: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any -- test assertions read arbitrary JSON
-async function call(
-  base: string,
-  method: string,
-  url: string,
-  options: { key?: string; body?: unknown; headers?: Record<string, string>; raw?: string } = {},
-) {
-  const headers: Record<string, string> = {
-    ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
-    ...(options.body !== undefined || options.raw !== undefined
-      ? { 'content-type': 'application/json' }
-      : {}),
-    ...options.headers,
-  };
-  const res = await fetch(`${base}${url}`, {
-    method,
-    headers,
-    ...(options.raw !== undefined
-      ? { body: options.raw }
-      : options.body !== undefined
-        ? { body: JSON.stringify(options.body) }
-        : {}),
-  });
-  const text = await res.text();
-  let json: Json = {};
-  try {
-    json = text ? (JSON.parse(text) as Json) : {};
-  } catch {
-    json = { text };
-  }
-  return { status: res.status, headers: res.headers, json, text };
-}
+const call = httpCall;
 
 const summarize = (over: Record<string, unknown> = {}) => ({
   intent: 'summarize',
@@ -153,8 +124,16 @@ beforeAll(async () => {
     AION_MODULE_HOST_GRPC_PORT: '0',
     AION_MODULE_HOST_PRELOAD: path.join(samples, 'summarize_text'),
   });
+  const sovereignAi = await startServiceProcess('sovereign-ai', {
+    ...common,
+    AION_SOVEREIGN_HTTP_PORT: '0',
+    AION_SOVEREIGN_GRPC_PORT: '0',
+    AION_SOVEREIGN_CACHE_GROUP_PREFIX: uniqueName('sov-cache'),
+  });
   const orchestrator = await startServiceProcess('orchestrator', {
     ...common,
+    AION_ORCHESTRATOR_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereignAi.grpcPort}`,
+    AION_ORCHESTRATOR_SOVEREIGN_GROUP_PREFIX: uniqueName('orc-sov'),
     AION_ORCHESTRATOR_HTTP_PORT: '0',
     AION_ORCHESTRATOR_GRPC_PORT: '0',
     AION_ORCHESTRATOR_MODULE_HOST_ADDRESS: `127.0.0.1:${moduleHost.grpcPort}`,
@@ -167,6 +146,7 @@ beforeAll(async () => {
     AION_GATEWAY_HTTP_PORT: '0',
     AION_GATEWAY_GRPC_PORT: '0',
     AION_GATEWAY_ORCHESTRATOR_ADDRESS: `127.0.0.1:${orchestrator.grpcPort}`,
+    AION_GATEWAY_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereignAi.grpcPort}`,
     AION_BOOTSTRAP_ADMIN_KEY: BOOTSTRAP,
     // A fresh tenant per run: rate-limit buckets live in Redis and outlast a run.
     AION_BOOTSTRAP_TENANT: uniqueName('tenant'),
@@ -185,7 +165,7 @@ beforeAll(async () => {
     ...gatewayEnv,
     AION_GATEWAY_MAX_IN_FLIGHT: '1',
   });
-  processes.push(moduleHost, orchestrator, a, b, narrow);
+  processes.push(moduleHost, sovereignAi, orchestrator, a, b, narrow);
   gatewayA = `http://127.0.0.1:${a.httpPort}`;
   gatewayB = `http://127.0.0.1:${b.httpPort}`;
   narrowGateway = `http://127.0.0.1:${narrow.httpPort}`;
@@ -746,6 +726,25 @@ describe('gateway: REST and SSE as clients use them', () => {
         '/v1/tasks',
         '/v1/tasks/{id}',
         '/v1/tasks/{id}/cancel',
+        '/v1/tasks/{id}/receipt',
+        '/.well-known/aion-receipt-keys',
+        '/api/v1/sovereign/compliance/{jurisdiction}',
+        '/api/v1/sovereign/deploy/regional',
+        '/api/v1/sovereign/deployments/{id}',
+        '/api/v1/sovereign/deployments/{id}/status',
+        '/api/v1/sovereign/regions',
+        '/api/v1/sovereign/registry/models',
+        '/api/v1/sovereign/registry/models/{id}',
+        '/api/v1/sovereign/registry/models/{id}/approve',
+        '/api/v1/sovereign/registry/models/{id}/reject',
+        '/api/v1/sovereign/registry/models/{id}/revoke',
+        '/api/v1/sovereign/residency/enforce',
+        '/api/v1/sovereign/residency/rules',
+        '/api/v1/sovereign/residency/rules/{id}',
+        '/api/v1/sovereign/residency/status',
+        '/api/v1/sovereign/route',
+        '/api/v1/sovereign/routing/policies',
+        '/api/v1/sovereign/routing/policies/{id}',
       ].sort(),
     );
     expect(

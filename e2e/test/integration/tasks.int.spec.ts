@@ -14,6 +14,9 @@ import {
   Privacy,
   StreamEventKind,
   TaskStatus,
+  ClassificationTier,
+  ResidencyAction,
+  SovereignService,
 } from '@aion/contracts';
 import { InternalTokens } from '@aion/auth';
 import {
@@ -62,6 +65,9 @@ let broken: OpenAiTestServer;
 let tasks: ClientOf<typeof AionTasks>;
 let adminApi: ClientOf<typeof OrchestratorAdminService>;
 let governance: ClientOf<typeof LearningGovernanceService>;
+let sovereign: ClientOf<typeof SovereignService>;
+let sovereignAi: ServiceProcess;
+let healthRuleId: string;
 let bus: KafkaBus;
 const lifecycle: IncomingEvent[] = [];
 const usage: IncomingEvent[] = [];
@@ -102,14 +108,18 @@ beforeAll(async () => {
   - { name: us-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${healthy.url}", models: [test-model], intents: [translate], jurisdiction: US, region: us, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
 `,
   );
-  writeFileSync(
-    path.join(scratch, 'residency.yaml'),
-    'rules:\n  - { id: res-eu-health, data_jurisdiction: EU, classifications: [health], allow: [EU] }\n',
-  );
   db = await createTestDatabase('e2etasks');
   execFileSync(
     process.execPath,
-    ['--import', 'tsx', 'libs/db/src/cli.ts', 'migrate', 'module-host', 'orchestrator'],
+    [
+      '--import',
+      'tsx',
+      'libs/db/src/cli.ts',
+      'migrate',
+      'module-host',
+      'orchestrator',
+      'sovereign-ai',
+    ],
     {
       cwd: repoRoot,
       env: { PATH: process.env['PATH'], DATABASE_URL: db.ownerUrl, AION_DB_APP_ROLE: db.appRole },
@@ -148,6 +158,28 @@ beforeAll(async () => {
     AION_MODULE_HOST_HOST: '127.0.0.1',
     AION_MODULE_HOST_PRELOAD: path.join(samples, 'summarize_text'),
   });
+  sovereignAi = await startServiceProcess('sovereign-ai', {
+    ...common,
+    AION_SOVEREIGN_HTTP_PORT: '0',
+    AION_SOVEREIGN_GRPC_PORT: '0',
+    AION_SOVEREIGN_HOST: '127.0.0.1',
+    AION_SOVEREIGN_CACHE_GROUP_PREFIX: uniqueName('sov-cache'),
+  });
+  sovereign = createGrpcClient(SovereignService, `127.0.0.1:${sovereignAi.grpcPort}`, { tokens });
+  // The residency rule the routing tests run under: health data from the EU stays in the EU.
+  healthRuleId = (
+    await runWithTenant({ ...admin, tenantId: 'acme' }, () =>
+      sovereign.createResidencyRule({
+        rule: {
+          dataJurisdiction: 'EU',
+          tier: ClassificationTier.HEALTH,
+          action: ResidencyAction.ALLOW,
+          targetJurisdictions: ['EU'],
+          priority: 10,
+        },
+      }),
+    )
+  ).rule!.id;
   orchestrator = await startServiceProcess('orchestrator', {
     ...common,
     AION_ORCHESTRATOR_HTTP_PORT: '0',
@@ -157,7 +189,8 @@ beforeAll(async () => {
     AION_ORCHESTRATOR_ENGINES_FILE: path.join(scratch, 'engines.yaml'),
     // Each suite has its own database, so its own group: a shared one would split the records.
     AION_ORCHESTRATOR_DLQ_CONSUMER_GROUP: uniqueName('dlq-recorder'),
-    AION_ORCHESTRATOR_RESIDENCY_FILE: path.join(scratch, 'residency.yaml'),
+    AION_ORCHESTRATOR_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereignAi.grpcPort}`,
+    AION_ORCHESTRATOR_SOVEREIGN_GROUP_PREFIX: uniqueName('orc-sov'),
     AION_ORCHESTRATOR_BREAKER_FAILURES: '2',
     AION_ORCHESTRATOR_BREAKER_HALF_OPEN_MS: '60000',
     AION_ORCHESTRATOR_REAPER_INTERVAL_MS: '500',
@@ -175,8 +208,9 @@ afterAll(async () => {
   tasks?.close();
   adminApi?.close();
   governance?.close();
-  for (const p of [orchestrator, moduleHost]) p?.kill('SIGTERM');
-  await Promise.all([orchestrator?.exited, moduleHost?.exited]);
+  sovereign?.close();
+  for (const p of [orchestrator, moduleHost, sovereignAi]) p?.kill('SIGTERM');
+  await Promise.all([orchestrator?.exited, moduleHost?.exited, sovereignAi?.exited]);
   await Promise.all([healthy?.close(), broken?.close(), bus?.close()]);
   await db?.drop();
   rmSync(scratch, { recursive: true, force: true });
@@ -309,7 +343,7 @@ describe('tasks through orchestrator and module-host, each its own process', () 
       ).result!.taskId,
     );
     expect(blocked.error).toMatchObject({ code: 'sovereign.residency_violation' });
-    expect(blocked.error!.message).toContain('rule res-eu-health');
+    expect(blocked.error!.message).toContain(`rule ${healthRuleId}`);
   });
 
   it('enforces budgets: reserve/commit/release over the API and tasks that would overspend', async () => {

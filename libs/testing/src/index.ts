@@ -4,3 +4,4 @@ export * from './kafka';
 export * from './services';
 export * from './grpc-health';
 export * from './openai-server';
+export * from './http';
