@@ -9,6 +9,14 @@ const moduleNameMapper = {
   '^@aion/([a-z-]+)$': path.join(root, 'libs/$1/src/index.ts'),
 };
 
+const ESM_ONLY = [
+  '@kubernetes/client-node',
+  'openid-client',
+  'oauth4webapi',
+  'jsonpath-plus',
+  'jose',
+];
+
 /** Unit tests live beside the code (`*.spec.ts`); integration tests under `test/integration`. */
 function projectConfig(projectDir, name, kind = 'unit') {
   const testMatch =
@@ -30,6 +38,9 @@ function projectConfig(projectDir, name, kind = 'unit') {
         },
       ],
     },
+    // @kubernetes/client-node ships ES modules only; compile it (and its ESM-only dependencies)
+    // to CommonJS like the sources, since Jest on Node 20 cannot require() ES modules.
+    transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`],
     moduleNameMapper,
     moduleFileExtensions: ['ts', 'js', 'json'],
     testPathIgnorePatterns: ['/node_modules/', '/dist/'],

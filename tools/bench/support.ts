@@ -81,13 +81,13 @@ export interface Stack {
 }
 
 /**
- * Module-host, orchestrator and gateway as separate production processes on PostgreSQL, Redis
+ * Module-host, sovereign-ai, orchestrator and gateway as separate production processes on PostgreSQL, Redis
  * and Kafka, with the given engines file. Rate limits are raised far above the offered load (the
  * limiter still runs its Redis script on every request).
  */
 export async function startStack(enginesFile: string): Promise<Stack> {
   loadInfraEnv();
-  bundleServices(['module-host', 'orchestrator', 'gateway']);
+  bundleServices(['module-host', 'sovereign-ai', 'orchestrator', 'gateway']);
   const db: TestDatabase = await createTestDatabase('bench');
   execFileSync(process.execPath, ['--import', 'tsx', 'libs/db/src/cli.ts', 'migrate'], {
     cwd: root,
@@ -126,7 +126,12 @@ export async function startStack(enginesFile: string): Promise<Stack> {
     AION_MODULE_HOST_GRPC_PORT: '0',
     AION_MODULE_HOST_PRELOAD: path.join(root, 'tools', 'modules', 'summarize_text'),
   });
+  const sovereignAi = await start('sovereign-ai', {
+    AION_SOVEREIGN_HTTP_PORT: '0',
+    AION_SOVEREIGN_GRPC_PORT: '0',
+  });
   const orchestrator = await start('orchestrator', {
+    AION_ORCHESTRATOR_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereignAi.grpcPort}`,
     AION_ORCHESTRATOR_HTTP_PORT: '0',
     AION_ORCHESTRATOR_GRPC_PORT: '0',
     AION_ORCHESTRATOR_MODULE_HOST_ADDRESS: `127.0.0.1:${moduleHost.grpcPort}`,
@@ -136,6 +141,7 @@ export async function startStack(enginesFile: string): Promise<Stack> {
     AION_GATEWAY_HTTP_PORT: '0',
     AION_GATEWAY_GRPC_PORT: '0',
     AION_GATEWAY_ORCHESTRATOR_ADDRESS: `127.0.0.1:${orchestrator.grpcPort}`,
+    AION_GATEWAY_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereignAi.grpcPort}`,
     AION_BOOTSTRAP_ADMIN_KEY: adminKey,
     AION_BOOTSTRAP_TENANT: `bench-${Date.now()}`,
     AION_GATEWAY_RATE_LIMIT_KEY_PER_MINUTE: '10000000',

@@ -1,0 +1,543 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SignJWT, type JSONWebKeySet } from 'jose';
+import { parseAllDocuments } from 'yaml';
+import { KafkaBus, payloadOf, TOPICS, type IncomingEvent } from '@aion/events';
+import { verifyReceipt } from '@aion/receipts';
+import {
+  createTestDatabase,
+  eventually,
+  httpCall,
+  startOpenAiTestServer,
+  startServiceProcess,
+  testBrokers,
+  uniqueName,
+  type OpenAiTestServer,
+  type ServiceProcess,
+  type TestDatabase,
+} from '@aion/testing';
+
+// Sovereignty end to end: gateway, orchestrator, sovereign-ai and module-host as separate
+// processes on PostgreSQL and Kafka; model providers are local OpenAI-compatible test servers
+// (stand-ins for third-party APIs, which cannot run here), one "in the US", one "in the EU".
+
+const repoRoot = path.resolve(__dirname, '..', '..', '..');
+const samples = path.join(repoRoot, 'tools', 'modules');
+const SECRET = 'e2e-sovereign-secret-0123456789abcdef01';
+const JWT_SECRET = 'e2e-sovereign-jwt-secret-0123456789abcd';
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'aion-e2e-sov-'));
+const manifestsDir = path.join(scratch, 'manifests');
+const MAX_RULES = 5;
+
+let db: TestDatabase;
+let usUpstream: OpenAiTestServer;
+let euUpstream: OpenAiTestServer;
+let bus: KafkaBus;
+const processes: ServiceProcess[] = [];
+const events: IncomingEvent[] = [];
+let gateway: string;
+
+const tenantA = uniqueName('sov-a');
+const tenantB = uniqueName('sov-b');
+const token = (tenantId: string, role: string) =>
+  new SignJWT({ tenant_id: tenantId, roles: [role] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(`${role}-of-${tenantId}`)
+    .setIssuer('https://idp.test')
+    .setAudience('aion')
+    .setExpirationTime('30m')
+    .sign(new TextEncoder().encode(JWT_SECRET));
+let adminA: string;
+let operatorA: string;
+let devA: string;
+let adminB: string;
+
+const call = (method: string, url: string, key: string, body?: unknown, headers = {}) =>
+  httpCall(gateway, method, url, { key, headers, ...(body === undefined ? {} : { body }) });
+const chat = (jurisdiction: string, classification: string, content = 'Hello from Berlin') => ({
+  intent: 'chat',
+  params: { messages: [{ role: 'user', content }] },
+  sla: { privacy: 'allow-api' },
+  data_context: { jurisdiction, classification },
+});
+const eventsOf = (tenant: string, type?: string) =>
+  events.filter(
+    (e) => e.envelope.tenantId === tenant && (type === undefined || e.envelope.type === type),
+  );
+
+beforeAll(async () => {
+  execFileSync('bash', [path.join(samples, 'build.sh'), '--if-needed'], { stdio: 'pipe' });
+  usUpstream = await startOpenAiTestServer({ reply: 'answered in the US' });
+  euUpstream = await startOpenAiTestServer({ reply: 'answered in the EU' });
+  writeFileSync(
+    path.join(scratch, 'engines.yaml'),
+    `engines:
+  - { name: us-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${usUpstream.url}", models: [test-model], intents: [chat], jurisdiction: US, region: us-east, price_per_1k_tokens: { input: 0.0001, output: 0.0001 } }
+  - { name: eu-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${euUpstream.url}", models: [test-model], intents: [chat], jurisdiction: EU, region: eu-central, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
+`,
+  );
+  db = await createTestDatabase('e2esov');
+  execFileSync(process.execPath, ['--import', 'tsx', 'libs/db/src/cli.ts', 'migrate'], {
+    cwd: repoRoot,
+    env: { PATH: process.env['PATH'], DATABASE_URL: db.ownerUrl, AION_DB_APP_ROLE: db.appRole },
+    stdio: 'pipe',
+  });
+  bus = new KafkaBus({ brokers: testBrokers(), clientId: uniqueName('e2e-sov') });
+  const topics = [
+    TOPICS.sovereignResidency,
+    TOPICS.sovereignDeployment,
+    TOPICS.sovereignRouting,
+    TOPICS.sovereignCompliance,
+    TOPICS.sovereignRegistry,
+  ];
+  await bus.ensureTopics(topics);
+  await bus.subscribe({
+    groupId: uniqueName('sov-events'),
+    topics,
+    fromBeginning: false,
+    handler: async (e) => void events.push(e),
+  });
+  const common = {
+    AION_MODE: 'distributed',
+    DATABASE_URL: db.appUrl,
+    KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
+    REDIS_URL: process.env['REDIS_URL'],
+    AION_INTERNAL_TOKEN_SECRET: SECRET,
+  };
+  const sovereign = await startServiceProcess('sovereign-ai', {
+    ...common,
+    AION_SOVEREIGN_HTTP_PORT: '0',
+    AION_SOVEREIGN_GRPC_PORT: '0',
+    AION_SOVEREIGN_K8S_MODE: 'render',
+    AION_SOVEREIGN_MANIFESTS_DIR: manifestsDir,
+    AION_SOVEREIGN_MAX_RESIDENCY_RULES_PER_TENANT: String(MAX_RULES),
+    AION_SOVEREIGN_CACHE_GROUP_PREFIX: uniqueName('sov-cache'),
+  });
+  const moduleHost = await startServiceProcess('module-host', {
+    ...common,
+    AION_MODULE_HOST_HTTP_PORT: '0',
+    AION_MODULE_HOST_GRPC_PORT: '0',
+  });
+  const orchestrator = await startServiceProcess('orchestrator', {
+    ...common,
+    AION_ORCHESTRATOR_HTTP_PORT: '0',
+    AION_ORCHESTRATOR_GRPC_PORT: '0',
+    AION_ORCHESTRATOR_MODULE_HOST_ADDRESS: `127.0.0.1:${moduleHost.grpcPort}`,
+    AION_ORCHESTRATOR_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereign.grpcPort}`,
+    AION_ORCHESTRATOR_SOVEREIGN_GROUP_PREFIX: uniqueName('orc-sov'),
+    AION_ORCHESTRATOR_ENGINES_FILE: path.join(scratch, 'engines.yaml'),
+    AION_ORCHESTRATOR_DLQ_CONSUMER_GROUP: uniqueName('dlq-recorder'),
+  });
+  const gw = await startServiceProcess('gateway', {
+    ...common,
+    AION_GATEWAY_HTTP_PORT: '0',
+    AION_GATEWAY_GRPC_PORT: '0',
+    AION_GATEWAY_ORCHESTRATOR_ADDRESS: `127.0.0.1:${orchestrator.grpcPort}`,
+    AION_GATEWAY_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereign.grpcPort}`,
+    AION_BOOTSTRAP_ADMIN_KEY: 'e2e-sovereign-bootstrap-key-0123456789ab',
+    AION_GATEWAY_RATE_LIMIT_KEY_BURST: '100000',
+    AION_GATEWAY_RATE_LIMIT_KEY_PER_MINUTE: '100000',
+    AION_GATEWAY_RATE_LIMIT_IP_PER_MINUTE: '100000',
+    AION_GATEWAY_JWT_ISSUER: 'https://idp.test',
+    AION_GATEWAY_JWT_AUDIENCE: 'aion',
+    AION_GATEWAY_JWT_HS256_SECRET: JWT_SECRET,
+  });
+  processes.push(sovereign, moduleHost, orchestrator, gw);
+  gateway = `http://127.0.0.1:${gw.httpPort}`;
+  [adminA, operatorA, devA, adminB] = await Promise.all([
+    token(tenantA, 'admin'),
+    token(tenantA, 'operator'),
+    token(tenantA, 'developer'),
+    token(tenantB, 'admin'),
+  ]);
+}, 240_000);
+
+afterAll(async () => {
+  for (const p of [...processes].reverse()) p.kill('SIGTERM');
+  await Promise.all(processes.map((p) => p.exited));
+  await Promise.all([usUpstream?.close(), euUpstream?.close(), bus?.close()]);
+  await db?.drop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('sovereignty end to end through the gateway', () => {
+  let deRule: string;
+
+  it('keeps German PII in the EU: it never reaches the (cheaper) US engine, and says which rule', async () => {
+    // Without a rule the cheaper US engine answers.
+    const before = await call('POST', '/v1/tasks', devA, chat('DE', 'pii'), { prefer: 'wait=10' });
+    expect(before.json['engine']['route']).toBe('us-llm');
+    const created = await call('POST', '/api/v1/sovereign/residency/rules', adminA, {
+      data_jurisdiction: 'DE',
+      tier: 'pii',
+      action: 'allow',
+      target_jurisdictions: ['EU'],
+      priority: 10,
+      description: 'German personal data stays in the EU',
+    });
+    expect(created.status).toBe(201);
+    deRule = created.json['id'];
+    // The orchestrator's cached answer is cleared by the rule_created event.
+    const routed = await eventually(async () => {
+      const r = await call(
+        'POST',
+        '/v1/tasks',
+        devA,
+        chat('DE', 'pii', 'Meine Adresse ist geheim'),
+        {
+          prefer: 'wait=10',
+        },
+      );
+      return r.json['engine']?.['route'] === 'eu-llm' ? r : undefined;
+    }, 5_000);
+    expect(routed.json['status']).toBe('OK');
+    expect(routed.json['engine']['reason']).toContain(`residency rule ${deRule} (allows EU)`);
+    const reachedUs = usUpstream.requests.some((r) =>
+      JSON.stringify(r.body).includes('Meine Adresse ist geheim'),
+    );
+    expect(reachedUs).toBe(false);
+    expect(
+      euUpstream.requests.some((r) => JSON.stringify(r.body).includes('Meine Adresse ist geheim')),
+    ).toBe(true);
+    // Other tenants are not bound by tenant A's rule.
+    const other = await call('POST', '/v1/tasks', adminB, chat('DE', 'pii'), { prefer: 'wait=10' });
+    expect(other.json['engine']['route']).toBe('us-llm');
+  });
+
+  it('refuses a task no allowed engine may serve with 403 naming the rule, and publishes residency.violation', async () => {
+    const rule = await call('POST', '/api/v1/sovereign/residency/rules', adminA, {
+      data_jurisdiction: 'DE',
+      tier: 'health',
+      action: 'require_local',
+      priority: 5,
+    });
+    expect(rule.status).toBe(201);
+    const refused = await eventually(async () => {
+      const r = await call('POST', '/v1/tasks', devA, chat('DE', 'health'), { prefer: 'wait=10' });
+      return r.status === 403 ? r : undefined;
+    }, 5_000);
+    expect(refused.json).toMatchObject({
+      error_code: 'sovereign.residency_violation',
+      details: [expect.objectContaining({ field: 'task_id' })],
+    });
+    expect(refused.json['message']).toContain(`rule ${rule.json['id']}`);
+    const taskId = refused.json['details'][0]['message'];
+    const violation = await eventually(() =>
+      eventsOf(tenantA, 'residency.violation').find(
+        (e) => payloadOf(e.envelope, 'residency.violation').taskId === taskId,
+      ),
+    );
+    const payload = payloadOf(violation.envelope, 'residency.violation');
+    expect(payload.decidedByRule).toBe(rule.json['id']);
+    expect(payload.attemptedJurisdictions.sort()).toEqual(['EU', 'US']);
+    // The service counts the violation the orchestrator reported.
+    await eventually(async () => {
+      const status = await call('GET', '/api/v1/sovereign/residency/status', devA);
+      return status.json['violations_last_24h'] >= 1 ? status : undefined;
+    });
+    // The enforce API answers the same question directly.
+    const enforced = await call('POST', '/api/v1/sovereign/residency/enforce', devA, {
+      data_context: { jurisdiction: 'DE', classification: 'pii' },
+      candidate_jurisdictions: ['US', 'FR'],
+    });
+    expect(enforced.json).toMatchObject({
+      allowed: true,
+      allowed_jurisdictions: ['FR'],
+      decided_by_rule: deRule,
+      action: 'allow',
+    });
+  });
+
+  it('issues a signed receipt that verifies with the published keys, and fails when anything is altered', async () => {
+    const task = await call('POST', '/v1/tasks', devA, chat('DE', 'pii', 'receipt please'), {
+      prefer: 'wait=10',
+    });
+    expect(task.json['engine']['route']).toBe('eu-llm');
+    const { json } = await call('GET', `/v1/tasks/${task.json['task_id']}/receipt`, devA);
+    const keys = await fetch(`${gateway}/.well-known/aion-receipt-keys`);
+    expect(keys.status).toBe(200);
+    const jwks = (await keys.json()) as JSONWebKeySet;
+    const receipt = await verifyReceipt(json['jws'], jwks, JSON.stringify(json['receipt']));
+    expect(receipt).toMatchObject({
+      task_id: task.json['task_id'],
+      tenant_id: tenantA,
+      data: { jurisdiction: 'DE', classification: 'pii' },
+      processed_in: { jurisdiction: 'EU', engine: 'eu-llm', region: 'eu-central' },
+      model: { id: 'test-model' },
+      allowed_by_rule: deRule,
+    });
+    expect(receipt.input_sha256).toMatch(/^[0-9a-f]{64}$/);
+    // The same receipt on every read.
+    const again = await call('GET', `/v1/tasks/${task.json['task_id']}/receipt`, devA);
+    expect(again.json['jws']).toBe(json['jws']);
+    const tampered = {
+      ...json['receipt'],
+      processed_in: { ...json['receipt'].processed_in, jurisdiction: 'DE' },
+    };
+    await expect(verifyReceipt(json['jws'], jwks, JSON.stringify(tampered))).rejects.toThrow(
+      /differs/,
+    );
+    const [header, , signature] = (json['jws'] as string).split('.');
+    const forged = `${header}.${Buffer.from(JSON.stringify(tampered)).toString('base64url')}.${signature}`;
+    await expect(verifyReceipt(forged, jwks)).rejects.toThrow(/does not verify/);
+    // Another tenant cannot read it.
+    expect((await call('GET', `/v1/tasks/${task.json['task_id']}/receipt`, adminB)).status).toBe(
+      404,
+    );
+  });
+
+  it('governs models: only admin or operator decide, illegal moves are refused, a revocation takes effect within a second', async () => {
+    const registered = await call('POST', '/api/v1/sovereign/registry/models', devA, {
+      model_ref: 'test-model',
+      version: '2025-01',
+      jurisdiction: 'US',
+    });
+    expect(registered.status).toBe(201);
+    expect(registered.json['status']).toBe('PENDING');
+    const id = registered.json['id'];
+    expect(
+      (await call('POST', `/api/v1/sovereign/registry/models/${id}/approve`, devA, {})).status,
+    ).toBe(403);
+    const approved = await call(
+      'POST',
+      `/api/v1/sovereign/registry/models/${id}/approve`,
+      operatorA,
+      {
+        reason: 'reviewed',
+      },
+    );
+    expect(approved.json).toMatchObject({
+      status: 'APPROVED',
+      decided_by: `operator-of-${tenantA}`,
+    });
+    const illegal = await call(
+      'POST',
+      `/api/v1/sovereign/registry/models/${id}/reject`,
+      adminA,
+      {},
+    );
+    expect(illegal.status).toBe(409);
+    expect(illegal.json['error_code']).toBe('state.conflict');
+    // US data goes to the US engine under the approval (and the orchestrator caches that answer).
+    const warm = await call('POST', '/v1/tasks', devA, chat('US', 'none'), { prefer: 'wait=10' });
+    expect(warm.json['engine']['route']).toBe('us-llm');
+    const revokedAt = Date.now();
+    const revoked = await call('POST', `/api/v1/sovereign/registry/models/${id}/revoke`, adminA, {
+      reason: 'export control',
+    });
+    expect(revoked.json['status']).toBe('REVOKED');
+    const moved = await eventually(
+      async () => {
+        const r = await call('POST', '/v1/tasks', devA, chat('US', 'none'), { prefer: 'wait=10' });
+        return r.json['engine']?.['route'] === 'eu-llm' ? r : undefined;
+      },
+      5_000,
+      20,
+    );
+    const tookMs = Date.now() - revokedAt;
+    expect(tookMs).toBeLessThan(1_000);
+    expect(moved.json['engine']['reason']).toContain('1 excluded');
+    await eventually(() => (eventsOf(tenantA, 'model.revoked').length ? true : undefined));
+    const types = eventsOf(tenantA)
+      .filter((e) => e.topic === TOPICS.sovereignRegistry)
+      .map((e) => e.envelope.type);
+    expect(types.slice(0, 2)).toEqual(['model.registered', 'model.approved']);
+    const change = payloadOf(eventsOf(tenantA, 'model.revoked')[0]!.envelope, 'model.revoked');
+    expect(change).toMatchObject({ actor: `admin-of-${tenantA}`, reason: 'export control' });
+  });
+
+  it('routes to regional deployments: strict fails without an active one, preferred falls back and says so', async () => {
+    const model = await call('POST', '/api/v1/sovereign/registry/models', adminA, {
+      model_ref: 'llama-3.1-8b',
+      jurisdiction: 'EU',
+    });
+    await call('POST', `/api/v1/sovereign/registry/models/${model.json['id']}/approve`, adminA, {});
+    const refused = await call('POST', '/api/v1/sovereign/deploy/regional', adminA, {
+      jurisdiction: 'US',
+      region: 'us-east-1',
+      model_id: 'llama-3.1-8b',
+      image: 'registry.local/vllm:0.6.3',
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.json['error_code']).toBe('sovereign.model_not_approved');
+    const deployed = await call('POST', '/api/v1/sovereign/deploy/regional', adminA, {
+      jurisdiction: 'DE',
+      region: 'eu-central-1',
+      model_id: 'llama-3.1-8b',
+      image: 'registry.local/vllm:0.6.3',
+      replicas: 2,
+    });
+    expect(deployed.status).toBe(202);
+    expect(deployed.json['deployment']).toMatchObject({
+      status: 'DEPLOYING',
+      mode: 'render',
+      namespace: 'aion-sovereign-de-eu-central-1',
+    });
+    const docs = parseAllDocuments(deployed.json['manifests']);
+    expect(docs.map((d) => (d.toJS() as { kind: string }).kind)).toEqual([
+      'Namespace',
+      'Deployment',
+      'Service',
+    ]);
+    expect(docs.every((d) => d.errors.length === 0)).toBe(true);
+    const file = path.join(manifestsDir, 'aion-sovereign-de-eu-central-1');
+    expect(existsSync(file)).toBe(true);
+
+    const strict = await call('POST', '/api/v1/sovereign/routing/policies', adminA, {
+      name: 'de-only',
+      strategy: 'strict',
+      primary_jurisdiction: 'DE',
+    });
+    const route = (policy: string) =>
+      call('POST', '/api/v1/sovereign/route', devA, {
+        data_context: { jurisdiction: 'DE', classification: 'pii' },
+        model_id: 'llama-3.1-8b',
+        routing_policy_id: policy,
+        task_id: uniqueName('route'),
+      });
+    const none = await route(strict.json['id']);
+    expect(none.status).toBe(409);
+    expect(none.json['error_code']).toBe('sovereign.no_compliant_deployment');
+    expect(none.json['message']).toContain(
+      'policy de-only is strict and its primary DE has no compliant active deployment',
+    );
+    expect(none.json['details'][0]['message']).toContain('is DEPLOYING');
+
+    // The GitOps side reports the rollout.
+    const active = await call(
+      'POST',
+      `/api/v1/sovereign/deployments/${deployed.json['deployment'].id}/status`,
+      adminA,
+      { status: 'ACTIVE', reason: 'argo synced' },
+    );
+    expect(active.json['status']).toBe('ACTIVE');
+    expect((await route(strict.json['id'])).json).toMatchObject({
+      used_fallback: false,
+      decided_by_rule: deRule,
+    });
+
+    const preferred = await call('POST', '/api/v1/sovereign/routing/policies', adminA, {
+      name: 'france-first',
+      strategy: 'preferred',
+      primary_jurisdiction: 'FR',
+      secondary_jurisdictions: ['DE'],
+    });
+    const fellBack = await route(preferred.json['id']);
+    expect(fellBack.json).toMatchObject({
+      used_fallback: true,
+      deployment: { jurisdiction: 'DE' },
+    });
+    expect(fellBack.json['reason']).toContain(
+      'primary FR has no compliant active deployment, fell back to DE',
+    );
+    const decision = await eventually(() =>
+      eventsOf(tenantA, 'routing.decision').find(
+        (e) => payloadOf(e.envelope, 'routing.decision').usedFallback,
+      ),
+    );
+    expect(payloadOf(decision.envelope, 'routing.decision').decidedByRule).toBe(deRule);
+    const regions = await call('GET', '/api/v1/sovereign/regions?jurisdiction=DE', devA);
+    expect(regions.json['data']).toHaveLength(1);
+    expect(regions.json['region_codes']['EU']).toContain('DE');
+    await eventually(() =>
+      ['deployment.initiated', 'deployment.deploying', 'deployment.active'].every(
+        (t) => eventsOf(tenantA, t).length === 1,
+      )
+        ? true
+        : undefined,
+    );
+    const workload = (docs[1]!.toJS() as { metadata: { name: string } }).metadata.name;
+    expect(readFileSync(path.join(file, `${workload}.yaml`), 'utf8')).toContain(
+      'aion.io/jurisdiction: de',
+    );
+  });
+
+  it('answers compliance questions from the starter map, caches them, and takes tenant overrides', async () => {
+    const de = await call('GET', '/api/v1/sovereign/compliance/DE', devA);
+    expect(de.json['regulations'].map((r: { name: string }) => r.name)).toEqual(['GDPR']);
+    expect(de.json['adequate_jurisdictions']).toEqual(expect.arrayContaining(['JP', 'GB', 'CH']));
+    expect(de.json['from_cache']).toBe(false);
+    expect((await call('GET', '/api/v1/sovereign/compliance/DE', devA)).json['from_cache']).toBe(
+      true,
+    );
+    const cn = await call('GET', '/api/v1/sovereign/compliance/CN', devA);
+    expect(cn.json['deployment_config']).toMatchObject({
+      data_localization: true,
+      processing_jurisdictions: ['CN'],
+    });
+    const put = await call('PUT', '/api/v1/sovereign/compliance/DE', adminA, {
+      regulations: [
+        { name: 'GDPR + BDSG', localization_required: true, sources: ['internal policy 7'] },
+      ],
+    });
+    expect(put.status).toBe(200);
+    const after = await call('GET', '/api/v1/sovereign/compliance/DE', devA);
+    expect(after.json).toMatchObject({
+      from_cache: false,
+      deployment_config: { data_localization: true },
+    });
+    expect(
+      (await call('GET', '/api/v1/sovereign/compliance/DE', adminB)).json['regulations'][0].name,
+    ).toBe('GDPR');
+    await eventually(() =>
+      eventsOf(tenantA, 'compliance.mapping_created').length ? true : undefined,
+    );
+    expect((await call('GET', '/api/v1/sovereign/compliance/XX', devA)).json['error_code']).toBe(
+      'validation.invalid_argument',
+    );
+  });
+
+  it('keeps tenants apart, checks permissions and input, and enforces the rule limit under concurrency', async () => {
+    const listedB = await call('GET', '/api/v1/sovereign/residency/rules', adminB);
+    expect(listedB.json['data']).toEqual([]);
+    expect((await call('GET', `/api/v1/sovereign/residency/rules/${deRule}`, adminB)).status).toBe(
+      404,
+    );
+    expect((await call('GET', '/api/v1/sovereign/registry/models', adminB)).json['data']).toEqual(
+      [],
+    );
+    expect(
+      (
+        await call('POST', '/api/v1/sovereign/residency/rules', devA, {
+          data_jurisdiction: 'DE',
+          tier: 'pii',
+          action: 'require_local',
+        })
+      ).status,
+    ).toBe(403);
+    const bad = await call('POST', '/api/v1/sovereign/residency/rules', adminA, {
+      data_jurisdiction: 'XX',
+      tier: 'pii',
+      action: 'allow',
+      target_jurisdictions: ['EU', 'QQ'],
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.json['message']).toContain('"XX"');
+    expect(bad.json['message']).toContain('"QQ"');
+    // Tenant B starts empty: ten concurrent creates against a limit of five.
+    const attempts = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        call('POST', '/api/v1/sovereign/residency/rules', adminB, {
+          data_jurisdiction: 'FR',
+          tier: 'all',
+          action: 'deny',
+          target_jurisdictions: ['CN'],
+          priority: i,
+        }),
+      ),
+    );
+    expect(attempts.filter((a) => a.status === 201)).toHaveLength(MAX_RULES);
+    const refused = attempts.filter((a) => a.status !== 201);
+    expect(refused.every((a) => a.json['error_code'] === 'sovereign.rule_limit_exceeded')).toBe(
+      true,
+    );
+    expect((await call('GET', '/api/v1/sovereign/residency/status', adminB)).json).toMatchObject({
+      rule_count: MAX_RULES,
+      max_rules: MAX_RULES,
+      default_jurisdiction: 'US',
+    });
+    expect(eventsOf(tenantB, 'residency.rule_created').length).toBeLessThanOrEqual(MAX_RULES);
+  });
+});
