@@ -8,6 +8,7 @@ import { JurisdictionRegistry } from '@aion/jurisdictions';
 import { parseEngines } from '../../apps/orchestrator/src/core/engines';
 import { LatencyWindows } from '../../apps/orchestrator/src/core/latency';
 import { route, type RouteRequest } from '../../apps/orchestrator/src/core/router';
+import { timeRounds } from './timing';
 
 const jurisdictions = new JurisdictionRegistry();
 const tiers = ['local', 'cloud-standard', 'cloud-premium'] as const;
@@ -90,35 +91,19 @@ const requests: RouteRequest[] = [
   },
 ];
 
-const WARMUP = 20_000;
-const ROUNDS = 5;
-const ITERATIONS = 100_000;
-for (let i = 0; i < WARMUP; i++)
-  route(engines, requests[i % requests.length]!, state, jurisdictions);
-const samples = new Float64Array(ITERATIONS);
-const rounds: { p50_us: number; p95_us: number; p99_us: number; max_us: number }[] = [];
-for (let round = 0; round < ROUNDS; round++) {
-  for (let i = 0; i < ITERATIONS; i++) {
-    const started = process.hrtime.bigint();
-    route(engines, requests[i % requests.length]!, state, jurisdictions);
-    samples[i] = Number(process.hrtime.bigint() - started) / 1000;
-  }
-  samples.sort();
-  const pct = (p: number) =>
-    Number(samples[Math.min(samples.length - 1, Math.ceil(p * samples.length) - 1)]!.toFixed(2));
-  rounds.push({ p50_us: pct(0.5), p95_us: pct(0.95), p99_us: pct(0.99), max_us: pct(1) });
-}
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const timing = timeRounds(
+  (i) => route(engines, requests[i % requests.length]!, state, jurisdictions),
+  {
+    warmup: 20_000,
+    rounds: 5,
+    iterations: 100_000,
+  },
+);
 process.stdout.write(
   `${JSON.stringify({
     benchmark: 'router-decision',
     engines: engines.length,
-    rounds: ROUNDS,
-    iterations_per_round: ITERATIONS,
-    median_p50_us: median(rounds.map((r) => r.p50_us)),
-    median_p99_us: median(rounds.map((r) => r.p99_us)),
     target_p99_us: 50,
-    per_round: rounds,
+    ...timing,
   })}\n`,
 );
