@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -282,6 +282,29 @@ describe('sovereignty end to end through the gateway', () => {
     const [header, , signature] = (json['jws'] as string).split('.');
     const forged = `${header}.${Buffer.from(JSON.stringify(tampered)).toString('base64url')}.${signature}`;
     await expect(verifyReceipt(forged, jwks)).rejects.toThrow(/does not verify/);
+    // The documented command verifies it offline and refuses the tampered copy.
+    const verify = (document: unknown) => {
+      const file = path.join(scratch, `${uniqueName('receipt')}.json`);
+      writeFileSync(file, JSON.stringify(document));
+      return spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'tools/aionctl/verify-receipt.ts',
+          file,
+          '--jwks',
+          `${gateway}/.well-known/aion-receipt-keys`,
+        ],
+        { cwd: repoRoot, encoding: 'utf8' },
+      );
+    };
+    const good = verify(json);
+    expect(good.status).toBe(0);
+    expect(good.stdout).toContain(`VALID: task ${task.json['task_id']}`);
+    const bad = verify({ ...json, receipt: tampered });
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toContain('INVALID: the receipt differs from what was signed');
     // Another tenant cannot read it.
     expect((await call('GET', `/v1/tasks/${task.json['task_id']}/receipt`, adminB)).status).toBe(
       404,
