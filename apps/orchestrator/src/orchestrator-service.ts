@@ -60,7 +60,7 @@ export function createOrchestratorService(
     outbox,
     ...(embedded ? { embedded } : {}),
     wire: ({ infrastructure, outbox: box, tokens, logger }) => {
-      const jurisdictions = new JurisdictionRegistry();
+      const jurisdictions = JurisdictionRegistry.fromFile(config.regionsFile);
       // Invalid files stop the service at startup with every problem listed.
       const engines = parseEngines(readConfigFile(config.enginesFile, 'engines'), jurisdictions);
       const policies = config.policiesFile

@@ -106,7 +106,7 @@ export function createSovereignAiService(
     outbox,
     ...(embedded ? { embedded } : {}),
     wire: ({ infrastructure, outbox: box, logger }) => {
-      const jurisdictions = new JurisdictionRegistry();
+      const jurisdictions = JurisdictionRegistry.fromFile(config.regionsFile);
       const defaultJurisdiction = jurisdictions.normalize(
         config.defaultJurisdiction,
         'AION_SOVEREIGN_DEFAULT_JURISDICTION',

@@ -55,6 +55,11 @@ export const sharedConfigSpec = {
     z.string().default('.aion/data'),
     'Embedded mode: where PGlite keeps each service\'s data ("memory" keeps nothing on disk)',
   ),
+  regionsFile: field(
+    'AION_REGIONS_FILE',
+    z.string().min(1).optional(),
+    'JSON or YAML map of region code -> ISO 3166-1 countries, added to (or replacing) the built-in regions; every service must read the same file',
+  ),
   internalTokenSecret: field(
     'AION_INTERNAL_TOKEN_SECRET',
     z.string().min(32, 'must be at least 32 characters').optional(),

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ISO_3166_1 } from './iso3166';
 import { JurisdictionRegistry } from './registry';
 
@@ -39,6 +42,41 @@ describe('JurisdictionRegistry', () => {
     );
     expect(() => new JurisdictionRegistry({ regions: { NA: ['US'] } })).toThrow(
       /already a country code/,
+    );
+  });
+});
+
+describe('JurisdictionRegistry.fromFile', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'aion-regions-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it('adds operator regions and replaces built-ins of the same name', () => {
+    const registry = JurisdictionRegistry.fromFile(
+      write('ok.yaml', 'BENELUX: [BE, NL, LU]\nDACH: [DE, AT, CH, LI]\n'),
+    );
+    expect([...registry.countriesOf('BENELUX')].sort()).toEqual(['BE', 'LU', 'NL']);
+    expect(registry.countriesOf('DACH').has('LI')).toBe(true);
+    expect(registry.isKnown('EU')).toBe(true);
+    expect(registry.normalize('benelux')).toBe('BENELUX');
+  });
+
+  it('refuses files that are not a map of regions to known countries', () => {
+    expect(() => JurisdictionRegistry.fromFile(write('list.yaml', '- BE\n- NL\n'))).toThrow(
+      /expected a map of region code/,
+    );
+    expect(() => JurisdictionRegistry.fromFile(write('bad.yaml', 'BENELUX: [BE, XX]\n'))).toThrow(
+      /unknown countries: XX/,
+    );
+    expect(() => JurisdictionRegistry.fromFile(write('clash.yaml', 'DE: [DE]\n'))).toThrow(
+      /already a country code/,
+    );
+    expect(() => JurisdictionRegistry.fromFile(path.join(dir, 'missing.yaml'))).toThrow(
+      /cannot read the regions file/,
     );
   });
 });

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { AionError } from '@aion/errors';
 import { ISO_3166_1 } from './iso3166';
 import { DEFAULT_REGIONS } from './regions';
@@ -31,6 +33,40 @@ export class JurisdictionRegistry {
       if (unknown.length)
         throw new Error(`region ${region} names unknown countries: ${unknown.join(', ')}`);
       this.regions.set(region, new Set(members.map((m) => m.toUpperCase())));
+    }
+  }
+
+  /**
+   * The built-in regions plus an operator's file (`AION_REGIONS_FILE`: region code -> country
+   * codes, JSON or YAML); a file region with a built-in's name replaces it. Invalid files are
+   * refused at startup naming the problem.
+   */
+  static fromFile(file: string | undefined): JurisdictionRegistry {
+    if (!file) return new JurisdictionRegistry();
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new Error(`cannot read the regions file ${file}: ${(err as Error).message}`);
+    }
+    const valid =
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      !Array.isArray(parsed) &&
+      Object.values(parsed).every(
+        (members) =>
+          Array.isArray(members) &&
+          members.length > 0 &&
+          members.every((m) => typeof m === 'string'),
+      );
+    if (!valid)
+      throw new Error(
+        `regions file ${file} is invalid: expected a map of region code -> non-empty list of country codes`,
+      );
+    try {
+      return new JurisdictionRegistry({ regions: parsed as Record<string, string[]> });
+    } catch (err) {
+      throw new Error(`regions file ${file} is invalid: ${(err as Error).message}`);
     }
   }
 

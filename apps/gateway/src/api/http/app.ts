@@ -121,7 +121,7 @@ export function gatewayApp(deps: GatewayDeps): Express {
   app.use(authenticate({ apiKeys: deps.keyVerifier, ...(deps.jwt ? { jwt: deps.jwt } : {}) }));
   app.use(rateLimit(deps.buckets, limits, 'principal'));
   app.use(idempotency(deps.idempotencyStore, config.idempotencyTtlMinutes * 60_000));
-  const jurisdictions = new JurisdictionRegistry();
+  const jurisdictions = JurisdictionRegistry.fromFile(config.regionsFile);
   app.use(
     openAiRoutes({
       tasks: deps.tasks,
