@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { AuditTrail } from '@aion/events';
 import { JurisdictionRegistry } from '@aion/jurisdictions';
 import {
   defineService,
@@ -196,6 +197,7 @@ export function createSovereignAiService(
               }),
             ),
             receipts,
+            audit: new AuditTrail(db, writer),
           }),
         workers: [
           cacheInvalidationWorker({

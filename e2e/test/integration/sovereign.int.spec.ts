@@ -91,6 +91,7 @@ beforeAll(async () => {
     TOPICS.sovereignRouting,
     TOPICS.sovereignCompliance,
     TOPICS.sovereignRegistry,
+    TOPICS.auditActivity,
   ];
   await bus.ensureTopics(topics);
   await bus.subscribe({
@@ -369,6 +370,18 @@ describe('sovereignty end to end through the gateway', () => {
     expect(types.slice(0, 2)).toEqual(['model.registered', 'model.approved']);
     const change = payloadOf(eventsOf(tenantA, 'model.revoked')[0]!.envelope, 'model.revoked');
     expect(change).toMatchObject({ actor: `admin-of-${tenantA}`, reason: 'export control' });
+    // Every decision is on the audit trail too, with who made it.
+    const audited = await eventually(() =>
+      eventsOf(tenantA, 'audit.recorded')
+        .map((e) => payloadOf(e.envelope, 'audit.recorded'))
+        .find((a) => a.action === 'model.revoked' && a.resourceId === id),
+    );
+    expect(audited).toMatchObject({ actor: `admin-of-${tenantA}`, outcome: 'success' });
+    expect(
+      eventsOf(tenantA, 'audit.recorded').some(
+        (e) => payloadOf(e.envelope, 'audit.recorded').action === 'model.approved',
+      ),
+    ).toBe(true);
   });
 
   it('routes to regional deployments: strict fails without an active one, preferred falls back and says so', async () => {

@@ -1,7 +1,8 @@
 import { SovereignService } from '@aion/contracts';
 import { AionError } from '@aion/errors';
+import type { AuditTrail } from '@aion/events';
 import { requireTenant } from '@aion/tenancy';
-import { nextPageToken, pageWindow, type GrpcServer } from '@aion/grpc';
+import { nextPageToken, pageWindow, type GrpcServer, type ServiceImpl } from '@aion/grpc';
 import type { JsonObject } from '@bufbuild/protobuf';
 import type { ComplianceCatalog, ComplianceMap, ComplianceOverrides } from '../core/compliance';
 import type { ComplianceData } from '../core/compliance-data';
@@ -23,6 +24,47 @@ import type { RegistryService } from '../core/registry-service';
 import type { ResidencyService } from '../core/residency-service';
 import { deploymentProto, fromEnum, modelProto, policyProto, ruleProto } from '../proto';
 
+/** Mutations recorded on audit.activity: action and the affected resource's id. */
+const AUDITED: Partial<
+  Record<keyof typeof SovereignService.method, (req: Loose, res: Loose) => [string, string]>
+> = {
+  createResidencyRule: (_q, r) => ['residency_rule.created', r.rule?.id],
+  updateResidencyRule: (_q, r) => ['residency_rule.updated', r.rule?.id],
+  deleteResidencyRule: (q) => ['residency_rule.deleted', q.id],
+  createRoutingPolicy: (_q, r) => ['routing_policy.created', r.policy?.id],
+  updateRoutingPolicy: (_q, r) => ['routing_policy.updated', r.policy?.id],
+  deleteRoutingPolicy: (q) => ['routing_policy.deleted', q.id],
+  deployRegional: (_q, r) => ['deployment.requested', r.deployment?.id],
+  updateDeploymentStatus: (_q, r) => ['deployment.status_changed', r.deployment?.id],
+  putCompliance: (q) => ['compliance.overridden', q.compliance?.jurisdiction],
+  registerModel: (_q, r) => ['model.registered', r.model?.id],
+  approveModel: (q) => ['model.approved', q.id],
+  rejectModel: (q) => ['model.rejected', q.id],
+  revokeModel: (q) => ['model.revoked', q.id],
+  rotateReceiptKey: (_q, r) => ['receipt_key.rotated', r.kid],
+};
+
+// Requests and responses of different RPCs read uniformly by the audit wrapper.
+type Loose = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- one wrapper for every RPC's messages
+
+/** Records every successful mutation on audit.activity after the handler returns. */
+function withAudit<H extends Record<string, unknown>>(
+  handlers: H,
+  audit: Pick<AuditTrail, 'record'>,
+): H {
+  const wrapped: Record<string, unknown> = { ...handlers };
+  for (const [name, describe] of Object.entries(AUDITED)) {
+    const handler = handlers[name] as (req: Loose, ctx: Loose) => Promise<Loose>;
+    wrapped[name] = async (req: Loose, ctx: Loose) => {
+      const res = await handler(req, ctx);
+      const [action, id] = describe(req, res);
+      await audit.record(action, String(id ?? ''), req.reason ? { reason: req.reason } : {});
+      return res;
+    };
+  }
+  return wrapped as H;
+}
+
 export interface SovereignApi {
   residency: ResidencyService;
   policies: PolicyService;
@@ -31,6 +73,8 @@ export interface SovereignApi {
   compliance: ComplianceCatalog;
   overrides: ComplianceOverrides;
   receipts: ReceiptKeyring;
+  /** Operator and admin actions on audit.activity (the domain events carry them as well). */
+  audit: Pick<AuditTrail, 'record'>;
 }
 
 const required = (value: string, field: string) => {
@@ -122,259 +166,252 @@ export const complianceProto = (m: ComplianceMap) => ({
 
 /** aion.v1.SovereignService: parse, check, call, map back. */
 export function registerSovereignApi(server: GrpcServer, api: SovereignApi): void {
-  server.add(
-    SovereignService,
-    {
-      enforceResidency: async (req) => {
-        const e = await api.residency.enforce(
-          dataContext(api, req.dataContext),
-          req.candidateJurisdictions,
-          req.taskId,
-        );
-        return {
-          allowed: e.allowed,
-          allowedJurisdictions: e.allowedJurisdictions,
-          decidedByRule: e.verdict.ruleId,
-          reason: e.verdict.reason,
-          allowedModels: e.approvedModels.map(modelProto),
-          deniedJurisdictions: [...e.verdict.deniedCodes],
-          unrestricted: e.verdict.unrestricted,
-          action: e.verdict.action,
-          blockedModels: e.blockedModels.map(modelProto),
-          modelApprovalRequired: api.residency.settings.requireModelApproval,
-        };
-      },
-      getResidencyStatus: async () => {
-        const s = await api.residency.status();
-        return {
-          ruleCount: s.ruleCount,
-          maxRules: s.maxRules,
-          defaultJurisdiction: s.defaultJurisdiction,
-          violationsLast24h: BigInt(s.violations),
-          decisionsLast24h: BigInt(s.decisions),
-        };
-      },
-      createResidencyRule: async (req) => ({
-        rule: ruleProto(await api.residency.create(ruleInput(req.rule))),
-      }),
-      getResidencyRule: async (req) => ({
-        rule: ruleProto(await api.residency.get(required(req.id, 'id'))),
-      }),
-      listResidencyRules: async (req) => {
-        const window = pageWindow(req.page);
-        const { items, page } = paged(window, await api.residency.list(window), ruleProto);
-        return { rules: items, page };
-      },
-      updateResidencyRule: async (req) => ({
-        rule: ruleProto(
-          await api.residency.update(required(req.rule?.id ?? '', 'rule.id'), ruleInput(req.rule)),
-        ),
-      }),
-      deleteResidencyRule: async (req) => {
-        await api.residency.remove(required(req.id, 'id'));
-        return {};
-      },
-      route: async (req) => {
-        const out = await api.deployments.route(
-          dataContext(api, req.dataContext),
-          req.modelId,
-          req.routingPolicyId,
-          req.taskId,
-        );
-        return {
-          deployment: deploymentProto(out.deployment),
-          decidedByRule: out.ruleId,
-          reason: out.reason,
-          usedFallback: out.usedFallback,
-        };
-      },
-      createRoutingPolicy: async (req) => ({
-        policy: policyProto(await api.policies.create(policyInput(req.policy))),
-      }),
-      getRoutingPolicy: async (req) => ({
-        policy: policyProto(await api.policies.get(required(req.id, 'id'))),
-      }),
-      listRoutingPolicies: async (req) => {
-        const window = pageWindow(req.page);
-        const { items, page } = paged(window, await api.policies.list(window), policyProto);
-        return { policies: items, page };
-      },
-      updateRoutingPolicy: async (req) => ({
-        policy: policyProto(
-          await api.policies.update(
-            required(req.policy?.id ?? '', 'policy.id'),
-            policyInput(req.policy),
-          ),
-        ),
-      }),
-      deleteRoutingPolicy: async (req) => {
-        await api.policies.remove(required(req.id, 'id'));
-        return {};
-      },
-      deployRegional: async (req) => {
-        const out = await api.deployments.deploy({
-          jurisdiction: required(req.jurisdiction, 'jurisdiction'),
-          region: required(req.region, 'region'),
-          modelId: required(req.modelId, 'model_id'),
-          modelVersion: req.modelVersion,
-          image: required(req.image, 'image'),
-          replicas: req.replicas || 1,
-        });
-        return { deployment: deploymentProto(out.deployment), manifests: out.manifests };
-      },
-      getRegionalDeployment: async (req) => {
-        const d = await api.deployments.get(required(req.id, 'id'));
-        return { deployment: deploymentProto(d), manifests: api.deployments.manifestsOf(d) };
-      },
-      listRegionalDeployments: async (req) => {
-        const window = pageWindow(req.page);
-        const { items, page } = paged(
-          window,
-          await api.deployments.list(window, req.jurisdiction || undefined),
-          deploymentProto,
-        );
-        return { deployments: items, page };
-      },
-      updateDeploymentStatus: async (req) => ({
-        deployment: deploymentProto(
-          await api.deployments.updateStatus(
-            required(req.id, 'id'),
-            enumValue(DEPLOYMENT_STATUSES, req.status, 'status'),
-            req.reason.slice(0, 2000),
-          ),
-        ),
-      }),
-      getCompliance: async (req) => {
-        const jurisdiction = api.residency.normalizeData({
-          jurisdiction: required(req.jurisdiction, 'jurisdiction'),
-          classification: 'none',
-        }).jurisdiction;
-        const { map, fromCache } = await api.compliance.get(
-          requireTenant().tenantId,
-          jurisdiction,
-          api.overrides,
-        );
-        return { compliance: complianceProto(map), fromCache };
-      },
-      putCompliance: async (req) => {
-        const c = req.compliance;
-        if (!c) throw AionError.validation('compliance is required');
-        const jurisdiction = api.residency.normalizeData({
-          jurisdiction: required(c.jurisdiction, 'compliance.jurisdiction'),
-          classification: 'none',
-        }).jurisdiction;
-        const data: ComplianceData = {
-          regulations: c.regulations.map((r, i) => ({
-            name: required(r.name, `compliance.regulations[${i}].name`).slice(0, 200),
-            localization_required: r.requirements?.localizationRequired ?? false,
-            transfer_mechanisms: r.requirements?.transferMechanisms ?? [],
-            encryption_at_rest: r.requirements?.encryptionAtRest ?? false,
-            encryption_in_transit: r.requirements?.encryptionInTransit ?? false,
-            retention_days: Math.max(0, r.requirements?.retentionDays ?? 0),
-            sources: r.sources,
-          })),
-          adequate_jurisdictions: c.adequateJurisdictions.map(
-            (a) =>
-              api.residency.normalizeData({ jurisdiction: a, classification: 'none' }).jurisdiction,
-          ),
-        };
-        const map = await api.compliance.put(
-          requireTenant().tenantId,
-          jurisdiction,
-          data,
-          api.overrides,
-        );
-        return { compliance: complianceProto(map) };
-      },
-      registerModel: async (req) => ({
-        model: modelProto(
-          await api.registry.register({
-            modelRef: req.modelRef,
-            name: req.name,
-            version: req.version,
-            jurisdiction: required(req.jurisdiction, 'jurisdiction'),
-          }),
-        ),
-      }),
-      getModel: async (req) => ({
-        model: modelProto(await api.registry.get(required(req.id, 'id'))),
-      }),
-      listModels: async (req) => {
-        const window = pageWindow(req.page);
-        const status = req.status ? enumValue(MODEL_STATUSES, req.status, 'status') : undefined;
-        const { items, page } = paged(
-          window,
-          await api.registry.list(window, {
-            ...(req.jurisdiction ? { jurisdiction: req.jurisdiction } : {}),
-            ...(status ? { status } : {}),
-          }),
-          modelProto,
-        );
-        return { models: items, page };
-      },
-      approveModel: async (req) => ({
-        model: modelProto(
-          await api.registry.decide(required(req.id, 'id'), 'APPROVED', req.reason),
-        ),
-      }),
-      rejectModel: async (req) => ({
-        model: modelProto(
-          await api.registry.decide(required(req.id, 'id'), 'REJECTED', req.reason),
-        ),
-      }),
-      revokeModel: async (req) => ({
-        model: modelProto(await api.registry.decide(required(req.id, 'id'), 'REVOKED', req.reason)),
-      }),
-      signReceipt: async (req, ctx) => {
-        // Only the orchestrator issues receipts: anything else could get arbitrary JSON signed.
-        if (ctx.principal?.caller !== 'orchestrator')
-          throw new AionError('auth.forbidden', 'receipts are signed for the orchestrator only');
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(required(req.receiptJson, 'receipt_json'));
-        } catch {
-          throw AionError.validation('receipt_json is not JSON');
-        }
-        if (
-          typeof parsed !== 'object' ||
-          parsed === null ||
-          (parsed as { tenant_id?: unknown }).tenant_id !== requireTenant().tenantId
-        )
-          throw AionError.validation('the receipt must be for the calling tenant');
-        return api.receipts.sign(req.receiptJson);
-      },
-      getReceiptKeys: async () => ({ jwksJson: JSON.stringify(await api.receipts.jwks()) }),
-      rotateReceiptKey: async () => ({ kid: await api.receipts.rotate() }),
+  const handlers: ServiceImpl<typeof SovereignService.method> = {
+    enforceResidency: async (req) => {
+      const e = await api.residency.enforce(
+        dataContext(api, req.dataContext),
+        req.candidateJurisdictions,
+        req.taskId,
+      );
+      return {
+        allowed: e.allowed,
+        allowedJurisdictions: e.allowedJurisdictions,
+        decidedByRule: e.verdict.ruleId,
+        reason: e.verdict.reason,
+        allowedModels: e.approvedModels.map(modelProto),
+        deniedJurisdictions: [...e.verdict.deniedCodes],
+        unrestricted: e.verdict.unrestricted,
+        action: e.verdict.action,
+        blockedModels: e.blockedModels.map(modelProto),
+        modelApprovalRequired: api.residency.settings.requireModelApproval,
+      };
     },
-    {
-      enforceResidency: 'sovereign:read',
-      getResidencyStatus: 'sovereign:read',
-      createResidencyRule: 'sovereign:manage',
-      getResidencyRule: 'sovereign:read',
-      listResidencyRules: 'sovereign:read',
-      updateResidencyRule: 'sovereign:manage',
-      deleteResidencyRule: 'sovereign:manage',
-      route: 'sovereign:read',
-      createRoutingPolicy: 'sovereign:manage',
-      getRoutingPolicy: 'sovereign:read',
-      listRoutingPolicies: 'sovereign:read',
-      updateRoutingPolicy: 'sovereign:manage',
-      deleteRoutingPolicy: 'sovereign:manage',
-      deployRegional: 'sovereign:manage',
-      getRegionalDeployment: 'sovereign:read',
-      listRegionalDeployments: 'sovereign:read',
-      updateDeploymentStatus: 'sovereign:manage',
-      getCompliance: 'sovereign:read',
-      putCompliance: 'sovereign:manage',
-      registerModel: 'models:register',
-      getModel: 'sovereign:read',
-      listModels: 'sovereign:read',
-      approveModel: 'models:approve',
-      rejectModel: 'models:approve',
-      revokeModel: 'models:approve',
-      signReceipt: 'tasks:read',
-      getReceiptKeys: 'public',
-      rotateReceiptKey: 'auth:manage',
+    getResidencyStatus: async () => {
+      const s = await api.residency.status();
+      return {
+        ruleCount: s.ruleCount,
+        maxRules: s.maxRules,
+        defaultJurisdiction: s.defaultJurisdiction,
+        violationsLast24h: BigInt(s.violations),
+        decisionsLast24h: BigInt(s.decisions),
+      };
     },
-  );
+    createResidencyRule: async (req) => ({
+      rule: ruleProto(await api.residency.create(ruleInput(req.rule))),
+    }),
+    getResidencyRule: async (req) => ({
+      rule: ruleProto(await api.residency.get(required(req.id, 'id'))),
+    }),
+    listResidencyRules: async (req) => {
+      const window = pageWindow(req.page);
+      const { items, page } = paged(window, await api.residency.list(window), ruleProto);
+      return { rules: items, page };
+    },
+    updateResidencyRule: async (req) => ({
+      rule: ruleProto(
+        await api.residency.update(required(req.rule?.id ?? '', 'rule.id'), ruleInput(req.rule)),
+      ),
+    }),
+    deleteResidencyRule: async (req) => {
+      await api.residency.remove(required(req.id, 'id'));
+      return {};
+    },
+    route: async (req) => {
+      const out = await api.deployments.route(
+        dataContext(api, req.dataContext),
+        req.modelId,
+        req.routingPolicyId,
+        req.taskId,
+      );
+      return {
+        deployment: deploymentProto(out.deployment),
+        decidedByRule: out.ruleId,
+        reason: out.reason,
+        usedFallback: out.usedFallback,
+      };
+    },
+    createRoutingPolicy: async (req) => ({
+      policy: policyProto(await api.policies.create(policyInput(req.policy))),
+    }),
+    getRoutingPolicy: async (req) => ({
+      policy: policyProto(await api.policies.get(required(req.id, 'id'))),
+    }),
+    listRoutingPolicies: async (req) => {
+      const window = pageWindow(req.page);
+      const { items, page } = paged(window, await api.policies.list(window), policyProto);
+      return { policies: items, page };
+    },
+    updateRoutingPolicy: async (req) => ({
+      policy: policyProto(
+        await api.policies.update(
+          required(req.policy?.id ?? '', 'policy.id'),
+          policyInput(req.policy),
+        ),
+      ),
+    }),
+    deleteRoutingPolicy: async (req) => {
+      await api.policies.remove(required(req.id, 'id'));
+      return {};
+    },
+    deployRegional: async (req) => {
+      const out = await api.deployments.deploy({
+        jurisdiction: required(req.jurisdiction, 'jurisdiction'),
+        region: required(req.region, 'region'),
+        modelId: required(req.modelId, 'model_id'),
+        modelVersion: req.modelVersion,
+        image: required(req.image, 'image'),
+        replicas: req.replicas || 1,
+      });
+      return { deployment: deploymentProto(out.deployment), manifests: out.manifests };
+    },
+    getRegionalDeployment: async (req) => {
+      const d = await api.deployments.get(required(req.id, 'id'));
+      return { deployment: deploymentProto(d), manifests: api.deployments.manifestsOf(d) };
+    },
+    listRegionalDeployments: async (req) => {
+      const window = pageWindow(req.page);
+      const { items, page } = paged(
+        window,
+        await api.deployments.list(window, req.jurisdiction || undefined),
+        deploymentProto,
+      );
+      return { deployments: items, page };
+    },
+    updateDeploymentStatus: async (req) => ({
+      deployment: deploymentProto(
+        await api.deployments.updateStatus(
+          required(req.id, 'id'),
+          enumValue(DEPLOYMENT_STATUSES, req.status, 'status'),
+          req.reason.slice(0, 2000),
+        ),
+      ),
+    }),
+    getCompliance: async (req) => {
+      const jurisdiction = api.residency.normalizeData({
+        jurisdiction: required(req.jurisdiction, 'jurisdiction'),
+        classification: 'none',
+      }).jurisdiction;
+      const { map, fromCache } = await api.compliance.get(
+        requireTenant().tenantId,
+        jurisdiction,
+        api.overrides,
+      );
+      return { compliance: complianceProto(map), fromCache };
+    },
+    putCompliance: async (req) => {
+      const c = req.compliance;
+      if (!c) throw AionError.validation('compliance is required');
+      const jurisdiction = api.residency.normalizeData({
+        jurisdiction: required(c.jurisdiction, 'compliance.jurisdiction'),
+        classification: 'none',
+      }).jurisdiction;
+      const data: ComplianceData = {
+        regulations: c.regulations.map((r, i) => ({
+          name: required(r.name, `compliance.regulations[${i}].name`).slice(0, 200),
+          localization_required: r.requirements?.localizationRequired ?? false,
+          transfer_mechanisms: r.requirements?.transferMechanisms ?? [],
+          encryption_at_rest: r.requirements?.encryptionAtRest ?? false,
+          encryption_in_transit: r.requirements?.encryptionInTransit ?? false,
+          retention_days: Math.max(0, r.requirements?.retentionDays ?? 0),
+          sources: r.sources,
+        })),
+        adequate_jurisdictions: c.adequateJurisdictions.map(
+          (a) =>
+            api.residency.normalizeData({ jurisdiction: a, classification: 'none' }).jurisdiction,
+        ),
+      };
+      const map = await api.compliance.put(
+        requireTenant().tenantId,
+        jurisdiction,
+        data,
+        api.overrides,
+      );
+      return { compliance: complianceProto(map) };
+    },
+    registerModel: async (req) => ({
+      model: modelProto(
+        await api.registry.register({
+          modelRef: req.modelRef,
+          name: req.name,
+          version: req.version,
+          jurisdiction: required(req.jurisdiction, 'jurisdiction'),
+        }),
+      ),
+    }),
+    getModel: async (req) => ({
+      model: modelProto(await api.registry.get(required(req.id, 'id'))),
+    }),
+    listModels: async (req) => {
+      const window = pageWindow(req.page);
+      const status = req.status ? enumValue(MODEL_STATUSES, req.status, 'status') : undefined;
+      const { items, page } = paged(
+        window,
+        await api.registry.list(window, {
+          ...(req.jurisdiction ? { jurisdiction: req.jurisdiction } : {}),
+          ...(status ? { status } : {}),
+        }),
+        modelProto,
+      );
+      return { models: items, page };
+    },
+    approveModel: async (req) => ({
+      model: modelProto(await api.registry.decide(required(req.id, 'id'), 'APPROVED', req.reason)),
+    }),
+    rejectModel: async (req) => ({
+      model: modelProto(await api.registry.decide(required(req.id, 'id'), 'REJECTED', req.reason)),
+    }),
+    revokeModel: async (req) => ({
+      model: modelProto(await api.registry.decide(required(req.id, 'id'), 'REVOKED', req.reason)),
+    }),
+    signReceipt: async (req, ctx) => {
+      // Only the orchestrator issues receipts: anything else could get arbitrary JSON signed.
+      if (ctx.principal?.caller !== 'orchestrator')
+        throw new AionError('auth.forbidden', 'receipts are signed for the orchestrator only');
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(required(req.receiptJson, 'receipt_json'));
+      } catch {
+        throw AionError.validation('receipt_json is not JSON');
+      }
+      if (
+        typeof parsed !== 'object' ||
+        parsed === null ||
+        (parsed as { tenant_id?: unknown }).tenant_id !== requireTenant().tenantId
+      )
+        throw AionError.validation('the receipt must be for the calling tenant');
+      return api.receipts.sign(req.receiptJson);
+    },
+    getReceiptKeys: async () => ({ jwksJson: JSON.stringify(await api.receipts.jwks()) }),
+    rotateReceiptKey: async () => ({ kid: await api.receipts.rotate() }),
+  };
+  server.add(SovereignService, withAudit(handlers, api.audit), {
+    enforceResidency: 'sovereign:read',
+    getResidencyStatus: 'sovereign:read',
+    createResidencyRule: 'sovereign:manage',
+    getResidencyRule: 'sovereign:read',
+    listResidencyRules: 'sovereign:read',
+    updateResidencyRule: 'sovereign:manage',
+    deleteResidencyRule: 'sovereign:manage',
+    route: 'sovereign:read',
+    createRoutingPolicy: 'sovereign:manage',
+    getRoutingPolicy: 'sovereign:read',
+    listRoutingPolicies: 'sovereign:read',
+    updateRoutingPolicy: 'sovereign:manage',
+    deleteRoutingPolicy: 'sovereign:manage',
+    deployRegional: 'sovereign:manage',
+    getRegionalDeployment: 'sovereign:read',
+    listRegionalDeployments: 'sovereign:read',
+    updateDeploymentStatus: 'sovereign:manage',
+    getCompliance: 'sovereign:read',
+    putCompliance: 'sovereign:manage',
+    registerModel: 'models:register',
+    getModel: 'sovereign:read',
+    listModels: 'sovereign:read',
+    approveModel: 'models:approve',
+    rejectModel: 'models:approve',
+    revokeModel: 'models:approve',
+    signReceipt: 'tasks:read',
+    getReceiptKeys: 'public',
+    rotateReceiptKey: 'auth:manage',
+  });
 }
