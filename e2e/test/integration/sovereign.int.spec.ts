@@ -180,19 +180,24 @@ describe('sovereignty end to end through the gateway', () => {
     });
     expect(created.status).toBe(201);
     deRule = created.json['id'];
-    // The orchestrator's cached answer is cleared by the rule_created event.
-    const routed = await eventually(async () => {
-      const r = await call(
-        'POST',
-        '/v1/tasks',
-        devA,
-        chat('DE', 'pii', 'Meine Adresse ist geheim'),
-        {
-          prefer: 'wait=10',
-        },
-      );
+    // The orchestrator's cached answer is cleared by the rule_created event: probe with neutral
+    // text until the rule is in force (the event's delivery time), then send the personal data.
+    await eventually(async () => {
+      const r = await call('POST', '/v1/tasks', devA, chat('DE', 'pii', 'probe'), {
+        prefer: 'wait=10',
+      });
       return r.json['engine']?.['route'] === 'eu-llm' ? r : undefined;
     }, 5_000);
+    const routed = await call(
+      'POST',
+      '/v1/tasks',
+      devA,
+      chat('DE', 'pii', 'Meine Adresse ist geheim'),
+      {
+        prefer: 'wait=10',
+      },
+    );
+    expect(routed.json['engine']['route']).toBe('eu-llm');
     expect(routed.json['status']).toBe('OK');
     expect(routed.json['engine']['reason']).toContain(`residency rule ${deRule} (allows EU)`);
     const reachedUs = usUpstream.requests.some((r) =>
