@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { ModuleService, SovereignService } from '@aion/contracts';
-import { AuditTrail } from '@aion/events';
+import { AuditTrail, SOVEREIGN_CHANGES } from '@aion/events';
 import { createGrpcClient } from '@aion/grpc';
 import { JurisdictionRegistry } from '@aion/jurisdictions';
 import { BreakerRegistry } from '@aion/resilience';
 import {
   defineService,
+  tenantChangesWorker,
   resolveMigrationsFolder,
   type EmbeddedShared,
   type ServiceLifecycle,
@@ -19,10 +20,7 @@ import { PostgresTaskRepository } from './adapters/db/task-repository';
 import { EngineDispatcher } from './adapters/engines/executor';
 import { ModuleEngineExecutor } from './adapters/engines/module-engine';
 import { OpenAiCompatibleExecutor } from './adapters/engines/openai-compatible';
-import {
-  SovereignResidency,
-  sovereignChangesWorker,
-} from './adapters/sovereign/sovereign-residency';
+import { SovereignResidency } from './adapters/sovereign/sovereign-residency';
 import { registerGovernanceApi } from './api/governance-handlers';
 import { registerOrchestratorApi } from './api/grpc-handlers';
 import { orchestratorInfraNeeds, type OrchestratorConfig } from './config';
@@ -117,22 +115,21 @@ export function createOrchestratorService(
             jurisdictions,
             audit,
             deadLetters,
-            receipts: new ReceiptService(
-              repository,
-              {
-                sign: async (receiptJson) =>
-                  (await sovereign.signReceipt({ receiptJson }, { deadlineMs: 5_000 })).jws,
-              },
-              (id) => tasks.get(id),
-            ),
+            receipts: new ReceiptService(repository, {
+              sign: async (receiptJson) =>
+                (await sovereign.signReceipt({ receiptJson }, { deadlineMs: 5_000 })).jws,
+            }),
           });
           registerGovernanceApi(server, governance);
         },
         workers: [
-          sovereignChangesWorker({
+          // A revoked model stops being routed as soon as its event arrives.
+          tenantChangesWorker({
+            name: 'sovereign-changes',
             bus: infrastructure.bus!,
+            ...SOVEREIGN_CHANGES,
             groupPrefix: config.sovereignGroupPrefix,
-            invalidate: (tenantId) => residency.invalidate(tenantId),
+            onChange: (tenantId) => residency.invalidate(tenantId),
             logger,
           }),
           deadLetterRecorderWorker({

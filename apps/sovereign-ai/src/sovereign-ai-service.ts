@@ -3,15 +3,16 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { AuditTrail } from '@aion/events';
+import { AuditTrail, SOVEREIGN_CHANGES } from '@aion/events';
 import { JurisdictionRegistry } from '@aion/jurisdictions';
 import {
   defineService,
+  tenantChangesWorker,
   resolveMigrationsFolder,
   type EmbeddedShared,
   type ServiceLifecycle,
 } from '@aion/runtime';
-import { cacheInvalidationWorker, violationRecorderWorker } from './adapters/bus/change-listeners';
+import { violationRecorderWorker } from './adapters/bus/violation-recorder';
 import { PostgresDeployments, PostgresPolicies } from './adapters/db/deployment-repository';
 import { PostgresModels } from './adapters/db/registry-repository';
 import { PostgresDecisionLog, PostgresRules } from './adapters/db/residency-repository';
@@ -200,10 +201,13 @@ export function createSovereignAiService(
             audit: new AuditTrail(db, writer),
           }),
         workers: [
-          cacheInvalidationWorker({
+          // A change made on another replica takes effect here within the bus's delivery time.
+          tenantChangesWorker({
+            name: 'sovereign-cache-invalidation',
             bus,
+            ...SOVEREIGN_CHANGES,
             groupPrefix: config.cacheGroupPrefix,
-            invalidate: (t) => residency.invalidate(t),
+            onChange: (t) => residency.invalidate(t),
             logger,
           }),
           violationRecorderWorker({

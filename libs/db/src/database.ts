@@ -95,6 +95,18 @@ export function withCurrentTenant<T>(
   return withTenant(db, tenantId, (tx) => fn(tx, tenantId));
 }
 
+/**
+ * Base of repositories whose statements run in the current request's tenant: `tx` opens a
+ * transaction scoped to it, so row-level security filters everything inside.
+ */
+export abstract class TenantRepository {
+  constructor(protected readonly db: Db) {}
+
+  protected tx<T>(fn: (tx: Tx, tenantId: string) => Promise<T>): Promise<T> {
+    return withCurrentTenant(this.db, fn);
+  }
+}
+
 /** A transaction with no tenant: RLS-protected tables read as empty. For cross-tenant system work. */
 export async function withoutTenant<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return db.transaction(async (tx) => fn(tx as unknown as Tx));

@@ -43,6 +43,15 @@ export const TOPICS = {
 
 export type Topic = (typeof TOPICS)[keyof typeof TOPICS];
 
+/**
+ * Events that change a tenant's residency rules or model approvals: caches of those clear on
+ * them. A violation records a decision and changes nothing.
+ */
+export const SOVEREIGN_CHANGES = {
+  topics: [TOPICS.sovereignResidency, TOPICS.sovereignRegistry],
+  ignore: ['residency.violation'],
+};
+
 export const DLQ_SUFFIX = '.dlq';
 export const dlqTopicOf = (topic: string): string => `${topic}${DLQ_SUFFIX}`;
 

@@ -1,4 +1,5 @@
-import type { Subscription } from '@aion/events';
+import { randomUUID } from 'node:crypto';
+import type { EventBus, Subscription } from '@aion/events';
 import type { Logger } from '@aion/telemetry';
 import type { BackgroundWorker } from './host';
 
@@ -39,4 +40,36 @@ export function subscriptionWorker(
       await subscription?.stop();
     },
   };
+}
+
+/**
+ * Change notifications for per-replica caches: every replica hears every event on `topics` in its
+ * own consumer group (from the latest offset) and calls `onChange` with the event's tenant, so a
+ * change made anywhere clears the caches everywhere. Event types in `ignore` are not changes.
+ */
+export function tenantChangesWorker(deps: {
+  name: string;
+  bus: EventBus;
+  topics: string[];
+  groupPrefix: string;
+  onChange: (tenantId: string) => void;
+  ignore?: readonly string[];
+  logger: Logger;
+}): BackgroundWorker {
+  return subscriptionWorker(
+    deps.name,
+    async () => {
+      await deps.bus.ensureTopics(deps.topics);
+      return deps.bus.subscribe({
+        groupId: `${deps.groupPrefix}-${randomUUID()}`,
+        topics: deps.topics,
+        fromBeginning: false,
+        handler: async ({ envelope }) => {
+          if (envelope.tenantId && !deps.ignore?.includes(envelope.type))
+            deps.onChange(envelope.tenantId);
+        },
+      });
+    },
+    deps.logger,
+  );
 }

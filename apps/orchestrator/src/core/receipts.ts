@@ -89,19 +89,18 @@ export class ReceiptService {
   constructor(
     private readonly repository: TaskRepository,
     private readonly signer: ReceiptSigner,
-    private readonly lookup: (id: string) => Promise<TaskRecord>,
   ) {}
 
   async receipt(id: string): Promise<{ json: string; jws: string }> {
-    const record = await this.lookup(id);
+    // Read from the database, not a cache: the receipt may have been stored by another replica.
+    const record = await this.repository.get(id);
+    if (!record) throw AionError.notFound('task', id);
     if (record.receipt) return record.receipt;
-    const stored = await this.repository.get(id);
-    if (stored?.receipt) return stored.receipt;
     if (!isTerminal(record.status))
       throw AionError.conflict(
         `task ${id} is ${record.status}; its receipt is issued when it finishes`,
       );
-    const json = canonicalJson(buildReceipt(stored ?? record, new Date()));
+    const json = canonicalJson(buildReceipt(record, new Date()));
     const jws = await this.signer.sign(json);
     return this.repository.saveReceipt(id, { json, jws });
   }

@@ -1,6 +1,14 @@
 import { Router } from 'express';
 import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
-import type { SovereignService } from '@aion/contracts';
+import {
+  ClassificationTier,
+  DataClassification,
+  DeploymentStatus,
+  ModelApprovalStatus,
+  ResidencyAction,
+  RoutingStrategy,
+  type SovereignService,
+} from '@aion/contracts';
 import { requirePermission } from '@aion/auth';
 import type { ClientOf } from '@aion/grpc';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
@@ -25,23 +33,21 @@ import { parse } from './validate';
 type Client = ClientOf<typeof SovereignService>;
 type Out<K extends keyof Client> = Awaited<ReturnType<Client[K]>>;
 
-// Wire enums number their values in these orders after UNSPECIFIED = 0 (sovereign.proto).
-const TIERS = ['pii', 'financial', 'health', 'biometric', 'all'] as const;
-const ACTIONS = ['allow', 'deny', 'require_local'] as const;
-const STRATEGIES = ['strict', 'preferred', 'fallback'] as const;
-const DEPLOYMENT_STATUSES = ['PENDING', 'DEPLOYING', 'ACTIVE', 'FAILED', 'DECOMMISSIONED'] as const;
-const MODEL_STATUSES = ['PENDING', 'APPROVED', 'REJECTED', 'REVOKED'] as const;
-const CLASSES = ['none', 'pii', 'financial', 'health', 'biometric'] as const;
-const num = (values: readonly string[], value: string) => values.indexOf(value) + 1;
-const name = (values: readonly string[], n: number) => values[n - 1] ?? 'unspecified';
+// Wire enums as the JSON API spells them: the generated enum's value name, e.g. 'PII' <-> 'pii'.
+type WireEnum = Record<string, string | number>;
+const name = (e: WireEnum, n: number, lower = true) => {
+  const value = typeof e[n] === 'string' ? (e[n] as string) : 'UNSPECIFIED';
+  return lower ? value.toLowerCase() : value;
+};
+const num = (e: WireEnum, value: string) => Number(e[value.toUpperCase()] ?? 0);
 const iso = (t: Timestamp | undefined) => (t ? timestampDate(t).toISOString() : null);
 
 const ruleJson = (r: Out<'getResidencyRule'>['rule']) =>
   r && {
     id: r.id,
     data_jurisdiction: r.dataJurisdiction,
-    tier: name(TIERS, r.tier),
-    action: name(ACTIONS, r.action),
+    tier: name(ClassificationTier, r.tier),
+    action: name(ResidencyAction, r.action),
     target_jurisdictions: r.targetJurisdictions,
     priority: r.priority,
     description: r.description,
@@ -52,7 +58,7 @@ const policyJson = (p: Out<'getRoutingPolicy'>['policy']) =>
   p && {
     id: p.id,
     name: p.name,
-    strategy: name(STRATEGIES, p.strategy),
+    strategy: name(RoutingStrategy, p.strategy),
     primary_jurisdiction: p.primaryJurisdiction,
     secondary_jurisdictions: p.secondaryJurisdictions,
     created_at: iso(p.createdAt),
@@ -65,7 +71,7 @@ const deploymentJson = (d: Out<'getRegionalDeployment'>['deployment']) =>
     namespace: d.namespace,
     model_id: d.modelId,
     model_version: d.modelVersion,
-    status: name(DEPLOYMENT_STATUSES, d.status),
+    status: name(DeploymentStatus, d.status, false),
     endpoint: d.endpoint || null,
     mode: d.mode,
     created_at: iso(d.createdAt),
@@ -78,7 +84,7 @@ const modelJson = (m: Out<'getModel'>['model']) =>
     name: m.name,
     version: m.version,
     jurisdiction: m.jurisdiction,
-    status: name(MODEL_STATUSES, m.status),
+    status: name(ModelApprovalStatus, m.status, false),
     decided_by: m.decidedBy || null,
     decision_reason: m.decisionReason || null,
     created_at: iso(m.createdAt),
@@ -108,13 +114,13 @@ const pageRequest = (q: { limit: number; page_token?: string | undefined }) => (
 });
 const dataContext = (d: { jurisdiction: string; classification: string }) => ({
   jurisdiction: d.jurisdiction,
-  classification: num(CLASSES, d.classification),
+  classification: num(DataClassification, d.classification),
 });
 const ruleMessage = (b: ReturnType<typeof ResidencyRuleRequest.parse>, id = '') => ({
   id,
   dataJurisdiction: b.data_jurisdiction,
-  tier: num(TIERS, b.tier),
-  action: num(ACTIONS, b.action),
+  tier: num(ClassificationTier, b.tier),
+  action: num(ResidencyAction, b.action),
   targetJurisdictions: b.target_jurisdictions,
   priority: b.priority,
   description: b.description,
@@ -122,7 +128,7 @@ const ruleMessage = (b: ReturnType<typeof ResidencyRuleRequest.parse>, id = '') 
 const policyMessage = (b: ReturnType<typeof RoutingPolicyRequest.parse>, id = '') => ({
   id,
   name: b.name,
-  strategy: num(STRATEGIES, b.strategy),
+  strategy: num(RoutingStrategy, b.strategy),
   primaryJurisdiction: b.primary_jurisdiction,
   secondaryJurisdictions: b.secondary_jurisdictions,
 });
@@ -298,7 +304,7 @@ export function sovereignRoutes(
     const { id } = parse(IdParam, req.params, 'path');
     const body = parse(DeploymentStatusRequest, req.body, 'deployment status');
     const r = await sovereign.updateDeploymentStatus(
-      { id, status: num(DEPLOYMENT_STATUSES, body.status), reason: body.reason },
+      { id, status: num(DeploymentStatus, body.status), reason: body.reason },
       o,
     );
     res.json(deploymentJson(r.deployment));
@@ -354,7 +360,7 @@ export function sovereignRoutes(
       {
         ...pageRequest(q),
         jurisdiction: q.jurisdiction ?? '',
-        status: q.status ? num(MODEL_STATUSES, q.status) : 0,
+        status: q.status ? num(ModelApprovalStatus, q.status) : 0,
       },
       o,
     );

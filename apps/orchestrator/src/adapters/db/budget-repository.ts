@@ -1,5 +1,5 @@
 import { and, eq, sql } from 'drizzle-orm';
-import { withCurrentTenant, type Db, type Tx } from '@aion/db';
+import { TenantRepository } from '@aion/db';
 import { AionError } from '@aion/errors';
 import type { BudgetPort, BudgetState, Reservation } from '../../core/budget';
 import { budgets, reservations } from './schema';
@@ -24,13 +24,7 @@ function toReservation(row: typeof reservations.$inferSelect): Reservation {
 /** The budget rows a project's spending counts against: the tenant's and the project's own. */
 const scopes = (projectId: string) => (projectId ? ['', projectId] : ['']);
 
-export class PostgresBudgets implements BudgetPort {
-  constructor(private readonly db: Db) {}
-
-  private tx<T>(fn: (tx: Tx, tenantId: string) => Promise<T>): Promise<T> {
-    return withCurrentTenant(this.db, fn);
-  }
-
+export class PostgresBudgets extends TenantRepository implements BudgetPort {
   async remaining(projectId: string): Promise<number | undefined> {
     return this.tx(async (tx) => {
       const rows = await tx

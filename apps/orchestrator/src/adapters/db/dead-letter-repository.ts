@@ -1,5 +1,5 @@
 import { and, count, desc, eq, isNotNull, isNull, sql } from 'drizzle-orm';
-import { withCurrentTenant, type Db, type DbOrTx, type Tx } from '@aion/db';
+import { type Db, type DbOrTx, TenantRepository } from '@aion/db';
 import type { OutboxWriter } from '@aion/events';
 import type {
   DeadLetter,
@@ -58,14 +58,12 @@ export async function recordDeadTask(
 }
 
 /** The dead-letter queue in PostgreSQL (RLS by tenant). */
-export class PostgresDeadLetters implements DeadLetterStore {
+export class PostgresDeadLetters extends TenantRepository implements DeadLetterStore {
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly outbox: OutboxWriter,
-  ) {}
-
-  private tx<T>(fn: (tx: Tx, tenantId: string) => Promise<T>): Promise<T> {
-    return withCurrentTenant(this.db, fn);
+  ) {
+    super(db);
   }
 
   async recordMessage(entry: NewDeadMessage): Promise<void> {

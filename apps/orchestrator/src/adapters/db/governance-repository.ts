@@ -1,5 +1,5 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { withCurrentTenant, type Db, type Tx } from '@aion/db';
+import { type Tx, TenantRepository } from '@aion/db';
 import type {
   AgentRoleSettings,
   AgentRoleStatus,
@@ -31,13 +31,7 @@ const toVersion = (row: VersionRow): PromptVersion => ({
 const TODAY = sql`(now() at time zone 'utc')::date`;
 
 /** Roles and prompt versions in PostgreSQL (RLS by tenant). */
-export class PostgresGovernance implements GovernanceStore {
-  constructor(private readonly db: Db) {}
-
-  private tx<T>(fn: (tx: Tx, tenantId: string) => Promise<T>): Promise<T> {
-    return withCurrentTenant(this.db, fn);
-  }
-
+export class PostgresGovernance extends TenantRepository implements GovernanceStore {
   async upsertRole(name: string, settings: AgentRoleSettings): Promise<AgentRoleStatus> {
     await this.tx(async (tx, tenantId) => {
       const values = {

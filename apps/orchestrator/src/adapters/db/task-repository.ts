@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, gt, isNull, sql } from 'drizzle-orm';
 import { DataClassification, TaskStatus as ProtoTaskStatus } from '@aion/contracts';
-import { withCurrentTenant, withoutTenant, type Db, type Tx } from '@aion/db';
+import { withoutTenant, type Db, type Tx, TenantRepository } from '@aion/db';
 import type { OutboxWriter } from '@aion/events';
 import { requireTenant } from '@aion/tenancy';
 import type {
@@ -75,13 +75,15 @@ function toRecord(row: Row): TaskRecord {
 }
 
 /** Tasks in PostgreSQL (RLS by tenant); lifecycle and usage events go out through the outbox. */
-export class PostgresTaskRepository implements TaskRepository {
+export class PostgresTaskRepository extends TenantRepository implements TaskRepository {
   private readonly listeners: Parameters<TaskRepository['onAppended']>[0][] = [];
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly outbox: OutboxWriter,
-  ) {}
+  ) {
+    super(db);
+  }
 
   onAppended(listener: Parameters<TaskRepository['onAppended']>[0]): void {
     this.listeners.push(listener);
@@ -89,10 +91,6 @@ export class PostgresTaskRepository implements TaskRepository {
 
   private announce(tenantId: string, id: string, event: StreamEvent, record?: TaskRecord): void {
     for (const listener of this.listeners) listener(tenantId, id, event, record);
-  }
-
-  private tx<T>(fn: (tx: Tx, tenantId: string) => Promise<T>): Promise<T> {
-    return withCurrentTenant(this.db, fn);
   }
 
   async create(record: TaskRecord): Promise<{ record: TaskRecord; created: boolean }> {

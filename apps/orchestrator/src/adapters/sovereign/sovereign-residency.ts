@@ -1,9 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { DataClassification, type SovereignService } from '@aion/contracts';
-import { TOPICS, type EventBus } from '@aion/events';
 import type { ClientOf } from '@aion/grpc';
-import { subscriptionWorker, type BackgroundWorker } from '@aion/runtime';
-import type { Logger } from '@aion/telemetry';
 import type {
   Classification,
   DataContext,
@@ -91,35 +87,4 @@ export class SovereignResidency implements ResidencyPolicy {
       approvalRequired: r.modelApprovalRequired,
     };
   }
-}
-
-/**
- * Every orchestrator replica hears every residency and registry change in its own consumer group
- * (from the latest offset) and drops that tenant's cached decisions: a revoked model stops being
- * routed as soon as the event arrives.
- */
-export function sovereignChangesWorker(deps: {
-  bus: EventBus;
-  groupPrefix: string;
-  invalidate: (tenantId: string) => void;
-  logger: Logger;
-}): BackgroundWorker {
-  const topics = [TOPICS.sovereignResidency, TOPICS.sovereignRegistry];
-  return subscriptionWorker(
-    'sovereign-changes',
-    async () => {
-      await deps.bus.ensureTopics(topics);
-      return deps.bus.subscribe({
-        groupId: `${deps.groupPrefix}-${randomUUID()}`,
-        topics,
-        fromBeginning: false,
-        handler: async ({ envelope }) => {
-          // Violations are decisions, not changes: they leave the cache alone.
-          if (envelope.tenantId && envelope.type !== 'residency.violation')
-            deps.invalidate(envelope.tenantId);
-        },
-      });
-    },
-    deps.logger,
-  );
 }

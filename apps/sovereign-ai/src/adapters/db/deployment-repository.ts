@@ -1,6 +1,6 @@
 import { asc, count, eq, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
-import { withCurrentTenant, type Db, type Tx } from '@aion/db';
+import { type Db, TenantRepository } from '@aion/db';
 import { AionError } from '@aion/errors';
 import type { OutboxWriter } from '@aion/events';
 import { assertDeploymentTransition, DEPLOYMENT_EVENTS } from '../../core/deployments';
@@ -25,14 +25,12 @@ const toDeployment = (r: DeploymentRow): RegionalDeployment => ({
 const BY_AGE = [asc(regionalDeployments.createdAt), asc(regionalDeployments.id)];
 
 /** Regional deployments in PostgreSQL (RLS by tenant); every status change is an event. */
-export class PostgresDeployments implements DeploymentStore {
+export class PostgresDeployments extends TenantRepository implements DeploymentStore {
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly outbox: OutboxWriter,
-  ) {}
-
-  private tx<T>(fn: (tx: Tx, tenantId: string) => Promise<T>): Promise<T> {
-    return withCurrentTenant(this.db, fn);
+  ) {
+    super(db);
   }
 
   all() {
@@ -140,13 +138,7 @@ const nameTaken = (name: string) =>
   new AionError('state.conflict', `a routing policy named ${name} already exists`);
 
 /** Routing policies in PostgreSQL (RLS by tenant); names are unique per tenant. */
-export class PostgresPolicies implements PolicyStore {
-  constructor(private readonly db: Db) {}
-
-  private tx<T>(fn: (tx: Tx, tenantId: string) => Promise<T>): Promise<T> {
-    return withCurrentTenant(this.db, fn);
-  }
-
+export class PostgresPolicies extends TenantRepository implements PolicyStore {
   page(window: PageWindow) {
     return this.tx(async (tx) => {
       const rows = await tx

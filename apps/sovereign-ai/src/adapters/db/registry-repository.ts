@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, count, eq, sql, type SQL } from 'drizzle-orm';
-import { withCurrentTenant, type Db, type Tx } from '@aion/db';
+import { type Db, TenantRepository } from '@aion/db';
 import { AionError } from '@aion/errors';
 import type { OutboxWriter } from '@aion/events';
 import { requireTenant } from '@aion/tenancy';
@@ -20,14 +20,12 @@ const toModel = (r: Row): SovereignModel => ({ ...r, status: r.status as ModelSt
 const ORDER = [asc(sovereignModels.createdAt), asc(sovereignModels.id)];
 
 /** The sovereign model registry in PostgreSQL (RLS by tenant). */
-export class PostgresModels implements ModelStore {
+export class PostgresModels extends TenantRepository implements ModelStore {
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly outbox: OutboxWriter,
-  ) {}
-
-  private tx<T>(fn: (tx: Tx, tenantId: string) => Promise<T>): Promise<T> {
-    return withCurrentTenant(this.db, fn);
+  ) {
+    super(db);
   }
 
   all() {

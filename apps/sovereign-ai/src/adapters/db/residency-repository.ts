@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, count, eq, sql } from 'drizzle-orm';
-import { withCurrentTenant, type Db, type Tx } from '@aion/db';
+import { type Db, TenantRepository } from '@aion/db';
 import type { OutboxWriter } from '@aion/events';
 import type { PageWindow, ResidencyRule, ResidencyRuleInput } from '../../core/model';
 import type { DecisionLog, RuleStore } from '../../core/ports';
@@ -16,14 +16,12 @@ const toRule = (r: RuleRow): ResidencyRule => ({
 const ORDER = [asc(residencyRules.priority), asc(residencyRules.createdAt), asc(residencyRules.id)];
 
 /** Residency rules in PostgreSQL (RLS by tenant), each change with its event in the same transaction. */
-export class PostgresRules implements RuleStore {
+export class PostgresRules extends TenantRepository implements RuleStore {
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly outbox: OutboxWriter,
-  ) {}
-
-  private tx<T>(fn: (tx: Tx, tenantId: string) => Promise<T>): Promise<T> {
-    return withCurrentTenant(this.db, fn);
+  ) {
+    super(db);
   }
 
   all(): Promise<ResidencyRule[]> {
@@ -115,14 +113,16 @@ export class PostgresRules implements RuleStore {
 }
 
 /** Enforcement decisions; a refused one is also a residency.violation event. */
-export class PostgresDecisionLog implements DecisionLog {
+export class PostgresDecisionLog extends TenantRepository implements DecisionLog {
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly outbox: OutboxWriter,
-  ) {}
+  ) {
+    super(db);
+  }
 
   record(d: Parameters<DecisionLog['record']>[0]): Promise<void> {
-    return withCurrentTenant(this.db, async (tx, tenantId) => {
+    return this.tx(async (tx, tenantId) => {
       const inserted = await tx
         .insert(residencyDecisions)
         .values({
@@ -158,7 +158,7 @@ export class PostgresDecisionLog implements DecisionLog {
   }
 
   lastDay() {
-    return withCurrentTenant(this.db, async (tx) => {
+    return this.tx(async (tx) => {
       const [row] = await tx
         .select({
           decisions: count(),

@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import type { JWK } from 'jose';
-import { withCurrentTenant, withoutTenant, type Db } from '@aion/db';
+import { TenantRepository, withoutTenant, type Db } from '@aion/db';
 import type { OutboxWriter } from '@aion/events';
 import type { ComplianceData } from '../../core/compliance-data';
 import type { ComplianceOverrides } from '../../core/compliance';
@@ -10,15 +10,17 @@ import type { ReceiptKeyStore, StoredReceiptKey } from '../../core/receipt-keys'
 import { complianceMaps, receiptKeys } from './schema';
 
 /** A tenant's compliance overrides (RLS by tenant); a new or changed map is compliance.mapping_created. */
-export class PostgresComplianceOverrides implements ComplianceOverrides {
+export class PostgresComplianceOverrides extends TenantRepository implements ComplianceOverrides {
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly outbox: OutboxWriter,
     private readonly toProto: (jurisdiction: string, data: ComplianceData) => unknown,
-  ) {}
+  ) {
+    super(db);
+  }
 
   get(jurisdiction: string) {
-    return withCurrentTenant(this.db, async (tx) => {
+    return this.tx(async (tx) => {
       const [row] = await tx
         .select({ data: complianceMaps.data })
         .from(complianceMaps)
@@ -28,7 +30,7 @@ export class PostgresComplianceOverrides implements ComplianceOverrides {
   }
 
   put(jurisdiction: string, data: ComplianceData) {
-    return withCurrentTenant(this.db, async (tx, tenantId) => {
+    return this.tx(async (tx, tenantId) => {
       await tx
         .insert(complianceMaps)
         .values({ tenantId, jurisdiction, data })
@@ -61,14 +63,16 @@ export class PostgresReceiptKeys implements ReceiptKeyStore {
 }
 
 /** Routing decisions as routing.decision events through the outbox, in the current tenant. */
-export class OutboxRoutingLog implements RoutingLog {
+export class OutboxRoutingLog extends TenantRepository implements RoutingLog {
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly outbox: OutboxWriter,
-  ) {}
+  ) {
+    super(db);
+  }
 
   async record(d: Parameters<RoutingLog['record']>[0]): Promise<void> {
-    await withCurrentTenant(this.db, (tx) =>
+    await this.tx((tx) =>
       this.outbox.add(tx, {
         type: 'routing.decision',
         key: d.taskId || d.deploymentId,

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { payloadOf, TOPICS, type EventBus } from '@aion/events';
 import { subscriptionWorker, type BackgroundWorker } from '@aion/runtime';
 import type { Logger } from '@aion/telemetry';
@@ -8,35 +7,6 @@ import type { DecisionLog } from '../../core/ports';
 import { fromEnum } from '../../proto';
 
 const OWN_SOURCE = 'aion/sovereign-ai';
-
-/**
- * Every replica hears every rule and model change (its own consumer group, from the latest
- * offset) and drops that tenant's compiled rules, so a change made on one replica takes effect on
- * all of them within the bus's delivery time.
- */
-export function cacheInvalidationWorker(deps: {
-  bus: EventBus;
-  groupPrefix: string;
-  invalidate: (tenantId: string) => void;
-  logger: Logger;
-}): BackgroundWorker {
-  const topics = [TOPICS.sovereignResidency, TOPICS.sovereignRegistry];
-  return subscriptionWorker(
-    'sovereign-cache-invalidation',
-    async () => {
-      await deps.bus.ensureTopics(topics);
-      return deps.bus.subscribe({
-        groupId: `${deps.groupPrefix}-${randomUUID()}`,
-        topics,
-        fromBeginning: false,
-        handler: async (event) => {
-          if (event.envelope.tenantId) deps.invalidate(event.envelope.tenantId);
-        },
-      });
-    },
-    deps.logger,
-  );
-}
 
 /**
  * Violations the orchestrator found while routing tasks (residency.violation from another
