@@ -4,8 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { SignJWT, type JSONWebKeySet } from 'jose';
 import { parseAllDocuments } from 'yaml';
+import { InternalTokens } from '@aion/auth';
+import { SovereignService } from '@aion/contracts';
 import { KafkaBus, payloadOf, TOPICS, type IncomingEvent } from '@aion/events';
+import { createGrpcClient } from '@aion/grpc';
 import { verifyReceipt } from '@aion/receipts';
+import { runWithTenant } from '@aion/tenancy';
 import {
   createTestDatabase,
   eventually,
@@ -311,6 +315,18 @@ describe('sovereignty end to end through the gateway', () => {
     const bad = verify({ ...json, receipt: tampered });
     expect(bad.status).toBe(1);
     expect(bad.stdout).toContain('INVALID: the receipt differs from what was signed');
+    const usage = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'tools/aionctl/verify-receipt.ts', 'missing.json'],
+      {
+        cwd: repoRoot,
+        encoding: 'utf8',
+      },
+    );
+    expect([usage.status, usage.stderr]).toEqual([
+      2,
+      expect.stringContaining('usage: verify-receipt'),
+    ]);
     // Another tenant cannot read it.
     expect((await call('GET', `/v1/tasks/${task.json['task_id']}/receipt`, adminB)).status).toBe(
       404,
@@ -580,5 +596,103 @@ describe('sovereignty end to end through the gateway', () => {
       default_jurisdiction: 'US',
     });
     expect(eventsOf(tenantB, 'residency.rule_created').length).toBeLessThanOrEqual(MAX_RULES);
+  });
+
+  it('answers bad input on every sovereign route with a 4xx envelope, and signs receipts only for the orchestrator', async () => {
+    const bad: [string, string, unknown][] = [
+      [
+        'POST',
+        '/api/v1/sovereign/residency/enforce',
+        { data_context: { jurisdiction: 'DE' }, candidate_jurisdictions: 'US' },
+      ],
+      [
+        'POST',
+        '/api/v1/sovereign/residency/rules',
+        { data_jurisdiction: 'DE', tier: 'secret', action: 'allow' },
+      ],
+      ['PUT', `/api/v1/sovereign/residency/rules/${deRule}`, { tier: 'pii' }],
+      ['GET', '/api/v1/sovereign/residency/rules/not-a-uuid', undefined],
+      ['GET', '/api/v1/sovereign/residency/rules?limit=0', undefined],
+      [
+        'POST',
+        '/api/v1/sovereign/routing/policies',
+        { name: 'x', strategy: 'round-robin', primary_jurisdiction: 'DE' },
+      ],
+      [
+        'POST',
+        '/api/v1/sovereign/routing/policies',
+        {
+          name: 'x',
+          strategy: 'strict',
+          primary_jurisdiction: 'DE',
+          secondary_jurisdictions: ['FR'],
+        },
+      ],
+      [
+        'POST',
+        '/api/v1/sovereign/route',
+        { data_context: { jurisdiction: 'DE' }, routing_policy_id: 'nope' },
+      ],
+      [
+        'POST',
+        '/api/v1/sovereign/deploy/regional',
+        { jurisdiction: 'DE', region: 'EU Central', model_id: 'm', image: 'i' },
+      ],
+      [
+        'POST',
+        '/api/v1/sovereign/deploy/regional',
+        { jurisdiction: 'DE', region: 'eu', model_id: 'm', image: 'i', replicas: 0 },
+      ],
+      [
+        'POST',
+        `/api/v1/sovereign/deployments/${crypto.randomUUID()}/status`,
+        { status: 'DEPLOYING' },
+      ],
+      ['PUT', '/api/v1/sovereign/compliance/DE', { regulations: [] }],
+      [
+        'POST',
+        '/api/v1/sovereign/registry/models',
+        { model_ref: '../etc/passwd', jurisdiction: 'EU' },
+      ],
+      ['GET', '/api/v1/sovereign/registry/models?status=LIVE', undefined],
+      ['POST', '/api/v1/sovereign/registry/models/123/approve', {}],
+    ];
+    for (const [method, url, body] of bad) {
+      const r = await call(method, url, adminA, body);
+      expect([method, url, r.status, r.json['error_code']]).toEqual([
+        method,
+        url,
+        400,
+        'validation.invalid_argument',
+      ]);
+      expect(r.json['request_id']).toBeTruthy();
+    }
+    const missing = await call(
+      'GET',
+      `/api/v1/sovereign/registry/models/${crypto.randomUUID()}`,
+      adminA,
+    );
+    expect([missing.status, missing.json['error_code']]).toEqual([404, 'resource.not_found']);
+    const malformed = await httpCall(gateway, 'POST', '/api/v1/sovereign/residency/rules', {
+      key: adminA,
+      raw: '{"data_jurisdiction":',
+    });
+    expect([malformed.status, malformed.json['error_code']]).toEqual([
+      400,
+      'validation.malformed_json',
+    ]);
+    // SignReceipt is the orchestrator's alone: any other caller is refused.
+    const sovereign = createGrpcClient(SovereignService, `127.0.0.1:${processes[0]!.grpcPort}`, {
+      tokens: new InternalTokens(SECRET, 'gateway'),
+    });
+    try {
+      await expect(
+        runWithTenant({ tenantId: tenantA, subject: 'x', roles: ['admin'], requestId: 'r' }, () =>
+          sovereign.signReceipt({ receiptJson: JSON.stringify({ tenant_id: tenantA }) }),
+        ),
+      ).rejects.toMatchObject({ code: 'auth.forbidden' });
+    } finally {
+      sovereign.close();
+    }
   });
 });
