@@ -1,3 +1,4 @@
 export * from './database';
 export * from './migrate';
 export * from './services';
+export * from './group-commit';

@@ -77,6 +77,8 @@ export function processedEventsTable<P extends string>(prefix: P) {
 
 export type OutboxTable = ReturnType<typeof outboxTable<string>>;
 
+export type BuiltEvent = ReturnType<typeof createEvent>;
+
 /**
  * Writes events into the outbox inside the caller's transaction, so an event exists exactly when
  * the state change it describes was committed.
@@ -89,10 +91,22 @@ export class OutboxWriter {
   ) {}
 
   async add(tx: DbOrTx, ...events: Omit<NewEvent<EventType>, 'source'>[]): Promise<string[]> {
-    if (events.length === 0) return [];
-    const built = events.map((e) =>
-      createEvent({ ...e, source: this.source } as NewEvent<EventType>),
-    );
+    const built = this.build(...events);
+    await this.insert(tx, built);
+    return built.map((b) => b.envelope.id);
+  }
+
+  /**
+   * Builds events in the current async context (tenant, request id, trace) without writing them,
+   * so a group commit can build each write's events in its caller's context and insert them all
+   * with one statement.
+   */
+  build(...events: Omit<NewEvent<EventType>, 'source'>[]): BuiltEvent[] {
+    return events.map((e) => createEvent({ ...e, source: this.source } as NewEvent<EventType>));
+  }
+
+  async insert(tx: DbOrTx, built: readonly BuiltEvent[]): Promise<void> {
+    if (built.length === 0) return;
     await tx.insert(this.table).values(
       built.map(({ envelope, message }) => ({
         eventId: envelope.id,
@@ -105,7 +119,6 @@ export class OutboxWriter {
       })),
     );
     this.onWrite?.();
-    return built.map((b) => b.envelope.id);
   }
 
   /**

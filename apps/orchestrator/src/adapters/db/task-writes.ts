@@ -1,0 +1,305 @@
+import { inArray, sql } from 'drizzle-orm';
+import { DataClassification, TaskStatus as ProtoTaskStatus } from '@aion/contracts';
+import type { PendingWrite, Tx } from '@aion/db';
+import type { BuiltEvent, OutboxWriter } from '@aion/events';
+import type {
+  NewStreamEvent,
+  StreamEvent,
+  StreamKind,
+  TaskRecord,
+  TransitionPatch,
+} from '../../core/ports';
+import type { Classification } from '../../core/residency';
+import type { TaskStatus } from '../../core/task-state';
+import { recordDeadTask } from './dead-letter-repository';
+import { tasks } from './schema';
+import { fromRaw, toRecord, type RawTaskRow } from './task-rows';
+
+/** A write to one task; a group commit puts many of them (one per task) in one transaction. */
+export type TaskWrite =
+  | { kind: 'create'; record: TaskRecord }
+  | {
+      kind: 'transition';
+      id: string;
+      from: TaskStatus;
+      to: TaskStatus;
+      patch: TransitionPatch;
+      stream: NewStreamEvent[];
+    }
+  | { kind: 'append'; id: string; events: NewStreamEvent[] };
+
+export interface TaskWriteResult {
+  /** The task after the write; undefined when a transition found it no longer in `from`. */
+  record?: TaskRecord | undefined;
+  created?: boolean;
+  appended: StreamEvent[];
+}
+
+export const taskIdOf = (write: TaskWrite) =>
+  write.kind === 'create' ? write.record.id : write.id;
+
+const PROTO_STATUS: Record<TaskStatus, ProtoTaskStatus> = {
+  QUEUED: ProtoTaskStatus.QUEUED,
+  ROUTED: ProtoTaskStatus.ROUTED,
+  RUNNING: ProtoTaskStatus.RUNNING,
+  OK: ProtoTaskStatus.OK,
+  ERROR: ProtoTaskStatus.ERROR,
+  TIMEOUT: ProtoTaskStatus.TIMEOUT,
+  CANCELED: ProtoTaskStatus.CANCELED,
+};
+
+const PROTO_CLASSIFICATION: Record<Classification, DataClassification> = {
+  none: DataClassification.NONE,
+  pii: DataClassification.PII,
+  financial: DataClassification.FINANCIAL,
+  health: DataClassification.HEALTH,
+  biometric: DataClassification.BIOMETRIC,
+};
+
+type OutboxEvent = Parameters<OutboxWriter['add']>[1];
+
+/** One lifecycle event per step, so consumers see every state the task passed through. */
+function transitionEvents(
+  record: TaskRecord,
+  from: TaskStatus,
+  patch: TransitionPatch,
+): OutboxEvent[] {
+  const id = record.id;
+  const path = [from, ...(patch.via ?? []), record.status];
+  const events: OutboxEvent[] = path.slice(1).map((step, i) => ({
+    type: 'task.state_changed' as const,
+    key: id,
+    payload: {
+      taskId: id,
+      fromStatus: PROTO_STATUS[path[i]!],
+      toStatus: PROTO_STATUS[step],
+      intent: record.intent,
+      ...(record.engine
+        ? {
+            engine: {
+              route: record.engine.route,
+              chosenBy: record.engine.chosenBy === 'policy-override' ? 2 : 1,
+              reason: record.engine.reason,
+            },
+          }
+        : {}),
+      ...(record.error ? { error: record.error } : {}),
+    },
+  }));
+  if (record.status === 'OK' && record.usage)
+    events.push({
+      type: 'usage.recorded',
+      key: id,
+      payload: {
+        taskId: id,
+        projectId: record.projectId,
+        engine: record.engine?.route ?? '',
+        usage: { ...record.usage },
+      },
+    });
+  if (patch.violation)
+    events.push({
+      type: 'residency.violation',
+      key: id,
+      payload: {
+        taskId: id,
+        dataContext: {
+          jurisdiction: record.request.data_context.jurisdiction,
+          classification: PROTO_CLASSIFICATION[record.request.data_context.classification],
+        },
+        attemptedJurisdictions: patch.violation.attempted,
+        decidedByRule: patch.violation.rule,
+        reason: patch.violation.reason,
+      },
+    });
+  return events;
+}
+
+function rowsOf<T>(result: unknown): T[] {
+  // node-postgres and PGlite both answer raw statements with `{ rows }`.
+  return (result as { rows: T[] }).rows;
+}
+
+/**
+ * Writes a batch of task writes (at most one per task) in the caller's transaction with a fixed
+ * number of statements whatever the batch size: one insert for new tasks, one update for every
+ * transition, one outbox insert, one lock and one insert for stream events.
+ */
+export async function writeTaskBatch(
+  tx: Tx,
+  tenantId: string,
+  writes: PendingWrite<TaskWrite>[],
+  outbox: OutboxWriter,
+): Promise<TaskWriteResult[]> {
+  const results: TaskWriteResult[] = writes.map(() => ({ appended: [] }));
+  const events: BuiltEvent[] = [];
+  const streams: { index: number; id: string; events: NewStreamEvent[] }[] = [];
+
+  const creates = writes.flatMap((w, index) => (w.op.kind === 'create' ? [{ w, index }] : []));
+  if (creates.length > 0) {
+    const ops = creates.map(({ w }) => (w.op as Extract<TaskWrite, { kind: 'create' }>).record);
+    const inserted = await tx
+      .insert(tasks)
+      .values(
+        ops.map((r) => ({
+          tenantId,
+          id: r.id,
+          projectId: r.projectId,
+          subject: r.subject,
+          intent: r.intent,
+          status: 'QUEUED',
+          request: r.request,
+          requestHash: r.requestHash,
+        })),
+      )
+      .onConflictDoNothing()
+      .returning();
+    const byId = new Map(inserted.map((row) => [row.id, row]));
+    const missing = ops.filter((r) => !byId.has(r.id)).map((r) => r.id);
+    const existing = missing.length
+      ? await tx.select().from(tasks).where(inArray(tasks.id, missing))
+      : [];
+    for (const row of existing) byId.set(row.id, row);
+    creates.forEach(({ w, index }, i) => {
+      const row = byId.get(ops[i]!.id)!;
+      const created = inserted.includes(row);
+      results[index] = { record: toRecord(row), created, appended: [] };
+      if (created)
+        events.push(
+          ...w.inCaller(() =>
+            outbox.build({
+              type: 'task.state_changed',
+              key: row.id,
+              payload: {
+                taskId: row.id,
+                fromStatus: 0,
+                toStatus: PROTO_STATUS.QUEUED,
+                intent: row.intent,
+              },
+            }),
+          ),
+        );
+    });
+  }
+
+  const moves = writes.flatMap((w, index) => (w.op.kind === 'transition' ? [{ w, index }] : []));
+  if (moves.length > 0) {
+    const ops = moves.map(({ w }) => w.op as Extract<TaskWrite, { kind: 'transition' }>);
+    const updated = new Map(
+      (await updateTasks(tx, tenantId, ops)).map((raw) => [raw.id, toRecord(fromRaw(raw))]),
+    );
+    for (const [i, { w, index }] of moves.entries()) {
+      const op = ops[i]!;
+      const record = updated.get(op.id);
+      results[index] = { record, appended: [] };
+      if (!record) continue;
+      events.push(
+        ...w.inCaller(() => outbox.build(...transitionEvents(record, op.from, op.patch))),
+      );
+      if (op.patch.deadLetter && record.error)
+        await recordDeadTask(tx, tenantId, {
+          taskId: op.id,
+          intent: record.intent,
+          errorCode: record.error.code,
+          errorMessage: record.error.message,
+          retryCount: op.patch.deadLetter.attempts,
+          request: record.request,
+        });
+      if (op.stream.length > 0) streams.push({ index, id: op.id, events: op.stream });
+    }
+  }
+
+  writes.forEach((w, index) => {
+    if (w.op.kind === 'append' && w.op.events.length > 0)
+      streams.push({ index, id: w.op.id, events: w.op.events });
+  });
+
+  await outbox.insert(tx, events);
+  if (streams.length > 0) {
+    const appended = await appendStreams(tx, tenantId, streams);
+    for (const { index, id } of streams) results[index]!.appended = appended.get(id) ?? [];
+  }
+  return results;
+}
+
+/** Every transition in one statement; a task no longer in its `from` state is not updated. */
+async function updateTasks(
+  tx: Tx,
+  tenantId: string,
+  ops: Extract<TaskWrite, { kind: 'transition' }>[],
+): Promise<RawTaskRow[]> {
+  const values = ops.map(({ id, from, to, patch }) => ({
+    id,
+    from_status: from,
+    to_status: to,
+    engine_route: patch.engine?.route ?? null,
+    chosen_by: patch.engine?.chosenBy ?? null,
+    reason: patch.engine?.reason ?? null,
+    set_result: patch.result !== undefined,
+    result: patch.result ?? null,
+    sovereignty: patch.sovereignty ?? null,
+    error: patch.error ?? null,
+    latency_ms: patch.usage?.latencyMs ?? null,
+    input_tokens: patch.usage?.inputTokens ?? null,
+    output_tokens: patch.usage?.outputTokens ?? null,
+    cost_usd: patch.usage?.costUsd ?? null,
+  }));
+  return rowsOf<RawTaskRow>(
+    await tx.execute(sql`
+      update orc_tasks t set
+        status = v.to_status,
+        updated_at = now(),
+        engine_route = coalesce(v.engine_route, t.engine_route),
+        chosen_by = coalesce(v.chosen_by, t.chosen_by),
+        reason = coalesce(v.reason, t.reason),
+        result = case when v.set_result then v.result else t.result end,
+        sovereignty = coalesce(v.sovereignty, t.sovereignty),
+        error = coalesce(v.error, t.error),
+        latency_ms = coalesce(v.latency_ms, t.latency_ms),
+        input_tokens = coalesce(v.input_tokens, t.input_tokens),
+        output_tokens = coalesce(v.output_tokens, t.output_tokens),
+        cost_usd = coalesce(v.cost_usd, t.cost_usd)
+      from jsonb_to_recordset(${JSON.stringify(values)}::jsonb) as v(
+        id text, from_status text, to_status text, engine_route text, chosen_by text,
+        reason text, set_result boolean, result jsonb, sovereignty jsonb, error jsonb,
+        latency_ms integer, input_tokens integer, output_tokens integer, cost_usd numeric)
+      where t.tenant_id = ${tenantId} and t.id = v.id and t.status = v.from_status
+      returning t.*`),
+  );
+}
+
+/**
+ * Appends stream events, numbered after each task's last one. Per-task advisory locks (taken in
+ * one order, so concurrent batches cannot deadlock) keep appends from other replicas in line.
+ */
+async function appendStreams(
+  tx: Tx,
+  tenantId: string,
+  streams: { id: string; events: NewStreamEvent[] }[],
+): Promise<Map<string, StreamEvent[]>> {
+  const keys = JSON.stringify(streams.map((s) => `${tenantId}/${s.id}`).sort());
+  await tx.execute(
+    sql`select pg_advisory_xact_lock(hashtext(k)) from (select k from jsonb_array_elements_text(${keys}::jsonb) k order by k offset 0) locks`,
+  );
+  const values = streams.flatMap((s) =>
+    s.events.map((e, i) => ({ task_id: s.id, ord: i + 1, kind: e.kind, data: e.data ?? null })),
+  );
+  const rows = rowsOf<{ task_id: string; sequence: string | number; kind: string; data: unknown }>(
+    await tx.execute(sql`
+      insert into orc_task_events (tenant_id, task_id, sequence, kind, data)
+      select ${tenantId}, v.task_id, coalesce(last.sequence, 0) + v.ord, v.kind, v.data
+      from jsonb_to_recordset(${JSON.stringify(values)}::jsonb) as v(task_id text, ord integer, kind text, data jsonb)
+      cross join lateral (
+        select max(e.sequence) as sequence from orc_task_events e
+        where e.tenant_id = ${tenantId} and e.task_id = v.task_id) last
+      returning task_id, sequence, kind, data`),
+  );
+  const byTask = new Map<string, StreamEvent[]>();
+  for (const row of rows) {
+    const list = byTask.get(row.task_id) ?? [];
+    list.push({ sequence: Number(row.sequence), kind: row.kind as StreamKind, data: row.data });
+    byTask.set(row.task_id, list);
+  }
+  for (const list of byTask.values()) list.sort((a, b) => a.sequence - b.sequence);
+  return byTask;
+}

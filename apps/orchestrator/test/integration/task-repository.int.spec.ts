@@ -1,0 +1,272 @@
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { migratePostgres, openPostgres, type Database } from '@aion/db';
+import { decodeEnvelope, OutboxWriter, payloadOf } from '@aion/events';
+import { runWithTenant } from '@aion/tenancy';
+import { createTestDatabase, type TestDatabase } from '@aion/testing';
+import type { StreamEvent, TaskRecord, TaskRequestDoc } from '../../src/core/ports';
+import { outbox } from '../../src/adapters/db/schema';
+import { PostgresTaskRepository } from '../../src/adapters/db/task-repository';
+
+const migrations = path.resolve(__dirname, '..', '..', 'migrations');
+let testDb: TestDatabase;
+let database: Database;
+let repository: PostgresTaskRepository;
+
+const as = <T>(tenantId: string, fn: () => Promise<T>, requestId = 'r') =>
+  runWithTenant({ tenantId, subject: `${tenantId}-dev`, roles: ['developer'], requestId }, fn);
+
+function newTask(tenantId: string, id = randomUUID()): TaskRecord {
+  const request: TaskRequestDoc = {
+    schema_version: '1.0',
+    task_id: id,
+    intent: 'summarize',
+    params: { text: 'x' },
+    priority: 'normal',
+    sla: { budget_usd: 0, p95_ms: 0, privacy: 'local-only' },
+    metadata: {},
+    data_context: { jurisdiction: 'DE', classification: 'none' },
+    project_id: '',
+  };
+  const now = new Date();
+  return {
+    tenantId,
+    id,
+    projectId: '',
+    subject: `${tenantId}-dev`,
+    intent: 'summarize',
+    status: 'QUEUED',
+    request,
+    requestHash: 'h',
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+async function query<T extends object>(text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new Client({ connectionString: testDb.ownerUrl });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+beforeAll(async () => {
+  testDb = await createTestDatabase('taskrepo');
+  await migratePostgres(
+    testDb.ownerUrl,
+    { folder: migrations, prefix: 'orc' },
+    { appRole: testDb.appRole },
+  );
+  database = openPostgres({ url: testDb.appUrl, max: 10 });
+  repository = new PostgresTaskRepository(database.db, new OutboxWriter(outbox, 'aion/test'));
+});
+
+afterAll(async () => {
+  await database.close();
+  await testDb.drop();
+});
+
+describe('task writes on PostgreSQL (group commit)', () => {
+  it('commits 300 concurrent creates of two tenants, each with its own event, request id and row-level security', async () => {
+    const made = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => {
+        const tenant = i % 2 ? 'alpha' : 'beta';
+        return as(tenant, () => repository.create(newTask(tenant)), `req-${i}`);
+      }),
+    );
+    expect(made.every((m) => m.created && m.record.status === 'QUEUED')).toBe(true);
+    const rows = await query<{ tenant_id: string; key: string; headers: string; value: Buffer }>(
+      `select tenant_id, key, headers, value from orc_outbox where event_type = 'task.state_changed'`,
+    );
+    expect(rows).toHaveLength(300);
+    made.forEach((m, i) => {
+      const row = rows.find((r) => r.key === m.record.id)!;
+      expect(row.tenant_id).toBe(m.record.tenantId);
+      // Built in its submitter's context even though it shared a transaction with others.
+      expect(JSON.parse(row.headers)['x-request-id']).toBe(`req-${i}`);
+      expect(payloadOf(decodeEnvelope(row.value), 'task.state_changed')).toMatchObject({
+        toStatus: 1,
+      });
+    });
+    const alphaSees = await as('alpha', () => repository.list({ limit: 500, offset: 0 }));
+    expect(alphaSees.total).toBe(150);
+    expect(alphaSees.items.every((t) => t.tenantId === 'alpha')).toBe(true);
+  });
+
+  it('answers a repeated create with the stored task, even when both share a transaction', async () => {
+    const task = newTask('alpha');
+    const [first, second] = await Promise.all([
+      as('alpha', () => repository.create(task)),
+      as('alpha', () => repository.create({ ...task, requestHash: 'other' })),
+    ]);
+    expect([first.created, second.created].sort()).toEqual([false, true]);
+    expect(second.record.requestHash).toBe('h');
+  });
+
+  it('moves concurrent tasks in shared transactions; a stale move or another tenant’s task is left alone', async () => {
+    const tasks = await Promise.all(
+      Array.from({ length: 40 }, () => as('alpha', () => repository.create(newTask('alpha')))),
+    );
+    const foreign = await as('beta', () => repository.create(newTask('beta')));
+    const moves = await Promise.all([
+      ...tasks.map(({ record }, i) =>
+        as('alpha', () =>
+          repository.transition(
+            record.id,
+            i === 7 ? 'RUNNING' : 'QUEUED', // stale: the task is QUEUED
+            i === 7 ? 'OK' : 'RUNNING',
+            {
+              engine: { route: 'local', chosenBy: 'ai-router', reason: `rule ${i}` },
+              ...(i === 7 ? {} : { via: ['ROUTED' as const] }),
+            },
+          ),
+        ),
+      ),
+      as('alpha', () =>
+        repository.transition(foreign.record.id, 'QUEUED', 'RUNNING', { via: ['ROUTED'] }),
+      ),
+    ]);
+    expect(moves[7]).toBeUndefined();
+    expect(moves[40]).toBeUndefined();
+    moves.slice(0, 40).forEach((moved, i) => {
+      if (i === 7) return;
+      expect(moved).toMatchObject({ status: 'RUNNING', engine: { reason: `rule ${i}` } });
+    });
+    expect((await as('beta', () => repository.get(foreign.record.id)))?.status).toBe('QUEUED');
+    const steps = await query<{ n: string }>(
+      `select count(*) as n from orc_outbox where key = any($1) and event_type = 'task.state_changed'`,
+      [tasks.map((t) => t.record.id)],
+    );
+    // Each of the 40 was created (1 event); 39 moved through ROUTED to RUNNING (2 events each).
+    expect(Number(steps[0]!.n)).toBe(40 + 39 * 2);
+  });
+
+  it('finishes tasks with result, usage and stream events, and records dead letters, all in one batch', async () => {
+    const [ok, failed] = await Promise.all([
+      as('alpha', () => repository.create(newTask('alpha'))),
+      as('alpha', () => repository.create(newTask('alpha'))),
+    ]);
+    for (const t of [ok, failed])
+      await as('alpha', () =>
+        repository.transition(t.record.id, 'QUEUED', 'RUNNING', { via: ['ROUTED'] }),
+      );
+    const [done, dead] = await Promise.all([
+      as('alpha', () =>
+        repository.transition(
+          ok.record.id,
+          'RUNNING',
+          'OK',
+          {
+            result: { summary: 'short' },
+            usage: { latencyMs: 12, inputTokens: 3, outputTokens: 2, costUsd: 0.00012345 },
+          },
+          [
+            { kind: 'partial', data: { partial: 'a' } },
+            { kind: 'done', data: { status: 'OK' } },
+          ],
+        ),
+      ),
+      as('alpha', () =>
+        repository.transition(
+          failed.record.id,
+          'RUNNING',
+          'ERROR',
+          {
+            error: { code: 'engine.failed', message: 'every engine failed', retryable: true },
+            deadLetter: { attempts: 2 },
+          },
+          { kind: 'error', data: { code: 'engine.failed' } },
+        ),
+      ),
+    ]);
+    expect(done).toMatchObject({
+      status: 'OK',
+      result: { summary: 'short' },
+      usage: { latencyMs: 12, inputTokens: 3, outputTokens: 2, costUsd: 0.00012345 },
+    });
+    expect(dead?.error?.code).toBe('engine.failed');
+    const stream = await as('alpha', () => repository.streamAfter(ok.record.id, 0));
+    expect(stream.map((e) => [e.sequence, e.kind])).toEqual([
+      [1, 'partial'],
+      [2, 'done'],
+    ]);
+    const usage = await query<{ n: string }>(
+      `select count(*) as n from orc_outbox where key = $1 and event_type = 'usage.recorded'`,
+      [ok.record.id],
+    );
+    expect(Number(usage[0]!.n)).toBe(1);
+    const letters = await query<{ retry_count: number }>(
+      `select retry_count from orc_dead_letters where ref = $1`,
+      [failed.record.id],
+    );
+    expect(letters).toEqual([{ retry_count: 2 }]);
+  });
+
+  it('numbers stream events without gaps or duplicates when two replicas append to one task at once', async () => {
+    const other = new PostgresTaskRepository(database.db, new OutboxWriter(outbox, 'aion/test'));
+    const { record } = await as('alpha', () => repository.create(newTask('alpha')));
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        as('alpha', () =>
+          (i % 2 ? other : repository).appendStream(record.id, [
+            { kind: 'token', data: { token: `${i}a` } },
+            { kind: 'token', data: { token: `${i}b` } },
+          ]),
+        ),
+      ),
+    );
+    const events = await as('alpha', () => repository.streamAfter(record.id, 0));
+    expect(events.map((e) => e.sequence)).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
+    // Each append's two events stay next to each other, in order.
+    for (let i = 0; i < events.length; i += 2)
+      expect(`${(events[i]!.data as { token: string }).token.slice(0, -1)}b`).toBe(
+        (events[i + 1]!.data as { token: string }).token,
+      );
+  });
+
+  it('keeps one caller’s appends in the order it made them and announces what was written', async () => {
+    const { record } = await as('alpha', () => repository.create(newTask('alpha')));
+    const announced: StreamEvent[] = [];
+    repository.onAppended((_tenant, id, event) => {
+      if (id === record.id) announced.push(event);
+    });
+    await as('alpha', () =>
+      Promise.all(
+        ['one', 'two', 'three'].map((token) =>
+          repository.appendStream(record.id, [{ kind: 'token', data: { token } }]),
+        ),
+      ),
+    );
+    expect(announced.map((e) => [e.sequence, (e.data as { token: string }).token])).toEqual([
+      [1, 'one'],
+      [2, 'two'],
+      [3, 'three'],
+    ]);
+  });
+
+  it('fails only the write the database refuses; writes sharing its transaction still commit', async () => {
+    const tasks = await Promise.all(
+      Array.from({ length: 12 }, () => as('alpha', () => repository.create(newTask('alpha')))),
+    );
+    const results = await Promise.allSettled(
+      tasks.map(({ record }, i) =>
+        as('alpha', () =>
+          // A stream event without data breaks the table's NOT NULL constraint.
+          repository.appendStream(record.id, [
+            { kind: 'token', data: i === 5 ? undefined : { token: 't' } },
+          ]),
+        ),
+      ),
+    );
+    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+    expect(results[5]!.status).toBe('rejected');
+    for (const [i, { record }] of tasks.entries()) {
+      const events = await as('alpha', () => repository.streamAfter(record.id, 0));
+      expect(events).toHaveLength(i === 5 ? 0 : 1);
+    }
+  });
+});
