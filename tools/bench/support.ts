@@ -114,6 +114,7 @@ export async function startStack(enginesFile: string): Promise<Stack> {
       process.env['AION_BENCH_PROFILE'] === app
         ? ['--cpu-prof', `--cpu-prof-dir=${path.join(root, '.bench-profiles')}`]
         : [];
+    if (process.env['HACK_REQUIRE'] && process.env['HACK_APP'] === app) nodeArgs.push('--require', process.env['HACK_REQUIRE']);
     const service = await startServiceProcess(app, { ...common, ...env }, 90_000, {
       nodeArgs,
       bundled: true,

@@ -152,7 +152,10 @@ export interface RelayOptions {
   bus: EventBus;
   batchSize?: number;
   pollIntervalMs?: number;
-  /** Wait after a nudge before publishing, to batch concurrent commits (default 5 ms). */
+  /**
+   * Wait after a nudge before publishing, to batch concurrent commits (default 20 ms): under
+   * load one relay transaction then carries the events of dozens of commits instead of a few.
+   */
   nudgeDelayMs?: number;
   /** Published rows older than this are deleted (default 24 h). */
   retentionMs?: number;
@@ -204,20 +207,21 @@ export class OutboxRelay {
     }
     if (!this.nudged) {
       this.nudged = true;
-      this.schedule(this.options.nudgeDelayMs ?? 5);
+      this.schedule(this.options.nudgeDelayMs ?? 20);
     }
   }
 
   /** Publishes one batch; returns how many rows it published (0 if idle or another relay is active). */
   publishBatch(): Promise<number> {
     const run = this.options.db.transaction(async (tx) => {
+      // The relay's cross-tenant view is switched on in the same round trip; it ends with the
+      // transaction either way.
       const [lock] = (
         (await tx.execute(
-          sql`select pg_try_advisory_xact_lock(${this.lockKey}) as locked`,
+          sql`select pg_try_advisory_xact_lock(${this.lockKey}) as locked, set_config('aion.outbox_relay', 'on', true)`,
         )) as unknown as { rows: { locked: boolean }[] }
       ).rows;
       if (!lock?.locked) return 0;
-      await tx.execute(sql`select set_config('aion.outbox_relay', 'on', true)`);
       const t = this.options.table;
       const rows = await tx
         .select()

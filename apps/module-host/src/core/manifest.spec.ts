@@ -1,4 +1,4 @@
-import { parseManifest } from './manifest';
+import { parseManifest, schemaValidator } from './manifest';
 import { memoryLimits, pagesToMb } from './wasm-inspect';
 
 const valid = `
@@ -69,6 +69,30 @@ function moduleWithMemory(min: number, max?: number): Uint8Array {
     ...section,
   ]);
 }
+
+describe('schemaValidator', () => {
+  const schema = () => ({
+    $id: 'https://example.test/summarize-input',
+    type: 'object',
+    required: ['text'],
+    properties: { text: { type: 'string' } },
+  });
+
+  it('compiles a schema once per content: a package re-read from the database reuses it', () => {
+    const first = schemaValidator(schema());
+    // A fresh object with the same content (and the same $id, which ajv refuses to add twice).
+    const again = schemaValidator(schema());
+    expect(again).toBe(first);
+    expect(again({ text: 'x' })).toBe(true);
+    expect(again({})).toBe(false);
+  });
+
+  it('keeps schemas of different content apart', () => {
+    const other = schemaValidator({ type: 'object', required: ['n'] });
+    expect(other).not.toBe(schemaValidator({ type: 'object', required: ['m'] }));
+    expect(other({ n: 1 })).toBe(true);
+  });
+});
 
 describe('memoryLimits', () => {
   it('reads declared minimum and maximum pages', () => {

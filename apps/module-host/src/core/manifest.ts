@@ -209,14 +209,25 @@ export function parseManifest(
 }
 
 const schemaAjv = new Ajv({ allErrors: true, strict: false });
-const compiled = new WeakMap<object, ValidateFunction>();
+/**
+ * Validators by schema content: packages are re-read from the database every few seconds as new
+ * objects, and compiling per object would redo ajv's (slow) compilation on every refresh and
+ * grow ajv's own cache without bound.
+ */
+const compiled = new Map<string, ValidateFunction>();
+const MAX_COMPILED_SCHEMAS = 1000;
 
-/** Compiles (once) a package's input or output JSON Schema. */
+/** Compiles (once per distinct schema) a package's input or output JSON Schema. */
 export function schemaValidator(schema: Record<string, unknown>): ValidateFunction {
-  let validate = compiled.get(schema);
+  const key = JSON.stringify(schema);
+  let validate = compiled.get(key);
   if (!validate) {
+    if (compiled.size >= MAX_COMPILED_SCHEMAS) {
+      compiled.clear();
+      schemaAjv.removeSchema();
+    }
     validate = schemaAjv.compile(schema);
-    compiled.set(schema, validate);
+    compiled.set(key, validate);
   }
   return validate;
 }

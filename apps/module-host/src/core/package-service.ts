@@ -160,6 +160,7 @@ export class PackageService {
     let attempt = 0;
     for (;;) {
       const result = await this.sandbox.run({
+        packageKey: pkg.id,
         module,
         args: [pkg.name, entry.name],
         stdin,

@@ -2,6 +2,8 @@ import type { AgentManifest } from './manifest';
 
 /** One invocation, as the sandbox needs it. */
 export interface SandboxRun {
+  /** Names this module and these files for good (a package install); runners may cache by it. */
+  packageKey: string;
   module: WebAssembly.Module;
   args: string[];
   stdin: Uint8Array;

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -345,10 +346,68 @@ describe('worker pool backpressure', () => {
       small,
     );
     const first = busy.invoke({ name: 'escape_probe', input: { mode: 'busy_loop' } });
+    // Once the busy loop holds the only worker (compiling it takes a moment), nothing may queue.
+    for (let waited = 0; small.busy === 0 && waited < 5000; waited += 10)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     await expect(
       busy.invoke({ name: 'classify_intent', input: { text: 'hi' } }),
     ).rejects.toMatchObject({ code: 'service.unavailable', retryAfterSeconds: 1 });
     await expect(first).rejects.toMatchObject({ code: 'service.timeout' });
     await small.close();
+  });
+
+  it('sends each package to a worker once, keeps packages apart by key, and resends after a new worker', async () => {
+    const one = new WorkerPool({
+      size: 1,
+      maxQueue: 8,
+      maxStdoutBytes: 1024,
+      maxStderrBytes: 1024,
+    });
+    const pkg = await service.describe('escape_probe');
+    const module = await WebAssembly.compile(pkg.wasm);
+    const [declared] = [...pkg.files.keys()];
+    const sent: boolean[] = [];
+    // Watch what the pool sends its worker: whether a message carries the package.
+    const original = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (this: Worker, message: unknown, ...rest: never[]) {
+      sent.push(Boolean((message as { package?: unknown }).package));
+      return original.call(this, message, ...rest);
+    };
+    const read = async (packageKey: string, content: string, timeoutMs = 2000) => {
+      const result = await one.run({
+        packageKey,
+        module,
+        args: [pkg.name, 'probe'],
+        stdin: Buffer.from(JSON.stringify({ mode: 'read_declared' })),
+        files: new Map([[declared!, Buffer.from(content)]]),
+        timeoutMs,
+      });
+      if (!result.ok) throw new Error(result.message);
+      return (JSON.parse(Buffer.from(result.stdout).toString()) as { result: string }).result;
+    };
+    try {
+      expect(await read('install-1', 'first install\n')).toBe('read:first install\n');
+      expect(await read('install-2', 'second install\n')).toBe('read:second install\n');
+      // The worker answers from what it kept: the files given here are not sent again.
+      expect(await read('install-1', 'ignored\n')).toBe('read:first install\n');
+      expect(sent).toEqual([true, true, false]);
+      // A run that times out replaces the worker; the fresh one is sent the package again.
+      const stuck = await one
+        .run({
+          packageKey: 'install-1',
+          module,
+          args: [pkg.name, 'probe'],
+          stdin: Buffer.from(JSON.stringify({ mode: 'busy_loop' })),
+          files: pkg.files,
+          timeoutMs: 200,
+        })
+        .catch((err: unknown) => err);
+      expect(stuck).toMatchObject({ code: 'service.timeout' });
+      expect(await read('install-1', 'after restart\n')).toBe('read:after restart\n');
+      expect(sent).toEqual([true, true, false, false, true]);
+    } finally {
+      Worker.prototype.postMessage = original;
+      await one.close();
+    }
   });
 });

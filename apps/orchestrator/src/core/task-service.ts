@@ -67,6 +67,9 @@ export class TaskService {
   private readonly notifier = new EventEmitter().setMaxListeners(0);
   private readonly running = new Map<string, AbortController>();
 
+  /** Tasks this replica accepted and is still working on (`tenant/id`); nobody polls for them. */
+  private readonly local = new Set<string>();
+
   /** Finished tasks never change again: recently finished ones are answered from memory. */
   private readonly finished = new Map<string, TaskRecord>();
 
@@ -109,15 +112,23 @@ export class TaskService {
       return { record, deduplicated: true };
     }
     const context = { ...tenant };
+    const key = `${tenant.tenantId}/${id}`;
+    this.local.add(key);
     // Runs after Submit returns; its outcome is recorded on the task, never thrown at the caller.
     setImmediate(
       () =>
-        void runWithTenant(context, () => this.run(record)).catch((err: unknown) =>
-          this.deps.logger?.error('task run failed unexpectedly', {
-            task_id: id,
-            reason: err instanceof Error ? err.message : String(err),
+        void runWithTenant(context, () => this.run(record))
+          .catch((err: unknown) =>
+            this.deps.logger?.error('task run failed unexpectedly', {
+              task_id: id,
+              reason: err instanceof Error ? err.message : String(err),
+            }),
+          )
+          .finally(() => {
+            this.local.delete(key);
+            // Waiters look once more, whatever ended the run.
+            this.notifier.emit(key);
           }),
-        ),
     );
     return { record, deduplicated: false };
   }
@@ -176,8 +187,9 @@ export class TaskService {
 
   /**
    * The task once it ended, or as it is when `timeoutMs` passed or the signal aborted. A task
-   * running here is seen ending through the notifier without reading the database; one running
-   * on another replica is looked up every poll interval.
+   * running here is seen ending through the notifier without reading the database (its run
+   * announces its end whatever happened); one running on another replica is looked up every poll
+   * interval.
    */
   async awaitEnd(
     submitted: TaskRecord,
@@ -197,12 +209,13 @@ export class TaskService {
           resolve(value);
         };
         const onEvent = (event?: StreamEvent) => {
-          if (event?.kind === 'done' || event?.kind === 'error') finish(true);
+          if (!event || event.kind === 'done' || event.kind === 'error') finish(true);
         };
         const onAbort = () => finish(false);
+        const left = Math.max(0, deadline - Date.now());
         const timer = setTimeout(
           () => finish(false),
-          Math.min(this.deps.streamPollMs ?? 250, Math.max(0, deadline - Date.now())),
+          this.local.has(key) ? left : Math.min(this.deps.streamPollMs ?? 250, left),
         );
         this.notifier.on(key, onEvent);
         signal.addEventListener('abort', onAbort);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AionError } from '@aion/errors';
 import type { SandboxRun, SandboxRunner, SandboxResult } from '../../core/ports';
-import type { RunRequest, WorkerMessage } from './wasi.worker';
+import { MAX_PACKAGES_PER_WORKER, type RunRequest, type WorkerMessage } from './worker-protocol';
 
 function workerEntry(): string {
   const bundled = path.join(__dirname, 'wasi.worker.js');
@@ -21,6 +21,8 @@ interface Slot {
   worker: Worker;
   job: Job | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** Package keys this slot's worker holds (it applies the same rule when adding one). */
+  packages: Set<string>;
 }
 
 export interface WorkerPoolOptions {
@@ -83,7 +85,7 @@ export class WorkerPool implements SandboxRunner {
       stderr: true,
     });
     worker.unref();
-    const slot: Slot = { worker, job: undefined, timer: undefined };
+    const slot: Slot = { worker, job: undefined, timer: undefined, packages: new Set() };
     worker.on('message', (message: WorkerMessage) => this.onMessage(slot, message));
     worker.on('error', (err) =>
       this.replace(slot, new AionError('internal.error', 'module worker crashed', { cause: err })),
@@ -106,12 +108,18 @@ export class WorkerPool implements SandboxRunner {
         ),
       );
     }, job.run.timeoutMs);
+    const key = job.run.packageKey;
+    const known = slot.packages.has(key);
+    if (!known) {
+      if (slot.packages.size >= MAX_PACKAGES_PER_WORKER) slot.packages.clear();
+      slot.packages.add(key);
+    }
     const request: RunRequest = {
       id: job.id,
-      module: job.run.module,
+      packageKey: key,
+      ...(known ? {} : { package: { module: job.run.module, files: [...job.run.files] } }),
       args: job.run.args,
       stdin: job.run.stdin,
-      files: [...job.run.files.entries()],
       maxStdoutBytes: this.options.maxStdoutBytes,
       maxStderrBytes: this.options.maxStderrBytes,
       streamPartials: Boolean(job.run.onPartial),
