@@ -319,6 +319,49 @@ describe('InternalTokens', () => {
   });
 });
 
+describe('InternalTokens reuse', () => {
+  const principal = {
+    kind: 'api_key' as const,
+    tenantId: 'acme',
+    subject: 'key:1',
+    roles: ['developer' as const],
+  };
+  afterEach(() => jest.useRealTimers());
+
+  it('reuses a token for the same principal during the first half of its life, then signs anew', async () => {
+    jest.useFakeTimers({
+      now: new Date('2026-11-23T10:00:00Z'),
+      doNotFake: ['nextTick', 'setImmediate'],
+    });
+    const tokens = new InternalTokens('s'.repeat(48), 'gateway', 60);
+    const first = await tokens.issue(principal);
+    expect(await tokens.issue({ ...principal })).toBe(first);
+    expect(await tokens.issue({ ...principal, roles: ['admin'] })).not.toBe(first);
+    expect(await tokens.issue({ ...principal, tenantId: 'globex' })).not.toBe(first);
+    jest.setSystemTime(new Date('2026-11-23T10:00:31Z'));
+    expect(await tokens.issue(principal)).not.toBe(first);
+  });
+
+  it('remembers a verified token only until it expires, and never a refused one', async () => {
+    jest.useFakeTimers({
+      now: new Date('2026-11-23T10:00:00Z'),
+      doNotFake: ['nextTick', 'setImmediate'],
+    });
+    const tokens = new InternalTokens('s'.repeat(48), 'gateway', 60);
+    const token = await tokens.issue(principal);
+    const verified = await tokens.verify(token);
+    expect(await tokens.verify(token)).toBe(verified);
+    expect(Object.isFrozen(verified) && Object.isFrozen(verified.roles)).toBe(true);
+    const [h, p, s] = token.split('.');
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p!, 'base64url').toString()), roles: ['admin'] })).toString('base64url')}.${s}`;
+    await expect(tokens.verify(forged)).rejects.toMatchObject({ code: 'auth.unauthenticated' });
+    await expect(tokens.verify(forged)).rejects.toMatchObject({ code: 'auth.unauthenticated' });
+    // Past expiry plus the clock tolerance the verifier allows, the remembered answer is gone too.
+    jest.setSystemTime(new Date('2026-11-23T10:01:06Z'));
+    await expect(tokens.verify(token)).rejects.toMatchObject({ code: 'auth.token_expired' });
+  });
+});
+
 describe('Express authenticate + requirePermission', () => {
   const apiKeys = new ApiKeyService(new MemoryApiKeyRepository());
   let app: express.Express;

@@ -6,6 +6,11 @@ import { isRole } from './rbac';
 
 const ISSUER = 'aion-internal';
 const AUDIENCE = 'aion-services';
+const CLOCK_TOLERANCE_SECONDS = 5;
+/** Entries each cache holds before it starts over (one per active principal or token). */
+const MAX_CACHED = 10_000;
+
+type Verified = Principal & { caller: string };
 
 /**
  * Short-lived (default 60 s) HS256 tokens that carry the caller's tenant, subject and roles from
@@ -14,6 +19,13 @@ const AUDIENCE = 'aion-services';
  */
 export class InternalTokens {
   private readonly key: Uint8Array;
+  /**
+   * A token is reused for calls on behalf of the same principal during the first half of its
+   * life, and a verified token's principal is remembered until it expires: signing and checking
+   * an HMAC on every call between services cost more than the call's own work.
+   */
+  private readonly issued = new Map<string, { token: string; reuseUntil: number }>();
+  private readonly verified = new Map<string, { principal: Verified; validUntil: number }>();
 
   constructor(
     secret: string,
@@ -25,6 +37,23 @@ export class InternalTokens {
   }
 
   async issue(principal: Principal): Promise<string> {
+    const key = JSON.stringify([
+      principal.kind,
+      principal.tenantId,
+      principal.subject,
+      principal.roles,
+      principal.keyId ?? '',
+    ]);
+    const now = Date.now();
+    const reusable = this.issued.get(key);
+    if (reusable && now < reusable.reuseUntil) return reusable.token;
+    const token = await this.sign(principal);
+    if (this.issued.size >= MAX_CACHED) this.issued.clear();
+    this.issued.set(key, { token, reuseUntil: now + (this.ttlSeconds * 1000) / 2 });
+    return token;
+  }
+
+  private sign(principal: Principal): Promise<string> {
     return new SignJWT({
       tenant_id: principal.tenantId,
       roles: principal.roles,
@@ -42,13 +71,22 @@ export class InternalTokens {
       .sign(this.key);
   }
 
-  async verify(token: string): Promise<Principal & { caller: string }> {
+  async verify(token: string): Promise<Verified> {
+    const known = this.verified.get(token);
+    if (known && Date.now() < known.validUntil) return known.principal;
+    const principal = await this.check(token);
+    if (this.verified.size >= MAX_CACHED) this.verified.clear();
+    this.verified.set(token, principal);
+    return principal.principal;
+  }
+
+  private async check(token: string): Promise<{ principal: Verified; validUntil: number }> {
     try {
       const { payload } = await jwtVerify(token, this.key, {
         issuer: ISSUER,
         audience: AUDIENCE,
         algorithms: ['HS256'],
-        clockTolerance: 5,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
         typ: 'aion-internal+jwt',
       });
       const tenantId = payload['tenant_id'];
@@ -59,12 +97,17 @@ export class InternalTokens {
       const kind =
         payload['kind'] === 'api_key' || payload['kind'] === 'user' ? payload['kind'] : 'service';
       return {
-        kind,
-        tenantId,
-        subject: String(payload.sub),
-        roles,
-        caller: String(payload['caller'] ?? 'unknown'),
-        ...(typeof payload['key_id'] === 'string' ? { keyId: payload['key_id'] } : {}),
+        // Shared by every call that presents this token, so nobody may change it.
+        principal: Object.freeze({
+          kind,
+          tenantId,
+          subject: String(payload.sub),
+          roles: Object.freeze(roles) as Verified['roles'],
+          caller: String(payload['caller'] ?? 'unknown'),
+          ...(typeof payload['key_id'] === 'string' ? { keyId: payload['key_id'] } : {}),
+        }),
+        // jwtVerify requires exp within the tolerance; remember the token no longer than that.
+        validUntil: ((payload.exp ?? 0) + CLOCK_TOLERANCE_SECONDS) * 1000,
       };
     } catch (err) {
       if (err instanceof Error && err.name === 'JWTExpired')

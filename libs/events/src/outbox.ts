@@ -105,19 +105,27 @@ export class OutboxWriter {
     return events.map((e) => createEvent({ ...e, source: this.source } as NewEvent<EventType>));
   }
 
+  /**
+   * One statement for any number of events. The rows travel as one JSON parameter (protobuf
+   * bytes in base64) because building a multi-row insert through the query builder cost more
+   * CPU than the database spent on it; `jsonb_to_recordset` keeps their order, so `seq` does.
+   */
   async insert(tx: DbOrTx, built: readonly BuiltEvent[]): Promise<void> {
     if (built.length === 0) return;
-    await tx.insert(this.table).values(
-      built.map(({ envelope, message }) => ({
-        eventId: envelope.id,
-        tenantId: envelope.tenantId,
-        topic: message.topic,
-        key: message.key,
-        eventType: envelope.type,
-        value: message.value,
-        headers: JSON.stringify(message.headers),
-      })),
-    );
+    const rows = built.map(({ envelope, message }) => ({
+      event_id: envelope.id,
+      tenant_id: envelope.tenantId,
+      topic: message.topic,
+      key: message.key,
+      event_type: envelope.type,
+      value: Buffer.from(message.value).toString('base64'),
+      headers: JSON.stringify(message.headers),
+    }));
+    await tx.execute(sql`
+      insert into ${this.table} (event_id, tenant_id, topic, key, event_type, value, headers)
+      select v.event_id, v.tenant_id, v.topic, v.key, v.event_type, decode(v.value, 'base64'), v.headers
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(
+        event_id uuid, tenant_id text, topic text, key text, event_type text, value text, headers text)`);
     this.onWrite?.();
   }
 

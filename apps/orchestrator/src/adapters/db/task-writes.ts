@@ -138,22 +138,7 @@ export async function writeTaskBatch(
   const creates = writes.flatMap((w, index) => (w.op.kind === 'create' ? [{ w, index }] : []));
   if (creates.length > 0) {
     const ops = creates.map(({ w }) => (w.op as Extract<TaskWrite, { kind: 'create' }>).record);
-    const inserted = await tx
-      .insert(tasks)
-      .values(
-        ops.map((r) => ({
-          tenantId,
-          id: r.id,
-          projectId: r.projectId,
-          subject: r.subject,
-          intent: r.intent,
-          status: 'QUEUED',
-          request: r.request,
-          requestHash: r.requestHash,
-        })),
-      )
-      .onConflictDoNothing()
-      .returning();
+    const inserted = await insertTasks(tx, tenantId, ops);
     const byId = new Map(inserted.map((row) => [row.id, row]));
     const missing = ops.filter((r) => !byId.has(r.id)).map((r) => r.id);
     const existing = missing.length
@@ -220,6 +205,28 @@ export async function writeTaskBatch(
     for (const { index, id } of streams) results[index]!.appended = appended.get(id) ?? [];
   }
   return results;
+}
+
+/** New tasks in one statement; an id that exists already is left alone (and read after). */
+async function insertTasks(tx: Tx, tenantId: string, ops: TaskRecord[]) {
+  const values = ops.map((r) => ({
+    id: r.id,
+    project_id: r.projectId,
+    subject: r.subject,
+    intent: r.intent,
+    request: r.request,
+    request_hash: r.requestHash,
+  }));
+  const rows = rowsOf<RawTaskRow>(
+    await tx.execute(sql`
+      insert into orc_tasks (tenant_id, id, project_id, subject, intent, status, request, request_hash)
+      select ${tenantId}, v.id, v.project_id, v.subject, v.intent, 'QUEUED', v.request, v.request_hash
+      from jsonb_to_recordset(${JSON.stringify(values)}::jsonb) as v(
+        id text, project_id text, subject text, intent text, request jsonb, request_hash text)
+      on conflict do nothing
+      returning *`),
+  );
+  return rows.map(fromRaw);
 }
 
 /** Every transition in one statement; a task no longer in its `from` state is not updated. */
