@@ -114,7 +114,6 @@ export async function startStack(enginesFile: string): Promise<Stack> {
       process.env['AION_BENCH_PROFILE'] === app
         ? ['--cpu-prof', `--cpu-prof-dir=${path.join(root, '.bench-profiles')}`]
         : [];
-    if (process.env['HACK_REQUIRE'] && process.env['HACK_APP'] === app) nodeArgs.push('--require', process.env['HACK_REQUIRE']);
     const service = await startServiceProcess(app, { ...common, ...env }, 90_000, {
       nodeArgs,
       bundled: true,
@@ -169,6 +168,8 @@ export interface LoadResult {
   requests: number;
   /** Answers with another status than expected (a 202 for a task not finished in time). */
   non_2xx: number;
+  /** Answers with the expected status whose body says the work failed (a task ending in ERROR). */
+  failed: number;
   errors: number;
   p50_ms: number;
   p95_ms: number;
@@ -180,25 +181,32 @@ const percentile = (sorted: Float64Array, p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]! : NaN;
 const round = (n: number) => Math.round(n * 100) / 100;
 
-/** One POST over a keep-alive agent; resolves with the status (0 on a transport error). */
+/**
+ * One POST over a keep-alive agent; resolves with the status (0 on a transport error) and, when
+ * asked for, the body.
+ */
 function post(
   agent: http.Agent,
   url: URL,
   headers: Record<string, string>,
   body: string,
-): Promise<number> {
+  keepBody: boolean,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
     const req = http.request(
       url,
       { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
       (res) => {
-        res.on('data', () => undefined);
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', () => resolve(0));
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => keepBody && chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', () => resolve({ status: 0, body: '' }));
       },
     );
     req.setTimeout(30_000, () => req.destroy());
-    req.on('error', () => resolve(0));
+    req.on('error', () => resolve({ status: 0, body: '' }));
     req.end(body);
   });
 }
@@ -218,6 +226,8 @@ export async function runLoad(options: {
   durationSeconds: number;
   /** The status a successful request answers (default 200); anything else counts as failed. */
   expectStatus?: number;
+  /** Whether an answer with the expected status did the work (say, a task that ended OK). */
+  succeeded?: (body: string) => boolean;
 }): Promise<LoadResult> {
   const url = new URL(options.url);
   const headers = { 'content-type': 'application/json', ...options.headers };
@@ -227,14 +237,17 @@ export async function runLoad(options: {
   });
   const times: number[] = [];
   let non2xx = 0;
+  let failed = 0;
   let errors = 0;
   let lastDone = 0;
-  const record = (status: number, started: number) => {
+  const record = ({ status, body }: { status: number; body: string }, started: number) => {
     lastDone = performance.now();
     times.push(lastDone - started);
     if (status === 0) errors++;
     else if (status !== (options.expectStatus ?? 200)) non2xx++;
+    else if (options.succeeded && !options.succeeded(body)) failed++;
   };
+  const send = () => post(agent, url, headers, options.body, Boolean(options.succeeded));
   const started = performance.now();
   const end = started + options.durationSeconds * 1000;
   const inFlight = new Set<Promise<void>>();
@@ -245,7 +258,7 @@ export async function runLoad(options: {
       if (due >= end) break;
       const wait = due - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      const request = post(agent, url, headers, options.body).then((status) => record(status, due));
+      const request = send().then((answer) => record(answer, due));
       inFlight.add(request);
       void request.then(() => inFlight.delete(request));
     }
@@ -254,7 +267,7 @@ export async function runLoad(options: {
       Array.from({ length: options.connections }, async () => {
         while (performance.now() < end) {
           const at = performance.now();
-          record(await post(agent, url, headers, options.body), at);
+          record(await send(), at);
         }
       }),
     );
@@ -269,6 +282,7 @@ export async function runLoad(options: {
     achieved_rps: round(times.length / (Math.max(lastDone - started, 1) / 1000)),
     requests: times.length,
     non_2xx: non2xx,
+    failed,
     errors,
     p50_ms: round(percentile(sorted, 0.5)),
     p95_ms: round(percentile(sorted, 0.95)),

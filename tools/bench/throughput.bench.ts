@@ -26,6 +26,8 @@ async function main() {
     'engines:\n  - { name: local-summarize, tier: local, kind: module, module: summarize_text, intents: [summarize], jurisdiction: DE, region: local, price_per_1k_tokens: { input: 0, output: 0 } }\n',
   );
   const stack = await startStack(engines);
+  /** Why tasks did not end OK, with how often, reported with the results. */
+  const failures = new Map<string, number>();
   try {
     const created = await fetch(`${stack.gateway}/api/v1/auth/keys`, {
       method: 'POST',
@@ -43,6 +45,14 @@ async function main() {
           data_context: { jurisdiction: 'DE', classification: 'none' },
         }),
         headers: { authorization: `Bearer ${key}`, prefer: 'wait=10' },
+        // A task that ended in ERROR answered quickly but did no work: it counts as failed.
+        succeeded: (body) => {
+          const task = JSON.parse(body) as { status?: string; error?: { message?: string } };
+          if (task.status === 'OK') return true;
+          const why = `${task.status}: ${task.error?.message ?? 'no error given'}`;
+          failures.set(why, (failures.get(why) ?? 0) + 1);
+          return false;
+        },
         ...(rate ? { rate } : {}),
         connections,
         durationSeconds,
@@ -66,12 +76,13 @@ async function main() {
               (r) =>
                 typeof r.offered_rps === 'number' &&
                 r.p95_ms < 50 &&
-                r.non_2xx + r.errors === 0 &&
+                r.non_2xx + r.failed + r.errors === 0 &&
                 r.achieved_rps >= r.offered_rps * 0.97,
             )
             .map((r) => r.offered_rps as number),
         ),
         tasks_ending_in_error: errorTasks,
+        failure_reasons: Object.fromEntries([...failures].sort((a, b) => b[1] - a[1]).slice(0, 5)),
         runs,
       })}\n`,
     );

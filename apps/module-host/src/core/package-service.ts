@@ -39,6 +39,10 @@ export class PackageService {
    * take effect at once; those made through another replica within the TTL.
    */
   private readonly cache = new Map<string, { pkg: StoredPackage; until: number }>();
+  /** Lookups in flight by the same key: callers arriving together share one. */
+  private readonly loading = new Map<string, Promise<StoredPackage>>();
+  /** Bumped by every install and uninstall here, so a lookup that overlapped one is not kept. */
+  private generation = 0;
 
   constructor(
     private readonly repository: PackageRepository,
@@ -103,12 +107,12 @@ export class PackageService {
       digestSha256: digest,
       installedAt: new Date(),
     };
-    this.cache.clear();
     await this.repository.insert(stored, {
       action: 'modules.install',
       resourceId: `${stored.name}@${stored.version}`,
       details: { digest_sha256: digest, intents: manifest.intents },
     });
+    this.forget();
     return summary(stored);
   }
 
@@ -116,9 +120,38 @@ export class PackageService {
     const key = `${name}@${version ?? ''}`;
     const cached = this.cache.get(key);
     if (cached && cached.until > Date.now()) return cached.pkg;
-    const pkg = await this.repository.find(name, version);
-    if (!pkg) throw AionError.notFound('module', version ? `${name}@${version}` : name);
-    if (this.cacheTtlMs > 0) this.cache.set(key, { pkg, until: Date.now() + this.cacheTtlMs });
+    let loading = this.loading.get(key);
+    if (!loading) {
+      const started = this.load(key, name, version, cached?.pkg).finally(() => {
+        if (this.loading.get(key) === started) this.loading.delete(key);
+      });
+      this.loading.set(key, (loading = started));
+    }
+    return loading;
+  }
+
+  private forget(): void {
+    this.generation++;
+    this.cache.clear();
+    this.loading.clear();
+  }
+
+  /** When the cached install is still the one to use, only its id is read, not its bytes. */
+  private async load(
+    key: string,
+    name: string,
+    version: string | undefined,
+    previous: StoredPackage | undefined,
+  ): Promise<StoredPackage> {
+    const generation = this.generation;
+    const id = await this.repository.resolve(name, version);
+    const pkg = id && previous?.id === id ? previous : id && (await this.repository.findById(id));
+    if (!pkg) {
+      this.cache.delete(key);
+      throw AionError.notFound('module', version ? `${name}@${version}` : name);
+    }
+    if (this.cacheTtlMs > 0 && generation === this.generation)
+      this.cache.set(key, { pkg, until: Date.now() + this.cacheTtlMs });
     return pkg;
   }
 
@@ -128,12 +161,12 @@ export class PackageService {
 
   async uninstall(name: string, version?: string): Promise<void> {
     const resourceId = version ? `${name}@${version}` : name;
-    this.cache.clear();
     const removed = await this.repository.remove(name, version, {
       action: 'modules.uninstall',
       resourceId,
       details: {},
     });
+    this.forget();
     if (removed === 0) throw AionError.notFound('module', resourceId);
   }
 

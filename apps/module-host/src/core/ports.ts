@@ -53,6 +53,9 @@ export interface PackageRepository {
   /** Inserts; throws AionError state.conflict when name@version exists. */
   insert(pkg: StoredPackage, audit: AuditEntry): Promise<void>;
   find(name: string, version?: string): Promise<StoredPackage | undefined>;
+  /** The id of the install `find` would return, without reading its bytes. */
+  resolve(name: string, version?: string): Promise<string | undefined>;
+  findById(id: string): Promise<StoredPackage | undefined>;
   list(options: {
     intent?: string;
     limit: number;

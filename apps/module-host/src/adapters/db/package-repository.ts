@@ -91,8 +91,13 @@ export class PostgresPackageRepository implements PackageRepository {
   }
 
   async find(name: string, version?: string): Promise<StoredPackage | undefined> {
+    const id = await this.resolve(name, version);
+    return id ? this.findById(id) : undefined;
+  }
+
+  async resolve(name: string, version?: string): Promise<string | undefined> {
     const rows = await this.db
-      .select()
+      .select({ id: packages.id, version: packages.version })
       .from(packages)
       .where(
         version
@@ -100,7 +105,11 @@ export class PostgresPackageRepository implements PackageRepository {
           : eq(packages.name, name),
       );
     // The newest version by semantic-version order, not by install time.
-    const row = rows.sort((a, b) => semver.rcompare(a.version, b.version))[0];
+    return rows.sort((a, b) => semver.rcompare(a.version, b.version))[0]?.id;
+  }
+
+  async findById(id: string): Promise<StoredPackage | undefined> {
+    const [row] = await this.db.select().from(packages).where(eq(packages.id, id));
     if (!row) return undefined;
     const files = await this.db
       .select()

@@ -30,7 +30,7 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
     this.writes = TenantGroupCommit.over(
       db,
       (tx, tenantId, pending) => writeTaskBatch(tx, tenantId, pending, outbox),
-      { keyOf: taskIdOf },
+      { keyOf: taskIdOf, maxInFlight: 4 },
     );
   }
 

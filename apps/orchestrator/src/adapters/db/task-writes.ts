@@ -229,7 +229,11 @@ async function insertTasks(tx: Tx, tenantId: string, ops: TaskRecord[]) {
   return rows.map(fromRaw);
 }
 
-/** Every transition in one statement; a task no longer in its `from` state is not updated. */
+/**
+ * Every transition in one statement; a task no longer in its `from` state is not updated. The ids
+ * are also listed as constants: the planner cannot see how many rows `jsonb_to_recordset` yields
+ * and would otherwise scan the whole table to join them.
+ */
 async function updateTasks(
   tx: Tx,
   tenantId: string,
@@ -270,7 +274,8 @@ async function updateTasks(
         id text, from_status text, to_status text, engine_route text, chosen_by text,
         reason text, set_result boolean, result jsonb, sovereignty jsonb, error jsonb,
         latency_ms integer, input_tokens integer, output_tokens integer, cost_usd numeric)
-      where t.tenant_id = ${tenantId} and t.id = v.id and t.status = v.from_status
+      where t.tenant_id = ${tenantId} and t.id in ${ops.map((op) => op.id)}
+        and t.id = v.id and t.status = v.from_status
       returning t.*`),
   );
 }
