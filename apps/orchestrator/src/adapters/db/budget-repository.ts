@@ -64,9 +64,22 @@ export class PostgresBudgets extends TenantRepository implements BudgetPort {
       if (existing && existing.projectId !== projectId)
         throw AionError.conflict(`reservation ${requestId} belongs to another project`);
       const delta = amountUsd - (existing?.amountUsd ?? 0);
+      // The reservation row first, the shared budget rows last: their row locks (every request
+      // of the tenant waits on them) are then held only until the commit right after.
+      const [row] = existing
+        ? await tx
+            .update(reservations)
+            .set({ amountUsd, updatedAt: new Date() })
+            .where(eq(reservations.requestId, requestId))
+            .returning()
+        : await tx
+            .insert(reservations)
+            .values({ tenantId, requestId, projectId, amountUsd, status: 'RESERVED' })
+            .returning();
       for (const scope of scopes(projectId)) {
         // The conditional update is the guard: it takes the row lock and admits the delta only
-        // within the limit, so concurrent reservations can never overspend.
+        // within the limit, so concurrent reservations can never overspend. Refusing throws,
+        // which rolls the reservation row back too.
         const updated = await tx
           .update(budgets)
           .set({ reservedUsd: sql`${budgets.reservedUsd} + ${delta}`, updatedAt: new Date() })
@@ -78,28 +91,16 @@ export class PostgresBudgets extends TenantRepository implements BudgetPort {
           )
           .returning({ projectId: budgets.projectId });
         if (updated.length === 0) {
-          const [row] = await tx.select().from(budgets).where(eq(budgets.projectId, scope));
-          if (row) {
-            const left = Math.max(0, row.limitUsd - row.reservedUsd - row.committedUsd);
+          const [limit] = await tx.select().from(budgets).where(eq(budgets.projectId, scope));
+          if (limit) {
+            const left = Math.max(0, limit.limitUsd - limit.reservedUsd - limit.committedUsd);
             throw new AionError(
               'budget.exceeded',
-              `${scope ? `project ${scope}` : 'tenant'} budget exceeded: $${left.toFixed(6)} left of $${row.limitUsd}, $${amountUsd.toFixed(6)} requested`,
+              `${scope ? `project ${scope}` : 'tenant'} budget exceeded: $${left.toFixed(6)} left of $${limit.limitUsd}, $${amountUsd.toFixed(6)} requested`,
             );
           }
         }
       }
-      if (existing) {
-        const [row] = await tx
-          .update(reservations)
-          .set({ amountUsd, updatedAt: new Date() })
-          .where(eq(reservations.requestId, requestId))
-          .returning();
-        return toReservation(row!);
-      }
-      const [row] = await tx
-        .insert(reservations)
-        .values({ tenantId, requestId, projectId, amountUsd, status: 'RESERVED' })
-        .returning();
       return toReservation(row!);
     });
   }
@@ -117,6 +118,12 @@ export class PostgresBudgets extends TenantRepository implements BudgetPort {
       if (existing.status === 'COMMITTED') return toReservation(existing);
       if (existing.status === 'RELEASED')
         throw AionError.conflict(`reservation ${requestId} was released and cannot be committed`);
+      // The shared budget rows last, so their locks are held only until the commit.
+      const [row] = await tx
+        .update(reservations)
+        .set({ status: 'COMMITTED', committedUsd: actualUsd, updatedAt: new Date() })
+        .where(eq(reservations.requestId, requestId))
+        .returning();
       for (const scope of scopes(existing.projectId)) {
         await tx
           .update(budgets)
@@ -127,11 +134,6 @@ export class PostgresBudgets extends TenantRepository implements BudgetPort {
           })
           .where(eq(budgets.projectId, scope));
       }
-      const [row] = await tx
-        .update(reservations)
-        .set({ status: 'COMMITTED', committedUsd: actualUsd, updatedAt: new Date() })
-        .where(eq(reservations.requestId, requestId))
-        .returning();
       return toReservation(row!);
     });
   }
@@ -147,6 +149,12 @@ export class PostgresBudgets extends TenantRepository implements BudgetPort {
       if (existing.status === 'RELEASED') return toReservation(existing);
       if (existing.status === 'COMMITTED')
         throw AionError.conflict(`reservation ${requestId} was committed and cannot be released`);
+      // The shared budget rows last, so their locks are held only until the commit.
+      const [row] = await tx
+        .update(reservations)
+        .set({ status: 'RELEASED', updatedAt: new Date() })
+        .where(eq(reservations.requestId, requestId))
+        .returning();
       for (const scope of scopes(existing.projectId)) {
         await tx
           .update(budgets)
@@ -156,11 +164,6 @@ export class PostgresBudgets extends TenantRepository implements BudgetPort {
           })
           .where(eq(budgets.projectId, scope));
       }
-      const [row] = await tx
-        .update(reservations)
-        .set({ status: 'RELEASED', updatedAt: new Date() })
-        .where(eq(reservations.requestId, requestId))
-        .returning();
       return toReservation(row!);
     });
   }
