@@ -10,12 +10,40 @@ import { repoRoot, startInfra, stopInfra, type InfraState } from './stack';
 const infraDir = path.join(repoRoot, '.infra');
 const stateFile = path.join(infraDir, 'state.json');
 
+const alive = (pid: number | undefined) => {
+  if (!pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Whether every server a state file records still runs (a restarted machine leaves none). */
+function stillRunning(state: InfraState): boolean {
+  const pidFile = state.postgres && path.join(state.postgres.dataDir, 'postmaster.pid');
+  const postgresPid =
+    pidFile && existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
+  return (
+    (!state.postgres || (postgresPid > 0 && alive(postgresPid))) &&
+    alive(state.redisPid) &&
+    alive(state.kafkaPid)
+  );
+}
+
 async function up(): Promise<void> {
   if (existsSync(stateFile)) {
-    console.log(
-      `already running (see ${path.relative(repoRoot, stateFile)}); run npm run infra:down first`,
-    );
-    return;
+    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as InfraState;
+    if (stillRunning(state)) {
+      console.log(
+        `already running (see ${path.relative(repoRoot, stateFile)}); run npm run infra:down first`,
+      );
+      return;
+    }
+    console.log('the recorded stack is gone (was the machine restarted?); starting a new one');
+    await stopInfra({ ...state, stackDir: undefined }).catch(() => undefined);
+    rmSync(stateFile, { force: true });
   }
   mkdirSync(infraDir, { recursive: true });
   const stackDir = path.join(infraDir, 'stack');
