@@ -33,6 +33,12 @@ export interface SubscribeOptions {
   deduper?: Deduper;
   /** Start from the earliest offset when the group has none (default true). */
   fromBeginning?: boolean;
+  /**
+   * A group that lives only as long as this subscription (one per replica, to see every event):
+   * no offsets are committed and the group is deleted on stop, so restarts do not leave groups
+   * behind in Kafka for the offsets retention period (7 days by default).
+   */
+  ephemeral?: boolean;
 }
 
 export interface Subscription {

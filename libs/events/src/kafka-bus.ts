@@ -170,9 +170,10 @@ export class KafkaBus implements EventBus {
             publishDeadLetter: (m) => this.publish([m]),
           },
         );
-        await consumer.commitOffsets([
-          { topic, partition, offset: (BigInt(message.offset) + 1n).toString() },
-        ]);
+        if (!options.ephemeral)
+          await consumer.commitOffsets([
+            { topic, partition, offset: (BigInt(message.offset) + 1n).toString() },
+          ]);
       },
     });
     return {
@@ -180,6 +181,13 @@ export class KafkaBus implements EventBus {
         // disconnect waits for the running eachMessage, whose offset is committed inside it.
         await consumer.disconnect();
         this.consumers.delete(consumer);
+        if (options.ephemeral)
+          await this.admin.deleteGroups([options.groupId]).catch((err: unknown) =>
+            this.options.logger?.warn('could not delete an ephemeral consumer group', {
+              group: options.groupId,
+              reason: err instanceof Error ? err.message : String(err),
+            }),
+          );
       },
     };
   }

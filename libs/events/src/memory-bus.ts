@@ -110,6 +110,7 @@ export class MemoryBus implements EventBus {
         wake?.();
         await loop;
         for (const topic of options.topics) group.active.delete(topic);
+        if (options.ephemeral && group.active.size === 0) this.groups.delete(options.groupId);
       },
     };
   }

@@ -64,6 +64,7 @@ export function tenantChangesWorker(deps: {
         groupId: `${deps.groupPrefix}-${randomUUID()}`,
         topics: deps.topics,
         fromBeginning: false,
+        ephemeral: true,
         handler: async ({ envelope }) => {
           if (envelope.tenantId && !deps.ignore?.includes(envelope.type))
             deps.onChange(envelope.tenantId);

@@ -1,3 +1,4 @@
+import { Kafka } from 'kafkajs';
 import { TaskStatus } from '@aion/contracts';
 import { eventually, topicMessageCount, uniqueName } from '@aion/testing';
 import {
@@ -55,6 +56,34 @@ describe('KafkaBus on a real broker', () => {
     await eventually(() => seen.size === keys.length, 45_000);
     expect([...seen.keys()].sort()).toEqual([...keys].sort());
     await Promise.all([first.stop(), second.stop()]);
+  });
+
+  it('leaves nothing behind for an ephemeral group: no committed offsets, and the group is deleted on stop', async () => {
+    const topic = uniqueName('broadcast');
+    const producer = newBus();
+    await producer.ensureTopics([topic]);
+    const groupId = uniqueName('replica');
+    const seen: string[] = [];
+    const subscription = await newBus().subscribe({
+      groupId,
+      topics: [topic],
+      fromBeginning: true,
+      ephemeral: true,
+      handler: async (e) => void seen.push(e.key),
+    });
+    await producer.publish([event(topic, 'a'), event(topic, 'b')]);
+    await eventually(() => seen.length === 2, 45_000);
+    const admin = new Kafka({ brokers: brokers(), clientId: uniqueName('admin') }).admin();
+    await admin.connect();
+    try {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      expect(offsets!.partitions.every((p) => p.offset === '-1')).toBe(true);
+      await subscription.stop();
+      const { groups } = await admin.listGroups();
+      expect(groups.map((g) => g.groupId)).not.toContain(groupId);
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it('commits only processed offsets: a restarted group resumes where it stopped', async () => {
