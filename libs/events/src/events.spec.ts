@@ -214,6 +214,27 @@ describe('MemoryBus', () => {
     await second.stop();
   });
 
+  it('forgets an ephemeral group when it stops: the same id starts afresh', async () => {
+    const bus = new MemoryBus();
+    const seen: string[] = [];
+    const subscribe = () =>
+      bus.subscribe({
+        groupId: 'replica-1',
+        topics: [TOPICS.tasksLifecycle],
+        ephemeral: true,
+        handler: async (e) => void seen.push(e.key),
+      });
+    const first = await subscribe();
+    await bus.publish([taskEvent('1').message]);
+    await eventually(() => seen.length === 1);
+    await first.stop();
+    // A kept group would resume after '1'; a forgotten one reads from the beginning again.
+    const second = await subscribe();
+    await eventually(() => seen.length === 2);
+    expect(seen).toEqual(['1', '1']);
+    await second.stop();
+  });
+
   it('keeps memory bounded by retention', async () => {
     const bus = new MemoryBus({ retention: 5 });
     await bus.publish(Array.from({ length: 12 }, (_, i) => taskEvent(String(i)).message));
