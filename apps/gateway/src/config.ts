@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, ConfigError, csv, field, positiveInt } from '@aion/config';
+import { bool, csv, field, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
 
 /** What the gateway needs in distributed mode; embedded mode stands in for all of it. */
@@ -147,25 +147,9 @@ export const gatewayConfigSpec = {
   docs: field(`${P}OPENAPI`, bool(true), 'Serve GET /openapi.json'),
 };
 
-/**
- * Validated at startup from AION_GATEWAY_* and the shared variables; one error lists every problem.
- * AION_GATEWAY_PORT names the public port as the quick start does; it is the gateway's
- * AION_GATEWAY_HTTP_PORT, and setting both to different values is refused.
- */
+/** Validated at startup from AION_GATEWAY_* and the shared variables; one error lists every problem. */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
-  const publicPort = env[`${P}PORT`];
-  const httpPort = env[`${P}HTTP_PORT`];
-  if (publicPort !== undefined && httpPort !== undefined && publicPort !== httpPort)
-    throw new ConfigError([
-      {
-        variable: `${P}PORT`,
-        problem: `is ${publicPort} but ${P}HTTP_PORT is ${httpPort}; set one of them`,
-      },
-    ]);
-  return loadConfigFor('gateway', gatewayConfigSpec, gatewayInfraNeeds, {
-    ...env,
-    ...(publicPort !== undefined ? { [`${P}HTTP_PORT`]: publicPort } : {}),
-  });
+  return loadConfigFor('gateway', gatewayConfigSpec, gatewayInfraNeeds, env);
 }
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;

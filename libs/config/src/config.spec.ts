@@ -53,6 +53,27 @@ describe('loadConfig', () => {
     expect((error as Error).message).not.toContain('short');
   });
 
+  it('reads a variable under its alias, and refuses both names set to different values without echoing a secret', () => {
+    const aliased = {
+      port: field('AION_X_HTTP_PORT', positiveInt(80), 'port', { alias: 'AION_X_PORT' }),
+      key: field('AION_X_KEY', z.string().optional(), 'key', {
+        sensitive: true,
+        alias: 'AION_X_SECRET',
+      }),
+    };
+    expect(loadConfig(aliased, { AION_X_PORT: '81' })).toEqual({ port: 81, key: undefined });
+    expect(loadConfig(aliased, { AION_X_PORT: '82', AION_X_HTTP_PORT: '82' }).port).toBe(82);
+    let error: unknown;
+    try {
+      loadConfig(aliased, { AION_X_SECRET: 'hunter2-a', AION_X_KEY: 'hunter2-b' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems.map((p) => p.variable)).toEqual(['AION_X_SECRET']);
+    expect(String(error)).not.toContain('hunter2');
+  });
+
   it('redacts secrets and URL passwords when printed', () => {
     const full = { ...spec, db: sharedConfigSpec.databaseUrl };
     const config = loadConfig(full, {

@@ -21,6 +21,8 @@ export interface ConfigField<S extends ZodTypeAny = ZodTypeAny> {
   sensitive?: boolean;
   /** Only the password of a URL is secret (DATABASE_URL). */
   sensitiveUrlPassword?: boolean;
+  /** Another name the variable may be set under; both set to different values is refused. */
+  alias?: string;
   description: string;
 }
 
@@ -31,7 +33,7 @@ export function field<S extends ZodTypeAny>(
   env: string,
   schema: S,
   description: string,
-  flags: Pick<ConfigField, 'sensitive' | 'sensitiveUrlPassword'> = {},
+  flags: Pick<ConfigField, 'sensitive' | 'sensitiveUrlPassword' | 'alias'> = {},
 ): ConfigField<S> {
   return { env, schema, description, ...flags };
 }
@@ -53,7 +55,18 @@ export function loadConfig<S extends ConfigSpec>(
   const problems: { variable: string; problem: string }[] = [];
   const out: Record<string, unknown> = {};
   for (const [key, f] of Object.entries(spec)) {
-    const raw = env[f.env];
+    const primary = env[f.env];
+    const aliased = f.alias ? env[f.alias] : undefined;
+    if (primary !== undefined && aliased !== undefined && primary !== aliased) {
+      problems.push({
+        variable: f.alias!,
+        problem: f.sensitive
+          ? `is set to another value than ${f.env}; set one of them`
+          : `is ${aliased} but ${f.env} is ${primary}; set one of them`,
+      });
+      continue;
+    }
+    const raw = primary ?? aliased;
     const parsed = f.schema.safeParse(raw === '' ? undefined : raw);
     if (parsed.success) {
       out[key] = parsed.data;

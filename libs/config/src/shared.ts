@@ -71,7 +71,7 @@ export const sharedConfigSpec = {
 /** Variables each service has under its own prefix. */
 export function serviceConfigSpec(
   service: ServiceName,
-  defaults: { httpPort: number; grpcPort: number },
+  defaults: { httpPort: number; grpcPort: number; httpPortAlias?: string },
 ) {
   const p = SERVICE_PREFIXES[service];
   return {
@@ -79,6 +79,7 @@ export function serviceConfigSpec(
       `${p}HTTP_PORT`,
       port(defaults.httpPort),
       'HTTP port for health, readiness and metrics (and the public API on the gateway)',
+      defaults.httpPortAlias ? { alias: defaults.httpPortAlias } : {},
     ),
     grpcPort: field(`${p}GRPC_PORT`, port(defaults.grpcPort), 'gRPC port'),
     host: field(`${p}HOST`, z.string().default('0.0.0.0'), 'Address to bind'),

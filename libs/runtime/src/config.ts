@@ -13,9 +13,15 @@ type BaseSpec = typeof sharedConfigSpec & ReturnType<typeof serviceConfigSpec>;
 /** What every service's config has: shared variables plus its own ports and shutdown bound. */
 export type BaseServiceConfig = ConfigOf<BaseSpec>;
 
-/** Default ports: the gateway is the public edge on 8080; services get their own pairs. */
-export const DEFAULT_PORTS: Record<ServiceName, { httpPort: number; grpcPort: number }> = {
-  gateway: { httpPort: 8080, grpcPort: 50050 },
+/**
+ * Default ports: the gateway is the public edge on 8080 (AION_GATEWAY_PORT, as the quick start
+ * names it, is another name for its HTTP port); services get their own pairs.
+ */
+export const DEFAULT_PORTS: Record<
+  ServiceName,
+  { httpPort: number; grpcPort: number; httpPortAlias?: string }
+> = {
+  gateway: { httpPort: 8080, grpcPort: 50050, httpPortAlias: 'AION_GATEWAY_PORT' },
   orchestrator: { httpPort: 8081, grpcPort: 50051 },
   'sovereign-ai': { httpPort: 8082, grpcPort: 50052 },
   'data-pipeline': { httpPort: 8083, grpcPort: 50053 },
