@@ -107,6 +107,11 @@ export abstract class TenantRepository {
   }
 }
 
+/** The rows of a raw statement (`tx.execute`): node-postgres and PGlite both answer `{ rows }`. */
+export function rowsOf<T>(result: unknown): T[] {
+  return (result as { rows: T[] }).rows;
+}
+
 /** A transaction with no tenant: RLS-protected tables read as empty. For cross-tenant system work. */
 export async function withoutTenant<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return db.transaction(async (tx) => fn(tx as unknown as Tx));

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { DbOrTx } from '@aion/db';
+import { rowsOf, type DbOrTx } from '@aion/db';
 import type { Deduper } from './bus';
 
 /** Bounded in-memory record of processed ids: enough to absorb redeliveries within a process. */
@@ -37,7 +37,7 @@ export async function processOnce(
   const result = await tx.execute(
     sql`insert into ${sql.identifier(table)} (consumer_group, event_id) values (${groupId}, ${eventId}) on conflict do nothing returning event_id`,
   );
-  return (result as unknown as { rows: unknown[] }).rows.length > 0;
+  return rowsOf(result).length > 0;
 }
 
 /** A Deduper over the processed-events table, for handlers without their own transaction. */
@@ -51,7 +51,7 @@ export class TableDeduper implements Deduper {
     const result = await this.db.execute(
       sql`select 1 from ${sql.identifier(this.table)} where consumer_group = ${groupId} and event_id = ${eventId}`,
     );
-    return (result as unknown as { rows: unknown[] }).rows.length > 0;
+    return rowsOf(result).length > 0;
   }
 
   async markProcessed(groupId: string, eventId: string): Promise<void> {

@@ -12,7 +12,7 @@ import {
   timestamp,
   uuid,
 } from 'drizzle-orm/pg-core';
-import type { Db, DbOrTx } from '@aion/db';
+import { rowsOf, type Db, type DbOrTx } from '@aion/db';
 import type { Logger } from '@aion/telemetry';
 import type { EventBus } from './bus';
 import type { EventType } from './catalog';
@@ -224,11 +224,11 @@ export class OutboxRelay {
     const run = this.options.db.transaction(async (tx) => {
       // The relay's cross-tenant view is switched on in the same round trip; it ends with the
       // transaction either way.
-      const [lock] = (
-        (await tx.execute(
+      const [lock] = rowsOf<{ locked: boolean }>(
+        await tx.execute(
           sql`select pg_try_advisory_xact_lock(${this.lockKey}) as locked, set_config('aion.outbox_relay', 'on', true)`,
-        )) as unknown as { rows: { locked: boolean }[] }
-      ).rows;
+        ),
+      );
       if (!lock?.locked) return 0;
       const t = this.options.table;
       const rows = await tx

@@ -1,6 +1,6 @@
 import { inArray, sql } from 'drizzle-orm';
 import { DataClassification, TaskStatus as ProtoTaskStatus } from '@aion/contracts';
-import type { PendingWrite, Tx } from '@aion/db';
+import { rowsOf, type PendingWrite, type Tx } from '@aion/db';
 import type { BuiltEvent, OutboxWriter } from '@aion/events';
 import type {
   NewStreamEvent,
@@ -115,11 +115,6 @@ function transitionEvents(
   return events;
 }
 
-function rowsOf<T>(result: unknown): T[] {
-  // node-postgres and PGlite both answer raw statements with `{ rows }`.
-  return (result as { rows: T[] }).rows;
-}
-
 /**
  * Writes a batch of task writes (at most one per task) in the caller's transaction with a fixed
  * number of statements whatever the batch size: one insert for new tasks, one update for every
@@ -140,6 +135,7 @@ export async function writeTaskBatch(
     const ops = creates.map(({ w }) => (w.op as Extract<TaskWrite, { kind: 'create' }>).record);
     const inserted = await insertTasks(tx, tenantId, ops);
     const byId = new Map(inserted.map((row) => [row.id, row]));
+    const createdIds = new Set(byId.keys());
     const missing = ops.filter((r) => !byId.has(r.id)).map((r) => r.id);
     const existing = missing.length
       ? await tx.select().from(tasks).where(inArray(tasks.id, missing))
@@ -147,7 +143,7 @@ export async function writeTaskBatch(
     for (const row of existing) byId.set(row.id, row);
     creates.forEach(({ w, index }, i) => {
       const row = byId.get(ops[i]!.id)!;
-      const created = inserted.includes(row);
+      const created = createdIds.has(row.id);
       results[index] = { record: toRecord(row), created, appended: [] };
       if (created)
         events.push(
