@@ -21,7 +21,7 @@ const body = JSON.stringify({
   messages: [{ role: 'user', content: 'Say something short.' }],
 });
 
-async function startPortkey(): Promise<{ url: string; stop(): void }> {
+async function startPortkey(): Promise<{ url: string; pid: number; stop(): void }> {
   const port = 18_000 + Math.floor(Math.random() * 1000);
   const child = spawn(
     process.execPath,
@@ -38,7 +38,11 @@ async function startPortkey(): Promise<{ url: string; stop(): void }> {
       if (chunk.toString('utf8').includes('Ready for connections')) resolve();
     });
   });
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid ?? 0,
+    stop: () => child.kill('SIGTERM'),
+  };
 }
 
 async function main() {
@@ -66,10 +70,15 @@ async function main() {
     });
     const { key } = (await created.json()) as { key: string };
     const targets = {
-      direct: { url: `${upstreamUrl}/chat/completions`, headers: {} },
+      direct: {
+        url: `${upstreamUrl}/chat/completions`,
+        headers: {},
+        cpu: { upstream: [upstream.child.pid ?? 0], bench: [process.pid] },
+      },
       aion: {
         url: `${stack.gateway}/v1/chat/completions`,
         headers: { authorization: `Bearer ${key}` },
+        cpu: { ...stack.processes, upstream: [upstream.child.pid ?? 0] },
       },
       portkey: {
         url: `${portkey.url}/v1/chat/completions`,
@@ -78,6 +87,7 @@ async function main() {
           'x-portkey-provider': 'openai',
           'x-portkey-custom-host': upstreamUrl,
         },
+        cpu: { portkey: [portkey.pid], upstream: [upstream.child.pid ?? 0], bench: [process.pid] },
       },
     } as const;
     const results: Record<string, LoadResult[]> = { direct: [], aion: [], portkey: [] };
@@ -98,6 +108,7 @@ async function main() {
           failed: run.non_2xx + run.errors,
           added_p50_ms: Math.round((run.p50_ms - direct.p50_ms) * 100) / 100,
           added_p99_ms: Math.round((run.p99_ms - direct.p99_ms) * 100) / 100,
+          cpu_ms_per_request: run.cpu_ms_per_request,
         };
       });
     const summary = { aion: added('aion'), portkey: added('portkey') };

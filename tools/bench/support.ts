@@ -15,6 +15,7 @@ import {
   type ServiceProcess,
   type TestDatabase,
 } from '@aion/testing';
+import { cpuPerRequest, cpuSnapshot, type ProcessGroups } from './cpu';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -77,6 +78,8 @@ export async function startHelper(
 export interface Stack {
   gateway: string;
   adminKey: string;
+  /** The services and the infrastructure, for CPU accounting (the load generator is `bench`). */
+  processes: ProcessGroups;
   stop(): Promise<void>;
 }
 
@@ -149,9 +152,20 @@ export async function startStack(enginesFile: string): Promise<Stack> {
     AION_GATEWAY_RATE_LIMIT_IP_PER_MINUTE: '10000000',
     AION_GATEWAY_MAX_IN_FLIGHT: '4096',
   });
+  const pidOf = (service: ServiceProcess) => (service.child.pid ? [service.child.pid] : []);
   return {
     gateway: `http://127.0.0.1:${gateway.httpPort}`,
     adminKey,
+    processes: {
+      gateway: pidOf(gateway),
+      orchestrator: pidOf(orchestrator),
+      'module-host': pidOf(moduleHost),
+      'sovereign-ai': pidOf(sovereignAi),
+      postgres: /^postgres[: ]|bin\/postgres /,
+      redis: /^redis-server /,
+      kafka: /kafka\.Kafka|kafka-server|KafkaRaftServer|org\.apache\.kafka/,
+      bench: [process.pid],
+    },
     stop: async () => {
       for (const service of started.reverse()) {
         service.kill('SIGTERM');
@@ -175,6 +189,8 @@ export interface LoadResult {
   p95_ms: number;
   p99_ms: number;
   max_ms: number;
+  /** CPU milliseconds per completed request by process group, when groups were given. */
+  cpu_ms_per_request?: Record<string, number>;
 }
 
 const percentile = (sorted: Float64Array, p: number) =>
@@ -228,6 +244,8 @@ export async function runLoad(options: {
   expectStatus?: number;
   /** Whether an answer with the expected status did the work (say, a task that ended OK). */
   succeeded?: (body: string) => boolean;
+  /** Processes whose CPU time per request to report. */
+  cpu?: ProcessGroups;
 }): Promise<LoadResult> {
   const url = new URL(options.url);
   const headers = { 'content-type': 'application/json', ...options.headers };
@@ -248,6 +266,7 @@ export async function runLoad(options: {
     else if (options.succeeded && !options.succeeded(body)) failed++;
   };
   const send = () => post(agent, url, headers, options.body, Boolean(options.succeeded));
+  const cpuBefore = options.cpu && cpuSnapshot(options.cpu);
   const started = performance.now();
   const end = started + options.durationSeconds * 1000;
   const inFlight = new Set<Promise<void>>();
@@ -273,6 +292,8 @@ export async function runLoad(options: {
     );
   }
   await Promise.all(inFlight);
+  const cpuUsed =
+    options.cpu && cpuBefore && cpuPerRequest(cpuBefore, cpuSnapshot(options.cpu), times.length);
   agent.destroy();
   const sorted = Float64Array.from(times).sort();
   return {
@@ -288,5 +309,6 @@ export async function runLoad(options: {
     p95_ms: round(percentile(sorted, 0.95)),
     p99_ms: round(percentile(sorted, 0.99)),
     max_ms: round(percentile(sorted, 1)),
+    ...(cpuUsed ? { cpu_ms_per_request: cpuUsed } : {}),
   };
 }

@@ -54,6 +54,7 @@ async function main() {
           return false;
         },
         ...(rate ? { rate } : {}),
+        cpu: stack.processes,
         connections,
         durationSeconds,
       });

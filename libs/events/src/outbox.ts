@@ -159,6 +159,7 @@ export interface RelayOptions {
   table: OutboxTable;
   bus: EventBus;
   batchSize?: number;
+  /** How often to look for rows nobody nudged about (default 500 ms): a safety net. */
   pollIntervalMs?: number;
   /**
    * Wait after a nudge before publishing, to batch concurrent commits (default 20 ms): under
@@ -185,6 +186,8 @@ export class OutboxRelay {
   private inFlight: Promise<number> | undefined;
   private wakeRequested = false;
   private nudged = false;
+  /** The last batch found another relay publishing (it may have missed rows committed since). */
+  private lockWasBusy = false;
   private lastCleanup = 0;
   private readonly lockKey: number;
   private readonly tableName: string;
@@ -229,7 +232,10 @@ export class OutboxRelay {
           sql`select pg_try_advisory_xact_lock(${this.lockKey}) as locked, set_config('aion.outbox_relay', 'on', true)`,
         ),
       );
-      if (!lock?.locked) return 0;
+      if (!lock?.locked) {
+        this.lockWasBusy = true;
+        return 0;
+      }
       const t = this.options.table;
       const rows = await tx
         .select()
@@ -298,8 +304,10 @@ export class OutboxRelay {
     if (!this.running) return;
     let published = 0;
     let failed = false;
+    const wasNudged = this.nudged;
     this.wakeRequested = false;
     this.nudged = false;
+    this.lockWasBusy = false;
     try {
       this.inFlight = this.publishBatch();
       published = await this.inFlight;
@@ -314,9 +322,21 @@ export class OutboxRelay {
       this.inFlight = undefined;
     }
     if (!this.running) return;
-    const poll = this.options.pollIntervalMs ?? 200;
-    // A full batch suggests more is waiting; a failure backs off to the poll interval.
-    this.schedule(failed ? poll * 5 : published > 0 || this.wakeRequested ? 0 : poll);
+    const poll = this.options.pollIntervalMs ?? 500;
+    // A full batch suggests more is waiting. Commits made while this one was in flight, or
+    // announced while another relay held the lock, are gathered like any nudge. Otherwise nothing
+    // is known to wait (a batch that was not full emptied the outbox), so the next look is the
+    // poll, and a failure backs off from it.
+    const full = published >= (this.options.batchSize ?? 200);
+    this.schedule(
+      failed
+        ? poll * 5
+        : full
+          ? 0
+          : this.wakeRequested || (wasNudged && this.lockWasBusy)
+            ? (this.options.nudgeDelayMs ?? 20)
+            : poll,
+    );
   }
 
   private async cleanupIfDue(): Promise<void> {

@@ -179,6 +179,33 @@ describe('transactional outbox', () => {
     await consumer.stop();
   });
 
+  it('publishes what a nudge announced in one batch, then waits for the next nudge or poll', async () => {
+    const relay = new OutboxRelay({
+      db: database.db,
+      table: outbox,
+      bus: newBus(),
+      pollIntervalMs: 60_000,
+      nudgeDelayMs: 10,
+    });
+    const batches: number[] = [];
+    const publish = relay.publishBatch.bind(relay);
+    relay.publishBatch = async () => {
+      const published = await publish();
+      batches.push(published);
+      return published;
+    };
+    relay.start(); // publishes whatever earlier tests left
+    await eventually(() => batches.length === 1, 10_000);
+    await Promise.all([1, 2, 3].map((i) => placeOrder('tenant-a', uniqueName(`n${i}`))));
+    relay.nudge();
+    await eventually(() => batches.length === 2, 10_000);
+    expect(batches[1]).toBe(3);
+    // A batch that was not full emptied the outbox: no transaction runs just to find nothing.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(batches).toHaveLength(2);
+    await relay.stop();
+  });
+
   it('keeps tenants apart in the outbox itself', async () => {
     await placeOrder('tenant-c', uniqueName('order'));
     const visibleToB = await withTenant(database.db, 'tenant-b', (tx) =>
