@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** A group is a list of pids or a pattern its processes' command lines match. */
-export type ProcessGroups = Record<string, number[] | RegExp>;
+export type ProcessGroups = Record<string, readonly number[] | RegExp>;
 
 const TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux architecture Node.js supports
 
@@ -34,8 +34,8 @@ export function cpuSnapshot(groups: ProcessGroups): Record<string, number> {
   let all: number[] | undefined;
   const snapshot: Record<string, number> = {};
   for (const [name, members] of Object.entries(groups)) {
-    let pids: number[];
-    if (Array.isArray(members)) pids = members;
+    let pids: readonly number[];
+    if (!(members instanceof RegExp)) pids = members;
     else {
       all ??= readdirSync('/proc')
         .filter((entry) => /^\d+$/.test(entry))
