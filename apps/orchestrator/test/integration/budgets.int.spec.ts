@@ -46,6 +46,34 @@ describe('budgets on PostgreSQL', () => {
     expect(state.remainingUsd).toBeCloseTo(0, 6);
   }, 60_000);
 
+  it('never overspends with two replicas reserving at once, and counts a request id both reserve once', async () => {
+    const other = new PostgresBudgets(database.db);
+    await as('replicas', () => budgets.setLimit('', 10));
+    const shared = Array.from({ length: 50 }, () => randomUUID());
+    const results = await Promise.allSettled(
+      Array.from({ length: 1000 }, (_, i) =>
+        as('replicas', () =>
+          (i % 2 ? other : budgets).reserve(i < 100 ? shared[i >> 1]! : randomUUID(), '', 0.05),
+        ),
+      ),
+    );
+    const admitted = new Set(
+      results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.requestId] : [])),
+    );
+    // Both replicas reserved each shared id; it is one reservation, counted once.
+    expect(admitted.size).toBe(200);
+    const state = await as('replicas', () => budgets.state(''));
+    expect(state.reservedUsd).toBeCloseTo(10, 6);
+    expect(state.remainingUsd).toBeCloseTo(0, 6);
+  }, 60_000);
+
+  it('forgets the remaining budget it remembered once a reservation changes it', async () => {
+    await as('hint', () => budgets.setLimit('', 1));
+    expect(await as('hint', () => budgets.remaining(''))).toBeCloseTo(1, 6);
+    await as('hint', () => budgets.reserve(randomUUID(), '', 0.25));
+    expect(await as('hint', () => budgets.remaining(''))).toBeCloseTo(0.75, 6);
+  });
+
   it('keeps reserved + committed within the limit while commits and releases race new reservations', async () => {
     await as('mixed', () => budgets.setLimit('', 5));
     const first = await Promise.all(

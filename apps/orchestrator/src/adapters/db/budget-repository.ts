@@ -1,171 +1,97 @@
-import { and, eq, sql } from 'drizzle-orm';
-import { TenantRepository } from '@aion/db';
+import { eq, sql } from 'drizzle-orm';
+import { TenantGroupCommit, TenantRepository, type Db } from '@aion/db';
 import { AionError } from '@aion/errors';
+import { requireTenant } from '@aion/tenancy';
 import type { BudgetPort, BudgetState, Reservation } from '../../core/budget';
+import { applyBudgetSteps, scopesOf, type BudgetOutcome, type BudgetStep } from './budget-writes';
 import { budgets, reservations } from './schema';
 
-const UNIQUE_VIOLATION = '23505';
+/**
+ * What is left of each tenant's and project's budget, remembered briefly: routing reads it for
+ * every task that could use a paid engine, and it is only a hint there (the reservation is the
+ * guard, and a refused one falls back to the next engine). Local changes forget it at once;
+ * changes made by other replicas show within `ttlMs`.
+ */
+export class RemainingBudgetCache {
+  private readonly entries = new Map<string, { value: number | undefined; at: number }>();
 
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; cause?: { code?: string } };
-  return e.code === UNIQUE_VIOLATION || e.cause?.code === UNIQUE_VIOLATION;
+  constructor(private readonly ttlMs = 1000) {}
+
+  get(tenantId: string, projectId: string): { value: number | undefined } | undefined {
+    const entry = this.entries.get(`${tenantId}\u0000${projectId}`);
+    return entry && Date.now() - entry.at < this.ttlMs ? entry : undefined;
+  }
+
+  set(tenantId: string, projectId: string, value: number | undefined): void {
+    if (this.entries.size > 10_000) this.entries.clear();
+    this.entries.set(`${tenantId}\u0000${projectId}`, { value, at: Date.now() });
+  }
+
+  forgetTenant(tenantId: string): void {
+    for (const key of this.entries.keys())
+      if (key.startsWith(`${tenantId}\u0000`)) this.entries.delete(key);
+  }
 }
-
-function toReservation(row: typeof reservations.$inferSelect): Reservation {
-  return {
-    requestId: row.requestId,
-    projectId: row.projectId,
-    amountUsd: row.amountUsd,
-    committedUsd: row.committedUsd,
-    status: row.status as Reservation['status'],
-  };
-}
-
-/** The budget rows a project's spending counts against: the tenant's and the project's own. */
-const scopes = (projectId: string) => (projectId ? ['', projectId] : ['']);
 
 export class PostgresBudgets extends TenantRepository implements BudgetPort {
+  /** Steps of concurrent requests share a transaction (see applyBudgetSteps). */
+  private readonly steps: TenantGroupCommit<BudgetStep, BudgetOutcome>;
+
+  constructor(
+    db: Db,
+    readonly remainingCache = new RemainingBudgetCache(),
+  ) {
+    super(db);
+    this.steps = TenantGroupCommit.over(
+      db,
+      (tx, tenantId, pending) =>
+        applyBudgetSteps(
+          tx,
+          tenantId,
+          pending.map((p) => p.op),
+        ),
+      { keyOf: (step) => step.requestId },
+    );
+  }
+
   async remaining(projectId: string): Promise<number | undefined> {
-    return this.tx(async (tx) => {
+    const { tenantId } = requireTenant();
+    const cached = this.remainingCache.get(tenantId, projectId);
+    if (cached) return cached.value;
+    const value = await this.tx(async (tx) => {
       const rows = await tx
         .select()
         .from(budgets)
-        .where(sql`${budgets.projectId} in ${scopes(projectId)}`);
+        .where(sql`${budgets.projectId} in ${scopesOf(projectId)}`);
       if (rows.length === 0) return undefined;
       return Math.min(...rows.map((r) => r.limitUsd - r.reservedUsd - r.committedUsd));
     });
+    this.remainingCache.set(tenantId, projectId, value);
+    return value;
   }
 
   async reserve(requestId: string, projectId: string, amountUsd: number): Promise<Reservation> {
     if (!(amountUsd >= 0) || !Number.isFinite(amountUsd))
       throw AionError.validation('amount_usd must be a non-negative number');
-    try {
-      return await this.reserveOnce(requestId, projectId, amountUsd);
-    } catch (err) {
-      // A concurrent reserve with the same request id won the insert: answer with its reservation.
-      if (isUniqueViolation(err)) return this.reserveOnce(requestId, projectId, amountUsd);
-      throw err;
-    }
-  }
-
-  private reserveOnce(
-    requestId: string,
-    projectId: string,
-    amountUsd: number,
-  ): Promise<Reservation> {
-    return this.tx(async (tx, tenantId) => {
-      const [existing] = await tx
-        .select()
-        .from(reservations)
-        .where(eq(reservations.requestId, requestId))
-        .for('update');
-      if (existing && (existing.status !== 'RESERVED' || existing.amountUsd >= amountUsd))
-        return toReservation(existing);
-      if (existing && existing.projectId !== projectId)
-        throw AionError.conflict(`reservation ${requestId} belongs to another project`);
-      const delta = amountUsd - (existing?.amountUsd ?? 0);
-      // The reservation row first, the shared budget rows last: their row locks (every request
-      // of the tenant waits on them) are then held only until the commit right after.
-      const [row] = existing
-        ? await tx
-            .update(reservations)
-            .set({ amountUsd, updatedAt: new Date() })
-            .where(eq(reservations.requestId, requestId))
-            .returning()
-        : await tx
-            .insert(reservations)
-            .values({ tenantId, requestId, projectId, amountUsd, status: 'RESERVED' })
-            .returning();
-      for (const scope of scopes(projectId)) {
-        // The conditional update is the guard: it takes the row lock and admits the delta only
-        // within the limit, so concurrent reservations can never overspend. Refusing throws,
-        // which rolls the reservation row back too.
-        const updated = await tx
-          .update(budgets)
-          .set({ reservedUsd: sql`${budgets.reservedUsd} + ${delta}`, updatedAt: new Date() })
-          .where(
-            and(
-              eq(budgets.projectId, scope),
-              sql`${budgets.reservedUsd} + ${budgets.committedUsd} + ${delta} <= ${budgets.limitUsd}`,
-            ),
-          )
-          .returning({ projectId: budgets.projectId });
-        if (updated.length === 0) {
-          const [limit] = await tx.select().from(budgets).where(eq(budgets.projectId, scope));
-          if (limit) {
-            const left = Math.max(0, limit.limitUsd - limit.reservedUsd - limit.committedUsd);
-            throw new AionError(
-              'budget.exceeded',
-              `${scope ? `project ${scope}` : 'tenant'} budget exceeded: $${left.toFixed(6)} left of $${limit.limitUsd}, $${amountUsd.toFixed(6)} requested`,
-            );
-          }
-        }
-      }
-      return toReservation(row!);
-    });
+    return this.apply({ kind: 'reserve', requestId, projectId, amountUsd });
   }
 
   async commit(requestId: string, actualUsd: number): Promise<Reservation> {
     if (!(actualUsd >= 0) || !Number.isFinite(actualUsd))
       throw AionError.validation('actual_usd must be a non-negative number');
-    return this.tx(async (tx) => {
-      const [existing] = await tx
-        .select()
-        .from(reservations)
-        .where(eq(reservations.requestId, requestId))
-        .for('update');
-      if (!existing) throw AionError.notFound('reservation', requestId);
-      if (existing.status === 'COMMITTED') return toReservation(existing);
-      if (existing.status === 'RELEASED')
-        throw AionError.conflict(`reservation ${requestId} was released and cannot be committed`);
-      // The shared budget rows last, so their locks are held only until the commit.
-      const [row] = await tx
-        .update(reservations)
-        .set({ status: 'COMMITTED', committedUsd: actualUsd, updatedAt: new Date() })
-        .where(eq(reservations.requestId, requestId))
-        .returning();
-      for (const scope of scopes(existing.projectId)) {
-        await tx
-          .update(budgets)
-          .set({
-            reservedUsd: sql`greatest(0, ${budgets.reservedUsd} - ${existing.amountUsd})`,
-            committedUsd: sql`${budgets.committedUsd} + ${actualUsd}`,
-            updatedAt: new Date(),
-          })
-          .where(eq(budgets.projectId, scope));
-      }
-      return toReservation(row!);
-    });
+    return this.apply({ kind: 'commit', requestId, actualUsd });
   }
 
   async release(requestId: string): Promise<Reservation> {
-    return this.tx(async (tx) => {
-      const [existing] = await tx
-        .select()
-        .from(reservations)
-        .where(eq(reservations.requestId, requestId))
-        .for('update');
-      if (!existing) throw AionError.notFound('reservation', requestId);
-      if (existing.status === 'RELEASED') return toReservation(existing);
-      if (existing.status === 'COMMITTED')
-        throw AionError.conflict(`reservation ${requestId} was committed and cannot be released`);
-      // The shared budget rows last, so their locks are held only until the commit.
-      const [row] = await tx
-        .update(reservations)
-        .set({ status: 'RELEASED', updatedAt: new Date() })
-        .where(eq(reservations.requestId, requestId))
-        .returning();
-      for (const scope of scopes(existing.projectId)) {
-        await tx
-          .update(budgets)
-          .set({
-            reservedUsd: sql`greatest(0, ${budgets.reservedUsd} - ${existing.amountUsd})`,
-            updatedAt: new Date(),
-          })
-          .where(eq(budgets.projectId, scope));
-      }
-      return toReservation(row!);
-    });
+    return this.apply({ kind: 'release', requestId });
+  }
+
+  private async apply(step: BudgetStep): Promise<Reservation> {
+    const { tenantId } = requireTenant();
+    const outcome = await this.steps.submit(tenantId, step);
+    this.remainingCache.forgetTenant(tenantId);
+    if ('error' in outcome) throw outcome.error;
+    return outcome.reservation;
   }
 
   async state(projectId: string): Promise<BudgetState> {
@@ -209,6 +135,7 @@ export class PostgresBudgets extends TenantRepository implements BudgetPort {
           set: { limitUsd, updatedAt: new Date() },
         });
     });
+    this.remainingCache.forgetTenant(requireTenant().tenantId);
     return this.state(projectId);
   }
 }
