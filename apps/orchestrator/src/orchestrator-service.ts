@@ -80,7 +80,10 @@ export function createOrchestratorService(
         (engine, state) => logger.warn('engine circuit breaker changed state', { engine, state }),
       );
       const budgets = new PostgresBudgets(db);
-      const repository = new PostgresTaskRepository(db, box!.writer);
+      const repository = new PostgresTaskRepository(db, box!.writer, {
+        remainingBudgets: budgets.remainingCache,
+        logger,
+      });
       const tasks = new TaskService({
         repository,
         budgets,

@@ -93,6 +93,13 @@ export interface TransitionPatch {
   sovereignty?: SovereigntyFacts;
   /** Routing refused the task on residency: publish residency.violation with the transition. */
   violation?: { attempted: string[]; rule: string; reason: string };
+  /**
+   * A budget step taken in the same transaction, for the reservation named by the task id:
+   * reserve the estimate as the task starts on a paid engine, commit the actual cost as it ends.
+   */
+  budget?:
+    | { kind: 'reserve'; projectId: string; amountUsd: number }
+    | { kind: 'commit'; actualUsd: number };
 }
 
 /** Tasks and their stream events; every call runs in the caller's tenant. */
@@ -108,7 +115,8 @@ export interface TaskRepository {
   /**
    * Moves the task from `from` to `to` only if it is still in `from` (so racing replicas and
    * cancellations cannot both win), recording the lifecycle event, usage event and stream event
-   * in the same transaction. Undefined when the task was no longer in `from`.
+   * in the same transaction. Undefined when the task was no longer in `from`. A reservation
+   * the budget refuses (`patch.budget`) fails with budget.exceeded and leaves the task as it was.
    */
   transition(
     id: string,

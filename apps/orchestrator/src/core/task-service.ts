@@ -381,22 +381,38 @@ export class TaskService {
       const reserved = !isFree(engine);
       const release = () =>
         reserved ? budgets.release(task.id).catch(() => undefined) : Promise.resolve();
+      const engineInfo = { route: engine.name, chosenBy, reason: why };
+      let moved: TaskRecord | undefined;
       try {
-        if (reserved)
-          await budgets.reserve(task.id, task.request.project_id, estimateCost(engine, estimate));
+        // The start and its budget reservation are one transaction: a refused reservation
+        // leaves the task where it was, and the next engine is tried.
+        moved = await repository.transition(task.id, status, 'RUNNING', {
+          engine: engineInfo,
+          sovereignty: sovereigntyFacts(candidate, rule, task.request),
+          ...(status === 'QUEUED' ? { via: ['ROUTED' as const] } : {}),
+          ...(reserved
+            ? {
+                budget: {
+                  kind: 'reserve' as const,
+                  projectId: task.request.project_id,
+                  amountUsd: estimateCost(engine, estimate),
+                },
+              }
+            : {}),
+        });
       } catch (err) {
-        failures.push(`${engine.name}: ${toAionError(err).message}`);
-        if (index === ranked.length - 1)
-          return void (await this.fail(task, status, toAionError(err)));
+        const error = toAionError(err);
+        if (error.code !== 'budget.exceeded') throw err;
+        failures.push(`${engine.name}: ${error.message}`);
+        if (index === ranked.length - 1) {
+          await this.fail(task, status, error);
+          // A fallback that could not reserve gives back what the engine before it held.
+          if (status === 'RUNNING') await budgets.release(task.id).catch(() => undefined);
+          return;
+        }
         continue;
       }
-      const engineInfo = { route: engine.name, chosenBy, reason: why };
-      const moved = await repository.transition(task.id, status, 'RUNNING', {
-        engine: engineInfo,
-        sovereignty: sovereigntyFacts(candidate, rule, task.request),
-        ...(status === 'QUEUED' ? { via: ['ROUTED' as const] } : {}),
-      });
-      if (!moved && status !== 'RUNNING') return void (await release());
+      if (!moved && status !== 'RUNNING') return;
       status = 'RUNNING';
       const started = performance.now();
       // Stream events are written in order, and all of them before (or with) the final event.
@@ -427,15 +443,20 @@ export class TaskService {
           outputTokens: output.outputTokens,
           costUsd,
         };
+        // The result and the actual cost are recorded in one transaction.
         const done = await repository.transition(
           task.id,
           'RUNNING',
           'OK',
-          { engine: engineInfo, result: output.output, usage },
+          {
+            engine: engineInfo,
+            result: output.output,
+            usage,
+            ...(reserved ? { budget: { kind: 'commit' as const, actualUsd: costUsd } } : {}),
+          },
           [...unwritten, { kind: 'done', data: { status: 'OK' } }],
         );
-        if (done && reserved) await budgets.commit(task.id, costUsd);
-        else if (!done) await release();
+        if (!done) await release();
         return;
       } catch (err) {
         await repository.appendStream(task.id, await stream.drain()).catch(() => undefined);

@@ -7,6 +7,7 @@ import { runWithTenant } from '@aion/tenancy';
 import { createTestDatabase, type TestDatabase } from '@aion/testing';
 import type { StreamEvent, TaskRecord, TaskRequestDoc } from '../../src/core/ports';
 import { outbox } from '../../src/adapters/db/schema';
+import { PostgresBudgets } from '../../src/adapters/db/budget-repository';
 import { PostgresTaskRepository } from '../../src/adapters/db/task-repository';
 
 const migrations = path.resolve(__dirname, '..', '..', 'migrations');
@@ -268,5 +269,59 @@ describe('task writes on PostgreSQL (group commit)', () => {
       const events = await as('alpha', () => repository.streamAfter(record.id, 0));
       expect(events).toHaveLength(i === 5 ? 0 : 1);
     }
+  });
+
+  it('starts tasks with their budget reservations in shared transactions; a refused one leaves its task queued', async () => {
+    const budgets = new PostgresBudgets(database.db);
+    await as('spend', () => budgets.setLimit('', 1));
+    const tasks = await Promise.all(
+      Array.from({ length: 12 }, () => as('spend', () => repository.create(newTask('spend')))),
+    );
+    const start = (id: string) =>
+      as('spend', () =>
+        repository.transition(id, 'QUEUED', 'RUNNING', {
+          via: ['ROUTED'],
+          engine: { route: 'paid', chosenBy: 'ai-router', reason: 'cheapest' },
+          budget: { kind: 'reserve', projectId: '', amountUsd: 0.1 },
+        }),
+      );
+    const started = await Promise.allSettled(tasks.map(({ record }) => start(record.id)));
+    const refused = started.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(started.filter((r) => r.status === 'fulfilled')).toHaveLength(10);
+    expect(refused.map((r) => (r.reason as { code: string }).code)).toEqual([
+      'budget.exceeded',
+      'budget.exceeded',
+    ]);
+    const statuses = await query<{ status: string; n: string }>(
+      `select status, count(*) as n from orc_tasks where tenant_id = 'spend' group by status order by status`,
+    );
+    expect(statuses.map((r) => [r.status, Number(r.n)])).toEqual([
+      ['QUEUED', 2],
+      ['RUNNING', 10],
+    ]);
+    expect((await as('spend', () => budgets.state(''))).reservedUsd).toBeCloseTo(1, 6);
+
+    // Finishing commits the actual cost with the result; a task that moved away reserves nothing.
+    const running = tasks.filter((_, i) => started[i]!.status === 'fulfilled');
+    await Promise.all(
+      running.map(({ record }) =>
+        as('spend', () =>
+          repository.transition(record.id, 'RUNNING', 'OK', {
+            result: { ok: true },
+            budget: { kind: 'commit', actualUsd: 0.04 },
+          }),
+        ),
+      ),
+    );
+    const queued = tasks.find((_, i) => started[i]!.status === 'rejected')!.record;
+    await as('spend', () => repository.transition(queued.id, 'QUEUED', 'CANCELED', {}));
+    expect(await start(queued.id)).toBeUndefined();
+    const state = await as('spend', () => budgets.state(''));
+    expect(state.committedUsd).toBeCloseTo(0.4, 6);
+    expect(state.reservedUsd).toBeCloseTo(0, 6);
+    const reservations = await query<{ status: string; n: string }>(
+      `select status, count(*) as n from orc_budget_reservations where tenant_id = 'spend' group by status`,
+    );
+    expect(reservations.map((r) => [r.status, Number(r.n)])).toEqual([['COMMITTED', 10]]);
   });
 });

@@ -2,6 +2,7 @@ import { and, asc, count, desc, eq, gt, isNull, sql } from 'drizzle-orm';
 import { withoutTenant, TenantGroupCommit, TenantRepository, type Db } from '@aion/db';
 import type { OutboxWriter } from '@aion/events';
 import { requireTenant } from '@aion/tenancy';
+import type { Logger } from '@aion/telemetry';
 import type {
   NewStreamEvent,
   StreamEvent,
@@ -11,6 +12,7 @@ import type {
   TransitionPatch,
 } from '../../core/ports';
 import { assertTransition, type TaskStatus } from '../../core/task-state';
+import type { RemainingBudgetCache } from './budget-repository';
 import { taskEvents, tasks } from './schema';
 import { toRecord } from './task-rows';
 import { taskIdOf, writeTaskBatch, type TaskWrite, type TaskWriteResult } from './task-writes';
@@ -25,7 +27,15 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
    */
   private readonly writes: TenantGroupCommit<TaskWrite, TaskWriteResult>;
 
-  constructor(db: Db, outbox: OutboxWriter) {
+  constructor(
+    db: Db,
+    outbox: OutboxWriter,
+    private readonly options: {
+      /** Forgotten when a transition reserves or commits budget. */
+      remainingBudgets?: RemainingBudgetCache;
+      logger?: Logger;
+    } = {},
+  ) {
     super(db);
     this.writes = TenantGroupCommit.over(
       db,
@@ -93,7 +103,7 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
     for (let i = 1; i < path.length; i++)
       if (path[i - 1] !== path[i]) assertTransition(id, path[i - 1]!, path[i]!);
     const { tenantId } = requireTenant();
-    const { record, appended } = await this.writes.submit(tenantId, {
+    const { record, appended, refused, budgetProblem } = await this.writes.submit(tenantId, {
       kind: 'transition',
       id,
       from,
@@ -101,6 +111,14 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
       patch,
       stream: stream === undefined ? [] : Array.isArray(stream) ? stream : [stream],
     });
+    if (patch.budget) this.options.remainingBudgets?.forgetTenant(tenantId);
+    if (refused) throw refused;
+    // The task moved (its result is recorded); only the reservation could not settle.
+    if (budgetProblem)
+      this.options.logger?.warn('task budget step could not apply', {
+        task_id: id,
+        reason: budgetProblem.message,
+      });
     if (record) for (const event of appended) this.announce(tenantId, id, event, record);
     return record;
   }

@@ -1,6 +1,7 @@
 import { inArray, sql } from 'drizzle-orm';
 import { DataClassification, TaskStatus as ProtoTaskStatus } from '@aion/contracts';
 import { rowsOf, type PendingWrite, type Tx } from '@aion/db';
+import type { AionError } from '@aion/errors';
 import type { BuiltEvent, OutboxWriter } from '@aion/events';
 import type {
   NewStreamEvent,
@@ -11,6 +12,7 @@ import type {
 } from '../../core/ports';
 import type { Classification } from '../../core/residency';
 import type { TaskStatus } from '../../core/task-state';
+import { applyBudgetSteps, type BudgetStep } from './budget-writes';
 import { recordDeadTask } from './dead-letter-repository';
 import { tasks } from './schema';
 import { fromRaw, toRecord, type RawTaskRow } from './task-rows';
@@ -33,6 +35,10 @@ export interface TaskWriteResult {
   record?: TaskRecord | undefined;
   created?: boolean;
   appended: StreamEvent[];
+  /** The transition's budget step was refused (its reservation): the task was left as it was. */
+  refused?: AionError;
+  /** The transition happened but its budget step could not apply (say, a released reservation). */
+  budgetProblem?: AionError;
 }
 
 export const taskIdOf = (write: TaskWrite) =>
@@ -163,7 +169,8 @@ export async function writeTaskBatch(
     });
   }
 
-  const moves = writes.flatMap((w, index) => (w.op.kind === 'transition' ? [{ w, index }] : []));
+  const allMoves = writes.flatMap((w, index) => (w.op.kind === 'transition' ? [{ w, index }] : []));
+  const moves = await applyTransitionBudgets(tx, tenantId, allMoves, results);
   if (moves.length > 0) {
     const ops = moves.map(({ w }) => w.op as Extract<TaskWrite, { kind: 'transition' }>);
     const updated = new Map(
@@ -172,7 +179,7 @@ export async function writeTaskBatch(
     for (const [i, { w, index }] of moves.entries()) {
       const op = ops[i]!;
       const record = updated.get(op.id);
-      results[index] = { record, appended: [] };
+      results[index] = { ...results[index], record, appended: [] };
       if (!record) continue;
       events.push(
         ...w.inCaller(() => outbox.build(...transitionEvents(record, op.from, op.patch))),
@@ -201,6 +208,50 @@ export async function writeTaskBatch(
     for (const { index, id } of streams) results[index]!.appended = appended.get(id) ?? [];
   }
   return results;
+}
+
+/**
+ * The budget steps of transitions, before the transitions themselves: their tasks are locked
+ * and only those still in `from` take their step (a task that moved meanwhile reserves
+ * nothing). A transition whose reservation is refused is dropped, recorded as refused in
+ * `results`; the rest go on.
+ */
+async function applyTransitionBudgets<W extends { w: PendingWrite<TaskWrite>; index: number }>(
+  tx: Tx,
+  tenantId: string,
+  moves: W[],
+  results: TaskWriteResult[],
+): Promise<W[]> {
+  const budgeted = moves.filter(({ w }) => w.op.kind === 'transition' && w.op.patch.budget);
+  if (budgeted.length === 0) return moves;
+  const opOf = (m: W) => m.w.op as Extract<TaskWrite, { kind: 'transition' }>;
+  const status = new Map(
+    rowsOf<{ id: string; status: string }>(
+      await tx.execute(sql`
+        select id, status from orc_tasks
+        where tenant_id = ${tenantId} and id in ${budgeted.map((m) => opOf(m).id)}
+        order by id for update`),
+    ).map((row) => [row.id, row.status]),
+  );
+  const stepping = budgeted.filter((m) => status.get(opOf(m).id) === opOf(m).from);
+  const steps = stepping.map((m): BudgetStep => {
+    const { id, patch } = opOf(m);
+    const budget = patch.budget!;
+    return budget.kind === 'reserve'
+      ? { kind: 'reserve', requestId: id, projectId: budget.projectId, amountUsd: budget.amountUsd }
+      : { kind: 'commit', requestId: id, actualUsd: budget.actualUsd };
+  });
+  const outcomes = await applyBudgetSteps(tx, tenantId, steps);
+  const dropped = new Set<W>();
+  stepping.forEach((m, i) => {
+    const outcome = outcomes[i]!;
+    if (!('error' in outcome)) return;
+    if (steps[i]!.kind === 'reserve') {
+      results[m.index] = { appended: [], refused: outcome.error };
+      dropped.add(m);
+    } else results[m.index]!.budgetProblem = outcome.error;
+  });
+  return dropped.size ? moves.filter((m) => !dropped.has(m)) : moves;
 }
 
 /** New tasks in one statement; an id that exists already is left alone (and read after). */
