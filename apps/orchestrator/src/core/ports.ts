@@ -102,10 +102,23 @@ export interface TransitionPatch {
     | { kind: 'commit'; actualUsd: number };
 }
 
+/** The engine a task starts on as it is accepted (routing was decided before it was stored). */
+export interface TaskStart {
+  engine: TaskEngine;
+  sovereignty: SovereigntyFacts;
+  /** The estimate to reserve for the task (a paid engine). */
+  reserveUsd?: number;
+}
+
 /** Tasks and their stream events; every call runs in the caller's tenant. */
 export interface TaskRepository {
-  /** Inserts a QUEUED task (and its lifecycle event); returns the existing one when the id is taken. */
-  create(record: TaskRecord): Promise<{ record: TaskRecord; created: boolean }>;
+  /**
+   * Inserts a QUEUED task (and its lifecycle event); returns the existing one when the id is
+   * taken. With `start`, the task is stored already RUNNING on that engine (QUEUED, ROUTED and
+   * RUNNING all published) in the same transaction, its reservation too; if the budget refuses
+   * that reservation it is stored QUEUED, as without `start`.
+   */
+  create(record: TaskRecord, start?: TaskStart): Promise<{ record: TaskRecord; created: boolean }>;
   get(id: string): Promise<TaskRecord | undefined>;
   list(options: {
     limit: number;

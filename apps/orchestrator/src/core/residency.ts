@@ -37,6 +37,8 @@ export interface ResidencyDecision {
 /** The router's question to sovereign-ai: where may this data go, and with which models? */
 export interface ResidencyPolicy {
   decide(tenantId: string, data: DataContext): Promise<ResidencyDecision>;
+  /** The decision if it is at hand without asking anyone (a task may then start as it is accepted). */
+  cached(tenantId: string, data: DataContext): ResidencyDecision | undefined;
 }
 
 /** Names an engine answers to in the registry: its own, its module's, and the model it would run. */

@@ -18,7 +18,7 @@ import type {
 } from './ports';
 import { refusedBy, sovereigntyFacts } from './receipts';
 import type { ResidencyDecision, ResidencyPolicy } from './residency';
-import { estimateCost, route, type Candidate } from './router';
+import { estimateCost, route, type RouteDecision } from './router';
 import { contiguous, StreamBatcher } from './stream-batcher';
 import { isTerminal, type TaskStatus } from './task-state';
 
@@ -38,6 +38,12 @@ export interface TaskServiceDeps {
   /** How often Stream looks for events written by other replicas (default 250 ms). */
   streamPollMs?: number;
 }
+
+/** A routed task: the router's decision, the estimate it priced, and the residency rule. */
+type Plan = Pick<RouteDecision, 'ranked' | 'chosenBy' | 'reason'> & {
+  estimate: { inputTokens: number; outputTokens: number };
+  rule: string;
+};
 
 /** Rough token count for budgeting: ~4 characters per token of the JSON-encoded value. */
 export function estimateTokens(value: unknown): number {
@@ -91,18 +97,30 @@ export class TaskService {
     const id = request.task_id || randomUUID();
     const doc: TaskRequestDoc = { ...request, task_id: id };
     const now = new Date();
-    const { record, created } = await this.deps.repository.create({
-      tenantId: tenant.tenantId,
-      id,
-      projectId: doc.project_id,
-      subject: tenant.subject,
-      intent: doc.intent,
-      status: 'QUEUED',
-      request: doc,
-      requestHash: hashRequest(doc),
-      createdAt: now,
-      updatedAt: now,
-    });
+    // With the residency decision at hand the task is routed now and stored already running on
+    // its engine: one transaction instead of two before the engine is called.
+    const residency = this.deps.residency.cached(tenant.tenantId, doc.data_context);
+    const plan = residency && (await this.plan(doc, residency).catch(() => undefined));
+    const first = plan?.ranked[0];
+    const { record, created } = await this.deps.repository.create(
+      {
+        tenantId: tenant.tenantId,
+        id,
+        projectId: doc.project_id,
+        subject: tenant.subject,
+        intent: doc.intent,
+        status: 'QUEUED',
+        request: doc,
+        requestHash: hashRequest(doc),
+        createdAt: now,
+        updatedAt: now,
+      },
+      first && {
+        engine: { route: first.engine.name, chosenBy: plan.chosenBy, reason: plan.reason },
+        sovereignty: sovereigntyFacts(first, plan.rule, doc),
+        ...(isFree(first.engine) ? {} : { reserveUsd: estimateCost(first.engine, plan.estimate) }),
+      },
+    );
     if (!created) {
       if (record.requestHash !== hashRequest(doc))
         throw new AionError(
@@ -117,7 +135,11 @@ export class TaskService {
     // Runs after Submit returns; its outcome is recorded on the task, never thrown at the caller.
     setImmediate(
       () =>
-        void runWithTenant(context, () => this.run(record))
+        void runWithTenant(context, () =>
+          plan && record.status === 'RUNNING'
+            ? this.runPlanned(record, plan, true)
+            : this.run(record),
+        )
           .catch((err: unknown) =>
             this.deps.logger?.error('task run failed unexpectedly', {
               task_id: id,
@@ -279,50 +301,56 @@ export class TaskService {
     }
   }
 
-  private async run(task: TaskRecord): Promise<void> {
-    const { budgets } = this.deps;
-    const request = task.request;
+  /** Routes a task: every engine that may serve it, best first, and why. */
+  private async plan(request: TaskRequestDoc, residency: ResidencyDecision): Promise<Plan> {
     const inputTokens = estimateTokens(request.params);
     const estimate = { inputTokens, outputTokens: outputTokensFor(request, inputTokens) };
-    let decision;
-    let residency: ResidencyDecision;
+    // Free engines cannot be excluded by budget: ask for the remaining budget only when an
+    // engine that costs money could serve the task.
+    const remainingBudgetUsd = this.deps.engines.some(
+      (e) => e.intents.includes(request.intent) && !isFree(e),
+    )
+      ? await this.deps.budgets.remaining(request.project_id)
+      : undefined;
+    const decision = route(
+      this.deps.engines,
+      {
+        intent: request.intent,
+        privacy: request.sla.privacy,
+        budgetUsd: request.sla.budget_usd,
+        remainingBudgetUsd,
+        p95Ms: request.sla.p95_ms,
+        preferredEngine: request.preferred_engine,
+        model: typeof request.params['model'] === 'string' ? request.params['model'] : undefined,
+        estimate,
+        data: request.data_context,
+        residency,
+      },
+      {
+        p95: (e) => this.deps.latency.p95(e),
+        breakerOpen: (e) => this.deps.breakers.isOpen(e),
+        policies: this.deps.policies,
+      },
+      this.deps.jurisdictions,
+    );
+    const { ranked, chosenBy, reason } = decision;
+    return { ranked, chosenBy, reason, estimate, rule: residency.rule };
+  }
+
+  private async run(task: TaskRecord): Promise<void> {
+    const request = task.request;
+    let plan: Plan;
+    let residency: ResidencyDecision | undefined;
     try {
       residency = await this.deps.residency.decide(task.tenantId, request.data_context);
-      // Free engines cannot be excluded by budget: ask for the remaining budget only when an
-      // engine that costs money could serve the task.
-      const remainingBudgetUsd = this.deps.engines.some(
-        (e) => e.intents.includes(request.intent) && !isFree(e),
-      )
-        ? await budgets.remaining(request.project_id)
-        : undefined;
-      decision = route(
-        this.deps.engines,
-        {
-          intent: request.intent,
-          privacy: request.sla.privacy,
-          budgetUsd: request.sla.budget_usd,
-          remainingBudgetUsd,
-          p95Ms: request.sla.p95_ms,
-          preferredEngine: request.preferred_engine,
-          model: typeof request.params['model'] === 'string' ? request.params['model'] : undefined,
-          estimate,
-          data: request.data_context,
-          residency,
-        },
-        {
-          p95: (e) => this.deps.latency.p95(e),
-          breakerOpen: (e) => this.deps.breakers.isOpen(e),
-          policies: this.deps.policies,
-        },
-        this.deps.jurisdictions,
-      );
+      plan = await this.plan(request, residency);
     } catch (err) {
       const error = toAionError(err);
       await this.fail(
         task,
         'QUEUED',
         error,
-        error.code === 'sovereign.residency_violation'
+        error.code === 'sovereign.residency_violation' && residency
           ? {
               attempted: [
                 ...new Set(
@@ -331,13 +359,18 @@ export class TaskService {
                     .map((e) => e.jurisdiction),
                 ),
               ],
-              rule: residency!.rule,
+              rule: residency.rule,
               reason: error.message,
             }
           : undefined,
       );
       return;
     }
+    await this.runPlanned(task, plan, false);
+  }
+
+  /** Executes a routed task; `started`: it is already RUNNING on the plan's first engine. */
+  private async runPlanned(task: TaskRecord, plan: Plan, started: boolean): Promise<void> {
     const controller = new AbortController();
     this.running.set(task.id, controller);
     const timeout = setTimeout(
@@ -345,15 +378,7 @@ export class TaskService {
       this.deps.taskTimeoutMs ?? 60_000,
     );
     try {
-      await this.execute(
-        task,
-        decision.ranked,
-        decision.chosenBy,
-        decision.reason,
-        estimate,
-        controller.signal,
-        residency.rule,
-      );
+      await this.execute(task, plan, started, controller.signal);
     } finally {
       clearTimeout(timeout);
       this.running.delete(task.id);
@@ -362,17 +387,15 @@ export class TaskService {
 
   private async execute(
     task: TaskRecord,
-    ranked: Candidate[],
-    chosenBy: 'ai-router' | 'policy-override',
-    reason: string,
-    estimate: { inputTokens: number; outputTokens: number },
+    plan: Plan,
+    started: boolean,
     signal: AbortSignal,
-    rule: string,
   ): Promise<void> {
     const { repository, budgets } = this.deps;
+    const { ranked, chosenBy, reason, estimate, rule } = plan;
     // The routing decision and the start on the first engine are one transaction (QUEUED ->
     // ROUTED -> RUNNING, each step published); fallbacks then update the RUNNING task.
-    let status: TaskStatus = 'QUEUED';
+    let status: TaskStatus = started ? 'RUNNING' : 'QUEUED';
     let why = reason;
     const failures: string[] = [];
     for (const [index, candidate] of ranked.entries()) {
@@ -382,39 +405,40 @@ export class TaskService {
       const release = () =>
         reserved ? budgets.release(task.id).catch(() => undefined) : Promise.resolve();
       const engineInfo = { route: engine.name, chosenBy, reason: why };
-      let moved: TaskRecord | undefined;
-      try {
-        // The start and its budget reservation are one transaction: a refused reservation
-        // leaves the task where it was, and the next engine is tried.
-        moved = await repository.transition(task.id, status, 'RUNNING', {
-          engine: engineInfo,
-          sovereignty: sovereigntyFacts(candidate, rule, task.request),
-          ...(status === 'QUEUED' ? { via: ['ROUTED' as const] } : {}),
-          ...(reserved
-            ? {
-                budget: {
-                  kind: 'reserve' as const,
-                  projectId: task.request.project_id,
-                  amountUsd: estimateCost(engine, estimate),
-                },
-              }
-            : {}),
-        });
-      } catch (err) {
-        const error = toAionError(err);
-        if (error.code !== 'budget.exceeded') throw err;
-        failures.push(`${engine.name}: ${error.message}`);
-        if (index === ranked.length - 1) {
-          await this.fail(task, status, error);
-          // A fallback that could not reserve gives back what the engine before it held.
-          if (status === 'RUNNING') await budgets.release(task.id).catch(() => undefined);
-          return;
+      let moved: TaskRecord | undefined = started && index === 0 ? task : undefined;
+      if (!moved)
+        try {
+          // The start and its budget reservation are one transaction: a refused reservation
+          // leaves the task where it was, and the next engine is tried.
+          moved = await repository.transition(task.id, status, 'RUNNING', {
+            engine: engineInfo,
+            sovereignty: sovereigntyFacts(candidate, rule, task.request),
+            ...(status === 'QUEUED' ? { via: ['ROUTED' as const] } : {}),
+            ...(reserved
+              ? {
+                  budget: {
+                    kind: 'reserve' as const,
+                    projectId: task.request.project_id,
+                    amountUsd: estimateCost(engine, estimate),
+                  },
+                }
+              : {}),
+          });
+        } catch (err) {
+          const error = toAionError(err);
+          if (error.code !== 'budget.exceeded') throw err;
+          failures.push(`${engine.name}: ${error.message}`);
+          if (index === ranked.length - 1) {
+            await this.fail(task, status, error);
+            // A fallback that could not reserve gives back what the engine before it held.
+            if (status === 'RUNNING') await budgets.release(task.id).catch(() => undefined);
+            return;
+          }
+          continue;
         }
-        continue;
-      }
       if (!moved && status !== 'RUNNING') return;
       status = 'RUNNING';
-      const started = performance.now();
+      const startedAt = performance.now();
       // Stream events are written in order, and all of them before (or with) the final event.
       const stream = new StreamBatcher((events) => repository.appendStream(task.id, events));
       try {
@@ -430,7 +454,7 @@ export class TaskService {
             }),
           signal,
         );
-        const latencyMs = Math.round(performance.now() - started);
+        const latencyMs = Math.round(performance.now() - startedAt);
         const unwritten = await stream.drain();
         this.deps.latency.record(engine.name, latencyMs);
         const costUsd = estimateCost(engine, {

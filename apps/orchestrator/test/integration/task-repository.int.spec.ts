@@ -324,4 +324,53 @@ describe('task writes on PostgreSQL (group commit)', () => {
     );
     expect(reservations.map((r) => [r.status, Number(r.n)])).toEqual([['COMMITTED', 10]]);
   });
+
+  it('stores a task already running on its engine when routing was decided as it was accepted', async () => {
+    const budgets = new PostgresBudgets(database.db);
+    await as('fast', () => budgets.setLimit('', 0.25));
+    const start = (reserveUsd?: number) => ({
+      engine: { route: 'e1', chosenBy: 'ai-router' as const, reason: 'cheapest' },
+      sovereignty: {
+        rule: 'default',
+        engine: 'e1',
+        jurisdiction: 'DE',
+        region: 'local',
+        model: { id: 'm', version: '1', approval: 'unregistered' as const },
+        started_at: new Date().toISOString(),
+      },
+      ...(reserveUsd === undefined ? {} : { reserveUsd }),
+    });
+    const [free, first, second] = await Promise.all([
+      as('fast', () => repository.create(newTask('fast'), start())),
+      as('fast', () => repository.create(newTask('fast'), start(0.2))),
+      as('fast', () => repository.create(newTask('fast'), start(0.2))),
+    ]);
+    expect([free.record.status, free.record.engine?.route]).toEqual(['RUNNING', 'e1']);
+    // Two paid tasks, room for one: the other is accepted all the same, but queued and unrouted,
+    // to take the ordinary route.
+    const [paid, refused] = [first, second].sort((a) => (a.record.status === 'RUNNING' ? -1 : 1));
+    expect(paid!.record).toMatchObject({ status: 'RUNNING', engine: { route: 'e1' } });
+    expect(refused!.record).toMatchObject({ status: 'QUEUED', engine: undefined });
+    expect([first.created, second.created]).toEqual([true, true]);
+    expect((await as('fast', () => budgets.state(''))).reservedUsd).toBeCloseTo(0.2, 6);
+
+    // A repeated id is answered with the stored task and reserves nothing more.
+    const again = await as('fast', () => repository.create(paid!.record, start(0.2)));
+    expect(again.created).toBe(false);
+    expect((await as('fast', () => budgets.state(''))).reservedUsd).toBeCloseTo(0.2, 6);
+
+    const lifecycle = await query<{ value: Buffer }>(
+      `select value from orc_outbox where tenant_id = 'fast' and key = $1 order by seq`,
+      [paid!.record.id],
+    );
+    const steps = lifecycle.map((row) => {
+      const p = payloadOf(decodeEnvelope(row.value), 'task.state_changed');
+      return [p.fromStatus, p.toStatus];
+    });
+    expect(steps).toEqual([
+      [0, 1],
+      [1, 2],
+      [2, 3],
+    ]);
+  });
 });

@@ -9,6 +9,7 @@ import type {
   StreamKind,
   TaskRecord,
   TaskRepository,
+  TaskStart,
   TransitionPatch,
 } from '../../core/ports';
 import { assertTransition, type TaskStatus } from '../../core/task-state';
@@ -52,12 +53,14 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
     for (const listener of this.listeners) listener(tenantId, id, event, record);
   }
 
-  async create(record: TaskRecord): Promise<{ record: TaskRecord; created: boolean }> {
-    const { record: stored, created } = await this.writes.submit(requireTenant().tenantId, {
-      kind: 'create',
-      record,
-    });
-    return { record: stored!, created: created ?? false };
+  async create(
+    record: TaskRecord,
+    start?: TaskStart,
+  ): Promise<{ record: TaskRecord; created: boolean }> {
+    const { tenantId } = requireTenant();
+    const result = await this.writes.submit(tenantId, { kind: 'create', record, start });
+    if (start?.reserveUsd !== undefined) this.options.remainingBudgets?.forgetTenant(tenantId);
+    return { record: result.record!, created: result.created ?? false };
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {

@@ -8,6 +8,7 @@ import type {
   StreamEvent,
   StreamKind,
   TaskRecord,
+  TaskStart,
   TransitionPatch,
 } from '../../core/ports';
 import type { Classification } from '../../core/residency';
@@ -19,7 +20,7 @@ import { fromRaw, toRecord, type RawTaskRow } from './task-rows';
 
 /** A write to one task; a group commit puts many of them (one per task) in one transaction. */
 export type TaskWrite =
-  | { kind: 'create'; record: TaskRecord }
+  | { kind: 'create'; record: TaskRecord; start?: TaskStart | undefined }
   | {
       kind: 'transition';
       id: string;
@@ -138,34 +139,35 @@ export async function writeTaskBatch(
 
   const creates = writes.flatMap((w, index) => (w.op.kind === 'create' ? [{ w, index }] : []));
   if (creates.length > 0) {
-    const ops = creates.map(({ w }) => (w.op as Extract<TaskWrite, { kind: 'create' }>).record);
+    const ops = creates.map(({ w }) => w.op as Extract<TaskWrite, { kind: 'create' }>);
     const inserted = await insertTasks(tx, tenantId, ops);
     const byId = new Map(inserted.map((row) => [row.id, row]));
     const createdIds = new Set(byId.keys());
-    const missing = ops.filter((r) => !byId.has(r.id)).map((r) => r.id);
+    const missing = ops.filter((op) => !byId.has(op.record.id)).map((op) => op.record.id);
     const existing = missing.length
       ? await tx.select().from(tasks).where(inArray(tasks.id, missing))
       : [];
     for (const row of existing) byId.set(row.id, row);
+    for (const row of await reserveForStarts(tx, tenantId, ops, createdIds)) byId.set(row.id, row);
     creates.forEach(({ w, index }, i) => {
-      const row = byId.get(ops[i]!.id)!;
+      const row = byId.get(ops[i]!.record.id)!;
       const created = createdIds.has(row.id);
-      results[index] = { record: toRecord(row), created, appended: [] };
-      if (created)
-        events.push(
-          ...w.inCaller(() =>
-            outbox.build({
-              type: 'task.state_changed',
-              key: row.id,
-              payload: {
-                taskId: row.id,
-                fromStatus: 0,
-                toStatus: PROTO_STATUS.QUEUED,
-                intent: row.intent,
-              },
-            }),
-          ),
-        );
+      const record = toRecord(row);
+      results[index] = { record, created, appended: [] };
+      if (!created) return;
+      const queued: OutboxEvent = {
+        type: 'task.state_changed',
+        key: row.id,
+        payload: {
+          taskId: row.id,
+          fromStatus: 0,
+          toStatus: PROTO_STATUS.QUEUED,
+          intent: row.intent,
+        },
+      };
+      const started =
+        record.status === 'RUNNING' ? transitionEvents(record, 'QUEUED', { via: ['ROUTED'] }) : [];
+      events.push(...w.inCaller(() => outbox.build(queued, ...started)));
     });
   }
 
@@ -254,26 +256,77 @@ async function applyTransitionBudgets<W extends { w: PendingWrite<TaskWrite>; in
   return dropped.size ? moves.filter((m) => !dropped.has(m)) : moves;
 }
 
-/** New tasks in one statement; an id that exists already is left alone (and read after). */
-async function insertTasks(tx: Tx, tenantId: string, ops: TaskRecord[]) {
-  const values = ops.map((r) => ({
+/**
+ * New tasks in one statement, those with a start already RUNNING on their engine; an id that
+ * exists already is left alone (and read after).
+ */
+async function insertTasks(
+  tx: Tx,
+  tenantId: string,
+  ops: Extract<TaskWrite, { kind: 'create' }>[],
+) {
+  const values = ops.map(({ record: r, start }) => ({
     id: r.id,
     project_id: r.projectId,
     subject: r.subject,
     intent: r.intent,
+    status: start ? 'RUNNING' : 'QUEUED',
+    engine_route: start?.engine.route ?? null,
+    chosen_by: start?.engine.chosenBy ?? null,
+    reason: start?.engine.reason ?? null,
+    sovereignty: start?.sovereignty ?? null,
     request: r.request,
     request_hash: r.requestHash,
   }));
   const rows = rowsOf<RawTaskRow>(
     await tx.execute(sql`
-      insert into orc_tasks (tenant_id, id, project_id, subject, intent, status, request, request_hash)
-      select ${tenantId}, v.id, v.project_id, v.subject, v.intent, 'QUEUED', v.request, v.request_hash
+      insert into orc_tasks (tenant_id, id, project_id, subject, intent, status, engine_route,
+        chosen_by, reason, sovereignty, request, request_hash)
+      select ${tenantId}, v.id, v.project_id, v.subject, v.intent, v.status, v.engine_route,
+        v.chosen_by, v.reason, v.sovereignty, v.request, v.request_hash
       from jsonb_to_recordset(${JSON.stringify(values)}::jsonb) as v(
-        id text, project_id text, subject text, intent text, request jsonb, request_hash text)
+        id text, project_id text, subject text, intent text, status text, engine_route text,
+        chosen_by text, reason text, sovereignty jsonb, request jsonb, request_hash text)
       on conflict do nothing
       returning *`),
   );
   return rows.map(fromRaw);
+}
+
+/**
+ * Reservations of the tasks just inserted RUNNING on a paid engine. One the budget refuses puts
+ * its task back to QUEUED, unrouted, in the same transaction (it then takes the ordinary
+ * route); returns the rows it changed.
+ */
+async function reserveForStarts(
+  tx: Tx,
+  tenantId: string,
+  ops: Extract<TaskWrite, { kind: 'create' }>[],
+  createdIds: Set<string>,
+) {
+  const paid = ops.filter(
+    (op) => op.start?.reserveUsd !== undefined && createdIds.has(op.record.id),
+  );
+  if (paid.length === 0) return [];
+  const outcomes = await applyBudgetSteps(
+    tx,
+    tenantId,
+    paid.map(({ record, start }) => ({
+      kind: 'reserve',
+      requestId: record.id,
+      projectId: record.projectId,
+      amountUsd: start!.reserveUsd!,
+    })),
+  );
+  const refused = paid.filter((_, i) => 'error' in outcomes[i]!).map((op) => op.record.id);
+  if (refused.length === 0) return [];
+  return rowsOf<RawTaskRow>(
+    await tx.execute(sql`
+      update orc_tasks set status = 'QUEUED', engine_route = null, chosen_by = null,
+        reason = null, sovereignty = null
+      where tenant_id = ${tenantId} and id in ${refused}
+      returning *`),
+  ).map(fromRaw);
 }
 
 /**

@@ -38,7 +38,10 @@ const toModel = (m: Model): RegisteredModel => ({
 export class SovereignResidency implements ResidencyPolicy {
   private readonly cache = new Map<
     string,
-    Map<string, { value: Promise<ResidencyDecision>; expires: number }>
+    Map<
+      string,
+      { value: Promise<ResidencyDecision>; expires: number; resolved?: ResidencyDecision }
+    >
   >();
 
   constructor(
@@ -55,12 +58,24 @@ export class SovereignResidency implements ResidencyPolicy {
     const hit = tenant.get(key);
     if (hit && hit.expires > this.now()) return hit.value;
     const value = this.ask(data);
-    const entry = { value, expires: this.now() + this.ttlMs };
+    const entry: {
+      value: Promise<ResidencyDecision>;
+      expires: number;
+      resolved?: ResidencyDecision;
+    } = { value, expires: this.now() + this.ttlMs };
     tenant.set(key, entry);
-    value.catch(() => {
-      if (tenant.get(key) === entry) tenant.delete(key);
-    });
+    value.then(
+      (decision) => (entry.resolved = decision),
+      () => {
+        if (tenant.get(key) === entry) tenant.delete(key);
+      },
+    );
     return value;
+  }
+
+  cached(tenantId: string, data: DataContext): ResidencyDecision | undefined {
+    const hit = this.cache.get(tenantId)?.get(`${data.jurisdiction}|${data.classification}`);
+    return hit && hit.expires > this.now() ? hit.resolved : undefined;
   }
 
   invalidate(tenantId: string): void {
