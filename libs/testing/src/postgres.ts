@@ -9,6 +9,8 @@ export interface TestDatabase {
   /** Non-owner, no BYPASSRLS: what services connect as. */
   appUrl: string;
   appRole: string;
+  /** Runs one statement as the owner (row-level security does not apply): for assertions. */
+  queryAsOwner<T extends object>(text: string, values?: unknown[]): Promise<T[]>;
   drop(): Promise<void>;
 }
 
@@ -43,11 +45,21 @@ export async function createTestDatabase(label = 'db'): Promise<TestDatabase> {
     await admin.end();
   }
   const base = adminUrl();
+  const ownerUrl = withCredentials(base, TEST_ROLES.owner, name);
   return {
     name,
-    ownerUrl: withCredentials(base, TEST_ROLES.owner, name),
+    ownerUrl,
     appUrl: withCredentials(base, TEST_ROLES.app, name),
     appRole: TEST_ROLES.app,
+    queryAsOwner: async <T extends object>(text: string, values: unknown[] = []) => {
+      const client = new Client({ connectionString: ownerUrl });
+      await client.connect();
+      try {
+        return (await client.query<T>(text, values)).rows;
+      } finally {
+        await client.end();
+      }
+    },
     drop: async () => {
       const client = new Client({ connectionString: adminUrl() });
       await client.connect();

@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import { migratePostgres, openPostgres, type Database } from '@aion/db';
 import { decodeEnvelope, OutboxWriter, payloadOf } from '@aion/events';
 import { runWithTenant } from '@aion/tenancy';
@@ -45,15 +44,8 @@ function newTask(tenantId: string, id = randomUUID()): TaskRecord {
   };
 }
 
-async function query<T extends object>(text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: testDb.ownerUrl });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const query = <T extends object>(text: string, values: unknown[] = []) =>
+  testDb.queryAsOwner<T>(text, values);
 
 beforeAll(async () => {
   testDb = await createTestDatabase('taskrepo');

@@ -28,21 +28,15 @@ const rule = {
 
 /** Outbox rows of a tenant as the relay would publish them: event type and decoded payload. */
 async function outboxOf(tenantId: string) {
-  const client = new Client({ connectionString: testDb.ownerUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ event_type: string; topic: string; value: Buffer }>(
-      'select event_type, topic, value from sov_outbox where tenant_id = $1 order by seq',
-      [tenantId],
-    );
-    return rows.map((r) => ({
-      type: r.event_type,
-      topic: r.topic,
-      envelope: decodeEnvelope(r.value),
-    }));
-  } finally {
-    await client.end();
-  }
+  const rows = await testDb.queryAsOwner<{ event_type: string; topic: string; value: Buffer }>(
+    'select event_type, topic, value from sov_outbox where tenant_id = $1 order by seq',
+    [tenantId],
+  );
+  return rows.map((r) => ({
+    type: r.event_type,
+    topic: r.topic,
+    envelope: decodeEnvelope(r.value),
+  }));
 }
 
 beforeAll(async () => {
