@@ -113,10 +113,13 @@ export async function startStack(enginesFile: string): Promise<Stack> {
     process.once(signal, () => process.exit(130));
   const start = async (app: string, env: Record<string, string | undefined>) => {
     // AION_BENCH_PROFILE=<app>: write a V8 CPU profile of that service to .bench-profiles/.
-    const nodeArgs =
-      process.env['AION_BENCH_PROFILE'] === app
+    // AION_BENCH_NODE_ARGS: extra Node.js/V8 flags for every service (runtime tuning trials).
+    const nodeArgs = [
+      ...(process.env['AION_BENCH_NODE_ARGS']?.split(' ').filter(Boolean) ?? []),
+      ...(process.env['AION_BENCH_PROFILE'] === app
         ? ['--cpu-prof', `--cpu-prof-dir=${path.join(root, '.bench-profiles')}`]
-        : [];
+        : []),
+    ];
     const service = await startServiceProcess(app, { ...common, ...env }, 90_000, {
       nodeArgs,
       bundled: true,

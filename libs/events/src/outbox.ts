@@ -12,11 +12,14 @@ import {
   timestamp,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { rowsOf, type Db, type DbOrTx } from '@aion/db';
+import { inTransaction, rowsOf, type Db, type DbOrTx } from '@aion/db';
 import type { Logger } from '@aion/telemetry';
 import type { EventBus } from './bus';
 import type { EventType } from './catalog';
 import { createEvent, type NewEvent, type OutgoingMessage } from './envelope';
+
+/** Lets the relay's transaction see every tenant's outbox rows; ends with the transaction. */
+const RELAY_VIEW = sql`select set_config('aion.outbox_relay', 'on', true)`;
 
 /** PostgreSQL bytea as Uint8Array (event records are protobuf bytes). */
 export const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
@@ -224,7 +227,7 @@ export class OutboxRelay {
 
   /** Publishes one batch; returns how many rows it published (0 if idle or another relay is active). */
   publishBatch(): Promise<number> {
-    const run = this.options.db.transaction(async (tx) => {
+    const run = inTransaction(this.options.db, [], async (tx) => {
       // The relay's cross-tenant view is switched on in the same round trip; it ends with the
       // transaction either way.
       const [lock] = rowsOf<{ locked: boolean }>(
@@ -277,8 +280,7 @@ export class OutboxRelay {
   }
 
   async pendingCount(): Promise<number> {
-    return this.options.db.transaction(async (tx) => {
-      await tx.execute(sql`select set_config('aion.outbox_relay', 'on', true)`);
+    return inTransaction(this.options.db, [RELAY_VIEW], async (tx) => {
       const [row] = await tx
         .select({ n: sql<number>`count(*)::int` })
         .from(this.options.table)
@@ -344,8 +346,7 @@ export class OutboxRelay {
     this.lastCleanup = Date.now();
     const cutoff = new Date(Date.now() - (this.options.retentionMs ?? 24 * 3600_000));
     const t = this.options.table;
-    await this.options.db.transaction(async (tx) => {
-      await tx.execute(sql`select set_config('aion.outbox_relay', 'on', true)`);
+    await inTransaction(this.options.db, [RELAY_VIEW], async (tx) => {
       await tx.delete(t).where(and(isNotNull(t.publishedAt), lt(t.publishedAt, cutoff)));
     });
   }

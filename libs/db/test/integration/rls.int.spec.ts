@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { createTestDatabase, type TestDatabase } from '@aion/testing';
+import { setTenantStatement } from '@aion/tenancy';
 import {
+  inTransaction,
   migratePglite,
   migratePostgres,
   openPglite,
@@ -88,6 +90,29 @@ function rlsSuite(
       expect(await withTenant(database.db, hostile, (tx) => tx.select().from(notes))).toEqual([]);
       const rowsA = await withTenant(database.db, 'tenant-a', (tx) => tx.select().from(notes));
       expect(rowsA).toHaveLength(2);
+    });
+
+    it('a failing opening statement aborts the transaction before its work takes effect', async () => {
+      await expect(
+        inTransaction(database.db, [setTenantStatement('tenant-a'), sql`select 1 / 0`], (tx) =>
+          tx.insert(notes).values({ tenantId: 'tenant-a', body: 'after-a-failed-opening' }),
+        ),
+      ).rejects.toMatchObject({ cause: { message: 'division by zero' } });
+      const rowsA = await withTenant(database.db, 'tenant-a', (tx) => tx.select().from(notes));
+      expect(rowsA.map((r) => r.body)).not.toContain('after-a-failed-opening');
+    });
+
+    it('statements issued without waiting run in the order they were issued', async () => {
+      const [, seen] = await withTenant(database.db, 'tenant-b', (tx) =>
+        Promise.all([
+          tx.insert(notes).values({ tenantId: 'tenant-b', body: 'b-pipelined' }),
+          tx.select().from(notes),
+        ]),
+      );
+      expect(seen.map((r) => r.body).sort()).toEqual(['b-pipelined', 'b1']);
+      await withTenant(database.db, 'tenant-b', (tx) =>
+        tx.delete(notes).where(sql`body = 'b-pipelined'`),
+      );
     });
 
     it('the tenant setting does not leak past the transaction', async () => {

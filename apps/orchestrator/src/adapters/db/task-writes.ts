@@ -204,11 +204,12 @@ export async function writeTaskBatch(
       streams.push({ index, id: w.op.id, events: w.op.events });
   });
 
-  await outbox.insert(tx, events);
-  if (streams.length > 0) {
-    const appended = await appendStreams(tx, tenantId, streams);
-    for (const { index, id } of streams) results[index]!.appended = appended.get(id) ?? [];
-  }
+  // Neither write needs the other's answer: both go out at once (pipelined on PostgreSQL).
+  const [, appended] = await Promise.all([
+    outbox.insert(tx, events),
+    streams.length > 0 ? appendStreams(tx, tenantId, streams) : undefined,
+  ]);
+  for (const { index, id } of streams) results[index]!.appended = appended?.get(id) ?? [];
   return results;
 }
 
@@ -390,21 +391,24 @@ async function appendStreams(
   streams: { id: string; events: NewStreamEvent[] }[],
 ): Promise<Map<string, StreamEvent[]>> {
   const keys = JSON.stringify(streams.map((s) => `${tenantId}/${s.id}`).sort());
-  await tx.execute(
+  // The server takes the locks before it runs the insert sent right behind them.
+  const locked = tx.execute(
     sql`select pg_advisory_xact_lock(hashtext(k)) from (select k from jsonb_array_elements_text(${keys}::jsonb) k order by k offset 0) locks`,
   );
   const values = streams.flatMap((s) =>
     s.events.map((e, i) => ({ task_id: s.id, ord: i + 1, kind: e.kind, data: e.data ?? null })),
   );
-  const rows = rowsOf<{ task_id: string; sequence: string | number; kind: string; data: unknown }>(
-    await tx.execute(sql`
+  const inserted = tx.execute(sql`
       insert into orc_task_events (tenant_id, task_id, sequence, kind, data)
       select ${tenantId}, v.task_id, coalesce(last.sequence, 0) + v.ord, v.kind, v.data
       from jsonb_to_recordset(${JSON.stringify(values)}::jsonb) as v(task_id text, ord integer, kind text, data jsonb)
       cross join lateral (
         select max(e.sequence) as sequence from orc_task_events e
         where e.tenant_id = ${tenantId} and e.task_id = v.task_id) last
-      returning task_id, sequence, kind, data`),
+      returning task_id, sequence, kind, data`);
+  const [, result] = await Promise.all([locked, inserted]);
+  const rows = rowsOf<{ task_id: string; sequence: string | number; kind: string; data: unknown }>(
+    result,
   );
   const byTask = new Map<string, StreamEvent[]>();
   for (const row of rows) {
