@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, csv, field, positiveInt } from '@aion/config';
+import { bool, csv, field, grpcTarget, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
 
 /** What the gateway needs in distributed mode; embedded mode stands in for all of it. */
@@ -10,13 +10,13 @@ const P = 'AION_GATEWAY_';
 export const gatewayConfigSpec = {
   sovereignAddress: field(
     `${P}SOVEREIGN_ADDRESS`,
-    z.string().min(3).default('127.0.0.1:50052'),
-    'host:port of the sovereign-ai gRPC API',
+    grpcTarget('127.0.0.1:50052'),
+    'gRPC target of sovereign-ai (host:port; dns:///name:port spreads calls over every replica)',
   ),
   orchestratorAddress: field(
     `${P}ORCHESTRATOR_ADDRESS`,
-    z.string().min(3).default('127.0.0.1:50051'),
-    'host:port of the orchestrator gRPC API',
+    grpcTarget('127.0.0.1:50051'),
+    'gRPC target of the orchestrator (host:port; dns:///name:port spreads calls over every replica)',
   ),
   requestTimeoutMs: field(
     `${P}REQUEST_TIMEOUT_MS`,

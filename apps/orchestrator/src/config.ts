@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { field, positiveInt } from '@aion/config';
+import { field, grpcTarget, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
 
 /** What the orchestrator needs in distributed mode; embedded mode stands in for all of it. */
@@ -29,8 +29,8 @@ export const orchestratorConfigSpec = {
   ),
   sovereignAddress: field(
     `${P}SOVEREIGN_ADDRESS`,
-    z.string().min(3).default('127.0.0.1:50052'),
-    'host:port of sovereign-ai gRPC: residency, model approvals and receipt signing',
+    grpcTarget('127.0.0.1:50052'),
+    'gRPC target of sovereign-ai (residency, model approvals, receipt signing); dns:///name:port spreads calls over every replica',
   ),
   sovereignCacheSeconds: field(
     `${P}SOVEREIGN_CACHE_SECONDS`,
@@ -47,8 +47,8 @@ export const orchestratorConfigSpec = {
   ),
   moduleHostAddress: field(
     `${P}MODULE_HOST_ADDRESS`,
-    z.string().min(3).default('127.0.0.1:50055'),
-    'host:port of module-host gRPC',
+    grpcTarget('127.0.0.1:50055'),
+    'gRPC target of module-host (host:port; dns:///name:port spreads calls over every replica)',
   ),
   taskTimeoutMs: field(
     `${P}TASK_TIMEOUT_MS`,

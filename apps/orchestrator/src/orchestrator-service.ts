@@ -24,6 +24,7 @@ import { SovereignResidency } from './adapters/sovereign/sovereign-residency';
 import { registerGovernanceApi } from './api/governance-handlers';
 import { registerOrchestratorApi } from './api/grpc-handlers';
 import { orchestratorInfraNeeds, type OrchestratorConfig } from './config';
+import { countsAgainstEngine } from './core/engine-health';
 import { parseEngines, parsePolicies } from './core/engines';
 import { DeadLetterService } from './core/dead-letters';
 import { GovernanceService } from './core/governance';
@@ -76,7 +77,11 @@ export function createOrchestratorService(
       const db = infrastructure.database!.db;
       const modules = createGrpcClient(ModuleService, config.moduleHostAddress, { tokens });
       const breakers = new BreakerRegistry(
-        { consecutiveFailures: config.breakerFailures, halfOpenAfterMs: config.breakerHalfOpenMs },
+        {
+          consecutiveFailures: config.breakerFailures,
+          halfOpenAfterMs: config.breakerHalfOpenMs,
+          isFailure: countsAgainstEngine,
+        },
         (engine, state) => logger.warn('engine circuit breaker changed state', { engine, state }),
       );
       const budgets = new PostgresBudgets(db);

@@ -8,6 +8,7 @@ import {
   SERVICE_PREFIXES,
   bool,
   csv,
+  grpcTarget,
 } from './config';
 import { loadServiceConfig, serviceConfigSpec, sharedConfigSpec } from './shared';
 
@@ -121,5 +122,33 @@ describe('loadServiceConfig', () => {
     expect(() =>
       loadServiceConfig({}, {}, { AION_MODE: 'embedded', DATABASE_URL: 'mysql://x@y/z' }),
     ).toThrow(/DATABASE_URL/);
+  });
+});
+
+describe('grpcTarget', () => {
+  const target = grpcTarget('127.0.0.1:50051');
+
+  it.each([
+    'orchestrator:50051',
+    '10.0.0.7:50051',
+    '[::1]:50051',
+    'dns:///orchestrator-headless.aion.svc.cluster.local:50051',
+    'dns://10.96.0.10/orchestrator:50051',
+    'dns:orchestrator:50051',
+    'ipv4:10.0.0.7:50051,10.0.0.8:50051',
+    'unix:/var/run/aion/orchestrator.sock',
+  ])('accepts %s', (value) => {
+    expect(target.parse(value)).toBe(value);
+  });
+
+  it.each(['orchestrator', 'http://orchestrator:50051', 'dns:orchestrator', 'ipv4:', ':50051'])(
+    'refuses %s',
+    (value) => {
+      expect(target.safeParse(value).success).toBe(false);
+    },
+  );
+
+  it('falls back to its default when unset', () => {
+    expect(target.parse(undefined)).toBe('127.0.0.1:50051');
   });
 });

@@ -143,3 +143,22 @@ export const url = (protocols: string[]) =>
     },
     `must be a URL with scheme ${protocols.join(' or ')}`,
   );
+
+const HOST_PORT = String.raw`(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}`;
+const GRPC_TARGET = new RegExp(
+  `^(${HOST_PORT}|dns:(//[A-Za-z0-9._:-]*/)?${HOST_PORT}|ipv4:${HOST_PORT}(,${HOST_PORT})*|ipv6:${HOST_PORT}(,${HOST_PORT})*|unix:.+)$`,
+);
+
+/**
+ * A gRPC target: `host:port`, `dns:///name:port` (every address the name resolves to, such as a
+ * Kubernetes headless Service: calls are spread over all of them), `ipv4:a:port,b:port` or
+ * `unix:/path`.
+ */
+export const grpcTarget = (fallback: string) =>
+  z
+    .string()
+    .regex(
+      GRPC_TARGET,
+      'must be host:port, dns:///host:port, ipv4:host:port[,host:port...] or unix:path',
+    )
+    .default(fallback);

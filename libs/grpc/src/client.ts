@@ -46,6 +46,8 @@ async function outgoingMetadata(options: GrpcClientOptions): Promise<Metadata> {
   return metadata;
 }
 
+const ROUND_ROBIN = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
+
 /**
  * A typed client for a protobuf-es service. Every call has a deadline (the earlier of its own
  * and the one inherited from the call being served), carries tenant, auth and trace metadata,
@@ -58,6 +60,10 @@ export function createGrpcClient<S extends GenServiceMethods>(
 ): ServiceClient<S> {
   const client = new Client(address, credentials.createInsecure(), {
     'grpc.keepalive_time_ms': 30_000,
+    // One connection per address the target resolves to, calls spread over them: a gateway in
+    // front of several orchestrator replicas (dns:/// on a headless Service) uses them all
+    // instead of pinning every call to the first one it reached.
+    'grpc.service_config': ROUND_ROBIN,
   });
   const result: Record<string, unknown> = { close: () => client.close() };
   for (const [localName, method] of Object.entries(service.method) as [string, DescMethod][]) {

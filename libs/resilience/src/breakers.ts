@@ -2,7 +2,7 @@ import {
   CircuitState,
   circuitBreaker,
   ConsecutiveBreaker,
-  handleAll,
+  handleWhen,
   SamplingBreaker,
   type CircuitBreakerPolicy,
   type IBreaker,
@@ -19,6 +19,16 @@ export interface BreakerOptions {
   minimumRps?: number;
   /** Time an open breaker waits before letting a trial call through (default 10 s). */
   halfOpenAfterMs?: number;
+  /**
+   * Whether an error says the dependency is unhealthy (default: every error). Errors it says
+   * are not (the caller's bad input, load shed with a Retry-After) pass through without counting.
+   */
+  isFailure?: (error: unknown) => boolean;
+}
+
+/** Wraps what failed after the caller gave up: never the dependency's fault. */
+class CallerAborted {
+  constructor(readonly error: unknown) {}
 }
 
 export interface BreakerSnapshot {
@@ -66,7 +76,10 @@ export class BreakerRegistry {
     return entry.policy;
   }
 
-  /** Runs `fn` behind the named breaker, counting rejections separately from failures. */
+  /**
+   * Runs `fn` behind the named breaker, counting rejections separately from failures. A failure
+   * after `signal` aborted (the caller canceled or ran out of time) does not count.
+   */
   async execute<T>(
     name: string,
     fn: (signal: AbortSignal) => Promise<T>,
@@ -76,7 +89,17 @@ export class BreakerRegistry {
     const entry = this.entries.get(name)!;
     if (policy.state === CircuitState.Open || policy.state === CircuitState.Isolated)
       entry.stats.rejections += 1;
-    return policy.execute(({ signal: s }) => fn(s), signal);
+    try {
+      return await policy.execute(async ({ signal: s }) => {
+        try {
+          return await fn(s);
+        } catch (err) {
+          throw signal?.aborted ? new CallerAborted(err) : err;
+        }
+      }, signal);
+    } catch (err) {
+      throw err instanceof CallerAborted ? err.error : err;
+    }
   }
 
   state(name: string): BreakerStateName {
@@ -114,7 +137,9 @@ export class BreakerRegistry {
             minimumRps: options.minimumRps ?? 1,
           })
         : new ConsecutiveBreaker(options.consecutiveFailures ?? 5);
-    const policy = circuitBreaker(handleAll, {
+    const isFailure = options.isFailure ?? (() => true);
+    const counts = handleWhen((error) => !(error instanceof CallerAborted) && isFailure(error));
+    const policy = circuitBreaker(counts, {
       breaker,
       halfOpenAfter: options.halfOpenAfterMs ?? 10_000,
     });
@@ -131,7 +156,9 @@ export class BreakerRegistry {
     policy.onSuccess(() => {
       entry.stats.successes += 1;
     });
-    policy.onFailure(({ reason }) => {
+    policy.onFailure(({ reason, handled }) => {
+      // Errors that do not count against the dependency are not its failures either.
+      if (!handled) return;
       if (
         'error' in reason &&
         reason.error instanceof Error &&

@@ -41,6 +41,40 @@ describe('BreakerRegistry', () => {
     expect(registry.state('x')).toBe('closed');
   });
 
+  it('counts only the errors its classifier blames on the dependency', async () => {
+    const registry = new BreakerRegistry({
+      consecutiveFailures: 2,
+      halfOpenAfterMs: 60_000,
+      isFailure: (error) => !(error instanceof Error && error.message.startsWith('bad input')),
+    });
+    for (let i = 0; i < 5; i++)
+      await expect(
+        registry.execute('x', () => Promise.reject(new Error('bad input: no text'))),
+      ).rejects.toThrow('bad input: no text');
+    expect(registry.state('x')).toBe('closed');
+    expect(registry.list()[0]).toMatchObject({ failures: 0 });
+    for (let i = 0; i < 2; i++) await expect(registry.execute('x', fail)).rejects.toThrow();
+    expect(registry.state('x')).toBe('open');
+  });
+
+  it('does not count what failed after the caller gave up', async () => {
+    const registry = new BreakerRegistry({ consecutiveFailures: 1, halfOpenAfterMs: 60_000 });
+    const caller = new AbortController();
+    const call = registry.execute(
+      'x',
+      (signal) =>
+        new Promise((_, reject) =>
+          signal.addEventListener('abort', () => reject(new Error('aborted by the caller'))),
+        ),
+      caller.signal,
+    );
+    caller.abort();
+    await expect(call).rejects.toThrow('aborted by the caller');
+    expect(registry.state('x')).toBe('closed');
+    await expect(registry.execute('x', fail)).rejects.toThrow('upstream down');
+    expect(registry.state('x')).toBe('open');
+  });
+
   it('resets every breaker to closed', async () => {
     const registry = new BreakerRegistry({ consecutiveFailures: 1, halfOpenAfterMs: 60_000 });
     await expect(registry.execute('x', fail)).rejects.toThrow();
