@@ -12,7 +12,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const [name, ...args] = process.argv.slice(2);
 const entry = path.join(root, 'tools', 'bench', `${name ?? ''}.bench.ts`);
 if (!name || !existsSync(entry)) {
-  console.error('usage: node tools/bench/run.mjs <router|residency|tenant-transaction|hop> [args...]');
+  console.error(
+    'usage: node tools/bench/run.mjs <router|residency|tenant-transaction|hop> [args...]',
+  );
   process.exit(2);
 }
 const outdir = mkdtempSync(path.join(tmpdir(), 'aion-bench-'));
