@@ -68,37 +68,40 @@ export async function applyBudgetSteps(
   steps: BudgetStep[],
 ): Promise<BudgetOutcome[]> {
   if (steps.length === 0) return [];
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`aion-budget/${tenantId}`}))`);
   const ids = steps.map((s) => s.requestId);
-  const existing = new Map(
-    rowsOf<ReservationRow>(
-      await tx.execute(sql`
-        select request_id, project_id, amount_usd::text, committed_usd::text, status
-        from orc_budget_reservations where tenant_id = ${tenantId} and request_id in ${ids}`),
-    ).map((row) => [row.request_id, row]),
-  );
-  const projectOf = (step: BudgetStep) =>
-    step.kind === 'reserve' ? step.projectId : existing.get(step.requestId)?.project_id;
-  const scopes = [
-    ...new Set(steps.flatMap((s) => (projectOf(s) === undefined ? [] : scopesOf(projectOf(s)!)))),
+  const reserved = [
+    ...new Set(steps.flatMap((s) => (s.kind === 'reserve' ? scopesOf(s.projectId) : ['']))),
   ];
+  // The lock and both reads go out together: the server takes the lock before it runs the reads
+  // behind it. The totals are those of every scope a step can touch: the projects reserved for
+  // and those of the reservations being committed or released.
+  const [, reservations, budgetRows] = await Promise.all([
+    tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`aion-budget/${tenantId}`}))`),
+    tx.execute(sql`
+      select request_id, project_id, amount_usd::text, committed_usd::text, status
+      from orc_budget_reservations where tenant_id = ${tenantId} and request_id in ${ids}`),
+    tx.execute(sql`
+      select project_id, limit_usd::text, reserved_usd::text, committed_usd::text
+      from orc_budgets
+      where tenant_id = ${tenantId} and (project_id in ${reserved} or project_id in (
+        select r.project_id from orc_budget_reservations r
+        where r.tenant_id = ${tenantId} and r.request_id in ${ids}))`),
+  ]);
+  const existing = new Map(
+    rowsOf<ReservationRow>(reservations).map((row) => [row.request_id, row]),
+  );
   const totals = new Map<string, Totals>();
-  if (scopes.length > 0)
-    for (const row of rowsOf<{
-      project_id: string;
-      limit_usd: string;
-      reserved_usd: string;
-      committed_usd: string;
-    }>(
-      await tx.execute(sql`
-        select project_id, limit_usd::text, reserved_usd::text, committed_usd::text
-        from orc_budgets where tenant_id = ${tenantId} and project_id in ${scopes}`),
-    ))
-      totals.set(row.project_id, {
-        limit: units(row.limit_usd),
-        reserved: units(row.reserved_usd),
-        committed: units(row.committed_usd),
-      });
+  for (const row of rowsOf<{
+    project_id: string;
+    limit_usd: string;
+    reserved_usd: string;
+    committed_usd: string;
+  }>(budgetRows))
+    totals.set(row.project_id, {
+      limit: units(row.limit_usd),
+      reserved: units(row.reserved_usd),
+      committed: units(row.committed_usd),
+    });
 
   const changed = new Map<string, ReservationRow>();
   const outcomes = steps.map((step): BudgetOutcome => {
@@ -114,7 +117,7 @@ export async function applyBudgetSteps(
   if (changed.size === 0) return outcomes;
 
   const rows = [...changed.values()];
-  await tx.execute(sql`
+  const writeReservations = tx.execute(sql`
     insert into orc_budget_reservations
       (tenant_id, request_id, project_id, amount_usd, committed_usd, status)
     select ${tenantId}, v.request_id, v.project_id, v.amount_usd, v.committed_usd, v.status
@@ -128,13 +131,19 @@ export async function applyBudgetSteps(
     reserved_usd: decimal(t.reserved),
     committed_usd: decimal(t.committed),
   }));
-  if (budgets.length > 0)
-    await tx.execute(sql`
-      update orc_budgets b set
-        reserved_usd = v.reserved_usd, committed_usd = v.committed_usd, updated_at = now()
-      from jsonb_to_recordset(${JSON.stringify(budgets)}::jsonb) as v(
-        project_id text, reserved_usd numeric, committed_usd numeric)
-      where b.tenant_id = ${tenantId} and b.project_id in ${scopes} and b.project_id = v.project_id`);
+  // Both writes go out together; neither needs the other's answer.
+  await Promise.all([
+    writeReservations,
+    budgets.length > 0
+      ? tx.execute(sql`
+          update orc_budgets b set
+            reserved_usd = v.reserved_usd, committed_usd = v.committed_usd, updated_at = now()
+          from jsonb_to_recordset(${JSON.stringify(budgets)}::jsonb) as v(
+            project_id text, reserved_usd numeric, committed_usd numeric)
+          where b.tenant_id = ${tenantId} and b.project_id in ${budgets.map((b) => b.project_id)}
+            and b.project_id = v.project_id`)
+      : undefined,
+  ]);
   return outcomes;
 }
 
