@@ -326,14 +326,17 @@ describe('InternalTokens reuse', () => {
     subject: 'key:1',
     roles: ['developer' as const],
   };
-  afterEach(() => jest.useRealTimers());
-
-  it('reuses a token for the same principal during the first half of its life, then signs anew', async () => {
+  let tokens: InternalTokens;
+  beforeEach(() => {
     jest.useFakeTimers({
       now: new Date('2026-11-23T10:00:00Z'),
       doNotFake: ['nextTick', 'setImmediate'],
     });
-    const tokens = new InternalTokens('s'.repeat(48), 'gateway', 60);
+    tokens = new InternalTokens('s'.repeat(48), 'gateway', 60);
+  });
+  afterEach(() => jest.useRealTimers());
+
+  it('reuses a token for the same principal during the first half of its life, then signs anew', async () => {
     const first = await tokens.issue(principal);
     expect(await tokens.issue({ ...principal })).toBe(first);
     expect(await tokens.issue({ ...principal, roles: ['admin'] })).not.toBe(first);
@@ -343,11 +346,6 @@ describe('InternalTokens reuse', () => {
   });
 
   it('remembers a verified token only until it expires, and never a refused one', async () => {
-    jest.useFakeTimers({
-      now: new Date('2026-11-23T10:00:00Z'),
-      doNotFake: ['nextTick', 'setImmediate'],
-    });
-    const tokens = new InternalTokens('s'.repeat(48), 'gateway', 60);
     const token = await tokens.issue(principal);
     const verified = await tokens.verify(token);
     expect(await tokens.verify(token)).toBe(verified);

@@ -69,7 +69,7 @@ export async function applyBudgetSteps(
 ): Promise<BudgetOutcome[]> {
   if (steps.length === 0) return [];
   const ids = steps.map((s) => s.requestId);
-  const reserved = [
+  const reserveScopes = [
     ...new Set(steps.flatMap((s) => (s.kind === 'reserve' ? scopesOf(s.projectId) : ['']))),
   ];
   // The lock and both reads go out together: the server takes the lock before it runs the reads
@@ -83,7 +83,7 @@ export async function applyBudgetSteps(
     tx.execute(sql`
       select project_id, limit_usd::text, reserved_usd::text, committed_usd::text
       from orc_budgets
-      where tenant_id = ${tenantId} and (project_id in ${reserved} or project_id in (
+      where tenant_id = ${tenantId} and (project_id in ${reserveScopes} or project_id in (
         select r.project_id from orc_budget_reservations r
         where r.tenant_id = ${tenantId} and r.request_id in ${ids}))`),
   ]);
