@@ -2,7 +2,7 @@ import { hkdfSync } from 'node:crypto';
 import { ApiKeyService, JwtVerifier, type TokenVerifier } from '@aion/auth';
 import { AionError } from '@aion/errors';
 import {
-  AionTasks,
+  TaskOrchestrator,
   LearningGovernanceService,
   OrchestratorAdminService,
   SovereignService,
@@ -107,7 +107,7 @@ export function createGatewayService(
               ? jwt.verify(token)
               : Promise.reject(new AionError('auth.invalid_credentials', 'invalid token')),
       };
-      const tasks = createGrpcClient(AionTasks, config.orchestratorAddress, {
+      const tasks = createGrpcClient(TaskOrchestrator, config.orchestratorAddress, {
         tokens,
         defaultDeadlineMs: config.requestTimeoutMs,
       });

@@ -6,7 +6,7 @@ import { Client } from 'pg';
 import { toJson } from '@bufbuild/protobuf';
 import { ValueSchema } from '@bufbuild/protobuf/wkt';
 import {
-  AionTasks,
+  TaskOrchestrator,
   ChosenBy,
   DataClassification,
   LearningGovernanceService,
@@ -62,7 +62,7 @@ let moduleHost: ServiceProcess;
 let orchestrator: ServiceProcess;
 let healthy: OpenAiTestServer;
 let broken: OpenAiTestServer;
-let tasks: ClientOf<typeof AionTasks>;
+let tasks: ClientOf<typeof TaskOrchestrator>;
 let adminApi: ClientOf<typeof OrchestratorAdminService>;
 let governance: ClientOf<typeof LearningGovernanceService>;
 let sovereign: ClientOf<typeof SovereignService>;
@@ -195,7 +195,7 @@ beforeAll(async () => {
     AION_ORCHESTRATOR_BREAKER_HALF_OPEN_MS: '60000',
     AION_ORCHESTRATOR_REAPER_INTERVAL_MS: '500',
   });
-  tasks = createGrpcClient(AionTasks, `127.0.0.1:${orchestrator.grpcPort}`, { tokens });
+  tasks = createGrpcClient(TaskOrchestrator, `127.0.0.1:${orchestrator.grpcPort}`, { tokens });
   adminApi = createGrpcClient(OrchestratorAdminService, `127.0.0.1:${orchestrator.grpcPort}`, {
     tokens,
   });

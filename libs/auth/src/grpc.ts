@@ -11,7 +11,7 @@ export type MethodAccess = Permission | 'public';
 
 export interface GrpcAuthOptions {
   tokens: InternalTokens;
-  /** Access rule per full method path (`/aion.v1.AionTasks/Submit`); unlisted methods are denied. */
+  /** Access rule per full method path (`/aion.v1.TaskOrchestrator/Submit`); unlisted methods are denied. */
   accessFor: (methodPath: string) => MethodAccess | undefined;
 }
 

@@ -6,4 +6,5 @@ export * from './gen/aion/v1/observability_pb';
 export * from './gen/aion/v1/orchestrator_pb';
 export * from './gen/aion/v1/pipeline_pb';
 export * from './gen/aion/v1/sovereign_pb';
+export * from './gen/aion/v1/task_orchestrator_pb';
 export * from './gen/aion/v1/tasks_pb';

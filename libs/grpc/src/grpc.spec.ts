@@ -1,5 +1,5 @@
 import { context, trace } from '@opentelemetry/api';
-import { AionTasks, StreamEventKind, TaskStatus } from '@aion/contracts';
+import { TaskOrchestrator, StreamEventKind, TaskStatus } from '@aion/contracts';
 import { InternalTokens } from '@aion/auth';
 import { AionError } from '@aion/errors';
 import { currentTenant, runWithTenant } from '@aion/tenancy';
@@ -47,7 +47,7 @@ const TASKS_ACCESS = {
 
 const server = new GrpcServer({ tokens });
 server.add(
-  AionTasks,
+  TaskOrchestrator,
   {
     submit: async (req, ctx: CallContext) => {
       seen.tenant = currentTenant()?.tenantId;
@@ -94,7 +94,7 @@ afterAll(async () => {
 
 describe('GrpcServer + createGrpcClient', () => {
   it('carries tenant, request id, trace context and caller over a unary call', async () => {
-    const client = createGrpcClient(AionTasks, address, { tokens });
+    const client = createGrpcClient(TaskOrchestrator, address, { tokens });
     const span = tracer().startSpan('caller');
     const response = await context.with(trace.setSpan(context.active(), span), () =>
       runWithTenant(ctx, () => client.submit({ task: { taskId: 't-1', intent: 'summarize' } })),
@@ -111,7 +111,7 @@ describe('GrpcServer + createGrpcClient', () => {
   });
 
   it('refuses a call without an internal token and one without the permission', async () => {
-    const anonymous = createGrpcClient(AionTasks, address, { tokens });
+    const anonymous = createGrpcClient(TaskOrchestrator, address, { tokens });
     await expect(anonymous.submit({ task: { intent: 'x' } })).rejects.toMatchObject({
       code: 'auth.unauthenticated',
       httpStatus: 401,
@@ -121,7 +121,7 @@ describe('GrpcServer + createGrpcClient', () => {
         anonymous.submit({ task: { intent: 'x' } }),
       ),
     ).rejects.toMatchObject({ code: 'auth.forbidden', httpStatus: 403 });
-    const forged = createGrpcClient(AionTasks, address, {
+    const forged = createGrpcClient(TaskOrchestrator, address, {
       tokens: new InternalTokens('z'.repeat(40), 'evil'),
     });
     await expect(
@@ -132,7 +132,7 @@ describe('GrpcServer + createGrpcClient', () => {
   });
 
   it('delivers the exact AionError raised by the handler, and hides unexpected ones', async () => {
-    const client = createGrpcClient(AionTasks, address, { tokens });
+    const client = createGrpcClient(TaskOrchestrator, address, { tokens });
     await expect(
       runWithTenant(ctx, () => client.submit({ task: { intent: 'missing' } })),
     ).rejects.toMatchObject({ code: 'resource.not_found', message: 'task x was not found' });
@@ -145,7 +145,7 @@ describe('GrpcServer + createGrpcClient', () => {
   });
 
   it('enforces deadlines, inherited ones included, and aborts the handler', async () => {
-    const client = createGrpcClient(AionTasks, address, { tokens, defaultDeadlineMs: 5000 });
+    const client = createGrpcClient(TaskOrchestrator, address, { tokens, defaultDeadlineMs: 5000 });
     const started = Date.now();
     await expect(
       runWithTenant(ctx, () => client.submit({ task: { intent: 'slow' } }, { deadlineMs: 150 })),
@@ -166,7 +166,7 @@ describe('GrpcServer + createGrpcClient', () => {
   });
 
   it('streams messages and surfaces a mid-stream error', async () => {
-    const client = createGrpcClient(AionTasks, address, { tokens });
+    const client = createGrpcClient(TaskOrchestrator, address, { tokens });
     const tokensSeen: string[] = [];
     await runWithTenant(ctx, async () => {
       for await (const event of client.stream({ taskId: 'ok' })) tokensSeen.push(event.token);
@@ -191,7 +191,7 @@ describe('GrpcServer + createGrpcClient', () => {
 async function replica(name: string) {
   const server = new GrpcServer({ tokens });
   server.add(
-    AionTasks,
+    TaskOrchestrator,
     {
       submit: async () => ({ result: { taskId: name, intent: 'x', status: TaskStatus.QUEUED } }),
       // eslint-disable-next-line require-yield -- this test never streams
@@ -211,9 +211,13 @@ describe('a client of several replicas', () => {
   it('spreads calls over every address of its target and keeps serving when one goes away', async () => {
     const a = await replica('a');
     const b = await replica('b');
-    const client = createGrpcClient(AionTasks, `ipv4:127.0.0.1:${a.port},127.0.0.1:${b.port}`, {
-      tokens,
-    });
+    const client = createGrpcClient(
+      TaskOrchestrator,
+      `ipv4:127.0.0.1:${a.port},127.0.0.1:${b.port}`,
+      {
+        tokens,
+      },
+    );
     const served = async (calls: number) => {
       const names: string[] = [];
       for (let i = 0; i < calls; i++)

@@ -60,7 +60,7 @@ export type ServiceClient<S extends GenServiceMethods> = {
       : never;
 } & { close(): void };
 
-/** The client type for a generated service descriptor: `ClientOf<typeof AionTasks>`. */
+/** The client type for a generated service descriptor: `ClientOf<typeof TaskOrchestrator>`. */
 export type ClientOf<T> = T extends { method: infer M }
   ? ServiceClient<{ [K in keyof M]: M[K] extends Method ? Pick<M[K], keyof Method> : never }>
   : never;

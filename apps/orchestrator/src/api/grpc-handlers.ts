@@ -1,6 +1,11 @@
 import { fromJson, type JsonValue } from '@bufbuild/protobuf';
 import { ValueSchema } from '@bufbuild/protobuf/wkt';
-import { AionTasks, OrchestratorAdminService, StreamEventKind, TaskStatus } from '@aion/contracts';
+import {
+  TaskOrchestrator,
+  OrchestratorAdminService,
+  StreamEventKind,
+  TaskStatus,
+} from '@aion/contracts';
 import { can } from '@aion/auth';
 import { AionError } from '@aion/errors';
 import { nextPageToken, pageWindow, type GrpcServer } from '@aion/grpc';
@@ -13,7 +18,7 @@ import type { ReceiptService } from '../core/receipts';
 import type { DeadLetterService } from '../core/dead-letters';
 import type { TaskService } from '../core/task-service';
 import { deadLetterHandlers } from './dead-letter-handlers';
-import { STATUS_BY_PROTO, toRequestDoc, toTaskResult } from './task-mapping';
+import { STATUS_BY_PROTO, toRequestDoc, toTaskView } from './task-mapping';
 
 const KIND: Record<StreamKind, StreamEventKind> = {
   token: StreamEventKind.TOKEN,
@@ -48,7 +53,7 @@ export interface AdminAudit {
   record(action: string, resourceId: string, details: Record<string, unknown>): Promise<void>;
 }
 
-/** aion.v1.AionTasks and aion.v1.OrchestratorAdminService: parse, check, call, map back. */
+/** aion.v1.TaskOrchestrator and aion.v1.OrchestratorAdminService: parse, check, call, map back. */
 export function registerOrchestratorApi(
   server: GrpcServer,
   deps: {
@@ -65,7 +70,7 @@ export function registerOrchestratorApi(
   const { tasks, budgets, breakers, jurisdictions, audit, engines } = deps;
   const dlq = deadLetterHandlers(deps.deadLetters);
   server.add(
-    AionTasks,
+    TaskOrchestrator,
     {
       submit: async (req, ctx) => {
         if (req.waitMs > 600_000)
@@ -75,17 +80,17 @@ export function registerOrchestratorApi(
         const { record, deduplicated } = await tasks.submit(toRequestDoc(req.task, jurisdictions));
         const result =
           req.waitMs > 0 ? await tasks.awaitEnd(record, req.waitMs, ctx.signal) : record;
-        return { result: toTaskResult(result), deduplicated };
+        return { result: toTaskView(result), deduplicated };
       },
       getReceipt: async (req) => {
         const { json, jws } = await deps.receipts.receipt(required(req.taskId, 'task_id'));
         return { receiptJson: json, jws };
       },
       statusById: async (req) => ({
-        result: toTaskResult(await tasks.get(required(req.taskId, 'task_id'))),
+        result: toTaskView(await tasks.get(required(req.taskId, 'task_id'))),
       }),
       cancel: async (req) => ({
-        result: toTaskResult(await tasks.cancel(required(req.taskId, 'task_id'), req.reason)),
+        result: toTaskView(await tasks.cancel(required(req.taskId, 'task_id'), req.reason)),
       }),
       list: async (req, ctx) => {
         const { limit, offset } = pageWindow(req.page);
@@ -99,7 +104,7 @@ export function registerOrchestratorApi(
           allOfTenant: can(ctx.principal?.roles ?? [], 'operations:manage'),
         });
         return {
-          tasks: items.map(toTaskResult),
+          tasks: items.map(toTaskView),
           page: {
             nextPageToken: nextPageToken(offset, items.length, total),
             totalSize: BigInt(total),
@@ -124,7 +129,7 @@ export function registerOrchestratorApi(
             yield {
               ...base,
               data: fromJson(ValueSchema, event.data as JsonValue),
-              result: toTaskResult(await tasks.get(id)),
+              result: toTaskView(await tasks.get(id)),
             };
         }
       },

@@ -6,8 +6,8 @@ import {
   Priority,
   Privacy,
   TaskStatus,
-  type TaskRequest,
-  type TaskResultSchema,
+  type TaskSpec,
+  type TaskViewSchema,
 } from '@aion/contracts';
 import { AionError, type ErrorDetail } from '@aion/errors';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
@@ -53,9 +53,9 @@ export const STATUS_BY_PROTO = Object.fromEntries(
   Object.entries(STATUS).map(([k, v]) => [v, k]),
 ) as Record<number, Status>;
 
-/** Checks a TaskRequest from the wire and turns it into the stored document; all problems at once. */
+/** Checks a TaskSpec from the wire and turns it into the stored document; all problems at once. */
 export function toRequestDoc(
-  task: TaskRequest | undefined,
+  task: TaskSpec | undefined,
   jurisdictions: JurisdictionRegistry,
 ): TaskRequestDoc {
   const problems: ErrorDetail[] = [];
@@ -113,7 +113,7 @@ export function toRequestDoc(
 }
 
 /** The canonical result: schema_version, task_id, intent, status, engine, result, usage, error. */
-export function toTaskResult(record: TaskRecord): MessageInitShape<typeof TaskResultSchema> {
+export function toTaskView(record: TaskRecord): MessageInitShape<typeof TaskViewSchema> {
   return {
     schemaVersion: record.request.schema_version || SCHEMA_VERSION,
     taskId: record.id,

@@ -2,7 +2,7 @@ import cors from 'cors';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type {
-  AionTasks,
+  TaskOrchestrator,
   LearningGovernanceService,
   SovereignService,
   OrchestratorAdminService,
@@ -45,7 +45,7 @@ export interface AdminAudit {
 export interface GatewayDeps {
   config: GatewayConfig;
   logger: Logger;
-  tasks: ClientOf<typeof AionTasks>;
+  tasks: ClientOf<typeof TaskOrchestrator>;
   admin: ClientOf<typeof OrchestratorAdminService>;
   governance: ClientOf<typeof LearningGovernanceService>;
   sovereign: ClientOf<typeof SovereignService>;

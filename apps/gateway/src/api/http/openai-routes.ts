@@ -3,14 +3,14 @@ import { ValueSchema } from '@bufbuild/protobuf/wkt';
 import { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
 import * as z from 'zod/v4';
 import {
-  AionTasks,
+  TaskOrchestrator,
   DataClassification,
   OrchestratorAdminService,
   Priority,
   Privacy,
   StreamEventKind,
   TaskStatus,
-  type TaskResult,
+  type TaskView,
 } from '@aion/contracts';
 import { requirePermission } from '@aion/auth';
 import { AionError, requestIdOf, specFor, toAionError } from '@aion/errors';
@@ -110,7 +110,7 @@ function header(req: Request, name: string): string | undefined {
 
 /** /v1/chat/completions and /v1/models, the OpenAI API mapped onto `chat` tasks. */
 export function openAiRoutes(deps: {
-  tasks: ClientOf<typeof AionTasks>;
+  tasks: ClientOf<typeof TaskOrchestrator>;
   admin: ClientOf<typeof OrchestratorAdminService>;
   jurisdictions: JurisdictionRegistry;
   defaultJurisdiction: string;
@@ -217,7 +217,7 @@ export function openAiRoutes(deps: {
   return router;
 }
 
-function usageOf(result: TaskResult) {
+function usageOf(result: TaskView) {
   const prompt = result.usage?.inputTokens ?? 0;
   const completion = result.usage?.outputTokens ?? 0;
   return {
@@ -235,7 +235,7 @@ const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set([
 ]);
 
 /** A task that did not end OK becomes the HTTP error its code stands for. */
-function failIfNotOk(result: TaskResult): void {
+function failIfNotOk(result: TaskView): void {
   if (result.status === TaskStatus.OK) return;
   const code = result.error?.code ?? 'internal.error';
   const known = specFor(code).http !== 500 || code === 'internal.error';
@@ -247,7 +247,7 @@ function failIfNotOk(result: TaskResult): void {
 
 async function streamCompletion(
   res: Response,
-  events: AsyncIterable<{ kind: StreamEventKind; token: string; result?: TaskResult | undefined }>,
+  events: AsyncIterable<{ kind: StreamEventKind; token: string; result?: TaskView | undefined }>,
   meta: { id: string; created: number; model: string; includeUsage: boolean },
 ): Promise<void> {
   let started = false;

@@ -6,7 +6,7 @@ import {
   Priority,
   Privacy,
   TaskStatus,
-  type TaskResult,
+  type TaskView,
 } from '@aion/contracts';
 import type * as z from 'zod/v4';
 import type { TaskRequest } from './schemas';
@@ -26,7 +26,7 @@ export const STATUS_CODE: Record<string, TaskStatus> = Object.fromEntries(
 export const TERMINAL = new Set(['OK', 'ERROR', 'TIMEOUT', 'CANCELED']);
 
 /** The blueprint's canonical result JSON. */
-export function taskJson(result: TaskResult) {
+export function taskJson(result: TaskView) {
   const usage = result.usage;
   return {
     schema_version: result.schemaVersion,
@@ -82,7 +82,7 @@ const CLASSIFICATION = {
   biometric: DataClassification.BIOMETRIC,
 } as const;
 
-/** The validated public request as the orchestrator's TaskRequest message. */
+/** The validated public request as the orchestrator's TaskSpec message. */
 export function toSubmit(body: z.output<typeof TaskRequest>) {
   return {
     task: {

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { toJson } from '@bufbuild/protobuf';
 import { ValueSchema } from '@bufbuild/protobuf/wkt';
 import { Router, type Request, type Response } from 'express';
-import { AionTasks, StreamEventKind, TaskStatus, type StreamResponse } from '@aion/contracts';
+import {
+  TaskOrchestrator,
+  StreamEventKind,
+  TaskStatus,
+  type StreamResponse,
+} from '@aion/contracts';
 import { requirePermission } from '@aion/auth';
 import { AionError, toAionError } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
@@ -43,9 +48,9 @@ export function sseEventName(kind: StreamEventKind): string {
   return SSE_EVENT[kind] ?? 'message';
 }
 
-/** /v1/tasks and /v1/stream: REST and SSE over aion.v1.AionTasks. */
+/** /v1/tasks and /v1/stream: REST and SSE over aion.v1.TaskOrchestrator. */
 export function taskRoutes(
-  tasks: ClientOf<typeof AionTasks>,
+  tasks: ClientOf<typeof TaskOrchestrator>,
   options: { requestTimeoutMs: number; heartbeatMs: number; jurisdictions: JurisdictionRegistry },
 ): Router {
   const router = Router();
@@ -128,7 +133,7 @@ export function taskRoutes(
 async function streamSse(
   req: Request,
   res: Response,
-  tasks: ClientOf<typeof AionTasks>,
+  tasks: ClientOf<typeof TaskOrchestrator>,
   heartbeatMs: number,
 ): Promise<void> {
   const { id } = parse(TaskIdParam, req.params, 'task id');

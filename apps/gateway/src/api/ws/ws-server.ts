@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import * as z from 'zod/v4';
-import { AionTasks } from '@aion/contracts';
+import { TaskOrchestrator } from '@aion/contracts';
 import { can, type ApiKeyVerifier, type TokenVerifier, type Principal } from '@aion/auth';
 import { AionError, toAionError } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
@@ -29,7 +29,7 @@ const ClientMessage = z.discriminatedUnion('type', [
 ]);
 
 export interface WsOptions {
-  tasks: ClientOf<typeof AionTasks>;
+  tasks: ClientOf<typeof TaskOrchestrator>;
   keys: ApiKeyVerifier;
   jwt?: TokenVerifier | undefined;
   logger: Logger;
