@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite (`npm test`, and what CI runs): install what is missing, generate the
-# contracts, lint (ESLint with module boundaries, Prettier, buf), typecheck, then unit and
-# integration tests against real PostgreSQL, Redis and Kafka. Ends with one summary line.
+# contracts, lint (ESLint with module boundaries, Prettier, buf), check the committed sample
+# modules against a fresh build, typecheck, then unit and integration tests against real
+# PostgreSQL, Redis and Kafka. Ends with one summary line.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -16,12 +17,9 @@ fail() { echo "FAILED: $*" >&2; exit 1; }
 step "installing infrastructure (apt, Maven) where missing"
 bash tools/infra/install.sh || fail "infrastructure install"
 
-step "installing npm dependencies"
+step "installing npm dependencies (npm ci, exactly the committed lock)"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ "$CI" = "true" ]; then
-  # `npm install` honours package-lock.json. Not `npm ci`: the lock cannot list other platforms'
-  # optional binaries (@swc/core-darwin-*, ...) when the registry mirror lacks them, and npm ci
-  # refuses such a lock.
-  npm install --no-audit --no-fund --loglevel=error || fail "npm install"
+  npm ci --no-audit --no-fund --loglevel=error || fail "npm ci"
 fi
 
 step "generating contracts from proto/ (buf + protoc-gen-es)"
@@ -33,8 +31,8 @@ if git rev-parse --verify -q HEAD~1 >/dev/null && git cat-file -e HEAD~1:buf.yam
   npx buf breaking --against '.git#ref=HEAD~1' || fail "buf breaking (against the previous commit)"
 fi
 
-step "building the sample agent packages (clang --target=wasm32-wasi)"
-bash tools/modules/build.sh || fail "sample module build"
+step "checking the committed sample agent packages equal a fresh build (clang --target=wasm32-wasi)"
+bash tools/modules/build.sh --check || fail "sample modules differ from a fresh build"
 
 step "lint (ESLint with Nx module boundaries) and format check"
 npx nx show projects >/dev/null || fail "nx project graph"
