@@ -219,7 +219,7 @@ describe('gateway: REST and SSE as clients use them', () => {
       schema_version: '1.0',
       intent: 'summarize',
       status: 'OK',
-      engine: { route: 'local-summarize', chosen_by: 'ai-router' },
+      engine: { route: 'local', name: 'local-summarize', chosen_by: 'ai-router' },
       error: null,
     });
     expect(waited.json['engine'].reason).toContain('local tier first');

@@ -173,7 +173,7 @@ describe('sovereignty end to end through the gateway', () => {
   it('keeps German PII in the EU: it never reaches the (cheaper) US engine, and says which rule', async () => {
     // Without a rule the cheaper US engine answers.
     const before = await call('POST', '/v1/tasks', devA, chat('DE', 'pii'), { prefer: 'wait=10' });
-    expect(before.json['engine']['route']).toBe('us-llm');
+    expect(before.json['engine']['name']).toBe('us-llm');
     const created = await call('POST', '/api/v1/sovereign/residency/rules', adminA, {
       data_jurisdiction: 'DE',
       tier: 'pii',
@@ -190,7 +190,7 @@ describe('sovereignty end to end through the gateway', () => {
       const r = await call('POST', '/v1/tasks', devA, chat('DE', 'pii', 'probe'), {
         prefer: 'wait=10',
       });
-      return r.json['engine']?.['route'] === 'eu-llm' ? r : undefined;
+      return r.json['engine']?.['name'] === 'eu-llm' ? r : undefined;
     }, 5_000);
     const routed = await call(
       'POST',
@@ -201,7 +201,7 @@ describe('sovereignty end to end through the gateway', () => {
         prefer: 'wait=10',
       },
     );
-    expect(routed.json['engine']['route']).toBe('eu-llm');
+    expect(routed.json['engine']['name']).toBe('eu-llm');
     expect(routed.json['status']).toBe('OK');
     expect(routed.json['engine']['reason']).toContain(`residency rule ${deRule} (allows EU)`);
     const reachedUs = usUpstream.requests.some((r) =>
@@ -213,7 +213,7 @@ describe('sovereignty end to end through the gateway', () => {
     ).toBe(true);
     // Other tenants are not bound by tenant A's rule.
     const other = await call('POST', '/v1/tasks', adminB, chat('DE', 'pii'), { prefer: 'wait=10' });
-    expect(other.json['engine']['route']).toBe('us-llm');
+    expect(other.json['engine']['name']).toBe('us-llm');
   });
 
   it('refuses a task no allowed engine may serve with 403 naming the rule, and publishes residency.violation', async () => {
@@ -264,7 +264,7 @@ describe('sovereignty end to end through the gateway', () => {
     const task = await call('POST', '/v1/tasks', devA, chat('DE', 'pii', 'receipt please'), {
       prefer: 'wait=10',
     });
-    expect(task.json['engine']['route']).toBe('eu-llm');
+    expect(task.json['engine']['name']).toBe('eu-llm');
     const { json } = await call('GET', `/v1/tasks/${task.json['task_id']}/receipt`, devA);
     const keys = await fetch(`${gateway}/.well-known/aion-receipt-keys`);
     expect(keys.status).toBe(200);
@@ -367,7 +367,7 @@ describe('sovereignty end to end through the gateway', () => {
     expect(illegal.json['error_code']).toBe('state.conflict');
     // US data goes to the US engine under the approval (and the orchestrator caches that answer).
     const warm = await call('POST', '/v1/tasks', devA, chat('US', 'none'), { prefer: 'wait=10' });
-    expect(warm.json['engine']['route']).toBe('us-llm');
+    expect(warm.json['engine']['name']).toBe('us-llm');
     const revokedAt = Date.now();
     const revoked = await call('POST', `/api/v1/sovereign/registry/models/${id}/revoke`, adminA, {
       reason: 'export control',
@@ -376,7 +376,7 @@ describe('sovereignty end to end through the gateway', () => {
     const moved = await eventually(
       async () => {
         const r = await call('POST', '/v1/tasks', devA, chat('US', 'none'), { prefer: 'wait=10' });
-        return r.json['engine']?.['route'] === 'eu-llm' ? r : undefined;
+        return r.json['engine']?.['name'] === 'eu-llm' ? r : undefined;
       },
       5_000,
       20,

@@ -106,6 +106,8 @@ beforeAll(async () => {
   - { name: steady-llm, tier: cloud-premium, kind: openai-compatible, endpoint: "${healthy.url}", models: [test-model], intents: [chat], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
   - { name: doomed-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${broken.url}", models: [test-model], intents: [draft], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0, output: 0 } }
   - { name: us-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${healthy.url}", models: [test-model], intents: [translate], jurisdiction: US, region: us, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
+  - { name: local-extract, tier: local, kind: openai-compatible, endpoint: "${broken.url}", models: [test-model], intents: [extract], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0, output: 0 } }
+  - { name: cloud-extract, tier: cloud-standard, kind: openai-compatible, endpoint: "${healthy.url}", models: [test-model], intents: [extract], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
 `,
   );
   db = await createTestDatabase('e2etasks');
@@ -232,7 +234,11 @@ describe('tasks through orchestrator and module-host, each its own process', () 
     });
     expect(kinds).toEqual([StreamEventKind.PARTIAL, StreamEventKind.PARTIAL, StreamEventKind.DONE]);
     expect(final!.status).toBe(TaskStatus.OK);
-    expect(final!.engine).toMatchObject({ route: 'local-summarize', chosenBy: ChosenBy.AI_ROUTER });
+    expect(final!.engine).toMatchObject({
+      route: 'local',
+      name: 'local-summarize',
+      chosenBy: ChosenBy.AI_ROUTER,
+    });
     expect(final!.engine!.reason).toMatch(/^local tier first \(privacy hybrid\)/);
     expect((toJson(ValueSchema, final!.result!) as { sentences: string[] }).sentences).toHaveLength(
       2,
@@ -297,7 +303,8 @@ describe('tasks through orchestrator and module-host, each its own process', () 
     const first = await runWithTenant(tenant, () => tasks.submit({ task: chat }));
     const done = await finished(first.result!.taskId);
     expect(done.status).toBe(TaskStatus.OK);
-    expect(done.engine!.route).toBe('steady-llm');
+    // Cloud to cloud, privacy allow-api: the route is api.
+    expect(done.engine).toMatchObject({ route: 'api', name: 'steady-llm' });
     expect(done.engine!.reason).toMatch(
       /fell back from flaky-llm \(engine flaky-llm answered HTTP 500.*\) to steady-llm/,
     );
@@ -316,6 +323,33 @@ describe('tasks through orchestrator and module-host, each its own process', () 
     await expect(
       runWithTenant(dev(), () => adminApi.resetCircuitBreakers({})),
     ).rejects.toMatchObject({ code: 'auth.forbidden' });
+  });
+
+  it('names the route hybrid when a hybrid-privacy task falls back from a local engine to an API', async () => {
+    const tenant = dev('routes');
+    const extract = (privacy: Privacy) => ({
+      task: {
+        intent: 'extract',
+        params: { messages: [{ role: 'user', content: 'Names in: Ada met Grace.' }] },
+        sla: { privacy, budgetUsd: 0, p95Ms: 0 },
+        dataContext: { jurisdiction: 'FR', classification: DataClassification.NONE },
+      },
+    });
+    const hybrid = await finished(
+      (await runWithTenant(tenant, () => tasks.submit(extract(Privacy.HYBRID)))).result!.taskId,
+      tenant,
+    );
+    expect(hybrid.status).toBe(TaskStatus.OK);
+    expect(hybrid.engine).toMatchObject({ route: 'hybrid', name: 'cloud-extract' });
+    expect(hybrid.engine!.reason).toMatch(/fell back from local-extract .* to cloud-extract/);
+    // Local engines only: the local one fails and nothing else may run it.
+    const local = await finished(
+      (await runWithTenant(tenant, () => tasks.submit(extract(Privacy.LOCAL_ONLY)))).result!.taskId,
+      tenant,
+    );
+    expect(local.status).toBe(TaskStatus.ERROR);
+    expect(local.engine).toMatchObject({ route: 'local', name: 'local-extract' });
+    await runWithTenant(admin, () => adminApi.resetCircuitBreakers({}));
   });
 
   it('ends in a clear error when no allowed engine serves the intent, residency naming its rule', async () => {
@@ -739,8 +773,8 @@ describe('tasks through orchestrator and module-host, each its own process', () 
       [runningId, 'RUNNING'],
     ] as const)
       await owner.query(
-        `insert into orc_tasks (tenant_id, id, subject, intent, status, request, request_hash, engine_route, chosen_by, reason, created_at, updated_at)
-         values ('recovery', $1, 'dev', 'summarize', $2, $3, 'h', 'local-summarize', 'ai-router', 'r', now() - interval '1 hour', now() - interval '1 hour')`,
+        `insert into orc_tasks (tenant_id, id, subject, intent, status, request, request_hash, engine_route, engine_name, chosen_by, reason, created_at, updated_at)
+         values ('recovery', $1, 'dev', 'summarize', $2, $3, 'h', 'local', 'local-summarize', 'ai-router', 'r', now() - interval '1 hour', now() - interval '1 hour')`,
         [id, status, JSON.stringify(request(id))],
       );
     await owner.end();

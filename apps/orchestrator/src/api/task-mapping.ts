@@ -123,6 +123,7 @@ export function toTaskView(record: TaskRecord): MessageInitShape<typeof TaskView
       ? {
           engine: {
             route: record.engine.route,
+            name: record.engine.name,
             chosenBy:
               record.engine.chosenBy === 'policy-override'
                 ? ChosenBy.POLICY_OVERRIDE

@@ -5,6 +5,22 @@ import type { JurisdictionRegistry } from '@aion/jurisdictions';
 export const TIERS = ['local', 'cloud-standard', 'cloud-premium'] as const;
 export type Tier = (typeof TIERS)[number];
 
+/** Where a task ran, as the blueprint's canonical result spells it (`engine.route`). */
+export type TaskRoute = 'local' | 'api' | 'hybrid';
+
+/**
+ * A local-tier engine is `local`, any cloud tier `api`; a hybrid-privacy task that a local engine
+ * was given first and that then fell back to a cloud engine is `hybrid`: its data went to both.
+ */
+export function taskRoute(
+  tier: Tier,
+  privacy: 'local-only' | 'allow-api' | 'hybrid',
+  localEngineTriedFirst: boolean,
+): TaskRoute {
+  if (tier === 'local') return 'local';
+  return privacy === 'hybrid' && localEngineTriedFirst ? 'hybrid' : 'api';
+}
+
 const price = z.object({ input: z.number().min(0), output: z.number().min(0) }).strict();
 
 const common = {

@@ -1,4 +1,4 @@
-import type { Engine } from './engines';
+import type { Engine, TaskRoute } from './engines';
 import type { Classification, Privacy } from './types';
 import type { TaskStatus } from './task-state';
 
@@ -31,7 +31,10 @@ export interface SovereigntyFacts {
 }
 
 export interface TaskEngine {
-  route: string;
+  /** local | api | hybrid (see taskRoute); '' on tasks recorded before routes were. */
+  route: TaskRoute | '';
+  /** The engine's name in engines.yaml. */
+  name: string;
   chosenBy: 'ai-router' | 'policy-override';
   reason: string;
 }

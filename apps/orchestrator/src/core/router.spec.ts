@@ -1,6 +1,6 @@
 import { AionError } from '@aion/errors';
 import { JurisdictionRegistry } from '@aion/jurisdictions';
-import { EnginesFileError, parseEngines, parsePolicies, type Engine } from './engines';
+import { EnginesFileError, parseEngines, parsePolicies, taskRoute, type Engine } from './engines';
 import { LatencyWindows } from './latency';
 import type { RegisteredModel, ResidencyDecision } from './residency';
 import { route, type RouteRequest, type RouterState } from './router';
@@ -290,5 +290,21 @@ describe('LatencyWindows', () => {
     expect(windows.p95('e')).toBe(99);
     for (let i = 0; i < 20; i++) windows.record('e', 10);
     expect(windows.p95('e')).toBe(10);
+  });
+});
+
+describe('the route a finished task reports (engine.route)', () => {
+  it('is local on a local engine and api on a cloud engine, whatever the privacy', () => {
+    expect(taskRoute('local', 'hybrid', false)).toBe('local');
+    expect(taskRoute('local', 'local-only', true)).toBe('local');
+    expect(taskRoute('cloud-standard', 'allow-api', false)).toBe('api');
+    expect(taskRoute('cloud-premium', 'hybrid', false)).toBe('api');
+  });
+
+  it('is hybrid only for a hybrid-privacy task a local engine had before the API one', () => {
+    expect(taskRoute('cloud-standard', 'hybrid', true)).toBe('hybrid');
+    expect(taskRoute('cloud-premium', 'hybrid', true)).toBe('hybrid');
+    // allow-api never promised local first: a local engine failing before is an ordinary fallback.
+    expect(taskRoute('cloud-standard', 'allow-api', true)).toBe('api');
   });
 });

@@ -6,7 +6,7 @@ import type { BreakerRegistry } from '@aion/resilience';
 import { requireTenant, runWithTenant } from '@aion/tenancy';
 import type { Logger } from '@aion/telemetry';
 import type { BudgetPort } from './budget';
-import { type Engine, type RoutingPolicies } from './engines';
+import { taskRoute, type Engine, type RoutingPolicies } from './engines';
 import type { LatencyWindows } from './latency';
 import type {
   EngineExecutor,
@@ -116,7 +116,12 @@ export class TaskService {
         updatedAt: now,
       },
       first && {
-        engine: { route: first.engine.name, chosenBy: plan.chosenBy, reason: plan.reason },
+        engine: {
+          route: taskRoute(first.engine.tier, doc.sla.privacy, false),
+          name: first.engine.name,
+          chosenBy: plan.chosenBy,
+          reason: plan.reason,
+        },
         sovereignty: sovereigntyFacts(first, plan.rule, doc),
         ...(isFree(first.engine) ? {} : { reserveUsd: estimateCost(first.engine, plan.estimate) }),
       },
@@ -398,13 +403,20 @@ export class TaskService {
     let status: TaskStatus = started ? 'RUNNING' : 'QUEUED';
     let why = reason;
     const failures: string[] = [];
+    // A local engine had the task's data before the current one (route `hybrid`).
+    let localEngineTried = false;
     for (const [index, candidate] of ranked.entries()) {
       const engine = candidate.engine;
       // Nothing to reserve, commit or release on an engine that costs nothing.
       const reserved = !isFree(engine);
       const release = () =>
         reserved ? budgets.release(task.id).catch(() => undefined) : Promise.resolve();
-      const engineInfo = { route: engine.name, chosenBy, reason: why };
+      const engineInfo = {
+        route: taskRoute(engine.tier, task.request.sla.privacy, localEngineTried),
+        name: engine.name,
+        chosenBy,
+        reason: why,
+      };
       let moved: TaskRecord | undefined = started && index === 0 ? task : undefined;
       if (!moved)
         try {
@@ -503,6 +515,7 @@ export class TaskService {
         }
         const detail = toAionError(err).message;
         failures.push(`${engine.name}: ${detail}`);
+        if (engine.tier === 'local') localEngineTried = true;
         this.deps.logger?.warn('engine failed; falling back', {
           task_id: task.id,
           engine: engine.name,

@@ -113,7 +113,7 @@ describe('task writes on PostgreSQL (group commit)', () => {
             i === 7 ? 'RUNNING' : 'QUEUED', // stale: the task is QUEUED
             i === 7 ? 'OK' : 'RUNNING',
             {
-              engine: { route: 'local', chosenBy: 'ai-router', reason: `rule ${i}` },
+              engine: { route: 'local', name: 'e1', chosenBy: 'ai-router', reason: `rule ${i}` },
               ...(i === 7 ? {} : { via: ['ROUTED' as const] }),
             },
           ),
@@ -273,7 +273,7 @@ describe('task writes on PostgreSQL (group commit)', () => {
       as('spend', () =>
         repository.transition(id, 'QUEUED', 'RUNNING', {
           via: ['ROUTED'],
-          engine: { route: 'paid', chosenBy: 'ai-router', reason: 'cheapest' },
+          engine: { route: 'api', name: 'paid', chosenBy: 'ai-router', reason: 'cheapest' },
           budget: { kind: 'reserve', projectId: '', amountUsd: 0.1 },
         }),
       );
@@ -321,7 +321,12 @@ describe('task writes on PostgreSQL (group commit)', () => {
     const budgets = new PostgresBudgets(database.db);
     await as('fast', () => budgets.setLimit('', 0.25));
     const start = (reserveUsd?: number) => ({
-      engine: { route: 'e1', chosenBy: 'ai-router' as const, reason: 'cheapest' },
+      engine: {
+        route: 'local' as const,
+        name: 'e1',
+        chosenBy: 'ai-router' as const,
+        reason: 'cheapest',
+      },
       sovereignty: {
         rule: 'default',
         engine: 'e1',
@@ -337,11 +342,14 @@ describe('task writes on PostgreSQL (group commit)', () => {
       as('fast', () => repository.create(newTask('fast'), start(0.2))),
       as('fast', () => repository.create(newTask('fast'), start(0.2))),
     ]);
-    expect([free.record.status, free.record.engine?.route]).toEqual(['RUNNING', 'e1']);
+    expect([free.record.status, free.record.engine]).toEqual([
+      'RUNNING',
+      { route: 'local', name: 'e1', chosenBy: 'ai-router', reason: 'cheapest' },
+    ]);
     // Two paid tasks, room for one: the other is accepted all the same, but queued and unrouted,
     // to take the ordinary route.
     const [paid, refused] = [first, second].sort((a) => (a.record.status === 'RUNNING' ? -1 : 1));
-    expect(paid!.record).toMatchObject({ status: 'RUNNING', engine: { route: 'e1' } });
+    expect(paid!.record).toMatchObject({ status: 'RUNNING', engine: { name: 'e1' } });
     expect(refused!.record).toMatchObject({ status: 'QUEUED', engine: undefined });
     expect([first.created, second.created]).toEqual([true, true]);
     expect((await as('fast', () => budgets.state(''))).reservedUsd).toBeCloseTo(0.2, 6);

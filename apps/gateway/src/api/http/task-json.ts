@@ -2,16 +2,18 @@ import { toJson, type JsonObject } from '@bufbuild/protobuf';
 import { timestampDate, ValueSchema } from '@bufbuild/protobuf/wkt';
 import {
   ChosenBy,
+  StreamEventKind,
+  type StreamResponse,
   DataClassification,
   Priority,
   Privacy,
   TaskStatus,
   type TaskView,
 } from '@aion/contracts';
-import type * as z from 'zod/v4';
-import type { TaskRequest } from './schemas';
+import type { TaskRequestBody } from './routes/task-schemas';
 
-const STATUS: Record<number, string> = {
+type StatusName = 'QUEUED' | 'ROUTED' | 'RUNNING' | 'OK' | 'ERROR' | 'TIMEOUT' | 'CANCELED';
+const STATUS: Record<number, StatusName> = {
   [TaskStatus.QUEUED]: 'QUEUED',
   [TaskStatus.ROUTED]: 'ROUTED',
   [TaskStatus.RUNNING]: 'RUNNING',
@@ -32,13 +34,15 @@ export function taskJson(result: TaskView) {
     schema_version: result.schemaVersion,
     task_id: result.taskId,
     intent: result.intent,
-    status: STATUS[result.status] ?? 'UNKNOWN',
+    // A task not yet given a status by the orchestrator is waiting in its queue.
+    status: STATUS[result.status] ?? 'QUEUED',
     engine: result.engine
       ? {
           route: result.engine.route,
           chosen_by:
             result.engine.chosenBy === ChosenBy.POLICY_OVERRIDE ? 'policy-override' : 'ai-router',
           reason: result.engine.reason,
+          name: result.engine.name,
         }
       : null,
     result: result.result ? toJson(ValueSchema, result.result) : null,
@@ -83,7 +87,7 @@ const CLASSIFICATION = {
 } as const;
 
 /** The validated public request as the orchestrator's TaskSpec message. */
-export function toSubmit(body: z.output<typeof TaskRequest>) {
+export function toSubmit(body: TaskRequestBody) {
   return {
     task: {
       schemaVersion: body.schema_version,
@@ -105,4 +109,28 @@ export function toSubmit(body: z.output<typeof TaskRequest>) {
       projectId: body.project_id ?? '',
     },
   };
+}
+
+const SSE_EVENT: Record<number, string> = {
+  [StreamEventKind.TOKEN]: 'token',
+  [StreamEventKind.PARTIAL]: 'partial',
+  [StreamEventKind.DONE]: 'done',
+  [StreamEventKind.ERROR]: 'error',
+};
+
+/** The name of a stream event on SSE and WebSocket: token, partial, done or error. */
+export function sseEventName(kind: StreamEventKind): string {
+  return SSE_EVENT[kind] ?? 'message';
+}
+
+/** The JSON an SSE or WebSocket client gets for one stream event. */
+export function streamEventJson(event: StreamResponse): unknown {
+  if (event.kind === StreamEventKind.TOKEN) return { token: event.token };
+  if (event.kind === StreamEventKind.PARTIAL)
+    return { partial: event.data ? toJson(ValueSchema, event.data) : null };
+  return event.result
+    ? taskJson(event.result)
+    : event.data
+      ? toJson(ValueSchema, event.data)
+      : null;
 }

@@ -32,7 +32,9 @@ export const tasks = pgTable(
     status: text('status').notNull(),
     request: jsonb('request').notNull(),
     requestHash: text('request_hash').notNull(),
+    /** local | api | hybrid: where the task ran (taskRoute). */
     engineRoute: text('engine_route'),
+    engineName: text('engine_name'),
     chosenBy: text('chosen_by'),
     reason: text('reason'),
     result: jsonb('result'),

@@ -1,4 +1,4 @@
-import type { TaskRecord } from '../../core/ports';
+import type { TaskEngine, TaskRecord } from '../../core/ports';
 import type { TaskStatus } from '../../core/task-state';
 import type { tasks } from './schema';
 
@@ -14,9 +14,10 @@ export function toRecord(row: TaskRow): TaskRecord {
     status: row.status as TaskStatus,
     request: row.request as TaskRecord['request'],
     requestHash: row.requestHash,
-    engine: row.engineRoute
+    engine: row.engineName
       ? {
-          route: row.engineRoute,
+          route: (row.engineRoute ?? '') as TaskEngine['route'],
+          name: row.engineName,
           chosenBy: row.chosenBy as 'ai-router' | 'policy-override',
           reason: row.reason ?? '',
         }
@@ -53,6 +54,7 @@ export interface RawTaskRow {
   request: unknown;
   request_hash: string;
   engine_route: string | null;
+  engine_name: string | null;
   chosen_by: string | null;
   reason: string | null;
   result: unknown;
@@ -79,6 +81,7 @@ export function fromRaw(raw: RawTaskRow): TaskRow {
     request: raw.request,
     requestHash: raw.request_hash,
     engineRoute: raw.engine_route,
+    engineName: raw.engine_name,
     chosenBy: raw.chosen_by,
     reason: raw.reason,
     result: raw.result,

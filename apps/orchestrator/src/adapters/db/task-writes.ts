@@ -85,6 +85,7 @@ function transitionEvents(
         ? {
             engine: {
               route: record.engine.route,
+              name: record.engine.name,
               chosenBy: record.engine.chosenBy === 'policy-override' ? 2 : 1,
               reason: record.engine.reason,
             },
@@ -100,7 +101,7 @@ function transitionEvents(
       payload: {
         taskId: id,
         projectId: record.projectId,
-        engine: record.engine?.route ?? '',
+        engine: record.engine?.name ?? '',
         usage: { ...record.usage },
       },
     });
@@ -273,6 +274,7 @@ async function insertTasks(
     intent: r.intent,
     status: start ? 'RUNNING' : 'QUEUED',
     engine_route: start?.engine.route ?? null,
+    engine_name: start?.engine.name ?? null,
     chosen_by: start?.engine.chosenBy ?? null,
     reason: start?.engine.reason ?? null,
     sovereignty: start?.sovereignty ?? null,
@@ -282,12 +284,13 @@ async function insertTasks(
   const rows = rowsOf<RawTaskRow>(
     await tx.execute(sql`
       insert into orc_tasks (tenant_id, id, project_id, subject, intent, status, engine_route,
-        chosen_by, reason, sovereignty, request, request_hash)
+        engine_name, chosen_by, reason, sovereignty, request, request_hash)
       select ${tenantId}, v.id, v.project_id, v.subject, v.intent, v.status, v.engine_route,
-        v.chosen_by, v.reason, v.sovereignty, v.request, v.request_hash
+        v.engine_name, v.chosen_by, v.reason, v.sovereignty, v.request, v.request_hash
       from jsonb_to_recordset(${JSON.stringify(values)}::jsonb) as v(
         id text, project_id text, subject text, intent text, status text, engine_route text,
-        chosen_by text, reason text, sovereignty jsonb, request jsonb, request_hash text)
+        engine_name text, chosen_by text, reason text, sovereignty jsonb, request jsonb,
+        request_hash text)
       on conflict do nothing
       returning *`),
   );
@@ -323,8 +326,8 @@ async function reserveForStarts(
   if (refused.length === 0) return [];
   return rowsOf<RawTaskRow>(
     await tx.execute(sql`
-      update orc_tasks set status = 'QUEUED', engine_route = null, chosen_by = null,
-        reason = null, sovereignty = null
+      update orc_tasks set status = 'QUEUED', engine_route = null, engine_name = null,
+        chosen_by = null, reason = null, sovereignty = null
       where tenant_id = ${tenantId} and id in ${refused}
       returning *`),
   ).map(fromRaw);
@@ -345,6 +348,7 @@ async function updateTasks(
     from_status: from,
     to_status: to,
     engine_route: patch.engine?.route ?? null,
+    engine_name: patch.engine?.name ?? null,
     chosen_by: patch.engine?.chosenBy ?? null,
     reason: patch.engine?.reason ?? null,
     set_result: patch.result !== undefined,
@@ -362,6 +366,7 @@ async function updateTasks(
         status = v.to_status,
         updated_at = now(),
         engine_route = coalesce(v.engine_route, t.engine_route),
+        engine_name = coalesce(v.engine_name, t.engine_name),
         chosen_by = coalesce(v.chosen_by, t.chosen_by),
         reason = coalesce(v.reason, t.reason),
         result = case when v.set_result then v.result else t.result end,
@@ -372,9 +377,9 @@ async function updateTasks(
         output_tokens = coalesce(v.output_tokens, t.output_tokens),
         cost_usd = coalesce(v.cost_usd, t.cost_usd)
       from jsonb_to_recordset(${JSON.stringify(values)}::jsonb) as v(
-        id text, from_status text, to_status text, engine_route text, chosen_by text,
-        reason text, set_result boolean, result jsonb, sovereignty jsonb, error jsonb,
-        latency_ms integer, input_tokens integer, output_tokens integer, cost_usd numeric)
+        id text, from_status text, to_status text, engine_route text, engine_name text,
+        chosen_by text, reason text, set_result boolean, result jsonb, sovereignty jsonb,
+        error jsonb, latency_ms integer, input_tokens integer, output_tokens integer, cost_usd numeric)
       where t.tenant_id = ${tenantId} and t.id in ${ops.map((op) => op.id)}
         and t.id = v.id and t.status = v.from_status
       returning t.*`),
