@@ -17,6 +17,7 @@ import { context as otelContext } from '@opentelemetry/api';
 import {
   grpcAuthInterceptor,
   verifiedPrincipal,
+  type GrpcAuthenticator,
   type InternalTokens,
   type MethodAccess,
 } from '@aion/auth';
@@ -34,6 +35,33 @@ export interface GrpcServerOptions {
   metrics?: ServiceMetrics;
   /** Largest message accepted, in bytes (default 4 MiB). */
   maxMessageBytes?: number;
+}
+
+/**
+ * A service that clients call directly (the gateway's public API) instead of other services:
+ * callers authenticate with their own credential, and the service bounds its requests.
+ */
+export interface PublicServiceOptions {
+  authenticate: GrpcAuthenticator;
+  /** Largest request message, in bytes; larger ones are refused as validation.payload_too_large. */
+  maxRequestBytes?: number;
+  /** Calls of this service handled at once; more are refused UNAVAILABLE with retry-after. */
+  maxInFlight?: number;
+}
+
+/** What the deserializer hands on instead of a request that exceeds the service's limit. */
+class OversizedRequest {
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {}
+}
+
+/** Per public service: calls in flight against its bound. */
+interface ServiceLimits {
+  maxRequestBytes: number | undefined;
+  maxInFlight: number | undefined;
+  inFlight: number;
 }
 
 function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
@@ -57,13 +85,19 @@ export class GrpcServer {
   private readonly server: Server;
   private readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
   private readonly access = new Map<string, MethodAccess>();
+  private readonly authenticators = new Map<string, GrpcAuthenticator>();
+  private credentials: ServerCredentials = ServerCredentials.createInsecure();
   private readonly serviceNames: string[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
   private port: number | undefined;
 
   constructor(private readonly options: GrpcServerOptions) {
     const interceptors: ServerInterceptor[] = [
-      grpcAuthInterceptor({ tokens: options.tokens, accessFor: (path) => this.access.get(path) }),
+      grpcAuthInterceptor({
+        tokens: options.tokens,
+        accessFor: (path) => this.access.get(path),
+        authenticatorFor: (path) => this.authenticators.get(path),
+      }),
       errorEnvelopeInterceptor,
     ];
     const maxBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
@@ -75,11 +109,25 @@ export class GrpcServer {
     this.health.addToServer(this.server);
   }
 
+  /** TLS (optionally mutual) instead of plaintext; before start. */
+  useCredentials(credentials: ServerCredentials): this {
+    if (this.port !== undefined)
+      throw new Error('credentials must be set before the server starts');
+    this.credentials = credentials;
+    return this;
+  }
+
   add<S extends GenServiceMethods>(
     service: GenService<S>,
     implementation: ServiceImpl<S>,
     access: ServiceAccess<S>,
+    publicService?: PublicServiceOptions,
   ): this {
+    const limits: ServiceLimits = {
+      maxRequestBytes: publicService?.maxRequestBytes,
+      maxInFlight: publicService?.maxInFlight,
+      inFlight: 0,
+    };
     const definition: Record<string, ServiceDefinition[string]> = {};
     const handlers: UntypedServiceImplementation = {};
     for (const [localName, method] of Object.entries(service.method) as [
@@ -88,6 +136,9 @@ export class GrpcServer {
     ][]) {
       const path = `/${service.typeName}/${method.name}`;
       this.access.set(path, access[localName]);
+      if (publicService) this.authenticators.set(path, publicService.authenticate);
+      const parse = deserializer(method.input);
+      const max = limits.maxRequestBytes;
       const streaming = method.methodKind === 'server_streaming';
       if (method.methodKind !== 'unary' && !streaming)
         throw new Error(`${path}: only unary and server-streaming RPCs are supported`);
@@ -96,7 +147,11 @@ export class GrpcServer {
         requestStream: false,
         responseStream: streaming,
         requestSerialize: serializer(method.input),
-        requestDeserialize: deserializer(method.input),
+        requestDeserialize:
+          max === undefined
+            ? parse
+            : (bytes: Buffer) =>
+                bytes.length > max ? new OversizedRequest(bytes.length, max) : parse(bytes),
         responseSerialize: serializer(method.output),
         responseDeserialize: deserializer(method.output),
         originalName: localName,
@@ -110,6 +165,7 @@ export class GrpcServer {
             this.track(
               this.serveStream(
                 path,
+                limits,
                 call,
                 impl as (r: unknown, c: CallContext) => AsyncIterable<unknown>,
               ),
@@ -118,6 +174,7 @@ export class GrpcServer {
             this.track(
               this.serveUnary(
                 path,
+                limits,
                 call,
                 callback,
                 impl as (r: unknown, c: CallContext) => Promise<unknown>,
@@ -131,7 +188,7 @@ export class GrpcServer {
 
   async start(host: string, port: number): Promise<number> {
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) =>
+      this.server.bindAsync(`${host}:${port}`, this.credentials, (err, bound) =>
         err ? reject(err) : resolve(bound),
       ),
     );
@@ -220,6 +277,7 @@ export class GrpcServer {
 
   private async serveUnary(
     path: string,
+    limits: ServiceLimits,
     call: ServerUnaryCall<unknown, unknown>,
     callback: sendUnaryData<unknown>,
     impl: (r: unknown, c: CallContext) => Promise<unknown>,
@@ -227,7 +285,9 @@ export class GrpcServer {
     const started = process.hrtime.bigint();
     const ctx = this.contextOf(call);
     let code: number = GrpcStatus.OK;
+    let admitted = false;
     try {
+      admitted = admit(limits, call.request);
       const response = await this.scoped(ctx, call.metadata, () => impl(call.request, ctx));
       callback(null, response);
     } catch (err) {
@@ -235,6 +295,7 @@ export class GrpcServer {
       code = status.code;
       callback(status);
     } finally {
+      if (admitted) limits.inFlight--;
       this.options.metrics?.observeGrpc(
         path,
         code,
@@ -245,13 +306,16 @@ export class GrpcServer {
 
   private async serveStream(
     path: string,
+    limits: ServiceLimits,
     call: ServerWritableStream<unknown, unknown>,
     impl: (r: unknown, c: CallContext) => AsyncIterable<unknown>,
   ): Promise<void> {
     const started = process.hrtime.bigint();
     const ctx = this.contextOf(call);
     let code: number = GrpcStatus.OK;
+    let admitted = false;
     try {
+      admitted = admit(limits, call.request);
       await this.scoped(ctx, call.metadata, async () => {
         for await (const message of impl(call.request, ctx)) {
           if (ctx.signal.aborted) break;
@@ -265,6 +329,7 @@ export class GrpcServer {
       code = status.code;
       call.emit('error', status);
     } finally {
+      if (admitted) limits.inFlight--;
       this.options.metrics?.observeGrpc(
         path,
         code,
@@ -272,4 +337,23 @@ export class GrpcServer {
       );
     }
   }
+}
+
+/**
+ * Checks a call against its service's bounds and counts it in flight; true when counted (the
+ * caller then gives it back). Throws the error the caller gets instead.
+ */
+function admit(limits: ServiceLimits, request: unknown): boolean {
+  if (request instanceof OversizedRequest)
+    throw new AionError(
+      'validation.payload_too_large',
+      `the request is ${request.bytes} bytes; at most ${request.limit} are accepted`,
+    );
+  if (limits.maxInFlight === undefined) return false;
+  if (limits.inFlight >= limits.maxInFlight)
+    throw new AionError('service.unavailable', 'the service is at capacity; retry shortly', {
+      retryAfterSeconds: 1,
+    });
+  limits.inFlight++;
+  return true;
 }
