@@ -10,25 +10,41 @@ export function requestIdOf(req: Request, res: Response): string {
   return header && header.length <= 128 ? header : randomUUID();
 }
 
-/** body-parser raises errors with a `type`; map them to validation codes instead of a 500. */
-function fromBodyParser(err: unknown): AionError | undefined {
-  if (typeof err !== 'object' || err === null || !('type' in err)) return undefined;
-  switch ((err as { type: unknown }).type) {
+/**
+ * Errors the HTTP stack raises before a route runs (body-parser's, carrying a `type`; the
+ * router's, carrying a 4xx `status`, e.g. a path that is not valid percent-encoding) as
+ * validation errors instead of a 500.
+ */
+function fromHttpStack(err: unknown): AionError | undefined {
+  if (typeof err !== 'object' || err === null || err instanceof AionError) return undefined;
+  const { type, status } = err as { type?: unknown; status?: unknown };
+  switch (type) {
     case 'entity.parse.failed':
       return new AionError('validation.malformed_json', 'request body is not valid JSON');
     case 'entity.too.large':
       return new AionError('validation.payload_too_large', 'request body is too large');
     case 'encoding.unsupported':
+      return AionError.validation('the Content-Encoding of the body is not supported', [
+        { field: 'Content-Encoding', message: 'use gzip, deflate, br or none' },
+      ]);
     case 'charset.unsupported':
       return new AionError(
         'validation.unsupported_media_type',
-        'request body encoding is not supported',
+        'request body charset is not supported; send UTF-8',
       );
     case 'request.aborted':
       return new AionError('validation.invalid_argument', 'request was aborted by the client');
-    default:
-      return undefined;
   }
+  if (typeof status === 'number' && status >= 400 && status < 500)
+    return err instanceof URIError || /decode/i.test(String((err as Error).message))
+      ? AionError.validation('the path is not valid percent-encoding')
+      : AionError.validation('the request could not be read (check its encoding)');
+  return undefined;
+}
+
+/** Anything thrown while serving HTTP as an AionError that is safe to show. */
+export function toHttpError(err: unknown): AionError {
+  return fromHttpStack(err) ?? toAionError(err);
 }
 
 export type ErrorLogger = (
@@ -42,7 +58,7 @@ export type ErrorLogger = (
  */
 export function errorMiddleware(log?: ErrorLogger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const error = fromBodyParser(err) ?? toAionError(err);
+    const error = toHttpError(err);
     const requestId = requestIdOf(req, res);
     log?.(error, { requestId, method: req.method, path: req.path });
     if (res.headersSent) {

@@ -8,7 +8,17 @@ import type { OutboxWriter } from './outbox';
  * acting principal's tenant. `action` is permission-style (`api_key.created`); its first part is
  * the resource type.
  */
-export class AuditTrail {
+/** Where a service records who did what to which resource (audit.activity). */
+export interface AuditRecorder {
+  record(
+    action: string,
+    resourceId: string,
+    details?: Record<string, unknown>,
+    outcome?: 'success' | 'denied' | 'failure',
+  ): Promise<void>;
+}
+
+export class AuditTrail implements AuditRecorder {
   constructor(
     private readonly db: Db,
     private readonly writer: OutboxWriter,

@@ -74,6 +74,11 @@ export class JurisdictionRegistry {
     return this.regions.has(code.toUpperCase());
   }
 
+  /** Every code `isKnown` accepts, upper-case: ISO 3166-1 alpha-2 countries and region codes. */
+  knownCodes(): string[] {
+    return [...Object.keys(ISO_3166_1), ...this.regions.keys()].sort();
+  }
+
   isKnown(code: string): boolean {
     const upper = code.toUpperCase();
     return this.regions.has(upper) || Object.hasOwn(ISO_3166_1, upper);

@@ -1,11 +1,11 @@
 import cors from 'cors';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type {
-  TaskOrchestrator,
   LearningGovernanceService,
-  SovereignService,
   OrchestratorAdminService,
+  SovereignService,
+  TaskOrchestrator,
 } from '@aion/contracts';
 import {
   authenticate,
@@ -14,33 +14,26 @@ import {
   type TokenVerifier,
 } from '@aion/auth';
 import { AionError, errorMiddleware, notFoundMiddleware } from '@aion/errors';
+import type { AuditRecorder } from '@aion/events';
 import type { ClientOf } from '@aion/grpc';
 import { JurisdictionRegistry } from '@aion/jurisdictions';
 import type { TokenBucketStore } from '@aion/resilience';
 import { httpTracingMiddleware, type Logger } from '@aion/telemetry';
 import type { GatewayConfig } from '../../config';
 import type { IdempotencyStore } from '../../core/idempotency';
-import { adminRoutes } from './admin-routes';
-import { dlqRoutes } from './dlq-routes';
-import { governanceRoutes } from './governance-routes';
-import { receiptKeysRoute, sovereignRoutes } from './sovereign-routes';
-import { authRoutes } from './auth-routes';
 import type { SessionService } from '../../core/sessions';
 import {
   backpressure,
   idempotency,
+  jsonDepthLimit,
   rateLimit,
   requestId,
   stripInternalHeaders,
 } from './middleware';
-import { openApiDocument } from './openapi';
-import { openAiErrorMiddleware, openAiRoutes } from './openai-routes';
-import { taskRoutes } from './tasks-routes';
-
-/** Where admin actions are recorded (an AuditTrail over the gateway's outbox). */
-export interface AdminAudit {
-  record(action: string, resourceId: string, details?: Record<string, unknown>): Promise<void>;
-}
+import { routeTable } from './routes';
+import { openAiErrorMiddleware } from './routes/openai';
+import { mountRoutes } from './routing/mount';
+import { openApiDocument } from './routing/openapi';
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -54,15 +47,37 @@ export interface GatewayDeps {
   jwt?: TokenVerifier | undefined;
   sessions: SessionService;
   /** Admin actions (keys, users) on audit.activity. */
-  audit: AdminAudit;
+  audit: AuditRecorder;
   buckets: TokenBucketStore;
   idempotencyStore: IdempotencyStore;
 }
 
+/** JSON bodies nested deeper than this are refused before any schema walks them. */
+const MAX_JSON_DEPTH = 32;
+
+/** Bodies must be JSON; anything else is refused before a route sees it. */
+const jsonOnly: RequestHandler = (req, _res, next) => {
+  const type = req.header('content-type');
+  if (
+    ['POST', 'PUT', 'PATCH'].includes(req.method) &&
+    Number(req.header('content-length') ?? 0) > 0 &&
+    type &&
+    !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)
+  )
+    return next(
+      new AionError(
+        'validation.unsupported_media_type',
+        'send JSON with Content-Type: application/json',
+      ),
+    );
+  next();
+};
+
 /**
  * The public edge. Order matters: request id and security headers first; the backpressure bound
  * and per-IP limit before any work; then body parsing, authentication, per-key limit and
- * idempotency; then routes; every failure leaves as the error envelope.
+ * idempotency; then the route table; every failure leaves as the error envelope (in OpenAI's
+ * shape on the OpenAI-compatible paths).
  */
 export function gatewayApp(deps: GatewayDeps): Express {
   const { config } = deps;
@@ -92,57 +107,26 @@ export function gatewayApp(deps: GatewayDeps): Express {
     perIp: { capacity: config.ipRatePerMinute, refillPerSecond: config.ipRatePerMinute / 60 },
   };
   app.use(rateLimit(deps.buckets, limits, 'ip'));
-  if (config.docs) {
-    const document = openApiDocument(process.env['npm_package_version'] ?? '0.1.0');
-    app.get('/openapi.json', (_req, res) => {
-      res.json(document);
-    });
-  }
-  // Public, like the OpenAPI document: anyone holding a receipt must be able to verify it.
-  app.use(receiptKeysRoute(deps.sovereign, config.requestTimeoutMs));
-  app.use(express.json({ limit: config.bodyLimit, strict: true }));
-  app.use((req, _res, next) => {
-    const type = req.header('content-type');
-    if (
-      ['POST', 'PUT', 'PATCH'].includes(req.method) &&
-      Number(req.header('content-length') ?? 0) > 0 &&
-      type &&
-      !type.includes('application/json')
-    ) {
-      return next(
-        new AionError(
-          'validation.unsupported_media_type',
-          'send JSON with Content-Type: application/json',
-        ),
-      );
-    }
-    next();
+  app.use(jsonOnly);
+  app.use(express.json({ limit: config.bodyLimit, strict: true, type: () => true }));
+  app.use(jsonDepthLimit(MAX_JSON_DEPTH));
+  let document: unknown;
+  const routes = routeTable({
+    ...deps,
+    jurisdictions: JurisdictionRegistry.fromFile(config.regionsFile),
+    defaultJurisdiction: config.defaultJurisdiction,
+    requestTimeoutMs: config.requestTimeoutMs,
+    sseHeartbeatMs: config.sseHeartbeatMs,
+    document: () => document,
   });
+  const served = config.docs ? routes : routes.filter((r) => r.path !== '/openapi.json');
+  document = openApiDocument(served, process.env['npm_package_version'] ?? '0.1.0');
+  // Public routes (login, receipt keys, this document) do not look at credentials at all.
+  app.use(mountRoutes(served.filter((r) => r.access === 'public')));
   app.use(authenticate({ apiKeys: deps.keyVerifier, ...(deps.jwt ? { jwt: deps.jwt } : {}) }));
   app.use(rateLimit(deps.buckets, limits, 'principal'));
   app.use(idempotency(deps.idempotencyStore, config.idempotencyTtlMinutes * 60_000));
-  const jurisdictions = JurisdictionRegistry.fromFile(config.regionsFile);
-  app.use(
-    openAiRoutes({
-      tasks: deps.tasks,
-      admin: deps.admin,
-      jurisdictions,
-      defaultJurisdiction: config.defaultJurisdiction,
-      requestTimeoutMs: config.requestTimeoutMs,
-    }),
-  );
-  app.use(
-    taskRoutes(deps.tasks, {
-      requestTimeoutMs: config.requestTimeoutMs,
-      heartbeatMs: config.sseHeartbeatMs,
-      jurisdictions,
-    }),
-  );
-  app.use(authRoutes(deps.sessions, deps.audit));
-  app.use(adminRoutes(deps.keys, deps.admin, config.requestTimeoutMs, deps.audit));
-  app.use(dlqRoutes(deps.admin, config.requestTimeoutMs));
-  app.use(governanceRoutes(deps.governance, config.requestTimeoutMs));
-  app.use(sovereignRoutes(deps.sovereign, jurisdictions, config.requestTimeoutMs));
+  app.use(mountRoutes(served.filter((r) => r.access !== 'public')));
   app.use(notFoundMiddleware());
   app.use(openAiErrorMiddleware());
   app.use(

@@ -154,3 +154,30 @@ export function idempotency(store: IdempotencyStore, ttlMs: number): RequestHand
     }, next);
   };
 }
+
+/** How deep a parsed JSON value nests, walked without recursion (a hostile body cannot overflow). */
+export function jsonDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (depth > deepest) deepest = depth;
+    if (deepest > limit) return deepest;
+    if (node && typeof node === 'object')
+      for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+/** Refuses JSON bodies nested deeper than `limit` (400) before schemas or hashing walk them. */
+export function jsonDepthLimit(limit: number): RequestHandler {
+  return (req, _res, next) => {
+    if (req.body !== undefined && jsonDepth(req.body, limit) > limit)
+      return next(
+        AionError.validation(`the JSON body nests deeper than ${limit} levels`, [
+          { field: '(root)', reason: 'too_deep', message: `at most ${limit} levels of nesting` },
+        ]),
+      );
+    next();
+  };
+}

@@ -38,9 +38,11 @@ export function taskJson(result: TaskView) {
     status: STATUS[result.status] ?? 'QUEUED',
     engine: result.engine
       ? {
-          route: result.engine.route,
-          chosen_by:
-            result.engine.chosenBy === ChosenBy.POLICY_OVERRIDE ? 'policy-override' : 'ai-router',
+          // The orchestrator sets route from the engine's tier (see docs/ARCHITECTURE.md).
+          route: result.engine.route as 'local' | 'api' | 'hybrid',
+          chosen_by: (result.engine.chosenBy === ChosenBy.POLICY_OVERRIDE
+            ? 'policy-override'
+            : 'ai-router') as 'policy-override' | 'ai-router',
           reason: result.engine.reason,
           name: result.engine.name,
         }

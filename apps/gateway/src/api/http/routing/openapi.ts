@@ -1,0 +1,211 @@
+import * as z from 'zod/v4';
+import { honoursIdempotencyKey, type Route } from './route';
+
+type JsonSchema = Record<string, unknown>;
+
+/**
+ * Zod -> JSON Schema (draft 2020-12, what OpenAPI 3.1 uses). A schema may carry
+ * `.meta({ openapi: {...} })` to say how it looks on the wire when zod cannot tell (query
+ * integers arrive as strings but are documented as integers).
+ */
+export function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const out = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: 'any',
+    override: (ctx) => {
+      const wire = (ctx.zodSchema as unknown as z.ZodType).meta?.()?.['openapi'];
+      if (wire && typeof wire === 'object') {
+        for (const key of Object.keys(ctx.jsonSchema)) delete ctx.jsonSchema[key];
+        Object.assign(ctx.jsonSchema, wire);
+      }
+    },
+  }) as JsonSchema;
+  delete out['$schema'];
+  return out;
+}
+
+const ENVELOPE = '#/components/schemas/ErrorEnvelope';
+const OPENAI_ERROR = '#/components/schemas/OpenAiError';
+
+const ERROR_TEXT: Record<number, string> = {
+  400: 'The request is malformed or invalid; details name every problem',
+  401: 'No valid credential',
+  402: 'Over budget',
+  403: 'The credential lacks the permission, or a sovereignty rule refuses',
+  404: 'Not found in the caller\'s tenant',
+  405: 'Method not allowed on this path (see Allow)',
+  409: 'Conflicts with the current state (or an Idempotency-Key still in progress)',
+  413: 'The body is larger than the limit',
+  415: 'The body is not JSON',
+  422: 'Well-formed but not processable (or an Idempotency-Key reused with another body)',
+  429: 'Rate limit exceeded (see Retry-After and RateLimit)',
+  503: 'Overloaded or a dependency is down (see Retry-After)',
+  504: 'A dependency did not answer in time',
+};
+
+/** Every error a route can answer: what its shape implies plus what it declares. */
+export function errorStatuses(route: Route): number[] {
+  const statuses = new Set<number>([400, 405, 429, 503, 504, ...(route.errors ?? [])]);
+  if (route.access !== 'public') statuses.add(401).add(403);
+  if (route.request.body) statuses.add(413).add(415);
+  if (honoursIdempotencyKey(route)) statuses.add(409).add(422);
+  return [...statuses].sort((a, b) => a - b);
+}
+
+const RETRY_AFTER = {
+  'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } },
+};
+
+function parameters(route: Route): JsonSchema[] {
+  const list: JsonSchema[] = [];
+  const add = (where: 'path' | 'query' | 'header', object: z.ZodObject | undefined) => {
+    if (!object) return;
+    const schema = jsonSchema(object, 'input') as {
+      properties?: Record<string, JsonSchema>;
+      required?: string[];
+    };
+    for (const [name, property] of Object.entries(schema.properties ?? {})) {
+      const { description, ...rest } = property;
+      list.push({
+        name,
+        in: where,
+        required: where === 'path' || (schema.required ?? []).includes(name),
+        ...(description ? { description } : {}),
+        schema: rest,
+      });
+    }
+  };
+  add('path', route.request.path);
+  add('query', route.request.query);
+  add('header', route.request.headers);
+  if (honoursIdempotencyKey(route))
+    list.push({
+      name: 'Idempotency-Key',
+      in: 'header',
+      required: false,
+      description: 'Repeat-safe POST: the first answer is replayed for 15 minutes',
+      schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
+    });
+  return list;
+}
+
+function operation(route: Route): JsonSchema {
+  const responses: JsonSchema = {};
+  for (const [status, spec] of Object.entries(route.responses)) {
+    responses[status] = {
+      description: spec.description,
+      ...(spec.headers ? { headers: spec.headers } : {}),
+      ...(spec.schema || spec.contentType
+        ? {
+            content: {
+              [spec.contentType ?? 'application/json']: {
+                schema: spec.schema ? jsonSchema(spec.schema, 'output') : { type: 'string' },
+              },
+              ...(spec.eventStream ? { 'text/event-stream': { schema: { type: 'string' } } } : {}),
+            },
+          }
+        : {}),
+      ...(route.links && Number(status) < 300
+        ? {
+            links: Object.fromEntries(
+              Object.entries(route.links).map(([name, link]) => [name, link]),
+            ),
+          }
+        : {}),
+    };
+  }
+  for (const status of errorStatuses(route))
+    responses[String(status)] = {
+      description: ERROR_TEXT[status] ?? 'Error',
+      ...([429, 503].includes(status) ? { headers: RETRY_AFTER } : {}),
+      ...(status === 405
+        ? { headers: { Allow: { description: 'Methods this path serves', schema: { type: 'string' } } } }
+        : {}),
+      content: {
+        'application/json': { schema: { $ref: route.openAiErrors ? OPENAI_ERROR : ENVELOPE } },
+      },
+    };
+  const body = route.request.body;
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    tags: [route.tag],
+    ...(route.access === 'public'
+      ? { security: [] }
+      : { description: `Requires the \`${route.access}\` permission.` }),
+    parameters: parameters(route),
+    ...(body
+      ? {
+          requestBody: {
+            required: !route.request.bodyOptional,
+            content: { 'application/json': { schema: jsonSchema(body, 'input') } },
+          },
+        }
+      : {}),
+    responses,
+  };
+}
+
+/** OpenAPI 3.1 for the whole REST surface, produced from the route table. */
+export function openApiDocument(routes: readonly Route[], version: string): JsonSchema {
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  for (const route of routes) (paths[route.path] ??= {})[route.method] = operation(route);
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Aion gateway',
+      version,
+      description:
+        'Sovereign AI control plane: tasks, streams, OpenAI-compatible chat, budgets, keys, sovereignty.',
+    },
+    servers: [{ url: '/' }],
+    security: [{ bearer: [] }, { apiKey: [] }],
+    tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API key or a JWT' },
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+      },
+      schemas: {
+        ErrorEnvelope: {
+          type: 'object',
+          required: ['error_code', 'message', 'request_id'],
+          properties: {
+            error_code: { type: 'string', examples: ['validation.invalid_argument'] },
+            message: { type: 'string' },
+            details: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['field', 'message'],
+                properties: {
+                  field: { type: 'string' },
+                  reason: { type: 'string' },
+                  message: { type: 'string' },
+                },
+              },
+            },
+            request_id: { type: 'string' },
+          },
+        },
+        OpenAiError: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['message', 'type'],
+              properties: {
+                message: { type: 'string' },
+                type: { type: 'string' },
+                param: { type: ['string', 'null'] },
+                code: { type: ['string', 'null'] },
+              },
+            },
+          },
+        },
+      },
+    },
+    paths,
+  };
+}
