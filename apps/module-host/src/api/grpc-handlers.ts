@@ -34,9 +34,11 @@ function toModule(pkg: PackageSummary): MessageInitShape<typeof ModuleSchema> {
     })),
     permissions: m.permissions,
     resources: {
-      memoryMb: m.runtime.resources.memory_mb,
+      // Whole MiB within the limit (the contract's unit); the exact bytes are in the manifest.
+      memoryMb: Math.floor(m.runtime.resources.memory_bytes / (1024 * 1024)),
       cpuMillis: m.runtime.resources.cpu_millis ?? 0,
-      gpuVendor: m.runtime.resources.gpu?.vendor ?? '',
+      gpuVendor:
+        m.runtime.resources.gpu?.vendor === 'none' ? '' : (m.runtime.resources.gpu?.vendor ?? ''),
     },
     timeoutMs: m.policies.timeout_ms,
     retries: m.policies.retries,

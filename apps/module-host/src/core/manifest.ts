@@ -1,7 +1,25 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type SchemaValidateFunction, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
+import { CPU_LIMITS, MANIFEST_SCHEMA, MEMORY_LIMITS } from './manifest-schema';
+import { formatBytes, quantityIn } from './quantity';
 
-/** aion.yaml, as validated. */
+export { MANIFEST_SCHEMA } from './manifest-schema';
+
+export type GpuVendor = 'none' | 'cuda' | 'rocm' | 'oneapi';
+
+export interface Entrypoint {
+  name: string;
+  description?: string;
+  input_schema: Record<string, unknown>;
+  output_schema: Record<string, unknown>;
+  /** Declared by the blueprint's form; always 0 (module-host serves every module itself). */
+  grpc?: { port: number };
+}
+
+/**
+ * A package's manifest in the one shape the host uses, whichever spelling its aion.yaml chose:
+ * what is stored, described and enforced.
+ */
 export interface AgentManifest {
   apiVersion: 'aionos/v1';
   kind: 'AgentPackage';
@@ -11,163 +29,191 @@ export interface AgentManifest {
     description?: string;
     authors?: string[];
     license?: string;
+    /** Recorded as declared; not verified yet. */
+    signatures?: { cosign: string };
+    /** Recorded as declared; not fetched or checked yet. */
+    sbom?: string;
   };
   runtime: {
     type: 'wasm';
     wasi: 'preview1';
     module: string;
-    resources: { memory_mb: number; cpu_millis?: number; gpu?: { vendor: string } };
+    resources: {
+      /** The module's memory limit, exact (a quantity such as 512M need not be whole MiB). */
+      memory_bytes: number;
+      cpu_millis?: number;
+      gpu?: { required: boolean; vendor: GpuVendor };
+    };
   };
-  permissions: { filesystem: string[]; network: string[]; secrets: string[] };
-  entrypoints: {
-    name: string;
-    description?: string;
-    input_schema: Record<string, unknown>;
-    output_schema: Record<string, unknown>;
-  }[];
+  permissions: {
+    /** Package files the module may read (read-only); empty when it may read none. */
+    filesystem: string[];
+    network: [];
+    /** Secret names as declared; a trailing `?` marks one the module can do without. */
+    secrets: string[];
+  };
+  entrypoints: Entrypoint[];
   intents: string[];
   policies: { timeout_ms: number; retries: number };
 }
 
-const NAME = '^[a-z][a-z0-9_-]{1,62}$';
-const SEMVER =
-  '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$';
-const RELATIVE_PATH = '^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]{1,255}$';
+/** Where an entrypoint's schema comes from: inline in aion.yaml, or a file of the package. */
+export type SchemaSource = { schema: Record<string, unknown> } | { file: string; field: string };
 
-/** The JSON Schema every aion.yaml is checked against (served with errors so authors can fix them). */
-export const MANIFEST_SCHEMA = {
-  $id: 'https://aion.dev/schemas/agent-package.json',
-  type: 'object',
-  additionalProperties: false,
-  required: [
-    'apiVersion',
-    'kind',
-    'metadata',
-    'runtime',
-    'permissions',
-    'entrypoints',
-    'intents',
-    'policies',
-  ],
-  properties: {
-    apiVersion: { const: 'aionos/v1' },
-    kind: { const: 'AgentPackage' },
-    metadata: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['name', 'version'],
-      properties: {
-        name: { type: 'string', pattern: NAME },
-        version: { type: 'string', pattern: SEMVER },
-        description: { type: 'string', maxLength: 1000 },
-        authors: { type: 'array', items: { type: 'string', maxLength: 200 }, maxItems: 20 },
-        license: { type: 'string', maxLength: 100 },
-      },
-    },
-    runtime: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['type', 'wasi', 'module', 'resources'],
-      properties: {
-        type: { const: 'wasm' },
-        wasi: { const: 'preview1' },
-        module: { type: 'string', pattern: RELATIVE_PATH },
-        resources: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['memory_mb'],
-          properties: {
-            memory_mb: { type: 'integer', minimum: 1, maximum: 4096 },
-            cpu_millis: { type: 'integer', minimum: 1, maximum: 64000 },
-            gpu: {
-              type: 'object',
-              required: ['vendor'],
-              properties: { vendor: { enum: ['cuda', 'rocm', 'oneapi'] } },
-              additionalProperties: false,
-            },
-          },
-        },
-      },
-    },
-    permissions: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['filesystem', 'network', 'secrets'],
-      properties: {
-        filesystem: {
-          type: 'array',
-          items: { type: 'string', pattern: RELATIVE_PATH },
-          maxItems: 256,
-          uniqueItems: true,
-        },
-        // WebAssembly modules get no network: the host provides no sockets at all.
-        network: { type: 'array', maxItems: 0 },
-        secrets: {
-          type: 'array',
-          items: { type: 'string', pattern: '^[A-Z][A-Z0-9_]{0,63}$' },
-          maxItems: 32,
-        },
-      },
-    },
-    entrypoints: {
-      type: 'array',
-      minItems: 1,
-      maxItems: 32,
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['name', 'input_schema', 'output_schema'],
-        properties: {
-          name: { type: 'string', pattern: NAME },
-          description: { type: 'string', maxLength: 1000 },
-          input_schema: { type: 'object' },
-          output_schema: { type: 'object' },
-        },
-      },
-    },
-    intents: {
-      type: 'array',
-      minItems: 1,
-      maxItems: 32,
-      items: { type: 'string', pattern: NAME },
-      uniqueItems: true,
-    },
-    policies: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['timeout_ms', 'retries'],
-      properties: {
-        timeout_ms: { type: 'integer', minimum: 1, maximum: 300000 },
-        retries: { type: 'integer', minimum: 0, maximum: 5 },
-      },
-    },
+/**
+ * The manifest as parsed, before the package's files are consulted: schema files are still
+ * paths, and `filesystem: read-only` still means "the package's files" ('package').
+ */
+export interface DeclaredManifest extends Omit<AgentManifest, 'permissions' | 'entrypoints'> {
+  permissions: Omit<AgentManifest['permissions'], 'filesystem'> & {
+    filesystem: string[] | 'package';
+  };
+  entrypoints: (Omit<Entrypoint, 'input_schema' | 'output_schema'> & {
+    input: SchemaSource;
+    output: SchemaSource;
+  })[];
+}
+
+/** aion.yaml as written, once MANIFEST_SCHEMA accepted it (either spelling of each field). */
+interface ManifestDocument {
+  apiVersion: 'aionos/v1';
+  kind: 'AgentPackage';
+  metadata: AgentManifest['metadata'];
+  runtime: {
+    type: 'wasm';
+    wasi: true | 'preview1';
+    module?: string;
+    resources: {
+      memory?: string | number;
+      memory_mb?: number;
+      cpu?: string | number;
+      cpu_millis?: number;
+      gpu?: { required?: boolean; vendor?: GpuVendor };
+    };
+  };
+  permissions: {
+    filesystem: 'read-only' | 'none' | string[];
+    network: 'deny' | [];
+    secrets: string[];
+  };
+  entrypoints:
+    | Omit<Entrypoint, 'grpc'>[]
+    | { grpc?: { port: number }; schema: { input: string; output: string } };
+  intents: string[];
+  policies: { timeout_ms: number; retries: number };
+}
+
+/** The entrypoint name of the blueprint's single-entrypoint form (it names none). */
+export const DEFAULT_ENTRYPOINT = 'main';
+const MIB = 1024 * 1024;
+
+const QUANTITY_RULES = {
+  memory: {
+    unitsPerBase: 1n,
+    unit: 'bytes',
+    min: BigInt(MEMORY_LIMITS.minBytes),
+    max: BigInt(MEMORY_LIMITS.maxBytes),
+    show: formatBytes,
+    hint: 'give bytes or a quantity such as 256Mi, 1Gi or 512M',
+    why: ' (wasm32 memory cannot be larger)',
   },
-} as const;
+  cpu: {
+    unitsPerBase: 1000n,
+    unit: 'millicores',
+    min: BigInt(CPU_LIMITS.minMillis),
+    max: BigInt(CPU_LIMITS.maxMillis),
+    show: (millis: bigint) => `${millis}m`,
+    hint: 'give cores such as 0.5, 500m or 2',
+    why: '',
+  },
+};
 
-const ajv = new Ajv({ allErrors: true, strict: true });
-const validateManifest = ajv.compile(MANIFEST_SCHEMA);
+/** The value of a quantity field already accepted by the schema. */
+function quantityValue(rule: keyof typeof QUANTITY_RULES, input: unknown): number {
+  const parsed = quantityIn(input, QUANTITY_RULES[rule].unitsPerBase, QUANTITY_RULES[rule].unit);
+  if (!parsed.ok) throw new Error(`unchecked quantity: ${parsed.reason}`);
+  return Number(parsed.value);
+}
+
+const checkQuantity: SchemaValidateFunction = (name: keyof typeof QUANTITY_RULES, data) => {
+  const rule = QUANTITY_RULES[name];
+  const parsed = quantityIn(data, rule.unitsPerBase, rule.unit);
+  let message: string | undefined;
+  if (!parsed.ok) message = `${parsed.reason}; ${rule.hint}`;
+  else if (parsed.value < rule.min) message = `must be at least ${rule.show(rule.min)}`;
+  else if (parsed.value > rule.max) message = `must be at most ${rule.show(rule.max)}${rule.why}`;
+  checkQuantity.errors = message ? [{ keyword: 'quantity', message, params: {} }] : [];
+  return !message;
+};
+
+// verbose: errors carry their schema, whose `problem` is what the author is told.
+const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true });
+ajv.addKeyword({ keyword: 'problem', schemaType: 'string' });
+ajv.addKeyword({
+  keyword: 'quantity',
+  schemaType: 'string',
+  errors: true,
+  validate: checkQuantity,
+});
+const validateManifest = ajv.compile<ManifestDocument>(MANIFEST_SCHEMA);
 
 export interface ManifestProblem {
   field: string;
   message: string;
 }
 
+const fieldOf = (instancePath: string) =>
+  instancePath.replace(/^\//, '').replace(/\//g, '.') || '(root)';
+
 function describe(error: ErrorObject): ManifestProblem {
-  const field = error.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(root)';
+  const field = fieldOf(error.instancePath);
+  const problem = (error.parentSchema as { problem?: unknown } | undefined)?.problem;
+  if (typeof problem === 'string') return { field, message: problem };
   if (error.keyword === 'additionalProperties')
     return { field, message: `unknown field "${String(error.params['additionalProperty'])}"` };
   if (error.keyword === 'const')
     return { field, message: `must be ${JSON.stringify(error.params['allowedValue'])}` };
-  if (error.keyword === 'maxItems' && field === 'permissions.network')
-    return { field, message: 'WebAssembly modules cannot be granted network access' };
   return { field, message: error.message ?? 'is invalid' };
 }
 
+/**
+ * Schema errors as an author can act on them. When a field accepts several forms (anyOf), the
+ * form whose JSON type the value has is the one the author meant, and its errors are the useful
+ * ones ("permissions.filesystem.0 must be a path inside the package"); when the value has none
+ * of the forms' types, the field's own problem says what is accepted.
+ */
+function problemsOf(errors: ErrorObject[]): ManifestProblem[] {
+  const hidden = new Set<ErrorObject>();
+  for (const anyOf of errors.filter((e) => e.keyword === 'anyOf')) {
+    const branches = new Map<string, ErrorObject[]>();
+    for (const e of errors) {
+      if (!e.schemaPath.startsWith(`${anyOf.schemaPath}/`)) continue;
+      const branch = e.schemaPath.slice(anyOf.schemaPath.length + 1).split('/')[0]!;
+      branches.set(branch, [...(branches.get(branch) ?? []), e]);
+    }
+    const fitting = [...branches.values()].filter(
+      (list) => !list.some((e) => e.keyword === 'type' && e.instancePath === anyOf.instancePath),
+    );
+    for (const list of branches.values())
+      if (fitting.length !== 1 || list !== fitting[0]) list.forEach((e) => hidden.add(e));
+    if (fitting.length === 1) hidden.add(anyOf);
+  }
+  const seen = new Set<string>();
+  return errors
+    .filter((e) => !hidden.has(e))
+    .map(describe)
+    .filter((p) => {
+      const key = `${p.field}\n${p.message}`;
+      return !seen.has(key) && Boolean(seen.add(key));
+    });
+}
+
+export type ParsedManifest =
+  | { manifest: DeclaredManifest; document: unknown; problems: [] }
+  | { manifest: undefined; problems: ManifestProblem[] };
+
 /** Parses and validates aion.yaml; every problem is reported, not just the first. */
-export function parseManifest(
-  text: string,
-):
-  { manifest: AgentManifest; problems: [] } | { manifest: undefined; problems: ManifestProblem[] } {
+export function parseManifest(text: string): ParsedManifest {
   let data: unknown;
   try {
     data = parseYaml(text, { maxAliasCount: 10 });
@@ -182,30 +228,170 @@ export function parseManifest(
       ],
     };
   }
-  if (!validateManifest(data))
-    return { manifest: undefined, problems: (validateManifest.errors ?? []).map(describe) };
-  const manifest = data as unknown as AgentManifest;
+  // Both kinds of problem at once, so an author fixes a manifest in one round.
+  const problems = [
+    ...(validateManifest(data) ? [] : problemsOf(validateManifest.errors ?? [])),
+    ...crossFieldProblems(data),
+  ];
+  if (problems.length) return { manifest: undefined, problems };
+  // No problem means the schema accepted it: it is a ManifestDocument.
+  return { manifest: declared(data as ManifestDocument), document: data, problems: [] };
+}
+
+const objectAt = (value: unknown): Record<string, unknown> | undefined =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+
+/**
+ * What one field's schema cannot see: pairs of fields, duplicates, and what wasm cannot do.
+ * Runs on documents the schema refused too, so it reads every value defensively.
+ */
+function crossFieldProblems(data: unknown): ManifestProblem[] {
   const problems: ManifestProblem[] = [];
-  const seen = new Set<string>();
-  manifest.entrypoints.forEach((entry, i) => {
-    if (seen.has(entry.name))
+  const doc = objectAt(data) ?? {};
+  const resources = objectAt(objectAt(doc['runtime'])?.['resources']);
+  if (resources) {
+    if ('memory' in resources === 'memory_mb' in resources)
       problems.push({
-        field: `entrypoints.${i}.name`,
-        message: `duplicate entrypoint "${entry.name}"`,
+        field: 'runtime.resources',
+        message: 'give the memory limit once: memory (e.g. 256Mi) or memory_mb',
       });
-    seen.add(entry.name);
-    for (const key of ['input_schema', 'output_schema'] as const) {
-      try {
-        schemaValidator(entry[key]);
-      } catch (err) {
+    if ('cpu' in resources && 'cpu_millis' in resources)
+      problems.push({ field: 'runtime.resources', message: 'give cpu or cpu_millis, not both' });
+    if (objectAt(resources['gpu'])?.['required'] === true)
+      problems.push({
+        field: 'runtime.resources.gpu.required',
+        message:
+          'a WebAssembly package cannot require a GPU: the sandbox gives modules no GPU access',
+      });
+  }
+  const secrets = objectAt(doc['permissions'])?.['secrets'];
+  const secretNames = new Set<string>();
+  if (Array.isArray(secrets))
+    secrets.forEach((secret: unknown, i) => {
+      if (typeof secret !== 'string') return;
+      const name = secret.replace(/\?$/, '');
+      if (secretNames.has(name))
+        problems.push({ field: `permissions.secrets.${i}`, message: `${name} is listed twice` });
+      secretNames.add(name);
+    });
+  const entrypoints = doc['entrypoints'];
+  if (Array.isArray(entrypoints)) {
+    const names = new Set<unknown>();
+    entrypoints.forEach((value: unknown, i) => {
+      const entry = objectAt(value) ?? {};
+      if (typeof entry['name'] === 'string' && names.has(entry['name']))
         problems.push({
-          field: `entrypoints.${i}.${key}`,
-          message: `not a valid JSON Schema: ${err instanceof Error ? err.message : String(err)}`,
+          field: `entrypoints.${i}.name`,
+          message: `duplicate entrypoint "${entry['name']}"`,
         });
+      names.add(entry['name']);
+      for (const key of ['input_schema', 'output_schema']) {
+        const schema = objectAt(entry[key]);
+        const invalid = schema && jsonSchemaProblem(schema);
+        if (invalid) problems.push({ field: `entrypoints.${i}.${key}`, message: invalid });
       }
-    }
-  });
-  return problems.length ? { manifest: undefined, problems } : { manifest, problems: [] };
+    });
+  } else {
+    const port = objectAt(objectAt(entrypoints)?.['grpc'])?.['port'];
+    // Out-of-range ports are the schema's to report; a valid nonzero one is refused here.
+    if (typeof port === 'number' && Number.isInteger(port) && port > 0 && port <= 65535)
+      problems.push({
+        field: 'entrypoints.grpc.port',
+        message:
+          'must be 0: a WebAssembly module cannot listen on a port (the sandbox has no sockets); module-host serves it through its own gRPC ModuleService',
+      });
+  }
+  return problems;
+}
+
+/** Why `schema` cannot serve as a JSON Schema, or undefined when it can. */
+export function jsonSchemaProblem(schema: Record<string, unknown>): string | undefined {
+  try {
+    schemaValidator(schema);
+    return undefined;
+  } catch (err) {
+    return `not a valid JSON Schema: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+function declared(doc: ManifestDocument): DeclaredManifest {
+  const { resources } = doc.runtime;
+  const filesystem = doc.permissions.filesystem;
+  return {
+    apiVersion: doc.apiVersion,
+    kind: doc.kind,
+    metadata: doc.metadata,
+    runtime: {
+      type: 'wasm',
+      wasi: 'preview1',
+      module: doc.runtime.module ?? `${doc.metadata.name}.wasm`,
+      resources: {
+        memory_bytes:
+          resources.memory !== undefined
+            ? quantityValue('memory', resources.memory)
+            : resources.memory_mb! * MIB,
+        ...(resources.cpu !== undefined ? { cpu_millis: quantityValue('cpu', resources.cpu) } : {}),
+        ...(resources.cpu_millis !== undefined ? { cpu_millis: resources.cpu_millis } : {}),
+        ...(resources.gpu
+          ? {
+              gpu: {
+                required: resources.gpu.required ?? false,
+                vendor: resources.gpu.vendor ?? 'none',
+              },
+            }
+          : {}),
+      },
+    },
+    permissions: {
+      filesystem:
+        filesystem === 'read-only' ? 'package' : filesystem === 'none' ? [] : [...filesystem],
+      network: [],
+      secrets: [...doc.permissions.secrets],
+    },
+    entrypoints: Array.isArray(doc.entrypoints)
+      ? doc.entrypoints.map(({ input_schema, output_schema, ...entry }) => ({
+          ...entry,
+          input: { schema: input_schema },
+          output: { schema: output_schema },
+        }))
+      : [
+          {
+            name: DEFAULT_ENTRYPOINT,
+            ...(doc.entrypoints.grpc ? { grpc: { port: doc.entrypoints.grpc.port } } : {}),
+            input: { file: doc.entrypoints.schema.input, field: 'entrypoints.schema.input' },
+            output: { file: doc.entrypoints.schema.output, field: 'entrypoints.schema.output' },
+          },
+        ],
+    intents: doc.intents,
+    policies: doc.policies,
+  };
+}
+
+/**
+ * A manifest as read back from the store. Installs made before memory quantities existed stored
+ * the manifest as written (memory_mb, gpu without `required`); they are read in today's shape.
+ */
+export function storedManifest(stored: unknown): AgentManifest {
+  const manifest = stored as AgentManifest;
+  const resources = manifest.runtime.resources as AgentManifest['runtime']['resources'] & {
+    memory_mb?: number;
+    gpu?: { required?: boolean; vendor: GpuVendor };
+  };
+  if (typeof resources.memory_bytes === 'number') return manifest;
+  const { memory_mb, gpu, ...rest } = resources;
+  return {
+    ...manifest,
+    runtime: {
+      ...manifest.runtime,
+      resources: {
+        ...rest,
+        memory_bytes: (memory_mb ?? 0) * MIB,
+        ...(gpu ? { gpu: { required: gpu.required ?? false, vendor: gpu.vendor } } : {}),
+      },
+    },
+  };
 }
 
 const schemaAjv = new Ajv({ allErrors: true, strict: false });
@@ -234,7 +420,7 @@ export function schemaValidator(schema: Record<string, unknown>): ValidateFuncti
 
 export function schemaErrors(validate: ValidateFunction): { field: string; message: string }[] {
   return (validate.errors ?? []).map((e) => ({
-    field: e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(root)',
+    field: fieldOf(e.instancePath),
     message: e.message ?? 'is invalid',
   }));
 }

@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AionError, type ErrorDetail } from '@aion/errors';
 import { parseManifest, schemaErrors, schemaValidator, type AgentManifest } from './manifest';
+import { resolveManifest } from './package-manifest';
 import type { PackageRepository, PackageSummary, SandboxRunner, StoredPackage } from './ports';
-import { memoryLimits, pagesToMb } from './wasm-inspect';
+import { describeBytes, memoryLimits, pagesToBytes } from './wasm-inspect';
 
 /** A package's files as read from a directory or an archive, before validation. */
 export interface RawPackage {
@@ -51,44 +52,7 @@ export class PackageService {
   ) {}
 
   async install(raw: RawPackage, options: { ifAbsent?: boolean } = {}): Promise<PackageSummary> {
-    const manifestFile = raw.files.get('aion.yaml') ?? raw.files.get('aion.yml');
-    if (!manifestFile)
-      throw new AionError('validation.unprocessable', 'package has no aion.yaml at its root');
-    const parsed = parseManifest(Buffer.from(manifestFile).toString('utf8'));
-    if (!parsed.manifest)
-      throw new AionError('validation.unprocessable', 'aion.yaml is invalid', {
-        details: parsed.problems.map((p) => ({ field: p.field, message: p.message })),
-      });
-    const manifest = parsed.manifest;
-    const problems: ErrorDetail[] = [];
-    const wasm = raw.files.get(manifest.runtime.module);
-    if (!wasm)
-      problems.push({
-        field: 'runtime.module',
-        message: `${manifest.runtime.module} is not in the package`,
-      });
-    const files = new Map<string, Uint8Array>();
-    manifest.permissions.filesystem.forEach((file, i) => {
-      const content = raw.files.get(file);
-      if (content) files.set(file, content);
-      else
-        problems.push({
-          field: `permissions.filesystem.${i}`,
-          message: `${file} is declared but not in the package`,
-        });
-    });
-    if (wasm) problems.push(...(await this.checkModule(wasm, manifest)));
-    if (problems.length)
-      throw new AionError(
-        'validation.unprocessable',
-        `package ${manifest.metadata.name}@${manifest.metadata.version} was refused`,
-        { details: problems },
-      );
-
-    const digest = createHash('sha256')
-      .update(wasm!)
-      .update(JSON.stringify(manifest))
-      .digest('hex');
+    const { manifest, wasm, files, digest } = await this.inspect(raw);
     const existing = await this.repository.find(manifest.metadata.name, manifest.metadata.version);
     if (existing) {
       if (options.ifAbsent && existing.digestSha256 === digest) return summary(existing);
@@ -102,7 +66,7 @@ export class PackageService {
       name: manifest.metadata.name,
       version: manifest.metadata.version,
       manifest,
-      wasm: wasm!,
+      wasm,
       files,
       digestSha256: digest,
       installedAt: new Date(),
@@ -114,6 +78,47 @@ export class PackageService {
     });
     this.forget();
     return summary(stored);
+  }
+
+  /** Checks everything a package claims against its files; throws listing every problem. */
+  private async inspect(raw: RawPackage) {
+    const manifestFile = raw.files.get('aion.yaml') ?? raw.files.get('aion.yml');
+    if (!manifestFile)
+      throw new AionError('validation.unprocessable', 'package has no aion.yaml at its root');
+    const parsed = parseManifest(Buffer.from(manifestFile).toString('utf8'));
+    if (!parsed.manifest)
+      throw new AionError('validation.unprocessable', 'aion.yaml is invalid', {
+        details: parsed.problems.map((p) => ({ field: p.field, message: p.message })),
+      });
+    const declared = parsed.manifest;
+    const { module } = declared.runtime;
+    const problems: ErrorDetail[] = [];
+    const wasm = raw.files.get(module);
+    if (!wasm)
+      problems.push({
+        field: 'runtime.module',
+        message: `${module} is not in the package${module === `${declared.metadata.name}.wasm` ? ' (without runtime.module, the module is <name>.wasm at the package root)' : ''}`,
+      });
+    const { resolved, problems: fileProblems } = resolveManifest(declared, raw.files);
+    problems.push(...fileProblems);
+    if (wasm) problems.push(...(await this.checkModule(wasm, declared.runtime.resources)));
+    if (problems.length || !resolved || !wasm)
+      throw new AionError(
+        'validation.unprocessable',
+        `package ${declared.metadata.name}@${declared.metadata.version} was refused`,
+        { details: problems },
+      );
+    // Over the manifest as written (not as normalized), so a package installed before the
+    // normalized form existed keeps its digest and `ifAbsent` still recognises it.
+    const hash = createHash('sha256').update(wasm).update(JSON.stringify(parsed.document));
+    for (const file of resolved.schemaFiles)
+      hash.update(`\0${file}\0`).update(raw.files.get(file)!);
+    return {
+      manifest: resolved.manifest,
+      wasm,
+      files: resolved.readable,
+      digest: hash.digest('hex'),
+    };
   }
 
   async describe(name: string, version?: string): Promise<StoredPackage> {
@@ -262,7 +267,10 @@ export class PackageService {
     return module;
   }
 
-  private async checkModule(wasm: Uint8Array, manifest: AgentManifest): Promise<ErrorDetail[]> {
+  private async checkModule(
+    wasm: Uint8Array,
+    resources: AgentManifest['runtime']['resources'],
+  ): Promise<ErrorDetail[]> {
     let module: WebAssembly.Module;
     try {
       module = await WebAssembly.compile(wasm);
@@ -293,18 +301,18 @@ export class PackageService {
         field: 'runtime.module',
         message: `module imports from outside WASI preview1: ${foreign.map((i) => `${i.module}.${i.name}`).join(', ')}`,
       });
-    const limit = manifest.runtime.resources.memory_mb;
+    const limit = resources.memory_bytes;
     for (const memory of memoryLimits(wasm)) {
       if (memory.maxPages === undefined)
         problems.push({
           field: 'runtime.module',
           message:
-            'module declares no memory maximum; build it with one (e.g. -Wl,--max-memory) at most runtime.resources.memory_mb',
+            "module declares no memory maximum; build it with one (e.g. -Wl,--max-memory) within the manifest's memory limit",
         });
-      else if (pagesToMb(memory.maxPages) > limit)
+      else if (pagesToBytes(memory.maxPages) > limit)
         problems.push({
-          field: 'runtime.resources.memory_mb',
-          message: `module declares up to ${pagesToMb(memory.maxPages)} MiB of memory, more than the manifest's limit of ${limit} MiB`,
+          field: 'runtime.resources',
+          message: `module declares up to ${describeBytes(pagesToBytes(memory.maxPages))} of memory, more than the manifest's limit of ${describeBytes(limit)}`,
         });
     }
     return problems;

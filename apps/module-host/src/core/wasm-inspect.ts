@@ -83,3 +83,13 @@ export function memoryLimits(wasm: Uint8Array): MemoryLimits[] {
 export function pagesToMb(pages: number): number {
   return (pages * PAGE) / (1024 * 1024);
 }
+
+export function pagesToBytes(pages: number): number {
+  return pages * PAGE;
+}
+
+/** "16 MiB" when whole mebibytes, else the exact bytes ("512000000 bytes, 488.3 MiB"). */
+export function describeBytes(bytes: number): string {
+  const mib = bytes / (1024 * 1024);
+  return Number.isInteger(mib) ? `${mib} MiB` : `${bytes} bytes (${mib.toFixed(1)} MiB)`;
+}

@@ -1,10 +1,20 @@
 import { execFileSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { create as createTar } from 'tar';
+import { parse as parseYaml } from 'yaml';
 import { migratePglite, openPglite, type Database } from '@aion/db';
 import { AionError } from '@aion/errors';
 import { OutboxWriter } from '@aion/events';
@@ -17,6 +27,7 @@ import {
 import { packageSources } from '../../src/adapters/packages/package-sources';
 import { WorkerPool } from '../../src/adapters/sandbox/worker-pool';
 import { PackageService } from '../../src/core/package-service';
+import { BLUEPRINT_TEMPLATE, blueprintPackageFiles } from '../fixtures/blueprint-package';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..', '..');
 const samples = path.join(repoRoot, 'tools', 'modules');
@@ -56,6 +67,22 @@ function probePackage(
       path.join(dir, 'aion.yaml'),
       options.manifest(readFileSync(path.join(dir, 'aion.yaml'), 'utf8')),
     );
+  return dir;
+}
+
+/**
+ * A package directory with the blueprint's manifest (or a variant of it), its schema files, the
+ * sample summarize_text module (built with a 16 MiB memory maximum) and its stopwords file.
+ */
+function blueprintPackage(name: string, manifest = BLUEPRINT_TEMPLATE): string {
+  const dir = path.join(scratch, name);
+  for (const [file, content] of blueprintPackageFiles(manifest)) {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    writeFileSync(path.join(dir, file), content);
+  }
+  const sample = path.join(samples, 'summarize_text');
+  cpSync(path.join(sample, 'build', 'summarize_text.wasm'), path.join(dir, 'summarize_text.wasm'));
+  cpSync(path.join(sample, 'data'), path.join(dir, 'data'), { recursive: true });
   return dir;
 }
 
@@ -151,6 +178,7 @@ describe('sample packages', () => {
     expect(items[0]!.name).toBe('redact_pii');
     const described = await service.describe('summarize_text');
     expect(described.manifest.permissions.filesystem).toEqual(['data/stopwords.txt']);
+    expect(described.manifest.runtime.resources).toEqual({ memory_bytes: 16 * 1024 * 1024 });
   });
 });
 
@@ -330,6 +358,122 @@ describe('install refuses what it cannot trust', () => {
       code: 'auth.forbidden',
     });
     await expect(sources.fromPath('/etc')).rejects.toMatchObject({ code: 'auth.forbidden' });
+  });
+});
+
+describe('the blueprint template (seed 004, 2.1) as a package', () => {
+  const refusal = async (dir: string) =>
+    (await service
+      .install(await readPackageDirectory(dir))
+      .catch((e: AionError) => e)) as AionError;
+
+  it('installs with its manifest verbatim, keeps what it declares and runs with its schema files', async () => {
+    const installed = await service.install(
+      await readPackageDirectory(blueprintPackage('blueprint')),
+    );
+    try {
+      expect(installed).toMatchObject({ name: 'summarize_text', version: '1.3.0' });
+      const pkg = await service.describe('summarize_text', '1.3.0');
+      expect(pkg.manifest.metadata).toMatchObject({
+        signatures: { cosign: 'sigstore://ghcr.io/aion/summarize_text@sha256:...' },
+        sbom: 'oci://ghcr.io/aion/sbom/summarize_text:1.3.0',
+      });
+      expect(pkg.manifest.runtime).toEqual({
+        type: 'wasm',
+        wasi: 'preview1',
+        module: 'summarize_text.wasm',
+        resources: {
+          memory_bytes: 256 * 1024 * 1024,
+          cpu_millis: 500,
+          gpu: { required: false, vendor: 'none' },
+        },
+      });
+      // read-only: the package's files, read-only, without the module itself.
+      expect(pkg.manifest.permissions).toEqual({
+        filesystem: [
+          'aion.yaml',
+          'data/stopwords.txt',
+          'schemas/summarize_input.json',
+          'schemas/summarize_output.json',
+        ],
+        network: [],
+        secrets: ['OPENAI_API_KEY?'],
+      });
+      expect([...pkg.files.keys()].sort()).toEqual(pkg.manifest.permissions.filesystem);
+
+      const result = await service.invoke({
+        name: 'summarize_text',
+        version: '1.3.0',
+        input: {
+          text: 'Receipts prove where a task ran. The sky was grey. Receipts name the rule that decided.',
+          max_sentences: 1,
+        },
+      });
+      expect(result.package).toEqual({ name: 'summarize_text', version: '1.3.0' });
+      expect((result.output as { sentences: string[] }).sentences).toHaveLength(1);
+      // The input schema read from schemas/summarize_input.json is enforced.
+      await expect(
+        service.invoke({ name: 'summarize_text', version: '1.3.0', input: { text: 42 } }),
+      ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
+      await expect(
+        service.install(await readPackageDirectory(blueprintPackage('blueprint-again'))),
+      ).rejects.toMatchObject({ code: 'state.conflict' });
+    } finally {
+      await service.uninstall('summarize_text', '1.3.0');
+    }
+  });
+
+  it('checks the module against the manifest memory limit in bytes', async () => {
+    const err = await refusal(
+      blueprintPackage('blueprint-8mi', BLUEPRINT_TEMPLATE.replace('"256Mi"', '"8Mi"')),
+    );
+    expect(err.details).toEqual([
+      {
+        field: 'runtime.resources',
+        message: "module declares up to 16 MiB of memory, more than the manifest's limit of 8 MiB",
+      },
+    ]);
+    const decimal = await refusal(
+      blueprintPackage('blueprint-16m', BLUEPRINT_TEMPLATE.replace('"256Mi"', '"16M"')),
+    );
+    expect(decimal.details![0]!.message).toMatch(/limit of 16000000 bytes/);
+  });
+
+  it('refuses the template made unsafe, and a package missing a schema file', async () => {
+    const unsafe = await refusal(
+      blueprintPackage(
+        'blueprint-unsafe',
+        BLUEPRINT_TEMPLATE.replace('network: deny', 'network: allow')
+          .replace('filesystem: read-only', 'filesystem: read-write')
+          .replace('required: false', 'required: true'),
+      ),
+    );
+    expect(unsafe).toMatchObject({
+      code: 'validation.unprocessable',
+      message: 'aion.yaml is invalid',
+    });
+    expect(unsafe.details!.map((d) => d.field).sort()).toEqual([
+      'permissions.filesystem',
+      'permissions.network',
+      'runtime.resources.gpu.required',
+    ]);
+    const dir = blueprintPackage('blueprint-no-schema');
+    rmSync(path.join(dir, 'schemas', 'summarize_output.json'));
+    expect((await refusal(dir)).details).toEqual([
+      {
+        field: 'entrypoints.schema.output',
+        message: 'schemas/summarize_output.json is not in the package',
+      },
+    ]);
+  });
+
+  it('keeps the digest of packages written in the original form, so preloads still recognise them', async () => {
+    const sample = path.join(samples, 'summarize_text');
+    const expected = createHash('sha256')
+      .update(readFileSync(path.join(sample, 'build', 'summarize_text.wasm')))
+      .update(JSON.stringify(parseYaml(readFileSync(path.join(sample, 'aion.yaml'), 'utf8'))))
+      .digest('hex');
+    expect((await service.describe('summarize_text', '1.0.0')).digestSha256).toBe(expected);
   });
 });
 

@@ -5,6 +5,7 @@ import { withTenant, type Db, type Tx } from '@aion/db';
 import { AionError } from '@aion/errors';
 import type { OutboxWriter } from '@aion/events';
 import { currentTenant, SYSTEM_TENANT } from '@aion/tenancy';
+import { storedManifest } from '../../core/manifest';
 import type {
   AuditEntry,
   PackageRepository,
@@ -20,7 +21,7 @@ function toSummary(row: PackageRow): PackageSummary {
     id: row.id,
     name: row.name,
     version: row.version,
-    manifest: row.manifest,
+    manifest: storedManifest(row.manifest),
     digestSha256: row.digestSha256,
     installedAt: row.installedAt,
   };
@@ -146,7 +147,10 @@ export class PostgresPackageRepository implements PackageRepository {
         .offset(options.offset),
       this.db.select({ n: count() }).from(packages).where(where),
     ]);
-    return { items: rows.map((r) => ({ ...r })), total: total?.n ?? 0 };
+    return {
+      items: rows.map((r) => ({ ...r, manifest: storedManifest(r.manifest) })),
+      total: total?.n ?? 0,
+    };
   }
 
   async remove(name: string, version: string | undefined, audit: AuditEntry): Promise<number> {
