@@ -27,7 +27,11 @@ npx nx run contracts:generate --skip-nx-cache || fail "contract generation"
 
 step "buf lint and breaking-change check"
 npx buf lint || fail "buf lint"
-if git rev-parse --verify -q HEAD~1 >/dev/null && git cat-file -e HEAD~1:buf.yaml 2>/dev/null; then
+# Against the last released contracts (libs/contracts/released, cut by `npm run contracts:release`)
+# and against the previous commit, when that one already had the released layout.
+released=libs/contracts/released/aion-v1.binpb
+npx buf breaking --against "$released" || fail "buf breaking (against the released contracts, $released)"
+if git rev-parse --verify -q HEAD~1 >/dev/null && git cat-file -e "HEAD~1:$released" 2>/dev/null; then
   npx buf breaking --against '.git#ref=HEAD~1' || fail "buf breaking (against the previous commit)"
 fi
 
