@@ -14,6 +14,7 @@ timeout_s="${AION_FIRST_START_TIMEOUT_S:-1200}"
 scratch="$(mktemp -d)"
 log="$scratch/first-start.log"
 pid=""
+exit_status=""
 
 say() { echo "[first-start] $*"; }
 fail() {
@@ -46,7 +47,8 @@ stop_platform() {
       kill -KILL -- "-$pid" 2>/dev/null || true
     fi
   fi
-  wait "$pid" 2>/dev/null || true
+  exit_status=0
+  wait "$pid" 2>/dev/null || exit_status=$?
   pid=""
 }
 cleanup() {
@@ -110,5 +112,5 @@ done
 
 stopping=$SECONDS
 stop_platform
-say "stopped with SIGTERM in $((SECONDS - stopping)) s"
+say "stopped with SIGTERM in $((SECONDS - stopping)) s, exit status $exit_status"
 say "passed"
