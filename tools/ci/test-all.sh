@@ -5,7 +5,7 @@
 # PostgreSQL, Redis and Kafka. Ends with one summary line.
 set -uo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 export NX_DAEMON=false NX_NO_CLOUD=true NX_SKIP_NX_CACHE=true CI="${CI:-true}"
 node_options="--experimental-vm-modules --disable-warning=ExperimentalWarning"
 reports="$(mktemp -d)"
