@@ -20,4 +20,23 @@ describe('gateway configuration', () => {
     expect(both).toThrow(/AION_GATEWAY_PORT: is 9090 but AION_GATEWAY_HTTP_PORT is 9091/);
     expect(() => embedded({ AION_GATEWAY_PORT: 'eighty' })).toThrow(/AION_GATEWAY_HTTP_PORT/);
   });
+
+  it('serves gRPC over TLS only with both certificate and key, and mTLS only over TLS', () => {
+    expect(embedded({}).grpcTlsCertFile).toBeUndefined();
+    const tls = embedded({
+      AION_GATEWAY_GRPC_TLS_CERT_FILE: '/tls/cert.pem',
+      AION_GATEWAY_GRPC_TLS_KEY_FILE: '/tls/key.pem',
+      AION_GATEWAY_GRPC_TLS_CLIENT_CA_FILE: '/tls/ca.pem',
+    });
+    expect(tls).toMatchObject({
+      grpcTlsCertFile: '/tls/cert.pem',
+      grpcTlsClientCaFile: '/tls/ca.pem',
+    });
+    expect(() => embedded({ AION_GATEWAY_GRPC_TLS_CERT_FILE: '/tls/cert.pem' })).toThrow(
+      /AION_GATEWAY_GRPC_TLS_KEY_FILE/,
+    );
+    expect(() => embedded({ AION_GATEWAY_GRPC_TLS_CLIENT_CA_FILE: '/tls/ca.pem' })).toThrow(
+      ConfigError,
+    );
+  });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, csv, field, grpcTarget, positiveInt } from '@aion/config';
+import { bool, ConfigError, csv, field, grpcTarget, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
 
 /** What the gateway needs in distributed mode; embedded mode stands in for all of it. */
@@ -145,11 +145,48 @@ export const gatewayConfigSpec = {
     { sensitive: true },
   ),
   docs: field(`${P}OPENAPI`, bool(true), 'Serve GET /openapi.json'),
+  grpcTlsCertFile: field(
+    `${P}GRPC_TLS_CERT_FILE`,
+    z.string().min(1).optional(),
+    'PEM certificate (chain) of the public gRPC API; with GRPC_TLS_KEY_FILE it serves TLS, plaintext otherwise',
+  ),
+  grpcTlsKeyFile: field(
+    `${P}GRPC_TLS_KEY_FILE`,
+    z.string().min(1).optional(),
+    'PEM private key of GRPC_TLS_CERT_FILE',
+  ),
+  grpcTlsClientCaFile: field(
+    `${P}GRPC_TLS_CLIENT_CA_FILE`,
+    z.string().min(1).optional(),
+    'PEM CA bundle: gRPC clients must present a certificate it signed (mutual TLS)',
+  ),
 };
+
+/** Settings that are only valid together. */
+function checkCombinations(config: {
+  grpcTlsCertFile?: string | undefined;
+  grpcTlsKeyFile?: string | undefined;
+  grpcTlsClientCaFile?: string | undefined;
+}): void {
+  const problems: ConfigError['problems'] = [];
+  if (Boolean(config.grpcTlsCertFile) !== Boolean(config.grpcTlsKeyFile))
+    problems.push({
+      variable: config.grpcTlsCertFile ? `${P}GRPC_TLS_KEY_FILE` : `${P}GRPC_TLS_CERT_FILE`,
+      problem: 'GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE go together (not set)',
+    });
+  if (config.grpcTlsClientCaFile && !config.grpcTlsCertFile)
+    problems.push({
+      variable: `${P}GRPC_TLS_CLIENT_CA_FILE`,
+      problem: 'mutual TLS needs TLS: set GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE too',
+    });
+  if (problems.length) throw new ConfigError(problems);
+}
 
 /** Validated at startup from AION_GATEWAY_* and the shared variables; one error lists every problem. */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
-  return loadConfigFor('gateway', gatewayConfigSpec, gatewayInfraNeeds, env);
+  const config = loadConfigFor('gateway', gatewayConfigSpec, gatewayInfraNeeds, env);
+  checkCombinations(config);
+  return config;
 }
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;

@@ -1,5 +1,10 @@
 import { hkdfSync } from 'node:crypto';
-import { ApiKeyService, JwtVerifier, type TokenVerifier } from '@aion/auth';
+import {
+  ApiKeyService,
+  credentialAuthenticator,
+  JwtVerifier,
+  type TokenVerifier,
+} from '@aion/auth';
 import { AionError } from '@aion/errors';
 import {
   TaskOrchestrator,
@@ -8,6 +13,7 @@ import {
   SovereignService,
 } from '@aion/contracts';
 import { createGrpcClient } from '@aion/grpc';
+import { JurisdictionRegistry } from '@aion/jurisdictions';
 import { MemoryTokenBucketStore, RedisTokenBucketStore } from '@aion/resilience';
 import {
   defineService,
@@ -29,10 +35,22 @@ import { SessionService } from './core/sessions';
 import { attachWebSocket } from './api/ws/ws-server';
 import { gatewayInfraNeeds, type GatewayConfig } from './config';
 import { BootstrapAwareKeys, generateFirstAdminKey } from './core/bootstrap';
+import { registerPublicTaskApi } from './api/grpc/aion-tasks';
+import { edgeAuthenticator } from './api/grpc/edge-auth';
+import { grpcServerCredentials } from './api/grpc/tls';
+
+/** `1mb`, `64kb`, `512b` (AION_GATEWAY_BODY_LIMIT) in bytes. */
+const UNIT_BYTES: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
+function bytesOf(limit: string): number {
+  const match = /^(\d+)(b|kb|mb)$/i.exec(limit);
+  if (!match) throw new Error(`body limit ${limit} is not <n>b, <n>kb or <n>mb`);
+  return Number(match[1]) * UNIT_BYTES[match[2]!.toLowerCase()]!;
+}
 
 /**
- * Composition root of the gateway, the public edge: REST and SSE over the services' gRPC APIs
- * with authentication, rate limits, idempotency and backpressure.
+ * Composition root of the gateway, the public edge: REST, SSE and the public gRPC API
+ * (aion.v1.AionTasks) over the services' gRPC APIs with authentication, rate limits,
+ * idempotency and backpressure.
  * Tests, the embedded launcher and main.ts all start it through here.
  */
 export function createGatewayService(
@@ -129,6 +147,7 @@ export function createGatewayService(
         config.bootstrapAdminKey,
         config.bootstrapTenant,
       );
+      const buckets = redis ? new RedisTokenBucketStore(redis) : new MemoryTokenBucketStore();
       let websockets: { close(): void } | undefined;
       const app = gatewayApp({
         config,
@@ -142,10 +161,46 @@ export function createGatewayService(
         keyVerifier,
         jwt: bearer,
         sessions,
-        buckets: redis ? new RedisTokenBucketStore(redis) : new MemoryTokenBucketStore(),
+        buckets,
         idempotencyStore: redis ? new RedisIdempotencyStore(redis) : new MemoryIdempotencyStore(),
       });
+      // Certificate files are read now: a missing one stops the start, not the first call.
+      const tls = grpcServerCredentials({
+        certFile: config.grpcTlsCertFile,
+        keyFile: config.grpcTlsKeyFile,
+        clientCaFile: config.grpcTlsClientCaFile,
+      });
       return {
+        registerGrpc: (server) => {
+          if (tls) server.useCredentials(tls);
+          registerPublicTaskApi(
+            server,
+            {
+              tasks,
+              jurisdictions: JurisdictionRegistry.fromFile(config.regionsFile),
+              defaultJurisdiction: config.defaultJurisdiction,
+              requestTimeoutMs: config.requestTimeoutMs,
+            },
+            {
+              authenticate: edgeAuthenticator({
+                credentials: credentialAuthenticator({ apiKeys: keyVerifier, jwt: bearer }),
+                buckets,
+                limits: {
+                  perKey: {
+                    capacity: config.keyBurst,
+                    refillPerSecond: config.keyRatePerMinute / 60,
+                  },
+                  perIp: {
+                    capacity: config.ipRatePerMinute,
+                    refillPerSecond: config.ipRatePerMinute / 60,
+                  },
+                },
+              }),
+              maxRequestBytes: bytesOf(config.bodyLimit),
+              maxInFlight: config.maxInFlight,
+            },
+          );
+        },
         registerHttp: (host) => host.use(app),
         attachServer: (server) => {
           websockets = attachWebSocket(server, {

@@ -411,7 +411,7 @@ describe('gateway: REST and SSE as clients use them', () => {
       key: ADMIN,
       body: { request_id: 'b-2', amount_usd: 1 },
     });
-    expect(over.status).toBe(402);
+    expect(over.status).toBe(429);
     expect(over.json['error_code']).toBe('budget.exceeded');
     expect(
       (

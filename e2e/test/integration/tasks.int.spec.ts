@@ -283,7 +283,7 @@ describe('tasks through orchestrator and module-host, each its own process', () 
       runWithTenant(tenant, () =>
         tasks.submit(summarize({ taskId: id, params: { text: 'Different.' } })),
       ),
-    ).rejects.toMatchObject({ code: 'validation.idempotency_key_reused', httpStatus: 422 });
+    ).rejects.toMatchObject({ code: 'state.conflict', httpStatus: 409 });
     // Another tenant's task with the same id is a different task, invisible to this one.
     await runWithTenant(dev('globex'), () => tasks.submit(summarize({ taskId: id })));
     await finished(id, tenant);

@@ -28,11 +28,13 @@ const codes = new Map<string, ErrorCodeSpec>([
   ['resource.model_not_found', { http: 404, grpc: GrpcStatus.NOT_FOUND }],
   ['state.conflict', { http: 409, grpc: GrpcStatus.ABORTED }],
   ['rate_limit.exceeded', { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED }],
-  ['budget.exceeded', { http: 402, grpc: GrpcStatus.RESOURCE_EXHAUSTED }],
+  // RESOURCE_EXHAUSTED maps to 429 (Google's gRPC-HTTP mapping; OpenAI's insufficient_quota too).
+  ['budget.exceeded', { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED }],
   ['sovereign.residency_violation', { http: 403, grpc: GrpcStatus.PERMISSION_DENIED }],
   ['sovereign.no_compliant_deployment', { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION }],
   ['sovereign.model_not_approved', { http: 403, grpc: GrpcStatus.PERMISSION_DENIED }],
-  ['sovereign.rule_limit_exceeded', { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION }],
+  // A quota the tenant's current state exceeds: delete a rule first (409, like any state conflict).
+  ['sovereign.rule_limit_exceeded', { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION }],
   ['internal.error', { http: 500, grpc: GrpcStatus.INTERNAL }],
   ['service.unavailable', { http: 503, grpc: GrpcStatus.UNAVAILABLE }],
   ['service.timeout', { http: 504, grpc: GrpcStatus.DEADLINE_EXCEEDED }],

@@ -2,8 +2,16 @@ import { AionError } from '@aion/errors';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
+/** The largest offset a page token may carry. */
+export const MAX_PAGE_OFFSET = 999_999_999;
 
-/** Page tokens are opaque to clients: a base64url offset, validated on the way back in. */
+/**
+ * Page tokens carry the offset of the next page in decimal: clients pass back what a page's
+ * next_page_token said. Every token that matches PAGE_TOKEN_PATTERN is valid (a token past the
+ * end gives an empty page), so the public API can document exactly what it accepts.
+ */
+export const PAGE_TOKEN_PATTERN = /^[0-9]{1,9}$/;
+
 export function pageWindow(page: { pageSize?: number; pageToken?: string } | undefined): {
   limit: number;
   offset: number;
@@ -13,20 +21,14 @@ export function pageWindow(page: { pageSize?: number; pageToken?: string } | und
     throw new AionError('validation.invalid_argument', 'page_size must not be negative');
   const limit = size === 0 ? DEFAULT_PAGE_SIZE : Math.min(size, MAX_PAGE_SIZE);
   if (!page?.pageToken) return { limit, offset: 0 };
-  const offset = Number(
-    Buffer.from(page.pageToken, 'base64url').toString('utf8').replace(/^o:/, ''),
-  );
-  if (
-    !Number.isSafeInteger(offset) ||
-    offset < 0 ||
-    !Buffer.from(page.pageToken, 'base64url').toString('utf8').startsWith('o:')
-  ) {
-    throw new AionError('validation.invalid_argument', 'page_token is not valid');
-  }
-  return { limit, offset };
+  if (!PAGE_TOKEN_PATTERN.test(page.pageToken))
+    throw new AionError('validation.invalid_argument', 'page_token is not valid', {
+      details: [{ field: 'page_token', message: 'pass back a next_page_token unchanged' }],
+    });
+  return { limit, offset: Number(page.pageToken) };
 }
 
 export function nextPageToken(offset: number, returned: number, total: number): string {
   const next = offset + returned;
-  return next < total && returned > 0 ? Buffer.from(`o:${next}`).toString('base64url') : '';
+  return next < total && returned > 0 && next <= MAX_PAGE_OFFSET ? String(next) : '';
 }

@@ -128,10 +128,7 @@ export class TaskService {
     );
     if (!created) {
       if (record.requestHash !== hashRequest(doc))
-        throw new AionError(
-          'validation.idempotency_key_reused',
-          `task ${id} already exists with a different request`,
-        );
+        throw AionError.conflict(`task ${id} already exists with a different request`);
       return { record, deduplicated: true };
     }
     const context = { ...tenant };

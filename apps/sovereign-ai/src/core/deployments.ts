@@ -10,7 +10,8 @@ export const REGION_PATTERN = /^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/;
  * namespaces are DNS-1123 labels of at most 63 characters; a name that cannot be one is refused.
  */
 export function namespaceFor(prefix: string, jurisdiction: string, region: string): string {
-  const name = `${prefix}-${jurisdiction.toLowerCase()}-${region}`;
+  // Region codes may hold '_' (NORTH_AMERICA); a DNS label spells it '-'.
+  const name = `${prefix}-${jurisdiction.toLowerCase().replace(/_/g, '-')}-${region}`;
   if (!REGION_PATTERN.test(region))
     throw AionError.validation(`region ${JSON.stringify(region)} is not a valid region name`, [
       {

@@ -25,7 +25,7 @@ import type { SessionService } from '../../core/sessions';
 import {
   backpressure,
   idempotency,
-  jsonDepthLimit,
+  jsonLimits,
   rateLimit,
   requestId,
   stripInternalHeaders,
@@ -109,18 +109,19 @@ export function gatewayApp(deps: GatewayDeps): Express {
   app.use(rateLimit(deps.buckets, limits, 'ip'));
   app.use(jsonOnly);
   app.use(express.json({ limit: config.bodyLimit, strict: true, type: () => true }));
-  app.use(jsonDepthLimit(MAX_JSON_DEPTH));
-  let document: unknown;
+  app.use(jsonLimits(MAX_JSON_DEPTH));
+  // The document describes the table it is served from, so it is filled in once the table exists.
+  const docs: { document?: unknown } = {};
   const routes = routeTable({
     ...deps,
     jurisdictions: JurisdictionRegistry.fromFile(config.regionsFile),
     defaultJurisdiction: config.defaultJurisdiction,
     requestTimeoutMs: config.requestTimeoutMs,
     sseHeartbeatMs: config.sseHeartbeatMs,
-    document: () => document,
+    document: () => docs.document,
   });
   const served = config.docs ? routes : routes.filter((r) => r.path !== '/openapi.json');
-  document = openApiDocument(served, process.env['npm_package_version'] ?? '0.1.0');
+  docs.document = openApiDocument(served, process.env['npm_package_version'] ?? '0.1.0');
   // Public routes (login, receipt keys, this document) do not look at credentials at all.
   app.use(mountRoutes(served.filter((r) => r.access === 'public')));
   app.use(authenticate({ apiKeys: deps.keyVerifier, ...(deps.jwt ? { jwt: deps.jwt } : {}) }));

@@ -4,6 +4,7 @@ import { principalOf } from '@aion/auth';
 import { AionError } from '@aion/errors';
 import type { BucketLimit, TokenBucketStore } from '@aion/resilience';
 import { idempotencyKey, requestHash, type IdempotencyStore } from '../../core/idempotency';
+import { jsonProblem } from '../json-limits';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -155,29 +156,21 @@ export function idempotency(store: IdempotencyStore, ttlMs: number): RequestHand
   };
 }
 
-/** How deep a parsed JSON value nests, walked without recursion (a hostile body cannot overflow). */
-export function jsonDepth(value: unknown, limit: number): number {
-  let deepest = 0;
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length) {
-    const [node, depth] = stack.pop()!;
-    if (depth > deepest) deepest = depth;
-    if (deepest > limit) return deepest;
-    if (node && typeof node === 'object')
-      for (const child of Object.values(node)) stack.push([child, depth + 1]);
-  }
-  return deepest;
-}
-
-/** Refuses JSON bodies nested deeper than `limit` (400) before schemas or hashing walk them. */
-export function jsonDepthLimit(limit: number): RequestHandler {
+/** Refuses bodies and queries `jsonProblem` finds fault with (400) before schemas or hashing walk them. */
+export function jsonLimits(maxDepth: number): RequestHandler {
   return (req, _res, next) => {
-    if (req.body !== undefined && jsonDepth(req.body, limit) > limit)
-      return next(
-        AionError.validation(`the JSON body nests deeper than ${limit} levels`, [
-          { field: '(root)', reason: 'too_deep', message: `at most ${limit} levels of nesting` },
-        ]),
-      );
+    for (const [what, value] of [
+      ['body', req.body],
+      ['query', req.query],
+    ] as const) {
+      const problem = value === undefined ? undefined : jsonProblem(value, maxDepth);
+      if (problem)
+        return next(
+          AionError.validation(`the request ${what} ${problem}`, [
+            { field: what, reason: 'unsupported_json', message: problem },
+          ]),
+        );
+    }
     next();
   };
 }

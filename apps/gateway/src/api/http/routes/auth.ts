@@ -19,7 +19,12 @@ export const CreateUserRequest = z.strictObject({
 export const CreateApiKeyRequest = z.strictObject({
   name: z.string().min(1).max(200),
   role: Role,
-  expires_at: Timestamp.optional().describe('When the key stops working (default: never)'),
+  expires_in_seconds: z
+    .int()
+    .min(60)
+    .max(315_360_000)
+    .optional()
+    .describe('Seconds until the key stops working (default: never)'),
 });
 const KeyIdPath = z.strictObject({ id: Uuid });
 
@@ -75,6 +80,7 @@ export function authRoutes(deps: {
       access: 'public',
       request: { body: LoginRequest },
       responses: { 200: { description: 'Tokens', schema: TokenPair } },
+      errors: [401, 403],
       async handle({ body }) {
         const tokens = await sessions.login(body.tenant_id, body.username, body.password);
         return { status: 200, headers: NO_STORE, body: tokens };
@@ -89,8 +95,13 @@ export function authRoutes(deps: {
       access: 'public',
       request: { body: RefreshRequest },
       responses: { 200: { description: 'New tokens', schema: TokenPair } },
+      errors: [401],
       async handle({ body }) {
-        return { status: 200, headers: NO_STORE, body: await sessions.refreshTokens(body.refresh_token) };
+        return {
+          status: 200,
+          headers: NO_STORE,
+          body: await sessions.refreshTokens(body.refresh_token),
+        };
       },
     }),
     route({
@@ -130,13 +141,18 @@ export function authRoutes(deps: {
       access: 'auth:manage',
       request: { body: CreateApiKeyRequest },
       responses: { 201: { description: 'The key, with its secret', schema: CreatedApiKey } },
-      links: { RevokeKey: { operationId: 'revokeApiKey', parameters: { id: '$response.body#/id' } } },
+      links: {
+        RevokeKey: { operationId: 'revokeApiKey', parameters: { id: '$response.body#/id' } },
+      },
       async handle({ body, principal }) {
         const { key, record } = await keys.create({
           tenantId: principal.tenantId,
           role: body.role,
           name: body.name,
-          expiresAt: body.expires_at ? new Date(body.expires_at) : null,
+          expiresAt:
+            body.expires_in_seconds === undefined
+              ? null
+              : new Date(Date.now() + body.expires_in_seconds * 1000),
         });
         await audit.record('api_key.created', record.id, {
           name: record.name,
@@ -154,7 +170,7 @@ export function authRoutes(deps: {
       method: 'get',
       path: '/api/v1/auth/keys',
       operationId: 'listApiKeys',
-      summary: 'Your tenant\'s API keys (never their secrets)',
+      summary: "Your tenant's API keys (never their secrets)",
       tag: 'auth',
       access: 'auth:manage',
       request: {},

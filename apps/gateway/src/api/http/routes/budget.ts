@@ -16,10 +16,16 @@ export const BudgetReserveRequest = z.strictObject({
   project_id: ProjectId,
   amount_usd: Usd(1_000_000),
 });
-export const BudgetCommitRequest = z.strictObject({ request_id: RequestId, actual_usd: Usd(1_000_000) });
+export const BudgetCommitRequest = z.strictObject({
+  request_id: RequestId,
+  actual_usd: Usd(1_000_000),
+});
 export const BudgetReleaseRequest = z.strictObject({ request_id: RequestId });
 export const BudgetStateQuery = z.strictObject({ project_id: ProjectId });
-export const BudgetLimitRequest = z.strictObject({ project_id: ProjectId, limit_usd: Usd(1_000_000_000) });
+export const BudgetLimitRequest = z.strictObject({
+  project_id: ProjectId,
+  limit_usd: Usd(1_000_000_000),
+});
 
 const Reservation = z.object({
   request_id: z.string(),
@@ -63,7 +69,7 @@ export function budgetRoutes(admin: Client, requestTimeoutMs: number): Route[] {
     summary: string,
     body: z.ZodObject,
     call: (body: never) => Promise<{ reservation?: ReservationMessage }>,
-    errors: (402 | 404 | 409)[],
+    errors: (404 | 409)[],
   ) =>
     route({
       method: 'post',
@@ -76,7 +82,10 @@ export function budgetRoutes(admin: Client, requestTimeoutMs: number): Route[] {
       responses: { 200: { description: 'The reservation', schema: Reservation } },
       errors,
       async handle(input) {
-        return { status: 200, body: reservationJson((await call(input.body as never)).reservation) };
+        return {
+          status: 200,
+          body: reservationJson((await call(input.body as never)).reservation),
+        };
       },
     });
   return [
@@ -85,8 +94,11 @@ export function budgetRoutes(admin: Client, requestTimeoutMs: number): Route[] {
       'Reserve an amount before spending it (refused when it would exceed a limit)',
       BudgetReserveRequest,
       (b: z.output<typeof BudgetReserveRequest>) =>
-        admin.reserveBudget({ requestId: b.request_id, projectId: b.project_id, amountUsd: b.amount_usd }, o),
-      [402, 409],
+        admin.reserveBudget(
+          { requestId: b.request_id, projectId: b.project_id, amountUsd: b.amount_usd },
+          o,
+        ),
+      [409],
     ),
     step(
       'commit',
@@ -100,7 +112,8 @@ export function budgetRoutes(admin: Client, requestTimeoutMs: number): Route[] {
       'release',
       'Release a reservation unspent',
       BudgetReleaseRequest,
-      (b: z.output<typeof BudgetReleaseRequest>) => admin.releaseBudget({ requestId: b.request_id }, o),
+      (b: z.output<typeof BudgetReleaseRequest>) =>
+        admin.releaseBudget({ requestId: b.request_id }, o),
       [404, 409],
     ),
     route({

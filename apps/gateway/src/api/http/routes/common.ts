@@ -1,4 +1,5 @@
 import * as z from 'zod/v4';
+import { PAGE_TOKEN_PATTERN } from '@aion/grpc';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
 
 /**
@@ -28,9 +29,14 @@ export const Classification = z.enum(['pii', 'financial', 'health', 'biometric',
 export const Privacy = z.enum(['local-only', 'allow-api', 'hybrid']);
 export const Role = z.enum(['admin', 'operator', 'developer', 'observer']);
 
+export const PageToken = z
+  .string()
+  .regex(PAGE_TOKEN_PATTERN)
+  .describe('next_page_token of the previous page');
+
 export const PageQuery = z.strictObject({
   limit: queryInt(1, 200).default(50).describe('Page size'),
-  page_token: z.string().min(1).max(200).optional().describe('next_page_token of the last page'),
+  page_token: PageToken.optional(),
 });
 export const PageInfo = {
   next_page_token: z.string().nullable(),

@@ -13,11 +13,20 @@ const VersionPath = z.strictObject({
 export const AgentRoleRequest = z.strictObject({
   description: z.string().max(2000).default(''),
   daily_update_limit: z.int().min(0).max(10_000).describe('Automatic prompt updates per UTC day'),
-  cooldown_seconds: z.int().min(0).max(2_592_000).describe('Minimum time between automatic updates'),
+  cooldown_seconds: z
+    .int()
+    .min(0)
+    .max(2_592_000)
+    .describe('Minimum time between automatic updates'),
   requires_approval: z.boolean().default(false),
 });
 export const PromptUpdateRequest = z.strictObject({
-  prompt: z.string().max(100_000).regex(/\S/, 'must not be blank'),
+  prompt: z
+    .string()
+    .max(100_000)
+    // Not blank, and no U+0000 (which the document's pattern must say, as it replaces the default).
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^\u0000]*[^\s\u0000][^\u0000]*$/, 'must not be blank'),
   source: z.enum(['automatic', 'manual']).default('automatic'),
   reason: z.string().max(2000).default(''),
 });
@@ -107,7 +116,12 @@ export function governanceRoutes(governance: Client, requestTimeoutMs: number): 
       errors: [404, 409],
       async handle({ path, body }) {
         const { version } = await governance.decidePromptUpdate(
-          { role: path.role, version: path.version, approve: decision === 'approve', note: body.note },
+          {
+            role: path.role,
+            version: path.version,
+            approve: decision === 'approve',
+            note: body.note,
+          },
           o,
         );
         return { status: 200, body: versionJson(version) };
@@ -118,7 +132,7 @@ export function governanceRoutes(governance: Client, requestTimeoutMs: number): 
       method: 'get',
       path: '/api/v1/governance/status',
       operationId: 'getGovernanceStatus',
-      summary: 'Each agent role\'s limits and today\'s usage',
+      summary: "Each agent role's limits and today's usage",
       tag: 'governance',
       access: 'observability:read',
       request: {},
@@ -138,8 +152,14 @@ export function governanceRoutes(governance: Client, requestTimeoutMs: number): 
       request: { path: RolePath, body: AgentRoleRequest },
       responses: { 200: { description: 'The role', schema: AgentRole } },
       links: {
-        ListPrompts: { operationId: 'listPromptVersions', parameters: { role: '$response.body#/role' } },
-        ProposePrompt: { operationId: 'proposePromptUpdate', parameters: { role: '$response.body#/role' } },
+        ListPrompts: {
+          operationId: 'listPromptVersions',
+          parameters: { role: '$response.body#/role' },
+        },
+        ProposePrompt: {
+          operationId: 'proposePromptUpdate',
+          parameters: { role: '$response.body#/role' },
+        },
       },
       async handle({ path, body }) {
         const { role } = await governance.upsertAgentRole(
@@ -159,7 +179,7 @@ export function governanceRoutes(governance: Client, requestTimeoutMs: number): 
       method: 'get',
       path: '/api/v1/governance/roles/{role}/prompts',
       operationId: 'listPromptVersions',
-      summary: 'A role\'s prompt versions, newest first',
+      summary: "A role's prompt versions, newest first",
       tag: 'governance',
       access: 'observability:read',
       request: { path: RolePath },
@@ -176,11 +196,21 @@ export function governanceRoutes(governance: Client, requestTimeoutMs: number): 
       method: 'post',
       path: '/api/v1/governance/roles/{role}/prompts',
       operationId: 'proposePromptUpdate',
-      summary: 'Propose a prompt update (allowed within the role\'s daily limit and cooldown)',
+      summary: "Propose a prompt update (allowed within the role's daily limit and cooldown)",
       tag: 'governance',
       access: 'tasks:submit',
       request: { path: RolePath, body: PromptUpdateRequest },
       responses: { 201: { description: 'The new version', schema: PromptVersion } },
+      links: {
+        ApproveVersion: {
+          operationId: 'approvePromptVersion',
+          parameters: { role: '$response.body#/role', version: '$response.body#/version' },
+        },
+        RejectVersion: {
+          operationId: 'rejectPromptVersion',
+          parameters: { role: '$response.body#/role', version: '$response.body#/version' },
+        },
+      },
       errors: [404, 409, 422],
       async handle({ path, body }) {
         const { version } = await governance.proposePromptUpdate(

@@ -62,6 +62,10 @@ export function routeTable(deps: RouteTableDeps): Route[] {
     ...governanceRoutes(deps.governance, timeout),
     ...residencyRoutes(deps.sovereign, sovereign, timeout),
     ...deploymentRoutes(deps.sovereign, sovereign, deps.jurisdictions, timeout),
-    ...publicRoutes({ sovereign: deps.sovereign, requestTimeoutMs: timeout, document: deps.document }),
+    ...publicRoutes({
+      sovereign: deps.sovereign,
+      requestTimeoutMs: timeout,
+      document: deps.document,
+    }),
   ];
 }

@@ -62,7 +62,12 @@ const ChatCompletion = z.object({
 const ModelList = z.object({
   object: z.literal('list'),
   data: z.array(
-    z.object({ id: z.string(), object: z.literal('model'), created: z.int(), owned_by: z.string() }),
+    z.object({
+      id: z.string(),
+      object: z.literal('model'),
+      created: z.int(),
+      owned_by: z.string(),
+    }),
   ),
 });
 
@@ -128,7 +133,7 @@ export function openAiRoutes(deps: OpenAiRouteDeps): Route[] {
   const headers = z.object({
     'aion-jurisdiction': jurisdictionSchema(deps.jurisdictions)
       .optional()
-      .describe('Where the data comes from (default: the gateway\'s default jurisdiction)'),
+      .describe("Where the data comes from (default: the gateway's default jurisdiction)"),
     'aion-classification': Classification.optional().describe('Data classification (default none)'),
     'aion-privacy': Privacy.optional().describe('local-only, allow-api or hybrid (default)'),
   });
@@ -164,7 +169,7 @@ export function openAiRoutes(deps: OpenAiRouteDeps): Route[] {
       method: 'post',
       path: '/v1/chat/completions',
       operationId: 'createChatCompletion',
-      summary: 'Chat completion (OpenAI-compatible), run as a `chat` task under Aion\'s rules',
+      summary: "Chat completion (OpenAI-compatible), run as a `chat` task under Aion's rules",
       tag: 'openai',
       access: 'tasks:submit',
       openAiErrors: true,
@@ -176,7 +181,7 @@ export function openAiRoutes(deps: OpenAiRouteDeps): Route[] {
           eventStream: true,
         },
       },
-      errors: [402, 404, 422],
+      errors: [404, 422],
       async handle({ body, headers: given, res, signal }) {
         const models = await servedModels();
         if (!models.some((m) => m.id === body.model))
@@ -207,7 +212,10 @@ export function openAiRoutes(deps: OpenAiRouteDeps): Route[] {
               params: params as JsonObject,
               priority: Priority.NORMAL,
               sla: { budgetUsd: 0, p95Ms: 0, privacy: PRIVACY[privacy] },
-              metadata: { api: 'openai-chat-completions', ...(body.user ? { user: body.user } : {}) },
+              metadata: {
+                api: 'openai-chat-completions',
+                ...(body.user ? { user: body.user } : {}),
+              },
               dataContext: { jurisdiction, classification: CLASSIFICATION[classification] },
             },
             // Without streaming the orchestrator answers once the task ended: no stream needed.
@@ -259,5 +267,3 @@ export function openAiRoutes(deps: OpenAiRouteDeps): Route[] {
     }),
   ];
 }
-
-

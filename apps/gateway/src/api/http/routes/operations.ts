@@ -132,7 +132,10 @@ export function operationsRoutes(admin: Client, requestTimeoutMs: number): Route
       responses: { 200: { description: 'The entry', schema: DeadLetter } },
       errors: [404],
       async handle({ path }) {
-        return { status: 200, body: entryJson((await admin.getDeadLetter({ id: path.id }, o)).entry) };
+        return {
+          status: 200,
+          body: entryJson((await admin.getDeadLetter({ id: path.id }, o)).entry),
+        };
       },
     }),
     action('resolve', 'Mark an entry resolved'),
@@ -173,11 +176,15 @@ export function operationsRoutes(admin: Client, requestTimeoutMs: number): Route
       tag: 'operations',
       access: 'operations:manage',
       request: {},
-      responses: { 200: { description: 'How many were reset', schema: z.object({ reset: z.array(z.string()).describe('The breakers that were reset') }) } },
+      responses: {
+        200: {
+          description: 'How many were reset',
+          schema: z.object({ reset: z.array(z.string()).describe('The breakers that were reset') }),
+        },
+      },
       async handle() {
         return { status: 200, body: { reset: (await admin.resetCircuitBreakers({}, o)).reset } };
       },
     }),
   ];
 }
-

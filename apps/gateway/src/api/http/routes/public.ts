@@ -38,7 +38,10 @@ export function publicRoutes(deps: {
           {},
           { deadlineMs: deps.requestTimeoutMs },
         );
-        res.set('Cache-Control', 'public, max-age=300').type('application/jwk-set+json').send(jwksJson);
+        res
+          .set('Cache-Control', 'public, max-age=300')
+          .type('application/jwk-set+json')
+          .send(jwksJson);
         return 'sent';
       },
     }),

@@ -56,14 +56,19 @@ export function deploymentRoutes(
       method: 'post',
       path: `${BASE}/deploy/regional`,
       operationId: 'deployRegional',
-      summary: 'Deploy an approved model in a jurisdiction\'s region (Kubernetes manifests)',
+      summary: "Deploy an approved model in a jurisdiction's region (Kubernetes manifests)",
       tag,
       access: manage,
       request: { body: s.DeployRegionalRequest },
-      responses: { 202: { description: 'Accepted; manifests rendered or applied', schema: WithManifests } },
+      responses: {
+        202: { description: 'Accepted; manifests rendered or applied', schema: WithManifests },
+      },
       errors: [403, 404, 409],
       links: {
-        GetDeployment: { operationId: 'getRegionalDeployment', parameters: { id: '$response.body#/deployment/id' } },
+        GetDeployment: {
+          operationId: 'getRegionalDeployment',
+          parameters: { id: '$response.body#/deployment/id' },
+        },
       },
       async handle({ body }) {
         const r = await sovereign.deployRegional(
@@ -133,7 +138,10 @@ export function deploymentRoutes(
       errors: [404],
       async handle({ path }) {
         const r = await sovereign.getRegionalDeployment({ id: path.id }, o);
-        return { status: 200, body: { deployment: deploymentJson(r.deployment), manifests: r.manifests } };
+        return {
+          status: 200,
+          body: { deployment: deploymentJson(r.deployment), manifests: r.manifests },
+        };
       },
     }),
     route({
@@ -163,7 +171,10 @@ export function deploymentRoutes(
       access: read,
       request: { path: s.JurisdictionPath },
       responses: {
-        200: { description: 'The compliance map', schema: s.Compliance.extend({ from_cache: z.boolean() }) },
+        200: {
+          description: 'The compliance map',
+          schema: s.Compliance.extend({ from_cache: z.boolean() }),
+        },
       },
       errors: [404],
       async handle({ path }) {
@@ -175,7 +186,7 @@ export function deploymentRoutes(
       method: 'put',
       path: `${BASE}/compliance/{jurisdiction}`,
       operationId: 'putCompliance',
-      summary: 'Replace a jurisdiction\'s compliance map (your tenant\'s override)',
+      summary: "Replace a jurisdiction's compliance map (your tenant's override)",
       tag,
       access: manage,
       request: { path: s.JurisdictionPath, body: s.ComplianceOverrideRequest },
@@ -220,7 +231,12 @@ export function deploymentRoutes(
       },
       async handle({ body }) {
         const { model } = await sovereign.registerModel(
-          { modelRef: body.model_ref, name: body.name, version: body.version, jurisdiction: body.jurisdiction },
+          {
+            modelRef: body.model_ref,
+            name: body.name,
+            version: body.version,
+            jurisdiction: body.jurisdiction,
+          },
           o,
         );
         return {
@@ -238,7 +254,12 @@ export function deploymentRoutes(
       tag: 'models',
       access: read,
       request: { query: s.ModelListQuery },
-      responses: { 200: { description: 'A page of models', schema: z.object({ data: z.array(s.Model), ...s.Page }) } },
+      responses: {
+        200: {
+          description: 'A page of models',
+          schema: z.object({ data: z.array(s.Model), ...s.Page }),
+        },
+      },
       async handle({ query }) {
         const r = await sovereign.listModels(
           {
@@ -262,7 +283,10 @@ export function deploymentRoutes(
       responses: { 200: { description: 'The model', schema: s.Model } },
       errors: [404],
       async handle({ path }) {
-        return { status: 200, body: modelJson((await sovereign.getModel({ id: path.id }, o)).model) };
+        return {
+          status: 200,
+          body: modelJson((await sovereign.getModel({ id: path.id }, o)).model),
+        };
       },
     }),
     decide('approve'),

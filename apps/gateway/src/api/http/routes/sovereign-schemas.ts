@@ -1,5 +1,12 @@
 import * as z from 'zod/v4';
-import { Classification, PageInfo, PageQuery, Timestamp, Uuid, type JurisdictionSchema } from './common';
+import {
+  Classification,
+  PageInfo,
+  PageQuery,
+  Timestamp,
+  Uuid,
+  type JurisdictionSchema,
+} from './common';
 
 /** Request and response schemas of /api/v1/sovereign, built over the jurisdiction registry. */
 export function sovereignSchemas(J: JurisdictionSchema) {
@@ -41,6 +48,22 @@ export function sovereignSchemas(J: JurisdictionSchema) {
     created_at: Timestamp.nullable(),
     updated_at: Timestamp.nullable(),
   });
+  const ruleFields = {
+    data_jurisdiction: J,
+    tier: z.enum(['pii', 'financial', 'health', 'biometric', 'all']),
+    priority: z
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .default(100)
+      .describe('Lower numbers are evaluated first'),
+    description: z.string().max(2000).default(''),
+  };
+  const policyFields = {
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/),
+    primary_jurisdiction: J,
+  };
+  const ModelRef = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/);
   return {
     DataContext,
     EnforceRequest: z.strictObject({
@@ -48,20 +71,32 @@ export function sovereignSchemas(J: JurisdictionSchema) {
       candidate_jurisdictions: z.array(J).max(100).default([]),
       task_id: z.string().max(128).default(''),
     }),
-    ResidencyRuleRequest: z.strictObject({
-      data_jurisdiction: J,
-      tier: z.enum(['pii', 'financial', 'health', 'biometric', 'all']),
-      action: z.enum(['allow', 'deny', 'require_local']),
-      target_jurisdictions: z.array(J).max(100).default([]),
-      priority: z.int().min(0).max(1_000_000).default(100).describe('Lower numbers are evaluated first'),
-      description: z.string().max(2000).default(''),
-    }),
-    RoutingPolicyRequest: z.strictObject({
-      name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/),
-      strategy: z.enum(['strict', 'preferred', 'fallback']),
-      primary_jurisdiction: J,
-      secondary_jurisdictions: z.array(J).max(20).default([]),
-    }),
+    // The sovereign-ai service's own rules, stated so the document is exact: require_local names
+    // no targets, allow and deny at least one; a strict policy has no secondaries.
+    ResidencyRuleRequest: z.discriminatedUnion('action', [
+      z.strictObject({
+        ...ruleFields,
+        action: z.literal('require_local'),
+        target_jurisdictions: z.array(J).max(0).default([]),
+      }),
+      z.strictObject({
+        ...ruleFields,
+        action: z.enum(['allow', 'deny']),
+        target_jurisdictions: z.array(J).min(1).max(100),
+      }),
+    ]),
+    RoutingPolicyRequest: z.discriminatedUnion('strategy', [
+      z.strictObject({
+        ...policyFields,
+        strategy: z.literal('strict'),
+        secondary_jurisdictions: z.array(J).max(0).default([]),
+      }),
+      z.strictObject({
+        ...policyFields,
+        strategy: z.enum(['preferred', 'fallback']),
+        secondary_jurisdictions: z.array(J).max(20).default([]),
+      }),
+    ]),
     RouteRequest: z.strictObject({
       data_context: DataContext,
       model_id: z.string().max(200).default(''),
@@ -70,10 +105,20 @@ export function sovereignSchemas(J: JurisdictionSchema) {
     }),
     DeployRegionalRequest: z.strictObject({
       jurisdiction: J,
-      region: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/).describe('e.g. eu-central-1'),
-      model_id: z.string().min(1).max(200).describe('Registry id, reference or name of an APPROVED model'),
+      region: z
+        .string()
+        .regex(/^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/)
+        .describe('e.g. eu-central-1'),
+      model_id: z
+        .string()
+        .min(1)
+        .max(200)
+        .describe('Registry id, reference or name of an APPROVED model'),
       model_version: z.string().max(200).default(''),
-      image: z.string().min(1).max(255).describe('Model server image, e.g. registry.local/vllm:0.6.3'),
+      image: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._\-/:@]{0,254}$/)
+        .describe('Model server image, e.g. registry.local/vllm:0.6.3'),
       replicas: z.int().min(1).max(100).default(1),
     }),
     DeploymentStatusRequest: z.strictObject({
@@ -85,9 +130,9 @@ export function sovereignSchemas(J: JurisdictionSchema) {
       adequate_jurisdictions: z.array(J).max(300).default([]),
     }),
     RegisterModelRequest: z.strictObject({
-      model_ref: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/),
+      model_ref: ModelRef,
       name: z.string().max(200).default(''),
-      version: z.string().max(200).default(''),
+      version: z.union([z.literal(''), ModelRef]).default(''),
       jurisdiction: J,
     }),
     ModelDecisionRequest: z.strictObject({ reason: z.string().max(2000).default('') }),

@@ -105,7 +105,7 @@ export function residencyRoutes(
       method: 'get',
       path: `${BASE}/residency/status`,
       operationId: 'getResidencyStatus',
-      summary: 'Rule count and the last day\'s decisions and violations',
+      summary: "Rule count and the last day's decisions and violations",
       tag,
       access: read,
       request: {},
@@ -143,7 +143,12 @@ export function residencyRoutes(
       tag,
       access: read,
       request: { query: PageQuery },
-      responses: { 200: { description: 'A page of rules', schema: z.object({ data: z.array(s.Rule), ...s.Page }) } },
+      responses: {
+        200: {
+          description: 'A page of rules',
+          schema: z.object({ data: z.array(s.Rule), ...s.Page }),
+        },
+      },
       async handle({ query }) {
         const r = await sovereign.listResidencyRules(pageRequest(query), o);
         return { status: 200, body: { data: r.rules.map(ruleJson), ...page(r.page) } };
@@ -162,7 +167,11 @@ export function residencyRoutes(
       links: linksFor('ResidencyRule'),
       async handle({ body }) {
         const { rule } = await sovereign.createResidencyRule({ rule: ruleMessage(body) }, o);
-        return { status: 201, headers: { Location: `${BASE}/residency/rules/${rule?.id}` }, body: ruleJson(rule) };
+        return {
+          status: 201,
+          headers: { Location: `${BASE}/residency/rules/${rule?.id}` },
+          body: ruleJson(rule),
+        };
       },
     }),
     route({
@@ -176,7 +185,10 @@ export function residencyRoutes(
       responses: { 200: { description: 'The rule', schema: s.Rule } },
       errors: [404],
       async handle({ path }) {
-        return { status: 200, body: ruleJson((await sovereign.getResidencyRule({ id: path.id }, o)).rule) };
+        return {
+          status: 200,
+          body: ruleJson((await sovereign.getResidencyRule({ id: path.id }, o)).rule),
+        };
       },
     }),
     route({
@@ -190,7 +202,10 @@ export function residencyRoutes(
       responses: { 200: { description: 'The rule', schema: s.Rule } },
       errors: [404, 409],
       async handle({ path, body }) {
-        const { rule } = await sovereign.updateResidencyRule({ rule: ruleMessage(body, path.id) }, o);
+        const { rule } = await sovereign.updateResidencyRule(
+          { rule: ruleMessage(body, path.id) },
+          o,
+        );
         return { status: 200, body: ruleJson(rule) };
       },
     }),
@@ -217,7 +232,12 @@ export function residencyRoutes(
       tag,
       access: read,
       request: { query: PageQuery },
-      responses: { 200: { description: 'A page of policies', schema: z.object({ data: z.array(s.Policy), ...s.Page }) } },
+      responses: {
+        200: {
+          description: 'A page of policies',
+          schema: z.object({ data: z.array(s.Policy), ...s.Page }),
+        },
+      },
       async handle({ query }) {
         const r = await sovereign.listRoutingPolicies(pageRequest(query), o);
         return { status: 200, body: { data: r.policies.map(policyJson), ...page(r.page) } };
@@ -236,7 +256,11 @@ export function residencyRoutes(
       links: linksFor('RoutingPolicy'),
       async handle({ body }) {
         const { policy } = await sovereign.createRoutingPolicy({ policy: policyMessage(body) }, o);
-        return { status: 201, headers: { Location: `${BASE}/routing/policies/${policy?.id}` }, body: policyJson(policy) };
+        return {
+          status: 201,
+          headers: { Location: `${BASE}/routing/policies/${policy?.id}` },
+          body: policyJson(policy),
+        };
       },
     }),
     route({
@@ -250,7 +274,10 @@ export function residencyRoutes(
       responses: { 200: { description: 'The policy', schema: s.Policy } },
       errors: [404],
       async handle({ path }) {
-        return { status: 200, body: policyJson((await sovereign.getRoutingPolicy({ id: path.id }, o)).policy) };
+        return {
+          status: 200,
+          body: policyJson((await sovereign.getRoutingPolicy({ id: path.id }, o)).policy),
+        };
       },
     }),
     route({
@@ -264,7 +291,10 @@ export function residencyRoutes(
       responses: { 200: { description: 'The policy', schema: s.Policy } },
       errors: [404, 409],
       async handle({ path, body }) {
-        const { policy } = await sovereign.updateRoutingPolicy({ policy: policyMessage(body, path.id) }, o);
+        const { policy } = await sovereign.updateRoutingPolicy(
+          { policy: policyMessage(body, path.id) },
+          o,
+        );
         return { status: 200, body: policyJson(policy) };
       },
     }),

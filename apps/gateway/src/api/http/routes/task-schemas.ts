@@ -1,5 +1,13 @@
 import * as z from 'zod/v4';
-import { Classification, PageInfo, Privacy, queryInt, Timestamp, type JurisdictionSchema } from './common';
+import {
+  Classification,
+  PageInfo,
+  PageToken,
+  Privacy,
+  queryInt,
+  Timestamp,
+  type JurisdictionSchema,
+} from './common';
 
 /** Schemas of /v1/tasks: the blueprint's task request and canonical result JSON. */
 
@@ -103,9 +111,7 @@ export const TaskResultJson = z.object({
       cost_usd: z.number().min(0),
     })
     .nullable(),
-  error: z
-    .object({ code: z.string(), message: z.string(), retryable: z.boolean() })
-    .nullable(),
+  error: z.object({ code: z.string(), message: z.string(), retryable: z.boolean() }).nullable(),
   created_at: Timestamp.nullable(),
   updated_at: Timestamp.nullable(),
 });
@@ -117,7 +123,7 @@ export const SubmittedTaskJson = TaskResultJson.extend({
 
 export const TaskListQuery = z.strictObject({
   limit: queryInt(1, 200).default(50),
-  page_token: z.string().min(1).max(200).optional(),
+  page_token: PageToken.optional(),
   status: TaskStatusName.optional(),
 });
 export const TaskPage = z.object({ data: z.array(TaskResultJson), ...PageInfo });
@@ -125,8 +131,12 @@ export const TaskPage = z.object({ data: z.array(TaskResultJson), ...PageInfo })
 export const CancelBody = z.strictObject({ reason: z.string().max(500).default('') });
 
 export const ReceiptJson = z.object({
-  receipt: z.record(z.string(), z.unknown()).describe('What was decided, where it ran, under which rules'),
-  jws: z.string().describe('Compact JWS (EdDSA) over the receipt; keys at /.well-known/aion-receipt-keys'),
+  receipt: z
+    .record(z.string(), z.unknown())
+    .describe('What was decided, where it ran, under which rules'),
+  jws: z
+    .string()
+    .describe('Compact JWS (EdDSA) over the receipt; keys at /.well-known/aion-receipt-keys'),
 });
 
 export const StreamQuery = z.strictObject({
@@ -137,7 +147,10 @@ export const StreamQuery = z.strictObject({
     .describe('Resume after this event (as the Last-Event-ID header)'),
 });
 export const StreamHeaders = z.object({
-  'last-event-id': z.string().regex(/^\d{1,15}$/).optional(),
+  'last-event-id': z
+    .string()
+    .regex(/^\d{1,15}$/)
+    .optional(),
 });
 export const WaitHeaders = z.object({
   prefer: z

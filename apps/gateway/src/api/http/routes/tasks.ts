@@ -32,6 +32,7 @@ const taskLinks = {
   GetTask: { operationId: 'getTask', parameters: { id: '$response.body#/task_id' } },
   CancelTask: { operationId: 'cancelTask', parameters: { id: '$response.body#/task_id' } },
   GetReceipt: { operationId: 'getTaskReceipt', parameters: { id: '$response.body#/task_id' } },
+  StreamTask: { operationId: 'streamTask', parameters: { id: '$response.body#/task_id' } },
 };
 
 export interface TaskRouteDeps {
@@ -53,12 +54,18 @@ export function taskRoutes(deps: TaskRouteDeps): Route[] {
       summary: 'Submit a task (answers with the result when it ends within Prefer: wait)',
       tag: 'tasks',
       access: 'tasks:submit',
-      request: { body: taskRequestSchema(jurisdictionSchema(deps.jurisdictions)), headers: WaitHeaders },
+      request: {
+        body: taskRequestSchema(jurisdictionSchema(deps.jurisdictions)),
+        headers: WaitHeaders,
+      },
       responses: {
         200: { description: 'Finished within Prefer: wait', schema: SubmittedTaskJson },
-        202: { description: 'Accepted; follow links.stream or poll links.self', schema: SubmittedTaskJson },
+        202: {
+          description: 'Accepted; follow links.stream or poll links.self',
+          schema: SubmittedTaskJson,
+        },
       },
-      errors: [402, 409, 422],
+      errors: [409, 422],
       links: taskLinks,
       async handle({ body, headers, signal }) {
         const wait = preferredWait(headers.prefer);
@@ -145,7 +152,10 @@ export function taskRoutes(deps: TaskRouteDeps): Route[] {
       errors: [404, 409],
       async handle({ path }) {
         const { receiptJson, jws } = await tasks.getReceipt({ taskId: path.id }, deadline);
-        return { status: 200, body: { receipt: JSON.parse(receiptJson) as Record<string, unknown>, jws } };
+        return {
+          status: 200,
+          body: { receipt: JSON.parse(receiptJson) as Record<string, unknown>, jws },
+        };
       },
     }),
     route({
@@ -167,7 +177,8 @@ export function taskRoutes(deps: TaskRouteDeps): Route[] {
       method: 'get',
       path: '/v1/stream/{id}',
       operationId: 'streamTask',
-      summary: 'Server-sent events of a task: token, partial, done, error (resumes from Last-Event-ID)',
+      summary:
+        'Server-sent events of a task: token, partial, done, error (resumes from Last-Event-ID)',
       tag: 'tasks',
       access: 'tasks:read',
       request: { path: TaskIdPath, query: StreamQuery, headers: StreamHeaders },
@@ -182,7 +193,12 @@ export function taskRoutes(deps: TaskRouteDeps): Route[] {
         const after = headers['last-event-id'] ?? query.last_event_id ?? '0';
         // Fails with a JSON envelope (404, 403 ...) before any byte of the event stream is sent.
         await tasks.statusById({ taskId: path.id }, deadline);
-        await streamSse(res, tasks, { taskId: path.id, after: BigInt(after), heartbeatMs: deps.heartbeatMs, signal });
+        await streamSse(res, tasks, {
+          taskId: path.id,
+          after: BigInt(after),
+          heartbeatMs: deps.heartbeatMs,
+          signal,
+        });
         return 'sent';
       },
     }),

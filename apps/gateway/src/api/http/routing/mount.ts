@@ -52,7 +52,9 @@ export function mountRoutes(routes: readonly Route[]): Router {
     router[route.method](path, ...guards, (req, res) => run(route, req, res));
   }
   for (const [path, methods] of methodsByPath) {
-    const allow = [...new Set(methods.flatMap((m) => (m === 'get' ? ['GET', 'HEAD'] : [m.toUpperCase()])))];
+    const allow = [
+      ...new Set(methods.flatMap((m) => (m === 'get' ? ['GET', 'HEAD'] : [m.toUpperCase()]))),
+    ];
     router.all(path, (req, res) => {
       res.setHeader('Allow', allow.join(', '));
       throw new AionError(

@@ -13,10 +13,23 @@ export function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchem
     io,
     unrepresentable: 'any',
     override: (ctx) => {
-      const wire = (ctx.zodSchema as unknown as z.ZodType).meta?.()?.['openapi'];
+      const zod = ctx.zodSchema as unknown as z.ZodType;
+      const wire = zod.meta?.()?.['openapi'];
+      const target = ctx.jsonSchema as JsonSchema;
       if (wire && typeof wire === 'object') {
-        for (const key of Object.keys(ctx.jsonSchema)) delete ctx.jsonSchema[key];
-        Object.assign(ctx.jsonSchema, wire);
+        for (const key of Object.keys(target)) delete target[key];
+        Object.assign(target, wire);
+      } else if (zod.def.type === 'unknown') {
+        target['$ref'] = JSON_VALUE;
+      } else if (target['type'] === 'object' && target['additionalProperties'] !== false) {
+        const names = (target['propertyNames'] ?? {}) as JsonSchema;
+        if (!('pattern' in names || 'enum' in names || 'format' in names))
+          target['propertyNames'] = { ...names, pattern: NO_NUL };
+      } else if (
+        target['type'] === 'string' &&
+        !('pattern' in target || 'format' in target || 'enum' in target || 'const' in target)
+      ) {
+        target['pattern'] = NO_NUL;
       }
     },
   }) as JsonSchema;
@@ -25,20 +38,22 @@ export function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchem
 }
 
 const ENVELOPE = '#/components/schemas/ErrorEnvelope';
+/** Any JSON value whose strings hold no U+0000 (the gateway refuses those: PostgreSQL cannot store them). */
+const JSON_VALUE = '#/components/schemas/JsonValue';
+const NO_NUL = '^[^\\u0000]*$';
 const OPENAI_ERROR = '#/components/schemas/OpenAiError';
 
 const ERROR_TEXT: Record<number, string> = {
   400: 'The request is malformed or invalid; details name every problem',
   401: 'No valid credential',
-  402: 'Over budget',
   403: 'The credential lacks the permission, or a sovereignty rule refuses',
-  404: 'Not found in the caller\'s tenant',
+  404: "Not found in the caller's tenant",
   405: 'Method not allowed on this path (see Allow)',
   409: 'Conflicts with the current state (or an Idempotency-Key still in progress)',
   413: 'The body is larger than the limit',
   415: 'The body is not JSON',
   422: 'Well-formed but not processable (or an Idempotency-Key reused with another body)',
-  429: 'Rate limit exceeded (see Retry-After and RateLimit)',
+  429: 'Rate limit exceeded (see Retry-After and RateLimit), or over budget (budget.exceeded)',
   503: 'Overloaded or a dependency is down (see Retry-After)',
   504: 'A dependency did not answer in time',
 };
@@ -119,7 +134,11 @@ function operation(route: Route): JsonSchema {
       description: ERROR_TEXT[status] ?? 'Error',
       ...([429, 503].includes(status) ? { headers: RETRY_AFTER } : {}),
       ...(status === 405
-        ? { headers: { Allow: { description: 'Methods this path serves', schema: { type: 'string' } } } }
+        ? {
+            headers: {
+              Allow: { description: 'Methods this path serves', schema: { type: 'string' } },
+            },
+          }
         : {}),
       content: {
         'application/json': { schema: { $ref: route.openAiErrors ? OPENAI_ERROR : ENVELOPE } },
@@ -167,6 +186,20 @@ export function openApiDocument(routes: readonly Route[], version: string): Json
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
       },
       schemas: {
+        JsonValue: {
+          anyOf: [
+            { type: 'string', pattern: NO_NUL },
+            { type: 'number' },
+            { type: 'boolean' },
+            { type: 'null' },
+            { type: 'array', items: { $ref: JSON_VALUE } },
+            {
+              type: 'object',
+              propertyNames: { pattern: NO_NUL },
+              additionalProperties: { $ref: JSON_VALUE },
+            },
+          ],
+        },
         ErrorEnvelope: {
           type: 'object',
           required: ['error_code', 'message', 'request_id'],

@@ -20,7 +20,7 @@ export interface ResponseSpec {
 export const honoursIdempotencyKey = (route: Route) =>
   route.method === 'post' && route.access !== 'public';
 
-export type ErrorStatus = 402 | 403 | 404 | 409 | 422;
+export type ErrorStatus = 401 | 403 | 404 | 409 | 422;
 
 export interface RequestSpec {
   path?: z.ZodObject;
