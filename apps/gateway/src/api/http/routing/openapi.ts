@@ -16,8 +16,13 @@ export function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchem
       const zod = ctx.zodSchema as unknown as z.ZodType;
       const wire = zod.meta?.()?.['openapi'];
       const target = ctx.jsonSchema as JsonSchema;
+      // zod leaves out the default of a wrapped pipe in input mode; the document keeps it.
+      if (zod.def.type === 'default' && !('default' in target))
+        target['default'] = (zod.def as unknown as { defaultValue: unknown }).defaultValue;
       if (wire && typeof wire === 'object') {
-        for (const key of Object.keys(target)) delete target[key];
+        // Keep what wrappers added to the same object (a default, a description).
+        for (const key of Object.keys(target))
+          if (!['default', 'description'].includes(key)) delete target[key];
         Object.assign(target, wire);
       } else if (zod.def.type === 'unknown') {
         target['$ref'] = JSON_VALUE;
