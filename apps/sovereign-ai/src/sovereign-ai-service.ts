@@ -107,7 +107,7 @@ export function createSovereignAiService(
     },
     outbox,
     ...(embedded ? { embedded } : {}),
-    wire: ({ infrastructure, outbox: box, logger }) => {
+    wire: async ({ infrastructure, outbox: box, logger }) => {
       const jurisdictions = JurisdictionRegistry.fromFile(config.regionsFile);
       const defaultJurisdiction = jurisdictions.normalize(
         config.defaultJurisdiction,
@@ -170,8 +170,12 @@ export function createSovereignAiService(
         retainMs: config.receiptKeyRetentionDays * DAY_MS,
         refreshMs: 60_000,
       });
+      // Before anything is served: a verifier that fetches the keys first must find the key that
+      // will sign (replicas starting together agree on one, see ReceiptKeyring.succeed).
+      const receiptKid = await receipts.ensureSigningKey();
       const bus = infrastructure.bus!;
       logger.info('sovereign-ai ready', {
+        receipt_kid: receiptKid,
         default_jurisdiction: defaultJurisdiction,
         k8s_mode: mode,
         max_rules_per_tenant: config.maxRulesPerTenant,

@@ -4,6 +4,8 @@ import { RECEIPT_ALG, signReceipt } from '@aion/receipts';
 
 export interface StoredReceiptKey {
   kid: string;
+  /** 1 for the first key; the key that supersedes key n is n + 1 (one key per generation). */
+  generation: number;
   publicJwk: JWK;
   /** PKCS#8 PEM, encrypted with the configured passphrase (AES-256-CBC). */
   encryptedPrivateKey: string;
@@ -13,7 +15,11 @@ export interface StoredReceiptKey {
 /** Platform-wide signing keys (not tenant data: every tenant's receipts verify against them). */
 export interface ReceiptKeyStore {
   all(): Promise<StoredReceiptKey[]>;
-  insert(key: StoredReceiptKey): Promise<void>;
+  /**
+   * Stores `key` unless a key of its generation exists, in one atomic step (replicas race for
+   * the same generation and exactly one wins); returns whether this key was the one stored.
+   */
+  insertIfAbsent(key: StoredReceiptKey): Promise<boolean>;
 }
 
 export interface KeyringSettings {
@@ -29,6 +35,8 @@ export interface KeyringSettings {
 /**
  * Ed25519 keys that sign sovereignty receipts. The newest key signs; keys rotate by age (or on
  * demand) and their public halves stay published for `retainMs` after they were superseded.
+ * `ensureSigningKey` at startup makes the current key exist before anything is served, so the
+ * published key set is never empty; replicas starting together agree on one key.
  */
 export class ReceiptKeyring {
   private loaded: { keys: StoredReceiptKey[]; at: number } | undefined;
@@ -40,34 +48,24 @@ export class ReceiptKeyring {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Creates the current signing key if there is none (or it is due for rotation); its kid. */
+  async ensureSigningKey(): Promise<string> {
+    return (await this.signingKey()).key.kid;
+  }
+
   async sign(receiptJson: string): Promise<{ jws: string; kid: string }> {
-    let active = this.newest(await this.keys());
-    if (!active || this.now() - active.createdAt.getTime() > this.settings.rotateAfterMs)
-      active = await this.create();
-    let privateKey: KeyObject;
-    try {
-      privateKey = this.privateKeyOf(active);
-    } catch {
-      // The passphrase changed (e.g. an embedded restart with a new generated secret): the old
-      // key can no longer sign, but its public half stays published; sign with a fresh key.
-      active = await this.create();
-      privateKey = this.privateKeyOf(active);
-    }
-    return {
-      jws: await signReceipt(receiptJson, { kid: active.kid, privateKey }),
-      kid: active.kid,
-    };
+    const { key, privateKey } = await this.signingKey();
+    return { jws: await signReceipt(receiptJson, { kid: key.kid, privateKey }), kid: key.kid };
   }
 
   async rotate(): Promise<string> {
-    return (await this.create()).kid;
+    this.loaded = undefined;
+    return (await this.succeed(newest(await this.keys()))).kid;
   }
 
   /** Public keys only: the active key and every key superseded less than `retainMs` ago. */
   async jwks(): Promise<JSONWebKeySet> {
-    const keys = [...(await this.keys())].sort(
-      (a, b) => b.createdAt.getTime() - a.createdAt.getTime(),
-    );
+    const keys = [...(await this.keys())].sort((a, b) => b.generation - a.generation);
     const published = keys.filter(
       (k, i) => i === 0 || this.now() - keys[i - 1]!.createdAt.getTime() <= this.settings.retainMs,
     );
@@ -76,24 +74,46 @@ export class ReceiptKeyring {
     };
   }
 
+  private async signingKey(): Promise<{ key: StoredReceiptKey; privateKey: KeyObject }> {
+    let key = newest(await this.keys());
+    if (!key || this.now() - key.createdAt.getTime() > this.settings.rotateAfterMs)
+      key = await this.succeed(key);
+    try {
+      return { key, privateKey: this.privateKeyOf(key) };
+    } catch {
+      // The passphrase changed (e.g. an embedded restart with a new generated secret): the old
+      // key can no longer sign, but its public half stays published; sign with a fresh key.
+      key = await this.succeed(key);
+      return { key, privateKey: this.privateKeyOf(key) };
+    }
+  }
+
   private async keys(): Promise<StoredReceiptKey[]> {
     if (!this.loaded || this.now() - this.loaded.at > this.settings.refreshMs)
       this.loaded = { keys: await this.store.all(), at: this.now() };
     return this.loaded.keys;
   }
 
-  private newest(keys: StoredReceiptKey[]): StoredReceiptKey | undefined {
-    return keys.reduce<StoredReceiptKey | undefined>(
-      (best, k) => (!best || k.createdAt > best.createdAt ? k : best),
-      undefined,
-    );
+  /**
+   * Makes a key of the generation after `previous` current: this replica's, or the one another
+   * replica stored first for that generation. Then reads the store back and returns its newest
+   * key (a replica that was further ahead may have stored an even newer one).
+   */
+  private async succeed(previous: StoredReceiptKey | undefined): Promise<StoredReceiptKey> {
+    const { key, privateKey } = await this.generate((previous?.generation ?? 0) + 1);
+    if (await this.store.insertIfAbsent(key)) this.privateKeys.set(key.kid, privateKey);
+    this.loaded = undefined;
+    const current = newest(await this.keys());
+    if (!current) throw new Error('receipt key store returned no key after storing one');
+    return current;
   }
 
-  private async create(): Promise<StoredReceiptKey> {
+  private async generate(generation: number) {
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
     const publicJwk = await exportJWK(publicKey);
     const key: StoredReceiptKey = {
       kid: `aion-receipt-${(await calculateJwkThumbprint(publicJwk)).slice(0, 16)}`,
+      generation,
       publicJwk,
       encryptedPrivateKey: privateKey
         .export({
@@ -105,10 +125,7 @@ export class ReceiptKeyring {
         .toString(),
       createdAt: new Date(this.now()),
     };
-    await this.store.insert(key);
-    this.privateKeys.set(key.kid, privateKey);
-    this.loaded = undefined;
-    return key;
+    return { key, privateKey };
   }
 
   private privateKeyOf(key: StoredReceiptKey): KeyObject {
@@ -123,4 +140,11 @@ export class ReceiptKeyring {
     }
     return privateKey;
   }
+}
+
+function newest(keys: StoredReceiptKey[]): StoredReceiptKey | undefined {
+  return keys.reduce<StoredReceiptKey | undefined>(
+    (best, k) => (!best || k.generation > best.generation ? k : best),
+    undefined,
+  );
 }

@@ -172,6 +172,12 @@ export const sovereignModels = pgTable(
  */
 export const receiptKeys = pgTable('sov_receipt_keys', {
   kid: text('kid').primaryKey(),
+  /**
+   * 1 for the first key, n+1 for the key that supersedes key n. Unique, so replicas creating the
+   * next key at the same moment insert it once: the losers' inserts do nothing and they read
+   * back the winner's.
+   */
+  generation: integer('generation').notNull().unique(),
   publicJwk: jsonb('public_jwk').notNull(),
   encryptedPrivateKey: text('encrypted_private_key').notNull(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull(),

@@ -57,8 +57,16 @@ export class PostgresReceiptKeys implements ReceiptKeyStore {
     );
   }
 
-  async insert(key: StoredReceiptKey): Promise<void> {
-    await withoutTenant(this.db, (tx) => tx.insert(receiptKeys).values(key));
+  /** One statement: the unique generation decides between replicas inserting at once. */
+  async insertIfAbsent(key: StoredReceiptKey): Promise<boolean> {
+    const stored = await withoutTenant(this.db, (tx) =>
+      tx
+        .insert(receiptKeys)
+        .values(key)
+        .onConflictDoNothing({ target: receiptKeys.generation })
+        .returning({ kid: receiptKeys.kid }),
+    );
+    return stored.length === 1;
   }
 }
 
