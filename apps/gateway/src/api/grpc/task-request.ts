@@ -5,7 +5,7 @@ import * as z from 'zod/v4';
 import { jsonProblem } from '../json-limits';
 import { jurisdictionSchema } from '../http/routes/common';
 import {
-  SummarizeParams,
+  INTENT_PARAMS,
   TaskId,
   taskRequestSchema,
   type TaskRequestBody,
@@ -18,7 +18,6 @@ export const MAX_WAIT_MS = 60_000;
 const MAX_JSON_DEPTH = 32;
 
 /** The intents of task-schemas.ts whose parameters have a schema: it types their string values. */
-const INTENT_PARAMS: Record<string, z.ZodType> = { summarize: SummarizeParams };
 
 const CLASSIFICATION: Record<number, string | undefined> = {
   [DataClassification.NONE]: 'none',
@@ -146,38 +145,12 @@ export function taskRequestParser(
       parsed = parse(schema, body, 'task request');
     } catch (err) {
       if (!(err instanceof AionError) || err.code !== 'validation.invalid_argument') throw err;
-      problems.push(...withParamProblems(request.intent, params, err.details ?? []));
+      problems.push(...(err.details ?? []));
     }
     if (problems.length || !parsed)
       throw AionError.validation('the task request is invalid', problems);
     return parsed;
   };
-}
-
-/**
- * The request schema is a union by intent, and its problems are those of the branch with the
- * fewest; for an intent with its own parameter schema that may be the other branch ("intent"),
- * hiding what is wrong with the parameters. Those are checked here, with the intent's schema.
- */
-function withParamProblems(
-  intent: string,
-  params: unknown,
-  problems: ErrorDetail[],
-): ErrorDetail[] {
-  const schema = INTENT_PARAMS[intent];
-  if (!schema) return problems;
-  const checked = schema.safeParse(params);
-  const paramProblems: ErrorDetail[] = checked.success
-    ? []
-    : checked.error.issues.map((issue) => ({
-        field: ['params', ...issue.path.map(String)].join('.'),
-        reason: issue.code,
-        message: issue.message,
-      }));
-  return [
-    ...problems.filter((p) => p.field !== 'intent' && !p.field?.startsWith('params')),
-    ...paramProblems,
-  ];
 }
 
 /** A task id from the wire, checked as REST checks the one in its path. */

@@ -3,15 +3,23 @@ import { AionError } from '@aion/errors';
 
 type Issue = { field: string; reason: string; message: string };
 
+/** Problems with a top-level field: what tells the branches of a union apart. */
+const shallow = (issues: readonly z.core.$ZodIssue[]) =>
+  issues.filter((issue) => issue.path.length <= 1).length;
+
 /**
- * Zod issues as envelope details. A union that failed reports the branch that came closest
- * (fewest problems): for a task whose intent picks the branch, that is the intent's own schema.
+ * Zod issues as envelope details. A union that failed reports the branch that got furthest: the
+ * one with the fewest problems in top-level fields (for a task, the branch its intent picked,
+ * whose params are wrong, rather than the other, which refuses the intent itself), then the one
+ * with the fewest problems.
  */
 function issuesOf(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] = []): Issue[] {
   return issues.flatMap((issue) => {
     const path = [...prefix, ...issue.path];
     if (issue.code === 'invalid_union' && issue.errors.length > 0) {
-      const closest = [...issue.errors].sort((a, b) => a.length - b.length)[0]!;
+      const closest = [...issue.errors].sort(
+        (a, b) => shallow(a) - shallow(b) || a.length - b.length,
+      )[0]!;
       return issuesOf(closest, path);
     }
     return [

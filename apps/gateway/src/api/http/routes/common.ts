@@ -65,6 +65,16 @@ export function jurisdictionSchema(registry: JurisdictionRegistry) {
 }
 export type JurisdictionSchema = ReturnType<typeof jurisdictionSchema>;
 
+/** The error envelope, where a schema must name it (inside event streams). */
+export const ErrorEnvelopeJson = z.object({
+  error_code: z.string(),
+  message: z.string(),
+  details: z
+    .array(z.object({ field: z.string(), reason: z.string().optional(), message: z.string() }))
+    .optional(),
+  request_id: z.string(),
+});
+
 /** An empty JSON body, or none at all. */
 export const NoteBody = (what: string) =>
   z.strictObject({ note: z.string().max(1000).default('').describe(what) });

@@ -59,6 +59,29 @@ const ChatCompletion = z.object({
   ),
   usage: Usage,
 });
+const ChatCompletionChunk = z.object({
+  id: z.string(),
+  object: z.literal('chat.completion.chunk'),
+  created: z.int(),
+  model: z.string(),
+  choices: z.array(
+    z.object({
+      index: z.int(),
+      delta: z.object({ role: z.literal('assistant').optional(), content: z.string().optional() }),
+      finish_reason: z.string().nullable(),
+      logprobs: z.null(),
+    }),
+  ),
+  usage: Usage.optional(),
+});
+const OpenAiErrorJson = z.object({
+  error: z.object({
+    message: z.string(),
+    type: z.string(),
+    param: z.string().nullable(),
+    code: z.string().nullable(),
+  }),
+});
 const ModelList = z.object({
   object: z.literal('list'),
   data: z.array(
@@ -178,7 +201,10 @@ export function openAiRoutes(deps: OpenAiRouteDeps): Route[] {
         200: {
           description: 'The completion; with stream: true, chat.completion.chunk events',
           schema: ChatCompletion,
-          eventStream: true,
+          eventStream: {
+            events: { data: z.union([ChatCompletionChunk, OpenAiErrorJson]) },
+            end: '[DONE]',
+          },
         },
       },
       errors: [404, 422],

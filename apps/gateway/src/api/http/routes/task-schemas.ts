@@ -1,6 +1,7 @@
 import * as z from 'zod/v4';
 import {
   Classification,
+  ErrorEnvelopeJson,
   PageInfo,
   PageToken,
   Privacy,
@@ -24,7 +25,7 @@ export const SummarizeParams = z.strictObject({
 
 const INTENT = /^[a-z][a-z0-9_-]{0,62}$/;
 /** Intents with parameters of their own; any other intent takes a free-form object. */
-const INTENTS_WITH_SCHEMAS = ['summarize'];
+export const INTENT_PARAMS: Readonly<Record<string, z.ZodObject>> = { summarize: SummarizeParams };
 
 function taskRequestOf(
   jurisdiction: JurisdictionSchema,
@@ -69,7 +70,7 @@ export function taskRequestSchema(jurisdiction: JurisdictionSchema) {
   const otherIntent = z
     .string()
     .regex(INTENT)
-    .regex(new RegExp(`^(?!(?:${INTENTS_WITH_SCHEMAS.join('|')})$)`), 'has its own branch');
+    .regex(new RegExp(`^(?!(?:${Object.keys(INTENT_PARAMS).join('|')})$)`), 'has its own branch');
   return z.union([
     taskRequestOf(jurisdiction, z.literal('summarize'), SummarizeParams),
     taskRequestOf(jurisdiction, otherIntent, z.record(z.string(), z.unknown()).default({})),
@@ -138,6 +139,14 @@ export const ReceiptJson = z.object({
     .string()
     .describe('Compact JWS (EdDSA) over the receipt; keys at /.well-known/aion-receipt-keys'),
 });
+
+/** What each server-sent event of a task carries in its data. */
+export const TaskEvents = {
+  token: z.object({ token: z.string() }),
+  partial: z.object({ partial: z.unknown() }),
+  done: TaskResultJson,
+  error: z.union([TaskResultJson, ErrorEnvelopeJson]),
+};
 
 export const StreamQuery = z.strictObject({
   last_event_id: z

@@ -16,6 +16,7 @@ import {
   TaskListQuery,
   TaskPage,
   taskRequestSchema,
+  TaskEvents,
   TaskResultJson,
   WaitHeaders,
 } from './task-schemas';
@@ -184,8 +185,8 @@ export function taskRoutes(deps: TaskRouteDeps): Route[] {
       request: { path: TaskIdPath, query: StreamQuery, headers: StreamHeaders },
       responses: {
         200: {
-          description: 'An event stream; `id` is the event sequence',
-          contentType: 'text/event-stream',
+          description: 'Server-sent events: token, partial, done, error; `id` is the sequence',
+          eventStream: { events: TaskEvents },
         },
       },
       errors: [404],

@@ -1,5 +1,5 @@
 import * as z from 'zod/v4';
-import { honoursIdempotencyKey, type Route } from './route';
+import { honoursIdempotencyKey, type ResponseSpec, type Route } from './route';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -72,6 +72,30 @@ export function errorStatuses(route: Route): number[] {
   return [...statuses].sort((a, b) => a - b);
 }
 
+/**
+ * One server-sent event as OpenAPI 3.1 describes an event stream (each event an object of its
+ * fields), its data JSON checked against the schema of its event name.
+ */
+function eventSchema(stream: NonNullable<ResponseSpec['eventStream']>): JsonSchema {
+  const json = (schema: z.ZodType) => ({
+    type: 'string',
+    contentMediaType: 'application/json',
+    contentSchema: jsonSchema(schema, 'output'),
+  });
+  return {
+    anyOf: Object.entries(stream.events).map(([name, schema]) => ({
+      type: 'object',
+      required: ['data', ...(name === 'data' ? [] : ['event'])],
+      properties: {
+        ...(name === 'data' ? {} : { event: { const: name } }),
+        id: { type: 'string', pattern: '^[0-9]+$' },
+        retry: { type: 'integer' },
+        data: stream.end ? { anyOf: [{ const: stream.end }, json(schema)] } : json(schema),
+      },
+    })),
+  };
+}
+
 const RETRY_AFTER = {
   'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } },
 };
@@ -115,13 +139,19 @@ function operation(route: Route): JsonSchema {
     responses[status] = {
       description: spec.description,
       ...(spec.headers ? { headers: spec.headers } : {}),
-      ...(spec.schema || spec.contentType
+      ...(spec.schema || spec.eventStream
         ? {
             content: {
-              [spec.contentType ?? 'application/json']: {
-                schema: spec.schema ? jsonSchema(spec.schema, 'output') : { type: 'string' },
-              },
-              ...(spec.eventStream ? { 'text/event-stream': { schema: { type: 'string' } } } : {}),
+              ...(spec.schema
+                ? {
+                    [spec.contentType ?? 'application/json']: {
+                      schema: jsonSchema(spec.schema, 'output'),
+                    },
+                  }
+                : {}),
+              ...(spec.eventStream
+                ? { 'text/event-stream': { schema: eventSchema(spec.eventStream) } }
+                : {}),
             },
           }
         : {}),

@@ -10,8 +10,12 @@ export interface ResponseSpec {
   /** The JSON body (application/json unless `contentType` says otherwise). */
   schema?: z.ZodType;
   contentType?: string;
-  /** The same status may instead be a text/event-stream (the request asked to stream). */
-  eventStream?: boolean;
+  /**
+   * A text/event-stream answer (alone, or instead of the JSON when the request asked to stream):
+   * the JSON each named event carries in its data, or `data` for events without a name, and the
+   * literal data line that ends the stream, if any (OpenAI's [DONE]).
+   */
+  eventStream?: { events: Record<string, z.ZodType>; end?: string };
   headers?: Record<string, { description: string; schema: Record<string, unknown> }>;
 }
 
