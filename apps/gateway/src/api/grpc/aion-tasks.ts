@@ -3,7 +3,7 @@ import { can } from '@aion/auth';
 import { AionError } from '@aion/errors';
 import type { ClientOf, GrpcServer, PublicServiceOptions } from '@aion/grpc';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
-import { toSubmit } from '../http/task-json';
+import { toSubmit } from '../tasks/task-json';
 import { parseTaskId, taskRequestParser } from './task-request';
 import { publicTaskResult } from './task-result';
 

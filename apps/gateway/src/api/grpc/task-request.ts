@@ -3,13 +3,13 @@ import { AionError, type ErrorDetail } from '@aion/errors';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
 import * as z from 'zod/v4';
 import { jsonProblem } from '../json-limits';
-import { jurisdictionSchema } from '../http/routes/common';
+import { jurisdictionSchema } from '../wire-schemas';
 import {
   INTENT_PARAMS,
   TaskId,
   taskRequestSchema,
   type TaskRequestBody,
-} from '../http/routes/task-schemas';
+} from '../tasks/task-schemas';
 import { parse } from '../http/validate';
 
 /** Submit's wait_ms at most, as REST's `Prefer: wait=60`. */

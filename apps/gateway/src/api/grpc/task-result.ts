@@ -1,6 +1,6 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { TaskResultSchema, TaskView } from '@aion/contracts';
-import { taskJson } from '../http/task-json';
+import { taskJson } from '../tasks/task-json';
 
 /**
  * The orchestrator's view of a task as the public TaskResult: the blueprint's fields, with

@@ -9,7 +9,7 @@ import { AionError, toAionError } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
 import { runWithTenant } from '@aion/tenancy';
 import type { Logger } from '@aion/telemetry';
-import { sseEventName, streamEventJson } from '../http/task-json';
+import { sseEventName, streamEventJson } from '../tasks/task-json';
 
 export const WS_PATH = '/v1/ws';
 /** Close code for a client that reads too slowly (its send buffer filled up). */

@@ -3,7 +3,7 @@ import type { ApiKeyRecord, ApiKeyService } from '@aion/auth';
 import type { AuditRecorder } from '@aion/events';
 import type { SessionService } from '../../../core/sessions';
 import { route, type Route } from '../routing/route';
-import { Role, Timestamp, Uuid } from './common';
+import { Role, Timestamp, Uuid } from '../../wire-schemas';
 
 export const LoginRequest = z.strictObject({
   tenant_id: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/),

@@ -2,7 +2,7 @@ import * as z from 'zod/v4';
 import type { LearningGovernanceService } from '@aion/contracts';
 import type { ClientOf } from '@aion/grpc';
 import { route, type Route } from '../routing/route';
-import { queryInt } from './common';
+import { queryInt } from '../../wire-schemas';
 
 const RoleName = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/);
 const RolePath = z.strictObject({ role: RoleName });

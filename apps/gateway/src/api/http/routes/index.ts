@@ -11,7 +11,7 @@ import type { SessionService } from '../../../core/sessions';
 import type { Route } from '../routing/route';
 import { authRoutes } from './auth';
 import { budgetRoutes } from './budget';
-import { jurisdictionSchema } from './common';
+import { jurisdictionSchema } from '../../wire-schemas';
 import { governanceRoutes } from './governance';
 import { openAiRoutes } from './openai';
 import { operationsRoutes } from './operations';

@@ -13,7 +13,7 @@ import { AionError, requestIdOf, toHttpError } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
 import { route, type Route } from '../routing/route';
-import { Classification, jurisdictionSchema, Privacy } from './common';
+import { Classification, jurisdictionSchema, Privacy } from '../../wire-schemas';
 import { failIfNotOk, streamCompletion, TERMINAL_STATUSES, usageOf } from './openai-stream';
 import { openAiError } from './openai-errors';
 

@@ -2,7 +2,7 @@ import * as z from 'zod/v4';
 import type { OrchestratorAdminService } from '@aion/contracts';
 import type { ClientOf } from '@aion/grpc';
 import { route, type Route } from '../routing/route';
-import { NoteBody, queryBool, queryInt, Uuid } from './common';
+import { NoteBody, queryBool, queryInt, Uuid } from '../../wire-schemas';
 
 export const DeadLetterListQuery = z.strictObject({
   resolved: queryBool().optional().describe('Only open (false) or closed (true)'),

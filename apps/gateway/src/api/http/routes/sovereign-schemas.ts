@@ -6,7 +6,7 @@ import {
   Timestamp,
   Uuid,
   type JurisdictionSchema,
-} from './common';
+} from '../../wire-schemas';
 
 /** Request and response schemas of /api/v1/sovereign, built over the jurisdiction registry. */
 export function sovereignSchemas(J: JurisdictionSchema) {

@@ -1,7 +1,7 @@
 import * as z from 'zod/v4';
 import { ClassificationTier, ResidencyAction, RoutingStrategy } from '@aion/contracts';
 import { route, type Route } from '../routing/route';
-import { PageQuery } from './common';
+import { PageQuery } from '../../wire-schemas';
 import {
   dataContext,
   deploymentJson,

@@ -3,7 +3,7 @@ import type { Response } from 'express';
 import type { TaskOrchestrator } from '@aion/contracts';
 import { toAionError } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
-import { sseEventName, streamEventJson } from '../task-json';
+import { sseEventName, streamEventJson } from '../../tasks/task-json';
 
 const STREAM_DEADLINE_MS = 3_600_000;
 

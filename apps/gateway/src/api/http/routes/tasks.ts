@@ -3,8 +3,8 @@ import { AionError } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
 import { route, type Route } from '../routing/route';
-import { STATUS_CODE, taskJson, TERMINAL, toSubmit } from '../task-json';
-import { jurisdictionSchema } from './common';
+import { STATUS_CODE, taskJson, TERMINAL, toSubmit } from '../../tasks/task-json';
+import { jurisdictionSchema } from '../../wire-schemas';
 import { streamSse } from './task-stream';
 import {
   CancelBody,
@@ -19,7 +19,7 @@ import {
   TaskEvents,
   TaskResultJson,
   WaitHeaders,
-} from './task-schemas';
+} from '../../tasks/task-schemas';
 
 const MAX_WAIT_SECONDS = 60;
 

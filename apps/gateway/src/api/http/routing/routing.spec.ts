@@ -3,7 +3,7 @@ import request from 'supertest';
 import * as z from 'zod/v4';
 import type { Principal } from '@aion/auth';
 import { errorMiddleware } from '@aion/errors';
-import { queryInt } from '../routes/common';
+import { queryInt } from '../../wire-schemas';
 import { mountRoutes } from './mount';
 import { errorStatuses, openApiDocument } from './openapi';
 import { route, type Route } from './route';

@@ -10,7 +10,7 @@ import {
   TaskStatus,
   type TaskView,
 } from '@aion/contracts';
-import type { TaskRequestBody } from './routes/task-schemas';
+import type { TaskRequestBody } from './task-schemas';
 
 type StatusName = 'QUEUED' | 'ROUTED' | 'RUNNING' | 'OK' | 'ERROR' | 'TIMEOUT' | 'CANCELED';
 const STATUS: Record<number, StatusName> = {

@@ -8,7 +8,7 @@ import {
   queryInt,
   Timestamp,
   type JurisdictionSchema,
-} from './common';
+} from '../wire-schemas';
 
 /** Schemas of /v1/tasks: the blueprint's task request and canonical result JSON. */
 
