@@ -52,7 +52,8 @@ export function jurisdictionSchema(registry: JurisdictionRegistry) {
   return z
     .string()
     .refine((code) => registry.isKnown(code), {
-      message: 'must be an ISO 3166-1 alpha-2 code or a region code',
+      error: (issue) =>
+        `${JSON.stringify(issue.input)} is not an ISO 3166-1 alpha-2 code or a region code`,
     })
     .transform((code) => code.toUpperCase())
     .meta({

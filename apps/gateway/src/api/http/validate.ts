@@ -36,5 +36,12 @@ function issuesOf(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] = [
 export function parse<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  throw AionError.validation(`the ${what} is invalid`, issuesOf(result.error.issues));
+  const details = issuesOf(result.error.issues);
+  // The message names the first problems too: many clients show only the message.
+  const summary = details
+    .slice(0, 3)
+    .map((d) => `${d.field}: ${d.message}`)
+    .join('; ');
+  const more = details.length > 3 ? ` (and ${details.length - 3} more)` : '';
+  throw AionError.validation(`the ${what} is invalid: ${summary}${more}`, details);
 }
