@@ -408,7 +408,7 @@ describe('tasks through orchestrator and module-host, each its own process', () 
     ).rejects.toMatchObject({ code: 'state.conflict' });
     await expect(
       runWithTenant(tenant, () => adminApi.reserveBudget({ requestId: 'r-2', amountUsd: 5 })),
-    ).rejects.toMatchObject({ code: 'budget.exceeded', httpStatus: 402 });
+    ).rejects.toMatchObject({ code: 'budget.exceeded', httpStatus: 429 });
   });
 
   it('cancels a running task, lists tasks with paging, and refuses illegal moves and bad input', async () => {
