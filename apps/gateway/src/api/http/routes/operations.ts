@@ -105,6 +105,17 @@ export function operationsRoutes(admin: Client, requestTimeoutMs: number): Route
           }),
         },
       },
+      links: {
+        GetFirst: { operationId: 'getDeadLetter', parameters: { id: '$response.body#/data/0/id' } },
+        ResolveFirst: {
+          operationId: 'resolveDeadLetter',
+          parameters: { id: '$response.body#/data/0/id' },
+        },
+        ReplayFirst: {
+          operationId: 'replayDeadLetter',
+          parameters: { id: '$response.body#/data/0/id' },
+        },
+      },
       async handle({ query }) {
         const { entries, total } = await admin.listDeadLetters(
           {

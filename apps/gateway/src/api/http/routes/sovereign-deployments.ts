@@ -69,6 +69,10 @@ export function deploymentRoutes(
           operationId: 'getRegionalDeployment',
           parameters: { id: '$response.body#/deployment/id' },
         },
+        SetDeploymentStatus: {
+          operationId: 'updateDeploymentStatus',
+          parameters: { id: '$response.body#/deployment/id' },
+        },
       },
       async handle({ body }) {
         const r = await sovereign.deployRegional(
