@@ -54,6 +54,10 @@ step "integration and end-to-end tests (real PostgreSQL, Redis, Kafka)"
 NODE_OPTIONS="$node_options" npx jest -c jest.integration.config.cjs --ci --json --outputFile="$reports/integration.json"
 integration_status=$?
 
+step "contract test: schemathesis (PyPI), all checks, over the gateway's served OpenAPI document"
+bash tools/ci/schemathesis.sh
+contract_status=$?
+
 echo
 echo "total time: $((SECONDS - started)) s"
 node -e '
@@ -66,5 +70,6 @@ for (const f of process.argv.slice(1)) {
 }
 console.log(`Tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 ' "$reports/unit.json" "$reports/integration.json"
+echo "Contract test (schemathesis, all checks): $([ "$contract_status" -eq 0 ] && echo passed || echo FAILED)"
 rm -rf "$reports"
-[ "$unit_status" -eq 0 ] && [ "$integration_status" -eq 0 ]
+[ "$unit_status" -eq 0 ] && [ "$integration_status" -eq 0 ] && [ "$contract_status" -eq 0 ]
