@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the integration tests and the local dev stack run on (Debian/Ubuntu):
-#   PostgreSQL 15 and Redis 7 from apt, Java 17 and Maven if missing, and the Apache Kafka 3.9
+#   PostgreSQL 15, Redis 7 and Python's venv from apt, Java 17 and Maven if missing, the Apache Kafka 3.9
 #   broker jars from Maven Central into $AION_INFRA_CACHE (default ~/.cache/aion-infra).
 # Idempotent: installs only what is missing. Nothing is downloaded from outside the registries.
 set -euo pipefail
@@ -19,6 +19,8 @@ if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then missing+=(postgresql); fi
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+# The contract test installs schemathesis from PyPI into a virtual environment.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "[infra] installing with apt: ${missing[*]}"
