@@ -69,7 +69,8 @@ export function taskJson(result: TaskView) {
   };
 }
 
-const PRIVACY = {
+/** The JSON API's words as the contract's enums. */
+export const PRIVACY_CODE = {
   'local-only': Privacy.LOCAL_ONLY,
   'allow-api': Privacy.ALLOW_API,
   hybrid: Privacy.HYBRID,
@@ -80,7 +81,7 @@ const PRIORITY = {
   high: Priority.HIGH,
   critical: Priority.CRITICAL,
 } as const;
-const CLASSIFICATION = {
+export const CLASSIFICATION_CODE = {
   none: DataClassification.NONE,
   pii: DataClassification.PII,
   financial: DataClassification.FINANCIAL,
@@ -101,12 +102,12 @@ export function toSubmit(body: TaskRequestBody) {
       sla: {
         budgetUsd: body.sla.budget_usd,
         p95Ms: body.sla.p95_ms,
-        privacy: PRIVACY[body.sla.privacy],
+        privacy: PRIVACY_CODE[body.sla.privacy],
       },
       metadata: body.metadata,
       dataContext: {
         jurisdiction: body.data_context.jurisdiction,
-        classification: CLASSIFICATION[body.data_context.classification],
+        classification: CLASSIFICATION_CODE[body.data_context.classification],
       },
       projectId: body.project_id ?? '',
     },

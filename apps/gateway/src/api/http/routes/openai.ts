@@ -2,16 +2,11 @@ import { toJson, type JsonObject } from '@bufbuild/protobuf';
 import { ValueSchema } from '@bufbuild/protobuf/wkt';
 import type { ErrorRequestHandler } from 'express';
 import * as z from 'zod/v4';
-import {
-  DataClassification,
-  OrchestratorAdminService,
-  Priority,
-  Privacy as PrivacyCode,
-  TaskOrchestrator,
-} from '@aion/contracts';
+import { OrchestratorAdminService, Priority, TaskOrchestrator } from '@aion/contracts';
 import { AionError, requestIdOf, toHttpError } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
+import { CLASSIFICATION_CODE, PRIVACY_CODE } from '../../tasks/task-json';
 import { route, type Route } from '../routing/route';
 import { Classification, jurisdictionSchema, Privacy } from '../../wire-schemas';
 import { failIfNotOk, streamCompletion, TERMINAL_STATUSES, usageOf } from './openai-stream';
@@ -93,19 +88,6 @@ const ModelList = z.object({
     }),
   ),
 });
-
-const PRIVACY = {
-  'local-only': PrivacyCode.LOCAL_ONLY,
-  'allow-api': PrivacyCode.ALLOW_API,
-  hybrid: PrivacyCode.HYBRID,
-} as const;
-const CLASSIFICATION = {
-  none: DataClassification.NONE,
-  pii: DataClassification.PII,
-  financial: DataClassification.FINANCIAL,
-  health: DataClassification.HEALTH,
-  biometric: DataClassification.BIOMETRIC,
-} as const;
 
 export const isOpenAiPath = (path: string) =>
   path === '/v1/chat/completions' || path === '/v1/models' || path.startsWith('/v1/models/');
@@ -237,12 +219,12 @@ export function openAiRoutes(deps: OpenAiRouteDeps): Route[] {
               intent: 'chat',
               params: params as JsonObject,
               priority: Priority.NORMAL,
-              sla: { budgetUsd: 0, p95Ms: 0, privacy: PRIVACY[privacy] },
+              sla: { budgetUsd: 0, p95Ms: 0, privacy: PRIVACY_CODE[privacy] },
               metadata: {
                 api: 'openai-chat-completions',
                 ...(body.user ? { user: body.user } : {}),
               },
-              dataContext: { jurisdiction, classification: CLASSIFICATION[classification] },
+              dataContext: { jurisdiction, classification: CLASSIFICATION_CODE[classification] },
             },
             // Without streaming the orchestrator answers once the task ended: no stream needed.
             waitMs: stream ? 0 : Math.max(1, deps.requestTimeoutMs - 1_000),

@@ -1,5 +1,6 @@
 import * as z from 'zod/v4';
 import { ClassificationTier, ResidencyAction, RoutingStrategy } from '@aion/contracts';
+import { collectionRoutes } from '../routing/collection';
 import { route, type Route } from '../routing/route';
 import { PageQuery } from '../../wire-schemas';
 import {
@@ -41,11 +42,6 @@ export function residencyRoutes(
     strategy: num(RoutingStrategy, b.strategy),
     primaryJurisdiction: b.primary_jurisdiction,
     secondaryJurisdictions: b.secondary_jurisdictions,
-  });
-  const linksFor = (kind: 'ResidencyRule' | 'RoutingPolicy') => ({
-    [`Get${kind}`]: { operationId: `get${kind}`, parameters: { id: '$response.body#/id' } },
-    [`Update${kind}`]: { operationId: `update${kind}`, parameters: { id: '$response.body#/id' } },
-    [`Delete${kind}`]: { operationId: `delete${kind}`, parameters: { id: '$response.body#/id' } },
   });
   const tag = 'sovereignty';
   const read = 'sovereign:read' as const;
@@ -135,183 +131,55 @@ export function residencyRoutes(
         };
       },
     }),
-    route({
-      method: 'get',
+    ...collectionRoutes({
       path: `${BASE}/residency/rules`,
-      operationId: 'listResidencyRules',
-      summary: 'Residency rules in evaluation order',
+      kind: 'ResidencyRule',
+      noun: 'residency rule',
       tag,
-      access: read,
-      request: { query: PageQuery },
-      responses: {
-        200: {
-          description: 'A page of rules',
-          schema: z.object({ data: z.array(s.Rule), ...s.Page }),
-        },
-      },
-      async handle({ query }) {
+      read,
+      manage,
+      id: s.IdPath,
+      query: PageQuery,
+      body: s.ResidencyRuleRequest,
+      item: s.Rule,
+      conflicts: [409],
+      async list(query) {
         const r = await sovereign.listResidencyRules(pageRequest(query), o);
-        return { status: 200, body: { data: r.rules.map(ruleJson), ...page(r.page) } };
+        return { data: r.rules.map(ruleJson), ...page(r.page) };
       },
+      create: async (body) =>
+        ruleJson((await sovereign.createResidencyRule({ rule: ruleMessage(body) }, o)).rule),
+      get: async (id) => ruleJson((await sovereign.getResidencyRule({ id }, o)).rule),
+      replace: async (id, body) =>
+        ruleJson((await sovereign.updateResidencyRule({ rule: ruleMessage(body, id) }, o)).rule),
+      remove: async (id) => void (await sovereign.deleteResidencyRule({ id }, o)),
     }),
-    route({
-      method: 'post',
-      path: `${BASE}/residency/rules`,
-      operationId: 'createResidencyRule',
-      summary: 'Add a residency rule',
-      tag,
-      access: manage,
-      request: { body: s.ResidencyRuleRequest },
-      responses: { 201: { description: 'The rule', schema: s.Rule } },
-      errors: [409, 422],
-      links: linksFor('ResidencyRule'),
-      async handle({ body }) {
-        const { rule } = await sovereign.createResidencyRule({ rule: ruleMessage(body) }, o);
-        return {
-          status: 201,
-          headers: { Location: `${BASE}/residency/rules/${rule?.id}` },
-          body: ruleJson(rule),
-        };
-      },
-    }),
-    route({
-      method: 'get',
-      path: `${BASE}/residency/rules/{id}`,
-      operationId: 'getResidencyRule',
-      summary: 'One residency rule',
-      tag,
-      access: read,
-      request: { path: s.IdPath },
-      responses: { 200: { description: 'The rule', schema: s.Rule } },
-      errors: [404],
-      async handle({ path }) {
-        return {
-          status: 200,
-          body: ruleJson((await sovereign.getResidencyRule({ id: path.id }, o)).rule),
-        };
-      },
-    }),
-    route({
-      method: 'put',
-      path: `${BASE}/residency/rules/{id}`,
-      operationId: 'updateResidencyRule',
-      summary: 'Replace a residency rule',
-      tag,
-      access: manage,
-      request: { path: s.IdPath, body: s.ResidencyRuleRequest },
-      responses: { 200: { description: 'The rule', schema: s.Rule } },
-      errors: [404, 409],
-      async handle({ path, body }) {
-        const { rule } = await sovereign.updateResidencyRule(
-          { rule: ruleMessage(body, path.id) },
-          o,
-        );
-        return { status: 200, body: ruleJson(rule) };
-      },
-    }),
-    route({
-      method: 'delete',
-      path: `${BASE}/residency/rules/{id}`,
-      operationId: 'deleteResidencyRule',
-      summary: 'Delete a residency rule',
-      tag,
-      access: manage,
-      request: { path: s.IdPath },
-      responses: { 204: { description: 'Deleted' } },
-      errors: [404],
-      async handle({ path }) {
-        await sovereign.deleteResidencyRule({ id: path.id }, o);
-        return { status: 204 };
-      },
-    }),
-    route({
-      method: 'get',
+    ...collectionRoutes({
       path: `${BASE}/routing/policies`,
-      operationId: 'listRoutingPolicies',
-      summary: 'Routing policies',
+      kind: 'RoutingPolicy',
+      noun: 'routing policy',
       tag,
-      access: read,
-      request: { query: PageQuery },
-      responses: {
-        200: {
-          description: 'A page of policies',
-          schema: z.object({ data: z.array(s.Policy), ...s.Page }),
-        },
-      },
-      async handle({ query }) {
+      read,
+      manage,
+      id: s.IdPath,
+      query: PageQuery,
+      body: s.RoutingPolicyRequest,
+      item: s.Policy,
+      conflicts: [409],
+      async list(query) {
         const r = await sovereign.listRoutingPolicies(pageRequest(query), o);
-        return { status: 200, body: { data: r.policies.map(policyJson), ...page(r.page) } };
+        return { data: r.policies.map(policyJson), ...page(r.page) };
       },
-    }),
-    route({
-      method: 'post',
-      path: `${BASE}/routing/policies`,
-      operationId: 'createRoutingPolicy',
-      summary: 'Add a routing policy (strict, preferred or fallback jurisdictions)',
-      tag,
-      access: manage,
-      request: { body: s.RoutingPolicyRequest },
-      responses: { 201: { description: 'The policy', schema: s.Policy } },
-      errors: [409],
-      links: linksFor('RoutingPolicy'),
-      async handle({ body }) {
-        const { policy } = await sovereign.createRoutingPolicy({ policy: policyMessage(body) }, o);
-        return {
-          status: 201,
-          headers: { Location: `${BASE}/routing/policies/${policy?.id}` },
-          body: policyJson(policy),
-        };
-      },
-    }),
-    route({
-      method: 'get',
-      path: `${BASE}/routing/policies/{id}`,
-      operationId: 'getRoutingPolicy',
-      summary: 'One routing policy',
-      tag,
-      access: read,
-      request: { path: s.IdPath },
-      responses: { 200: { description: 'The policy', schema: s.Policy } },
-      errors: [404],
-      async handle({ path }) {
-        return {
-          status: 200,
-          body: policyJson((await sovereign.getRoutingPolicy({ id: path.id }, o)).policy),
-        };
-      },
-    }),
-    route({
-      method: 'put',
-      path: `${BASE}/routing/policies/{id}`,
-      operationId: 'updateRoutingPolicy',
-      summary: 'Replace a routing policy',
-      tag,
-      access: manage,
-      request: { path: s.IdPath, body: s.RoutingPolicyRequest },
-      responses: { 200: { description: 'The policy', schema: s.Policy } },
-      errors: [404, 409],
-      async handle({ path, body }) {
-        const { policy } = await sovereign.updateRoutingPolicy(
-          { policy: policyMessage(body, path.id) },
-          o,
-        );
-        return { status: 200, body: policyJson(policy) };
-      },
-    }),
-    route({
-      method: 'delete',
-      path: `${BASE}/routing/policies/{id}`,
-      operationId: 'deleteRoutingPolicy',
-      summary: 'Delete a routing policy',
-      tag,
-      access: manage,
-      request: { path: s.IdPath },
-      responses: { 204: { description: 'Deleted' } },
-      errors: [404],
-      async handle({ path }) {
-        await sovereign.deleteRoutingPolicy({ id: path.id }, o);
-        return { status: 204 };
-      },
+      create: async (body) =>
+        policyJson(
+          (await sovereign.createRoutingPolicy({ policy: policyMessage(body) }, o)).policy,
+        ),
+      get: async (id) => policyJson((await sovereign.getRoutingPolicy({ id }, o)).policy),
+      replace: async (id, body) =>
+        policyJson(
+          (await sovereign.updateRoutingPolicy({ policy: policyMessage(body, id) }, o)).policy,
+        ),
+      remove: async (id) => void (await sovereign.deleteRoutingPolicy({ id }, o)),
     }),
     route({
       method: 'post',
