@@ -91,7 +91,6 @@ let pool: WorkerPool;
 let service: PackageService;
 
 beforeAll(async () => {
-  execFileSync('bash', [path.join(samples, 'build.sh'), '--if-needed'], { stdio: 'pipe' });
   database = await openPglite();
   await migratePglite(
     database,
