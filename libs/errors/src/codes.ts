@@ -15,6 +15,8 @@ const codes = new Map<string, ErrorCodeSpec>([
   ['validation.malformed_json', { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT }],
   ['validation.payload_too_large', { http: 413, grpc: GrpcStatus.INVALID_ARGUMENT }],
   ['validation.unsupported_media_type', { http: 415, grpc: GrpcStatus.INVALID_ARGUMENT }],
+  ['validation.malformed_request', { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT }],
+  ['validation.headers_too_large', { http: 431, grpc: GrpcStatus.INVALID_ARGUMENT }],
   ['validation.method_not_allowed', { http: 405, grpc: GrpcStatus.UNIMPLEMENTED }],
   ['validation.unprocessable', { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION }],
   ['validation.idempotency_key_reused', { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION }],

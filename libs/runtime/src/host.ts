@@ -1,4 +1,5 @@
 import { createServer, type Server as HttpServer } from 'node:http';
+import { answerClientErrors } from './client-errors';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import type { InternalTokens } from '@aion/auth';
@@ -128,6 +129,7 @@ export class ServiceHost {
     const { config, logger } = this.options;
     const grpcPort = await this.grpc.start(config.host, config.grpcPort);
     this.http = createServer(this.app);
+    answerClientErrors(this.http);
     this.options.attachServer?.(this.http);
     this.http.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {

@@ -58,6 +58,7 @@ const ERROR_TEXT: Record<number, string> = {
   413: 'The body is larger than the limit',
   415: 'The body is not JSON',
   422: 'Well-formed but not processable (or an Idempotency-Key reused with another body)',
+  431: 'The request headers are too large',
   429: 'Rate limit exceeded (see Retry-After and RateLimit), or over budget (budget.exceeded)',
   503: 'Overloaded or a dependency is down (see Retry-After)',
   504: 'A dependency did not answer in time',
@@ -65,7 +66,7 @@ const ERROR_TEXT: Record<number, string> = {
 
 /** Every error a route can answer: what its shape implies plus what it declares. */
 export function errorStatuses(route: Route): number[] {
-  const statuses = new Set<number>([400, 405, 429, 503, 504, ...(route.errors ?? [])]);
+  const statuses = new Set<number>([400, 405, 429, 431, 503, 504, ...(route.errors ?? [])]);
   if (route.access !== 'public') statuses.add(401).add(403);
   if (route.request.body) statuses.add(413).add(415);
   if (honoursIdempotencyKey(route)) statuses.add(409).add(422);

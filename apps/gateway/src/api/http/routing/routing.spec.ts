@@ -146,9 +146,11 @@ describe('openApiDocument', () => {
 
   it('lists every error a route can answer, from what it declares and what its shape implies', () => {
     const [get, post, open] = table();
-    expect(errorStatuses(get!)).toEqual([400, 401, 403, 404, 405, 429, 503, 504]);
-    expect(errorStatuses(post!)).toEqual([400, 401, 403, 405, 409, 413, 415, 422, 429, 503, 504]);
-    expect(errorStatuses(open!)).toEqual([400, 405, 429, 503, 504]);
+    expect(errorStatuses(get!)).toEqual([400, 401, 403, 404, 405, 429, 431, 503, 504]);
+    expect(errorStatuses(post!)).toEqual([
+      400, 401, 403, 405, 409, 413, 415, 422, 429, 431, 503, 504,
+    ]);
+    expect(errorStatuses(open!)).toEqual([400, 405, 429, 431, 503, 504]);
     expect(doc.paths['/open']!['get']!['security']).toEqual([]);
   });
 
