@@ -250,7 +250,8 @@ export class TaskService {
   }
 
   /**
-   * Events after `afterSequence`, then live ones until the task ends (or the signal aborts).
+   * Events after `afterSequence`, then live ones until the task ends (or the signal aborts). A
+   * finished task's stream ends after its last event, even when the caller resumes past it.
    * Events this replica wrote arrive through the notifier and are yielded without reading them
    * back; a gap (events written by another replica) or a quiet spell is filled from the database.
    */
@@ -268,7 +269,7 @@ export class TaskService {
     };
     this.notifier.on(channel, listener);
     try {
-      await this.get(id);
+      let finished = isTerminal((await this.get(id)).status);
       let last = afterSequence;
       let events = await this.deps.repository.streamAfter(id, last);
       for (;;) {
@@ -278,7 +279,8 @@ export class TaskService {
           yield event;
           if (event.kind === 'done' || event.kind === 'error') return;
         }
-        if (signal.aborted) return;
+        // Read after the task had ended: nothing more can come.
+        if (signal.aborted || finished) return;
         // Events announced here continue the stream without a read; a gap (another replica
         // wrote in between) or a quiet poll interval is filled from the database.
         let next = contiguous(arrived, last);
@@ -295,6 +297,8 @@ export class TaskService {
             signal.addEventListener('abort', done);
           });
           next = contiguous(arrived, last);
+          // A quiet spell: the task may have ended (another replica, or with no final event).
+          if (next.length === 0) finished = isTerminal((await this.get(id)).status);
         }
         events = next.length ? next : await this.deps.repository.streamAfter(id, last);
       }
