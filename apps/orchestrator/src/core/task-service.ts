@@ -71,6 +71,8 @@ function hashRequest(request: TaskRequestDoc): string {
  */
 export class TaskService {
   private readonly notifier = new EventEmitter().setMaxListeners(0);
+
+  /** The runs of this replica by `tenant/id`: task ids are only unique within a tenant. */
   private readonly running = new Map<string, AbortController>();
 
   /** Tasks this replica accepted and is still working on (`tenant/id`); nobody polls for them. */
@@ -201,7 +203,9 @@ export class TaskService {
         },
       );
       if (canceled) {
-        this.running.get(id)?.abort(new AionError('state.conflict', 'task was canceled'));
+        this.running
+          .get(`${canceled.tenantId}/${id}`)
+          ?.abort(new AionError('state.conflict', 'task was canceled'));
         if (record.status !== 'QUEUED') await this.deps.budgets.release(id).catch(() => undefined);
         return canceled;
       }
@@ -378,7 +382,8 @@ export class TaskService {
   /** Executes a routed task; `started`: it is already RUNNING on the plan's first engine. */
   private async runPlanned(task: TaskRecord, plan: Plan, started: boolean): Promise<void> {
     const controller = new AbortController();
-    this.running.set(task.id, controller);
+    const key = `${task.tenantId}/${task.id}`;
+    this.running.set(key, controller);
     const timeout = setTimeout(
       () => controller.abort(new AionError('service.timeout', 'task timed out')),
       this.deps.taskTimeoutMs ?? 60_000,
@@ -387,7 +392,7 @@ export class TaskService {
       await this.execute(task, plan, started, controller.signal);
     } finally {
       clearTimeout(timeout);
-      this.running.delete(task.id);
+      this.running.delete(key);
     }
   }
 
