@@ -28,6 +28,31 @@ export const gatewayConfigSpec = {
     positiveInt(512),
     'Requests handled at once per instance; more get 503 with Retry-After',
   ),
+  maxInFlightPerTenant: field(
+    `${P}MAX_IN_FLIGHT_PER_TENANT`,
+    positiveInt(256),
+    'Requests one tenant may have in flight per instance; more get 429 with Retry-After',
+  ),
+  maxInFlightPerKey: field(
+    `${P}MAX_IN_FLIGHT_PER_KEY`,
+    positiveInt(128),
+    'Requests one API key (or user) may have in flight per instance; more get 429',
+  ),
+  maxStreams: field(
+    `${P}MAX_STREAMS`,
+    positiveInt(4096),
+    'Open event streams (SSE and WebSocket connections) per instance; they hold no request slot',
+  ),
+  maxStreamsPerTenant: field(
+    `${P}MAX_STREAMS_PER_TENANT`,
+    positiveInt(1024),
+    'Open event streams of one tenant per instance',
+  ),
+  maxStreamsPerKey: field(
+    `${P}MAX_STREAMS_PER_KEY`,
+    positiveInt(64),
+    'Open event streams of one API key (or user) per instance',
+  ),
   bodyLimit: field(
     `${P}BODY_LIMIT`,
     z
@@ -118,6 +143,21 @@ export const gatewayConfigSpec = {
     positiveInt(100),
     'Task subscriptions per WebSocket connection',
   ),
+  wsRecheckSeconds: field(
+    `${P}WS_RECHECK_SECONDS`,
+    positiveInt(30),
+    'How often an open WebSocket re-checks its credential (and on every subscribe)',
+  ),
+  wsMaxAgeSeconds: field(
+    `${P}WS_MAX_AGE_SECONDS`,
+    positiveInt(3600),
+    'Longest a WebSocket stays open (a JWT closes it at its expiry if sooner); code 4002',
+  ),
+  revocationGroupPrefix: field(
+    `${P}REVOCATION_GROUP_PREFIX`,
+    z.string().min(1).default('aion-gateway-revocations'),
+    'Consumer-group prefix of the per-replica listener that closes WebSockets of revoked keys',
+  ),
   loginMaxAttempts: field(
     `${P}LOGIN_MAX_ATTEMPTS`,
     positiveInt(5),
@@ -127,6 +167,16 @@ export const gatewayConfigSpec = {
     `${P}LOGIN_LOCKOUT_TTL_SECONDS`,
     positiveInt(900),
     'How long a locked account stays locked',
+  ),
+  loginHashWorkers: field(
+    `${P}LOGIN_HASH_WORKERS`,
+    positiveInt(2),
+    'Worker threads hashing passwords (argon2id, ~19 MiB each) off the event loop',
+  ),
+  loginHashQueue: field(
+    `${P}LOGIN_HASH_QUEUE`,
+    positiveInt(64),
+    'Password hashes that may wait for a worker; more logins get 503 with Retry-After',
   ),
   accessTokenTtlSeconds: field(
     `${P}ACCESS_TOKEN_TTL_SECONDS`,

@@ -32,6 +32,8 @@ import { gatewayApp } from './api/http/app';
 import { MemoryAttemptCounter, RedisAttemptCounter } from './adapters/stores/attempt-counters';
 import { PostgresRefreshTokens, PostgresUsers } from './adapters/db/session-stores';
 import { SessionService } from './core/sessions';
+import { Capacity } from './api/capacity';
+import { revocationListener } from './api/ws/revocation-listener';
 import { attachWebSocket } from './api/ws/ws-server';
 import { gatewayInfraNeeds, type GatewayConfig } from './config';
 import { BootstrapAwareKeys, generateFirstAdminKey } from './core/bootstrap';
@@ -148,7 +150,22 @@ export function createGatewayService(
         config.bootstrapTenant,
       );
       const buckets = redis ? new RedisTokenBucketStore(redis) : new MemoryTokenBucketStore();
-      let websockets: { close(): void } | undefined;
+      const limits = {
+        perKey: { capacity: config.keyBurst, refillPerSecond: config.keyRatePerMinute / 60 },
+        perIp: { capacity: config.ipRatePerMinute, refillPerSecond: config.ipRatePerMinute / 60 },
+      };
+      // One instance's request and stream slots, shared fairly by REST, gRPC and WebSocket.
+      const requests = new Capacity({
+        total: config.maxInFlight,
+        perTenant: config.maxInFlightPerTenant,
+        perKey: config.maxInFlightPerKey,
+      });
+      const streams = new Capacity({
+        total: config.maxStreams,
+        perTenant: config.maxStreamsPerTenant,
+        perKey: config.maxStreamsPerKey,
+      });
+      let websockets: ReturnType<typeof attachWebSocket> | undefined;
       const app = gatewayApp({
         config,
         logger,
@@ -163,6 +180,8 @@ export function createGatewayService(
         sessions,
         buckets,
         idempotencyStore: redis ? new RedisIdempotencyStore(redis) : new MemoryIdempotencyStore(),
+        requests,
+        streams,
       });
       // Certificate files are read now: a missing one stops the start, not the first call.
       const tls = grpcServerCredentials({
@@ -180,21 +199,14 @@ export function createGatewayService(
               jurisdictions: JurisdictionRegistry.fromFile(config.regionsFile),
               defaultJurisdiction: config.defaultJurisdiction,
               requestTimeoutMs: config.requestTimeoutMs,
+              requests,
+              streams,
             },
             {
               authenticate: edgeAuthenticator({
                 credentials: credentialAuthenticator({ apiKeys: keyVerifier, jwt: bearer }),
                 buckets,
-                limits: {
-                  perKey: {
-                    capacity: config.keyBurst,
-                    refillPerSecond: config.keyRatePerMinute / 60,
-                  },
-                  perIp: {
-                    capacity: config.ipRatePerMinute,
-                    refillPerSecond: config.ipRatePerMinute / 60,
-                  },
-                },
+                limits,
               }),
               maxRequestBytes: bytesOf(config.bodyLimit),
               maxInFlight: config.maxInFlight,
@@ -206,14 +218,29 @@ export function createGatewayService(
           websockets = attachWebSocket(server, {
             tasks,
             keys: keyVerifier,
-            jwt,
+            bearer,
             logger,
             maxBufferedBytes: config.wsMaxBufferedBytes,
             maxSubscriptions: config.wsMaxSubscriptions,
+            buckets,
+            perKey: limits.perKey,
+            perIp: limits.perIp,
+            streams,
+            recheckMs: config.wsRecheckSeconds * 1000,
+            maxAgeMs: config.wsMaxAgeSeconds * 1000,
           });
         },
         onStopping: () => websockets?.close(),
         workers: [
+          revocationListener({
+            bus: infrastructure.bus!,
+            groupPrefix: config.revocationGroupPrefix,
+            onRevoked: async (tenantId, keyId) => {
+              keys.forget(keyId);
+              await websockets?.revoked(tenantId);
+            },
+            logger,
+          }),
           {
             name: 'grpc-clients',
             start: () => undefined,

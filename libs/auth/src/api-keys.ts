@@ -140,6 +140,11 @@ export class ApiKeyService {
   async revoke(tenantId: string, id: string): Promise<void> {
     if (!(await this.repository.revoke(tenantId, id, this.now())))
       throw AionError.notFound('API key', id);
+    this.forget(id);
+  }
+
+  /** Drops a key from the lookup cache (it was revoked, here or on another replica). */
+  forget(id: string): void {
     for (const [prefix, entry] of this.cache)
       if (entry.record?.id === id) this.cache.delete(prefix);
   }

@@ -1,68 +1,18 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
 import { InternalTokens } from '@aion/auth';
 import { GrpcServer } from '@aion/grpc';
+import {
+  issueSelfSignedCertificate,
+  issueTestCertificates,
+  type CertificateFiles,
+  type TestCertificates,
+} from '@aion/testing/certificates';
 import { grpcServerCredentials } from './tls';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'aion-grpc-tls-'));
-const file = (name: string) => path.join(dir, name);
-const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA. */
-function issueCertificates(): void {
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=test-ca',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-  );
-  writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  for (const [name, ext] of [
-    ['server', ['-extfile', 'server.ext']],
-    ['client', []],
-  ] as const) {
-    openssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-    );
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '1',
-      '-out',
-      `${name}.pem`,
-      ...ext,
-    );
-  }
-}
 
 /** Whether a grpc.health.v1 check over these credentials is answered. */
 function healthCheck(port: number, creds: ChannelCredentials): Promise<boolean> {
@@ -92,11 +42,20 @@ async function serve(files: Parameters<typeof grpcServerCredentials>[0]) {
   return { server, port };
 }
 
-beforeAll(() => issueCertificates());
+let certificates: TestCertificates;
+beforeAll(() => {
+  certificates = issueTestCertificates(dir);
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('TLS of the public gRPC API', () => {
-  const ca = () => readFileSync(file('ca.pem'));
+  const ca = () => readFileSync(certificates.ca.cert);
+  const withClientCertificate = (files: CertificateFiles) =>
+    credentials.createSsl(ca(), readFileSync(files.key), readFileSync(files.cert));
+  const serverFiles = () => ({
+    certFile: certificates.server.cert,
+    keyFile: certificates.server.key,
+  });
 
   it('is plaintext without a certificate', async () => {
     expect(grpcServerCredentials({})).toBeUndefined();
@@ -106,10 +65,7 @@ describe('TLS of the public gRPC API', () => {
   });
 
   it('serves TLS with a certificate; plaintext clients are not answered', async () => {
-    const { server, port } = await serve({
-      certFile: file('server.pem'),
-      keyFile: file('server.key'),
-    });
+    const { server, port } = await serve(serverFiles());
     expect(await healthCheck(port, credentials.createSsl(ca()))).toBe(true);
     expect(await healthCheck(port, credentials.createInsecure())).toBe(false);
     await server.shutdown(500);
@@ -117,53 +73,23 @@ describe('TLS of the public gRPC API', () => {
 
   it('requires a client certificate signed by the client CA for mutual TLS', async () => {
     const { server, port } = await serve({
-      certFile: file('server.pem'),
-      keyFile: file('server.key'),
-      clientCaFile: file('ca.pem'),
+      ...serverFiles(),
+      clientCaFile: certificates.ca.cert,
     });
     expect(await healthCheck(port, credentials.createSsl(ca()))).toBe(false);
-    expect(
-      await healthCheck(
-        port,
-        credentials.createSsl(
-          ca(),
-          readFileSync(file('client.key')),
-          readFileSync(file('client.pem')),
-        ),
-      ),
-    ).toBe(true);
+    expect(await healthCheck(port, withClientCertificate(certificates.client))).toBe(true);
     // A certificate the client CA did not sign is refused.
-    openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=stranger',
-      '-keyout',
-      'stranger.key',
-      '-out',
-      'stranger.pem',
-    );
-    expect(
-      await healthCheck(
-        port,
-        credentials.createSsl(
-          ca(),
-          readFileSync(file('stranger.key')),
-          readFileSync(file('stranger.pem')),
-        ),
-      ),
-    ).toBe(false);
+    const stranger = issueSelfSignedCertificate(dir, 'stranger');
+    expect(await healthCheck(port, withClientCertificate(stranger))).toBe(false);
     await server.shutdown(500);
   });
 
   it('refuses to start without the files it was given', () => {
     expect(() =>
-      grpcServerCredentials({ certFile: file('missing.pem'), keyFile: file('server.key') }),
+      grpcServerCredentials({
+        certFile: path.join(dir, 'missing.pem'),
+        keyFile: certificates.server.key,
+      }),
     ).toThrow(/ENOENT/);
   });
 });

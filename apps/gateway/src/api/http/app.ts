@@ -22,8 +22,10 @@ import { httpTracingMiddleware, type Logger } from '@aion/telemetry';
 import type { GatewayConfig } from '../../config';
 import type { IdempotencyStore } from '../../core/idempotency';
 import type { SessionService } from '../../core/sessions';
+import type { Capacity } from '../capacity';
 import {
   backpressure,
+  fairShare,
   idempotency,
   jsonLimits,
   rateLimit,
@@ -50,6 +52,10 @@ export interface GatewayDeps {
   audit: AuditRecorder;
   buckets: TokenBucketStore;
   idempotencyStore: IdempotencyStore;
+  /** Request slots shared fairly per tenant and key (with the gRPC API). */
+  requests: Capacity;
+  /** Open event streams (SSE here, and the WebSocket's sockets), shared fairly. */
+  streams: Capacity;
 }
 
 /** JSON bodies nested deeper than this are refused before any schema walks them. */
@@ -126,6 +132,7 @@ export function gatewayApp(deps: GatewayDeps): Express {
   app.use(mountRoutes(served.filter((r) => r.access === 'public')));
   app.use(authenticate({ apiKeys: deps.keyVerifier, ...(deps.jwt ? { jwt: deps.jwt } : {}) }));
   app.use(rateLimit(deps.buckets, limits, 'principal'));
+  app.use(fairShare(deps.requests));
   app.use(idempotency(deps.idempotencyStore, config.idempotencyTtlMinutes * 60_000));
   app.use(mountRoutes(served.filter((r) => r.access !== 'public')));
   app.use(notFoundMiddleware());

@@ -4,6 +4,8 @@ import { principalOf } from '@aion/auth';
 import { AionError } from '@aion/errors';
 import type { BucketLimit, TokenBucketStore } from '@aion/resilience';
 import { idempotencyKey, requestHash, type IdempotencyStore } from '../../core/idempotency';
+import type { Capacity } from '../capacity';
+import { clientIp } from '../client-ip';
 import { jsonProblem } from '../json-limits';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -28,6 +30,21 @@ export function stripInternalHeaders(): RequestHandler {
   };
 }
 
+const SLOTS = 'requestSlots';
+
+function holdSlot(res: Response, release: () => void): void {
+  ((res.locals[SLOTS] ??= []) as (() => void)[]).push(release);
+}
+
+/**
+ * Gives back the request slots a response holds, for a response that turns into a long-lived
+ * stream: streams count against the stream capacity instead, so they cannot starve requests.
+ */
+export function releaseRequestSlots(res: Response): void {
+  for (const release of (res.locals[SLOTS] ?? []) as (() => void)[]) release();
+  res.locals[SLOTS] = [];
+}
+
 /** A bound on requests in flight per instance; beyond it 503 with Retry-After instead of queueing. */
 export function backpressure(maxInFlight: number): RequestHandler & { inFlight: () => number } {
   let inFlight = 0;
@@ -46,6 +63,7 @@ export function backpressure(maxInFlight: number): RequestHandler & { inFlight: 
     };
     res.on('finish', release);
     res.on('close', release);
+    holdSlot(res, release);
     next();
   }) as RequestHandler & { inFlight: () => number };
   handler.inFlight = () => inFlight;
@@ -71,7 +89,7 @@ export function rateLimit(
   const policy = `"${scope === 'ip' ? 'per-ip' : 'per-key'}";q=${Math.round(limit.refillPerSecond * 60)};w=60;burst=${limit.capacity}`;
   return (req, res, next) => {
     let key: string;
-    if (scope === 'ip') key = `ip:${req.ip ?? 'unknown'}`;
+    if (scope === 'ip') key = `ip:${clientIp(req.ip)}`;
     else {
       const principal = principalOf(res);
       if (!principal) return next();
@@ -171,6 +189,34 @@ export function jsonLimits(maxDepth: number): RequestHandler {
           ]),
         );
     }
+    next();
+  };
+}
+
+/**
+ * Fair shares of the in-flight bound, once the caller is known: one tenant, and one key of it,
+ * may hold only part of the instance's request slots (429 past their share, with Retry-After).
+ */
+export function fairShare(requests: Capacity): RequestHandler {
+  return (_req, res, next) => {
+    const principal = principalOf(res);
+    if (!principal) return next();
+    const slot = requests.acquire(principal);
+    if ('refused' in slot)
+      return next(
+        slot.refused === 'total'
+          ? new AionError('service.unavailable', 'the gateway is at capacity; retry shortly', {
+              retryAfterSeconds: 1,
+            })
+          : new AionError(
+              'rate_limit.exceeded',
+              `this ${slot.refused} has as many requests in flight as it may; retry shortly`,
+              { retryAfterSeconds: 1 },
+            ),
+      );
+    res.on('finish', slot.release);
+    res.on('close', slot.release);
+    holdSlot(res, slot.release);
     next();
   };
 }

@@ -1,4 +1,4 @@
-import { boundedSender, CLOSE_TOO_SLOW, type SendableSocket } from './ws-server';
+import { boundedSender, CLOSE_TOO_SLOW, type SendableSocket } from './bounded-sender';
 
 function socket(): SendableSocket & {
   sent: string[];

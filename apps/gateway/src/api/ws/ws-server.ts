@@ -1,46 +1,41 @@
 import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { WebSocketServer, type WebSocket } from 'ws';
-import * as z from 'zod/v4';
-import { TaskOrchestrator } from '@aion/contracts';
-import { can, type ApiKeyVerifier, type TokenVerifier, type Principal } from '@aion/auth';
+import { decodeJwt } from 'jose';
+import { WebSocketServer } from 'ws';
+import { can, type ApiKeyVerifier, type Principal, type TokenVerifier } from '@aion/auth';
 import { AionError, toAionError } from '@aion/errors';
-import type { ClientOf } from '@aion/grpc';
-import { runWithTenant } from '@aion/tenancy';
-import type { Logger } from '@aion/telemetry';
-import { sseEventName, streamEventJson } from '../tasks/task-json';
+import type { BucketLimit } from '@aion/resilience';
+import type { Capacity } from '../capacity';
+import { clientIp } from '../client-ip';
+import {
+  CLOSE_CREDENTIAL,
+  CLOSE_TOO_OLD,
+  WsConnection,
+  type ConnectionOptions,
+} from './ws-connection';
 
 export const WS_PATH = '/v1/ws';
-/** Close code for a client that reads too slowly (its send buffer filled up). */
-export const CLOSE_TOO_SLOW = 4008;
+export { CLOSE_TOO_SLOW } from './bounded-sender';
+export { CLOSE_CREDENTIAL, CLOSE_TOO_OLD } from './ws-connection';
 
-const ClientMessage = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('subscribe'),
-    task_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
-    after_sequence: z.int().min(0).optional(),
-  }),
-  z.strictObject({ type: z.literal('unsubscribe'), task_id: z.string().max(128) }),
-  z.strictObject({
-    type: z.literal('ping'),
-    id: z.union([z.string().max(64), z.number()]).optional(),
-  }),
-]);
-
-export interface WsOptions {
-  tasks: ClientOf<typeof TaskOrchestrator>;
+export interface WsOptions extends ConnectionOptions {
   keys: ApiKeyVerifier;
-  jwt?: TokenVerifier | undefined;
-  logger: Logger;
-  /** Bytes queued for a client before it is closed as too slow. */
-  maxBufferedBytes: number;
-  maxSubscriptions: number;
+  /** Bearer JWTs: this gateway's own access tokens (password logins) or an identity provider's. */
+  bearer: TokenVerifier;
+  perIp: BucketLimit;
+  /** Open sockets, shared fairly per tenant and per key with the SSE streams. */
+  streams: Capacity;
+  /** How often an open socket re-checks its credential. */
+  recheckMs: number;
+  /** Longest a socket stays open. */
+  maxAgeMs: number;
 }
 
-function credentialOf(
-  req: IncomingMessage,
-): { kind: 'api_key' | 'bearer'; value: string } | undefined {
+type Credential = { kind: 'api_key' | 'bearer'; value: string };
+
+function credentialOf(req: IncomingMessage): Credential | undefined {
   const apiKey = req.headers['x-api-key'];
   if (typeof apiKey === 'string' && apiKey) return { kind: 'api_key', value: apiKey };
   const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers['authorization'] ?? '')?.[1];
@@ -53,76 +48,106 @@ function credentialOf(
   return { kind: token.split('.').length === 3 ? 'bearer' : 'api_key', value: token };
 }
 
-/** The part of a WebSocket the bounded sender needs. */
-export interface SendableSocket {
-  readonly readyState: number;
-  readonly OPEN: number;
-  readonly bufferedAmount: number;
-  send(data: string): void;
-  close(code: number, reason: string): void;
+/** When a bearer token stops being valid (its `exp`), if it says. */
+function expiryOf(credential: Credential): number | undefined {
+  if (credential.kind !== 'bearer') return undefined;
+  try {
+    const exp = decodeJwt(credential.value).exp;
+    return typeof exp === 'number' ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-/**
- * Sends JSON while the socket's queue stays under `maxBufferedBytes`; past it the client is
- * closed with 4008 and nothing more is queued, so a slow reader cannot grow the gateway's memory.
- */
-export function boundedSender(
-  ws: SendableSocket,
-  maxBufferedBytes: number,
-  onTooSlow: () => void,
-): (message: unknown) => boolean {
-  let closed = false;
-  return (message) => {
-    if (closed || ws.readyState !== ws.OPEN) return false;
-    if (ws.bufferedAmount > maxBufferedBytes) {
-      closed = true;
-      ws.close(CLOSE_TOO_SLOW, 'send buffer full: the client is not keeping up');
-      onTooSlow();
-      return false;
-    }
-    ws.send(JSON.stringify(message));
-    return true;
-  };
-}
-
-function refuse(socket: Duplex, status: number, error: AionError): void {
+function refuse(socket: Duplex, error: AionError): void {
+  const status = error.httpStatus;
   const body = JSON.stringify(error.toEnvelope(randomUUID()));
   socket.end(
-    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\n` +
+      (error.retryAfterSeconds !== undefined ? `retry-after: ${error.retryAfterSeconds}\r\n` : '') +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
 
+async function takeToken(options: WsOptions, key: string, limit: BucketLimit): Promise<void> {
+  const result = await options.buckets.take(key, limit);
+  if (result.allowed) return;
+  const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+  throw new AionError('rate_limit.exceeded', `rate limit exceeded; retry in ${seconds} s`, {
+    retryAfterSeconds: seconds,
+  });
+}
+
 /**
- * GET /v1/ws: subscribe/unsubscribe to task streams over one WebSocket. Each connection has a
- * bounded send buffer; a client that cannot keep up is closed with code 4008 instead of letting
- * the gateway's memory grow.
+ * GET /v1/ws: subscribe/unsubscribe to task streams over one WebSocket. An upgrade pays the
+ * per-IP and per-key rate limits and takes a stream slot (fair per tenant and key); the
+ * credential is checked again on every subscribe, every `recheckMs`, and at once when a
+ * revocation event names it (`revoked`); a socket lives at most `maxAgeMs` or until its JWT
+ * expires. Each connection has a bounded send buffer (4008 for a client that cannot keep up).
  */
-export function attachWebSocket(server: Server, options: WsOptions): { close(): void } {
+export function attachWebSocket(
+  server: Server,
+  options: WsOptions,
+): { close(): void; revoked(tenantId: string): Promise<void>; open(): number } {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const connections = new Set<WsConnection>();
+
+  const verify = (credential: Credential): Promise<Principal> =>
+    credential.kind === 'api_key'
+      ? options.keys.verify(credential.value)
+      : options.bearer.verify(credential.value);
+
+  const admit = async (req: IncomingMessage, credential: Credential) => {
+    await takeToken(options, `ip:${clientIp(req.socket.remoteAddress)}`, options.perIp);
+    const principal = await verify(credential);
+    if (!can(principal.roles, 'tasks:read'))
+      throw AionError.forbidden('this requires the tasks:read permission');
+    await takeToken(
+      options,
+      `principal:${principal.tenantId}:${principal.keyId ?? principal.subject}`,
+      options.perKey,
+    );
+    const slot = options.streams.acquire(principal);
+    if ('refused' in slot)
+      throw new AionError(
+        slot.refused === 'total' ? 'service.unavailable' : 'rate_limit.exceeded',
+        slot.refused === 'total'
+          ? 'the gateway holds as many streams as it can; retry shortly'
+          : `too many open streams for this ${slot.refused}; close one first`,
+        { retryAfterSeconds: 5 },
+      );
+    return { principal, release: slot.release };
+  };
+
   server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://localhost').pathname !== WS_PATH)
       return void socket.destroy();
     const credential = credentialOf(req);
-    if (!credential) return refuse(socket, 401, AionError.unauthenticated());
-    const verify =
-      credential.kind === 'api_key'
-        ? options.keys.verify(credential.value)
-        : options.jwt
-          ? options.jwt.verify(credential.value)
-          : Promise.reject(
-              new AionError('auth.invalid_credentials', 'bearer tokens are not accepted here'),
-            );
-    verify.then(
-      (principal) => {
-        if (!can(principal.roles, 'tasks:read'))
-          return refuse(
-            socket,
-            403,
-            AionError.forbidden('this requires the tasks:read permission'),
+    if (!credential) return refuse(socket, AionError.unauthenticated());
+    admit(req, credential).then(
+      ({ principal, release }) =>
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          const connection = new WsConnection(ws, principal, () => verify(credential), options);
+          connections.add(connection);
+          const recheck = setInterval(() => void connection.recheck(), options.recheckMs);
+          const expiry = expiryOf(credential);
+          const maxAge = Math.min(options.maxAgeMs, (expiry ?? Infinity) - Date.now());
+          const tooOld = setTimeout(
+            () =>
+              expiry !== undefined && expiry - Date.now() <= 0
+                ? connection.close(CLOSE_CREDENTIAL, 'the access token expired')
+                : connection.close(CLOSE_TOO_OLD, 'connection too old; reconnect'),
+            Math.max(0, maxAge),
           );
-        wss.handleUpgrade(req, socket, head, (ws) => serve(ws, principal, options));
-      },
-      (err: unknown) => refuse(socket, 401, toAionError(err)),
+          ws.on('close', () => {
+            clearInterval(recheck);
+            clearTimeout(tooOld);
+            connections.delete(connection);
+            connection.closed();
+            release();
+          });
+        }),
+      (err: unknown) => refuse(socket, toAionError(err)),
     );
   });
   return {
@@ -130,113 +155,12 @@ export function attachWebSocket(server: Server, options: WsOptions): { close(): 
       for (const client of wss.clients) client.close(1001, 'server is shutting down');
       wss.close();
     },
-  };
-}
-
-function serve(ws: WebSocket, principal: Principal, options: WsOptions): void {
-  const subscriptions = new Map<string, AbortController>();
-  const connectionId = randomUUID();
-  const context = {
-    tenantId: principal.tenantId,
-    subject: principal.subject,
-    roles: principal.roles,
-    requestId: connectionId,
-  };
-  let alive = true;
-  const send = boundedSender(ws, options.maxBufferedBytes, () =>
-    options.logger.warn('closed a WebSocket client that reads too slowly', {
-      connection: connectionId,
-    }),
-  );
-  const fail = (error: AionError, taskId?: string) =>
-    send({
-      type: 'error',
-      ...(taskId ? { task_id: taskId } : {}),
-      ...error.toEnvelope(connectionId),
-    });
-  const heartbeat = setInterval(() => {
-    if (!alive) return ws.terminate();
-    alive = false;
-    ws.ping();
-  }, 30_000);
-  ws.on('pong', () => {
-    alive = true;
-  });
-
-  const subscribe = (taskId: string, after: number) => {
-    if (subscriptions.has(taskId)) return void send({ type: 'subscribed', task_id: taskId });
-    if (subscriptions.size >= options.maxSubscriptions)
-      return void fail(
-        new AionError(
-          'rate_limit.exceeded',
-          `at most ${options.maxSubscriptions} subscriptions per connection`,
-        ),
-        taskId,
+    /** A credential of this tenant was revoked: every socket of the tenant checks its own now. */
+    revoked: async (tenantId) => {
+      await Promise.all(
+        [...connections].filter((c) => c.tenantId === tenantId).map((c) => c.recheck()),
       );
-    const controller = new AbortController();
-    subscriptions.set(taskId, controller);
-    void runWithTenant(context, async () => {
-      try {
-        await options.tasks.statusById({ taskId });
-        send({ type: 'subscribed', task_id: taskId });
-        for await (const event of options.tasks.stream(
-          { taskId, afterSequence: BigInt(after) },
-          { deadlineMs: 3_600_000, signal: controller.signal },
-        )) {
-          if (
-            !send({
-              type: 'event',
-              task_id: taskId,
-              id: Number(event.sequence),
-              event: sseEventName(event.kind),
-              data: streamEventJson(event),
-            })
-          ) {
-            controller.abort();
-            break;
-          }
-        }
-      } catch (err) {
-        if (!controller.signal.aborted) fail(toAionError(err), taskId);
-      } finally {
-        subscriptions.delete(taskId);
-      }
-    });
+    },
+    open: () => connections.size,
   };
-
-  ws.on('message', (raw, isBinary) => {
-    let message: z.output<typeof ClientMessage>;
-    try {
-      if (isBinary) throw new Error('binary');
-      const parsed = ClientMessage.safeParse(JSON.parse(raw.toString()));
-      if (!parsed.success) {
-        return void fail(
-          AionError.validation(
-            'message is invalid',
-            parsed.error.issues.map((i) => ({
-              field: i.path.join('.') || '(root)',
-              message: i.message,
-            })),
-          ),
-        );
-      }
-      message = parsed.data;
-    } catch {
-      return void fail(new AionError('validation.malformed_json', 'messages must be JSON text'));
-    }
-    if (message.type === 'ping')
-      return void send({ type: 'pong', ...(message.id !== undefined ? { id: message.id } : {}) });
-    if (message.type === 'subscribe')
-      return subscribe(message.task_id, message.after_sequence ?? 0);
-    subscriptions.get(message.task_id)?.abort();
-    subscriptions.delete(message.task_id);
-    send({ type: 'unsubscribed', task_id: message.task_id });
-  });
-  ws.on('close', () => {
-    clearInterval(heartbeat);
-    for (const controller of subscriptions.values()) controller.abort();
-    subscriptions.clear();
-  });
-  ws.on('error', () => ws.terminate());
-  send({ type: 'welcome', connection_id: connectionId, tenant_id: principal.tenantId });
 }

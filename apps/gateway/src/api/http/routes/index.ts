@@ -8,6 +8,7 @@ import type { AuditRecorder } from '@aion/events';
 import type { ClientOf } from '@aion/grpc';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
 import type { SessionService } from '../../../core/sessions';
+import type { Capacity } from '../../capacity';
 import type { Route } from '../routing/route';
 import { authRoutes } from './auth';
 import { budgetRoutes } from './budget';
@@ -34,6 +35,7 @@ export interface RouteTableDeps {
   defaultJurisdiction: string;
   requestTimeoutMs: number;
   sseHeartbeatMs: number;
+  streams: Capacity;
   /** The OpenAPI document, served by one of the routes (built from this very table). */
   document: () => unknown;
 }
@@ -48,6 +50,7 @@ export function routeTable(deps: RouteTableDeps): Route[] {
       jurisdictions: deps.jurisdictions,
       requestTimeoutMs: timeout,
       heartbeatMs: deps.sseHeartbeatMs,
+      streams: deps.streams,
     }),
     ...openAiRoutes({
       tasks: deps.tasks,

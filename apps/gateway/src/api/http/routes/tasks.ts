@@ -2,6 +2,8 @@ import { TaskOrchestrator, TaskStatus } from '@aion/contracts';
 import { AionError } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
+import type { Capacity } from '../../capacity';
+import { releaseRequestSlots } from '../middleware';
 import { route, type Route } from '../routing/route';
 import { STATUS_CODE, taskJson, TERMINAL, toSubmit } from '../../tasks/task-json';
 import { jurisdictionSchema } from '../../wire-schemas';
@@ -41,6 +43,7 @@ export interface TaskRouteDeps {
   jurisdictions: JurisdictionRegistry;
   requestTimeoutMs: number;
   heartbeatMs: number;
+  streams: Capacity;
 }
 
 /** /v1/tasks and /v1/stream: the blueprint's REST API over the orchestrator. */
@@ -190,16 +193,31 @@ export function taskRoutes(deps: TaskRouteDeps): Route[] {
         },
       },
       errors: [404],
-      async handle({ path, query, headers, res, signal }) {
+      async handle({ path, query, headers, res, signal, principal }) {
         const after = headers['last-event-id'] ?? query.last_event_id ?? '0';
         // Fails with a JSON envelope (404, 403 ...) before any byte of the event stream is sent.
         await tasks.statusById({ taskId: path.id }, deadline);
-        await streamSse(res, tasks, {
-          taskId: path.id,
-          after: BigInt(after),
-          heartbeatMs: deps.heartbeatMs,
-          signal,
-        });
+        const slot = deps.streams.acquire(principal);
+        if ('refused' in slot)
+          throw new AionError(
+            slot.refused === 'total' ? 'service.unavailable' : 'rate_limit.exceeded',
+            slot.refused === 'total'
+              ? 'the gateway holds as many streams as it can; retry shortly'
+              : `too many open streams for this ${slot.refused}; close one first`,
+            { retryAfterSeconds: 5 },
+          );
+        // The stream holds a stream slot from here on, not a request slot.
+        releaseRequestSlots(res);
+        try {
+          await streamSse(res, tasks, {
+            taskId: path.id,
+            after: BigInt(after),
+            heartbeatMs: deps.heartbeatMs,
+            signal,
+          });
+        } finally {
+          slot.release();
+        }
         return 'sent';
       },
     }),
