@@ -1,6 +1,7 @@
 import { JurisdictionRegistry } from '@aion/jurisdictions';
 import { createLogger } from '@aion/telemetry';
-import { runWithTenant } from '@aion/tenancy';
+import { AionError } from '@aion/errors';
+import { requireTenant, runWithTenant } from '@aion/tenancy';
 import { DeploymentService } from './deployment-service';
 import { assertDeploymentTransition, type ClusterPort } from './deployments';
 import type { DeploymentStatus, RegionalDeployment, SovereignModel } from './model';
@@ -31,7 +32,7 @@ class MemoryDeployments implements Pick<DeploymentStore, 'create' | 'transition'
     const row: RegionalDeployment = {
       ...d,
       id,
-      tenantId: 't',
+      tenantId: requireTenant().tenantId,
       status: 'PENDING',
       statusReason: '',
       endpoint: '',
@@ -71,8 +72,8 @@ function service(cluster: ClusterPort, rolloutTimeoutMs = 1_000) {
   );
   return { svc, store };
 }
-const deploy = (svc: DeploymentService, jurisdiction = 'DE') =>
-  runWithTenant(tenant, () =>
+const deploy = (svc: DeploymentService, jurisdiction = 'DE', as = tenant) =>
+  runWithTenant(as, () =>
     svc.deploy({
       jurisdiction,
       region: 'eu-central-1',
@@ -98,7 +99,7 @@ describe('DeploymentService in apply mode', () => {
       namespace: 'aion-sovereign-de-eu-central-1',
     });
     expect(deployment.endpoint).toMatch(
-      /^http:\/\/model-llama-[0-9a-f]{8}\.aion-sovereign-de-eu-central-1\.svc\.cluster\.local\/v1$/,
+      /^http:\/\/model-llama-[0-9a-f]{16}\.aion-sovereign-de-eu-central-1\.svc\.cluster\.local\/v1$/,
     );
     expect(manifests).toContain('kind: Namespace');
     await svc.drain();
@@ -145,6 +146,45 @@ describe('DeploymentService in apply mode', () => {
     expect(slow.store.rows.get(t.deployment.id)!.statusReason).toMatch(
       /rollout not complete after 30 ms/,
     );
+  });
+
+  it('gives two tenants deploying the same model in one region their own workloads', async () => {
+    const applied: string[] = [];
+    const { svc } = service({
+      mode: 'apply',
+      deploy: async (m) => void applied.push(m.deployment.metadata.name),
+      rollout: async () => 'ready',
+      remove: async () => undefined,
+    });
+    const a = await deploy(svc, 'DE', { ...tenant, tenantId: 'tenant-a' });
+    const b = await deploy(svc, 'DE', { ...tenant, tenantId: 'tenant-b' });
+    await svc.drain();
+    expect(a.deployment.namespace).toBe(b.deployment.namespace);
+    expect(a.deployment.endpoint).not.toBe(b.deployment.endpoint);
+    expect(new Set(applied).size).toBe(2);
+  });
+
+  it("answers the cluster's refusal to touch another tenant's object with its error, and marks the deployment FAILED", async () => {
+    const refusal = new AionError(
+      'state.conflict',
+      'Deployment aion-sovereign-de-eu-central-1/model-llama-x exists and belongs to another tenant',
+    );
+    const { svc, store } = service({
+      mode: 'apply',
+      deploy: async () => Promise.reject(refusal),
+      rollout: async () => 'ready',
+      remove: async () => Promise.reject(refusal),
+    });
+    await expect(deploy(svc)).rejects.toBe(refusal);
+    const [row] = [...store.rows.values()];
+    expect(row).toMatchObject({
+      status: 'FAILED',
+      statusReason: expect.stringContaining('belongs to another tenant'),
+    });
+    await expect(
+      runWithTenant(tenant, () => svc.updateStatus(row!.id, 'DECOMMISSIONED', '')),
+    ).rejects.toBe(refusal);
+    expect(store.rows.get(row!.id)!.status).toBe('FAILED');
   });
 
   it('refuses a model that is not approved in the jurisdiction, and bad regions', async () => {

@@ -1,6 +1,12 @@
 import { parseAllDocuments } from 'yaml';
 import type { RegionalDeployment } from './model';
-import { assertDeploymentTransition, k8sSafe, namespaceFor, renderManifests } from './deployments';
+import {
+  assertDeploymentTransition,
+  endpointOf,
+  k8sSafe,
+  namespaceFor,
+  renderManifests,
+} from './deployments';
 
 const d: RegionalDeployment = {
   id: '0b6c2a4e-1111-4222-8333-944455556666',
@@ -80,6 +86,40 @@ describe('renderManifests', () => {
       [m.namespace, m.deployment, m.service].map((o) => JSON.stringify(o)).join('\n---\n'),
     );
     expect(docs.map((doc) => doc.errors.length)).toEqual([0, 0, 0]);
+  });
+});
+
+describe('names of two tenants deploying the same model in one region', () => {
+  const ofA: RegionalDeployment = { ...d, tenantId: 'tenant-a' };
+  const ofB: RegionalDeployment = {
+    ...d,
+    tenantId: 'tenant-b',
+    id: '7d1e3b5f-2222-4333-8444-a55566667777',
+  };
+
+  it('are distinct in the shared regional namespace, each object labelled with its own tenant', () => {
+    const [a, b] = [renderManifests(ofA), renderManifests(ofB)];
+    expect(a.namespace.metadata.name).toBe(b.namespace.metadata.name);
+    for (const kind of ['deployment', 'service'] as const) {
+      expect(a[kind].metadata.name).not.toBe(b[kind].metadata.name);
+      expect(a[kind].metadata.labels?.['aion.io/tenant']).toBe(k8sSafe('tenant-a'));
+      expect(b[kind].metadata.labels?.['aion.io/tenant']).toBe(k8sSafe('tenant-b'));
+    }
+    expect(endpointOf(ofA)).not.toBe(endpointOf(ofB));
+  });
+
+  it('differ even for tenant ids that clean to the same text, everything else equal', () => {
+    const x = renderManifests({ ...d, tenantId: 'Acme_Corp' });
+    const y = renderManifests({ ...d, tenantId: 'acme-corp' });
+    expect(x.deployment.metadata.name).not.toBe(y.deployment.metadata.name);
+  });
+
+  it('are DNS-1035 labels of at most 63 characters whatever the model id', () => {
+    for (const modelId of [d.modelId, 'x'.repeat(300), '___', '9-lives', 'Ünïcödé/model:v1']) {
+      const name = renderManifests({ ...d, modelId }).deployment.metadata.name;
+      expect(name.length).toBeLessThanOrEqual(63);
+      expect(name).toMatch(/^[a-z]([-a-z0-9]*[a-z0-9])?$/);
+    }
   });
 });
 
