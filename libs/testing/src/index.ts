@@ -5,3 +5,6 @@ export * from './services';
 export * from './grpc-health';
 export * from './openai-server';
 export * from './http';
+export * from './platform';
+export * from './certificates';
+export * from './jwt';

@@ -1,6 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { TEST_ROLES } from './infra/stack';
+import { repoRoot, TEST_ROLES } from './infra/stack';
 
 export interface TestDatabase {
   name: string;
@@ -70,4 +71,20 @@ export async function createTestDatabase(label = 'db'): Promise<TestDatabase> {
       }
     },
   };
+}
+
+/**
+ * Runs the migration CLI the Helm job runs (libs/db/src/cli.ts) on `db`: the owner role migrates
+ * the named services (every service when none is named) and grants the app role.
+ */
+export function migrateTestDatabase(db: TestDatabase, services: readonly string[] = []): void {
+  execFileSync(
+    process.execPath,
+    ['--import', 'tsx', 'libs/db/src/cli.ts', 'migrate', ...services],
+    {
+      cwd: repoRoot,
+      env: { PATH: process.env['PATH'], DATABASE_URL: db.ownerUrl, AION_DB_APP_ROLE: db.appRole },
+      stdio: 'pipe',
+    },
+  );
 }

@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { uniqueName } from './ids';
+import { repoRoot } from './infra/stack';
+import { createTestDatabase, migrateTestDatabase, type TestDatabase } from './postgres';
+import { startServiceProcess, type ServiceProcess } from './services';
+
+/** The sample agent packages, committed with their built .wasm (tools/modules/<name>). */
+export const SAMPLE_MODULES_DIR = path.join(repoRoot, 'tools', 'modules');
+export const sampleModule = (name: string): string => path.join(SAMPLE_MODULES_DIR, name);
+
+type Env = NodeJS.ProcessEnv;
+
+export interface PlatformOptions {
+  /** Label of the suite's own database (see createTestDatabase). */
+  database: string;
+  /** The orchestrator's engines.yaml. */
+  engines: string;
+  /** The services whose migrations run; every service when omitted. */
+  migrate?: readonly string[];
+  /** The internal token secret every service shares; a random one when omitted. */
+  internalTokenSecret?: string;
+  /** Sample modules (tools/modules/<name>) module-host preloads. */
+  modules?: readonly string[];
+  /** A service's settings beyond its ports, the addresses of its peers and the shared settings. */
+  moduleHost?: Env;
+  sovereignAi?: Env;
+  orchestrator?: Env;
+  /** Runs once sovereign-ai is up, before the orchestrator starts (which reads, e.g., residency rules). */
+  beforeOrchestrator?: (sovereignAi: ServiceProcess) => Promise<void>;
+  /** One gateway per entry, with these settings; no gateway when omitted. */
+  gateways?: readonly Env[];
+}
+
+export interface Platform {
+  db: TestDatabase;
+  internalTokenSecret: string;
+  moduleHost: ServiceProcess;
+  sovereignAi: ServiceProcess;
+  orchestrator: ServiceProcess;
+  /** In the order of `options.gateways`. */
+  gateways: ServiceProcess[];
+  /** Stops every process (the last started first), then drops the database. */
+  stop(): Promise<void>;
+}
+
+/** Binds a service to free loopback ports (it logs the ports it got). */
+const onLoopback = (prefix: string): Env => ({
+  [`${prefix}HTTP_PORT`]: '0',
+  [`${prefix}GRPC_PORT`]: '0',
+  [`${prefix}HOST`]: '127.0.0.1',
+});
+
+/**
+ * Module-host, sovereign-ai, the orchestrator and the gateways as separate processes, as deployed
+ * (AION_MODE=distributed), on a fresh migrated database and the test Redis and Kafka. Consumer
+ * groups get unique names: each suite has its own database, and a group shared with another
+ * suite would split the records between them. When any step fails, what started is stopped.
+ */
+export async function startPlatform(options: PlatformOptions): Promise<Platform> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'aion-platform-'));
+  const enginesFile = path.join(dir, 'engines.yaml');
+  writeFileSync(enginesFile, options.engines);
+  const secret = options.internalTokenSecret ?? randomBytes(24).toString('hex');
+  const started: ServiceProcess[] = [];
+  let db: TestDatabase | undefined;
+  const stop = async () => {
+    const running = started.splice(0).reverse();
+    for (const service of running) service.kill('SIGTERM');
+    await Promise.all(running.map((service) => service.exited));
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const database = await createTestDatabase(options.database);
+    db = database;
+    migrateTestDatabase(database, options.migrate);
+    const start = async (app: string, env: Env) => {
+      const service = await startServiceProcess(app, {
+        AION_MODE: 'distributed',
+        DATABASE_URL: database.appUrl,
+        KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
+        REDIS_URL: process.env['REDIS_URL'],
+        AION_INTERNAL_TOKEN_SECRET: secret,
+        ...env,
+      });
+      started.push(service);
+      return service;
+    };
+    const moduleHost = await start('module-host', {
+      ...onLoopback('AION_MODULE_HOST_'),
+      ...(options.modules?.length
+        ? { AION_MODULE_HOST_PRELOAD: options.modules.map(sampleModule).join(',') }
+        : {}),
+      ...options.moduleHost,
+    });
+    const sovereignAi = await start('sovereign-ai', {
+      ...onLoopback('AION_SOVEREIGN_'),
+      AION_SOVEREIGN_CACHE_GROUP_PREFIX: uniqueName('sov-cache'),
+      ...options.sovereignAi,
+    });
+    await options.beforeOrchestrator?.(sovereignAi);
+    const orchestrator = await start('orchestrator', {
+      ...onLoopback('AION_ORCHESTRATOR_'),
+      AION_ORCHESTRATOR_MODULE_HOST_ADDRESS: `127.0.0.1:${moduleHost.grpcPort}`,
+      AION_ORCHESTRATOR_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereignAi.grpcPort}`,
+      AION_ORCHESTRATOR_SOVEREIGN_GROUP_PREFIX: uniqueName('orc-sov'),
+      AION_ORCHESTRATOR_DLQ_CONSUMER_GROUP: uniqueName('dlq-recorder'),
+      AION_ORCHESTRATOR_ENGINES_FILE: enginesFile,
+      ...options.orchestrator,
+    });
+    const gateways: ServiceProcess[] = [];
+    for (const env of options.gateways ?? []) {
+      gateways.push(
+        await start('gateway', {
+          ...onLoopback('AION_GATEWAY_'),
+          AION_GATEWAY_ORCHESTRATOR_ADDRESS: `127.0.0.1:${orchestrator.grpcPort}`,
+          AION_GATEWAY_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereignAi.grpcPort}`,
+          ...env,
+        }),
+      );
+    }
+    return {
+      db: database,
+      internalTokenSecret: secret,
+      moduleHost,
+      sovereignAi,
+      orchestrator,
+      gateways,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
