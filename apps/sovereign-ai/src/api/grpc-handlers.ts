@@ -35,7 +35,7 @@ const AUDITED: Partial<
   updateRoutingPolicy: (_q, r) => ['routing_policy.updated', r.policy?.id],
   deleteRoutingPolicy: (q) => ['routing_policy.deleted', q.id],
   deployRegional: (_q, r) => ['deployment.requested', r.deployment?.id],
-  updateDeploymentStatus: (_q, r) => ['deployment.status_changed', r.deployment?.id],
+  updateDeploymentStatus: (q) => ['deployment.status_changed', q.id],
   putCompliance: (q) => ['compliance.overridden', q.compliance?.jurisdiction],
   registerModel: (_q, r) => ['model.registered', r.model?.id],
   approveModel: (q) => ['model.approved', q.id],
@@ -47,7 +47,17 @@ const AUDITED: Partial<
 // Requests and responses of different RPCs read uniformly by the audit wrapper.
 type Loose = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- one wrapper for every RPC's messages
 
-/** Records every successful mutation on audit.activity after the handler returns. */
+/**
+ * Refusals recorded as `denied`: the principal may not, or the state forbids it (the two-person
+ * rule, another tenant's object in the cluster, an illegal transition). Malformed requests and
+ * unknown ids are not recorded.
+ */
+const DENIED = /^(auth|state|sovereign)\./;
+
+/**
+ * Records every mutation on audit.activity after the handler returns: successes, and refusals
+ * as `denied` with the error (the refusal is still what the caller gets).
+ */
 function withAudit<H extends Record<string, unknown>>(
   handlers: H,
   audit: Pick<AuditTrail, 'record'>,
@@ -56,9 +66,24 @@ function withAudit<H extends Record<string, unknown>>(
   for (const [name, describe] of Object.entries(AUDITED)) {
     const handler = handlers[name] as (req: Loose, ctx: Loose) => Promise<Loose>;
     wrapped[name] = async (req: Loose, ctx: Loose) => {
-      const res = await handler(req, ctx);
+      const reason = req.reason ? { reason: req.reason } : {};
+      let res: Loose;
+      try {
+        res = await handler(req, ctx);
+      } catch (err) {
+        if (err instanceof AionError && DENIED.test(err.code)) {
+          const [action, id] = describe(req, {});
+          await audit.record(
+            action,
+            String(id ?? ''),
+            { ...reason, error_code: err.code, error: err.message },
+            'denied',
+          );
+        }
+        throw err;
+      }
       const [action, id] = describe(req, res);
-      await audit.record(action, String(id ?? ''), req.reason ? { reason: req.reason } : {});
+      await audit.record(action, String(id ?? ''), reason);
       return res;
     };
   }

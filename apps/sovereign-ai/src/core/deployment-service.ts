@@ -88,6 +88,9 @@ export class DeploymentService {
         'FAILED',
         `the cluster refused the manifests: ${(err as Error).message}`,
       );
+      // An AionError is the port's own refusal (another tenant's object holds the name): the
+      // caller gets it, and the audit trail records it as denied.
+      if (err instanceof AionError) throw err;
       return { deployment: failed, manifests: yaml };
     }
     const deploying = await this.deployments.transition(

@@ -30,18 +30,26 @@ export function namespaceFor(prefix: string, jurisdiction: string, region: strin
   return name;
 }
 
+/** Lower-case letters, digits and dashes only, at most `max` characters, no dash at either end. */
+function cleaned(value: string, max: number): string {
+  return value
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, max)
+    .replace(/-+$/g, '');
+}
+
+const digest = (parts: readonly string[], hexChars: number) =>
+  createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, hexChars);
+
 /**
  * A value safe as a Kubernetes name or label value (<= 63, [a-z0-9-]): the readable part plus a
  * short hash of the original, so two different inputs never collide after cleaning.
  */
 export function k8sSafe(value: string, max = 63): string {
-  const hash = createHash('sha256').update(value).digest('hex').slice(0, 8);
-  const clean = value
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, max - 9)
-    .replace(/-+$/g, '');
+  const hash = digest([value], 8);
+  const clean = cleaned(value, max - 9);
   return clean ? `${clean}-${hash}` : hash;
 }
 
@@ -89,13 +97,28 @@ export interface DeploymentManifests {
 
 const MODEL_PORT = 8000;
 
-/** Names the model server's Deployment and Service. */
-export const workloadName = (d: Pick<RegionalDeployment, 'modelId'>) =>
-  `model-${k8sSafe(d.modelId, 57)}`;
+/** Hex digits of the name's digest: 64 bits, so no two deployments meet by chance. */
+const NAME_DIGEST = 16;
+
+/**
+ * Names the model server's Deployment and Service: `model-<model>-<digest>`, where the digest
+ * covers the tenant and the deployment. Tenants share the regional namespace, so a name made of
+ * the model alone let one tenant's deployment overwrite (and its decommission delete) another's.
+ * The deployment id is chosen by the server, so nobody can pick a model id that collides with
+ * someone else's name. A DNS-1035 label (a Service name starts with a letter), at most 63.
+ */
+export function workloadName(d: Pick<RegionalDeployment, 'tenantId' | 'id' | 'modelId'>): string {
+  const hash = digest([d.tenantId, d.id], NAME_DIGEST);
+  const model = cleaned(d.modelId, 63 - 'model-'.length - 1 - NAME_DIGEST);
+  return model ? `model-${model}-${hash}` : `model-${hash}`;
+}
 
 /** The in-cluster endpoint of a deployment's model server (OpenAI-compatible, /v1). */
-export const endpointOf = (d: Pick<RegionalDeployment, 'modelId' | 'namespace'>) =>
-  `http://${workloadName(d)}.${d.namespace}.svc.cluster.local/v1`;
+export const endpointOf = (
+  d: Pick<RegionalDeployment, 'tenantId' | 'id' | 'modelId' | 'namespace'>,
+) => `http://${workloadName(d)}.${d.namespace}.svc.cluster.local/v1`;
+
+const MANAGER = 'aion-sovereign-ai';
 
 /**
  * The Namespace, Deployment and Service of one regional model server. Labels name tenant,
@@ -106,7 +129,7 @@ export function renderManifests(d: RegionalDeployment): DeploymentManifests {
   const labels = {
     'app.kubernetes.io/name': name,
     'app.kubernetes.io/component': 'model-server',
-    'app.kubernetes.io/managed-by': 'aion-sovereign-ai',
+    'app.kubernetes.io/managed-by': MANAGER,
     'aion.io/tenant': k8sSafe(d.tenantId),
     'aion.io/jurisdiction': d.jurisdiction.toLowerCase(),
     'aion.io/region': d.region,
@@ -121,6 +144,7 @@ export function renderManifests(d: RegionalDeployment): DeploymentManifests {
   };
   const selector = {
     'app.kubernetes.io/name': name,
+    'aion.io/tenant': labels['aion.io/tenant'],
     'aion.io/deployment-id': labels['aion.io/deployment-id'],
   };
   return {
@@ -130,7 +154,7 @@ export function renderManifests(d: RegionalDeployment): DeploymentManifests {
       metadata: {
         name: d.namespace,
         labels: {
-          'app.kubernetes.io/managed-by': 'aion-sovereign-ai',
+          'app.kubernetes.io/managed-by': MANAGER,
           'aion.io/jurisdiction': labels['aion.io/jurisdiction'],
           'aion.io/region': d.region,
         },
@@ -183,7 +207,64 @@ export function renderManifests(d: RegionalDeployment): DeploymentManifests {
   };
 }
 
-/** The cluster a deployment goes to: applied through the Kubernetes API, or rendered for GitOps. */
+/** Labels and annotations of an object as read back from the cluster or a rendered file. */
+export interface ExistingObject {
+  metadata?: {
+    labels?: Record<string, string> | undefined;
+    annotations?: Record<string, string> | undefined;
+  };
+}
+
+/**
+ * Why `existing` may not be replaced or deleted for the deployment that renders `wanted`, or
+ * undefined when it may: only an object Aion made for the same tenant's same deployment is
+ * touched. The tenant is compared as label (cleaned) and annotation (exact); a missing
+ * `existing` (unreadable, not a manifest) is never Aion's.
+ */
+export function foreignOwnership(
+  existing: ExistingObject | undefined,
+  wanted: K8sObject,
+): string | undefined {
+  const labels = existing?.metadata?.labels ?? {};
+  const annotations = existing?.metadata?.annotations ?? {};
+  const want = {
+    labels: wanted.metadata.labels ?? {},
+    annotations: wanted.metadata.annotations ?? {},
+  };
+  if (labels['app.kubernetes.io/managed-by'] !== MANAGER) return 'was not created by Aion';
+  if (
+    labels['aion.io/tenant'] !== want.labels['aion.io/tenant'] ||
+    annotations['aion.io/tenant'] !== want.annotations['aion.io/tenant']
+  )
+    return 'belongs to another tenant';
+  if (annotations['aion.io/deployment-id'] !== want.annotations['aion.io/deployment-id'])
+    return 'belongs to another deployment';
+  return undefined;
+}
+
+/**
+ * The refusal of a ClusterPort to replace or delete an object it does not own (409). The
+ * message names the object and the caller's deployment, never the owner.
+ */
+export function foreignObjectRefusal(
+  wanted: K8sObject,
+  why: string,
+  action: 'replace' | 'delete',
+): AionError {
+  const object = `${wanted.kind} ${wanted.metadata.namespace}/${wanted.metadata.name}`;
+  const deployment = wanted.metadata.annotations?.['aion.io/deployment-id'] ?? '';
+  return new AionError(
+    'state.conflict',
+    `${object} exists and ${why}: Aion does not ${action} it (deployment ${deployment})`,
+    { details: [{ field: 'deployment', reason: 'foreign_object', message: `${object} ${why}` }] },
+  );
+}
+
+/**
+ * The cluster a deployment goes to: applied through the Kubernetes API, or rendered for GitOps.
+ * Before replacing or deleting anything that exists, an implementation reads it and refuses
+ * (foreignObjectRefusal) unless foreignOwnership finds it is the same deployment's.
+ */
 export interface ClusterPort {
   readonly mode: 'apply' | 'render';
   /** Creates or updates the objects (apply) or writes them out (render). */

@@ -6,7 +6,14 @@ import {
   type V1Namespace,
   type V1Service,
 } from '@kubernetes/client-node';
-import type { ClusterPort, DeploymentManifests } from '../../core/deployments';
+import {
+  foreignObjectRefusal,
+  foreignOwnership,
+  type ClusterPort,
+  type DeploymentManifests,
+  type ExistingObject,
+  type K8sObject,
+} from '../../core/deployments';
 
 /** The HTTP status of a Kubernetes API error, if it is one. */
 const statusOf = (err: unknown): number | undefined =>
@@ -29,9 +36,22 @@ export function kubeConfigFrom(source: KubeSource): KubeConfig {
   return kc;
 }
 
+/** How to create, read, replace and delete one kind of namespaced object. */
+interface ObjectApi {
+  create(): Promise<unknown>;
+  read(): Promise<ExistingObject & { metadata?: { uid?: string; resourceVersion?: string } }>;
+  replace(resourceVersion: string | undefined): Promise<unknown>;
+  delete(preconditions: { uid?: string; resourceVersion?: string }): Promise<unknown>;
+}
+
 /**
- * Apply mode: creates or replaces the Namespace, Deployment and Service through the Kubernetes
- * API (@kubernetes/client-node), and reads the rollout from the Deployment's status.
+ * Apply mode: creates the Namespace, Deployment and Service through the Kubernetes API
+ * (@kubernetes/client-node), and reads the rollout from the Deployment's status. An object that
+ * exists already is read first and replaced or deleted only when it is the same deployment's
+ * (same tenant, same deployment id), and only in the version read: the replace names its
+ * resourceVersion and the delete its uid and resourceVersion, so a change in between fails
+ * the call instead of being overwritten. The shared regional Namespace is never replaced or
+ * deleted.
  */
 export class AppliedCluster implements ClusterPort {
   readonly mode = 'apply' as const;
@@ -44,31 +64,23 @@ export class AppliedCluster implements ClusterPort {
   }
 
   async deploy(m: DeploymentManifests): Promise<void> {
-    const namespace = m.namespace.metadata.name;
     await this.core.createNamespace({ body: m.namespace as V1Namespace }).catch((err: unknown) => {
       if (statusOf(err) !== 409) throw err; // exists already: fine
     });
-    const name = m.deployment.metadata.name;
-    await this.apps
-      .createNamespacedDeployment({ namespace, body: m.deployment as V1Deployment })
-      .catch((err: unknown) => {
-        if (statusOf(err) !== 409) throw err;
-        return this.apps.replaceNamespacedDeployment({
-          name,
-          namespace,
-          body: m.deployment as V1Deployment,
-        });
-      });
-    await this.core
-      .createNamespacedService({ namespace, body: m.service as V1Service })
-      .catch((err: unknown) => {
-        if (statusOf(err) !== 409) throw err;
-        return this.core.replaceNamespacedService({
-          name,
-          namespace,
-          body: m.service as V1Service,
-        });
-      });
+    for (const [wanted, api] of this.objectsOf(m)) {
+      const created = await api.create().then(
+        () => true,
+        (err: unknown) => {
+          if (statusOf(err) !== 409) throw err;
+          return false;
+        },
+      );
+      if (created) continue;
+      const existing = await api.read();
+      const why = foreignOwnership(existing, wanted);
+      if (why) throw foreignObjectRefusal(wanted, why, 'replace');
+      await api.replace(existing.metadata?.resourceVersion);
+    }
   }
 
   async rollout(m: DeploymentManifests): Promise<'ready' | 'progressing' | { failed: string }> {
@@ -91,12 +103,73 @@ export class AppliedCluster implements ClusterPort {
   }
 
   async remove(m: DeploymentManifests): Promise<void> {
-    const namespace = m.namespace.metadata.name;
-    const name = m.deployment.metadata.name;
     const gone = (err: unknown) => {
       if (statusOf(err) !== 404) throw err;
+      return undefined;
     };
-    await this.apps.deleteNamespacedDeployment({ name, namespace }).catch(gone);
-    await this.core.deleteNamespacedService({ name, namespace }).catch(gone);
+    for (const [wanted, api] of this.objectsOf(m)) {
+      const existing = await api.read().catch(gone);
+      if (!existing) continue;
+      const why = foreignOwnership(existing, wanted);
+      if (why) throw foreignObjectRefusal(wanted, why, 'delete');
+      const { uid, resourceVersion } = existing.metadata ?? {};
+      await api
+        .delete({ ...(uid ? { uid } : {}), ...(resourceVersion ? { resourceVersion } : {}) })
+        .catch(gone);
+    }
+  }
+
+  /** The Deployment and the Service, each with the calls that create, read, replace, delete it. */
+  private objectsOf(m: DeploymentManifests): [K8sObject, ObjectApi][] {
+    const namespace = m.namespace.metadata.name;
+    const versioned = (o: K8sObject, resourceVersion: string | undefined) => ({
+      ...o,
+      metadata: { ...o.metadata, ...(resourceVersion ? { resourceVersion } : {}) },
+    });
+    const deployment = m.deployment;
+    const service = m.service;
+    return [
+      [
+        deployment,
+        {
+          create: () =>
+            this.apps.createNamespacedDeployment({ namespace, body: deployment as V1Deployment }),
+          read: () =>
+            this.apps.readNamespacedDeployment({ name: deployment.metadata.name, namespace }),
+          replace: (rv) =>
+            this.apps.replaceNamespacedDeployment({
+              name: deployment.metadata.name,
+              namespace,
+              body: versioned(deployment, rv) as V1Deployment,
+            }),
+          delete: (preconditions) =>
+            this.apps.deleteNamespacedDeployment({
+              name: deployment.metadata.name,
+              namespace,
+              body: { preconditions },
+            }),
+        },
+      ],
+      [
+        service,
+        {
+          create: () =>
+            this.core.createNamespacedService({ namespace, body: service as V1Service }),
+          read: () => this.core.readNamespacedService({ name: service.metadata.name, namespace }),
+          replace: (rv) =>
+            this.core.replaceNamespacedService({
+              name: service.metadata.name,
+              namespace,
+              body: versioned(service, rv) as V1Service,
+            }),
+          delete: (preconditions) =>
+            this.core.deleteNamespacedService({
+              name: service.metadata.name,
+              namespace,
+              body: { preconditions },
+            }),
+        },
+      ],
+    ];
   }
 }
