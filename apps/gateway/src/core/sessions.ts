@@ -1,14 +1,18 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { argon2id, argon2Verify } from 'hash-wasm';
 import { jwtVerify, SignJWT } from 'jose';
 import { isRole, type Principal, type Role } from '@aion/auth';
 import { AionError } from '@aion/errors';
 import { isValidTenantId } from '@aion/tenancy';
+import { PasswordHashPool, type PasswordHasher } from './passwords/password-hash-pool';
+import { normalizeNewUsername, normalizeUsername } from './usernames';
 
 export interface UserRecord {
   id: string;
   tenantId: string;
+  /** As it was given at creation; shown, never compared. */
   username: string;
+  /** `normalizeUsername(username)`: unique per tenant, what login looks up. */
+  normalizedUsername: string;
   passwordHash: string;
   role: Role;
   disabledAt: Date | null;
@@ -26,9 +30,9 @@ export interface RefreshRecord {
 }
 
 export interface UserStore {
-  find(tenantId: string, username: string): Promise<UserRecord | undefined>;
+  find(tenantId: string, normalizedUsername: string): Promise<UserRecord | undefined>;
   findById(tenantId: string, id: string): Promise<UserRecord | undefined>;
-  /** Throws state.conflict when the username is taken in the tenant. */
+  /** Throws state.conflict when the normalised username is taken in the tenant. */
   create(user: UserRecord): Promise<void>;
 }
 
@@ -40,10 +44,24 @@ export interface RefreshStore {
   revokeFamily(tenantId: string, familyId: string): Promise<void>;
 }
 
-/** Failed-login counter with expiry (Redis across replicas, memory in embedded mode). */
+export type AttemptReservation =
+  | { allowed: true; /** 1-based: this attempt's place among the counted ones. */ attempt: number }
+  | { allowed: false; retryAfterSeconds: number };
+
+/**
+ * Login attempts per account with expiry (Redis across replicas, memory in embedded mode). An
+ * attempt is taken before the password is checked, atomically, so parallel guesses cannot all
+ * pass a check made before any of them failed.
+ */
 export interface AttemptCounter {
-  count(key: string): Promise<number>;
-  increment(key: string, ttlSeconds: number): Promise<number>;
+  /**
+   * Takes one of `max` attempts of `key` (failures so far plus checks in flight) and restarts its
+   * `windowSeconds` expiry; refused, without counting, when all are taken.
+   */
+  reserve(key: string, max: number, windowSeconds: number): Promise<AttemptReservation>;
+  /** Gives back a reserved attempt whose password was never checked. */
+  release(key: string): Promise<void>;
+  /** Forgets the attempts of `key` (a successful login). */
   reset(key: string): Promise<void>;
 }
 
@@ -53,20 +71,19 @@ export interface SessionOptions {
   refreshTtlSeconds: number;
   maxAttempts: number;
   lockoutSeconds: number;
+  /** The password hash pool's size and queue (ignored when a hasher is passed in). */
+  hashing?: { workers: number; maxQueue: number };
 }
 
 const ISSUER = 'aion-gateway';
 const AUDIENCE = 'aion';
-// OWASP's argon2id baseline: 19 MiB, two passes, one lane.
-const ARGON = { parallelism: 1, iterations: 2, memorySize: 19_456, hashLength: 32 } as const;
+const DEFAULT_HASHING = { workers: 2, maxQueue: 64 };
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-export async function hashPassword(password: string): Promise<string> {
-  return argon2id({ ...ARGON, password, salt: randomBytes(16), outputType: 'encoded' });
-}
-
-/** A hash to verify against when the user does not exist, so timing does not reveal usernames. */
-let decoyHash: Promise<string> | undefined;
+const locked = (retryAfterSeconds: number) =>
+  new AionError('auth.account_locked', 'too many failed logins; try again later', {
+    retryAfterSeconds,
+  });
 
 export interface TokenPair {
   access_token: string;
@@ -82,54 +99,73 @@ export interface TokenPair {
  * twice revokes its whole family, since only a stolen copy would be replayed.
  */
 export class SessionService {
+  private readonly hasher: PasswordHasher;
+  private readonly ownsHasher: boolean;
+  /** A hash to check against when the user does not exist, so timing does not reveal names. */
+  private decoy: Promise<string> | undefined;
+
   constructor(
     private readonly users: UserStore,
     private readonly refresh: RefreshStore,
     private readonly attempts: AttemptCounter,
     private readonly options: SessionOptions,
-  ) {}
+    hasher?: PasswordHasher,
+  ) {
+    this.ownsHasher = !hasher;
+    this.hasher = hasher ?? new PasswordHashPool(options.hashing ?? DEFAULT_HASHING);
+  }
+
+  /** Stops the password hash workers this service started. */
+  async close(): Promise<void> {
+    if (this.ownsHasher) await this.hasher.close();
+  }
 
   async createUser(
     tenantId: string,
     username: string,
     password: string,
     role: Role,
-  ): Promise<Omit<UserRecord, 'passwordHash'>> {
+  ): Promise<Omit<UserRecord, 'passwordHash' | 'normalizedUsername'>> {
     if (password.length < 12)
       throw AionError.validation('password must be at least 12 characters', [
         { field: 'password', message: 'at least 12 characters' },
       ]);
+    const normalizedUsername = normalizeNewUsername(username);
     const user: UserRecord = {
       id: randomUUID(),
       tenantId,
       username,
-      passwordHash: await hashPassword(password),
+      normalizedUsername,
+      passwordHash: await this.hasher.hash(password),
       role,
       disabledAt: null,
     };
     await this.users.create(user);
-    const { passwordHash: _hash, ...visible } = user;
+    const { passwordHash: _hash, normalizedUsername: _key, ...visible } = user;
     return visible;
   }
 
   async login(tenantId: string, username: string, password: string): Promise<TokenPair> {
     if (!isValidTenantId(tenantId))
       throw new AionError('auth.invalid_credentials', 'invalid tenant, username or password');
-    const key = `${tenantId}:${username.toLowerCase()}`;
-    if ((await this.attempts.count(key)) >= this.options.maxAttempts) {
-      throw new AionError('auth.account_locked', 'too many failed logins; try again later', {
-        retryAfterSeconds: this.options.lockoutSeconds,
-      });
+    const normalizedUsername = normalizeUsername(username);
+    const key = `${tenantId}:${normalizedUsername}`;
+    const { maxAttempts, lockoutSeconds } = this.options;
+    const reservation = await this.attempts.reserve(key, maxAttempts, lockoutSeconds);
+    if (!reservation.allowed) throw locked(reservation.retryAfterSeconds);
+    let user: UserRecord | undefined;
+    let valid: boolean;
+    try {
+      user = await this.users.find(tenantId, normalizedUsername);
+      valid = await this.hasher.verify(password, user?.passwordHash ?? (await this.decoyHash()));
+    } catch (err) {
+      // Nothing was checked (store or hash pool unavailable): the attempt is not a failure.
+      await this.attempts.release(key).catch(() => undefined);
+      throw err;
     }
-    const user = await this.users.find(tenantId, username);
-    decoyHash ??= hashPassword(randomBytes(16).toString('hex'));
-    const valid = await argon2Verify({ password, hash: user?.passwordHash ?? (await decoyHash) });
     if (!user || !valid || user.disabledAt) {
-      const failures = await this.attempts.increment(key, this.options.lockoutSeconds);
-      if (failures >= this.options.maxAttempts)
-        throw new AionError('auth.account_locked', 'too many failed logins; try again later', {
-          retryAfterSeconds: this.options.lockoutSeconds,
-        });
+      // The reserved attempt stays counted: it is this failure.
+      if (reservation.attempt >= maxAttempts) throw locked(lockoutSeconds);
       throw new AionError('auth.invalid_credentials', 'invalid tenant, username or password');
     }
     await this.attempts.reset(key);
@@ -186,6 +222,14 @@ export class SessionService {
     } catch {
       return false;
     }
+  }
+
+  private decoyHash(): Promise<string> {
+    this.decoy ??= this.hasher.hash(randomBytes(16).toString('hex')).catch((err: unknown) => {
+      this.decoy = undefined;
+      throw err;
+    });
+    return this.decoy;
   }
 
   private async issue(user: UserRecord, familyId: string): Promise<TokenPair> {

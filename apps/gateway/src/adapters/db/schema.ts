@@ -1,6 +1,6 @@
 // Tables owned by the gateway (prefix `gw_`). drizzle-kit generates its migrations from here.
 import { sql } from 'drizzle-orm';
-import { pgPolicy, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { pgPolicy, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { outboxTable, processedEventsTable } from '@aion/events';
 
 /**
@@ -36,20 +36,25 @@ export const apiKeys = pgTable(
 
 const tenantOnly = sql`tenant_id = current_setting('aion.tenant_id', true)`;
 
-/** Users who log in with a password (argon2id); API keys remain the way for applications. */
+/**
+ * Users who log in with a password (argon2id); API keys remain the way for applications.
+ * `username` is shown as given; `username_normalized` (NFKC, case-folded: core/usernames.ts) is
+ * unique per tenant and what login looks up, so `alice`, `ALICE` and `ａｌｉｃｅ` are one account.
+ */
 export const users = pgTable(
   'gw_users',
   {
     id: uuid('id').primaryKey(),
     tenantId: text('tenant_id').notNull(),
     username: text('username').notNull(),
+    normalizedUsername: text('username_normalized').notNull(),
     passwordHash: text('password_hash').notNull(),
     role: text('role').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     disabledAt: timestamp('disabled_at', { withTimezone: true }),
   },
   (t) => [
-    unique('gw_users_tenant_username').on(t.tenantId, t.username),
+    uniqueIndex('gw_users_tenant_username_normalized').on(t.tenantId, t.normalizedUsername),
     pgPolicy('gw_users_tenant_isolation', {
       as: 'permissive',
       for: 'all',

@@ -13,9 +13,9 @@ const isUnique = (err: unknown) => {
 export class PostgresUsers implements UserStore {
   constructor(private readonly db: Db) {}
 
-  async find(tenantId: string, username: string): Promise<UserRecord | undefined> {
+  async find(tenantId: string, normalizedUsername: string): Promise<UserRecord | undefined> {
     const [row] = await withTenant(this.db, tenantId, (tx) =>
-      tx.select().from(users).where(eq(users.username, username)),
+      tx.select().from(users).where(eq(users.normalizedUsername, normalizedUsername)),
     );
     return row && { ...row, role: row.role as Role };
   }
