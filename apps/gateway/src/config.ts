@@ -178,16 +178,6 @@ export const gatewayConfigSpec = {
     positiveInt(64),
     'Password hashes that may wait for a worker; more logins get 503 with Retry-After',
   ),
-  loginHashWorkers: field(
-    `${P}LOGIN_HASH_WORKERS`,
-    positiveInt(2),
-    'Worker threads hashing passwords (argon2id, ~19 MiB each) off the event loop',
-  ),
-  loginHashQueue: field(
-    `${P}LOGIN_HASH_QUEUE`,
-    positiveInt(64),
-    'Password hashes that may wait for a worker; more logins get 503 with Retry-After',
-  ),
   accessTokenTtlSeconds: field(
     `${P}ACCESS_TOKEN_TTL_SECONDS`,
     positiveInt(900),
