@@ -38,6 +38,11 @@ export const sovereignAiConfigSpec = {
     bool(false),
     'Only APPROVED models may be used; otherwise only registered models that are not approved are blocked',
   ),
+  modelApprovalTwoPerson: field(
+    `${P}MODEL_APPROVAL_TWO_PERSON`,
+    bool(true),
+    'Two-person rule: the principal (subject) that registered a model may not approve it',
+  ),
   k8sMode: field(
     `${P}K8S_MODE`,
     z.enum(['render', 'apply']).optional(),

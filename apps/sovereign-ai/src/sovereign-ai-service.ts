@@ -178,6 +178,7 @@ export function createSovereignAiService(
         receipt_kid: receiptKid,
         default_jurisdiction: defaultJurisdiction,
         k8s_mode: mode,
+        model_approval_two_person: config.modelApprovalTwoPerson,
         max_rules_per_tenant: config.maxRulesPerTenant,
       });
       return {
@@ -186,7 +187,9 @@ export function createSovereignAiService(
             residency,
             policies: new PolicyService(policyStore, jurisdictions),
             deployments,
-            registry: new RegistryService(models, jurisdictions, (t) => residency.invalidate(t)),
+            registry: new RegistryService(models, jurisdictions, (t) => residency.invalidate(t), {
+              twoPersonApproval: config.modelApprovalTwoPerson,
+            }),
             compliance: new ComplianceCatalog(
               platformCompliance(config.complianceFile, jurisdictions),
               jurisdictions,

@@ -15,6 +15,7 @@ const model: SovereignModel = {
   version: '',
   jurisdiction: 'EU',
   status: 'APPROVED',
+  registeredBy: 'alice',
   decidedBy: 'bob',
   decisionReason: '',
   createdAt: new Date(0),

@@ -18,6 +18,7 @@ const approved: SovereignModel = {
   version: '',
   jurisdiction: 'EU',
   status: 'APPROVED',
+  registeredBy: 'dev',
   decidedBy: 'ops',
   decisionReason: '',
   createdAt: new Date(0),

@@ -10,6 +10,7 @@ const model = (status: ModelStatus, over: Partial<SovereignModel> = {}): Soverei
   version: '2024-07',
   jurisdiction: 'EU',
   status,
+  registeredBy: '',
   decidedBy: '',
   decisionReason: '',
   createdAt: new Date(0),

@@ -92,6 +92,8 @@ export interface SovereignModel {
   version: string;
   jurisdiction: string;
   status: ModelStatus;
+  /** Subject of the principal that registered it; empty for models registered before 0003. */
+  registeredBy: string;
   decidedBy: string;
   decisionReason: string;
   createdAt: Date;

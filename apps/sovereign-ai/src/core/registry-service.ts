@@ -7,9 +7,19 @@ import type { ModelStore } from './ports';
 
 const REF = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/;
 
+export interface RegistrySettings {
+  /**
+   * The two-person rule: the principal that registered a model may not approve it. Principals
+   * are compared by subject (API key id, `user:<id>`, service name): one person holding two
+   * keys counts as two principals, since keys record no owner.
+   */
+  twoPersonApproval: boolean;
+}
+
 /**
  * The sovereign model registry: a model is approved per jurisdiction (PENDING -> APPROVED or
- * REJECTED, APPROVED -> REVOKED). Decisions need admin or operator (models:approve); every
+ * REJECTED, APPROVED -> REVOKED). Decisions need admin or operator (models:approve), and under
+ * the two-person rule an approval needs a principal other than the registrant; every
  * transition is an event on sovereign.registry, which also clears routing caches everywhere.
  */
 export class RegistryService {
@@ -17,6 +27,7 @@ export class RegistryService {
     private readonly models: ModelStore,
     private readonly jurisdictions: JurisdictionRegistry,
     private readonly onChange: (tenantId: string) => void,
+    private readonly settings: RegistrySettings = { twoPersonApproval: true },
   ) {}
 
   async register(input: { modelRef: string; name: string; version: string; jurisdiction: string }) {
@@ -78,6 +89,24 @@ export class RegistryService {
       throw AionError.validation('reason is longer than 2000 characters', [
         { field: 'reason', message: 'at most 2000 characters' },
       ]);
+    if (to === 'APPROVED' && this.settings.twoPersonApproval) {
+      // registered_by never changes after the insert, so reading it outside decide's lock is safe.
+      const { registeredBy } = await this.get(id);
+      if (registeredBy === subject)
+        throw new AionError(
+          'auth.forbidden',
+          `two-person rule: ${subject} registered model ${id} and may not approve it; another principal with models:approve must (AION_SOVEREIGN_MODEL_APPROVAL_TWO_PERSON)`,
+          {
+            details: [
+              {
+                field: 'id',
+                reason: 'two_person_rule',
+                message: 'the principal that registered a model may not approve it',
+              },
+            ],
+          },
+        );
+    }
     const model = await this.models.decide(id, to, subject, reason);
     this.onChange(tenantId);
     return model;

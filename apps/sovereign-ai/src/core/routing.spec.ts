@@ -31,6 +31,7 @@ const approved: SovereignModel = {
   version: '',
   jurisdiction: 'EU',
   status: 'APPROVED',
+  registeredBy: 'dev',
   decidedBy: 'admin',
   decisionReason: '',
   createdAt: new Date(0),

@@ -167,12 +167,13 @@ describe('migration 0002 numbers the keys made before generations', () => {
     try {
       // The migrations as they were before generations: the first two, and their journal.
       cpSync(migrations, before, { recursive: true });
-      rmSync(path.join(before, '0002_receipt_key_generations.sql'));
       const journalFile = path.join(before, 'meta', '_journal.json');
       const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as {
-        entries: { tag: string }[];
+        entries: { idx: number; tag: string }[];
       };
-      journal.entries = journal.entries.filter((e) => !e.tag.startsWith('0002_'));
+      for (const later of journal.entries.filter((e) => e.idx >= 2))
+        rmSync(path.join(before, `${later.tag}.sql`));
+      journal.entries = journal.entries.filter((e) => e.idx < 2);
       writeFileSync(journalFile, JSON.stringify(journal));
       await migratePostgres(db.ownerUrl, { folder: before, prefix: 'sov' });
       await db.queryAsOwner(

@@ -68,9 +68,10 @@ export class PostgresModels extends TenantRepository implements ModelStore {
 
   register(m: Pick<SovereignModel, 'modelRef' | 'name' | 'version' | 'jurisdiction'>) {
     return this.tx(async (tx, tenantId) => {
+      const registeredBy = requireTenant().subject;
       const [row] = await tx
         .insert(sovereignModels)
-        .values({ id: randomUUID(), tenantId, ...m, status: 'PENDING' })
+        .values({ id: randomUUID(), tenantId, ...m, status: 'PENDING', registeredBy })
         .onConflictDoNothing()
         .returning();
       if (!row)
@@ -85,7 +86,7 @@ export class PostgresModels extends TenantRepository implements ModelStore {
         payload: {
           model: modelProto(model),
           previousStatus: 0,
-          actor: requireTenant().subject,
+          actor: registeredBy,
           reason: '',
         },
       });

@@ -147,6 +147,8 @@ export const sovereignModels = pgTable(
     version: text('version').notNull().default(''),
     jurisdiction: text('jurisdiction').notNull(),
     status: text('status').notNull(),
+    /** The subject that registered it (two-person rule); '' for rows older than the column. */
+    registeredBy: text('registered_by').notNull().default(''),
     decidedBy: text('decided_by').notNull().default(''),
     decisionReason: text('decision_reason').notNull().default(''),
     ...timestamps,

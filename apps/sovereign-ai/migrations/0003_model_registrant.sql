@@ -1,0 +1,2 @@
+-- Models registered before this column have no recorded registrant (empty): the two-person rule cannot apply to them.
+ALTER TABLE "sov_sovereign_models" ADD COLUMN "registered_by" text DEFAULT '' NOT NULL;
