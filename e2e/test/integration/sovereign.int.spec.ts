@@ -410,7 +410,13 @@ describe('sovereignty end to end through the gateway', () => {
       model_ref: 'llama-3.1-8b',
       jurisdiction: 'EU',
     });
-    await call('POST', `/api/v1/sovereign/registry/models/${model.json['id']}/approve`, adminA, {});
+    // Two-person rule: the principal that registered a model may not approve it.
+    await call(
+      'POST',
+      `/api/v1/sovereign/registry/models/${model.json['id']}/approve`,
+      operatorA,
+      {},
+    );
     const refused = await call('POST', '/api/v1/sovereign/deploy/regional', adminA, {
       jurisdiction: 'US',
       region: 'us-east-1',
