@@ -65,6 +65,11 @@ export const orchestratorConfigSpec = {
     positiveInt(10_000),
     'How long an open breaker waits before a trial call',
   ),
+  breakerSyncMs: field(
+    `${P}BREAKER_SYNC_MS`,
+    positiveInt(500),
+    'How often a replica reads the engine breakers all replicas share (and adds its counts): a breaker opened or reset elsewhere applies here within this time',
+  ),
   staleTaskAfterMs: field(
     `${P}STALE_TASK_AFTER_MS`,
     positiveInt(30_000),

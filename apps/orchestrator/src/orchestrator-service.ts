@@ -12,6 +12,7 @@ import {
   type ServiceLifecycle,
 } from '@aion/runtime';
 import { deadLetterRecorderWorker } from './adapters/bus/dead-letter-recorder';
+import { PostgresBreakerStore } from './adapters/db/breaker-store';
 import { PostgresBudgets } from './adapters/db/budget-repository';
 import { PostgresDeadLetters } from './adapters/db/dead-letter-repository';
 import { PostgresGovernance } from './adapters/db/governance-repository';
@@ -76,6 +77,7 @@ export function createOrchestratorService(
       );
       const db = infrastructure.database!.db;
       const modules = createGrpcClient(ModuleService, config.moduleHostAddress, { tokens });
+      // One breaker per engine, shared by every replica through orc_circuit_breakers.
       const breakers = new BreakerRegistry(
         {
           consecutiveFailures: config.breakerFailures,
@@ -83,7 +85,18 @@ export function createOrchestratorService(
           isFailure: countsAgainstEngine,
         },
         (engine, state) => logger.warn('engine circuit breaker changed state', { engine, state }),
+        {
+          store: new PostgresBreakerStore(db),
+          // A trial call is one engine call of a task: the task timeout bounds it.
+          trialLeaseMs: config.taskTimeoutMs + 5_000,
+          onError: (err, action) =>
+            logger.warn('circuit breaker table unavailable; this replica keeps its own view', {
+              action,
+              reason: err instanceof Error ? err.message : String(err),
+            }),
+        },
       );
+      let stopBreakerSync: (() => Promise<void>) | undefined;
       const budgets = new PostgresBudgets(db);
       const repository = new PostgresTaskRepository(db, box!.writer, {
         remainingBudgets: budgets.remainingCache,
@@ -131,6 +144,20 @@ export function createOrchestratorService(
           registerGovernanceApi(server, governance);
         },
         workers: [
+          {
+            name: 'breaker-sync',
+            // Starts from the state the other replicas left; a table it cannot read yet is
+            // retried every interval rather than stopping the service.
+            start: async () => {
+              await breakers.sync().catch((err: unknown) =>
+                logger.warn('could not read the shared circuit breakers; retrying', {
+                  reason: err instanceof Error ? err.message : String(err),
+                }),
+              );
+              stopBreakerSync = breakers.syncEvery(config.breakerSyncMs);
+            },
+            stop: async () => stopBreakerSync?.(),
+          },
           // A revoked model stops being routed as soon as its event arrives.
           tenantChangesWorker({
             name: 'sovereign-changes',

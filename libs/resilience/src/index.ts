@@ -1,4 +1,5 @@
 export * from './breakers';
+export * from './breaker-store';
 export * from './retry';
 export * from './policies';
 export {

@@ -79,7 +79,7 @@ describe('BreakerRegistry', () => {
     const registry = new BreakerRegistry({ consecutiveFailures: 1, halfOpenAfterMs: 60_000 });
     await expect(registry.execute('x', fail)).rejects.toThrow();
     await expect(registry.execute('y', fail)).rejects.toThrow();
-    expect(registry.resetAll().sort()).toEqual(['x', 'y']);
+    expect(await registry.resetAll()).toEqual(['x', 'y']);
     expect(registry.list().map((s) => s.state)).toEqual(['closed', 'closed']);
     await expect(registry.execute('x', () => Promise.resolve(1))).resolves.toBe(1);
   });

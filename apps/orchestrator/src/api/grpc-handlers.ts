@@ -195,7 +195,7 @@ export function registerOrchestratorApi(
           })),
       }),
       resetCircuitBreakers: async () => {
-        const reset = breakers.resetAll();
+        const reset = await breakers.resetAll();
         await audit.record('circuit_breakers.reset_all', 'circuit-breakers', { reset });
         return { reset };
       },

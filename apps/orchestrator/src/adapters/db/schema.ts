@@ -249,3 +249,41 @@ export const promptVersions = pgTable(
 
 export const outbox = outboxTable('orc');
 export const processedEvents = processedEventsTable('orc');
+
+/**
+ * Engine circuit breakers as every orchestrator replica sees them (BreakerRegistry's shared store).
+ * Platform-wide on purpose, so without tenant_id or row-level security: a breaker guards an engine
+ * that every tenant's tasks share, and an engine that fails for one tenant's tasks fails for all.
+ * Rows change when a breaker changes state (open, trial claimed, closed, reset), conditionally on
+ * `version`, and when replicas add their counts (once per sync interval); never per call. Who may
+ * see `last_failure` (an engine's error text, possibly about another tenant's task) and who may
+ * reset is decided by the gRPC handlers: the platform tenant's admins.
+ */
+export const circuitBreakers = pgTable(
+  'orc_circuit_breakers',
+  {
+    name: text('name').primaryKey(),
+    state: text('state').notNull().default('closed'),
+    version: bigint('version', { mode: 'number' }).notNull().default(0),
+    resets: bigint('resets', { mode: 'number' }).notNull().default(0),
+    /** Open: when a trial call may run. */
+    trialAt: timestamp('trial_at', { withTimezone: true }),
+    /** Half-open: the replica running the trial call and until when its claim holds. */
+    trialBy: text('trial_by'),
+    trialUntil: timestamp('trial_until', { withTimezone: true }),
+    opened: bigint('opened', { mode: 'number' }).notNull().default(0),
+    successes: bigint('successes', { mode: 'number' }).notNull().default(0),
+    failures: bigint('failures', { mode: 'number' }).notNull().default(0),
+    rejections: bigint('rejections', { mode: 'number' }).notNull().default(0),
+    lastFailure: text('last_failure'),
+    changedBy: text('changed_by'),
+    changedAt: timestamp('changed_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  () => [
+    check('orc_circuit_breakers_state_check', sql`state in ('closed','open','half_open')`),
+    check(
+      'orc_circuit_breakers_counts_check',
+      sql`version >= 0 and resets >= 0 and opened >= 0 and successes >= 0 and failures >= 0 and rejections >= 0`,
+    ),
+  ],
+);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { migratePostgres, openPostgres, type Database } from '@aion/db';
+import { migratePostgres, openPostgres, type Database, type Db } from '@aion/db';
 import { OutboxWriter } from '@aion/events';
 import { JurisdictionRegistry } from '@aion/jurisdictions';
 import { BreakerRegistry } from '@aion/resilience';
@@ -103,21 +103,24 @@ export class ScriptedEngines implements EngineExecutor {
   }
 }
 
+export const migrations = {
+  folder: path.resolve(__dirname, '..', '..', '..', 'migrations'),
+  prefix: 'orc',
+};
+
 export async function migrate(testDb: TestDatabase): Promise<void> {
-  await migratePostgres(
-    testDb.ownerUrl,
-    { folder: path.resolve(__dirname, '..', '..', '..', 'migrations'), prefix: 'orc' },
-    { appRole: testDb.appRole },
-  );
+  await migratePostgres(testDb.ownerUrl, migrations, { appRole: testDb.appRole });
 }
 
 /** One orchestrator replica's task path on its own connection pool (what a composition root wires). */
 export function taskReplica(
   testDb: TestDatabase,
   executor: EngineExecutor,
-  breakers = new BreakerRegistry({ consecutiveFailures: 2, isFailure: countsAgainstEngine }),
+  breakersOn: (db: Db) => BreakerRegistry = () =>
+    new BreakerRegistry({ consecutiveFailures: 2, isFailure: countsAgainstEngine }),
 ): { tasks: TaskService; breakers: BreakerRegistry; database: Database } {
   const database = openPostgres({ url: testDb.appUrl, max: 5 });
+  const breakers = breakersOn(database.db);
   const budgets = new PostgresBudgets(database.db);
   const repository = new PostgresTaskRepository(
     database.db,
