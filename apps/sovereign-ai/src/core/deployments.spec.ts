@@ -3,6 +3,7 @@ import type { RegionalDeployment } from './model';
 import {
   assertDeploymentTransition,
   endpointOf,
+  foreignOwnership,
   k8sSafe,
   namespaceFor,
   renderManifests,
@@ -120,6 +121,38 @@ describe('names of two tenants deploying the same model in one region', () => {
       expect(name.length).toBeLessThanOrEqual(63);
       expect(name).toMatch(/^[a-z]([-a-z0-9]*[a-z0-9])?$/);
     }
+  });
+});
+
+describe('foreignOwnership', () => {
+  const own = renderManifests(d).deployment;
+  const withMeta = (labels: object, annotations: object) => ({
+    metadata: {
+      labels: { ...own.metadata.labels, ...labels },
+      annotations: { ...own.metadata.annotations, ...annotations },
+    },
+  });
+
+  it("lets only the same tenant's same deployment be replaced or deleted", () => {
+    expect(foreignOwnership(own, own)).toBeUndefined();
+    expect(foreignOwnership(renderManifests({ ...d, tenantId: 'other' }).deployment, own)).toBe(
+      'belongs to another tenant',
+    );
+    // A label that cleans to the same text, or an annotation alone, is not enough.
+    expect(foreignOwnership(withMeta({}, { 'aion.io/tenant': 'acme_corp' }), own)).toBe(
+      'belongs to another tenant',
+    );
+    expect(foreignOwnership(withMeta({ 'aion.io/tenant': 'x' }, {}), own)).toBe(
+      'belongs to another tenant',
+    );
+    expect(
+      foreignOwnership(withMeta({}, { 'aion.io/deployment-id': 'another-deployment' }), own),
+    ).toBe('belongs to another deployment');
+    expect(foreignOwnership(withMeta({ 'app.kubernetes.io/managed-by': 'helm' }, {}), own)).toBe(
+      'was not created by Aion',
+    );
+    expect(foreignOwnership(undefined, own)).toBe('was not created by Aion');
+    expect(foreignOwnership({}, own)).toBe('was not created by Aion');
   });
 });
 

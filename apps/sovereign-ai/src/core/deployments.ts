@@ -231,6 +231,8 @@ export function foreignOwnership(
     labels: wanted.metadata.labels ?? {},
     annotations: wanted.metadata.annotations ?? {},
   };
+  if (!want.annotations['aion.io/tenant'] || !want.annotations['aion.io/deployment-id'])
+    return 'cannot be matched to a tenant and deployment';
   if (labels['app.kubernetes.io/managed-by'] !== MANAGER) return 'was not created by Aion';
   if (
     labels['aion.io/tenant'] !== want.labels['aion.io/tenant'] ||
