@@ -1,35 +1,23 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { SignJWT } from 'jose';
 import { KafkaBus, payloadOf, TOPICS, type IncomingEvent } from '@aion/events';
 import {
-  createTestDatabase,
   eventually,
   httpCall,
   testBrokers,
   startOpenAiTestServer,
-  startServiceProcess,
+  startPlatform,
+  testIdentityProvider,
   uniqueName,
   type OpenAiTestServer,
-  type ServiceProcess,
   type Json,
-  type TestDatabase,
+  type Platform,
 } from '@aion/testing';
+import { LOCAL_SUMMARIZE_ENGINE, SUMMARY_SOURCE_TEXT } from '../support/fixtures';
 
-const repoRoot = path.resolve(__dirname, '..', '..', '..');
-const samples = path.join(repoRoot, 'tools', 'modules');
-const SECRET = 'e2e-gateway-secret-0123456789abcdef0123';
 const BOOTSTRAP = 'e2e-bootstrap-admin-key-0123456789abcdef';
-const JWT_SECRET = 'e2e-jwt-hs256-secret-0123456789abcdef012';
-const scratch = mkdtempSync(path.join(os.tmpdir(), 'aion-e2e-gw-'));
-const TEXT =
-  'Aion keeps data in its jurisdiction. It names the rule behind every routing decision. Lunch was fine. Budgets cap what each tenant spends.';
+const idp = testIdentityProvider();
 
-let db: TestDatabase;
+let platform: Platform;
 let llm: OpenAiTestServer;
-const processes: ServiceProcess[] = [];
 let gatewayA: string;
 let gatewayB: string;
 let narrowGateway: string;
@@ -40,7 +28,7 @@ const call = httpCall;
 
 const summarize = (over: Record<string, unknown> = {}) => ({
   intent: 'summarize',
-  params: { text: TEXT, max_sentences: 2 },
+  params: { text: SUMMARY_SOURCE_TEXT, max_sentences: 2 },
   data_context: { jurisdiction: 'DE', classification: 'pii' },
   ...over,
 });
@@ -95,89 +83,35 @@ async function readSse(
 }
 
 beforeAll(async () => {
-  execFileSync('bash', [path.join(samples, 'build.sh'), '--if-needed'], { stdio: 'pipe' });
   llm = await startOpenAiTestServer({ reply: 'one two three four five six' });
-  writeFileSync(
-    path.join(scratch, 'engines.yaml'),
-    `engines:
-  - { name: local-summarize, tier: local, kind: module, module: summarize_text, intents: [summarize], jurisdiction: DE, region: local, price_per_1k_tokens: { input: 0, output: 0 } }
-  - { name: unreachable-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "http://127.0.0.1:9/v1", models: [test-model], intents: [draft], jurisdiction: US, region: us, price_per_1k_tokens: { input: 0, output: 0 } }
-  - { name: test-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${llm.url}", models: [test-model], intents: [chat], jurisdiction: US, region: us, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
-`,
-  );
-  db = await createTestDatabase('e2egw');
-  execFileSync(process.execPath, ['--import', 'tsx', 'libs/db/src/cli.ts', 'migrate'], {
-    cwd: repoRoot,
-    env: { PATH: process.env['PATH'], DATABASE_URL: db.ownerUrl, AION_DB_APP_ROLE: db.appRole },
-    stdio: 'pipe',
-  });
-  const common = {
-    AION_MODE: 'distributed',
-    DATABASE_URL: db.appUrl,
-    KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
-    REDIS_URL: process.env['REDIS_URL'],
-    AION_INTERNAL_TOKEN_SECRET: SECRET,
-  };
-  const moduleHost = await startServiceProcess('module-host', {
-    ...common,
-    AION_MODULE_HOST_HTTP_PORT: '0',
-    AION_MODULE_HOST_GRPC_PORT: '0',
-    AION_MODULE_HOST_PRELOAD: path.join(samples, 'summarize_text'),
-  });
-  const sovereignAi = await startServiceProcess('sovereign-ai', {
-    ...common,
-    AION_SOVEREIGN_HTTP_PORT: '0',
-    AION_SOVEREIGN_GRPC_PORT: '0',
-    AION_SOVEREIGN_CACHE_GROUP_PREFIX: uniqueName('sov-cache'),
-  });
-  const orchestrator = await startServiceProcess('orchestrator', {
-    ...common,
-    AION_ORCHESTRATOR_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereignAi.grpcPort}`,
-    AION_ORCHESTRATOR_SOVEREIGN_GROUP_PREFIX: uniqueName('orc-sov'),
-    AION_ORCHESTRATOR_HTTP_PORT: '0',
-    AION_ORCHESTRATOR_GRPC_PORT: '0',
-    AION_ORCHESTRATOR_MODULE_HOST_ADDRESS: `127.0.0.1:${moduleHost.grpcPort}`,
-    AION_ORCHESTRATOR_ENGINES_FILE: path.join(scratch, 'engines.yaml'),
-    // Each suite has its own database, so its own group: a shared one would split the records.
-    AION_ORCHESTRATOR_DLQ_CONSUMER_GROUP: uniqueName('dlq-recorder'),
-  });
   const gatewayEnv = {
-    ...common,
-    AION_GATEWAY_HTTP_PORT: '0',
-    AION_GATEWAY_GRPC_PORT: '0',
-    AION_GATEWAY_ORCHESTRATOR_ADDRESS: `127.0.0.1:${orchestrator.grpcPort}`,
-    AION_GATEWAY_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereignAi.grpcPort}`,
     AION_BOOTSTRAP_ADMIN_KEY: BOOTSTRAP,
-    // A fresh tenant per run: rate-limit buckets live in Redis and outlast a run.
-    AION_BOOTSTRAP_TENANT: uniqueName('tenant'),
     AION_GATEWAY_RATE_LIMIT_KEY_BURST: '40',
     AION_GATEWAY_RATE_LIMIT_KEY_PER_MINUTE: '1',
     AION_GATEWAY_RATE_LIMIT_IP_PER_MINUTE: '100000',
     AION_GATEWAY_SSE_HEARTBEAT_MS: '100',
     AION_GATEWAY_BODY_LIMIT: '64kb',
-    AION_GATEWAY_JWT_ISSUER: 'https://idp.test',
-    AION_GATEWAY_JWT_AUDIENCE: 'aion',
-    AION_GATEWAY_JWT_HS256_SECRET: JWT_SECRET,
+    ...idp.gatewayEnv,
   };
-  const a = await startServiceProcess('gateway', gatewayEnv);
-  const b = await startServiceProcess('gateway', gatewayEnv);
-  const narrow = await startServiceProcess('gateway', {
-    ...gatewayEnv,
-    AION_GATEWAY_MAX_IN_FLIGHT: '1',
+  platform = await startPlatform({
+    database: 'e2egw',
+    engines: `engines:
+${LOCAL_SUMMARIZE_ENGINE}
+  - { name: unreachable-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "http://127.0.0.1:9/v1", models: [test-model], intents: [draft], jurisdiction: US, region: us, price_per_1k_tokens: { input: 0, output: 0 } }
+  - { name: test-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${llm.url}", models: [test-model], intents: [chat], jurisdiction: US, region: us, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
+`,
+    modules: ['summarize_text'],
+    // Two alike gateways, and one that admits a single request at a time.
+    gateways: [gatewayEnv, gatewayEnv, { ...gatewayEnv, AION_GATEWAY_MAX_IN_FLIGHT: '1' }],
   });
-  processes.push(moduleHost, sovereignAi, orchestrator, a, b, narrow);
-  gatewayA = `http://127.0.0.1:${a.httpPort}`;
-  gatewayB = `http://127.0.0.1:${b.httpPort}`;
-  narrowGateway = `http://127.0.0.1:${narrow.httpPort}`;
+  const url = (i: number) => `http://127.0.0.1:${platform.gateways[i]!.httpPort}`;
+  [gatewayA, gatewayB, narrowGateway] = [url(0), url(1), url(2)];
   ADMIN = await newKey('admin', BOOTSTRAP);
 }, 240_000);
 
 afterAll(async () => {
-  for (const p of processes.reverse()) p.kill('SIGTERM');
-  await Promise.all(processes.map((p) => p.exited));
+  await platform?.stop();
   await llm?.close();
-  await db?.drop();
-  rmSync(scratch, { recursive: true, force: true });
 });
 
 describe('gateway: REST and SSE as clients use them', () => {
@@ -194,13 +128,12 @@ describe('gateway: REST and SSE as clients use them', () => {
     expect(denied.status).toBe(403);
     expect(denied.json['error_code']).toBe('auth.forbidden');
     expect(denied.headers.get('x-request-id')).toBe(denied.json['request_id']);
-    const jwt = await new SignJWT({ tenant_id: 'jwt-tenant', roles: ['developer'] })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('alice')
-      .setIssuer('https://idp.test')
-      .setAudience('aion')
-      .setExpirationTime('5m')
-      .sign(new TextEncoder().encode(JWT_SECRET));
+    const jwt = await idp.sign({
+      subject: 'alice',
+      tenantId: 'jwt-tenant',
+      roles: ['developer'],
+      expiresIn: '5m',
+    });
     expect((await call(gatewayA, 'GET', '/v1/tasks', { key: jwt })).status).toBe(200);
     const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"x","tenant_id":"t","iss":"https://idp.test","aud":"aion","exp":9999999999}').toString('base64url')}.`;
     expect((await call(gatewayA, 'GET', '/v1/tasks', { key: none })).status).toBe(401);
@@ -351,9 +284,12 @@ describe('gateway: REST and SSE as clients use them', () => {
     });
     expect(created.status).toBe(201);
     const secret = created.json['key'] as string;
+    // aion_<prefix>_<secret part>: base64url, so the secret part may itself hold an underscore.
+    const secretPart = secret.split('_').slice(2).join('_');
+    expect(secretPart).toHaveLength(43);
     expect((await call(gatewayA, 'GET', '/v1/tasks', { key: secret })).status).toBe(200);
     const listed = await call(gatewayA, 'GET', '/api/v1/auth/keys', { key: BOOTSTRAP });
-    expect(listed.text).not.toContain(secret.split('_')[2]!);
+    expect(listed.text).not.toContain(secretPart);
     expect(listed.json['data'].find((k: Json) => k['id'] === created.json['id'])).toMatchObject({
       name: 'ci',
       role: 'developer',
@@ -387,9 +323,7 @@ describe('gateway: REST and SSE as clients use them', () => {
         .sort(),
     ).toEqual(['api_key.created', 'api_key.revoked']);
     expect(actions()[0]!.actor).toBe('key:bootstrap');
-    expect(JSON.stringify(audit.map((e) => e.value.toString()))).not.toContain(
-      secret.split('_')[2]!,
-    );
+    expect(JSON.stringify(audit.map((e) => e.value.toString()))).not.toContain(secretPart);
     await subscription.stop();
     await bus.close();
   });
@@ -756,17 +690,36 @@ describe('gateway: REST and SSE as clients use them', () => {
 
   it('sheds load beyond its in-flight bound with 503 and Retry-After', async () => {
     const key = await newKey();
-    llm.behave({ tokenDelayMs: 300 });
-    const submitted = await call(narrowGateway, 'POST', '/v1/tasks', { key, body: chat() });
+    llm.behave({ tokenDelayMs: 500 });
+    // An open event stream holds a stream slot, not the one request slot.
+    const streamed = await call(narrowGateway, 'POST', '/v1/tasks', { key, body: chat() });
     const controller = new AbortController();
-    const holding = fetch(`${narrowGateway}/v1/stream/${submitted.json['task_id']}`, {
+    const stream = await fetch(`${narrowGateway}/v1/stream/${streamed.json['task_id']}`, {
       headers: { authorization: `Bearer ${key}` },
       signal: controller.signal,
     });
-    await new Promise((r) => setTimeout(r, 200));
+    expect(stream.status).toBe(200);
+    expect((await call(narrowGateway, 'GET', '/v1/tasks', { key })).status).toBe(200);
+    // A request that waits for its task (~3 s) holds it: once another gateway sees the task, it
+    // is in flight, and the next request is shed.
+    const taskId = uniqueName('holding');
+    // Polled with another key, which has its own rate-limit bucket: at most 25 polls.
+    const watcher = await newKey('observer');
+    const holding = call(narrowGateway, 'POST', '/v1/tasks', {
+      key,
+      body: { ...chat(), task_id: taskId },
+      headers: { prefer: 'wait=20' },
+    });
+    await eventually(
+      async () =>
+        (await call(gatewayA, 'GET', `/v1/tasks/${taskId}`, { key: watcher })).status === 200,
+      5_000,
+      200,
+    );
     const shed = await call(narrowGateway, 'GET', '/v1/tasks', { key });
     controller.abort();
-    await holding.catch(() => undefined);
+    await stream.body?.cancel().catch(() => undefined);
+    expect((await holding).status).toBe(200);
     llm.behave({ tokenDelayMs: 0 });
     expect(shed.status).toBe(503);
     expect(shed.headers.get('retry-after')).toBe('1');

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +12,9 @@ import { runWithTenant } from '@aion/tenancy';
 import {
   createTestDatabase,
   eventually,
+  migrateTestDatabase,
+  SAMPLE_MODULES_DIR,
+  sampleModule,
   startServiceProcess,
   testBrokers,
   uniqueName,
@@ -20,8 +22,6 @@ import {
   type TestDatabase,
 } from '@aion/testing';
 
-const repoRoot = path.resolve(__dirname, '..', '..', '..');
-const samples = path.join(repoRoot, 'tools', 'modules');
 const SECRET = 'e2e-module-host-secret-0123456789abcdef';
 const tokens = new InternalTokens(SECRET, 'e2e');
 const admin = { tenantId: 'acme', subject: 'ops', roles: ['admin'], requestId: 'e2e-admin' };
@@ -35,17 +35,8 @@ const audits: IncomingEvent[] = [];
 let bus: KafkaBus;
 
 beforeAll(async () => {
-  execFileSync('bash', [path.join(samples, 'build.sh'), '--if-needed'], { stdio: 'pipe' });
   db = await createTestDatabase('e2emod');
-  execFileSync(
-    process.execPath,
-    ['--import', 'tsx', 'libs/db/src/cli.ts', 'migrate', 'module-host'],
-    {
-      cwd: repoRoot,
-      env: { PATH: process.env['PATH'], DATABASE_URL: db.ownerUrl, AION_DB_APP_ROLE: db.appRole },
-      stdio: 'pipe',
-    },
-  );
+  migrateTestDatabase(db, ['module-host']);
   bus = new KafkaBus({ brokers: testBrokers(), clientId: uniqueName('e2e-audit') });
   await bus.ensureTopics([TOPICS.auditActivity]);
   await bus.subscribe({
@@ -63,9 +54,9 @@ beforeAll(async () => {
     AION_MODULE_HOST_GRPC_PORT: '0',
     AION_MODULE_HOST_HOST: '127.0.0.1',
     AION_MODULE_HOST_WORKERS: '2',
-    AION_MODULE_HOST_PACKAGE_ROOTS: samples,
+    AION_MODULE_HOST_PACKAGE_ROOTS: SAMPLE_MODULES_DIR,
     AION_MODULE_HOST_PRELOAD: ['summarize_text', 'redact_pii', 'classify_intent']
-      .map((n) => path.join(samples, n))
+      .map(sampleModule)
       .join(','),
   });
   client = createGrpcClient(ModuleService, `127.0.0.1:${service.grpcPort}`, { tokens });
@@ -121,7 +112,7 @@ describe('module-host over gRPC, as its own process', () => {
 
   it('installs an uploaded package for admins only, audits it on Kafka, and uninstalls it', async () => {
     const dir = path.join(scratch, 'classify');
-    cpSync(path.join(samples, 'classify_intent'), dir, { recursive: true });
+    cpSync(sampleModule('classify_intent'), dir, { recursive: true });
     writeFileSync(
       path.join(dir, 'aion.yaml'),
       readFileSync(path.join(dir, 'aion.yaml'), 'utf8').replace('version: 1.0.0', 'version: 1.1.0'),
@@ -176,7 +167,7 @@ describe('module-host over gRPC, as its own process', () => {
     ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
     await expect(
       as(admin, () =>
-        client.installModule({ source: { case: 'path', value: path.join(samples, 'redact_pii') } }),
+        client.installModule({ source: { case: 'path', value: sampleModule('redact_pii') } }),
       ),
     ).rejects.toMatchObject({ code: 'state.conflict' });
   });

@@ -1,36 +1,32 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { SignJWT } from 'jose';
 import { ErrorEnvelopeSchema } from '@aion/contracts';
 import {
-  createTestDatabase,
   eventually,
   httpCall,
+  issueTestCertificates,
   startOpenAiTestServer,
-  startServiceProcess,
+  startPlatform,
+  testIdentityProvider,
   uniqueName,
   type OpenAiTestServer,
+  type Platform,
   type ServiceProcess,
-  type TestDatabase,
+  type TestCertificates,
 } from '@aion/testing';
+import { LOCAL_SUMMARIZE_ENGINE, SUMMARY_SOURCE_TEXT } from '../support/fixtures';
 
 /**
  * The public gRPC API as a client generated from the blueprint's proto text sees it: the fixture
  * is seed 004 section 3.2 verbatim, loaded with @grpc/proto-loader (no Aion code on the client).
  */
-const repoRoot = path.resolve(__dirname, '..', '..', '..');
-const samples = path.join(repoRoot, 'tools', 'modules');
-const SECRET = 'e2e-public-grpc-secret-0123456789abcdef';
 const BOOTSTRAP = 'e2e-public-grpc-admin-key-0123456789abcdef';
-const JWT_SECRET = 'e2e-public-grpc-jwt-secret-0123456789abc';
+const idp = testIdentityProvider();
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'aion-e2e-public-grpc-'));
-const TEXT =
-  'Aion keeps data in its jurisdiction. It names the rule behind every routing decision. Lunch was fine. Budgets cap what each tenant spends.';
 
 interface TaskResult {
   schema_version: string;
@@ -68,73 +64,22 @@ const AionTasks = (
     aion: { v1: { AionTasks: grpc.ServiceClientConstructor } };
   }
 ).aion.v1.AionTasks;
+/** A client of the blueprint's AionTasks; its methods are the ones the proto declares. */
+const connectAionTasks = (
+  port: number,
+  creds: grpc.ChannelCredentials,
+  options?: grpc.ClientOptions,
+) => new AionTasks(`127.0.0.1:${port}`, creds, options) as unknown as BlueprintClient;
 
-let db: TestDatabase;
+let platform: Platform;
 let slowLlm: OpenAiTestServer;
-const processes: ServiceProcess[] = [];
+let certificates: TestCertificates;
 let client: BlueprintClient;
 let gatewayHttp: string;
 let tlsPort: number;
 let developer: string;
 let observer: string;
 let otherTenant: string;
-
-const openssl = (...args: string[]) =>
-  execFileSync('openssl', args, { cwd: scratch, stdio: 'pipe' });
-const file = (name: string) => path.join(scratch, name);
-
-/** A CA, the gateway's certificate for 127.0.0.1 and a client certificate. */
-function issueCertificates(): void {
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=ca',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-  );
-  writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  for (const [name, ext] of [
-    ['server', ['-extfile', 'server.ext']],
-    ['client', []],
-  ] as const) {
-    openssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-    );
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '1',
-      '-out',
-      `${name}.pem`,
-      ...ext,
-    );
-  }
-}
 
 const metadataOf = (headers: Record<string, string>) => {
   const metadata = new grpc.Metadata();
@@ -197,7 +142,7 @@ async function failure(promise: Promise<unknown>) {
 
 const summarize = (over: Record<string, unknown> = {}) => ({
   intent: 'summarize',
-  params: { text: TEXT, max_sentences: '2' },
+  params: { text: SUMMARY_SOURCE_TEXT, max_sentences: '2' },
   ...over,
 });
 
@@ -209,83 +154,38 @@ async function finished(taskId: string, key = developer): Promise<TaskResult> {
 }
 
 beforeAll(async () => {
-  execFileSync('bash', [path.join(samples, 'build.sh'), '--if-needed'], { stdio: 'pipe' });
-  issueCertificates();
+  certificates = issueTestCertificates(scratch);
   slowLlm = await startOpenAiTestServer({
     reply: 'one two three four five six seven eight nine ten eleven twelve.',
     tokenDelayMs: 250,
   });
-  writeFileSync(
-    file('engines.yaml'),
-    `engines:
-  - { name: local-summarize, tier: local, kind: module, module: summarize_text, intents: [summarize], jurisdiction: DE, region: local, price_per_1k_tokens: { input: 0, output: 0 } }
-  - { name: slow-summarize, tier: cloud-standard, kind: openai-compatible, endpoint: "${slowLlm.url}", models: [test-model], intents: [summarize], jurisdiction: DE, region: eu, price_per_1k_tokens: { input: 0, output: 0 } }
-`,
-  );
-  db = await createTestDatabase('e2epubgrpc');
-  execFileSync(process.execPath, ['--import', 'tsx', 'libs/db/src/cli.ts', 'migrate'], {
-    cwd: repoRoot,
-    env: { PATH: process.env['PATH'], DATABASE_URL: db.ownerUrl, AION_DB_APP_ROLE: db.appRole },
-    stdio: 'pipe',
-  });
-  const common = {
-    AION_MODE: 'distributed',
-    DATABASE_URL: db.appUrl,
-    KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
-    REDIS_URL: process.env['REDIS_URL'],
-    AION_INTERNAL_TOKEN_SECRET: SECRET,
-  };
-  const moduleHost = await startServiceProcess('module-host', {
-    ...common,
-    AION_MODULE_HOST_HTTP_PORT: '0',
-    AION_MODULE_HOST_GRPC_PORT: '0',
-    AION_MODULE_HOST_PRELOAD: path.join(samples, 'summarize_text'),
-  });
-  const sovereignAi = await startServiceProcess('sovereign-ai', {
-    ...common,
-    AION_SOVEREIGN_HTTP_PORT: '0',
-    AION_SOVEREIGN_GRPC_PORT: '0',
-    AION_SOVEREIGN_CACHE_GROUP_PREFIX: uniqueName('sov-cache'),
-  });
-  const orchestrator = await startServiceProcess('orchestrator', {
-    ...common,
-    AION_ORCHESTRATOR_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereignAi.grpcPort}`,
-    AION_ORCHESTRATOR_SOVEREIGN_GROUP_PREFIX: uniqueName('orc-sov'),
-    AION_ORCHESTRATOR_HTTP_PORT: '0',
-    AION_ORCHESTRATOR_GRPC_PORT: '0',
-    AION_ORCHESTRATOR_MODULE_HOST_ADDRESS: `127.0.0.1:${moduleHost.grpcPort}`,
-    AION_ORCHESTRATOR_ENGINES_FILE: file('engines.yaml'),
-    AION_ORCHESTRATOR_DLQ_CONSUMER_GROUP: uniqueName('dlq-recorder'),
-  });
   const gatewayEnv = {
-    ...common,
-    AION_GATEWAY_HTTP_PORT: '0',
-    AION_GATEWAY_GRPC_PORT: '0',
-    AION_GATEWAY_ORCHESTRATOR_ADDRESS: `127.0.0.1:${orchestrator.grpcPort}`,
-    AION_GATEWAY_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereignAi.grpcPort}`,
     AION_BOOTSTRAP_ADMIN_KEY: BOOTSTRAP,
-    // A fresh tenant per run: rate-limit buckets live in Redis and outlast a run.
-    AION_BOOTSTRAP_TENANT: uniqueName('tenant'),
     // Blueprint clients send no data_context: their data is of this jurisdiction.
     AION_GATEWAY_DEFAULT_JURISDICTION: 'DE',
-    AION_GATEWAY_JWT_ISSUER: 'https://idp.test',
-    AION_GATEWAY_JWT_AUDIENCE: 'aion',
-    AION_GATEWAY_JWT_HS256_SECRET: JWT_SECRET,
+    ...idp.gatewayEnv,
   };
-  const plain = await startServiceProcess('gateway', gatewayEnv);
-  const mutualTls = await startServiceProcess('gateway', {
-    ...gatewayEnv,
-    AION_GATEWAY_GRPC_TLS_CERT_FILE: file('server.pem'),
-    AION_GATEWAY_GRPC_TLS_KEY_FILE: file('server.key'),
-    AION_GATEWAY_GRPC_TLS_CLIENT_CA_FILE: file('ca.pem'),
+  platform = await startPlatform({
+    database: 'e2epubgrpc',
+    engines: `engines:
+${LOCAL_SUMMARIZE_ENGINE}
+  - { name: slow-summarize, tier: cloud-standard, kind: openai-compatible, endpoint: "${slowLlm.url}", models: [test-model], intents: [summarize], jurisdiction: DE, region: eu, price_per_1k_tokens: { input: 0, output: 0 } }
+`,
+    modules: ['summarize_text'],
+    gateways: [
+      gatewayEnv,
+      {
+        ...gatewayEnv,
+        AION_GATEWAY_GRPC_TLS_CERT_FILE: certificates.server.cert,
+        AION_GATEWAY_GRPC_TLS_KEY_FILE: certificates.server.key,
+        AION_GATEWAY_GRPC_TLS_CLIENT_CA_FILE: certificates.ca.cert,
+      },
+    ],
   });
-  processes.push(moduleHost, sovereignAi, orchestrator, plain, mutualTls);
+  const [plain, mutualTls] = platform.gateways as [ServiceProcess, ServiceProcess];
   gatewayHttp = `http://127.0.0.1:${plain.httpPort}`;
   tlsPort = mutualTls.grpcPort;
-  client = new AionTasks(
-    `127.0.0.1:${plain.grpcPort}`,
-    grpc.credentials.createInsecure(),
-  ) as BlueprintClient;
+  client = connectAionTasks(plain.grpcPort, grpc.credentials.createInsecure());
   const newKey = async (role: string) => {
     const created = await httpCall(gatewayHttp, 'POST', '/api/v1/auth/keys', {
       key: BOOTSTRAP,
@@ -295,21 +195,17 @@ beforeAll(async () => {
   };
   developer = await newKey('developer');
   observer = await newKey('observer');
-  otherTenant = await new SignJWT({ tenant_id: uniqueName('other'), roles: ['developer'] })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject('mallory')
-    .setIssuer('https://idp.test')
-    .setAudience('aion')
-    .setExpirationTime('10m')
-    .sign(new TextEncoder().encode(JWT_SECRET));
+  otherTenant = await idp.sign({
+    subject: 'mallory',
+    tenantId: uniqueName('other'),
+    roles: ['developer'],
+  });
 }, 240_000);
 
 afterAll(async () => {
   client?.close();
-  for (const p of processes.reverse()) p.kill('SIGTERM');
-  await Promise.all(processes.map((p) => p.exited));
+  await platform?.stop();
   await slowLlm?.close();
-  await db?.drop();
   rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -501,15 +397,14 @@ describe('the public gRPC API, called by a client built from the blueprint proto
   });
 
   it('serves mutual TLS when configured: only clients with a certificate of the CA get in', async () => {
-    const ca = readFileSync(file('ca.pem'));
+    const ca = readFileSync(certificates.ca.cert);
     const options = { 'grpc.ssl_target_name_override': 'localhost' };
-    const connect = (creds: grpc.ChannelCredentials) =>
-      new AionTasks(`127.0.0.1:${tlsPort}`, creds, options) as BlueprintClient;
+    const connect = (creds: grpc.ChannelCredentials) => connectAionTasks(tlsPort, creds, options);
     const mutual = connect(
       grpc.credentials.createSsl(
         ca,
-        readFileSync(file('client.key')),
-        readFileSync(file('client.pem')),
+        readFileSync(certificates.client.key),
+        readFileSync(certificates.client.cert),
       ),
     );
     const taskId = uniqueName('grpc-tls');

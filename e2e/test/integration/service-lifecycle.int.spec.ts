@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import {
   createTestDatabase,
   grpcHealthStatus,
+  migrateTestDatabase,
   startServiceProcess,
   uniqueName,
   type ServiceProcess,
@@ -25,7 +24,6 @@ const PREFIX: Record<(typeof APPS)[number], string> = {
   observability: 'AION_OBSERVABILITY_',
   'module-host': 'AION_MODULE_HOST_',
 };
-const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const SECRET = 'e2e-internal-token-secret-0123456789abcdef';
 
 let db: TestDatabase;
@@ -47,12 +45,7 @@ function baseEnv(app: (typeof APPS)[number]): NodeJS.ProcessEnv {
 
 beforeAll(async () => {
   db = await createTestDatabase('e2e');
-  // The migration CLI the Helm job runs: owner role migrates every service and grants the app role.
-  execFileSync(process.execPath, ['--import', 'tsx', 'libs/db/src/cli.ts', 'migrate'], {
-    cwd: repoRoot,
-    env: { PATH: process.env['PATH'], DATABASE_URL: db.ownerUrl, AION_DB_APP_ROLE: db.appRole },
-    stdio: 'pipe',
-  });
+  migrateTestDatabase(db);
 });
 
 afterAll(async () => {

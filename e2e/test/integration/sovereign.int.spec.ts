@@ -1,8 +1,8 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SignJWT, type JSONWebKeySet } from 'jose';
+import { type JSONWebKeySet } from 'jose';
 import { parseAllDocuments } from 'yaml';
 import { InternalTokens } from '@aion/auth';
 import { SovereignService } from '@aion/contracts';
@@ -11,16 +11,15 @@ import { createGrpcClient } from '@aion/grpc';
 import { verifyReceipt } from '@aion/receipts';
 import { runWithTenant } from '@aion/tenancy';
 import {
-  createTestDatabase,
   eventually,
   httpCall,
   startOpenAiTestServer,
-  startServiceProcess,
+  startPlatform,
   testBrokers,
   uniqueName,
+  testIdentityProvider,
   type OpenAiTestServer,
-  type ServiceProcess,
-  type TestDatabase,
+  type Platform,
 } from '@aion/testing';
 
 // Sovereignty end to end: gateway, orchestrator, sovereign-ai and module-host as separate
@@ -28,31 +27,22 @@ import {
 // (stand-ins for third-party APIs, which cannot run here), one "in the US", one "in the EU".
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
-const samples = path.join(repoRoot, 'tools', 'modules');
-const SECRET = 'e2e-sovereign-secret-0123456789abcdef01';
-const JWT_SECRET = 'e2e-sovereign-jwt-secret-0123456789abcd';
+const idp = testIdentityProvider();
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'aion-e2e-sov-'));
 const manifestsDir = path.join(scratch, 'manifests');
 const MAX_RULES = 5;
 
-let db: TestDatabase;
+let platform: Platform;
 let usUpstream: OpenAiTestServer;
 let euUpstream: OpenAiTestServer;
 let bus: KafkaBus;
-const processes: ServiceProcess[] = [];
 const events: IncomingEvent[] = [];
 let gateway: string;
 
 const tenantA = uniqueName('sov-a');
 const tenantB = uniqueName('sov-b');
 const token = (tenantId: string, role: string) =>
-  new SignJWT({ tenant_id: tenantId, roles: [role] })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(`${role}-of-${tenantId}`)
-    .setIssuer('https://idp.test')
-    .setAudience('aion')
-    .setExpirationTime('30m')
-    .sign(new TextEncoder().encode(JWT_SECRET));
+  idp.sign({ subject: `${role}-of-${tenantId}`, tenantId, roles: [role], expiresIn: '30m' });
 let adminA: string;
 let operatorA: string;
 let devA: string;
@@ -72,22 +62,8 @@ const eventsOf = (tenant: string, type?: string) =>
   );
 
 beforeAll(async () => {
-  execFileSync('bash', [path.join(samples, 'build.sh'), '--if-needed'], { stdio: 'pipe' });
   usUpstream = await startOpenAiTestServer({ reply: 'answered in the US' });
   euUpstream = await startOpenAiTestServer({ reply: 'answered in the EU' });
-  writeFileSync(
-    path.join(scratch, 'engines.yaml'),
-    `engines:
-  - { name: us-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${usUpstream.url}", models: [test-model], intents: [chat], jurisdiction: US, region: us-east, price_per_1k_tokens: { input: 0.0001, output: 0.0001 } }
-  - { name: eu-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${euUpstream.url}", models: [test-model], intents: [chat], jurisdiction: EU, region: eu-central, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
-`,
-  );
-  db = await createTestDatabase('e2esov');
-  execFileSync(process.execPath, ['--import', 'tsx', 'libs/db/src/cli.ts', 'migrate'], {
-    cwd: repoRoot,
-    env: { PATH: process.env['PATH'], DATABASE_URL: db.ownerUrl, AION_DB_APP_ROLE: db.appRole },
-    stdio: 'pipe',
-  });
   bus = new KafkaBus({ brokers: testBrokers(), clientId: uniqueName('e2e-sov') });
   const topics = [
     TOPICS.sovereignResidency,
@@ -104,53 +80,28 @@ beforeAll(async () => {
     fromBeginning: false,
     handler: async (e) => void events.push(e),
   });
-  const common = {
-    AION_MODE: 'distributed',
-    DATABASE_URL: db.appUrl,
-    KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
-    REDIS_URL: process.env['REDIS_URL'],
-    AION_INTERNAL_TOKEN_SECRET: SECRET,
-  };
-  const sovereign = await startServiceProcess('sovereign-ai', {
-    ...common,
-    AION_SOVEREIGN_HTTP_PORT: '0',
-    AION_SOVEREIGN_GRPC_PORT: '0',
-    AION_SOVEREIGN_K8S_MODE: 'render',
-    AION_SOVEREIGN_MANIFESTS_DIR: manifestsDir,
-    AION_SOVEREIGN_MAX_RESIDENCY_RULES_PER_TENANT: String(MAX_RULES),
-    AION_SOVEREIGN_CACHE_GROUP_PREFIX: uniqueName('sov-cache'),
+  platform = await startPlatform({
+    database: 'e2esov',
+    engines: `engines:
+  - { name: us-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${usUpstream.url}", models: [test-model], intents: [chat], jurisdiction: US, region: us-east, price_per_1k_tokens: { input: 0.0001, output: 0.0001 } }
+  - { name: eu-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${euUpstream.url}", models: [test-model], intents: [chat], jurisdiction: EU, region: eu-central, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
+`,
+    sovereignAi: {
+      AION_SOVEREIGN_K8S_MODE: 'render',
+      AION_SOVEREIGN_MANIFESTS_DIR: manifestsDir,
+      AION_SOVEREIGN_MAX_RESIDENCY_RULES_PER_TENANT: String(MAX_RULES),
+    },
+    gateways: [
+      {
+        AION_BOOTSTRAP_ADMIN_KEY: 'e2e-sovereign-bootstrap-key-0123456789ab',
+        AION_GATEWAY_RATE_LIMIT_KEY_BURST: '100000',
+        AION_GATEWAY_RATE_LIMIT_KEY_PER_MINUTE: '100000',
+        AION_GATEWAY_RATE_LIMIT_IP_PER_MINUTE: '100000',
+        ...idp.gatewayEnv,
+      },
+    ],
   });
-  const moduleHost = await startServiceProcess('module-host', {
-    ...common,
-    AION_MODULE_HOST_HTTP_PORT: '0',
-    AION_MODULE_HOST_GRPC_PORT: '0',
-  });
-  const orchestrator = await startServiceProcess('orchestrator', {
-    ...common,
-    AION_ORCHESTRATOR_HTTP_PORT: '0',
-    AION_ORCHESTRATOR_GRPC_PORT: '0',
-    AION_ORCHESTRATOR_MODULE_HOST_ADDRESS: `127.0.0.1:${moduleHost.grpcPort}`,
-    AION_ORCHESTRATOR_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereign.grpcPort}`,
-    AION_ORCHESTRATOR_SOVEREIGN_GROUP_PREFIX: uniqueName('orc-sov'),
-    AION_ORCHESTRATOR_ENGINES_FILE: path.join(scratch, 'engines.yaml'),
-    AION_ORCHESTRATOR_DLQ_CONSUMER_GROUP: uniqueName('dlq-recorder'),
-  });
-  const gw = await startServiceProcess('gateway', {
-    ...common,
-    AION_GATEWAY_HTTP_PORT: '0',
-    AION_GATEWAY_GRPC_PORT: '0',
-    AION_GATEWAY_ORCHESTRATOR_ADDRESS: `127.0.0.1:${orchestrator.grpcPort}`,
-    AION_GATEWAY_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereign.grpcPort}`,
-    AION_BOOTSTRAP_ADMIN_KEY: 'e2e-sovereign-bootstrap-key-0123456789ab',
-    AION_GATEWAY_RATE_LIMIT_KEY_BURST: '100000',
-    AION_GATEWAY_RATE_LIMIT_KEY_PER_MINUTE: '100000',
-    AION_GATEWAY_RATE_LIMIT_IP_PER_MINUTE: '100000',
-    AION_GATEWAY_JWT_ISSUER: 'https://idp.test',
-    AION_GATEWAY_JWT_AUDIENCE: 'aion',
-    AION_GATEWAY_JWT_HS256_SECRET: JWT_SECRET,
-  });
-  processes.push(sovereign, moduleHost, orchestrator, gw);
-  gateway = `http://127.0.0.1:${gw.httpPort}`;
+  gateway = `http://127.0.0.1:${platform.gateways[0]!.httpPort}`;
   [adminA, operatorA, devA, adminB] = await Promise.all([
     token(tenantA, 'admin'),
     token(tenantA, 'operator'),
@@ -160,10 +111,8 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  for (const p of [...processes].reverse()) p.kill('SIGTERM');
-  await Promise.all(processes.map((p) => p.exited));
+  await platform?.stop();
   await Promise.all([usUpstream?.close(), euUpstream?.close(), bus?.close()]);
-  await db?.drop();
   rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -688,9 +637,13 @@ describe('sovereignty end to end through the gateway', () => {
       'validation.malformed_json',
     ]);
     // SignReceipt is the orchestrator's alone: any other caller is refused.
-    const sovereign = createGrpcClient(SovereignService, `127.0.0.1:${processes[0]!.grpcPort}`, {
-      tokens: new InternalTokens(SECRET, 'gateway'),
-    });
+    const sovereign = createGrpcClient(
+      SovereignService,
+      `127.0.0.1:${platform.sovereignAi.grpcPort}`,
+      {
+        tokens: new InternalTokens(platform.internalTokenSecret, 'gateway'),
+      },
+    );
     try {
       await expect(
         runWithTenant({ tenantId: tenantA, subject: 'x', roles: ['admin'], requestId: 'r' }, () =>

@@ -1,7 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Client } from 'pg';
 import { toJson } from '@bufbuild/protobuf';
 import { ValueSchema } from '@bufbuild/protobuf/wkt';
@@ -31,22 +27,18 @@ import {
 import { createGrpcClient, type ClientOf } from '@aion/grpc';
 import { runWithTenant } from '@aion/tenancy';
 import {
-  createTestDatabase,
   eventually,
   startOpenAiTestServer,
-  startServiceProcess,
+  startPlatform,
   testBrokers,
   uniqueName,
   type OpenAiTestServer,
-  type ServiceProcess,
-  type TestDatabase,
+  type Platform,
 } from '@aion/testing';
+import { LOCAL_SUMMARIZE_ENGINE, SUMMARY_SOURCE_TEXT } from '../support/fixtures';
 
-const repoRoot = path.resolve(__dirname, '..', '..', '..');
-const samples = path.join(repoRoot, 'tools', 'modules');
 const SECRET = 'e2e-tasks-secret-0123456789abcdef0123';
 const tokens = new InternalTokens(SECRET, 'e2e');
-const scratch = mkdtempSync(path.join(os.tmpdir(), 'aion-e2e-tasks-'));
 const dev = (tenantId = 'acme') => ({
   tenantId,
   subject: 'dev',
@@ -54,19 +46,14 @@ const dev = (tenantId = 'acme') => ({
   requestId: uniqueName('req'),
 });
 const admin = { tenantId: 'acme', subject: 'ops', roles: ['admin'], requestId: 'admin' };
-const TEXT =
-  'Aion keeps data in its jurisdiction. It names the rule behind every routing decision. Lunch was fine. Budgets cap what each tenant spends.';
 
-let db: TestDatabase;
-let moduleHost: ServiceProcess;
-let orchestrator: ServiceProcess;
+let platform: Platform;
 let healthy: OpenAiTestServer;
 let broken: OpenAiTestServer;
 let tasks: ClientOf<typeof TaskOrchestrator>;
 let adminApi: ClientOf<typeof OrchestratorAdminService>;
 let governance: ClientOf<typeof LearningGovernanceService>;
 let sovereign: ClientOf<typeof SovereignService>;
-let sovereignAi: ServiceProcess;
 let healthRuleId: string;
 let bus: KafkaBus;
 const lifecycle: IncomingEvent[] = [];
@@ -75,7 +62,7 @@ const usage: IncomingEvent[] = [];
 const summarize = (over: Record<string, unknown> = {}) => ({
   task: {
     intent: 'summarize',
-    params: { text: TEXT, max_sentences: 2 },
+    params: { text: SUMMARY_SOURCE_TEXT, max_sentences: 2 },
     sla: { privacy: Privacy.HYBRID, budgetUsd: 0, p95Ms: 0 },
     dataContext: { jurisdiction: 'DE', classification: DataClassification.NONE },
     ...over,
@@ -95,39 +82,8 @@ async function finished(id: string, tenant = dev()) {
 }
 
 beforeAll(async () => {
-  execFileSync('bash', [path.join(samples, 'build.sh'), '--if-needed'], { stdio: 'pipe' });
   healthy = await startOpenAiTestServer({ reply: 'A healthy answer.' });
   broken = await startOpenAiTestServer({ fail: { status: 500, times: 1_000_000 } });
-  writeFileSync(
-    path.join(scratch, 'engines.yaml'),
-    `engines:
-  - { name: local-summarize, tier: local, kind: module, module: summarize_text, intents: [summarize], jurisdiction: DE, region: local, price_per_1k_tokens: { input: 0, output: 0 } }
-  - { name: flaky-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${broken.url}", models: [test-model], intents: [chat], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0.0001, output: 0.0001 } }
-  - { name: steady-llm, tier: cloud-premium, kind: openai-compatible, endpoint: "${healthy.url}", models: [test-model], intents: [chat], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
-  - { name: doomed-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${broken.url}", models: [test-model], intents: [draft], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0, output: 0 } }
-  - { name: us-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${healthy.url}", models: [test-model], intents: [translate], jurisdiction: US, region: us, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
-  - { name: local-extract, tier: local, kind: openai-compatible, endpoint: "${broken.url}", models: [test-model], intents: [extract], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0, output: 0 } }
-  - { name: cloud-extract, tier: cloud-standard, kind: openai-compatible, endpoint: "${healthy.url}", models: [test-model], intents: [extract], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
-`,
-  );
-  db = await createTestDatabase('e2etasks');
-  execFileSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'libs/db/src/cli.ts',
-      'migrate',
-      'module-host',
-      'orchestrator',
-      'sovereign-ai',
-    ],
-    {
-      cwd: repoRoot,
-      env: { PATH: process.env['PATH'], DATABASE_URL: db.ownerUrl, AION_DB_APP_ROLE: db.appRole },
-      stdio: 'pipe',
-    },
-  );
   bus = new KafkaBus({ brokers: testBrokers(), clientId: uniqueName('e2e-tasks') });
   await bus.ensureTopics([
     TOPICS.tasksLifecycle,
@@ -146,64 +102,52 @@ beforeAll(async () => {
     fromBeginning: false,
     handler: async (e) => void usage.push(e),
   });
-  const common = {
-    AION_MODE: 'distributed',
-    DATABASE_URL: db.appUrl,
-    KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
-    REDIS_URL: process.env['REDIS_URL'],
-    AION_INTERNAL_TOKEN_SECRET: SECRET,
-  };
-  moduleHost = await startServiceProcess('module-host', {
-    ...common,
-    AION_MODULE_HOST_HTTP_PORT: '0',
-    AION_MODULE_HOST_GRPC_PORT: '0',
-    AION_MODULE_HOST_HOST: '127.0.0.1',
-    AION_MODULE_HOST_PRELOAD: path.join(samples, 'summarize_text'),
+  platform = await startPlatform({
+    database: 'e2etasks',
+    engines: `engines:
+${LOCAL_SUMMARIZE_ENGINE}
+  - { name: flaky-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${broken.url}", models: [test-model], intents: [chat], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0.0001, output: 0.0001 } }
+  - { name: steady-llm, tier: cloud-premium, kind: openai-compatible, endpoint: "${healthy.url}", models: [test-model], intents: [chat], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
+  - { name: doomed-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${broken.url}", models: [test-model], intents: [draft], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0, output: 0 } }
+  - { name: us-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${healthy.url}", models: [test-model], intents: [translate], jurisdiction: US, region: us, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
+  - { name: local-extract, tier: local, kind: openai-compatible, endpoint: "${broken.url}", models: [test-model], intents: [extract], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0, output: 0 } }
+  - { name: cloud-extract, tier: cloud-standard, kind: openai-compatible, endpoint: "${healthy.url}", models: [test-model], intents: [extract], jurisdiction: EU, region: eu, price_per_1k_tokens: { input: 0.001, output: 0.002 } }
+`,
+    // No gateway: the suite calls the orchestrator's internal gRPC API, as the gateway does.
+    migrate: ['module-host', 'orchestrator', 'sovereign-ai'],
+    internalTokenSecret: SECRET,
+    modules: ['summarize_text'],
+    beforeOrchestrator: async (sovereignAi) => {
+      sovereign = createGrpcClient(SovereignService, `127.0.0.1:${sovereignAi.grpcPort}`, {
+        tokens,
+      });
+      // The residency rule the routing tests run under: health data from the EU stays in the EU.
+      healthRuleId = (
+        await runWithTenant({ ...admin, tenantId: 'acme' }, () =>
+          sovereign.createResidencyRule({
+            rule: {
+              dataJurisdiction: 'EU',
+              tier: ClassificationTier.HEALTH,
+              action: ResidencyAction.ALLOW,
+              targetJurisdictions: ['EU'],
+              priority: 10,
+            },
+          }),
+        )
+      ).rule!.id;
+    },
+    orchestrator: {
+      // acme is the platform operator's tenant: its admins reset the breakers all tenants share.
+      AION_BOOTSTRAP_TENANT: admin.tenantId,
+      AION_ORCHESTRATOR_BREAKER_FAILURES: '2',
+      AION_ORCHESTRATOR_BREAKER_HALF_OPEN_MS: '60000',
+      AION_ORCHESTRATOR_REAPER_INTERVAL_MS: '500',
+    },
   });
-  sovereignAi = await startServiceProcess('sovereign-ai', {
-    ...common,
-    AION_SOVEREIGN_HTTP_PORT: '0',
-    AION_SOVEREIGN_GRPC_PORT: '0',
-    AION_SOVEREIGN_HOST: '127.0.0.1',
-    AION_SOVEREIGN_CACHE_GROUP_PREFIX: uniqueName('sov-cache'),
-  });
-  sovereign = createGrpcClient(SovereignService, `127.0.0.1:${sovereignAi.grpcPort}`, { tokens });
-  // The residency rule the routing tests run under: health data from the EU stays in the EU.
-  healthRuleId = (
-    await runWithTenant({ ...admin, tenantId: 'acme' }, () =>
-      sovereign.createResidencyRule({
-        rule: {
-          dataJurisdiction: 'EU',
-          tier: ClassificationTier.HEALTH,
-          action: ResidencyAction.ALLOW,
-          targetJurisdictions: ['EU'],
-          priority: 10,
-        },
-      }),
-    )
-  ).rule!.id;
-  orchestrator = await startServiceProcess('orchestrator', {
-    ...common,
-    AION_ORCHESTRATOR_HTTP_PORT: '0',
-    AION_ORCHESTRATOR_GRPC_PORT: '0',
-    AION_ORCHESTRATOR_HOST: '127.0.0.1',
-    AION_ORCHESTRATOR_MODULE_HOST_ADDRESS: `127.0.0.1:${moduleHost.grpcPort}`,
-    AION_ORCHESTRATOR_ENGINES_FILE: path.join(scratch, 'engines.yaml'),
-    // Each suite has its own database, so its own group: a shared one would split the records.
-    AION_ORCHESTRATOR_DLQ_CONSUMER_GROUP: uniqueName('dlq-recorder'),
-    AION_ORCHESTRATOR_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereignAi.grpcPort}`,
-    AION_ORCHESTRATOR_SOVEREIGN_GROUP_PREFIX: uniqueName('orc-sov'),
-    AION_ORCHESTRATOR_BREAKER_FAILURES: '2',
-    AION_ORCHESTRATOR_BREAKER_HALF_OPEN_MS: '60000',
-    AION_ORCHESTRATOR_REAPER_INTERVAL_MS: '500',
-  });
-  tasks = createGrpcClient(TaskOrchestrator, `127.0.0.1:${orchestrator.grpcPort}`, { tokens });
-  adminApi = createGrpcClient(OrchestratorAdminService, `127.0.0.1:${orchestrator.grpcPort}`, {
-    tokens,
-  });
-  governance = createGrpcClient(LearningGovernanceService, `127.0.0.1:${orchestrator.grpcPort}`, {
-    tokens,
-  });
+  const orchestrator = `127.0.0.1:${platform.orchestrator.grpcPort}`;
+  tasks = createGrpcClient(TaskOrchestrator, orchestrator, { tokens });
+  adminApi = createGrpcClient(OrchestratorAdminService, orchestrator, { tokens });
+  governance = createGrpcClient(LearningGovernanceService, orchestrator, { tokens });
 }, 180_000);
 
 afterAll(async () => {
@@ -211,11 +155,8 @@ afterAll(async () => {
   adminApi?.close();
   governance?.close();
   sovereign?.close();
-  for (const p of [orchestrator, moduleHost, sovereignAi]) p?.kill('SIGTERM');
-  await Promise.all([orchestrator?.exited, moduleHost?.exited, sovereignAi?.exited]);
+  await platform?.stop();
   await Promise.all([healthy?.close(), broken?.close(), bus?.close()]);
-  await db?.drop();
-  rmSync(scratch, { recursive: true, force: true });
 });
 
 describe('tasks through orchestrator and module-host, each its own process', () => {
@@ -758,7 +699,7 @@ describe('tasks through orchestrator and module-host, each its own process', () 
       schema_version: '1.0',
       task_id: id,
       intent: 'summarize',
-      params: { text: TEXT, max_sentences: 1 },
+      params: { text: SUMMARY_SOURCE_TEXT, max_sentences: 1 },
       priority: 'normal',
       sla: { budget_usd: 0, p95_ms: 0, privacy: 'hybrid' },
       metadata: {},
@@ -766,7 +707,7 @@ describe('tasks through orchestrator and module-host, each its own process', () 
       project_id: '',
     });
     // As a replica that crashed would leave them: accepted an hour ago, never finished.
-    const owner = new Client({ connectionString: db.ownerUrl });
+    const owner = new Client({ connectionString: platform.db.ownerUrl });
     await owner.connect();
     for (const [id, status] of [
       [queuedId, 'QUEUED'],

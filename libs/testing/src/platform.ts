@@ -37,6 +37,8 @@ export interface PlatformOptions {
 export interface Platform {
   db: TestDatabase;
   internalTokenSecret: string;
+  /** The platform operator's tenant (AION_BOOTSTRAP_TENANT): the bootstrap admin key's. */
+  bootstrapTenant: string;
   moduleHost: ServiceProcess;
   sovereignAi: ServiceProcess;
   orchestrator: ServiceProcess;
@@ -57,13 +59,16 @@ const onLoopback = (prefix: string): Env => ({
  * Module-host, sovereign-ai, the orchestrator and the gateways as separate processes, as deployed
  * (AION_MODE=distributed), on a fresh migrated database and the test Redis and Kafka. Consumer
  * groups get unique names: each suite has its own database, and a group shared with another
- * suite would split the records between them. When any step fails, what started is stopped.
+ * suite would split the records between them. The bootstrap (platform) tenant is fresh too.
+ * When any step fails, what started is stopped.
  */
 export async function startPlatform(options: PlatformOptions): Promise<Platform> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'aion-platform-'));
   const enginesFile = path.join(dir, 'engines.yaml');
   writeFileSync(enginesFile, options.engines);
   const secret = options.internalTokenSecret ?? randomBytes(24).toString('hex');
+  // A fresh one per run: rate-limit buckets live in Redis and outlast a run.
+  const bootstrapTenant = uniqueName('tenant');
   const started: ServiceProcess[] = [];
   let db: TestDatabase | undefined;
   const stop = async () => {
@@ -84,6 +89,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
         REDIS_URL: process.env['REDIS_URL'],
         AION_INTERNAL_TOKEN_SECRET: secret,
+        AION_BOOTSTRAP_TENANT: bootstrapTenant,
         ...env,
       });
       started.push(service);
@@ -125,6 +131,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     return {
       db: database,
       internalTokenSecret: secret,
+      bootstrapTenant,
       moduleHost,
       sovereignAi,
       orchestrator,
