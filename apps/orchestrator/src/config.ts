@@ -70,6 +70,14 @@ export const orchestratorConfigSpec = {
     positiveInt(500),
     'How often a replica reads the engine breakers all replicas share (and adds its counts): a breaker opened or reset elsewhere applies here within this time',
   ),
+  platformTenant: field(
+    'AION_BOOTSTRAP_TENANT',
+    z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/)
+      .default('default'),
+    "The platform operator's tenant (the bootstrap admin key's): only its admins reset the engine circuit breakers every tenant shares, and only they see their failure texts",
+  ),
   staleTaskAfterMs: field(
     `${P}STALE_TASK_AFTER_MS`,
     positiveInt(30_000),

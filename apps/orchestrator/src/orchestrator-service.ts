@@ -136,6 +136,7 @@ export function createOrchestratorService(
             jurisdictions,
             audit,
             deadLetters,
+            platformTenant: config.platformTenant,
             receipts: new ReceiptService(repository, {
               sign: async (receiptJson) =>
                 (await sovereign.signReceipt({ receiptJson }, { deadlineMs: 5_000 })).jws,

@@ -17,6 +17,7 @@ import type { StreamKind } from '../core/ports';
 import type { ReceiptService } from '../core/receipts';
 import type { DeadLetterService } from '../core/dead-letters';
 import type { TaskService } from '../core/task-service';
+import { breakerHandlers } from './breaker-handlers';
 import { deadLetterHandlers } from './dead-letter-handlers';
 import { STATUS_BY_PROTO, toRequestDoc, toTaskView } from './task-mapping';
 
@@ -65,10 +66,13 @@ export function registerOrchestratorApi(
     audit: AdminAudit;
     deadLetters: DeadLetterService;
     receipts: ReceiptService;
+    /** The tenant whose admins manage what every tenant shares (the breakers). */
+    platformTenant: string;
   },
 ): void {
   const { tasks, budgets, breakers, jurisdictions, audit, engines } = deps;
   const dlq = deadLetterHandlers(deps.deadLetters);
+  const breakerApi = breakerHandlers(breakers, audit, deps.platformTenant);
   server.add(
     TaskOrchestrator,
     {
@@ -171,16 +175,6 @@ export function registerOrchestratorApi(
         });
         return { state: budgetState(state) };
       },
-      listCircuitBreakers: async () => ({
-        breakers: breakers.list().map((b) => ({
-          ...b,
-          successes: BigInt(b.successes),
-          failures: BigInt(b.failures),
-          rejections: BigInt(b.rejections),
-          opened: BigInt(b.opened),
-          lastFailure: b.lastFailure ?? '',
-        })),
-      }),
       listEngines: async (req) => ({
         engines: engines
           .filter((e) => !req.intent || e.intents.includes(req.intent))
@@ -194,11 +188,7 @@ export function registerOrchestratorApi(
             region: e.region,
           })),
       }),
-      resetCircuitBreakers: async () => {
-        const reset = await breakers.resetAll();
-        await audit.record('circuit_breakers.reset_all', 'circuit-breakers', { reset });
-        return { reset };
-      },
+      ...breakerApi.handlers,
       ...dlq.handlers,
     },
     {
@@ -207,9 +197,8 @@ export function registerOrchestratorApi(
       releaseBudget: 'budget:manage',
       getBudgetState: 'budget:read',
       setBudgetLimit: 'budget:manage',
-      listCircuitBreakers: 'observability:read',
-      resetCircuitBreakers: 'operations:manage',
       listEngines: 'tasks:read',
+      ...breakerApi.permissions,
       ...dlq.permissions,
     },
   );
