@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI's first step, on its pristine clone, before anything else is installed, generated or built:
 # the README's quick start exactly as a newcomer runs it. `npm install && npm start` in the
-# background (output to a log), wait for the gateway's /readyz, submit the README's first
+# background (output to a log), wait for the gateway's /readyz (on its ops port, 9080: readiness
+# and metrics are not on the public port), submit the README's first
 # summarize task and check its result, check the receipt keys and the OpenAPI document, then stop
 # the platform with SIGTERM. A step that only a developer's machine has done (generated code, a
 # built module, a system package) makes this fail. Prints the first-start timings.
@@ -10,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 base=http://localhost:8080
+ops=http://localhost:9080
 timeout_s="${AION_FIRST_START_TIMEOUT_S:-1200}"
 scratch="$(mktemp -d)"
 log="$scratch/first-start.log"
@@ -29,7 +31,7 @@ fail() {
 
 # The first start writes its data under .aion/data; a leftover one would make it not a first start.
 [ -e .aion ] && fail ".aion/ exists: run this in a fresh clone (it checks the first start)"
-for port in 8080 8081 8082 8083 8084 8085 50050 50051 50052 50053 50054 50055; do
+for port in 8080 9080 8081 8082 8083 8084 8085 50050 50051 50052 50053 50054 50055; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     fail "port $port is already in use; the README's defaults need it free"
   fi
@@ -70,12 +72,12 @@ setsid bash -c 'npm install && npm start' >"$log" 2>&1 </dev/null &
 pid=$!
 
 install_s=""
-until curl -fsS -o /dev/null --max-time 2 "$base/readyz" 2>/dev/null; do
+until curl -fsS -o /dev/null --max-time 2 "$ops/readyz" 2>/dev/null; do
   kill -0 "$pid" 2>/dev/null || fail "npm install && npm start exited before the gateway was ready"
   if [ -z "$install_s" ] && grep -q '^> aion@[^ ]* start$' "$log"; then
     install_s=$((SECONDS - started))
   fi
-  [ $((SECONDS - started)) -lt "$timeout_s" ] || fail "no ready gateway at $base/readyz within $timeout_s s"
+  [ $((SECONDS - started)) -lt "$timeout_s" ] || fail "no ready gateway at $ops/readyz within $timeout_s s"
   sleep 1
 done
 ready_s=$((SECONDS - started))

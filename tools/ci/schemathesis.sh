@@ -18,12 +18,13 @@ fi
 read -r -a ports <<<"$(node -e '
 const net = require("net");
 const take = () => new Promise((ok) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => ok(p)); }); });
-(async () => { const out = []; for (let i = 0; i < 12; i++) out.push(await take()); console.log(out.join(" ")); })();
+(async () => { const out = []; for (let i = 0; i < 13; i++) out.push(await take()); console.log(out.join(" ")); })();
 ')"
 services=(GATEWAY ORCHESTRATOR SOVEREIGN PIPELINE OBSERVABILITY MODULE_HOST)
 for i in "${!services[@]}"; do
   export "AION_${services[$i]}_HTTP_PORT=${ports[$((2 * i))]}" "AION_${services[$i]}_GRPC_PORT=${ports[$((2 * i + 1))]}"
 done
+export AION_GATEWAY_OPS_PORT="${ports[12]}"
 export AION_GATEWAY_ORCHESTRATOR_ADDRESS="127.0.0.1:$AION_ORCHESTRATOR_GRPC_PORT"
 export AION_GATEWAY_SOVEREIGN_ADDRESS="127.0.0.1:$AION_SOVEREIGN_GRPC_PORT"
 export AION_ORCHESTRATOR_SOVEREIGN_ADDRESS="127.0.0.1:$AION_SOVEREIGN_GRPC_PORT"
@@ -34,6 +35,7 @@ export AION_BOOTSTRAP_ADMIN_KEY="schemathesis-$(node -e 'console.log(require("cr
 export AION_GATEWAY_RATE_LIMIT_KEY_PER_MINUTE=6000000 AION_GATEWAY_RATE_LIMIT_KEY_BURST=1000000
 export AION_GATEWAY_RATE_LIMIT_IP_PER_MINUTE=6000000
 base="http://127.0.0.1:$AION_GATEWAY_HTTP_PORT"
+ops="http://127.0.0.1:$AION_GATEWAY_OPS_PORT"
 
 log="$(mktemp)"
 setsid npx tsx tools/launcher/start-embedded.ts >"$log" 2>&1 &
@@ -41,11 +43,11 @@ platform=$!
 stop() { kill -TERM -- "-$platform" 2>/dev/null || true; wait "$platform" 2>/dev/null || true; rm -f "$log"; }
 trap stop EXIT
 for _ in $(seq 1 120); do
-  curl -sf "$base/readyz" >/dev/null && break
+  curl -sf "$ops/readyz" >/dev/null && break
   kill -0 "$platform" 2>/dev/null || { cat "$log"; echo "[schemathesis] the platform did not start" >&2; exit 1; }
   sleep 1
 done
-curl -sf "$base/readyz" >/dev/null || { tail -50 "$log"; echo "[schemathesis] /readyz never answered" >&2; exit 1; }
+curl -sf "$ops/readyz" >/dev/null || { tail -50 "$log"; echo "[schemathesis] /readyz never answered" >&2; exit 1; }
 
 echo "[schemathesis] $base/openapi.json, all checks"
 SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$PWD/tools/ci/schemathesis" \

@@ -116,6 +116,7 @@ export function createGatewayService(
           refreshTtlSeconds: config.refreshTokenTtlSeconds,
           maxAttempts: config.loginMaxAttempts,
           lockoutSeconds: config.loginLockoutSeconds,
+          hashing: { workers: config.loginHashWorkers, maxQueue: config.loginHashQueue },
         },
       );
       // Bearer JWTs: this gateway's own access tokens, or an external identity provider's.
@@ -245,6 +246,7 @@ export function createGatewayService(
             name: 'grpc-clients',
             start: () => undefined,
             stop: async () => {
+              await sessions.close();
               tasks.close();
               admin.close();
               governance.close();

@@ -71,18 +71,33 @@ export const sharedConfigSpec = {
 /** Variables each service has under its own prefix. */
 export function serviceConfigSpec(
   service: ServiceName,
-  defaults: { httpPort: number; grpcPort: number; httpPortAlias?: string },
+  defaults: { httpPort: number; grpcPort: number; httpPortAlias?: string; opsPort?: number },
 ) {
   const p = SERVICE_PREFIXES[service];
   return {
     httpPort: field(
       `${p}HTTP_PORT`,
       port(defaults.httpPort),
-      'HTTP port for health, readiness and metrics (and the public API on the gateway)',
+      defaults.opsPort === undefined
+        ? 'HTTP port: health, readiness and metrics'
+        : 'HTTP port of the public API (and /healthz)',
       defaults.httpPortAlias ? { alias: defaults.httpPortAlias } : {},
     ),
     grpcPort: field(`${p}GRPC_PORT`, port(defaults.grpcPort), 'gRPC port'),
-    host: field(`${p}HOST`, z.string().default('0.0.0.0'), 'Address to bind'),
+    // A service whose HTTP port is public serves readiness and metrics on a port of their own,
+    // for probes and Prometheus, never exposed by the public Service.
+    opsPort: field(
+      `${p}OPS_PORT`,
+      defaults.opsPort === undefined
+        ? z.coerce.number().int().min(0).max(65535).optional()
+        : port(defaults.opsPort),
+      'Internal port for /healthz, /readyz and /metrics (unset: they are on the HTTP port)',
+    ),
+    host: field(
+      `${p}HOST`,
+      z.string().default(''),
+      'Address to bind (default: 127.0.0.1 in embedded mode, 0.0.0.0 otherwise)',
+    ),
     shutdownTimeoutMs: field(
       `${p}SHUTDOWN_TIMEOUT_MS`,
       positiveInt(10_000),
@@ -121,6 +136,9 @@ export function loadServiceConfig<S extends ConfigSpec>(
     problems.push(...err.problems);
   }
   const mode = env['AION_MODE'] ?? 'distributed';
+  // Embedded mode is a laptop: nothing listens beyond loopback unless asked to.
+  const bound = config as { host?: unknown } | undefined;
+  if (bound && bound.host === '') bound.host = mode === 'embedded' ? '127.0.0.1' : '0.0.0.0';
   if (mode === 'distributed') {
     if (needs.database && !env['DATABASE_URL'])
       problems.push({

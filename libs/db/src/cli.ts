@@ -30,6 +30,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(`migration failed: ${err instanceof Error ? err.message : String(err)}`);
+  // Drizzle wraps the server's error ("Failed query: <sql>"); its cause says what was wrong.
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : undefined;
+  const detail = cause && 'hint' in cause && cause.hint ? ` (${String(cause.hint)})` : '';
+  console.error(
+    `migration failed: ${cause ? `${cause.message}${detail}` : err instanceof Error ? err.message : String(err)}`,
+  );
   process.exit(1);
 });

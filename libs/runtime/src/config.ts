@@ -5,6 +5,7 @@ import {
   type ConfigSpec,
   type InfraNeeds,
   type ServiceName,
+  SERVICE_PREFIXES,
   sharedConfigSpec,
 } from '@aion/config';
 
@@ -19,9 +20,9 @@ export type BaseServiceConfig = ConfigOf<BaseSpec>;
  */
 export const DEFAULT_PORTS: Record<
   ServiceName,
-  { httpPort: number; grpcPort: number; httpPortAlias?: string }
+  { httpPort: number; grpcPort: number; httpPortAlias?: string; opsPort?: number }
 > = {
-  gateway: { httpPort: 8080, grpcPort: 50050, httpPortAlias: 'AION_GATEWAY_PORT' },
+  gateway: { httpPort: 8080, grpcPort: 50050, httpPortAlias: 'AION_GATEWAY_PORT', opsPort: 9080 },
   orchestrator: { httpPort: 8081, grpcPort: 50051 },
   'sovereign-ai': { httpPort: 8082, grpcPort: 50052 },
   'data-pipeline': { httpPort: 8083, grpcPort: 50053 },
@@ -36,9 +37,17 @@ export function loadConfigFor<S extends ConfigSpec>(
   needs: InfraNeeds,
   env: NodeJS.ProcessEnv = process.env,
 ) {
-  return loadServiceConfig(
+  const config = loadServiceConfig(
     { ...serviceConfigSpec(service, DEFAULT_PORTS[service]), ...extra },
     needs,
     env,
   );
+  // An ephemeral HTTP port (tests, several instances on one machine) gets an ephemeral ops port.
+  if (
+    config.httpPort === 0 &&
+    config.opsPort !== undefined &&
+    env[`${SERVICE_PREFIXES[service]}OPS_PORT`] === undefined
+  )
+    return { ...config, opsPort: 0 };
+  return config;
 }

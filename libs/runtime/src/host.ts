@@ -1,5 +1,4 @@
 import { createServer, type Server as HttpServer } from 'node:http';
-import { answerClientErrors } from './client-errors';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import type { InternalTokens } from '@aion/auth';
@@ -7,6 +6,7 @@ import type { ServiceName } from '@aion/config';
 import { errorMiddleware, notFoundMiddleware } from '@aion/errors';
 import { GrpcServer } from '@aion/grpc';
 import { createLogger, type Logger, type ServiceMetrics } from '@aion/telemetry';
+import { answerClientErrors } from './client-errors';
 import type { BaseServiceConfig } from './config';
 import type { Infrastructure } from './infrastructure';
 
@@ -38,11 +38,14 @@ export interface ServiceHostOptions {
 export interface RunningService {
   httpPort: number;
   grpcPort: number;
+  /** Where /readyz and /metrics are: the ops port, or the HTTP port when there is none. */
+  opsPort: number;
   /** Graceful stop, bounded by the service's shutdown timeout. Idempotent. */
   stop(): Promise<void>;
 }
 
 const CHECK_TIMEOUT_MS = 2000;
+const READINESS_CACHE_MS = 1000;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -60,6 +63,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  */
 export class ServiceHost {
   private readonly app = express();
+  private readonly opsApp = express();
+  private ops: HttpServer | undefined;
+  private lastReadiness: { at: number; answer: ReturnType<ServiceHost['readiness']> } | undefined;
   private readonly grpc: GrpcServer;
   private http: HttpServer | undefined;
   private stopping: Promise<void> | undefined;
@@ -77,20 +83,18 @@ export class ServiceHost {
     this.app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok', service: options.service });
     });
-    this.app.get('/readyz', (_req, res, next) => {
-      this.readiness().then(
-        ({ ready, checks }) =>
-          res
-            .status(ready ? 200 : 503)
-            .json({ status: ready ? 'ready' : 'not_ready', service: options.service, checks }),
-        next,
-      );
-    });
-    this.app.get('/metrics', (_req, res, next) => {
-      options.metrics
-        .render()
-        .then(({ contentType, body }) => res.type(contentType).send(body), next);
-    });
+    // Readiness and metrics stay off a public HTTP port: they go to the ops port when there is one.
+    if (options.config.opsPort === undefined) this.serveOps(this.app);
+    else {
+      this.opsApp.disable('x-powered-by');
+      this.opsApp.use(options.metrics.httpMiddleware());
+      this.opsApp.get('/healthz', (_req, res) => {
+        res.json({ status: 'ok', service: options.service });
+      });
+      this.serveOps(this.opsApp);
+      this.opsApp.use(notFoundMiddleware());
+      this.opsApp.use(errorMiddleware());
+    }
     options.registerHttp?.(this.app);
     this.app.use(notFoundMiddleware());
     this.app.use(
@@ -103,6 +107,33 @@ export class ServiceHost {
           });
       }),
     );
+  }
+
+  private serveOps(app: Express): void {
+    app.get('/readyz', (_req, res, next) => {
+      this.cachedReadiness().then(
+        ({ ready, checks }) =>
+          res.status(ready ? 200 : 503).json({
+            status: ready ? 'ready' : 'not_ready',
+            service: this.options.service,
+            checks,
+          }),
+        next,
+      );
+    });
+    app.get('/metrics', (_req, res, next) => {
+      this.options.metrics
+        .render()
+        .then(({ contentType, body }) => res.type(contentType).send(body), next);
+    });
+  }
+
+  /** Readiness at most once a second, however often it is asked: a probe is not a load test. */
+  private cachedReadiness(): ReturnType<ServiceHost['readiness']> {
+    const now = Date.now();
+    if (!this.lastReadiness || now - this.lastReadiness.at >= READINESS_CACHE_MS || !this.accepting)
+      this.lastReadiness = { at: now, answer: this.readiness() };
+    return this.lastReadiness.answer;
   }
 
   /** Every dependency answers within the timeout; detail is logged, not exposed. */
@@ -137,11 +168,26 @@ export class ServiceHost {
       this.http!.listen(config.httpPort, config.host, () => resolve());
     });
     const httpPort = (this.http.address() as AddressInfo).port;
+    let opsPort: number | undefined;
+    if (config.opsPort !== undefined) {
+      this.ops = createServer(this.opsApp);
+      await new Promise<void>((resolve, reject) => {
+        this.ops!.once('error', reject);
+        this.ops!.listen(config.opsPort, config.host, () => resolve());
+      });
+      opsPort = (this.ops.address() as AddressInfo).port;
+    }
     for (const worker of this.options.workers ?? []) await worker.start();
     this.accepting = true;
     this.grpc.setServing('SERVING');
-    logger.info('service started', { http_port: httpPort, grpc_port: grpcPort, mode: config.mode });
-    return { httpPort, grpcPort, stop: () => this.stop() };
+    logger.info('service started', {
+      http_port: httpPort,
+      grpc_port: grpcPort,
+      ...(opsPort !== undefined ? { ops_port: opsPort } : {}),
+      host: config.host,
+      mode: config.mode,
+    });
+    return { httpPort, grpcPort, opsPort: opsPort ?? httpPort, stop: () => this.stop() };
   }
 
   /** Order: stop being ready, stop accepting and drain HTTP and gRPC, stop workers, close adapters. */
@@ -166,6 +212,9 @@ export class ServiceHost {
       this.grpc.shutdown(remaining()),
       withTimeout(httpClosed, remaining()).catch(() => this.http?.closeAllConnections()),
     ]);
+    // The ops port closes last among the listeners: probes see not-ready until the end.
+    this.ops?.close();
+    this.ops?.closeAllConnections();
     for (const worker of [...(this.options.workers ?? [])].reverse()) {
       await withTimeout(worker.stop(), remaining()).catch((err: unknown) =>
         logger.warn('worker did not stop cleanly', {

@@ -5,6 +5,8 @@ import { repoRoot } from './infra/stack';
 export interface ServiceProcess {
   httpPort: number;
   grpcPort: number;
+  /** Where /readyz and /metrics are (the gateway's ops port; the HTTP port elsewhere). */
+  opsPort: number;
   /** Every log line the service wrote so far (parsed JSON where possible). */
   logs: Record<string, unknown>[];
   child: ChildProcess;
@@ -65,6 +67,7 @@ export function startServiceProcess(
         resolve({
           httpPort: Number(entry['http_port']),
           grpcPort: Number(entry['grpc_port']),
+          opsPort: Number(entry['ops_port'] ?? entry['http_port']),
           logs,
           child,
           exited,

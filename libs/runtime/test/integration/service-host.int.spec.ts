@@ -86,3 +86,56 @@ describe('service host on the embedded adapters (PGlite, in-memory bus)', () => 
     expect(published.map((r) => r.key)).toEqual(['t-1']);
   });
 });
+
+describe('service host with a public HTTP port (the gateway)', () => {
+  it('serves readiness and metrics on its ops port only, and probes its dependencies at most once a second', async () => {
+    const bus = new MemoryBus();
+    const config = loadConfigFor(
+      'gateway',
+      {},
+      {},
+      {
+        AION_MODE: 'embedded',
+        AION_DATA_DIR: 'memory',
+        AION_GATEWAY_HTTP_PORT: '0',
+        AION_GATEWAY_GRPC_PORT: '0',
+        LOG_LEVEL: 'error',
+      },
+    );
+    // Embedded mode binds loopback; an ephemeral HTTP port gets an ephemeral ops port.
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.opsPort).toBe(0);
+    let probes = 0;
+    const service = defineService({
+      service: 'gateway',
+      config,
+      needs: { database: { migrationsFolder }, bus: true },
+      outbox,
+      embedded: { shared: { bus }, internalTokenSecret: 'x'.repeat(40) },
+      wire: (c) => {
+        const check = c.infrastructure.checks[0]!;
+        const counted = { ...check, check: async () => (probes++, check.check()) };
+        c.infrastructure.checks.splice(0, 1, counted);
+        return {};
+      },
+    });
+    const running = await service.start();
+    try {
+      expect(running.opsPort).not.toBe(running.httpPort);
+      const publicPort = `http://127.0.0.1:${running.httpPort}`;
+      const opsPort = `http://127.0.0.1:${running.opsPort}`;
+      expect((await fetch(`${publicPort}/healthz`)).status).toBe(200);
+      expect((await fetch(`${publicPort}/readyz`)).status).toBe(404);
+      expect((await fetch(`${publicPort}/metrics`)).status).toBe(404);
+      expect((await fetch(`${opsPort}/healthz`)).status).toBe(200);
+      expect((await fetch(`${opsPort}/metrics`)).status).toBe(200);
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => fetch(`${opsPort}/readyz`).then((r) => r.status)),
+      );
+      expect(new Set(answers)).toEqual(new Set([200]));
+      expect(probes).toBe(1);
+    } finally {
+      await service.stop();
+    }
+  });
+});

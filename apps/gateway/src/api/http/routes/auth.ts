@@ -113,6 +113,7 @@ export function authRoutes(deps: {
       access: 'auth:manage',
       request: { body: CreateUserRequest },
       responses: { 201: { description: 'The user', schema: User } },
+      errors: [409],
       async handle({ body, principal }) {
         const user = await sessions.createUser(
           principal.tenantId,

@@ -32,12 +32,15 @@ const DeadLetter = z.object({
 });
 const Breaker = z.object({
   name: z.string(),
-  state: z.string().describe('closed, open or half-open'),
+  state: z.string().describe('closed, open or half_open (shared by every orchestrator replica)'),
   successes: z.int(),
   failures: z.int(),
   rejections: z.int(),
   opened: z.int(),
-  last_failure: z.string().nullable(),
+  last_failure: z
+    .string()
+    .nullable()
+    .describe('The last failure text; null unless the caller is an admin of the platform tenant'),
   last_state_change: z.string(),
 });
 
@@ -183,7 +186,7 @@ export function operationsRoutes(admin: Client, requestTimeoutMs: number): Route
       method: 'post',
       path: '/api/v1/circuit-breakers/reset_all',
       operationId: 'resetCircuitBreakers',
-      summary: 'Close every breaker',
+      summary: 'Close every breaker, on every replica (admins of the platform tenant only)',
       tag: 'operations',
       access: 'operations:manage',
       request: {},
