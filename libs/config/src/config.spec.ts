@@ -104,6 +104,33 @@ describe('loadServiceConfig', () => {
     expect(config.mode).toBe('embedded');
   });
 
+  it('binds loopback in embedded mode and every address otherwise, unless told', () => {
+    const spec = serviceConfigSpec('orchestrator', { httpPort: 8081, grpcPort: 50051 });
+    expect(loadServiceConfig(spec, {}, { AION_MODE: 'embedded' }).host).toBe('127.0.0.1');
+    expect(
+      loadServiceConfig(spec, {}, { AION_MODE: 'embedded', AION_ORCHESTRATOR_HOST: '0.0.0.0' })
+        .host,
+    ).toBe('0.0.0.0');
+    expect(
+      loadServiceConfig(
+        spec,
+        {},
+        { AION_MODE: 'distributed', AION_INTERNAL_TOKEN_SECRET: 'x'.repeat(32) },
+      ).host,
+    ).toBe('0.0.0.0');
+  });
+
+  it('gives a public service an ops port and leaves internal ones without', () => {
+    const gateway = serviceConfigSpec('gateway', {
+      httpPort: 8080,
+      grpcPort: 50050,
+      opsPort: 9080,
+    });
+    expect(loadServiceConfig(gateway, {}, { AION_MODE: 'embedded' }).opsPort).toBe(9080);
+    const orchestrator = serviceConfigSpec('orchestrator', { httpPort: 8081, grpcPort: 50051 });
+    expect(loadServiceConfig(orchestrator, {}, { AION_MODE: 'embedded' }).opsPort).toBeUndefined();
+  });
+
   it('requires infrastructure in distributed mode, together with other problems', () => {
     expect(() =>
       loadServiceConfig(
