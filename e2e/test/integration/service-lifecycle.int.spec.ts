@@ -1,7 +1,9 @@
 import {
   createTestDatabase,
+  distributedEnv,
   grpcHealthStatus,
   migrateTestDatabase,
+  onLoopback,
   startServiceProcess,
   uniqueName,
   type ServiceProcess,
@@ -30,15 +32,11 @@ let db: TestDatabase;
 
 function baseEnv(app: (typeof APPS)[number]): NodeJS.ProcessEnv {
   return {
-    AION_MODE: 'distributed',
-    DATABASE_URL: db.appUrl,
-    REDIS_URL: process.env['REDIS_URL'],
-    KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
-    AION_INTERNAL_TOKEN_SECRET: SECRET,
+    ...distributedEnv(db, SECRET),
+    ...onLoopback(PREFIX[app]),
+    // The gateway's readiness and metrics are on an internal port of their own.
+    ...(app === 'gateway' ? { AION_GATEWAY_OPS_PORT: '0' } : {}),
     LOG_LEVEL: 'info',
-    [`${PREFIX[app]}HTTP_PORT`]: '0',
-    [`${PREFIX[app]}GRPC_PORT`]: '0',
-    [`${PREFIX[app]}HOST`]: '127.0.0.1',
     [`${PREFIX[app]}SHUTDOWN_TIMEOUT_MS`]: '5000',
   };
 }
@@ -68,15 +66,16 @@ describe('every service as its own process on PostgreSQL, Redis and Kafka', () =
     async (app) => {
       const service = running.get(app)!;
       const base = `http://127.0.0.1:${service.httpPort}`;
+      const ops = `http://127.0.0.1:${service.opsPort}`;
       expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok', service: app });
-      const ready = await fetch(`${base}/readyz`);
+      const ready = await fetch(`${ops}/readyz`);
       const body = (await ready.json()) as { status: string; checks: Record<string, string> };
       expect(ready.status).toBe(200);
       expect(body.checks['database']).toBe('ok');
       expect(body.checks['kafka']).toBe('ok');
       if (['gateway', 'orchestrator', 'sovereign-ai'].includes(app))
         expect(body.checks['redis']).toBe('ok');
-      const metrics = await (await fetch(`${base}/metrics`)).text();
+      const metrics = await (await fetch(`${ops}/metrics`)).text();
       expect(metrics).toContain(
         `aion_http_requests_total{method="GET",route="/readyz",status="200",service="${app}"}`,
       );

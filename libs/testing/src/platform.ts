@@ -48,8 +48,17 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
-/** Binds a service to free loopback ports (it logs the ports it got). */
-const onLoopback = (prefix: string): Env => ({
+/** What every service needs in distributed mode: its database, the test Kafka and Redis, the token secret. */
+export const distributedEnv = (db: TestDatabase, internalTokenSecret: string): Env => ({
+  AION_MODE: 'distributed',
+  DATABASE_URL: db.appUrl,
+  KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
+  REDIS_URL: process.env['REDIS_URL'],
+  AION_INTERNAL_TOKEN_SECRET: internalTokenSecret,
+});
+
+/** Binds the service of this variable prefix (AION_GATEWAY_ ...) to free loopback ports; it logs the ports it got. */
+export const onLoopback = (prefix: string): Env => ({
   [`${prefix}HTTP_PORT`]: '0',
   [`${prefix}GRPC_PORT`]: '0',
   [`${prefix}HOST`]: '127.0.0.1',
@@ -84,11 +93,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     migrateTestDatabase(database, options.migrate);
     const start = async (app: string, env: Env) => {
       const service = await startServiceProcess(app, {
-        AION_MODE: 'distributed',
-        DATABASE_URL: database.appUrl,
-        KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
-        REDIS_URL: process.env['REDIS_URL'],
-        AION_INTERNAL_TOKEN_SECRET: secret,
+        ...distributedEnv(database, secret),
         AION_BOOTSTRAP_TENANT: bootstrapTenant,
         ...env,
       });
@@ -122,6 +127,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       gateways.push(
         await start('gateway', {
           ...onLoopback('AION_GATEWAY_'),
+          // Its readiness and metrics port too: the default one would be shared by every gateway.
+          AION_GATEWAY_OPS_PORT: '0',
           AION_GATEWAY_ORCHESTRATOR_ADDRESS: `127.0.0.1:${orchestrator.grpcPort}`,
           AION_GATEWAY_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereignAi.grpcPort}`,
           ...env,
