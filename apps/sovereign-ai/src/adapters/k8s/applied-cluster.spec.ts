@@ -10,10 +10,11 @@ import { AppliedCluster } from './applied-cluster';
 type KubeObject = Record<string, any>;
 
 /**
- * A stand-in for the Kubernetes API server. A real kube-apiserver can be built on this machine
- * (about ten minutes from the Go module proxy, see the team's kubernetes-offline notes) but not
- * within a unit run, so these tests keep to the pattern this file started with: a stand-in that
- * serves only the paths AppliedCluster calls and answers as the real API does for them. It keeps
+ * A stand-in for the Kubernetes API server. A real kube-apiserver can be built here (about ten
+ * minutes from the Go module proxy) but not within a unit run, so these tests keep to the
+ * pattern this file started with, and test/integration/applied-cluster.int.spec.ts runs the
+ * refusals against a real one. The stand-in serves only the paths AppliedCluster calls and
+ * answers as the real API does for them (checked against v1.36.3). It keeps
  * objects in memory with a uid and a resourceVersion, answers 409 AlreadyExists for existing
  * objects, 404 for missing ones, 409 Conflict when a replace names an outdated resourceVersion
  * or a delete's preconditions do not hold, and records every request.
