@@ -182,6 +182,45 @@ describe('gateway: REST and SSE as clients use them', () => {
     expect(cancel.status).toBe(409);
   });
 
+  it("keeps a task its submitter's: others of the tenant cannot read, stream, cancel or get its receipt; operators and admins can", async () => {
+    // Keys issued by an admin of their own, so that this test spends its rate limit, not ADMIN's.
+    const issuer = await newKey('admin');
+    const owner = await newKey('developer', issuer);
+    const submitted = await call(gatewayA, 'POST', '/v1/tasks', {
+      key: owner,
+      body: summarize(),
+      headers: { prefer: 'wait=10' },
+    });
+    const id = submitted.json['task_id'] as string;
+    const [observer, otherDeveloper, operator] = await Promise.all([
+      newKey('observer', issuer),
+      newKey('developer', issuer),
+      newKey('operator', issuer),
+    ]);
+    for (const key of [observer, otherDeveloper]) {
+      for (const url of [`/v1/tasks/${id}`, `/v1/tasks/${id}/receipt`, `/v1/stream/${id}`]) {
+        const res = await call(gatewayA, 'GET', url, { key });
+        expect([url, res.status, res.json['error_code']]).toEqual([url, 404, 'resource.not_found']);
+      }
+    }
+    const cancel = await call(gatewayA, 'POST', `/v1/tasks/${id}/cancel`, {
+      key: otherDeveloper,
+      body: {},
+    });
+    expect(cancel.status).toBe(404);
+    for (const key of [owner, operator, issuer])
+      expect((await call(gatewayA, 'GET', `/v1/tasks/${id}`, { key })).status).toBe(200);
+    // A finished task's stream ends after its last event, even resumed past it.
+    const replay = await call(gatewayA, 'GET', `/v1/stream/${id}`, { key: owner });
+    expect(replay.text).toContain('event: done');
+    const resumed = await call(gatewayA, 'GET', `/v1/stream/${id}`, {
+      key: owner,
+      headers: { 'last-event-id': '999' },
+    });
+    expect(resumed.status).toBe(200);
+    expect(resumed.text).not.toContain('event: done');
+  });
+
   it('streams over SSE with token, partial and done events, heartbeats and Last-Event-ID resume', async () => {
     const key = await newKey();
     llm.behave({ tokenDelayMs: 150 });
@@ -703,8 +742,8 @@ describe('gateway: REST and SSE as clients use them', () => {
     // A request that waits for its task (~3 s) holds it: once another gateway sees the task, it
     // is in flight, and the next request is shed.
     const taskId = uniqueName('holding');
-    // Polled with another key, which has its own rate-limit bucket: at most 25 polls.
-    const watcher = await newKey('observer');
+    // Polled with an operator's key (it sees the tenant's tasks; its own rate-limit bucket).
+    const watcher = await newKey('operator');
     const holding = call(narrowGateway, 'POST', '/v1/tasks', {
       key,
       body: { ...chat(), task_id: taskId },

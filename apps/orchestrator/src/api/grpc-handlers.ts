@@ -6,7 +6,7 @@ import {
   StreamEventKind,
   TaskStatus,
 } from '@aion/contracts';
-import { can } from '@aion/auth';
+import { can, type Principal } from '@aion/auth';
 import { AionError } from '@aion/errors';
 import { nextPageToken, pageWindow, type GrpcServer } from '@aion/grpc';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
@@ -73,6 +73,17 @@ export function registerOrchestratorApi(
   const { tasks, budgets, breakers, jurisdictions, audit, engines } = deps;
   const dlq = deadLetterHandlers(deps.deadLetters);
   const breakerApi = breakerHandlers(breakers, audit, deps.platformTenant);
+  /**
+   * A task is its submitter's: reading, streaming, its receipt and cancelling it follow the rule
+   * the list follows. Operators and admins (operations:manage) reach every task of their tenant;
+   * anyone else gets not-found for another's task, as if it did not exist.
+   */
+  const ownTask = async (id: string, principal: Principal | undefined) => {
+    const record = await tasks.get(id);
+    if (!can(principal?.roles ?? [], 'operations:manage') && record.subject !== principal?.subject)
+      throw AionError.notFound('task', id);
+    return record;
+  };
   server.add(
     TaskOrchestrator,
     {
@@ -86,16 +97,20 @@ export function registerOrchestratorApi(
           req.waitMs > 0 ? await tasks.awaitEnd(record, req.waitMs, ctx.signal) : record;
         return { result: toTaskView(result), deduplicated };
       },
-      getReceipt: async (req) => {
-        const { json, jws } = await deps.receipts.receipt(required(req.taskId, 'task_id'));
+      getReceipt: async (req, ctx) => {
+        const id = required(req.taskId, 'task_id');
+        await ownTask(id, ctx.principal);
+        const { json, jws } = await deps.receipts.receipt(id);
         return { receiptJson: json, jws };
       },
-      statusById: async (req) => ({
-        result: toTaskView(await tasks.get(required(req.taskId, 'task_id'))),
+      statusById: async (req, ctx) => ({
+        result: toTaskView(await ownTask(required(req.taskId, 'task_id'), ctx.principal)),
       }),
-      cancel: async (req) => ({
-        result: toTaskView(await tasks.cancel(required(req.taskId, 'task_id'), req.reason)),
-      }),
+      cancel: async (req, ctx) => {
+        const id = required(req.taskId, 'task_id');
+        await ownTask(id, ctx.principal);
+        return { result: toTaskView(await tasks.cancel(id, req.reason)) };
+      },
       list: async (req, ctx) => {
         const { limit, offset } = pageWindow(req.page);
         if (req.status !== TaskStatus.UNSPECIFIED && !STATUS_BY_PROTO[req.status])
@@ -117,6 +132,7 @@ export function registerOrchestratorApi(
       },
       stream: async function* (req, ctx) {
         const id = required(req.taskId, 'task_id');
+        await ownTask(id, ctx.principal);
         for await (const event of tasks.stream(id, Number(req.afterSequence), ctx.signal)) {
           const base = { sequence: BigInt(event.sequence), kind: KIND[event.kind] };
           if (event.kind === 'token')
