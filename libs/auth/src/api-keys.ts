@@ -13,6 +13,8 @@ export interface ApiKeyRecord {
   tenantId: string;
   role: Role;
   name: string;
+  /** The human identity that created the key (`Principal.owner`): the principal it verifies to. */
+  owner: string;
   createdAt: Date;
   expiresAt: Date | null;
   revokedAt: Date | null;
@@ -39,8 +41,13 @@ export interface CreateApiKeyInput {
   tenantId: string;
   role: Role;
   name: string;
+  /** Who creates it: the creating principal's `owner`, never the creating key itself. */
+  owner: string;
   expiresAt?: Date | null;
 }
+
+/** Owners come from verified credentials; bounded so a huge IdP `sub` cannot fill the table. */
+const MAX_OWNER_LENGTH = 1024;
 
 export interface ApiKeyServiceOptions {
   /**
@@ -89,6 +96,8 @@ export class ApiKeyService {
   async create(input: CreateApiKeyInput): Promise<{ key: string; record: ApiKeyRecord }> {
     if (!isValidTenantId(input.tenantId)) throw AionError.validation('invalid tenant id');
     if (!isRole(input.role)) throw AionError.validation(`unknown role ${String(input.role)}`);
+    if (!input.owner || input.owner.length > MAX_OWNER_LENGTH)
+      throw AionError.validation(`a key needs an owner of 1-${MAX_OWNER_LENGTH} characters`);
     if (input.expiresAt && input.expiresAt.getTime() <= this.now().getTime())
       throw AionError.validation('expires_at must be in the future');
     const prefix = randomBytes(6).toString('hex');
@@ -100,6 +109,7 @@ export class ApiKeyService {
       tenantId: input.tenantId,
       role: input.role,
       name: input.name.slice(0, 200),
+      owner: input.owner,
       createdAt: this.now(),
       expiresAt: input.expiresAt ?? null,
       revokedAt: null,
@@ -128,6 +138,7 @@ export class ApiKeyService {
       kind: 'api_key',
       tenantId: record.tenantId,
       subject: `key:${record.id}`,
+      owner: record.owner,
       roles: [record.role],
       keyId: record.id,
     };

@@ -6,7 +6,7 @@ import { currentTenant } from '@aion/tenancy';
 import { ApiKeyService, MemoryApiKeyRepository } from './api-keys';
 import { authenticate, requirePermission } from './express';
 import { InternalTokens } from './internal-token';
-import { JwtVerifier } from './jwt';
+import { idpOwner, JwtVerifier } from './jwt';
 import { can, PERMISSIONS, permissionsOf, ROLE_PERMISSIONS, ROLES } from './rbac';
 
 describe('RBAC', () => {
@@ -38,6 +38,7 @@ describe('API keys', () => {
       tenantId: 'acme',
       role: 'developer',
       name: 'ci',
+      owner: 'user:alice',
     });
     expect(key).toMatch(/^aion_[a-f0-9]{12}_[A-Za-z0-9_-]{43}$/);
     const stored = await repository.findByPrefix(record.prefix);
@@ -46,13 +47,45 @@ describe('API keys', () => {
       kind: 'api_key',
       tenantId: 'acme',
       subject: `key:${record.id}`,
+      owner: 'user:alice',
       roles: ['developer'],
       keyId: record.id,
     });
+    expect(stored?.owner).toBe('user:alice');
+  });
+
+  it('names the owner it was created for, whichever key of that owner is used', async () => {
+    const first = await service.create({
+      tenantId: 'acme',
+      role: 'admin',
+      name: 'a',
+      owner: 'bootstrap',
+    });
+    const second = await service.create({
+      tenantId: 'acme',
+      role: 'admin',
+      name: 'b',
+      owner: (await service.verify(first.key)).owner,
+    });
+    const [one, two] = [await service.verify(first.key), await service.verify(second.key)];
+    expect(one.subject).not.toBe(two.subject);
+    expect([one.owner, two.owner]).toEqual(['bootstrap', 'bootstrap']);
+  });
+
+  it('refuses to create a key without an owner, or with an oversized one', async () => {
+    for (const owner of ['', 'x'.repeat(1025)])
+      await expect(
+        service.create({ tenantId: 'acme', role: 'developer', name: 'x', owner }),
+      ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
   });
 
   it('refuses a wrong secret for a real prefix, malformed keys and unknown prefixes', async () => {
-    const { key } = await service.create({ tenantId: 'acme', role: 'developer', name: 'x' });
+    const { key } = await service.create({
+      tenantId: 'acme',
+      role: 'developer',
+      name: 'x',
+      owner: 'u',
+    });
     const tampered = key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A');
     await expect(service.verify(tampered)).rejects.toMatchObject({
       code: 'auth.invalid_credentials',
@@ -70,6 +103,7 @@ describe('API keys', () => {
       tenantId: 'acme',
       role: 'admin',
       name: 'x',
+      owner: 'u',
       expiresAt: new Date('2026-02-01T00:00:00Z'),
     });
     await expect(service.revoke('other-tenant', record.id)).rejects.toMatchObject({
@@ -94,7 +128,12 @@ describe('API keys', () => {
     const clock = { at: new Date('2026-01-01T00:00:00Z') };
     const cached = new ApiKeyService(counting, () => clock.at, { cacheTtlMs: 60_000 });
     const other = new ApiKeyService(counting, () => clock.at, { cacheTtlMs: 60_000 });
-    const { key, record } = await cached.create({ tenantId: 'acme', role: 'developer', name: 'c' });
+    const { key, record } = await cached.create({
+      tenantId: 'acme',
+      role: 'developer',
+      name: 'c',
+      owner: 'u',
+    });
     for (let i = 0; i < 5; i++) await cached.verify(key);
     expect(lookups).toBe(1);
     expect(touches).toBe(1);
@@ -110,16 +149,17 @@ describe('API keys', () => {
 
   it('validates what it creates', async () => {
     await expect(
-      service.create({ tenantId: 'bad tenant!', role: 'admin', name: 'x' }),
+      service.create({ tenantId: 'bad tenant!', role: 'admin', name: 'x', owner: 'u' }),
     ).rejects.toBeInstanceOf(AionError);
     await expect(
-      service.create({ tenantId: 'acme', role: 'root' as never, name: 'x' }),
+      service.create({ tenantId: 'acme', role: 'root' as never, name: 'x', owner: 'u' }),
     ).rejects.toThrow(/unknown role/);
     await expect(
       service.create({
         tenantId: 'acme',
         role: 'admin',
         name: 'x',
+        owner: 'u',
         expiresAt: new Date('2000-01-01'),
       }),
     ).rejects.toThrow(/future/);
@@ -179,8 +219,15 @@ describe('JwtVerifier', () => {
       kind: 'user',
       tenantId: 'acme',
       subject: 'user-1',
+      owner: 'idp:https%3A%2F%2Fidp.example:user-1',
       roles: ['developer'],
     });
+  });
+
+  it("owns a token by its sub within its issuer, so two providers' subjects never meet", () => {
+    expect(idpOwner('https://a.example', 'alice')).not.toBe(idpOwner('https://b.example', 'alice'));
+    // A `:` in either part cannot make two different (issuer, sub) pairs one owner.
+    expect(idpOwner('https://a', 'b:c')).not.toBe(idpOwner('https://a:b', 'c'));
   });
 
   it('rejects alg none', async () => {
@@ -287,15 +334,27 @@ describe('InternalTokens', () => {
     kind: 'api_key' as const,
     tenantId: 'acme',
     subject: 'key:1',
+    owner: 'user:alice',
     roles: ['developer' as const],
     keyId: '1',
   };
 
-  it('round-trips the principal and names the caller', async () => {
+  it('round-trips the principal, its owner included, and names the caller', async () => {
     expect(await tokens.verify(await tokens.issue(principal))).toEqual({
       ...principal,
       caller: 'gateway',
     });
+  });
+
+  it('reads a token without an owner (an earlier release signed it) as owned by its subject', async () => {
+    const earlier = await new SignJWT({ tenant_id: 'acme', roles: ['admin'], kind: 'api_key' })
+      .setProtectedHeader({ alg: 'HS256', typ: 'aion-internal+jwt' })
+      .setIssuer('aion-internal')
+      .setAudience('aion-services')
+      .setSubject('key:2')
+      .setExpirationTime('60s')
+      .sign(new TextEncoder().encode('s'.repeat(48)));
+    expect(await tokens.verify(earlier)).toMatchObject({ subject: 'key:2', owner: 'key:2' });
   });
 
   it('refuses tokens from another secret, tampered or expired ones', async () => {
@@ -324,6 +383,7 @@ describe('InternalTokens reuse', () => {
     kind: 'api_key' as const,
     tenantId: 'acme',
     subject: 'key:1',
+    owner: 'user:alice',
     roles: ['developer' as const],
   };
   let tokens: InternalTokens;
@@ -341,6 +401,7 @@ describe('InternalTokens reuse', () => {
     expect(await tokens.issue({ ...principal })).toBe(first);
     expect(await tokens.issue({ ...principal, roles: ['admin'] })).not.toBe(first);
     expect(await tokens.issue({ ...principal, tenantId: 'globex' })).not.toBe(first);
+    expect(await tokens.issue({ ...principal, owner: 'user:bob' })).not.toBe(first);
     jest.setSystemTime(new Date('2026-11-23T10:00:31Z'));
     expect(await tokens.issue(principal)).not.toBe(first);
   });
@@ -368,8 +429,12 @@ describe('Express authenticate + requirePermission', () => {
   let rsa: { privateKey: KeyLike; jwk: JWK };
 
   beforeAll(async () => {
-    developerKey = (await apiKeys.create({ tenantId: 'acme', role: 'developer', name: 'dev' })).key;
-    observerKey = (await apiKeys.create({ tenantId: 'acme', role: 'observer', name: 'obs' })).key;
+    developerKey = (
+      await apiKeys.create({ tenantId: 'acme', role: 'developer', name: 'dev', owner: 'user:dana' })
+    ).key;
+    observerKey = (
+      await apiKeys.create({ tenantId: 'acme', role: 'observer', name: 'obs', owner: 'user:otto' })
+    ).key;
     const pair = await generateKeyPair('RS256');
     rsa = {
       privateKey: pair.privateKey,
@@ -379,7 +444,11 @@ describe('Express authenticate + requirePermission', () => {
     app = express();
     app.use(authenticate({ apiKeys, jwt }));
     app.post('/tasks', requirePermission('tasks:submit'), (_req, res) => {
-      res.json({ tenant: currentTenant()?.tenantId, subject: currentTenant()?.subject });
+      res.json({
+        tenant: currentTenant()?.tenantId,
+        subject: currentTenant()?.subject,
+        owner: currentTenant()?.owner,
+      });
     });
     app.use(errorMiddleware());
   });
@@ -398,7 +467,7 @@ describe('Express authenticate + requirePermission', () => {
     ]) {
       const res = await request(app).post('/tasks').set(headers);
       expect(res.status).toBe(200);
-      expect(res.body.tenant).toBe('acme');
+      expect(res.body).toMatchObject({ tenant: 'acme', owner: 'user:dana' });
     }
   });
 
@@ -411,7 +480,7 @@ describe('Express authenticate + requirePermission', () => {
       .setExpirationTime('5m')
       .sign(rsa.privateKey);
     const ok = await request(app).post('/tasks').set('Authorization', `Bearer ${token}`);
-    expect(ok.body).toEqual({ tenant: 'globex', subject: 'alice' });
+    expect(ok.body).toEqual({ tenant: 'globex', subject: 'alice', owner: 'idp:idp:alice' });
     const bad = await request(app)
       .post('/tasks')
       .set('Authorization', `Bearer ${token.slice(0, -2)}xx`);

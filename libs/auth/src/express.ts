@@ -51,6 +51,7 @@ export function authenticate(options: HttpAuthOptions): RequestHandler {
       {
         tenantId: principal.tenantId,
         subject: principal.subject,
+        owner: principal.owner,
         roles: principal.roles,
         requestId,
       },

@@ -13,8 +13,9 @@ const MAX_CACHED = 10_000;
 type Verified = Principal & { caller: string };
 
 /**
- * Short-lived (default 60 s) HS256 tokens that carry the caller's tenant, subject and roles from
- * the gateway to services and between services. The key is AION_INTERNAL_TOKEN_SECRET, shared
+ * Short-lived (default 60 s) HS256 tokens that carry the caller's tenant, subject, owner and roles
+ * from the gateway to services and between services. A token without `owner` (from a service of
+ * an earlier release) is owned by its subject. The key is AION_INTERNAL_TOKEN_SECRET, shared
  * by the platform's services only; the public JWT verifier never accepts it.
  */
 export class InternalTokens {
@@ -41,6 +42,7 @@ export class InternalTokens {
       principal.kind,
       principal.tenantId,
       principal.subject,
+      principal.owner,
       principal.roles,
       principal.keyId ?? '',
     ]);
@@ -56,6 +58,7 @@ export class InternalTokens {
   private sign(principal: Principal): Promise<string> {
     return new SignJWT({
       tenant_id: principal.tenantId,
+      owner: principal.owner,
       roles: principal.roles,
       kind: principal.kind,
       caller: this.service,
@@ -96,12 +99,15 @@ export class InternalTokens {
       );
       const kind =
         payload['kind'] === 'api_key' || payload['kind'] === 'user' ? payload['kind'] : 'service';
+      const subject = String(payload.sub);
+      const owner = payload['owner'];
       return {
         // Shared by every call that presents this token, so nobody may change it.
         principal: Object.freeze({
           kind,
           tenantId,
-          subject: String(payload.sub),
+          subject,
+          owner: typeof owner === 'string' && owner ? owner : subject,
           roles: Object.freeze(roles) as Verified['roles'],
           caller: String(payload['caller'] ?? 'unknown'),
           ...(typeof payload['key_id'] === 'string' ? { keyId: payload['key_id'] } : {}),

@@ -105,13 +105,24 @@ export class JwtVerifier {
     const roles = (Array.isArray(rawRoles) ? rawRoles : []).filter(
       (r): r is Role => typeof r === 'string' && isRole(r),
     );
+    const subject = String(payload.sub);
     return {
       kind: 'user',
       tenantId,
-      subject: String(payload.sub),
+      subject,
+      owner: idpOwner(this.options.issuer, subject),
       roles: roles.length ? roles : ['anonymous'],
     };
   }
+}
+
+/**
+ * The owner of an identity provider's token: its `sub` within its issuer, so two providers'
+ * `alice` are two people. The issuer is percent-encoded (no `:` left in it), which keeps the
+ * form unambiguous whatever either part contains.
+ */
+export function idpOwner(issuer: string, subject: string): string {
+  return `idp:${encodeURIComponent(issuer)}:${subject}`;
 }
 
 function toAuthError(err: unknown): AionError {

@@ -37,6 +37,7 @@ async function outgoingMetadata(options: GrpcClientOptions): Promise<Metadata> {
         kind: 'service',
         tenantId: tenant.tenantId,
         subject: tenant.subject,
+        owner: tenant.owner,
         roles: tenant.roles.filter(isRole),
       }
     : options.servicePrincipal;

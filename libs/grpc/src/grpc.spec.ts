@@ -14,6 +14,7 @@ initTracing({ serviceName: 'grpc-test' });
 const tokens = new InternalTokens('k'.repeat(40), 'test');
 const seen: {
   tenant?: string;
+  owner?: string;
   requestId?: string;
   traceId?: string;
   caller?: string;
@@ -51,6 +52,7 @@ server.add(
   {
     submit: async (req, ctx: CallContext) => {
       seen.tenant = currentTenant()?.tenantId;
+      seen.owner = currentTenant()?.owner;
       seen.requestId = ctx.requestId;
       seen.traceId = trace.getSpanContext(context.active())?.traceId;
       seen.caller = ctx.principal?.caller;
@@ -80,7 +82,13 @@ server.add(
 );
 
 let address: string;
-const ctx = { tenantId: 'acme', subject: 'user-1', roles: ['developer'], requestId: 'req-123' };
+const ctx = {
+  tenantId: 'acme',
+  subject: 'key:k2',
+  owner: 'user:alice',
+  roles: ['developer'],
+  requestId: 'req-123',
+};
 
 beforeAll(async () => {
   const port = await server.start('127.0.0.1', 0);
@@ -93,7 +101,7 @@ afterAll(async () => {
 });
 
 describe('GrpcServer + createGrpcClient', () => {
-  it('carries tenant, request id, trace context and caller over a unary call', async () => {
+  it('carries tenant, owner, request id, trace context and caller over a unary call', async () => {
     const client = createGrpcClient(TaskOrchestrator, address, { tokens });
     const span = tracer().startSpan('caller');
     const response = await context.with(trace.setSpan(context.active(), span), () =>
@@ -103,6 +111,7 @@ describe('GrpcServer + createGrpcClient', () => {
     expect(response.result?.taskId).toBe('t-1');
     expect(seen).toMatchObject({
       tenant: 'acme',
+      owner: 'user:alice',
       requestId: 'req-123',
       caller: 'test',
       traceId: span.spanContext().traceId,

@@ -11,6 +11,7 @@ const developer: Principal = {
   kind: 'api_key',
   tenantId: 'acme',
   subject: 'key:1',
+  owner: 'user:someone',
   roles: ['developer'],
   keyId: '1',
 };

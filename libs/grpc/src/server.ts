@@ -258,7 +258,13 @@ export class GrpcServer {
     const p = ctx.principal;
     return p
       ? runWithTenant(
-          { tenantId: p.tenantId, subject: p.subject, roles: p.roles, requestId: ctx.requestId },
+          {
+            tenantId: p.tenantId,
+            subject: p.subject,
+            owner: p.owner,
+            roles: p.roles,
+            requestId: ctx.requestId,
+          },
           traced,
         )
       : traced();

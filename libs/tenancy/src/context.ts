@@ -8,14 +8,29 @@ export interface TenantContext {
   tenantId: string;
   /** User id, API key id or service name. */
   subject: string;
+  /**
+   * The human identity behind the subject (the principal's `owner`): what four-eyes rules
+   * compare, so one person's two keys are one person.
+   */
+  owner: string;
   roles: readonly string[];
   requestId: string;
 }
 
+/** A context as it is set: without an owner (a service acting for itself), its subject owns it. */
+export type TenantContextInit = Omit<TenantContext, 'owner'> & { owner?: string | undefined };
+
 const storage = new AsyncLocalStorage<TenantContext>();
 
-export function runWithTenant<T>(context: TenantContext, fn: () => T): T {
-  return storage.run(Object.freeze({ ...context, roles: Object.freeze([...context.roles]) }), fn);
+export function runWithTenant<T>(context: TenantContextInit, fn: () => T): T {
+  return storage.run(
+    Object.freeze({
+      ...context,
+      owner: context.owner || context.subject,
+      roles: Object.freeze([...context.roles]),
+    }),
+    fn,
+  );
 }
 
 export function currentTenant(): TenantContext | undefined {

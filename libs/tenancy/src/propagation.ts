@@ -1,4 +1,4 @@
-import { isValidTenantId, type TenantContext } from './context';
+import { isValidTenantId, type TenantContextInit } from './context';
 
 /**
  * Header names used to carry the tenant context across gRPC metadata and Kafka headers.
@@ -9,14 +9,16 @@ import { isValidTenantId, type TenantContext } from './context';
 export const TENANT_HEADERS = {
   tenantId: 'x-aion-tenant-id',
   subject: 'x-aion-subject',
+  owner: 'x-aion-owner',
   roles: 'x-aion-roles',
   requestId: 'x-request-id',
 } as const;
 
-export function tenantToHeaders(context: TenantContext): Record<string, string> {
+export function tenantToHeaders(context: TenantContextInit): Record<string, string> {
   return {
     [TENANT_HEADERS.tenantId]: context.tenantId,
     [TENANT_HEADERS.subject]: context.subject,
+    ...(context.owner ? { [TENANT_HEADERS.owner]: context.owner } : {}),
     [TENANT_HEADERS.roles]: context.roles.join(','),
     [TENANT_HEADERS.requestId]: context.requestId,
   };
@@ -30,14 +32,18 @@ function text(value: HeaderValue): string | undefined {
   return Buffer.isBuffer(first) ? first.toString('utf8') : first;
 }
 
-/** Reads a tenant context back; undefined when absent or malformed. */
-export function tenantFromHeaders(headers: Record<string, HeaderValue>): TenantContext | undefined {
+/** Reads a tenant context back; undefined when absent or malformed. No owner: the subject's. */
+export function tenantFromHeaders(
+  headers: Record<string, HeaderValue>,
+): TenantContextInit | undefined {
   const tenantId = text(headers[TENANT_HEADERS.tenantId]);
   if (!tenantId || !isValidTenantId(tenantId)) return undefined;
   const roles = (text(headers[TENANT_HEADERS.roles]) ?? '').split(',').filter(Boolean);
+  const owner = text(headers[TENANT_HEADERS.owner]);
   return {
     tenantId,
     subject: text(headers[TENANT_HEADERS.subject]) ?? 'unknown',
+    ...(owner ? { owner } : {}),
     roles,
     requestId: text(headers[TENANT_HEADERS.requestId]) ?? '',
   };

@@ -35,6 +35,14 @@ describe('tenant context', () => {
     });
   });
 
+  it("names the owner behind the subject; a context set without one is its subject's", () => {
+    runWithTenant(ctx, () => expect(requireTenant().owner).toBe('user-1'));
+    runWithTenant({ ...ctx, subject: 'key:k2', owner: 'user:alice' }, () =>
+      expect(requireTenant()).toMatchObject({ subject: 'key:k2', owner: 'user:alice' }),
+    );
+    runWithTenant({ ...ctx, owner: '' }, () => expect(requireTenant().owner).toBe('user-1'));
+  });
+
   it('validates tenant ids', () => {
     expect(isValidTenantId('acme-eu_1')).toBe(true);
     expect(isValidTenantId("acme'; drop table x")).toBe(false);
@@ -48,6 +56,8 @@ describe('propagation', () => {
     expect(tenantFromHeaders(headers)).toEqual(ctx);
     const kafka = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Buffer.from(v)]));
     expect(tenantFromHeaders(kafka)).toEqual(ctx);
+    const owned = { ...ctx, subject: 'key:k2', owner: 'user:alice' };
+    expect(tenantFromHeaders(tenantToHeaders(owned))).toEqual(owned);
   });
 
   it('refuses missing or malformed tenant ids', () => {

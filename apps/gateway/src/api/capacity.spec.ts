@@ -5,6 +5,7 @@ const principal = (tenantId: string, keyId: string): Principal => ({
   kind: 'api_key',
   tenantId,
   subject: `key:${keyId}`,
+  owner: 'user:someone',
   roles: ['developer'],
   keyId,
 });

@@ -4,6 +4,13 @@ import type { ApiKeyService, ApiKeyVerifier, Principal } from '@aion/auth';
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
 /**
+ * The owner of the bootstrap admin key and of the first key generated without it: the operator
+ * who installed the platform. Every key made with them inherits it, so approvals need a
+ * second person (a login, an identity provider's token, or keys that person made).
+ */
+export const BOOTSTRAP_OWNER = 'bootstrap';
+
+/**
  * Accepts AION_BOOTSTRAP_ADMIN_KEY (any string of 32+ characters) as an admin key of the
  * bootstrap tenant, compared in constant time; every other key goes to the key service.
  */
@@ -24,6 +31,7 @@ export class BootstrapAwareKeys implements ApiKeyVerifier {
         kind: 'api_key',
         tenantId: this.bootstrapTenant,
         subject: 'key:bootstrap',
+        owner: BOOTSTRAP_OWNER,
         roles: ['admin'],
         keyId: 'bootstrap',
       };
@@ -46,6 +54,7 @@ export async function generateFirstAdminKey(
     tenantId,
     role: 'admin',
     name: 'bootstrap admin (generated on first start)',
+    owner: BOOTSTRAP_OWNER,
   });
   return key;
 }

@@ -205,7 +205,8 @@ export class SessionService {
       const role = String(payload['role']);
       const tenantId = String(payload['tenant_id']);
       if (!isRole(role) || !isValidTenantId(tenantId)) throw new Error('bad claims');
-      return { kind: 'user', tenantId, subject: `user:${String(payload.sub)}`, roles: [role] };
+      const subject = `user:${String(payload.sub)}`;
+      return { kind: 'user', tenantId, subject, owner: subject, roles: [role] };
     } catch (err) {
       if (err instanceof Error && err.name === 'JWTExpired')
         throw new AionError('auth.token_expired', 'access token has expired');

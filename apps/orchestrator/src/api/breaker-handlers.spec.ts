@@ -6,7 +6,14 @@ import { BreakerRegistry } from '@aion/resilience';
 import { breakerHandlers } from './breaker-handlers';
 
 const caller = (tenantId: string, roles: Role[]): CallContext => ({
-  principal: { kind: 'service', tenantId, subject: `${tenantId}-user`, roles, caller: 'gateway' },
+  principal: {
+    kind: 'service',
+    tenantId,
+    subject: `${tenantId}-user`,
+    owner: `${tenantId}-user`,
+    roles,
+    caller: 'gateway',
+  },
   requestId: 'req-1',
   signal: new AbortController().signal,
   deadline: undefined,

@@ -19,6 +19,8 @@ export const apiKeys = pgTable(
     tenantId: text('tenant_id').notNull(),
     role: text('role').notNull(),
     name: text('name').notNull(),
+    /** The human identity behind the key (`Principal.owner`); migration 0004 explains old keys. */
+    owner: text('owner').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),

@@ -8,6 +8,7 @@ const principal: Principal = {
   kind: 'api_key',
   tenantId: 'acme',
   subject: 'key:1',
+  owner: 'user:someone',
   roles: ['developer'],
   keyId: '1',
 };

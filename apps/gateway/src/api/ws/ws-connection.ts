@@ -173,6 +173,7 @@ export class WsConnection {
     const context = {
       tenantId,
       subject,
+      owner: this.principal.owner,
       roles: this.principal.roles,
       requestId: this.id,
     };

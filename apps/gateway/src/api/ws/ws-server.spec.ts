@@ -71,7 +71,7 @@ describe('attachWebSocket', () => {
   });
 
   const newKey = async (tenantId = 't1', role: 'developer' | 'observer' = 'developer') =>
-    keys.create({ tenantId, role, name: 'k' });
+    keys.create({ tenantId, role, name: 'k', owner: 'user:someone' });
 
   function connect(headers: Record<string, string>): Promise<Client | { status: number }> {
     return new Promise((resolve) => {
@@ -188,7 +188,12 @@ describe('attachWebSocket', () => {
 
   it('refuses a credential without tasks:read', async () => {
     await start();
-    const denied = await keys.create({ tenantId: 't1', role: 'observer', name: 'o' });
+    const denied = await keys.create({
+      tenantId: 't1',
+      role: 'observer',
+      name: 'o',
+      owner: 'user:someone',
+    });
     // Observers read tasks; a made-up role set without it is what a JWT could carry.
     const token = await new SignJWT({ tenant_id: 't1', roles: ['anonymous'] })
       .setProtectedHeader({ alg: 'HS256' })

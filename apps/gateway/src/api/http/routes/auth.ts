@@ -41,6 +41,11 @@ const ApiKey = z.object({
   prefix: z.string(),
   name: z.string(),
   role: Role,
+  owner: z
+    .string()
+    .describe(
+      'The person behind the key, who created it: user:<id>, bootstrap, idp:<issuer>:<sub>, or key:<id> for keys older than owners',
+    ),
   created_at: Timestamp,
   expires_at: Timestamp.nullable(),
   revoked_at: Timestamp.nullable(),
@@ -56,6 +61,7 @@ const keyJson = (r: ApiKeyRecord) => ({
   prefix: r.prefix,
   name: r.name,
   role: r.role as z.infer<typeof Role>,
+  owner: r.owner,
   created_at: r.createdAt.toISOString(),
   expires_at: r.expiresAt?.toISOString() ?? null,
   revoked_at: r.revokedAt?.toISOString() ?? null,
@@ -150,6 +156,7 @@ export function authRoutes(deps: {
           tenantId: principal.tenantId,
           role: body.role,
           name: body.name,
+          owner: principal.owner,
           expiresAt:
             body.expires_in_seconds === undefined
               ? null

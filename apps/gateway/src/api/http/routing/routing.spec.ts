@@ -75,6 +75,7 @@ const developer: Principal = {
   kind: 'api_key',
   tenantId: 't1',
   subject: 'k1',
+  owner: 'user:someone',
   roles: ['developer'],
 };
 const observer: Principal = { ...developer, roles: ['observer'] };
