@@ -31,11 +31,20 @@ export interface PromptVersion {
   source: PromptSource;
   status: PromptStatus;
   reason: string;
+  /** The proposing principal's subject (which key, login or service). */
   proposedBy: string;
+  /** The person behind that principal (its owner): whom the four-eyes rule keeps from approving. */
+  proposedByOwner: string;
   decidedBy?: string | undefined;
   decidedAt?: Date | undefined;
   decisionNote?: string | undefined;
   createdAt: Date;
+}
+
+/** Who proposes a version: the principal's subject and the person behind it. */
+export interface Proposer {
+  subject: string;
+  owner: string;
 }
 
 /** Why an automatic update was refused, from the database's view of the role at that moment. */
@@ -53,7 +62,7 @@ export interface GovernanceStore {
     role: string,
     prompt: string,
     reason: string,
-    by: string,
+    by: Proposer,
   ): Promise<PromptVersion>;
   /**
    * Counts the update against the role's daily limit and cooldown and stores the version, in one
@@ -63,7 +72,7 @@ export interface GovernanceStore {
     role: string,
     prompt: string,
     reason: string,
-    by: string,
+    by: Proposer,
   ): Promise<PromptVersion | UpdateRefusal>;
   /** Approves (activates) or rejects a pending version; undefined when it is not pending. */
   decide(
@@ -92,7 +101,7 @@ function roleName(name: string): string {
 /**
  * Learning governance: an agent role's prompt changes automatically only within its daily limit
  * and cooldown and, where the role requires it, only once someone other than the proposer
- * approved it. Manual versions (operators) are not limited. Every change is audited.
+ * approved it: another person, not another credential of the same person (owners are compared). Manual versions (operators) are not limited. Every change is audited.
  */
 export class GovernanceService {
   constructor(
@@ -115,7 +124,8 @@ export class GovernanceService {
     update: { prompt: string; source: PromptSource; reason: string },
   ): Promise<PromptVersion> {
     const role = roleName(name);
-    const by = requireTenant().subject;
+    const { subject, owner } = requireTenant();
+    const by = { subject, owner };
     if (update.source === 'manual') {
       const known = await this.store.status(role);
       if (known.length === 0) throw AionError.notFound('agent role', role);
@@ -138,18 +148,19 @@ export class GovernanceService {
     decision: { approve: boolean; note: string },
   ): Promise<PromptVersion> {
     const role = roleName(name);
-    const by = requireTenant().subject;
+    const { subject: by, owner } = requireTenant();
     const existing = await this.store.version(role, version);
     if (!existing) throw AionError.notFound('prompt version', `${role}@${version}`);
     if (existing.status !== 'pending_approval')
       throw AionError.conflict(
         `prompt version ${role}@${version} is ${existing.status}, not pending approval`,
       );
-    // Four eyes: whoever proposed an update may not approve it.
-    if (decision.approve && existing.proposedBy === by)
+    // Four eyes: whoever proposed an update may not approve it, with this or any other of their
+    // credentials (a second key of the same person has the same owner).
+    if (decision.approve && existing.proposedByOwner === owner)
       throw new AionError(
         'auth.forbidden',
-        `${by} proposed ${role}@${version} and may not approve it: another approver must`,
+        `${owner} proposed ${role}@${version} and may not approve it, with any credential: another person must`,
       );
     const decided = await this.store.decide(role, version, { ...decision, by });
     if (!decided)

@@ -5,6 +5,7 @@ import type {
   AgentRoleStatus,
   GovernanceStore,
   PromptSource,
+  Proposer,
   PromptStatus,
   PromptVersion,
   UpdateRefusal,
@@ -21,6 +22,7 @@ const toVersion = (row: VersionRow): PromptVersion => ({
   status: row.status as PromptStatus,
   reason: row.reason,
   proposedBy: row.proposedBy,
+  proposedByOwner: row.proposedByOwner,
   decidedBy: row.decidedBy ?? undefined,
   decidedAt: row.decidedAt ?? undefined,
   decisionNote: row.decisionNote ?? undefined,
@@ -95,7 +97,7 @@ export class PostgresGovernance extends TenantRepository implements GovernanceSt
     role: string,
     prompt: string,
     reason: string,
-    by: string,
+    by: Proposer,
   ): Promise<PromptVersion> {
     return this.tx(async (tx, tenantId) => {
       const [claimed] = await tx
@@ -120,7 +122,7 @@ export class PostgresGovernance extends TenantRepository implements GovernanceSt
     role: string,
     prompt: string,
     reason: string,
-    by: string,
+    by: Proposer,
   ): Promise<PromptVersion | UpdateRefusal> {
     return this.tx(async (tx, tenantId) => {
       // The whole rule in one statement: concurrent callers queue on the row lock and each
@@ -193,7 +195,7 @@ export class PostgresGovernance extends TenantRepository implements GovernanceSt
       version: number;
       prompt: string;
       reason: string;
-      by: string;
+      by: Proposer;
       source: PromptSource;
       activate: boolean;
     },
@@ -209,7 +211,8 @@ export class PostgresGovernance extends TenantRepository implements GovernanceSt
         source: v.source,
         status: v.activate ? 'active' : 'pending_approval',
         reason: v.reason,
-        proposedBy: v.by,
+        proposedBy: v.by.subject,
+        proposedByOwner: v.by.owner,
       })
       .returning();
     if (v.activate)

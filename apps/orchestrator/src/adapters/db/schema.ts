@@ -227,6 +227,8 @@ export const promptVersions = pgTable(
     status: text('status').notNull(),
     reason: text('reason').notNull().default(''),
     proposedBy: text('proposed_by').notNull(),
+    /** The person behind the proposer (four eyes compare it); migration 0008 explains old rows. */
+    proposedByOwner: text('proposed_by_owner').notNull(),
     decidedBy: text('decided_by'),
     decidedAt: timestamp('decided_at', { withTimezone: true }),
     decisionNote: text('decision_note'),

@@ -1,0 +1,197 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { InternalTokens } from '@aion/auth';
+import { LearningGovernanceService } from '@aion/contracts';
+import { migratePostgres, openPostgres, type Database } from '@aion/db';
+import { AuditTrail, OutboxWriter } from '@aion/events';
+import { createGrpcClient, GrpcServer } from '@aion/grpc';
+import { runWithTenant } from '@aion/tenancy';
+import { createTestDatabase, uniqueName, type TestDatabase } from '@aion/testing';
+import { PostgresGovernance } from '../../src/adapters/db/governance-repository';
+import { outbox } from '../../src/adapters/db/schema';
+import { registerGovernanceApi } from '../../src/api/governance-handlers';
+import { GovernanceService } from '../../src/core/governance';
+import { migrations } from './support/replica';
+
+// Four eyes on prompt approvals compare people, not credentials (security finding 11): the
+// orchestrator's governance API over gRPC with internal tokens, as the gateway calls it, on real
+// PostgreSQL.
+
+const SECRET = 'governance-int-test-secret-0123456789abcdef';
+
+/** The governance API of one orchestrator on `testDb`, and a client that calls it as someone. */
+async function startGovernance(testDb: TestDatabase) {
+  const database: Database = openPostgres({ url: testDb.appUrl, max: 4 });
+  const tokens = new InternalTokens(SECRET, 'orchestrator');
+  const server = new GrpcServer({ tokens });
+  const audit = new AuditTrail(database.db, new OutboxWriter(outbox, 'aion/orchestrator-test'));
+  registerGovernanceApi(server, new GovernanceService(new PostgresGovernance(database.db), audit));
+  const port = await server.start('127.0.0.1', 0);
+  server.setServing('SERVING');
+  const client = createGrpcClient(LearningGovernanceService, `127.0.0.1:${port}`, {
+    tokens: new InternalTokens(SECRET, 'gateway'),
+  });
+  /** Calls as an admin of `tenantId` holding credential `subject` of person `owner`. */
+  const as = <T>(
+    tenantId: string,
+    who: { subject: string; owner?: string },
+    fn: (c: typeof client) => Promise<T>,
+  ) =>
+    runWithTenant({ tenantId, ...who, roles: ['admin'], requestId: uniqueName('r') }, () =>
+      fn(client),
+    );
+  return {
+    as,
+    stop: async () => {
+      client.close();
+      await server.shutdown(1000);
+      await database.close();
+    },
+  };
+}
+
+type Governance = Awaited<ReturnType<typeof startGovernance>>;
+
+async function pendingVersion(
+  gov: Governance,
+  tenantId: string,
+  proposer: { subject: string; owner?: string },
+) {
+  await gov.as(tenantId, proposer, (c) =>
+    c.upsertAgentRole({ name: 'legal', dailyUpdateLimit: 5, requiresApproval: true }),
+  );
+  const { version } = await gov.as(tenantId, proposer, (c) =>
+    c.proposePromptUpdate({ role: 'legal', prompt: 'Cite the statute.', reason: 'audit' }),
+  );
+  expect(version).toMatchObject({ version: 1, status: 'pending_approval' });
+  return version!.version;
+}
+
+describe('prompt approval compares the people behind credentials', () => {
+  let testDb: TestDatabase;
+  let gov: Governance;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase('orcgovernance');
+    await migratePostgres(testDb.ownerUrl, migrations, { appRole: testDb.appRole });
+    gov = await startGovernance(testDb);
+  });
+
+  afterAll(async () => {
+    await gov?.stop();
+    await testDb?.drop();
+  });
+
+  it("refuses an admin's second key the approval of what its first key proposed; another person approves", async () => {
+    const tenant = uniqueName('four-eyes');
+    const version = await pendingVersion(gov, tenant, { subject: 'key:k1', owner: 'user:alice' });
+    const [row] = await testDb.queryAsOwner<{ proposed_by: string; proposed_by_owner: string }>(
+      'select proposed_by, proposed_by_owner from orc_prompt_versions where tenant_id = $1',
+      [tenant],
+    );
+    expect(row).toEqual({ proposed_by: 'key:k1', proposed_by_owner: 'user:alice' });
+
+    await expect(
+      gov.as(tenant, { subject: 'key:k2', owner: 'user:alice' }, (c) =>
+        c.decidePromptUpdate({ role: 'legal', version, approve: true }),
+      ),
+    ).rejects.toMatchObject({
+      code: 'auth.forbidden',
+      message: expect.stringContaining('user:alice proposed legal@1'),
+    });
+    const listed = await gov.as(tenant, { subject: 'key:k1', owner: 'user:alice' }, (c) =>
+      c.listPromptVersions({ role: 'legal' }),
+    );
+    expect(listed.versions.map((v) => v.status)).toEqual(['pending_approval']);
+
+    const approved = await gov.as(tenant, { subject: 'key:k3', owner: 'user:bob' }, (c) =>
+      c.decidePromptUpdate({ role: 'legal', version, approve: true, note: 'reviewed' }),
+    );
+    expect(approved.version).toMatchObject({ status: 'active', decidedBy: 'key:k3' });
+  });
+
+  it('lets the proposer reject its own proposal with any of its keys', async () => {
+    const tenant = uniqueName('withdraw');
+    const version = await pendingVersion(gov, tenant, { subject: 'key:k1', owner: 'user:alice' });
+    const rejected = await gov.as(tenant, { subject: 'key:k2', owner: 'user:alice' }, (c) =>
+      c.decidePromptUpdate({ role: 'legal', version, approve: false, note: 'withdrawn' }),
+    );
+    expect(rejected.version?.status).toBe('rejected');
+  });
+
+  it('owns a credential without an owner (a service, an older token) by its subject', async () => {
+    const tenant = uniqueName('no-owner');
+    const version = await pendingVersion(gov, tenant, { subject: 'learner' });
+    await expect(
+      gov.as(tenant, { subject: 'learner' }, (c) =>
+        c.decidePromptUpdate({ role: 'legal', version, approve: true }),
+      ),
+    ).rejects.toMatchObject({ code: 'auth.forbidden' });
+    await expect(
+      gov.as(tenant, { subject: 'approver' }, (c) =>
+        c.decidePromptUpdate({ role: 'legal', version, approve: true }),
+      ),
+    ).resolves.toMatchObject({ version: { status: 'active' } });
+  });
+});
+
+describe('migration 0008_prompt_proposer_owner', () => {
+  /** A copy of the migrations folder that ends at `lastTag`. */
+  function migrationsUpTo(lastTag: string): string {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'orc-migrations-'));
+    cpSync(migrations.folder, dir, { recursive: true });
+    const journalFile = path.join(dir, 'meta', '_journal.json');
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as {
+      entries: { tag: string }[];
+    };
+    journal.entries = journal.entries.slice(
+      0,
+      journal.entries.findIndex((e) => e.tag === lastTag) + 1,
+    );
+    writeFileSync(journalFile, JSON.stringify(journal));
+    return dir;
+  }
+
+  it("owns a version proposed before owners by its proposer's subject: that subject still may not approve it", async () => {
+    const testDb = await createTestDatabase('orcgovmig');
+    const before = migrationsUpTo('0007_circuit_breakers');
+    let gov: Governance | undefined;
+    try {
+      await migratePostgres(
+        testDb.ownerUrl,
+        { ...migrations, folder: before },
+        { appRole: testDb.appRole },
+      );
+      await testDb.queryAsOwner(
+        `insert into orc_agent_roles (tenant_id, name, daily_update_limit, cooldown_seconds, requires_approval, last_version)
+         values ('acme', 'legal', 5, 0, true, 1)`,
+      );
+      await testDb.queryAsOwner(
+        `insert into orc_prompt_versions (tenant_id, role, version, prompt, source, status, proposed_by)
+         values ('acme', 'legal', 1, 'Cite the statute.', 'automatic', 'pending_approval', 'key:old')`,
+      );
+      await migratePostgres(testDb.ownerUrl, migrations, { appRole: testDb.appRole });
+      const [row] = await testDb.queryAsOwner<{ proposed_by_owner: string }>(
+        `select proposed_by_owner from orc_prompt_versions where tenant_id = 'acme'`,
+      );
+      expect(row?.proposed_by_owner).toBe('key:old');
+
+      gov = await startGovernance(testDb);
+      await expect(
+        gov.as('acme', { subject: 'key:old', owner: 'key:old' }, (c) =>
+          c.decidePromptUpdate({ role: 'legal', version: 1, approve: true }),
+        ),
+      ).rejects.toMatchObject({ code: 'auth.forbidden' });
+      await expect(
+        gov.as('acme', { subject: 'user:carol', owner: 'user:carol' }, (c) =>
+          c.decidePromptUpdate({ role: 'legal', version: 1, approve: true }),
+        ),
+      ).resolves.toMatchObject({ version: { status: 'active', decidedBy: 'user:carol' } });
+    } finally {
+      await gov?.stop();
+      rmSync(before, { recursive: true, force: true });
+      await testDb.drop();
+    }
+  });
+});
