@@ -4,7 +4,7 @@
  * Reads DATABASE_URL (an owner role) and AION_DB_APP_ROLE (the role services connect as).
  */
 import path from 'node:path';
-import { migratePostgres } from './migrate';
+import { migratePostgresAll, type MigrationTarget } from './migrate';
 import { migrationsFolderOf, SERVICE_TABLE_PREFIXES, type ServiceWithTables } from './services';
 
 async function main(): Promise<void> {
@@ -18,15 +18,13 @@ async function main(): Promise<void> {
   const unknown = names.filter((n) => !all.includes(n as ServiceWithTables));
   if (unknown.length)
     throw new Error(`unknown service(s): ${unknown.join(', ')}; known: ${all.join(', ')}`);
-  for (const service of (names.length ? names : all) as ServiceWithTables[]) {
+  const targets: MigrationTarget[] = (names.length ? names : all).map((name) => {
+    const service = name as ServiceWithTables;
     const folder = path.join(root, migrationsFolderOf(service));
-    await migratePostgres(
-      url,
-      { folder, prefix: SERVICE_TABLE_PREFIXES[service] },
-      appRole ? { appRole } : {},
-    );
-    console.log(`migrated ${service}`);
-  }
+    return { folder, prefix: SERVICE_TABLE_PREFIXES[service], service };
+  });
+  await migratePostgresAll(url, targets, appRole ? { appRole } : {});
+  console.log(`migrated ${targets.map((t) => t.service).join(', ')}`);
 }
 
 main().catch((err: unknown) => {
