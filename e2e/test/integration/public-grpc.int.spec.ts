@@ -269,9 +269,13 @@ describe('the public gRPC API, called by a client built from the blueprint proto
     const last = results[results.length - 1]!;
     expect(last).toMatchObject({ status: 'OK', engine: { route: 'local' } });
     expect(JSON.parse(last.result_json)).toMatchObject({ status: 'OK', result: {} });
-    // A finished task streams as its one final snapshot.
-    const again = await streamAll({ task_id: taskId }, withKey(observer));
+    // A finished task streams as its one final snapshot, to its submitter.
+    const again = await streamAll({ task_id: taskId }, withKey(developer));
     expect(again.map((r) => r.status)).toEqual(['OK']);
+    // Another caller of the tenant without operations:manage does not see it at all.
+    await expect(streamAll({ task_id: taskId }, withKey(observer))).rejects.toMatchObject({
+      code: grpc.status.NOT_FOUND,
+    });
   });
 
   it('cancels a running task; its stream ends CANCELED, and a finished task cannot be', async () => {
