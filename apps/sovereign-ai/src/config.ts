@@ -41,7 +41,7 @@ export const sovereignAiConfigSpec = {
   modelApprovalTwoPerson: field(
     `${P}MODEL_APPROVAL_TWO_PERSON`,
     bool(true),
-    'Two-person rule: the principal (subject) that registered a model may not approve it',
+    'Two-person rule: the person (principal owner) that registered a model may not approve it with any credential',
   ),
   k8sMode: field(
     `${P}K8S_MODE`,

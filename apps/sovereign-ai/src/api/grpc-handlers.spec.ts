@@ -16,6 +16,7 @@ const model: SovereignModel = {
   jurisdiction: 'EU',
   status: 'APPROVED',
   registeredBy: 'alice',
+  registeredByOwner: 'alice',
   decidedBy: 'bob',
   decisionReason: '',
   createdAt: new Date(0),

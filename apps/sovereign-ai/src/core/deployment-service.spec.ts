@@ -19,6 +19,7 @@ const approved: SovereignModel = {
   jurisdiction: 'EU',
   status: 'APPROVED',
   registeredBy: 'dev',
+  registeredByOwner: 'dev',
   decidedBy: 'ops',
   decisionReason: '',
   createdAt: new Date(0),

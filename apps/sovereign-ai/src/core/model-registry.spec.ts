@@ -11,6 +11,7 @@ const model = (status: ModelStatus, over: Partial<SovereignModel> = {}): Soverei
   jurisdiction: 'EU',
   status,
   registeredBy: '',
+  registeredByOwner: '',
   decidedBy: '',
   decisionReason: '',
   createdAt: new Date(0),

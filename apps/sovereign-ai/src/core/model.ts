@@ -94,6 +94,11 @@ export interface SovereignModel {
   status: ModelStatus;
   /** Subject of the principal that registered it; empty for models registered before 0003. */
   registeredBy: string;
+  /**
+   * The person behind that principal (its owner), whom the two-person rule keeps from approving;
+   * the registrant's subject for models registered before 0004, empty where that is empty.
+   */
+  registeredByOwner: string;
   decidedBy: string;
   decisionReason: string;
   createdAt: Date;

@@ -17,6 +17,7 @@ class MemoryModels implements Pick<ModelStore, 'register' | 'get' | 'decide'> {
       tenantId: requireTenant().tenantId,
       status: 'PENDING',
       registeredBy: requireTenant().subject,
+      registeredByOwner: requireTenant().owner,
       decidedBy: '',
       decisionReason: '',
       createdAt: new Date(),
@@ -38,8 +39,18 @@ class MemoryModels implements Pick<ModelStore, 'register' | 'get' | 'decide'> {
   }
 }
 
-const as = <T>(subject: string, fn: () => Promise<T>, roles = ['operator']) =>
-  runWithTenant({ tenantId: 'acme', subject, roles, requestId: 'r' }, fn);
+/** Runs `fn` as credential `subject`; a `key:<x>` credential is owned by `user:<x>` unless told. */
+const as = <T>(subject: string, fn: () => Promise<T>, roles = ['operator'], owner?: string) =>
+  runWithTenant(
+    {
+      tenantId: 'acme',
+      subject,
+      owner: owner ?? subject.replace(/^key:/, 'user:'),
+      roles,
+      requestId: 'r',
+    },
+    fn,
+  );
 
 function registry(settings?: { twoPersonApproval: boolean }) {
   const models = new MemoryModels();
@@ -49,27 +60,45 @@ function registry(settings?: { twoPersonApproval: boolean }) {
     () => undefined,
   ] as const;
   const service = settings ? new RegistryService(...args, settings) : new RegistryService(...args);
-  const register = (subject: string) =>
-    as(subject, () =>
-      service.register({ modelRef: 'llama-3.1-8b', name: '', version: '', jurisdiction: 'EU' }),
+  const register = (subject: string, owner?: string) =>
+    as(
+      subject,
+      () =>
+        service.register({ modelRef: 'llama-3.1-8b', name: '', version: '', jurisdiction: 'EU' }),
+      ['operator'],
+      owner,
     );
   return { service, models, register };
 }
 
 describe('the two-person rule of the model registry', () => {
-  it('refuses the principal that registered a model its approval, naming the rule', async () => {
+  it('refuses the person that registered a model its approval, naming the rule', async () => {
     const { service, models, register } = registry({ twoPersonApproval: true });
     const model = await register('key:alice');
+    expect(model).toMatchObject({ registeredBy: 'key:alice', registeredByOwner: 'user:alice' });
     await expect(as('key:alice', () => service.decide(model.id, 'APPROVED', ''))).rejects.toEqual(
       expect.objectContaining({
         code: 'auth.forbidden',
         message: expect.stringMatching(
-          /two-person rule.*key:alice registered.*AION_SOVEREIGN_MODEL_APPROVAL_TWO_PERSON/,
+          /two-person rule.*user:alice registered.*AION_SOVEREIGN_MODEL_APPROVAL_TWO_PERSON/,
         ),
         details: [expect.objectContaining({ field: 'id', reason: 'two_person_rule' })],
       }),
     );
     expect(models.rows.get(model.id)!.status).toBe('PENDING');
+  });
+
+  it("refuses the registrant's other credentials too: a second key, a login", async () => {
+    const { service, models, register } = registry({ twoPersonApproval: true });
+    const model = await register('key:alice-1', 'user:alice');
+    for (const subject of ['key:alice-2', 'user:alice'])
+      await expect(
+        as(subject, () => service.decide(model.id, 'APPROVED', ''), ['admin'], 'user:alice'),
+      ).rejects.toMatchObject({ code: 'auth.forbidden' });
+    expect(models.rows.get(model.id)!.status).toBe('PENDING');
+    await expect(
+      as('key:bob-1', () => service.decide(model.id, 'APPROVED', ''), ['admin'], 'user:bob'),
+    ).resolves.toMatchObject({ status: 'APPROVED', decidedBy: 'key:bob-1' });
   });
 
   it('lets another principal approve it, and the registrant reject or revoke it', async () => {
@@ -106,7 +135,7 @@ describe('the two-person rule of the model registry', () => {
     const { service, models, register } = registry({ twoPersonApproval: true });
     const model = await register('key:alice');
     // Registered before the registry recorded registrants (migration 0003 leaves it empty).
-    models.rows.set(model.id, { ...model, registeredBy: '' });
+    models.rows.set(model.id, { ...model, registeredBy: '', registeredByOwner: '' });
     await expect(
       as('key:alice', () => service.decide(model.id, 'APPROVED', '')),
     ).resolves.toMatchObject({ status: 'APPROVED' });

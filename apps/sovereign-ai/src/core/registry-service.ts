@@ -9,9 +9,9 @@ const REF = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/;
 
 export interface RegistrySettings {
   /**
-   * The two-person rule: the principal that registered a model may not approve it. Principals
-   * are compared by subject (API key id, `user:<id>`, service name): one person holding two
-   * keys counts as two principals, since keys record no owner.
+   * The two-person rule: the person that registered a model may not approve it, with any of
+   * their credentials. People are compared by the principal's owner (`user:<id>` for a login and
+   * the keys it made, `bootstrap`, `idp:<issuer>:<sub>`), not by the credential's subject.
    */
   twoPersonApproval: boolean;
 }
@@ -19,7 +19,7 @@ export interface RegistrySettings {
 /**
  * The sovereign model registry: a model is approved per jurisdiction (PENDING -> APPROVED or
  * REJECTED, APPROVED -> REVOKED). Decisions need admin or operator (models:approve), and under
- * the two-person rule an approval needs a principal other than the registrant; every
+ * the two-person rule an approval needs a person other than the registrant; every
  * transition is an event on sovereign.registry, which also clears routing caches everywhere.
  */
 export class RegistryService {
@@ -78,7 +78,7 @@ export class RegistryService {
   }
 
   async decide(id: string, to: 'APPROVED' | 'REJECTED' | 'REVOKED', reason: string) {
-    const { roles, subject, tenantId } = requireTenant();
+    const { roles, subject, owner, tenantId } = requireTenant();
     // Checked here as well as at the gateway: a service must not trust its caller's checks.
     if (!can(roles, 'models:approve'))
       throw new AionError(
@@ -90,18 +90,18 @@ export class RegistryService {
         { field: 'reason', message: 'at most 2000 characters' },
       ]);
     if (to === 'APPROVED' && this.settings.twoPersonApproval) {
-      // registered_by never changes after the insert, so reading it outside decide's lock is safe.
-      const { registeredBy } = await this.get(id);
-      if (registeredBy === subject)
+      // The registrant never changes after the insert, so reading it outside decide's lock is safe.
+      const { registeredByOwner } = await this.get(id);
+      if (registeredByOwner !== '' && registeredByOwner === owner)
         throw new AionError(
           'auth.forbidden',
-          `two-person rule: ${subject} registered model ${id} and may not approve it; another principal with models:approve must (AION_SOVEREIGN_MODEL_APPROVAL_TWO_PERSON)`,
+          `two-person rule: ${owner} registered model ${id} and may not approve it with any credential (this one is ${subject}); another person with models:approve must (AION_SOVEREIGN_MODEL_APPROVAL_TWO_PERSON)`,
           {
             details: [
               {
                 field: 'id',
                 reason: 'two_person_rule',
-                message: 'the principal that registered a model may not approve it',
+                message: 'the person that registered a model may not approve it',
               },
             ],
           },

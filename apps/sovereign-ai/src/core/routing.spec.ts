@@ -32,6 +32,7 @@ const approved: SovereignModel = {
   jurisdiction: 'EU',
   status: 'APPROVED',
   registeredBy: 'dev',
+  registeredByOwner: 'dev',
   decidedBy: 'admin',
   decisionReason: '',
   createdAt: new Date(0),

@@ -46,10 +46,23 @@ export async function startSovereign(db: TestDatabase, env: Record<string, strin
   const client = createGrpcClient(SovereignService, `127.0.0.1:${running.grpcPort}`, {
     tokens: new InternalTokens(SECRET, 'gateway'),
   });
-  /** Runs `fn` with the client as `subject`, an admin of `tenantId`. */
-  const as = <T>(tenantId: string, subject: string, fn: (c: typeof client) => Promise<T>) =>
-    runWithTenant({ tenantId, subject, roles: ['admin'], requestId: uniqueName('r') }, () =>
-      fn(client),
+  /**
+   * Runs `fn` with the client as `who`, an admin of `tenantId`: a subject (owned by itself, as a
+   * service or a token from before owners is) or a subject and the person who owns it.
+   */
+  const as = <T>(
+    tenantId: string,
+    who: string | { subject: string; owner: string },
+    fn: (c: typeof client) => Promise<T>,
+  ) =>
+    runWithTenant(
+      {
+        tenantId,
+        ...(typeof who === 'string' ? { subject: who } : who),
+        roles: ['admin'],
+        requestId: uniqueName('r'),
+      },
+      () => fn(client),
     );
   return {
     as,

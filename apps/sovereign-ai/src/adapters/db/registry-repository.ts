@@ -68,10 +68,17 @@ export class PostgresModels extends TenantRepository implements ModelStore {
 
   register(m: Pick<SovereignModel, 'modelRef' | 'name' | 'version' | 'jurisdiction'>) {
     return this.tx(async (tx, tenantId) => {
-      const registeredBy = requireTenant().subject;
+      const { subject: registeredBy, owner: registeredByOwner } = requireTenant();
       const [row] = await tx
         .insert(sovereignModels)
-        .values({ id: randomUUID(), tenantId, ...m, status: 'PENDING', registeredBy })
+        .values({
+          id: randomUUID(),
+          tenantId,
+          ...m,
+          status: 'PENDING',
+          registeredBy,
+          registeredByOwner,
+        })
         .onConflictDoNothing()
         .returning();
       if (!row)

@@ -149,6 +149,11 @@ export const sovereignModels = pgTable(
     status: text('status').notNull(),
     /** The subject that registered it (two-person rule); '' for rows older than the column. */
     registeredBy: text('registered_by').notNull().default(''),
+    /**
+     * The person behind that subject (`Principal.owner`), whom the two-person rule keeps from
+     * approving; '' where the registrant was never recorded. Migration 0004 explains older rows.
+     */
+    registeredByOwner: text('registered_by_owner').notNull().default(''),
     decidedBy: text('decided_by').notNull().default(''),
     decisionReason: text('decision_reason').notNull().default(''),
     ...timestamps,
