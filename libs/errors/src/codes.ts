@@ -20,6 +20,7 @@ const codes = new Map<string, ErrorCodeSpec>([
   ['validation.method_not_allowed', { http: 405, grpc: GrpcStatus.UNIMPLEMENTED }],
   ['validation.unprocessable', { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION }],
   ['validation.idempotency_key_reused', { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION }],
+  ['validation.output_schema_mismatch', { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION }],
   ['validation.no_allowed_engine', { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION }],
   ['auth.unauthenticated', { http: 401, grpc: GrpcStatus.UNAUTHENTICATED }],
   ['auth.invalid_credentials', { http: 401, grpc: GrpcStatus.UNAUTHENTICATED }],

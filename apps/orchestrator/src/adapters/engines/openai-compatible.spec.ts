@@ -114,4 +114,66 @@ describe('OpenAiCompatibleExecutor', () => {
       code: 'validation.unprocessable',
     });
   });
+
+  describe('a task that declares its output (response_format)', () => {
+    const person = {
+      type: 'json_schema',
+      json_schema: {
+        name: 'person',
+        schema: {
+          type: 'object',
+          required: ['name', 'age'],
+          properties: { name: { type: 'string' }, age: { type: 'integer', minimum: 0 } },
+          additionalProperties: false,
+        },
+      },
+    };
+    const asking = (responseFormat: unknown) =>
+      call({
+        params: { messages: [{ role: 'user', content: 'Who?' }], response_format: responseFormat },
+      }).call;
+    afterEach(() => server.behave({ reply: 'Aion answers in tokens.' }));
+
+    it('passes it to the provider and returns the answer parsed when it matches', async () => {
+      server.behave({ reply: '{"name": "Ada", "age": 36}' });
+      const result = await executor.execute(engine(), asking(person));
+      expect(result.output).toMatchObject({ parsed: { name: 'Ada', age: 36 } });
+      expect(server.requests.at(-1)!.body['response_format']).toEqual(person);
+    });
+
+    it('fails the task with the mismatch named when the answer breaks the schema or is not JSON', async () => {
+      server.behave({ reply: '{"name": "Ada", "age": -1, "extra": true}' });
+      const broken = await executor.execute(engine(), asking(person)).catch((e: unknown) => e);
+      expect(broken).toMatchObject({
+        code: 'validation.output_schema_mismatch',
+        message: 'engine test-llm: the answer does not match the output schema "person"',
+      });
+      expect((broken as { details: { field: string }[] }).details.map((d) => d.field)).toEqual(
+        expect.arrayContaining(['output.age', 'output']),
+      );
+      server.behave({ reply: 'Ada is 36.' });
+      await expect(executor.execute(engine(), asking(person))).rejects.toMatchObject({
+        code: 'validation.output_schema_mismatch',
+        message: 'engine test-llm: the answer is not JSON',
+      });
+      server.behave({ reply: '[1, 2]' });
+      await expect(
+        executor.execute(engine(), asking({ type: 'json_object' })),
+      ).rejects.toMatchObject({ message: 'engine test-llm: the answer is not a JSON object' });
+    });
+
+    it('refuses a schema that is not one, or an unknown format, before calling any model', async () => {
+      const before = server.requests.length;
+      await expect(
+        executor.execute(
+          engine(),
+          asking({ type: 'json_schema', json_schema: { name: 'x', schema: { type: 'nonsense' } } }),
+        ),
+      ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
+      await expect(executor.execute(engine(), asking({ type: 'yaml' }))).rejects.toMatchObject({
+        code: 'validation.invalid_argument',
+      });
+      expect(server.requests.length).toBe(before);
+    });
+  });
 });

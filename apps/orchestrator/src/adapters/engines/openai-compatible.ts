@@ -4,9 +4,16 @@ import { parseRetryAfter } from '@aion/resilience';
 import type { Engine } from '../../core/engines';
 import type { EngineCall, EngineOutput } from '../../core/ports';
 import { estimateTokens } from '../../core/task-service';
+import { OutputValidator, outputContractOf } from './output-schema';
 
 type OpenAiEngine = Engine & { kind: 'openai-compatible' };
 type Message = { role: string; content: string };
+type Answer = {
+  content: string;
+  finishReason: string | null;
+  inputTokens: number;
+  outputTokens: number;
+};
 
 const PASSTHROUGH = [
   'temperature',
@@ -17,6 +24,7 @@ const PASSTHROUGH = [
   'frequency_penalty',
   'seed',
   'user',
+  'response_format',
 ] as const;
 const MAX_RETRY_AFTER_MS = 10_000;
 
@@ -50,9 +58,16 @@ function shapeOutput(
   content: string,
   model: string,
   finishReason: string | null,
+  parsed?: unknown,
 ): unknown {
   if (intent === 'summarize') return { summary: content, model };
-  return { message: { role: 'assistant', content }, finish_reason: finishReason ?? 'stop', model };
+  return {
+    message: { role: 'assistant', content },
+    finish_reason: finishReason ?? 'stop',
+    model,
+    // The answer as JSON, checked against the task's response_format, when it asked for one.
+    ...(parsed !== undefined ? { parsed } : {}),
+  };
 }
 
 /**
@@ -66,6 +81,7 @@ export class OpenAiCompatibleExecutor {
     // undici's request rather than fetch: the same keep-alive pool at about half the CPU per
     // call (no WHATWG streams), which counts when every chat completion passes through here.
     private readonly dispatcher: Dispatcher = new Agent({ keepAliveTimeout: 30_000 }),
+    private readonly outputs = new OutputValidator(),
   ) {}
 
   async execute(engine: OpenAiEngine, call: EngineCall): Promise<EngineOutput> {
@@ -79,6 +95,8 @@ export class OpenAiCompatibleExecutor {
       );
     const model = requested ?? engine.models[0]!;
     const messages = messagesFor(call.intent, call.params);
+    const contract = outputContractOf(call.params);
+    if (contract) this.outputs.prepare(contract);
     const body: Record<string, unknown> = {
       model,
       messages,
@@ -144,18 +162,26 @@ export class OpenAiCompatibleExecutor {
           `engine ${engine.name} answered HTTP ${status}${text ? `: ${text}` : ''}`,
         );
       }
-      return this.readStream(engine, call, response, model, messages, signal);
+      const answer = await this.readStream(engine, call, response, messages, signal);
+      const parsed = contract
+        ? this.outputs.check(contract, answer.content, engine.name)
+        : undefined;
+      return {
+        output: shapeOutput(call.intent, answer.content, model, answer.finishReason, parsed),
+        inputTokens: answer.inputTokens,
+        outputTokens: answer.outputTokens,
+      };
     }
   }
 
+  /** The model's whole answer, from its event stream (or one JSON completion). */
   private async readStream(
     engine: OpenAiEngine,
     call: EngineCall,
     response: Dispatcher.ResponseData,
-    model: string,
     messages: Message[],
     signal: AbortSignal,
-  ): Promise<EngineOutput> {
+  ): Promise<Answer> {
     if (!(header(response, 'content-type') ?? '').includes('text/event-stream')) {
       // Some servers ignore stream: true and answer with one JSON completion.
       const json = (await response.body.json()) as {
@@ -164,7 +190,8 @@ export class OpenAiCompatibleExecutor {
       };
       const content = json.choices?.[0]?.message?.content ?? '';
       return {
-        output: shapeOutput(call.intent, content, model, json.choices?.[0]?.finish_reason ?? null),
+        content,
+        finishReason: json.choices?.[0]?.finish_reason ?? null,
         inputTokens: json.usage?.prompt_tokens ?? estimateTokens(messages),
         outputTokens: json.usage?.completion_tokens ?? estimateTokens(content),
       };
@@ -207,7 +234,8 @@ export class OpenAiCompatibleExecutor {
       );
     }
     return {
-      output: shapeOutput(call.intent, content, model, finishReason),
+      content,
+      finishReason,
       inputTokens: usage?.prompt_tokens ?? estimateTokens(messages),
       outputTokens: usage?.completion_tokens ?? estimateTokens(content),
     };
