@@ -54,8 +54,31 @@ export type UpdateRefusal =
   | { kind: 'cooldown'; cooldownSeconds: number; retryAt: Date };
 
 /** Roles and prompt versions; every call runs in the caller's tenant. */
+/**
+ * The roles every tenant starts with (the governance seed): coding agents learn at most five times
+ * a day, two hours apart; a security agent's prompt never changes without a second person. An
+ * operator may change either with PUT /api/v1/governance/roles/{role}; the defaults never
+ * overwrite that.
+ */
+export const DEFAULT_AGENT_ROLES: Readonly<Record<string, AgentRoleSettings>> = {
+  developer: {
+    description: 'Coding agents: at most 5 automatic prompt updates a day, 2 h apart',
+    dailyUpdateLimit: 5,
+    cooldownSeconds: 7_200,
+    requiresApproval: false,
+  },
+  security: {
+    description: "Security agents: every prompt update needs another person's approval",
+    dailyUpdateLimit: 5,
+    cooldownSeconds: 7_200,
+    requiresApproval: true,
+  },
+};
+
 export interface GovernanceStore {
   upsertRole(name: string, settings: AgentRoleSettings): Promise<AgentRoleStatus>;
+  /** Creates the roles the tenant does not have yet; existing ones stay as they are. */
+  ensureRoles(roles: Readonly<Record<string, AgentRoleSettings>>): Promise<void>;
   status(name?: string): Promise<AgentRoleStatus[]>;
   /** A manual version becomes active at once; limits govern automatic learning only. */
   addManualVersion(
@@ -104,18 +127,33 @@ function roleName(name: string): string {
  * approved it: another person, not another credential of the same person (owners are compared). Manual versions (operators) are not limited. Every change is audited.
  */
 export class GovernanceService {
+  /** Tenants whose default roles this replica has already made sure of. */
+  private readonly seeded = new Set<string>();
+
   constructor(
     private readonly store: GovernanceStore,
     private readonly audit: GovernanceAudit,
+    private readonly defaults: Readonly<Record<string, AgentRoleSettings>> = DEFAULT_AGENT_ROLES,
   ) {}
 
+  /** Once per tenant and replica: the default roles exist (an insert that keeps what is there). */
+  private async withDefaults(): Promise<void> {
+    const { tenantId } = requireTenant();
+    if (this.seeded.has(tenantId)) return;
+    await this.store.ensureRoles(this.defaults);
+    this.seeded.add(tenantId);
+    if (this.seeded.size > 100_000) this.seeded.delete(this.seeded.values().next().value!);
+  }
+
   async upsertRole(name: string, settings: AgentRoleSettings): Promise<AgentRoleStatus> {
+    await this.withDefaults();
     const role = await this.store.upsertRole(roleName(name), settings);
     await this.audit.record('governance.role_upserted', name, { ...settings });
     return role;
   }
 
   async status(): Promise<AgentRoleStatus[]> {
+    await this.withDefaults();
     return this.store.status();
   }
 
@@ -123,6 +161,7 @@ export class GovernanceService {
     name: string,
     update: { prompt: string; source: PromptSource; reason: string },
   ): Promise<PromptVersion> {
+    await this.withDefaults();
     const role = roleName(name);
     const { subject, owner } = requireTenant();
     const by = { subject, owner };
@@ -147,6 +186,7 @@ export class GovernanceService {
     version: number,
     decision: { approve: boolean; note: string },
   ): Promise<PromptVersion> {
+    await this.withDefaults();
     const role = roleName(name);
     const { subject: by, owner } = requireTenant();
     const existing = await this.store.version(role, version);
@@ -174,6 +214,7 @@ export class GovernanceService {
   }
 
   async versions(name: string): Promise<PromptVersion[]> {
+    await this.withDefaults();
     const role = roleName(name);
     if ((await this.store.status(role)).length === 0) throw AionError.notFound('agent role', role);
     return this.store.versions(role);

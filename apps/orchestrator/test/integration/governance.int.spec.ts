@@ -136,6 +136,67 @@ describe('prompt approval compares the people behind credentials', () => {
   });
 });
 
+describe("the governance seed's default agent roles", () => {
+  let testDb: TestDatabase;
+  let gov: Governance;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase('orcgovdefaults');
+    await migratePostgres(testDb.ownerUrl, migrations, { appRole: testDb.appRole });
+    gov = await startGovernance(testDb);
+  });
+
+  afterAll(async () => {
+    await gov?.stop();
+    await testDb?.drop();
+  });
+
+  it('gives every tenant developer (5 a day, 2 h apart) and security (always approved) roles', async () => {
+    const tenant = uniqueName('defaults');
+    const admin = { subject: 'key:k1', owner: 'user:alice' };
+    const { roles } = await gov.as(tenant, admin, (c) => c.getGovernanceStatus({}));
+    expect(
+      roles.map((r) => [r.name, r.dailyUpdateLimit, r.cooldownSeconds, r.requiresApproval]),
+    ).toEqual([
+      ['developer', 5, 7200, false],
+      ['security', 5, 7200, true],
+    ]);
+    const security = await gov.as(tenant, admin, (c) =>
+      c.proposePromptUpdate({ role: 'security', prompt: 'Never log secrets.', reason: 'policy' }),
+    );
+    expect(security.version).toMatchObject({ status: 'pending_approval' });
+    const developer = await gov.as(tenant, admin, (c) =>
+      c.proposePromptUpdate({ role: 'developer', prompt: 'Prefer small diffs.', reason: 'review' }),
+    );
+    expect(developer.version).toMatchObject({ status: 'active' });
+    // The cooldown holds: a second automatic update within 2 h is refused.
+    await expect(
+      gov.as(tenant, admin, (c) =>
+        c.proposePromptUpdate({ role: 'developer', prompt: 'Prefer tests.', reason: 'again' }),
+      ),
+    ).rejects.toMatchObject({ code: 'rate_limit.exceeded' });
+  });
+
+  it("keeps an operator's change to a default role, on every replica", async () => {
+    const tenant = uniqueName('override');
+    const admin = { subject: 'key:k1', owner: 'user:alice' };
+    await gov.as(tenant, admin, (c) =>
+      c.upsertAgentRole({ name: 'developer', dailyUpdateLimit: 1, cooldownSeconds: 60 }),
+    );
+    // A replica that has not seen this tenant yet makes sure of the defaults: it keeps the change.
+    const other = await startGovernance(testDb);
+    try {
+      const { roles } = await other.as(tenant, admin, (c) => c.getGovernanceStatus({}));
+      expect(roles.find((r) => r.name === 'developer')).toMatchObject({
+        dailyUpdateLimit: 1,
+        cooldownSeconds: 60,
+      });
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
 describe('migration 0008_prompt_proposer_owner', () => {
   /** A copy of the migrations folder that ends at `lastTag`. */
   function migrationsUpTo(lastTag: string): string {

@@ -53,6 +53,26 @@ export class PostgresGovernance extends TenantRepository implements GovernanceSt
     return (await this.status(name))[0]!;
   }
 
+  async ensureRoles(roles: Readonly<Record<string, AgentRoleSettings>>): Promise<void> {
+    const entries = Object.entries(roles);
+    if (entries.length === 0) return;
+    await this.tx(async (tx, tenantId) => {
+      await tx
+        .insert(agentRoles)
+        .values(
+          entries.map(([name, settings]) => ({
+            tenantId,
+            name,
+            description: settings.description,
+            dailyUpdateLimit: settings.dailyUpdateLimit,
+            cooldownSeconds: settings.cooldownSeconds,
+            requiresApproval: settings.requiresApproval,
+          })),
+        )
+        .onConflictDoNothing({ target: [agentRoles.tenantId, agentRoles.name] });
+    });
+  }
+
   async status(name?: string): Promise<AgentRoleStatus[]> {
     return this.tx(async (tx) => {
       const rows = await tx
