@@ -494,7 +494,7 @@ describe('gateway: REST and SSE as clients use them', () => {
     }
   });
 
-  it('governs learning over REST: role limits, 429 with Retry-After past them, status', async () => {
+  it('governs learning over REST: role limits, 429 with Retry-After past them, status, approval by another person', async () => {
     const ops = await newKey('admin');
     const learner = await newKey();
     const saved = await call(gatewayA, 'PUT', '/api/v1/governance/roles/writer', {
@@ -521,7 +521,10 @@ describe('gateway: REST and SSE as clients use them', () => {
     expect(second.json['error_code']).toBe('rate_limit.exceeded');
     expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(590);
     const status = await call(gatewayA, 'GET', '/api/v1/governance/status', { key: learner });
+    // The tenant's default roles (developer, security) are listed with the one it made.
     expect(status.json['roles']).toEqual([
+      expect.objectContaining({ role: 'developer' }),
+      expect.objectContaining({ role: 'security' }),
       expect.objectContaining({
         role: 'writer',
         usage: expect.objectContaining({ updates_today: 1, remaining_today: 1 }),
@@ -550,6 +553,43 @@ describe('gateway: REST and SSE as clients use them', () => {
         })
       ).status,
     ).toBe(403);
+
+    // Four eyes compare people: a second key made with the proposer's key is the same person
+    // (both are the bootstrap operator's), a login of another user is not.
+    await call(gatewayA, 'PUT', '/api/v1/governance/roles/counsel', {
+      key: ops,
+      body: { daily_update_limit: 5, cooldown_seconds: 0, requires_approval: true },
+    });
+    const proposed = await call(gatewayA, 'POST', '/api/v1/governance/roles/counsel/prompts', {
+      key: ops,
+      body: { prompt: 'Cite the statute.' },
+    });
+    expect(proposed.json).toMatchObject({ version: 1, status: 'pending_approval' });
+    const secondKey = await newKey('admin', ops);
+    const own = await call(gatewayA, 'POST', '/api/v1/governance/roles/counsel/prompts/1/approve', {
+      key: secondKey,
+    });
+    expect(own.status).toBe(403);
+    expect(own.json['error_code']).toBe('auth.forbidden');
+    const username = uniqueName('reviewer');
+    const reviewer = await call(gatewayA, 'POST', '/api/v1/auth/users', {
+      key: ops,
+      body: { username, password: 'correct horse battery', role: 'admin' },
+    });
+    const login = await call(gatewayA, 'POST', '/api/v1/auth/login', {
+      body: { tenant_id: reviewer.json['tenant_id'], username, password: 'correct horse battery' },
+    });
+    const approved = await call(
+      gatewayA,
+      'POST',
+      '/api/v1/governance/roles/counsel/prompts/1/approve',
+      { key: login.json['access_token'], body: { note: 'reviewed' } },
+    );
+    expect(approved.status).toBe(200);
+    expect(approved.json).toMatchObject({
+      status: 'active',
+      decided_by: `user:${reviewer.json['id'] as string}`,
+    });
   });
 
   it('answers a bad request at every route with the right 4xx envelope', async () => {
