@@ -124,7 +124,8 @@ function roleName(name: string): string {
 /**
  * Learning governance: an agent role's prompt changes automatically only within its daily limit
  * and cooldown and, where the role requires it, only once someone other than the proposer
- * approved it: another person, not another credential of the same person (owners are compared). Manual versions (operators) are not limited. Every change is audited.
+ * approved it: another person, not another credential of the same person (owners are compared).
+ * Manual versions (operators) are not limited. Every change is audited.
  */
 export class GovernanceService {
   /** Tenants whose default roles this replica has already made sure of. */
