@@ -521,7 +521,10 @@ describe('gateway: REST and SSE as clients use them', () => {
     expect(second.json['error_code']).toBe('rate_limit.exceeded');
     expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(590);
     const status = await call(gatewayA, 'GET', '/api/v1/governance/status', { key: learner });
+    // The tenant's default roles (developer, security) are listed with the one it made.
     expect(status.json['roles']).toEqual([
+      expect.objectContaining({ role: 'developer' }),
+      expect.objectContaining({ role: 'security' }),
       expect.objectContaining({
         role: 'writer',
         usage: expect.objectContaining({ updates_today: 1, remaining_today: 1 }),

@@ -653,7 +653,9 @@ describe('tasks through orchestrator and module-host, each its own process', () 
       }),
     );
     expect(proposed.version).toMatchObject({ version: 1, status: 'pending_approval' });
-    let status = (await runWithTenant(ops, () => governance.getGovernanceStatus({}))).roles[0]!;
+    let status = (await runWithTenant(ops, () => governance.getGovernanceStatus({}))).roles.find(
+      (r) => r.name === 'legal',
+    )!;
     expect(status).toMatchObject({ activeVersion: 0, pendingApprovals: 1, updatesToday: 1 });
     await expect(
       runWithTenant(learner, () =>
@@ -681,7 +683,9 @@ describe('tasks through orchestrator and module-host, each its own process', () 
       governance.decidePromptUpdate({ role: 'legal', version: 2, approve: false, note: 'no' }),
     );
     expect(rejected.version!.status).toBe('rejected');
-    status = (await runWithTenant(ops, () => governance.getGovernanceStatus({}))).roles[0]!;
+    status = (await runWithTenant(ops, () => governance.getGovernanceStatus({}))).roles.find(
+      (r) => r.name === 'legal',
+    )!;
     expect(status).toMatchObject({ activeVersion: 1, pendingApprovals: 0, updatesToday: 2 });
     await expect(
       runWithTenant(ops, () =>
