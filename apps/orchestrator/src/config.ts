@@ -96,6 +96,14 @@ export const orchestratorConfigSpec = {
       .default('aion-orchestrator-dlq'),
     'Kafka consumer group recording <topic>.dlq messages; replicas sharing a database share it',
   ),
+  auditGroup: field(
+    `${P}AUDIT_CONSUMER_GROUP`,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,200}$/)
+      .default('aion-orchestrator-audit'),
+    'Kafka consumer group storing audit.activity and usage.billing; replicas sharing a database share it',
+  ),
 };
 
 /** Validated at startup from AION_ORCHESTRATOR_* and the shared variables; one error lists every problem. */

@@ -11,7 +11,9 @@ import {
   type EmbeddedShared,
   type ServiceLifecycle,
 } from '@aion/runtime';
+import { auditRecorderWorker } from './adapters/bus/audit-recorder';
 import { deadLetterRecorderWorker } from './adapters/bus/dead-letter-recorder';
+import { PostgresAuditLog } from './adapters/db/audit-log-repository';
 import { PostgresBreakerStore } from './adapters/db/breaker-store';
 import { PostgresBudgets } from './adapters/db/budget-repository';
 import { PostgresDeadLetters } from './adapters/db/dead-letter-repository';
@@ -25,6 +27,7 @@ import { SovereignResidency } from './adapters/sovereign/sovereign-residency';
 import { registerGovernanceApi } from './api/governance-handlers';
 import { registerOrchestratorApi } from './api/grpc-handlers';
 import { orchestratorInfraNeeds, type OrchestratorConfig } from './config';
+import { AuditLogService } from './core/audit-log';
 import { countsAgainstEngine } from './core/engine-health';
 import { parseEngines, parsePolicies } from './core/engines';
 import { DeadLetterService } from './core/dead-letters';
@@ -123,6 +126,7 @@ export function createOrchestratorService(
       const deadLetterStore = new PostgresDeadLetters(db, box!.writer);
       const deadLetters = new DeadLetterService(deadLetterStore, tasks, audit);
       const governance = new GovernanceService(new PostgresGovernance(db), audit);
+      const auditLogStore = new PostgresAuditLog(db);
       logger.info('engines loaded', {
         engines: engines.map((e) => `${e.name} (${e.kind}, ${e.tier}, ${e.intents.join('/')})`),
       });
@@ -136,6 +140,7 @@ export function createOrchestratorService(
             jurisdictions,
             audit,
             deadLetters,
+            auditLog: new AuditLogService(auditLogStore),
             platformTenant: config.platformTenant,
             receipts: new ReceiptService(repository, {
               sign: async (receiptJson) =>
@@ -173,6 +178,13 @@ export function createOrchestratorService(
             store: deadLetterStore,
             logger,
             groupId: config.deadLetterGroup,
+          }),
+          // The durable audit trail and usage ledger (GET /api/v1/audit, /api/v1/usage).
+          auditRecorderWorker({
+            bus: infrastructure.bus!,
+            store: auditLogStore,
+            logger,
+            groupId: config.auditGroup,
           }),
           {
             name: 'stale-task-reaper',

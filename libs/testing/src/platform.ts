@@ -119,6 +119,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       AION_ORCHESTRATOR_SOVEREIGN_ADDRESS: `127.0.0.1:${sovereignAi.grpcPort}`,
       AION_ORCHESTRATOR_SOVEREIGN_GROUP_PREFIX: uniqueName('orc-sov'),
       AION_ORCHESTRATOR_DLQ_CONSUMER_GROUP: uniqueName('dlq-recorder'),
+      AION_ORCHESTRATOR_AUDIT_CONSUMER_GROUP: uniqueName('audit-recorder'),
       AION_ORCHESTRATOR_ENGINES_FILE: enginesFile,
       ...options.orchestrator,
     });

@@ -15,8 +15,10 @@ import type { BudgetPort, BudgetState, Reservation } from '../core/budget';
 import type { Engine } from '../core/engines';
 import type { StreamKind } from '../core/ports';
 import type { ReceiptService } from '../core/receipts';
+import type { AuditLogService } from '../core/audit-log';
 import type { DeadLetterService } from '../core/dead-letters';
 import type { TaskService } from '../core/task-service';
+import { auditHandlers } from './audit-handlers';
 import { breakerHandlers } from './breaker-handlers';
 import { deadLetterHandlers } from './dead-letter-handlers';
 import { STATUS_BY_PROTO, toRequestDoc, toTaskView } from './task-mapping';
@@ -65,6 +67,7 @@ export function registerOrchestratorApi(
     jurisdictions: JurisdictionRegistry;
     audit: AdminAudit;
     deadLetters: DeadLetterService;
+    auditLog: AuditLogService;
     receipts: ReceiptService;
     /** The tenant whose admins manage what every tenant shares (the breakers). */
     platformTenant: string;
@@ -72,6 +75,7 @@ export function registerOrchestratorApi(
 ): void {
   const { tasks, budgets, breakers, jurisdictions, audit, engines } = deps;
   const dlq = deadLetterHandlers(deps.deadLetters);
+  const trail = auditHandlers(deps.auditLog);
   const breakerApi = breakerHandlers(breakers, audit, deps.platformTenant);
   /**
    * A task is its submitter's: reading, streaming, its receipt and cancelling it follow the rule
@@ -206,6 +210,7 @@ export function registerOrchestratorApi(
       }),
       ...breakerApi.handlers,
       ...dlq.handlers,
+      ...trail.handlers,
     },
     {
       reserveBudget: 'budget:manage',
@@ -216,6 +221,7 @@ export function registerOrchestratorApi(
       listEngines: 'tasks:read',
       ...breakerApi.permissions,
       ...dlq.permissions,
+      ...trail.permissions,
     },
   );
 }

@@ -289,3 +289,64 @@ export const circuitBreakers = pgTable(
     ),
   ],
 );
+
+/**
+ * The durable audit trail: every audit.recorded event of a tenant (denied attempts too), stored
+ * once per event id however often the bus delivers it. Rows are only ever inserted.
+ */
+export const auditLog = pgTable(
+  'orc_audit_log',
+  {
+    tenantId: text('tenant_id').notNull(),
+    eventId: text('event_id').notNull(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    resourceType: text('resource_type').notNull(),
+    resourceId: text('resource_id').notNull(),
+    outcome: text('outcome').notNull(),
+    details: jsonb('details').notNull(),
+    /** The producing service (envelope source). */
+    source: text('source').notNull(),
+    /** The request id the action belonged to (envelope correlation id). */
+    correlationId: text('correlation_id').notNull(),
+    recordedAt: timestamp('recorded_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.eventId] }),
+    index('orc_audit_log_time_idx').on(t.tenantId, t.occurredAt),
+    index('orc_audit_log_actor_idx').on(t.tenantId, t.actor, t.occurredAt),
+    index('orc_audit_log_action_idx').on(t.tenantId, t.action, t.occurredAt),
+    check('orc_audit_log_outcome_check', sql`outcome in ('success','denied','failure')`),
+    tenantIsolationPolicy('orc_audit_log'),
+  ],
+).enableRLS();
+
+/**
+ * What each finished task cost (usage.recorded), one row per event id; totals by day and engine
+ * are summed on read, so a redelivered event can never be counted twice.
+ */
+export const usageRecords = pgTable(
+  'orc_usage_records',
+  {
+    tenantId: text('tenant_id').notNull(),
+    eventId: text('event_id').notNull(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
+    taskId: text('task_id').notNull(),
+    projectId: text('project_id').notNull(),
+    engine: text('engine').notNull(),
+    inputTokens: bigint('input_tokens', { mode: 'number' }).notNull(),
+    outputTokens: bigint('output_tokens', { mode: 'number' }).notNull(),
+    costUsd: numeric('cost_usd', { precision: 18, scale: 8, mode: 'number' }).notNull(),
+    latencyMs: integer('latency_ms').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.eventId] }),
+    index('orc_usage_records_time_idx').on(t.tenantId, t.occurredAt),
+    check(
+      'orc_usage_records_amounts_check',
+      sql`input_tokens >= 0 and output_tokens >= 0 and cost_usd >= 0 and latency_ms >= 0`,
+    ),
+    tenantIsolationPolicy('orc_usage_records'),
+  ],
+).enableRLS();

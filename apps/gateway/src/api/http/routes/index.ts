@@ -10,6 +10,7 @@ import type { JurisdictionRegistry } from '@aion/jurisdictions';
 import type { SessionService } from '../../../core/sessions';
 import type { Capacity } from '../../capacity';
 import type { Route } from '../routing/route';
+import { auditRoutes } from './audit';
 import { authRoutes } from './auth';
 import { budgetRoutes } from './budget';
 import { jurisdictionSchema } from '../../wire-schemas';
@@ -62,6 +63,7 @@ export function routeTable(deps: RouteTableDeps): Route[] {
     ...authRoutes({ sessions: deps.sessions, keys: deps.keys, audit: deps.audit }),
     ...budgetRoutes(deps.admin, timeout),
     ...operationsRoutes(deps.admin, timeout),
+    ...auditRoutes(deps.admin, timeout),
     ...governanceRoutes(deps.governance, timeout),
     ...residencyRoutes(deps.sovereign, sovereign, timeout),
     ...deploymentRoutes(deps.sovereign, sovereign, deps.jurisdictions, timeout),

@@ -1,0 +1,136 @@
+import * as z from 'zod/v4';
+import type { OrchestratorAdminService } from '@aion/contracts';
+import type { ClientOf } from '@aion/grpc';
+import { route, type Route } from '../routing/route';
+import { PageInfo, PageQuery, Timestamp } from '../../wire-schemas';
+
+const Filter = z.string().min(1).max(500);
+
+export const AuditListQuery = PageQuery.extend({
+  actor: Filter.optional().describe('Only this subject (exact)'),
+  action: Filter.optional().describe('Only this action (exact), e.g. api_key.created'),
+  outcome: z.enum(['success', 'denied', 'failure']).optional(),
+  since: Timestamp.optional().describe('From this instant (inclusive)'),
+  until: Timestamp.optional().describe('Before this instant (exclusive)'),
+});
+export const UsageQuery = z.strictObject({
+  since: Timestamp.optional().describe(
+    'From this instant (inclusive); default 30 days before until',
+  ),
+  until: Timestamp.optional().describe('Before this instant (exclusive); default now'),
+});
+
+const AuditRecord = z.object({
+  id: z.string().describe('The event id; each event is stored once'),
+  time: Timestamp,
+  actor: z.string(),
+  action: z.string(),
+  resource_type: z.string(),
+  resource_id: z.string(),
+  outcome: z.enum(['success', 'denied', 'failure']),
+  details: z.record(z.string(), z.unknown()),
+  source: z.string().describe('The service that recorded it'),
+  correlation_id: z.string().describe('The request id the action belonged to'),
+});
+const UsageTotal = z.object({
+  day: z.iso.date().describe('UTC day'),
+  engine: z.string(),
+  tasks: z.int().min(0),
+  input_tokens: z.int().min(0),
+  output_tokens: z.int().min(0),
+  cost_usd: z.number().min(0),
+});
+
+type Client = ClientOf<typeof OrchestratorAdminService>;
+type Outcome = z.infer<typeof AuditRecord>['outcome'];
+
+/**
+ * /api/v1/audit and /api/v1/usage: the caller's tenant's durable audit trail (denied attempts
+ * included) and its usage by day and engine, as the orchestrator stored them from the bus.
+ */
+export function auditRoutes(admin: Client, requestTimeoutMs: number): Route[] {
+  const o = { deadlineMs: requestTimeoutMs };
+  return [
+    route({
+      method: 'get',
+      path: '/api/v1/audit',
+      operationId: 'listAuditRecords',
+      summary: 'Who did what in this tenant, and who was refused; newest first',
+      tag: 'operations',
+      access: 'operations:manage',
+      request: { query: AuditListQuery },
+      responses: {
+        200: {
+          description: 'A page of audit records',
+          schema: z.object({ data: z.array(AuditRecord), ...PageInfo }),
+        },
+      },
+      async handle({ query }) {
+        const { records, page } = await admin.listAuditRecords(
+          {
+            actor: query.actor ?? '',
+            action: query.action ?? '',
+            outcome: query.outcome ?? '',
+            since: query.since ?? '',
+            until: query.until ?? '',
+            page: { pageSize: query.limit, pageToken: query.page_token ?? '' },
+          },
+          o,
+        );
+        return {
+          status: 200,
+          body: {
+            data: records.map((r) => ({
+              id: r.id,
+              time: r.time,
+              actor: r.actor,
+              action: r.action,
+              resource_type: r.resourceType,
+              resource_id: r.resourceId,
+              outcome: r.outcome as Outcome,
+              details: r.details ?? {},
+              source: r.source,
+              correlation_id: r.correlationId,
+            })),
+            next_page_token: page?.nextPageToken || null,
+            total: Number(page?.totalSize ?? 0),
+          },
+        };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/usage',
+      operationId: 'getUsageTotals',
+      summary: "This tenant's tasks, tokens and cost by UTC day and engine",
+      tag: 'budget',
+      access: 'budget:read',
+      request: { query: UsageQuery },
+      responses: {
+        200: {
+          description: 'Totals by day, then engine (days without usage are absent)',
+          schema: z.object({ data: z.array(UsageTotal) }),
+        },
+      },
+      async handle({ query }) {
+        const { totals } = await admin.getUsageTotals(
+          { since: query.since ?? '', until: query.until ?? '' },
+          o,
+        );
+        return {
+          status: 200,
+          body: {
+            data: totals.map((t) => ({
+              day: t.day,
+              engine: t.engine,
+              tasks: Number(t.tasks),
+              input_tokens: Number(t.inputTokens),
+              output_tokens: Number(t.outputTokens),
+              cost_usd: t.costUsd,
+            })),
+          },
+        };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,87 @@
+import { createEvent, InvalidEventError, type IncomingEvent } from '@aion/events';
+import { auditEntryFrom, usageEntryFrom } from './audit-recorder';
+
+function incoming(event: ReturnType<typeof createEvent>): IncomingEvent {
+  return {
+    envelope: event.envelope,
+    topic: event.message.topic,
+    partition: 0,
+    offset: '0',
+    key: event.message.key,
+    value: event.message.value,
+    headers: event.message.headers,
+  };
+}
+
+const audit = (outcome: string, action = 'api_key.created') =>
+  incoming(
+    createEvent({
+      type: 'audit.recorded',
+      source: 'aion/gateway',
+      key: 'k-1',
+      tenantId: 'acme',
+      correlationId: 'req-1',
+      payload: {
+        actor: 'key:alice',
+        action,
+        resourceType: 'api_key',
+        resourceId: 'k-1',
+        outcome,
+        details: { role: 'developer' },
+      },
+    }),
+  );
+
+describe('audit recorder mapping', () => {
+  it('keeps who, what, the outcome, the producing service and the request id of an audit event', () => {
+    const event = audit('denied');
+    expect(auditEntryFrom(event)).toEqual({
+      eventId: event.envelope.id,
+      occurredAt: expect.any(Date),
+      actor: 'key:alice',
+      action: 'api_key.created',
+      resourceType: 'api_key',
+      resourceId: 'k-1',
+      outcome: 'denied',
+      details: { role: 'developer' },
+      source: 'aion/gateway',
+      correlationId: 'req-1',
+    });
+  });
+
+  it('refuses an unknown outcome or a missing action instead of guessing', () => {
+    expect(() => auditEntryFrom(audit('maybe'))).toThrow(InvalidEventError);
+    expect(() => auditEntryFrom(audit(''))).toThrow(InvalidEventError);
+    expect(() => auditEntryFrom(audit('success', ''))).toThrow(InvalidEventError);
+  });
+
+  it('turns a usage event into a ledger row and refuses a negative cost', () => {
+    const usage = (costUsd: number) =>
+      incoming(
+        createEvent({
+          type: 'usage.recorded',
+          source: 'aion/orchestrator',
+          key: 't1',
+          tenantId: 'acme',
+          payload: {
+            taskId: 't1',
+            projectId: 'p1',
+            engine: 'local-llama',
+            usage: { inputTokens: 3, outputTokens: 4, costUsd, latencyMs: 9 },
+          },
+        }),
+      );
+    expect(usageEntryFrom(usage(0.5))).toMatchObject({
+      taskId: 't1',
+      projectId: 'p1',
+      engine: 'local-llama',
+      inputTokens: 3,
+      outputTokens: 4,
+      costUsd: 0.5,
+      latencyMs: 9,
+    });
+    expect(() => usageEntryFrom(usage(-1))).toThrow(InvalidEventError);
+    // An audit event is not usage.
+    expect(() => usageEntryFrom(audit('success'))).toThrow(InvalidEventError);
+  });
+});

@@ -1,0 +1,73 @@
+import { AuditLogService, type AuditFilter, type AuditLogStore } from '../core/audit-log';
+import { auditHandlers } from './audit-handlers';
+
+/** A store that remembers what it was asked and holds no records. */
+function recordingStore() {
+  const asked: { filter?: AuditFilter; page?: { limit: number; offset: number } } = {};
+  const store: AuditLogStore = {
+    recordAudit: async () => true,
+    recordUsage: async () => true,
+    listAudit: async (filter, page) => {
+      Object.assign(asked, { filter, page });
+      return { items: [], total: 0 };
+    },
+    usageTotals: async () => [],
+  };
+  return { asked, handlers: auditHandlers(new AuditLogService(store)).handlers };
+}
+
+const request = (
+  over: Partial<Record<'actor' | 'action' | 'outcome' | 'since' | 'until', string>>,
+) => ({
+  actor: '',
+  action: '',
+  outcome: '',
+  since: '',
+  until: '',
+  ...over,
+});
+
+describe('audit RPC handlers', () => {
+  it('passes exact filters and the page window on; empty fields are no filter', async () => {
+    const { asked, handlers } = recordingStore();
+    await handlers.listAuditRecords({
+      ...request({ actor: 'key:a', outcome: 'denied', since: '2026-01-01T00:00:00Z' }),
+      page: { pageSize: 10, pageToken: '20' },
+    });
+    expect(asked.filter).toEqual({
+      actor: 'key:a',
+      action: undefined,
+      outcome: 'denied',
+      since: new Date('2026-01-01T00:00:00Z'),
+      until: undefined,
+    });
+    expect(asked.page).toEqual({ limit: 10, offset: 20 });
+  });
+
+  it.each([
+    ['an unknown outcome', { outcome: 'maybe' }],
+    ['a date without time', { since: '2026-01-01' }],
+    ['a free-form date', { until: 'May 5 2026' }],
+    ['an impossible instant', { since: '2026-13-45T99:00:00Z' }],
+    ['an actor too long to be one', { actor: 'x'.repeat(501) }],
+    ['an empty window', { since: '2026-02-01T00:00:00Z', until: '2026-01-01T00:00:00Z' }],
+  ])('refuses %s as invalid', async (_what, over) => {
+    const { handlers } = recordingStore();
+    await expect(handlers.listAuditRecords(request(over))).rejects.toMatchObject({
+      code: 'validation.invalid_argument',
+    });
+  });
+
+  it('refuses a bad page token and a usage window longer than a year', async () => {
+    const { handlers } = recordingStore();
+    await expect(
+      handlers.listAuditRecords({ ...request({}), page: { pageSize: 5, pageToken: 'abc' } }),
+    ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
+    await expect(
+      handlers.getUsageTotals({ since: '2020-01-01T00:00:00Z', until: '2022-01-01T00:00:00Z' }),
+    ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
+    await expect(
+      handlers.getUsageTotals({ since: '2020-01-01T00:00:00Z', until: '2020-02-01T00:00:00Z' }),
+    ).resolves.toEqual({ totals: [] });
+  });
+});

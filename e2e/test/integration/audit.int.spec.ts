@@ -1,0 +1,150 @@
+import {
+  eventually,
+  httpCall as call,
+  startPlatform,
+  testIdentityProvider,
+  uniqueName,
+  type Json,
+  type Platform,
+} from '@aion/testing';
+import { LOCAL_SUMMARIZE_ENGINE, SUMMARY_SOURCE_TEXT } from '../support/fixtures';
+
+// GET /api/v1/audit and /api/v1/usage through the gateway: what the services put on
+// audit.activity and usage.billing, stored by the orchestrator, read back per tenant.
+
+const BOOTSTRAP = 'e2e-audit-bootstrap-key-0123456789abcdef';
+const idp = testIdentityProvider();
+let platform: Platform;
+let gateway: string;
+let admin: string;
+
+const newKey = async (role: string, issuer = admin) => {
+  const created = await call(gateway, 'POST', '/api/v1/auth/keys', {
+    key: issuer,
+    body: { name: uniqueName(role), role },
+  });
+  if (created.status !== 201) throw new Error(`no key: ${created.status} ${created.text}`);
+  return { key: created.json['key'] as string, id: created.json['id'] as string };
+};
+const records = (json: Json) => json['data'] as Json[];
+
+beforeAll(async () => {
+  platform = await startPlatform({
+    database: 'e2eaudit',
+    engines: `engines:\n${LOCAL_SUMMARIZE_ENGINE}\n`,
+    modules: ['summarize_text'],
+    gateways: [{ AION_BOOTSTRAP_ADMIN_KEY: BOOTSTRAP, ...idp.gatewayEnv }],
+  });
+  gateway = `http://127.0.0.1:${platform.gateways[0]!.httpPort}`;
+  admin = (await newKey('admin', BOOTSTRAP)).key;
+}, 240_000);
+
+afterAll(async () => {
+  await platform?.stop();
+});
+
+describe('the audit trail over REST', () => {
+  it('lists who did what, filtered and paged, to operators of the tenant only', async () => {
+    const developer = await newKey('developer');
+    const operator = await newKey('operator');
+    const trail = await eventually(async () => {
+      const res = await call(gateway, 'GET', '/api/v1/audit?action=api_key.created', {
+        key: operator.key,
+      });
+      return res.status === 200 && (res.json['total'] as number) >= 3 ? res.json : undefined;
+    }, 60_000);
+    const created = records(trail).map((r) => r['resource_id']);
+    expect(created).toEqual(expect.arrayContaining([developer.id, operator.id]));
+    expect(records(trail)[0]).toMatchObject({
+      action: 'api_key.created',
+      resource_type: 'api_key',
+      outcome: 'success',
+      source: expect.stringContaining('gateway'),
+    });
+
+    const first = await call(gateway, 'GET', '/api/v1/audit?limit=1', { key: operator.key });
+    expect(records(first.json)).toHaveLength(1);
+    const token = first.json['next_page_token'] as string;
+    expect(token).toBeTruthy();
+    const second = await call(gateway, 'GET', `/api/v1/audit?limit=1&page_token=${token}`, {
+      key: operator.key,
+    });
+    expect(records(second.json)[0]!['id']).not.toBe(records(first.json)[0]!['id']);
+
+    const actor = records(first.json)[0]!['actor'] as string;
+    const mine = await call(gateway, 'GET', `/api/v1/audit?actor=${encodeURIComponent(actor)}`, {
+      key: operator.key,
+    });
+    expect(records(mine.json).every((r) => r['actor'] === actor)).toBe(true);
+    const future = await call(
+      gateway,
+      'GET',
+      `/api/v1/audit?since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`,
+      { key: operator.key },
+    );
+    expect(future.json).toMatchObject({ data: [], total: 0, next_page_token: null });
+
+    // Developers may not read the trail; another tenant's admin sees none of it.
+    expect((await call(gateway, 'GET', '/api/v1/audit', { key: developer.key })).status).toBe(403);
+    const outsider = await idp.sign({
+      subject: 'eve',
+      tenantId: uniqueName('other'),
+      roles: ['admin'],
+      expiresIn: '5m',
+    });
+    const theirs = await call(gateway, 'GET', '/api/v1/audit', { key: outsider });
+    expect(theirs.status).toBe(200);
+    expect(theirs.json['total']).toBe(0);
+  });
+
+  it('refuses malformed filters with the error envelope', async () => {
+    for (const query of [
+      'outcome=maybe',
+      'since=yesterday',
+      'limit=0',
+      'limit=1e2',
+      'page_token=abc',
+      'unknown=1',
+      'since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z',
+    ]) {
+      const res = await call(gateway, 'GET', `/api/v1/audit?${query}`, { key: admin });
+      expect({ query, status: res.status }).toEqual({ query, status: 400 });
+      expect(res.json).toMatchObject({
+        error_code: expect.any(String),
+        request_id: expect.any(String),
+      });
+    }
+    const long = await call(
+      gateway,
+      'GET',
+      '/api/v1/usage?since=2020-01-01T00:00:00Z&until=2022-01-01T00:00:00Z',
+      { key: admin },
+    );
+    expect(long.status).toBe(400);
+  });
+
+  it('totals a finished task by UTC day and engine', async () => {
+    const developer = await newKey('developer');
+    const done = await call(gateway, 'POST', '/v1/tasks', {
+      key: developer.key,
+      headers: { prefer: 'wait=20' },
+      body: {
+        intent: 'summarize',
+        params: { text: SUMMARY_SOURCE_TEXT, max_sentences: 2 },
+        data_context: { jurisdiction: 'DE', classification: 'none' },
+      },
+    });
+    expect(done.status).toBe(200);
+    const usage = await eventually(async () => {
+      const res = await call(gateway, 'GET', '/api/v1/usage', { key: developer.key });
+      return res.status === 200 && records(res.json).length > 0 ? res.json : undefined;
+    }, 60_000);
+    expect(records(usage)).toEqual([
+      expect.objectContaining({
+        day: new Date().toISOString().slice(0, 10),
+        engine: 'local-summarize',
+        tasks: 1,
+      }),
+    ]);
+  });
+});
