@@ -1,4 +1,5 @@
 import type { Principal } from '@aion/auth';
+import { AionError } from '@aion/errors';
 
 export interface CapacityLimits {
   /** For the whole gateway instance. */
@@ -41,6 +42,28 @@ export class Capacity {
         this.bump(key, -1);
       },
     };
+  }
+
+  /**
+   * A slot, or the error the caller gets: 503 when the instance is full, 429 past the caller's
+   * share (both with Retry-After). Returns the release function.
+   */
+  take(principal: Principal, what: 'requests' | 'streams'): () => void {
+    const slot = this.acquire(principal);
+    if ('release' in slot) return slot.release;
+    throw slot.refused === 'total'
+      ? new AionError(
+          'service.unavailable',
+          `the gateway holds as many ${what} as it can; retry shortly`,
+          {
+            retryAfterSeconds: 1,
+          },
+        )
+      : new AionError(
+          'rate_limit.exceeded',
+          `this ${slot.refused} has as many ${what} open as it may; retry shortly`,
+          { retryAfterSeconds: 1 },
+        );
   }
 
   /** Slots held now: in all, and by one tenant. */

@@ -29,25 +29,14 @@ export interface PublicTaskApiDeps {
   streams: Capacity;
 }
 
-/** Takes a slot of `capacity` for the caller, or refuses as REST does (429 past a share). */
-function slotFor(capacity: Capacity, principal: Principal | undefined, what: string) {
+/** Takes a slot of `capacity` for the caller, refused as REST refuses (429 past a share). */
+function slotFor(
+  capacity: Capacity,
+  principal: Principal | undefined,
+  what: 'requests' | 'streams',
+) {
   if (!principal) throw AionError.unauthenticated();
-  const slot = capacity.acquire(principal);
-  if ('refused' in slot)
-    throw slot.refused === 'total'
-      ? new AionError(
-          'service.unavailable',
-          `the gateway is at capacity for ${what}; retry shortly`,
-          {
-            retryAfterSeconds: 1,
-          },
-        )
-      : new AionError(
-          'rate_limit.exceeded',
-          `this ${slot.refused} has as many ${what} open as it may; retry shortly`,
-          { retryAfterSeconds: 1 },
-        );
-  return slot.release;
+  return capacity.take(principal, what);
 }
 
 /** Runs a unary call in a request slot. */

@@ -201,22 +201,15 @@ export function fairShare(requests: Capacity): RequestHandler {
   return (_req, res, next) => {
     const principal = principalOf(res);
     if (!principal) return next();
-    const slot = requests.acquire(principal);
-    if ('refused' in slot)
-      return next(
-        slot.refused === 'total'
-          ? new AionError('service.unavailable', 'the gateway is at capacity; retry shortly', {
-              retryAfterSeconds: 1,
-            })
-          : new AionError(
-              'rate_limit.exceeded',
-              `this ${slot.refused} has as many requests in flight as it may; retry shortly`,
-              { retryAfterSeconds: 1 },
-            ),
-      );
-    res.on('finish', slot.release);
-    res.on('close', slot.release);
-    holdSlot(res, slot.release);
+    let release: () => void;
+    try {
+      release = requests.take(principal, 'requests');
+    } catch (err) {
+      return next(err);
+    }
+    res.on('finish', release);
+    res.on('close', release);
+    holdSlot(res, release);
     next();
   };
 }

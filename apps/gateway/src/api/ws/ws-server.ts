@@ -107,16 +107,7 @@ export function attachWebSocket(
       `principal:${principal.tenantId}:${principal.keyId ?? principal.subject}`,
       options.perKey,
     );
-    const slot = options.streams.acquire(principal);
-    if ('refused' in slot)
-      throw new AionError(
-        slot.refused === 'total' ? 'service.unavailable' : 'rate_limit.exceeded',
-        slot.refused === 'total'
-          ? 'the gateway holds as many streams as it can; retry shortly'
-          : `too many open streams for this ${slot.refused}; close one first`,
-        { retryAfterSeconds: 5 },
-      );
-    return { principal, release: slot.release };
+    return { principal, release: options.streams.take(principal, 'streams') };
   };
 
   server.on('upgrade', (req, socket, head) => {

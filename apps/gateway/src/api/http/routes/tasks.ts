@@ -197,15 +197,7 @@ export function taskRoutes(deps: TaskRouteDeps): Route[] {
         const after = headers['last-event-id'] ?? query.last_event_id ?? '0';
         // Fails with a JSON envelope (404, 403 ...) before any byte of the event stream is sent.
         await tasks.statusById({ taskId: path.id }, deadline);
-        const slot = deps.streams.acquire(principal);
-        if ('refused' in slot)
-          throw new AionError(
-            slot.refused === 'total' ? 'service.unavailable' : 'rate_limit.exceeded',
-            slot.refused === 'total'
-              ? 'the gateway holds as many streams as it can; retry shortly'
-              : `too many open streams for this ${slot.refused}; close one first`,
-            { retryAfterSeconds: 5 },
-          );
+        const release = deps.streams.take(principal, 'streams');
         // The stream holds a stream slot from here on, not a request slot.
         releaseRequestSlots(res);
         try {
@@ -216,7 +208,7 @@ export function taskRoutes(deps: TaskRouteDeps): Route[] {
             signal,
           });
         } finally {
-          slot.release();
+          release();
         }
         return 'sent';
       },
