@@ -69,7 +69,7 @@ export function createGatewayService(
     },
     outbox,
     ...(embedded ? { embedded } : {}),
-    wire: async ({ infrastructure, outbox: box, tokens, logger }) => {
+    wire: async ({ infrastructure, outbox: box, tokens, grpcCredentials, logger }) => {
       const repository = new PostgresApiKeyRepository(infrastructure.database!.db);
       const keys = new ApiKeyService(repository, undefined, {
         cacheTtlMs: config.apiKeyCacheSeconds * 1000,
@@ -130,18 +130,22 @@ export function createGatewayService(
       };
       const tasks = createGrpcClient(TaskOrchestrator, config.orchestratorAddress, {
         tokens,
+        credentials: grpcCredentials,
         defaultDeadlineMs: config.requestTimeoutMs,
       });
       const admin = createGrpcClient(OrchestratorAdminService, config.orchestratorAddress, {
         tokens,
+        credentials: grpcCredentials,
         defaultDeadlineMs: config.requestTimeoutMs,
       });
       const governance = createGrpcClient(LearningGovernanceService, config.orchestratorAddress, {
         tokens,
+        credentials: grpcCredentials,
         defaultDeadlineMs: config.requestTimeoutMs,
       });
       const sovereign = createGrpcClient(SovereignService, config.sovereignAddress, {
         tokens,
+        credentials: grpcCredentials,
         defaultDeadlineMs: config.requestTimeoutMs,
       });
       const redis = infrastructure.redis;

@@ -62,7 +62,7 @@ export function createOrchestratorService(
     },
     outbox,
     ...(embedded ? { embedded } : {}),
-    wire: ({ infrastructure, outbox: box, tokens, logger }) => {
+    wire: ({ infrastructure, outbox: box, tokens, grpcCredentials, logger }) => {
       const jurisdictions = JurisdictionRegistry.fromFile(config.regionsFile);
       // Invalid files stop the service at startup with every problem listed.
       const engines = parseEngines(readConfigFile(config.enginesFile, 'engines'), jurisdictions);
@@ -71,6 +71,7 @@ export function createOrchestratorService(
         : {};
       const sovereign = createGrpcClient(SovereignService, config.sovereignAddress, {
         tokens,
+        credentials: grpcCredentials,
         defaultDeadlineMs: 5_000,
       });
       const residency = new SovereignResidency(
@@ -79,7 +80,10 @@ export function createOrchestratorService(
         5_000,
       );
       const db = infrastructure.database!.db;
-      const modules = createGrpcClient(ModuleService, config.moduleHostAddress, { tokens });
+      const modules = createGrpcClient(ModuleService, config.moduleHostAddress, {
+        tokens,
+        credentials: grpcCredentials,
+      });
       // One breaker per engine, shared by every replica through orc_circuit_breakers.
       const breakers = new BreakerRegistry(
         {

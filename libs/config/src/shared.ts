@@ -13,6 +13,7 @@ import {
   type ConfigSpec,
   type ServiceName,
 } from './config';
+import { transportConfigSpec, transportProblems } from './transport';
 
 /**
  * Variables every service reads. In embedded mode the infrastructure URLs are optional
@@ -66,6 +67,7 @@ export const sharedConfigSpec = {
     'HMAC key for service-to-service tokens',
     { sensitive: true },
   ),
+  ...transportConfigSpec,
 };
 
 /** Variables each service has under its own prefix. */
@@ -159,6 +161,7 @@ export function loadServiceConfig<S extends ConfigSpec>(
         problem: 'required in distributed mode (not set)',
       });
   }
+  if (config) problems.push(...transportProblems(config));
   if (problems.length > 0 || !config) throw new ConfigError(problems);
   return config;
 }

@@ -5,5 +5,6 @@ export * from './dedupe';
 export * from './pipeline';
 export * from './memory-bus';
 export * from './kafka-bus';
+export * from './kafka-security';
 export * from './outbox';
 export * from './audit';

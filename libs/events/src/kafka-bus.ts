@@ -11,6 +11,7 @@ import type { Logger, ServiceMetrics } from '@aion/telemetry';
 import type { EventBus, SubscribeOptions, Subscription } from './bus';
 import { MemoryDeduper } from './dedupe';
 import type { OutgoingMessage } from './envelope';
+import type { KafkaSecurity } from './kafka-security';
 import { processRecord } from './pipeline';
 
 export interface KafkaBusOptions {
@@ -18,9 +19,24 @@ export interface KafkaBusOptions {
   clientId: string;
   logger?: Logger;
   metrics?: ServiceMetrics;
+  /** TLS and SASL to the brokers (kafkaSecurity()); plaintext without. */
+  security?: KafkaSecurity;
   /** Partitions for topics this bus creates (default 3). */
   partitions?: number;
+  /** Replicas of topics this bus creates (KAFKA_REPLICATION_FACTOR; default 1). */
   replicationFactor?: number;
+  /** min.insync.replicas of topics this bus creates (KAFKA_MIN_INSYNC_REPLICAS; default: the broker's). */
+  minInsyncReplicas?: number;
+}
+
+/** The error kafkajs reports, or one it wraps (aggregated per topic, or inside a retry error). */
+function kafkaErrorOfType(err: unknown, type: string): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as { type?: unknown; errors?: unknown; originalError?: unknown; cause?: unknown };
+  if (e.type === type) return true;
+  if (Array.isArray(e.errors) && e.errors.some((inner) => kafkaErrorOfType(inner, type)))
+    return true;
+  return [e.originalError, e.cause].some((inner) => inner !== err && kafkaErrorOfType(inner, type));
 }
 
 function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
@@ -63,6 +79,7 @@ export class KafkaBus implements EventBus {
       logLevel: logLevel.WARN,
       logCreator: logCreator(options.logger),
       retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
+      ...options.security,
     });
     this.producer = this.kafka.producer({
       idempotent: true,
@@ -99,12 +116,23 @@ export class KafkaBus implements EventBus {
               topic,
               numPartitions: this.options.partitions ?? 3,
               replicationFactor: this.options.replicationFactor ?? 1,
+              configEntries:
+                this.options.minInsyncReplicas === undefined
+                  ? []
+                  : [
+                      {
+                        name: 'min.insync.replicas',
+                        value: String(this.options.minInsyncReplicas),
+                      },
+                    ],
             })),
           });
         }
         await this.admin.fetchTopicMetadata({ topics });
         return;
       } catch (err) {
+        if (kafkaErrorOfType(err, 'INVALID_REPLICATION_FACTOR'))
+          throw await this.replicationFactorError(missing, err);
         const type = (err as { type?: string }).type;
         const transient =
           type === 'TOPIC_ALREADY_EXISTS' ||
@@ -114,6 +142,18 @@ export class KafkaBus implements EventBus {
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
+  }
+
+  /** Names the setting: the broker only says the factor is invalid, not why. */
+  private async replicationFactorError(topics: string[], cause: unknown): Promise<Error> {
+    const brokers = await this.admin
+      .describeCluster()
+      .then((cluster) => String(cluster.brokers.length))
+      .catch(() => 'fewer');
+    return new Error(
+      `cannot create ${topics.join(', ')}: KAFKA_REPLICATION_FACTOR is ${this.options.replicationFactor ?? 1} but the cluster has ${brokers} broker(s); lower KAFKA_REPLICATION_FACTOR (and KAFKA_MIN_INSYNC_REPLICAS) or add brokers`,
+      { cause },
+    );
   }
 
   async publish(messages: OutgoingMessage[]): Promise<void> {

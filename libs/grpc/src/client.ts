@@ -1,6 +1,7 @@
 import type { DescMethod } from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import {
+  ChannelCredentials,
   Client,
   credentials,
   Metadata,
@@ -23,6 +24,8 @@ export interface GrpcClientOptions {
   defaultDeadlineMs?: number;
   /** Identity for calls made outside any request (background jobs). */
   servicePrincipal?: Principal;
+  /** TLS to the server (mutualTlsCredentials().client); plaintext when absent. */
+  credentials?: ChannelCredentials;
 }
 
 /**
@@ -59,7 +62,7 @@ export function createGrpcClient<S extends GenServiceMethods>(
   address: string,
   options: GrpcClientOptions,
 ): ServiceClient<S> {
-  const client = new Client(address, credentials.createInsecure(), {
+  const client = new Client(address, options.credentials ?? credentials.createInsecure(), {
     'grpc.keepalive_time_ms': 30_000,
     // One connection per address the target resolves to, calls spread over them: a gateway in
     // front of several orchestrator replicas (dns:/// on a headless Service) uses them all

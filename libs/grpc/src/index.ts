@@ -3,3 +3,4 @@ export * from './deadline';
 export * from './server';
 export * from './client';
 export * from './pagination';
+export * from './tls';

@@ -1,9 +1,10 @@
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { InternalTokens } from '@aion/auth';
 import type { ServiceName } from '@aion/config';
 import { OutboxRelay, OutboxWriter, type OutboxTable } from '@aion/events';
 import type { GrpcServer } from '@aion/grpc';
 import { createLogger, initTracing, ServiceMetrics, type Logger } from '@aion/telemetry';
-import type { BaseServiceConfig } from './config';
+import { PUBLIC_GRPC_SERVICES, type BaseServiceConfig } from './config';
 import { ServiceHost, type BackgroundWorker, type Express, type RunningService } from './host';
 import {
   openInfrastructure,
@@ -11,6 +12,7 @@ import {
   type Infrastructure,
   type InfrastructureNeeds,
 } from './infrastructure';
+import { internalGrpcTransport } from './transport';
 
 /** Handed to a service's wiring once its infrastructure is open. */
 export interface BuildContext<C extends BaseServiceConfig> {
@@ -18,6 +20,8 @@ export interface BuildContext<C extends BaseServiceConfig> {
   logger: Logger;
   metrics: ServiceMetrics;
   tokens: InternalTokens;
+  /** For createGrpcClient's `credentials`: mutual TLS when AION_GRPC_TLS_* are set, else plaintext. */
+  grpcCredentials: ChannelCredentials;
   infrastructure: Infrastructure;
   /** Present when the service declared an outbox table and has a database and bus. */
   outbox?: { writer: OutboxWriter; relay: OutboxRelay };
@@ -70,6 +74,8 @@ export function defineService<C extends BaseServiceConfig>(spec: ServiceSpec<C>)
       const secret = spec.embedded?.internalTokenSecret ?? config.internalTokenSecret;
       if (!secret) throw new Error('AION_INTERNAL_TOKEN_SECRET is required');
       const tokens = new InternalTokens(secret, service);
+      // Certificates are read before anything opens: a bad file stops the start, naming its variable.
+      const transport = internalGrpcTransport(config);
       infrastructure = await openInfrastructure({
         service,
         config,
@@ -78,7 +84,14 @@ export function defineService<C extends BaseServiceConfig>(spec: ServiceSpec<C>)
         logger,
         metrics,
       });
-      const ctx: BuildContext<C> = { config, logger, metrics, tokens, infrastructure };
+      const ctx: BuildContext<C> = {
+        config,
+        logger,
+        metrics,
+        tokens,
+        grpcCredentials: transport.client,
+        infrastructure,
+      };
       const workers: BackgroundWorker[] = [];
       if (spec.outbox && infrastructure.database && infrastructure.bus) {
         const relay = new OutboxRelay({
@@ -110,6 +123,9 @@ export function defineService<C extends BaseServiceConfig>(spec: ServiceSpec<C>)
           metrics,
           tokens,
           infrastructure,
+          ...(transport.server && !PUBLIC_GRPC_SERVICES.includes(service)
+            ? { grpcCredentials: transport.server }
+            : {}),
           ...(wiring.registerGrpc ? { registerGrpc: wiring.registerGrpc } : {}),
           ...(wiring.registerHttp ? { registerHttp: wiring.registerHttp } : {}),
           ...(wiring.attachServer ? { attachServer: wiring.attachServer } : {}),

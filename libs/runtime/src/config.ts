@@ -30,6 +30,12 @@ export const DEFAULT_PORTS: Record<
   'module-host': { httpPort: 8085, grpcPort: 50055 },
 };
 
+/**
+ * Services whose gRPC port faces clients outside the platform (the gateway's public API, with its
+ * own AION_GATEWAY_GRPC_TLS_*): the mutual TLS between services covers only their outgoing calls.
+ */
+export const PUBLIC_GRPC_SERVICES: readonly ServiceName[] = ['gateway'];
+
 /** Loads and validates a service's configuration at startup: one error lists every bad variable. */
 export function loadConfigFor<S extends ConfigSpec>(
   service: ServiceName,

@@ -1,6 +1,7 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
+import type { ServerCredentials } from '@grpc/grpc-js';
 import type { InternalTokens } from '@aion/auth';
 import type { ServiceName } from '@aion/config';
 import { errorMiddleware, notFoundMiddleware } from '@aion/errors';
@@ -25,6 +26,8 @@ export interface ServiceHostOptions {
   metrics: ServiceMetrics;
   tokens: InternalTokens;
   infrastructure: Infrastructure;
+  /** TLS of the gRPC port (mutual between services); registerGrpc may still choose its own. */
+  grpcCredentials?: ServerCredentials;
   registerGrpc?: (server: GrpcServer) => void;
   /** Routes of the service's HTTP port, mounted after the probes and before the 404 handler. */
   registerHttp?: (app: Express) => void;
@@ -77,6 +80,7 @@ export class ServiceHost {
       logger: options.logger,
       metrics: options.metrics,
     });
+    if (options.grpcCredentials) this.grpc.useCredentials(options.grpcCredentials);
     options.registerGrpc?.(this.grpc);
     this.app.disable('x-powered-by');
     this.app.use(options.metrics.httpMiddleware());

@@ -3,3 +3,4 @@ export * from './infrastructure';
 export * from './host';
 export * from './bootstrap';
 export * from './subscriptions';
+export * from './transport';

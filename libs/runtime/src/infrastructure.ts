@@ -10,7 +10,7 @@ import {
   SERVICE_TABLE_PREFIXES,
   type Database,
 } from '@aion/db';
-import { KafkaBus, MemoryBus, type EventBus } from '@aion/events';
+import { KafkaBus, kafkaSecurity, MemoryBus, type EventBus } from '@aion/events';
 import type { Logger, ServiceMetrics } from '@aion/telemetry';
 import type { BaseServiceConfig } from './config';
 
@@ -109,6 +109,17 @@ export async function openInfrastructure(options: {
           clientId: `aion-${service}`,
           logger,
           metrics,
+          security: kafkaSecurity({
+            ssl: config.kafkaSsl,
+            caFile: config.kafkaSslCaFile,
+            certFile: config.kafkaSslCertFile,
+            keyFile: config.kafkaSslKeyFile,
+            saslMechanism: config.kafkaSaslMechanism,
+            saslUsername: config.kafkaSaslUsername,
+            saslPassword: config.kafkaSaslPassword,
+          }),
+          replicationFactor: config.kafkaReplicationFactor,
+          minInsyncReplicas: config.kafkaMinInsyncReplicas,
         });
         infra.bus = bus;
         closers.push(() => bus.close());

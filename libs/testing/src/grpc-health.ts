@@ -1,4 +1,9 @@
-import { credentials, loadPackageDefinition, type GrpcObject } from '@grpc/grpc-js';
+import {
+  credentials,
+  loadPackageDefinition,
+  type ChannelCredentials,
+  type GrpcObject,
+} from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath } from 'grpc-health-check';
 
@@ -10,15 +15,22 @@ interface HealthClient {
   close(): void;
 }
 
-/** Asks a server's standard grpc.health.v1 service, as a Kubernetes probe would. */
-export function grpcHealthStatus(address: string, service = ''): Promise<string> {
+/**
+ * Asks a server's standard grpc.health.v1 service, as a Kubernetes probe would; in plaintext
+ * unless given credentials (a server with TLS).
+ */
+export function grpcHealthStatus(
+  address: string,
+  service = '',
+  channel: ChannelCredentials = credentials.createInsecure(),
+): Promise<string> {
   const definition = loadPackageDefinition(loadSync(protoPath, { enums: String })) as GrpcObject;
   const v1 = ((definition['grpc'] as GrpcObject)['health'] as GrpcObject)['v1'] as GrpcObject;
   const Client = v1['Health'] as unknown as new (
     address: string,
-    creds: ReturnType<typeof credentials.createInsecure>,
+    creds: ChannelCredentials,
   ) => HealthClient;
-  const client = new Client(address, credentials.createInsecure());
+  const client = new Client(address, channel);
   return new Promise((resolve, reject) =>
     client.check({ service }, (err, response) => {
       client.close();

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { uniqueName } from './ids';
 import { repoRoot } from './infra/stack';
+import { testKafkaTopicEnv } from './kafka';
 import { createTestDatabase, migrateTestDatabase, type TestDatabase } from './postgres';
 import { startServiceProcess, type ServiceProcess } from './services';
 
@@ -53,6 +54,7 @@ export const distributedEnv = (db: TestDatabase, internalTokenSecret: string): E
   AION_MODE: 'distributed',
   DATABASE_URL: db.appUrl,
   KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
+  ...testKafkaTopicEnv(),
   REDIS_URL: process.env['REDIS_URL'],
   AION_INTERNAL_TOKEN_SECRET: internalTokenSecret,
 });

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot } from './infra/stack';
+import { testKafkaTopicEnv } from './kafka';
 
 export interface ServiceProcess {
   httpPort: number;
@@ -36,7 +37,14 @@ export function startServiceProcess(
     ],
     {
       cwd: repoRoot,
-      env: { PATH: process.env['PATH'], HOME: process.env['HOME'], NODE_OPTIONS: '', ...env },
+      env: {
+        PATH: process.env['PATH'],
+        HOME: process.env['HOME'],
+        NODE_OPTIONS: '',
+        // A test that starts a service against the test Kafka gets topics its one broker can hold.
+        ...testKafkaTopicEnv(),
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -50,7 +50,13 @@ async function up(): Promise<void> {
   // Servers from an earlier, crashed stack would clash with fresh data directories.
   rmSync(stackDir, { recursive: true, force: true });
   mkdirSync(stackDir, { recursive: true });
-  for (const variable of ['DATABASE_URL', 'REDIS_URL', 'KAFKA_BROKERS'])
+  for (const variable of [
+    'DATABASE_URL',
+    'REDIS_URL',
+    'KAFKA_BROKERS',
+    'KAFKA_REPLICATION_FACTOR',
+    'KAFKA_MIN_INSYNC_REPLICAS',
+  ])
     delete process.env[variable];
   const handle = await startInfra({ stackDir, log: console.log });
   writeFileSync(stateFile, JSON.stringify(handle.state, null, 2));

@@ -10,6 +10,54 @@ export interface LocalKafka {
   port: number;
   pid: number;
   brokers: string;
+  /** The SASL_PLAINTEXT (PLAIN) listener, when one was asked for. */
+  saslBrokers?: string;
+}
+
+/** A SASL/PLAIN listener beside the plaintext one, accepting these users (name -> password). */
+export interface LocalKafkaOptions {
+  saslPlainUsers?: Record<string, string>;
+}
+
+/** JAAS values are double-quoted: a quote or backslash in them would end or escape the value. */
+const jaasValue = (value: string) => {
+  if (/["\\\n]/.test(value))
+    throw new Error('SASL test users cannot contain quotes, backslashes or newlines');
+  return `"${value}"`;
+};
+
+/** Listener settings: PLAINTEXT (and the controller) always, SASL_PLAINTEXT when asked. */
+function listenerProperties(
+  port: number,
+  controllerPort: number,
+  sasl: { port: number; users: Record<string, string> } | undefined,
+): string[] {
+  const listeners = [`PLAINTEXT://127.0.0.1:${port}`];
+  const advertised = [`PLAINTEXT://127.0.0.1:${port}`];
+  const protocols = ['CONTROLLER:PLAINTEXT', 'PLAINTEXT:PLAINTEXT'];
+  const extra: string[] = [];
+  if (sasl) {
+    listeners.push(`SASL_PLAINTEXT://127.0.0.1:${sasl.port}`);
+    advertised.push(`SASL_PLAINTEXT://127.0.0.1:${sasl.port}`);
+    protocols.push('SASL_PLAINTEXT:SASL_PLAINTEXT');
+    const users = Object.entries(sasl.users).map(([name, password]) => {
+      if (!/^\w+$/.test(name)) throw new Error(`SASL test user names are word characters: ${name}`);
+      return `user_${name}=${jaasValue(password)}`;
+    });
+    extra.push(
+      'sasl.enabled.mechanisms=PLAIN',
+      'listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN',
+      `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${users.join(' ')};`,
+    );
+  }
+  return [
+    `listeners=${listeners.join(',')},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=${advertised.join(',')}`,
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=PLAINTEXT',
+    `listener.security.protocol.map=${protocols.join(',')}`,
+    ...extra,
+  ];
 }
 
 /** Where `tools/infra/install.sh` (mvn dependency:copy-dependencies) puts the broker's jars. */
@@ -43,11 +91,19 @@ function clusterId(): string {
   return randomBytes(16).toString('base64url');
 }
 
-export async function startLocalKafka(stackDir: string, repoRoot: string): Promise<LocalKafka> {
+export async function startLocalKafka(
+  stackDir: string,
+  repoRoot: string,
+  options: LocalKafkaOptions = {},
+): Promise<LocalKafka> {
   const libs = ensureKafkaJars(repoRoot);
   const dir = path.join(stackDir, 'kafka');
   mkdirSync(path.join(dir, 'data'), { recursive: true });
   const [port, controllerPort] = [await freePort(), await freePort()];
+  const sasl = options.saslPlainUsers && {
+    port: await freePort(),
+    users: options.saslPlainUsers,
+  };
   const properties = path.join(dir, 'server.properties');
   writeFileSync(
     properties,
@@ -55,11 +111,7 @@ export async function startLocalKafka(stackDir: string, repoRoot: string): Promi
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
-      'controller.listener.names=CONTROLLER',
-      'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      ...listenerProperties(port, controllerPort, sasl),
       `log.dirs=${path.join(dir, 'data')}`,
       'num.partitions=3',
       'offsets.topic.replication.factor=1',
@@ -110,7 +162,12 @@ export async function startLocalKafka(stackDir: string, repoRoot: string): Promi
     path.join(dir, 'stdout.log'),
   );
   await waitForPort(port, 90_000, 'kafka');
-  return { port, pid, brokers: `127.0.0.1:${port}` };
+  return {
+    port,
+    pid,
+    brokers: `127.0.0.1:${port}`,
+    ...(sasl ? { saslBrokers: `127.0.0.1:${sasl.port}` } : {}),
+  };
 }
 
 export async function stopLocalKafka(kafka: Pick<LocalKafka, 'pid'>): Promise<void> {

@@ -14,6 +14,9 @@ export interface InfraEnv {
   AION_TEST_PG_ADMIN_URL: string;
   REDIS_URL: string;
   KAFKA_BROKERS: string;
+  /** Topics the services create: 1 and 1 on the single local broker (production: 3 and 2). */
+  KAFKA_REPLICATION_FACTOR: string;
+  KAFKA_MIN_INSYNC_REPLICAS: string;
 }
 
 /** Everything needed to stop what was started, serialisable for a persistent dev stack. */
@@ -72,6 +75,9 @@ export async function startInfra(
       AION_TEST_PG_ADMIN_URL: external.postgres ?? '',
       REDIS_URL: external.redis ?? '',
       KAFKA_BROKERS: external.kafka ?? '',
+      // An external Kafka may have more brokers and say so; the stacks started here have one.
+      KAFKA_REPLICATION_FACTOR: process.env['KAFKA_REPLICATION_FACTOR'] ?? '1',
+      KAFKA_MIN_INSYNC_REPLICAS: process.env['KAFKA_MIN_INSYNC_REPLICAS'] ?? '1',
     },
     provider: { postgres: 'external', redis: 'external', kafka: 'external' },
   };
