@@ -14,6 +14,7 @@ import {
   startServiceProcess,
   type ServiceProcess,
   type TestDatabase,
+  testKafkaTopicEnv,
 } from '@aion/testing';
 import { cpuPerRequest, cpuSnapshot, type ProcessGroups } from './cpu';
 
@@ -103,6 +104,8 @@ export async function startStack(enginesFile: string): Promise<Stack> {
     AION_MODE: 'distributed',
     DATABASE_URL: db.appUrl,
     KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
+    // The test broker is one broker: topics with one replica.
+    ...testKafkaTopicEnv(),
     REDIS_URL: process.env['REDIS_URL'],
     AION_INTERNAL_TOKEN_SECRET: secret,
   };

@@ -9,7 +9,12 @@ import { createGrpcClient } from '@aion/grpc';
 import { verifyReceipt } from '@aion/receipts';
 import type { RunningService, ServiceLifecycle } from '@aion/runtime';
 import { runWithTenant } from '@aion/tenancy';
-import { createTestDatabase, uniqueName, type TestDatabase } from '@aion/testing';
+import {
+  createTestDatabase,
+  uniqueName,
+  type TestDatabase,
+  testKafkaTopicEnv,
+} from '@aion/testing';
 import { PostgresReceiptKeys } from '../../src/adapters/db/stores';
 import { loadSovereignAiConfig } from '../../src/config';
 import { ReceiptKeyring } from '../../src/core/receipt-keys';
@@ -55,6 +60,8 @@ describe('sovereign-ai publishes its receipt signing key from startup', () => {
         AION_MODE: 'distributed',
         DATABASE_URL: db.appUrl,
         KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
+        // The test broker is one broker: topics with one replica.
+        ...testKafkaTopicEnv(),
         REDIS_URL: process.env['REDIS_URL'],
         AION_INTERNAL_TOKEN_SECRET: SECRET,
         AION_SOVEREIGN_HOST: '127.0.0.1',

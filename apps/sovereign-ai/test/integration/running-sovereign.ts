@@ -5,7 +5,12 @@ import { migratePostgres } from '@aion/db';
 import { createGrpcClient } from '@aion/grpc';
 import type { RunningService } from '@aion/runtime';
 import { runWithTenant } from '@aion/tenancy';
-import { createTestDatabase, uniqueName, type TestDatabase } from '@aion/testing';
+import {
+  createTestDatabase,
+  uniqueName,
+  type TestDatabase,
+  testKafkaTopicEnv,
+} from '@aion/testing';
 import { loadSovereignAiConfig } from '../../src/config';
 import { createSovereignAiService } from '../../src/sovereign-ai-service';
 
@@ -32,6 +37,8 @@ export async function startSovereign(db: TestDatabase, env: Record<string, strin
       AION_MODE: 'distributed',
       DATABASE_URL: db.appUrl,
       KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
+      // The test broker is one broker: topics with one replica.
+      ...testKafkaTopicEnv(),
       REDIS_URL: process.env['REDIS_URL'],
       AION_INTERNAL_TOKEN_SECRET: SECRET,
       AION_SOVEREIGN_HOST: '127.0.0.1',
