@@ -50,7 +50,6 @@ describe('audit RPC handlers', () => {
     ['a free-form date', { until: 'May 5 2026' }],
     ['an impossible instant', { since: '2026-13-45T99:00:00Z' }],
     ['an actor too long to be one', { actor: 'x'.repeat(501) }],
-    ['an empty window', { since: '2026-02-01T00:00:00Z', until: '2026-01-01T00:00:00Z' }],
   ])('refuses %s as invalid', async (_what, over) => {
     const { handlers } = recordingStore();
     await expect(handlers.listAuditRecords(request(over))).rejects.toMatchObject({
@@ -58,16 +57,20 @@ describe('audit RPC handlers', () => {
     });
   });
 
-  it('refuses a bad page token and a usage window longer than a year', async () => {
+  it('refuses a bad page token', async () => {
     const { handlers } = recordingStore();
     await expect(
       handlers.listAuditRecords({ ...request({}), page: { pageSize: 5, pageToken: 'abc' } }),
     ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
-    await expect(
-      handlers.getUsageTotals({ since: '2020-01-01T00:00:00Z', until: '2022-01-01T00:00:00Z' }),
-    ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
-    await expect(
-      handlers.getUsageTotals({ since: '2020-01-01T00:00:00Z', until: '2020-02-01T00:00:00Z' }),
-    ).resolves.toEqual({ totals: [] });
+  });
+
+  it('answers a window that ends before it starts as empty, without asking the store', async () => {
+    const { asked, handlers } = recordingStore();
+    const backwards = { since: '2026-02-01T00:00:00Z', until: '2026-01-01T00:00:00Z' };
+    const listed = await handlers.listAuditRecords(request(backwards));
+    expect(listed.records).toEqual([]);
+    expect(listed.page).toEqual({ nextPageToken: '', totalSize: 0n });
+    expect(asked.filter).toBeUndefined();
+    await expect(handlers.getUsageTotals(backwards)).resolves.toEqual({ totals: [] });
   });
 });

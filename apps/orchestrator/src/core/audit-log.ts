@@ -1,5 +1,3 @@
-import { AionError } from '@aion/errors';
-
 /**
  * The durable audit trail and usage ledger of a tenant: what audit.activity and usage.billing
  * carried, stored once per event. The store runs every call in the caller's tenant (RLS).
@@ -70,39 +68,32 @@ export interface AuditLogStore {
   usageTotals(range: { since?: Date | undefined; until?: Date | undefined }): Promise<UsageTotal[]>;
 }
 
-/** Longest window of daily usage totals one request may ask for. */
-export const MAX_USAGE_DAYS = 366;
-
-/** Reading the trail: checks the windows asked for, then asks the store (tenant-scoped). */
+/**
+ * Reading the trail. A window is [since, until): one that ends before it starts is empty, not an
+ * error (every well-formed request is answered). Totals have one row per day and engine with
+ * usage, so even an unbounded window is bounded by what the tenant really used.
+ */
 export class AuditLogService {
   constructor(private readonly store: AuditLogStore) {}
 
   async list(filter: AuditFilter, page: { limit: number; offset: number }) {
-    checkWindow(filter.since, filter.until);
+    if (isEmpty(filter.since, filter.until)) return { items: [], total: 0 };
     return this.store.listAudit(filter, page);
   }
 
-  /** Without bounds: the last 30 days. */
+  /** Without bounds: the 30 days before until (default now). */
   async usageTotals(
     range: { since?: Date | undefined; until?: Date | undefined },
     now = new Date(),
-  ) {
+  ): Promise<UsageTotal[]> {
     const until = range.until ?? now;
-    const since = range.since ?? new Date(until.getTime() - 30 * DAY_MS);
-    checkWindow(since, until);
-    if (until.getTime() - since.getTime() > MAX_USAGE_DAYS * DAY_MS)
-      throw AionError.validation(`a usage window is at most ${MAX_USAGE_DAYS} days`, [
-        { field: 'since', message: `at most ${MAX_USAGE_DAYS} days before until` },
-      ]);
+    const since = range.since ?? new Date(until.getTime() - DEFAULT_USAGE_DAYS * 86_400_000);
+    if (isEmpty(since, until)) return [];
     return this.store.usageTotals({ since, until });
   }
 }
 
-const DAY_MS = 86_400_000;
+export const DEFAULT_USAGE_DAYS = 30;
 
-function checkWindow(since: Date | undefined, until: Date | undefined): void {
-  if (since && until && since.getTime() >= until.getTime())
-    throw AionError.validation('since must be before until', [
-      { field: 'since', message: 'must be before until' },
-    ]);
-}
+const isEmpty = (since: Date | undefined, until: Date | undefined) =>
+  since !== undefined && until !== undefined && since.getTime() >= until.getTime();

@@ -170,9 +170,11 @@ describe('the audit trail and usage ledger', () => {
     const times = [...first.items, ...second.items].map((i) => i.occurredAt.getTime());
     expect([...times].sort((a, b) => b - a)).toEqual(times);
 
-    await expect(
-      list({ since: new Date('2026-02-01T00:00:00Z'), until: new Date('2026-01-01T00:00:00Z') }),
-    ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
+    const backwards = await list({
+      since: new Date('2026-02-01T00:00:00Z'),
+      until: new Date('2026-01-01T00:00:00Z'),
+    });
+    expect(backwards).toEqual({ items: [], total: 0 });
   });
 
   it("never shows one tenant another's records", async () => {
@@ -207,14 +209,11 @@ describe('the audit trail and usage ledger', () => {
       }),
     );
     expect(past).toEqual([]);
-    await expect(
-      inTenant(tenantA, () =>
-        service.usageTotals({
-          since: new Date('2020-01-01T00:00:00Z'),
-          until: new Date('2022-01-01T00:00:00Z'),
-        }),
-      ),
-    ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
+    // The whole history at once: still one row per day and engine.
+    const all = await inTenant(tenantA, () =>
+      service.usageTotals({ since: new Date('2000-01-01T00:00:00Z') }),
+    );
+    expect(all).toEqual(totals);
   });
 
   it('refuses a row for another tenant and an unknown outcome at the database', async () => {

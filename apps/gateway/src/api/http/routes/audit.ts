@@ -6,18 +6,26 @@ import { PageInfo, PageQuery, Timestamp } from '../../wire-schemas';
 
 const Filter = z.string().min(1).max(500);
 
+/**
+ * An instant in a query: RFC 3339 as the document's date-time says, so with seconds (zod's
+ * datetime alone would also take 12:00Z) and without leap seconds (which zod refuses).
+ */
+const INSTANT =
+  /^\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
+const Instant = Timestamp.regex(INSTANT, 'must be an RFC 3339 timestamp with seconds').meta({
+  openapi: { type: 'string', format: 'date-time', pattern: INSTANT.source },
+});
+
 export const AuditListQuery = PageQuery.extend({
   actor: Filter.optional().describe('Only this subject (exact)'),
   action: Filter.optional().describe('Only this action (exact), e.g. api_key.created'),
   outcome: z.enum(['success', 'denied', 'failure']).optional(),
-  since: Timestamp.optional().describe('From this instant (inclusive)'),
-  until: Timestamp.optional().describe('Before this instant (exclusive)'),
+  since: Instant.optional().describe('From this instant (inclusive)'),
+  until: Instant.optional().describe('Before this instant (exclusive)'),
 });
 export const UsageQuery = z.strictObject({
-  since: Timestamp.optional().describe(
-    'From this instant (inclusive); default 30 days before until',
-  ),
-  until: Timestamp.optional().describe('Before this instant (exclusive); default now'),
+  since: Instant.optional().describe('From this instant (inclusive); default 30 days before until'),
+  until: Instant.optional().describe('Before this instant (exclusive); default now'),
 });
 
 const AuditRecord = z.object({
