@@ -97,6 +97,41 @@ describe('the audit trail over REST', () => {
     expect(theirs.json['total']).toBe(0);
   });
 
+  it('keeps a refused attempt as denied, with the refusal', async () => {
+    const registered = await call(gateway, 'POST', '/api/v1/sovereign/registry/models', {
+      key: admin,
+      body: { model_ref: 'audit-model', version: '1', jurisdiction: 'US' },
+    });
+    expect(registered.status).toBe(201);
+    const id = registered.json['id'] as string;
+    // The two-person rule: whoever registered a model may not approve it.
+    const selfApproval = await call(
+      gateway,
+      'POST',
+      `/api/v1/sovereign/registry/models/${id}/approve`,
+      { key: admin, body: {} },
+    );
+    expect(selfApproval.status).toBe(403);
+    const denied = await eventually(async () => {
+      const res = await call(gateway, 'GET', '/api/v1/audit?outcome=denied&action=model.approved', {
+        key: admin,
+      });
+      return records(res.json).find((r) => r['resource_id'] === id);
+    }, 60_000);
+    expect(denied).toMatchObject({
+      outcome: 'denied',
+      resource_type: 'model',
+      details: { error_code: selfApproval.json['error_code'] },
+    });
+    const successes = await call(gateway, 'GET', '/api/v1/audit?action=model.registered', {
+      key: admin,
+    });
+    expect(records(successes.json).map((r) => [r['resource_id'], r['outcome']])).toContainEqual([
+      id,
+      'success',
+    ]);
+  });
+
   it('refuses malformed filters with the error envelope; an empty window is just empty', async () => {
     for (const query of [
       'outcome=maybe',
