@@ -22,15 +22,15 @@ describe('gateway configuration', () => {
   });
 
   it('serves gRPC over TLS only with both certificate and key, and mTLS only over TLS', () => {
-    expect(embedded({}).grpcTlsCertFile).toBeUndefined();
+    expect(embedded({}).publicGrpcTlsCertFile).toBeUndefined();
     const tls = embedded({
       AION_GATEWAY_GRPC_TLS_CERT_FILE: '/tls/cert.pem',
       AION_GATEWAY_GRPC_TLS_KEY_FILE: '/tls/key.pem',
       AION_GATEWAY_GRPC_TLS_CLIENT_CA_FILE: '/tls/ca.pem',
     });
     expect(tls).toMatchObject({
-      grpcTlsCertFile: '/tls/cert.pem',
-      grpcTlsClientCaFile: '/tls/ca.pem',
+      publicGrpcTlsCertFile: '/tls/cert.pem',
+      publicGrpcTlsClientCaFile: '/tls/ca.pem',
     });
     expect(() => embedded({ AION_GATEWAY_GRPC_TLS_CERT_FILE: '/tls/cert.pem' })).toThrow(
       /AION_GATEWAY_GRPC_TLS_KEY_FILE/,

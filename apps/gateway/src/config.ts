@@ -195,17 +195,17 @@ export const gatewayConfigSpec = {
     { sensitive: true },
   ),
   docs: field(`${P}OPENAPI`, bool(true), 'Serve GET /openapi.json'),
-  grpcTlsCertFile: field(
+  publicGrpcTlsCertFile: field(
     `${P}GRPC_TLS_CERT_FILE`,
     z.string().min(1).optional(),
     'PEM certificate (chain) of the public gRPC API; with GRPC_TLS_KEY_FILE it serves TLS, plaintext otherwise',
   ),
-  grpcTlsKeyFile: field(
+  publicGrpcTlsKeyFile: field(
     `${P}GRPC_TLS_KEY_FILE`,
     z.string().min(1).optional(),
     'PEM private key of GRPC_TLS_CERT_FILE',
   ),
-  grpcTlsClientCaFile: field(
+  publicGrpcTlsClientCaFile: field(
     `${P}GRPC_TLS_CLIENT_CA_FILE`,
     z.string().min(1).optional(),
     'PEM CA bundle: gRPC clients must present a certificate it signed (mutual TLS)',
@@ -214,17 +214,17 @@ export const gatewayConfigSpec = {
 
 /** Settings that are only valid together. */
 function checkCombinations(config: {
-  grpcTlsCertFile?: string | undefined;
-  grpcTlsKeyFile?: string | undefined;
-  grpcTlsClientCaFile?: string | undefined;
+  publicGrpcTlsCertFile?: string | undefined;
+  publicGrpcTlsKeyFile?: string | undefined;
+  publicGrpcTlsClientCaFile?: string | undefined;
 }): void {
   const problems: ConfigError['problems'] = [];
-  if (Boolean(config.grpcTlsCertFile) !== Boolean(config.grpcTlsKeyFile))
+  if (Boolean(config.publicGrpcTlsCertFile) !== Boolean(config.publicGrpcTlsKeyFile))
     problems.push({
-      variable: config.grpcTlsCertFile ? `${P}GRPC_TLS_KEY_FILE` : `${P}GRPC_TLS_CERT_FILE`,
+      variable: config.publicGrpcTlsCertFile ? `${P}GRPC_TLS_KEY_FILE` : `${P}GRPC_TLS_CERT_FILE`,
       problem: 'GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE go together (not set)',
     });
-  if (config.grpcTlsClientCaFile && !config.grpcTlsCertFile)
+  if (config.publicGrpcTlsClientCaFile && !config.publicGrpcTlsCertFile)
     problems.push({
       variable: `${P}GRPC_TLS_CLIENT_CA_FILE`,
       problem: 'mutual TLS needs TLS: set GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE too',

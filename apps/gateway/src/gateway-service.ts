@@ -190,9 +190,9 @@ export function createGatewayService(
       });
       // Certificate files are read now: a missing one stops the start, not the first call.
       const tls = grpcServerCredentials({
-        certFile: config.grpcTlsCertFile,
-        keyFile: config.grpcTlsKeyFile,
-        clientCaFile: config.grpcTlsClientCaFile,
+        certFile: config.publicGrpcTlsCertFile,
+        keyFile: config.publicGrpcTlsKeyFile,
+        clientCaFile: config.publicGrpcTlsClientCaFile,
       });
       return {
         registerGrpc: (server) => {
