@@ -132,6 +132,29 @@ describe('the audit trail over REST', () => {
     ]);
   });
 
+  it("keeps the gateway's own refusals (a credential without the permission) as denied", async () => {
+    const developer = await newKey('developer');
+    const refused = await call(gateway, 'POST', '/api/v1/auth/keys', {
+      key: developer.key,
+      body: { name: 'escalation', role: 'admin' },
+    });
+    expect(refused.status).toBe(403);
+    const denied = await eventually(async () => {
+      const res = await call(
+        gateway,
+        'GET',
+        `/api/v1/audit?outcome=denied&action=access.denied&actor=${encodeURIComponent(`key:${developer.id}`)}`,
+        { key: admin },
+      );
+      return records(res.json).find((r) => r['resource_id'] === 'createApiKey');
+    }, 60_000);
+    expect(denied).toMatchObject({
+      outcome: 'denied',
+      actor: `key:${developer.id}`,
+      details: { method: 'POST', path: '/api/v1/auth/keys', permission: 'auth:manage' },
+    });
+  });
+
   it('refuses malformed filters with the error envelope; an empty window is just empty', async () => {
     for (const query of [
       'outcome=maybe',

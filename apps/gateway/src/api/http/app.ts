@@ -32,6 +32,7 @@ import {
   requestId,
   stripInternalHeaders,
 } from './middleware';
+import { deniedAudit } from './denied-audit';
 import { routeTable } from './routes';
 import { openAiErrorMiddleware } from './routes/openai';
 import { mountRoutes } from './routing/mount';
@@ -134,7 +135,12 @@ export function gatewayApp(deps: GatewayDeps): Express {
   app.use(rateLimit(deps.buckets, limits, 'principal'));
   app.use(fairShare(deps.requests));
   app.use(idempotency(deps.idempotencyStore, config.idempotencyTtlMinutes * 60_000));
-  app.use(mountRoutes(served.filter((r) => r.access !== 'public')));
+  app.use(
+    mountRoutes(
+      served.filter((r) => r.access !== 'public'),
+      { onDenied: deniedAudit(deps.audit, deps.logger) },
+    ),
+  );
   app.use(notFoundMiddleware());
   app.use(openAiErrorMiddleware());
   app.use(

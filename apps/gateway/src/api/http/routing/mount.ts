@@ -1,5 +1,5 @@
-import { Router, type Request, type Response } from 'express';
-import { principalOf, requirePermission, type Principal } from '@aion/auth';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { can, principalOf, type Principal } from '@aion/auth';
 import { AionError } from '@aion/errors';
 import { parse } from '../validate';
 import type { Method, Route } from './route';
@@ -42,13 +42,28 @@ async function run(route: Route, req: Request, res: Response): Promise<void> {
  * route's own schemas, then the handler; a known path asked with an undeclared method gets 405
  * with Allow instead of falling through to 404.
  */
-export function mountRoutes(routes: readonly Route[]): Router {
+export function mountRoutes(
+  routes: readonly Route[],
+  options: { onDenied?: (route: Route, principal: Principal) => void } = {},
+): Router {
   const router = Router();
   const methodsByPath = new Map<string, Method[]>();
+  /** 401 without a credential, 403 (reported to `onDenied`) without the route's permission. */
+  const guard =
+    (route: Route): RequestHandler =>
+    (_req, res, next) => {
+      const principal = principalOf(res);
+      if (!principal) return next(AionError.unauthenticated());
+      if (route.access !== 'public' && !can(principal.roles, route.access)) {
+        options.onDenied?.(route, principal);
+        return next(AionError.forbidden(`this requires the ${route.access} permission`));
+      }
+      next();
+    };
   for (const route of routes) {
     const path = expressPath(route.path);
     methodsByPath.set(path, [...(methodsByPath.get(path) ?? []), route.method]);
-    const guards = route.access === 'public' ? [] : [requirePermission(route.access)];
+    const guards = route.access === 'public' ? [] : [guard(route)];
     router[route.method](path, ...guards, (req, res) => run(route, req, res));
   }
   for (const [path, methods] of methodsByPath) {

@@ -59,14 +59,14 @@ function table(): Route[] {
   ];
 }
 
-function app(principal?: Principal) {
+function app(principal?: Principal, onDenied?: (route: Route, who: Principal) => void) {
   const server = express();
   server.use(express.json());
   server.use((_req, res, next) => {
     if (principal) res.locals['principal'] = principal;
     next();
   });
-  server.use(mountRoutes(table()));
+  server.use(mountRoutes(table(), onDenied ? { onDenied } : {}));
   server.use(errorMiddleware());
   return server;
 }
@@ -98,6 +98,22 @@ describe('mountRoutes', () => {
       expect((await request(app(developer)).get(`/items/abc?size=${size}`)).status).toBe(400);
     const body = await request(app(developer)).post('/items').send({ note: 'x', more: 1 });
     expect(body.status).toBe(400);
+  });
+
+  it('reports a refused permission (not a missing credential) to onDenied', async () => {
+    const denied: string[] = [];
+    const record = (route: Route, who: Principal) =>
+      denied.push(`${who.subject}:${route.operationId}`);
+    expect((await request(app(observer, record)).post('/items').send({ note: 'x' })).status).toBe(
+      403,
+    );
+    expect((await request(app(undefined, record)).post('/items').send({ note: 'x' })).status).toBe(
+      401,
+    );
+    expect((await request(app(developer, record)).post('/items').send({ note: 'x' })).status).toBe(
+      201,
+    );
+    expect(denied).toEqual(['k1:createItem']);
   });
 
   it('checks the permission before anything else', async () => {
