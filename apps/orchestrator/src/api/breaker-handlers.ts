@@ -2,7 +2,7 @@ import type { Principal } from '@aion/auth';
 import { AionError } from '@aion/errors';
 import type { CallContext } from '@aion/grpc';
 import type { BreakerRegistry } from '@aion/resilience';
-import type { AdminAudit } from './grpc-handlers';
+import type { AuditRecorder } from '@aion/events';
 
 /**
  * Engine breakers are platform-wide: every tenant's tasks share an engine, so one breaker state
@@ -17,7 +17,7 @@ export function isPlatformAdmin(principal: Principal | undefined, platformTenant
 /** ListCircuitBreakers and ResetCircuitBreakers of aion.v1.OrchestratorAdminService. */
 export function breakerHandlers(
   breakers: BreakerRegistry,
-  audit: AdminAudit,
+  audit: AuditRecorder,
   platformTenant: string,
 ) {
   return {

@@ -1,4 +1,5 @@
 import { fromJson, type JsonValue } from '@bufbuild/protobuf';
+import type { AuditRecorder } from '@aion/events';
 import { ValueSchema } from '@bufbuild/protobuf/wkt';
 import {
   TaskOrchestrator,
@@ -52,10 +53,6 @@ const budgetState = (s: BudgetState) => ({
   remainingUsd: s.remainingUsd ?? 0,
 });
 
-export interface AdminAudit {
-  record(action: string, resourceId: string, details: Record<string, unknown>): Promise<void>;
-}
-
 /** aion.v1.TaskOrchestrator and aion.v1.OrchestratorAdminService: parse, check, call, map back. */
 export function registerOrchestratorApi(
   server: GrpcServer,
@@ -65,7 +62,7 @@ export function registerOrchestratorApi(
     budgets: BudgetPort;
     breakers: BreakerRegistry;
     jurisdictions: JurisdictionRegistry;
-    audit: AdminAudit;
+    audit: AuditRecorder;
     deadLetters: DeadLetterService;
     auditLog: AuditLogService;
     receipts: ReceiptService;
