@@ -1,4 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { repoRoot, TEST_ROLES } from './infra/stack';
@@ -87,4 +90,22 @@ export function migrateTestDatabase(db: TestDatabase, services: readonly string[
       stdio: 'pipe',
     },
   );
+}
+
+/**
+ * A copy of a drizzle migrations folder as it was when `lastTag` was the newest migration: its
+ * journal ends there and the later files are gone. Tests of a migration run the ones before it,
+ * write rows as they were, then migrate the rest.
+ */
+export function migrationsUpTo(folder: string, lastTag: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'aion-migrations-'));
+  cpSync(folder, dir, { recursive: true });
+  const journalFile = path.join(dir, 'meta', '_journal.json');
+  const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: { tag: string }[] };
+  const last = journal.entries.findIndex((e) => e.tag === lastTag);
+  if (last < 0) throw new Error(`${folder} has no migration ${lastTag}`);
+  for (const later of journal.entries.slice(last + 1)) rmSync(path.join(dir, `${later.tag}.sql`));
+  journal.entries = journal.entries.slice(0, last + 1);
+  writeFileSync(journalFile, JSON.stringify(journal));
+  return dir;
 }

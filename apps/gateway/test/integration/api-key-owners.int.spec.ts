@@ -1,5 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { migratePostgres } from '@aion/db';
@@ -12,6 +11,7 @@ import {
   testIdentityProvider,
   uniqueName,
   type TestDatabase,
+  migrationsUpTo,
 } from '@aion/testing';
 import { loadGatewayConfig } from '../../src/config';
 import { createGatewayService } from '../../src/gateway-service';
@@ -132,25 +132,9 @@ describe('API keys name the person behind them', () => {
 });
 
 describe('migration 0004_api_key_owner', () => {
-  /** A copy of the migrations folder that ends at `lastTag`. */
-  function migrationsUpTo(lastTag: string): string {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'gw-migrations-'));
-    cpSync(MIGRATIONS, dir, { recursive: true });
-    const journalFile = path.join(dir, 'meta', '_journal.json');
-    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as {
-      entries: { tag: string }[];
-    };
-    journal.entries = journal.entries.slice(
-      0,
-      journal.entries.findIndex((e) => e.tag === lastTag) + 1,
-    );
-    writeFileSync(journalFile, JSON.stringify(journal));
-    return dir;
-  }
-
   it('makes each existing key its own owner (its subject), as the four-eyes rules saw it before', async () => {
     const old = await createTestDatabase('gwownersmig');
-    const before = migrationsUpTo('0003_normalized_usernames');
+    const before = migrationsUpTo(MIGRATIONS, '0003_normalized_usernames');
     try {
       await migratePostgres(
         old.ownerUrl,

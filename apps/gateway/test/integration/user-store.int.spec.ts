@@ -1,28 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { migratePglite, migratePostgres, openPglite, openPostgres, type Database } from '@aion/db';
-import { createTestDatabase } from '@aion/testing';
+import { createTestDatabase, migrationsUpTo } from '@aion/testing';
 import type { UserRecord } from '../../src/core/sessions';
 import { PostgresUsers } from '../../src/adapters/db/session-stores';
 
 const MIGRATIONS = path.resolve(__dirname, '..', '..', 'migrations');
 const BEFORE_NORMALISED_NAMES = '0002_users_and_refresh_tokens';
-
-/** A copy of the migrations folder that ends at `lastTag`. */
-function migrationsUpTo(lastTag: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'gw-migrations-'));
-  cpSync(MIGRATIONS, dir, { recursive: true });
-  const journalFile = path.join(dir, 'meta', '_journal.json');
-  const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: { tag: string }[] };
-  journal.entries = journal.entries.slice(
-    0,
-    journal.entries.findIndex((e) => e.tag === lastTag) + 1,
-  );
-  writeFileSync(journalFile, JSON.stringify(journal));
-  return dir;
-}
 
 const user = (tenantId: string, username: string, normalizedUsername: string): UserRecord => ({
   id: randomUUID(),
@@ -94,7 +79,7 @@ const backends: [string, () => Promise<Subject>][] = [
 
 let oldMigrations: string;
 beforeAll(() => {
-  oldMigrations = migrationsUpTo(BEFORE_NORMALISED_NAMES);
+  oldMigrations = migrationsUpTo(MIGRATIONS, BEFORE_NORMALISED_NAMES);
 });
 afterAll(() => rmSync(oldMigrations, { recursive: true, force: true }));
 

@@ -1,13 +1,11 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { InternalTokens } from '@aion/auth';
 import { LearningGovernanceService } from '@aion/contracts';
 import { migratePostgres, openPostgres, type Database } from '@aion/db';
 import { AuditTrail, OutboxWriter } from '@aion/events';
 import { createGrpcClient, GrpcServer } from '@aion/grpc';
 import { runWithTenant } from '@aion/tenancy';
-import { createTestDatabase, uniqueName, type TestDatabase } from '@aion/testing';
+import { createTestDatabase, uniqueName, type TestDatabase, migrationsUpTo } from '@aion/testing';
 import { PostgresGovernance } from '../../src/adapters/db/governance-repository';
 import { outbox } from '../../src/adapters/db/schema';
 import { registerGovernanceApi } from '../../src/api/governance-handlers';
@@ -198,25 +196,9 @@ describe("the governance seed's default agent roles", () => {
 });
 
 describe('migration 0008_prompt_proposer_owner', () => {
-  /** A copy of the migrations folder that ends at `lastTag`. */
-  function migrationsUpTo(lastTag: string): string {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'orc-migrations-'));
-    cpSync(migrations.folder, dir, { recursive: true });
-    const journalFile = path.join(dir, 'meta', '_journal.json');
-    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as {
-      entries: { tag: string }[];
-    };
-    journal.entries = journal.entries.slice(
-      0,
-      journal.entries.findIndex((e) => e.tag === lastTag) + 1,
-    );
-    writeFileSync(journalFile, JSON.stringify(journal));
-    return dir;
-  }
-
   it("owns a version proposed before owners by its proposer's subject: that subject still may not approve it", async () => {
     const testDb = await createTestDatabase('orcgovmig');
-    const before = migrationsUpTo('0007_circuit_breakers');
+    const before = migrationsUpTo(migrations.folder, '0007_circuit_breakers');
     let gov: Governance | undefined;
     try {
       await migratePostgres(

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { migratePostgres } from '@aion/db';
 import { decodeEnvelope, payloadOf } from '@aion/events';
-import { createTestDatabase, uniqueName, type TestDatabase } from '@aion/testing';
+import { createTestDatabase, uniqueName, type TestDatabase, migrationsUpTo } from '@aion/testing';
 import { migratedDatabase, startSovereign } from './running-sovereign';
 
 // The two-person rule of the model registry (security finding 11), through sovereign-ai's gRPC
@@ -142,26 +142,12 @@ describe('the two-person rule compares people, not credentials', () => {
 });
 
 describe('migration 0004_model_registrant_owner', () => {
-  /** A copy of sovereign-ai's migrations folder that ends at `lastTag`. */
-  function migrationsUpTo(lastTag: string): string {
-    const folder = path.resolve(__dirname, '..', '..', 'migrations');
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'sov-migrations-'));
-    cpSync(folder, dir, { recursive: true });
-    const journalFile = path.join(dir, 'meta', '_journal.json');
-    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as {
-      entries: { tag: string }[];
-    };
-    journal.entries = journal.entries.slice(
-      0,
-      journal.entries.findIndex((e) => e.tag === lastTag) + 1,
-    );
-    writeFileSync(journalFile, JSON.stringify(journal));
-    return dir;
-  }
-
   it("owns an older model by its registrant's subject, and leaves an unrecorded registrant open", async () => {
     const old = await createTestDatabase('sovownermig');
-    const before = migrationsUpTo('0003_model_registrant');
+    const before = migrationsUpTo(
+      path.resolve(__dirname, '..', '..', 'migrations'),
+      '0003_model_registrant',
+    );
     try {
       await migratePostgres(
         old.ownerUrl,

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { JSONWebKeySet } from 'jose';
@@ -14,6 +14,7 @@ import {
   uniqueName,
   type TestDatabase,
   testKafkaTopicEnv,
+  migrationsUpTo,
 } from '@aion/testing';
 import { PostgresReceiptKeys } from '../../src/adapters/db/stores';
 import { loadSovereignAiConfig } from '../../src/config';
@@ -170,18 +171,9 @@ describe('receipt keyrings racing on one PostgreSQL database', () => {
 describe('migration 0002 numbers the keys made before generations', () => {
   it('gives existing keys generations in creation order and keeps them signing', async () => {
     const db = await createTestDatabase('sovkeymig');
-    const before = path.join(scratch, 'migrations-0001');
+    // The migrations as they were before generations.
+    const before = migrationsUpTo(migrations, '0001_sovereign');
     try {
-      // The migrations as they were before generations: the first two, and their journal.
-      cpSync(migrations, before, { recursive: true });
-      const journalFile = path.join(before, 'meta', '_journal.json');
-      const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as {
-        entries: { idx: number; tag: string }[];
-      };
-      for (const later of journal.entries.filter((e) => e.idx >= 2))
-        rmSync(path.join(before, `${later.tag}.sql`));
-      journal.entries = journal.entries.filter((e) => e.idx < 2);
-      writeFileSync(journalFile, JSON.stringify(journal));
       await migratePostgres(db.ownerUrl, { folder: before, prefix: 'sov' });
       await db.queryAsOwner(
         `insert into sov_receipt_keys (kid, public_jwk, encrypted_private_key, created_at) values
