@@ -13,8 +13,9 @@ import {
   createTestDatabase,
   uniqueName,
   type TestDatabase,
-  testKafkaTopicEnv,
   migrationsUpTo,
+  distributedEnv,
+  onLoopback,
 } from '@aion/testing';
 import { PostgresReceiptKeys } from '../../src/adapters/db/stores';
 import { loadSovereignAiConfig } from '../../src/config';
@@ -58,16 +59,8 @@ describe('sovereign-ai publishes its receipt signing key from startup', () => {
   function replica(): ServiceLifecycle {
     const service = createSovereignAiService(
       loadSovereignAiConfig({
-        AION_MODE: 'distributed',
-        DATABASE_URL: db.appUrl,
-        KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
-        // The test broker is one broker: topics with one replica.
-        ...testKafkaTopicEnv(),
-        REDIS_URL: process.env['REDIS_URL'],
-        AION_INTERNAL_TOKEN_SECRET: SECRET,
-        AION_SOVEREIGN_HOST: '127.0.0.1',
-        AION_SOVEREIGN_HTTP_PORT: '0',
-        AION_SOVEREIGN_GRPC_PORT: '0',
+        ...distributedEnv(db, SECRET),
+        ...onLoopback('AION_SOVEREIGN_'),
         AION_SOVEREIGN_K8S_MODE: 'render',
         AION_SOVEREIGN_MANIFESTS_DIR: scratch,
         AION_SOVEREIGN_CACHE_GROUP_PREFIX: uniqueName('sov-keys'),

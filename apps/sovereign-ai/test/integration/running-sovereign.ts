@@ -9,7 +9,8 @@ import {
   createTestDatabase,
   uniqueName,
   type TestDatabase,
-  testKafkaTopicEnv,
+  distributedEnv,
+  onLoopback,
 } from '@aion/testing';
 import { loadSovereignAiConfig } from '../../src/config';
 import { createSovereignAiService } from '../../src/sovereign-ai-service';
@@ -34,16 +35,8 @@ export async function migratedDatabase(label: string): Promise<TestDatabase> {
 export async function startSovereign(db: TestDatabase, env: Record<string, string>) {
   const service = createSovereignAiService(
     loadSovereignAiConfig({
-      AION_MODE: 'distributed',
-      DATABASE_URL: db.appUrl,
-      KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
-      // The test broker is one broker: topics with one replica.
-      ...testKafkaTopicEnv(),
-      REDIS_URL: process.env['REDIS_URL'],
-      AION_INTERNAL_TOKEN_SECRET: SECRET,
-      AION_SOVEREIGN_HOST: '127.0.0.1',
-      AION_SOVEREIGN_HTTP_PORT: '0',
-      AION_SOVEREIGN_GRPC_PORT: '0',
+      ...distributedEnv(db, SECRET),
+      ...onLoopback('AION_SOVEREIGN_'),
       AION_SOVEREIGN_CACHE_GROUP_PREFIX: uniqueName('sov-int'),
       LOG_LEVEL: 'error',
       ...env,
