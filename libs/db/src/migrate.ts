@@ -98,10 +98,25 @@ export async function migratePostgres(
   await withMigrationLock(ownerUrl, target, async (db, client) => {
     const { pending, untagged } = await plan(db, target);
     await applyMigrations(db, target.prefix, pending, untagged);
-    if (options.appRole)
-      for (const statement of grantStatements(target.prefix, options.appRole))
-        await client.query(statement);
+    if (options.appRole) await grant(client, target.prefix, options.appRole);
   });
+}
+
+/**
+ * Grants the app role its tables. Every service grants usage on the same schema, and two grants
+ * on one catalog row at once fail ("tuple concurrently updated"): services take turns here under
+ * one lock for all of them, while their migrations keep their own locks.
+ */
+async function grant(client: Client, prefix: string, appRole: string): Promise<void> {
+  await client.query('begin');
+  try {
+    await client.query('select pg_advisory_xact_lock($1)', [lockKey('aion-grants')]);
+    for (const statement of grantStatements(prefix, appRole)) await client.query(statement);
+    await client.query('commit');
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  }
 }
 
 /**
