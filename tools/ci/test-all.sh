@@ -17,6 +17,10 @@ fail() { echo "FAILED: $*" >&2; exit 1; }
 step "installing infrastructure (apt, Maven) where missing"
 bash tools/infra/install.sh || fail "infrastructure install"
 
+step "building kube-apiserver from the Go module proxy (once per version, cached)"
+AION_TEST_KUBE_APISERVER="$(bash tools/infra/kube-apiserver.sh | tail -n 1)" || fail "kube-apiserver build"
+export AION_TEST_KUBE_APISERVER AION_TEST_KUBE_REQUIRED=1
+
 step "installing npm dependencies (npm ci, exactly the committed lock)"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ "$CI" = "true" ]; then
   npm ci --no-audit --no-fund --loglevel=error || fail "npm ci"

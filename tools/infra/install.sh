@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the integration tests and the local dev stack run on (Debian/Ubuntu):
-#   PostgreSQL 15, Redis 7 and Python's venv from apt, Java 17 and Maven if missing, the Apache Kafka 3.9
+#   PostgreSQL 15, Redis 7, etcd and Python's venv from apt, Java 17 and Maven if missing, the Apache Kafka 3.9
 #   broker jars from Maven Central into $AION_INFRA_CACHE (default ~/.cache/aion-infra).
 # Idempotent: installs only what is missing. Nothing is downloaded from outside the registries.
 set -euo pipefail
@@ -17,6 +17,8 @@ missing=()
 pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
 if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then missing+=(postgresql); fi
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# etcd backs the real kube-apiserver that the Kubernetes tests start (tools/infra/kube-apiserver.sh).
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 # The contract test installs schemathesis from PyPI into a virtual environment.

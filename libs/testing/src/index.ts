@@ -8,3 +8,4 @@ export * from './http';
 export * from './platform';
 export * from './certificates';
 export * from './jwt';
+export * from './kube-apiserver';

@@ -3,15 +3,15 @@ import { AppliedCluster } from '../../src/adapters/k8s/applied-cluster';
 import { renderManifests, type DeploymentManifests } from '../../src/core/deployments';
 import type { RegionalDeployment } from '../../src/core/model';
 import {
-  kubeApiServerBinary,
+  describeWithKubeApiServer,
   startKubeControlPlane,
   type KubeControlPlane,
-} from './kube-apiserver';
+} from '@aion/testing';
 
 // Apply mode against a real kube-apiserver (security finding 1): the unit test of AppliedCluster
 // uses a stand-in API; this one checks the same refusals, and the replace and delete with
-// preconditions, against the real thing. It needs a kube-apiserver binary (build it with
-// build-kube-apiserver.sh, see kube-apiserver.ts) and etcd, and is skipped without the binary.
+// preconditions, against the real thing. It needs a kube-apiserver binary (tools/infra/kube-apiserver.sh)
+// and etcd; `npm test` builds the one and installs the other.
 
 const base: RegionalDeployment = {
   id: '00000000-0000-4000-8000-00000000000a',
@@ -39,7 +39,7 @@ const ofB: RegionalDeployment = {
 };
 const ns = base.namespace;
 
-(kubeApiServerBinary ? describe : describe.skip)('AppliedCluster on a real kube-apiserver', () => {
+describeWithKubeApiServer('AppliedCluster on a real kube-apiserver', (kubeApiServer) => {
   let plane: KubeControlPlane;
   let cluster: AppliedCluster;
   let apps: AppsV1Api;
@@ -59,7 +59,7 @@ const ns = base.namespace;
     );
 
   beforeAll(async () => {
-    plane = await startKubeControlPlane(kubeApiServerBinary!);
+    plane = await startKubeControlPlane(kubeApiServer);
     cluster = new AppliedCluster(plane.kubeConfig);
     apps = plane.kubeConfig.makeApiClient(AppsV1Api);
     core = plane.kubeConfig.makeApiClient(CoreV1Api);

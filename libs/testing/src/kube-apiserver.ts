@@ -10,8 +10,10 @@ import { KubeConfig } from '@kubernetes/client-node';
 /**
  * A real Kubernetes control plane for tests: etcd and kube-apiserver as child processes, no
  * scheduler or kubelet (objects are stored and validated, pods never run). No binary can be
- * downloaded here: build-kube-apiserver.sh builds kube-apiserver from the Go module proxy (about
- * ten minutes) into the tool cache, where it is found; AION_TEST_KUBE_APISERVER names another.
+ * downloaded here: tools/infra/kube-apiserver.sh builds kube-apiserver from the Go module proxy
+ * (5-10 minutes, once per version) into the tool cache, where it is found; AION_TEST_KUBE_APISERVER
+ * names another. `npm test` builds it and sets AION_TEST_KUBE_REQUIRED, so there a missing binary
+ * fails the suites that need it instead of skipping them.
  * etcd comes from Debian's etcd-server (AION_TEST_ETCD, default `etcd` on the PATH).
  */
 const KUBERNETES = 'v1.36.3';
@@ -22,6 +24,19 @@ const cached = path.join(
 );
 export const kubeApiServerBinary =
   process.env['AION_TEST_KUBE_APISERVER'] || (existsSync(cached) ? cached : undefined);
+
+/**
+ * `describe` when a kube-apiserver binary is at hand, else `describe.skip`; under `npm test`
+ * (AION_TEST_KUBE_REQUIRED=1) a missing binary fails the suite instead.
+ */
+export function describeWithKubeApiServer(name: string, suite: (binary: string) => void): void {
+  const binary = kubeApiServerBinary;
+  if (binary) return describe(name, () => suite(binary));
+  if (process.env['AION_TEST_KUBE_REQUIRED'] === '1') {
+    throw new Error(`no kube-apiserver at ${cached}: run tools/infra/kube-apiserver.sh`);
+  }
+  describe.skip(name, () => suite(''));
+}
 
 const freePort = () =>
   new Promise<number>((resolve, reject) => {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver from the Go module proxy (no binary download exists here) into
-# ${AION_TOOL_CACHE:-~/.cache/aion}/kubernetes-<version>/, where applied-cluster.int.spec.ts
-# finds it. About 10 minutes on 2 cores, 1.2 GB module cache, 3.5 GB build cache. The test also
-# needs etcd on the PATH (Debian: apt-get install etcd-server).
+# ${AION_TOOL_CACHE:-~/.cache/aion}/kubernetes-<version>/, where the tests that need a real
+# Kubernetes API server find it (libs and apps: kube-apiserver.ts). Built once per version: about
+# 5-10 minutes cold on 2 cores (1.2 GB module cache, 3.5 GB build cache), nothing when cached.
+# The tests also need etcd (Debian's etcd-server, installed by install.sh).
 set -euo pipefail
 version="${1:-v1.36.3}"
 out="${AION_TOOL_CACHE:-$HOME/.cache/aion}/kubernetes-$version"
@@ -12,7 +13,8 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 # k8s.io/kubernetes replaces its staging modules with local paths, which `go install` refuses:
 # require it from a throwaway module that points each at its published v0.<minor>.<patch>.
-curl -sf "https://proxy.golang.org/k8s.io/kubernetes/@v/$version.mod" -o kubernetes.mod
+# The release's go.mod, through whatever GOPROXY this machine uses.
+cp "$(GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$version" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')" kubernetes.mod
 {
   printf 'module kubebuild\n\ngo %s\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n' \
     "$(awk '/^go /{print $2}' kubernetes.mod)" "$version"
