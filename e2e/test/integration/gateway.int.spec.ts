@@ -425,8 +425,9 @@ describe('gateway: REST and SSE as clients use them', () => {
     ).toHaveProperty('reset');
   });
 
-  it('shows failed tasks in the dead-letter queue; operators replay or resolve them once', async () => {
+  it('shows failed tasks in the dead-letter queue to operators; admins replay or resolve them once', async () => {
     const developer = await newKey();
+    const operator = await newKey('operator');
     // Its own admin key: ADMIN's rate-limit bucket is shared by the other tests.
     const ops = await newKey('admin');
     const failed = await call(gatewayA, 'POST', '/v1/tasks', {
@@ -454,9 +455,14 @@ describe('gateway: REST and SSE as clients use them', () => {
     );
     expect((await call(gatewayA, 'GET', '/api/v1/dlq', { key: developer })).status).toBe(403);
     expect(
-      (await call(gatewayA, 'POST', `/api/v1/dlq/${entry['id']}/resolve`, { key: developer }))
-        .status,
-    ).toBe(403);
+      (await call(gatewayA, 'GET', `/api/v1/dlq/${entry['id']}`, { key: operator })).json,
+    ).toEqual(entry);
+    // Resolving and replaying are admin-only (the governance seed), the operator's read is not.
+    for (const key of [developer, operator])
+      for (const verb of ['resolve', 'replay'])
+        expect(
+          (await call(gatewayA, 'POST', `/api/v1/dlq/${entry['id']}/${verb}`, { key })).json,
+        ).toMatchObject({ error_code: 'auth.forbidden' });
     const replayed = await call(gatewayA, 'POST', `/api/v1/dlq/${entry['id']}/replay`, {
       key: ops,
       body: { note: 'endpoint fixed' },

@@ -282,7 +282,7 @@ describe('sovereignty end to end through the gateway', () => {
     );
   });
 
-  it('governs models: only admin or operator decide, illegal moves are refused, a revocation takes effect within a second', async () => {
+  it('governs models: only admins decide, illegal moves are refused, a revocation takes effect within a second', async () => {
     const registered = await call('POST', '/api/v1/sovereign/registry/models', devA, {
       model_ref: 'test-model',
       version: '2025-01',
@@ -291,20 +291,21 @@ describe('sovereignty end to end through the gateway', () => {
     expect(registered.status).toBe(201);
     expect(registered.json['status']).toBe('PENDING');
     const id = registered.json['id'];
-    expect(
-      (await call('POST', `/api/v1/sovereign/registry/models/${id}/approve`, devA, {})).status,
-    ).toBe(403);
+    for (const caller of [devA, operatorA])
+      expect(
+        (await call('POST', `/api/v1/sovereign/registry/models/${id}/approve`, caller, {})).status,
+      ).toBe(403);
     const approved = await call(
       'POST',
       `/api/v1/sovereign/registry/models/${id}/approve`,
-      operatorA,
+      adminA,
       {
         reason: 'reviewed',
       },
     );
     expect(approved.json).toMatchObject({
       status: 'APPROVED',
-      decided_by: `operator-of-${tenantA}`,
+      decided_by: `admin-of-${tenantA}`,
     });
     const illegal = await call(
       'POST',
@@ -355,7 +356,7 @@ describe('sovereignty end to end through the gateway', () => {
   });
 
   it('routes to regional deployments: strict fails without an active one, preferred falls back and says so', async () => {
-    const model = await call('POST', '/api/v1/sovereign/registry/models', adminA, {
+    const model = await call('POST', '/api/v1/sovereign/registry/models', operatorA, {
       model_ref: 'llama-3.1-8b',
       jurisdiction: 'EU',
     });
@@ -363,7 +364,7 @@ describe('sovereignty end to end through the gateway', () => {
     await call(
       'POST',
       `/api/v1/sovereign/registry/models/${model.json['id']}/approve`,
-      operatorA,
+      adminA,
       {},
     );
     const refused = await call('POST', '/api/v1/sovereign/deploy/regional', adminA, {

@@ -15,15 +15,37 @@ describe('RBAC', () => {
     expect(new Set(PERMISSIONS).size).toBe(17);
   });
 
-  it('grants by the table and nothing else', () => {
-    expect(permissionsOf(['admin'])).toEqual([...PERMISSIONS]);
-    expect(can(['operator'], 'auth:manage')).toBe(false);
-    expect(can(['operator'], 'operations:manage')).toBe(true);
-    expect(can(['developer'], 'tasks:submit')).toBe(true);
-    expect(can(['developer'], 'models:approve')).toBe(false);
-    expect(can(['observer'], 'tasks:submit')).toBe(false);
+  it('grants as the governance seed: admin 17, operator 11, developer 7, observer 4, anonymous 1', () => {
+    expect(ROLES.map((r) => ROLE_PERMISSIONS[r].length)).toEqual([17, 11, 7, 4, 1]);
+    expect(permissionsOf(['anonymous'])).toEqual(['health:read']);
+    expect(permissionsOf(['observer'])).toEqual([
+      'health:read',
+      'tasks:read',
+      'budget:read',
+      'platform:read',
+    ]);
     expect(ROLE_PERMISSIONS.observer.every((p) => p.endsWith(':read'))).toBe(true);
-    expect(permissionsOf(['anonymous'])).toEqual([]);
+    expect(permissionsOf(['developer'])).toEqual(
+      expect.arrayContaining(['tasks:submit', 'tasks:cancel', 'budget:read']),
+    );
+    for (const p of ['escalations:manage', 'dlq:read', 'tasks:manage', 'audit:read'] as const) {
+      expect(can(['operator'], p)).toBe(true);
+      expect(can(['developer'], p)).toBe(false);
+    }
+  });
+
+  it('keeps recovery actions, approvals, money and credentials to admins', () => {
+    for (const p of [
+      'operations:manage', // dead letters resolved or replayed; every breaker reset
+      'models:approve',
+      'budget:manage',
+      'sovereign:manage',
+      'observability:manage',
+      'auth:manage',
+    ] as const) {
+      expect(can(['admin'], p)).toBe(true);
+      expect(ROLES.filter((r) => r !== 'admin').some((r) => can([r], p))).toBe(false);
+    }
     expect(can(['superuser'], 'tasks:read')).toBe(false);
   });
 });

@@ -2,47 +2,49 @@
 export const ROLES = ['admin', 'operator', 'developer', 'observer', 'anonymous'] as const;
 export type Role = (typeof ROLES)[number];
 
-/** The seventeen permissions every route and RPC is checked against. */
+/**
+ * The seventeen permissions every route and RPC is checked against (the governance seed's table:
+ * admin 17, operator 11, developer 7, observer 4, anonymous 1). docs/security.md lists what each
+ * one opens.
+ */
 export const PERMISSIONS = [
-  'tasks:submit',
+  // everyone, the anonymous caller included
+  'health:read',
+  // observers and up: read-only
   'tasks:read',
-  'tasks:cancel',
   'budget:read',
+  'platform:read',
+  // developers and up: their own work
+  'tasks:submit',
+  'tasks:cancel',
+  'models:register',
+  // operators and up: every task of the tenant, escalations, the DLQ and the audit trail to read
+  'tasks:manage',
+  'escalations:manage',
+  'dlq:read',
+  'audit:read',
+  // admins only: money, recovery actions, approvals, policy and credentials
   'budget:manage',
   'operations:manage',
-  'sovereign:read',
-  'sovereign:manage',
-  'models:register',
   'models:approve',
-  'pipeline:read',
-  'pipeline:manage',
-  'observability:read',
+  'sovereign:manage',
   'observability:manage',
-  'modules:read',
-  'modules:manage',
   'auth:manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-const READS: Permission[] = [
-  'tasks:read',
-  'budget:read',
-  'sovereign:read',
-  'pipeline:read',
-  'observability:read',
-  'modules:read',
-];
+const upTo = (last: Permission): Permission[] => PERMISSIONS.slice(0, PERMISSIONS.indexOf(last) + 1);
 
 /**
- * Role -> permissions, as one table. Operators run the platform but do not manage credentials;
- * developers submit work and prepare data; observers only read; anonymous gets nothing.
+ * Role -> permissions, as one table; each role holds the one below it and more. Resolving and
+ * replaying dead letters and resetting every circuit breaker (`operations:manage`) are admin-only.
  */
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   admin: PERMISSIONS,
-  operator: PERMISSIONS.filter((p) => p !== 'auth:manage'),
-  developer: [...READS, 'tasks:submit', 'tasks:cancel', 'models:register', 'pipeline:manage'],
-  observer: READS,
-  anonymous: [],
+  operator: upTo('audit:read'),
+  developer: upTo('models:register'),
+  observer: upTo('platform:read'),
+  anonymous: upTo('health:read'),
 };
 
 const grants = new Map<Role, Set<Permission>>(ROLES.map((r) => [r, new Set(ROLE_PERMISSIONS[r])]));

@@ -153,12 +153,12 @@ export function registerModuleService(
       },
     },
     {
-      installModule: 'modules:manage',
-      listModules: 'modules:read',
-      describeModule: 'modules:read',
+      installModule: 'operations:manage',
+      listModules: 'platform:read',
+      describeModule: 'platform:read',
       invokeModule: 'tasks:submit',
       invokeModuleStream: 'tasks:submit',
-      uninstallModule: 'modules:manage',
+      uninstallModule: 'operations:manage',
     },
   );
 }

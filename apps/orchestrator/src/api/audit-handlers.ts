@@ -97,7 +97,7 @@ export function auditHandlers(trail: AuditLogService) {
       },
     },
     permissions: {
-      listAuditRecords: 'operations:manage',
+      listAuditRecords: 'audit:read',
       getUsageTotals: 'budget:read',
     },
   } as const;

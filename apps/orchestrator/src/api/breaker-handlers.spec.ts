@@ -74,7 +74,7 @@ describe('circuit breaker RPCs: platform-wide state, platform admins manage it',
     expect(audited).toEqual(['circuit_breakers.reset_all']);
     // The permission check in front of the handler stays as it was.
     expect(permissions).toEqual({
-      listCircuitBreakers: 'observability:read',
+      listCircuitBreakers: 'platform:read',
       resetCircuitBreakers: 'operations:manage',
     });
   });

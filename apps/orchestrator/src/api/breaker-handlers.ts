@@ -48,7 +48,7 @@ export function breakerHandlers(
       },
     },
     permissions: {
-      listCircuitBreakers: 'observability:read',
+      listCircuitBreakers: 'platform:read',
       resetCircuitBreakers: 'operations:manage',
     },
   } as const;

@@ -74,8 +74,8 @@ export function deadLetterHandlers(dlq: DeadLetterService) {
       }),
     },
     permissions: {
-      listDeadLetters: 'operations:manage',
-      getDeadLetter: 'operations:manage',
+      listDeadLetters: 'dlq:read',
+      getDeadLetter: 'dlq:read',
       resolveDeadLetter: 'operations:manage',
       replayDeadLetter: 'operations:manage',
     },

@@ -71,10 +71,10 @@ export function registerGovernanceApi(server: GrpcServer, governance: Governance
           throw AionError.validation('source must be automatic or manual', [
             { field: 'source', message: 'automatic or manual' },
           ]);
-        if (source === 'manual' && !can(ctx.principal?.roles ?? [], 'operations:manage'))
+        if (source === 'manual' && !can(ctx.principal?.roles ?? [], 'escalations:manage'))
           throw new AionError(
             'auth.forbidden',
-            'setting a prompt by hand needs operations:manage; automatic updates do not',
+            'setting a prompt by hand needs escalations:manage; automatic updates do not',
           );
         if (!req.prompt.trim())
           throw AionError.validation('prompt is required', [
@@ -110,10 +110,10 @@ export function registerGovernanceApi(server: GrpcServer, governance: Governance
     },
     {
       upsertAgentRole: 'operations:manage',
-      getGovernanceStatus: 'observability:read',
+      getGovernanceStatus: 'platform:read',
       proposePromptUpdate: 'tasks:submit',
-      decidePromptUpdate: 'models:approve',
-      listPromptVersions: 'observability:read',
+      decidePromptUpdate: 'escalations:manage',
+      listPromptVersions: 'platform:read',
     },
   );
 }

@@ -81,7 +81,7 @@ export function registerOrchestratorApi(
    */
   const ownTask = async (id: string, principal: Principal | undefined) => {
     const record = await tasks.get(id);
-    if (!can(principal?.roles ?? [], 'operations:manage') && record.subject !== principal?.subject)
+    if (!can(principal?.roles ?? [], 'tasks:manage') && record.subject !== principal?.subject)
       throw AionError.notFound('task', id);
     return record;
   };
@@ -121,7 +121,7 @@ export function registerOrchestratorApi(
           offset,
           status: req.status === TaskStatus.UNSPECIFIED ? undefined : STATUS_BY_PROTO[req.status],
           // Developers see their own tasks; operators and admins see the whole tenant's.
-          allOfTenant: can(ctx.principal?.roles ?? [], 'operations:manage'),
+          allOfTenant: can(ctx.principal?.roles ?? [], 'tasks:manage'),
         });
         return {
           tasks: items.map(toTaskView),

@@ -40,7 +40,7 @@ class MemoryModels implements Pick<ModelStore, 'register' | 'get' | 'decide'> {
 }
 
 /** Runs `fn` as credential `subject`; a `key:<x>` credential is owned by `user:<x>` unless told. */
-const as = <T>(subject: string, fn: () => Promise<T>, roles = ['operator'], owner?: string) =>
+const as = <T>(subject: string, fn: () => Promise<T>, roles = ['admin'], owner?: string) =>
   runWithTenant(
     {
       tenantId: 'acme',
@@ -65,7 +65,7 @@ function registry(settings?: { twoPersonApproval: boolean }) {
       subject,
       () =>
         service.register({ modelRef: 'llama-3.1-8b', name: '', version: '', jurisdiction: 'EU' }),
-      ['operator'],
+      ['admin'],
       owner,
     );
   return { service, models, register };

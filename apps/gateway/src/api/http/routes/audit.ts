@@ -65,7 +65,7 @@ export function auditRoutes(admin: Client, requestTimeoutMs: number): Route[] {
       operationId: 'listAuditRecords',
       summary: 'Who did what in this tenant, and who was refused; newest first',
       tag: 'operations',
-      access: 'operations:manage',
+      access: 'audit:read',
       request: { query: AuditListQuery },
       responses: {
         200: {

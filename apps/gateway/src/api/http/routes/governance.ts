@@ -110,7 +110,7 @@ export function governanceRoutes(governance: Client, requestTimeoutMs: number): 
       operationId: `${decision}PromptVersion`,
       summary: `${decision === 'approve' ? 'Approve' : 'Reject'} a prompt version waiting for approval`,
       tag: 'governance',
-      access: 'models:approve',
+      access: 'escalations:manage',
       request: { path: VersionPath, body: PromptDecisionRequest, bodyOptional: true },
       responses: { 200: { description: 'The version', schema: PromptVersion } },
       errors: [404, 409],
@@ -134,7 +134,7 @@ export function governanceRoutes(governance: Client, requestTimeoutMs: number): 
       operationId: 'getGovernanceStatus',
       summary: "Each agent role's limits and today's usage",
       tag: 'governance',
-      access: 'observability:read',
+      access: 'platform:read',
       request: {},
       responses: { 200: { description: 'Roles', schema: z.object({ roles: z.array(AgentRole) }) } },
       async handle() {
@@ -181,7 +181,7 @@ export function governanceRoutes(governance: Client, requestTimeoutMs: number): 
       operationId: 'listPromptVersions',
       summary: "A role's prompt versions, newest first",
       tag: 'governance',
-      access: 'observability:read',
+      access: 'platform:read',
       request: { path: RolePath },
       responses: {
         200: { description: 'Versions', schema: z.object({ data: z.array(PromptVersion) }) },

@@ -95,7 +95,7 @@ export function operationsRoutes(admin: Client, requestTimeoutMs: number): Route
       operationId: 'listDeadLetters',
       summary: 'Tasks and messages that exhausted their retries',
       tag: 'operations',
-      access: 'operations:manage',
+      access: 'dlq:read',
       request: { query: DeadLetterListQuery },
       responses: {
         200: {
@@ -141,7 +141,7 @@ export function operationsRoutes(admin: Client, requestTimeoutMs: number): Route
       operationId: 'getDeadLetter',
       summary: 'One dead-letter entry',
       tag: 'operations',
-      access: 'operations:manage',
+      access: 'dlq:read',
       request: { path: DeadLetterIdPath },
       responses: { 200: { description: 'The entry', schema: DeadLetter } },
       errors: [404],
@@ -160,7 +160,7 @@ export function operationsRoutes(admin: Client, requestTimeoutMs: number): Route
       operationId: 'listCircuitBreakers',
       summary: 'The circuit breaker of every engine',
       tag: 'operations',
-      access: 'observability:read',
+      access: 'platform:read',
       request: {},
       responses: { 200: { description: 'Breakers', schema: z.object({ data: z.array(Breaker) }) } },
       async handle() {

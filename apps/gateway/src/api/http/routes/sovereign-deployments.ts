@@ -24,7 +24,7 @@ export function deploymentRoutes(
 ): Route[] {
   const o = { deadlineMs: requestTimeoutMs };
   const tag = 'sovereignty';
-  const read = 'sovereign:read' as const;
+  const read = 'platform:read' as const;
   const manage = 'sovereign:manage' as const;
   const WithManifests = z.object({ deployment: s.Deployment, manifests: s.Manifests });
   const modelLink = { operationId: 'getModel', parameters: { id: '$response.body#/id' } };

@@ -44,7 +44,7 @@ export function residencyRoutes(
     secondaryJurisdictions: b.secondary_jurisdictions,
   });
   const tag = 'sovereignty';
-  const read = 'sovereign:read' as const;
+  const read = 'platform:read' as const;
   const manage = 'sovereign:manage' as const;
 
   return [
