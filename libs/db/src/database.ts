@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { PGlite } from '@electric-sql/pglite';
 import { requireTenant, setTenantStatement } from '@aion/tenancy';
 import { sql, type SQL } from 'drizzle-orm';
@@ -83,7 +84,37 @@ export async function withTenant<T>(
   tenantId: string,
   fn: (tx: Tx) => Promise<T>,
 ): Promise<T> {
+  const unit = openUnit(db);
+  if (unit?.tenantId === tenantId) return (async () => fn(unit.tx))();
   return inTransaction(db, [setTenantStatement(tenantId)], fn);
+}
+
+interface Unit {
+  db: Db;
+  tenantId: string;
+  tx: Tx;
+}
+const units = new AsyncLocalStorage<Unit>();
+const openUnit = (db: Db) => {
+  const unit = units.getStore();
+  return unit?.db === db ? unit : undefined;
+};
+
+/**
+ * Runs `fn` so that every `withTenant(db, tenantId, ...)` inside it joins one transaction: a
+ * change and its audit record commit together or not at all. Any other transaction on the same
+ * database inside it (no tenant, another tenant) is refused rather than run apart: it would
+ * commit on its own, and on PGlite's single connection it would wait for the unit forever.
+ */
+export async function inUnitOfWork<T>(db: Db, tenantId: string, fn: () => Promise<T>): Promise<T> {
+  const unit = openUnit(db);
+  if (unit) {
+    if (unit.tenantId === tenantId) return fn();
+    throw new Error('a unit of work cannot span two tenants');
+  }
+  return inTransaction(db, [setTenantStatement(tenantId)], (tx) =>
+    units.run({ db, tenantId, tx }, fn),
+  );
 }
 
 /**
@@ -99,6 +130,8 @@ export async function inTransaction<T>(
   opening: SQL[],
   fn: (tx: Tx) => Promise<T>,
 ): Promise<T> {
+  if (openUnit(db))
+    throw new Error('a transaction apart from the open unit of work on the same database');
   const pool = (db as { $client?: unknown }).$client;
   if (!(pool instanceof Pool))
     return db.transaction(async (tx) => {
@@ -106,6 +139,12 @@ export async function inTransaction<T>(
       return fn(tx as unknown as Tx);
     });
   const client = await pool.connect();
+  // A connection that dies while checked out (a database restart or failover) emits 'error' on
+  // the client, and pg-pool listens only while it is idle: unheard, that error ends the process.
+  // Heard, the transaction's own statements fail with it and the client is discarded.
+  let broken: Error | undefined;
+  const onConnectionError = (err: Error) => (broken = err);
+  client.on('error', onConnectionError);
   const tx = drizzleFor(client);
   // `begin` and the opening go out without waiting, and `fn`'s first statements right behind.
   const opened = Promise.all([
@@ -117,7 +156,6 @@ export async function inTransaction<T>(
   // Both are observed below; until then a failure must not surface as an unhandled rejection.
   opened.catch(() => undefined);
   work.catch(() => undefined);
-  let broken: Error | undefined;
   try {
     const result = await work;
     await opened;
@@ -132,6 +170,7 @@ export async function inTransaction<T>(
     await client.query('rollback').catch((rollbackError: Error) => (broken = rollbackError));
     throw cause;
   } finally {
+    client.off('error', onConnectionError);
     client.release(broken);
   }
 }

@@ -9,3 +9,4 @@ export * from './platform';
 export * from './certificates';
 export * from './jwt';
 export * from './kube-apiserver';
+export * from './infra/local-postgres';

@@ -4,6 +4,7 @@ import { createTestDatabase, type TestDatabase } from '@aion/testing';
 import { setTenantStatement } from '@aion/tenancy';
 import {
   inTransaction,
+  inUnitOfWork,
   migratePglite,
   migratePostgres,
   openPglite,
@@ -113,6 +114,50 @@ function rlsSuite(
       await withTenant(database.db, 'tenant-b', (tx) =>
         tx.delete(notes).where(sql`body = 'b-pipelined'`),
       );
+    });
+
+    it('a unit of work commits the withTenant calls inside it together, or none of them', async () => {
+      const write = (body: string) =>
+        withTenant(database.db, 'tenant-a', (tx) =>
+          tx.insert(notes).values({ tenantId: 'tenant-a', body }),
+        );
+      await expect(
+        inUnitOfWork(database.db, 'tenant-a', async () => {
+          await write('unit-change');
+          await write('unit-audit');
+          throw new Error('the audit record failed');
+        }),
+      ).rejects.toThrow('the audit record failed');
+      const bodies = async () =>
+        (await withTenant(database.db, 'tenant-a', (tx) => tx.select().from(notes))).map(
+          (r) => r.body,
+        );
+      expect(await bodies()).not.toContain('unit-change');
+      await inUnitOfWork(database.db, 'tenant-a', async () => {
+        await write('unit-change');
+        await write('unit-audit');
+      });
+      expect(await bodies()).toEqual(expect.arrayContaining(['unit-change', 'unit-audit']));
+      await withTenant(database.db, 'tenant-a', (tx) =>
+        tx.delete(notes).where(sql`body like 'unit-%'`),
+      );
+    });
+
+    it('a unit of work refuses a transaction it cannot join instead of committing it apart', async () => {
+      await expect(
+        inUnitOfWork(database.db, 'tenant-a', () =>
+          withTenant(database.db, 'tenant-b', (tx) =>
+            tx.insert(notes).values({ tenantId: 'tenant-b', body: 'apart' }),
+          ),
+        ),
+      ).rejects.toThrow(/apart from the open unit of work/);
+      await expect(
+        inUnitOfWork(database.db, 'tenant-a', () =>
+          inUnitOfWork(database.db, 'tenant-b', async () => undefined),
+        ),
+      ).rejects.toThrow(/two tenants/);
+      const rowsB = await withTenant(database.db, 'tenant-b', (tx) => tx.select().from(notes));
+      expect(rowsB.map((r) => r.body)).toEqual(['b1']);
     });
 
     it('the tenant setting does not leak past the transaction', async () => {

@@ -44,7 +44,11 @@ function pgUserIds(): { uid: number; gid: number } | undefined {
   };
 }
 
-export async function startLocalPostgres(stackDir: string): Promise<LocalPostgres> {
+/** Starts (or, on the same stackDir and port, restarts) a private PostgreSQL server. */
+export async function startLocalPostgres(
+  stackDir: string,
+  wanted: { port?: number } = {},
+): Promise<LocalPostgres> {
   const binDir = findPostgresBinDir();
   const baseDir = path.join(stackDir, 'postgres');
   const dataDir = path.join(baseDir, 'data');
@@ -57,7 +61,7 @@ export async function startLocalPostgres(stackDir: string): Promise<LocalPostgre
     chmodSync(stackDir, 0o755);
     for (const dir of [baseDir, dataDir, socketDir]) chownSync(dir, ids.uid, ids.gid);
   }
-  const port = await freePort();
+  const port = wanted.port ?? (await freePort());
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     run(
       ...asPgUser(path.join(binDir, 'initdb'), [
