@@ -1,4 +1,5 @@
 import { specFor } from './codes';
+import { DEPENDENCY_RETRY_AFTER_SECONDS, isDependencyUnavailable } from './dependency';
 
 export interface ErrorDetail {
   field?: string;
@@ -18,7 +19,7 @@ export interface AionErrorOptions {
   details?: ErrorDetail[];
   /** Internal cause: logged, never sent to a client. */
   cause?: unknown;
-  /** Seconds a client should wait before retrying (429, 503). */
+  /** Seconds a client should wait before retrying (429, 503; a 503 without one gets a default). */
   retryAfterSeconds?: number;
 }
 
@@ -36,7 +37,11 @@ export class AionError extends Error {
     this.name = 'AionError';
     this.code = code;
     this.details = options.details;
-    this.retryAfterSeconds = options.retryAfterSeconds;
+    // Every 503 tells the client when to come back, whichever path built it (a peer's status
+    // without a trailer, a lost connection, a refusal at capacity).
+    this.retryAfterSeconds =
+      options.retryAfterSeconds ??
+      (specFor(code).http === 503 ? DEPENDENCY_RETRY_AFTER_SECONDS : undefined);
   }
 
   get httpStatus(): number {
@@ -77,6 +82,18 @@ export class AionError extends Error {
     return new AionError('auth.forbidden', message);
   }
 
+  /** A dependency or peer is away: 503 / UNAVAILABLE, with Retry-After so clients back off. */
+  static unavailable(
+    cause?: unknown,
+    message = 'a dependency is unavailable; retry later',
+    retryAfterSeconds = DEPENDENCY_RETRY_AFTER_SECONDS,
+  ): AionError {
+    return new AionError('service.unavailable', message, {
+      retryAfterSeconds,
+      ...(cause === undefined ? {} : { cause }),
+    });
+  }
+
   static internal(cause?: unknown): AionError {
     return new AionError(
       'internal.error',
@@ -89,11 +106,14 @@ export class AionError extends Error {
 const GENERIC_INTERNAL = 'an internal error occurred';
 
 /**
- * Turns anything thrown into an AionError that is safe to show. Unknown errors become
- * `internal.error` with a generic message: their text may hold SQL, paths or secrets.
+ * Turns anything thrown into an AionError that is safe to show. A lost connection to a
+ * dependency (see isDependencyUnavailable) becomes `service.unavailable` with Retry-After; other
+ * unknown errors become `internal.error` with a generic message: their text may hold SQL, paths
+ * or secrets.
  */
 export function toAionError(err: unknown): AionError {
   if (err instanceof AionError) return err;
+  if (isDependencyUnavailable(err)) return AionError.unavailable(err);
   return new AionError('internal.error', GENERIC_INTERNAL, { cause: err });
 }
 

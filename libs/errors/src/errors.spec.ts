@@ -89,6 +89,34 @@ describe('gRPC round trip', () => {
     expect(rebuilt.message).not.toMatch(/SELECT/);
   });
 
+  it('carries a lost dependency across as 503 with its Retry-After', () => {
+    const lost = toAionError(
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+    );
+    const status = toGrpcStatus(lost, 'req-2');
+    expect(status.code).toBe(GrpcStatus.UNAVAILABLE);
+    expect(status.metadata.get('retry-after')).toEqual(['2']);
+    const rebuilt = fromGrpcError({
+      code: status.code,
+      details: status.details,
+      metadata: status.metadata,
+    });
+    expect(rebuilt.code).toBe('service.unavailable');
+    expect(rebuilt.httpStatus).toBe(503);
+    expect(rebuilt.retryAfterSeconds).toBe(2);
+  });
+
+  it('gives UNAVAILABLE without a trailer (a peer that is down) a Retry-After', () => {
+    const rebuilt = fromGrpcError({
+      code: GrpcStatus.UNAVAILABLE,
+      details: 'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:50051',
+      metadata: new Metadata(),
+    });
+    expect(rebuilt.code).toBe('service.unavailable');
+    expect(rebuilt.retryAfterSeconds).toBe(2);
+    expect(rebuilt.message).not.toMatch(/ECONNREFUSED/);
+  });
+
   it('treats a corrupt trailer like a missing one', () => {
     const metadata = new Metadata();
     metadata.set(ERROR_TRAILER, Buffer.from([0xff, 0xff, 0xff]));
@@ -114,8 +142,19 @@ describe('errorMiddleware', () => {
   app.get('/boom', () => {
     throw new Error('connect ECONNREFUSED 10.0.0.5:5432 user=aion password=s3cret');
   });
+  app.get('/db-down', () => {
+    throw Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:5432'), { code: 'ECONNREFUSED' });
+  });
   app.use(notFoundMiddleware());
   app.use(errorMiddleware());
+
+  it('answers a lost dependency with 503 service.unavailable and Retry-After', async () => {
+    const res = await request(app).get('/db-down');
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('2');
+    expect(res.body).toMatchObject({ error_code: 'service.unavailable', request_id: 'req-42' });
+    expect(res.text).not.toMatch(/ECONNREFUSED|10\.0\.0\.5/);
+  });
 
   it('answers an AionError with its envelope, status and Retry-After', async () => {
     const res = await request(app).get('/aion');

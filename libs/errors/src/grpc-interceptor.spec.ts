@@ -36,6 +36,15 @@ describe('errorEnvelopeInterceptor', () => {
           responseSerialize: passthrough,
           responseDeserialize: passthrough,
         },
+        Away: {
+          path: '/test.Raw/Away',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: passthrough,
+          requestDeserialize: passthrough,
+          responseSerialize: passthrough,
+          responseDeserialize: passthrough,
+        },
         Ok: {
           path: '/test.Raw/Ok',
           requestStream: false,
@@ -54,6 +63,8 @@ describe('errorEnvelopeInterceptor', () => {
           }),
         Missing: (_call: unknown, callback: (err: Partial<ServiceError>) => void) =>
           callback({ code: GrpcStatus.NOT_FOUND, details: 'row 42 in table users' }),
+        Away: (_call: unknown, callback: (err: Partial<ServiceError>) => void) =>
+          callback({ code: GrpcStatus.UNAVAILABLE, details: 'connect ECONNREFUSED 10.1.1.1' }),
         Ok: (_call: unknown, callback: (err: null, value: Buffer) => void) =>
           callback(null, Buffer.from('fine')),
       },
@@ -99,6 +110,47 @@ describe('errorEnvelopeInterceptor', () => {
     expect(err?.code).toBe(GrpcStatus.NOT_FOUND);
     expect(err?.details).not.toContain('users');
     expect(fromGrpcError(err!).code).toBe('resource.not_found');
+  });
+
+  it('answers a raw UNAVAILABLE with the envelope and a retry-after the client reads', async () => {
+    const { err } = await call('Away');
+    expect(err?.code).toBe(GrpcStatus.UNAVAILABLE);
+    expect(err?.details).not.toMatch(/ECONNREFUSED/);
+    expect(err?.metadata.get('retry-after')).toEqual(['2']);
+    expect(fromGrpcError(err!)).toMatchObject({
+      code: 'service.unavailable',
+      retryAfterSeconds: 2,
+    });
+  });
+
+  it('gives a call to a server that is not there 503 with Retry-After', async () => {
+    const probe = new Server();
+    const port = await new Promise<number>((resolve, reject) =>
+      probe.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
+    );
+    probe.forceShutdown();
+    const dead = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
+    try {
+      const err = await new Promise<ServiceError | null>((resolve) =>
+        dead.makeUnaryRequest(
+          '/test.Raw/Ok',
+          passthrough,
+          passthrough,
+          Buffer.from('x'),
+          new Metadata(),
+          { deadline: Date.now() + 5000 },
+          (e) => resolve(e),
+        ),
+      );
+      expect(err?.code).toBe(GrpcStatus.UNAVAILABLE);
+      const error = fromGrpcError(err!);
+      expect(error.httpStatus).toBe(503);
+      expect(error.retryAfterSeconds).toBe(2);
+    } finally {
+      dead.close();
+    }
   });
 
   it('leaves successful calls alone', async () => {
