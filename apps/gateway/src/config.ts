@@ -87,10 +87,10 @@ export const gatewayConfigSpec = {
     z.coerce.number().int().min(0).max(300).default(5),
     'How long a looked-up API key is reused; a key revoked on another replica works there at most this long (0: look up every request)',
   ),
-  idempotencyTtlMinutes: field(
-    `${P}IDEMPOTENCY_TTL_MINUTES`,
-    z.coerce.number().int().min(5).max(15).default(15),
-    'How long a stored response answers repeats of its Idempotency-Key (5-15)',
+  idempotencyTtlHours: field(
+    `${P}IDEMPOTENCY_TTL_HOURS`,
+    z.coerce.number().int().min(1).max(720).default(24),
+    'How long an Idempotency-Key is remembered (its record in PostgreSQL) and answers repeats (1-720)',
   ),
   sseHeartbeatMs: field(
     `${P}SSE_HEARTBEAT_MS`,

@@ -14,7 +14,11 @@ import {
 } from '@aion/contracts';
 import { createGrpcClient } from '@aion/grpc';
 import { JurisdictionRegistry } from '@aion/jurisdictions';
-import { MemoryTokenBucketStore, RedisTokenBucketStore } from '@aion/resilience';
+import {
+  DegradingTokenBucketStore,
+  MemoryTokenBucketStore,
+  RedisTokenBucketStore,
+} from '@aion/resilience';
 import {
   defineService,
   resolveMigrationsFolder,
@@ -24,10 +28,8 @@ import {
 import { PostgresApiKeyRepository } from './adapters/db/api-key-repository';
 import { AuditTrail } from '@aion/events';
 import { outbox } from './adapters/db/schema';
-import {
-  MemoryIdempotencyStore,
-  RedisIdempotencyStore,
-} from './adapters/stores/idempotency-stores';
+import { PostgresIdempotencyStore } from './adapters/db/idempotency-store';
+import { idempotencyPurge } from './adapters/db/idempotency-purge';
 import { gatewayApp } from './api/http/app';
 import { MemoryAttemptCounter, RedisAttemptCounter } from './adapters/stores/attempt-counters';
 import { PostgresRefreshTokens, PostgresUsers } from './adapters/db/session-stores';
@@ -154,7 +156,19 @@ export function createGatewayService(
         config.bootstrapAdminKey,
         config.bootstrapTenant,
       );
-      const buckets = redis ? new RedisTokenBucketStore(redis) : new MemoryTokenBucketStore();
+      // Rate limits degrade while Redis is away: local buckets per replica (bound: limit ×
+      // replicas) instead of refusing traffic; back on Redis once it answers (ARCHITECTURE.md).
+      const buckets = redis
+        ? new DegradingTokenBucketStore({
+            shared: new RedisTokenBucketStore(redis),
+            onChange: (local, cause) =>
+              local
+                ? logger.warn('redis unreachable: rate limits are per replica until it is back', {
+                    reason: cause instanceof Error ? cause.message : String(cause),
+                  })
+                : logger.info('redis is back: rate limits are shared again'),
+          })
+        : new MemoryTokenBucketStore();
       const limits = {
         perKey: { capacity: config.keyBurst, refillPerSecond: config.keyRatePerMinute / 60 },
         perIp: { capacity: config.ipRatePerMinute, refillPerSecond: config.ipRatePerMinute / 60 },
@@ -171,6 +185,8 @@ export function createGatewayService(
         perKey: config.maxStreamsPerKey,
       });
       let websockets: ReturnType<typeof attachWebSocket> | undefined;
+      // Idempotency-Keys live in PostgreSQL, not Redis: they must outlast a Redis restart.
+      const idempotencyStore = new PostgresIdempotencyStore(db);
       const app = gatewayApp({
         config,
         logger,
@@ -184,7 +200,7 @@ export function createGatewayService(
         jwt: bearer,
         sessions,
         buckets,
-        idempotencyStore: redis ? new RedisIdempotencyStore(redis) : new MemoryIdempotencyStore(),
+        idempotencyStore,
         requests,
         streams,
       });
@@ -237,6 +253,7 @@ export function createGatewayService(
         },
         onStopping: () => websockets?.close(),
         workers: [
+          idempotencyPurge(idempotencyStore, logger),
           revocationListener({
             bus: infrastructure.bus!,
             groupPrefix: config.revocationGroupPrefix,

@@ -1,6 +1,17 @@
 // Tables owned by the gateway (prefix `gw_`). drizzle-kit generates its migrations from here.
 import { sql } from 'drizzle-orm';
-import { pgPolicy, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+  index,
+  integer,
+  jsonb,
+  pgPolicy,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 import { outboxTable, processedEventsTable } from '@aion/events';
 
 /**
@@ -85,6 +96,40 @@ export const refreshTokens = pgTable(
       as: 'permissive',
       for: 'all',
       using: tenantOnly,
+      withCheck: tenantOnly,
+    }),
+  ],
+).enableRLS();
+
+/**
+ * Idempotency-Key records, the truth behind repeats (core/idempotency.ts): one per tenant and
+ * scope (principal, route, key, hashed as `key_hash`). The expiry purge runs across tenants in an
+ * explicit mode (`aion.idempotency_purge`), which only the purge switches on in its own
+ * transaction; it may delete, never write.
+ */
+export const idempotencyKeys = pgTable(
+  'gw_idempotency_keys',
+  {
+    tenantId: text('tenant_id').notNull(),
+    keyHash: text('key_hash').notNull(),
+    requestHash: text('request_hash').notNull(),
+    /** The task the key stands for, once a task route used it (derived unless the body named one). */
+    taskId: text('task_id'),
+    /** The answer repeats get; null while the first request runs or after it failed (5xx). */
+    responseStatus: integer('response_status'),
+    response: jsonb('response'),
+    /** While the first request may still be running; a repeat of a non-task route waits (409). */
+    leaseUntil: timestamp('lease_until', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.keyHash] }),
+    index('gw_idempotency_keys_expires_idx').on(t.expiresAt),
+    pgPolicy('gw_idempotency_keys_tenant_or_purge', {
+      as: 'permissive',
+      for: 'all',
+      using: sql`tenant_id = current_setting('aion.tenant_id', true) or current_setting('aion.idempotency_purge', true) = 'on'`,
       withCheck: tenantOnly,
     }),
   ],

@@ -134,7 +134,18 @@ export function gatewayApp(deps: GatewayDeps): Express {
   app.use(authenticate({ apiKeys: deps.keyVerifier, ...(deps.jwt ? { jwt: deps.jwt } : {}) }));
   app.use(rateLimit(deps.buckets, limits, 'principal'));
   app.use(fairShare(deps.requests));
-  app.use(idempotency(deps.idempotencyStore, config.idempotencyTtlMinutes * 60_000));
+  app.use(
+    idempotency(deps.idempotencyStore, {
+      ttlMs: config.idempotencyTtlHours * 3_600_000,
+      // Longer than any request runs (Prefer: wait is at most 60 s on top of the timeout).
+      leaseMs: config.requestTimeoutMs + 65_000,
+      taskPaths: new Set(served.filter((r) => r.submitsTask).map((r) => r.path)),
+      onStoreError: (err) =>
+        deps.logger.warn('could not record an Idempotency-Key', {
+          reason: err instanceof Error ? err.message : String(err),
+        }),
+    }),
+  );
   app.use(
     mountRoutes(
       served.filter((r) => r.access !== 'public'),

@@ -3,7 +3,12 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { principalOf } from '@aion/auth';
 import { AionError } from '@aion/errors';
 import type { BucketLimit, TokenBucketStore } from '@aion/resilience';
-import { idempotencyKey, requestHash, type IdempotencyStore } from '../../core/idempotency';
+import {
+  idempotencyScope,
+  repeatOf,
+  requestHash,
+  type IdempotencyStore,
+} from '../../core/idempotency';
 import type { Capacity } from '../capacity';
 import { clientIp } from '../client-ip';
 import { jsonProblem } from '../json-limits';
@@ -112,11 +117,44 @@ export function rateLimit(
   };
 }
 
+export interface IdempotencyOptions {
+  /** How long a key's record answers repeats. */
+  ttlMs: number;
+  /** How long a first request holds its key unless it ends sooner (a gateway that died mid-way). */
+  leaseMs: number;
+  /** POST paths that submit a task (`Route.submitsTask`): they run with the key's task id. */
+  taskPaths: ReadonlySet<string>;
+  /** Told when a record could not be written (the answer still goes out). */
+  onStoreError?: (err: unknown) => void;
+}
+
+const TASK_ID = 'idempotentTaskId';
+
 /**
- * Idempotency-Key on POST routes: the first response (status and body) is kept per tenant and
- * principal for the TTL; repeats get it back without running the work again.
+ * The id a task route submits with: the one the request named, else the one its Idempotency-Key
+ * derives (empty without a key: the orchestrator then picks one). Remembered for the key's record.
  */
-export function idempotency(store: IdempotencyStore, ttlMs: number): RequestHandler {
+export function idempotentTaskId(res: Response, given: string): string {
+  const slot = res.locals[TASK_ID] as { derived: string; used?: string } | undefined;
+  if (!slot) return given;
+  slot.used = given || slot.derived;
+  return slot.used;
+}
+
+/** Headers a replay repeats with the stored body. */
+const REPLAYED_HEADERS = ['location', 'content-location', 'aion-task-id'];
+
+/**
+ * Idempotency-Key on POST routes, recorded in PostgreSQL (core/idempotency.ts has the rules): the
+ * first answer below 500 is kept per tenant, principal and route for the TTL and repeats get it
+ * back; the same key with another payload is 422. A task route submits with the key's derived
+ * task id, so a repeat of one that has no stored answer (it failed with a 5xx, the gateway died,
+ * or it is still running) simply submits again and finds the same task; any other route answers
+ * 409 while the first runs and forgets a key whose request failed.
+ */
+export function idempotency(store: IdempotencyStore, options: IdempotencyOptions): RequestHandler {
+  const { ttlMs, leaseMs } = options;
+  const logged = (err: unknown) => options.onStoreError?.(err);
   return (req, res, next) => {
     const key = req.header('idempotency-key');
     if (req.method !== 'POST' || key === undefined) return next();
@@ -124,53 +162,68 @@ export function idempotency(store: IdempotencyStore, ttlMs: number): RequestHand
       return next(AionError.validation('Idempotency-Key must be 1-255 visible ASCII characters'));
     const principal = principalOf(res);
     if (!principal) return next();
-    const storeKey = idempotencyKey(
-      principal.tenantId,
-      principal.subject,
-      req.method,
-      req.originalUrl.split('?')[0]!,
-      key,
-    );
+    const path = req.originalUrl.split('?')[0]!;
+    const submitsTask = options.taskPaths.has(path);
+    const scope = idempotencyScope(principal.tenantId, principal.subject, req.method, path, key);
     const hash = requestHash(req.body);
-    store.claim(storeKey, hash, ttlMs).then((existing) => {
-      if (existing) {
-        if (existing.requestHash !== hash)
+    const run = () => {
+      const slot: { derived: string; used?: string } = { derived: scope.taskId };
+      if (submitsTask) res.locals[TASK_ID] = slot;
+      let stored = false;
+      const json = res.json.bind(res);
+      res.json = (body: unknown) => {
+        // Server failures are not stored: the client retries them with the same key.
+        if (res.statusCode >= 500) return json(body);
+        stored = true;
+        const headers: Record<string, string> = {};
+        for (const name of REPLAYED_HEADERS) {
+          const value = res.getHeader(name);
+          if (typeof value === 'string') headers[name] = value;
+        }
+        // Recorded before the answer leaves, so a repeat the client sends after it replays it.
+        void store
+          .complete(scope, { status: res.statusCode, body, headers }, slot.used)
+          .catch(logged)
+          .finally(() => json(body));
+        return res;
+      };
+      // No stored answer (a 5xx, an event stream, no JSON body, the client left): a task route's
+      // task may exist, so its record stays and repeats submit it again; others start afresh.
+      res.on('close', () => {
+        if (stored) return;
+        (submitsTask ? store.release(scope, slot.used) : store.forget(scope)).catch(logged);
+      });
+      next();
+    };
+    const answer = async () => {
+      const existing = await store.claim(scope, hash, ttlMs, leaseMs);
+      if (!existing) return run();
+      switch (repeatOf(existing, hash, submitsTask)) {
+        case 'reused':
           return next(
             new AionError(
               'validation.idempotency_key_reused',
               'this Idempotency-Key was used with a different request',
             ),
           );
-        if (existing.state === 'in_progress')
-          return next(
-            AionError.conflict('a request with this Idempotency-Key is still being processed'),
-          );
-        res.setHeader('Idempotent-Replayed', 'true');
-        for (const [name, value] of Object.entries(existing.response.headers))
-          res.setHeader(name, value);
-        return void res.status(existing.response.status).json(existing.response.body);
-      }
-      const json = res.json.bind(res);
-      res.json = (body: unknown) => {
-        // Server failures are not stored: the client may retry them with the same key.
-        if (res.statusCode >= 500) void store.abandon(storeKey).catch(() => undefined);
-        else {
-          const headers: Record<string, string> = {};
-          for (const name of ['location', 'content-location']) {
-            const value = res.getHeader(name);
-            if (typeof value === 'string') headers[name] = value;
-          }
-          void store
-            .complete(storeKey, hash, { status: res.statusCode, body, headers }, ttlMs)
-            .catch(() => undefined);
+        case 'replay': {
+          const response = existing.response!;
+          res.setHeader('Idempotent-Replayed', 'true');
+          for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
+          res.status(response.status);
+          return void (response.body === undefined ? res.end() : res.json(response.body));
         }
-        return json(body);
-      };
-      res.on('close', () => {
-        if (!res.writableFinished) void store.abandon(storeKey).catch(() => undefined);
-      });
-      next();
-    }, next);
+        case 'resubmit':
+          return run();
+        case 'retake':
+          if (await store.retake(scope, leaseMs)) return run();
+          break;
+        case 'in_progress':
+          break;
+      }
+      next(AionError.conflict('a request with this Idempotency-Key is still being processed'));
+    };
+    answer().catch(next);
   };
 }
 

@@ -7,6 +7,7 @@ import { AionError, requestIdOf, toHttpError } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
 import { CLASSIFICATION_CODE, PRIVACY_CODE } from '../../tasks/task-json';
+import { idempotentTaskId } from '../middleware';
 import { route, type Route } from '../routing/route';
 import { Classification, jurisdictionSchema, Privacy } from '../../wire-schemas';
 import { failIfNotOk, streamCompletion, TERMINAL_STATUSES, usageOf } from './openai-stream';
@@ -190,6 +191,7 @@ export function openAiRoutes(deps: OpenAiRouteDeps): Route[] {
         },
       },
       errors: [404, 422],
+      submitsTask: true,
       async handle({ body, headers: given, res, signal }) {
         const models = await servedModels();
         if (!models.some((m) => m.id === body.model))
@@ -216,6 +218,7 @@ export function openAiRoutes(deps: OpenAiRouteDeps): Route[] {
           {
             task: {
               schemaVersion: '1.0',
+              taskId: idempotentTaskId(res, ''),
               intent: 'chat',
               params: params as JsonObject,
               priority: Priority.NORMAL,

@@ -3,7 +3,7 @@ import { AionError } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
 import type { Capacity } from '../../capacity';
-import { releaseRequestSlots } from '../middleware';
+import { idempotentTaskId, releaseRequestSlots } from '../middleware';
 import { route, type Route } from '../routing/route';
 import { STATUS_CODE, taskJson, TERMINAL, toSubmit } from '../../tasks/task-json';
 import { jurisdictionSchema } from '../../wire-schemas';
@@ -71,11 +71,16 @@ export function taskRoutes(deps: TaskRouteDeps): Route[] {
       },
       errors: [409, 422],
       links: taskLinks,
-      async handle({ body, headers, signal }) {
+      submitsTask: true,
+      async handle({ body, headers, res, signal }) {
         const wait = preferredWait(headers.prefer);
+        const { task } = toSubmit(body);
         // The orchestrator waits for the task to end (Prefer: wait) and answers with its result.
         const submitted = await tasks.submit(
-          { ...toSubmit(body), waitMs: (wait ?? 0) * 1000 },
+          {
+            task: { ...task, taskId: idempotentTaskId(res, task.taskId) },
+            waitMs: (wait ?? 0) * 1000,
+          },
           { deadlineMs: Math.max(deps.requestTimeoutMs, (wait ?? 0) * 1000 + 5_000), signal },
         );
         const json = taskJson(submitted.result!);

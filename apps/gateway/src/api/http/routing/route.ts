@@ -20,7 +20,10 @@ export interface ResponseSpec {
 }
 
 /** Error statuses a route answers beyond those its shape implies (see `impliedErrors`). */
-/** Authenticated POST routes honour Idempotency-Key (409 while the first runs, 422 on reuse). */
+/**
+ * Authenticated POST routes honour Idempotency-Key (422 on reuse; 409 while the first runs,
+ * except on routes that submit a task, where a repeat finds the same task).
+ */
 export const honoursIdempotencyKey = (route: Route) =>
   route.method === 'post' && route.access !== 'public';
 
@@ -86,6 +89,11 @@ export interface Route<
   links?: Record<string, { operationId: string; parameters: Record<string, string> }>;
   /** Answers in OpenAI's error shape instead of the envelope. */
   openAiErrors?: boolean;
+  /**
+   * Submits a task with the id `idempotentTaskId` gives (Submit is idempotent by task id): a
+   * repeat of its Idempotency-Key without a stored answer submits again instead of waiting.
+   */
+  submitsTask?: boolean;
   handle(input: RouteInput<Req>): Promise<Reply<NoInfer<Res>>>;
 }
 
