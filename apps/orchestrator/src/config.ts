@@ -5,7 +5,7 @@ import { field, grpcTarget, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
 
 /** What the orchestrator needs in distributed mode; embedded mode stands in for all of it. */
-export const orchestratorInfraNeeds = { database: true, redis: true, kafka: true };
+export const orchestratorInfraNeeds = { database: true, kafka: true };
 
 const P = 'AION_ORCHESTRATOR_';
 

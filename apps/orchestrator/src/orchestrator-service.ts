@@ -58,7 +58,8 @@ export function createOrchestratorService(
     needs: {
       database: { migrationsFolder: resolveMigrationsFolder(__dirname) },
       bus: orchestratorInfraNeeds.kafka,
-      redis: true,
+      // Nothing here uses Redis: opening it would only make its outages this service's.
+      redis: false,
     },
     outbox,
     ...(embedded ? { embedded } : {}),

@@ -3,7 +3,7 @@ import { bool, field, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
 
 /** What the sovereign-ai service needs in distributed mode; embedded mode stands in for all of it. */
-export const sovereignAiInfraNeeds = { database: true, redis: true, kafka: true };
+export const sovereignAiInfraNeeds = { database: true, kafka: true };
 
 const P = 'AION_SOVEREIGN_';
 

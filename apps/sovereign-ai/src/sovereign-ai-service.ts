@@ -103,7 +103,8 @@ export function createSovereignAiService(
     needs: {
       database: { migrationsFolder: resolveMigrationsFolder(__dirname) },
       bus: sovereignAiInfraNeeds.kafka,
-      redis: true,
+      // Nothing here uses Redis: opening it would only make its outages this service's.
+      redis: false,
     },
     outbox,
     ...(embedded ? { embedded } : {}),

@@ -89,11 +89,20 @@ export class KafkaBus implements EventBus {
     this.admin = this.kafka.admin();
   }
 
-  /** Connects producer and admin once; later calls wait for the same connection. */
+  /**
+   * Connects producer and admin once; later calls wait for the same connection. A failed
+   * attempt is forgotten, so a bus that started while Kafka was away connects once it is back.
+   */
   connect(): Promise<void> {
-    this.connected ??= Promise.all([this.producer.connect(), this.admin.connect()]).then(
-      () => undefined,
-    );
+    if (!this.connected) {
+      const attempt = Promise.all([this.producer.connect(), this.admin.connect()]).then(
+        () => undefined,
+      );
+      this.connected = attempt;
+      attempt.catch(() => {
+        if (this.connected === attempt) this.connected = undefined;
+      });
+    }
     return this.connected;
   }
 

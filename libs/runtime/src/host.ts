@@ -1,6 +1,7 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
+import { Gauge } from 'prom-client';
 import type { ServerCredentials } from '@grpc/grpc-js';
 import type { InternalTokens } from '@aion/auth';
 import type { ServiceName } from '@aion/config';
@@ -47,8 +48,24 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-const CHECK_TIMEOUT_MS = 2000;
+/** Each dependency check is bounded so that /readyz answers within a second, whatever hangs. */
+export const CHECK_TIMEOUT_MS = 800;
 const READINESS_CACHE_MS = 1000;
+
+/** One dependency as /healthz?verbose reports it. */
+export interface DependencyHealth {
+  state: 'up' | 'down';
+  /** Whether the service is not ready without it (see ReadinessCheck.required). */
+  required: boolean;
+  /** How long the check took (the timeout when it hung). */
+  latency_ms: number;
+}
+
+export interface HealthProbe {
+  /** The service accepts work and every required dependency is up. */
+  ready: boolean;
+  dependencies: Record<string, DependencyHealth>;
+}
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -60,6 +77,45 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
+/** What /readyz lists: the dependencies readiness depends on, ok or not. */
+function requiredChecks(
+  dependencies: Record<string, DependencyHealth>,
+): Record<string, 'ok' | 'unavailable'> {
+  const checks: Record<string, 'ok' | 'unavailable'> = {};
+  for (const [name, d] of Object.entries(dependencies))
+    if (d.required) checks[name] = d.state === 'up' ? 'ok' : 'unavailable';
+  return checks;
+}
+
+/**
+ * A gauge per dependency (up 1 / down 0) and its check latency, filled from the same cached
+ * probe as /readyz when scraped: a scrape adds no dependency traffic of its own.
+ */
+function registerDependencyGauges(metrics: ServiceMetrics, probe: () => Promise<HealthProbe>) {
+  const registers = [metrics.registry];
+  const latency = new Gauge({
+    name: 'aion_dependency_check_seconds',
+    help: 'How long the last health check of a dependency took',
+    labelNames: ['dependency'],
+    registers: [],
+  });
+  // Registered first and filling both: a registry collects in registration order.
+  new Gauge({
+    name: 'aion_dependency_up',
+    help: 'Whether a dependency answered its last health check (1) or not (0)',
+    labelNames: ['dependency'],
+    registers,
+    async collect() {
+      const { dependencies } = await probe();
+      for (const [name, d] of Object.entries(dependencies)) {
+        this.set({ dependency: name }, d.state === 'up' ? 1 : 0);
+        latency.set({ dependency: name }, d.latency_ms / 1000);
+      }
+    },
+  });
+  metrics.registry.registerMetric(latency);
+}
+
 /**
  * Runs one service: its HTTP port (/healthz, /readyz, /metrics and any routes it adds), its gRPC
  * port (its services plus grpc.health.v1) and its background workers, and stops them in order.
@@ -68,7 +124,7 @@ export class ServiceHost {
   private readonly app = express();
   private readonly opsApp = express();
   private ops: HttpServer | undefined;
-  private lastReadiness: { at: number; answer: ReturnType<ServiceHost['readiness']> } | undefined;
+  private lastProbe: { at: number; answer: Promise<HealthProbe> } | undefined;
   private readonly grpc: GrpcServer;
   private http: HttpServer | undefined;
   private stopping: Promise<void> | undefined;
@@ -82,19 +138,18 @@ export class ServiceHost {
     });
     if (options.grpcCredentials) this.grpc.useCredentials(options.grpcCredentials);
     options.registerGrpc?.(this.grpc);
+    registerDependencyGauges(options.metrics, () => this.cachedProbe());
     this.app.disable('x-powered-by');
     this.app.use(options.metrics.httpMiddleware());
-    this.app.get('/healthz', (_req, res) => {
-      res.json({ status: 'ok', service: options.service });
-    });
+    // Dependency detail stays off a public HTTP port: verbose health goes with readiness.
+    const publicHealth = options.config.opsPort !== undefined;
+    this.app.get('/healthz', this.health(!publicHealth));
     // Readiness and metrics stay off a public HTTP port: they go to the ops port when there is one.
     if (options.config.opsPort === undefined) this.serveOps(this.app);
     else {
       this.opsApp.disable('x-powered-by');
       this.opsApp.use(options.metrics.httpMiddleware());
-      this.opsApp.get('/healthz', (_req, res) => {
-        res.json({ status: 'ok', service: options.service });
-      });
+      this.opsApp.get('/healthz', this.health(true));
       this.serveOps(this.opsApp);
       this.opsApp.use(notFoundMiddleware());
       this.opsApp.use(errorMiddleware());
@@ -113,14 +168,32 @@ export class ServiceHost {
     );
   }
 
+  /**
+   * Liveness: 200 while the process serves HTTP, whatever its dependencies do (restarting the
+   * process would not bring them back). `?verbose` adds each dependency's state and latency.
+   */
+  private health(verbose: boolean): RequestHandler {
+    return (req, res, next) => {
+      if (!verbose || req.query['verbose'] === undefined) {
+        res.json({ status: 'ok', service: this.options.service });
+        return;
+      }
+      this.cachedProbe().then(
+        ({ ready, dependencies }) =>
+          res.json({ status: 'ok', service: this.options.service, ready, dependencies }),
+        next,
+      );
+    };
+  }
+
   private serveOps(app: Express): void {
     app.get('/readyz', (_req, res, next) => {
-      this.cachedReadiness().then(
-        ({ ready, checks }) =>
+      this.cachedProbe().then(
+        ({ ready, dependencies }) =>
           res.status(ready ? 200 : 503).json({
             status: ready ? 'ready' : 'not_ready',
             service: this.options.service,
-            checks,
+            checks: requiredChecks(dependencies),
           }),
         next,
       );
@@ -132,32 +205,49 @@ export class ServiceHost {
     });
   }
 
-  /** Readiness at most once a second, however often it is asked: a probe is not a load test. */
-  private cachedReadiness(): ReturnType<ServiceHost['readiness']> {
+  /** Dependencies checked at most once a second, however often asked: a probe is not a load test. */
+  private cachedProbe(): Promise<HealthProbe> {
     const now = Date.now();
-    if (!this.lastReadiness || now - this.lastReadiness.at >= READINESS_CACHE_MS || !this.accepting)
-      this.lastReadiness = { at: now, answer: this.readiness() };
-    return this.lastReadiness.answer;
+    if (!this.lastProbe || now - this.lastProbe.at >= READINESS_CACHE_MS || !this.accepting)
+      this.lastProbe = { at: now, answer: this.probe() };
+    return this.lastProbe.answer;
   }
 
-  /** Every dependency answers within the timeout; detail is logged, not exposed. */
-  async readiness(): Promise<{ ready: boolean; checks: Record<string, 'ok' | 'unavailable'> }> {
+  /**
+   * Checks every dependency at once, each bounded by CHECK_TIMEOUT_MS. Ready means "can serve
+   * now": accepting, and every required dependency up; the others (Kafka, which the outbox
+   * absorbs; Redis, which the gateway degrades without) are reported, not gating. Failure
+   * reasons are logged, not exposed.
+   */
+  async probe(timeoutMs = CHECK_TIMEOUT_MS): Promise<HealthProbe> {
     const results = await Promise.all(
       this.options.infrastructure.checks.map(async (c) => {
+        const started = performance.now();
+        let state: DependencyHealth['state'] = 'up';
         try {
-          await withTimeout(c.check(), CHECK_TIMEOUT_MS);
-          return [c.name, 'ok'] as const;
+          await withTimeout(
+            Promise.resolve().then(() => c.check()),
+            timeoutMs,
+          );
         } catch (err) {
-          this.options.logger.warn('readiness check failed', {
+          state = 'down';
+          this.options.logger.warn('dependency check failed', {
             check: c.name,
+            required: c.required,
             reason: err instanceof Error ? err.message : String(err),
           });
-          return [c.name, 'unavailable'] as const;
         }
+        const health: DependencyHealth = {
+          state,
+          required: c.required,
+          latency_ms: Math.round(performance.now() - started),
+        };
+        return [c.name, health] as const;
       }),
     );
-    const checks = Object.fromEntries(results);
-    return { ready: this.accepting && results.every(([, s]) => s === 'ok'), checks };
+    const dependencies = Object.fromEntries(results);
+    const ready = this.accepting && results.every(([, d]) => !d.required || d.state === 'up');
+    return { ready, dependencies };
   }
 
   async start(): Promise<RunningService> {

@@ -14,9 +14,15 @@ import { KafkaBus, kafkaSecurity, MemoryBus, type EventBus } from '@aion/events'
 import type { Logger, ServiceMetrics } from '@aion/telemetry';
 import type { BaseServiceConfig } from './config';
 
-/** One thing /readyz checks. */
+/** One dependency the service checks: on /healthz?verbose and the metrics, and on /readyz if required. */
 export interface ReadinessCheck {
   name: string;
+  /**
+   * Whether the service cannot serve without it, so /readyz says not ready while it is down.
+   * Only then: a dependency every replica shares and the service copes without (Kafka behind the
+   * outbox) would otherwise take every replica out of service at once.
+   */
+  required: boolean;
   check(): Promise<void>;
 }
 
@@ -97,7 +103,8 @@ export async function openInfrastructure(options: {
         database = openPostgres({ url: config.databaseUrl!, applicationName: `aion-${service}` });
       }
       infra.database = database;
-      checks.push({ name: 'database', check: () => database.ping() });
+      // Nothing a service serves works without its database.
+      checks.push({ name: 'database', required: true, check: () => database.ping() });
       if (database !== options.shared?.database) closers.push(() => database.close());
     }
     if (needs.bus) {
@@ -125,7 +132,8 @@ export async function openInfrastructure(options: {
         closers.push(() => bus.close());
       }
       const bus = infra.bus;
-      checks.push({ name: 'kafka', check: () => bus.ping() });
+      // Not required: events wait in the outbox while Kafka is away and are sent once it is back.
+      checks.push({ name: 'kafka', required: false, check: () => bus.ping() });
     }
     if (needs.redis && config.mode === 'distributed') {
       const redis = new Redis(config.redisUrl!, {
@@ -142,13 +150,16 @@ export async function openInfrastructure(options: {
         logger.warn('redis connection problem', { reason: err.message }),
       );
       await redis.connect().catch((err: Error) =>
-        logger.warn('redis not reachable at startup; readiness will report it', {
+        logger.warn('redis not reachable at startup; /healthz?verbose will report it', {
           reason: err.message,
         }),
       );
       infra.redis = redis;
       checks.push({
         name: 'redis',
+        // Not required: the gateway (its only user) degrades its rate limits and refuses only
+        // logins (503) while Redis is away; it still serves everything else.
+        required: false,
         check: async () => {
           if ((await redis.ping()) !== 'PONG') throw new Error('unexpected PING reply');
         },
