@@ -10,7 +10,7 @@ import { GrpcServer } from '@aion/grpc';
 import { createLogger, type Logger, type ServiceMetrics } from '@aion/telemetry';
 import { answerClientErrors } from './client-errors';
 import type { BaseServiceConfig } from './config';
-import type { Infrastructure } from './infrastructure';
+import type { Infrastructure, ReadinessCheck } from './infrastructure';
 
 /** Something that runs in the background while the service is up: consumers, relays, timers. */
 export interface BackgroundWorker {
@@ -75,6 +75,44 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       (_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)),
     ),
   ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Checks every dependency at once, each bounded by `timeoutMs` (a hung check is down, never a
+ * hung probe). Ready means "can serve now": every required dependency is up; the others (Kafka,
+ * which the outbox absorbs; Redis, which the gateway degrades without) are reported, not gating.
+ * Failure reasons go to `onFailure` (the log), never into the answer.
+ */
+export async function checkDependencies(
+  checks: readonly ReadinessCheck[],
+  options: { timeoutMs: number; onFailure?: (check: ReadinessCheck, reason: string) => void },
+): Promise<HealthProbe> {
+  const results = await Promise.all(
+    checks.map(async (c) => {
+      const started = performance.now();
+      let state: DependencyHealth['state'] = 'up';
+      try {
+        // Through a promise: a check that throws synchronously is down like one that rejects.
+        await withTimeout(
+          Promise.resolve().then(() => c.check()),
+          options.timeoutMs,
+        );
+      } catch (err) {
+        state = 'down';
+        options.onFailure?.(c, err instanceof Error ? err.message : String(err));
+      }
+      const health: DependencyHealth = {
+        state,
+        required: c.required,
+        latency_ms: Math.round(performance.now() - started),
+      };
+      return [c.name, health] as const;
+    }),
+  );
+  return {
+    ready: results.every(([, d]) => !d.required || d.state === 'up'),
+    dependencies: Object.fromEntries(results),
+  };
 }
 
 /** What /readyz lists: the dependencies readiness depends on, ok or not. */
@@ -213,41 +251,18 @@ export class ServiceHost {
     return this.lastProbe.answer;
   }
 
-  /**
-   * Checks every dependency at once, each bounded by CHECK_TIMEOUT_MS. Ready means "can serve
-   * now": accepting, and every required dependency up; the others (Kafka, which the outbox
-   * absorbs; Redis, which the gateway degrades without) are reported, not gating. Failure
-   * reasons are logged, not exposed.
-   */
+  /** The dependencies now (checkDependencies), ready only while this host accepts work. */
   async probe(timeoutMs = CHECK_TIMEOUT_MS): Promise<HealthProbe> {
-    const results = await Promise.all(
-      this.options.infrastructure.checks.map(async (c) => {
-        const started = performance.now();
-        let state: DependencyHealth['state'] = 'up';
-        try {
-          await withTimeout(
-            Promise.resolve().then(() => c.check()),
-            timeoutMs,
-          );
-        } catch (err) {
-          state = 'down';
-          this.options.logger.warn('dependency check failed', {
-            check: c.name,
-            required: c.required,
-            reason: err instanceof Error ? err.message : String(err),
-          });
-        }
-        const health: DependencyHealth = {
-          state,
-          required: c.required,
-          latency_ms: Math.round(performance.now() - started),
-        };
-        return [c.name, health] as const;
-      }),
-    );
-    const dependencies = Object.fromEntries(results);
-    const ready = this.accepting && results.every(([, d]) => !d.required || d.state === 'up');
-    return { ready, dependencies };
+    const probe = await checkDependencies(this.options.infrastructure.checks, {
+      timeoutMs,
+      onFailure: (check, reason) =>
+        this.options.logger.warn('dependency check failed', {
+          check: check.name,
+          required: check.required,
+          reason,
+        }),
+    });
+    return { ...probe, ready: this.accepting && probe.ready };
   }
 
   async start(): Promise<RunningService> {
