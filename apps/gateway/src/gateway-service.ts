@@ -14,7 +14,11 @@ import {
 } from '@aion/contracts';
 import { createGrpcClient } from '@aion/grpc';
 import { JurisdictionRegistry } from '@aion/jurisdictions';
-import { MemoryTokenBucketStore, RedisTokenBucketStore } from '@aion/resilience';
+import {
+  DegradingTokenBucketStore,
+  MemoryTokenBucketStore,
+  RedisTokenBucketStore,
+} from '@aion/resilience';
 import {
   defineService,
   resolveMigrationsFolder,
@@ -152,7 +156,19 @@ export function createGatewayService(
         config.bootstrapAdminKey,
         config.bootstrapTenant,
       );
-      const buckets = redis ? new RedisTokenBucketStore(redis) : new MemoryTokenBucketStore();
+      // Rate limits degrade while Redis is away: local buckets per replica (bound: limit ×
+      // replicas) instead of refusing traffic; back on Redis once it answers (ARCHITECTURE.md).
+      const buckets = redis
+        ? new DegradingTokenBucketStore({
+            shared: new RedisTokenBucketStore(redis),
+            onChange: (local, cause) =>
+              local
+                ? logger.warn('redis unreachable: rate limits are per replica until it is back', {
+                    reason: cause instanceof Error ? cause.message : String(cause),
+                  })
+                : logger.info('redis is back: rate limits are shared again'),
+          })
+        : new MemoryTokenBucketStore();
       const limits = {
         perKey: { capacity: config.keyBurst, refillPerSecond: config.keyRatePerMinute / 60 },
         perIp: { capacity: config.ipRatePerMinute, refillPerSecond: config.ipRatePerMinute / 60 },

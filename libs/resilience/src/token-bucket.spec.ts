@@ -1,4 +1,9 @@
-import { MemoryTokenBucketStore } from './token-bucket';
+import {
+  DegradingTokenBucketStore,
+  MemoryTokenBucketStore,
+  type TakeResult,
+  type TokenBucketStore,
+} from './token-bucket';
 
 describe('MemoryTokenBucketStore', () => {
   it('allows the burst, then refills at the sustained rate', async () => {
@@ -27,5 +32,77 @@ describe('MemoryTokenBucketStore', () => {
     const store = new MemoryTokenBucketStore(() => 0, 10);
     for (let i = 0; i < 50; i++) await store.take(`k${i}`, { capacity: 1, refillPerSecond: 1 });
     expect((await store.take('k0', { capacity: 1, refillPerSecond: 1 })).allowed).toBe(true);
+  });
+});
+
+describe('DegradingTokenBucketStore', () => {
+  const limit = { capacity: 2, refillPerSecond: 1 };
+  const lost = () =>
+    Object.assign(new Error("Stream isn't writeable and enableOfflineQueue options is false"), {});
+
+  /** A shared store whose availability the test switches: up (memory-backed), down, or hanging. */
+  function switchable() {
+    const backing = new MemoryTokenBucketStore(() => 0);
+    const state = { mode: 'up' as 'up' | 'down' | 'hang' | 'broken', calls: 0 };
+    const store: TokenBucketStore = {
+      take: (key, l, cost) => {
+        state.calls++;
+        if (state.mode === 'down') return Promise.reject(lost());
+        if (state.mode === 'broken') return Promise.reject(new Error('ERR script error'));
+        if (state.mode === 'hang') return new Promise<TakeResult>(() => undefined);
+        return backing.take(key, l, cost);
+      },
+    };
+    return { store, state };
+  }
+
+  it('moves to local buckets while the shared store is away and back once it answers', async () => {
+    let now = 0;
+    const shared = switchable();
+    const changes: boolean[] = [];
+    const store = new DegradingTokenBucketStore({
+      shared: shared.store,
+      local: new MemoryTokenBucketStore(() => now),
+      retrySharedAfterMs: 1000,
+      onChange: (local) => changes.push(local),
+      now: () => now,
+    });
+    expect((await store.take('k', limit)).allowed).toBe(true);
+    expect(store.isLocal).toBe(false);
+
+    shared.state.mode = 'down';
+    // The local bucket still enforces the limit: two allowed, the third refused.
+    const during = await Promise.all([1, 2, 3].map(() => store.take('k', limit)));
+    expect(during.map((r) => r.allowed)).toEqual([true, true, false]);
+    expect(store.isLocal).toBe(true);
+    // Within the retry interval the shared store is not asked again.
+    const callsWhileLocal = shared.state.calls;
+    await store.take('k', limit);
+    expect(shared.state.calls).toBe(callsWhileLocal);
+
+    shared.state.mode = 'up';
+    now = 1500;
+    expect((await store.take('k', limit)).allowed).toBe(true);
+    expect(store.isLocal).toBe(false);
+    expect(shared.state.calls).toBe(callsWhileLocal + 1);
+    expect(changes).toEqual([true, false]);
+  });
+
+  it('treats a shared store that does not answer in time as away', async () => {
+    const shared = switchable();
+    shared.state.mode = 'hang';
+    const store = new DegradingTokenBucketStore({ shared: shared.store, timeoutMs: 50 });
+    const started = Date.now();
+    expect((await store.take('k', limit)).allowed).toBe(true);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(store.isLocal).toBe(true);
+  });
+
+  it('still throws errors that are not an outage', async () => {
+    const shared = switchable();
+    shared.state.mode = 'broken';
+    const store = new DegradingTokenBucketStore({ shared: shared.store });
+    await expect(store.take('k', limit)).rejects.toThrow(/script error/);
+    expect(store.isLocal).toBe(false);
   });
 });

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { isDependencyUnavailable } from '@aion/errors';
 
 export interface BucketLimit {
   /** Most tokens the bucket holds: the burst. */
@@ -116,5 +117,91 @@ export class MemoryTokenBucketStore implements TokenBucketStore {
 function validate(limit: BucketLimit, cost: number): void {
   if (!(limit.capacity > 0) || !(limit.refillPerSecond > 0) || !(cost > 0)) {
     throw new Error('token bucket needs capacity > 0, refillPerSecond > 0 and cost > 0');
+  }
+}
+
+/** The shared store did not answer in time: an outage, whatever isOutage says of its errors. */
+class SharedStoreTimeout extends Error {
+  override readonly name = 'SharedStoreTimeout';
+  readonly code = 'ETIMEDOUT';
+}
+
+export interface DegradingTokenBucketOptions {
+  /** The shared store (Redis). */
+  shared: TokenBucketStore;
+  /** Where takes go while the shared store is away (default: this process's memory). */
+  local?: TokenBucketStore;
+  /** Which failures mean "the shared store is away" (default: a lost connection). */
+  isOutage?: (err: unknown) => boolean;
+  /** A take the shared store has not answered within this is treated as an outage (ms). */
+  timeoutMs?: number;
+  /** After an outage, how long takes stay local before the shared store is tried again (ms). */
+  retrySharedAfterMs?: number;
+  /** Called when takes move to the local store (with the cause) and when they move back. */
+  onChange?: (local: boolean, cause?: unknown) => void;
+  now?: () => number;
+}
+
+/**
+ * Rate limits that degrade instead of failing while the shared store (Redis) is unreachable:
+ * takes go to an in-process bucket, so each replica enforces the limit on its own (the total
+ * over the fleet is bounded by limit × replicas) and no request is refused because Redis is
+ * away. The shared store is tried again every `retrySharedAfterMs`; once it answers, takes go
+ * back to it. Errors that are not an outage (a bad limit, a script error) still throw.
+ */
+export class DegradingTokenBucketStore implements TokenBucketStore {
+  private readonly local: TokenBucketStore;
+  private readonly isOutage: (err: unknown) => boolean;
+  private readonly timeoutMs: number;
+  private readonly retrySharedAfterMs: number;
+  private readonly now: () => number;
+  private localUntil = 0;
+  private degraded = false;
+
+  constructor(private readonly options: DegradingTokenBucketOptions) {
+    this.local = options.local ?? new MemoryTokenBucketStore();
+    this.isOutage = options.isOutage ?? isDependencyUnavailable;
+    this.timeoutMs = options.timeoutMs ?? 500;
+    this.retrySharedAfterMs = options.retrySharedAfterMs ?? 1000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** True while takes are served by the local store. */
+  get isLocal(): boolean {
+    return this.degraded;
+  }
+
+  async take(key: string, limit: BucketLimit, cost = 1): Promise<TakeResult> {
+    if (this.degraded && this.now() < this.localUntil) return this.local.take(key, limit, cost);
+    let result: TakeResult;
+    try {
+      result = await this.sharedTake(key, limit, cost);
+    } catch (err) {
+      if (!(err instanceof SharedStoreTimeout) && !this.isOutage(err)) throw err;
+      this.localUntil = this.now() + this.retrySharedAfterMs;
+      if (!this.degraded) {
+        this.degraded = true;
+        this.options.onChange?.(true, err);
+      }
+      return this.local.take(key, limit, cost);
+    }
+    if (this.degraded) {
+      this.degraded = false;
+      this.options.onChange?.(false);
+    }
+    return result;
+  }
+
+  private sharedTake(key: string, limit: BucketLimit, cost: number): Promise<TakeResult> {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      this.options.shared.take(key, limit, cost),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new SharedStoreTimeout(`no answer within ${this.timeoutMs} ms`)),
+          this.timeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
   }
 }

@@ -10,3 +10,4 @@ export * from './certificates';
 export * from './jwt';
 export * from './kube-apiserver';
 export * from './infra/local-postgres';
+export * from './private-redis';
