@@ -197,7 +197,7 @@ describe('GrpcServer + createGrpcClient', () => {
 });
 
 /** A replica that answers every Submit with its own name as the task id. */
-async function replica(name: string) {
+async function replica(name: string, port = 0) {
   const server = new GrpcServer({ tokens });
   server.add(
     TaskOrchestrator,
@@ -211,9 +211,9 @@ async function replica(name: string) {
     },
     TASKS_ACCESS,
   );
-  const port = await server.start('127.0.0.1', 0);
+  const bound = await server.start('127.0.0.1', port);
   server.setServing('SERVING');
-  return { server, port };
+  return { server, port: bound };
 }
 
 describe('a client of several replicas', () => {
@@ -252,4 +252,51 @@ describe('a client of several replicas', () => {
       await b.server.shutdown(1000);
     }
   });
+});
+
+describe('a client whose peer restarts', () => {
+  it('is refused 503 with Retry-After while the peer is down, and reaches it within a second of its return', async () => {
+    const before = await replica('before');
+    const client = createGrpcClient(TaskOrchestrator, `127.0.0.1:${before.port}`, {
+      tokens,
+      defaultDeadlineMs: 2000,
+    });
+    const submit = () => runWithTenant(ctx, () => client.submit({ task: { intent: 'x' } }));
+    let after: Awaited<ReturnType<typeof replica>> | undefined;
+    try {
+      expect((await submit()).result?.taskId).toBe('before');
+      await before.server.shutdown(100);
+      // Down for 3 s: long enough for grpc-js's default backoff to grow past 2.5 s.
+      const refusals: unknown[] = [];
+      const downUntil = Date.now() + 3000;
+      while (Date.now() < downUntil) {
+        await submit().catch((err: unknown) => refusals.push(err));
+        await sleep(100);
+      }
+      expect(refusals.length).toBeGreaterThan(10);
+      for (const err of refusals)
+        expect(err).toMatchObject({
+          code: 'service.unavailable',
+          httpStatus: 503,
+          retryAfterSeconds: 2,
+        });
+
+      after = await replica('after', before.port);
+      const backAt = Date.now();
+      let served: string | undefined;
+      while (!served && Date.now() - backAt < 5000) {
+        served = await submit().then(
+          (r) => r.result?.taskId,
+          () => undefined,
+        );
+        if (!served) await sleep(20);
+      }
+      expect(served).toBe('after');
+      // The backoff is bounded at 1 s (+20 % jitter).
+      expect(Date.now() - backAt).toBeLessThan(1500);
+    } finally {
+      client.close();
+      await after?.server.shutdown(1000);
+    }
+  }, 20_000);
 });
