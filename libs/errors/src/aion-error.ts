@@ -19,7 +19,11 @@ export interface AionErrorOptions {
   details?: ErrorDetail[];
   /** Internal cause: logged, never sent to a client. */
   cause?: unknown;
-  /** Seconds a client should wait before retrying (429, 503; a 503 without one gets a default). */
+  /**
+   * Seconds a client should wait before retrying (429, 503), when the thrower chose them: a
+   * refusal of load it shed. Absent on a 503 that says something is down (breakers count those);
+   * clients still get a Retry-After for it, see retryAfterFor.
+   */
   retryAfterSeconds?: number;
 }
 
@@ -37,11 +41,7 @@ export class AionError extends Error {
     this.name = 'AionError';
     this.code = code;
     this.details = options.details;
-    // Every 503 tells the client when to come back, whichever path built it (a peer's status
-    // without a trailer, a lost connection, a refusal at capacity).
-    this.retryAfterSeconds =
-      options.retryAfterSeconds ??
-      (specFor(code).http === 503 ? DEPENDENCY_RETRY_AFTER_SECONDS : undefined);
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   get httpStatus(): number {
@@ -82,16 +82,12 @@ export class AionError extends Error {
     return new AionError('auth.forbidden', message);
   }
 
-  /** A dependency or peer is away: 503 / UNAVAILABLE, with Retry-After so clients back off. */
+  /** A dependency or peer is away: 503 / UNAVAILABLE (clients get Retry-After, see retryAfterFor). */
   static unavailable(
     cause?: unknown,
     message = 'a dependency is unavailable; retry later',
-    retryAfterSeconds = DEPENDENCY_RETRY_AFTER_SECONDS,
   ): AionError {
-    return new AionError('service.unavailable', message, {
-      retryAfterSeconds,
-      ...(cause === undefined ? {} : { cause }),
-    });
+    return new AionError('service.unavailable', message, cause === undefined ? {} : { cause });
   }
 
   static internal(cause?: unknown): AionError {
@@ -101,6 +97,17 @@ export class AionError extends Error {
       cause === undefined ? {} : { cause },
     );
   }
+}
+
+/**
+ * The Retry-After a client is sent for `error`: the one its thrower chose, else, for any 503 (a
+ * dependency or peer that is down, whichever path built it), DEPENDENCY_RETRY_AFTER_SECONDS.
+ */
+export function retryAfterFor(error: AionError): number | undefined {
+  return (
+    error.retryAfterSeconds ??
+    (error.httpStatus === 503 ? DEPENDENCY_RETRY_AFTER_SECONDS : undefined)
+  );
 }
 
 const GENERIC_INTERNAL = 'an internal error occurred';

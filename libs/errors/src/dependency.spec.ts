@@ -3,7 +3,7 @@ import { DrizzleQueryError } from 'drizzle-orm';
 import Redis from 'ioredis';
 import * as kafkajs from 'kafkajs';
 import { Client, DatabaseError } from 'pg';
-import { AionError, toAionError } from './aion-error';
+import { AionError, retryAfterFor, toAionError } from './aion-error';
 import { DEPENDENCY_RETRY_AFTER_SECONDS, isDependencyUnavailable } from './dependency';
 
 /** A loopback port nothing listens on (bound, then released). */
@@ -128,23 +128,31 @@ describe('toAionError on dependency failures', () => {
     );
     expect(err.code).toBe('service.unavailable');
     expect(err.httpStatus).toBe(503);
-    expect(err.retryAfterSeconds).toBe(DEPENDENCY_RETRY_AFTER_SECONDS);
+    expect(retryAfterFor(err)).toBe(DEPENDENCY_RETRY_AFTER_SECONDS);
     expect(JSON.stringify(err.toEnvelope('r'))).not.toMatch(/10\.0\.0\.7/);
   });
 
   it('leaves a constraint violation an internal error', () => {
     const err = toAionError(pgError('23505', 'duplicate key value violates unique constraint'));
     expect(err.code).toBe('internal.error');
-    expect(err.retryAfterSeconds).toBeUndefined();
+    expect(retryAfterFor(err)).toBeUndefined();
   });
+});
 
-  it('gives every 503 a Retry-After, keeping one that was chosen', () => {
-    expect(new AionError('service.unavailable', 'busy').retryAfterSeconds).toBe(
+describe('retryAfterFor', () => {
+  it('gives every 503 a Retry-After, keeping one the thrower chose, and nothing else one', () => {
+    // Absent on the error itself: a 503 without a chosen wait says "down" (breakers count it).
+    expect(new AionError('service.unavailable', 'down').retryAfterSeconds).toBeUndefined();
+    expect(retryAfterFor(new AionError('service.unavailable', 'down'))).toBe(
       DEPENDENCY_RETRY_AFTER_SECONDS,
     );
     expect(
-      new AionError('service.unavailable', 'busy', { retryAfterSeconds: 1 }).retryAfterSeconds,
+      retryAfterFor(new AionError('service.unavailable', 'busy', { retryAfterSeconds: 1 })),
     ).toBe(1);
-    expect(new AionError('internal.error', 'x').retryAfterSeconds).toBeUndefined();
+    expect(
+      retryAfterFor(new AionError('rate_limit.exceeded', 'slow', { retryAfterSeconds: 7 })),
+    ).toBe(7);
+    expect(retryAfterFor(new AionError('internal.error', 'x'))).toBeUndefined();
+    expect(retryAfterFor(new AionError('service.timeout', 'x'))).toBeUndefined();
   });
 });

@@ -89,13 +89,12 @@ describe('gRPC round trip', () => {
     expect(rebuilt.message).not.toMatch(/SELECT/);
   });
 
-  it('carries a lost dependency across as 503 with its Retry-After', () => {
+  it('carries a lost dependency across as 503', () => {
     const lost = toAionError(
       Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
     );
     const status = toGrpcStatus(lost, 'req-2');
     expect(status.code).toBe(GrpcStatus.UNAVAILABLE);
-    expect(status.metadata.get('retry-after')).toEqual(['2']);
     const rebuilt = fromGrpcError({
       code: status.code,
       details: status.details,
@@ -103,17 +102,18 @@ describe('gRPC round trip', () => {
     });
     expect(rebuilt.code).toBe('service.unavailable');
     expect(rebuilt.httpStatus).toBe(503);
-    expect(rebuilt.retryAfterSeconds).toBe(2);
+    expect(rebuilt.message).not.toMatch(/ECONNREFUSED/);
   });
 
-  it('gives UNAVAILABLE without a trailer (a peer that is down) a Retry-After', () => {
+  it('maps UNAVAILABLE without a trailer (a peer that is down) to 503, without a chosen wait', () => {
     const rebuilt = fromGrpcError({
       code: GrpcStatus.UNAVAILABLE,
       details: 'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:50051',
       metadata: new Metadata(),
     });
     expect(rebuilt.code).toBe('service.unavailable');
-    expect(rebuilt.retryAfterSeconds).toBe(2);
+    // Breakers count a 503 without one as the peer being down; clients still get Retry-After.
+    expect(rebuilt.retryAfterSeconds).toBeUndefined();
     expect(rebuilt.message).not.toMatch(/ECONNREFUSED/);
   });
 
@@ -142,11 +142,20 @@ describe('errorMiddleware', () => {
   app.get('/boom', () => {
     throw new Error('connect ECONNREFUSED 10.0.0.5:5432 user=aion password=s3cret');
   });
+  app.get('/peer-down', () => {
+    throw fromGrpcError({ code: GrpcStatus.UNAVAILABLE, details: '', metadata: new Metadata() });
+  });
   app.get('/db-down', () => {
     throw Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:5432'), { code: 'ECONNREFUSED' });
   });
   app.use(notFoundMiddleware());
   app.use(errorMiddleware());
+
+  it('answers a 503 nobody chose a wait for (a peer that is down) with Retry-After too', async () => {
+    const res = await request(app).get('/peer-down');
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('2');
+  });
 
   it('answers a lost dependency with 503 service.unavailable and Retry-After', async () => {
     const res = await request(app).get('/db-down');

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
-import { AionError, toAionError } from './aion-error';
+import { AionError, retryAfterFor, toAionError } from './aion-error';
 
 /** Where the request id lives once the gateway's request-id middleware has run. */
 export function requestIdOf(req: Request, res: Response): string {
@@ -65,8 +65,8 @@ export function errorMiddleware(log?: ErrorLogger): ErrorRequestHandler {
       res.end();
       return;
     }
-    if (error.retryAfterSeconds !== undefined)
-      res.setHeader('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
+    const retryAfter = retryAfterFor(error);
+    if (retryAfter !== undefined) res.setHeader('Retry-After', String(Math.ceil(retryAfter)));
     res.setHeader('X-Request-ID', requestId);
     res.status(error.httpStatus).json(error.toEnvelope(requestId));
   };
