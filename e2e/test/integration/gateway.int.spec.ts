@@ -255,7 +255,7 @@ describe('gateway: REST and SSE as clients use them', () => {
     expect(missing.json['error_code']).toBe('resource.not_found');
   });
 
-  it('replays idempotent POSTs, refuses a reused key with another payload (422) and one still running (409)', async () => {
+  it('replays idempotent POSTs, refuses a reused key with another payload (422), and joins a repeat to the task still running', async () => {
     const key = await newKey();
     const idem = uniqueName('idem');
     const first = await call(gatewayA, 'POST', '/v1/tasks', {
@@ -292,13 +292,20 @@ describe('gateway: REST and SSE as clients use them', () => {
       headers: { 'idempotency-key': slowKey, prefer: 'wait=5' },
     });
     await new Promise((r) => setTimeout(r, 300));
+    // The key derives the task id, so the repeat submits the same task instead of a second one.
     const concurrent = await call(gatewayB, 'POST', '/v1/tasks', {
       key,
       body: chat(),
       headers: { 'idempotency-key': slowKey, prefer: 'wait=5' },
     });
-    expect(concurrent.status).toBe(409);
-    expect((await inFlight).status).toBe(200);
+    const original = await inFlight;
+    expect(original.status).toBe(200);
+    expect(concurrent.status).toBe(200);
+    expect(concurrent.json['task_id']).toBe(original.json['task_id']);
+    expect([concurrent.json['deduplicated'], original.json['deduplicated']].sort()).toEqual([
+      false,
+      true,
+    ]);
     llm.behave({ tokenDelayMs: 0 });
   });
 
