@@ -128,7 +128,9 @@ function parameters(route: Route): JsonSchema[] {
       name: 'Idempotency-Key',
       in: 'header',
       required: false,
-      description: 'Repeat-safe POST: the first answer is replayed for 15 minutes',
+      description: route.submitsTask
+        ? 'Repeat-safe POST: the key names one task (its id derives from the key unless the request names one); a repeat gets the first answer, or, when there is none (a 5xx, a lost connection, still running), the same task. Remembered for 24 hours unless the deployment sets otherwise'
+        : 'Repeat-safe POST: a repeat gets the first answer below 500 (409 while the first still runs). Remembered for 24 hours unless the deployment sets otherwise',
       schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
     });
   return list;
