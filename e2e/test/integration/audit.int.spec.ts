@@ -132,6 +132,49 @@ describe('the audit trail over REST', () => {
     ]);
   });
 
+  it('writes an admin change and its audit record in one transaction: no record, no change', async () => {
+    // The audit record alone fails to store (a trigger refuses audit events on the outbox): the
+    // key it would have recorded must not exist either, and the next attempt, once the trail
+    // stores again, keeps both.
+    await platform.db.queryAsOwner(`
+      create function refuse_audit() returns trigger language plpgsql as $$
+      begin
+        if new.event_type = 'audit.recorded' then raise exception 'audit store down'; end if;
+        return new;
+      end $$`);
+    await platform.db.queryAsOwner(
+      'create trigger refuse_audit before insert on gw_outbox for each row execute function refuse_audit()',
+    );
+    const name = uniqueName('unaudited');
+    let refused: Awaited<ReturnType<typeof call>>;
+    try {
+      refused = await call(gateway, 'POST', '/api/v1/auth/keys', {
+        key: admin,
+        body: { name, role: 'developer' },
+      });
+    } finally {
+      await platform.db.queryAsOwner('drop trigger refuse_audit on gw_outbox');
+      await platform.db.queryAsOwner('drop function refuse_audit()');
+    }
+    expect(refused.status).toBeGreaterThanOrEqual(500);
+    expect(refused.json['key']).toBeUndefined();
+    const listed = await call(gateway, 'GET', '/api/v1/auth/keys', { key: admin });
+    expect((listed.json['data'] as Json[]).map((k) => k['name'])).not.toContain(name);
+
+    const created = await call(gateway, 'POST', '/api/v1/auth/keys', {
+      key: admin,
+      body: { name, role: 'developer' },
+    });
+    expect(created.status).toBe(201);
+    const recorded = await eventually(async () => {
+      const res = await call(gateway, 'GET', '/api/v1/audit?action=api_key.created', {
+        key: admin,
+      });
+      return records(res.json).find((r) => r['resource_id'] === created.json['id']);
+    }, 60_000);
+    expect(recorded).toMatchObject({ outcome: 'success', details: { name } });
+  });
+
   it("keeps the gateway's own refusals (a credential without the permission) as denied", async () => {
     const developer = await newKey('developer');
     const refused = await call(gateway, 'POST', '/api/v1/auth/keys', {
@@ -186,7 +229,7 @@ describe('the audit trail over REST', () => {
     expect(usage.json).toEqual({ data: [] });
   });
 
-  it('totals a finished task by UTC day and engine', async () => {
+  it('totals a finished task by UTC day, engine and model', async () => {
     const developer = await newKey('developer');
     const done = await call(gateway, 'POST', '/v1/tasks', {
       key: developer.key,
@@ -206,6 +249,7 @@ describe('the audit trail over REST', () => {
       expect.objectContaining({
         day: new Date().toISOString().slice(0, 10),
         engine: 'local-summarize',
+        model: 'summarize_text',
         tasks: 1,
       }),
     ]);

@@ -93,12 +93,22 @@ interface Unit {
   db: Db;
   tenantId: string;
   tx: Tx;
+  /** Work started inside the unit (a timer, a background task) may outlive it: then it is none. */
+  open: boolean;
 }
 const units = new AsyncLocalStorage<Unit>();
 const openUnit = (db: Db) => {
   const unit = units.getStore();
-  return unit?.db === db ? unit : undefined;
+  return unit?.open && unit.db === db ? unit : undefined;
 };
+
+/**
+ * Runs `fn` outside any unit of work: for what a request may start but must not join, such as
+ * the outbox relay's timers (the async context would otherwise follow every timer they set).
+ */
+export function outsideUnitOfWork<T>(fn: () => T): T {
+  return units.exit(fn);
+}
 
 /**
  * Runs `fn` so that every `withTenant(db, tenantId, ...)` inside it joins one transaction: a
@@ -112,9 +122,14 @@ export async function inUnitOfWork<T>(db: Db, tenantId: string, fn: () => Promis
     if (unit.tenantId === tenantId) return fn();
     throw new Error('a unit of work cannot span two tenants');
   }
-  return inTransaction(db, [setTenantStatement(tenantId)], (tx) =>
-    units.run({ db, tenantId, tx }, fn),
-  );
+  return inTransaction(db, [setTenantStatement(tenantId)], async (tx) => {
+    const opened: Unit = { db, tenantId, tx, open: true };
+    try {
+      return await units.run(opened, fn);
+    } finally {
+      opened.open = false;
+    }
+  });
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   timestamp,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { inTransaction, rowsOf, type Db, type DbOrTx } from '@aion/db';
+import { inTransaction, outsideUnitOfWork, rowsOf, type Db, type DbOrTx } from '@aion/db';
 import type { Logger } from '@aion/telemetry';
 import type { EventBus } from './bus';
 import type { EventType } from './catalog';
@@ -298,7 +298,8 @@ export class OutboxRelay {
 
   private schedule(delayMs: number): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), delayMs);
+    // A nudge comes from inside a writer's transaction: the relay's own must not inherit it.
+    this.timer = outsideUnitOfWork(() => setTimeout(() => void this.tick(), delayMs));
     this.timer.unref?.();
   }
 

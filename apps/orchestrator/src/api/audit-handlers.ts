@@ -88,6 +88,7 @@ export function auditHandlers(trail: AuditLogService) {
           totals: totals.map((t) => ({
             day: t.day,
             engine: t.engine,
+            model: t.model,
             tasks: BigInt(t.tasks),
             inputTokens: BigInt(t.inputTokens),
             outputTokens: BigInt(t.outputTokens),

@@ -17,7 +17,8 @@ export function isPlatformAdmin(principal: Principal | undefined, platformTenant
 /** ListCircuitBreakers and ResetCircuitBreakers of aion.v1.OrchestratorAdminService. */
 export function breakerHandlers(
   breakers: BreakerRegistry,
-  audit: AuditRecorder,
+  // Breakers are platform-wide, not the tenant's rows: their reset is recorded on its own.
+  audit: Pick<AuditRecorder, 'record'>,
   platformTenant: string,
 ) {
   return {

@@ -186,10 +186,14 @@ export function registerOrchestratorApi(
       }),
       getBudgetState: async (req) => ({ state: budgetState(await budgets.state(req.projectId)) }),
       setBudgetLimit: async (req) => {
-        const state = await budgets.setLimit(req.projectId, req.limitUsd);
-        await audit.record('budget.set_limit', req.projectId || 'tenant', {
-          limit_usd: req.limitUsd,
-        });
+        const state = await audit.recordChange(
+          () => budgets.setLimit(req.projectId, req.limitUsd),
+          () => ({
+            action: 'budget.set_limit',
+            resourceId: req.projectId || 'tenant',
+            details: { limit_usd: req.limitUsd },
+          }),
+        );
         return { state: budgetState(state) };
       },
       listEngines: async (req) => ({

@@ -28,6 +28,8 @@ export interface UsageEntry {
   taskId: string;
   projectId: string;
   engine: string;
+  /** The model that served ('' for events recorded before they named it). */
+  model: string;
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
@@ -48,6 +50,7 @@ export interface UsageTotal {
   /** YYYY-MM-DD, UTC. */
   day: string;
   engine: string;
+  model: string;
   tasks: number;
   inputTokens: number;
   outputTokens: number;
@@ -70,7 +73,7 @@ export interface AuditLogStore {
 
 /**
  * Reading the trail. A window is [since, until): one that ends before it starts is empty, not an
- * error (every well-formed request is answered). Totals have one row per day and engine with
+ * error (every well-formed request is answered). Totals have one row per day, engine and model with
  * usage, so even an unbounded window is bounded by what the tenant really used.
  */
 export class AuditLogService {

@@ -75,8 +75,14 @@ export interface TaskResubmitter {
 }
 
 /** Audit trail for operator actions. */
+/** Records a change in the transaction that makes it (the service's AuditTrail). */
 export interface DeadLetterAudit {
-  record(action: string, resourceId: string, details: Record<string, unknown>): Promise<void>;
+  recordChange<T>(
+    change: () => Promise<T>,
+    entry: (
+      result: T,
+    ) => { action: string; resourceId: string; details?: Record<string, unknown> } | undefined,
+  ): Promise<T>;
 }
 
 /** Replaying the same entry again derives the same task id, so a retried call runs it once. */
@@ -111,46 +117,54 @@ export class DeadLetterService {
 
   async resolve(id: string, note: string | undefined): Promise<DeadLetter> {
     const entry = await this.open(id);
-    const closed = await this.store.close(entry.id, {
-      by: requireTenant().subject,
-      resolution: 'resolved',
-      note,
-    });
+    const closed = await this.audit.recordChange(
+      () =>
+        this.store.close(entry.id, { by: requireTenant().subject, resolution: 'resolved', note }),
+      (done) =>
+        done && {
+          action: 'dlq.resolve',
+          resourceId: id,
+          details: { source: entry.source, ref: entry.ref },
+        },
+    );
     if (!closed) throw this.alreadyClosed(await this.get(id));
-    await this.audit.record('dlq.resolve', id, { source: entry.source, ref: entry.ref });
     return closed;
   }
 
   async replay(id: string, note: string | undefined): Promise<DeadLetter> {
     const entry = await this.open(id);
     const by = requireTenant().subject;
-    let closed: DeadLetter | undefined;
+    // The replayed task is submitted first, on its own: its id derives from the entry, so a
+    // retried replay finds it instead of running it twice. Closing the entry and its audit
+    // record then commit together.
+    let close: () => Promise<DeadLetter | undefined>;
     if (entry.source === 'task') {
       const request = entry.payload as unknown as TaskRequestDoc;
       const { record } = await this.tasks.submit({ ...request, task_id: replayTaskId(entry.id) });
-      closed = await this.store.close(entry.id, {
-        by,
-        resolution: 'replayed',
-        note,
-        replayRef: record.id,
-      });
+      close = () =>
+        this.store.close(entry.id, { by, resolution: 'replayed', note, replayRef: record.id });
     } else {
       const message = await this.store.message(entry.id);
       if (!message) throw AionError.conflict(`dead letter ${id} holds no record to republish`);
-      closed = await this.store.close(entry.id, {
-        by,
-        resolution: 'replayed',
-        note,
-        replayRef: message.eventId,
-        republish: true,
-      });
+      close = () =>
+        this.store.close(entry.id, {
+          by,
+          resolution: 'replayed',
+          note,
+          replayRef: message.eventId,
+          republish: true,
+        });
     }
+    const closed = await this.audit.recordChange(close, (done) =>
+      done
+        ? {
+            action: 'dlq.replay',
+            resourceId: id,
+            details: { source: entry.source, ref: entry.ref, replay_ref: done.replayRef ?? '' },
+          }
+        : undefined,
+    );
     if (!closed) throw this.alreadyClosed(await this.get(id));
-    await this.audit.record('dlq.replay', id, {
-      source: entry.source,
-      ref: entry.ref,
-      replay_ref: closed.replayRef ?? '',
-    });
     return closed;
   }
 

@@ -107,8 +107,14 @@ export interface GovernanceStore {
   version(role: string, version: number): Promise<PromptVersion | undefined>;
 }
 
+/** Records a change in the transaction that makes it (the service's AuditTrail). */
 export interface GovernanceAudit {
-  record(action: string, resourceId: string, details: Record<string, unknown>): Promise<void>;
+  recordChange<T>(
+    change: () => Promise<T>,
+    entry: (
+      result: T,
+    ) => { action: string; resourceId: string; details?: Record<string, unknown> } | undefined,
+  ): Promise<T>;
 }
 
 const ROLE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -148,9 +154,10 @@ export class GovernanceService {
 
   async upsertRole(name: string, settings: AgentRoleSettings): Promise<AgentRoleStatus> {
     await this.withDefaults();
-    const role = await this.store.upsertRole(roleName(name), settings);
-    await this.audit.record('governance.role_upserted', name, { ...settings });
-    return role;
+    return this.audit.recordChange(
+      () => this.store.upsertRole(roleName(name), settings),
+      () => ({ action: 'governance.role_upserted', resourceId: name, details: { ...settings } }),
+    );
   }
 
   async status(): Promise<AgentRoleStatus[]> {
@@ -169,16 +176,27 @@ export class GovernanceService {
     if (update.source === 'manual') {
       const known = await this.store.status(role);
       if (known.length === 0) throw AionError.notFound('agent role', role);
-      const version = await this.store.addManualVersion(role, update.prompt, update.reason, by);
-      await this.audit.record('governance.prompt_set', role, { version: version.version });
-      return version;
+      return this.audit.recordChange(
+        () => this.store.addManualVersion(role, update.prompt, update.reason, by),
+        (version) => ({
+          action: 'governance.prompt_set',
+          resourceId: role,
+          details: { version: version.version },
+        }),
+      );
     }
-    const outcome = await this.store.addAutomaticVersion(role, update.prompt, update.reason, by);
+    const outcome = await this.audit.recordChange(
+      () => this.store.addAutomaticVersion(role, update.prompt, update.reason, by),
+      (added) =>
+        'kind' in added
+          ? undefined
+          : {
+              action: 'governance.prompt_proposed',
+              resourceId: role,
+              details: { version: added.version, status: added.status },
+            },
+    );
     if ('kind' in outcome) throw refusalError(role, outcome);
-    await this.audit.record('governance.prompt_proposed', role, {
-      version: outcome.version,
-      status: outcome.status,
-    });
     return outcome;
   }
 
@@ -203,14 +221,17 @@ export class GovernanceService {
         'auth.forbidden',
         `${owner} proposed ${role}@${version} and may not approve it, with any credential: another person must`,
       );
-    const decided = await this.store.decide(role, version, { ...decision, by });
+    const decided = await this.audit.recordChange(
+      () => this.store.decide(role, version, { ...decision, by }),
+      (done) =>
+        done && {
+          action: decision.approve ? 'governance.prompt_approved' : 'governance.prompt_rejected',
+          resourceId: role,
+          details: { version, note: decision.note },
+        },
+    );
     if (!decided)
       throw AionError.conflict(`prompt version ${role}@${version} was decided meanwhile`);
-    await this.audit.record(
-      decision.approve ? 'governance.prompt_approved' : 'governance.prompt_rejected',
-      role,
-      { version, note: decision.note },
-    );
     return decided;
   }
 

@@ -44,6 +44,11 @@ export interface TaskUsage {
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
+  /**
+   * The model that served: the provider's model id, or the module of a local engine. Carried by
+   * usage.recorded into the usage ledger; the task's own row does not keep it.
+   */
+  model?: string;
 }
 
 export interface TaskError {
@@ -184,6 +189,8 @@ export interface EngineOutput {
   output: unknown;
   inputTokens: number;
   outputTokens: number;
+  /** The model that served (the provider's model id, or the module). */
+  model: string;
 }
 
 /** Runs a task on one engine (a module on module-host, or an OpenAI-compatible provider). */

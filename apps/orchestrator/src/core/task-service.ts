@@ -484,6 +484,7 @@ export class TaskService {
           inputTokens: output.inputTokens,
           outputTokens: output.outputTokens,
           costUsd,
+          model: output.model,
         };
         // The result and the actual cost are recorded in one transaction.
         const done = await repository.transition(

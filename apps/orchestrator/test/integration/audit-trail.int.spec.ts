@@ -53,7 +53,14 @@ describe('the audit trail and usage ledger', () => {
     await new OutboxRelay({ db: database.db, table: outbox, bus: newBus() }).flush(20_000);
   }
 
-  const usage = (tenantId: string, taskId: string, engine: string, tokens: number, cost: number) =>
+  const usage = (
+    tenantId: string,
+    taskId: string,
+    engine: string,
+    tokens: number,
+    cost: number,
+    model = 'llama-3.1-8b',
+  ) =>
     runWithTenant(request(tenantId, 'aion/orchestrator'), () =>
       withTenant(database.db, tenantId, (tx) =>
         writer.add(tx, {
@@ -63,7 +70,13 @@ describe('the audit trail and usage ledger', () => {
             taskId,
             projectId: 'p1',
             engine,
-            usage: { inputTokens: tokens, outputTokens: tokens * 2, costUsd: cost, latencyMs: 5 },
+            usage: {
+              inputTokens: tokens,
+              outputTokens: tokens * 2,
+              costUsd: cost,
+              latencyMs: 5,
+              model,
+            },
           },
         }),
       ),
@@ -99,7 +112,8 @@ describe('the audit trail and usage ledger', () => {
     );
     await usage(tenantA, 't1', 'local-llama', 10, 0.5);
     await usage(tenantA, 't2', 'local-llama', 20, 0.25);
-    await usage(tenantA, 't3', 'gpt-api', 1, 1);
+    await usage(tenantA, 't2b', 'local-llama', 5, 0.5, 'llama-3.1-70b');
+    await usage(tenantA, 't3', 'gpt-api', 1, 1, 'gpt-4o');
     await usage(tenantB, 't4', 'local-llama', 1000, 100);
     await relay();
     await relay(true);
@@ -110,7 +124,7 @@ describe('the audit trail and usage ledger', () => {
     await eventually(
       async () =>
         (await countAsOwner('orc_audit_log', tenantA)) === 3 &&
-        (await countAsOwner('orc_usage_records', tenantA)) === 3 &&
+        (await countAsOwner('orc_usage_records', tenantA)) === 4 &&
         (await countAsOwner('orc_audit_log', tenantB)) === 1 &&
         (await countAsOwner('orc_usage_records', tenantB)) === 1,
       90_000,
@@ -188,14 +202,32 @@ describe('the audit trail and usage ledger', () => {
     expect(bUsage.map((t) => [t.engine, t.tasks, t.costUsd])).toEqual([['local-llama', 1, 100]]);
   });
 
-  it('sums usage by UTC day and engine, never counting a redelivered event twice', async () => {
+  it('sums usage by UTC day, engine and model, never counting a redelivered event twice', async () => {
     const totals = await inTenant(tenantA, () => service.usageTotals({}));
     const today = new Date().toISOString().slice(0, 10);
     expect(totals).toEqual([
-      { day: today, engine: 'gpt-api', tasks: 1, inputTokens: 1, outputTokens: 2, costUsd: 1 },
+      {
+        day: today,
+        engine: 'gpt-api',
+        model: 'gpt-4o',
+        tasks: 1,
+        inputTokens: 1,
+        outputTokens: 2,
+        costUsd: 1,
+      },
       {
         day: today,
         engine: 'local-llama',
+        model: 'llama-3.1-70b',
+        tasks: 1,
+        inputTokens: 5,
+        outputTokens: 10,
+        costUsd: 0.5,
+      },
+      {
+        day: today,
+        engine: 'local-llama',
+        model: 'llama-3.1-8b',
         tasks: 2,
         inputTokens: 30,
         outputTokens: 60,
@@ -209,7 +241,7 @@ describe('the audit trail and usage ledger', () => {
       }),
     );
     expect(past).toEqual([]);
-    // The whole history at once: still one row per day and engine.
+    // The whole history at once: still one row per day, engine and model.
     const all = await inTenant(tenantA, () =>
       service.usageTotals({ since: new Date('2000-01-01T00:00:00Z') }),
     );

@@ -38,6 +38,18 @@ function handlersWith(api: Partial<SovereignApi>) {
     audit: {
       record: async (action, resourceId, details = {}, outcome = 'success') =>
         void audited.push({ action, resourceId, details, outcome }),
+      // In memory, the one transaction is: nothing is recorded unless the change succeeded.
+      recordChange: async <T>(
+        change: () => Promise<T>,
+        entry: (
+          result: T,
+        ) => { action: string; resourceId: string; details?: Record<string, unknown> } | undefined,
+      ) => {
+        const result = await change();
+        const e = entry(result);
+        if (e) audited.push({ ...e, details: e.details ?? {}, outcome: 'success' });
+        return result;
+      },
     },
     ...api,
   } as SovereignApi);

@@ -54,37 +54,47 @@ type Loose = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- o
  */
 const DENIED = /^(auth|state|sovereign)\./;
 
+/** Mutations of platform-wide rows (no tenant's transaction to join): recorded after them. */
+const PLATFORM_WIDE = new Set<string>(['rotateReceiptKey']);
+
 /**
- * Records every mutation on audit.activity after the handler returns: successes, and refusals
- * as `denied` with the error (the refusal is still what the caller gets).
+ * Records every mutation on audit.activity: a success in the transaction that makes the change
+ * (both commit or neither), a refusal as `denied` with the error on its own (the refusal is
+ * still what the caller gets).
  */
 function withAudit<H extends Record<string, unknown>>(
   handlers: H,
-  audit: Pick<AuditTrail, 'record'>,
+  audit: Pick<AuditTrail, 'record' | 'recordChange'>,
 ): H {
   const wrapped: Record<string, unknown> = { ...handlers };
   for (const [name, describe] of Object.entries(AUDITED)) {
     const handler = handlers[name] as (req: Loose, ctx: Loose) => Promise<Loose>;
     wrapped[name] = async (req: Loose, ctx: Loose) => {
       const reason = req.reason ? { reason: req.reason } : {};
-      let res: Loose;
+      const entry = (res: Loose) => {
+        const [action, id] = describe(req, res);
+        return { action, resourceId: String(id ?? ''), details: reason };
+      };
       try {
-        res = await handler(req, ctx);
+        if (PLATFORM_WIDE.has(name)) {
+          const res = await handler(req, ctx);
+          const { action, resourceId, details } = entry(res);
+          await audit.record(action, resourceId, details);
+          return res;
+        }
+        return await audit.recordChange(() => handler(req, ctx), entry);
       } catch (err) {
         if (err instanceof AionError && DENIED.test(err.code)) {
-          const [action, id] = describe(req, {});
+          const { action, resourceId } = entry({});
           await audit.record(
             action,
-            String(id ?? ''),
+            resourceId,
             { ...reason, error_code: err.code, error: err.message },
             'denied',
           );
         }
         throw err;
       }
-      const [action, id] = describe(req, res);
-      await audit.record(action, String(id ?? ''), reason);
-      return res;
     };
   }
   return wrapped as H;
@@ -99,7 +109,7 @@ export interface SovereignApi {
   overrides: ComplianceOverrides;
   receipts: ReceiptKeyring;
   /** Operator and admin actions on audit.activity (the domain events carry them as well). */
-  audit: Pick<AuditTrail, 'record'>;
+  audit: Pick<AuditTrail, 'record' | 'recordChange'>;
 }
 
 const required = (value: string, field: string) => {

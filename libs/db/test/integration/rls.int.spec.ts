@@ -160,6 +160,16 @@ function rlsSuite(
       expect(rowsB.map((r) => r.body)).toEqual(['b1']);
     });
 
+    it('work a unit of work starts but that runs after it (a timer) is on its own again', async () => {
+      let later: Promise<unknown> | undefined;
+      await inUnitOfWork(database.db, 'tenant-a', async () => {
+        later = new Promise((resolve) => setTimeout(resolve, 50)).then(() =>
+          withoutTenant(database.db, (tx) => tx.select().from(notes)),
+        );
+      });
+      await expect(later).resolves.toEqual([]);
+    });
+
     it('the tenant setting does not leak past the transaction', async () => {
       await withTenant(database.db, 'tenant-a', (tx) => tx.select().from(notes));
       expect(await database.db.select().from(notes)).toEqual([]);

@@ -12,7 +12,7 @@ const REMEMBERED = 10_000;
  * operation a minute: a key hammering a route it may not call cannot flood the trail.
  */
 export function deniedAudit(
-  audit: AuditRecorder,
+  audit: Pick<AuditRecorder, 'record'>,
   logger: Logger,
 ): (route: Route, principal: Principal) => void {
   const last = new Map<string, number>();

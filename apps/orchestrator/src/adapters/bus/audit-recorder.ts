@@ -50,6 +50,7 @@ export function usageEntryFrom(event: IncomingEvent): UsageEntry {
     taskId: p.taskId,
     projectId: p.projectId,
     engine: p.engine,
+    model: p.usage?.model ?? '',
     inputTokens: p.usage?.inputTokens ?? 0,
     outputTokens: p.usage?.outputTokens ?? 0,
     costUsd: cost,

@@ -83,6 +83,7 @@ export class PostgresAuditLog extends TenantRepository implements AuditLogStore 
         .select({
           day,
           engine: usageRecords.engine,
+          model: usageRecords.model,
           tasks: sql<string>`count(*)`,
           inputTokens: sql<string>`sum(${usageRecords.inputTokens})`,
           outputTokens: sql<string>`sum(${usageRecords.outputTokens})`,
@@ -95,12 +96,13 @@ export class PostgresAuditLog extends TenantRepository implements AuditLogStore 
             range.until ? lt(usageRecords.occurredAt, range.until) : undefined,
           ),
         )
-        .groupBy(day, usageRecords.engine)
-        .orderBy(asc(day), asc(usageRecords.engine));
+        .groupBy(day, usageRecords.engine, usageRecords.model)
+        .orderBy(asc(day), asc(usageRecords.engine), asc(usageRecords.model));
       // count/sum come back as numeric text; totals of one tenant's window fit a double.
       return rows.map((r) => ({
         day: r.day,
         engine: r.engine,
+        model: r.model,
         tasks: Number(r.tasks),
         inputTokens: Number(r.inputTokens),
         outputTokens: Number(r.outputTokens),

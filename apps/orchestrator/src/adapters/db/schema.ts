@@ -323,7 +323,7 @@ export const auditLog = pgTable(
 ).enableRLS();
 
 /**
- * What each finished task cost (usage.recorded), one row per event id; totals by day and engine
+ * What each finished task cost (usage.recorded), one row per event id; totals by day, engine, model
  * are summed on read, so a redelivered event can never be counted twice.
  */
 export const usageRecords = pgTable(
@@ -335,6 +335,7 @@ export const usageRecords = pgTable(
     taskId: text('task_id').notNull(),
     projectId: text('project_id').notNull(),
     engine: text('engine').notNull(),
+    model: text('model').notNull().default(''),
     inputTokens: bigint('input_tokens', { mode: 'number' }).notNull(),
     outputTokens: bigint('output_tokens', { mode: 'number' }).notNull(),
     costUsd: numeric('cost_usd', { precision: 18, scale: 8, mode: 'number' }).notNull(),

@@ -94,7 +94,9 @@ function transitionEvents(
       ...(record.error ? { error: record.error } : {}),
     },
   }));
-  if (record.status === 'OK' && record.usage)
+  // The patch's usage names the model that served; the stored row does not keep it.
+  const usage = patch.usage ?? record.usage;
+  if (record.status === 'OK' && usage)
     events.push({
       type: 'usage.recorded',
       key: id,
@@ -102,7 +104,7 @@ function transitionEvents(
         taskId: id,
         projectId: record.projectId,
         engine: record.engine?.name ?? '',
-        usage: { ...record.usage },
+        usage: { ...usage },
       },
     });
   if (patch.violation)

@@ -38,6 +38,7 @@ export class ModuleEngineExecutor {
       output,
       inputTokens: estimateTokens(call.params),
       outputTokens: estimateTokens(output),
+      model: engine.module,
     };
   }
 }

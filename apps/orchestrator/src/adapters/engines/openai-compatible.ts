@@ -170,6 +170,7 @@ export class OpenAiCompatibleExecutor {
         output: shapeOutput(call.intent, answer.content, model, answer.finishReason, parsed),
         inputTokens: answer.inputTokens,
         outputTokens: answer.outputTokens,
+        model,
       };
     }
   }

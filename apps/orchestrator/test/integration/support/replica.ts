@@ -70,7 +70,7 @@ export class HeldEngines implements EngineExecutor {
         text: String(call.params['text']),
         call,
         succeed: (text = 'ok') =>
-          resolve({ output: { summary: text }, inputTokens: 1, outputTokens: 1 }),
+          resolve({ output: { summary: text }, inputTokens: 1, outputTokens: 1, model: 'test' }),
         fail: reject,
       };
       call.signal.addEventListener('abort', () => reject(call.signal.reason), { once: true });
@@ -99,7 +99,12 @@ export class ScriptedEngines implements EngineExecutor {
     this.calls.push(engine.name);
     const error = this.failing.get(engine.name);
     if (error) throw error;
-    return { output: { summary: `by ${engine.name}` }, inputTokens: 1, outputTokens: 1 };
+    return {
+      output: { summary: `by ${engine.name}` },
+      inputTokens: 1,
+      outputTokens: 1,
+      model: engine.name,
+    };
   }
 }
 

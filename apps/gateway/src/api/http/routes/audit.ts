@@ -43,6 +43,7 @@ const AuditRecord = z.object({
 const UsageTotal = z.object({
   day: z.iso.date().describe('UTC day'),
   engine: z.string(),
+  model: z.string().describe('The model that served (empty for usage recorded before models were)'),
   tasks: z.int().min(0),
   input_tokens: z.int().min(0),
   output_tokens: z.int().min(0),
@@ -54,7 +55,7 @@ type Outcome = z.infer<typeof AuditRecord>['outcome'];
 
 /**
  * /api/v1/audit and /api/v1/usage: the caller's tenant's durable audit trail (denied attempts
- * included) and its usage by day and engine, as the orchestrator stored them from the bus.
+ * included) and its usage by day, engine and model, as the orchestrator stored them from the bus.
  */
 export function auditRoutes(admin: Client, requestTimeoutMs: number): Route[] {
   const o = { deadlineMs: requestTimeoutMs };
@@ -110,13 +111,13 @@ export function auditRoutes(admin: Client, requestTimeoutMs: number): Route[] {
       method: 'get',
       path: '/api/v1/usage',
       operationId: 'getUsageTotals',
-      summary: "This tenant's tasks, tokens and cost by UTC day and engine",
+      summary: "This tenant's tasks, tokens and cost by UTC day, engine and model",
       tag: 'budget',
       access: 'budget:read',
       request: { query: UsageQuery },
       responses: {
         200: {
-          description: 'Totals by day, then engine (days without usage are absent)',
+          description: 'Totals by day, then engine and model (days without usage are absent)',
           schema: z.object({ data: z.array(UsageTotal) }),
         },
       },
@@ -131,6 +132,7 @@ export function auditRoutes(admin: Client, requestTimeoutMs: number): Route[] {
             data: totals.map((t) => ({
               day: t.day,
               engine: t.engine,
+              model: t.model,
               tasks: Number(t.tasks),
               input_tokens: Number(t.inputTokens),
               output_tokens: Number(t.outputTokens),

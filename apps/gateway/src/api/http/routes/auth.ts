@@ -121,13 +121,14 @@ export function authRoutes(deps: {
       responses: { 201: { description: 'The user', schema: User } },
       errors: [409],
       async handle({ body, principal }) {
-        const user = await sessions.createUser(
-          principal.tenantId,
-          body.username,
-          body.password,
-          body.role,
+        const user = await audit.recordChange(
+          () => sessions.createUser(principal.tenantId, body.username, body.password, body.role),
+          (created) => ({
+            action: 'user.created',
+            resourceId: created.id,
+            details: { username: created.username, role: created.role },
+          }),
         );
-        await audit.record('user.created', user.id, { username: user.username, role: user.role });
         return {
           status: 201,
           body: {
@@ -152,21 +153,28 @@ export function authRoutes(deps: {
         RevokeKey: { operationId: 'revokeApiKey', parameters: { id: '$response.body#/id' } },
       },
       async handle({ body, principal }) {
-        const { key, record } = await keys.create({
-          tenantId: principal.tenantId,
-          role: body.role,
-          name: body.name,
-          owner: principal.owner,
-          expiresAt:
-            body.expires_in_seconds === undefined
-              ? null
-              : new Date(Date.now() + body.expires_in_seconds * 1000),
-        });
-        await audit.record('api_key.created', record.id, {
-          name: record.name,
-          role: record.role,
-          expires_at: record.expiresAt?.toISOString() ?? null,
-        });
+        const { key, record } = await audit.recordChange(
+          () =>
+            keys.create({
+              tenantId: principal.tenantId,
+              role: body.role,
+              name: body.name,
+              owner: principal.owner,
+              expiresAt:
+                body.expires_in_seconds === undefined
+                  ? null
+                  : new Date(Date.now() + body.expires_in_seconds * 1000),
+            }),
+          (created) => ({
+            action: 'api_key.created',
+            resourceId: created.record.id,
+            details: {
+              name: created.record.name,
+              role: created.record.role,
+              expires_at: created.record.expiresAt?.toISOString() ?? null,
+            },
+          }),
+        );
         return {
           status: 201,
           headers: NO_STORE,
@@ -198,8 +206,10 @@ export function authRoutes(deps: {
       responses: { 204: { description: 'Revoked' } },
       errors: [404],
       async handle({ path, principal }) {
-        await keys.revoke(principal.tenantId, path.id);
-        await audit.record('api_key.revoked', path.id);
+        await audit.recordChange(
+          () => keys.revoke(principal.tenantId, path.id),
+          () => ({ action: 'api_key.revoked', resourceId: path.id }),
+        );
         return { status: 204 };
       },
     }),

@@ -1,0 +1,1 @@
+ALTER TABLE "orc_usage_records" ADD COLUMN "model" text DEFAULT '' NOT NULL;
