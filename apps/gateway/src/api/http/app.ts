@@ -141,7 +141,7 @@ export function gatewayApp(deps: GatewayDeps): Express {
       leaseMs: config.requestTimeoutMs + 65_000,
       taskPaths: new Set(served.filter((r) => r.submitsTask).map((r) => r.path)),
       onStoreError: (err) =>
-        deps.logger.warn('could not record an Idempotency-Key', {
+        deps.logger.warn('Idempotency-Key: a record was not written or an answer not sent', {
           reason: err instanceof Error ? err.message : String(err),
         }),
     }),

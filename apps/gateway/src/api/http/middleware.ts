@@ -124,7 +124,7 @@ export interface IdempotencyOptions {
   leaseMs: number;
   /** POST paths that submit a task (`Route.submitsTask`): they run with the key's task id. */
   taskPaths: ReadonlySet<string>;
-  /** Told when a record could not be written (the answer still goes out). */
+  /** Told when a record could not be written (the answer still goes out), or an answer not sent. */
   onStoreError?: (err: unknown) => void;
 }
 
@@ -154,6 +154,7 @@ const REPLAYED_HEADERS = ['location', 'content-location', 'aion-task-id'];
  */
 export function idempotency(store: IdempotencyStore, options: IdempotencyOptions): RequestHandler {
   const { ttlMs, leaseMs } = options;
+  const taskPaths = new Set([...options.taskPaths].map((p) => p.toLowerCase()));
   const logged = (err: unknown) => options.onStoreError?.(err);
   return (req, res, next) => {
     const key = req.header('idempotency-key');
@@ -162,8 +163,9 @@ export function idempotency(store: IdempotencyStore, options: IdempotencyOptions
       return next(AionError.validation('Idempotency-Key must be 1-255 visible ASCII characters'));
     const principal = principalOf(res);
     if (!principal) return next();
-    const path = req.originalUrl.split('?')[0]!;
-    const submitsTask = options.taskPaths.has(path);
+    // As Express matches routes: without a trailing slash, and (static paths) in any case.
+    const path = req.originalUrl.split('?')[0]!.replace(/(.)\/+$/, '$1');
+    const submitsTask = taskPaths.has(path.toLowerCase());
     const scope = idempotencyScope(principal.tenantId, principal.subject, req.method, path, key);
     const hash = requestHash(req.body);
     const run = () => {
@@ -184,7 +186,13 @@ export function idempotency(store: IdempotencyStore, options: IdempotencyOptions
         void store
           .complete(scope, { status: res.statusCode, body, headers }, slot.used)
           .catch(logged)
-          .finally(() => json(body));
+          .then(() => json(body))
+          .catch((err: unknown) => {
+            // Sent late, so nobody up the stack would see this: end the response here.
+            logged(err);
+            if (!res.headersSent) res.status(500);
+            res.end();
+          });
         return res;
       };
       // No stored answer (a 5xx, an event stream, no JSON body, the client left): a task route's
