@@ -166,7 +166,14 @@ export function idempotency(store: IdempotencyStore, options: IdempotencyOptions
     // As Express matches routes: without a trailing slash, and (static paths) in any case.
     const path = req.originalUrl.split('?')[0]!.replace(/(.)\/+$/, '$1');
     const submitsTask = taskPaths.has(path.toLowerCase());
-    const scope = idempotencyScope(principal.tenantId, principal.subject, req.method, path, key);
+    // A task route's path is static: one spelling, so one record and one derived task id.
+    const scope = idempotencyScope(
+      principal.tenantId,
+      principal.subject,
+      req.method,
+      submitsTask ? path.toLowerCase() : path,
+      key,
+    );
     const hash = requestHash(req.body);
     const run = () => {
       const slot: { derived: string; used?: string } = { derived: scope.taskId };
