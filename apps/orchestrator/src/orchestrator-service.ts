@@ -14,6 +14,7 @@ import {
 import { auditRecorderWorker } from './adapters/bus/audit-recorder';
 import { deadLetterRecorderWorker } from './adapters/bus/dead-letter-recorder';
 import { PostgresAuditLog } from './adapters/db/audit-log-repository';
+import { PostgresStats } from './adapters/db/stats-repository';
 import { PostgresBreakerStore } from './adapters/db/breaker-store';
 import { PostgresBudgets } from './adapters/db/budget-repository';
 import { PostgresDeadLetters } from './adapters/db/dead-letter-repository';
@@ -28,6 +29,7 @@ import { registerGovernanceApi } from './api/governance-handlers';
 import { registerOrchestratorApi } from './api/grpc-handlers';
 import { orchestratorInfraNeeds, type OrchestratorConfig } from './config';
 import { AuditLogService } from './core/audit-log';
+import { StatsService } from './core/stats';
 import { countsAgainstEngine } from './core/engine-health';
 import { parseEngines, parsePolicies } from './core/engines';
 import { DeadLetterService } from './core/dead-letters';
@@ -146,6 +148,7 @@ export function createOrchestratorService(
             audit,
             deadLetters,
             auditLog: new AuditLogService(auditLogStore),
+            stats: new StatsService(new PostgresStats(db)),
             platformTenant: config.platformTenant,
             receipts: new ReceiptService(repository, {
               sign: async (receiptJson) =>

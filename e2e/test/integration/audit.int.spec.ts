@@ -254,4 +254,57 @@ describe('the audit trail over REST', () => {
       }),
     ]);
   });
+
+  it('summarises the tenant for operators: tasks, latency, spend and audit outcomes of a window', async () => {
+    const developer = await newKey('developer');
+    const operator = await newKey('operator');
+    const done = await call(gateway, 'POST', '/v1/tasks', {
+      key: developer.key,
+      headers: { prefer: 'wait=20' },
+      body: {
+        intent: 'summarize',
+        params: { text: SUMMARY_SOURCE_TEXT, max_sentences: 2 },
+        data_context: { jurisdiction: 'DE', classification: 'none' },
+      },
+    });
+    expect(done.status).toBe(200);
+    const stats = await eventually(async () => {
+      const res = await call(gateway, 'GET', '/api/v1/stats', { key: operator.key });
+      return res.status === 200 && (res.json['usage'] as Json)['input_tokens'] > 0
+        ? res.json
+        : undefined;
+    }, 60_000);
+    expect(stats['tasks']).toMatchObject({
+      by_status: expect.objectContaining({ OK: expect.any(Number) }),
+      in_flight: expect.any(Number),
+    });
+    expect((stats['tasks'] as Json)['latency_p95_ms']).toBeGreaterThan(0);
+    expect((stats['audit'] as Json)['success']).toBeGreaterThan(0);
+    expect(new Date(stats['until']).getTime() - new Date(stats['since']).getTime()).toBe(
+      24 * 3_600_000,
+    );
+    const hour = await call(gateway, 'GET', '/api/v1/stats?window_hours=1', { key: operator.key });
+    expect(new Date(hour.json['until']).getTime() - new Date(hour.json['since']).getTime()).toBe(
+      3_600_000,
+    );
+    for (const bad of ['0', '721', 'x'])
+      expect(
+        (await call(gateway, 'GET', `/api/v1/stats?window_hours=${bad}`, { key: operator.key }))
+          .json,
+      ).toMatchObject({ error_code: 'validation.invalid_argument' });
+    expect((await call(gateway, 'GET', '/api/v1/stats', { key: developer.key })).status).toBe(403);
+    // Another tenant's admin sees none of this tenant's work.
+    const outsider = await idp.sign({
+      subject: 'eve',
+      tenantId: uniqueName('other'),
+      roles: ['admin'],
+      expiresIn: '5m',
+    });
+    const theirs = await call(gateway, 'GET', '/api/v1/stats', { key: outsider });
+    expect(theirs.json).toMatchObject({
+      tasks: { by_status: {}, in_flight: 0 },
+      usage: { input_tokens: 0 },
+      audit: { success: 0, denied: 0 },
+    });
+  });
 });

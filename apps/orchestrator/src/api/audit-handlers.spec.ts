@@ -1,4 +1,5 @@
 import { AuditLogService, type AuditFilter, type AuditLogStore } from '../core/audit-log';
+import { StatsService, type StatsStore } from '../core/stats';
 import { auditHandlers } from './audit-handlers';
 
 /** A store that remembers what it was asked and holds no records. */
@@ -13,7 +14,29 @@ function recordingStore() {
     },
     usageTotals: async () => [],
   };
-  return { asked, handlers: auditHandlers(new AuditLogService(store)).handlers };
+  const windows: { since: Date; until: Date }[] = [];
+  const stats: StatsStore = {
+    stats: async (window) => {
+      windows.push(window);
+      return {
+        tasksByStatus: { OK: 3, ERROR: 1 },
+        tasksInFlight: 2,
+        latencyP50Ms: 40,
+        latencyP95Ms: 90,
+        deadLettersOpen: 1,
+        promptApprovalsPending: 0,
+        costUsd: 0.5,
+        inputTokens: 10,
+        outputTokens: 20,
+        audit: { success: 5, denied: 2, failure: 0 },
+      };
+    },
+  };
+  return {
+    asked,
+    windows,
+    handlers: auditHandlers(new AuditLogService(store), new StatsService(stats)).handlers,
+  };
 }
 
 const request = (
@@ -72,5 +95,29 @@ describe('audit RPC handlers', () => {
     expect(listed.page).toEqual({ nextPageToken: '', totalSize: 0n });
     expect(asked.filter).toBeUndefined();
     await expect(handlers.getUsageTotals(backwards)).resolves.toEqual({ totals: [] });
+  });
+
+  it('summarises the last 24 hours unless asked for another window of 1 to 720 hours', async () => {
+    const { windows, handlers } = recordingStore();
+    const stats = await handlers.getStats({ windowHours: 0 });
+    const [day] = windows;
+    expect(day!.until.getTime() - day!.since.getTime()).toBe(24 * 3_600_000);
+    expect(stats).toMatchObject({
+      since: day!.since.toISOString(),
+      tasksByStatus: [
+        { status: 'OK', count: 3n },
+        { status: 'ERROR', count: 1n },
+      ],
+      tasksInFlight: 2n,
+      latencyP95Ms: 90,
+      auditDenied: 2n,
+    });
+    await handlers.getStats({ windowHours: 720 });
+    expect(windows[1]!.until.getTime() - windows[1]!.since.getTime()).toBe(720 * 3_600_000);
+    for (const windowHours of [721, 100_000])
+      await expect(handlers.getStats({ windowHours })).rejects.toMatchObject({
+        code: 'validation.invalid_argument',
+      });
+    expect(windows).toHaveLength(2);
   });
 });

@@ -2,6 +2,7 @@ import type { JsonObject } from '@bufbuild/protobuf';
 import { AionError } from '@aion/errors';
 import { nextPageToken, pageWindow } from '@aion/grpc';
 import { isAuditOutcome, type AuditEntry, type AuditLogService } from '../core/audit-log';
+import type { StatsService } from '../core/stats';
 
 const MAX_FILTER = 500;
 
@@ -42,12 +43,34 @@ const recordJson = (e: AuditEntry) => ({
 
 /**
  * The audit-trail RPCs of aion.v1.OrchestratorAdminService, in the caller's tenant only. The
- * trail names who did what (and who was refused), so it is for operators and admins; usage totals
- * are what the budget readers already see.
+ * trail names who did what (and who was refused), so it and the stats are for operators and
+ * admins; usage totals are what the budget readers already see.
  */
-export function auditHandlers(trail: AuditLogService) {
+export function auditHandlers(trail: AuditLogService, stats: StatsService) {
   return {
     handlers: {
+      getStats: async (req: { windowHours: number }) => {
+        const s = await stats.summary(req.windowHours);
+        return {
+          since: s.since.toISOString(),
+          until: s.until.toISOString(),
+          tasksByStatus: Object.entries(s.tasksByStatus).map(([status, n]) => ({
+            status,
+            count: BigInt(n),
+          })),
+          tasksInFlight: BigInt(s.tasksInFlight),
+          latencyP50Ms: s.latencyP50Ms,
+          latencyP95Ms: s.latencyP95Ms,
+          deadLettersOpen: BigInt(s.deadLettersOpen),
+          promptApprovalsPending: BigInt(s.promptApprovalsPending),
+          costUsd: s.costUsd,
+          inputTokens: BigInt(s.inputTokens),
+          outputTokens: BigInt(s.outputTokens),
+          auditSuccess: BigInt(s.audit.success),
+          auditDenied: BigInt(s.audit.denied),
+          auditFailure: BigInt(s.audit.failure),
+        };
+      },
       listAuditRecords: async (req: {
         actor: string;
         action: string;
@@ -99,6 +122,7 @@ export function auditHandlers(trail: AuditLogService) {
     },
     permissions: {
       listAuditRecords: 'audit:read',
+      getStats: 'audit:read',
       getUsageTotals: 'budget:read',
     },
   } as const;

@@ -17,6 +17,7 @@ import type { Engine } from '../core/engines';
 import type { StreamKind } from '../core/ports';
 import type { ReceiptService } from '../core/receipts';
 import type { AuditLogService } from '../core/audit-log';
+import type { StatsService } from '../core/stats';
 import type { DeadLetterService } from '../core/dead-letters';
 import type { TaskService } from '../core/task-service';
 import { auditHandlers } from './audit-handlers';
@@ -65,6 +66,7 @@ export function registerOrchestratorApi(
     audit: AuditRecorder;
     deadLetters: DeadLetterService;
     auditLog: AuditLogService;
+    stats: StatsService;
     receipts: ReceiptService;
     /** The tenant whose admins manage what every tenant shares (the breakers). */
     platformTenant: string;
@@ -72,11 +74,11 @@ export function registerOrchestratorApi(
 ): void {
   const { tasks, budgets, breakers, jurisdictions, audit, engines } = deps;
   const dlq = deadLetterHandlers(deps.deadLetters);
-  const trail = auditHandlers(deps.auditLog);
+  const trail = auditHandlers(deps.auditLog, deps.stats);
   const breakerApi = breakerHandlers(breakers, audit, deps.platformTenant);
   /**
    * A task is its submitter's: reading, streaming, its receipt and cancelling it follow the rule
-   * the list follows. Operators and admins (operations:manage) reach every task of their tenant;
+   * the list follows. Operators and admins (tasks:manage) reach every task of their tenant;
    * anyone else gets not-found for another's task, as if it did not exist.
    */
   const ownTask = async (id: string, principal: Principal | undefined) => {

@@ -2,7 +2,7 @@ import * as z from 'zod/v4';
 import type { OrchestratorAdminService } from '@aion/contracts';
 import type { ClientOf } from '@aion/grpc';
 import { route, type Route } from '../routing/route';
-import { PageInfo, PageQuery, Timestamp } from '../../wire-schemas';
+import { PageInfo, PageQuery, queryInt, Timestamp } from '../../wire-schemas';
 
 const Filter = z.string().min(1).max(500);
 
@@ -26,6 +26,27 @@ export const AuditListQuery = PageQuery.extend({
 export const UsageQuery = z.strictObject({
   since: Instant.optional().describe('From this instant (inclusive); default 30 days before until'),
   until: Instant.optional().describe('Before this instant (exclusive); default now'),
+});
+
+export const StatsQuery = z.strictObject({
+  window_hours: queryInt(1, 720).default(24).describe('The window ending now, in hours'),
+});
+const Count = z.int().min(0);
+const Stats = z.object({
+  since: Timestamp.describe('Start of the window (inclusive)'),
+  until: Timestamp.describe('End of the window (exclusive): now'),
+  tasks: z.object({
+    by_status: z
+      .record(z.string(), Count)
+      .describe('Tasks created in the window, by their status now'),
+    in_flight: Count.describe('QUEUED, ROUTED or RUNNING now, whenever created'),
+    latency_p50_ms: Count.describe('Of the tasks that finished OK in the window; 0 when none did'),
+    latency_p95_ms: Count,
+  }),
+  dead_letters_open: Count,
+  prompt_approvals_pending: Count,
+  usage: z.object({ cost_usd: z.number().min(0), input_tokens: Count, output_tokens: Count }),
+  audit: z.object({ success: Count, denied: Count, failure: Count }),
 });
 
 const AuditRecord = z.object({
@@ -138,6 +159,47 @@ export function auditRoutes(admin: Client, requestTimeoutMs: number): Route[] {
               output_tokens: Number(t.outputTokens),
               cost_usd: t.costUsd,
             })),
+          },
+        };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/stats',
+      operationId: 'getStats',
+      summary:
+        "This tenant's operational summary: tasks, latency, dead letters, approvals, spend, audit",
+      tag: 'operations',
+      access: 'audit:read',
+      request: { query: StatsQuery },
+      responses: { 200: { description: 'The summary of the window', schema: Stats } },
+      async handle({ query }) {
+        const s = await admin.getStats({ windowHours: query.window_hours }, o);
+        return {
+          status: 200,
+          body: {
+            since: s.since,
+            until: s.until,
+            tasks: {
+              by_status: Object.fromEntries(
+                s.tasksByStatus.map((t) => [t.status, Number(t.count)]),
+              ),
+              in_flight: Number(s.tasksInFlight),
+              latency_p50_ms: s.latencyP50Ms,
+              latency_p95_ms: s.latencyP95Ms,
+            },
+            dead_letters_open: Number(s.deadLettersOpen),
+            prompt_approvals_pending: Number(s.promptApprovalsPending),
+            usage: {
+              cost_usd: s.costUsd,
+              input_tokens: Number(s.inputTokens),
+              output_tokens: Number(s.outputTokens),
+            },
+            audit: {
+              success: Number(s.auditSuccess),
+              denied: Number(s.auditDenied),
+              failure: Number(s.auditFailure),
+            },
           },
         };
       },
