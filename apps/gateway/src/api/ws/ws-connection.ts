@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import * as z from 'zod/v4';
 import type { TaskOrchestrator } from '@aion/contracts';
 import { can, type Principal } from '@aion/auth';
-import { AionError, toAionError } from '@aion/errors';
+import { AionError, retryAfterFor, toAionError } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
 import type { BucketLimit, TokenBucketStore } from '@aion/resilience';
 import { runWithTenant } from '@aion/tenancy';
@@ -104,7 +104,7 @@ export class WsConnection {
     this.send({
       type: 'error',
       ...(taskId ? { task_id: taskId } : {}),
-      ...(error.retryAfterSeconds !== undefined ? { retry_after: error.retryAfterSeconds } : {}),
+      ...(retryAfterFor(error) !== undefined ? { retry_after: retryAfterFor(error) } : {}),
       ...error.toEnvelope(this.id),
     });
   }

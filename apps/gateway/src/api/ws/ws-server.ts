@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { WebSocketServer } from 'ws';
 import { can, type ApiKeyVerifier, type Principal, type TokenVerifier } from '@aion/auth';
-import { AionError, toAionError } from '@aion/errors';
+import { AionError, retryAfterFor, toAionError } from '@aion/errors';
 import type { BucketLimit } from '@aion/resilience';
 import type { Capacity } from '../capacity';
 import { clientIp } from '../client-ip';
@@ -61,10 +61,11 @@ function expiryOf(credential: Credential): number | undefined {
 
 function refuse(socket: Duplex, error: AionError): void {
   const status = error.httpStatus;
+  const retryAfter = retryAfterFor(error);
   const body = JSON.stringify(error.toEnvelope(randomUUID()));
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\n` +
-      (error.retryAfterSeconds !== undefined ? `retry-after: ${error.retryAfterSeconds}\r\n` : '') +
+      (retryAfter !== undefined ? `retry-after: ${retryAfter}\r\n` : '') +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }

@@ -3,7 +3,7 @@ import { ValueSchema } from '@bufbuild/protobuf/wkt';
 import type { ErrorRequestHandler } from 'express';
 import * as z from 'zod/v4';
 import { OrchestratorAdminService, Priority, TaskOrchestrator } from '@aion/contracts';
-import { AionError, requestIdOf, toHttpError } from '@aion/errors';
+import { AionError, requestIdOf, retryAfterFor, toHttpError } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
 import { CLASSIFICATION_CODE, PRIVACY_CODE } from '../../tasks/task-json';
@@ -99,8 +99,8 @@ export function openAiErrorMiddleware(): ErrorRequestHandler {
     if (!isOpenAiPath(req.path)) return next(err);
     const error = toHttpError(err);
     const { status, body } = openAiError(error);
-    if (error.retryAfterSeconds !== undefined)
-      res.setHeader('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
+    const retryAfter = retryAfterFor(error);
+    if (retryAfter !== undefined) res.setHeader('Retry-After', String(Math.ceil(retryAfter)));
     res.setHeader('X-Request-ID', requestIdOf(req, res));
     res.status(status).json(body);
   };
