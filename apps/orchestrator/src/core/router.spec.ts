@@ -204,7 +204,7 @@ describe('route', () => {
     expect(error?.message).toContain('rule res-jp');
   });
 
-  it('says why each engine was excluded when none is allowed', () => {
+  it('says why each engine was excluded when none is available, as an outage (503) when one is down or slow', () => {
     const windows = new LatencyWindows(10, 3);
     for (const ms of [100, 120, 900]) windows.record('eu-api', ms);
     let error: AionError | undefined;
@@ -218,13 +218,25 @@ describe('route', () => {
     } catch (err) {
       error = err as AionError;
     }
-    expect(error?.code).toBe('validation.no_allowed_engine');
-    expect(error?.httpStatus).toBe(422);
+    expect(error?.code).toBe('service.unavailable');
+    expect(error?.httpStatus).toBe(503);
     expect(error?.message).toContain('eu-api (observed p95 900 ms exceeds sla.p95_ms 500)');
     expect(error?.message).toContain(
       'us-premium (estimated cost $0.016 exceeds the remaining budget $0.005)',
     );
     expect(error?.message).toContain('us-cheap (circuit breaker is open)');
+  });
+
+  it('refuses as the fault of the request (422) when only the request rules every engine out', () => {
+    let error: AionError | undefined;
+    try {
+      route(engines, request({ intent: 'chat', budgetUsd: 0.000001 }), state(), jurisdictions);
+    } catch (err) {
+      error = err as AionError;
+    }
+    expect(error?.code).toBe('validation.no_allowed_engine');
+    expect(error?.httpStatus).toBe(422);
+    expect(error?.message).toContain('exceeds the remaining budget');
   });
 
   it('says plainly when no engine serves the intent at all', () => {

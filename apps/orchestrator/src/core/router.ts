@@ -73,6 +73,11 @@ type ExclusionKind =
   | 'breaker';
 
 const SOVEREIGN_KINDS: readonly ExclusionKind[] = ['residency', 'model_approval'];
+/**
+ * Exclusions that say the platform cannot serve now, not that the request asks the impossible:
+ * an engine that would serve once its breaker closes or its latency recovers.
+ */
+const OUTAGE_KINDS: readonly ExclusionKind[] = ['breaker', 'latency'];
 
 /** An exclusion; its sentence is written only when someone reads it. */
 interface Exclusion {
@@ -290,13 +295,24 @@ export function route(
         { details },
       );
     }
+    const why = all
+      .filter((e) => e.kind !== 'intent')
+      .map((e) => `${e.engine} (${e.reason})`)
+      .join('; ');
+    // A server-side outage is 503, retryable (the client is told when to try again), never a
+    // 4xx that tells the client its request was wrong.
+    if (exclusions.kinds.some((kind) => OUTAGE_KINDS.includes(kind)))
+      throw new AionError(
+        'service.unavailable',
+        `no engine that may serve ${request.intent} is available now: ${why}`,
+        { details },
+      );
     throw new AionError(
       'validation.no_allowed_engine',
-      `no allowed engine serves ${request.intent}: ${all
-        .filter((e) => e.kind !== 'intent')
-        .map((e) => `${e.engine} (${e.reason})`)
-        .join('; ')}`,
-      { details },
+      `no allowed engine serves ${request.intent}: ${why}`,
+      {
+        details,
+      },
     );
   }
 
