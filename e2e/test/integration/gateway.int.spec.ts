@@ -839,6 +839,13 @@ describe('gateway: OpenAI-compatible API with the official openai client', () =>
     expect(completion.object).toBe('chat.completion');
     expect(completion.choices[0]!.message.content).toBe('one two three four five six');
     expect(completion.usage!.completion_tokens).toBeGreaterThan(0);
+    // Not streamed by the client, so not by the provider, and no token rows kept for it.
+    expect(llm.requests.at(-1)!.body['stream']).toBeUndefined();
+    const kept = await platform.db.queryAsOwner<{ kind: string }>(
+      'select kind from orc_task_events where task_id = $1',
+      [completion.id.replace(/^chatcmpl-/, '')],
+    );
+    expect(kept.map((e) => e.kind)).toEqual(['done']);
     const stream = await client.chat.completions.create({
       model: 'test-model',
       messages: [{ role: 'user', content: 'Stream it' }],
@@ -853,7 +860,7 @@ describe('gateway: OpenAI-compatible API with the official openai client', () =>
     }
     expect(text).toBe('one two three four five six');
     expect(usage).toMatchObject({ total_tokens: expect.any(Number) });
-    expect(llm.requests.at(-1)!.body['model']).toBe('test-model');
+    expect(llm.requests.at(-1)!.body).toMatchObject({ model: 'test-model', stream: true });
   });
 
   it('raises the SDK errors OpenAI users expect, in OpenAI error shape', async () => {

@@ -109,6 +109,7 @@ export function toRequestDoc(
     metadata: { ...task.metadata },
     data_context: { jurisdiction, classification: classification! },
     project_id: task.projectId,
+    ...(task.resultOnly ? { result_only: true } : {}),
   };
 }
 

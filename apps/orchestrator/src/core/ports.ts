@@ -14,6 +14,8 @@ export interface TaskRequestDoc {
   metadata: Record<string, string>;
   data_context: { jurisdiction: string; classification: Classification };
   project_id: string;
+  /** Nobody streams it: engines answer whole, no token or partial rows are stored. */
+  result_only?: boolean;
 }
 
 /** Facts a receipt attests, recorded when the task starts on an engine. */
@@ -180,6 +182,8 @@ export interface ReceiptSigner {
 export interface EngineCall {
   intent: string;
   params: Record<string, unknown>;
+  /** False when nobody streams the task: the engine may answer in one piece. */
+  stream: boolean;
   signal: AbortSignal;
   onToken: (token: string) => void;
   onPartial: (partial: unknown) => void;

@@ -459,6 +459,8 @@ export class TaskService {
       const startedAt = performance.now();
       // Stream events are written in order, and all of them before (or with) the final event.
       const stream = new StreamBatcher((events) => repository.appendStream(task.id, events));
+      // A result-only task (nobody streams it) keeps no token or partial rows.
+      const streamed = !task.request.result_only;
       try {
         const output = await this.deps.breakers.execute(
           engine.name,
@@ -466,9 +468,14 @@ export class TaskService {
             this.deps.executor.execute(engine, {
               intent: task.intent,
               params: task.request.params,
+              stream: streamed,
               signal: AbortSignal.any([signal, breakerSignal]),
-              onToken: (token) => stream.push({ kind: 'token', data: { token } }),
-              onPartial: (partial) => stream.push({ kind: 'partial', data: { partial } }),
+              onToken: streamed
+                ? (token) => stream.push({ kind: 'token', data: { token } })
+                : () => undefined,
+              onPartial: streamed
+                ? (partial) => stream.push({ kind: 'partial', data: { partial } })
+                : () => undefined,
             }),
           signal,
         );

@@ -25,6 +25,7 @@ const call = (over: Partial<Parameters<OpenAiCompatibleExecutor['execute']>[1]> 
     call: {
       intent: 'chat',
       params: { messages: [{ role: 'user', content: 'Hi' }] },
+      stream: true,
       signal: new AbortController().signal,
       onToken: (t: string) => tokens.push(t),
       onPartial: () => undefined,
@@ -59,6 +60,21 @@ describe('OpenAiCompatibleExecutor', () => {
       stream: true,
       stream_options: { include_usage: true },
     });
+  });
+
+  it('asks for one JSON completion when nobody streams the task, as the client asked', async () => {
+    const { tokens, call: c } = call({ stream: false });
+    const result = await executor.execute(engine(), c);
+    expect(tokens).toEqual([]);
+    expect(result.output).toMatchObject({
+      message: { role: 'assistant', content: 'Aion answers in tokens.' },
+    });
+    expect(result.inputTokens).toBeGreaterThan(0);
+    expect(result.outputTokens).toBe(4);
+    const last = server.requests.at(-1)!;
+    expect(last.body['stream']).toBeUndefined();
+    expect(last.body['stream_options']).toBeUndefined();
+    expect(last.headers['accept']).toBe('application/json');
   });
 
   it('maps summarize onto a chat request', async () => {

@@ -97,16 +97,14 @@ export class OpenAiCompatibleExecutor {
     const messages = messagesFor(call.intent, call.params);
     const contract = outputContractOf(call.params);
     if (contract) this.outputs.prepare(contract);
-    const body: Record<string, unknown> = {
-      model,
-      messages,
-      stream: true,
-      stream_options: { include_usage: true },
-    };
+    // As the client asked: streamed upstream only when someone streams the task.
+    const body: Record<string, unknown> = call.stream
+      ? { model, messages, stream: true, stream_options: { include_usage: true } }
+      : { model, messages };
     for (const key of PASSTHROUGH) if (call.params[key] !== undefined) body[key] = call.params[key];
     const headers: Record<string, string> = {
       'content-type': 'application/json',
-      accept: 'text/event-stream',
+      accept: call.stream ? 'text/event-stream' : 'application/json',
     };
     const key = engine.api_key_env ? this.env[engine.api_key_env] : undefined;
     if (engine.api_key_env && !key)
@@ -184,7 +182,7 @@ export class OpenAiCompatibleExecutor {
     signal: AbortSignal,
   ): Promise<Answer> {
     if (!(header(response, 'content-type') ?? '').includes('text/event-stream')) {
-      // Some servers ignore stream: true and answer with one JSON completion.
+      // Not streamed (as asked, or a server that ignores stream: true): one JSON completion.
       const json = (await response.body.json()) as {
         choices?: { message?: { content?: string }; finish_reason?: string }[];
         usage?: { prompt_tokens?: number; completion_tokens?: number };

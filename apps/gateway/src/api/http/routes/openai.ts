@@ -228,6 +228,8 @@ export function openAiRoutes(deps: OpenAiRouteDeps): Route[] {
                 ...(body.user ? { user: body.user } : {}),
               },
               dataContext: { jurisdiction, classification: CLASSIFICATION_CODE[classification] },
+              // Without stream: true the client waits for the whole answer: so does the engine.
+              resultOnly: !stream,
             },
             // Without streaming the orchestrator answers once the task ended: no stream needed.
             waitMs: stream ? 0 : Math.max(1, deps.requestTimeoutMs - 1_000),
