@@ -67,11 +67,24 @@ describe('budgets on PostgreSQL', () => {
     expect(state.remainingUsd).toBeCloseTo(0, 6);
   }, 60_000);
 
-  it('forgets the remaining budget it remembered once a reservation changes it', async () => {
+  it('takes the remaining budget from what each write left, without reading it again', async () => {
     await as('hint', () => budgets.setLimit('', 1));
+    await as('hint', () => budgets.setLimit('p1', 0.5));
     expect(await as('hint', () => budgets.remaining(''))).toBeCloseTo(1, 6);
-    await as('hint', () => budgets.reserve(randomUUID(), '', 0.25));
-    expect(await as('hint', () => budgets.remaining(''))).toBeCloseTo(0.75, 6);
+    const id = randomUUID();
+    await as('hint', () => budgets.reserve(id, 'p1', 0.25));
+    // The write's own totals: the least of the tenant's 0.75 and the project's 0.25.
+    expect(budgets.remainingCache.get('hint', 'p1')?.value).toBeCloseTo(0.25, 6);
+    // The tenant-wide hint it may have changed is forgotten, not kept stale.
+    expect(budgets.remainingCache.get('hint', '')).toBeUndefined();
+    await as('hint', () => budgets.commit(id, 0.1));
+    expect(budgets.remainingCache.get('hint', 'p1')?.value).toBeCloseTo(0.4, 6);
+    expect(await as('hint', () => budgets.remaining(''))).toBeCloseTo(0.9, 6);
+    // A refused step leaves no hint of its own.
+    await expect(as('hint', () => budgets.reserve(randomUUID(), 'p1', 5))).rejects.toMatchObject({
+      code: 'budget.exceeded',
+    });
+    expect(budgets.remainingCache.get('hint', 'p1')).toBeUndefined();
   });
 
   it('keeps reserved + committed within the limit while commits and releases race new reservations', async () => {

@@ -9,8 +9,8 @@ import { budgets, reservations } from './schema';
 /**
  * What is left of each tenant's and project's budget, remembered briefly: routing reads it for
  * every task that could use a paid engine, and it is only a hint there (the reservation is the
- * guard, and a refused one falls back to the next engine). Local changes forget it at once;
- * changes made by other replicas show within `ttlMs`.
+ * guard, and a refused one falls back to the next engine). A local write replaces the hint with
+ * the totals it wrote (`learn`); changes made by other replicas show within `ttlMs`.
  */
 export class RemainingBudgetCache {
   private readonly entries = new Map<string, { value: number | undefined; at: number }>();
@@ -30,6 +30,15 @@ export class RemainingBudgetCache {
   forgetTenant(tenantId: string): void {
     for (const key of this.entries.keys())
       if (key.startsWith(`${tenantId}\u0000`)) this.entries.delete(key);
+  }
+
+  /**
+   * What a write left: its project's remaining budget, as the write computed it. The tenant's
+   * other projects are forgotten (a tenant-wide total they share may have changed).
+   */
+  learn(tenantId: string, remaining: { projectId: string; usd: number | undefined }): void {
+    this.forgetTenant(tenantId);
+    this.set(tenantId, remaining.projectId, remaining.usd);
   }
 }
 
@@ -89,8 +98,11 @@ export class PostgresBudgets extends TenantRepository implements BudgetPort {
   private async apply(step: BudgetStep): Promise<Reservation> {
     const { tenantId } = requireTenant();
     const outcome = await this.steps.submit(tenantId, step);
-    this.remainingCache.forgetTenant(tenantId);
-    if ('error' in outcome) throw outcome.error;
+    if ('error' in outcome) {
+      this.remainingCache.forgetTenant(tenantId);
+      throw outcome.error;
+    }
+    this.remainingCache.learn(tenantId, outcome.remaining);
     return outcome.reservation;
   }
 

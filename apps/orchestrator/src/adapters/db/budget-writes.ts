@@ -9,7 +9,14 @@ export type BudgetStep =
   | { kind: 'commit'; requestId: string; actualUsd: number }
   | { kind: 'release'; requestId: string };
 
-export type BudgetOutcome = { reservation: Reservation } | { error: AionError };
+/**
+ * A step's outcome. An applied one also says what is left, after every step of its transaction,
+ * for its project (the least of the tenant's and the project's budgets; undefined when neither
+ * has a limit): the routing hint then comes from the write itself instead of another read.
+ */
+export type BudgetOutcome =
+  | { reservation: Reservation; remaining: { projectId: string; usd: number | undefined } }
+  | { error: AionError };
 
 /**
  * Amounts are numeric(18,8) in the database and kept here as integer hundred-millionths, so
@@ -104,7 +111,7 @@ export async function applyBudgetSteps(
     });
 
   const changed = new Map<string, ReservationRow>();
-  const outcomes = steps.map((step): BudgetOutcome => {
+  const decisions = steps.map((step) => {
     const row = existing.get(step.requestId);
     const decided = decide(step, row, totals);
     if ('error' in decided) return decided;
@@ -112,8 +119,24 @@ export async function applyBudgetSteps(
       changed.set(step.requestId, decided.row);
       existing.set(step.requestId, decided.row);
     }
-    return { reservation: toReservation(decided.row) };
+    return decided;
   });
+  // Every scope a step touches was read above, so a scope missing from `totals` has no limit.
+  const remainingFor = (projectId: string) => {
+    const left = scopesOf(projectId).flatMap((scope) => {
+      const t = totals.get(scope);
+      return t ? [usd(t.limit - t.reserved - t.committed)] : [];
+    });
+    return { projectId, usd: left.length ? Math.min(...left) : undefined };
+  };
+  const outcomes = decisions.map((decided): BudgetOutcome =>
+    'error' in decided
+      ? decided
+      : {
+          reservation: toReservation(decided.row),
+          remaining: remainingFor(decided.row.project_id),
+        },
+  );
   if (changed.size === 0) return outcomes;
 
   const rows = [...changed.values()];

@@ -49,6 +49,16 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
     this.listeners.push(listener);
   }
 
+  /** The routing hint from what a write's budget step left, or forgotten when it left nothing. */
+  private learnBudget(
+    tenantId: string,
+    remaining: { projectId: string; usd: number | undefined } | undefined,
+  ): void {
+    const cache = this.options.remainingBudgets;
+    if (remaining) cache?.learn(tenantId, remaining);
+    else cache?.forgetTenant(tenantId);
+  }
+
   private announce(tenantId: string, id: string, event: StreamEvent, record?: TaskRecord): void {
     for (const listener of this.listeners) listener(tenantId, id, event, record);
   }
@@ -59,7 +69,7 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
   ): Promise<{ record: TaskRecord; created: boolean }> {
     const { tenantId } = requireTenant();
     const result = await this.writes.submit(tenantId, { kind: 'create', record, start });
-    if (start?.reserveUsd !== undefined) this.options.remainingBudgets?.forgetTenant(tenantId);
+    if (start?.reserveUsd !== undefined) this.learnBudget(tenantId, result.remainingBudget);
     return { record: result.record!, created: result.created ?? false };
   }
 
@@ -106,15 +116,18 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
     for (let i = 1; i < path.length; i++)
       if (path[i - 1] !== path[i]) assertTransition(id, path[i - 1]!, path[i]!);
     const { tenantId } = requireTenant();
-    const { record, appended, refused, budgetProblem } = await this.writes.submit(tenantId, {
-      kind: 'transition',
-      id,
-      from,
-      to,
-      patch,
-      stream: stream === undefined ? [] : Array.isArray(stream) ? stream : [stream],
-    });
-    if (patch.budget) this.options.remainingBudgets?.forgetTenant(tenantId);
+    const { record, appended, refused, budgetProblem, remainingBudget } = await this.writes.submit(
+      tenantId,
+      {
+        kind: 'transition',
+        id,
+        from,
+        to,
+        patch,
+        stream: stream === undefined ? [] : Array.isArray(stream) ? stream : [stream],
+      },
+    );
+    if (patch.budget) this.learnBudget(tenantId, remainingBudget);
     if (refused) throw refused;
     // The task moved (its result is recorded); only the reservation could not settle.
     if (budgetProblem)

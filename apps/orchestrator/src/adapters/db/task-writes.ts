@@ -40,6 +40,8 @@ export interface TaskWriteResult {
   refused?: AionError;
   /** The transition happened but its budget step could not apply (say, a released reservation). */
   budgetProblem?: AionError;
+  /** What the write's budget step left for the task's project (the routing hint). */
+  remainingBudget?: { projectId: string; usd: number | undefined };
 }
 
 export const taskIdOf = (write: TaskWrite) =>
@@ -151,12 +153,19 @@ export async function writeTaskBatch(
       ? await tx.select().from(tasks).where(inArray(tasks.id, missing))
       : [];
     for (const row of existing) byId.set(row.id, row);
-    for (const row of await reserveForStarts(tx, tenantId, ops, createdIds)) byId.set(row.id, row);
+    const starts = await reserveForStarts(tx, tenantId, ops, createdIds);
+    for (const row of starts.requeued) byId.set(row.id, row);
     creates.forEach(({ w, index }, i) => {
       const row = byId.get(ops[i]!.record.id)!;
       const created = createdIds.has(row.id);
       const record = toRecord(row);
-      results[index] = { record, created, appended: [] };
+      const remainingBudget = starts.remaining.get(row.id);
+      results[index] = {
+        record,
+        created,
+        appended: [],
+        ...(remainingBudget && { remainingBudget }),
+      };
       if (!created) return;
       const queued: OutboxEvent = {
         type: 'task.state_changed',
@@ -251,7 +260,10 @@ async function applyTransitionBudgets<W extends { w: PendingWrite<TaskWrite>; in
   const dropped = new Set<W>();
   stepping.forEach((m, i) => {
     const outcome = outcomes[i]!;
-    if (!('error' in outcome)) return;
+    if (!('error' in outcome)) {
+      results[m.index] = { ...results[m.index]!, remainingBudget: outcome.remaining };
+      return;
+    }
     if (steps[i]!.kind === 'reserve') {
       results[m.index] = { appended: [], refused: outcome.error };
       dropped.add(m);
@@ -302,7 +314,7 @@ async function insertTasks(
 /**
  * Reservations of the tasks just inserted RUNNING on a paid engine. One the budget refuses puts
  * its task back to QUEUED, unrouted, in the same transaction (it then takes the ordinary
- * route); returns the rows it changed.
+ * route); returns the rows it changed, and what each applied reservation left.
  */
 async function reserveForStarts(
   tx: Tx,
@@ -313,7 +325,8 @@ async function reserveForStarts(
   const paid = ops.filter(
     (op) => op.start?.reserveUsd !== undefined && createdIds.has(op.record.id),
   );
-  if (paid.length === 0) return [];
+  const remaining = new Map<string, { projectId: string; usd: number | undefined }>();
+  if (paid.length === 0) return { requeued: [], remaining };
   const outcomes = await applyBudgetSteps(
     tx,
     tenantId,
@@ -324,15 +337,20 @@ async function reserveForStarts(
       amountUsd: start!.reserveUsd!,
     })),
   );
+  paid.forEach((op, i) => {
+    const outcome = outcomes[i]!;
+    if (!('error' in outcome)) remaining.set(op.record.id, outcome.remaining);
+  });
   const refused = paid.filter((_, i) => 'error' in outcomes[i]!).map((op) => op.record.id);
-  if (refused.length === 0) return [];
-  return rowsOf<RawTaskRow>(
+  if (refused.length === 0) return { requeued: [], remaining };
+  const requeued = rowsOf<RawTaskRow>(
     await tx.execute(sql`
       update orc_tasks set status = 'QUEUED', engine_route = null, engine_name = null,
         chosen_by = null, reason = null, sovereignty = null
       where tenant_id = ${tenantId} and id in ${refused}
       returning *`),
   ).map(fromRaw);
+  return { requeued, remaining };
 }
 
 /**
