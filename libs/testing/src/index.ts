@@ -11,3 +11,4 @@ export * from './jwt';
 export * from './kube-apiserver';
 export * from './infra/local-postgres';
 export * from './private-redis';
+export * from './private-stack';

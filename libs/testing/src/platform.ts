@@ -14,6 +14,14 @@ export const sampleModule = (name: string): string => path.join(SAMPLE_MODULES_D
 
 type Env = NodeJS.ProcessEnv;
 
+/** Servers of a suite's own (see startPrivateStack) instead of the shared test ones. */
+export interface PlatformInfra {
+  /** Superuser URL of the PostgreSQL server the platform's database is created on. */
+  pgAdminUrl: string;
+  kafkaBrokers: string;
+  redisUrl: string;
+}
+
 export interface PlatformOptions {
   /** Label of the suite's own database (see createTestDatabase). */
   database: string;
@@ -33,6 +41,8 @@ export interface PlatformOptions {
   beforeOrchestrator?: (sovereignAi: ServiceProcess) => Promise<void>;
   /** One gateway per entry, with these settings; no gateway when omitted. */
   gateways?: readonly Env[];
+  /** The suite's own servers; the shared test servers when omitted. */
+  infra?: PlatformInfra;
 }
 
 export interface Platform {
@@ -45,19 +55,37 @@ export interface Platform {
   orchestrator: ServiceProcess;
   /** In the order of `options.gateways`. */
   gateways: ServiceProcess[];
+  /**
+   * Starts a service of this platform that exited (a test killed it) again, with the settings
+   * and ports it had, so its peers and clients find it where they left it; the new process takes
+   * its place here and in stop().
+   */
+  restart(service: ServiceProcess): Promise<ServiceProcess>;
   /** Stops every process (the last started first), then drops the database. */
   stop(): Promise<void>;
 }
 
 /** What every service needs in distributed mode: its database, the test Kafka and Redis, the token secret. */
-export const distributedEnv = (db: TestDatabase, internalTokenSecret: string): Env => ({
+export const distributedEnv = (
+  db: TestDatabase,
+  internalTokenSecret: string,
+  infra?: Pick<PlatformInfra, 'kafkaBrokers' | 'redisUrl'>,
+): Env => ({
   AION_MODE: 'distributed',
   DATABASE_URL: db.appUrl,
-  KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
+  KAFKA_BROKERS: infra?.kafkaBrokers ?? process.env['KAFKA_BROKERS'],
   ...testKafkaTopicEnv(),
-  REDIS_URL: process.env['REDIS_URL'],
+  REDIS_URL: infra?.redisUrl ?? process.env['REDIS_URL'],
   AION_INTERNAL_TOKEN_SECRET: internalTokenSecret,
 });
+
+/** The variable prefix of each service's ports. */
+const PORT_PREFIX: Record<string, string> = {
+  'module-host': 'AION_MODULE_HOST_',
+  'sovereign-ai': 'AION_SOVEREIGN_',
+  orchestrator: 'AION_ORCHESTRATOR_',
+  gateway: 'AION_GATEWAY_',
+};
 
 /** Binds the service of this variable prefix (AION_GATEWAY_ ...) to free loopback ports; it logs the ports it got. */
 export const onLoopback = (prefix: string): Env => ({
@@ -81,6 +109,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   // A fresh one per run: rate-limit buckets live in Redis and outlast a run.
   const bootstrapTenant = uniqueName('tenant');
   const started: ServiceProcess[] = [];
+  /** How each service was started, to start it again on the same ports. */
+  const launches = new Map<ServiceProcess, { app: string; prefix: string; env: Env }>();
   let db: TestDatabase | undefined;
   const stop = async () => {
     const running = started.splice(0).reverse();
@@ -90,16 +120,18 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const database = await createTestDatabase(options.database);
+    const database = await createTestDatabase(options.database, options.infra?.pgAdminUrl);
     db = database;
     migrateTestDatabase(database, options.migrate);
     const start = async (app: string, env: Env) => {
-      const service = await startServiceProcess(app, {
-        ...distributedEnv(database, secret),
+      const full = {
+        ...distributedEnv(database, secret, options.infra),
         AION_BOOTSTRAP_TENANT: bootstrapTenant,
         ...env,
-      });
+      };
+      const service = await startServiceProcess(app, full);
       started.push(service);
+      launches.set(service, { app, prefix: PORT_PREFIX[app] ?? '', env: full });
       return service;
     };
     const moduleHost = await start('module-host', {
@@ -138,7 +170,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         }),
       );
     }
-    return {
+    const platform: Platform = {
       db: database,
       internalTokenSecret: secret,
       bootstrapTenant,
@@ -147,7 +179,32 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       orchestrator,
       gateways,
       stop,
+      restart: async (old) => {
+        const launch = launches.get(old);
+        if (!launch) throw new Error('restart: not a service of this platform');
+        if (old.child.exitCode === null && old.child.signalCode === null)
+          throw new Error(`restart: ${launch.app} is still running`);
+        const { prefix } = launch;
+        const service = await startServiceProcess(launch.app, {
+          ...launch.env,
+          [`${prefix}HTTP_PORT`]: String(old.httpPort),
+          [`${prefix}GRPC_PORT`]: String(old.grpcPort),
+          ...(launch.app === 'gateway' ? { [`${prefix}OPS_PORT`]: String(old.opsPort) } : {}),
+        });
+        launches.delete(old);
+        launches.set(service, launch);
+        const at = started.indexOf(old);
+        if (at >= 0) started[at] = service;
+        else started.push(service);
+        if (platform.moduleHost === old) platform.moduleHost = service;
+        if (platform.sovereignAi === old) platform.sovereignAi = service;
+        if (platform.orchestrator === old) platform.orchestrator = service;
+        const gateway = platform.gateways.indexOf(old);
+        if (gateway >= 0) platform.gateways[gateway] = service;
+        return service;
+      },
     };
+    return platform;
   } catch (err) {
     await stop();
     throw err;

@@ -35,20 +35,26 @@ function withCredentials(base: string, user: string, database: string): string {
   return url.toString();
 }
 
-/** A fresh database per test suite, owned by the owner role, so suites never share rows. */
-export async function createTestDatabase(label = 'db'): Promise<TestDatabase> {
+/**
+ * A fresh database per test suite, owned by the owner role, so suites never share rows. On the
+ * test server, or on the server of `serverAdminUrl` (a suite's private one, see startPrivateStack).
+ */
+export async function createTestDatabase(
+  label = 'db',
+  serverAdminUrl?: string,
+): Promise<TestDatabase> {
   const name = `t_${label
     .replace(/[^a-z0-9]/gi, '')
     .toLowerCase()
     .slice(0, 20)}_${randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: adminUrl() });
+  const base = serverAdminUrl ?? adminUrl();
+  const admin = new Client({ connectionString: base });
   await admin.connect();
   try {
     await admin.query(`create database ${name} owner ${TEST_ROLES.owner}`);
   } finally {
     await admin.end();
   }
-  const base = adminUrl();
   const ownerUrl = withCredentials(base, TEST_ROLES.owner, name);
   return {
     name,
@@ -65,7 +71,7 @@ export async function createTestDatabase(label = 'db'): Promise<TestDatabase> {
       }
     },
     drop: async () => {
-      const client = new Client({ connectionString: adminUrl() });
+      const client = new Client({ connectionString: base });
       await client.connect();
       try {
         await client.query(`drop database if exists ${name} with (force)`);

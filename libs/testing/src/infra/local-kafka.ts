@@ -8,6 +8,8 @@ export const KAFKA_VERSION = '3.9.1';
 
 export interface LocalKafka {
   port: number;
+  /** The KRaft controller's port: a restart on the same ports passes both back. */
+  controllerPort: number;
   pid: number;
   brokers: string;
   /** The SASL_PLAINTEXT (PLAIN) listener, when one was asked for. */
@@ -17,6 +19,11 @@ export interface LocalKafka {
 /** A SASL/PLAIN listener beside the plaintext one, accepting these users (name -> password). */
 export interface LocalKafkaOptions {
   saslPlainUsers?: Record<string, string>;
+  /**
+   * Listen on these ports instead of free ones: with the same stackDir this restarts a stopped
+   * broker where its clients look for it, on its data (the storage is formatted only once).
+   */
+  ports?: { port: number; controllerPort: number };
 }
 
 /** JAAS values are double-quoted: a quote or backslash in them would end or escape the value. */
@@ -99,7 +106,10 @@ export async function startLocalKafka(
   const libs = ensureKafkaJars(repoRoot);
   const dir = path.join(stackDir, 'kafka');
   mkdirSync(path.join(dir, 'data'), { recursive: true });
-  const [port, controllerPort] = [await freePort(), await freePort()];
+  const { port, controllerPort } = options.ports ?? {
+    port: await freePort(),
+    controllerPort: await freePort(),
+  };
   const sasl = options.saslPlainUsers && {
     port: await freePort(),
     users: options.saslPlainUsers,
@@ -146,16 +156,18 @@ export async function startLocalKafka(
     '-cp',
     `${libs}/*`,
   ];
-  run('java', [
-    ...jvm,
-    'kafka.tools.StorageTool',
-    'format',
-    '-t',
-    clusterId(),
-    '-c',
-    properties,
-    '--ignore-formatted',
-  ]);
+  // A restart finds its storage formatted already: skip a JVM start.
+  if (!existsSync(path.join(dir, 'data', 'meta.properties')))
+    run('java', [
+      ...jvm,
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      clusterId(),
+      '-c',
+      properties,
+      '--ignore-formatted',
+    ]);
   const pid = startDaemon(
     'java',
     [...jvm, 'kafka.Kafka', properties],
@@ -164,6 +176,7 @@ export async function startLocalKafka(
   await waitForPort(port, 90_000, 'kafka');
   return {
     port,
+    controllerPort,
     pid,
     brokers: `127.0.0.1:${port}`,
     ...(sasl ? { saslBrokers: `127.0.0.1:${sasl.port}` } : {}),

@@ -37,7 +37,8 @@ export interface InfraHandle {
 /** Roles every test database uses: an owner that migrates and a non-owner the services run as. */
 export const TEST_ROLES = { owner: 'aion_owner', app: 'aion_app' } as const;
 
-async function ensureRoles(adminUrl: string): Promise<void> {
+/** Creates the test roles (TEST_ROLES) on a server that lacks them. */
+export async function ensureRoles(adminUrl: string): Promise<void> {
   const client = new Client({ connectionString: adminUrl });
   await client.connect();
   try {
