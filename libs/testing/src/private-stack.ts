@@ -47,7 +47,8 @@ export async function startPrivateStack(): Promise<PrivateStack> {
   };
   try {
     [pg, redis, kafka] = await Promise.all([
-      startLocalPostgres(dir),
+      // Stopped at once mid-load: a commit the platform acknowledged must survive that.
+      startLocalPostgres(dir, { durableCommits: true }),
       startPrivateRedis(),
       startLocalKafka(dir, repoRoot),
     ]);
@@ -70,7 +71,7 @@ export async function startPrivateStack(): Promise<PrivateStack> {
         pgUp = false;
       },
       start: async () => {
-        await startLocalPostgres(dir, { port: postgresServer.port });
+        await startLocalPostgres(dir, { port: postgresServer.port, durableCommits: true });
         pgUp = true;
       },
     },

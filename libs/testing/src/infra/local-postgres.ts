@@ -44,10 +44,14 @@ function pgUserIds(): { uid: number; gid: number } | undefined {
   };
 }
 
-/** Starts (or, on the same stackDir and port, restarts) a private PostgreSQL server. */
+/**
+ * Starts (or, on the same stackDir and port, restarts) a private PostgreSQL server.
+ * `durableCommits`: a commit is in the WAL before it returns (synchronous_commit on), so an
+ * immediate stop (a crash) keeps every committed row; the default trades that for speed.
+ */
 export async function startLocalPostgres(
   stackDir: string,
-  wanted: { port?: number } = {},
+  wanted: { port?: number; durableCommits?: boolean } = {},
 ): Promise<LocalPostgres> {
   const binDir = findPostgresBinDir();
   const baseDir = path.join(stackDir, 'postgres');
@@ -80,9 +84,10 @@ export async function startLocalPostgres(
     `-p ${port}`,
     `-k ${socketDir}`,
     '-c listen_addresses=127.0.0.1',
-    // Test data is disposable: trade durability for speed.
+    // Test data is disposable: trade durability for speed (fsync only matters when the machine
+    // crashes; asynchronous commits are lost when the server does).
     '-c fsync=off',
-    '-c synchronous_commit=off',
+    `-c synchronous_commit=${wanted.durableCommits ? 'on' : 'off'}`,
     '-c full_page_writes=off',
     '-c max_connections=300',
   ].join(' ');
