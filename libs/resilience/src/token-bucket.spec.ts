@@ -1,7 +1,6 @@
 import {
   DegradingTokenBucketStore,
   MemoryTokenBucketStore,
-  type TakeResult,
   type TokenBucketStore,
 } from './token-bucket';
 
@@ -28,6 +27,27 @@ describe('MemoryTokenBucketStore', () => {
     await expect(store.take('c', { capacity: 0, refillPerSecond: 1 })).rejects.toThrow(/capacity/);
   });
 
+  it('takes several buckets at once: from all when each has the tokens, else from none', async () => {
+    const store = new MemoryTokenBucketStore(() => 0);
+    const ip = { capacity: 3, refillPerSecond: 1 };
+    const key = { capacity: 1, refillPerSecond: 1 };
+    const both = () =>
+      store.takeAll([
+        { key: 'ip', limit: ip },
+        { key: 'k', limit: key },
+      ]);
+    expect(await both()).toMatchObject({
+      allowed: true,
+      results: [{ remaining: 2 }, { remaining: 0 }],
+    });
+    // The key's bucket is empty: refused, and the IP's keeps its two tokens.
+    const refused = await both();
+    expect(refused.allowed).toBe(false);
+    expect(refused.results[0]).toMatchObject({ remaining: 2, retryAfterMs: 0 });
+    expect(refused.results[1]).toMatchObject({ remaining: 0, retryAfterMs: 1000 });
+    expect((await store.take('ip', ip)).remaining).toBe(1);
+  });
+
   it('stays bounded in memory', async () => {
     const store = new MemoryTokenBucketStore(() => 0, 10);
     for (let i = 0; i < 50; i++) await store.take(`k${i}`, { capacity: 1, refillPerSecond: 1 });
@@ -44,14 +64,16 @@ describe('DegradingTokenBucketStore', () => {
   function switchable() {
     const backing = new MemoryTokenBucketStore(() => 0);
     const state = { mode: 'up' as 'up' | 'down' | 'hang' | 'broken', calls: 0 };
+    const available = () => {
+      state.calls++;
+      if (state.mode === 'down') return Promise.reject(lost());
+      if (state.mode === 'broken') return Promise.reject(new Error('ERR script error'));
+      if (state.mode === 'hang') return new Promise<never>(() => undefined);
+      return undefined;
+    };
     const store: TokenBucketStore = {
-      take: (key, l, cost) => {
-        state.calls++;
-        if (state.mode === 'down') return Promise.reject(lost());
-        if (state.mode === 'broken') return Promise.reject(new Error('ERR script error'));
-        if (state.mode === 'hang') return new Promise<TakeResult>(() => undefined);
-        return backing.take(key, l, cost);
-      },
+      take: (key, l, cost) => available() ?? backing.take(key, l, cost),
+      takeAll: (takes) => available() ?? backing.takeAll(takes),
     };
     return { store, state };
   }

@@ -18,9 +18,21 @@ export interface TakeResult {
   resetMs: number;
 }
 
+/** One bucket of a take: its key, its limit and what the request costs there. */
+export interface BucketTake {
+  key: string;
+  limit: BucketLimit;
+  cost?: number;
+}
+
 /** Atomic token buckets shared by every replica (Redis) or within one process (memory). */
 export interface TokenBucketStore {
   take(key: string, limit: BucketLimit, cost?: number): Promise<TakeResult>;
+  /**
+   * Several buckets in one step (one Redis call): allowed only when every bucket has the
+   * tokens, and then each pays; a refusal takes from none. Results in the order asked.
+   */
+  takeAll(takes: readonly BucketTake[]): Promise<{ allowed: boolean; results: TakeResult[] }>;
 }
 
 /**
@@ -56,6 +68,48 @@ type TakeCommand = (
   cost: number,
 ) => Promise<[number, number, number, number]>;
 
+/**
+ * TAKE_SCRIPT over several buckets: refill and check each, then take from all or from none.
+ * ARGV holds capacity, rate and cost per key. Its keys must share a hash slot on Redis Cluster.
+ */
+const TAKE_ALL_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tokens = {}
+local allowed = 1
+for i = 1, #KEYS do
+  local capacity = tonumber(ARGV[3 * i - 2])
+  local rate = tonumber(ARGV[3 * i - 1]) / 1000
+  local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
+  local tk = tonumber(state[1]) or capacity
+  local ts = tonumber(state[2]) or now
+  tk = math.min(capacity, tk + math.max(0, now - ts) * rate)
+  tokens[i] = tk
+  if tk < tonumber(ARGV[3 * i]) then allowed = 0 end
+end
+local out = {allowed}
+for i = 1, #KEYS do
+  local capacity = tonumber(ARGV[3 * i - 2])
+  local rate = tonumber(ARGV[3 * i - 1]) / 1000
+  local cost = tonumber(ARGV[3 * i])
+  local tk = tokens[i]
+  if allowed == 1 then tk = tk - cost end
+  redis.call('HSET', KEYS[i], 'tokens', tostring(tk), 'ts', tostring(now))
+  redis.call('PEXPIRE', KEYS[i], math.ceil((capacity - tk) / rate) + 1000)
+  local retry = 0
+  if tk < cost then retry = math.ceil((cost - tk) / rate) end
+  out[#out + 1] = math.floor(tk)
+  out[#out + 1] = retry
+  out[#out + 1] = math.ceil((capacity - tk) / rate)
+end
+return out
+`;
+
+type TakeAllCommand = (
+  numberOfKeys: number,
+  ...keysAndArgs: (string | number)[]
+) => Promise<number[]>;
+
 export class RedisTokenBucketStore implements TokenBucketStore {
   private readonly command: TakeCommand;
 
@@ -66,8 +120,34 @@ export class RedisTokenBucketStore implements TokenBucketStore {
     // defineCommand uses EVALSHA and falls back to EVAL after a script cache flush.
     if (!(redis as unknown as Record<string, unknown>)['aionTakeToken'])
       redis.defineCommand('aionTakeToken', { numberOfKeys: 1, lua: TAKE_SCRIPT });
+    // The number of keys varies per call: it comes first among the arguments.
+    if (!(redis as unknown as Record<string, unknown>)['aionTakeTokens'])
+      redis.defineCommand('aionTakeTokens', { lua: TAKE_ALL_SCRIPT });
     const command = (redis as unknown as Record<string, TakeCommand>)['aionTakeToken']!;
     this.command = command.bind(redis);
+    const all = (redis as unknown as Record<string, TakeAllCommand>)['aionTakeTokens']!;
+    this.allCommand = all.bind(redis);
+  }
+
+  private readonly allCommand: TakeAllCommand;
+
+  async takeAll(
+    takes: readonly BucketTake[],
+  ): Promise<{ allowed: boolean; results: TakeResult[] }> {
+    for (const t of takes) validate(t.limit, t.cost ?? 1);
+    const reply = await this.allCommand(
+      takes.length,
+      ...takes.map((t) => `${this.keyPrefix}${t.key}`),
+      ...takes.flatMap((t) => [t.limit.capacity, t.limit.refillPerSecond, t.cost ?? 1]),
+    );
+    const allowed = reply[0] === 1;
+    const results = takes.map((_, i) => ({
+      allowed,
+      remaining: reply[1 + 3 * i]!,
+      retryAfterMs: allowed ? 0 : reply[2 + 3 * i]!,
+      resetMs: reply[3 + 3 * i]!,
+    }));
+    return { allowed, results };
   }
 
   async take(key: string, limit: BucketLimit, cost = 1): Promise<TakeResult> {
@@ -92,25 +172,38 @@ export class MemoryTokenBucketStore implements TokenBucketStore {
   ) {}
 
   async take(key: string, limit: BucketLimit, cost = 1): Promise<TakeResult> {
-    validate(limit, cost);
+    return (await this.takeAll([{ key, limit, cost }])).results[0]!;
+  }
+
+  async takeAll(
+    takes: readonly BucketTake[],
+  ): Promise<{ allowed: boolean; results: TakeResult[] }> {
+    for (const t of takes) validate(t.limit, t.cost ?? 1);
     const now = this.now();
-    const rate = limit.refillPerSecond / 1000;
-    const state = this.buckets.get(key) ?? { tokens: limit.capacity, ts: now };
-    let tokens = Math.min(limit.capacity, state.tokens + Math.max(0, now - state.ts) * rate);
-    const allowed = tokens >= cost;
-    if (allowed) tokens -= cost;
-    this.buckets.delete(key);
-    this.buckets.set(key, { tokens, ts: now });
-    if (this.buckets.size > this.maxKeys) {
+    const refilled = takes.map(({ key, limit }) => {
+      const state = this.buckets.get(key) ?? { tokens: limit.capacity, ts: now };
+      const rate = limit.refillPerSecond / 1000;
+      return Math.min(limit.capacity, state.tokens + Math.max(0, now - state.ts) * rate);
+    });
+    const allowed = takes.every((t, i) => refilled[i]! >= (t.cost ?? 1));
+    const results = takes.map(({ key, limit, cost = 1 }, i) => {
+      const rate = limit.refillPerSecond / 1000;
+      const tokens = allowed ? refilled[i]! - cost : refilled[i]!;
+      this.buckets.delete(key);
+      this.buckets.set(key, { tokens, ts: now });
+      return {
+        allowed,
+        remaining: Math.floor(tokens),
+        retryAfterMs: allowed || tokens >= cost ? 0 : Math.ceil((cost - tokens) / rate),
+        resetMs: Math.ceil((limit.capacity - tokens) / rate),
+      };
+    });
+    while (this.buckets.size > this.maxKeys) {
       const oldest = this.buckets.keys().next().value;
-      if (oldest !== undefined) this.buckets.delete(oldest);
+      if (oldest === undefined) break;
+      this.buckets.delete(oldest);
     }
-    return {
-      allowed,
-      remaining: Math.floor(tokens),
-      retryAfterMs: allowed ? 0 : Math.ceil((cost - tokens) / rate),
-      resetMs: Math.ceil((limit.capacity - tokens) / rate),
-    };
+    return { allowed, results };
   }
 }
 
@@ -171,11 +264,20 @@ export class DegradingTokenBucketStore implements TokenBucketStore {
     return this.degraded;
   }
 
-  async take(key: string, limit: BucketLimit, cost = 1): Promise<TakeResult> {
-    if (this.degraded && this.now() < this.localUntil) return this.local.take(key, limit, cost);
-    let result: TakeResult;
+  take(key: string, limit: BucketLimit, cost = 1): Promise<TakeResult> {
+    return this.either((store) => store.take(key, limit, cost));
+  }
+
+  takeAll(takes: readonly BucketTake[]): Promise<{ allowed: boolean; results: TakeResult[] }> {
+    return this.either((store) => store.takeAll(takes));
+  }
+
+  /** The shared store while it answers, else the local one. */
+  private async either<T>(take: (store: TokenBucketStore) => Promise<T>): Promise<T> {
+    if (this.degraded && this.now() < this.localUntil) return take(this.local);
+    let result: T;
     try {
-      result = await this.sharedTake(key, limit, cost);
+      result = await this.sharedTake(take);
     } catch (err) {
       if (!(err instanceof SharedStoreTimeout) && !this.isOutage(err)) throw err;
       this.localUntil = this.now() + this.retrySharedAfterMs;
@@ -183,7 +285,7 @@ export class DegradingTokenBucketStore implements TokenBucketStore {
         this.degraded = true;
         this.options.onChange?.(true, err);
       }
-      return this.local.take(key, limit, cost);
+      return take(this.local);
     }
     if (this.degraded) {
       this.degraded = false;
@@ -192,10 +294,10 @@ export class DegradingTokenBucketStore implements TokenBucketStore {
     return result;
   }
 
-  private sharedTake(key: string, limit: BucketLimit, cost: number): Promise<TakeResult> {
+  private sharedTake<T>(take: (store: TokenBucketStore) => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     return Promise.race([
-      this.options.shared.take(key, limit, cost),
+      take(this.options.shared),
       new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new SharedStoreTimeout(`no answer within ${this.timeoutMs} ms`)),

@@ -27,6 +27,38 @@ describe('RedisTokenBucketStore (Lua script on a real Redis)', () => {
     expect(denied.retryAfterMs).toBeGreaterThan(0);
   });
 
+  it('takes two buckets in one call, from both or from neither, without overspending either', async () => {
+    const redis = client();
+    const monitor = client();
+    const replicas = [new RedisTokenBucketStore(redis), new RedisTokenBucketStore(client())];
+    const ip = { key: uniqueName('ip'), limit: { capacity: 30, refillPerSecond: 0.001 } };
+    const key = { key: uniqueName('key'), limit: { capacity: 10, refillPerSecond: 0.001 } };
+    let calls = 0;
+    await monitor.monitor().then((m) =>
+      m.on('monitor', (_time: string, args: string[]) => {
+        // Only this test's calls: other suites share the Redis server.
+        if (
+          String(args[0]).toLowerCase().startsWith('eval') &&
+          args.some((a) => String(a).includes(ip.key))
+        )
+          calls++;
+      }),
+    );
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => replicas[i % 2]!.takeAll([ip, key])),
+    );
+    // The key's 10 tokens bound both: the IP paid only for the 10 admitted requests.
+    expect(results.filter((r) => r.allowed)).toHaveLength(10);
+    const ipLeft = await replicas[0]!.takeAll([ip]);
+    expect(ipLeft.results[0]!.remaining).toBe(19);
+    const refused = results.find((r) => !r.allowed)!;
+    expect(refused.results[1]!.retryAfterMs).toBeGreaterThan(0);
+    expect(refused.results[0]!.retryAfterMs).toBe(0);
+    // One script call per take, whatever the number of buckets.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(calls).toBe(101);
+  });
+
   it('refills over time and expires idle buckets', async () => {
     const redis = client();
     const store = new RedisTokenBucketStore(redis, 'test:rl:');

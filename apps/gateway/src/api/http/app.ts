@@ -28,7 +28,7 @@ import {
   fairShare,
   idempotency,
   jsonLimits,
-  rateLimit,
+  rateLimits,
   requestId,
   stripInternalHeaders,
 } from './middleware';
@@ -113,10 +113,6 @@ export function gatewayApp(deps: GatewayDeps): Express {
     perKey: { capacity: config.keyBurst, refillPerSecond: config.keyRatePerMinute / 60 },
     perIp: { capacity: config.ipRatePerMinute, refillPerSecond: config.ipRatePerMinute / 60 },
   };
-  app.use(rateLimit(deps.buckets, limits, 'ip'));
-  app.use(jsonOnly);
-  app.use(express.json({ limit: config.bodyLimit, strict: true, type: () => true }));
-  app.use(jsonLimits(MAX_JSON_DEPTH));
   // The document describes the table it is served from, so it is filled in once the table exists.
   const docs: { document?: unknown } = {};
   const routes = routeTable({
@@ -129,10 +125,23 @@ export function gatewayApp(deps: GatewayDeps): Express {
   });
   const served = config.docs ? routes : routes.filter((r) => r.path !== '/openapi.json');
   docs.document = openApiDocument(served, process.env['npm_package_version'] ?? '0.1.0');
-  // Public routes (login, receipt keys, this document) do not look at credentials at all.
-  app.use(mountRoutes(served.filter((r) => r.access === 'public')));
-  app.use(authenticate({ apiKeys: deps.keyVerifier, ...(deps.jwt ? { jwt: deps.jwt } : {}) }));
-  app.use(rateLimit(deps.buckets, limits, 'principal'));
+  const publicRoutes = served.filter((r) => r.access === 'public');
+  const publicPaths = new Set(publicRoutes.map((r) => r.path));
+  // Credentials and both rate limits before the body is read: a refused request costs no parsing.
+  app.use(
+    rateLimits(deps.buckets, limits, {
+      authenticate: authenticate({
+        apiKeys: deps.keyVerifier,
+        ...(deps.jwt ? { jwt: deps.jwt } : {}),
+      }),
+      // Public routes (login, receipt keys, this document) do not look at credentials at all.
+      isPublic: (req) => publicPaths.has(req.path),
+    }),
+  );
+  app.use(jsonOnly);
+  app.use(express.json({ limit: config.bodyLimit, strict: true, type: () => true }));
+  app.use(jsonLimits(MAX_JSON_DEPTH));
+  app.use(mountRoutes(publicRoutes));
   app.use(fairShare(deps.requests));
   app.use(
     idempotency(deps.idempotencyStore, {

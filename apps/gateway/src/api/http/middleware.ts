@@ -81,39 +81,51 @@ export interface RateLimits {
 }
 
 /**
- * Token buckets per client IP and, once authenticated, per API key (or user). 429 carries
- * Retry-After and the RateLimit / RateLimit-Policy headers of the IETF draft.
+ * Token buckets per client IP and, once authenticated, per API key (or user), taken together in
+ * one step (one Redis call): a request pays both or neither. Public routes pay the IP's bucket
+ * only and never look at credentials; a request whose credential fails still pays its IP's, so
+ * guessing keys is limited too. 429 carries Retry-After and the RateLimit / RateLimit-Policy
+ * headers of the IETF draft, one item per bucket.
  */
-export function rateLimit(
+export function rateLimits(
   store: TokenBucketStore,
   limits: RateLimits,
-  scope: 'ip' | 'principal',
+  options: { authenticate: RequestHandler; isPublic: (req: Request) => boolean },
 ): RequestHandler {
-  const limit = scope === 'ip' ? limits.perIp : limits.perKey;
-  // Quota per minute at the sustained rate; the burst is the bucket's capacity.
-  const policy = `"${scope === 'ip' ? 'per-ip' : 'per-key'}";q=${Math.round(limit.refillPerSecond * 60)};w=60;burst=${limit.capacity}`;
-  return (req, res, next) => {
-    let key: string;
-    if (scope === 'ip') key = `ip:${clientIp(req.ip)}`;
-    else {
-      const principal = principalOf(res);
-      if (!principal) return next();
-      key = `principal:${principal.tenantId}:${principal.keyId ?? principal.subject}`;
-    }
-    store.take(key, limit).then((result) => {
-      res.setHeader('RateLimit-Policy', policy);
+  const policy = (name: string, limit: BucketLimit) =>
+    `"${name}";q=${Math.round(limit.refillPerSecond * 60)};w=60;burst=${limit.capacity}`;
+  const ipPolicy = policy('per-ip', limits.perIp);
+  const bothPolicies = `${ipPolicy}, ${policy('per-key', limits.perKey)}`;
+  const limit = (req: Request, res: Response, next: NextFunction, authError?: unknown) => {
+    const principal = authError ? undefined : principalOf(res);
+    const takes = [{ key: `ip:${clientIp(req.ip)}`, limit: limits.perIp }];
+    if (principal)
+      takes.push({
+        key: `principal:${principal.tenantId}:${principal.keyId ?? principal.subject}`,
+        limit: limits.perKey,
+      });
+    store.takeAll(takes).then(({ allowed, results }) => {
+      const names = ['per-ip', 'per-key'];
+      res.setHeader('RateLimit-Policy', principal ? bothPolicies : ipPolicy);
       res.setHeader(
         'RateLimit',
-        `"${scope === 'ip' ? 'per-ip' : 'per-key'}";r=${result.remaining};t=${Math.ceil(result.resetMs / 1000)}`,
+        results
+          .map((r, i) => `"${names[i]}";r=${r.remaining};t=${Math.ceil(r.resetMs / 1000)}`)
+          .join(', '),
       );
-      if (result.allowed) return next();
-      const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+      if (allowed) return next(authError);
+      const waitMs = Math.max(...results.map((r) => r.retryAfterMs));
+      const seconds = Math.max(1, Math.ceil(waitMs / 1000));
       next(
         new AionError('rate_limit.exceeded', `rate limit exceeded; retry in ${seconds} s`, {
           retryAfterSeconds: seconds,
         }),
       );
     }, next);
+  };
+  return (req, res, next) => {
+    if (options.isPublic(req)) return limit(req, res, next);
+    options.authenticate(req, res, (authError?: unknown) => limit(req, res, next, authError));
   };
 }
 
