@@ -27,6 +27,26 @@ export interface KafkaBusOptions {
   replicationFactor?: number;
   /** min.insync.replicas of topics this bus creates (KAFKA_MIN_INSYNC_REPLICAS; default: the broker's). */
   minInsyncReplicas?: number;
+  /**
+   * Longest wait for a consumer to leave its group on stop (default 5 s). A consumer whose broker
+   * is away may never finish disconnecting; past the bound it is abandoned (the process is
+   * ending) and its group rebalances after the session timeout.
+   */
+  stopTimeoutMs?: number;
+}
+
+/** Resolves true when `promise` settled within `ms`, false when the wait was given up. */
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** The error kafkajs reports, or one it wraps (aggregated per topic, or inside a retry error). */
@@ -69,7 +89,8 @@ export class KafkaBus implements EventBus {
   private readonly kafka: Kafka;
   private readonly producer: Producer;
   private readonly admin: Admin;
-  private readonly consumers = new Set<Consumer>();
+  /** Open consumers, each with what ends the retries of the record it has in hand. */
+  private readonly consumers = new Map<Consumer, AbortController>();
   private connected?: Promise<void>;
 
   constructor(private readonly options: KafkaBusOptions) {
@@ -185,13 +206,23 @@ export class KafkaBus implements EventBus {
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     await this.connect();
+    // Ends the retries of a record in hand when the subscription stops.
+    const stopping = new AbortController();
     const consumer = this.kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: true,
       sessionTimeout: 30_000,
       heartbeatInterval: 3000,
+      // A consumer that crashed (its broker went away) restarts, unless it is being stopped: an
+      // abandoned consumer must not go on reconnecting for the rest of the process.
+      retry: {
+        retries: 8,
+        initialRetryTime: 100,
+        maxRetryTime: 5000,
+        restartOnFailure: async () => !stopping.signal.aborted,
+      },
     });
-    this.consumers.add(consumer);
+    this.consumers.set(consumer, stopping);
     await consumer.connect();
     await consumer.subscribe({
       topics: options.topics,
@@ -201,7 +232,7 @@ export class KafkaBus implements EventBus {
     await consumer.run({
       autoCommit: false,
       eachMessage: async ({ topic, partition, message, heartbeat }) => {
-        await processRecord(
+        const committable = await processRecord(
           {
             topic,
             partition,
@@ -217,9 +248,11 @@ export class KafkaBus implements EventBus {
             metrics: this.options.metrics,
             heartbeat,
             publishDeadLetter: (m) => this.publish([m]),
+            signal: stopping.signal,
           },
         );
-        if (!options.ephemeral)
+        // A record left unhandled by a stop is not committed: the group gets it again.
+        if (committable && !options.ephemeral)
           await consumer.commitOffsets([
             { topic, partition, offset: (BigInt(message.offset) + 1n).toString() },
           ]);
@@ -228,15 +261,19 @@ export class KafkaBus implements EventBus {
     return {
       stop: async () => {
         // disconnect waits for the running eachMessage, whose offset is committed inside it.
-        await consumer.disconnect();
-        this.consumers.delete(consumer);
-        if (options.ephemeral)
-          await this.admin.deleteGroups([options.groupId]).catch((err: unknown) =>
+        await this.disconnectWithin(consumer, options.groupId);
+        if (options.ephemeral) {
+          const deleted = this.admin.deleteGroups([options.groupId]).catch((err: unknown) =>
             this.options.logger?.warn('could not delete an ephemeral consumer group', {
               group: options.groupId,
               reason: err instanceof Error ? err.message : String(err),
             }),
           );
+          if (!(await settlesWithin(deleted, this.stopTimeoutMs)))
+            this.options.logger?.warn('gave up deleting an ephemeral consumer group', {
+              group: options.groupId,
+            });
+        }
       },
     };
   }
@@ -246,11 +283,31 @@ export class KafkaBus implements EventBus {
     await this.admin.describeCluster();
   }
 
+  private get stopTimeoutMs(): number {
+    return this.options.stopTimeoutMs ?? 5_000;
+  }
+
+  /**
+   * Disconnects a consumer, giving up after the stop bound: kafkajs may keep retrying its broker
+   * connections for minutes while the broker is away, and a shutdown must not wait for that.
+   */
+  private async disconnectWithin(consumer: Consumer, groupId: string): Promise<void> {
+    this.consumers.get(consumer)?.abort();
+    this.consumers.delete(consumer);
+    if (!(await settlesWithin(consumer.disconnect(), this.stopTimeoutMs)))
+      this.options.logger?.warn('Kafka consumer did not disconnect in time; abandoned', {
+        group: groupId,
+        timeout_ms: this.stopTimeoutMs,
+      });
+  }
+
   async close(): Promise<void> {
-    await Promise.allSettled([...this.consumers].map((c) => c.disconnect()));
-    this.consumers.clear();
+    await Promise.all([...this.consumers.keys()].map((c) => this.disconnectWithin(c, 'unknown')));
     if (this.connected)
-      await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
+      await settlesWithin(
+        Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]),
+        this.stopTimeoutMs,
+      );
     this.connected = undefined;
   }
 }

@@ -23,6 +23,25 @@ export interface PipelineDeps {
   /** Called between retries so a broker session stays alive (kafkajs heartbeat). */
   heartbeat?: () => Promise<void>;
   sleep?: (ms: number) => Promise<void>;
+  /** Aborted when the subscription stops: a record waiting to be retried is left uncommitted. */
+  signal?: AbortSignal;
+}
+
+/** Longest wait between heartbeats while a retry backs off (the session times out at 30 s). */
+const HEARTBEAT_EVERY_MS = 3_000;
+
+/** Waits `ms`, ending early when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done);
+  });
 }
 
 /**
@@ -36,8 +55,6 @@ async function keepInPlace(record: RawRecord, deps: PipelineDeps): Promise<void>
     offset: record.offset,
   });
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function deadLetter(
   record: RawRecord,
@@ -66,19 +83,31 @@ function deadLetter(
  * What happens to every consumed record, on Kafka and in memory alike: decode (malformed ->
  * dead letter at once), skip if this group processed the id already, run the handler in the
  * event's tenant and trace context with exponential-backoff retries, and dead-letter it when
- * attempts run out. Resolves when the record may be committed; never throws for a bad record.
+ * attempts run out. Resolves true when the record may be committed; never throws for a bad
+ * record. Resolves false when the subscription stopped while the record waited for a retry: it
+ * was not handled and is delivered again after the group resumes.
  */
 export async function processRecord(
   record: RawRecord,
   options: SubscribeOptions,
   pipelineDeps: PipelineDeps,
-): Promise<void> {
+): Promise<boolean> {
   const deps = record.topic.endsWith(DLQ_SUFFIX)
     ? { ...pipelineDeps, publishDeadLetter: async () => keepInPlace(record, pipelineDeps) }
     : pipelineDeps;
   const started = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
-  const sleep = deps.sleep ?? defaultSleep;
+  // Backoffs can be long (up to 30 s): the broker session is kept alive through them and a
+  // stopping subscription does not wait for them.
+  const sleep =
+    deps.sleep ??
+    (async (ms: number) => {
+      const until = Date.now() + ms;
+      for (let left = ms; left > 0 && !deps.signal?.aborted; left = until - Date.now()) {
+        await pause(Math.min(left, HEARTBEAT_EVERY_MS), deps.signal);
+        if (left > HEARTBEAT_EVERY_MS && !deps.signal?.aborted) await deps.heartbeat?.();
+      }
+    });
   let envelope;
   try {
     envelope = decodeEnvelope(record.value);
@@ -91,11 +120,11 @@ export async function processRecord(
     });
     await deps.publishDeadLetter(deadLetter(record, options.groupId, reason, 0));
     deps.metrics?.observeConsumer(record.topic, 'dead_lettered', seconds());
-    return;
+    return true;
   }
   if (await deps.deduper.isProcessed(options.groupId, envelope.id)) {
     deps.metrics?.observeConsumer(record.topic, 'duplicate', seconds());
-    return;
+    return true;
   }
   const event: IncomingEvent = {
     envelope,
@@ -129,7 +158,7 @@ export async function processRecord(
       await run();
       await deps.deduper.markProcessed(options.groupId, envelope.id);
       deps.metrics?.observeConsumer(record.topic, attempt === 1 ? 'ok' : 'retried', seconds());
-      return;
+      return true;
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       if (attempt >= maxAttempts) {
@@ -142,8 +171,9 @@ export async function processRecord(
         });
         await deps.publishDeadLetter(deadLetter(record, options.groupId, reason, attempt));
         deps.metrics?.observeConsumer(record.topic, 'dead_lettered', seconds());
-        return;
+        return true;
       }
+      if (deps.signal?.aborted) return false;
       deps.logger?.warn('event handler failed; retrying', {
         topic: record.topic,
         event_id: envelope.id,
@@ -151,6 +181,7 @@ export async function processRecord(
         reason,
       });
       await sleep(Math.min(30_000, (options.retryBaseMs ?? 200) * 2 ** (attempt - 1)));
+      if (deps.signal?.aborted) return false;
       await deps.heartbeat?.();
     }
   }
