@@ -71,7 +71,7 @@ export function createGatewayService(
     },
     outbox,
     ...(embedded ? { embedded } : {}),
-    wire: async ({ infrastructure, outbox: box, tokens, grpcCredentials, logger }) => {
+    wire: async ({ infrastructure, outbox: box, tokens, grpcCredentials, coLocated, logger }) => {
       const repository = new PostgresApiKeyRepository(infrastructure.database!.db);
       const keys = new ApiKeyService(repository, undefined, {
         cacheTtlMs: config.apiKeyCacheSeconds * 1000,
@@ -133,21 +133,25 @@ export function createGatewayService(
       const tasks = createGrpcClient(TaskOrchestrator, config.orchestratorAddress, {
         tokens,
         credentials: grpcCredentials,
+        inProcess: coLocated,
         defaultDeadlineMs: config.requestTimeoutMs,
       });
       const admin = createGrpcClient(OrchestratorAdminService, config.orchestratorAddress, {
         tokens,
         credentials: grpcCredentials,
+        inProcess: coLocated,
         defaultDeadlineMs: config.requestTimeoutMs,
       });
       const governance = createGrpcClient(LearningGovernanceService, config.orchestratorAddress, {
         tokens,
         credentials: grpcCredentials,
+        inProcess: coLocated,
         defaultDeadlineMs: config.requestTimeoutMs,
       });
       const sovereign = createGrpcClient(SovereignService, config.sovereignAddress, {
         tokens,
         credentials: grpcCredentials,
+        inProcess: coLocated,
         defaultDeadlineMs: config.requestTimeoutMs,
       });
       const redis = infrastructure.redis;

@@ -65,7 +65,7 @@ export function createOrchestratorService(
     },
     outbox,
     ...(embedded ? { embedded } : {}),
-    wire: ({ infrastructure, outbox: box, tokens, grpcCredentials, logger }) => {
+    wire: ({ infrastructure, outbox: box, tokens, grpcCredentials, coLocated, logger }) => {
       const jurisdictions = JurisdictionRegistry.fromFile(config.regionsFile);
       // Invalid files stop the service at startup with every problem listed.
       const engines = parseEngines(readConfigFile(config.enginesFile, 'engines'), jurisdictions);
@@ -75,6 +75,7 @@ export function createOrchestratorService(
       const sovereign = createGrpcClient(SovereignService, config.sovereignAddress, {
         tokens,
         credentials: grpcCredentials,
+        inProcess: coLocated,
         defaultDeadlineMs: 5_000,
       });
       const residency = new SovereignResidency(
@@ -86,6 +87,7 @@ export function createOrchestratorService(
       const modules = createGrpcClient(ModuleService, config.moduleHostAddress, {
         tokens,
         credentials: grpcCredentials,
+        inProcess: coLocated,
       });
       // One breaker per engine, shared by every replica through orc_circuit_breakers.
       const breakers = new BreakerRegistry(

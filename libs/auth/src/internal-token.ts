@@ -30,7 +30,8 @@ export class InternalTokens {
 
   constructor(
     secret: string,
-    private readonly service: string,
+    /** The service these tokens name as caller (what a co-located call names too). */
+    readonly service: string,
     private readonly ttlSeconds = 60,
   ) {
     if (secret.length < 32) throw new Error('internal token secret must be at least 32 characters');

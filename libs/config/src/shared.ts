@@ -40,6 +40,13 @@ export const sharedConfigSpec = {
     csv(),
     'Comma-separated Kafka bootstrap brokers (host:port)',
   ),
+  coLocated: field(
+    'AION_CO_LOCATED',
+    z.enum(['auto', 'true', 'false']).default('auto'),
+    'Co-located profile: calls to a service this process also runs go in-process (same ' +
+      'permission checks, tenant, deadlines and errors, no protobuf or HTTP/2) instead of over ' +
+      'gRPC; auto: on in embedded mode',
+  ),
   logLevel: field(
     'LOG_LEVEL',
     z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info'),

@@ -14,6 +14,7 @@ import { AionError, fromGrpcError } from '@aion/errors';
 import { currentTenant } from '@aion/tenancy';
 import { injectTraceHeaders } from '@aion/telemetry';
 import { deserializer, serializer } from './codec';
+import { localMethods, type LocalCall } from './in-process';
 import { effectiveDeadline } from './deadline';
 import type { CallOptions, ServiceClient } from './types';
 
@@ -26,6 +27,11 @@ export interface GrpcClientOptions {
   servicePrincipal?: Principal;
   /** TLS to the server (mutualTlsCredentials().client); plaintext when absent. */
   credentials?: ChannelCredentials;
+  /**
+   * The co-located profile: when this process itself serves the service at `address`, calls go
+   * to it in-process (see in-process.ts); otherwise, or until it serves, over gRPC.
+   */
+  inProcess?: boolean;
 }
 
 /**
@@ -34,8 +40,18 @@ export interface GrpcClientOptions {
  */
 async function outgoingMetadata(options: GrpcClientOptions): Promise<Metadata> {
   const metadata = new Metadata();
+  const principal = callerPrincipal(options);
+  if (principal) metadata.set('authorization', `Bearer ${await options.tokens.issue(principal)}`);
+  const requestId = currentTenant()?.requestId;
+  if (requestId) metadata.set('x-request-id', requestId);
+  for (const [key, value] of Object.entries(injectTraceHeaders())) metadata.set(key, value);
+  return metadata;
+}
+
+/** Who a call is made for: the request's principal, else the service's own (background work). */
+function callerPrincipal(options: GrpcClientOptions): Principal | undefined {
   const tenant = currentTenant();
-  const principal: Principal | undefined = tenant
+  return tenant
     ? {
         kind: 'service',
         tenantId: tenant.tenantId,
@@ -44,10 +60,22 @@ async function outgoingMetadata(options: GrpcClientOptions): Promise<Metadata> {
         roles: tenant.roles.filter(isRole),
       }
     : options.servicePrincipal;
-  if (principal) metadata.set('authorization', `Bearer ${await options.tokens.issue(principal)}`);
-  if (tenant?.requestId) metadata.set('x-request-id', tenant.requestId);
-  for (const [key, value] of Object.entries(injectTraceHeaders())) metadata.set(key, value);
-  return metadata;
+}
+
+/** A co-located call: what the internal token would have told the server, as it would verify it. */
+function localCall(
+  options: GrpcClientOptions,
+  deadline: Date | undefined,
+  signal?: AbortSignal,
+): LocalCall {
+  const principal = callerPrincipal(options);
+  return {
+    principal: principal && { ...principal, caller: options.tokens.service },
+    requestId: currentTenant()?.requestId ?? '',
+    deadline,
+    signal,
+    traceHeaders: injectTraceHeaders(),
+  };
 }
 
 const ROUND_ROBIN = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
@@ -86,8 +114,16 @@ export function createGrpcClient<S extends GenServiceMethods>(
     const deserialize = deserializer(method.output);
     const deadlineOf = (callOptions?: CallOptions) =>
       effectiveDeadline(callOptions?.deadlineMs ?? options.defaultDeadlineMs ?? 10_000);
+    const local = () =>
+      options.inProcess ? localMethods(service.typeName, address)?.get(localName) : undefined;
     if (method.methodKind === 'unary') {
       result[localName] = async (request: unknown, callOptions?: CallOptions) => {
+        const served = local();
+        if (served)
+          return served.unary(
+            request,
+            localCall(options, deadlineOf(callOptions), callOptions?.signal),
+          );
         const metadata = await outgoingMetadata(options);
         const deadline = deadlineOf(callOptions);
         return new Promise((resolve, reject) => {
@@ -105,8 +141,14 @@ export function createGrpcClient<S extends GenServiceMethods>(
         });
       };
     } else if (method.methodKind === 'server_streaming') {
-      result[localName] = (request: unknown, callOptions?: CallOptions) =>
-        streamCall(
+      result[localName] = (request: unknown, callOptions?: CallOptions) => {
+        const served = local();
+        if (served)
+          return served.stream(
+            request,
+            localCall(options, deadlineOf(callOptions), callOptions?.signal),
+          );
+        return streamCall(
           client,
           path,
           serialize,
@@ -116,6 +158,7 @@ export function createGrpcClient<S extends GenServiceMethods>(
           deadlineOf(callOptions),
           callOptions?.signal,
         );
+      };
     }
   }
   return result as ServiceClient<S>;

@@ -5,7 +5,7 @@ import { AionError, retryAfterFor } from '@aion/errors';
 import { currentTenant, runWithTenant } from '@aion/tenancy';
 import { initTracing, tracer } from '@aion/telemetry';
 import { grpcHealthStatus } from '@aion/testing';
-import { createGrpcClient } from './client';
+import { createGrpcClient, createGrpcClient as createClient } from './client';
 import { runWithDeadline } from './deadline';
 import { GrpcServer } from './server';
 import type { CallContext } from './types';
@@ -100,7 +100,15 @@ afterAll(async () => {
   await server.shutdown(1000);
 });
 
-describe('GrpcServer + createGrpcClient', () => {
+// Every guarantee holds over both transports: the network, and the co-located profile's
+// in-process calls to a server this process runs.
+describe.each([
+  ['over gRPC', false],
+  ['in-process (co-located)', true],
+])('GrpcServer + createGrpcClient %s', (_transport, inProcess) => {
+  const createGrpcClient: typeof createClient = (service, at, options) =>
+    createClient(service, at, { ...options, inProcess });
+
   it('carries tenant, owner, request id, trace context and caller over a unary call', async () => {
     const client = createGrpcClient(TaskOrchestrator, address, { tokens });
     const span = tracer().startSpan('caller');
@@ -130,13 +138,15 @@ describe('GrpcServer + createGrpcClient', () => {
         anonymous.submit({ task: { intent: 'x' } }),
       ),
     ).rejects.toMatchObject({ code: 'auth.forbidden', httpStatus: 403 });
+    anonymous.close();
+    // A forged token is the network's concern; a co-located caller is this process itself.
+    if (inProcess) return;
     const forged = createGrpcClient(TaskOrchestrator, address, {
       tokens: new InternalTokens('z'.repeat(40), 'evil'),
     });
     await expect(
       runWithTenant(ctx, () => forged.submit({ task: { intent: 'x' } })),
     ).rejects.toMatchObject({ code: 'auth.unauthenticated' });
-    anonymous.close();
     forged.close();
   });
 
@@ -193,6 +203,41 @@ describe('GrpcServer + createGrpcClient', () => {
 
   it('answers the standard grpc.health.v1 check without credentials', async () => {
     expect(await grpcHealthStatus(address)).toBe('SERVING');
+  });
+});
+
+describe('the co-located profile', () => {
+  it('calls a server of this process without a token or the network, and any other over gRPC', async () => {
+    const counting = new InternalTokens('k'.repeat(40), 'test');
+    const issue = jest.spyOn(counting, 'issue');
+    const local = createGrpcClient(TaskOrchestrator, address, {
+      tokens: counting,
+      inProcess: true,
+    });
+    await runWithTenant(ctx, () => local.submit({ task: { taskId: 'c-1', intent: 'summarize' } }));
+    expect(issue).not.toHaveBeenCalled();
+    // The port decides: a client of another replica of the same service reaches that one.
+    const other = await replica('elsewhere');
+    const sibling = createGrpcClient(TaskOrchestrator, `localhost:${other.port}`, {
+      tokens: counting,
+      inProcess: true,
+    });
+    const answer = await runWithTenant(ctx, () => sibling.submit({ task: { intent: 'x' } }));
+    expect(answer.result?.taskId).toBe('elsewhere');
+    expect(issue).not.toHaveBeenCalled();
+    sibling.close();
+    const remote = createGrpcClient(TaskOrchestrator, `127.0.0.1:${other.port}`, {
+      tokens: counting,
+      inProcess: true,
+    });
+    // A server this process no longer runs is called over the network (here: nobody answers).
+    await other.server.shutdown(100);
+    await expect(
+      runWithTenant(ctx, () => remote.submit({ task: { intent: 'x' } }, { deadlineMs: 500 })),
+    ).rejects.toMatchObject({ httpStatus: 503 });
+    expect(issue).toHaveBeenCalled();
+    local.close();
+    remote.close();
   });
 });
 

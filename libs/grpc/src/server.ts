@@ -26,6 +26,7 @@ import { runWithTenant } from '@aion/tenancy';
 import { extractTraceContext, type Logger, type ServiceMetrics } from '@aion/telemetry';
 import { deserializer, serializer } from './codec';
 import { runWithDeadline } from './deadline';
+import { localMethod, registerLocal, unregisterLocal, type LocalMethod } from './in-process';
 import type { CallContext, ServiceAccess, ServiceImpl } from './types';
 
 export interface GrpcServerOptions {
@@ -89,6 +90,8 @@ export class GrpcServer {
   private credentials: ServerCredentials = ServerCredentials.createInsecure();
   private readonly serviceNames: string[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Per service: its methods as co-located clients in this process call them. */
+  private readonly local = new Map<string, Map<string, LocalMethod>>();
   private port: number | undefined;
 
   constructor(private readonly options: GrpcServerOptions) {
@@ -160,6 +163,23 @@ export class GrpcServer {
         localName
       ];
       if (typeof impl !== 'function') throw new Error(`${path}: no handler`);
+      if (!publicService) {
+        const methods = this.local.get(service.typeName) ?? new Map<string, LocalMethod>();
+        this.local.set(service.typeName, methods);
+        methods.set(
+          localName,
+          localMethod(
+            {
+              run: (ctx, fn) => this.scoped(ctx, ctx.metadata, fn),
+              fail: (err, ctx) => this.fail(path, err, ctx),
+              observe: (code, seconds) => this.options.metrics?.observeGrpc(path, code, seconds),
+            },
+            method,
+            access[localName],
+            impl,
+          ),
+        );
+      }
       handlers[method.name] = streaming
         ? (call: ServerWritableStream<unknown, unknown>) =>
             this.track(
@@ -192,6 +212,7 @@ export class GrpcServer {
         err ? reject(err) : resolve(bound),
       ),
     );
+    for (const [typeName, methods] of this.local) registerLocal(typeName, this.port, methods);
     return this.port;
   }
 
@@ -202,6 +223,8 @@ export class GrpcServer {
   /** Stops accepting calls, waits for in-flight ones up to the timeout, then forces the rest. */
   async shutdown(timeoutMs: number): Promise<void> {
     this.setServing('NOT_SERVING');
+    if (this.port !== undefined)
+      for (const typeName of this.local.keys()) unregisterLocal(typeName, this.port);
     const graceful = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     const timer = new Promise<'timeout'>((resolve) =>
       setTimeout(() => resolve('timeout'), timeoutMs).unref(),

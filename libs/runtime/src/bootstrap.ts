@@ -22,6 +22,8 @@ export interface BuildContext<C extends BaseServiceConfig> {
   tokens: InternalTokens;
   /** For createGrpcClient's `credentials`: mutual TLS when AION_GRPC_TLS_* are set, else plaintext. */
   grpcCredentials: ChannelCredentials;
+  /** For createGrpcClient's `inProcess`: the co-located profile (AION_CO_LOCATED). */
+  coLocated: boolean;
   infrastructure: Infrastructure;
   /** Present when the service declared an outbox table and has a database and bus. */
   outbox?: { writer: OutboxWriter; relay: OutboxRelay };
@@ -90,6 +92,8 @@ export function defineService<C extends BaseServiceConfig>(spec: ServiceSpec<C>)
         metrics,
         tokens,
         grpcCredentials: transport.client,
+        coLocated:
+          config.coLocated === 'true' || (config.coLocated === 'auto' && config.mode === 'embedded'),
         infrastructure,
       };
       const workers: BackgroundWorker[] = [];
