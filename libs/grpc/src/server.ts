@@ -246,9 +246,10 @@ export class GrpcServer {
     void promise.finally(() => this.inFlight.delete(promise));
   }
 
+  /** The call's context; `done` clears its deadline timer once the call has ended. */
   private contextOf(
     call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
-  ): CallContext {
+  ): CallContext & { done(): void } {
     const controller = new AbortController();
     call.on('cancelled', () =>
       controller.abort(
@@ -258,12 +259,16 @@ export class GrpcServer {
     const raw = call.getDeadline();
     const ms = raw instanceof Date ? raw.getTime() : raw;
     const deadline = Number.isFinite(ms) ? new Date(ms) : undefined;
-    if (deadline)
-      setTimeout(
-        () => controller.abort(new AionError('service.timeout', 'the deadline passed')),
-        Math.max(0, deadline.getTime() - Date.now()),
-      ).unref();
+    // Cleared when the call ends: one pending timer per finished call adds up at thousands/s.
+    const timer = deadline
+      ? setTimeout(
+          () => controller.abort(new AionError('service.timeout', 'the deadline passed')),
+          Math.max(0, deadline.getTime() - Date.now()),
+        )
+      : undefined;
+    timer?.unref();
     return {
+      done: () => clearTimeout(timer),
       principal: verifiedPrincipal(call.metadata),
       requestId: String(call.metadata.get('x-request-id')[0] ?? ''),
       signal: controller.signal,
@@ -324,6 +329,7 @@ export class GrpcServer {
       code = status.code;
       callback(status);
     } finally {
+      ctx.done();
       if (admitted) limits.inFlight--;
       this.options.metrics?.observeGrpc(
         path,
@@ -358,6 +364,7 @@ export class GrpcServer {
       code = status.code;
       call.emit('error', status);
     } finally {
+      ctx.done();
       if (admitted) limits.inFlight--;
       this.options.metrics?.observeGrpc(
         path,
