@@ -160,6 +160,21 @@ export async function inTransaction<T>(
   let broken: Error | undefined;
   const onConnectionError = (err: Error) => (broken = err);
   client.on('error', onConnectionError);
+  try {
+    return await transactionOn(client, opening, fn, (err) => (broken = err));
+  } finally {
+    client.off('error', onConnectionError);
+    client.release(broken);
+  }
+}
+
+/** A transaction on a checked-out client (see inTransaction); `onBroken` hears a failed rollback. */
+async function transactionOn<T>(
+  client: PoolClient,
+  opening: SQL[],
+  fn: (tx: Tx) => Promise<T>,
+  onBroken: (err: Error) => void,
+): Promise<T> {
   const tx = drizzleFor(client);
   // `begin` and the opening go out without waiting, and `fn`'s first statements right behind.
   const opened = Promise.all([
@@ -182,8 +197,55 @@ export async function inTransaction<T>(
       () => err,
       (openingError: unknown) => openingError,
     );
-    await client.query('rollback').catch((rollbackError: Error) => (broken = rollbackError));
+    await client.query('rollback').catch(onBroken);
     throw cause;
+  }
+}
+
+/** One connection held by `withConnection`: statements outside a transaction, or short ones. */
+export interface HeldConnection {
+  /** One statement on the connection, in no transaction. */
+  execute(statement: SQL): Promise<unknown>;
+  /** A transaction on the connection, opened with `opening` as `inTransaction` does. */
+  transaction<T>(opening: SQL[], fn: (tx: Tx) => Promise<T>): Promise<T>;
+}
+
+/**
+ * Holds one pooled connection for `fn`'s whole run, for session state that outlives a
+ * transaction (a session advisory lock) while no transaction stays open: work that waits on
+ * something else (a broker) waits between short transactions, not inside one. On PGlite (one
+ * connection) it runs on that connection. A connection that broke is discarded, not pooled.
+ */
+export async function withConnection<T>(
+  db: Db,
+  fn: (connection: HeldConnection) => Promise<T>,
+): Promise<T> {
+  if (openUnit(db)) throw new Error('a connection apart from the open unit of work');
+  const pool = (db as { $client?: unknown }).$client;
+  if (!(pool instanceof Pool))
+    return fn({
+      execute: (statement) => db.execute(statement),
+      transaction: (opening, body) =>
+        db.transaction(async (tx) => {
+          for (const statement of opening) await tx.execute(statement);
+          return body(tx as unknown as Tx);
+        }),
+    });
+  const client = await pool.connect();
+  // As in inTransaction: a connection dying while held must not end the process.
+  let broken: Error | undefined;
+  const onConnectionError = (err: Error) => (broken = err);
+  client.on('error', onConnectionError);
+  const conn = drizzleFor(client);
+  try {
+    return await fn({
+      execute: (statement) => conn.execute(statement),
+      transaction: (opening, body) => transactionOn(client, opening, body, (err) => (broken = err)),
+    });
+  } catch (err) {
+    // Session state `fn` could not undo (a lock it took) must not stay on a pooled connection.
+    broken ??= err instanceof Error ? err : new Error(String(err));
+    throw err;
   } finally {
     client.off('error', onConnectionError);
     client.release(broken);

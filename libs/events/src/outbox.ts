@@ -12,7 +12,14 @@ import {
   timestamp,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { inTransaction, outsideUnitOfWork, rowsOf, type Db, type DbOrTx } from '@aion/db';
+import {
+  inTransaction,
+  outsideUnitOfWork,
+  rowsOf,
+  withConnection,
+  type Db,
+  type DbOrTx,
+} from '@aion/db';
 import type { Logger } from '@aion/telemetry';
 import type { EventBus } from './bus';
 import type { EventType } from './catalog';
@@ -225,49 +232,64 @@ export class OutboxRelay {
     }
   }
 
-  /** Publishes one batch; returns how many rows it published (0 if idle or another relay is active). */
+  /**
+   * Publishes one batch; returns how many rows it published (0 if idle or another relay is
+   * active). Relays of one table take turns under a session advisory lock held across the
+   * publish, so rows go out in `seq` order (per-key order included); the rows are read and then
+   * marked in two short transactions, and the broker is waited for between them, in none: a
+   * broker that retries for half a minute holds a connection and the lock, never a transaction.
+   * The lock ends with its connection, so a relay that dies lets the next one take over.
+   */
   publishBatch(): Promise<number> {
-    const run = inTransaction(this.options.db, [], async (tx) => {
-      // The relay's cross-tenant view is switched on in the same round trip; it ends with the
-      // transaction either way.
-      const [lock] = rowsOf<{ locked: boolean }>(
-        await tx.execute(
-          sql`select pg_try_advisory_xact_lock(${this.lockKey}) as locked, set_config('aion.outbox_relay', 'on', true)`,
-        ),
-      );
-      if (!lock?.locked) {
+    const t = this.options.table;
+    return withConnection(this.options.db, async (connection) => {
+      // The relay's cross-tenant view is switched on in the same round trip as the lock; it ends
+      // with the transaction, the lock does not.
+      const rows = await connection.transaction([], async (tx) => {
+        const [lock] = rowsOf<{ locked: boolean }>(
+          await tx.execute(
+            sql`select pg_try_advisory_lock(${this.lockKey}) as locked, set_config('aion.outbox_relay', 'on', true)`,
+          ),
+        );
+        if (!lock?.locked) return undefined;
+        return tx
+          .select()
+          .from(t)
+          .where(isNull(t.publishedAt))
+          .orderBy(asc(t.seq))
+          .limit(this.options.batchSize ?? 200);
+      });
+      if (!rows) {
         this.lockWasBusy = true;
         return 0;
       }
-      const t = this.options.table;
-      const rows = await tx
-        .select()
-        .from(t)
-        .where(isNull(t.publishedAt))
-        .orderBy(asc(t.seq))
-        .limit(this.options.batchSize ?? 200)
-        .for('update', { skipLocked: true });
-      if (rows.length === 0) return 0;
-      const messages: OutgoingMessage[] = rows.map((r) => ({
-        topic: r.topic,
-        key: r.key,
-        value: r.value,
-        headers: JSON.parse(r.headers) as Record<string, string>,
-      }));
-      await this.options.bus.publish(messages);
-      await this.options.afterPublish?.(messages);
-      await tx
-        .update(t)
-        .set({ publishedAt: new Date(), attempts: sql`${t.attempts} + 1` })
-        .where(
-          inArray(
-            t.seq,
-            rows.map((r) => r.seq),
-          ),
+      try {
+        if (rows.length === 0) return 0;
+        const messages: OutgoingMessage[] = rows.map((r) => ({
+          topic: r.topic,
+          key: r.key,
+          value: r.value,
+          headers: JSON.parse(r.headers) as Record<string, string>,
+        }));
+        await this.options.bus.publish(messages);
+        await this.options.afterPublish?.(messages);
+        await connection.transaction([RELAY_VIEW], (tx) =>
+          tx
+            .update(t)
+            .set({ publishedAt: new Date(), attempts: sql`${t.attempts} + 1` })
+            .where(
+              inArray(
+                t.seq,
+                rows.map((r) => r.seq),
+              ),
+            ),
         );
-      return rows.length;
+        return rows.length;
+      } finally {
+        // A failed unlock fails the batch, and withConnection then discards the connection.
+        await connection.execute(sql`select pg_advisory_unlock(${this.lockKey})`);
+      }
     });
-    return run;
   }
 
   /** Publishes until the outbox is empty or the deadline passes (graceful shutdown). */

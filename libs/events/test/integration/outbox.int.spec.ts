@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { TaskStatus } from '@aion/contracts';
-import { migratePostgres, openPostgres, withTenant, type Database } from '@aion/db';
+import { migratePostgres, openPostgres, rowsOf, withTenant, type Database } from '@aion/db';
 import { runWithTenant } from '@aion/tenancy';
 import {
   createTestDatabase,
@@ -12,12 +12,15 @@ import {
   type TestDatabase,
 } from '@aion/testing';
 import {
+  decodeEnvelope,
   KafkaBus,
   OutboxRelay,
   OutboxWriter,
   processOnce,
   TOPICS,
+  type EventBus,
   type IncomingEvent,
+  type OutgoingMessage,
   type Subscription,
 } from '../../src';
 import { effects, orders, outbox } from '../fixtures/schema';
@@ -70,6 +73,33 @@ async function dedupingConsumer(groupId: string, deliveries: string[]): Promise<
       });
     },
   });
+}
+
+/** A broker stand-in that records what it is given and answers only when `open` is called. */
+function gatedBus() {
+  const published: OutgoingMessage[][] = [];
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const bus: EventBus = {
+    publish: async (messages) => {
+      published.push(messages);
+      await gate;
+    },
+    subscribe: () => Promise.reject(new Error('not a consumer')),
+    ensureTopics: async () => undefined,
+    ping: async () => undefined,
+    close: async () => undefined,
+  };
+  return { bus, published, open: () => open() };
+}
+
+/** Sessions of the test database (other than the asking one) inside a transaction for over 1 s. */
+async function longTransactions(): Promise<string[]> {
+  const result = await database.db.execute(sql`
+    select state from pg_stat_activity
+    where datname = current_database() and pid <> pg_backend_pid()
+      and xact_start < now() - interval '1 second'`);
+  return rowsOf<{ state: string }>(result).map((r) => r.state);
 }
 
 async function effectCount(tenantId: string, eventId: string): Promise<number> {
@@ -204,6 +234,51 @@ describe('transactional outbox', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(batches).toHaveLength(2);
     await relay.stop();
+  });
+
+  it('holds no transaction while the broker keeps a batch waiting; other relays wait their turn and order holds', async () => {
+    await new OutboxRelay({ db: database.db, table: outbox, bus: newBus() }).flush(20_000);
+    const first = [
+      await placeOrder('tenant-a', uniqueName('w1')),
+      await placeOrder('tenant-a', uniqueName('w2')),
+    ];
+    const stuck = gatedBus();
+    const slow = new OutboxRelay({ db: database.db, table: outbox, bus: stuck.bus });
+    const batch = slow.publishBatch();
+    try {
+      await eventually(() => stuck.published.length === 1 || undefined, 10_000);
+      // The broker keeps the batch waiting (as Kafka retrying for ~28 s would): the relay's
+      // connection holds the relays' lock but no transaction, and writers go on.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(await longTransactions()).toEqual([]);
+      const locks = await database.db.execute(
+        sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted`,
+      );
+      expect(rowsOf<{ n: number }>(locks)[0]!.n).toBeGreaterThanOrEqual(1);
+      const writeStarted = Date.now();
+      const later = await placeOrder('tenant-a', uniqueName('w3'));
+      expect(Date.now() - writeStarted).toBeLessThan(1_000);
+      // Another relay does not publish past the waiting batch (per-key order): it waits its turn.
+      const next = gatedBus();
+      next.open();
+      const other = new OutboxRelay({ db: database.db, table: outbox, bus: next.bus });
+      expect(await other.publishBatch()).toBe(0);
+      expect(next.published).toEqual([]);
+
+      stuck.open();
+      expect(await batch).toBe(2);
+      expect(await other.publishBatch()).toBe(1);
+      const ids = (batches: OutgoingMessage[][]) =>
+        batches.flat().map((m) => decodeEnvelope(m.value).id);
+      expect(ids(stuck.published)).toEqual(first);
+      expect(ids(next.published)).toEqual([later]);
+      expect(await other.pendingCount()).toBe(0);
+      expect(await longTransactions()).toEqual([]);
+    } finally {
+      // A failed expectation must not leave the batch (and its connection) waiting forever.
+      stuck.open();
+      await batch.catch(() => 0);
+    }
   });
 
   it('keeps tenants apart in the outbox itself', async () => {
