@@ -83,6 +83,11 @@ export const orchestratorConfigSpec = {
     positiveInt(30_000),
     'A task still QUEUED this long (or RUNNING this long past the task timeout) lost its replica and is recovered',
   ),
+  replicaLeaseMs: field(
+    `${P}REPLICA_LEASE_MS`,
+    positiveInt(10_000),
+    "Each replica's lease (orc_replica_leases), renewed every third of it: the unfinished tasks of a replica whose lease lapsed are recovered at the reaper's next round instead of after the task timeout",
+  ),
   reaperIntervalMs: field(
     `${P}REAPER_INTERVAL_MS`,
     positiveInt(10_000),

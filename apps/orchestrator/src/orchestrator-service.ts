@@ -20,6 +20,7 @@ import { PostgresBudgets } from './adapters/db/budget-repository';
 import { PostgresDeadLetters } from './adapters/db/dead-letter-repository';
 import { PostgresGovernance } from './adapters/db/governance-repository';
 import { outbox } from './adapters/db/schema';
+import { newReplicaId, PostgresReplicaLease } from './adapters/db/replica-lease';
 import { PostgresTaskRepository } from './adapters/db/task-repository';
 import { EngineDispatcher } from './adapters/engines/executor';
 import { ModuleEngineExecutor } from './adapters/engines/module-engine';
@@ -110,9 +111,12 @@ export function createOrchestratorService(
       );
       let stopBreakerSync: (() => Promise<void>) | undefined;
       const budgets = new PostgresBudgets(db);
+      // The tasks this replica runs carry its id; its lease lapsing lets another recover them.
+      const lease = new PostgresReplicaLease(db, newReplicaId(), config.replicaLeaseMs, logger);
       const repository = new PostgresTaskRepository(db, box!.writer, {
         remainingBudgets: budgets.remainingCache,
         logger,
+        replicaId: lease.replicaId,
       });
       const tasks = new TaskService({
         repository,
@@ -160,6 +164,9 @@ export function createOrchestratorService(
           registerGovernanceApi(server, governance);
         },
         workers: [
+          // First to start, last to stop (workers stop in reverse): the lease lapses only after
+          // the running tasks finished or were given up.
+          { name: 'replica-lease', start: () => lease.start(), stop: () => lease.stop() },
           {
             name: 'breaker-sync',
             // Starts from the state the other replicas left; a table it cannot read yet is

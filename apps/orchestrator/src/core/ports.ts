@@ -149,8 +149,9 @@ export interface TaskRepository {
     stream?: NewStreamEvent | NewStreamEvent[],
   ): Promise<TaskRecord | undefined>;
   /**
-   * Across tenants: unfinished tasks nobody has touched for longer than the given ages (their
-   * replica died), claimed by bumping `updated_at` so that one reaper takes each.
+   * Across tenants: unfinished tasks nobody has touched for longer than the given ages, or whose
+   * replica's lease lapsed (their replica died), claimed by bumping `updated_at` and taking them
+   * over so that one reaper takes each.
    */
   claimStale(options: {
     queuedForMs: number;

@@ -48,6 +48,8 @@ export const tasks = pgTable(
     /** The receipt exactly as signed (the JWS payload) and its compact JWS. */
     receiptJson: text('receipt_json'),
     receiptJws: text('receipt_jws'),
+    /** The replica that last moved the task (for an unfinished task: the one running it). */
+    replicaId: text('replica_id'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -351,3 +353,15 @@ export const usageRecords = pgTable(
     tenantIsolationPolicy('orc_usage_records'),
   ],
 ).enableRLS();
+
+/**
+ * Platform-wide: each orchestrator replica's lease, renewed by a timer while it lives. The tasks
+ * of a replica whose lease lapsed are recovered without waiting for the task timeout (see the
+ * stale-task reaper). `held_since` starts the replica's current unbroken run of renewals.
+ */
+export const replicaLeases = pgTable('orc_replica_leases', {
+  replicaId: text('replica_id').primaryKey(),
+  heldSince: timestamp('held_since', { withTimezone: true }).notNull(),
+  renewedAt: timestamp('renewed_at', { withTimezone: true }).notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+});

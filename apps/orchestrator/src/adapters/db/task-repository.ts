@@ -35,12 +35,15 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
       /** Forgotten when a transition reserves or commits budget. */
       remainingBudgets?: RemainingBudgetCache;
       logger?: Logger;
+      /** This replica (its lease in orc_replica_leases): recorded on the tasks it runs. */
+      replicaId?: string;
     } = {},
   ) {
     super(db);
     this.writes = TenantGroupCommit.over(
       db,
-      (tx, tenantId, pending) => writeTaskBatch(tx, tenantId, pending, outbox),
+      (tx, tenantId, pending) =>
+        writeTaskBatch(tx, tenantId, pending, outbox, options.replicaId ?? null),
       { keyOf: taskIdOf, maxInFlight: 4 },
     );
   }
@@ -158,18 +161,41 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
         .from(tasks)
         .where(
           sql`(${tasks.status} = 'QUEUED' and ${tasks.updatedAt} < now() - make_interval(secs => ${options.queuedForMs / 1000}))
-            or (${tasks.status} in ('ROUTED','RUNNING') and ${tasks.updatedAt} < now() - make_interval(secs => ${options.runningForMs / 1000}))`,
+            or (${tasks.status} in ('ROUTED','RUNNING') and ${tasks.updatedAt} < now() - make_interval(secs => ${options.runningForMs / 1000}))
+            or ${this.replicaGone()}`,
         )
         .orderBy(asc(tasks.updatedAt))
         .limit(options.limit)
         .for('update', { skipLocked: true });
       const rows = await tx
         .update(tasks)
-        .set({ updatedAt: sql`now()` })
+        // The claimer takes the task over: another round (or replica) judges it by this one.
+        .set({
+          updatedAt: sql`now()`,
+          replicaId: this.options.replicaId ?? sql`${tasks.replicaId}`,
+        })
         .where(sql`(${tasks.tenantId}, ${tasks.id}) in (${stale})`)
         .returning();
       return rows.map(toRecord);
     });
+  }
+
+  /**
+   * The task's replica let its lease lapse, while this replica's own lease was renewed without a
+   * break since before that replica's last renewal: the database took this replica's renewals
+   * all along, so the other could have renewed too and did not (it stopped, or lost the
+   * database on its own). After an outage that stopped every renewal, held_since starts over
+   * and no replica judges another by a lapse the outage caused; such tasks wait for the
+   * timeouts above. A task whose replica has no lease row also waits for them.
+   */
+  private replicaGone() {
+    const self = this.options.replicaId;
+    if (!self) return sql`false`;
+    return sql`(${tasks.replicaId} is not null and ${tasks.replicaId} <> ${self} and exists (
+      select 1 from orc_replica_leases gone, orc_replica_leases me
+      where gone.replica_id = ${tasks.replicaId} and gone.expires_at < now()
+        and me.replica_id = ${self} and me.expires_at > now()
+        and me.held_since <= gone.renewed_at))`;
   }
 
   async streamAfter(id: string, afterSequence: number): Promise<StreamEvent[]> {

@@ -66,6 +66,7 @@ export interface RawTaskRow {
   sovereignty: unknown;
   receipt_json: string | null;
   receipt_jws: string | null;
+  replica_id: string | null;
   created_at: Date | string;
   updated_at: Date | string;
 }
@@ -93,6 +94,7 @@ export function fromRaw(raw: RawTaskRow): TaskRow {
     sovereignty: raw.sovereignty,
     receiptJson: raw.receipt_json,
     receiptJws: raw.receipt_jws,
+    replicaId: raw.replica_id,
     createdAt: new Date(raw.created_at),
     updatedAt: new Date(raw.updated_at),
   };

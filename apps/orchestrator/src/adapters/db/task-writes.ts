@@ -137,6 +137,8 @@ export async function writeTaskBatch(
   tenantId: string,
   writes: PendingWrite<TaskWrite>[],
   outbox: OutboxWriter,
+  /** Recorded on every task the batch creates or moves: the replica running it. */
+  replicaId: string | null = null,
 ): Promise<TaskWriteResult[]> {
   const results: TaskWriteResult[] = writes.map(() => ({ appended: [] }));
   const events: BuiltEvent[] = [];
@@ -145,7 +147,7 @@ export async function writeTaskBatch(
   const creates = writes.flatMap((w, index) => (w.op.kind === 'create' ? [{ w, index }] : []));
   if (creates.length > 0) {
     const ops = creates.map(({ w }) => w.op as Extract<TaskWrite, { kind: 'create' }>);
-    const inserted = await insertTasks(tx, tenantId, ops);
+    const inserted = await insertTasks(tx, tenantId, ops, replicaId);
     const byId = new Map(inserted.map((row) => [row.id, row]));
     const createdIds = new Set(byId.keys());
     const missing = ops.filter((op) => !byId.has(op.record.id)).map((op) => op.record.id);
@@ -188,7 +190,10 @@ export async function writeTaskBatch(
   if (moves.length > 0) {
     const ops = moves.map(({ w }) => w.op as Extract<TaskWrite, { kind: 'transition' }>);
     const updated = new Map(
-      (await updateTasks(tx, tenantId, ops)).map((raw) => [raw.id, toRecord(fromRaw(raw))]),
+      (await updateTasks(tx, tenantId, ops, replicaId)).map((raw) => [
+        raw.id,
+        toRecord(fromRaw(raw)),
+      ]),
     );
     for (const [i, { w, index }] of moves.entries()) {
       const op = ops[i]!;
@@ -280,6 +285,7 @@ async function insertTasks(
   tx: Tx,
   tenantId: string,
   ops: Extract<TaskWrite, { kind: 'create' }>[],
+  replicaId: string | null,
 ) {
   const values = ops.map(({ record: r, start }) => ({
     id: r.id,
@@ -298,9 +304,10 @@ async function insertTasks(
   const rows = rowsOf<RawTaskRow>(
     await tx.execute(sql`
       insert into orc_tasks (tenant_id, id, project_id, subject, intent, status, engine_route,
-        engine_name, chosen_by, reason, sovereignty, request, request_hash)
+        engine_name, chosen_by, reason, sovereignty, request, request_hash, replica_id)
       select ${tenantId}, v.id, v.project_id, v.subject, v.intent, v.status, v.engine_route,
-        v.engine_name, v.chosen_by, v.reason, v.sovereignty, v.request, v.request_hash
+        v.engine_name, v.chosen_by, v.reason, v.sovereignty, v.request, v.request_hash,
+        ${replicaId}::text
       from jsonb_to_recordset(${JSON.stringify(values)}::jsonb) as v(
         id text, project_id text, subject text, intent text, status text, engine_route text,
         engine_name text, chosen_by text, reason text, sovereignty jsonb, request jsonb,
@@ -362,6 +369,7 @@ async function updateTasks(
   tx: Tx,
   tenantId: string,
   ops: Extract<TaskWrite, { kind: 'transition' }>[],
+  replicaId: string | null,
 ): Promise<RawTaskRow[]> {
   const values = ops.map(({ id, from, to, patch }) => ({
     id,
@@ -385,6 +393,7 @@ async function updateTasks(
       update orc_tasks t set
         status = v.to_status,
         updated_at = now(),
+        replica_id = coalesce(${replicaId}::text, t.replica_id),
         engine_route = coalesce(v.engine_route, t.engine_route),
         engine_name = coalesce(v.engine_name, t.engine_name),
         chosen_by = coalesce(v.chosen_by, t.chosen_by),
