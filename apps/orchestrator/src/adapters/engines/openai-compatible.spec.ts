@@ -1,4 +1,19 @@
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startOpenAiTestServer, type OpenAiTestServer } from '@aion/testing';
+
+/** A provider stand-in that answers every request with `reply`, byte for byte as it writes. */
+async function rawServer(reply: (res: ServerResponse) => void) {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => reply(res));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
 import type { Engine } from '../../core/engines';
 import { OpenAiCompatibleExecutor } from './openai-compatible';
 
@@ -75,6 +90,42 @@ describe('OpenAiCompatibleExecutor', () => {
     expect(last.body['stream']).toBeUndefined();
     expect(last.body['stream_options']).toBeUndefined();
     expect(last.headers['accept']).toBe('application/json');
+  });
+
+  it('reads an event stream however the provider cuts it: split fields and characters, CRLF, comments', async () => {
+    const wire =
+      ': keep-alive\r\n\r\ndata: {"choices":[{"delta":{"content":"Hel"}}]}\r\n\r\n' +
+      'data: {"choices":[{"delta":{"content":"lö"},"finish_reason":"stop"}],\r\n' +
+      'data: "usage":{"prompt_tokens":3,"completion_tokens":2}}\r\n\r\ndata: [DONE]\r\n\r\n';
+    const raw = await rawServer((res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // One byte at a time: no event arrives whole.
+      const bytes = Buffer.from(wire);
+      let i = 0;
+      const next = () => (i < bytes.length ? res.write(bytes.subarray(i, ++i), next) : res.end());
+      next();
+    });
+    const { tokens, call: c } = call();
+    const result = await executor.execute(engine({ endpoint: raw.url }), c);
+    // "ö" is two bytes, each in a chunk of its own.
+    expect(tokens.join('')).toBe('Hellö');
+    expect(result).toMatchObject({ inputTokens: 3, outputTokens: 2 });
+    expect(result.output).toMatchObject({ finish_reason: 'stop' });
+    await raw.close();
+  });
+
+  it('fails plainly on an event that is not JSON', async () => {
+    const raw = await rawServer((res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end('data: {"choices": [\n\n');
+    });
+    await expect(
+      executor.execute(engine({ endpoint: raw.url }), call().call),
+    ).rejects.toMatchObject({
+      code: 'service.unavailable',
+      message: 'engine test-llm sent an event that is not JSON',
+    });
+    await raw.close();
   });
 
   it('maps summarize onto a chat request', async () => {

@@ -1,3 +1,4 @@
+import { createParser } from 'eventsource-parser';
 import { Agent, request, type Dispatcher } from 'undici';
 import { AionError } from '@aion/errors';
 import { parseRetryAfter } from '@aion/resilience';
@@ -195,32 +196,39 @@ export class OpenAiCompatibleExecutor {
         outputTokens: json.usage?.completion_tokens ?? estimateTokens(content),
       };
     }
-    response.body.setEncoding('utf8');
-    let buffered = '';
+    // Decoded as a stream: a character split between two chunks arrives whole.
+    const decoder = new TextDecoder();
     let content = '';
     let finishReason: string | null = null;
     let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
-    try {
-      for await (const chunk of response.body as AsyncIterable<string>) {
-        buffered += chunk;
-        const lines = buffered.split('\n');
-        buffered = lines.pop() ?? '';
-        for (const line of lines) {
-          if (!line.startsWith('data:')) continue;
-          const data = line.slice(5).trim();
-          if (data === '[DONE]') continue;
-          const event = JSON.parse(data) as {
-            choices?: { delta?: { content?: string }; finish_reason?: string | null }[];
-            usage?: typeof usage;
-          };
-          const token = event.choices?.[0]?.delta?.content;
-          if (token) {
-            content += token;
-            call.onToken(token);
-          }
-          finishReason = event.choices?.[0]?.finish_reason ?? finishReason;
-          if (event.usage) usage = event.usage;
+    let malformed: unknown;
+    // A maintained SSE parser: fields split across chunks, CRLF, comments and multi-line data.
+    const parser = createParser({
+      onEvent: ({ data }) => {
+        if (data === '[DONE]' || malformed) return;
+        let event: {
+          choices?: { delta?: { content?: string }; finish_reason?: string | null }[];
+          usage?: typeof usage;
+        };
+        try {
+          event = JSON.parse(data) as typeof event;
+        } catch (err) {
+          malformed = err;
+          return;
         }
+        const token = event.choices?.[0]?.delta?.content;
+        if (token) {
+          content += token;
+          call.onToken(token);
+        }
+        finishReason = event.choices?.[0]?.finish_reason ?? finishReason;
+        if (event.usage) usage = event.usage;
+      },
+    });
+    try {
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        parser.feed(decoder.decode(chunk, { stream: true }));
+        if (malformed) throw malformed;
       }
     } catch (err) {
       if (call.signal.aborted) throw err;
@@ -228,7 +236,9 @@ export class OpenAiCompatibleExecutor {
         'service.unavailable',
         signal.aborted
           ? `engine ${engine.name} timed out while streaming`
-          : `engine ${engine.name} broke off its stream`,
+          : malformed
+            ? `engine ${engine.name} sent an event that is not JSON`
+            : `engine ${engine.name} broke off its stream`,
         { cause: err },
       );
     }
