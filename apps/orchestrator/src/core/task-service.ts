@@ -21,6 +21,7 @@ import type { ResidencyDecision, ResidencyPolicy } from './residency';
 import { estimateCost, route, type RouteDecision } from './router';
 import { contiguous, StreamBatcher } from './stream-batcher';
 import { isTerminal, type TaskStatus } from './task-state';
+import { estimateTokens, outputTokensFor } from './tokens';
 
 export interface TaskServiceDeps {
   repository: TaskRepository;
@@ -44,18 +45,6 @@ type Plan = Pick<RouteDecision, 'ranked' | 'chosenBy' | 'reason'> & {
   estimate: { inputTokens: number; outputTokens: number };
   rule: string;
 };
-
-/** Rough token count for budgeting: ~4 characters per token of the JSON-encoded value. */
-export function estimateTokens(value: unknown): number {
-  const text = typeof value === 'string' ? value : JSON.stringify(value ?? '');
-  return Math.max(1, Math.ceil(text.length / 4));
-}
-
-function outputTokensFor(request: TaskRequestDoc, inputTokens: number): number {
-  const asked = Number(request.params['max_tokens']);
-  if (Number.isFinite(asked) && asked > 0) return asked;
-  return request.intent === 'summarize' ? Math.ceil(inputTokens / 3) : 512;
-}
 
 const isFree = (engine: Engine) =>
   engine.price_per_1k_tokens.input === 0 && engine.price_per_1k_tokens.output === 0;

@@ -5,7 +5,7 @@ import { AionError } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
 import type { Engine } from '../../core/engines';
 import type { EngineCall, EngineOutput } from '../../core/ports';
-import { estimateTokens } from '../../core/task-service';
+import { estimateTokens } from '../../core/tokens';
 
 /** Runs `kind: module` engines on module-host (InvokeModuleStream), forwarding partial results. */
 export class ModuleEngineExecutor {

@@ -4,7 +4,7 @@ import { AionError } from '@aion/errors';
 import { parseRetryAfter } from '@aion/resilience';
 import type { Engine } from '../../core/engines';
 import type { EngineCall, EngineOutput } from '../../core/ports';
-import { estimateTokens } from '../../core/task-service';
+import { estimateTokens } from '../../core/tokens';
 import { OutputValidator, outputContractOf } from './output-schema';
 
 type OpenAiEngine = Engine & { kind: 'openai-compatible' };
