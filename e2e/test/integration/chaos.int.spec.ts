@@ -110,6 +110,8 @@ interface Row {
   accepted: number;
   notAccepted: number;
   neverTerminal: number;
+  /** Accepted tasks that ended `task.lost`: their outcome was thrown away. */
+  lost: number;
   outcomes: string;
   inFlightAtFault: number;
   outboxEvents: number;
@@ -587,6 +589,7 @@ async function runCase(chaos: ChaosCase): Promise<{ row: Row; bad: Attempt[] }> 
     accepted: accepted.length,
     notAccepted: settled.length - accepted.length,
     neverTerminal: neverTerminal.length,
+    lost: acceptedIds.filter((id) => taskById.get(id)?.code === 'task.lost').length,
     outcomes: [...outcomes.entries()].map(([s, n]) => `${s} ${n}`).join(', '),
     inFlightAtFault,
     outboxEvents: outbox.length,
@@ -670,6 +673,9 @@ describe('chaos: outages end cleanly (issue 19)', () => {
         accepted: row.accepted > 0,
         notAccepted: row.notAccepted,
         neverTerminal: row.neverTerminal,
+        // A database outage delays an outcome's write, it never loses it (a killed orchestrator
+        // loses what it was running, by design: its tasks end task.lost).
+        lostToTheDatabase: 'stop' in chaos.fault ? row.lost : 0,
         unpublished: row.unpublished,
         missing: row.missing,
         badAnswers: bad.slice(0, 5),
@@ -681,6 +687,7 @@ describe('chaos: outages end cleanly (issue 19)', () => {
         accepted: true,
         notAccepted: 0,
         neverTerminal: 0,
+        lostToTheDatabase: 0,
         unpublished: 0,
         missing: 0,
         badAnswers: [],

@@ -105,11 +105,13 @@ export interface TransitionPatch {
   violation?: { attempted: string[]; rule: string; reason: string };
   /**
    * A budget step taken in the same transaction, for the reservation named by the task id:
-   * reserve the estimate as the task starts on a paid engine, commit the actual cost as it ends.
+   * reserve the estimate as the task starts on a paid engine, commit the actual cost as it ends,
+   * release what is still reserved as it ends otherwise (nothing when nothing is reserved).
    */
   budget?:
     | { kind: 'reserve'; projectId: string; amountUsd: number }
-    | { kind: 'commit'; actualUsd: number };
+    | { kind: 'commit'; actualUsd: number }
+    | { kind: 'release' };
 }
 
 /** The engine a task starts on as it is accepted (routing was decided before it was stored). */

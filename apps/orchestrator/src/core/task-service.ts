@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { AionError, toAionError } from '@aion/errors';
+import { AionError, isDependencyUnavailable, toAionError } from '@aion/errors';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
-import type { BreakerRegistry } from '@aion/resilience';
+import { retryPolicy, type BreakerRegistry } from '@aion/resilience';
 import { requireTenant, runWithTenant } from '@aion/tenancy';
 import type { Logger } from '@aion/telemetry';
 import type { BudgetPort } from './budget';
@@ -41,6 +41,18 @@ export interface TaskServiceDeps {
 }
 
 /** A routed task: the router's decision, the estimate it priced, and the residency rule. */
+/**
+ * How a task's outcome is written when the database is away: the outcome is in hand (the model
+ * has answered, perhaps at a price), so its write is retried through an outage of up to about
+ * half a minute instead of being thrown away for the reaper to call the task lost.
+ */
+const outcomeWrites = retryPolicy({
+  maxAttempts: 12,
+  baseDelayMs: 250,
+  maxDelayMs: 4_000,
+  retryable: isDependencyUnavailable,
+});
+
 type Plan = Pick<RouteDecision, 'ranked' | 'chosenBy' | 'reason'> & {
   estimate: { inputTokens: number; outputTokens: number };
   rule: string;
@@ -185,6 +197,8 @@ export class TaskService {
             message: reason || 'canceled by the client',
             retryable: false,
           },
+          // What a started task holds of the budget goes back with the cancellation.
+          ...(record.status !== 'QUEUED' ? { budget: { kind: 'release' as const } } : {}),
         },
         {
           kind: 'error',
@@ -195,7 +209,6 @@ export class TaskService {
         this.running
           .get(`${canceled.tenantId}/${id}`)
           ?.abort(new AionError('state.conflict', 'task was canceled'));
-        if (record.status !== 'QUEUED') await this.deps.budgets.release(id).catch(() => undefined);
         return canceled;
       }
     }
@@ -391,7 +404,7 @@ export class TaskService {
     started: boolean,
     signal: AbortSignal,
   ): Promise<void> {
-    const { repository, budgets } = this.deps;
+    const { repository } = this.deps;
     const { ranked, chosenBy, reason, estimate, rule } = plan;
     // The routing decision and the start on the first engine are one transaction (QUEUED ->
     // ROUTED -> RUNNING, each step published); fallbacks then update the RUNNING task.
@@ -402,10 +415,8 @@ export class TaskService {
     let localEngineTried = false;
     for (const [index, candidate] of ranked.entries()) {
       const engine = candidate.engine;
-      // Nothing to reserve, commit or release on an engine that costs nothing.
+      // Nothing to reserve or commit on an engine that costs nothing.
       const reserved = !isFree(engine);
-      const release = () =>
-        reserved ? budgets.release(task.id).catch(() => undefined) : Promise.resolve();
       const engineInfo = {
         route: taskRoute(engine.tier, task.request.sla.privacy, localEngineTried),
         name: engine.name,
@@ -436,9 +447,8 @@ export class TaskService {
           if (error.code !== 'budget.exceeded') throw err;
           failures.push(`${engine.name}: ${error.message}`);
           if (index === ranked.length - 1) {
-            await this.fail(task, status, error);
             // A fallback that could not reserve gives back what the engine before it held.
-            if (status === 'RUNNING') await budgets.release(task.id).catch(() => undefined);
+            await this.fail(task, status, error);
             return;
           }
           continue;
@@ -450,8 +460,10 @@ export class TaskService {
       const stream = new StreamBatcher((events) => repository.appendStream(task.id, events));
       // A result-only task (nobody streams it) keeps no token or partial rows.
       const streamed = !task.request.result_only;
+      let output: Awaited<ReturnType<typeof this.deps.executor.execute>>;
+      let unwritten: Awaited<ReturnType<typeof stream.drain>>;
       try {
-        const output = await this.deps.breakers.execute(
+        output = await this.deps.breakers.execute(
           engine.name,
           (breakerSignal) =>
             this.deps.executor.execute(engine, {
@@ -468,35 +480,7 @@ export class TaskService {
             }),
           signal,
         );
-        const latencyMs = Math.round(performance.now() - startedAt);
-        const unwritten = await stream.drain();
-        this.deps.latency.record(engine.name, latencyMs);
-        const costUsd = estimateCost(engine, {
-          inputTokens: output.inputTokens,
-          outputTokens: output.outputTokens,
-        });
-        const usage = {
-          latencyMs,
-          inputTokens: output.inputTokens,
-          outputTokens: output.outputTokens,
-          costUsd,
-          model: output.model,
-        };
-        // The result and the actual cost are recorded in one transaction.
-        const done = await repository.transition(
-          task.id,
-          'RUNNING',
-          'OK',
-          {
-            engine: engineInfo,
-            result: output.output,
-            usage,
-            ...(reserved ? { budget: { kind: 'commit' as const, actualUsd: costUsd } } : {}),
-          },
-          [...unwritten, { kind: 'done', data: { status: 'OK' } }],
-        );
-        if (!done) await release();
-        return;
+        unwritten = await stream.drain();
       } catch (err) {
         await repository.appendStream(task.id, await stream.drain()).catch(() => undefined);
         if (signal.aborted) {
@@ -513,7 +497,6 @@ export class TaskService {
               },
               index + 1,
             );
-          await release();
           return;
         }
         const detail = toAionError(err).message;
@@ -526,7 +509,6 @@ export class TaskService {
         });
         const next = ranked[index + 1];
         if (!next) {
-          await release();
           await this.finish(
             task,
             'ERROR',
@@ -540,7 +522,40 @@ export class TaskService {
           return;
         }
         why = `${reason}; fell back from ${engine.name} (${detail}) to ${next.engine.name}`;
+        continue;
       }
+      const latencyMs = Math.round(performance.now() - startedAt);
+      this.deps.latency.record(engine.name, latencyMs);
+      const costUsd = estimateCost(engine, {
+        inputTokens: output.inputTokens,
+        outputTokens: output.outputTokens,
+      });
+      const usage = {
+        latencyMs,
+        inputTokens: output.inputTokens,
+        outputTokens: output.outputTokens,
+        costUsd,
+        model: output.model,
+      };
+      // The result and the actual cost are recorded in one transaction, outside the engine's
+      // try: a failed write never makes the next engine run the task again. A task no longer
+      // RUNNING (canceled, or taken as lost) is not recorded as OK: the transition that moved it
+      // released its budget.
+      await outcomeWrites.execute(() =>
+        repository.transition(
+          task.id,
+          'RUNNING',
+          'OK',
+          {
+            engine: engineInfo,
+            result: output.output,
+            usage,
+            ...(reserved ? { budget: { kind: 'commit' as const, actualUsd: costUsd } } : {}),
+          },
+          [...unwritten, { kind: 'done', data: { status: 'OK' } }],
+        ),
+      );
+      return;
     }
   }
 
@@ -551,12 +566,15 @@ export class TaskService {
     error: { code: string; message: string; retryable: boolean },
     attempts: number,
   ): Promise<void> {
-    await this.deps.repository.transition(
-      task.id,
-      'RUNNING',
-      to,
-      { error, deadLetter: { attempts } },
-      { kind: 'error', data: error },
+    await outcomeWrites.execute(() =>
+      this.deps.repository.transition(
+        task.id,
+        'RUNNING',
+        to,
+        // With the reservation released in the same transaction.
+        { error, deadLetter: { attempts }, budget: { kind: 'release' } },
+        { kind: 'error', data: error },
+      ),
     );
   }
 
@@ -577,6 +595,8 @@ export class TaskService {
       'ERROR',
       {
         error: doc,
+        // Released with it: a fallback refused by the budget gives back what the engine before held.
+        ...(from === 'RUNNING' ? { budget: { kind: 'release' as const } } : {}),
         // The receipt of a refused task names the rule that refused it; nothing processed it.
         ...(violation ? { violation, sovereignty: refusedBy(violation.rule) } : {}),
       },
@@ -624,10 +644,9 @@ export class TaskService {
           task.id,
           task.status,
           task.status === 'RUNNING' ? 'TIMEOUT' : 'ERROR',
-          { error, deadLetter: { attempts: 1 } },
+          { error, deadLetter: { attempts: 1 }, budget: { kind: 'release' } },
           { kind: 'error', data: error },
         );
-        await this.deps.budgets.release(task.id).catch(() => undefined);
       });
     }
     return claimed.length;

@@ -245,21 +245,38 @@ async function applyTransitionBudgets<W extends { w: PendingWrite<TaskWrite>; in
   const budgeted = moves.filter(({ w }) => w.op.kind === 'transition' && w.op.patch.budget);
   if (budgeted.length === 0) return moves;
   const opOf = (m: W) => m.w.op as Extract<TaskWrite, { kind: 'transition' }>;
-  const status = new Map(
-    rowsOf<{ id: string; status: string }>(
+  const rows = new Map(
+    rowsOf<{ id: string; status: string; reserved: boolean }>(
       await tx.execute(sql`
-        select id, status from orc_tasks
-        where tenant_id = ${tenantId} and id in ${budgeted.map((m) => opOf(m).id)}
-        order by id for update`),
-    ).map((row) => [row.id, row.status]),
+        select t.id, t.status, exists(
+          select 1 from orc_budget_reservations r
+          where r.tenant_id = t.tenant_id and r.request_id = t.id and r.status = 'RESERVED'
+        ) as reserved
+        from orc_tasks t
+        where t.tenant_id = ${tenantId} and t.id in ${budgeted.map((m) => opOf(m).id)}
+        order by t.id for update of t`),
+    ).map((row) => [row.id, row]),
   );
-  const stepping = budgeted.filter((m) => status.get(opOf(m).id) === opOf(m).from);
+  // Only tasks still in `from` take their step; a release only where something is reserved.
+  const stepping = budgeted.filter((m) => {
+    const row = rows.get(opOf(m).id);
+    return (
+      row?.status === opOf(m).from && (opOf(m).patch.budget!.kind !== 'release' || row.reserved)
+    );
+  });
   const steps = stepping.map((m): BudgetStep => {
     const { id, patch } = opOf(m);
     const budget = patch.budget!;
-    return budget.kind === 'reserve'
-      ? { kind: 'reserve', requestId: id, projectId: budget.projectId, amountUsd: budget.amountUsd }
-      : { kind: 'commit', requestId: id, actualUsd: budget.actualUsd };
+    if (budget.kind === 'reserve')
+      return {
+        kind: 'reserve',
+        requestId: id,
+        projectId: budget.projectId,
+        amountUsd: budget.amountUsd,
+      };
+    return budget.kind === 'commit'
+      ? { kind: 'commit', requestId: id, actualUsd: budget.actualUsd }
+      : { kind: 'release', requestId: id };
   });
   const outcomes = await applyBudgetSteps(tx, tenantId, steps);
   const dropped = new Set<W>();
