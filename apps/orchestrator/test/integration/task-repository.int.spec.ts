@@ -317,6 +317,37 @@ describe('task writes on PostgreSQL (group commit)', () => {
     expect(reservations.map((r) => [r.status, Number(r.n)])).toEqual([['COMMITTED', 10]]);
   });
 
+  it('releases what a task still holds with the transition that ends it, and nothing twice', async () => {
+    const budgets = new PostgresBudgets(database.db);
+    const [paid, free] = await Promise.all(
+      ['paid', 'free'].map(() => as('release', () => repository.create(newTask('release')))),
+    );
+    await as('release', () => budgets.setLimit('', 1));
+    await as('release', () =>
+      repository.transition(paid!.record.id, 'QUEUED', 'RUNNING', {
+        via: ['ROUTED'],
+        engine: { route: 'api', name: 'paid', chosenBy: 'ai-router', reason: 'cheapest' },
+        budget: { kind: 'reserve', projectId: '', amountUsd: 0.3 },
+      }),
+    );
+    expect((await as('release', () => budgets.state(''))).reservedUsd).toBeCloseTo(0.3, 6);
+    const end = (id: string, from: 'QUEUED' | 'RUNNING') =>
+      as('release', () =>
+        repository.transition(id, from, 'CANCELED', {
+          error: { code: 'task.canceled', message: 'x', retryable: false },
+          budget: { kind: 'release' },
+        }),
+      );
+    // The paid task's reservation goes back with its cancellation; the free one held none.
+    expect((await end(paid!.record.id, 'RUNNING'))?.status).toBe('CANCELED');
+    expect((await end(free!.record.id, 'QUEUED'))?.status).toBe('CANCELED');
+    expect((await as('release', () => budgets.state(''))).reservedUsd).toBeCloseTo(0, 6);
+    const reservations = await query<{ request_id: string; status: string }>(
+      `select request_id, status from orc_budget_reservations where tenant_id = 'release'`,
+    );
+    expect(reservations).toEqual([{ request_id: paid!.record.id, status: 'RELEASED' }]);
+  });
+
   it('stores a task already running on its engine when routing was decided as it was accepted', async () => {
     const budgets = new PostgresBudgets(database.db);
     await as('fast', () => budgets.setLimit('', 0.25));
