@@ -62,6 +62,7 @@ export interface ApiKeyServiceOptions {
 export class ApiKeyService {
   private readonly cache = new Map<string, { record: ApiKeyRecord | undefined; until: number }>();
   private readonly touched = new Map<string, number>();
+  private readonly inFlight = new Map<string, Promise<ApiKeyRecord | undefined>>();
 
   constructor(
     private readonly repository: ApiKeyRepository,
@@ -74,7 +75,12 @@ export class ApiKeyService {
     const at = Date.now();
     const hit = this.cache.get(prefix);
     if (hit && hit.until > at) return hit.record;
-    const record = await this.repository.findByPrefix(prefix);
+    // Single flight: concurrent requests with a key not cached yet share one database read.
+    const pending = this.inFlight.get(prefix);
+    if (pending) return pending;
+    const read = this.repository.findByPrefix(prefix).finally(() => this.inFlight.delete(prefix));
+    this.inFlight.set(prefix, read);
+    const record = await read;
     if (ttl > 0) {
       this.cache.set(prefix, { record, until: at + ttl });
       // Bounded: forget the oldest entries beyond 10,000 keys.

@@ -77,6 +77,27 @@ describe('API keys', () => {
     expect(stored?.owner).toBe('user:alice');
   });
 
+  it('reads a key not cached yet once for concurrent requests, and caches it', async () => {
+    const repository = new MemoryApiKeyRepository();
+    const cached = new ApiKeyService(repository, undefined, { cacheTtlMs: 60_000 });
+    const { key } = await cached.create({
+      tenantId: 'acme',
+      role: 'developer',
+      name: 'burst',
+      owner: 'user:alice',
+    });
+    const reads = jest.spyOn(repository, 'findByPrefix');
+    const principals = await Promise.all(Array.from({ length: 20 }, () => cached.verify(key)));
+    expect(principals.every((p) => p.tenantId === 'acme')).toBe(true);
+    expect(reads).toHaveBeenCalledTimes(1);
+    await cached.verify(key);
+    expect(reads).toHaveBeenCalledTimes(1);
+    // A wrong secret under the same prefix is refused from the cache too.
+    await expect(cached.verify(`${key.slice(0, -4)}xxxx`)).rejects.toMatchObject({
+      code: 'auth.invalid_credentials',
+    });
+  });
+
   it('names the owner it was created for, whichever key of that owner is used', async () => {
     const first = await service.create({
       tenantId: 'acme',
