@@ -295,14 +295,9 @@ describe('sovereignty end to end through the gateway', () => {
       expect(
         (await call('POST', `/api/v1/sovereign/registry/models/${id}/approve`, caller, {})).status,
       ).toBe(403);
-    const approved = await call(
-      'POST',
-      `/api/v1/sovereign/registry/models/${id}/approve`,
-      adminA,
-      {
-        reason: 'reviewed',
-      },
-    );
+    const approved = await call('POST', `/api/v1/sovereign/registry/models/${id}/approve`, adminA, {
+      reason: 'reviewed',
+    });
     expect(approved.json).toMatchObject({
       status: 'APPROVED',
       decided_by: `admin-of-${tenantA}`,
@@ -361,12 +356,7 @@ describe('sovereignty end to end through the gateway', () => {
       jurisdiction: 'EU',
     });
     // Two-person rule: the principal that registered a model may not approve it.
-    await call(
-      'POST',
-      `/api/v1/sovereign/registry/models/${model.json['id']}/approve`,
-      adminA,
-      {},
-    );
+    await call('POST', `/api/v1/sovereign/registry/models/${model.json['id']}/approve`, adminA, {});
     const refused = await call('POST', '/api/v1/sovereign/deploy/regional', adminA, {
       jurisdiction: 'US',
       region: 'us-east-1',

@@ -33,7 +33,8 @@ export const PERMISSIONS = [
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-const upTo = (last: Permission): Permission[] => PERMISSIONS.slice(0, PERMISSIONS.indexOf(last) + 1);
+const upTo = (last: Permission): Permission[] =>
+  PERMISSIONS.slice(0, PERMISSIONS.indexOf(last) + 1);
 
 /**
  * Role -> permissions, as one table; each role holds the one below it and more. Resolving and

@@ -93,7 +93,8 @@ export function defineService<C extends BaseServiceConfig>(spec: ServiceSpec<C>)
         tokens,
         grpcCredentials: transport.client,
         coLocated:
-          config.coLocated === 'true' || (config.coLocated === 'auto' && config.mode === 'embedded'),
+          config.coLocated === 'true' ||
+          (config.coLocated === 'auto' && config.mode === 'embedded'),
         infrastructure,
       };
       const workers: BackgroundWorker[] = [];
