@@ -71,7 +71,15 @@ export function createGatewayService(
     },
     outbox,
     ...(embedded ? { embedded } : {}),
-    wire: async ({ infrastructure, outbox: box, tokens, grpcCredentials, coLocated, logger }) => {
+    wire: async ({
+      infrastructure,
+      outbox: box,
+      tokens,
+      grpcCredentials,
+      coLocated,
+      logger,
+      metrics,
+    }) => {
       const repository = new PostgresApiKeyRepository(infrastructure.database!.db);
       const keys = new ApiKeyService(repository, undefined, {
         cacheTtlMs: config.apiKeyCacheSeconds * 1000,
@@ -130,30 +138,22 @@ export function createGatewayService(
               ? jwt.verify(token)
               : Promise.reject(new AionError('auth.invalid_credentials', 'invalid token')),
       };
-      const tasks = createGrpcClient(TaskOrchestrator, config.orchestratorAddress, {
+      // Calls to the orchestrator and sovereign-ai: in-process when co-located, else over gRPC.
+      const peers = {
         tokens,
         credentials: grpcCredentials,
         inProcess: coLocated,
+        metrics,
         defaultDeadlineMs: config.requestTimeoutMs,
-      });
-      const admin = createGrpcClient(OrchestratorAdminService, config.orchestratorAddress, {
-        tokens,
-        credentials: grpcCredentials,
-        inProcess: coLocated,
-        defaultDeadlineMs: config.requestTimeoutMs,
-      });
-      const governance = createGrpcClient(LearningGovernanceService, config.orchestratorAddress, {
-        tokens,
-        credentials: grpcCredentials,
-        inProcess: coLocated,
-        defaultDeadlineMs: config.requestTimeoutMs,
-      });
-      const sovereign = createGrpcClient(SovereignService, config.sovereignAddress, {
-        tokens,
-        credentials: grpcCredentials,
-        inProcess: coLocated,
-        defaultDeadlineMs: config.requestTimeoutMs,
-      });
+      };
+      const tasks = createGrpcClient(TaskOrchestrator, config.orchestratorAddress, peers);
+      const admin = createGrpcClient(OrchestratorAdminService, config.orchestratorAddress, peers);
+      const governance = createGrpcClient(
+        LearningGovernanceService,
+        config.orchestratorAddress,
+        peers,
+      );
+      const sovereign = createGrpcClient(SovereignService, config.sovereignAddress, peers);
       const redis = infrastructure.redis;
       const keyVerifier = new BootstrapAwareKeys(
         keys,

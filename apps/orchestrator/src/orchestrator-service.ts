@@ -66,7 +66,15 @@ export function createOrchestratorService(
     },
     outbox,
     ...(embedded ? { embedded } : {}),
-    wire: ({ infrastructure, outbox: box, tokens, grpcCredentials, coLocated, logger }) => {
+    wire: ({
+      infrastructure,
+      outbox: box,
+      tokens,
+      grpcCredentials,
+      coLocated,
+      logger,
+      metrics,
+    }) => {
       const jurisdictions = JurisdictionRegistry.fromFile(config.regionsFile);
       // Invalid files stop the service at startup with every problem listed.
       const engines = parseEngines(readConfigFile(config.enginesFile, 'engines'), jurisdictions);
@@ -77,6 +85,7 @@ export function createOrchestratorService(
         tokens,
         credentials: grpcCredentials,
         inProcess: coLocated,
+        metrics,
         defaultDeadlineMs: 5_000,
       });
       const residency = new SovereignResidency(
@@ -89,6 +98,7 @@ export function createOrchestratorService(
         tokens,
         credentials: grpcCredentials,
         inProcess: coLocated,
+        metrics,
       });
       // One breaker per engine, shared by every replica through orc_circuit_breakers.
       const breakers = new BreakerRegistry(

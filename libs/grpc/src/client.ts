@@ -12,7 +12,7 @@ import {
 import { isRole, type InternalTokens, type Principal } from '@aion/auth';
 import { AionError, fromGrpcError } from '@aion/errors';
 import { currentTenant } from '@aion/tenancy';
-import { injectTraceHeaders } from '@aion/telemetry';
+import { injectTraceHeaders, type ServiceMetrics } from '@aion/telemetry';
 import { deserializer, serializer } from './codec';
 import { localMethods, type LocalCall } from './in-process';
 import { effectiveDeadline } from './deadline';
@@ -32,6 +32,8 @@ export interface GrpcClientOptions {
    * to it in-process (see in-process.ts); otherwise, or until it serves, over gRPC.
    */
   inProcess?: boolean;
+  /** Counts each call by method and transport (aion_grpc_client_calls_total). */
+  metrics?: Pick<ServiceMetrics, 'observeGrpcClient'>;
 }
 
 /**
@@ -119,6 +121,7 @@ export function createGrpcClient<S extends GenServiceMethods>(
     if (method.methodKind === 'unary') {
       result[localName] = async (request: unknown, callOptions?: CallOptions) => {
         const served = local();
+        options.metrics?.observeGrpcClient(path, served ? 'in_process' : 'network');
         if (served)
           return served.unary(
             request,
@@ -143,6 +146,7 @@ export function createGrpcClient<S extends GenServiceMethods>(
     } else if (method.methodKind === 'server_streaming') {
       result[localName] = (request: unknown, callOptions?: CallOptions) => {
         const served = local();
+        options.metrics?.observeGrpcClient(path, served ? 'in_process' : 'network');
         if (served)
           return served.stream(
             request,

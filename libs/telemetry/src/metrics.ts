@@ -12,6 +12,7 @@ export class ServiceMetrics {
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly grpcHandled: Counter<'method' | 'code'>;
+  readonly grpcClientCalls: Counter<'method' | 'transport'>;
   readonly grpcDuration: Histogram<'method' | 'code'>;
   readonly consumerMessages: Counter<'topic' | 'outcome'>;
   readonly consumerDuration: Histogram<'topic' | 'outcome'>;
@@ -49,6 +50,12 @@ export class ServiceMetrics {
       buckets: LATENCY_BUCKETS,
       registers,
     });
+    this.grpcClientCalls = new Counter({
+      name: 'aion_grpc_client_calls_total',
+      help: 'Calls to other services by method and transport (network: gRPC; in_process: co-located)',
+      labelNames: ['method', 'transport'],
+      registers,
+    });
     this.consumerMessages = new Counter({
       name: 'aion_kafka_consumer_messages_total',
       help: 'Consumed messages by outcome (ok, retried, dead_lettered, duplicate)',
@@ -76,6 +83,11 @@ export class ServiceMetrics {
       });
       next();
     };
+  }
+
+  /** A call this service made to another, over gRPC or in-process (the co-located profile). */
+  observeGrpcClient(method: string, transport: 'network' | 'in_process'): void {
+    this.grpcClientCalls.inc({ method, transport });
   }
 
   observeGrpc(method: string, code: number, seconds: number): void {

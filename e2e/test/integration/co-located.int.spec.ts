@@ -1,0 +1,193 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  createTestDatabase,
+  distributedEnv,
+  httpCall as call,
+  migrateTestDatabase,
+  sampleModule,
+  startOpenAiTestServer,
+  uniqueName,
+  type OpenAiTestServer,
+  type TestDatabase,
+} from '@aion/testing';
+import { LOCAL_SUMMARIZE_ENGINE, SUMMARY_SOURCE_TEXT } from '../support/fixtures';
+
+// The co-located profile on real PostgreSQL, Redis and Kafka (issue 14): the four core services in
+// one process (tools/launcher/start-co-located.ts), calling each other in-process. A client sees
+// the same platform as the distributed one; the metrics prove no call between them travelled.
+
+const repoRoot = path.resolve(__dirname, '..', '..', '..');
+const BOOTSTRAP = 'e2e-colocated-bootstrap-key-0123456789abcdef';
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+
+let db: TestDatabase;
+let llm: OpenAiTestServer;
+let child: ChildProcess;
+let dir: string;
+let gateway: string;
+let ops: string;
+let orchestratorMetrics: string;
+let output = '';
+
+beforeAll(async () => {
+  db = await createTestDatabase('colocated');
+  migrateTestDatabase(db);
+  llm = await startOpenAiTestServer({ reply: 'one two three' });
+  dir = mkdtempSync(path.join(os.tmpdir(), 'aion-colocated-'));
+  const engines = path.join(dir, 'engines.yaml');
+  writeFileSync(
+    engines,
+    `engines:\n${LOCAL_SUMMARIZE_ENGINE}\n  - { name: test-llm, tier: cloud-standard, kind: openai-compatible, endpoint: "${llm.url}", models: [test-model], intents: [chat], jurisdiction: US, region: us, price_per_1k_tokens: { input: 0.001, output: 0.002 } }\n`,
+  );
+  const [gwHttp, gwOps, gwGrpc, orcHttp, orcGrpc, sovHttp, sovGrpc, mhHttp, mhGrpc] =
+    await Promise.all(Array.from({ length: 9 }, freePort));
+  child = spawn(process.execPath, ['--import', 'tsx', 'tools/launcher/start-co-located.ts'], {
+    cwd: repoRoot,
+    env: {
+      PATH: process.env['PATH'],
+      HOME: process.env['HOME'],
+      ...distributedEnv(db, randomBytes(24).toString('hex')),
+      AION_BOOTSTRAP_ADMIN_KEY: BOOTSTRAP,
+      AION_BOOTSTRAP_TENANT: uniqueName('tenant'),
+      AION_GATEWAY_HTTP_PORT: String(gwHttp),
+      AION_GATEWAY_OPS_PORT: String(gwOps),
+      AION_GATEWAY_GRPC_PORT: String(gwGrpc),
+      AION_ORCHESTRATOR_HTTP_PORT: String(orcHttp),
+      AION_ORCHESTRATOR_GRPC_PORT: String(orcGrpc),
+      AION_SOVEREIGN_HTTP_PORT: String(sovHttp),
+      AION_SOVEREIGN_GRPC_PORT: String(sovGrpc),
+      AION_MODULE_HOST_HTTP_PORT: String(mhHttp),
+      AION_MODULE_HOST_GRPC_PORT: String(mhGrpc),
+      AION_GATEWAY_ORCHESTRATOR_ADDRESS: `127.0.0.1:${orcGrpc}`,
+      AION_GATEWAY_SOVEREIGN_ADDRESS: `127.0.0.1:${sovGrpc}`,
+      AION_ORCHESTRATOR_SOVEREIGN_ADDRESS: `127.0.0.1:${sovGrpc}`,
+      AION_ORCHESTRATOR_MODULE_HOST_ADDRESS: `127.0.0.1:${mhGrpc}`,
+      AION_ORCHESTRATOR_ENGINES_FILE: engines,
+      AION_ORCHESTRATOR_SOVEREIGN_GROUP_PREFIX: uniqueName('orc-sov'),
+      AION_ORCHESTRATOR_DLQ_CONSUMER_GROUP: uniqueName('dlq-recorder'),
+      AION_ORCHESTRATOR_AUDIT_CONSUMER_GROUP: uniqueName('audit-recorder'),
+      AION_SOVEREIGN_CACHE_GROUP_PREFIX: uniqueName('sov-cache'),
+      AION_MODULE_HOST_PRELOAD: sampleModule('summarize_text'),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on(
+    'data',
+    (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)),
+  );
+  child.stderr!.on(
+    'data',
+    (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)),
+  );
+  gateway = `http://127.0.0.1:${gwHttp}`;
+  ops = `http://127.0.0.1:${gwOps}`;
+  orchestratorMetrics = `http://127.0.0.1:${orcHttp}/metrics`;
+  for (let i = 0; ; i++) {
+    const ready = await fetch(`${ops}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) break;
+    if (i > 240 || child.exitCode !== null)
+      throw new Error(`the co-located process did not become ready: ${output.slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}, 240_000);
+
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  await llm?.close();
+  await db?.drop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** aion_grpc_client_calls_total of one service, summed by transport. */
+async function clientCalls(metricsUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(metricsUrl)).text();
+  const sums: Record<string, number> = {};
+  for (const [, transport, value] of text.matchAll(
+    /^aion_grpc_client_calls_total\{[^}]*transport="(\w+)"[^}]*\} (\d+)/gm,
+  ))
+    sums[transport!] = (sums[transport!] ?? 0) + Number(value);
+  return sums;
+}
+
+describe('the co-located profile on PostgreSQL, Redis and Kafka', () => {
+  it('serves tasks, chat, streams and refusals as the distributed platform does, with no call between its services over gRPC', async () => {
+    const done = await call(gateway, 'POST', '/v1/tasks', {
+      key: BOOTSTRAP,
+      headers: { prefer: 'wait=20' },
+      body: {
+        intent: 'summarize',
+        params: { text: SUMMARY_SOURCE_TEXT, max_sentences: 2 },
+        data_context: { jurisdiction: 'DE', classification: 'pii' },
+      },
+    });
+    expect(done.json).toMatchObject({ status: 'OK', engine: { name: 'local-summarize' } });
+    const receipt = await call(gateway, 'GET', `/v1/tasks/${done.json['task_id']}/receipt`, {
+      key: BOOTSTRAP,
+    });
+    expect(receipt.status).toBe(200);
+
+    const chat = await call(gateway, 'POST', '/v1/chat/completions', {
+      key: BOOTSTRAP,
+      body: { model: 'test-model', messages: [{ role: 'user', content: 'Hi' }] },
+    });
+    expect(chat.json['choices']).toEqual([
+      expect.objectContaining({ message: { role: 'assistant', content: 'one two three' } }),
+    ]);
+
+    const streamed = await fetch(`${gateway}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${BOOTSTRAP}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'test-model',
+        stream: true,
+        messages: [{ role: 'user', content: 'Stream it' }],
+      }),
+    });
+    const events = await streamed.text();
+    expect(events).toContain('"content":"one "');
+    expect(events.trim().endsWith('data: [DONE]')).toBe(true);
+
+    // Permissions hold in-process as over the network: an observer may not submit.
+    const observer = await call(gateway, 'POST', '/api/v1/auth/keys', {
+      key: BOOTSTRAP,
+      body: { name: 'reader', role: 'observer' },
+    });
+    const refused = await call(gateway, 'POST', '/v1/tasks', {
+      key: observer.json['key'] as string,
+      body: { intent: 'summarize', params: { text: 'x' } },
+    });
+    expect(refused.json).toMatchObject({ error_code: 'auth.forbidden' });
+    const missing = await call(gateway, 'GET', '/v1/tasks/no-such-task', { key: BOOTSTRAP });
+    expect(missing.json).toMatchObject({ error_code: 'resource.not_found' });
+
+    const gatewayCalls = await clientCalls(`${ops}/metrics`);
+    const orchestratorCalls = await clientCalls(orchestratorMetrics);
+    expect(gatewayCalls['in_process']).toBeGreaterThan(0);
+    expect(orchestratorCalls['in_process']).toBeGreaterThan(0);
+    expect(gatewayCalls['network'] ?? 0).toBe(0);
+    expect(orchestratorCalls['network'] ?? 0).toBe(0);
+  });
+});
