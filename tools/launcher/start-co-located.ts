@@ -21,6 +21,7 @@ import { loadOrchestratorConfig } from '../../apps/orchestrator/src/config';
 import { createOrchestratorService } from '../../apps/orchestrator/src/orchestrator-service';
 import { loadSovereignAiConfig } from '../../apps/sovereign-ai/src/config';
 import { createSovereignAiService } from '../../apps/sovereign-ai/src/sovereign-ai-service';
+import { portsOf, stopOnSignal } from './lifecycle';
 
 const logger = createLogger({ service: 'launcher' });
 
@@ -55,21 +56,8 @@ async function main(): Promise<void> {
     for (const [, s] of started.reverse()) await s.stop().catch(() => undefined);
     throw err;
   }
-  logger.info('Aion is running co-located', {
-    services: Object.fromEntries(
-      started.map(([name, s]) => [name, { http: s.httpPort, grpc: s.grpcPort }]),
-    ),
-  });
-  let stopping = false;
-  const stopAll = async (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    logger.info('stopping', { signal });
-    for (const [, s] of [...started].reverse()) await s.stop();
-    process.exit(0);
-  };
-  process.on('SIGTERM', (s) => void stopAll(s));
-  process.on('SIGINT', (s) => void stopAll(s));
+  logger.info('Aion is running co-located', { services: portsOf(started) });
+  stopOnSignal(started, logger);
 }
 
 main().catch((err: unknown) => {

@@ -28,6 +28,7 @@ import { loadOrchestratorConfig } from '../../apps/orchestrator/src/config';
 import { createOrchestratorService } from '../../apps/orchestrator/src/orchestrator-service';
 import { loadSovereignAiConfig } from '../../apps/sovereign-ai/src/config';
 import { createSovereignAiService } from '../../apps/sovereign-ai/src/sovereign-ai-service';
+import { portsOf, stopOnSignal } from './lifecycle';
 
 const logger = createLogger({ service: 'launcher' });
 
@@ -72,24 +73,11 @@ async function main(): Promise<void> {
   ];
   const started: [string, RunningService][] = [];
   for (const [name, service] of services) started.push([name, await service.start()]);
-  logger.info('Aion is running on its embedded defaults', {
-    services: Object.fromEntries(
-      started.map(([name, s]) => [name, { http: s.httpPort, grpc: s.grpcPort }]),
-    ),
-  });
-
-  let stopping = false;
-  const stopAll = async (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    logger.info('stopping', { signal });
-    for (const [, s] of [...started].reverse()) await s.stop();
+  logger.info('Aion is running on its embedded defaults', { services: portsOf(started) });
+  stopOnSignal(started, logger, async () => {
     await shared.bus.close();
     await database.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', (s) => void stopAll(s));
-  process.on('SIGINT', (s) => void stopAll(s));
+  });
 }
 
 main().catch((err: unknown) => {

@@ -27,6 +27,19 @@ const newKey = async (role: string, issuer = admin) => {
   return { key: created.json['key'] as string, id: created.json['id'] as string };
 };
 const records = (json: Json) => json['data'] as Json[];
+/** A summarize task run to its end with `key`. */
+const summarized = async (key: string) => {
+  const done = await call(gateway, 'POST', '/v1/tasks', {
+    key,
+    headers: { prefer: 'wait=20' },
+    body: {
+      intent: 'summarize',
+      params: { text: SUMMARY_SOURCE_TEXT, max_sentences: 2 },
+      data_context: { jurisdiction: 'DE', classification: 'none' },
+    },
+  });
+  expect(done.json).toMatchObject({ status: 'OK' });
+};
 
 beforeAll(async () => {
   platform = await startPlatform({
@@ -231,16 +244,7 @@ describe('the audit trail over REST', () => {
 
   it('totals a finished task by UTC day, engine and model', async () => {
     const developer = await newKey('developer');
-    const done = await call(gateway, 'POST', '/v1/tasks', {
-      key: developer.key,
-      headers: { prefer: 'wait=20' },
-      body: {
-        intent: 'summarize',
-        params: { text: SUMMARY_SOURCE_TEXT, max_sentences: 2 },
-        data_context: { jurisdiction: 'DE', classification: 'none' },
-      },
-    });
-    expect(done.status).toBe(200);
+    await summarized(developer.key);
     const usage = await eventually(async () => {
       const res = await call(gateway, 'GET', '/api/v1/usage', { key: developer.key });
       return res.status === 200 && records(res.json).length > 0 ? res.json : undefined;
@@ -258,16 +262,7 @@ describe('the audit trail over REST', () => {
   it('summarises the tenant for operators: tasks, latency, spend and audit outcomes of a window', async () => {
     const developer = await newKey('developer');
     const operator = await newKey('operator');
-    const done = await call(gateway, 'POST', '/v1/tasks', {
-      key: developer.key,
-      headers: { prefer: 'wait=20' },
-      body: {
-        intent: 'summarize',
-        params: { text: SUMMARY_SOURCE_TEXT, max_sentences: 2 },
-        data_context: { jurisdiction: 'DE', classification: 'none' },
-      },
-    });
-    expect(done.status).toBe(200);
+    await summarized(developer.key);
     const stats = await eventually(async () => {
       const res = await call(gateway, 'GET', '/api/v1/stats', { key: operator.key });
       return res.status === 200 && (res.json['usage'] as Json)['input_tokens'] > 0

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
   createTestDatabase,
   distributedEnv,
+  freePort,
   httpCall as call,
   migrateTestDatabase,
   sampleModule,
@@ -23,18 +23,6 @@ import { LOCAL_SUMMARIZE_ENGINE, SUMMARY_SOURCE_TEXT } from '../support/fixtures
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const BOOTSTRAP = 'e2e-colocated-bootstrap-key-0123456789abcdef';
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 
 let db: TestDatabase;
 let llm: OpenAiTestServer;

@@ -12,3 +12,4 @@ export * from './kube-apiserver';
 export * from './infra/local-postgres';
 export * from './private-redis';
 export * from './private-stack';
+export { freePort } from './infra/processes';

@@ -1,3 +1,4 @@
+import type { AuditRecorder } from '@aion/events';
 import { AionError } from '@aion/errors';
 import { requireTenant } from '@aion/tenancy';
 import type { TaskRequestDoc } from './ports';
@@ -76,14 +77,7 @@ export interface TaskResubmitter {
 
 /** Audit trail for operator actions. */
 /** Records a change in the transaction that makes it (the service's AuditTrail). */
-export interface DeadLetterAudit {
-  recordChange<T>(
-    change: () => Promise<T>,
-    entry: (
-      result: T,
-    ) => { action: string; resourceId: string; details?: Record<string, unknown> } | undefined,
-  ): Promise<T>;
-}
+export type DeadLetterAudit = Pick<AuditRecorder, 'recordChange'>;
 
 /** Replaying the same entry again derives the same task id, so a retried call runs it once. */
 export const replayTaskId = (entryId: string) => `replay-${entryId}`;

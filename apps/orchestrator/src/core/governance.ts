@@ -1,3 +1,4 @@
+import type { AuditRecorder } from '@aion/events';
 import { AionError } from '@aion/errors';
 import { requireTenant } from '@aion/tenancy';
 
@@ -108,14 +109,7 @@ export interface GovernanceStore {
 }
 
 /** Records a change in the transaction that makes it (the service's AuditTrail). */
-export interface GovernanceAudit {
-  recordChange<T>(
-    change: () => Promise<T>,
-    entry: (
-      result: T,
-    ) => { action: string; resourceId: string; details?: Record<string, unknown> } | undefined,
-  ): Promise<T>;
-}
+export type GovernanceAudit = Pick<AuditRecorder, 'recordChange'>;
 
 const ROLE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 
