@@ -21,6 +21,11 @@ step "building kube-apiserver from the Go module proxy (once per version, cached
 AION_TEST_KUBE_APISERVER="$(bash tools/infra/kube-apiserver.sh | tail -n 1)" || fail "kube-apiserver build"
 export AION_TEST_KUBE_APISERVER AION_TEST_KUBE_REQUIRED=1
 
+step "building helm, kubectl and kubeconform from the Go module proxy (once per version, cached)"
+kube_tools="$(bash tools/infra/kube-tools.sh)" || fail "helm/kubectl/kubeconform build"
+# AION_TEST_HELM, AION_TEST_KUBECTL, AION_TEST_KUBECONFORM: the chart suites (e2e helm-chart*).
+export $(grep '^AION_TEST_' <<<"$kube_tools")
+
 step "installing npm dependencies (npm ci, exactly the committed lock)"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ "$CI" = "true" ]; then
   npm ci --no-audit --no-fund --loglevel=error || fail "npm ci"
