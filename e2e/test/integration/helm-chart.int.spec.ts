@@ -1,0 +1,521 @@
+import { allTopics } from '@aion/events';
+import {
+  describeWithTools,
+  find,
+  GPU_PRESETS,
+  presetValues,
+  rendered,
+  run,
+  template,
+  tools,
+  chartDir,
+  type K8sObject,
+} from './fixtures/helm';
+
+// The Helm chart (charts/aion) as `helm template` renders it: lint, the GPU pools, pod security,
+// NetworkPolicies, hooks, secrets and the values schema. helm-chart-cluster.int.spec.ts puts the
+// same output through kubeconform and a real kube-apiserver.
+
+const deployments = (all: K8sObject[]) => all.filter((o) => o.kind === 'Deployment');
+const podSpec = (d: K8sObject) => d.spec.template.spec;
+const envOf = (d: K8sObject, name: string) =>
+  podSpec(d).containers[0].env.find((e: { name: string }) => e.name === name);
+
+describeWithTools('the Helm chart as rendered', ['helm'], () => {
+  const defaults = rendered();
+
+  it('passes helm lint --strict with the default values and each GPU preset', () => {
+    for (const files of [[], ...GPU_PRESETS.map((p) => [presetValues(p)])]) {
+      const r = run(tools.helm!, [
+        'lint',
+        '--strict',
+        chartDir,
+        ...files.flatMap((f) => ['-f', f]),
+      ]);
+      expect({ files, status: r.status, out: r.stdout + r.stderr }).toEqual(
+        expect.objectContaining({ status: 0 }),
+      );
+    }
+  });
+
+  it('renders a Deployment, headless Service, PDB and HPA (2-20) per service and the CPU pool', () => {
+    const names = deployments(defaults)
+      .map((d) => d.metadata.name)
+      .sort();
+    expect(names).toEqual(
+      [
+        'data-pipeline',
+        'gateway',
+        'module-host-cpu',
+        'observability',
+        'orchestrator',
+        'sovereign-ai',
+      ]
+        .map((n) => `aion-${n}`)
+        .sort(),
+    );
+    for (const name of names) {
+      const headless = find(
+        defaults,
+        'Service',
+        name === 'aion-gateway' ? 'aion-gateway-headless' : name,
+      );
+      expect(headless.spec.clusterIP).toBe('None');
+      expect(find(defaults, 'PodDisruptionBudget', name).spec.maxUnavailable).toBe(1);
+      const hpa = find(defaults, 'HorizontalPodAutoscaler', name);
+      expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([2, 20]);
+      // The HPA owns the replica count.
+      expect(find(defaults, 'Deployment', name).spec.replicas).toBeUndefined();
+    }
+    expect(find(defaults, 'Service', 'aion-gateway').spec.type).toBe('ClusterIP');
+  });
+
+  it('probes liveness on /healthz, readiness on /readyz (the gateway on its ops port) and startup on gRPC health', () => {
+    for (const d of deployments(defaults)) {
+      const c = podSpec(d).containers[0];
+      expect(c.livenessProbe.httpGet.path).toBe('/healthz');
+      expect(c.readinessProbe.httpGet).toEqual({
+        path: '/readyz',
+        port: d.metadata.name === 'aion-gateway' ? 'ops' : 'http',
+      });
+      expect(c.startupProbe.grpc.port).toBe(
+        c.ports.find((p: { name: string }) => p.name === 'grpc').containerPort,
+      );
+    }
+    // The kubelet's gRPC probe speaks plaintext: with mutual TLS between services it probes HTTP.
+    const tls = rendered({ set: ['grpcTls.enabled=true', 'grpcTls.secret=aion-grpc'] });
+    for (const d of deployments(tls)) {
+      expect(podSpec(d).containers[0].startupProbe).toEqual(
+        expect.objectContaining({ httpGet: { path: '/healthz', port: 'http' } }),
+      );
+      expect(envOf(d, 'AION_GRPC_TLS_CERT_FILE')).toBeUndefined(); // from the env ConfigMap
+    }
+    expect(find(tls, 'ConfigMap', 'aion-env').data.AION_GRPC_TLS_CA_FILE).toBe(
+      '/etc/aion/tls/grpc/ca.crt',
+    );
+  });
+
+  it('runs every pod under the restricted pod security standard', () => {
+    const jobs = defaults.filter((o) => o.kind === 'Job');
+    expect(jobs.length).toBe(2);
+    for (const w of [...deployments(defaults), ...jobs]) {
+      const spec = podSpec(w);
+      expect(spec.securityContext).toEqual(
+        expect.objectContaining({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } }),
+      );
+      for (const c of spec.containers) {
+        expect(c.securityContext).toEqual({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          privileged: false,
+          capabilities: { drop: ['ALL'] },
+        });
+        // A read-only root needs a writable /tmp.
+        expect(c.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
+      }
+      expect(spec.volumes).toContainEqual({ name: 'tmp', emptyDir: { sizeLimit: '256Mi' } });
+    }
+  });
+
+  it('gives only sovereign-ai a Kubernetes API token and a ClusterRole for its regional deployments', () => {
+    for (const d of deployments(defaults))
+      expect([d.metadata.name, podSpec(d).automountServiceAccountToken]).toEqual([
+        d.metadata.name,
+        d.metadata.name === 'aion-sovereign-ai',
+      ]);
+    const role = find(defaults, 'ClusterRole', 'aion-sovereign-ai-aion');
+    expect(role.spec).toBeUndefined();
+    const rules = (role as unknown as { rules: { resources: string[]; verbs: string[] }[] }).rules;
+    expect(rules.flatMap((r) => r.resources).sort()).toEqual(
+      ['deployments', 'deployments/status', 'namespaces', 'services'].sort(),
+    );
+    expect(rules.flatMap((r) => r.verbs)).not.toContain('*');
+    const binding = find(defaults, 'ClusterRoleBinding', 'aion-sovereign-ai-aion') as unknown as {
+      subjects: { name: string; namespace: string }[];
+    };
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'aion-sovereign-ai', namespace: 'aion' },
+    ]);
+    expect(
+      rendered({ set: ['rbac.sovereignAi=false'] }).some((o) => o.kind === 'ClusterRole'),
+    ).toBe(false);
+  });
+
+  describe('GPU module-host pools', () => {
+    const expected = {
+      cuda: {
+        resource: 'nvidia.com/gpu',
+        label: 'nvidia.com/gpu.present',
+        vendor: 'nvidia',
+        runtimeClass: 'nvidia',
+      },
+      rocm: {
+        resource: 'amd.com/gpu',
+        label: 'feature.node.kubernetes.io/pci-0300_1002.present',
+        vendor: 'amd',
+        runtimeClass: undefined,
+      },
+      oneapi: {
+        resource: 'gpu.intel.com/xe',
+        label: 'intel.feature.node.kubernetes.io/gpu',
+        vendor: 'intel',
+        runtimeClass: undefined,
+      },
+    };
+    it.each(GPU_PRESETS)(
+      '%s: its own Deployment and Service on GPU nodes, next to the CPU pool',
+      (preset) => {
+        const all = rendered({ files: [presetValues(preset)] });
+        const e = expected[preset];
+        const pool = find(all, 'Deployment', `aion-module-host-${preset}`);
+        const spec = podSpec(pool);
+        const c = spec.containers[0];
+        expect(c.resources.limits[e.resource]).toBe('1');
+        expect(c.resources.requests[e.resource]).toBe('1');
+        expect(spec.nodeSelector).toEqual({ [e.label]: 'true' });
+        expect(spec.tolerations).toEqual([
+          { key: e.resource, operator: 'Exists', effect: 'NoSchedule' },
+        ]);
+        expect(spec.runtimeClassName).toBe(e.runtimeClass);
+        expect(pool.spec.template.metadata.labels['aion.io/accelerator']).toBe(e.vendor);
+        expect(pool.spec.replicas).toBe(1);
+        expect(find(all, 'Service', `aion-module-host-${preset}`).spec.clusterIP).toBe('None');
+        // The CPU pool is untouched: no GPU resource, selector or toleration.
+        const cpu = podSpec(find(all, 'Deployment', 'aion-module-host-cpu'));
+        expect(JSON.stringify(cpu.containers[0].resources)).not.toMatch(/gpu/);
+        expect(cpu.nodeSelector).toBeUndefined();
+        expect(cpu.tolerations).toBeUndefined();
+      },
+    );
+
+    it('a pool overrides its preset: node selector, tolerations and affinity of its own', () => {
+      const affinity = {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [
+              { matchExpressions: [{ key: 'gpu-model', operator: 'In', values: ['h100'] }] },
+            ],
+          },
+        },
+      };
+      const all = rendered({
+        setJson: [
+          `moduleHost.pools=${JSON.stringify([
+            { name: 'cpu', preset: 'cpu' },
+            {
+              name: 'big',
+              preset: 'cuda',
+              nodeSelector: { pool: 'gpu-a' },
+              tolerations: [],
+              affinity,
+            },
+          ])}`,
+        ],
+      });
+      const spec = podSpec(find(all, 'Deployment', 'aion-module-host-big'));
+      expect(spec.nodeSelector).toEqual({ pool: 'gpu-a' });
+      expect(spec.tolerations).toBeUndefined();
+      expect(spec.affinity).toEqual(affinity);
+      expect(spec.containers[0].resources.limits['nvidia.com/gpu']).toBe('1');
+    });
+
+    it('the orchestrator calls the default pool over its headless Service', () => {
+      const all = rendered({ files: [presetValues('cuda')], set: ['moduleHost.defaultPool=cuda'] });
+      expect(
+        envOf(find(all, 'Deployment', 'aion-orchestrator'), 'AION_ORCHESTRATOR_MODULE_HOST_ADDRESS')
+          .value,
+      ).toBe('dns:///aion-module-host-cuda.aion.svc.cluster.local:50055');
+      const wrong = template({ set: ['moduleHost.defaultPool=nope'] });
+      expect(wrong.status).not.toBe(0);
+      expect(wrong.stderr).toMatch(/moduleHost.defaultPool "nope" names no pool/);
+      const unknownPreset = template({
+        setJson: ['moduleHost.pools=[{"name":"cpu","preset":"tpu"}]'],
+      });
+      expect(unknownPreset.stderr).toMatch(/preset "tpu" is not one of cpu, cuda, oneapi, rocm/);
+    });
+  });
+
+  it('denies all traffic by default and allows each service only its callers and dependencies', () => {
+    const policies = defaults.filter((o) => o.kind === 'NetworkPolicy');
+    const deny = find(policies, 'NetworkPolicy', 'aion-default-deny');
+    expect(deny.spec).toEqual({
+      podSelector: {
+        matchLabels: { 'app.kubernetes.io/instance': 'aion', 'app.kubernetes.io/name': 'aion' },
+      },
+      policyTypes: ['Ingress', 'Egress'],
+    });
+    const grpcFrom = (service: string) =>
+      find(policies, 'NetworkPolicy', `aion-${service}`)
+        .spec.ingress.filter((r: { from?: unknown[] }) => r.from?.length)
+        .flatMap(
+          (r: { from: { podSelector?: { matchLabels: Record<string, string> } }[] }) => r.from,
+        )
+        .map(
+          (p: { podSelector?: { matchLabels: Record<string, string> } }) =>
+            p.podSelector?.matchLabels,
+        )
+        .filter(
+          (l: Record<string, string> | undefined) =>
+            l && Object.keys(l).some((k) => k.startsWith('aion.io/runs-')),
+        )
+        .map((l: Record<string, string>) =>
+          Object.keys(l)
+            .find((k) => k.startsWith('aion.io/runs-'))!
+            .slice('aion.io/runs-'.length),
+        );
+    expect(grpcFrom('orchestrator')).toEqual(['gateway']);
+    expect(grpcFrom('sovereign-ai')).toEqual(['gateway', 'orchestrator']);
+    expect(grpcFrom('module-host')).toEqual(['orchestrator']);
+    expect(grpcFrom('data-pipeline')).toEqual([]);
+    // Redis only from the gateway; model providers only from the orchestrator; the API only from sovereign-ai.
+    const egressPorts = (service: string) =>
+      find(policies, 'NetworkPolicy', `aion-${service}`).spec.egress.flatMap(
+        (r: { ports: { port: number }[] }) => r.ports.map((p) => p.port),
+      );
+    expect(egressPorts('gateway')).toEqual([50051, 50052, 6379]);
+    expect(egressPorts('orchestrator')).toEqual([50052, 50055, 443]);
+    expect(egressPorts('sovereign-ai')).toEqual([443, 6443]);
+    expect(egressPorts('module-host')).toEqual([]);
+    const infra = find(policies, 'NetworkPolicy', 'aion-infrastructure').spec.egress;
+    expect(infra.flatMap((r: { ports: { port: number }[] }) => r.ports.map((p) => p.port))).toEqual(
+      [53, 53, 5432, 9092],
+    );
+    // Narrowed peers replace "anywhere on the port".
+    const narrowed = rendered({
+      setJson: ['networkPolicy.postgresql=[{"ipBlock":{"cidr":"10.20.0.0/16"}}]'],
+    });
+    expect(find(narrowed, 'NetworkPolicy', 'aion-infrastructure').spec.egress[1]).toEqual({
+      ports: [{ protocol: 'TCP', port: 5432 }],
+      to: [{ ipBlock: { cidr: '10.20.0.0/16' } }],
+    });
+    expect(
+      rendered({ set: ['networkPolicy.enabled=false'] }).some((o) => o.kind === 'NetworkPolicy'),
+    ).toBe(false);
+  });
+
+  it('migrates with the owner credentials in a pre-install/pre-upgrade hook, then creates the topics', () => {
+    const all = rendered({
+      set: [
+        'postgresql.owner.password=own:er/pw',
+        'postgresql.app.password=app-pw',
+        'postgresql.sslMode=require',
+      ],
+    });
+    const hookSecret = find(all, 'Secret', 'aion-hooks');
+    const migrate = find(all, 'Job', 'aion-migrate');
+    const topics = find(all, 'Job', 'aion-kafka-topics');
+    const annotations = (o: K8sObject) => o.metadata.annotations ?? {};
+    for (const o of [hookSecret, migrate, topics]) {
+      expect(annotations(o)['helm.sh/hook']).toBe('pre-install,pre-upgrade');
+      expect(annotations(o)['helm.sh/hook-delete-policy']).toBe(
+        'before-hook-creation,hook-succeeded',
+      );
+    }
+    // The secret first, then migrations, then topics.
+    expect(
+      [hookSecret, migrate, topics].map((o) => Number(annotations(o)['helm.sh/hook-weight'])),
+    ).toEqual([-10, 0, 5]);
+    expect(hookSecret.stringData.DATABASE_URL).toBe(
+      'postgresql://aion_owner:own%3Aer%2Fpw@postgresql:5432/aion?sslmode=require',
+    );
+    const c = podSpec(migrate).containers[0];
+    expect(c.command).toEqual(['npm', 'run', 'migrate']);
+    expect(c.env).toContainEqual({ name: 'AION_DB_APP_ROLE', value: 'aion_app' });
+    expect(c.env).toContainEqual({
+      name: 'DATABASE_URL',
+      valueFrom: { secretKeyRef: { name: 'aion-hooks', key: 'DATABASE_URL' } },
+    });
+    // The services connect as the app role, never the owner.
+    expect(find(all, 'Secret', 'aion-connections').stringData.DATABASE_URL).toBe(
+      'postgresql://aion_app:app-pw@postgresql:5432/aion?sslmode=require',
+    );
+    // An owner URL from an existing Secret: no hook Secret holds it.
+    const existing = rendered({ set: ['postgresql.owner.existingSecret=pg-owner'] });
+    expect(existing.some((o) => o.metadata.name === 'aion-hooks')).toBe(false);
+    expect(podSpec(find(existing, 'Job', 'aion-migrate')).containers[0].env[0].valueFrom).toEqual({
+      secretKeyRef: { name: 'pg-owner', key: 'url' },
+    });
+  });
+
+  it('creates every topic of the event catalog and its .dlq twin with the configured durability', () => {
+    const script: string = podSpec(
+      find(
+        rendered({ set: ['kafka.replicationFactor=5', 'kafka.minInsyncReplicas=3'] }),
+        'Job',
+        'aion-kafka-topics',
+      ),
+    ).containers[0].args[0];
+    const listed = /for topic in (.*); do/.exec(script)![1]!.trim().split(/\s+/).sort();
+    expect(listed).toEqual([...allTopics()].sort());
+    expect(script).toMatch(/--replication-factor 5 --config min.insync.replicas=3/);
+    const tooMany = template({ set: ['kafka.replicationFactor=2', 'kafka.minInsyncReplicas=3'] });
+    expect(tooMany.status).not.toBe(0);
+    expect(tooMany.stderr).toMatch(/no write could ever be acknowledged/);
+    const sasl = podSpec(
+      find(
+        rendered({
+          set: [
+            'kafka.tls.enabled=true',
+            'kafka.tls.caSecret=kafka-ca',
+            'kafka.sasl.mechanism=scram-sha-512',
+            'kafka.sasl.username=aion',
+            'kafka.sasl.password=pw',
+          ],
+        }),
+        'Job',
+        'aion-kafka-topics',
+      ),
+    ).containers[0].args[0];
+    expect(sasl).toMatch(/security.protocol=SASL_SSL/);
+    expect(sasl).toMatch(/sasl.mechanism=SCRAM-SHA-512/);
+    expect(sasl).toMatch(/ScramLoginModule/);
+    expect(sasl).toMatch(/ssl.truststore.location=\/etc\/aion\/tls\/kafka-ca\/ca.crt/);
+  });
+
+  it('generates the platform secrets once (lookup) and hands Kafka TLS and SASL to every service', () => {
+    const secret = find(defaults, 'Secret', 'aion-secrets');
+    expect(Object.keys(secret.data).sort()).toEqual([
+      'AION_BOOTSTRAP_ADMIN_KEY',
+      'AION_INTERNAL_TOKEN_SECRET',
+      'AION_SOVEREIGN_RECEIPT_KEY_PASSPHRASE',
+    ]);
+    for (const value of Object.values(secret.data) as string[])
+      expect(Buffer.from(value, 'base64').toString()).toMatch(/^[A-Za-z0-9]{48}$/);
+    expect(secret.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+    const own = rendered({ set: ['secrets.existingSecret=mine'] });
+    expect(own.some((o) => o.metadata.name === 'aion-secrets')).toBe(false);
+    expect(
+      envOf(find(own, 'Deployment', 'aion-gateway'), 'AION_INTERNAL_TOKEN_SECRET').valueFrom
+        .secretKeyRef.name,
+    ).toBe('mine');
+
+    const kafka = rendered({
+      set: [
+        'kafka.tls.enabled=true',
+        'kafka.tls.clientCertSecret=kafka-client',
+        'kafka.sasl.mechanism=plain',
+        'kafka.sasl.username=u',
+        'kafka.sasl.existingSecret=kafka-pw',
+      ],
+    });
+    expect(find(kafka, 'ConfigMap', 'aion-env').data).toEqual(
+      expect.objectContaining({
+        KAFKA_SSL: 'true',
+        KAFKA_SSL_CERT_FILE: '/etc/aion/tls/kafka-client/tls.crt',
+        KAFKA_SASL_MECHANISM: 'plain',
+        KAFKA_SASL_USERNAME: 'u',
+      }),
+    );
+    expect(
+      envOf(find(kafka, 'Deployment', 'aion-orchestrator'), 'KAFKA_SASL_PASSWORD').valueFrom,
+    ).toEqual({
+      secretKeyRef: { name: 'kafka-pw', key: 'password' },
+    });
+  });
+
+  it('rolls the pods when a config file changes (checksum annotation)', () => {
+    const checksum = (all: K8sObject[]) =>
+      find(all, 'Deployment', 'aion-orchestrator').spec.template.metadata.annotations[
+        'checksum/config'
+      ];
+    const before = checksum(defaults);
+    const after = rendered({ set: ['config.policies=summarize: {forbid: [x]}'] });
+    expect(checksum(after)).not.toBe(before);
+    expect(find(after, 'ConfigMap', 'aion-files').data['policies.yaml']).toBe(
+      'summarize: {forbid: [x]}\n',
+    );
+    expect(
+      envOf(find(after, 'Deployment', 'aion-orchestrator'), 'AION_ORCHESTRATOR_POLICIES_FILE')
+        .value,
+    ).toBe('/etc/aion/config/policies.yaml');
+    expect(checksum(rendered())).toBe(before);
+  });
+
+  it('runs the co-located profile as one core Deployment whose services call each other in-process', () => {
+    const all = rendered({ set: ['profile=co-located'] });
+    expect(
+      deployments(all)
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual(['aion-core', 'aion-data-pipeline', 'aion-observability']);
+    const core = find(all, 'Deployment', 'aion-core');
+    expect(envOf(core, 'AION_SERVICES').value).toBe(
+      'module-host,sovereign-ai,orchestrator,gateway',
+    );
+    expect(envOf(core, 'AION_ORCHESTRATOR_MODULE_HOST_ADDRESS').value).toBe('127.0.0.1:50055');
+    expect(envOf(core, 'AION_GATEWAY_ORCHESTRATOR_ADDRESS').value).toBe('127.0.0.1:50051');
+    expect(find(all, 'ConfigMap', 'aion-env').data.AION_CO_LOCATED).toBe('true');
+    expect(find(all, 'Service', 'aion-gateway').spec.selector['app.kubernetes.io/component']).toBe(
+      'core',
+    );
+    // The co-located pod talks to the Kubernetes API for sovereign-ai.
+    expect(podSpec(core).automountServiceAccountToken).toBe(true);
+  });
+
+  it('off by default, on by values: ServiceMonitors, burn-rate PrometheusRules and Grafana dashboards', () => {
+    const kinds = (all: K8sObject[]) => all.map((o) => o.kind);
+    expect(kinds(defaults)).not.toContain('ServiceMonitor');
+    expect(kinds(defaults)).not.toContain('PrometheusRule');
+    const on = rendered({
+      set: [
+        'monitoring.serviceMonitors.enabled=true',
+        'monitoring.prometheusRules.enabled=true',
+        'monitoring.dashboards.enabled=true',
+      ],
+    });
+    expect(
+      find(on, 'ServiceMonitor', 'aion').spec.endpoints.map((e: { port: string }) => e.port),
+    ).toEqual(['ops', 'http']);
+    const rules = find(on, 'PrometheusRule', 'aion').spec.groups[0].rules;
+    expect(
+      rules.filter((r: { alert?: string }) => r.alert).map((r: { alert: string }) => r.alert),
+    ).toEqual(['AionErrorBudgetFastBurn', 'AionErrorBudgetSlowBurn']);
+    expect(rules[4].expr).toMatch(/14.4 \* \(1 - 0.999\)/);
+    const dashboards = find(on, 'ConfigMap', 'aion-dashboards');
+    expect(dashboards.metadata.labels?.['grafana_dashboard']).toBe('1');
+    expect(JSON.parse(dashboards.data['aion-overview.json']).uid).toBe('aion-overview');
+  });
+
+  it('the values schema rejects unknown keys and wrong types, naming them', () => {
+    const cases: [string[], string[], RegExp][] = [
+      [['gatway.replicas=3'], [], /additional properties 'gatway' not allowed/],
+      [
+        ['services.gateway.replicaz=3'],
+        [],
+        /\/services\/gateway.*additional properties 'replicaz' not allowed/,
+      ],
+      [
+        ['kafka.replicationFactor=three'],
+        [],
+        /\/kafka\/replicationFactor.*got string, want integer/,
+      ],
+      [['profile=single'], [], /\/profile/],
+      [
+        [],
+        ['moduleHost.pools=[{"name":"gpu","preset":"cuda","gpus":2}]'],
+        /additional properties 'gpus' not allowed/,
+      ],
+      [[], ['moduleHost.pools=[{"preset":"cuda"}]'], /missing property 'name'/],
+      [['grpcTls.enabled=true'], [], /\/grpcTls\/secret/],
+    ];
+    for (const [set, setJson, message] of cases) {
+      const r = template({ set, setJson });
+      expect({ set, setJson, status: r.status }).toEqual({ set, setJson, status: 1 });
+      expect(r.stderr).toMatch(message);
+    }
+  });
+
+  it('NOTES.txt tells how to reach the gateway and fetch the first admin key', () => {
+    const r = run(tools.helm!, [
+      'install',
+      'aion',
+      chartDir,
+      '--dry-run=client',
+      '--namespace',
+      'aion',
+    ]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/kubectl --namespace aion port-forward service\/aion-gateway 8080:80/);
+    expect(r.stdout).toMatch(/get secret aion-secrets[\s\S]*AION_BOOTSTRAP_ADMIN_KEY/);
+  });
+});
