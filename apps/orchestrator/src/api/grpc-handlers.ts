@@ -23,7 +23,8 @@ import type { TaskService } from '../core/task-service';
 import { auditHandlers } from './audit-handlers';
 import { breakerHandlers } from './breaker-handlers';
 import { deadLetterHandlers } from './dead-letter-handlers';
-import { STATUS_BY_PROTO, toRequestDoc, toTaskView } from './task-mapping';
+import { STATUS_BY_PROTO } from '../proto';
+import { toRequestDoc, toTaskView } from './task-mapping';
 
 const KIND: Record<StreamKind, StreamEventKind> = {
   token: StreamEventKind.TOKEN,

@@ -1,18 +1,10 @@
 import { fromJson, type JsonValue, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromDate, ValueSchema } from '@bufbuild/protobuf/wkt';
-import {
-  ChosenBy,
-  DataClassification,
-  Priority,
-  Privacy,
-  TaskStatus,
-  type TaskSpec,
-  type TaskViewSchema,
-} from '@aion/contracts';
+import { ChosenBy, Priority, Privacy, type TaskSpec, type TaskViewSchema } from '@aion/contracts';
 import { AionError, type ErrorDetail } from '@aion/errors';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
 import type { TaskRecord, TaskRequestDoc } from '../core/ports';
-import type { TaskStatus as Status } from '../core/task-state';
+import { CLASSIFICATION_BY_PROTO, PROTO_STATUS } from '../proto';
 
 export const SCHEMA_VERSION = '1.0';
 const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -31,28 +23,6 @@ const PRIORITY: Record<number, TaskRequestDoc['priority'] | undefined> = {
   [Priority.HIGH]: 'high',
   [Priority.CRITICAL]: 'critical',
 };
-const CLASSIFICATION: Record<number, TaskRequestDoc['data_context']['classification'] | undefined> =
-  {
-    [DataClassification.UNSPECIFIED]: 'none',
-    [DataClassification.NONE]: 'none',
-    [DataClassification.PII]: 'pii',
-    [DataClassification.FINANCIAL]: 'financial',
-    [DataClassification.HEALTH]: 'health',
-    [DataClassification.BIOMETRIC]: 'biometric',
-  };
-export const STATUS: Record<Status, TaskStatus> = {
-  QUEUED: TaskStatus.QUEUED,
-  ROUTED: TaskStatus.ROUTED,
-  RUNNING: TaskStatus.RUNNING,
-  OK: TaskStatus.OK,
-  ERROR: TaskStatus.ERROR,
-  TIMEOUT: TaskStatus.TIMEOUT,
-  CANCELED: TaskStatus.CANCELED,
-};
-export const STATUS_BY_PROTO = Object.fromEntries(
-  Object.entries(STATUS).map(([k, v]) => [v, k]),
-) as Record<number, Status>;
-
 /** Checks a TaskSpec from the wire and turns it into the stored document; all problems at once. */
 export function toRequestDoc(
   task: TaskSpec | undefined,
@@ -76,7 +46,9 @@ export function toRequestDoc(
     problems.push({ field: 'sla.budget_usd', message: 'must be a non-negative number' });
   const priority = PRIORITY[task.priority];
   if (!priority) problems.push({ field: 'priority', message: 'is not a known priority' });
-  const classification = CLASSIFICATION[task.dataContext?.classification ?? 0];
+  // Unspecified is unclassified data, as the contract says.
+  const given = task.dataContext?.classification ?? 0;
+  const classification = given === 0 ? 'none' : CLASSIFICATION_BY_PROTO[given];
   if (!classification)
     problems.push({
       field: 'data_context.classification',
@@ -119,7 +91,7 @@ export function toTaskView(record: TaskRecord): MessageInitShape<typeof TaskView
     schemaVersion: record.request.schema_version || SCHEMA_VERSION,
     taskId: record.id,
     intent: record.intent,
-    status: STATUS[record.status],
+    status: PROTO_STATUS[record.status],
     ...(record.engine
       ? {
           engine: {

@@ -1,5 +1,4 @@
 import { inArray, sql } from 'drizzle-orm';
-import { DataClassification, TaskStatus as ProtoTaskStatus } from '@aion/contracts';
 import { rowsOf, type PendingWrite, type Tx } from '@aion/db';
 import type { AionError } from '@aion/errors';
 import type { BuiltEvent, OutboxWriter } from '@aion/events';
@@ -11,12 +10,12 @@ import type {
   TaskStart,
   TransitionPatch,
 } from '../../core/ports';
-import type { Classification } from '../../core/residency';
 import type { TaskStatus } from '../../core/task-state';
 import { applyBudgetSteps, type BudgetStep } from './budget-writes';
 import { recordDeadTask } from './dead-letter-repository';
 import { tasks } from './schema';
 import { fromRaw, toRecord, type RawTaskRow } from './task-rows';
+import { PROTO_CLASSIFICATION, PROTO_STATUS } from '../../proto';
 
 /** A write to one task; a group commit puts many of them (one per task) in one transaction. */
 export type TaskWrite =
@@ -46,24 +45,6 @@ export interface TaskWriteResult {
 
 export const taskIdOf = (write: TaskWrite) =>
   write.kind === 'create' ? write.record.id : write.id;
-
-const PROTO_STATUS: Record<TaskStatus, ProtoTaskStatus> = {
-  QUEUED: ProtoTaskStatus.QUEUED,
-  ROUTED: ProtoTaskStatus.ROUTED,
-  RUNNING: ProtoTaskStatus.RUNNING,
-  OK: ProtoTaskStatus.OK,
-  ERROR: ProtoTaskStatus.ERROR,
-  TIMEOUT: ProtoTaskStatus.TIMEOUT,
-  CANCELED: ProtoTaskStatus.CANCELED,
-};
-
-const PROTO_CLASSIFICATION: Record<Classification, DataClassification> = {
-  none: DataClassification.NONE,
-  pii: DataClassification.PII,
-  financial: DataClassification.FINANCIAL,
-  health: DataClassification.HEALTH,
-  biometric: DataClassification.BIOMETRIC,
-};
 
 type OutboxEvent = Parameters<OutboxWriter['add']>[1];
 

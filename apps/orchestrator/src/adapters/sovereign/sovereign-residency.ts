@@ -1,20 +1,13 @@
-import { DataClassification, type SovereignService } from '@aion/contracts';
+import type { SovereignService } from '@aion/contracts';
 import type { ClientOf } from '@aion/grpc';
 import type {
-  Classification,
   DataContext,
   RegisteredModel,
   ResidencyDecision,
   ResidencyPolicy,
 } from '../../core/residency';
+import { PROTO_CLASSIFICATION } from '../../proto';
 
-const CLASSIFICATION: Record<Classification, DataClassification> = {
-  none: DataClassification.NONE,
-  pii: DataClassification.PII,
-  financial: DataClassification.FINANCIAL,
-  health: DataClassification.HEALTH,
-  biometric: DataClassification.BIOMETRIC,
-};
 const MODEL_STATUS = ['PENDING', 'APPROVED', 'REJECTED', 'REVOKED'] as const;
 
 type Client = ClientOf<typeof SovereignService>;
@@ -87,7 +80,7 @@ export class SovereignResidency implements ResidencyPolicy {
       {
         dataContext: {
           jurisdiction: data.jurisdiction,
-          classification: CLASSIFICATION[data.classification],
+          classification: PROTO_CLASSIFICATION[data.classification],
         },
       },
       { deadlineMs: this.deadlineMs },
