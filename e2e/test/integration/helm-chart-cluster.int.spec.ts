@@ -93,6 +93,9 @@ describeWithTools(
       const kubectl = (args: string[], input?: string) =>
         run(tools.kubectl!, ['--kubeconfig', kubeconfig, ...args], input);
       const helm = (args: string[]) => run(tools.helm!, ['--kubeconfig', kubeconfig, ...args]);
+      const kubectlOk = (args: string[]) =>
+        runOk(tools.kubectl!, ['--kubeconfig', kubeconfig, ...args]);
+      const helmOk = (args: string[]) => runOk(tools.helm!, ['--kubeconfig', kubeconfig, ...args]);
       const variants: [string, string[]][] = [
         ['default', []],
         ...GPU_PRESETS.map((p): [string, string[]] => [p, [presetValues(p)]]),
@@ -111,19 +114,15 @@ describeWithTools(
         scratch = mkdtempSync(path.join(os.tmpdir(), 'aion-helm-'));
         kubeconfig = path.join(scratch, 'kubeconfig');
         writeFileSync(kubeconfig, plane.kubeConfig.exportConfig());
-        const openapi = JSON.parse(
-          runOk(tools.kubectl!, ['--kubeconfig', kubeconfig, 'get', '--raw', '/openapi/v2']),
-        );
+        const openapi = JSON.parse(kubectlOk(['get', '--raw', '/openapi/v2']));
         const kinds = new Set<string>();
         for (const [, args] of variants)
           for (const o of objects(renderedText(args))) kinds.add(`${o.apiVersion}/${o.kind}`);
         writeSchemas(openapi, schemas(), kinds);
         for (const ns of ['aion', 'aion-dry']) {
-          runOk(tools.kubectl!, ['--kubeconfig', kubeconfig, 'create', 'namespace', ns]);
+          kubectlOk(['create', 'namespace', ns]);
           // Pod security admission checks every pod template against "restricted" and warns.
-          runOk(tools.kubectl!, [
-            '--kubeconfig',
-            kubeconfig,
+          kubectlOk([
             'label',
             'namespace',
             ns,
@@ -223,15 +222,7 @@ describeWithTools(
         ]);
         expect(install.stderr).toBe('');
         expect(install.status).toBe(0);
-        const manifest = runOk(tools.helm!, [
-          '--kubeconfig',
-          kubeconfig,
-          'get',
-          'manifest',
-          'aion',
-          '-n',
-          'aion',
-        ]);
+        const manifest = helmOk(['get', 'manifest', 'aion', '-n', 'aion']);
         const expected = objects(manifest);
         expect(expected.length).toBeGreaterThan(40);
         const got = kubectl(['get', '-n', 'aion', '-f', '-', '-o', 'json'], manifest);
@@ -243,22 +234,10 @@ describeWithTools(
           expected.map((o) => `${o.kind}/${o.metadata.name}`).sort(),
         );
         const secretBefore = JSON.parse(
-          runOk(tools.kubectl!, [
-            '--kubeconfig',
-            kubeconfig,
-            'get',
-            'secret',
-            'aion-secrets',
-            '-n',
-            'aion',
-            '-o',
-            'json',
-          ]),
+          kubectlOk(['get', 'secret', 'aion-secrets', '-n', 'aion', '-o', 'json']),
         ).data;
         const checksum = () =>
-          runOk(tools.kubectl!, [
-            '--kubeconfig',
-            kubeconfig,
+          kubectlOk([
             'get',
             'deployment',
             'aion-orchestrator',
@@ -288,23 +267,11 @@ describeWithTools(
         expect(checksum()).not.toBe(before);
         // lookup read the generated secrets back: the upgrade kept them.
         const secretAfter = JSON.parse(
-          runOk(tools.kubectl!, [
-            '--kubeconfig',
-            kubeconfig,
-            'get',
-            'secret',
-            'aion-secrets',
-            '-n',
-            'aion',
-            '-o',
-            'json',
-          ]),
+          kubectlOk(['get', 'secret', 'aion-secrets', '-n', 'aion', '-o', 'json']),
         ).data;
         expect(secretAfter).toEqual(secretBefore);
         expect(
-          runOk(tools.kubectl!, [
-            '--kubeconfig',
-            kubeconfig,
+          kubectlOk([
             'get',
             'configmap',
             'aion-files',
