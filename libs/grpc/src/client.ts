@@ -14,7 +14,7 @@ import { AionError, fromGrpcError } from '@aion/errors';
 import { currentTenant } from '@aion/tenancy';
 import { injectTraceHeaders, type ServiceMetrics } from '@aion/telemetry';
 import { deserializer, serializer } from './codec';
-import { localMethods, type LocalCall } from './in-process';
+import { localMethodsAt, type LocalCall } from './in-process';
 import { effectiveDeadline } from './deadline';
 import type { CallOptions, ServiceClient } from './types';
 
@@ -110,14 +110,15 @@ export function createGrpcClient<S extends GenServiceMethods>(
     'grpc.service_config': ROUND_ROBIN,
   });
   const result: Record<string, unknown> = { close: () => client.close() };
+  // The co-located profile: the address, parsed once, names a port this process may serve.
+  const servedHere = options.inProcess ? localMethodsAt(service.typeName, address) : undefined;
   for (const [localName, method] of Object.entries(service.method) as [string, DescMethod][]) {
     const path = `/${service.typeName}/${method.name}`;
     const serialize = serializer(method.input);
     const deserialize = deserializer(method.output);
     const deadlineOf = (callOptions?: CallOptions) =>
       effectiveDeadline(callOptions?.deadlineMs ?? options.defaultDeadlineMs ?? 10_000);
-    const local = () =>
-      options.inProcess ? localMethods(service.typeName, address)?.get(localName) : undefined;
+    const local = () => servedHere?.()?.get(localName);
     if (method.methodKind === 'unary') {
       result[localName] = async (request: unknown, callOptions?: CallOptions) => {
         const served = local();

@@ -46,13 +46,18 @@ export function unregisterLocal(typeName: string, port: number): void {
 
 const LOOPBACK = /^(?:dns:\/\/\/)?(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|\[::1?\]|::1?):(\d+)$/;
 
-/** The methods of `typeName` served in this process at `address`, if any. */
-export function localMethods(
+/**
+ * Where a client of `typeName` at `address` finds the methods this process serves there, if it
+ * ever does: the address is parsed once, each call is one map lookup (servers come and go).
+ */
+export function localMethodsAt(
   typeName: string,
   address: string,
-): Map<string, LocalMethod> | undefined {
+): (() => Map<string, LocalMethod> | undefined) | undefined {
   const port = LOOPBACK.exec(address)?.[1];
-  return port === undefined ? undefined : served.get(keyOf(typeName, Number(port)));
+  if (port === undefined) return undefined;
+  const key = keyOf(typeName, Number(port));
+  return () => served.get(key);
 }
 
 /** What a server lends its co-located methods: its scope, its error mapping, its metrics. */
