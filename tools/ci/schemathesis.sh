@@ -57,4 +57,8 @@ SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$PWD/tools/ci/schemathesis" \
   --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" \
   --workers 2 \
   --seed "${SCHEMATHESIS_SEED:-$RANDOM}" \
-  --no-color
+  --no-color 2>&1 |
+  # schemathesis closes with pytest's banner ("=== 1 warning in 100.00s ==="), which CI's reader
+  # takes for a pytest run of no test; the suite's one closing count is printed by test-all.sh.
+  sed -E 's/^=+ (.*) =+$/--- \1 ---/'
+exit "${PIPESTATUS[0]}"
