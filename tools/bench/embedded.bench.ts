@@ -1,6 +1,6 @@
 /**
- * `npm start` (the embedded default, one process) with and without the co-located profile, side
- * by side in one run: summarize tasks end to end (POST /v1/tasks with Prefer: wait) through the
+ * `npm start` (the embedded default, one process) with and without the co-located profile, and
+ * with PGlite on its own thread or on the event loop (AION_PGLITE_THREAD=false), side by side in one run: summarize tasks end to end (POST /v1/tasks with Prefer: wait) through the
  * gateway, and calls between services either in-process (AION_CO_LOCATED=true, the default in
  * embedded mode) or over loopback gRPC (false). Fixed rates interleaved per profile, then closed
  * loop with 32 clients; the machine's speed drifts, so read the ratio of the two in each round.
@@ -23,14 +23,14 @@ interface Running {
   gateway: string;
 }
 
-/** `npm start` on its own ports (base + offsets), in memory, with the profile asked for. */
-async function start(coLocated: boolean, base: number): Promise<Running> {
+/** `npm start` on its own ports (base + offsets), in memory, with the profile's settings. */
+async function start(profile: Record<string, string>, base: number): Promise<Running> {
   const root = path.resolve(__dirname, '..', '..');
   const env = {
     ...process.env,
     AION_BOOTSTRAP_ADMIN_KEY: ADMIN,
     AION_DATA_DIR: 'memory',
-    AION_CO_LOCATED: String(coLocated),
+    ...profile,
     LOG_LEVEL: 'warn',
     AION_GATEWAY_HTTP_PORT: String(base),
     AION_GATEWAY_OPS_PORT: String(base + 1),
@@ -69,7 +69,7 @@ async function start(coLocated: boolean, base: number): Promise<Running> {
     await new Promise((r) => setTimeout(r, 500));
   }
   child.kill('SIGKILL');
-  throw new Error(`npm start (co-located ${coLocated}) did not become ready`);
+  throw new Error(`npm start (${JSON.stringify(profile)}) did not become ready`);
 }
 
 function load(target: Running, rate: number | undefined, durationSeconds: number) {
@@ -91,8 +91,12 @@ function load(target: Running, rate: number | undefined, durationSeconds: number
 
 async function main() {
   const profiles = {
-    'co-located': await start(true, 28_100),
-    'loopback gRPC': await start(false, 28_200),
+    'co-located, PGlite thread (npm start)': await start({ AION_CO_LOCATED: 'true' }, 28_100),
+    'co-located, PGlite on the event loop': await start(
+      { AION_CO_LOCATED: 'true', AION_PGLITE_THREAD: 'false' },
+      28_200,
+    ),
+    'loopback gRPC, PGlite thread': await start({ AION_CO_LOCATED: 'false' }, 28_300),
   };
   const results: { round: number; profile: string; run: LoadResult }[] = [];
   try {

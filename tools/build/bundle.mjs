@@ -12,11 +12,21 @@ if (!projectRoot || !projectRoot.startsWith('apps/')) {
   process.exit(2);
 }
 
-// Worker-thread entry points (`*.worker.ts`) become their own files next to main.js.
-const workers = readdirSync(path.join(root, projectRoot, 'src'), { recursive: true })
-  .map(String)
-  .filter((file) => file.endsWith('.worker.ts'))
-  .map((file) => path.join(projectRoot, 'src', file));
+// Worker-thread entry points (`*.worker.ts`, the app's and the libs' it may inline) become their
+// own files next to main.js, where the code that starts them looks first.
+const workersUnder = (folder) =>
+  readdirSync(path.join(root, folder), { recursive: true })
+    .map(String)
+    .filter((file) => file.endsWith('.worker.ts'))
+    .map((file) => path.join(folder, file));
+const workers = [
+  ...workersUnder(path.join(projectRoot, 'src')),
+  ...readdirSync(path.join(root, 'libs')).flatMap((lib) =>
+    existsSync(path.join(root, 'libs', lib, 'src'))
+      ? workersUnder(path.join('libs', lib, 'src'))
+      : [],
+  ),
+];
 
 await build({
   absWorkingDir: root,

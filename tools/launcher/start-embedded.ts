@@ -10,6 +10,7 @@ import {
   migratePglite,
   migrationsFolderOf,
   openPglite,
+  openPgliteThread,
   SERVICE_TABLE_PREFIXES,
   type ServiceWithTables,
 } from '@aion/db';
@@ -47,9 +48,13 @@ async function main(): Promise<void> {
   };
   const dataDir = env['AION_DATA_DIR'] ?? path.join(repoRoot, '.aion', 'data');
   if (dataDir !== 'memory') mkdirSync(dataDir, { recursive: true });
-  const database = await openPglite(
-    dataDir === 'memory' ? {} : { dataDir: path.join(dataDir, 'pglite') },
-  );
+  const location = dataDir === 'memory' ? {} : { dataDir: path.join(dataDir, 'pglite') };
+  // PGlite runs on its own thread; AION_PGLITE_THREAD=false keeps it on the event loop (to
+  // measure the difference: tools/bench/embedded.bench.ts).
+  const database =
+    env['AION_PGLITE_THREAD'] === 'false'
+      ? await openPglite(location)
+      : await openPgliteThread(location);
   // Every service's migrations run before any service serves, then the session drops to the app role.
   const targets = (Object.keys(SERVICE_TABLE_PREFIXES) as ServiceWithTables[]).map((service) => ({
     folder: path.join(repoRoot, migrationsFolderOf(service)),

@@ -6,6 +6,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import { Pool, type PoolClient, type PoolConfig } from 'pg';
+import { PgliteThread } from './pglite-thread';
 
 /** The Drizzle API both adapters share; repositories are written against this. */
 export type Db = PgDatabase<PgQueryResultHKT, Record<string, never>>;
@@ -72,6 +73,24 @@ export async function openPglite(
       await client.query('select 1');
     },
     close: () => client.close(),
+  };
+}
+
+/**
+ * PGlite on its own thread (pglite-thread.ts): what `npm start` uses, so that SQL does not run on
+ * the event loop that serves requests. Same SQL, same RLS, same single session as `openPglite`.
+ */
+export async function openPgliteThread(options: { dataDir?: string } = {}): Promise<Database> {
+  const thread = await PgliteThread.open(options);
+  // Drizzle's PGlite driver calls only `query` and `transaction`, which the thread provides.
+  const db = drizzlePglite(thread as unknown as PGlite) as unknown as Db;
+  return {
+    kind: 'pglite',
+    db,
+    ping: async () => {
+      await thread.query('select 1');
+    },
+    close: () => thread.close(),
   };
 }
 

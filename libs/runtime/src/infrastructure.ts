@@ -5,7 +5,7 @@ import type { ServiceName } from '@aion/config';
 import {
   migratePglite,
   migratePostgres,
-  openPglite,
+  openPgliteThread,
   openPostgres,
   SERVICE_TABLE_PREFIXES,
   type Database,
@@ -96,7 +96,7 @@ export async function openInfrastructure(options: {
         const dataDir =
           config.dataDir === 'memory' ? undefined : path.resolve(config.dataDir, service);
         if (dataDir) mkdirSync(dataDir, { recursive: true });
-        database = await openPglite(dataDir ? { dataDir } : {});
+        database = await openPgliteThread(dataDir ? { dataDir } : {});
         await migratePglite(database, [target], { appRole: EMBEDDED_APP_ROLE });
       } else {
         if (config.runMigrations) await migratePostgres(config.databaseUrl!, target);

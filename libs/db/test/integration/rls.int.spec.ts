@@ -8,6 +8,7 @@ import {
   migratePglite,
   migratePostgres,
   openPglite,
+  openPgliteThread,
   openPostgres,
   withoutTenant,
   withTenant,
@@ -196,6 +197,12 @@ rlsSuite('PostgreSQL (non-owner role)', async () => {
 
 rlsSuite('PGlite (embedded)', async () => {
   const database = await openPglite();
+  await migratePglite(database, [target], { appRole: 'aion_app' });
+  return { database, cleanup: () => database.close() };
+});
+
+rlsSuite('PGlite on its own thread (npm start)', async () => {
+  const database = await openPgliteThread();
   await migratePglite(database, [target], { appRole: 'aion_app' });
   return { database, cleanup: () => database.close() };
 });
