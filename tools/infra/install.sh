@@ -23,6 +23,13 @@ command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 # The contract test installs schemathesis from PyPI into a virtual environment.
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+# The image tests (tools/images/build.sh): a root filesystem from Debian packages, assembled into an
+# OCI image, pushed to a local registry and run in an OCI runtime; no Docker engine involved.
+command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
+command -v umoci >/dev/null 2>&1 || missing+=(umoci)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+command -v crun >/dev/null 2>&1 || missing+=(crun)
+[ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "[infra] installing with apt: ${missing[*]}"
