@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the integration tests and the local dev stack run on (Debian/Ubuntu):
-#   PostgreSQL 15, Redis 7, etcd and Python's venv from apt, Java 17 and Maven if missing, the Apache Kafka 3.9
-#   broker jars from Maven Central into $AION_INFRA_CACHE (default ~/.cache/aion-infra).
+#   PostgreSQL 15, Redis 7, etcd, Python's venv, Prometheus (with promtool) and Alertmanager from apt,
+#   Java 17 and Maven if missing, the Apache Kafka 3.9 broker jars from Maven Central into
+#   $AION_INFRA_CACHE (default ~/.cache/aion-infra).
 # Idempotent: installs only what is missing. Nothing is downloaded from outside the registries.
 set -euo pipefail
 
@@ -23,6 +24,9 @@ command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 # The contract test installs schemathesis from PyPI into a virtual environment.
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+# The observability tests run promtool (check/test rules) and a real Prometheus and Alertmanager.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 # The image tests (tools/images/build.sh): a root filesystem from Debian packages, assembled into an
 # OCI image, pushed to a local registry and run in an OCI runtime; no Docker engine involved.
 command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)

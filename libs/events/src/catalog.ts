@@ -16,6 +16,8 @@ import {
   ResidencyRuleUpdatedSchema,
   ResidencyViolationSchema,
   RoutingDecisionSchema,
+  SloChangedSchema,
+  SloDeletedSchema,
   TaskStateChangedSchema,
   UsageRecordedSchema,
 } from '@aion/contracts';
@@ -87,6 +89,9 @@ export const EVENT_CATALOG = {
     TOPICS.pipelineProfileCompleted,
     PipelineProfileCompletedSchema,
   ),
+  'slo.created': entry(TOPICS.observabilityEvents, SloChangedSchema),
+  'slo.updated': entry(TOPICS.observabilityEvents, SloChangedSchema),
+  'slo.deleted': entry(TOPICS.observabilityEvents, SloDeletedSchema),
   'alert.fired': entry(TOPICS.observabilityEvents, AlertStateChangedSchema),
   'alert.resolved': entry(TOPICS.observabilityEvents, AlertStateChangedSchema),
   'task.state_changed': entry(TOPICS.tasksLifecycle, TaskStateChangedSchema),

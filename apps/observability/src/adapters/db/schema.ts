@@ -1,5 +1,48 @@
 // Tables owned by the observability service (prefix `obs_`). drizzle-kit generates its migrations from here.
+// Every tenant-scoped table carries tenant_id and the row-level-security policy in its migration.
+import { sql } from 'drizzle-orm';
+import {
+  check,
+  doublePrecision,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 import { outboxTable, processedEventsTable } from '@aion/events';
+import { tenantIsolationPolicy } from '@aion/tenancy';
 
 export const outbox = outboxTable('obs');
 export const processedEvents = processedEventsTable('obs');
+
+/** SLO definitions; the selectors are stored as derived when saved, so the rules stay stable. */
+export const slos = pgTable(
+  'obs_slos',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    name: text('name').notNull(),
+    service: text('service').notNull(),
+    sli: text('sli').notNull(),
+    metric: text('metric').notNull(),
+    matchers: jsonb('matchers').$type<Record<string, string>>().notNull(),
+    latencyThresholdMs: integer('latency_threshold_ms').notNull().default(0),
+    objective: doublePrecision('objective').notNull(),
+    windowDays: integer('window_days').notNull(),
+    description: text('description').notNull().default(''),
+    goodSelector: text('good_selector').notNull(),
+    totalSelector: text('total_selector').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('obs_slos_name_idx').on(t.tenantId, t.name),
+    check('obs_slos_sli_check', sql`sli in ('availability','latency','error_rate')`),
+    check('obs_slos_objective_check', sql`objective > 0 and objective < 1`),
+    check('obs_slos_window_check', sql`window_days between 7 and 90`),
+    tenantIsolationPolicy('obs_slos'),
+  ],
+).enableRLS();
