@@ -5,7 +5,10 @@ import {
   type ServiceLifecycle,
 } from '@aion/runtime';
 import { outbox } from './adapters/db/schema';
+import { PostgresSlos } from './adapters/db/slo-repository';
+import { registerObservabilityApi } from './api/grpc-handlers';
 import { observabilityInfraNeeds, type ObservabilityConfig } from './config';
+import { SloService } from './core/slo-service';
 
 /**
  * Composition root of the observability service (SLOs, burn-rate alerts, dashboards).
@@ -25,5 +28,10 @@ export function createObservabilityService(
     },
     outbox,
     ...(embedded ? { embedded } : {}),
+    wire: async ({ infrastructure, outbox: box, logger }) => {
+      const slos = new SloService(new PostgresSlos(infrastructure.database!.db, box!.writer));
+      logger.info('observability ready');
+      return { registerGrpc: (server) => registerObservabilityApi(server, { slos }) };
+    },
   });
 }

@@ -1,0 +1,108 @@
+import { ObservabilityService } from '@aion/contracts';
+import { AionError } from '@aion/errors';
+import { nextPageToken, pageWindow, type GrpcServer, type ServiceImpl } from '@aion/grpc';
+import { DEFAULT_WINDOW_DAYS, type SloInput } from '../core/model';
+import type { SloService } from '../core/slo-service';
+import { sliOf, sloProto } from '../proto';
+
+export interface ObservabilityApi {
+  slos: SloService;
+}
+
+const required = (value: string, field: string) => {
+  if (!value)
+    throw AionError.validation(`${field} is required`, [{ field, message: 'is required' }]);
+  return value;
+};
+
+type SloMessage = {
+  name: string;
+  service: string;
+  sli: number;
+  metric: string;
+  matchers: Record<string, string>;
+  latencyThresholdMs: number;
+  objective: number;
+  windowDays: number;
+  description: string;
+};
+
+/** The wire SLO as the domain's input; the core checks it (and lists every problem). */
+const sloInput = (slo: SloMessage | undefined): SloInput => {
+  if (!slo)
+    throw AionError.validation('slo is required', [{ field: 'slo', message: 'is required' }]);
+  return {
+    name: slo.name,
+    service: slo.service,
+    // An unknown kind is passed on as such, so it is listed with the other problems.
+    sli: sliOf(slo.sli) ?? ('' as SloInput['sli']),
+    metric: slo.metric,
+    matchers: slo.matchers,
+    latencyThresholdMs: slo.latencyThresholdMs,
+    objective: slo.objective,
+    windowDays: slo.windowDays || DEFAULT_WINDOW_DAYS,
+    description: slo.description,
+  };
+};
+
+/** RPCs of the contract this service does not serve yet: gRPC UNIMPLEMENTED, not a fault. */
+const NOT_YET = (what: string) => async () => {
+  throw new AionError('validation.method_not_allowed', `${what} is not served yet`);
+};
+
+/** aion.v1.ObservabilityService: parse, check, call, map back. */
+export function registerObservabilityApi(server: GrpcServer, api: ObservabilityApi): void {
+  const handlers: ServiceImpl<typeof ObservabilityService.method> = {
+    createSlo: async (req) => ({ slo: sloProto(await api.slos.create(sloInput(req.slo))) }),
+    getSlo: async (req) => ({ slo: sloProto(await api.slos.get(required(req.id, 'id'))) }),
+    listSlos: async (req) => {
+      const window = pageWindow(req.page);
+      const page = await api.slos.list(window);
+      return {
+        slos: page.items.map(sloProto),
+        page: {
+          nextPageToken: nextPageToken(window.offset, page.items.length, page.total),
+          totalSize: BigInt(page.total),
+        },
+      };
+    },
+    updateSlo: async (req) => ({
+      slo: sloProto(
+        await api.slos.update(required(req.slo?.id ?? '', 'slo.id'), sloInput(req.slo)),
+      ),
+    }),
+    deleteSlo: async (req) => {
+      await api.slos.remove(required(req.id, 'id'));
+      return {};
+    },
+    getSloRules: async (req) => ({ yaml: await api.slos.rules(required(req.id, 'id')) }),
+    getBurnRate: NOT_YET('GetBurnRate'),
+    createAlertRule: NOT_YET('CreateAlertRule'),
+    listAlertRules: NOT_YET('ListAlertRules'),
+    deleteAlertRule: NOT_YET('DeleteAlertRule'),
+    createDashboard: NOT_YET('CreateDashboard'),
+    getDashboard: NOT_YET('GetDashboard'),
+    listDashboards: NOT_YET('ListDashboards'),
+    queryMetrics: NOT_YET('QueryMetrics'),
+    queryLogs: NOT_YET('QueryLogs'),
+    getEngineHealth: NOT_YET('GetEngineHealth'),
+  };
+  server.add(ObservabilityService, handlers, {
+    createSlo: 'observability:manage',
+    getSlo: 'platform:read',
+    listSlos: 'platform:read',
+    updateSlo: 'observability:manage',
+    deleteSlo: 'observability:manage',
+    getSloRules: 'platform:read',
+    getBurnRate: 'platform:read',
+    createAlertRule: 'observability:manage',
+    listAlertRules: 'platform:read',
+    deleteAlertRule: 'observability:manage',
+    createDashboard: 'observability:manage',
+    getDashboard: 'platform:read',
+    listDashboards: 'platform:read',
+    queryMetrics: 'platform:read',
+    queryLogs: 'platform:read',
+    getEngineHealth: 'platform:read',
+  });
+}

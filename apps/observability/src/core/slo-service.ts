@@ -1,0 +1,38 @@
+import { AionError } from '@aion/errors';
+import { sloRuleFile } from './burn-rate';
+import type { PageWindow, SloInput } from './model';
+import type { SloStore } from './ports';
+import { resolveSlo } from './slo-spec';
+
+/** SLO definitions of the calling tenant and the Prometheus rules generated from them. */
+export class SloService {
+  constructor(private readonly slos: SloStore) {}
+
+  list(window: PageWindow) {
+    return this.slos.page(window);
+  }
+
+  async get(id: string) {
+    const slo = await this.slos.get(id);
+    if (!slo) throw AionError.notFound('SLO', id);
+    return slo;
+  }
+
+  create(input: SloInput) {
+    return this.slos.create(resolveSlo(input));
+  }
+
+  async update(id: string, input: SloInput) {
+    const updated = await this.slos.update(id, resolveSlo(input));
+    if (!updated) throw AionError.notFound('SLO', id);
+    return updated;
+  }
+
+  async remove(id: string) {
+    if (!(await this.slos.remove(id))) throw AionError.notFound('SLO', id);
+  }
+
+  async rules(id: string) {
+    return sloRuleFile(await this.get(id));
+  }
+}
