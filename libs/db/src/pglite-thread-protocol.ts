@@ -1,9 +1,11 @@
 /**
  * Messages between the main thread and the PGlite worker (pglite.worker.ts). Statements carry
- * the session they belong to: 0 runs on its own (autocommit), any other number is a transaction
- * that `begin` opened. The worker runs statements one at a time in arrival order, but while a
- * transaction is open only that transaction's statements run; the rest wait in the worker, so
- * waiting for the embedded database never costs the main thread a round trip.
+ * the session they belong to: 0 runs on its own (autocommit), any other number is a transaction,
+ * which its first statement opens. The worker runs statements one at a time in arrival order, but
+ * while a transaction is open only that transaction's statements run; the rest wait in the
+ * worker, so waiting for the embedded database never costs the main thread a round trip. Each
+ * side sends what it has in one message (an array): on this VM waking the other thread costs
+ * more than the statement's copy, so under load many statements share one wake-up.
  */
 
 export type WorkerRequest =
@@ -18,7 +20,7 @@ export type WorkerRequest =
       /** Types the caller parses itself (its parsers are functions, which cannot cross threads). */
       rawTypes?: number[];
     }
-  | { op: 'begin' | 'commit' | 'rollback'; id: number; session: number }
+  | { op: 'commit' | 'rollback'; id: number; session: number }
   | { op: 'close'; id: number };
 
 export interface WireResult {

@@ -38,8 +38,7 @@ interface Pending {
  * PGlite on a worker thread, for the embedded default (`npm start`): SQL no longer runs on the
  * event loop that serves requests. Statements and transactions keep PGlite's semantics (one
  * session, transactions run one at a time); the worker queues what waits for a transaction, so
- * a statement costs one message each way and nothing more. A transaction's `begin` travels
- * without waiting for its answer, as on PostgreSQL with pipelining.
+ * a statement costs at most one message each way, and statements issued together share one.
  */
 export class PgliteThread implements PgliteQueryable {
   private readonly worker: Worker;
@@ -48,11 +47,12 @@ export class PgliteThread implements PgliteQueryable {
   private nextSession = 1;
   private stopped: Error | undefined;
   private opening: Pending | undefined;
+  private outgoing: WorkerRequest[] = [];
 
   private constructor() {
     this.worker = new Worker(workerEntry());
     this.worker.unref();
-    this.worker.on('message', (message: WorkerReply) => this.onReply(message));
+    this.worker.on('message', (messages: WorkerReply[]) => this.onReplies(messages));
     this.worker.on('error', (err) => this.stop(err));
     this.worker.on('exit', () => this.stop(new Error('the embedded database thread stopped')));
   }
@@ -84,26 +84,19 @@ export class PgliteThread implements PgliteQueryable {
 
   /** A transaction: `fn`'s statements run with no other statement between them. */
   async transaction<T>(fn: (tx: PgliteQueryable) => Promise<T>): Promise<T> {
+    // The worker opens the transaction with its first statement: no message of its own.
     const session = this.nextSession++;
-    const begun = this.send({ op: 'begin', id: 0, session });
-    begun.catch(() => undefined);
     const tx: PgliteQueryable = {
       query: <R>(sql: string, params?: unknown[], options?: QueryOptions) =>
         this.statement(session, sql, params, options) as Promise<WireResult & { rows: R[] }>,
     };
     try {
       const result = await fn(tx);
-      await begun;
       await this.send({ op: 'commit', id: 0, session });
       return result;
     } catch (err) {
-      // A failed `begin` is the cause of whatever failed after it.
-      const cause = await begun.then(
-        () => err,
-        (beginError: unknown) => beginError,
-      );
       await this.send({ op: 'rollback', id: 0, session }).catch(() => undefined);
-      throw cause;
+      throw err;
     }
   }
 
@@ -145,8 +138,20 @@ export class PgliteThread implements PgliteQueryable {
     });
   }
 
+  /** Requests made in one turn of the event loop travel in one message (one wake-up). */
   private post(request: WorkerRequest): void {
-    this.worker.postMessage(request);
+    this.outgoing.push(request);
+    if (this.outgoing.length === 1) queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    const batch = this.outgoing;
+    this.outgoing = [];
+    if (batch.length > 0) this.worker.postMessage(batch);
+  }
+
+  private onReplies(messages: WorkerReply[]): void {
+    for (const message of messages) this.onReply(message);
   }
 
   private onReply(message: WorkerReply): void {

@@ -22,13 +22,22 @@ const waiting: Statement[] = [];
 /** The session whose transaction is open; 0 when none is. */
 let openSession = 0;
 let running = false;
+/** Replies not yet sent: they go out together when nothing else can run (or 32 are ready). */
+let replies: WorkerReply[] = [];
 
-const reply = (message: WorkerReply) => port.postMessage(message);
 const keepText = (value: string) => value;
+const flush = () => {
+  if (replies.length === 0) return;
+  port.postMessage(replies);
+  replies = [];
+};
+const reply = (message: WorkerReply): void => void replies.push(message);
 
-port.on('message', (message: WorkerRequest) => {
-  if (message.op === 'open') return void open(message.dataDir);
-  waiting.push(message);
+port.on('message', (messages: WorkerRequest[]) => {
+  for (const message of messages) {
+    if (message.op === 'open') void open(message.dataDir);
+    else waiting.push(message);
+  }
   void drain();
 });
 
@@ -40,6 +49,8 @@ async function open(dataDir: string | undefined): Promise<void> {
   } catch (err) {
     reply({ op: 'failed', error: toWireError(err) });
   }
+  flush();
+  void drain();
 }
 
 /** The next statement that may run: the open transaction's, or the oldest when none is open. */
@@ -50,38 +61,46 @@ function takeNext(): Statement | undefined {
 }
 
 async function drain(): Promise<void> {
-  if (running) return;
+  if (running || !database) return;
   running = true;
   try {
-    for (let next = takeNext(); next; next = takeNext()) await run(next);
+    for (let next = takeNext(); next; next = takeNext()) {
+      await run(database, next);
+      if (replies.length >= 32) flush();
+    }
   } finally {
     running = false;
+    flush();
   }
 }
 
-async function run(statement: Statement): Promise<void> {
-  const db = database;
-  if (!db) return reply({ id: statement.id, error: { message: 'the database is not open' } });
+const done = { rows: [], fields: [] };
+
+async function run(db: PGlite, statement: Statement): Promise<void> {
   try {
     switch (statement.op) {
       case 'close':
         await db.close();
-        reply({ id: statement.id, result: { rows: [], fields: [] } });
+        reply({ id: statement.id, result: done });
+        flush();
         return process.exit(0);
-      case 'begin':
-        openSession = statement.session;
-        await db.query('begin');
-        return reply({ id: statement.id, result: { rows: [], fields: [] } });
       case 'commit':
       case 'rollback':
+        // A transaction that issued no statement never opened: nothing to end.
+        if (openSession !== statement.session) return reply({ id: statement.id, result: done });
         // The session ends whatever the outcome: a failed commit has rolled back.
         try {
           await db.query(statement.op);
         } finally {
           openSession = 0;
         }
-        return reply({ id: statement.id, result: { rows: [], fields: [] } });
+        return reply({ id: statement.id, result: done });
       case 'query': {
+        if (statement.session !== 0 && openSession !== statement.session) {
+          // A transaction's first statement opens it.
+          openSession = statement.session;
+          await db.query('begin');
+        }
         const parsers = Object.fromEntries((statement.rawTypes ?? []).map((t) => [t, keepText]));
         const result = await db.query(statement.sql, statement.params, {
           rowMode: statement.rowMode ?? 'object',
