@@ -2,7 +2,8 @@
 # Contract test: Schemathesis (from PyPI) with all its checks, over the OpenAPI document the gateway
 # serves, against the platform started on its embedded defaults with a valid admin key. Stateful
 # links in the document (create -> get / delete) let it reach real objects. Fails on any failure.
-#   SCHEMATHESIS_MAX_EXAMPLES   examples per operation and phase (default 25)
+#   SCHEMATHESIS_MAX_EXAMPLES          examples per operation and phase (default 25)
+#   SCHEMATHESIS_INCLUDE_PATH_REGEX    only the operations whose path matches (default: all)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -27,6 +28,7 @@ done
 export AION_GATEWAY_OPS_PORT="${ports[12]}"
 export AION_GATEWAY_ORCHESTRATOR_ADDRESS="127.0.0.1:$AION_ORCHESTRATOR_GRPC_PORT"
 export AION_GATEWAY_SOVEREIGN_ADDRESS="127.0.0.1:$AION_SOVEREIGN_GRPC_PORT"
+export AION_GATEWAY_OBSERVABILITY_ADDRESS="127.0.0.1:$AION_OBSERVABILITY_GRPC_PORT"
 export AION_ORCHESTRATOR_SOVEREIGN_ADDRESS="127.0.0.1:$AION_SOVEREIGN_GRPC_PORT"
 export AION_ORCHESTRATOR_MODULE_HOST_ADDRESS="127.0.0.1:$AION_MODULE_HOST_GRPC_PORT"
 export AION_DATA_DIR=memory
@@ -55,6 +57,7 @@ SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$PWD/tools/ci/schemathesis" \
   --checks all \
   --header "Authorization: Bearer $AION_BOOTSTRAP_ADMIN_KEY" \
   --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" \
+  ${SCHEMATHESIS_INCLUDE_PATH_REGEX:+--include-path-regex "$SCHEMATHESIS_INCLUDE_PATH_REGEX"} \
   --workers 2 \
   --seed "${SCHEMATHESIS_SEED:-$RANDOM}" \
   --no-color 2>&1 |

@@ -13,6 +13,11 @@ export const gatewayConfigSpec = {
     grpcTarget('127.0.0.1:50052'),
     'gRPC target of sovereign-ai (host:port; dns:///name:port spreads calls over every replica)',
   ),
+  observabilityAddress: field(
+    `${P}OBSERVABILITY_ADDRESS`,
+    grpcTarget('127.0.0.1:50054'),
+    'gRPC target of the observability service (host:port; dns:///name:port spreads calls over every replica)',
+  ),
   orchestratorAddress: field(
     `${P}ORCHESTRATOR_ADDRESS`,
     grpcTarget('127.0.0.1:50051'),

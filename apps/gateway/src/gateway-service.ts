@@ -10,6 +10,7 @@ import {
   TaskOrchestrator,
   LearningGovernanceService,
   OrchestratorAdminService,
+  ObservabilityService,
   SovereignService,
 } from '@aion/contracts';
 import { createGrpcClient } from '@aion/grpc';
@@ -138,7 +139,7 @@ export function createGatewayService(
               ? jwt.verify(token)
               : Promise.reject(new AionError('auth.invalid_credentials', 'invalid token')),
       };
-      // Calls to the orchestrator and sovereign-ai: in-process when co-located, else over gRPC.
+      // Calls to the orchestrator, sovereign-ai and observability: in-process when co-located, else over gRPC.
       const peers = {
         tokens,
         credentials: grpcCredentials,
@@ -154,6 +155,11 @@ export function createGatewayService(
         peers,
       );
       const sovereign = createGrpcClient(SovereignService, config.sovereignAddress, peers);
+      const observability = createGrpcClient(
+        ObservabilityService,
+        config.observabilityAddress,
+        peers,
+      );
       const redis = infrastructure.redis;
       const keyVerifier = new BootstrapAwareKeys(
         keys,
@@ -198,6 +204,7 @@ export function createGatewayService(
         admin,
         governance,
         sovereign,
+        observability,
         audit: new AuditTrail(infrastructure.database!.db, box!.writer),
         keys,
         keyVerifier,
@@ -276,6 +283,7 @@ export function createGatewayService(
               admin.close();
               governance.close();
               sovereign.close();
+              observability.close();
             },
           },
         ],

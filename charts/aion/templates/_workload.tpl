@@ -10,6 +10,8 @@ same process in the co-located profile, where such calls never leave it.
 {{- $c := index $cat .service -}}
 {{- $sov := ternary "127.0.0.1:50052" (include "aion.grpcTarget" (dict "root" $root "component" "sovereign-ai" "port" 50052)) .coLocated -}}
 {{- $orc := ternary "127.0.0.1:50051" (include "aion.grpcTarget" (dict "root" $root "component" "orchestrator" "port" 50051)) .coLocated -}}
+{{- /* observability never runs in the co-located core: always its own Service. */ -}}
+{{- $obs := include "aion.grpcTarget" (dict "root" $root "component" "observability" "port" 50054) -}}
 {{- $mh := ternary "127.0.0.1:50055" (include "aion.grpcTarget" (dict "root" $root "component" (printf "module-host-%s" $v.moduleHost.defaultPool) "port" 50055)) .coLocated -}}
 - { name: {{ $c.prefix }}HTTP_PORT, value: {{ $c.http | quote }} }
 - { name: {{ $c.prefix }}GRPC_PORT, value: {{ $c.grpc | quote }} }
@@ -19,6 +21,7 @@ same process in the co-located profile, where such calls never leave it.
 {{- if eq .service "gateway" }}
 - { name: AION_GATEWAY_SOVEREIGN_ADDRESS, value: {{ $sov | quote }} }
 - { name: AION_GATEWAY_ORCHESTRATOR_ADDRESS, value: {{ $orc | quote }} }
+- { name: AION_GATEWAY_OBSERVABILITY_ADDRESS, value: {{ $obs | quote }} }
 - name: AION_BOOTSTRAP_ADMIN_KEY
   valueFrom:
     secretKeyRef: { name: {{ include "aion.secretName" $root }}, key: AION_BOOTSTRAP_ADMIN_KEY }

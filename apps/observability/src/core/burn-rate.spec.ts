@@ -120,9 +120,10 @@ describe('sloRules', () => {
     ]);
   });
 
-  it('writes YAML that reads back as the same rules, with no folded expressions', () => {
+  it('writes YAML that reads back as the same rules, with no folded expressions nor anchors', () => {
     const text = sloRuleFile(slo);
     expect(parse(text) as RuleFile).toEqual(JSON.parse(JSON.stringify(file)));
     expect(text).not.toMatch(/expr: >/);
+    expect(text).not.toMatch(/&a\d|\*a\d/);
   });
 });

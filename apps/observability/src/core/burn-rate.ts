@@ -132,5 +132,6 @@ export function sloRules(slo: Slo): RuleFile {
 
 /** The rule file as YAML, as `promtool check rules` and Prometheus read it. */
 export function sloRuleFile(slo: Slo): string {
-  return stringify(sloRules(slo), { lineWidth: 0 });
+  // No anchors for the labels every rule repeats: a reader sees each rule whole.
+  return stringify(sloRules(slo), { lineWidth: 0, aliasDuplicateObjects: false });
 }

@@ -68,7 +68,8 @@ export function resolveSlo(input: SloInput): ResolvedSlo {
       'window_days',
       `whole days from ${MIN_WINDOW_DAYS} to ${MAX_WINDOW_DAYS}: the ticket alert looks back 3 days, which must fit in the window more than twice`,
     );
-  if (input.description.length > 1000) problem('description', 'at most 1000 characters');
+  if (input.description.length > 1000 || input.description.includes('\u0000'))
+    problem('description', 'at most 1000 characters, none of them U+0000');
 
   const metricName = input.metric || (service && sli ? defaultMetric(service, sli) : '');
   const metric = Object.hasOwn(METRICS, metricName) ? METRICS[metricName] : undefined;
@@ -101,8 +102,8 @@ export function resolveSlo(input: SloInput): ResolvedSlo {
       );
     else if (sli !== 'latency' && label === metric?.outcome?.label)
       problem(`sli.matchers.${label}`, `the ${sli} SLI decides by ${label} itself`);
-    if (typeof value !== 'string' || value.length > 200)
-      problem(`sli.matchers.${label}`, 'a label value of at most 200 characters');
+    if (typeof value !== 'string' || value.length > 200 || value.includes('\u0000'))
+      problem(`sli.matchers.${label}`, 'a label value of at most 200 characters, none U+0000');
   }
 
   if (problems.length || !service || !sli || !metric)

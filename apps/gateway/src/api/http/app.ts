@@ -4,6 +4,7 @@ import helmet from 'helmet';
 import type {
   LearningGovernanceService,
   OrchestratorAdminService,
+  ObservabilityService,
   SovereignService,
   TaskOrchestrator,
 } from '@aion/contracts';
@@ -45,6 +46,7 @@ export interface GatewayDeps {
   admin: ClientOf<typeof OrchestratorAdminService>;
   governance: ClientOf<typeof LearningGovernanceService>;
   sovereign: ClientOf<typeof SovereignService>;
+  observability: ClientOf<typeof ObservabilityService>;
   keys: ApiKeyService;
   keyVerifier: ApiKeyVerifier;
   jwt?: TokenVerifier | undefined;

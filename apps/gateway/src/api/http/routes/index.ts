@@ -15,6 +15,7 @@ import { authRoutes } from './auth';
 import { budgetRoutes } from './budget';
 import { jurisdictionSchema } from '../../wire-schemas';
 import { governanceRoutes } from './governance';
+import { observabilityRoutes, type ObservabilityClient } from './observability';
 import { openAiRoutes } from './openai';
 import { operationsRoutes } from './operations';
 import { publicRoutes } from './public';
@@ -29,6 +30,7 @@ export interface RouteTableDeps {
   admin: ClientOf<typeof OrchestratorAdminService>;
   governance: ClientOf<typeof LearningGovernanceService>;
   sovereign: SovereignClient;
+  observability: ObservabilityClient;
   keys: ApiKeyService;
   sessions: SessionService;
   audit: AuditRecorder;
@@ -67,6 +69,7 @@ export function routeTable(deps: RouteTableDeps): Route[] {
     ...governanceRoutes(deps.governance, timeout),
     ...residencyRoutes(deps.sovereign, sovereign, timeout),
     ...deploymentRoutes(deps.sovereign, sovereign, deps.jurisdictions, timeout),
+    ...observabilityRoutes(deps.observability, timeout),
     ...publicRoutes({
       sovereign: deps.sovereign,
       requestTimeoutMs: timeout,

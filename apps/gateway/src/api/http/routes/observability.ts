@@ -1,0 +1,211 @@
+import * as z from 'zod/v4';
+import { timestampDate, type Timestamp as WireTimestamp } from '@bufbuild/protobuf/wkt';
+import { SERVICE_PREFIXES } from '@aion/config';
+import { SliKind, type ObservabilityService } from '@aion/contracts';
+import type { ClientOf } from '@aion/grpc';
+import { EMITTED_METRICS } from '@aion/telemetry';
+import { collectionRoutes } from '../routing/collection';
+import { route, type Route } from '../routing/route';
+import { PageQuery, Timestamp, Uuid } from '../../wire-schemas';
+import { page, pageRequest } from './sovereign-json';
+
+export type ObservabilityClient = ClientOf<typeof ObservabilityService>;
+type SloMessage = NonNullable<Awaited<ReturnType<ObservabilityClient['getSlo']>>['slo']>;
+
+const BASE = '/api/v1/observability';
+const SERVICES = Object.keys(SERVICE_PREFIXES) as [string, ...string[]];
+const METRICS = Object.entries(EMITTED_METRICS);
+/** A latency SLI's threshold is a bucket bound of its histogram (whole milliseconds). */
+const THRESHOLDS_MS = [
+  ...new Set(
+    METRICS.flatMap(([, m]) => ('buckets' in m ? m.buckets : []))
+      .map((s) => Math.round(s * 1_000_000) / 1000)
+      .filter(Number.isInteger),
+  ),
+].sort((a, b) => a - b);
+const ThresholdMs = z
+  .union(THRESHOLDS_MS.map((ms) => z.literal(ms)) as unknown as [z.ZodLiteral<number>])
+  .describe('A request is good when it took at most this long (a bucket bound of the histogram)');
+const CountedSli = z.enum(['availability', 'error_rate']);
+const LabelValue = z.string().max(200);
+
+const ofKind = (kind: 'counter' | 'histogram') =>
+  METRICS.filter(([, m]) => m.kind === kind).map(([name]) => name);
+const metricError = (kind: 'counter' | 'histogram') => ({
+  error: () => `not a ${kind} Aion emits: one of ${ofKind(kind).join(', ')}`,
+});
+
+/**
+ * The SLI as the observability service accepts it, stated exactly: with `metric`, matchers on
+ * that metric's labels (not the one the SLI decides by); without, the service's own request
+ * counter (the gateway's REST requests, any other's gRPC calls) or latency histogram. Branches
+ * naming a metric come first: an unknown metric is reported as such, not as a stray key.
+ */
+const Sli = z.union([
+  ...METRICS.map(([name, m]) => {
+    const outcome = 'outcome' in m ? m.outcome.label : 'le';
+    const matchers = z
+      .strictObject(
+        Object.fromEntries(
+          m.labels.filter((l) => l !== outcome).map((l) => [l, LabelValue.optional()]),
+        ),
+      )
+      .optional()
+      .describe('Equality matchers narrowing the metric');
+    return m.kind === 'counter'
+      ? z.strictObject({
+          type: CountedSli,
+          metric: z.literal(name, metricError('counter')),
+          matchers,
+        })
+      : z.strictObject({
+          type: z.literal('latency'),
+          threshold_ms: ThresholdMs,
+          metric: z.literal(name, metricError('histogram')),
+          matchers,
+        });
+  }),
+  z.strictObject({ type: CountedSli }),
+  z.strictObject({ type: z.literal('latency'), threshold_ms: ThresholdMs }),
+]);
+
+const SloRequest = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/),
+  service: z.enum(SERVICES).describe('The Aion service whose metrics the SLI counts'),
+  sli: Sli,
+  objective: z.number().gt(0).lt(1).describe('Target ratio of good events, e.g. 0.995'),
+  window_days: z
+    .int()
+    .min(7)
+    .max(90)
+    .default(30)
+    .describe('Rolling window; the ticket alert looks back 3 days, which must fit in it twice'),
+  description: z.string().max(1000).default(''),
+});
+
+const Slo = z.object({
+  id: Uuid,
+  name: z.string(),
+  service: z.string(),
+  sli: z.object({
+    type: z.enum(['availability', 'latency', 'error_rate']),
+    metric: z.string(),
+    threshold_ms: z.int().optional(),
+    matchers: z.record(z.string(), z.string()),
+    good: z.string().describe('PromQL selector of good events'),
+    total: z.string().describe('PromQL selector of all events'),
+  }),
+  objective: z.number(),
+  window_days: z.int(),
+  description: z.string(),
+  created_at: Timestamp.nullable(),
+  updated_at: Timestamp.nullable(),
+});
+
+/** A Prometheus rule file, as the YAML reads. */
+const RuleFile = z.object({
+  groups: z.array(
+    z.object({ name: z.string(), rules: z.array(z.record(z.string(), z.unknown())) }),
+  ),
+});
+
+const SLI_TYPES = {
+  availability: SliKind.AVAILABILITY,
+  latency: SliKind.LATENCY,
+  error_rate: SliKind.ERROR_RATE,
+};
+const iso = (t: WireTimestamp | undefined) => (t ? timestampDate(t).toISOString() : null);
+
+const sloMessage = (b: z.output<typeof SloRequest>, id = '') => ({
+  id,
+  name: b.name,
+  service: b.service,
+  sli: SLI_TYPES[b.sli.type],
+  metric: 'metric' in b.sli ? b.sli.metric : '',
+  matchers: Object.fromEntries(
+    Object.entries(('matchers' in b.sli ? b.sli.matchers : undefined) ?? {}).filter(
+      (e): e is [string, string] => e[1] !== undefined,
+    ),
+  ),
+  latencyThresholdMs: 'threshold_ms' in b.sli ? b.sli.threshold_ms : 0,
+  objective: b.objective,
+  windowDays: b.window_days,
+  description: b.description,
+});
+
+const sloJson = (s: SloMessage | undefined): z.input<typeof Slo> => {
+  const type = (Object.entries(SLI_TYPES).find(([, n]) => n === s?.sli)?.[0] ??
+    'availability') as keyof typeof SLI_TYPES;
+  return {
+    id: s?.id ?? '',
+    name: s?.name ?? '',
+    service: s?.service ?? '',
+    sli: {
+      type,
+      metric: s?.metric ?? '',
+      ...(type === 'latency' ? { threshold_ms: s?.latencyThresholdMs ?? 0 } : {}),
+      matchers: s?.matchers ?? {},
+      good: s?.goodSelector ?? '',
+      total: s?.totalSelector ?? '',
+    },
+    objective: s?.objective ?? 0,
+    window_days: s?.windowDays ?? 0,
+    description: s?.description ?? '',
+    created_at: iso(s?.createdAt),
+    updated_at: iso(s?.updatedAt),
+  };
+};
+
+/** /api/v1/observability: SLOs and the Prometheus rules generated from them. */
+export function observabilityRoutes(obs: ObservabilityClient, requestTimeoutMs: number): Route[] {
+  const o = { deadlineMs: requestTimeoutMs };
+  const tag = 'observability';
+  const read = 'platform:read' as const;
+  const IdPath = z.strictObject({ id: Uuid });
+  return [
+    ...collectionRoutes({
+      path: `${BASE}/slos`,
+      kind: 'Slo',
+      noun: 'SLO',
+      tag,
+      read,
+      manage: 'observability:manage',
+      id: IdPath,
+      query: PageQuery,
+      body: SloRequest,
+      item: Slo,
+      conflicts: [409],
+      async list(query) {
+        const r = await obs.listSlos(pageRequest(query), o);
+        return { data: r.slos.map(sloJson), ...page(r.page) };
+      },
+      create: async (body) => sloJson((await obs.createSlo({ slo: sloMessage(body) }, o)).slo),
+      get: async (id) => sloJson((await obs.getSlo({ id }, o)).slo),
+      replace: async (id, body) =>
+        sloJson((await obs.updateSlo({ slo: sloMessage(body, id) }, o)).slo),
+      remove: async (id) => void (await obs.deleteSlo({ id }, o)),
+    }),
+    route({
+      method: 'get',
+      path: `${BASE}/slos/{id}/rules`,
+      operationId: 'getSloRules',
+      summary: "The SLO's Prometheus rule file: error-ratio recordings and burn-rate alerts",
+      tag,
+      access: read,
+      request: { path: IdPath },
+      responses: {
+        200: {
+          description: 'A rule file as `promtool check rules` and Prometheus read it',
+          schema: RuleFile,
+          contentType: 'application/yaml',
+        },
+      },
+      errors: [404],
+      async handle({ path, res }) {
+        const { yaml } = await obs.getSloRules({ id: path.id }, o);
+        res.type('application/yaml').send(yaml);
+        return 'sent';
+      },
+    }),
+  ];
+}

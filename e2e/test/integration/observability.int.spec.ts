@@ -1,0 +1,176 @@
+import { randomBytes } from 'node:crypto';
+import { parse } from 'yaml';
+import {
+  createTestDatabase,
+  distributedEnv,
+  httpCall,
+  migrateTestDatabase,
+  onLoopback,
+  startServiceProcess,
+  testIdentityProvider,
+  uniqueName,
+  type ServiceProcess,
+  type TestDatabase,
+} from '@aion/testing';
+
+// SLOs through the gateway's REST API: the gateway and the observability service as separate
+// processes (as main.ts starts them) on real PostgreSQL and Kafka.
+
+const BOOTSTRAP = 'e2e-observability-bootstrap-key-0123456789';
+const idp = testIdentityProvider();
+const tenant = uniqueName('obs-rest');
+const other = uniqueName('obs-rest-other');
+let db: TestDatabase;
+let observability: ServiceProcess;
+let gatewayProcess: ServiceProcess;
+let gateway: string;
+
+const token = (tenantId: string, role: string) =>
+  idp.sign({ subject: `${role}-of-${tenantId}`, tenantId, roles: [role], expiresIn: '30m' });
+const call = (method: string, url: string, key: string, body?: unknown) =>
+  httpCall(gateway, method, url, { key, ...(body === undefined ? {} : { body }) });
+const SLOS = '/api/v1/observability/slos';
+const ONE_CALL = {
+  name: 'gateway-availability',
+  service: 'gateway',
+  sli: { type: 'availability' },
+  objective: 0.995,
+  window_days: 30,
+};
+
+beforeAll(async () => {
+  db = await createTestDatabase('e2eobs');
+  migrateTestDatabase(db, ['gateway', 'observability']);
+  const secret = randomBytes(24).toString('hex');
+  observability = await startServiceProcess('observability', {
+    ...distributedEnv(db, secret),
+    ...onLoopback('AION_OBSERVABILITY_'),
+  });
+  gatewayProcess = await startServiceProcess('gateway', {
+    ...distributedEnv(db, secret),
+    ...onLoopback('AION_GATEWAY_'),
+    AION_GATEWAY_OPS_PORT: '0',
+    AION_GATEWAY_OBSERVABILITY_ADDRESS: `127.0.0.1:${observability.grpcPort}`,
+    // Nothing here calls them.
+    AION_GATEWAY_ORCHESTRATOR_ADDRESS: '127.0.0.1:9',
+    AION_GATEWAY_SOVEREIGN_ADDRESS: '127.0.0.1:9',
+    AION_BOOTSTRAP_ADMIN_KEY: BOOTSTRAP,
+    AION_BOOTSTRAP_TENANT: tenant,
+    ...idp.gatewayEnv,
+  });
+  gateway = `http://127.0.0.1:${gatewayProcess.httpPort}`;
+}, 120_000);
+
+afterAll(async () => {
+  for (const p of [gatewayProcess, observability]) {
+    p?.kill('SIGTERM');
+    await p?.exited;
+  }
+  await db?.drop();
+});
+
+describe('SLOs through the gateway', () => {
+  it('creates the one-call SLO (201) with selectors over the gateway request counter, and serves its rules', async () => {
+    const created = await call('POST', SLOS, BOOTSTRAP, ONE_CALL);
+    expect(created.status).toBe(201);
+    const id = created.json['id'] as string;
+    expect(created.headers.get('location')).toBe(`${SLOS}/${id}`);
+    expect(created.json).toMatchObject({
+      ...ONE_CALL,
+      sli: {
+        type: 'availability',
+        metric: 'aion_http_requests_total',
+        good: 'aion_http_requests_total{service="gateway",status!~"5.."}',
+        total: 'aion_http_requests_total{service="gateway"}',
+      },
+    });
+
+    const read = await call('GET', `${SLOS}/${id}`, BOOTSTRAP);
+    expect(read.json).toEqual(created.json);
+    const rules = await call('GET', `${SLOS}/${id}/rules`, BOOTSTRAP);
+    expect(rules.status).toBe(200);
+    expect(rules.headers.get('content-type')).toMatch(/^application\/yaml/);
+    const file = parse(rules.text) as { groups: { rules: { alert?: string; expr: string }[] }[] };
+    const alerts = file.groups[0]!.rules.filter((r) => r.alert);
+    expect(alerts.map((a) => a.expr.split('\n')[0])).toEqual([
+      `aion_slo:error_ratio:rate1h{aion_slo_id="${id}"} > 0.072`,
+      `aion_slo:error_ratio:rate6h{aion_slo_id="${id}"} > 0.03`,
+      `aion_slo:error_ratio:rate3d{aion_slo_id="${id}"} > 0.005`,
+    ]);
+
+    const again = await call('POST', SLOS, BOOTSTRAP, ONE_CALL);
+    expect(again.status).toBe(409);
+  });
+
+  it('answers 400 listing every problem of a bad SLO', async () => {
+    const bad = await call('POST', SLOS, BOOTSTRAP, {
+      name: 'bad',
+      service: 'gateway',
+      sli: { type: 'availability', metric: 'http_requests_total' },
+      objective: 1,
+      window_days: 3,
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.json['error_code']).toBe('validation.invalid_argument');
+    const fields = (bad.json['details'] as { field: string }[]).map((d) => d.field).sort();
+    expect(fields).toEqual(['objective', 'sli.metric', 'window_days']);
+    expect(bad.json['message']).toContain('not a counter Aion emits');
+    const latency = await call('POST', SLOS, BOOTSTRAP, {
+      ...ONE_CALL,
+      name: 'slow',
+      sli: { type: 'latency', threshold_ms: 300 },
+      objective: 0,
+    });
+    expect(latency.status).toBe(400);
+    expect((latency.json['details'] as { field: string }[]).map((d) => d.field).sort()).toEqual([
+      'objective',
+      'sli.threshold_ms',
+    ]);
+  });
+
+  it('lets observers read, only admins (observability:manage) change, and keeps tenants apart', async () => {
+    const created = await call('POST', SLOS, BOOTSTRAP, {
+      ...ONE_CALL,
+      name: 'orchestrator-latency',
+      service: 'orchestrator',
+      sli: { type: 'latency', threshold_ms: 500 },
+    });
+    expect(created.status).toBe(201);
+    const id = created.json['id'] as string;
+    const observer = await token(tenant, 'observer');
+    const operator = await token(tenant, 'operator');
+    expect((await call('GET', `${SLOS}/${id}`, observer)).status).toBe(200);
+    expect((await call('GET', `${SLOS}/${id}/rules`, observer)).status).toBe(200);
+    expect((await call('POST', SLOS, operator, { ...ONE_CALL, name: 'x' })).status).toBe(403);
+    expect((await call('DELETE', `${SLOS}/${id}`, operator)).status).toBe(403);
+    expect((await call('GET', SLOS, '')).status).toBe(401);
+
+    const stranger = await token(other, 'admin');
+    expect((await call('GET', `${SLOS}/${id}`, stranger)).status).toBe(404);
+    expect((await call('GET', SLOS, stranger)).json['data']).toEqual([]);
+  });
+
+  it('replaces and deletes', async () => {
+    const admin = await token(tenant, 'admin');
+    const created = await call('POST', SLOS, admin, { ...ONE_CALL, name: 'pipeline' });
+    const id = created.json['id'] as string;
+    const replaced = await call('PUT', `${SLOS}/${id}`, admin, {
+      name: 'pipeline',
+      service: 'data-pipeline',
+      sli: {
+        type: 'error_rate',
+        metric: 'aion_kafka_consumer_messages_total',
+        matchers: { topic: 'pipeline.job.created' },
+      },
+      objective: 0.99,
+      window_days: 7,
+    });
+    expect(replaced.status).toBe(200);
+    expect(replaced.json['sli']).toMatchObject({
+      good: 'aion_kafka_consumer_messages_total{service="data-pipeline",topic="pipeline.job.created",outcome=~"ok|duplicate"}',
+    });
+    expect((await call('DELETE', `${SLOS}/${id}`, admin)).status).toBe(204);
+    expect((await call('GET', `${SLOS}/${id}`, admin)).status).toBe(404);
+    expect((await call('GET', `${SLOS}/${id}/rules`, admin)).status).toBe(404);
+  });
+});
