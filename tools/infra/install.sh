@@ -32,7 +32,8 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alert
 command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
 command -v umoci >/dev/null 2>&1 || missing+=(umoci)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
-command -v crun >/dev/null 2>&1 || missing+=(crun)
+# runc, not crun: Debian 12's crun refuses hosts with hybrid cgroups (v1 controllers plus v2).
+command -v runc >/dev/null 2>&1 || missing+=(runc)
 [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 
 if [ "${#missing[@]}" -gt 0 ]; then
