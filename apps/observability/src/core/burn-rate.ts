@@ -124,7 +124,8 @@ export function sloRules(slo: Slo): RuleFile {
     },
     annotations: {
       summary: `SLO ${slo.name} (${slo.service}) is burning its ${slo.windowDays}-day error budget ${a.burnRate}x too fast over ${a.long} and ${a.short}`,
-      description: `Error ratio over ${a.long}: {{ $value | humanizePercentage }} against an objective of ${slo.objective}; at this rate ${a.budgetFraction * 100}% of the budget goes in ${a.long}.`,
+      // No $value: the burn is in the labels, and a fixed text keeps the alert's identity stable.
+      description: `The error ratio over ${a.long} and over ${a.short} exceeds ${a.errorRatio} (objective ${slo.objective}): at this rate ${tidy(a.budgetFraction * 100)}% of the budget goes in ${a.long}.`,
     },
   }));
   return { groups: [{ name: `aion-slo-${slo.id}`, rules: [...recording, ...alerting] }] };
