@@ -8,6 +8,7 @@ import type { StreamEvent, TaskRecord, TaskRequestDoc } from '../../src/core/por
 import { outbox } from '../../src/adapters/db/schema';
 import { PostgresBudgets } from '../../src/adapters/db/budget-repository';
 import { PostgresTaskRepository } from '../../src/adapters/db/task-repository';
+import { LEDGER_WRITTEN_HEADER } from '../../src/adapters/db/usage-ledger';
 
 const migrations = path.resolve(__dirname, '..', '..', 'migrations');
 let testDb: TestDatabase;
@@ -187,11 +188,34 @@ describe('task writes on PostgreSQL (group commit)', () => {
       [1, 'partial'],
       [2, 'done'],
     ]);
-    const usage = await query<{ n: string }>(
-      `select count(*) as n from orc_outbox where key = $1 and event_type = 'usage.recorded'`,
+    const usage = await query<{ event_id: string; headers: string }>(
+      `select event_id, headers from orc_outbox where key = $1 and event_type = 'usage.recorded'`,
       [ok.record.id],
     );
-    expect(Number(usage[0]!.n)).toBe(1);
+    expect(usage).toHaveLength(1);
+    // The ledger row committed with the task (same event id), and the message says so, so that
+    // the recorder does not write it a second time.
+    expect(JSON.parse(usage[0]!.headers)).toMatchObject({ [LEDGER_WRITTEN_HEADER]: 'true' });
+    const ledger = await query<Record<string, unknown>>(
+      `select tenant_id, event_id, task_id, input_tokens, output_tokens, cost_usd::text as cost, latency_ms
+         from orc_usage_records where task_id = $1`,
+      [ok.record.id],
+    );
+    expect(ledger).toEqual([
+      {
+        tenant_id: 'alpha',
+        event_id: usage[0]!.event_id,
+        task_id: ok.record.id,
+        input_tokens: '3',
+        output_tokens: '2',
+        cost: '0.00012345',
+        latency_ms: 12,
+      },
+    ]);
+    const failedCost = await query(`select 1 from orc_usage_records where task_id = $1`, [
+      failed.record.id,
+    ]);
+    expect(failedCost).toEqual([]);
     const letters = await query<{ retry_count: number }>(
       `select retry_count from orc_dead_letters where ref = $1`,
       [failed.record.id],

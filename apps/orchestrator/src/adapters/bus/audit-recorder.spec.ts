@@ -1,5 +1,8 @@
-import { createEvent, InvalidEventError, type IncomingEvent } from '@aion/events';
-import { auditEntryFrom, usageEntryFrom } from './audit-recorder';
+import { createEvent, InvalidEventError, MemoryBus, type IncomingEvent } from '@aion/events';
+import { createLogger } from '@aion/telemetry';
+import type { AuditEntry, AuditLogStore, UsageEntry } from '../../core/audit-log';
+import { LEDGER_WRITTEN_HEADER } from '../db/usage-ledger';
+import { auditEntryFrom, startAuditRecorder, usageEntryFrom } from './audit-recorder';
 
 function incoming(event: ReturnType<typeof createEvent>): IncomingEvent {
   return {
@@ -85,3 +88,51 @@ describe('audit recorder mapping', () => {
     expect(() => usageEntryFrom(audit('success'))).toThrow(InvalidEventError);
   });
 });
+
+describe('the audit recorder', () => {
+  it('records usage whose ledger row was not written with its task, and only that', async () => {
+    const usage: UsageEntry[] = [];
+    const audits: AuditEntry[] = [];
+    const store = {
+      recordAudit: async (entry: AuditEntry) => (audits.push(entry), true),
+      recordUsage: async (entry: UsageEntry) => (usage.push(entry), true),
+    } as unknown as AuditLogStore;
+    const bus = new MemoryBus();
+    const recorder = await startAuditRecorder({
+      bus,
+      store,
+      logger: createLogger({ service: 'test', level: 'error' }),
+      groupId: 'recorder-test',
+    });
+    const cost = (taskId: string, written: boolean) => {
+      const event = createEvent({
+        type: 'usage.recorded',
+        source: 'aion/orchestrator',
+        key: taskId,
+        tenantId: 'acme',
+        payload: { taskId, projectId: 'p1', engine: 'e', usage: { costUsd: 1 } },
+      });
+      if (written) event.message.headers[LEDGER_WRITTEN_HEADER] = 'true';
+      return event.message;
+    };
+    await bus.publish([cost('with-the-task', true), cost('from-elsewhere', false)]);
+    await bus.publish([auditMessage()]);
+    // The marked event comes first on its topic: once the unmarked one is recorded, both were seen.
+    for (let i = 0; i < 200 && (audits.length === 0 || usage.length === 0); i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    await recorder.stop();
+    await bus.close();
+    expect(audits).toHaveLength(1);
+    expect(usage.map((u) => u.taskId)).toEqual(['from-elsewhere']);
+  });
+});
+
+function auditMessage() {
+  return createEvent({
+    type: 'audit.recorded',
+    source: 'aion/gateway',
+    key: 'k-1',
+    tenantId: 'acme',
+    payload: { actor: 'a', action: 'x.y', resourceType: 'r', resourceId: '1', outcome: 'success' },
+  }).message;
+}

@@ -7,6 +7,7 @@ import {
   type IncomingEvent,
   type Subscription,
 } from '@aion/events';
+import { LEDGER_WRITTEN_HEADER, usageEntryOf } from '../db/usage-ledger';
 import { subscriptionWorker, type BackgroundWorker } from '@aion/runtime';
 import type { Logger } from '@aion/telemetry';
 import {
@@ -39,24 +40,7 @@ export function auditEntryFrom(event: IncomingEvent): AuditEntry {
 }
 
 /** A usage.recorded event as a ledger row. */
-export function usageEntryFrom(event: IncomingEvent): UsageEntry {
-  const p = payloadOf(event.envelope, 'usage.recorded');
-  const cost = p.usage?.costUsd ?? 0;
-  if (!Number.isFinite(cost) || cost < 0)
-    throw new InvalidEventError(`usage cost ${cost} is not a non-negative amount`);
-  return {
-    eventId: event.envelope.id,
-    occurredAt: at(event),
-    taskId: p.taskId,
-    projectId: p.projectId,
-    engine: p.engine,
-    model: p.usage?.model ?? '',
-    inputTokens: p.usage?.inputTokens ?? 0,
-    outputTokens: p.usage?.outputTokens ?? 0,
-    costUsd: cost,
-    latencyMs: p.usage?.latencyMs ?? 0,
-  };
-}
+export const usageEntryFrom = (event: IncomingEvent): UsageEntry => usageEntryOf(event.envelope);
 
 /**
  * Consumes audit.activity and usage.billing into the tenant's trail and ledger. Rows are keyed by
@@ -87,6 +71,8 @@ export async function startAuditRecorder(deps: {
         });
         return;
       }
+      // Written with the task's finish already (usage-ledger.ts): nothing left to record.
+      if (type === 'usage.recorded' && event.headers[LEDGER_WRITTEN_HEADER] === 'true') return;
       if (type === 'audit.recorded') await deps.store.recordAudit(auditEntryFrom(event));
       else await deps.store.recordUsage(usageEntryFrom(event));
     },

@@ -14,6 +14,7 @@ import type { TaskStatus } from '../../core/task-state';
 import { applyBudgetSteps, type BudgetStep } from './budget-writes';
 import { recordDeadTask } from './dead-letter-repository';
 import { tasks } from './schema';
+import { usageLedgerRows, writeUsageLedger } from './usage-ledger';
 import { fromRaw, toRecord, type RawTaskRow } from './task-rows';
 import { PROTO_CLASSIFICATION, PROTO_STATUS } from '../../proto';
 
@@ -202,8 +203,10 @@ export async function writeTaskBatch(
       streams.push({ index, id: w.op.id, events: w.op.events });
   });
 
-  // Neither write needs the other's answer: both go out at once (pipelined on PostgreSQL).
-  const [, appended] = await Promise.all([
+  // No write needs another's answer: they go out at once (pipelined on PostgreSQL).
+  const ledger = usageLedgerRows(tenantId, events);
+  const [, , appended] = await Promise.all([
+    writeUsageLedger(tx, ledger),
     outbox.insert(tx, events),
     streams.length > 0 ? appendStreams(tx, tenantId, streams) : undefined,
   ]);
