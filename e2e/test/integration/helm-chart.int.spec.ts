@@ -320,7 +320,8 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
       'postgresql://aion_owner:own%3Aer%2Fpw@postgresql:5432/aion?sslmode=require',
     );
     const c = podSpec(migrate).containers[0];
-    expect(c.command).toEqual(['npm', 'run', 'migrate']);
+    // The migration CLI as bundled in the images (tools/images/bundle.mjs).
+    expect(c.command).toEqual(['/usr/local/bin/node', '/app/tools/migrate.js', 'migrate']);
     expect(c.env).toContainEqual({ name: 'AION_DB_APP_ROLE', value: 'aion_app' });
     expect(c.env).toContainEqual({
       name: 'DATABASE_URL',

