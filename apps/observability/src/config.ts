@@ -1,11 +1,34 @@
+import { z } from 'zod';
+import { field, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
 
 /** What the observability service needs in distributed mode; embedded mode stands in for all of it. */
 export const observabilityInfraNeeds = { database: true, kafka: true };
 
+const P = 'AION_OBSERVABILITY_';
+
+export const observabilityConfigSpec = {
+  alertmanagerUrl: field(
+    `${P}ALERTMANAGER_URL`,
+    z.string().url().default('http://127.0.0.1:9093'),
+    'Alertmanager whose active alerts GET /alerts/active reads',
+  ),
+  alertmanagerTimeoutMs: field(
+    `${P}ALERTMANAGER_TIMEOUT_MS`,
+    positiveInt(5000),
+    'Longest wait for an answer from Alertmanager',
+  ),
+  webhookToken: field(
+    `${P}WEBHOOK_TOKEN`,
+    z.string().min(32).optional(),
+    "Bearer token Alertmanager's webhook must send (http_config.authorization); unset: the webhook refuses every call",
+    { sensitive: true },
+  ),
+};
+
 /** Validated at startup from AION_OBSERVABILITY_* and the shared variables; one error lists every problem. */
 export function loadObservabilityConfig(env: NodeJS.ProcessEnv = process.env) {
-  return loadConfigFor('observability', {}, observabilityInfraNeeds, env);
+  return loadConfigFor('observability', observabilityConfigSpec, observabilityInfraNeeds, env);
 }
 
 export type ObservabilityConfig = ReturnType<typeof loadObservabilityConfig>;

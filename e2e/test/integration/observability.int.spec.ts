@@ -45,6 +45,8 @@ beforeAll(async () => {
   observability = await startServiceProcess('observability', {
     ...distributedEnv(db, secret),
     ...onLoopback('AION_OBSERVABILITY_'),
+    // No Alertmanager here: apps/observability's alerts.int.spec.ts runs a real one.
+    AION_OBSERVABILITY_ALERTMANAGER_URL: 'http://127.0.0.1:9',
   });
   gatewayProcess = await startServiceProcess('gateway', {
     ...distributedEnv(db, secret),
@@ -172,5 +174,13 @@ describe('SLOs through the gateway', () => {
     expect((await call('DELETE', `${SLOS}/${id}`, admin)).status).toBe(204);
     expect((await call('GET', `${SLOS}/${id}`, admin)).status).toBe(404);
     expect((await call('GET', `${SLOS}/${id}/rules`, admin)).status).toBe(404);
+  });
+
+  it('answers 503 for active alerts while Alertmanager is unreachable, 401 without credentials', async () => {
+    const observer = await token(tenant, 'observer');
+    const active = await call('GET', '/api/v1/observability/alerts/active', observer);
+    expect(active.status).toBe(503);
+    expect(active.json['error_code']).toBe('service.unavailable');
+    expect((await call('GET', '/api/v1/observability/alerts/active', '')).status).toBe(401);
   });
 });

@@ -1,12 +1,16 @@
 import { ObservabilityService } from '@aion/contracts';
 import { AionError } from '@aion/errors';
 import { nextPageToken, pageWindow, type GrpcServer, type ServiceImpl } from '@aion/grpc';
+import { requireTenant } from '@aion/tenancy';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import type { AlertService } from '../core/alerts';
 import { DEFAULT_WINDOW_DAYS, type SloInput } from '../core/model';
 import type { SloService } from '../core/slo-service';
 import { sliOf, sloProto } from '../proto';
 
 export interface ObservabilityApi {
   slos: SloService;
+  alerts: AlertService;
 }
 
 const required = (value: string, field: string) => {
@@ -80,6 +84,18 @@ export function registerObservabilityApi(server: GrpcServer, api: ObservabilityA
     createAlertRule: NOT_YET('CreateAlertRule'),
     listAlertRules: NOT_YET('ListAlertRules'),
     deleteAlertRule: NOT_YET('DeleteAlertRule'),
+    listActiveAlerts: async () => ({
+      alerts: (await api.alerts.active(requireTenant().tenantId)).map((a) => ({
+        fingerprint: a.fingerprint,
+        alertname: a.labels['alertname'] ?? '',
+        severity: a.labels['severity'] ?? '',
+        sloId: a.labels['aion_slo_id'] ?? '',
+        labels: a.labels,
+        annotations: a.annotations,
+        startsAt: timestampFromDate(a.startsAt),
+        state: a.state,
+      })),
+    }),
     createDashboard: NOT_YET('CreateDashboard'),
     getDashboard: NOT_YET('GetDashboard'),
     listDashboards: NOT_YET('ListDashboards'),
@@ -98,6 +114,7 @@ export function registerObservabilityApi(server: GrpcServer, api: ObservabilityA
     createAlertRule: 'observability:manage',
     listAlertRules: 'platform:read',
     deleteAlertRule: 'observability:manage',
+    listActiveAlerts: 'platform:read',
     createDashboard: 'observability:manage',
     getDashboard: 'platform:read',
     listDashboards: 'platform:read',

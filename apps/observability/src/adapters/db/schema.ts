@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import {
   check,
   doublePrecision,
+  index,
   integer,
   jsonb,
   pgTable,
@@ -44,5 +45,34 @@ export const slos = pgTable(
     check('obs_slos_objective_check', sql`objective > 0 and objective < 1`),
     check('obs_slos_window_check', sql`window_days between 7 and 90`),
     tenantIsolationPolicy('obs_slos'),
+  ],
+).enableRLS();
+
+/**
+ * Alerts as Alertmanager's webhook reported them: one row per firing (fingerprint and start), so a
+ * repeated notification changes nothing and only a change of state is an event.
+ */
+export const alerts = pgTable(
+  'obs_alerts',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    alertname: text('alertname').notNull(),
+    sloId: text('slo_id').notNull().default(''),
+    severity: text('severity').notNull().default(''),
+    state: text('state').notNull(),
+    burnRate: doublePrecision('burn_rate').notNull().default(0),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull(),
+    annotations: jsonb('annotations').$type<Record<string, string>>().notNull(),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
+    resolvedAt: timestamp('resolved_at', { withTimezone: true }),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('obs_alerts_firing_idx').on(t.tenantId, t.fingerprint, t.startedAt),
+    index('obs_alerts_state_idx').on(t.tenantId, t.state),
+    check('obs_alerts_state_check', sql`state in ('firing','resolved')`),
+    tenantIsolationPolicy('obs_alerts'),
   ],
 ).enableRLS();

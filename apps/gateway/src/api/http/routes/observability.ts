@@ -207,5 +207,52 @@ export function observabilityRoutes(obs: ObservabilityClient, requestTimeoutMs: 
         return 'sent';
       },
     }),
+    route({
+      method: 'get',
+      path: `${BASE}/alerts/active`,
+      operationId: 'listActiveAlerts',
+      summary:
+        "The tenant's alerts Alertmanager holds as active (burn-rate pages and tickets, custom rules)",
+      tag,
+      access: read,
+      request: {},
+      responses: {
+        200: {
+          description: 'Active alerts, as Alertmanager reports them',
+          schema: z.object({
+            data: z.array(
+              z.object({
+                fingerprint: z.string(),
+                alertname: z.string(),
+                severity: z.string(),
+                slo_id: z.string().nullable(),
+                state: z.enum(['active', 'suppressed']),
+                labels: z.record(z.string(), z.string()),
+                annotations: z.record(z.string(), z.string()),
+                starts_at: Timestamp.nullable(),
+              }),
+            ),
+          }),
+        },
+      },
+      async handle() {
+        const r = await obs.listActiveAlerts({}, o);
+        return {
+          status: 200,
+          body: {
+            data: r.alerts.map((a) => ({
+              fingerprint: a.fingerprint,
+              alertname: a.alertname,
+              severity: a.severity,
+              slo_id: a.sloId || null,
+              state: a.state === 'suppressed' ? ('suppressed' as const) : ('active' as const),
+              labels: a.labels,
+              annotations: a.annotations,
+              starts_at: iso(a.startsAt),
+            })),
+          },
+        };
+      },
+    }),
   ];
 }
