@@ -55,8 +55,10 @@ if [ -n "$commit" ]; then
   src="$work/src"
   mkdir -p "$src"
   git archive "$sha" | tar -x -C "$src"
-  # The locked packages of this checkout (the key holds the commit's package-lock.json).
+  # The packages installed in this checkout; they must be the commit's (npm ci of its lockfile).
   ln -s "$repo/node_modules" "$src/node_modules"
+  git diff --quiet "$sha" -- package-lock.json ||
+    log "warning: package-lock.json differs from $sha's; node_modules may not be what it locks"
   (cd "$src" && node tools/build/generate-contracts.mjs)
   export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git show -s --format=%ct "$sha")}"
 else
@@ -82,6 +84,8 @@ key="$(
     echo "tag=$tag epoch=$SOURCE_DATE_EPOCH node=$NODE_VERSION $NODE_INTEGRITY"
     echo "$debian"
     umoci --version; mmdebstrap --version; tar --version | head -1; sha256sum "$repo/tools/images/build.sh"
+    # What npm installed (its hidden lockfile), since the bundles inline it.
+    sha256sum "$repo/node_modules/.package-lock.json"
     # Everything the bundles are made of: the commit's tree, or the working tree's files.
     if [ -n "$commit" ]; then
       echo "tree $(git rev-parse "$sha^{tree}")"
