@@ -8,11 +8,13 @@ import {
 } from '@aion/runtime';
 import { AlertmanagerClient } from './adapters/alertmanager/alertmanager-client';
 import { PostgresAlerts } from './adapters/db/alert-repository';
+import { PostgresAlertRules } from './adapters/db/alert-rule-repository';
 import { outbox } from './adapters/db/schema';
 import { PostgresSlos } from './adapters/db/slo-repository';
 import { mountAlertmanagerWebhook } from './api/alertmanager-webhook';
 import { registerObservabilityApi } from './api/grpc-handlers';
 import { observabilityInfraNeeds, type ObservabilityConfig } from './config';
+import { AlertRuleService } from './core/alert-rules';
 import { AlertService } from './core/alerts';
 import { SloService } from './core/slo-service';
 
@@ -52,7 +54,12 @@ export function createObservabilityService(
         );
       logger.info('observability ready', { alertmanager: config.alertmanagerUrl });
       return {
-        registerGrpc: (server) => registerObservabilityApi(server, { slos, alerts }),
+        registerGrpc: (server) =>
+          registerObservabilityApi(server, {
+            slos,
+            alerts,
+            alertRules: new AlertRuleService(new PostgresAlertRules(db, box!.writer)),
+          }),
         registerHttp: (app) =>
           mountAlertmanagerWebhook(app, { alerts, token: config.webhookToken, logger }),
       };

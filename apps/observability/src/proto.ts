@@ -1,6 +1,7 @@
 // Domain values <-> protobuf shapes, used by the gRPC API and by the events the adapters write.
-// SliKind lists its values in the order of SLI_KINDS, after UNSPECIFIED = 0.
+// SliKind and AlertSeverity list their values in the domain's order, after UNSPECIFIED = 0.
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { SEVERITIES, type AlertRule, type Severity } from './core/alert-rules';
 import { SLI_KINDS, type SliKind, type Slo } from './core/model';
 
 export const sliNumber = (sli: SliKind): number => SLI_KINDS.indexOf(sli) + 1;
@@ -24,4 +25,24 @@ export const sloProto = (s: Slo) => ({
   description: s.description,
   createdAt: timestampFromDate(s.createdAt),
   updatedAt: timestampFromDate(s.updatedAt),
+});
+
+/** AlertSeverity lists INFO, WARNING, CRITICAL after UNSPECIFIED = 0, as SEVERITIES does. */
+export const severityNumber = (s: Severity): number => SEVERITIES.indexOf(s) + 1;
+export const severityOf = (n: number): Severity | undefined =>
+  n >= 1 ? SEVERITIES[n - 1] : undefined;
+
+export const alertRuleProto = (r: AlertRule) => ({
+  id: r.id,
+  tenantId: r.tenantId,
+  name: r.name,
+  expression: r.expression,
+  forDuration: r.forDuration,
+  severity: severityNumber(r.severity),
+  labels: r.labels,
+  annotations: r.annotations,
+  syncStatus: r.syncStatus,
+  syncError: r.syncError,
+  createdAt: timestampFromDate(r.createdAt),
+  updatedAt: timestampFromDate(r.updatedAt),
 });

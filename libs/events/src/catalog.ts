@@ -1,5 +1,7 @@
 import type { DescMessage } from '@bufbuild/protobuf';
 import {
+  AlertRuleChangedSchema,
+  AlertRuleDeletedSchema,
   AlertStateChangedSchema,
   AuditRecordedSchema,
   ComplianceMappingCreatedSchema,
@@ -92,6 +94,9 @@ export const EVENT_CATALOG = {
   'slo.created': entry(TOPICS.observabilityEvents, SloChangedSchema),
   'slo.updated': entry(TOPICS.observabilityEvents, SloChangedSchema),
   'slo.deleted': entry(TOPICS.observabilityEvents, SloDeletedSchema),
+  'alert_rule.created': entry(TOPICS.observabilityEvents, AlertRuleChangedSchema),
+  'alert_rule.updated': entry(TOPICS.observabilityEvents, AlertRuleChangedSchema),
+  'alert_rule.deleted': entry(TOPICS.observabilityEvents, AlertRuleDeletedSchema),
   'alert.fired': entry(TOPICS.observabilityEvents, AlertStateChangedSchema),
   'alert.resolved': entry(TOPICS.observabilityEvents, AlertStateChangedSchema),
   'task.state_changed': entry(TOPICS.tasksLifecycle, TaskStateChangedSchema),

@@ -3,14 +3,16 @@ import { AionError } from '@aion/errors';
 import { nextPageToken, pageWindow, type GrpcServer, type ServiceImpl } from '@aion/grpc';
 import { requireTenant } from '@aion/tenancy';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import type { AlertRuleInput, AlertRuleService } from '../core/alert-rules';
 import type { AlertService } from '../core/alerts';
 import { DEFAULT_WINDOW_DAYS, type SloInput } from '../core/model';
 import type { SloService } from '../core/slo-service';
-import { sliOf, sloProto } from '../proto';
+import { alertRuleProto, severityOf, sliOf, sloProto } from '../proto';
 
 export interface ObservabilityApi {
   slos: SloService;
   alerts: AlertService;
+  alertRules: AlertRuleService;
 }
 
 const required = (value: string, field: string) => {
@@ -49,6 +51,29 @@ const sloInput = (slo: SloMessage | undefined): SloInput => {
   };
 };
 
+type RuleMessage = {
+  name: string;
+  expression: string;
+  forDuration: string;
+  severity: number;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+};
+
+/** The wire rule as the domain's input; the core checks it (and lists every problem). */
+const ruleInput = (rule: RuleMessage | undefined): AlertRuleInput => {
+  if (!rule)
+    throw AionError.validation('rule is required', [{ field: 'rule', message: 'is required' }]);
+  return {
+    name: rule.name,
+    expression: rule.expression,
+    forDuration: rule.forDuration,
+    severity: severityOf(rule.severity) ?? ('' as AlertRuleInput['severity']),
+    labels: rule.labels,
+    annotations: rule.annotations,
+  };
+};
+
 /** RPCs of the contract this service does not serve yet: gRPC UNIMPLEMENTED, not a fault. */
 const NOT_YET = (what: string) => async () => {
   throw new AionError('validation.method_not_allowed', `${what} is not served yet`);
@@ -81,9 +106,32 @@ export function registerObservabilityApi(server: GrpcServer, api: ObservabilityA
     },
     getSloRules: async (req) => ({ yaml: await api.slos.rules(required(req.id, 'id')) }),
     getBurnRate: NOT_YET('GetBurnRate'),
-    createAlertRule: NOT_YET('CreateAlertRule'),
-    listAlertRules: NOT_YET('ListAlertRules'),
-    deleteAlertRule: NOT_YET('DeleteAlertRule'),
+    createAlertRule: async (req) => ({
+      rule: alertRuleProto(await api.alertRules.create(ruleInput(req.rule))),
+    }),
+    getAlertRule: async (req) => ({
+      rule: alertRuleProto(await api.alertRules.get(required(req.id, 'id'))),
+    }),
+    listAlertRules: async (req) => {
+      const window = pageWindow(req.page);
+      const page = await api.alertRules.list(window);
+      return {
+        rules: page.items.map(alertRuleProto),
+        page: {
+          nextPageToken: nextPageToken(window.offset, page.items.length, page.total),
+          totalSize: BigInt(page.total),
+        },
+      };
+    },
+    updateAlertRule: async (req) => ({
+      rule: alertRuleProto(
+        await api.alertRules.update(required(req.rule?.id ?? '', 'rule.id'), ruleInput(req.rule)),
+      ),
+    }),
+    deleteAlertRule: async (req) => {
+      await api.alertRules.remove(required(req.id, 'id'));
+      return {};
+    },
     listActiveAlerts: async () => ({
       alerts: (await api.alerts.active(requireTenant().tenantId)).map((a) => ({
         fingerprint: a.fingerprint,
@@ -113,6 +161,8 @@ export function registerObservabilityApi(server: GrpcServer, api: ObservabilityA
     getBurnRate: 'platform:read',
     createAlertRule: 'observability:manage',
     listAlertRules: 'platform:read',
+    getAlertRule: 'platform:read',
+    updateAlertRule: 'observability:manage',
     deleteAlertRule: 'observability:manage',
     listActiveAlerts: 'platform:read',
     createDashboard: 'observability:manage',

@@ -76,3 +76,28 @@ export const alerts = pgTable(
     tenantIsolationPolicy('obs_alerts'),
   ],
 ).enableRLS();
+
+/** Custom alert rules; sync_status says whether Prometheus has them yet. */
+export const alertRules = pgTable(
+  'obs_alert_rules',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    name: text('name').notNull(),
+    expression: text('expression').notNull(),
+    forDuration: text('for_duration').notNull().default(''),
+    severity: text('severity').notNull(),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull(),
+    annotations: jsonb('annotations').$type<Record<string, string>>().notNull(),
+    syncStatus: text('sync_status').notNull().default('pending'),
+    syncError: text('sync_error').notNull().default(''),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('obs_alert_rules_name_idx').on(t.tenantId, t.name),
+    check('obs_alert_rules_severity_check', sql`severity in ('info','warning','critical')`),
+    check('obs_alert_rules_sync_check', sql`sync_status in ('pending','synced','failed')`),
+    tenantIsolationPolicy('obs_alert_rules'),
+  ],
+).enableRLS();
