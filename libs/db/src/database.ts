@@ -167,11 +167,20 @@ export async function inTransaction<T>(
   if (openUnit(db))
     throw new Error('a transaction apart from the open unit of work on the same database');
   const pool = (db as { $client?: unknown }).$client;
-  if (!(pool instanceof Pool))
-    return db.transaction(async (tx) => {
-      for (const statement of opening) await tx.execute(statement);
-      return fn(tx as unknown as Tx);
+  if (!(pool instanceof Pool)) {
+    let hooks: CommitHook[] = [];
+    const result = await db.transaction(async (tx) => {
+      commitHooks.set(tx, (hooks = []));
+      try {
+        for (const statement of opening) await tx.execute(statement);
+        return await fn(tx as unknown as Tx);
+      } finally {
+        commitHooks.delete(tx);
+      }
     });
+    runCommitHooks(hooks);
+    return result;
+  }
   const client = await pool.connect();
   // A connection that dies while checked out (a database restart or failover) emits 'error' on
   // the client, and pg-pool listens only while it is idle: unheard, that error ends the process.
@@ -195,6 +204,8 @@ async function transactionOn<T>(
   onBroken: (err: Error) => void,
 ): Promise<T> {
   const tx = drizzleFor(client);
+  const hooks: CommitHook[] = [];
+  commitHooks.set(tx, hooks);
   // `begin` and the opening go out without waiting, and `fn`'s first statements right behind.
   const opened = Promise.all([
     client.query('begin'),
@@ -208,9 +219,12 @@ async function transactionOn<T>(
   try {
     const result = await work;
     await opened;
+    commitHooks.delete(tx);
     await client.query('commit');
+    runCommitHooks(hooks);
     return result;
   } catch (err) {
+    commitHooks.delete(tx);
     // A failed opening is the cause of whatever failed after it.
     const cause = await opened.then(
       () => err,
@@ -219,6 +233,27 @@ async function transactionOn<T>(
     await client.query('rollback').catch(onBroken);
     throw cause;
   }
+}
+
+type CommitHook = () => void;
+// The hooks of each open transaction (a pooled connection's Drizzle instance is reused by the
+// next transaction on it, so the entry lives exactly as long as the transaction).
+const commitHooks = new WeakMap<object, CommitHook[]>();
+
+function runCommitHooks(hooks: CommitHook[]): void {
+  for (const hook of hooks) hook();
+}
+
+/**
+ * Runs `hook` right after `tx` commits, before its caller continues (never if it rolls back).
+ * Answers false when `tx` is not a transaction opened here (say, a savepoint): the caller then
+ * cannot learn of the commit this way.
+ */
+export function afterCommit(tx: DbOrTx, hook: CommitHook): boolean {
+  const hooks = commitHooks.get(tx);
+  if (!hooks) return false;
+  hooks.push(hook);
+  return true;
 }
 
 /** One connection held by `withConnection`: statements outside a transaction, or short ones. */

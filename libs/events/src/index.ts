@@ -7,4 +7,5 @@ export * from './memory-bus';
 export * from './kafka-bus';
 export * from './kafka-security';
 export * from './outbox';
+export * from './outbox-publisher';
 export * from './audit';

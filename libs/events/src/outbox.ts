@@ -13,6 +13,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import {
+  afterCommit,
   inTransaction,
   outsideUnitOfWork,
   rowsOf,
@@ -24,6 +25,7 @@ import type { Logger } from '@aion/telemetry';
 import type { EventBus } from './bus';
 import type { EventType } from './catalog';
 import { createEvent, type NewEvent, type OutgoingMessage } from './envelope';
+import { CommittedPublisher, type CommittedEvent } from './outbox-publisher';
 
 /** Lets the relay's transaction see every tenant's outbox rows; ends with the transaction. */
 const RELAY_VIEW = sql`select set_config('aion.outbox_relay', 'on', true)`;
@@ -93,11 +95,16 @@ export type BuiltEvent = ReturnType<typeof createEvent>;
  * Writes events into the outbox inside the caller's transaction, so an event exists exactly when
  * the state change it describes was committed.
  */
+/** Hears of rows a writer put in the outbox, inside the writing transaction (the relay does). */
+export interface OutboxListener {
+  written(tx: DbOrTx, events: CommittedEvent[]): void;
+}
+
 export class OutboxWriter {
   constructor(
     private readonly table: OutboxTable,
     private readonly source: string,
-    private readonly onWrite?: () => void,
+    private readonly listener?: OutboxListener,
   ) {}
 
   async add(tx: DbOrTx, ...events: Omit<NewEvent<EventType>, 'source'>[]): Promise<string[]> {
@@ -136,7 +143,10 @@ export class OutboxWriter {
       select v.event_id, v.tenant_id, v.topic, v.key, v.event_type, decode(v.value, 'base64'), v.headers
       from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(
         event_id uuid, tenant_id text, topic text, key text, event_type text, value text, headers text)`);
-    this.onWrite?.();
+    this.listener?.written(
+      tx,
+      built.map(({ envelope, message }) => ({ eventId: envelope.id, message })),
+    );
   }
 
   /**
@@ -160,7 +170,7 @@ export class OutboxWriter {
         headers: JSON.stringify(record.message.headers),
       })
       .onConflictDoNothing({ target: this.table.eventId });
-    this.onWrite?.();
+    this.listener?.written(tx, [{ eventId: record.eventId, message: record.message }]);
   }
 }
 
@@ -178,19 +188,26 @@ export interface RelayOptions {
   nudgeDelayMs?: number;
   /** Published rows older than this are deleted (default 24 h). */
   retentionMs?: number;
+  /**
+   * A poll takes only rows older than this (default 5 s): younger ones are being published by
+   * the process that committed them. A nudge, a flush, or a relay that took over take them all.
+   */
+  sweepAfterMs?: number;
   logger?: Logger;
   /** Test hook: runs after the publish, before the rows are marked (to simulate a crash there). */
   afterPublish?: (messages: OutgoingMessage[]) => void | Promise<void>;
 }
 
 /**
- * Publishes committed outbox rows and marks them. Several relays may run (replicas): a
- * transaction-scoped advisory lock lets one publish at a time, which also keeps each key's
- * events in order; the others find the lock taken and wait for their next turn. A relay that dies
- * after publishing but before its commit leaves the rows unmarked, so they are published again:
- * delivery is at least once, and consumers dedupe by event id.
+ * Publishes committed outbox rows and marks them. Rows its own process commits it publishes
+ * right after their commit (CommittedPublisher: no relay transaction, no wait); it sweeps up the
+ * rest, which a crash or a broker outage left behind. Several relays may run (replicas): a
+ * session advisory lock lets one sweep at a time, which also keeps each key's events in order;
+ * the others find the lock taken and wait for their next turn. A process that dies after
+ * publishing but before marking leaves the rows unmarked, so they are published again: delivery
+ * is at least once, and consumers dedupe by event id.
  */
-export class OutboxRelay {
+export class OutboxRelay implements OutboxListener {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private inFlight: Promise<number> | undefined;
@@ -201,9 +218,25 @@ export class OutboxRelay {
   private lastCleanup = 0;
   private readonly lockKey: number;
   private readonly tableName: string;
+  private readonly publisher: CommittedPublisher;
 
   constructor(private readonly options: RelayOptions) {
     this.tableName = getTableName(options.table);
+    const t = options.table;
+    this.publisher = new CommittedPublisher({
+      publish: (messages) => options.bus.publish(messages),
+      markPublished: (eventIds) =>
+        inTransaction(options.db, [RELAY_VIEW], async (tx) => {
+          await tx
+            .update(t)
+            .set({ publishedAt: new Date(), attempts: sql`${t.attempts} + 1` })
+            .where(inArray(t.eventId, eventIds));
+        }),
+      ...(options.afterPublish && { afterPublish: options.afterPublish }),
+      onHandOver: () => this.nudge(),
+      ...(options.batchSize && { batchSize: options.batchSize }),
+      ...(options.logger && { logger: options.logger }),
+    });
     this.lockKey = createHash('sha256')
       .update(`aion-outbox:${this.tableName}`)
       .digest()
@@ -213,12 +246,23 @@ export class OutboxRelay {
   start(): void {
     if (this.running) return;
     this.running = true;
+    // The first look takes everything: rows committed before this process started are nobody's.
+    this.nudged = true;
     this.schedule(0);
   }
 
   /**
-   * Publish soon instead of at the next poll (called after a transaction wrote events). A few
-   * milliseconds' wait gathers the events of transactions committing together into one batch.
+   * A writer put rows in the outbox inside `tx`: they are published once it commits. A
+   * transaction that cannot report its commit (a savepoint) nudges the relay instead.
+   */
+  written(tx: DbOrTx, events: CommittedEvent[]): void {
+    if (!this.running) return;
+    if (!afterCommit(tx, () => this.publisher.committed(events))) this.nudge();
+  }
+
+  /**
+   * Publish soon instead of at the next poll. A few milliseconds' wait gathers the events of
+   * transactions committing together into one batch.
    */
   nudge(): void {
     if (!this.running) return;
@@ -240,8 +284,11 @@ export class OutboxRelay {
    * broker that retries for half a minute holds a connection and the lock, never a transaction.
    * The lock ends with its connection, so a relay that dies lets the next one take over.
    */
-  publishBatch(): Promise<number> {
+  publishBatch(options: { olderThanMs?: number } = {}): Promise<number> {
     const t = this.options.table;
+    const young = options.olderThanMs
+      ? sql`${t.createdAt} < now() - make_interval(secs => ${options.olderThanMs / 1000})`
+      : undefined;
     return withConnection(this.options.db, async (connection) => {
       // The relay's cross-tenant view is switched on in the same round trip as the lock; it ends
       // with the transaction, the lock does not.
@@ -255,7 +302,7 @@ export class OutboxRelay {
         return tx
           .select()
           .from(t)
-          .where(isNull(t.publishedAt))
+          .where(and(isNull(t.publishedAt), young))
           .orderBy(asc(t.seq))
           .limit(this.options.batchSize ?? 200);
       });
@@ -313,6 +360,7 @@ export class OutboxRelay {
 
   async stop(): Promise<void> {
     this.running = false;
+    await this.publisher.stop();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.inFlight?.catch(() => 0);
@@ -333,9 +381,15 @@ export class OutboxRelay {
     this.wakeRequested = false;
     this.nudged = false;
     this.lockWasBusy = false;
+    // A poll while rows are published after commit sweeps only what is old enough to be left.
+    const everything = wasNudged || this.publisher.relayOnly;
+    const announcements = this.publisher.announcements;
     try {
-      this.inFlight = this.publishBatch();
+      this.inFlight = this.publishBatch(
+        everything ? {} : { olderThanMs: this.options.sweepAfterMs ?? 5_000 },
+      );
       published = await this.inFlight;
+      if (everything && published === 0 && !this.lockWasBusy) this.publisher.resume(announcements);
       await this.cleanupIfDue();
     } catch (err) {
       failed = true;

@@ -107,7 +107,7 @@ export function defineService<C extends BaseServiceConfig>(spec: ServiceSpec<C>)
           ...(spec.outboxPollIntervalMs ? { pollIntervalMs: spec.outboxPollIntervalMs } : {}),
         });
         ctx.outbox = {
-          writer: new OutboxWriter(spec.outbox, `aion/${service}`, () => relay.nudge()),
+          writer: new OutboxWriter(spec.outbox, `aion/${service}`, relay),
           relay,
         };
         workers.push({

@@ -299,3 +299,117 @@ describe('transactional outbox', () => {
     ).rejects.toThrow();
   });
 });
+
+describe('publish after commit', () => {
+  const recordingBus = () => {
+    const published: OutgoingMessage[] = [];
+    const bus: EventBus = {
+      publish: async (messages) => void published.push(...messages),
+      subscribe: () => Promise.reject(new Error('not a consumer')),
+      ensureTopics: async () => undefined,
+      ping: async () => undefined,
+      close: async () => undefined,
+    };
+    return { bus, published };
+  };
+
+  it("sends a commit's events right after the commit, without a relay batch, and nothing of a rollback", async () => {
+    const { bus, published } = recordingBus();
+    // Polls never come and nobody nudges: only the publish after commit can send the rows.
+    const relay = new OutboxRelay({ db: database.db, table: outbox, bus, pollIntervalMs: 600_000 });
+    relay.start(); // its first look takes what earlier tests left
+    await eventually(async () => (await relay.pendingCount()) === 0, 20_000);
+    const direct = new OutboxWriter(outbox, 'aion/test', relay);
+    const orderId = uniqueName('direct');
+    const ids = (messages: OutgoingMessage[]) => messages.map((m) => decodeEnvelope(m.value).id);
+    const eventId = await runWithTenant(
+      { tenantId: 'tenant-a', subject: 'test', roles: [], requestId: orderId },
+      () =>
+        withTenant(database.db, 'tenant-a', async (tx) => {
+          const [id] = await direct.add(tx, {
+            type: 'task.state_changed',
+            key: orderId,
+            payload: { taskId: orderId, fromStatus: TaskStatus.QUEUED, toStatus: TaskStatus.OK },
+          });
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          // Not before the commit: the transaction could still roll back.
+          expect(ids(published)).not.toContain(id);
+          return id!;
+        }),
+    );
+    await eventually(() => ids(published).includes(eventId), 5_000);
+    await eventually(async () => (await relay.pendingCount()) === 0, 5_000);
+
+    const rolledBack = uniqueName('rolled-back');
+    await expect(
+      withTenant(database.db, 'tenant-a', async (tx) => {
+        await direct.add(tx, {
+          type: 'task.state_changed',
+          key: rolledBack,
+          tenantId: 'tenant-a',
+          payload: { taskId: rolledBack },
+        });
+        throw new Error('business rule failed');
+      }),
+    ).rejects.toThrow('business rule failed');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(published.filter((m) => m.key === rolledBack)).toEqual([]);
+    await relay.stop();
+  });
+
+  it.each(['publish', 'mark'])(
+    'loses nothing when the committing process is killed before the %s: another replica sweeps the row up, processed once',
+    async (crashAt) => {
+      const groupId = uniqueName(`swept-${crashAt}`);
+      const deliveries: string[] = [];
+      const consumer = await dedupingConsumer(groupId, deliveries);
+      // Another replica, already running: its polls sweep rows older than 300 ms.
+      const replica = new OutboxRelay({
+        db: database.db,
+        table: outbox,
+        bus: newBus(),
+        pollIntervalMs: 100,
+        sweepAfterMs: 300,
+      });
+      replica.start();
+      await eventually(async () => (await replica.pendingCount()) === 0, 20_000);
+
+      const orderId = uniqueName(`crash-${crashAt}`);
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', path.join(__dirname, 'crashing-publisher.ts')],
+        {
+          cwd: repoRoot,
+          env: {
+            ...process.env,
+            NODE_OPTIONS: '',
+            TEST_APP_URL: testDb.appUrl,
+            TEST_CRASH_AT: crashAt,
+            TEST_ORDER_ID: orderId,
+          },
+          stdio: ['ignore', 'ignore', 'inherit'],
+        },
+      );
+      const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
+        child.on('exit', (_code, sig) => resolve(sig)),
+      );
+      expect(signal).toBe('SIGKILL');
+      const [row] = await testDb.queryAsOwner<{ event_id: string }>(
+        'select event_id from tst_outbox where key = $1',
+        [orderId],
+      );
+      expect(row).toBeDefined();
+      const eventId = row!.event_id;
+
+      await eventually(() => deliveries.includes(eventId), 45_000);
+      await eventually(async () => (await replica.pendingCount()) === 0, 20_000);
+      // Killed before the mark, the event reached the broker twice; the consumer acted once.
+      if (crashAt === 'mark')
+        await eventually(() => deliveries.filter((id) => id === eventId).length === 2, 30_000);
+      expect(await effectCount('tenant-a', eventId)).toBe(1);
+      await replica.stop();
+      await consumer.stop();
+    },
+    120_000,
+  );
+});

@@ -1,0 +1,117 @@
+import type { Logger } from '@aion/telemetry';
+import type { OutgoingMessage } from './envelope';
+
+/** One committed outbox row, as its writer built it. */
+export interface CommittedEvent {
+  eventId: string;
+  message: OutgoingMessage;
+}
+
+export interface CommittedPublisherOptions {
+  publish: (messages: OutgoingMessage[]) => Promise<void>;
+  /** Marks the rows published (one statement); a failure leaves them to the relay's sweep. */
+  markPublished: (eventIds: string[]) => Promise<void>;
+  /** Test hook: after the publish, before the mark (a crash there). */
+  afterPublish?: (messages: OutgoingMessage[]) => void | Promise<void>;
+  /** Called when the publisher gives its queue up to the relay (see `handOver`). */
+  onHandOver: () => void;
+  batchSize?: number;
+  /** Events waiting before the publisher gives up and hands everything to the relay. */
+  maxQueued?: number;
+  logger?: Logger;
+}
+
+/**
+ * Publish after commit: the process that committed outbox rows sends them to the broker right
+ * away, in commit order, and marks them in one statement; the relay only sweeps up rows a crash
+ * left behind. A task's writes are sequential (the next one starts after the previous commit),
+ * so commit order is each key's order. While the broker fails, the queue waits and retries in
+ * order; if it grows past `maxQueued` the publisher empties it and stops (`handedOver`): the
+ * rows are in the outbox, and the relay publishes everything in `seq` order until it finds the
+ * outbox empty, then calls `resume`.
+ */
+export class CommittedPublisher {
+  private queue: CommittedEvent[] = [];
+  private draining: Promise<void> | undefined;
+  private stopped = false;
+  private handedOver = false;
+  /** Commits announced while handed over: the relay resumes only after a quiet empty sweep. */
+  private announcedWhileHandedOver = 0;
+
+  constructor(private readonly options: CommittedPublisherOptions) {}
+
+  /** Rows that just committed, in their commit order. */
+  committed(events: CommittedEvent[]): void {
+    if (events.length === 0) return;
+    if (this.stopped || this.handedOver) {
+      this.announcedWhileHandedOver++;
+      this.options.onHandOver();
+      return;
+    }
+    this.queue.push(...events);
+    if (this.queue.length > (this.options.maxQueued ?? 10_000)) return this.handOver();
+    this.draining ??= this.drain().finally(() => (this.draining = undefined));
+  }
+
+  /** Whether rows are left to the relay alone (stopped, or handed over after a long outage). */
+  get relayOnly(): boolean {
+    return this.stopped || this.handedOver;
+  }
+
+  /** A counter the relay reads before and after an empty sweep (see `resume`). */
+  get announcements(): number {
+    return this.announcedWhileHandedOver;
+  }
+
+  /**
+   * The relay found the outbox empty, and no commit was announced since it looked
+   * (`announcementsBefore`): every row is published, so publishing after commit is safe again.
+   */
+  resume(announcementsBefore: number): void {
+    if (!this.stopped && this.handedOver && announcementsBefore === this.announcedWhileHandedOver)
+      this.handedOver = false;
+  }
+
+  /** Stops publishing; what is still queued stays in the outbox for the relay's flush. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.draining;
+    this.queue = [];
+  }
+
+  private handOver(): void {
+    this.handedOver = true;
+    this.queue = [];
+    this.options.logger?.warn('outbox: publishing after commit paused; the relay takes over');
+    this.options.onHandOver();
+  }
+
+  private async drain(): Promise<void> {
+    let failures = 0;
+    while (this.queue.length > 0 && !this.stopped && !this.handedOver) {
+      const batch = this.queue.slice(0, this.options.batchSize ?? 500);
+      const messages = batch.map((e) => e.message);
+      try {
+        await this.options.publish(messages);
+      } catch (err) {
+        // Kept at the head of the queue: nothing behind it may overtake it.
+        failures++;
+        this.options.logger?.warn('outbox: publish after commit failed; retrying', {
+          attempt: failures,
+          reason: err instanceof Error ? err.message : String(err),
+        });
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** failures)));
+        continue;
+      }
+      failures = 0;
+      this.queue.splice(0, batch.length);
+      await this.options.afterPublish?.(messages);
+      // A failed mark publishes them again later (the sweep): at least once, as ever.
+      await this.options.markPublished(batch.map((e) => e.eventId)).catch((err: unknown) =>
+        this.options.logger?.warn('outbox: could not mark published rows', {
+          reason: err instanceof Error ? err.message : String(err),
+        }),
+      );
+    }
+  }
+}
