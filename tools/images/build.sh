@@ -83,9 +83,9 @@ key="$(
   {
     echo "tag=$tag epoch=$SOURCE_DATE_EPOCH node=$NODE_VERSION $NODE_INTEGRITY"
     echo "$debian"
-    umoci --version; mmdebstrap --version; tar --version | head -1; sha256sum "$repo/tools/images/build.sh"
+    umoci --version; mmdebstrap --version; tar --version | head -1; sha256sum < "$repo/tools/images/build.sh"
     # What npm installed (its hidden lockfile), since the bundles inline it.
-    sha256sum "$repo/node_modules/.package-lock.json"
+    sha256sum < "$repo/node_modules/.package-lock.json"
     # Everything the bundles are made of: the commit's tree, or the working tree's files.
     if [ -n "$commit" ]; then
       echo "tree $(git rev-parse "$sha^{tree}")"
