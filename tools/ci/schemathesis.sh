@@ -18,14 +18,20 @@ fi
 # Free ports for every service, so the run never meets another Aion on this machine.
 read -r -a ports <<<"$(node -e '
 const net = require("net");
-const take = () => new Promise((ok) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => ok(p)); }); });
-(async () => { const out = []; for (let i = 0; i < 13; i++) out.push(await take()); console.log(out.join(" ")); })();
+// All held open until every one is taken: a port closed at once may be handed out again.
+const take = () => new Promise((ok) => { const s = net.createServer().listen(0, "127.0.0.1", () => ok(s)); });
+(async () => { const held = []; for (let i = 0; i < 14; i++) held.push(await take()); console.log(held.map((s) => s.address().port).join(" ")); held.forEach((s) => s.close()); })();
 ')"
 services=(GATEWAY ORCHESTRATOR SOVEREIGN PIPELINE OBSERVABILITY MODULE_HOST)
 for i in "${!services[@]}"; do
   export "AION_${services[$i]}_HTTP_PORT=${ports[$((2 * i))]}" "AION_${services[$i]}_GRPC_PORT=${ports[$((2 * i + 1))]}"
 done
 export AION_GATEWAY_OPS_PORT="${ports[12]}"
+# A real Alertmanager (Debian's, from tools/infra/install.sh) for GET /alerts/active, notifying
+# the observability service's webhook.
+alertmanager_port="${ports[13]}"
+export AION_OBSERVABILITY_ALERTMANAGER_URL="http://127.0.0.1:$alertmanager_port"
+export AION_OBSERVABILITY_WEBHOOK_TOKEN="$(node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))')"
 export AION_GATEWAY_ORCHESTRATOR_ADDRESS="127.0.0.1:$AION_ORCHESTRATOR_GRPC_PORT"
 export AION_GATEWAY_SOVEREIGN_ADDRESS="127.0.0.1:$AION_SOVEREIGN_GRPC_PORT"
 export AION_GATEWAY_OBSERVABILITY_ADDRESS="127.0.0.1:$AION_OBSERVABILITY_GRPC_PORT"
@@ -40,9 +46,28 @@ base="http://127.0.0.1:$AION_GATEWAY_HTTP_PORT"
 ops="http://127.0.0.1:$AION_GATEWAY_OPS_PORT"
 
 log="$(mktemp)"
+am_dir="$(mktemp -d)"
+cat >"$am_dir/alertmanager.yml" <<YAML
+route: { receiver: aion, group_by: ['...'], group_wait: 1s, group_interval: 1s, repeat_interval: 1h }
+receivers:
+  - name: aion
+    webhook_configs:
+      - url: http://127.0.0.1:$AION_OBSERVABILITY_HTTP_PORT/v1/alertmanager/webhook
+        send_resolved: true
+        http_config: { authorization: { type: Bearer, credentials: $AION_OBSERVABILITY_WEBHOOK_TOKEN } }
+YAML
+prometheus-alertmanager --config.file="$am_dir/alertmanager.yml" --storage.path="$am_dir/data" \
+  --web.listen-address="127.0.0.1:$alertmanager_port" --cluster.listen-address= >"$am_dir/log" 2>&1 &
+alertmanager=$!
 setsid npx tsx tools/launcher/start-embedded.ts >"$log" 2>&1 &
 platform=$!
-stop() { kill -TERM -- "-$platform" 2>/dev/null || true; wait "$platform" 2>/dev/null || true; rm -f "$log"; }
+stop() {
+  kill -TERM -- "-$platform" 2>/dev/null || true
+  wait "$platform" 2>/dev/null || true
+  kill -TERM "$alertmanager" 2>/dev/null || true
+  wait "$alertmanager" 2>/dev/null || true
+  rm -rf "$log" "$am_dir"
+}
 trap stop EXIT
 for _ in $(seq 1 120); do
   curl -sf "$ops/readyz" >/dev/null && break
@@ -50,6 +75,11 @@ for _ in $(seq 1 120); do
   sleep 1
 done
 curl -sf "$ops/readyz" >/dev/null || { tail -50 "$log"; echo "[schemathesis] /readyz never answered" >&2; exit 1; }
+curl -sf "$AION_OBSERVABILITY_ALERTMANAGER_URL/-/ready" >/dev/null || {
+  cat "$am_dir/log"
+  echo "[schemathesis] Alertmanager is not ready" >&2
+  exit 1
+}
 
 echo "[schemathesis] $base/openapi.json, all checks"
 SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$PWD/tools/ci/schemathesis" \

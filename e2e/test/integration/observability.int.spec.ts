@@ -176,6 +176,44 @@ describe('SLOs through the gateway', () => {
     expect((await call('GET', `${SLOS}/${id}/rules`, admin)).status).toBe(404);
   });
 
+  it('creates custom alert rules and refuses unparsable PromQL with every problem listed', async () => {
+    const RULES = '/api/v1/observability/alert-rules';
+    const created = await call('POST', RULES, BOOTSTRAP, {
+      name: 'GatewayErrors',
+      expression: 'sum(rate(aion_http_requests_total{status=~"5.."}[5m])) > 1',
+      for: '5m',
+      severity: 'warning',
+      annotations: { summary: 'The gateway answers 5xx' },
+    });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ for: '5m', severity: 'warning', sync_status: 'pending' });
+    const bad = await call('POST', RULES, BOOTSTRAP, {
+      name: 'Broken',
+      expression: 'rate(aion_http_requests_total) >',
+      for: '5 minutes',
+      severity: 'warning',
+      labels: { tenant_id: 'someone-else' },
+    });
+    expect(bad.status).toBe(400);
+    expect((bad.json['details'] as { field: string }[]).map((d) => d.field).sort()).toEqual([
+      'for',
+      'labels.tenant_id',
+    ]);
+    const unparsable = await call('POST', RULES, BOOTSTRAP, {
+      name: 'Broken',
+      expression: 'rate(aion_http_requests_total) >',
+      severity: 'warning',
+    });
+    expect(unparsable.status).toBe(400);
+    expect(unparsable.json['details']).toEqual([
+      expect.objectContaining({ field: 'expression', message: 'syntax error at character 33' }),
+    ]);
+    const listed = await call('GET', RULES, await token(tenant, 'observer'));
+    expect((listed.json['data'] as { name: string }[]).map((r) => r.name)).toEqual([
+      'GatewayErrors',
+    ]);
+  });
+
   it('answers 503 for active alerts while Alertmanager is unreachable, 401 without credentials', async () => {
     const observer = await token(tenant, 'observer');
     const active = await call('GET', '/api/v1/observability/alerts/active', observer);

@@ -6,12 +6,17 @@ it with the same body replays the first answer. Schemathesis draws header values
 pool and reuses them across requests, which is a client bug, not a server one. This hook gives
 every well-formed key a fresh value, as a real client would; keys that break the documented
 pattern are left alone so that negative testing still sees them refused.
+
+PromQL: an alert rule's expression is documented as format `promql`, which no JSON Schema can
+state; the service checks it with Prometheus's grammar. Valid expressions over Aion's metrics
+are drawn for it, so positive cases are positive; negative cases still send arbitrary text.
 """
 
 import re
 import uuid
 
 import schemathesis
+from hypothesis import strategies as st
 
 WELL_FORMED_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
@@ -23,3 +28,14 @@ def before_call(ctx, case, **kwargs):
         value = headers[name]
         if name.lower() == "idempotency-key" and isinstance(value, str) and WELL_FORMED_KEY.fullmatch(value):
             headers[name] = str(uuid.uuid4())
+
+
+_METRICS = st.sampled_from(
+    ["aion_http_requests_total", "aion_grpc_server_handled_total", "aion_kafka_consumer_messages_total"]
+)
+_PROMQL = st.one_of(
+    st.builds(lambda m, w, t: f"sum(rate({m}[{w}])) > {t}", _METRICS, st.sampled_from(["1m", "5m", "1h"]), st.integers(0, 1000)),
+    st.builds(lambda m, v: f'{m}{{service="gateway"}} == {v}', _METRICS, st.integers(0, 10)),
+    st.just("aion_dependency_up == 0"),
+)
+schemathesis.openapi.format("promql", _PROMQL)

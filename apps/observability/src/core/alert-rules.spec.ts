@@ -69,6 +69,16 @@ describe('validateAlertRule', () => {
     ]);
   });
 
+  it('allows line breaks in annotations, no control characters in labels', () => {
+    expect(
+      validateAlertRule(input({ annotations: { description: 'a\n\tb' } })).annotations,
+    ).toEqual({ description: 'a\n\tb' });
+    expect(fieldsOf({ labels: { team: 'a\nb' }, annotations: { x: '\u0085' } }).sort()).toEqual([
+      'annotations.x',
+      'labels.team',
+    ]);
+  });
+
   it('points SLO burn-rate references to the SLO', () => {
     expect(fieldsOf({ expression: 'slo:6f1c0b7e' })).toEqual(['expression']);
   });

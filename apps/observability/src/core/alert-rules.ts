@@ -1,5 +1,6 @@
 import { AionError } from '@aion/errors';
 import { promqlProblems } from './promql';
+import { CONTROL } from './slo-spec';
 import type { Page, PageWindow } from './model';
 
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;
@@ -37,7 +38,7 @@ export interface AlertRuleStore {
 const ALERT_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]{0,199}$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,99}$/;
 /** Prometheus durations, largest unit first: 90s, 1h30m, 2d. */
-const DURATION = /^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$/;
+const DURATION = /^(\d{1,4}y)?(\d{1,4}w)?(\d{1,4}d)?(\d{1,4}h)?(\d{1,4}m)?(\d{1,4}s)?(\d{1,4}ms)?$/;
 /** Set by the service on every rule: a rule may not set them itself. */
 export const RESERVED_LABELS = ['tenant_id', 'severity', 'alertname', 'aion_alert_rule_id'];
 const MAX_LABELS = 20;
@@ -52,23 +53,31 @@ export function validateAlertRule(input: AlertRuleInput): AlertRuleInput {
     problem('expression', "an SLO's burn-rate alerts come with the SLO (GET /slos/{id}/rules)");
   else if (input.expression.length > 10_000) problem('expression', 'at most 10000 characters');
   else for (const p of promqlProblems(input.expression)) problem('expression', p);
-  if (input.forDuration && (!DURATION.test(input.forDuration) || input.forDuration === '0'))
+  if (input.forDuration && !DURATION.test(input.forDuration))
     problem('for', 'a Prometheus duration such as 5m or 1h30m');
   if (!(SEVERITIES as readonly string[]).includes(input.severity))
     problem('severity', `one of ${SEVERITIES.join(', ')}`);
-  const checkMap = (field: string, map: Record<string, string>, reserved: readonly string[]) => {
+  // Annotations may hold tabs and line breaks (a description); nothing else that is a control.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  const ANNOTATION_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+  const checkMap = (
+    field: string,
+    map: Record<string, string>,
+    reserved: readonly string[],
+    control: RegExp,
+  ) => {
     const entries = Object.entries(map);
     if (entries.length > MAX_LABELS) problem(field, `at most ${MAX_LABELS}`);
     for (const [name, value] of entries) {
       if (!LABEL_NAME.test(name) || name.startsWith('__'))
         problem(`${field}.${name}`, 'a label name: letters, digits and _, not starting with __');
       else if (reserved.includes(name)) problem(`${field}.${name}`, 'is set by Aion');
-      if (value.length > 1000 || value.includes('\u0000'))
-        problem(`${field}.${name}`, 'at most 1000 characters, none of them U+0000');
+      if (value.length > 1000 || control.test(value))
+        problem(`${field}.${name}`, 'at most 1000 characters, no control characters');
     }
   };
-  checkMap('labels', input.labels, RESERVED_LABELS);
-  checkMap('annotations', input.annotations, []);
+  checkMap('labels', input.labels, RESERVED_LABELS, CONTROL);
+  checkMap('annotations', input.annotations, [], ANNOTATION_CONTROL);
   if (problems.length)
     throw AionError.validation(
       `the alert rule is invalid: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,

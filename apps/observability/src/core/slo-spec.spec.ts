@@ -45,6 +45,20 @@ describe('resolveSlo', () => {
     );
   });
 
+  it('negates an equality fault matcher as != (Kafka consumers: dead letters are faults)', () => {
+    const slo = resolveSlo(
+      input({ service: 'data-pipeline', metric: 'aion_kafka_consumer_messages_total' }),
+    );
+    expect(slo.goodSelector).toBe(
+      'aion_kafka_consumer_messages_total{service="data-pipeline",outcome!="dead_lettered"}',
+    );
+  });
+
+  it('refuses control characters in label values (a rule file cannot carry them)', () => {
+    expect(problemsOf({ matchers: { route: 'a\u0080b' } })).toEqual(['sli.matchers.route']);
+    expect(problemsOf({ matchers: { route: 'a\nb' } })).toEqual(['sli.matchers.route']);
+  });
+
   it('counts a latency SLI by the bucket at its threshold, with matchers sorted and quoted', () => {
     const slo = resolveSlo(
       input({

@@ -34,7 +34,11 @@ const quote = (value: string) => JSON.stringify(value);
 /** `{a="x",b!~"y"}` from matchers already written as `label<op>"value"`. */
 const braces = (parts: string[]) => `{${parts.join(',')}}`;
 /** `="x"` -> `!="x"`, `=~"x"` -> `!~"x"`. */
-const negate = (matcher: string) => `!${matcher.slice(1)}`;
+const negate = (matcher: string) =>
+  matcher.startsWith('=~') ? `!~${matcher.slice(2)}` : `!=${matcher.slice(1)}`;
+/** Control characters: a rule file (YAML) cannot carry all of them, and no label value needs one. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+export const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 interface Problem {
   field: string;
@@ -102,8 +106,11 @@ export function resolveSlo(input: SloInput): ResolvedSlo {
       );
     else if (sli !== 'latency' && label === metric?.outcome?.label)
       problem(`sli.matchers.${label}`, `the ${sli} SLI decides by ${label} itself`);
-    if (typeof value !== 'string' || value.length > 200 || value.includes('\u0000'))
-      problem(`sli.matchers.${label}`, 'a label value of at most 200 characters, none U+0000');
+    if (typeof value !== 'string' || value.length > 200 || CONTROL.test(value))
+      problem(
+        `sli.matchers.${label}`,
+        'a label value of at most 200 characters, no control characters',
+      );
   }
 
   if (problems.length || !service || !sli || !metric)

@@ -1,7 +1,7 @@
 import * as z from 'zod/v4';
 import { timestampDate, type Timestamp as WireTimestamp } from '@bufbuild/protobuf/wkt';
 import { SERVICE_PREFIXES } from '@aion/config';
-import { SliKind, type ObservabilityService } from '@aion/contracts';
+import { AlertSeverity, SliKind, type ObservabilityService } from '@aion/contracts';
 import type { ClientOf } from '@aion/grpc';
 import { EMITTED_METRICS } from '@aion/telemetry';
 import { collectionRoutes } from '../routing/collection';
@@ -11,6 +11,7 @@ import { page, pageRequest } from './sovereign-json';
 
 export type ObservabilityClient = ClientOf<typeof ObservabilityService>;
 type SloMessage = NonNullable<Awaited<ReturnType<ObservabilityClient['getSlo']>>['slo']>;
+type RuleMessage = NonNullable<Awaited<ReturnType<ObservabilityClient['getAlertRule']>>['rule']>;
 
 const BASE = '/api/v1/observability';
 const SERVICES = Object.keys(SERVICE_PREFIXES) as [string, ...string[]];
@@ -27,7 +28,9 @@ const ThresholdMs = z
   .union(THRESHOLDS_MS.map((ms) => z.literal(ms)) as unknown as [z.ZodLiteral<number>])
   .describe('A request is good when it took at most this long (a bucket bound of the histogram)');
 const CountedSli = z.enum(['availability', 'error_rate']);
-const LabelValue = z.string().max(200);
+/** No control characters: a rule file (YAML) cannot carry all of them. */
+const NO_CONTROL = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$';
+const LabelValue = z.string().max(200).regex(new RegExp(NO_CONTROL));
 
 const ofKind = (kind: 'counter' | 'histogram') =>
   METRICS.filter(([, m]) => m.kind === kind).map(([name]) => name);
@@ -102,6 +105,109 @@ const Slo = z.object({
   updated_at: Timestamp.nullable(),
 });
 
+const LabelName = /^(?!__)[a-zA-Z_][a-zA-Z0-9_]{0,99}$/;
+/** Labels Aion sets on every custom rule's alerts itself. */
+const FreeLabelName =
+  /^(?!__|tenant_id$|severity$|alertname$|aion_alert_rule_id$)[a-zA-Z_][a-zA-Z0-9_]{0,99}$/;
+const RuleLabelValue = z.string().max(1000).regex(new RegExp(NO_CONTROL));
+/** Annotations may hold tabs and line breaks. */
+const ANNOTATION_TEXT = '^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$';
+const AnnotationValue = z.string().max(1000).regex(new RegExp(ANNOTATION_TEXT));
+
+/**
+ * A custom alert rule. The expression is PromQL, checked by the service with Prometheus's
+ * grammar (format `promql`: the contract run draws valid expressions for it).
+ */
+const AlertRuleRequest = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]{0,199}$/)
+    .describe('A Prometheus alert name'),
+  expression: z
+    .string()
+    .min(1)
+    .max(10_000)
+    .meta({ openapi: { type: 'string', format: 'promql', minLength: 1, maxLength: 10_000 } })
+    .describe('PromQL; the alert fires for every series it returns'),
+  for: z
+    .string()
+    .regex(/^(\d{1,4}y)?(\d{1,4}w)?(\d{1,4}d)?(\d{1,4}h)?(\d{1,4}m)?(\d{1,4}s)?(\d{1,4}ms)?$/)
+    .default('')
+    .describe("How long the condition must hold before the alert fires, e.g. 5m; '' for at once"),
+  severity: z.enum(['info', 'warning', 'critical']),
+  labels: z
+    .record(z.string().regex(FreeLabelName), RuleLabelValue)
+    .refine((m) => Object.keys(m).length <= 20, 'at most 20')
+    .meta({
+      openapi: {
+        type: 'object',
+        maxProperties: 20,
+        propertyNames: { pattern: FreeLabelName.source },
+        additionalProperties: { type: 'string', maxLength: 1000, pattern: NO_CONTROL },
+      },
+    })
+    .default({})
+    .describe('Extra alert labels (tenant_id, severity and the rule id are set by Aion)'),
+  annotations: z
+    .record(z.string().regex(LabelName), AnnotationValue)
+    .refine((m) => Object.keys(m).length <= 20, 'at most 20')
+    .meta({
+      openapi: {
+        type: 'object',
+        maxProperties: 20,
+        propertyNames: { pattern: LabelName.source },
+        additionalProperties: { type: 'string', maxLength: 1000, pattern: ANNOTATION_TEXT },
+      },
+    })
+    .default({})
+    .describe('summary, description, runbook_url ...'),
+});
+
+const AlertRule = z.object({
+  id: Uuid,
+  name: z.string(),
+  expression: z.string(),
+  for: z.string(),
+  severity: z.enum(['info', 'warning', 'critical']),
+  labels: z.record(z.string(), z.string()),
+  annotations: z.record(z.string(), z.string()),
+  sync_status: z
+    .enum(['pending', 'synced', 'failed'])
+    .describe('pending until Prometheus loads the rule'),
+  sync_error: z.string().nullable(),
+  created_at: Timestamp.nullable(),
+  updated_at: Timestamp.nullable(),
+});
+
+const SEVERITIES = {
+  info: AlertSeverity.INFO,
+  warning: AlertSeverity.WARNING,
+  critical: AlertSeverity.CRITICAL,
+};
+const ruleMessage = (b: z.output<typeof AlertRuleRequest>, id = '') => ({
+  id,
+  name: b.name,
+  expression: b.expression,
+  forDuration: b.for,
+  severity: SEVERITIES[b.severity],
+  labels: b.labels,
+  annotations: b.annotations,
+});
+const ruleJson = (r: RuleMessage | undefined): z.input<typeof AlertRule> => ({
+  id: r?.id ?? '',
+  name: r?.name ?? '',
+  expression: r?.expression ?? '',
+  for: r?.forDuration ?? '',
+  severity: (Object.entries(SEVERITIES).find(([, n]) => n === r?.severity)?.[0] ??
+    'warning') as keyof typeof SEVERITIES,
+  labels: r?.labels ?? {},
+  annotations: r?.annotations ?? {},
+  sync_status: (r?.syncStatus || 'pending') as 'pending' | 'synced' | 'failed',
+  sync_error: r?.syncError || null,
+  created_at: iso(r?.createdAt),
+  updated_at: iso(r?.updatedAt),
+});
+
 /** A Prometheus rule file, as the YAML reads. */
 const RuleFile = z.object({
   groups: z.array(
@@ -156,7 +262,7 @@ const sloJson = (s: SloMessage | undefined): z.input<typeof Slo> => {
   };
 };
 
-/** /api/v1/observability: SLOs and the Prometheus rules generated from them. */
+/** /api/v1/observability: SLOs and their generated rules, custom alert rules, active alerts. */
 export function observabilityRoutes(obs: ObservabilityClient, requestTimeoutMs: number): Route[] {
   const o = { deadlineMs: requestTimeoutMs };
   const tag = 'observability';
@@ -184,6 +290,29 @@ export function observabilityRoutes(obs: ObservabilityClient, requestTimeoutMs: 
       replace: async (id, body) =>
         sloJson((await obs.updateSlo({ slo: sloMessage(body, id) }, o)).slo),
       remove: async (id) => void (await obs.deleteSlo({ id }, o)),
+    }),
+    ...collectionRoutes({
+      path: `${BASE}/alert-rules`,
+      kind: 'AlertRule',
+      noun: 'alert rule',
+      tag,
+      read,
+      manage: 'observability:manage',
+      id: IdPath,
+      query: PageQuery,
+      body: AlertRuleRequest,
+      item: AlertRule,
+      conflicts: [409],
+      async list(query) {
+        const r = await obs.listAlertRules(pageRequest(query), o);
+        return { data: r.rules.map(ruleJson), ...page(r.page) };
+      },
+      create: async (body) =>
+        ruleJson((await obs.createAlertRule({ rule: ruleMessage(body) }, o)).rule),
+      get: async (id) => ruleJson((await obs.getAlertRule({ id }, o)).rule),
+      replace: async (id, body) =>
+        ruleJson((await obs.updateAlertRule({ rule: ruleMessage(body, id) }, o)).rule),
+      remove: async (id) => void (await obs.deleteAlertRule({ id }, o)),
     }),
     route({
       method: 'get',
