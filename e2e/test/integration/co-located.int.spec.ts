@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -11,8 +12,10 @@ import {
   migrateTestDatabase,
   sampleModule,
   startOpenAiTestServer,
+  startPrivateRedis,
   uniqueName,
   type OpenAiTestServer,
+  type PrivateRedis,
   type TestDatabase,
 } from '@aion/testing';
 import { LOCAL_SUMMARIZE_ENGINE, SUMMARY_SOURCE_TEXT } from '../support/fixtures';
@@ -26,6 +29,9 @@ const BOOTSTRAP = 'e2e-colocated-bootstrap-key-0123456789abcdef';
 
 let db: TestDatabase;
 let llm: OpenAiTestServer;
+// Its own Redis, so that every command it counts is this process's.
+let redis: PrivateRedis;
+let serviceMetrics: string[] = [];
 let child: ChildProcess;
 let dir: string;
 let gateway: string;
@@ -37,6 +43,7 @@ beforeAll(async () => {
   db = await createTestDatabase('colocated');
   migrateTestDatabase(db);
   llm = await startOpenAiTestServer({ reply: 'one two three' });
+  redis = await startPrivateRedis();
   dir = mkdtempSync(path.join(os.tmpdir(), 'aion-colocated-'));
   const engines = path.join(dir, 'engines.yaml');
   writeFileSync(
@@ -51,6 +58,7 @@ beforeAll(async () => {
       PATH: process.env['PATH'],
       HOME: process.env['HOME'],
       ...distributedEnv(db, randomBytes(24).toString('hex')),
+      REDIS_URL: redis.url,
       AION_BOOTSTRAP_ADMIN_KEY: BOOTSTRAP,
       AION_BOOTSTRAP_TENANT: uniqueName('tenant'),
       AION_GATEWAY_HTTP_PORT: String(gwHttp),
@@ -86,6 +94,12 @@ beforeAll(async () => {
   gateway = `http://127.0.0.1:${gwHttp}`;
   ops = `http://127.0.0.1:${gwOps}`;
   orchestratorMetrics = `http://127.0.0.1:${orcHttp}/metrics`;
+  serviceMetrics = [
+    `${ops}/metrics`,
+    orchestratorMetrics,
+    `http://127.0.0.1:${sovHttp}/metrics`,
+    `http://127.0.0.1:${mhHttp}/metrics`,
+  ];
   for (let i = 0; ; i++) {
     const ready = await fetch(`${ops}/readyz`).then(
       (r) => r.ok,
@@ -105,6 +119,7 @@ afterAll(async () => {
     await exited;
   }
   await llm?.close();
+  await redis?.close();
   await db?.drop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -178,4 +193,123 @@ describe('the co-located profile on PostgreSQL, Redis and Kafka', () => {
     expect(gatewayCalls['network'] ?? 0).toBe(0);
     expect(orchestratorCalls['network'] ?? 0).toBe(0);
   });
+});
+
+/** The aion_db_*_total counters, summed over the process's services. */
+async function databaseCounts(): Promise<
+  Record<'statements' | 'round_trips' | 'transactions', number>
+> {
+  const sums = { statements: 0, round_trips: 0, transactions: 0 };
+  for (const url of serviceMetrics) {
+    const text = await (await fetch(url)).text();
+    for (const [, name, value] of text.matchAll(
+      /^aion_db_(statements|round_trips|transactions)_total\{[^}]*\} (\d+)/gm,
+    ))
+      sums[name as keyof typeof sums] += Number(value);
+  }
+  return sums;
+}
+
+/**
+ * Commands clients sent the private Redis, by command (what a script runs inside Redis is not a
+ * call; nor is the test's own bookkeeping), watched with MONITOR.
+ */
+async function watchRedis(url: string) {
+  const client = new Redis(url);
+  const monitor = await client.monitor();
+  const calls: Record<string, number> = {};
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    const command = String(args[0]).toLowerCase();
+    if (source === 'lua' || /^(info|ping|config|client|hello|select)$/.test(command)) return;
+    calls[command] = (calls[command] ?? 0) + 1;
+  });
+  return {
+    calls: () => ({ ...calls }),
+    close: async () => {
+      monitor.disconnect();
+      client.disconnect();
+    },
+  };
+}
+
+const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+
+/**
+ * What one request costs the database and Redis, counted: `n` requests one after another (no
+ * batching helps them), less what the process does meanwhile by itself (outbox sweeps, leases),
+ * measured over an idle spell first and taken off pro rata.
+ */
+async function costPerRequest(
+  redisCalls: () => Record<string, number>,
+  n: number,
+  request: () => Promise<void>,
+) {
+  const counts = async () => {
+    const redis = redisCalls();
+    const named = Object.fromEntries(Object.entries(redis).map(([k, v]) => [`redis ${k}`, v]));
+    return { ...(await databaseCounts()), redis: total(redis), ...named };
+  };
+  const minus = (a: Record<string, number>, b: Record<string, number>) =>
+    Object.fromEntries(Object.keys(a).map((k) => [k, a[k]! - (b[k] ?? 0)]));
+  const idleStart = await counts();
+  const idleFrom = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const idle = minus(await counts(), idleStart);
+  const idleMs = Date.now() - idleFrom;
+  const before = await counts();
+  const from = Date.now();
+  for (let i = 0; i < n; i++) await request();
+  const spent = minus(await counts(), before);
+  const share = (Date.now() - from) / idleMs;
+  return Object.fromEntries(
+    Object.entries(spent).map(([k, v]) => [
+      k,
+      Math.round(((v - idle[k]! * share) / n) * 100) / 100,
+    ]),
+  );
+}
+
+describe('what a request costs on the co-located path, counted rather than timed (issue 14)', () => {
+  let watch: Awaited<ReturnType<typeof watchRedis>>;
+  beforeAll(async () => {
+    watch = await watchRedis(redis.url);
+  });
+  afterAll(() => watch.close());
+
+  it('a summarize task and a chat completion: one Redis call, two transactions, round trips held', async () => {
+    const summarize = async () => {
+      const done = await call(gateway, 'POST', '/v1/tasks', {
+        key: BOOTSTRAP,
+        headers: { prefer: 'wait=20' },
+        body: {
+          intent: 'summarize',
+          params: { text: SUMMARY_SOURCE_TEXT, max_sentences: 2 },
+          data_context: { jurisdiction: 'DE', classification: 'none' },
+        },
+      });
+      expect(done.json['status']).toBe('OK');
+    };
+    const chat = async () => {
+      const done = await call(gateway, 'POST', '/v1/chat/completions', {
+        key: BOOTSTRAP,
+        body: { model: 'test-model', messages: [{ role: 'user', content: 'Hi' }] },
+      });
+      expect(done.status).toBe(200);
+    };
+    for (let i = 0; i < 3; i++) await Promise.all([summarize(), chat()]); // caches warm
+    const perSummarize = await costPerRequest(watch.calls, 30, summarize);
+    const perChat = await costPerRequest(watch.calls, 30, chat);
+    // eslint-disable-next-line no-console -- the measured costs, next to the guards below
+    console.log('cost per request, co-located', { summarize: perSummarize, chat: perChat });
+    // Both token buckets in one script; the API key from the cache.
+    expect(perSummarize['redis']).toBeLessThanOrEqual(1.05);
+    expect(perChat['redis']).toBeLessThanOrEqual(1.05);
+    // Two transactions a task (start, finish); the outbox marks are shared by every commit of
+    // 200 ms. Round trips, measured at 6.1 (summarize) and 11.1 (chat) when this guard was set:
+    // issue 14 asks for 2 (a task's start and finish each one statement), not reached yet.
+    expect(perSummarize['transactions']).toBeLessThanOrEqual(2.5);
+    expect(perChat['transactions']).toBeLessThanOrEqual(2.5);
+    expect(perSummarize['round_trips']).toBeLessThanOrEqual(7);
+    expect(perChat['round_trips']).toBeLessThanOrEqual(12);
+  }, 120_000);
 });

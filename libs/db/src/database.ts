@@ -13,9 +13,20 @@ export type Db = PgDatabase<PgQueryResultHKT, Record<string, never>>;
 export type Tx = PgTransaction<PgQueryResultHKT, Record<string, never>>;
 export type DbOrTx = Db | Tx;
 
+/** What a database has been asked (counted, not timed: the hot path's guards read them). */
+export interface DatabaseCounters {
+  /** Statements sent, `begin` and `commit` included. */
+  statements: number;
+  /** Waits for the server: a statement sent while none of its connection's was in flight. */
+  roundTrips: number;
+  transactions: number;
+}
+
 export interface Database {
   readonly kind: 'postgres' | 'pglite';
   readonly db: Db;
+  /** Live counters (PostgreSQL only; undefined for PGlite). */
+  readonly counters?: DatabaseCounters;
   /** Readiness: a round trip to the server. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -46,15 +57,39 @@ export function openPostgres(options: PostgresOptions): Database & { pool: Pool 
   const pool = new Pool(config);
   // An idle client that loses its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  const counters: DatabaseCounters = { statements: 0, roundTrips: 0, transactions: 0 };
+  pool.on('connect', (client) => countStatements(client, counters));
   const db = drizzlePg(pool) as unknown as Db;
   return {
     kind: 'postgres',
     db,
     pool,
+    counters,
     ping: async () => {
       await pool.query('select 1');
     },
     close: () => pool.end(),
+  };
+}
+
+/**
+ * Counts what a connection sends. node-postgres has no hook for this, so its `query` is wrapped
+ * (every statement, pool.query's included, goes through it). A statement sent while another of
+ * the same connection is still out rides the same round trip (pipelining).
+ */
+function countStatements(client: PoolClient, counters: DatabaseCounters): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  let outstanding = 0;
+  const settle = () => void (outstanding -= 1);
+  (client as { query: unknown }).query = (...args: unknown[]) => {
+    counters.statements += 1;
+    if (outstanding === 0) counters.roundTrips += 1;
+    if (args[0] === 'begin') counters.transactions += 1;
+    outstanding += 1;
+    const result = query(...args);
+    if (result instanceof Promise) result.then(settle, settle);
+    else settle(); // callback or submittable form: counted as a statement, not followed
+    return result;
   };
 }
 

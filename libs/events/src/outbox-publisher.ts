@@ -11,6 +11,12 @@ export interface CommittedPublisherOptions {
   publish: (messages: OutgoingMessage[]) => Promise<void>;
   /** Marks the rows published (one statement); a failure leaves them to the relay's sweep. */
   markPublished: (eventIds: string[]) => Promise<void>;
+  /**
+   * How long published rows wait to be marked together (default 200 ms): one statement marks
+   * every commit of the spell instead of one each. Far below the relay's sweep age, so a row is
+   * marked long before anyone would sweep it up.
+   */
+  markAfterMs?: number;
   /** Test hook: after the publish, before the mark (a crash there). */
   afterPublish?: (messages: OutgoingMessage[]) => void | Promise<void>;
   /** Called when the publisher gives its queue up to the relay (see `handOver`). */
@@ -33,6 +39,9 @@ export interface CommittedPublisherOptions {
 export class CommittedPublisher {
   private queue: CommittedEvent[] = [];
   private draining: Promise<void> | undefined;
+  private unmarked: string[] = [];
+  private marking: NodeJS.Timeout | undefined;
+  private markInFlight: Promise<void> | undefined;
   private stopped = false;
   private handedOver = false;
   /** Commits announced while handed over: the relay resumes only after a quiet empty sweep. */
@@ -77,6 +86,7 @@ export class CommittedPublisher {
     this.stopped = true;
     await this.draining;
     this.queue = [];
+    await this.markNow();
   }
 
   private handOver(): void {
@@ -106,12 +116,29 @@ export class CommittedPublisher {
       failures = 0;
       this.queue.splice(0, batch.length);
       await this.options.afterPublish?.(messages);
-      // A failed mark publishes them again later (the sweep): at least once, as ever.
-      await this.options.markPublished(batch.map((e) => e.eventId)).catch((err: unknown) =>
+      this.unmarked.push(...batch.map((e) => e.eventId));
+      this.marking ??= setTimeout(() => void this.markNow(), this.options.markAfterMs ?? 200);
+      this.marking.unref?.();
+    }
+  }
+
+  /** Marks what was published since the last mark, in one statement. */
+  private async markNow(): Promise<void> {
+    clearTimeout(this.marking);
+    this.marking = undefined;
+    await this.markInFlight;
+    const eventIds = this.unmarked;
+    this.unmarked = [];
+    if (eventIds.length === 0) return;
+    // A failed mark publishes them again later (the sweep): at least once, as ever.
+    this.markInFlight = this.options
+      .markPublished(eventIds)
+      .catch((err: unknown) => {
         this.options.logger?.warn('outbox: could not mark published rows', {
           reason: err instanceof Error ? err.message : String(err),
-        }),
-      );
-    }
+        });
+      })
+      .finally(() => (this.markInFlight = undefined));
+    await this.markInFlight;
   }
 }

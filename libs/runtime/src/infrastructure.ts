@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
+import { Counter } from 'prom-client';
 import type { ServiceName } from '@aion/config';
 import {
   migratePglite,
@@ -9,6 +10,7 @@ import {
   openPostgres,
   SERVICE_TABLE_PREFIXES,
   type Database,
+  type DatabaseCounters,
 } from '@aion/db';
 import { KafkaBus, kafkaSecurity, MemoryBus, type EventBus } from '@aion/events';
 import type { Logger, ServiceMetrics } from '@aion/telemetry';
@@ -101,6 +103,7 @@ export async function openInfrastructure(options: {
       } else {
         if (config.runMigrations) await migratePostgres(config.databaseUrl!, target);
         database = openPostgres({ url: config.databaseUrl!, applicationName: `aion-${service}` });
+        exportDatabaseCounters(database, metrics);
       }
       infra.database = database;
       // Nothing a service serves works without its database.
@@ -171,4 +174,29 @@ export async function openInfrastructure(options: {
     throw err;
   }
   return infra;
+}
+
+/**
+ * The database's counters as Prometheus counters (aion_db_*_total): what each request costs the
+ * database, counted rather than timed, so the hot path's guards hold on any machine.
+ */
+function exportDatabaseCounters(database: Database, metrics: ServiceMetrics): void {
+  const counters = database.counters;
+  if (!counters) return;
+  const counted: [string, keyof DatabaseCounters, string][] = [
+    ['statements', 'statements', 'statements sent to PostgreSQL (begin and commit included)'],
+    ['round_trips', 'roundTrips', 'waits for PostgreSQL (pipelined statements share one)'],
+    ['transactions', 'transactions', 'transactions opened on PostgreSQL'],
+  ];
+  for (const [name, key, help] of counted)
+    new Counter({
+      name: `aion_db_${name}_total`,
+      help,
+      registers: [metrics.registry],
+      // The count lives in libs/db (which knows no Prometheus); read it at each scrape.
+      collect() {
+        this.reset();
+        this.inc(counters[key]);
+      },
+    });
 }
