@@ -13,10 +13,20 @@ export const observabilityConfigSpec = {
     z.string().url().default('http://127.0.0.1:9093'),
     'Alertmanager whose active alerts GET /alerts/active reads',
   ),
-  alertmanagerTimeoutMs: field(
-    `${P}ALERTMANAGER_TIMEOUT_MS`,
+  upstreamTimeoutMs: field(
+    `${P}UPSTREAM_TIMEOUT_MS`,
     positiveInt(5000),
-    'Longest wait for an answer from Alertmanager',
+    'Longest wait for an answer from Alertmanager or Prometheus',
+  ),
+  rulesDir: field(
+    `${P}RULES_DIR`,
+    z.string().min(1).optional(),
+    'Directory of rule files Prometheus loads (rule_files: [<dir>/*.yml]); unset: rules are not synced (status pending)',
+  ),
+  prometheusUrl: field(
+    `${P}PROMETHEUS_URL`,
+    z.string().url().default('http://127.0.0.1:9090'),
+    'Prometheus told to reload (POST /-/reload, --web.enable-lifecycle) after a rule file changes',
   ),
   webhookToken: field(
     `${P}WEBHOOK_TOKEN`,

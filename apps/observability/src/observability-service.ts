@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { runWithTenant } from '@aion/tenancy';
+import { requireTenant, runWithTenant } from '@aion/tenancy';
 import {
   defineService,
   resolveMigrationsFolder,
@@ -11,11 +11,13 @@ import { PostgresAlerts } from './adapters/db/alert-repository';
 import { PostgresAlertRules } from './adapters/db/alert-rule-repository';
 import { outbox } from './adapters/db/schema';
 import { PostgresSlos } from './adapters/db/slo-repository';
+import { PrometheusRuleFiles } from './adapters/prometheus/rule-files';
 import { mountAlertmanagerWebhook } from './api/alertmanager-webhook';
 import { registerObservabilityApi } from './api/grpc-handlers';
 import { observabilityInfraNeeds, type ObservabilityConfig } from './config';
 import { AlertRuleService } from './core/alert-rules';
 import { AlertService } from './core/alerts';
+import { RuleSync } from './core/rule-sync';
 import { SloService } from './core/slo-service';
 
 /**
@@ -38,10 +40,27 @@ export function createObservabilityService(
     ...(embedded ? { embedded } : {}),
     wire: async ({ infrastructure, outbox: box, logger }) => {
       const db = infrastructure.database!.db;
-      const slos = new SloService(new PostgresSlos(db, box!.writer));
+      const sloStore = new PostgresSlos(db, box!.writer);
+      const ruleStore = new PostgresAlertRules(db, box!.writer);
+      const sync = config.rulesDir
+        ? new RuleSync(
+            {
+              slos: (w) => sloStore.page(w),
+              alertRules: (w) => ruleStore.page(w),
+              markAlertRules: (status, error) => ruleStore.markSync(status, error),
+            },
+            new PrometheusRuleFiles(
+              config.rulesDir,
+              config.prometheusUrl,
+              config.upstreamTimeoutMs,
+            ),
+          )
+        : undefined;
+      const changed = async () => sync?.syncTenant(requireTenant().tenantId);
+      const slos = new SloService(sloStore, changed);
       const alerts = new AlertService(
         new PostgresAlerts(db, box!.writer),
-        new AlertmanagerClient(config.alertmanagerUrl, config.alertmanagerTimeoutMs),
+        new AlertmanagerClient(config.alertmanagerUrl, config.upstreamTimeoutMs),
         (tenantId, fn) =>
           runWithTenant(
             { tenantId, subject: 'alertmanager', roles: [], requestId: randomUUID() },
@@ -52,13 +71,16 @@ export function createObservabilityService(
         logger.warn(
           'AION_OBSERVABILITY_WEBHOOK_TOKEN is unset: the Alertmanager webhook refuses every call',
         );
-      logger.info('observability ready', { alertmanager: config.alertmanagerUrl });
+      logger.info('observability ready', {
+        alertmanager: config.alertmanagerUrl,
+        rules_dir: config.rulesDir ?? '(rules not synced)',
+      });
       return {
         registerGrpc: (server) =>
           registerObservabilityApi(server, {
             slos,
             alerts,
-            alertRules: new AlertRuleService(new PostgresAlertRules(db, box!.writer)),
+            alertRules: new AlertRuleService(ruleStore, changed),
           }),
         registerHttp: (app) =>
           mountAlertmanagerWebhook(app, { alerts, token: config.webhookToken, logger }),

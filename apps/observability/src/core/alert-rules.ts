@@ -32,6 +32,8 @@ export interface AlertRuleStore {
   create(rule: AlertRuleInput): Promise<AlertRule>;
   update(id: string, rule: AlertRuleInput): Promise<AlertRule | undefined>;
   remove(id: string): Promise<boolean>;
+  /** Records how the last sync of the tenant's rules went. */
+  markSync(status: 'synced' | 'failed', error: string): Promise<void>;
 }
 
 /** Prometheus's own rule: an alert name is a metric name. */
@@ -97,7 +99,11 @@ export const prometheusRule = (r: AlertRule) => ({
 
 /** Custom alert rules of the calling tenant. */
 export class AlertRuleService {
-  constructor(private readonly rules: AlertRuleStore) {}
+  /** `changed` runs after every committed change (the rule sync). */
+  constructor(
+    private readonly rules: AlertRuleStore,
+    private readonly changed: () => Promise<void> = async () => undefined,
+  ) {}
 
   list(window: PageWindow) {
     return this.rules.page(window);
@@ -109,17 +115,22 @@ export class AlertRuleService {
     return rule;
   }
 
-  create(input: AlertRuleInput) {
-    return this.rules.create(validateAlertRule(input));
+  async create(input: AlertRuleInput) {
+    const rule = await this.rules.create(validateAlertRule(input));
+    await this.changed();
+    // Read back: the sync has set its status.
+    return (await this.rules.get(rule.id)) ?? rule;
   }
 
   async update(id: string, input: AlertRuleInput) {
     const rule = await this.rules.update(id, validateAlertRule(input));
     if (!rule) throw AionError.notFound('alert rule', id);
-    return rule;
+    await this.changed();
+    return (await this.rules.get(id)) ?? rule;
   }
 
   async remove(id: string) {
     if (!(await this.rules.remove(id))) throw AionError.notFound('alert rule', id);
+    await this.changed();
   }
 }

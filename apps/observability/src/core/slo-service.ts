@@ -6,7 +6,11 @@ import { resolveSlo } from './slo-spec';
 
 /** SLO definitions of the calling tenant and the Prometheus rules generated from them. */
 export class SloService {
-  constructor(private readonly slos: SloStore) {}
+  /** `changed` runs after every committed change (the rule sync). */
+  constructor(
+    private readonly slos: SloStore,
+    private readonly changed: () => Promise<void> = async () => undefined,
+  ) {}
 
   list(window: PageWindow) {
     return this.slos.page(window);
@@ -18,18 +22,22 @@ export class SloService {
     return slo;
   }
 
-  create(input: SloInput) {
-    return this.slos.create(resolveSlo(input));
+  async create(input: SloInput) {
+    const slo = await this.slos.create(resolveSlo(input));
+    await this.changed();
+    return slo;
   }
 
   async update(id: string, input: SloInput) {
     const updated = await this.slos.update(id, resolveSlo(input));
     if (!updated) throw AionError.notFound('SLO', id);
+    await this.changed();
     return updated;
   }
 
   async remove(id: string) {
     if (!(await this.slos.remove(id))) throw AionError.notFound('SLO', id);
+    await this.changed();
   }
 
   async rules(id: string) {

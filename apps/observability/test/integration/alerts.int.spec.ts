@@ -23,7 +23,7 @@ beforeAll(async () => {
   obs = await startObservability(db, {
     AION_OBSERVABILITY_HTTP_PORT: String(obsPort),
     AION_OBSERVABILITY_ALERTMANAGER_URL: `http://127.0.0.1:${amPort}`,
-    AION_OBSERVABILITY_ALERTMANAGER_TIMEOUT_MS: '2000',
+    AION_OBSERVABILITY_UPSTREAM_TIMEOUT_MS: '2000',
     AION_OBSERVABILITY_WEBHOOK_TOKEN: TOKEN,
   });
   webhook = `http://127.0.0.1:${obsPort}/v1/alertmanager/webhook`;

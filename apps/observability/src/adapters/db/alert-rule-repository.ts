@@ -91,6 +91,12 @@ export class PostgresAlertRules extends TenantRepository implements AlertRuleSto
     });
   }
 
+  markSync(status: 'synced' | 'failed', error: string) {
+    return this.tx(async (tx) => {
+      await tx.update(alertRules).set({ syncStatus: status, syncError: error });
+    });
+  }
+
   remove(id: string) {
     return this.tx(async (tx) => {
       const deleted = await tx
