@@ -20,17 +20,19 @@ read -r -a ports <<<"$(node -e '
 const net = require("net");
 // All held open until every one is taken: a port closed at once may be handed out again.
 const take = () => new Promise((ok) => { const s = net.createServer().listen(0, "127.0.0.1", () => ok(s)); });
-(async () => { const held = []; for (let i = 0; i < 14; i++) held.push(await take()); console.log(held.map((s) => s.address().port).join(" ")); held.forEach((s) => s.close()); })();
+(async () => { const held = []; for (let i = 0; i < 15; i++) held.push(await take()); console.log(held.map((s) => s.address().port).join(" ")); held.forEach((s) => s.close()); })();
 ')"
 services=(GATEWAY ORCHESTRATOR SOVEREIGN PIPELINE OBSERVABILITY MODULE_HOST)
 for i in "${!services[@]}"; do
   export "AION_${services[$i]}_HTTP_PORT=${ports[$((2 * i))]}" "AION_${services[$i]}_GRPC_PORT=${ports[$((2 * i + 1))]}"
 done
 export AION_GATEWAY_OPS_PORT="${ports[12]}"
-# A real Alertmanager (Debian's, from tools/infra/install.sh) for GET /alerts/active, notifying
-# the observability service's webhook.
+# A real Prometheus and Alertmanager (Debian's, from tools/infra/install.sh) for the observability
+# routes: rule files synced and reloaded, burn rates queried, active alerts read.
 alertmanager_port="${ports[13]}"
+prometheus_port="${ports[14]}"
 export AION_OBSERVABILITY_ALERTMANAGER_URL="http://127.0.0.1:$alertmanager_port"
+export AION_OBSERVABILITY_PROMETHEUS_URL="http://127.0.0.1:$prometheus_port"
 export AION_OBSERVABILITY_WEBHOOK_TOKEN="$(node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))')"
 export AION_GATEWAY_ORCHESTRATOR_ADDRESS="127.0.0.1:$AION_ORCHESTRATOR_GRPC_PORT"
 export AION_GATEWAY_SOVEREIGN_ADDRESS="127.0.0.1:$AION_SOVEREIGN_GRPC_PORT"
@@ -47,6 +49,16 @@ ops="http://127.0.0.1:$AION_GATEWAY_OPS_PORT"
 
 log="$(mktemp)"
 am_dir="$(mktemp -d)"
+export AION_OBSERVABILITY_RULES_DIR="$am_dir/rules"
+mkdir -p "$AION_OBSERVABILITY_RULES_DIR"
+cat >"$am_dir/prometheus.yml" <<YAML
+global: { scrape_interval: 15s, evaluation_interval: 15s }
+rule_files: ['$AION_OBSERVABILITY_RULES_DIR/*.yml']
+alerting: { alertmanagers: [{ static_configs: [{ targets: ['127.0.0.1:$alertmanager_port'] }] }] }
+YAML
+prometheus --config.file="$am_dir/prometheus.yml" --storage.tsdb.path="$am_dir/tsdb" \
+  --web.listen-address="127.0.0.1:$prometheus_port" --web.enable-lifecycle >"$am_dir/prometheus.log" 2>&1 &
+prometheus=$!
 cat >"$am_dir/alertmanager.yml" <<YAML
 route: { receiver: aion, group_by: ['...'], group_wait: 1s, group_interval: 1s, repeat_interval: 1h }
 receivers:
@@ -64,8 +76,8 @@ platform=$!
 stop() {
   kill -TERM -- "-$platform" 2>/dev/null || true
   wait "$platform" 2>/dev/null || true
-  kill -TERM "$alertmanager" 2>/dev/null || true
-  wait "$alertmanager" 2>/dev/null || true
+  kill -TERM "$alertmanager" "$prometheus" 2>/dev/null || true
+  wait "$alertmanager" "$prometheus" 2>/dev/null || true
   rm -rf "$log" "$am_dir"
 }
 trap stop EXIT
@@ -78,6 +90,12 @@ curl -sf "$ops/readyz" >/dev/null || { tail -50 "$log"; echo "[schemathesis] /re
 curl -sf "$AION_OBSERVABILITY_ALERTMANAGER_URL/-/ready" >/dev/null || {
   cat "$am_dir/log"
   echo "[schemathesis] Alertmanager is not ready" >&2
+  exit 1
+}
+for _ in $(seq 1 30); do curl -sf "$AION_OBSERVABILITY_PROMETHEUS_URL/-/ready" >/dev/null && break; sleep 1; done
+curl -sf "$AION_OBSERVABILITY_PROMETHEUS_URL/-/ready" >/dev/null || {
+  cat "$am_dir/prometheus.log"
+  echo "[schemathesis] Prometheus is not ready" >&2
   exit 1
 }
 

@@ -26,7 +26,12 @@ export const observabilityConfigSpec = {
   prometheusUrl: field(
     `${P}PROMETHEUS_URL`,
     z.string().url().default('http://127.0.0.1:9090'),
-    'Prometheus told to reload (POST /-/reload, --web.enable-lifecycle) after a rule file changes',
+    'Prometheus: reloaded after a rule file changes (POST /-/reload, --web.enable-lifecycle) and asked for burn rates',
+  ),
+  promtool: field(
+    `${P}PROMTOOL`,
+    z.string().default('promtool'),
+    "promtool, which checks a rule file before Prometheus loads it ('' or missing: files go unchecked)",
   ),
   webhookToken: field(
     `${P}WEBHOOK_TOKEN`,

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { requireTenant, runWithTenant } from '@aion/tenancy';
 import {
   defineService,
@@ -11,6 +13,7 @@ import { PostgresAlerts } from './adapters/db/alert-repository';
 import { PostgresAlertRules } from './adapters/db/alert-rule-repository';
 import { outbox } from './adapters/db/schema';
 import { PostgresSlos } from './adapters/db/slo-repository';
+import { PrometheusClient } from './adapters/prometheus/prometheus-client';
 import { PrometheusRuleFiles } from './adapters/prometheus/rule-files';
 import { mountAlertmanagerWebhook } from './api/alertmanager-webhook';
 import { registerObservabilityApi } from './api/grpc-handlers';
@@ -19,6 +22,17 @@ import { AlertRuleService } from './core/alert-rules';
 import { AlertService } from './core/alerts';
 import { RuleSync } from './core/rule-sync';
 import { SloService } from './core/slo-service';
+
+/** The promtool to check rule files with, if it runs here. */
+async function promtoolAt(path: string): Promise<string | undefined> {
+  if (!path) return undefined;
+  try {
+    await promisify(execFile)(path, ['--version'], { timeout: 10_000 });
+    return path;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Composition root of the observability service (SLOs, burn-rate alerts, dashboards).
@@ -42,6 +56,11 @@ export function createObservabilityService(
       const db = infrastructure.database!.db;
       const sloStore = new PostgresSlos(db, box!.writer);
       const ruleStore = new PostgresAlertRules(db, box!.writer);
+      const promtool = config.rulesDir ? await promtoolAt(config.promtool) : undefined;
+      if (config.rulesDir && !promtool)
+        logger.warn('promtool not found: rule files are loaded by Prometheus unchecked', {
+          promtool: config.promtool,
+        });
       const sync = config.rulesDir
         ? new RuleSync(
             {
@@ -53,11 +72,16 @@ export function createObservabilityService(
               config.rulesDir,
               config.prometheusUrl,
               config.upstreamTimeoutMs,
+              promtool,
             ),
           )
         : undefined;
       const changed = async () => sync?.syncTenant(requireTenant().tenantId);
-      const slos = new SloService(sloStore, changed);
+      const slos = new SloService(
+        sloStore,
+        changed,
+        new PrometheusClient(config.prometheusUrl, config.upstreamTimeoutMs),
+      );
       const alerts = new AlertService(
         new PostgresAlerts(db, box!.writer),
         new AlertmanagerClient(config.alertmanagerUrl, config.upstreamTimeoutMs),

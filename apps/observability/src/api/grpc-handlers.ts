@@ -105,7 +105,24 @@ export function registerObservabilityApi(server: GrpcServer, api: ObservabilityA
       return {};
     },
     getSloRules: async (req) => ({ yaml: await api.slos.rules(required(req.id, 'id')) }),
-    getBurnRate: NOT_YET('GetBurnRate'),
+    getBurnRate: async (req) => {
+      const sloId = required(req.sloId, 'slo_id');
+      const s = await api.slos.burnRate(sloId);
+      return {
+        sloId,
+        errorBudgetRemaining: s.budgetRemaining,
+        errorBudgetRemaining1dAgo: s.budgetRemaining1dAgo,
+        errorRatios: s.errorRatios as Record<string, number>,
+        windows: s.windows.map((w) => ({
+          longWindow: w.long,
+          shortWindow: w.short,
+          longBurnRate: w.longBurnRate,
+          shortBurnRate: w.shortBurnRate,
+          threshold: w.threshold,
+          firing: w.firing,
+        })),
+      };
+    },
     createAlertRule: async (req) => ({
       rule: alertRuleProto(await api.alertRules.create(ruleInput(req.rule))),
     }),

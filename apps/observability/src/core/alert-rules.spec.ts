@@ -79,6 +79,12 @@ describe('validateAlertRule', () => {
     ]);
   });
 
+  it('refuses templates in labels and annotations', () => {
+    expect(
+      fieldsOf({ labels: { team: '{{ $value }}' }, annotations: { summary: 'x {{ .Bad' } }).sort(),
+    ).toEqual(['annotations.summary', 'labels.team']);
+  });
+
   it('points SLO burn-rate references to the SLO', () => {
     expect(fieldsOf({ expression: 'slo:6f1c0b7e' })).toEqual(['expression']);
   });

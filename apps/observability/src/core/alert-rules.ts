@@ -76,6 +76,10 @@ export function validateAlertRule(input: AlertRuleInput): AlertRuleInput {
       else if (reserved.includes(name)) problem(`${field}.${name}`, 'is set by Aion');
       if (value.length > 1000 || control.test(value))
         problem(`${field}.${name}`, 'at most 1000 characters, no control characters');
+      // Prometheus expands {{ }} as a template, and one template it cannot parse stops it loading
+      // every tenant's rules: custom rules carry plain text.
+      else if (value.includes('{{'))
+        problem(`${field}.${name}`, 'plain text: templates ({{ ... }}) are not supported');
     }
   };
   checkMap('labels', input.labels, RESERVED_LABELS, CONTROL);

@@ -1,5 +1,6 @@
 import { AionError } from '@aion/errors';
 import { sloRuleFile } from './burn-rate';
+import { burnRateStatus, type MetricsReader } from './burn-rate-status';
 import type { PageWindow, SloInput } from './model';
 import type { SloStore } from './ports';
 import { resolveSlo } from './slo-spec';
@@ -10,6 +11,7 @@ export class SloService {
   constructor(
     private readonly slos: SloStore,
     private readonly changed: () => Promise<void> = async () => undefined,
+    private readonly metrics?: MetricsReader,
   ) {}
 
   list(window: PageWindow) {
@@ -38,6 +40,13 @@ export class SloService {
   async remove(id: string) {
     if (!(await this.slos.remove(id))) throw AionError.notFound('SLO', id);
     await this.changed();
+  }
+
+  /** Burn rates and budget from Prometheus (what the SLO's recording rules keep). */
+  async burnRate(id: string) {
+    const slo = await this.get(id);
+    if (!this.metrics) throw new AionError('service.unavailable', 'no Prometheus is configured');
+    return burnRateStatus(slo, this.metrics);
   }
 
   async rules(id: string) {

@@ -145,6 +145,22 @@ describe('SLO and custom rules evaluated by a real Prometheus', () => {
     expect(fired.page.labels).toMatchObject({ severity: 'page', tenant_id: tenant });
     expect(fired.custom.labels).toMatchObject({ severity: 'critical', team: 'edge' });
 
+    // Half the requests fail against a 0.5% budget: a burn rate of 100 in every window so far.
+    const burn = await obs.as(tenant, 'observer', (c) => c.getBurnRate({ sloId }));
+    expect(burn.windows.map((w) => [w.longWindow, w.shortWindow, w.threshold])).toEqual([
+      ['1h', '5m', 14.4],
+      ['6h', '30m', 6],
+      ['3d', '6h', 1],
+    ]);
+    const fast = burn.windows[0]!;
+    expect(fast.firing).toBe(true);
+    expect(fast.longBurnRate).toBeGreaterThan(80);
+    expect(fast.longBurnRate).toBeLessThan(120);
+    expect(burn.errorRatios['5m']).toBeCloseTo(0.5, 1);
+    expect(burn.errorBudgetRemaining).toBeLessThan(-50);
+    // A day ago there was no traffic at all.
+    expect(Number.isNaN(burn.errorBudgetRemaining1dAgo)).toBe(true);
+
     const active = await obs.as(tenant, 'observer', (c) => c.listActiveAlerts({}));
     expect(active.alerts.map((a) => a.alertname).sort()).toEqual(
       expect.arrayContaining(['AionSloErrorBudgetBurn', 'GatewayServerErrors']),
@@ -153,10 +169,31 @@ describe('SLO and custom rules evaluated by a real Prometheus', () => {
     expect(other.alerts).toEqual([]);
   }, 120_000);
 
-  it('drops a deleted rule from Prometheus, and records a failed sync when Prometheus is away', async () => {
+  it('drops a deleted rule from Prometheus; with Prometheus away, records a failed sync and answers 503 for burn rates', async () => {
     const listed = await obs.as(tenant, 'admin', (c) => c.listAlertRules({}));
     await obs.as(tenant, 'admin', (c) => c.deleteAlertRule({ id: listed.rules[0]!.id }));
     expect(await loadedGroups()).not.toContain(`aion-tenant-${tenant}-custom`);
+
+    // Prometheus's grammar takes it, its type checker would not: promtool keeps it out of the
+    // file, so Prometheus goes on with the rules it has.
+    const { rule: refused } = await obs.as(tenant, 'admin', (c) =>
+      c.createAlertRule({
+        rule: {
+          name: 'WrongArity',
+          expression: 'label_replace(aion_dependency_up, "a")',
+          severity: AlertSeverity.INFO,
+          labels: {},
+          annotations: {},
+        },
+      }),
+    );
+    expect(refused).toMatchObject({ syncStatus: 'failed' });
+    expect(refused!.syncError).toContain('promtool refused');
+    expect(refused!.syncError).toContain('label_replace');
+    expect(await loadedGroups()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^aion-slo-/)]),
+    );
+    await obs.as(tenant, 'admin', (c) => c.deleteAlertRule({ id: refused!.id }));
 
     await prometheus.stop();
     const { rule } = await obs.as(tenant, 'admin', (c) =>
@@ -172,5 +209,9 @@ describe('SLO and custom rules evaluated by a real Prometheus', () => {
     );
     expect(rule).toMatchObject({ syncStatus: 'failed' });
     expect(rule!.syncError).toContain('Prometheus');
+    const { slos } = await obs.as(tenant, 'observer', (c) => c.listSlos({}));
+    await expect(
+      obs.as(tenant, 'observer', (c) => c.getBurnRate({ sloId: slos[0]!.id })),
+    ).rejects.toMatchObject({ code: 'service.unavailable' });
   }, 60_000);
 });

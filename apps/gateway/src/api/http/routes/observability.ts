@@ -109,9 +109,11 @@ const LabelName = /^(?!__)[a-zA-Z_][a-zA-Z0-9_]{0,99}$/;
 /** Labels Aion sets on every custom rule's alerts itself. */
 const FreeLabelName =
   /^(?!__|tenant_id$|severity$|alertname$|aion_alert_rule_id$)[a-zA-Z_][a-zA-Z0-9_]{0,99}$/;
-const RuleLabelValue = z.string().max(1000).regex(new RegExp(NO_CONTROL));
+/** A custom rule's values are plain text: no control characters, no {{ (Prometheus templates). */
+const RULE_LABEL_TEXT = '^(?![\\s\\S]*\\{\\{)[^\\u0000-\\u001f\\u007f-\\u009f]*$';
+const RuleLabelValue = z.string().max(1000).regex(new RegExp(RULE_LABEL_TEXT));
 /** Annotations may hold tabs and line breaks. */
-const ANNOTATION_TEXT = '^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$';
+const ANNOTATION_TEXT = '^(?![\\s\\S]*\\{\\{)[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$';
 const AnnotationValue = z.string().max(1000).regex(new RegExp(ANNOTATION_TEXT));
 
 /**
@@ -143,7 +145,7 @@ const AlertRuleRequest = z.strictObject({
         type: 'object',
         maxProperties: 20,
         propertyNames: { pattern: FreeLabelName.source },
-        additionalProperties: { type: 'string', maxLength: 1000, pattern: NO_CONTROL },
+        additionalProperties: { type: 'string', maxLength: 1000, pattern: RULE_LABEL_TEXT },
       },
     })
     .default({})
@@ -214,6 +216,10 @@ const RuleFile = z.object({
     z.object({ name: z.string(), rules: z.array(z.record(z.string(), z.unknown())) }),
   ),
 });
+
+/** JSON has no NaN or infinity: a value Prometheus could not give is null. */
+const Finite = z.number().nullable();
+const finite = (n: number) => (Number.isFinite(n) ? n : null);
 
 const SLI_TYPES = {
   availability: SliKind.AVAILABILITY,
@@ -313,6 +319,63 @@ export function observabilityRoutes(obs: ObservabilityClient, requestTimeoutMs: 
       replace: async (id, body) =>
         ruleJson((await obs.updateAlertRule({ rule: ruleMessage(body, id) }, o)).rule),
       remove: async (id) => void (await obs.deleteAlertRule({ id }, o)),
+    }),
+    route({
+      method: 'get',
+      path: `${BASE}/slos/{id}/burn-rate`,
+      operationId: 'getSloBurnRate',
+      summary: "The SLO's burn rate in every window and the error budget left, from Prometheus",
+      tag,
+      access: read,
+      request: { path: IdPath },
+      responses: {
+        200: {
+          description: 'Burn rates (multiples of the sustainable error rate); null without data',
+          schema: z.object({
+            slo_id: Uuid,
+            error_budget_remaining: Finite.describe('Share left; negative when overspent'),
+            error_budget_remaining_1d_ago: Finite,
+            error_budget_trend_per_day: Finite,
+            error_ratios: z.record(z.string(), z.number()),
+            windows: z.array(
+              z.object({
+                long_window: z.string(),
+                short_window: z.string(),
+                long_burn_rate: Finite,
+                short_burn_rate: Finite,
+                threshold: z.number(),
+                firing: z.boolean(),
+              }),
+            ),
+          }),
+        },
+      },
+      errors: [404],
+      async handle({ path }) {
+        const r = await obs.getBurnRate({ sloId: path.id }, o);
+        return {
+          status: 200,
+          body: {
+            slo_id: r.sloId,
+            error_budget_remaining: finite(r.errorBudgetRemaining),
+            error_budget_remaining_1d_ago: finite(r.errorBudgetRemaining1dAgo),
+            error_budget_trend_per_day: finite(
+              r.errorBudgetRemaining - r.errorBudgetRemaining1dAgo,
+            ),
+            error_ratios: Object.fromEntries(
+              Object.entries(r.errorRatios).filter(([, v]) => Number.isFinite(v)),
+            ),
+            windows: r.windows.map((w) => ({
+              long_window: w.longWindow,
+              short_window: w.shortWindow,
+              long_burn_rate: finite(w.longBurnRate),
+              short_burn_rate: finite(w.shortBurnRate),
+              threshold: w.threshold,
+              firing: w.firing,
+            })),
+          },
+        };
+      },
     }),
     route({
       method: 'get',
