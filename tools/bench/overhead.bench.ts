@@ -7,10 +7,10 @@
  * under 10 ms.
  *   npm run infra:up && npx tsx tools/bench/overhead.bench.ts [rate,rate,...] [seconds]
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { startPortkey } from './peers';
 import { runLoad, startHelper, startStack, type LoadResult } from './support';
 
 const rates = (process.argv[2] ?? '50,100,200,300,400,600').split(',').map(Number);
@@ -20,30 +20,6 @@ const body = JSON.stringify({
   model: 'test-model',
   messages: [{ role: 'user', content: 'Say something short.' }],
 });
-
-async function startPortkey(): Promise<{ url: string; pid: number; stop(): void }> {
-  const port = 18_000 + Math.floor(Math.random() * 1000);
-  const child = spawn(
-    process.execPath,
-    [
-      path.join('node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js'),
-      `--port=${port}`,
-      '--headless',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`portkey exited with ${code}`)));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString('utf8').includes('Ready for connections')) resolve();
-    });
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pid: child.pid ?? 0,
-    stop: () => child.kill('SIGTERM'),
-  };
-}
 
 async function main() {
   const upstream = await startHelper('upstream', [String(UPSTREAM_DELAY_MS)]);
