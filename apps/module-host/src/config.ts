@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
-import { csv, field, positiveInt } from '@aion/config';
+import { accelerator, csv, field, poolName, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
 
 /** What the module-host service needs in distributed mode; embedded mode stands in for all of it. */
@@ -28,6 +28,16 @@ export const moduleHostConfigSpec = {
     `${P}PACKAGE_ROOTS`,
     csv(),
     'Directories packages may be installed from by path (others are refused)',
+  ),
+  pool: field(
+    `${P}POOL`,
+    poolName('default'),
+    'Name of the module-host pool this instance belongs to (the chart sets it per pool Deployment)',
+  ),
+  accelerator: field(
+    `${P}ACCELERATOR`,
+    accelerator('cpu'),
+    "The pool's accelerator: cpu, cuda, rocm or oneapi; the orchestrator sends a module only to a pool whose accelerator the module's manifest accepts",
   ),
   preload: field(
     `${P}PRELOAD`,

@@ -57,9 +57,12 @@ export function createModuleHostService(
           digest_sha256: pkg.digestSha256,
         });
       }
+      const placement = { pool: config.pool, accelerator: config.accelerator };
+      logger.info('module-host pool', placement);
       return {
         registerGrpc: (server) =>
-          registerModuleService(server, packages, packageSources(config.packageRoots)),
+          registerModuleService(server, packages, packageSources(config.packageRoots), placement),
+        details: placement,
         workers: [{ name: 'sandbox-pool', start: () => undefined, stop: () => pool.close() }],
       };
     },

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { field, grpcTarget, positiveInt } from '@aion/config';
+import { ACCELERATORS, ConfigError, field, grpcTarget, POOL_NAME, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
+import type { ModuleHostPool } from './core/module-pools';
 
 /** What the orchestrator needs in distributed mode; embedded mode stands in for all of it. */
 export const orchestratorInfraNeeds = { database: true, kafka: true };
@@ -15,6 +16,72 @@ export const DEFAULT_ENGINES_FILE =
     path.resolve(__dirname, '..', 'config', 'engines.yaml'),
     path.resolve(__dirname, 'config', 'engines.yaml'),
   ].find((f) => existsSync(f)) ?? 'engines.yaml';
+
+const target = grpcTarget('unused');
+const poolEntry = z
+  .object({
+    name: z.string().regex(POOL_NAME, 'must be a DNS label (lowercase letters, digits, dashes)'),
+    accelerator: z.enum(ACCELERATORS, { message: `must be one of ${ACCELERATORS.join(', ')}` }),
+    address: z.string().pipe(target),
+  })
+  .strict();
+
+/** `name=accelerator@address`: the compact form (an ipv4: list of addresses needs the JSON form). */
+function compactPool(entry: string): unknown {
+  const match = /^([^=@]*)=([^=@]*)@(.*)$/.exec(entry.trim());
+  return match ? { name: match[1], accelerator: match[2], address: match[3] } : entry;
+}
+
+/**
+ * AION_ORCHESTRATOR_MODULE_HOST_POOLS: a JSON list of {name, accelerator, address}, or
+ * `name=accelerator@host:port,...`. Names are unique (they name the pool in every decision).
+ */
+export const modulePools = () =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return undefined;
+      let entries: unknown;
+      if (raw.trim().startsWith('[')) {
+        try {
+          entries = JSON.parse(raw);
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+          return z.NEVER;
+        }
+      } else
+        entries = raw
+          .split(',')
+          .filter((e) => e.trim())
+          .map(compactPool);
+      const parsed = z
+        .array(poolEntry, { message: 'must be a list of pools' })
+        .min(1, 'must name at least one pool')
+        .safeParse(entries);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues)
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              typeof issue.path[0] === 'number' && typeof entries === 'object' && entries
+                ? `pool ${issue.path[0] + 1}${issue.path[1] ? ` ${String(issue.path[1])}` : ''} ${issue.message}` +
+                  (issue.path[1] === undefined &&
+                  typeof (entries as unknown[])[issue.path[0]] === 'string'
+                    ? ' (give name=accelerator@host:port)'
+                    : '')
+                : issue.message,
+          });
+        return z.NEVER;
+      }
+      const seen = new Set<string>();
+      for (const pool of parsed.data) {
+        if (seen.has(pool.name))
+          ctx.addIssue({ code: 'custom', message: `pool ${pool.name} is named twice` });
+        seen.add(pool.name);
+      }
+      return parsed.data as ModuleHostPool[];
+    });
 
 export const orchestratorConfigSpec = {
   enginesFile: field(
@@ -48,7 +115,12 @@ export const orchestratorConfigSpec = {
   moduleHostAddress: field(
     `${P}MODULE_HOST_ADDRESS`,
     grpcTarget('127.0.0.1:50055'),
-    'gRPC target of module-host (host:port; dns:///name:port spreads calls over every replica)',
+    'gRPC target of module-host (host:port; dns:///name:port spreads calls over every replica): one cpu pool named default; AION_ORCHESTRATOR_MODULE_HOST_POOLS replaces it',
+  ),
+  moduleHostPools: field(
+    `${P}MODULE_HOST_POOLS`,
+    modulePools(),
+    'Module-host pools: JSON [{"name","accelerator","address"}] or name=accelerator@host:port,... (accelerator cpu, cuda, rocm or oneapi); a module runs in a pool its manifest accepts',
   ),
   taskTimeoutMs: field(
     `${P}TASK_TIMEOUT_MS`,
@@ -113,7 +185,27 @@ export const orchestratorConfigSpec = {
 
 /** Validated at startup from AION_ORCHESTRATOR_* and the shared variables; one error lists every problem. */
 export function loadOrchestratorConfig(env: NodeJS.ProcessEnv = process.env) {
-  return loadConfigFor('orchestrator', orchestratorConfigSpec, orchestratorInfraNeeds, env);
+  const config = loadConfigFor('orchestrator', orchestratorConfigSpec, orchestratorInfraNeeds, env);
+  // Both set would leave one silently unused.
+  if (config.moduleHostPools && env[`${P}MODULE_HOST_ADDRESS`])
+    throw new ConfigError([
+      {
+        variable: `${P}MODULE_HOST_ADDRESS`,
+        problem: `is set as well as ${P}MODULE_HOST_POOLS; set one of them (a single address is one cpu pool)`,
+      },
+    ]);
+  return config;
+}
+
+/** The pools module tasks go to: the configured list, or the single address as one cpu pool. */
+export function modulePoolsOf(
+  config: Pick<OrchestratorConfig, 'moduleHostAddress' | 'moduleHostPools'>,
+): ModuleHostPool[] {
+  return (
+    config.moduleHostPools ?? [
+      { name: 'default', accelerator: 'cpu', address: config.moduleHostAddress },
+    ]
+  );
 }
 
 export type OrchestratorConfig = ReturnType<typeof loadOrchestratorConfig>;

@@ -24,11 +24,12 @@ import { newReplicaId, PostgresReplicaLease } from './adapters/db/replica-lease'
 import { PostgresTaskRepository } from './adapters/db/task-repository';
 import { EngineDispatcher } from './adapters/engines/executor';
 import { ModuleEngineExecutor } from './adapters/engines/module-engine';
+import { ModuleHostPools } from './adapters/engines/module-host-pools';
 import { OpenAiCompatibleExecutor } from './adapters/engines/openai-compatible';
 import { SovereignResidency } from './adapters/sovereign/sovereign-residency';
 import { registerGovernanceApi } from './api/governance-handlers';
 import { registerOrchestratorApi } from './api/grpc-handlers';
-import { orchestratorInfraNeeds, type OrchestratorConfig } from './config';
+import { modulePoolsOf, orchestratorInfraNeeds, type OrchestratorConfig } from './config';
 import { AuditLogService } from './core/audit-log';
 import { StatsService } from './core/stats';
 import { countsAgainstEngine } from './core/engine-health';
@@ -94,11 +95,20 @@ export function createOrchestratorService(
         5_000,
       );
       const db = infrastructure.database!.db;
-      const modules = createGrpcClient(ModuleService, config.moduleHostAddress, {
-        tokens,
-        credentials: grpcCredentials,
-        inProcess: coLocated,
-        metrics,
+      // One client per module-host pool; in the co-located profile a pool served by this
+      // process is called in-process like any other client.
+      const poolClients = modulePoolsOf(config).map((pool) => ({
+        ...pool,
+        client: createGrpcClient(ModuleService, pool.address, {
+          tokens,
+          credentials: grpcCredentials,
+          inProcess: coLocated,
+          metrics,
+        }),
+      }));
+      const modules = new ModuleHostPools(poolClients, { logger });
+      logger.info('module-host pools', {
+        pools: poolClients.map((p) => `${p.name} (${p.accelerator}) at ${p.address}`),
       });
       // One breaker per engine, shared by every replica through orc_circuit_breakers.
       const breakers = new BreakerRegistry(
@@ -237,7 +247,7 @@ export function createOrchestratorService(
               const deadline = Date.now() + config.shutdownTimeoutMs / 2;
               while (tasks.inFlight > 0 && Date.now() < deadline)
                 await new Promise((r) => setTimeout(r, 50));
-              modules.close();
+              for (const pool of poolClients) pool.client.close();
               sovereign.close();
             },
           },

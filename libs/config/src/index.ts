@@ -1,3 +1,4 @@
 export * from './config';
 export * from './shared';
 export * from './transport';
+export * from './accelerator';

@@ -35,6 +35,8 @@ export interface ServiceWiring {
   attachServer?: (server: import('node:http').Server) => void;
   onStopping?: () => void;
   workers?: BackgroundWorker[];
+  /** What this instance is, shown on /healthz and /readyz. */
+  details?: Record<string, string>;
 }
 
 export interface ServiceSpec<C extends BaseServiceConfig> {
@@ -135,6 +137,7 @@ export function defineService<C extends BaseServiceConfig>(spec: ServiceSpec<C>)
           ...(wiring.registerHttp ? { registerHttp: wiring.registerHttp } : {}),
           ...(wiring.attachServer ? { attachServer: wiring.attachServer } : {}),
           ...(wiring.onStopping ? { onStopping: wiring.onStopping } : {}),
+          ...(wiring.details ? { details: wiring.details } : {}),
           workers: [...workers, ...(wiring.workers ?? [])],
         });
         running = await host.start();

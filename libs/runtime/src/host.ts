@@ -37,6 +37,8 @@ export interface ServiceHostOptions {
   /** Called first when stopping, before HTTP closes (e.g. to close WebSocket clients). */
   onStopping?: () => void;
   workers?: BackgroundWorker[];
+  /** What this instance is, shown on /healthz and /readyz (e.g. module-host's pool and accelerator). */
+  details?: Record<string, string>;
 }
 
 export interface RunningService {
@@ -213,12 +215,18 @@ export class ServiceHost {
   private health(verbose: boolean): RequestHandler {
     return (req, res, next) => {
       if (!verbose || req.query['verbose'] === undefined) {
-        res.json({ status: 'ok', service: this.options.service });
+        res.json({ status: 'ok', service: this.options.service, ...this.details() });
         return;
       }
       this.cachedProbe().then(
         ({ ready, dependencies }) =>
-          res.json({ status: 'ok', service: this.options.service, ready, dependencies }),
+          res.json({
+            status: 'ok',
+            service: this.options.service,
+            ...this.details(),
+            ready,
+            dependencies,
+          }),
         next,
       );
     };
@@ -231,6 +239,7 @@ export class ServiceHost {
           res.status(ready ? 200 : 503).json({
             status: ready ? 'ready' : 'not_ready',
             service: this.options.service,
+            ...this.details(),
             checks: requiredChecks(dependencies),
           }),
         next,
@@ -241,6 +250,10 @@ export class ServiceHost {
         .render()
         .then(({ contentType, body }) => res.type(contentType).send(body), next);
     });
+  }
+
+  private details(): { details?: Record<string, string> } {
+    return this.options.details ? { details: this.options.details } : {};
   }
 
   /** Dependencies checked at most once a second, however often asked: a probe is not a load test. */

@@ -39,6 +39,8 @@ function toModule(pkg: PackageSummary): MessageInitShape<typeof ModuleSchema> {
       cpuMillis: m.runtime.resources.cpu_millis ?? 0,
       gpuVendor:
         m.runtime.resources.gpu?.vendor === 'none' ? '' : (m.runtime.resources.gpu?.vendor ?? ''),
+      // Packages installed before the field existed declared none: they run anywhere.
+      accelerator: m.runtime.resources.accelerator ?? 'cpu',
     },
     timeoutMs: m.policies.timeout_ms,
     retries: m.policies.retries,
@@ -55,11 +57,18 @@ function required(value: string, field: string): string {
   return value;
 }
 
+/** The pool this module host serves in, told in every invocation's answer. */
+export interface HostPlacement {
+  pool: string;
+  accelerator: string;
+}
+
 /** Maps aion.v1.ModuleService onto the package service: parse, check, call, map back. */
 export function registerModuleService(
   server: GrpcServer,
   packages: PackageService,
   sources: PackageSources,
+  placement: HostPlacement,
 ): void {
   server.add(
     ModuleService,
@@ -107,6 +116,7 @@ export function registerModuleService(
           output: fromJson(ValueSchema, result.output as JsonValue),
           durationMs: result.durationMs,
           memoryPeakBytes: BigInt(result.memoryPeakBytes),
+          ...placement,
         };
       },
       invokeModuleStream: async function* (req) {
@@ -143,6 +153,7 @@ export function registerModuleService(
               output: fromJson(ValueSchema, result.output as JsonValue),
               durationMs: result.durationMs,
               memoryPeakBytes: BigInt(result.memoryPeakBytes),
+              ...placement,
             },
           },
         };

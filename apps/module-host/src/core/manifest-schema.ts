@@ -7,6 +7,8 @@
  *   - `problem`: what an author is told when the value fails this (sub)schema.
  */
 
+import { ACCELERATOR_NEEDS } from '@aion/config';
+
 export const NAME = '^[a-z][a-z0-9_-]{1,62}$';
 const SEMVER =
   '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$';
@@ -138,6 +140,10 @@ export const MANIFEST_SCHEMA = {
             memory_mb: { type: 'integer', minimum: 1, maximum: 4096 },
             cpu: { quantity: 'cpu' },
             cpu_millis: { type: 'integer', minimum: 1, maximum: CPU_LIMITS.maxMillis },
+            accelerator: {
+              enum: [...ACCELERATOR_NEEDS],
+              problem: `must be one of ${ACCELERATOR_NEEDS.join(', ')}: the module-host pool the module must run in (cpu runs in any pool)`,
+            },
             gpu: {
               type: 'object',
               additionalProperties: false,

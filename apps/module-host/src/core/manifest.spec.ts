@@ -154,6 +154,18 @@ describe('parseManifest: the blueprint template', () => {
     ['wasi: true', 'wasi: false', 'runtime.wasi', /WASI preview1/],
     ['vendor: none', 'vendor: metal', 'runtime.resources.gpu.vendor', /allowed values/],
     [
+      'cpu: "0.5"',
+      'cpu: "0.5"\n    accelerator: metal',
+      'runtime.resources.accelerator',
+      /must be one of cpu, cuda, rocm, oneapi, any-gpu: the module-host pool/,
+    ],
+    [
+      'vendor: none',
+      'vendor: cuda\n    accelerator: rocm',
+      'runtime.resources.accelerator',
+      /rocm contradicts gpu.vendor cuda/,
+    ],
+    [
       'secrets: ["OPENAI_API_KEY?"]',
       'secrets: ["OPENAI_API_KEY?", "OPENAI_API_KEY"]',
       'permissions.secrets.1',
@@ -186,6 +198,23 @@ describe('parseManifest: the blueprint template', () => {
       'permissions.network',
       'runtime.resources.gpu.required',
       'runtime.resources.memory',
+    ]);
+  });
+
+  it('reads the accelerator a module needs, absent when it states none (cpu: any pool)', () => {
+    expect(parseManifest(valid).manifest?.runtime.resources.accelerator).toBeUndefined();
+    for (const need of ['cpu', 'cuda', 'rocm', 'oneapi', 'any-gpu'])
+      expect(
+        parseManifest(valid.replace('memory_mb: 8', `memory_mb: 8, accelerator: ${need}`)).manifest
+          ?.runtime.resources.accelerator,
+      ).toBe(need);
+    // A GPU kind agreeing with gpu.vendor, or any GPU, is no contradiction.
+    expect(problemsOf(variant('vendor: none', 'vendor: cuda\n    accelerator: cuda'))).toEqual([]);
+    expect(problemsOf(variant('vendor: none', 'vendor: cuda\n    accelerator: any-gpu'))).toEqual(
+      [],
+    );
+    expect(problemsOf(valid.replace('memory_mb: 8', 'memory_mb: 8, accelerator: [cuda]'))).toEqual([
+      { field: 'runtime.resources.accelerator', message: expect.stringMatching(/must be one of/) },
     ]);
   });
 

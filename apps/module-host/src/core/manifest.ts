@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type SchemaValidateFunction, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
+import type { AcceleratorNeed } from '@aion/config';
 import { CPU_LIMITS, MANIFEST_SCHEMA, MEMORY_LIMITS } from './manifest-schema';
 import { formatBytes, quantityIn } from './quantity';
 
@@ -42,6 +43,11 @@ export interface AgentManifest {
       /** The module's memory limit, exact (a quantity such as 512M need not be whole MiB). */
       memory_bytes: number;
       cpu_millis?: number;
+      /**
+       * The module-host pool the module must run in (absent: cpu, any pool). A placement: the
+       * WebAssembly sandbox itself gives a module no device access in any pool.
+       */
+      accelerator?: AcceleratorNeed;
       gpu?: { required: boolean; vendor: GpuVendor };
     };
   };
@@ -88,6 +94,7 @@ interface ManifestDocument {
       memory_mb?: number;
       cpu?: string | number;
       cpu_millis?: number;
+      accelerator?: AcceleratorNeed;
       gpu?: { required?: boolean; vendor?: GpuVendor };
     };
   };
@@ -259,6 +266,20 @@ function crossFieldProblems(data: unknown): ManifestProblem[] {
       });
     if ('cpu' in resources && 'cpu_millis' in resources)
       problems.push({ field: 'runtime.resources', message: 'give cpu or cpu_millis, not both' });
+    const vendor = objectAt(resources['gpu'])?.['vendor'];
+    const need = resources['accelerator'];
+    if (
+      typeof vendor === 'string' &&
+      vendor !== 'none' &&
+      typeof need === 'string' &&
+      need !== vendor &&
+      need !== 'any-gpu' &&
+      need !== 'cpu'
+    )
+      problems.push({
+        field: 'runtime.resources.accelerator',
+        message: `${need} contradicts gpu.vendor ${vendor}: name one GPU kind (or any-gpu)`,
+      });
     if (objectAt(resources['gpu'])?.['required'] === true)
       problems.push({
         field: 'runtime.resources.gpu.required',
@@ -334,6 +355,7 @@ function declared(doc: ManifestDocument): DeclaredManifest {
             : resources.memory_mb! * MIB,
         ...(resources.cpu !== undefined ? { cpu_millis: quantityValue('cpu', resources.cpu) } : {}),
         ...(resources.cpu_millis !== undefined ? { cpu_millis: resources.cpu_millis } : {}),
+        ...(resources.accelerator ? { accelerator: resources.accelerator } : {}),
         ...(resources.gpu
           ? {
               gpu: {

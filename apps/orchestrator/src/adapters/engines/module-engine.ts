@@ -9,7 +9,10 @@ import { estimateTokens } from '../../core/tokens';
 
 /** Runs `kind: module` engines on module-host (InvokeModuleStream), forwarding partial results. */
 export class ModuleEngineExecutor {
-  constructor(private readonly modules: ClientOf<typeof ModuleService>) {}
+  /** A module-host client, or the pools (ModuleHostPools) that pick one per module. */
+  constructor(
+    private readonly modules: Pick<ClientOf<typeof ModuleService>, 'invokeModuleStream'>,
+  ) {}
 
   async execute(engine: Engine & { kind: 'module' }, call: EngineCall): Promise<EngineOutput> {
     const input = fromJson(ValueSchema, call.params as JsonValue);
