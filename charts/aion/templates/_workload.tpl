@@ -1,4 +1,39 @@
 {{/*
+The accelerator a module-host pool tells its hosts and the orchestrator: cpu, cuda, rocm or
+oneapi, from the pool's (or its preset's) vendor. (dict "root" $ "pool" pool)
+*/}}
+{{- define "aion.poolAccelerator" -}}
+{{- $mh := .root.Values.moduleHost -}}
+{{- if not (hasKey $mh.presets .pool.preset) -}}
+{{- fail (printf "moduleHost.pools[%s].preset %q is not one of %s" .pool.name .pool.preset (keys $mh.presets | sortAlpha | join ", ")) -}}
+{{- end -}}
+{{- $preset := index $mh.presets .pool.preset | default dict -}}
+{{- $vendor := default (default "" $preset.vendor) .pool.vendor | toString -}}
+{{- $byVendor := dict "cpu" "cpu" "nvidia" "cuda" "amd" "rocm" "intel" "oneapi" -}}
+{{- if not (hasKey $byVendor $vendor) -}}
+{{- fail (printf "moduleHost.pools[%s]: vendor %q is not one of cpu, nvidia, amd, intel" .pool.name $vendor) -}}
+{{- end -}}
+{{- index $byVendor $vendor -}}
+{{- end -}}
+
+{{/*
+Every module-host pool as the orchestrator reads it (AION_ORCHESTRATOR_MODULE_HOST_POOLS):
+name=accelerator@address, each pool's headless Service; in the co-located profile the default
+pool is the core process itself. (dict "root" $ "coLocated" bool)
+*/}}
+{{- define "aion.modulePools" -}}
+{{- $root := .root -}}
+{{- $mh := $root.Values.moduleHost -}}
+{{- $entries := list -}}
+{{- range $pool := $mh.pools -}}
+{{- $address := include "aion.grpcTarget" (dict "root" $root "component" (printf "module-host-%s" $pool.name) "port" 50055) -}}
+{{- if and $.coLocated (eq $pool.name $mh.defaultPool) }}{{ $address = "127.0.0.1:50055" }}{{ end -}}
+{{- $entries = append $entries (printf "%s=%s@%s" $pool.name (include "aion.poolAccelerator" (dict "root" $root "pool" $pool)) $address) -}}
+{{- end -}}
+{{- join "," $entries -}}
+{{- end -}}
+
+{{/*
 Service-specific environment: (dict "root" $ "service" "gateway" "coLocated" bool).
 Addresses are headless Services (dns:/// spreads calls over every pod), or the loopback port of the
 same process in the co-located profile, where such calls never leave it.
@@ -12,7 +47,6 @@ same process in the co-located profile, where such calls never leave it.
 {{- $orc := ternary "127.0.0.1:50051" (include "aion.grpcTarget" (dict "root" $root "component" "orchestrator" "port" 50051)) .coLocated -}}
 {{- /* observability never runs in the co-located core: always its own Service. */ -}}
 {{- $obs := include "aion.grpcTarget" (dict "root" $root "component" "observability" "port" 50054) -}}
-{{- $mh := ternary "127.0.0.1:50055" (include "aion.grpcTarget" (dict "root" $root "component" (printf "module-host-%s" $v.moduleHost.defaultPool) "port" 50055)) .coLocated -}}
 - { name: {{ $c.prefix }}HTTP_PORT, value: {{ $c.http | quote }} }
 - { name: {{ $c.prefix }}GRPC_PORT, value: {{ $c.grpc | quote }} }
 {{- if $c.ops }}
@@ -34,7 +68,7 @@ same process in the co-located profile, where such calls never leave it.
 {{- end }}
 {{- else if eq .service "orchestrator" }}
 - { name: AION_ORCHESTRATOR_SOVEREIGN_ADDRESS, value: {{ $sov | quote }} }
-- { name: AION_ORCHESTRATOR_MODULE_HOST_ADDRESS, value: {{ $mh | quote }} }
+- { name: AION_ORCHESTRATOR_MODULE_HOST_POOLS, value: {{ include "aion.modulePools" (dict "root" $root "coLocated" .coLocated) | quote }} }
 {{- if $v.config.engines }}
 - { name: AION_ORCHESTRATOR_ENGINES_FILE, value: /etc/aion/config/engines.yaml }
 {{- end }}

@@ -180,6 +180,18 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
         expect(pool.spec.template.metadata.labels['aion.io/accelerator']).toBe(e.vendor);
         expect(pool.spec.replicas).toBe(1);
         expect(find(all, 'Service', `aion-module-host-${preset}`).spec.clusterIP).toBe('None');
+        // Each pool's hosts know their pool and accelerator; the orchestrator knows every pool.
+        expect(envOf(pool, 'AION_MODULE_HOST_POOL').value).toBe(preset);
+        expect(envOf(pool, 'AION_MODULE_HOST_ACCELERATOR').value).toBe(preset);
+        const cpuPool = find(all, 'Deployment', 'aion-module-host-cpu');
+        expect(envOf(cpuPool, 'AION_MODULE_HOST_POOL').value).toBe('cpu');
+        expect(envOf(cpuPool, 'AION_MODULE_HOST_ACCELERATOR').value).toBe('cpu');
+        const orchestrator = find(all, 'Deployment', 'aion-orchestrator');
+        expect(envOf(orchestrator, 'AION_ORCHESTRATOR_MODULE_HOST_POOLS').value).toBe(
+          'cpu=cpu@dns:///aion-module-host-cpu.aion.svc.cluster.local:50055,' +
+            `${preset}=${preset}@dns:///aion-module-host-${preset}.aion.svc.cluster.local:50055`,
+        );
+        expect(envOf(orchestrator, 'AION_ORCHESTRATOR_MODULE_HOST_ADDRESS')).toBeUndefined();
         // The CPU pool is untouched: no GPU resource, selector or toleration.
         const cpu = podSpec(find(all, 'Deployment', 'aion-module-host-cpu'));
         expect(JSON.stringify(cpu.containers[0].resources)).not.toMatch(/gpu/);
@@ -209,22 +221,45 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
               tolerations: [],
               affinity,
             },
+            // A pool's own vendor wins over its preset's, and names its accelerator.
+            { name: 'amd', preset: 'cuda', vendor: 'amd' },
           ])}`,
         ],
       });
-      const spec = podSpec(find(all, 'Deployment', 'aion-module-host-big'));
+      const big = find(all, 'Deployment', 'aion-module-host-big');
+      const spec = podSpec(big);
       expect(spec.nodeSelector).toEqual({ pool: 'gpu-a' });
       expect(spec.tolerations).toBeUndefined();
       expect(spec.affinity).toEqual(affinity);
       expect(spec.containers[0].resources.limits['nvidia.com/gpu']).toBe('1');
+      expect(envOf(big, 'AION_MODULE_HOST_ACCELERATOR').value).toBe('cuda');
+      const amd = find(all, 'Deployment', 'aion-module-host-amd');
+      expect(envOf(amd, 'AION_MODULE_HOST_POOL').value).toBe('amd');
+      expect(envOf(amd, 'AION_MODULE_HOST_ACCELERATOR').value).toBe('rocm');
+      expect(
+        envOf(find(all, 'Deployment', 'aion-orchestrator'), 'AION_ORCHESTRATOR_MODULE_HOST_POOLS')
+          .value,
+      ).toMatch(
+        /,big=cuda@dns:\/\/\/aion-module-host-big\.[^,]+,amd=rocm@dns:\/\/\/aion-module-host-amd\./,
+      );
     });
 
-    it('the orchestrator calls the default pool over its headless Service', () => {
+    it('the orchestrator reaches every pool over its headless Service; a bad pool stops the render', () => {
       const all = rendered({ files: [presetValues('cuda')], set: ['moduleHost.defaultPool=cuda'] });
       expect(
-        envOf(find(all, 'Deployment', 'aion-orchestrator'), 'AION_ORCHESTRATOR_MODULE_HOST_ADDRESS')
+        envOf(find(all, 'Deployment', 'aion-orchestrator'), 'AION_ORCHESTRATOR_MODULE_HOST_POOLS')
           .value,
-      ).toBe('dns:///aion-module-host-cuda.aion.svc.cluster.local:50055');
+      ).toBe(
+        'cpu=cpu@dns:///aion-module-host-cpu.aion.svc.cluster.local:50055,cuda=cuda@dns:///aion-module-host-cuda.aion.svc.cluster.local:50055',
+      );
+      const noVendor = template({
+        setJson: [
+          'moduleHost.presets.tpu={"resources":{}}',
+          'moduleHost.pools=[{"name":"cpu","preset":"tpu"}]',
+        ],
+      });
+      expect(noVendor.status).not.toBe(0);
+      expect(noVendor.stderr).toMatch(/presets\/tpu': missing property 'vendor'/);
       const wrong = template({ set: ['moduleHost.defaultPool=nope'] });
       expect(wrong.status).not.toBe(0);
       expect(wrong.stderr).toMatch(/moduleHost.defaultPool "nope" names no pool/);
@@ -444,7 +479,12 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
     expect(envOf(core, 'AION_SERVICES').value).toBe(
       'module-host,sovereign-ai,orchestrator,gateway',
     );
-    expect(envOf(core, 'AION_ORCHESTRATOR_MODULE_HOST_ADDRESS').value).toBe('127.0.0.1:50055');
+    // The default pool is the core process itself: in-process calls.
+    expect(envOf(core, 'AION_ORCHESTRATOR_MODULE_HOST_POOLS').value).toBe(
+      'cpu=cpu@127.0.0.1:50055',
+    );
+    expect(envOf(core, 'AION_MODULE_HOST_POOL').value).toBe('cpu');
+    expect(envOf(core, 'AION_MODULE_HOST_ACCELERATOR').value).toBe('cpu');
     expect(envOf(core, 'AION_GATEWAY_ORCHESTRATOR_ADDRESS').value).toBe('127.0.0.1:50051');
     expect(find(all, 'ConfigMap', 'aion-env').data.AION_CO_LOCATED).toBe('true');
     expect(find(all, 'Service', 'aion-gateway').spec.selector['app.kubernetes.io/component']).toBe(
