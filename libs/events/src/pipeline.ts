@@ -153,6 +153,9 @@ export async function processRecord(
         )
       : traced();
   };
+  // A loop of its own rather than libs/resilience's retry policy: the wait between attempts
+  // heartbeats the broker session, and a stopping subscription abandons the record uncommitted
+  // (resolving false), neither of which a cockatiel policy can do.
   for (let attempt = 1; ; attempt++) {
     try {
       await run();

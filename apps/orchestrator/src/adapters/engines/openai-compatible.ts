@@ -1,7 +1,7 @@
 import { createParser } from 'eventsource-parser';
 import { Agent, request, type Dispatcher } from 'undici';
 import { AionError } from '@aion/errors';
-import { parseRetryAfter } from '@aion/resilience';
+import { parseRetryAfter, retryPolicy } from '@aion/resilience';
 import type { Engine } from '../../core/engines';
 import type { EngineCall, EngineOutput } from '../../core/ports';
 import { estimateTokens } from '../../core/tokens';
@@ -28,6 +28,19 @@ const PASSTHROUGH = [
   'response_format',
 ] as const;
 const MAX_RETRY_AFTER_MS = 10_000;
+
+/**
+ * One more try when the provider is overloaded (429, 503) and says how long to wait, if that is
+ * short; otherwise the failure goes to the router's fallback at once.
+ */
+const overloadRetry = retryPolicy({
+  maxAttempts: 1,
+  maxDelayMs: MAX_RETRY_AFTER_MS,
+  retryable: (err) =>
+    err instanceof AionError &&
+    err.retryAfterSeconds !== undefined &&
+    err.retryAfterSeconds * 1000 <= MAX_RETRY_AFTER_MS,
+});
 
 /** A response header's first value. */
 function header(response: Dispatcher.ResponseData, name: string): string | undefined {
@@ -115,7 +128,7 @@ export class OpenAiCompatibleExecutor {
       );
     if (key) headers['authorization'] = `Bearer ${key}`;
 
-    for (let attempt = 0; ; attempt++) {
+    const attempt = async (): Promise<EngineOutput> => {
       const signal = AbortSignal.any([
         call.signal,
         AbortSignal.timeout(engine.timeout_ms ?? 30_000),
@@ -143,10 +156,6 @@ export class OpenAiCompatibleExecutor {
       if (status === 429 || status === 503) {
         const waitMs = parseRetryAfter(header(response, 'retry-after'));
         await response.body.dump().catch(() => undefined);
-        if (attempt === 0 && waitMs !== undefined && waitMs <= MAX_RETRY_AFTER_MS) {
-          await new Promise((resolve) => setTimeout(resolve, waitMs));
-          continue;
-        }
         throw new AionError(
           'service.unavailable',
           `engine ${engine.name} is overloaded (HTTP ${status})`,
@@ -171,7 +180,8 @@ export class OpenAiCompatibleExecutor {
         outputTokens: answer.outputTokens,
         model,
       };
-    }
+    };
+    return overloadRetry.execute(attempt, call.signal);
   }
 
   /** The model's whole answer, from its event stream (or one JSON completion). */
