@@ -20,6 +20,7 @@ import { registerObservabilityApi } from './api/grpc-handlers';
 import { observabilityInfraNeeds, type ObservabilityConfig } from './config';
 import { AlertRuleService } from './core/alert-rules';
 import { AlertService } from './core/alerts';
+import { MetricsQueryService } from './core/metrics-query';
 import { RuleSync } from './core/rule-sync';
 import { SloService } from './core/slo-service';
 
@@ -77,11 +78,8 @@ export function createObservabilityService(
           )
         : undefined;
       const changed = async () => sync?.syncTenant(requireTenant().tenantId);
-      const slos = new SloService(
-        sloStore,
-        changed,
-        new PrometheusClient(config.prometheusUrl, config.upstreamTimeoutMs),
-      );
+      const prometheus = new PrometheusClient(config.prometheusUrl, config.upstreamTimeoutMs);
+      const slos = new SloService(sloStore, changed, prometheus);
       const alerts = new AlertService(
         new PostgresAlerts(db, box!.writer),
         new AlertmanagerClient(config.alertmanagerUrl, config.upstreamTimeoutMs),
@@ -105,6 +103,7 @@ export function createObservabilityService(
             slos,
             alerts,
             alertRules: new AlertRuleService(ruleStore, changed),
+            metrics: new MetricsQueryService(prometheus),
           }),
         registerHttp: (app) =>
           mountAlertmanagerWebhook(app, { alerts, token: config.webhookToken, logger }),

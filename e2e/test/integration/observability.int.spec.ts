@@ -45,8 +45,9 @@ beforeAll(async () => {
   observability = await startServiceProcess('observability', {
     ...distributedEnv(db, secret),
     ...onLoopback('AION_OBSERVABILITY_'),
-    // No Alertmanager here: apps/observability's alerts.int.spec.ts runs a real one.
+    // No Alertmanager or Prometheus here: apps/observability's integration tests run real ones.
     AION_OBSERVABILITY_ALERTMANAGER_URL: 'http://127.0.0.1:9',
+    AION_OBSERVABILITY_PROMETHEUS_URL: 'http://127.0.0.1:9',
   });
   gatewayProcess = await startServiceProcess('gateway', {
     ...distributedEnv(db, secret),
@@ -214,11 +215,16 @@ describe('SLOs through the gateway', () => {
     ]);
   });
 
-  it('answers 503 for active alerts while Alertmanager is unreachable, 401 without credentials', async () => {
+  it('answers 503 for alerts and metrics while Alertmanager and Prometheus are unreachable, 400 for bad PromQL, 401 without credentials', async () => {
     const observer = await token(tenant, 'observer');
     const active = await call('GET', '/api/v1/observability/alerts/active', observer);
     expect(active.status).toBe(503);
     expect(active.json['error_code']).toBe('service.unavailable');
     expect((await call('GET', '/api/v1/observability/alerts/active', '')).status).toBe(401);
+    const QUERY = '/api/v1/observability/metrics/query';
+    const unparsable = await call('POST', QUERY, observer, { query: 'sum(rate(x[5m])' });
+    expect(unparsable.status).toBe(400);
+    const noPrometheus = await call('POST', QUERY, observer, { query: 'up' });
+    expect(noPrometheus.status).toBe(503);
   });
 });

@@ -2,9 +2,10 @@ import { ObservabilityService } from '@aion/contracts';
 import { AionError } from '@aion/errors';
 import { nextPageToken, pageWindow, type GrpcServer, type ServiceImpl } from '@aion/grpc';
 import { requireTenant } from '@aion/tenancy';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { AlertRuleInput, AlertRuleService } from '../core/alert-rules';
 import type { AlertService } from '../core/alerts';
+import type { MetricsQueryService } from '../core/metrics-query';
 import { DEFAULT_WINDOW_DAYS, type SloInput } from '../core/model';
 import type { SloService } from '../core/slo-service';
 import { alertRuleProto, severityOf, sliOf, sloProto } from '../proto';
@@ -13,6 +14,7 @@ export interface ObservabilityApi {
   slos: SloService;
   alerts: AlertService;
   alertRules: AlertRuleService;
+  metrics: MetricsQueryService;
 }
 
 const required = (value: string, field: string) => {
@@ -164,7 +166,20 @@ export function registerObservabilityApi(server: GrpcServer, api: ObservabilityA
     createDashboard: NOT_YET('CreateDashboard'),
     getDashboard: NOT_YET('GetDashboard'),
     listDashboards: NOT_YET('ListDashboards'),
-    queryMetrics: NOT_YET('QueryMetrics'),
+    queryMetrics: async (req) => {
+      const series = await api.metrics.query(requireTenant().tenantId, {
+        query: required(req.query, 'query'),
+        ...(req.start ? { start: timestampDate(req.start) } : {}),
+        ...(req.end ? { end: timestampDate(req.end) } : {}),
+        ...(req.stepSeconds ? { stepSeconds: req.stepSeconds } : {}),
+      });
+      return {
+        series: series.map((s) => ({
+          labels: s.labels,
+          samples: s.samples.map((p) => ({ time: timestampFromDate(p.time), value: p.value })),
+        })),
+      };
+    },
     queryLogs: NOT_YET('QueryLogs'),
     getEngineHealth: NOT_YET('GetEngineHealth'),
   };

@@ -29,6 +29,8 @@ describe('promqlProblems', () => {
     'histogram_quantile(0.95, sum by (le) (rate(aion_grpc_server_handling_seconds_bucket[5m]))) > 0.5',
     'quantile_over_time(0.9, aion_dependency_up[10m]) < 1',
     'max_over_time(rate(x[1m])[10m:1m]) > 3',
+    'rate(x[5m] offset 1m) > 0',
+    'increase(x[5m] @ 100) > 0',
   ])('accepts %s', (q) => expect(promqlProblems(q)).toEqual([]));
 
   it.each([

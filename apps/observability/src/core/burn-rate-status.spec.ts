@@ -19,6 +19,7 @@ const reader = (answers: {
   const queries: string[] = [];
   return {
     queries,
+    range: async () => [],
     instant: async (query, at) => {
       queries.push(query);
       if (query.startsWith('{__name__')) return answers.ratios ?? [];

@@ -7,9 +7,15 @@ export interface Sample {
   value: number;
 }
 
-/** Prometheus's query API, for reads of what its rules recorded. */
+export interface Series {
+  labels: Record<string, string>;
+  samples: { time: Date; value: number }[];
+}
+
+/** Prometheus's query API. */
 export interface MetricsReader {
   instant(query: string, at?: Date): Promise<Sample[]>;
+  range(query: string, start: Date, end: Date, stepSeconds: number): Promise<Series[]>;
 }
 
 export interface BurnRateStatus {

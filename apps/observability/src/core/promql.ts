@@ -29,6 +29,8 @@ const RANGE_FUNCTIONS = new Set([
 ]);
 // A parenthesised argument is left to Prometheus: (m[5m]) is a range vector too.
 const RANGE_NODES = new Set(['MatrixSelector', 'SubqueryExpr', 'ParenExpr']);
+/** Modifiers (offset, @) wrap the selector they modify: the check looks inside. */
+const MODIFIERS = new Set(['OffsetExpr', 'StepInvariantExpr']);
 
 /** Problems of a PromQL expression as Prometheus's grammar (lezer-promql) reads it; [] if none. */
 export function promqlProblems(expression: string): string[] {
@@ -49,8 +51,12 @@ export function promqlProblems(expression: string): string[] {
       if (!RANGE_FUNCTIONS.has(fn) || !body) return undefined;
       // The range vector is the first argument, quantile_over_time's second.
       const args: string[] = [];
-      for (let child = body.firstChild; child; child = child.nextSibling)
-        if (!['(', ')', ','].includes(child.name)) args.push(child.name);
+      for (let child = body.firstChild; child; child = child.nextSibling) {
+        if (['(', ')', ','].includes(child.name)) continue;
+        let arg = child;
+        while (MODIFIERS.has(arg.name) && arg.firstChild) arg = arg.firstChild;
+        args.push(arg.name);
+      }
       const range = fn === 'quantile_over_time' ? args[1] : args[0];
       if (range && !RANGE_NODES.has(range))
         problems.push(`${fn}() needs a range vector, e.g. ${fn}(metric[5m])`);

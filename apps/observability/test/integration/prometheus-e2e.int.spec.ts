@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { AlertSeverity, SliKind } from '@aion/contracts';
 import { decodeEnvelope, payloadOf } from '@aion/events';
 import { eventually, freePort, uniqueName, type TestDatabase } from '@aion/testing';
@@ -17,6 +18,7 @@ import { migratedDatabase, startObservability } from './running-observability';
 
 const TOKEN = 'prometheus-e2e-webhook-token-0123456789abc';
 const tenant = uniqueName('prom-e2e');
+const otherTenant = uniqueName('prom-e2e-other');
 let db: TestDatabase;
 let obs: Awaited<ReturnType<typeof startObservability>>;
 let am: RunningAlertmanager;
@@ -36,6 +38,9 @@ beforeAll(async () => {
         '# TYPE aion_http_requests_total counter',
         `aion_http_requests_total{service="gateway",method="GET",route="/v1/tasks",status="200"} ${n}`,
         `aion_http_requests_total{service="gateway",method="GET",route="/v1/tasks",status="503"} ${n}`,
+        '# TYPE aion_tenant_events_total counter',
+        `aion_tenant_events_total{tenant_id="${tenant}"} ${n}`,
+        `aion_tenant_events_total{tenant_id="${otherTenant}"} ${2 * n}`,
         '',
       ].join('\n'),
     );
@@ -168,6 +173,47 @@ describe('SLO and custom rules evaluated by a real Prometheus', () => {
     const other = await obs.as(uniqueName('prom-other'), 'observer', (c) => c.listActiveAlerts({}));
     expect(other.alerts).toEqual([]);
   }, 120_000);
+
+  it("answers PromQL queries with the tenant's own series only, whatever the query names", async () => {
+    const query = (q: string, range = false) =>
+      obs.as(tenant, 'observer', (c) =>
+        c.queryMetrics({
+          query: q,
+          ...(range
+            ? {
+                start: timestampFromDate(new Date(Date.now() - 20_000)),
+                end: timestampFromDate(new Date()),
+                stepSeconds: 5,
+              }
+            : {}),
+        }),
+      );
+    const tenants = (r: Awaited<ReturnType<typeof query>>) =>
+      r.series.map((s) => s.labels['tenant_id']);
+    expect(tenants(await query('aion_tenant_events_total'))).toEqual([tenant]);
+    // Attempts to escape: another tenant by name, by regex, every series, an aggregation.
+    expect(tenants(await query(`aion_tenant_events_total{tenant_id="${otherTenant}"}`))).toEqual(
+      [],
+    );
+    expect(tenants(await query('aion_tenant_events_total{tenant_id=~".+"}'))).toEqual([tenant]);
+    // Every series: the tenant's own (its events, its SLO's recordings and alerts), nobody else's.
+    const everything = tenants(await query('{__name__=~".+"}'));
+    expect(everything.length).toBeGreaterThan(1);
+    expect(new Set(everything)).toEqual(new Set([tenant]));
+    expect(tenants(await query('sum by (tenant_id) ({__name__=~"aion_.+"})'))).toEqual([tenant]);
+    const ranged = await query('rate(aion_tenant_events_total[10s])', true);
+    expect(tenants(ranged)).toEqual([tenant]);
+    expect(ranged.series[0]!.samples.length).toBeGreaterThan(1);
+
+    await expect(query('rate(aion_tenant_events_total)')).rejects.toMatchObject({
+      code: 'validation.invalid_argument',
+    });
+    // Past Prometheus's grammar, refused by its type checker: still the caller's 400.
+    await expect(query('label_replace(aion_tenant_events_total, "a")')).rejects.toMatchObject({
+      code: 'validation.invalid_argument',
+      message: expect.stringContaining('Prometheus refused the query'),
+    });
+  });
 
   it('drops a deleted rule from Prometheus; with Prometheus away, records a failed sync and answers 503 for burn rates', async () => {
     const listed = await obs.as(tenant, 'admin', (c) => c.listAlertRules({}));

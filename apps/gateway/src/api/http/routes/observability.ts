@@ -1,5 +1,9 @@
 import * as z from 'zod/v4';
-import { timestampDate, type Timestamp as WireTimestamp } from '@bufbuild/protobuf/wkt';
+import {
+  timestampDate,
+  timestampFromDate,
+  type Timestamp as WireTimestamp,
+} from '@bufbuild/protobuf/wkt';
 import { SERVICE_PREFIXES } from '@aion/config';
 import { AlertSeverity, SliKind, type ObservabilityService } from '@aion/contracts';
 import type { ClientOf } from '@aion/grpc';
@@ -221,6 +225,37 @@ const RuleFile = z.object({
 const Finite = z.number().nullable();
 const finite = (n: number) => (Number.isFinite(n) ? n : null);
 
+/**
+ * A PromQL query, instant (at `time`, default now) or over a range ending at `end` (default now):
+ * bounded so that every range this schema allows is one Prometheus answers (at most 5760 points).
+ */
+/**
+ * RFC 3339 as JSON Schema's date-time reads it (seconds required, offsets within ±23:59, no leap
+ * second, which Date cannot hold), and a day the month has.
+ */
+const Instant = Timestamp.regex(
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|z|[+-]([01]\d|2[0-3]):[0-5]\d)$/,
+  'RFC 3339 with seconds',
+).refine((s) => !Number.isNaN(Date.parse(s)), 'not a date');
+
+const MetricsQueryRequest = z.strictObject({
+  query: z
+    .string()
+    .min(1)
+    .max(10_000)
+    .meta({ openapi: { type: 'string', format: 'promql', minLength: 1, maxLength: 10_000 } })
+    .describe("PromQL; every selector is limited to the caller's tenant"),
+  time: Instant.optional().describe('Instant queries: when (default now)'),
+  range: z
+    .strictObject({
+      end: Instant.optional().describe('Default now'),
+      duration_seconds: z.int().min(60).max(86_400),
+      step_seconds: z.int().min(15).max(3600),
+    })
+    .optional()
+    .describe('A range query instead of an instant one'),
+});
+
 const SLI_TYPES = {
   availability: SliKind.AVAILABILITY,
   latency: SliKind.LATENCY,
@@ -397,6 +432,55 @@ export function observabilityRoutes(obs: ObservabilityClient, requestTimeoutMs: 
         const { yaml } = await obs.getSloRules({ id: path.id }, o);
         res.type('application/yaml').send(yaml);
         return 'sent';
+      },
+    }),
+    route({
+      method: 'post',
+      path: `${BASE}/metrics/query`,
+      operationId: 'queryMetrics',
+      summary:
+        "PromQL over the caller's own series (a tenant_id matcher is added to every selector)",
+      tag,
+      access: read,
+      request: { body: MetricsQueryRequest },
+      responses: {
+        200: {
+          description: 'Series and their samples',
+          schema: z.object({
+            series: z.array(
+              z.object({
+                labels: z.record(z.string(), z.string()),
+                samples: z.array(z.object({ time: Timestamp.nullable(), value: Finite })),
+              }),
+            ),
+          }),
+        },
+      },
+      async handle({ body }) {
+        const ts = (iso: string) => timestampFromDate(new Date(iso));
+        const end = body.range?.end ? new Date(body.range.end) : new Date();
+        const r = await obs.queryMetrics(
+          body.range
+            ? {
+                query: body.query,
+                start: timestampFromDate(
+                  new Date(end.getTime() - body.range.duration_seconds * 1000),
+                ),
+                end: timestampFromDate(end),
+                stepSeconds: body.range.step_seconds,
+              }
+            : { query: body.query, ...(body.time ? { end: ts(body.time) } : {}) },
+          o,
+        );
+        return {
+          status: 200,
+          body: {
+            series: r.series.map((s) => ({
+              labels: s.labels,
+              samples: s.samples.map((p) => ({ time: iso(p.time), value: finite(p.value) })),
+            })),
+          },
+        };
       },
     }),
     route({
