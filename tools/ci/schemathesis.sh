@@ -20,7 +20,7 @@ read -r -a ports <<<"$(node -e '
 const net = require("net");
 // All held open until every one is taken: a port closed at once may be handed out again.
 const take = () => new Promise((ok) => { const s = net.createServer().listen(0, "127.0.0.1", () => ok(s)); });
-(async () => { const held = []; for (let i = 0; i < 15; i++) held.push(await take()); console.log(held.map((s) => s.address().port).join(" ")); held.forEach((s) => s.close()); })();
+(async () => { const held = []; for (let i = 0; i < 16; i++) held.push(await take()); console.log(held.map((s) => s.address().port).join(" ")); held.forEach((s) => s.close()); })();
 ')"
 services=(GATEWAY ORCHESTRATOR SOVEREIGN PIPELINE OBSERVABILITY MODULE_HOST)
 for i in "${!services[@]}"; do
@@ -33,6 +33,9 @@ alertmanager_port="${ports[13]}"
 prometheus_port="${ports[14]}"
 export AION_OBSERVABILITY_ALERTMANAGER_URL="http://127.0.0.1:$alertmanager_port"
 export AION_OBSERVABILITY_PROMETHEUS_URL="http://127.0.0.1:$prometheus_port"
+# Loki is an AGPL server and is not run here: a stand-in answers its documented query API.
+loki_port="${ports[15]}"
+export AION_OBSERVABILITY_LOKI_URL="http://127.0.0.1:$loki_port"
 export AION_OBSERVABILITY_WEBHOOK_TOKEN="$(node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))')"
 export AION_GATEWAY_ORCHESTRATOR_ADDRESS="127.0.0.1:$AION_ORCHESTRATOR_GRPC_PORT"
 export AION_GATEWAY_SOVEREIGN_ADDRESS="127.0.0.1:$AION_SOVEREIGN_GRPC_PORT"
@@ -59,6 +62,8 @@ YAML
 prometheus --config.file="$am_dir/prometheus.yml" --storage.tsdb.path="$am_dir/tsdb" \
   --web.listen-address="127.0.0.1:$prometheus_port" --web.enable-lifecycle >"$am_dir/prometheus.log" 2>&1 &
 prometheus=$!
+npx tsx apps/observability/test/loki-stand-in.ts "$loki_port" >"$am_dir/loki.log" 2>&1 &
+loki=$!
 cat >"$am_dir/alertmanager.yml" <<YAML
 route: { receiver: aion, group_by: ['...'], group_wait: 1s, group_interval: 1s, repeat_interval: 1h }
 receivers:
@@ -76,8 +81,8 @@ platform=$!
 stop() {
   kill -TERM -- "-$platform" 2>/dev/null || true
   wait "$platform" 2>/dev/null || true
-  kill -TERM "$alertmanager" "$prometheus" 2>/dev/null || true
-  wait "$alertmanager" "$prometheus" 2>/dev/null || true
+  kill -TERM "$alertmanager" "$prometheus" "$loki" 2>/dev/null || true
+  wait "$alertmanager" "$prometheus" "$loki" 2>/dev/null || true
   rm -rf "$log" "$am_dir"
 }
 trap stop EXIT

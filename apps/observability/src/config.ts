@@ -13,10 +13,15 @@ export const observabilityConfigSpec = {
     z.string().url().default('http://127.0.0.1:9093'),
     'Alertmanager whose active alerts GET /alerts/active reads',
   ),
+  lokiUrl: field(
+    `${P}LOKI_URL`,
+    z.string().url().default('http://127.0.0.1:3100'),
+    'Loki (multi-tenant: X-Scope-OrgID) that POST /logs/query reads',
+  ),
   upstreamTimeoutMs: field(
     `${P}UPSTREAM_TIMEOUT_MS`,
     positiveInt(5000),
-    'Longest wait for an answer from Alertmanager or Prometheus',
+    'Longest wait for an answer from Alertmanager, Prometheus or Loki',
   ),
   rulesDir: field(
     `${P}RULES_DIR`,

@@ -13,6 +13,7 @@ import { PostgresAlerts } from './adapters/db/alert-repository';
 import { PostgresAlertRules } from './adapters/db/alert-rule-repository';
 import { outbox } from './adapters/db/schema';
 import { PostgresSlos } from './adapters/db/slo-repository';
+import { LokiClient } from './adapters/loki/loki-client';
 import { PrometheusClient } from './adapters/prometheus/prometheus-client';
 import { PrometheusRuleFiles } from './adapters/prometheus/rule-files';
 import { mountAlertmanagerWebhook } from './api/alertmanager-webhook';
@@ -20,6 +21,7 @@ import { registerObservabilityApi } from './api/grpc-handlers';
 import { observabilityInfraNeeds, type ObservabilityConfig } from './config';
 import { AlertRuleService } from './core/alert-rules';
 import { AlertService } from './core/alerts';
+import { LogsQueryService } from './core/logs';
 import { MetricsQueryService } from './core/metrics-query';
 import { RuleSync } from './core/rule-sync';
 import { SloService } from './core/slo-service';
@@ -104,6 +106,7 @@ export function createObservabilityService(
             alerts,
             alertRules: new AlertRuleService(ruleStore, changed),
             metrics: new MetricsQueryService(prometheus),
+            logs: new LogsQueryService(new LokiClient(config.lokiUrl, config.upstreamTimeoutMs)),
           }),
         registerHttp: (app) =>
           mountAlertmanagerWebhook(app, { alerts, token: config.webhookToken, logger }),

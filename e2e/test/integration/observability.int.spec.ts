@@ -45,9 +45,11 @@ beforeAll(async () => {
   observability = await startServiceProcess('observability', {
     ...distributedEnv(db, secret),
     ...onLoopback('AION_OBSERVABILITY_'),
-    // No Alertmanager or Prometheus here: apps/observability's integration tests run real ones.
+    // No Alertmanager, Prometheus or Loki here: apps/observability's integration tests run real
+    // ones (a stand-in for Loki).
     AION_OBSERVABILITY_ALERTMANAGER_URL: 'http://127.0.0.1:9',
     AION_OBSERVABILITY_PROMETHEUS_URL: 'http://127.0.0.1:9',
+    AION_OBSERVABILITY_LOKI_URL: 'http://127.0.0.1:9',
   });
   gatewayProcess = await startServiceProcess('gateway', {
     ...distributedEnv(db, secret),
@@ -226,5 +228,9 @@ describe('SLOs through the gateway', () => {
     expect(unparsable.status).toBe(400);
     const noPrometheus = await call('POST', QUERY, observer, { query: 'up' });
     expect(noPrometheus.status).toBe(503);
+    const noLoki = await call('POST', '/api/v1/observability/logs/query', observer, {
+      query: '{service="gateway"}',
+    });
+    expect(noLoki.status).toBe(503);
   });
 });

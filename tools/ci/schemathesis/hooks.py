@@ -9,7 +9,8 @@ pattern are left alone so that negative testing still sees them refused.
 
 PromQL: an alert rule's expression is documented as format `promql`, which no JSON Schema can
 state; the service checks it with Prometheus's grammar. Valid expressions over Aion's metrics
-are drawn for it, so positive cases are positive; negative cases still send arbitrary text.
+are drawn for it, so positive cases are positive; negative cases still send arbitrary text. The
+same for a log query's format `logql` (Loki's parser decides; the contract run has a stand-in).
 """
 
 import re
@@ -39,3 +40,11 @@ _PROMQL = st.one_of(
     st.just("aion_dependency_up == 0"),
 )
 schemathesis.openapi.format("promql", _PROMQL)
+schemathesis.openapi.format(
+    "logql",
+    st.builds(
+        lambda service, text: f'{{service="{service}"}} |= "{text}"',
+        st.sampled_from(["gateway", "orchestrator", "observability"]),
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789 ", max_size=20),
+    ),
+)

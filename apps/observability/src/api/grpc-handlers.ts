@@ -5,6 +5,7 @@ import { requireTenant } from '@aion/tenancy';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { AlertRuleInput, AlertRuleService } from '../core/alert-rules';
 import type { AlertService } from '../core/alerts';
+import type { LogsQueryService } from '../core/logs';
 import type { MetricsQueryService } from '../core/metrics-query';
 import { DEFAULT_WINDOW_DAYS, type SloInput } from '../core/model';
 import type { SloService } from '../core/slo-service';
@@ -15,6 +16,7 @@ export interface ObservabilityApi {
   alerts: AlertService;
   alertRules: AlertRuleService;
   metrics: MetricsQueryService;
+  logs: LogsQueryService;
 }
 
 const required = (value: string, field: string) => {
@@ -180,7 +182,23 @@ export function registerObservabilityApi(server: GrpcServer, api: ObservabilityA
         })),
       };
     },
-    queryLogs: NOT_YET('QueryLogs'),
+    queryLogs: async (req) => {
+      const end = req.end ? timestampDate(req.end) : new Date();
+      const lines = await api.logs.query(requireTenant().tenantId, {
+        query: req.query,
+        start: req.start ? timestampDate(req.start) : new Date(end.getTime() - 3_600_000),
+        end,
+        limit: req.limit || 100,
+      });
+      return {
+        entries: lines.map((l) => ({
+          time: timestampFromDate(l.time),
+          level: l.labels['level'] ?? l.labels['detected_level'] ?? '',
+          message: l.line,
+          labels: l.labels,
+        })),
+      };
+    },
     getEngineHealth: NOT_YET('GetEngineHealth'),
   };
   server.add(ObservabilityService, handlers, {

@@ -256,6 +256,19 @@ const MetricsQueryRequest = z.strictObject({
     .describe('A range query instead of an instant one'),
 });
 
+/** A LogQL query over the `since_seconds` before `end` (default now). */
+const LogsQueryRequest = z.strictObject({
+  query: z
+    .string()
+    .min(1)
+    .max(5000)
+    .meta({ openapi: { type: 'string', format: 'logql', minLength: 1, maxLength: 5000 } })
+    .describe('LogQL, e.g. {service="gateway"} |= "timeout"'),
+  end: Instant.optional().describe('Default now'),
+  since_seconds: z.int().min(1).max(2_592_000).default(3600),
+  limit: z.int().min(1).max(5000).default(100),
+});
+
 const SLI_TYPES = {
   availability: SliKind.AVAILABILITY,
   latency: SliKind.LATENCY,
@@ -478,6 +491,53 @@ export function observabilityRoutes(obs: ObservabilityClient, requestTimeoutMs: 
             series: r.series.map((s) => ({
               labels: s.labels,
               samples: s.samples.map((p) => ({ time: iso(p.time), value: finite(p.value) })),
+            })),
+          },
+        };
+      },
+    }),
+    route({
+      method: 'post',
+      path: `${BASE}/logs/query`,
+      operationId: 'queryLogs',
+      summary: "LogQL over the caller's own log lines (Loki is asked as the caller's tenant)",
+      tag,
+      access: read,
+      request: { body: LogsQueryRequest },
+      responses: {
+        200: {
+          description: 'Lines, newest first',
+          schema: z.object({
+            entries: z.array(
+              z.object({
+                time: Timestamp.nullable(),
+                level: z.string(),
+                message: z.string(),
+                labels: z.record(z.string(), z.string()),
+              }),
+            ),
+          }),
+        },
+      },
+      async handle({ body }) {
+        const end = body.end ? new Date(body.end) : new Date();
+        const r = await obs.queryLogs(
+          {
+            query: body.query,
+            start: timestampFromDate(new Date(end.getTime() - body.since_seconds * 1000)),
+            end: timestampFromDate(end),
+            limit: body.limit,
+          },
+          o,
+        );
+        return {
+          status: 200,
+          body: {
+            entries: r.entries.map((e) => ({
+              time: iso(e.time),
+              level: e.level,
+              message: e.message,
+              labels: e.labels,
             })),
           },
         };
