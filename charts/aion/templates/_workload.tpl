@@ -75,6 +75,16 @@ same process in the co-located profile, where such calls never leave it.
 {{- if $v.config.policies }}
 - { name: AION_ORCHESTRATOR_POLICIES_FILE, value: /etc/aion/config/policies.yaml }
 {{- end }}
+{{- else if eq .service "observability" }}
+{{- $obs := $v.services.observability }}
+{{- range $name, $url := dict "ALERTMANAGER_URL" $obs.alertmanagerUrl "PROMETHEUS_URL" $obs.prometheusUrl "LOKI_URL" $obs.lokiUrl }}
+{{- if $url }}
+- { name: AION_OBSERVABILITY_{{ $name }}, value: {{ $url | quote }} }
+{{- end }}
+{{- end }}
+- name: AION_OBSERVABILITY_WEBHOOK_TOKEN
+  valueFrom:
+    secretKeyRef: { name: {{ include "aion.secretName" $root }}, key: AION_OBSERVABILITY_WEBHOOK_TOKEN, optional: true }
 {{- else if eq .service "sovereign-ai" }}
 - name: AION_SOVEREIGN_RECEIPT_KEY_PASSPHRASE
   valueFrom:

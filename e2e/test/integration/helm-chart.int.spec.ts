@@ -312,6 +312,7 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
     expect(egressPorts('orchestrator')).toEqual([50052, 50055, 443]);
     expect(egressPorts('sovereign-ai')).toEqual([443, 6443]);
     expect(egressPorts('module-host')).toEqual([]);
+    expect(egressPorts('observability')).toEqual([9090, 9093, 3100]);
     const infra = find(policies, 'NetworkPolicy', 'aion-infrastructure').spec.egress;
     expect(infra.flatMap((r: { ports: { port: number }[] }) => r.ports.map((p) => p.port))).toEqual(
       [53, 53, 5432, 9092],
@@ -409,11 +410,52 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
     expect(sasl).toMatch(/ssl.truststore.location=\/etc\/aion\/tls\/kafka-ca\/ca.crt/);
   });
 
+  it('points the observability service at Prometheus, Alertmanager and Loki, and gives it the webhook token', () => {
+    const obs = (objects: typeof defaults) => find(objects, 'Deployment', 'aion-observability');
+    expect(envOf(obs(defaults), 'AION_OBSERVABILITY_WEBHOOK_TOKEN').valueFrom.secretKeyRef).toEqual(
+      {
+        name: 'aion-secrets',
+        key: 'AION_OBSERVABILITY_WEBHOOK_TOKEN',
+        optional: true,
+      },
+    );
+    expect(envOf(obs(defaults), 'AION_OBSERVABILITY_PROMETHEUS_URL')).toBeUndefined();
+    const set = rendered({
+      set: [
+        'services.observability.prometheusUrl=http://prometheus.monitoring:9090',
+        'services.observability.alertmanagerUrl=http://alertmanager.monitoring:9093',
+        'services.observability.lokiUrl=http://loki.logging:3100',
+      ],
+    });
+    expect(envOf(obs(set), 'AION_OBSERVABILITY_PROMETHEUS_URL').value).toBe(
+      'http://prometheus.monitoring:9090',
+    );
+    expect(envOf(obs(set), 'AION_OBSERVABILITY_ALERTMANAGER_URL').value).toBe(
+      'http://alertmanager.monitoring:9093',
+    );
+    expect(envOf(obs(set), 'AION_OBSERVABILITY_LOKI_URL').value).toBe('http://loki.logging:3100');
+    // Alertmanager may call the webhook on the HTTP port.
+    const ingress = find(set, 'NetworkPolicy', 'aion-observability').spec.ingress as {
+      from: { podSelector?: { matchLabels?: Record<string, string> } }[];
+      ports: { port: number }[];
+    }[];
+    expect(
+      ingress.some(
+        (r) =>
+          r.ports[0]!.port === 8084 &&
+          r.from.some(
+            (f) => f.podSelector?.matchLabels?.['app.kubernetes.io/name'] === 'alertmanager',
+          ),
+      ),
+    ).toBe(true);
+  });
+
   it('generates the platform secrets once (lookup) and hands Kafka TLS and SASL to every service', () => {
     const secret = find(defaults, 'Secret', 'aion-secrets');
     expect(Object.keys(secret.data).sort()).toEqual([
       'AION_BOOTSTRAP_ADMIN_KEY',
       'AION_INTERNAL_TOKEN_SECRET',
+      'AION_OBSERVABILITY_WEBHOOK_TOKEN',
       'AION_SOVEREIGN_RECEIPT_KEY_PASSPHRASE',
     ]);
     for (const value of Object.values(secret.data) as string[])
