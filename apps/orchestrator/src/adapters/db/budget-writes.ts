@@ -47,6 +47,17 @@ interface ReservationRow {
   status: Reservation['status'];
 }
 
+interface BudgetRow {
+  project_id: string;
+  limit_usd: string;
+  reserved_usd: string;
+  committed_usd: string;
+}
+
+/** A text[] parameter, passed as JSON (the query builder would expand an array into a list). */
+const textArray = (values: string[]) =>
+  sql`array(select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
+
 interface Totals {
   limit: number;
   reserved: number;
@@ -79,31 +90,19 @@ export async function applyBudgetSteps(
   const reserveScopes = [
     ...new Set(steps.flatMap((s) => (s.kind === 'reserve' ? scopesOf(s.projectId) : ['']))),
   ];
-  // The lock and both reads go out together: the server takes the lock before it runs the reads
-  // behind it. The totals are those of every scope a step can touch: the projects reserved for
-  // and those of the reservations being committed or released.
-  const [, reservations, budgetRows] = await Promise.all([
-    tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`aion-budget/${tenantId}`}))`),
-    tx.execute(sql`
-      select request_id, project_id, amount_usd::text, committed_usd::text, status
-      from orc_budget_reservations where tenant_id = ${tenantId} and request_id in ${ids}`),
-    tx.execute(sql`
-      select project_id, limit_usd::text, reserved_usd::text, committed_usd::text
-      from orc_budgets
-      where tenant_id = ${tenantId} and (project_id in ${reserveScopes} or project_id in (
-        select r.project_id from orc_budget_reservations r
-        where r.tenant_id = ${tenantId} and r.request_id in ${ids}))`),
-  ]);
-  const existing = new Map(
-    rowsOf<ReservationRow>(reservations).map((row) => [row.request_id, row]),
+  // The lock, then both reads under it, in one statement (migration 0012's orc_budget_state).
+  // The totals are those of every scope a step can touch: the projects reserved for and those of
+  // the reservations being committed or released.
+  const [state] = rowsOf<{ state: { reservations: ReservationRow[]; budgets: BudgetRow[] } }>(
+    await tx.execute(
+      sql`select orc_budget_state(${tenantId}, ${textArray(ids)}, ${textArray(reserveScopes)}) as state`,
+    ),
   );
+  const reservations = state!.state.reservations;
+  const budgetRows = state!.state.budgets;
+  const existing = new Map(reservations.map((row) => [row.request_id, row]));
   const totals = new Map<string, Totals>();
-  for (const row of rowsOf<{
-    project_id: string;
-    limit_usd: string;
-    reserved_usd: string;
-    committed_usd: string;
-  }>(budgetRows))
+  for (const row of budgetRows)
     totals.set(row.project_id, {
       limit: units(row.limit_usd),
       reserved: units(row.reserved_usd),
@@ -140,33 +139,32 @@ export async function applyBudgetSteps(
   if (changed.size === 0) return outcomes;
 
   const rows = [...changed.values()];
-  const writeReservations = tx.execute(sql`
-    insert into orc_budget_reservations
-      (tenant_id, request_id, project_id, amount_usd, committed_usd, status)
-    select ${tenantId}, v.request_id, v.project_id, v.amount_usd, v.committed_usd, v.status
-    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(
-      request_id text, project_id text, amount_usd numeric, committed_usd numeric, status text)
-    on conflict (tenant_id, request_id) do update set
-      amount_usd = excluded.amount_usd, committed_usd = excluded.committed_usd,
-      status = excluded.status, updated_at = now()`);
   const budgets = [...totals].map(([project_id, t]) => ({
     project_id,
     reserved_usd: decimal(t.reserved),
     committed_usd: decimal(t.committed),
   }));
-  // Both writes go out together; neither needs the other's answer.
-  await Promise.all([
-    writeReservations,
-    budgets.length > 0
-      ? tx.execute(sql`
-          update orc_budgets b set
-            reserved_usd = v.reserved_usd, committed_usd = v.committed_usd, updated_at = now()
-          from jsonb_to_recordset(${JSON.stringify(budgets)}::jsonb) as v(
-            project_id text, reserved_usd numeric, committed_usd numeric)
-          where b.tenant_id = ${tenantId} and b.project_id in ${budgets.map((b) => b.project_id)}
-            and b.project_id = v.project_id`)
-      : undefined,
-  ]);
+  // Both writes in one statement (data-modifying WITH clauses run once each, whatever reads them).
+  await tx.execute(sql`
+    with reservations as (
+      insert into orc_budget_reservations
+        (tenant_id, request_id, project_id, amount_usd, committed_usd, status)
+      select ${tenantId}, v.request_id, v.project_id, v.amount_usd, v.committed_usd, v.status
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(
+        request_id text, project_id text, amount_usd numeric, committed_usd numeric, status text)
+      on conflict (tenant_id, request_id) do update set
+        amount_usd = excluded.amount_usd, committed_usd = excluded.committed_usd,
+        status = excluded.status, updated_at = now()
+      returning 1
+    ), budgets as (
+      update orc_budgets b set
+        reserved_usd = v.reserved_usd, committed_usd = v.committed_usd, updated_at = now()
+      from jsonb_to_recordset(${JSON.stringify(budgets)}::jsonb) as v(
+        project_id text, reserved_usd numeric, committed_usd numeric)
+      where b.tenant_id = ${tenantId} and b.project_id = v.project_id
+      returning 1
+    )
+    select (select count(*) from reservations) as reservations, (select count(*) from budgets) as budgets`);
   return outcomes;
 }
 
