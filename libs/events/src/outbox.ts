@@ -179,7 +179,10 @@ export interface RelayOptions {
   table: OutboxTable;
   bus: EventBus;
   batchSize?: number;
-  /** How often to look for rows nobody nudged about (default 500 ms): a safety net. */
+  /**
+   * How often to sweep for rows nobody published or nudged about (default 2 s): a safety net
+   * since rows go out right after their commit; each look costs the database a transaction.
+   */
   pollIntervalMs?: number;
   /**
    * Wait after a nudge before publishing, to batch concurrent commits (default 20 ms): under
@@ -401,7 +404,7 @@ export class OutboxRelay implements OutboxListener {
       this.inFlight = undefined;
     }
     if (!this.running) return;
-    const poll = this.options.pollIntervalMs ?? 500;
+    const poll = this.options.pollIntervalMs ?? 2_000;
     // A full batch suggests more is waiting. Commits made while this one was in flight, or
     // announced while another relay held the lock, are gathered like any nudge. Otherwise nothing
     // is known to wait (a batch that was not full emptied the outbox), so the next look is the

@@ -45,7 +45,7 @@ export interface ServiceSpec<C extends BaseServiceConfig> {
   needs: InfrastructureNeeds;
   /** The service's `<prefix>_outbox` table: its relay runs as a worker and is flushed on stop. */
   outbox?: OutboxTable;
-  /** How often the relay looks for rows nobody nudged it about (default 200 ms). */
+  /** How often the relay sweeps for rows nobody published or nudged it about (default 2 s). */
   outboxPollIntervalMs?: number;
   /** Embedded launcher only: the in-process bus and the generated internal-token secret. */
   embedded?: { shared: EmbeddedShared; internalTokenSecret: string };
