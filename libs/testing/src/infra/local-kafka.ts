@@ -162,8 +162,8 @@ export async function startLocalKafka(
       ...jvm,
       'kafka.tools.StorageTool',
       'format',
-      '-t',
-      clusterId(),
+      // One argument with `=`: an id starting with '-' (1 in 64) must not read as an option.
+      `--cluster-id=${clusterId()}`,
       '-c',
       properties,
       '--ignore-formatted',
