@@ -28,6 +28,22 @@ export const observabilityConfigSpec = {
     z.string().min(1).optional(),
     'Directory of rule files Prometheus loads (rule_files: [<dir>/*.yml]); unset: rules are not synced (status pending)',
   ),
+  rulesNamespace: field(
+    `${P}RULES_NAMESPACE`,
+    z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a Kubernetes namespace')
+      .optional(),
+    "Write each tenant's rules as a PrometheusRule object in this namespace (Prometheus Operator) instead of files",
+  ),
+  rulesLabels: field(
+    `${P}RULES_LABELS`,
+    z
+      .string()
+      .regex(/^([A-Za-z0-9./_-]+=[A-Za-z0-9._-]*)?(,[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*)*$/, 'k=v,k=v')
+      .default(''),
+    "Labels of the PrometheusRule objects, which the operator's ruleSelector matches (k=v,k=v)",
+  ),
   prometheusUrl: field(
     `${P}PROMETHEUS_URL`,
     z.string().url().default('http://127.0.0.1:9090'),

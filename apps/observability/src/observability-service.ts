@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
 import { requireTenant, runWithTenant } from '@aion/tenancy';
 import {
   defineService,
@@ -15,6 +16,7 @@ import { outbox } from './adapters/db/schema';
 import { PostgresSlos } from './adapters/db/slo-repository';
 import { LokiClient } from './adapters/loki/loki-client';
 import { PrometheusClient } from './adapters/prometheus/prometheus-client';
+import { PrometheusRuleObjects } from './adapters/k8s/prometheus-rule-objects';
 import { PrometheusRuleFiles } from './adapters/prometheus/rule-files';
 import { mountAlertmanagerWebhook } from './api/alertmanager-webhook';
 import { registerObservabilityApi } from './api/grpc-handlers';
@@ -25,6 +27,14 @@ import { LogsQueryService } from './core/logs';
 import { MetricsQueryService } from './core/metrics-query';
 import { RuleSync } from './core/rule-sync';
 import { SloService } from './core/slo-service';
+
+/** In a pod: its service account; elsewhere: KUBECONFIG or ~/.kube/config. */
+function kubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  if (process.env['KUBERNETES_SERVICE_HOST']) kc.loadFromCluster();
+  else kc.loadFromDefault();
+  return kc;
+}
 
 /** The promtool to check rule files with, if it runs here. */
 async function promtoolAt(path: string): Promise<string | undefined> {
@@ -59,24 +69,42 @@ export function createObservabilityService(
       const db = infrastructure.database!.db;
       const sloStore = new PostgresSlos(db, box!.writer);
       const ruleStore = new PostgresAlertRules(db, box!.writer);
+      if (config.rulesDir && config.rulesNamespace)
+        throw new Error(
+          'AION_OBSERVABILITY_RULES_DIR and AION_OBSERVABILITY_RULES_NAMESPACE: set one, not both',
+        );
       const promtool = config.rulesDir ? await promtoolAt(config.promtool) : undefined;
       if (config.rulesDir && !promtool)
         logger.warn('promtool not found: rule files are loaded by Prometheus unchecked', {
           promtool: config.promtool,
         });
-      const sync = config.rulesDir
+      const sink = config.rulesNamespace
+        ? new PrometheusRuleObjects(
+            kubeConfig(),
+            config.rulesNamespace,
+            Object.fromEntries(
+              config.rulesLabels
+                .split(',')
+                .filter(Boolean)
+                .map((kv) => kv.split('=') as [string, string]),
+            ),
+          )
+        : config.rulesDir
+          ? new PrometheusRuleFiles(
+              config.rulesDir,
+              config.prometheusUrl,
+              config.upstreamTimeoutMs,
+              promtool,
+            )
+          : undefined;
+      const sync = sink
         ? new RuleSync(
             {
               slos: (w) => sloStore.page(w),
               alertRules: (w) => ruleStore.page(w),
               markAlertRules: (status, error) => ruleStore.markSync(status, error),
             },
-            new PrometheusRuleFiles(
-              config.rulesDir,
-              config.prometheusUrl,
-              config.upstreamTimeoutMs,
-              promtool,
-            ),
+            sink,
           )
         : undefined;
       const changed = async () => sync?.syncTenant(requireTenant().tenantId);
@@ -97,7 +125,9 @@ export function createObservabilityService(
         );
       logger.info('observability ready', {
         alertmanager: config.alertmanagerUrl,
-        rules_dir: config.rulesDir ?? '(rules not synced)',
+        rules: config.rulesNamespace
+          ? `PrometheusRule objects in ${config.rulesNamespace}`
+          : (config.rulesDir ?? '(not synced)'),
       });
       return {
         registerGrpc: (server) =>
