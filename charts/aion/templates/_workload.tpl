@@ -82,6 +82,12 @@ same process in the co-located profile, where such calls never leave it.
 - { name: AION_OBSERVABILITY_{{ $name }}, value: {{ $url | quote }} }
 {{- end }}
 {{- end }}
+{{- if $obs.writePrometheusRules }}
+- { name: AION_OBSERVABILITY_RULES_NAMESPACE, value: {{ $root.Release.Namespace | quote }} }
+{{- $labels := list }}
+{{- range $k, $val := $v.monitoring.prometheusRules.labels }}{{ $labels = append $labels (printf "%s=%s" $k $val) }}{{ end }}
+- { name: AION_OBSERVABILITY_RULES_LABELS, value: {{ join "," $labels | quote }} }
+{{- end }}
 - name: AION_OBSERVABILITY_WEBHOOK_TOKEN
   valueFrom:
     secretKeyRef: { name: {{ include "aion.secretName" $root }}, key: AION_OBSERVABILITY_WEBHOOK_TOKEN, optional: true }
@@ -166,8 +172,10 @@ metadata:
   annotations:
     {{- toYaml . | nindent 4 }}
   {{- end }}
-# Only sovereign-ai talks to the Kubernetes API; the others get no token at all.
-automountServiceAccountToken: {{ has "sovereign-ai" .services }}
+{{- $k8s := or (has "sovereign-ai" .services) (and (has "observability" .services) $v.services.observability.writePrometheusRules) }}
+# Only sovereign-ai (and observability writing PrometheusRules) talk to the Kubernetes API; the
+# others get no token at all.
+automountServiceAccountToken: {{ $k8s }}
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -202,7 +210,7 @@ spec:
         {{- with $s.podAnnotations }}{{ toYaml . | nindent 8 }}{{ end }}
     spec:
       serviceAccountName: {{ $name }}
-      automountServiceAccountToken: {{ has "sovereign-ai" .services }}
+      automountServiceAccountToken: {{ $k8s }}
       enableServiceLinks: false
       terminationGracePeriodSeconds: {{ $s.terminationGracePeriodSeconds }}
       securityContext:

@@ -434,6 +434,36 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
       'http://alertmanager.monitoring:9093',
     );
     expect(envOf(obs(set), 'AION_OBSERVABILITY_LOKI_URL').value).toBe('http://loki.logging:3100');
+    // Operator mode: PrometheusRule objects in the release namespace, with a token and a Role
+    // for them alone, and the Kubernetes API as an egress.
+    expect(podSpec(obs(defaults)).automountServiceAccountToken).toBe(false);
+    const operator = rendered({
+      set: [
+        'services.observability.writePrometheusRules=true',
+        'monitoring.prometheusRules.labels.release=prometheus',
+      ],
+    });
+    expect(envOf(obs(operator), 'AION_OBSERVABILITY_RULES_NAMESPACE').value).toBe('aion');
+    expect(envOf(obs(operator), 'AION_OBSERVABILITY_RULES_LABELS').value).toBe(
+      'release=prometheus',
+    );
+    expect(podSpec(obs(operator)).automountServiceAccountToken).toBe(true);
+    expect(find(operator, 'Role', 'aion-observability').rules).toEqual([
+      {
+        apiGroups: ['monitoring.coreos.com'],
+        resources: ['prometheusrules'],
+        verbs: ['get', 'list', 'create', 'update', 'delete'],
+      },
+    ]);
+    expect(find(operator, 'RoleBinding', 'aion-observability').subjects[0].name).toBe(
+      'aion-observability',
+    );
+    expect(
+      find(operator, 'NetworkPolicy', 'aion-observability').spec.egress.flatMap(
+        (r: { ports: { port: number }[] }) => r.ports.map((p) => p.port),
+      ),
+    ).toEqual([9090, 9093, 3100, 443, 6443]);
+
     // Alertmanager may call the webhook on the HTTP port.
     const ingress = find(set, 'NetworkPolicy', 'aion-observability').spec.ingress as {
       from: { podSelector?: { matchLabels?: Record<string, string> } }[];
