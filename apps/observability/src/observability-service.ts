@@ -23,6 +23,7 @@ import { registerObservabilityApi } from './api/grpc-handlers';
 import { observabilityInfraNeeds, type ObservabilityConfig } from './config';
 import { AlertRuleService } from './core/alert-rules';
 import { AlertService } from './core/alerts';
+import { platformDashboards } from './core/dashboards';
 import { LogsQueryService } from './core/logs';
 import { MetricsQueryService } from './core/metrics-query';
 import { RuleSync } from './core/rule-sync';
@@ -136,6 +137,7 @@ export function createObservabilityService(
             alerts,
             alertRules: new AlertRuleService(ruleStore, changed),
             metrics: new MetricsQueryService(prometheus),
+            dashboards: platformDashboards(),
             logs: new LogsQueryService(new LokiClient(config.lokiUrl, config.upstreamTimeoutMs)),
           }),
         registerHttp: (app) =>

@@ -217,6 +217,18 @@ describe('SLOs through the gateway', () => {
     ]);
   });
 
+  it('serves the platform dashboards as Grafana JSON to readers', async () => {
+    const observer = await token(tenant, 'observer');
+    const list = await call('GET', '/api/v1/observability/dashboards', observer);
+    expect(list.status).toBe(200);
+    expect((list.json['data'] as { id: string }[]).map((d) => d.id)).toContain(
+      'aion-infrastructure',
+    );
+    const one = await call('GET', '/api/v1/observability/dashboards/aion-infrastructure', observer);
+    expect((one.json['model'] as { uid: string }).uid).toBe('aion-infrastructure');
+    expect((await call('GET', '/api/v1/observability/dashboards/nope', observer)).status).toBe(404);
+  });
+
   it('answers 503 for alerts and metrics while Alertmanager and Prometheus are unreachable, 400 for bad PromQL, 401 without credentials', async () => {
     const observer = await token(tenant, 'observer');
     const active = await call('GET', '/api/v1/observability/alerts/active', observer);

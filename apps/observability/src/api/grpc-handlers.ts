@@ -2,9 +2,11 @@ import { ObservabilityService } from '@aion/contracts';
 import { AionError } from '@aion/errors';
 import { nextPageToken, pageWindow, type GrpcServer, type ServiceImpl } from '@aion/grpc';
 import { requireTenant } from '@aion/tenancy';
+import type { JsonObject } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { AlertRuleInput, AlertRuleService } from '../core/alert-rules';
 import type { AlertService } from '../core/alerts';
+import type { PlatformDashboard } from '../core/dashboards';
 import type { LogsQueryService } from '../core/logs';
 import type { MetricsQueryService } from '../core/metrics-query';
 import { DEFAULT_WINDOW_DAYS, type SloInput } from '../core/model';
@@ -17,6 +19,7 @@ export interface ObservabilityApi {
   alertRules: AlertRuleService;
   metrics: MetricsQueryService;
   logs: LogsQueryService;
+  dashboards: PlatformDashboard[];
 }
 
 const required = (value: string, field: string) => {
@@ -77,6 +80,14 @@ const ruleInput = (rule: RuleMessage | undefined): AlertRuleInput => {
     annotations: rule.annotations,
   };
 };
+
+/** A platform dashboard (no tenant's), its model as JSON (Struct). */
+const dashboardProto = (d: PlatformDashboard) => ({
+  id: d.uid,
+  tenantId: '',
+  title: d.title,
+  model: JSON.parse(JSON.stringify(d.model)) as JsonObject,
+});
 
 /** RPCs of the contract this service does not serve yet: gRPC UNIMPLEMENTED, not a fault. */
 const NOT_YET = (what: string) => async () => {
@@ -166,8 +177,23 @@ export function registerObservabilityApi(server: GrpcServer, api: ObservabilityA
       })),
     }),
     createDashboard: NOT_YET('CreateDashboard'),
-    getDashboard: NOT_YET('GetDashboard'),
-    listDashboards: NOT_YET('ListDashboards'),
+    getDashboard: async (req) => {
+      const id = required(req.id, 'id');
+      const d = api.dashboards.find((x) => x.uid === id);
+      if (!d) throw AionError.notFound('dashboard', id);
+      return { dashboard: dashboardProto(d) };
+    },
+    listDashboards: async (req) => {
+      const window = pageWindow(req.page);
+      const items = api.dashboards.slice(window.offset, window.offset + window.limit);
+      return {
+        dashboards: items.map(dashboardProto),
+        page: {
+          nextPageToken: nextPageToken(window.offset, items.length, api.dashboards.length),
+          totalSize: BigInt(api.dashboards.length),
+        },
+      };
+    },
     queryMetrics: async (req) => {
       const series = await api.metrics.query(requireTenant().tenantId, {
         query: required(req.query, 'query'),

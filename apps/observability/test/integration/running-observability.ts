@@ -52,6 +52,7 @@ export async function startObservability(db: TestDatabase, env: Record<string, s
     );
   return {
     as,
+    httpPort: running.httpPort,
     stop: async () => {
       client.close();
       await service.stop();

@@ -310,3 +310,17 @@ export const sloJson = (s: SloMessage | undefined): z.input<typeof Slo> => {
     updated_at: iso(s?.updatedAt),
   };
 };
+
+type DashboardMessage = NonNullable<
+  Awaited<ReturnType<ObservabilityClient['getDashboard']>>['dashboard']
+>;
+export const Dashboard = z.object({
+  id: z.string(),
+  title: z.string(),
+  model: z.record(z.string(), z.unknown()).describe("Grafana's dashboard JSON model"),
+});
+export const dashboardJson = (d: DashboardMessage | undefined): z.input<typeof Dashboard> => ({
+  id: d?.id ?? '',
+  title: d?.title ?? '',
+  model: (d?.model ?? {}) as Record<string, unknown>,
+});

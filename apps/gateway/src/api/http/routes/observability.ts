@@ -7,6 +7,8 @@ import {
   AlertRule,
   AlertRuleRequest,
   BASE,
+  Dashboard,
+  dashboardJson,
   Finite,
   finite,
   iso,
@@ -250,6 +252,44 @@ export function observabilityRoutes(obs: ObservabilityClient, requestTimeoutMs: 
             })),
           },
         };
+      },
+    }),
+    route({
+      method: 'get',
+      path: `${BASE}/dashboards`,
+      operationId: 'listDashboards',
+      summary: 'The dashboards the platform ships, as Grafana JSON models',
+      tag,
+      access: read,
+      request: { query: PageQuery },
+      responses: {
+        200: {
+          description: 'A page of dashboards',
+          schema: z.object({
+            data: z.array(Dashboard),
+            next_page_token: z.string().nullable(),
+            total: z.int().min(0),
+          }),
+        },
+      },
+      async handle({ query }) {
+        const r = await obs.listDashboards(pageRequest(query), o);
+        return { status: 200, body: { data: r.dashboards.map(dashboardJson), ...page(r.page) } };
+      },
+    }),
+    route({
+      method: 'get',
+      path: `${BASE}/dashboards/{id}`,
+      operationId: 'getDashboard',
+      summary: 'One dashboard, as a Grafana JSON model',
+      tag,
+      access: read,
+      request: { path: z.strictObject({ id: z.string().regex(/^[a-z0-9-]{1,60}$/) }) },
+      responses: { 200: { description: 'The dashboard', schema: Dashboard } },
+      errors: [404],
+      async handle({ path }) {
+        const r = await obs.getDashboard({ id: path.id }, o);
+        return { status: 200, body: dashboardJson(r.dashboard) };
       },
     }),
     route({

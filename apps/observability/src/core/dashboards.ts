@@ -1,0 +1,90 @@
+import { DashboardBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
+import { PanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
+
+/** A dashboard as Grafana's JSON model, built with Grafana's typed builders. */
+export interface PlatformDashboard {
+  uid: string;
+  title: string;
+  model: Record<string, unknown>;
+}
+
+const panel = (title: string, unit: string, ...queries: [expr: string, legend: string][]) => {
+  const p = new PanelBuilder().title(title).unit(unit).min(0).span(12).height(8);
+  for (const [expr, legend] of queries)
+    p.withTarget(new DataqueryBuilder().expr(expr).legendFormat(legend));
+  return p;
+};
+
+/** Requests, errors and latency of every service, and the dependencies each one checks. */
+function infrastructure(): PlatformDashboard {
+  const builder = new DashboardBuilder('Aion / Infrastructure')
+    .uid('aion-infrastructure')
+    .tags(['aion', 'generated'])
+    .refresh('30s')
+    .time({ from: 'now-6h', to: 'now' })
+    .withRow(new RowBuilder('REST edge'))
+    .withPanel(
+      panel('HTTP requests by status', 'reqps', [
+        'sum by (service, status) (rate(aion_http_requests_total[$__rate_interval]))',
+        '{{service}} {{status}}',
+      ]),
+    )
+    .withPanel(
+      panel('HTTP p95 latency', 's', [
+        'histogram_quantile(0.95, sum by (service, le) (rate(aion_http_request_duration_seconds_bucket[$__rate_interval])))',
+        '{{service}}',
+      ]),
+    )
+    .withRow(new RowBuilder('gRPC between services'))
+    .withPanel(
+      panel('gRPC calls by code', 'reqps', [
+        'sum by (service, code) (rate(aion_grpc_server_handled_total[$__rate_interval]))',
+        '{{service}} {{code}}',
+      ]),
+    )
+    .withPanel(
+      panel('gRPC p95 latency', 's', [
+        'histogram_quantile(0.95, sum by (service, le) (rate(aion_grpc_server_handling_seconds_bucket[$__rate_interval])))',
+        '{{service}}',
+      ]),
+    )
+    .withRow(new RowBuilder('Kafka consumers'))
+    .withPanel(
+      panel('Messages by outcome', 'ops', [
+        'sum by (topic, outcome) (rate(aion_kafka_consumer_messages_total[$__rate_interval]))',
+        '{{topic}} {{outcome}}',
+      ]),
+    )
+    .withRow(new RowBuilder('Dependencies and processes'))
+    .withPanel(
+      panel('Dependencies up', 'short', [
+        'min by (service, dependency) (aion_dependency_up)',
+        '{{service}} {{dependency}}',
+      ]),
+    )
+    .withPanel(
+      panel(
+        'Process CPU and heap',
+        'short',
+        ['sum by (service) (rate(process_cpu_seconds_total[$__rate_interval]))', '{{service}} cpu'],
+        ['sum by (service) (nodejs_heap_size_used_bytes) / 1e9', '{{service}} heap GB'],
+      ),
+    );
+  return {
+    uid: 'aion-infrastructure',
+    title: 'Aion / Infrastructure',
+    model: builder.build() as unknown as Record<string, unknown>,
+  };
+}
+
+/** The dashboards the platform ships (the others of issue 16 wait for the metrics they need). */
+export function platformDashboards(): PlatformDashboard[] {
+  return [infrastructure()];
+}
+
+/** Every PromQL expression of a dashboard's panels. */
+export function dashboardQueries(model: Record<string, unknown>): string[] {
+  const panels = (model['panels'] ?? []) as { targets?: { expr?: string }[] }[];
+  return panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? '')).filter(Boolean);
+}
