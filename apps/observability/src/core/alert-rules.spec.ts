@@ -56,7 +56,7 @@ describe('validateAlertRule', () => {
         expression: 'rate(x)',
         forDuration: '5 minutes',
         severity: 'fatal' as AlertRuleInput['severity'],
-        labels: { tenant_id: 'other', __name__: 'x', 'a-b': 'c' },
+        labels: { tenant_id: 'other', __name__: 'x', 'a-b': 'c', aion_slo_id: 's' },
         annotations: { ok: 'x'.repeat(1001) },
       }).sort(),
     ).toEqual([
@@ -65,6 +65,7 @@ describe('validateAlertRule', () => {
       'for',
       'labels.__name__',
       'labels.a-b',
+      'labels.aion_slo_id',
       'labels.tenant_id',
       'name',
       'severity',

@@ -73,7 +73,9 @@ export function validateAlertRule(input: AlertRuleInput): AlertRuleInput {
     for (const [name, value] of entries) {
       if (!LABEL_NAME.test(name) || name.startsWith('__'))
         problem(`${field}.${name}`, 'a label name: letters, digits and _, not starting with __');
-      else if (reserved.includes(name)) problem(`${field}.${name}`, 'is set by Aion');
+      // aion_* labels tie alerts to SLOs and rules: a rule may not pose as another's.
+      else if (reserved.includes(name) || (reserved.length && name.startsWith('aion_')))
+        problem(`${field}.${name}`, 'is set by Aion');
       if (value.length > 1000 || control.test(value))
         problem(`${field}.${name}`, 'at most 1000 characters, no control characters');
       // Prometheus expands {{ }} as a template, and one template it cannot parse stops it loading

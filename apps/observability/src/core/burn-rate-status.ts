@@ -48,7 +48,10 @@ export async function burnRateStatus(slo: Slo, reader: MetricsReader): Promise<B
     samples.length && Number.isFinite(samples[0]!.value) ? 1 - samples[0]!.value / budget : NaN;
   const [ratios, alerts, now, dayAgo] = await Promise.all([
     reader.instant(`{__name__=~"aion_slo:error_ratio:rate.+",aion_slo_id=${id}}`),
-    reader.instant(`ALERTS{alertstate="firing",aion_slo_id=${id}}`),
+    // The SLO's own alerts only: name, SLO and tenant (a custom rule cannot set aion_* labels).
+    reader.instant(
+      `ALERTS{alertstate="firing",alertname="AionSloErrorBudgetBurn",aion_slo_id=${id},tenant_id=${JSON.stringify(slo.tenantId)}}`,
+    ),
     reader.instant(windowRatio),
     reader.instant(windowRatio, new Date(Date.now() - DAY_MS)),
   ]);

@@ -106,8 +106,7 @@ export const Slo = z.object({
 
 const LabelName = /^(?!__)[a-zA-Z_][a-zA-Z0-9_]{0,99}$/;
 /** Labels Aion sets on every custom rule's alerts itself. */
-const FreeLabelName =
-  /^(?!__|tenant_id$|severity$|alertname$|aion_alert_rule_id$)[a-zA-Z_][a-zA-Z0-9_]{0,99}$/;
+const FreeLabelName = /^(?!__|aion_|tenant_id$|severity$|alertname$)[a-zA-Z_][a-zA-Z0-9_]{0,99}$/;
 /** A custom rule's values are plain text: no control characters, no {{ (Prometheus templates). */
 const RULE_LABEL_TEXT = '^(?![\\s\\S]*\\{\\{)[^\\u0000-\\u001f\\u007f-\\u009f]*$';
 const RuleLabelValue = z.string().max(1000).regex(new RegExp(RULE_LABEL_TEXT));
