@@ -94,7 +94,7 @@ describe('validateAlertRule', () => {
 });
 
 describe('prometheusRule', () => {
-  it('sets severity, tenant and rule id over whatever the labels say', () => {
+  it("limits the expression to the tenant's series and sets severity, tenant and rule id", () => {
     const rule = prometheusRule({
       ...input(),
       id: 'r1',
@@ -106,7 +106,7 @@ describe('prometheusRule', () => {
     });
     expect(rule).toEqual({
       alert: 'GatewayErrors',
-      expr: input().expression,
+      expr: 'sum(rate(aion_http_requests_total{tenant_id="acme",service="gateway",status=~"5.."}[5m])) > 1',
       for: '5m',
       labels: { team: 'edge', severity: 'warning', tenant_id: 'acme', aion_alert_rule_id: 'r1' },
       annotations: { summary: 'The gateway answers 5xx' },

@@ -1,6 +1,7 @@
 import { AionError } from '@aion/errors';
 import { promqlProblems } from './promql';
 import { CONTROL } from './slo-spec';
+import { scopeToTenant } from './tenant-query';
 import type { Page, PageWindow } from './model';
 
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;
@@ -94,10 +95,13 @@ export function validateAlertRule(input: AlertRuleInput): AlertRuleInput {
   return input;
 }
 
-/** Prometheus alerting rule of a custom rule: the tenant and the rule ride on its labels. */
+/**
+ * Prometheus alerting rule of a custom rule: its selectors limited to the tenant's series, as a
+ * query's are (scopeToTenant), and the tenant and the rule on its labels.
+ */
 export const prometheusRule = (r: AlertRule) => ({
   alert: r.name,
-  expr: r.expression,
+  expr: scopeToTenant(r.expression, r.tenantId),
   ...(r.forDuration ? { for: r.forDuration } : {}),
   labels: { ...r.labels, severity: r.severity, tenant_id: r.tenantId, aion_alert_rule_id: r.id },
   annotations: r.annotations,

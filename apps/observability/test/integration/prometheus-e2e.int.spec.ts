@@ -124,16 +124,27 @@ describe('SLO and custom rules evaluated by a real Prometheus', () => {
     const { rule } = await obs.as(tenant, 'admin', (c) =>
       c.createAlertRule({
         rule: {
-          name: 'GatewayServerErrors',
-          expression:
-            'sum(rate(aion_http_requests_total{service="gateway",status=~"5.."}[1m])) > 1',
+          name: 'TenantEventsFlowing',
+          expression: 'sum(rate(aion_tenant_events_total[1m])) > 1',
           severity: AlertSeverity.CRITICAL,
           labels: { team: 'edge' },
-          annotations: { summary: 'The gateway fails' },
+          annotations: { summary: 'Events flow' },
         },
       }),
     );
     expect(rule).toMatchObject({ syncStatus: 'synced', syncError: '' });
+    // A rule naming another tenant's series is limited to the tenant's own: it never fires.
+    await obs.as(tenant, 'admin', (c) =>
+      c.createAlertRule({
+        rule: {
+          name: 'PeekAtOther',
+          expression: `aion_tenant_events_total{tenant_id="${otherTenant}"} > 0`,
+          severity: AlertSeverity.INFO,
+          labels: {},
+          annotations: {},
+        },
+      }),
+    );
     expect(await loadedGroups()).toContain(`aion-tenant-${tenant}-custom`);
 
     const fired = await eventually(
@@ -149,6 +160,12 @@ describe('SLO and custom rules evaluated by a real Prometheus', () => {
     expect(fired.page).toMatchObject({ firing: true, burnRate: 14.4 });
     expect(fired.page.labels).toMatchObject({ severity: 'page', tenant_id: tenant });
     expect(fired.custom.labels).toMatchObject({ severity: 'critical', team: 'edge' });
+    const firing = (await (await fetch(`${prometheus.url}/api/v1/alerts`)).json()) as {
+      data: { alerts: { labels: Record<string, string> }[] };
+    };
+    const names = firing.data.alerts.map((a) => a.labels['alertname']);
+    expect(names).toContain('TenantEventsFlowing');
+    expect(names).not.toContain('PeekAtOther');
 
     // Half the requests fail against a 0.5% budget: a burn rate of 100 in every window so far.
     const burn = await obs.as(tenant, 'observer', (c) => c.getBurnRate({ sloId }));
@@ -168,7 +185,7 @@ describe('SLO and custom rules evaluated by a real Prometheus', () => {
 
     const active = await obs.as(tenant, 'observer', (c) => c.listActiveAlerts({}));
     expect(active.alerts.map((a) => a.alertname).sort()).toEqual(
-      expect.arrayContaining(['AionSloErrorBudgetBurn', 'GatewayServerErrors']),
+      expect.arrayContaining(['AionSloErrorBudgetBurn', 'TenantEventsFlowing']),
     );
     const other = await obs.as(uniqueName('prom-other'), 'observer', (c) => c.listActiveAlerts({}));
     expect(other.alerts).toEqual([]);
@@ -217,7 +234,8 @@ describe('SLO and custom rules evaluated by a real Prometheus', () => {
 
   it('drops a deleted rule from Prometheus; with Prometheus away, records a failed sync and answers 503 for burn rates', async () => {
     const listed = await obs.as(tenant, 'admin', (c) => c.listAlertRules({}));
-    await obs.as(tenant, 'admin', (c) => c.deleteAlertRule({ id: listed.rules[0]!.id }));
+    for (const r of listed.rules)
+      await obs.as(tenant, 'admin', (c) => c.deleteAlertRule({ id: r.id }));
     expect(await loadedGroups()).not.toContain(`aion-tenant-${tenant}-custom`);
 
     // Prometheus's grammar takes it, its type checker would not: promtool keeps it out of the
