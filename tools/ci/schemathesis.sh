@@ -62,7 +62,8 @@ YAML
 prometheus --config.file="$am_dir/prometheus.yml" --storage.tsdb.path="$am_dir/tsdb" \
   --web.listen-address="127.0.0.1:$prometheus_port" --web.enable-lifecycle >"$am_dir/prometheus.log" 2>&1 &
 prometheus=$!
-npx tsx apps/observability/test/loki-stand-in.ts "$loki_port" >"$am_dir/loki.log" 2>&1 &
+# Its own process group: npx's children go down with it.
+setsid npx tsx apps/observability/test/loki-stand-in.ts "$loki_port" >"$am_dir/loki.log" 2>&1 &
 loki=$!
 cat >"$am_dir/alertmanager.yml" <<YAML
 route: { receiver: aion, group_by: ['...'], group_wait: 1s, group_interval: 1s, repeat_interval: 1h }
@@ -81,7 +82,8 @@ platform=$!
 stop() {
   kill -TERM -- "-$platform" 2>/dev/null || true
   wait "$platform" 2>/dev/null || true
-  kill -TERM "$alertmanager" "$prometheus" "$loki" 2>/dev/null || true
+  kill -TERM -- "-$loki" 2>/dev/null || true
+  kill -TERM "$alertmanager" "$prometheus" 2>/dev/null || true
   wait "$alertmanager" "$prometheus" "$loki" 2>/dev/null || true
   rm -rf "$log" "$am_dir"
 }
