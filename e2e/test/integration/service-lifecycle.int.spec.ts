@@ -70,7 +70,12 @@ describe('every service as its own process on PostgreSQL, Redis and Kafka', () =
       const service = running.get(app)!;
       const base = `http://127.0.0.1:${service.httpPort}`;
       const ops = `http://127.0.0.1:${service.opsPort}`;
-      expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok', service: app });
+      expect(await (await fetch(`${base}/healthz`)).json()).toEqual({
+        status: 'ok',
+        service: app,
+        // A module host says which pool it serves and with what accelerator (issue 15).
+        ...(app === 'module-host' && { details: { pool: 'default', accelerator: 'cpu' } }),
+      });
       const ready = await fetch(`${ops}/readyz`);
       const body = (await ready.json()) as { status: string; checks: Record<string, string> };
       expect(ready.status).toBe(200);
