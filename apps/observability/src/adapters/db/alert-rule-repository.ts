@@ -1,4 +1,4 @@
-import { asc, count, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { type Db, TenantRepository } from '@aion/db';
 import { AionError } from '@aion/errors';
@@ -6,6 +6,7 @@ import type { OutboxWriter } from '@aion/events';
 import type { AlertRule, AlertRuleInput, AlertRuleStore } from '../../core/alert-rules';
 import type { PageWindow } from '../../core/model';
 import { alertRuleProto } from '../../proto';
+import { pageByName } from './pages';
 import { alertRules } from './schema';
 
 type Row = typeof alertRules.$inferSelect;
@@ -30,16 +31,7 @@ export class PostgresAlertRules extends TenantRepository implements AlertRuleSto
   }
 
   page(window: PageWindow) {
-    return this.tx(async (tx) => {
-      const rows = await tx
-        .select()
-        .from(alertRules)
-        .orderBy(asc(alertRules.name))
-        .limit(window.limit)
-        .offset(window.offset);
-      const [total] = await tx.select({ n: count() }).from(alertRules);
-      return { items: rows.map(toRule), total: total?.n ?? 0 };
-    });
+    return this.tx((tx) => pageByName(tx, alertRules, alertRules.name, window, toRule));
   }
 
   get(id: string) {

@@ -1,4 +1,4 @@
-import { asc, count, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { type Db, TenantRepository } from '@aion/db';
 import { AionError } from '@aion/errors';
@@ -6,6 +6,7 @@ import type { OutboxWriter } from '@aion/events';
 import type { PageWindow, ResolvedSlo, Slo } from '../../core/model';
 import type { SloStore } from '../../core/ports';
 import { sloProto } from '../../proto';
+import { pageByName } from './pages';
 import { slos } from './schema';
 
 type Row = typeof slos.$inferSelect;
@@ -39,16 +40,7 @@ export class PostgresSlos extends TenantRepository implements SloStore {
   }
 
   page(window: PageWindow) {
-    return this.tx(async (tx) => {
-      const rows = await tx
-        .select()
-        .from(slos)
-        .orderBy(asc(slos.name))
-        .limit(window.limit)
-        .offset(window.offset);
-      const [total] = await tx.select({ n: count() }).from(slos);
-      return { items: rows.map(toSlo), total: total?.n ?? 0 };
-    });
+    return this.tx((tx) => pageByName(tx, slos, slos.name, window, toSlo));
   }
 
   get(id: string) {
