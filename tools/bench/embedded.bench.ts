@@ -6,8 +6,7 @@
  * loop with 32 clients; the machine's speed drifts, so read the ratio of the two in each round.
  *   npx tsx tools/bench/embedded.bench.ts [rate,rate,...] [seconds] [rounds]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import { startAionLauncher } from './peers';
 import { runLoad, type LoadResult } from './support';
 
 const rates = (process.argv[2] ?? '25,50,100').split(',').map(Number);
@@ -18,63 +17,19 @@ const TEXT =
   'Aion keeps data in the jurisdiction its owner chose. Every routing decision names the rule that made it. ' +
   'Budgets are reserved before a task runs and settled after it. Modules run in a WebAssembly sandbox with no network.';
 
-interface Running {
-  child: ChildProcess;
-  gateway: string;
-}
+type Running = Awaited<ReturnType<typeof startAionLauncher>>;
 
-/** `npm start` on its own ports (base + offsets), in memory, with the profile's settings. */
-async function start(profile: Record<string, string>, base: number): Promise<Running> {
-  const root = path.resolve(__dirname, '..', '..');
-  const env = {
-    ...process.env,
+/** `npm start` on free ports, in memory, with the profile's settings. */
+const start = (profile: Record<string, string>) =>
+  startAionLauncher('start-embedded', {
     AION_BOOTSTRAP_ADMIN_KEY: ADMIN,
     AION_DATA_DIR: 'memory',
     ...profile,
-    LOG_LEVEL: 'warn',
-    AION_GATEWAY_HTTP_PORT: String(base),
-    AION_GATEWAY_OPS_PORT: String(base + 1),
-    AION_GATEWAY_GRPC_PORT: String(base + 2),
-    AION_ORCHESTRATOR_HTTP_PORT: String(base + 3),
-    AION_ORCHESTRATOR_GRPC_PORT: String(base + 4),
-    AION_SOVEREIGN_HTTP_PORT: String(base + 5),
-    AION_SOVEREIGN_GRPC_PORT: String(base + 6),
-    AION_MODULE_HOST_HTTP_PORT: String(base + 7),
-    AION_MODULE_HOST_GRPC_PORT: String(base + 8),
-    AION_PIPELINE_HTTP_PORT: String(base + 9),
-    AION_PIPELINE_GRPC_PORT: String(base + 10),
-    AION_OBSERVABILITY_HTTP_PORT: String(base + 11),
-    AION_OBSERVABILITY_GRPC_PORT: String(base + 12),
-    AION_GATEWAY_ORCHESTRATOR_ADDRESS: `127.0.0.1:${base + 4}`,
-    AION_GATEWAY_SOVEREIGN_ADDRESS: `127.0.0.1:${base + 6}`,
-    AION_ORCHESTRATOR_SOVEREIGN_ADDRESS: `127.0.0.1:${base + 6}`,
-    AION_ORCHESTRATOR_MODULE_HOST_ADDRESS: `127.0.0.1:${base + 8}`,
-    // The bench measures the path, not the limits.
-    AION_GATEWAY_RATE_LIMIT_KEY_PER_MINUTE: '10000000',
-    AION_GATEWAY_RATE_LIMIT_KEY_BURST: '10000000',
-    AION_GATEWAY_RATE_LIMIT_IP_PER_MINUTE: '10000000',
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'tools/launcher/start-embedded.ts'], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const gateway = `http://127.0.0.1:${base}`;
-  for (let i = 0; i < 240; i++) {
-    const ready = await fetch(`http://127.0.0.1:${base + 1}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) return { child, gateway };
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`npm start (${JSON.stringify(profile)}) did not become ready`);
-}
 
 function load(target: Running, rate: number | undefined, durationSeconds: number) {
   return runLoad({
-    url: `${target.gateway}/v1/tasks`,
+    url: `${target.url}/v1/tasks`,
     body: JSON.stringify({
       intent: 'summarize',
       params: { text: TEXT, max_sentences: 2 },
@@ -91,12 +46,12 @@ function load(target: Running, rate: number | undefined, durationSeconds: number
 
 async function main() {
   const profiles = {
-    'co-located, PGlite thread (npm start)': await start({ AION_CO_LOCATED: 'true' }, 28_100),
-    'co-located, PGlite on the event loop': await start(
-      { AION_CO_LOCATED: 'true', AION_PGLITE_THREAD: 'false' },
-      28_200,
-    ),
-    'loopback gRPC, PGlite thread': await start({ AION_CO_LOCATED: 'false' }, 28_300),
+    'co-located, PGlite thread (npm start)': await start({ AION_CO_LOCATED: 'true' }),
+    'co-located, PGlite on the event loop': await start({
+      AION_CO_LOCATED: 'true',
+      AION_PGLITE_THREAD: 'false',
+    }),
+    'loopback gRPC, PGlite thread': await start({ AION_CO_LOCATED: 'false' }),
   };
   const results: { round: number; profile: string; run: LoadResult }[] = [];
   try {
@@ -106,7 +61,7 @@ async function main() {
         for (const [profile, target] of Object.entries(profiles))
           results.push({ round, profile, run: await load(target, rate, seconds) });
   } finally {
-    for (const { child } of Object.values(profiles)) child.kill('SIGTERM');
+    for (const profile of Object.values(profiles)) profile.stop();
   }
   process.stdout.write(
     `${JSON.stringify({ benchmark: 'embedded-co-located', results }, null, 1)}\n`,
