@@ -2,6 +2,7 @@ import { AionError } from '@aion/errors';
 import { JurisdictionRegistry } from '@aion/jurisdictions';
 import { BreakerRegistry } from '@aion/resilience';
 import { requireTenant, runWithTenant } from '@aion/tenancy';
+import { eventually } from '@aion/testing';
 import type { BudgetPort } from './budget';
 import { parseEngines, type Engine } from './engines';
 import { LatencyWindows } from './latency';
@@ -274,12 +275,12 @@ describe('TaskService', () => {
   it('cancels a running task: its engine call is aborted, the reservation released', async () => {
     const { service, repository, signals } = setup({ behaviours: { cheap: hangs } });
     const { record } = await inTenant(() => service.submit(chat()));
-    await waitFor(() => signals.length === 1);
+    await eventually(() => signals.length === 1);
     expect(service.inFlight).toBe(1);
     const canceled = await inTenant(() => service.cancel(record.id, 'changed my mind'));
     expect(canceled).toMatchObject({ status: 'CANCELED', error: { code: 'task.canceled' } });
     expect(signals[0]!.aborted).toBe(true);
-    await waitFor(() => service.inFlight === 0);
+    await eventually(() => service.inFlight === 0);
     expect(repository.budgetSteps).toContain(`release ${record.id}`);
     // Nothing wrote OK over the cancellation.
     expect((await inTenant(() => service.get(record.id))).status).toBe('CANCELED');
@@ -380,9 +381,9 @@ describe('TaskService', () => {
     });
     repository.stale = [queued, { ...running }];
     expect(await service.recoverStale({ queuedForMs: 1_000 })).toBe(2);
-    await waitFor(() => calls.length === 1);
+    await eventually(() => calls.length === 1);
     await inTenant(async () => {
-      await waitFor(async () => (await service.get('q1')).status === 'OK');
+      await eventually(async () => (await service.get('q1')).status === 'OK');
       expect(await service.get('r1')).toMatchObject({
         status: 'TIMEOUT',
         error: { code: 'task.lost' },
@@ -391,11 +392,3 @@ describe('TaskService', () => {
     expect(repository.budgetSteps).toContain('release r1');
   });
 });
-
-async function waitFor(condition: () => boolean | Promise<boolean>, ms = 3_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
