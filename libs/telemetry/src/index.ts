@@ -3,3 +3,4 @@ export * from './tracing';
 export * from './metrics';
 export * from './http-tracing';
 export * from './catalog';
+export * from './platform-metrics';
