@@ -11,6 +11,7 @@ import {
   type EmbeddedShared,
   type ServiceLifecycle,
 } from '@aion/runtime';
+import { registerBreakerStateGauge, TaskMetrics } from '@aion/telemetry';
 import { auditRecorderWorker } from './adapters/bus/audit-recorder';
 import { deadLetterRecorderWorker } from './adapters/bus/dead-letter-recorder';
 import { PostgresAuditLog } from './adapters/db/audit-log-repository';
@@ -26,6 +27,7 @@ import { EngineDispatcher } from './adapters/engines/executor';
 import { ModuleEngineExecutor } from './adapters/engines/module-engine';
 import { ModuleHostPools } from './adapters/engines/module-host-pools';
 import { OpenAiCompatibleExecutor } from './adapters/engines/openai-compatible';
+import { MeteredExecutor, observeTaskEnds } from './adapters/telemetry/task-metrics';
 import { SovereignResidency } from './adapters/sovereign/sovereign-residency';
 import { registerGovernanceApi } from './api/governance-handlers';
 import { registerOrchestratorApi } from './api/grpc-handlers';
@@ -138,12 +140,20 @@ export function createOrchestratorService(
         logger,
         replicaId: lease.replicaId,
       });
+      // Issue 16's task, engine, LLM, residency and breaker metrics on this service's registry.
+      const taskMetrics = new TaskMetrics(metrics);
+      observeTaskEnds(repository, taskMetrics);
+      registerBreakerStateGauge(
+        metrics,
+        () => engines.map((e) => e.name),
+        (engine) => breakers.state(engine),
+      );
       const tasks = new TaskService({
         repository,
         budgets,
-        executor: new EngineDispatcher(
-          new ModuleEngineExecutor(modules),
-          new OpenAiCompatibleExecutor(),
+        executor: new MeteredExecutor(
+          new EngineDispatcher(new ModuleEngineExecutor(modules), new OpenAiCompatibleExecutor()),
+          taskMetrics,
         ),
         residency,
         jurisdictions,
