@@ -12,6 +12,7 @@ import {
   type Infrastructure,
   type InfrastructureNeeds,
 } from './infrastructure';
+import { exportOutboxLag } from './outbox-lag';
 import { internalGrpcTransport } from './transport';
 
 /** Handed to a service's wiring once its infrastructure is open. */
@@ -112,6 +113,7 @@ export function defineService<C extends BaseServiceConfig>(spec: ServiceSpec<C>)
           writer: new OutboxWriter(spec.outbox, `aion/${service}`, relay),
           relay,
         };
+        exportOutboxLag(metrics, infrastructure.database.db, spec.outbox);
         workers.push({
           name: 'outbox-relay',
           start: () => relay.start(),
