@@ -51,7 +51,11 @@ export class PackageService {
     private readonly cacheTtlMs = 5000,
   ) {}
 
-  async install(raw: RawPackage, options: { ifAbsent?: boolean } = {}): Promise<PackageSummary> {
+  /** `source` says where a verified package came from; it is kept in the install's audit record. */
+  async install(
+    raw: RawPackage,
+    options: { ifAbsent?: boolean; source?: Record<string, unknown> } = {},
+  ): Promise<PackageSummary> {
     const { manifest, wasm, files, digest } = await this.inspect(raw);
     const existing = await this.repository.find(manifest.metadata.name, manifest.metadata.version);
     if (existing) {
@@ -74,7 +78,11 @@ export class PackageService {
     await this.repository.insert(stored, {
       action: 'modules.install',
       resourceId: `${stored.name}@${stored.version}`,
-      details: { digest_sha256: digest, intents: manifest.intents },
+      details: {
+        digest_sha256: digest,
+        intents: manifest.intents,
+        ...(options.source ? { source: options.source } : {}),
+      },
     });
     this.forget();
     return summary(stored);

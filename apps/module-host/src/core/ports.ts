@@ -1,3 +1,4 @@
+import type { TrustPolicy, VerifiedArtifact } from '@aion/supply-chain';
 import type { AgentManifest } from './manifest';
 
 /** One invocation, as the sandbox needs it. */
@@ -46,6 +47,8 @@ export interface AuditEntry {
   action: string;
   resourceId: string;
   details: Record<string, unknown>;
+  /** success unless said: a refusal is denied. */
+  outcome?: 'success' | 'denied' | 'failure';
 }
 
 /** Platform-wide package store (packages are installed by operators for every tenant). */
@@ -63,4 +66,41 @@ export interface PackageRepository {
   }): Promise<{ items: PackageSummary[]; total: number }>;
   /** Removes one version, or every version when none is given; returns how many were removed. */
   remove(name: string, version: string | undefined, audit: AuditEntry): Promise<number>;
+}
+
+/** A package an install refused, as kept in quarantine (never its bytes: nothing here runs). */
+export interface QuarantineEntry {
+  id: string;
+  reference: string;
+  digest: string | undefined;
+  name: string | undefined;
+  version: string | undefined;
+  reason: string;
+  message: string;
+  config: Record<string, unknown> | undefined;
+  sbom: Record<string, unknown> | undefined;
+  quarantinedAt: Date;
+}
+
+/** The acting tenant's quarantine; every change is recorded on audit.activity with it. */
+export interface QuarantineRepository {
+  /** Records the refusal (outcome denied) in the same transaction. */
+  add(entry: QuarantineEntry, audit: AuditEntry): Promise<void>;
+  list(options: {
+    limit: number;
+    offset: number;
+  }): Promise<{ items: QuarantineEntry[]; total: number }>;
+  get(id: string): Promise<QuarantineEntry | undefined>;
+  remove(id: string, audit: AuditEntry): Promise<boolean>;
+}
+
+/** Where packages are pulled from by reference (an OCI registry), verified against a policy. */
+export interface PackageRegistry {
+  /** Throws ArtifactRefused for what the policy refuses, AionError for registry faults. */
+  pull(reference: string, policy: TrustPolicy): Promise<VerifiedArtifact>;
+}
+
+/** The keys each tenant trusts and the components it denies. */
+export interface TrustPolicies {
+  forTenant(tenantId: string): TrustPolicy;
 }

@@ -27,6 +27,28 @@ function toSummary(row: PackageRow): PackageSummary {
   };
 }
 
+/** A module audit record (audit.activity) in the transaction of the change it records. */
+export async function recordModuleAudit(
+  outbox: OutboxWriter,
+  tx: Tx,
+  tenantId: string,
+  entry: AuditEntry,
+): Promise<void> {
+  await outbox.add(tx, {
+    type: 'audit.recorded',
+    key: entry.resourceId,
+    tenantId,
+    payload: {
+      actor: currentTenant()?.subject ?? 'module-host',
+      action: entry.action,
+      resourceType: 'module',
+      resourceId: entry.resourceId,
+      outcome: entry.outcome ?? 'success',
+      details: entry.details as JsonObject,
+    },
+  });
+}
+
 /** Packages in PostgreSQL (or PGlite): every replica sees the same packages and compiles its own cache. */
 export class PostgresPackageRepository implements PackageRepository {
   constructor(
@@ -40,20 +62,8 @@ export class PostgresPackageRepository implements PackageRepository {
     return withTenant(this.db, tenantId, (tx) => fn(tx, tenantId));
   }
 
-  private async audit(tx: Tx, tenantId: string, entry: AuditEntry): Promise<void> {
-    await this.outbox.add(tx, {
-      type: 'audit.recorded',
-      key: entry.resourceId,
-      tenantId,
-      payload: {
-        actor: currentTenant()?.subject ?? 'module-host',
-        action: entry.action,
-        resourceType: 'module',
-        resourceId: entry.resourceId,
-        outcome: 'success',
-        details: entry.details as JsonObject,
-      },
-    });
+  private audit(tx: Tx, tenantId: string, entry: AuditEntry): Promise<void> {
+    return recordModuleAudit(this.outbox, tx, tenantId, entry);
   }
 
   async insert(pkg: StoredPackage, audit: AuditEntry): Promise<void> {

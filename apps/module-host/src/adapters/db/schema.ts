@@ -13,6 +13,7 @@ import {
   unique,
 } from 'drizzle-orm/pg-core';
 import { outboxTable, processedEventsTable } from '@aion/events';
+import { tenantIsolationPolicy } from '@aion/tenancy';
 import type { AgentManifest } from '../../core/manifest';
 
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
@@ -49,6 +50,32 @@ export const packageFiles = pgTable(
   },
   (t) => [primaryKey({ columns: [t.packageId, t.path] })],
 );
+
+/**
+ * Packages an install refused (unsigned, untrusted key, tampered, no SBOM, a denied component):
+ * what was learnt about them, for the refusing tenant to inspect and delete. Never their bytes,
+ * so nothing here can run.
+ */
+export const quarantine = pgTable(
+  'mod_quarantine',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    reference: text('reference').notNull(),
+    digest: text('digest'),
+    name: text('name'),
+    version: text('version'),
+    reason: text('reason').notNull(),
+    message: text('message').notNull(),
+    config: jsonb('config').$type<Record<string, unknown>>(),
+    sbom: jsonb('sbom').$type<Record<string, unknown>>(),
+    quarantinedAt: timestamp('quarantined_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('mod_quarantine_tenant_idx').on(t.tenantId, t.quarantinedAt),
+    tenantIsolationPolicy('mod_quarantine'),
+  ],
+).enableRLS();
 
 export const outbox = outboxTable('mod');
 export const processedEvents = processedEventsTable('mod');

@@ -1,0 +1,6 @@
+export * from './oci';
+export * from './registry-client';
+export * from './signing';
+export * from './sbom';
+export * from './package-artifact';
+export * from './verify-artifact';
