@@ -26,6 +26,7 @@ import {
   type EmbeddedShared,
   type ServiceLifecycle,
 } from '@aion/runtime';
+import { EdgeMetrics } from '@aion/telemetry';
 import { PostgresApiKeyRepository } from './adapters/db/api-key-repository';
 import { AuditTrail } from '@aion/events';
 import { outbox } from './adapters/db/schema';
@@ -36,6 +37,7 @@ import { MemoryAttemptCounter, RedisAttemptCounter } from './adapters/stores/att
 import { PostgresRefreshTokens, PostgresUsers } from './adapters/db/session-stores';
 import { SessionService } from './core/sessions';
 import { Capacity } from './api/capacity';
+import { countingBuckets, countingVerifier } from './api/edge-metrics';
 import { revocationListener } from './api/ws/revocation-listener';
 import { attachWebSocket } from './api/ws/ws-server';
 import { gatewayInfraNeeds, type GatewayConfig } from './config';
@@ -131,14 +133,19 @@ export function createGatewayService(
         },
       );
       // Bearer JWTs: this gateway's own access tokens, or an external identity provider's.
-      const bearer: TokenVerifier = {
-        verify: (token) =>
-          sessions.isOwnToken(token)
-            ? sessions.verifyAccessToken(token)
-            : jwt
-              ? jwt.verify(token)
-              : Promise.reject(new AionError('auth.invalid_credentials', 'invalid token')),
-      };
+      // Refused credentials and rate-limited requests of every API, counted where they are decided.
+      const edge = new EdgeMetrics(metrics);
+      const bearer: TokenVerifier = countingVerifier(
+        {
+          verify: (token) =>
+            sessions.isOwnToken(token)
+              ? sessions.verifyAccessToken(token)
+              : jwt
+                ? jwt.verify(token)
+                : Promise.reject(new AionError('auth.invalid_credentials', 'invalid token')),
+        },
+        edge,
+      );
       // Calls to the orchestrator, sovereign-ai and observability: in-process when co-located, else over gRPC.
       const peers = {
         tokens,
@@ -161,24 +168,26 @@ export function createGatewayService(
         peers,
       );
       const redis = infrastructure.redis;
-      const keyVerifier = new BootstrapAwareKeys(
-        keys,
-        config.bootstrapAdminKey,
-        config.bootstrapTenant,
+      const keyVerifier = countingVerifier(
+        new BootstrapAwareKeys(keys, config.bootstrapAdminKey, config.bootstrapTenant),
+        edge,
       );
       // Rate limits degrade while Redis is away: local buckets per replica (bound: limit ×
       // replicas) instead of refusing traffic; back on Redis once it answers (ARCHITECTURE.md).
-      const buckets = redis
-        ? new DegradingTokenBucketStore({
-            shared: new RedisTokenBucketStore(redis),
-            onChange: (local, cause) =>
-              local
-                ? logger.warn('redis unreachable: rate limits are per replica until it is back', {
-                    reason: cause instanceof Error ? cause.message : String(cause),
-                  })
-                : logger.info('redis is back: rate limits are shared again'),
-          })
-        : new MemoryTokenBucketStore();
+      const buckets = countingBuckets(
+        redis
+          ? new DegradingTokenBucketStore({
+              shared: new RedisTokenBucketStore(redis),
+              onChange: (local, cause) =>
+                local
+                  ? logger.warn('redis unreachable: rate limits are per replica until it is back', {
+                      reason: cause instanceof Error ? cause.message : String(cause),
+                    })
+                  : logger.info('redis is back: rate limits are shared again'),
+            })
+          : new MemoryTokenBucketStore(),
+        edge,
+      );
       const limits = {
         perKey: { capacity: config.keyBurst, refillPerSecond: config.keyRatePerMinute / 60 },
         perIp: { capacity: config.ipRatePerMinute, refillPerSecond: config.ipRatePerMinute / 60 },
