@@ -39,6 +39,16 @@ export const moduleHostConfigSpec = {
     accelerator('cpu'),
     "The pool's accelerator: cpu, cuda, rocm or oneapi; the orchestrator sends a module only to a pool whose accelerator the module's manifest accepts",
   ),
+  trustPolicy: field(
+    `${P}TRUST_POLICY`,
+    z.string().optional(),
+    'YAML file of the signing keys each tenant trusts and the SBOM components it denies; without it, every install from a registry is refused',
+  ),
+  registryTimeoutMs: field(
+    `${P}REGISTRY_TIMEOUT_MS`,
+    positiveInt(15_000),
+    'Most one request to an OCI registry may take',
+  ),
   preload: field(
     `${P}PRELOAD`,
     csv(),

@@ -7,12 +7,20 @@ import {
 import { runWithTenant, SYSTEM_TENANT } from '@aion/tenancy';
 import { PostgresPackageRepository } from './adapters/db/package-repository';
 import { outbox } from './adapters/db/schema';
-import { readPackageDirectory } from './adapters/packages/package-reader';
+import { PostgresQuarantineRepository } from './adapters/db/quarantine-repository';
+import {
+  readPackageDirectory,
+  readPackageTarball,
+  PACKAGE_LIMITS,
+} from './adapters/packages/package-reader';
+import { OciPackageRegistry } from './adapters/registry/oci-registry';
+import { trustPoliciesFromFile } from './adapters/registry/trust-file';
 import { packageSources } from './adapters/packages/package-sources';
 import { WorkerPool } from './adapters/sandbox/worker-pool';
 import { registerModuleService } from './api/grpc-handlers';
 import { moduleHostInfraNeeds, type ModuleHostConfig } from './config';
 import { PackageService } from './core/package-service';
+import { RegistryInstaller } from './core/registry-install';
 
 /**
  * Composition root of the module-host service: agent packages in WebAssembly sandboxes.
@@ -42,6 +50,16 @@ export function createModuleHostService(
         new PostgresPackageRepository(infrastructure.database!.db, box!.writer),
         pool,
       );
+      const registry = new RegistryInstaller(
+        packages,
+        new OciPackageRegistry({
+          timeoutMs: config.registryTimeoutMs,
+          maxBlobBytes: PACKAGE_LIMITS.maxTotalBytes,
+        }),
+        trustPoliciesFromFile(config.trustPolicy),
+        new PostgresQuarantineRepository(infrastructure.database!.db, box!.writer),
+        readPackageTarball,
+      );
       const system = {
         tenantId: SYSTEM_TENANT,
         subject: 'module-host',
@@ -61,7 +79,13 @@ export function createModuleHostService(
       logger.info('module-host pool', placement);
       return {
         registerGrpc: (server) =>
-          registerModuleService(server, packages, packageSources(config.packageRoots), placement),
+          registerModuleService(
+            server,
+            packages,
+            packageSources(config.packageRoots),
+            placement,
+            registry,
+          ),
         details: placement,
         workers: [{ name: 'sandbox-pool', start: () => undefined, stop: () => pool.close() }],
       };

@@ -6,11 +6,12 @@ import {
   type MessageInitShape,
 } from '@bufbuild/protobuf';
 import { timestampFromDate, ValueSchema } from '@bufbuild/protobuf/wkt';
-import { ModuleService, type ModuleSchema } from '@aion/contracts';
+import { ModuleService, type ModuleSchema, type QuarantinedModuleSchema } from '@aion/contracts';
 import { AionError } from '@aion/errors';
 import { nextPageToken, pageWindow, type GrpcServer } from '@aion/grpc';
 import type { PackageService, RawPackage } from '../core/package-service';
-import type { PackageSummary } from '../core/ports';
+import type { PackageSummary, QuarantineEntry } from '../core/ports';
+import type { RegistryInstaller } from '../core/registry-install';
 
 export interface PackageSources {
   /** Reads a package directory, only under the configured package roots. */
@@ -49,6 +50,20 @@ function toModule(pkg: PackageSummary): MessageInitShape<typeof ModuleSchema> {
   };
 }
 
+function toQuarantined(entry: QuarantineEntry): MessageInitShape<typeof QuarantinedModuleSchema> {
+  return {
+    id: entry.id,
+    reference: entry.reference,
+    digest: entry.digest ?? '',
+    name: entry.name ?? '',
+    version: entry.version ?? '',
+    reason: entry.reason,
+    message: entry.message,
+    ...(entry.sbom ? { sbom: entry.sbom as JsonObject } : {}),
+    quarantinedAt: timestampFromDate(entry.quarantinedAt),
+  };
+}
+
 function required(value: string, field: string): string {
   if (!value)
     throw new AionError('validation.invalid_argument', `${field} is required`, {
@@ -69,11 +84,14 @@ export function registerModuleService(
   packages: PackageService,
   sources: PackageSources,
   placement: HostPlacement,
+  registry: RegistryInstaller,
 ): void {
   server.add(
     ModuleService,
     {
       installModule: async (req) => {
+        if (req.source.case === 'ociReference')
+          return { module: toModule(await registry.install(req.source.value)) };
         const raw =
           req.source.case === 'path'
             ? await sources.fromPath(req.source.value)
@@ -81,9 +99,13 @@ export function registerModuleService(
               ? await sources.fromTarball(req.source.value)
               : undefined;
         if (!raw)
-          throw new AionError('validation.invalid_argument', 'give either path or tarball', {
-            details: [{ field: 'source', message: 'is required' }],
-          });
+          throw new AionError(
+            'validation.invalid_argument',
+            'give a path, a tarball or an oci_reference',
+            {
+              details: [{ field: 'source', message: 'is required' }],
+            },
+          );
         return { module: toModule(await packages.install(raw)) };
       },
       listModules: async (req) => {
@@ -162,6 +184,24 @@ export function registerModuleService(
         await packages.uninstall(required(req.name, 'name'), req.version || undefined);
         return {};
       },
+      listQuarantinedModules: async (req) => {
+        const { limit, offset } = pageWindow(req.page);
+        const { items, total } = await registry.listQuarantine({ limit, offset });
+        return {
+          modules: items.map(toQuarantined),
+          page: {
+            nextPageToken: nextPageToken(offset, items.length, total),
+            totalSize: BigInt(total),
+          },
+        };
+      },
+      getQuarantinedModule: async (req) => ({
+        module: toQuarantined(await registry.inspectQuarantined(required(req.id, 'id'))),
+      }),
+      deleteQuarantinedModule: async (req) => {
+        await registry.deleteQuarantined(required(req.id, 'id'));
+        return {};
+      },
     },
     {
       installModule: 'operations:manage',
@@ -170,6 +210,9 @@ export function registerModuleService(
       invokeModule: 'tasks:submit',
       invokeModuleStream: 'tasks:submit',
       uninstallModule: 'operations:manage',
+      listQuarantinedModules: 'operations:manage',
+      getQuarantinedModule: 'operations:manage',
+      deleteQuarantinedModule: 'operations:manage',
     },
   );
 }

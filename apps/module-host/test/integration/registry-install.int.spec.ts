@@ -250,7 +250,7 @@ test('a layer changed in the registry storage is tampered and refused', async ()
     'data',
   );
   const bytes = readFileSync(data);
-  bytes[bytes.length - 1] ^= 0xff;
+  bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
   writeFileSync(data, bytes);
   expect((await refusal(pkg.reference)).reason).toBe('tampered');
 });
