@@ -34,7 +34,7 @@ interface Waiting<Op, Result> extends PendingWrite<Op> {
  * Written here because the pattern needs the tenant transaction and the caller's async context;
  * the batching libraries on npm (dataloader and the like) are for reads and know neither.
  */
-export class TenantGroupCommit<Op, Result> {
+export class TenantGroupCommit<Op, Result, Handle = Tx> {
   private readonly waiting: Waiting<Op, Result>[] = [];
   private inFlight = 0;
   private readonly keysInFlight = new Set<string>();
@@ -42,9 +42,12 @@ export class TenantGroupCommit<Op, Result> {
   private readonly maxInFlight: number;
 
   constructor(
-    private readonly transact: <T>(tenantId: string, work: (tx: Tx) => Promise<T>) => Promise<T>,
+    private readonly transact: <T>(
+      tenantId: string,
+      work: (handle: Handle) => Promise<T>,
+    ) => Promise<T>,
     private readonly write: (
-      tx: Tx,
+      handle: Handle,
       tenantId: string,
       writes: PendingWrite<Op>[],
     ) => Promise<Result[]>,
@@ -65,6 +68,19 @@ export class TenantGroupCommit<Op, Result> {
       write,
       options,
     );
+  }
+
+  /**
+   * Group commit of batches that are each one self-contained statement (a function that sets
+   * the tenant and does every write; see `selfContainedStatement`): no transaction is opened
+   * around it, so a batch costs one round trip.
+   */
+  static perStatement<Op, Result>(
+    db: Db,
+    write: (db: Db, tenantId: string, writes: PendingWrite<Op>[]) => Promise<Result[]>,
+    options: GroupCommitOptions<Op>,
+  ): TenantGroupCommit<Op, Result, Db> {
+    return new TenantGroupCommit<Op, Result, Db>((_tenantId, work) => work(db), write, options);
   }
 
   /** Resolves once the transaction holding `op` committed, with what `write` returned for it. */

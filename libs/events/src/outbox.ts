@@ -97,7 +97,8 @@ export type BuiltEvent = ReturnType<typeof createEvent>;
  */
 /** Hears of rows a writer put in the outbox, inside the writing transaction (the relay does). */
 export interface OutboxListener {
-  written(tx: DbOrTx, events: CommittedEvent[]): void;
+  /** `tx` undefined: the rows' statement has committed already. */
+  written(tx: DbOrTx | undefined, events: CommittedEvent[]): void;
 }
 
 export class OutboxWriter {
@@ -129,7 +130,20 @@ export class OutboxWriter {
    */
   async insert(tx: DbOrTx, built: readonly BuiltEvent[]): Promise<void> {
     if (built.length === 0) return;
-    const rows = built.map(({ envelope, message }) => ({
+    await tx.execute(sql`
+      insert into ${this.table} (event_id, tenant_id, topic, key, event_type, value, headers)
+      select v.event_id, v.tenant_id, v.topic, v.key, v.event_type, decode(v.value, 'base64'), v.headers
+      from jsonb_to_recordset(${JSON.stringify(this.rowsOf(built))}::jsonb) as v(
+        event_id uuid, tenant_id text, topic text, key text, event_type text, value text, headers text)`);
+    this.inserted(tx, built);
+  }
+
+  /**
+   * The outbox rows of `built` as JSON objects (value in base64), in order, for a statement that
+   * inserts them itself (a PL/pgSQL function doing a whole write); tell `inserted` what it did.
+   */
+  rowsOf(built: readonly BuiltEvent[]) {
+    return built.map(({ envelope, message }) => ({
       event_id: envelope.id,
       tenant_id: envelope.tenantId,
       topic: message.topic,
@@ -138,11 +152,14 @@ export class OutboxWriter {
       value: Buffer.from(message.value).toString('base64'),
       headers: JSON.stringify(message.headers),
     }));
-    await tx.execute(sql`
-      insert into ${this.table} (event_id, tenant_id, topic, key, event_type, value, headers)
-      select v.event_id, v.tenant_id, v.topic, v.key, v.event_type, decode(v.value, 'base64'), v.headers
-      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(
-        event_id uuid, tenant_id text, topic text, key text, event_type text, value text, headers text)`);
+  }
+
+  /**
+   * Rows of `built` were inserted: inside `tx` (published once it commits), or, with `tx`
+   * undefined, by a statement that has committed already (published now).
+   */
+  inserted(tx: DbOrTx | undefined, built: readonly BuiltEvent[]): void {
+    if (built.length === 0) return;
     this.listener?.written(
       tx,
       built.map(({ envelope, message }) => ({ eventId: envelope.id, message })),
@@ -255,12 +272,14 @@ export class OutboxRelay implements OutboxListener {
   }
 
   /**
-   * A writer put rows in the outbox inside `tx`: they are published once it commits. A
-   * transaction that cannot report its commit (a savepoint) nudges the relay instead.
+   * A writer put rows in the outbox inside `tx`: they are published once it commits (at once
+   * when `tx` is undefined: their statement committed by itself). A transaction that cannot
+   * report its commit (a savepoint) nudges the relay instead.
    */
-  written(tx: DbOrTx, events: CommittedEvent[]): void {
+  written(tx: DbOrTx | undefined, events: CommittedEvent[]): void {
     if (!this.running) return;
-    if (!afterCommit(tx, () => this.publisher.committed(events))) this.nudge();
+    if (!tx) this.publisher.committed(events);
+    else if (!afterCommit(tx, () => this.publisher.committed(events))) this.nudge();
   }
 
   /**

@@ -144,7 +144,8 @@ export interface TaskRepository {
    * the budget refuses (`patch.budget`) fails with budget.exceeded and leaves the task as it was.
    */
   transition(
-    id: string,
+    /** The task as the caller last saw it (id, and what its lifecycle events say about it). */
+    task: TaskRecord,
     from: TaskStatus,
     to: TaskStatus,
     patch: TransitionPatch,

@@ -114,6 +114,8 @@ export class TaskExecution {
     // The routing decision and the start on the first engine are one transaction (QUEUED ->
     // ROUTED -> RUNNING, each step published); fallbacks then update the RUNNING task.
     let status: TaskStatus = started ? 'RUNNING' : 'QUEUED';
+    // The task as last written: each transition is built from it (its events describe it).
+    let current = task;
     let why = reason;
     const failures: string[] = [];
     // A local engine had the task's data before the current one (route `hybrid`).
@@ -133,7 +135,7 @@ export class TaskExecution {
         try {
           // The start and its budget reservation are one transaction: a refused reservation
           // leaves the task where it was, and the next engine is tried.
-          moved = await repository.transition(task.id, status, 'RUNNING', {
+          moved = await repository.transition(current, status, 'RUNNING', {
             engine: engineInfo,
             sovereignty: sovereigntyFacts(candidate, rule, task.request),
             ...(status === 'QUEUED' ? { via: ['ROUTED' as const] } : {}),
@@ -153,12 +155,13 @@ export class TaskExecution {
           failures.push(`${engine.name}: ${error.message}`);
           if (index === ranked.length - 1) {
             // A fallback that could not reserve gives back what the engine before it held.
-            await this.fail(task, status, error);
+            await this.fail(current, status, error);
             return;
           }
           continue;
         }
       if (!moved && status !== 'RUNNING') return;
+      if (moved) current = moved;
       status = 'RUNNING';
       const startedAt = performance.now();
       // Stream events are written in order, and all of them before (or with) the final event.
@@ -193,7 +196,7 @@ export class TaskExecution {
             signal.reason instanceof AionError ? signal.reason : AionError.internal(err);
           if (cause.code === 'service.timeout')
             await this.finish(
-              task,
+              current,
               'TIMEOUT',
               {
                 code: 'task.timeout',
@@ -215,7 +218,7 @@ export class TaskExecution {
         const next = ranked[index + 1];
         if (!next) {
           await this.finish(
-            task,
+            current,
             'ERROR',
             {
               code: 'engine.failed',
@@ -248,7 +251,7 @@ export class TaskExecution {
       // released its budget.
       await outcomeWrites.execute(() =>
         repository.transition(
-          task.id,
+          current,
           'RUNNING',
           'OK',
           {
@@ -273,7 +276,7 @@ export class TaskExecution {
   ): Promise<void> {
     await outcomeWrites.execute(() =>
       this.deps.repository.transition(
-        task.id,
+        task,
         'RUNNING',
         to,
         // With the reservation released in the same transaction.
@@ -295,7 +298,7 @@ export class TaskExecution {
       retryable: error.code === 'service.unavailable' || error.code === 'budget.exceeded',
     };
     await this.deps.repository.transition(
-      task.id,
+      task,
       from,
       'ERROR',
       {

@@ -42,7 +42,7 @@ export async function recoverStale(
     };
     await runWithTenant(context, async () => {
       await deps.repository.transition(
-        task.id,
+        task,
         task.status,
         task.status === 'RUNNING' ? 'TIMEOUT' : 'ERROR',
         { error, deadLetter: { attempts: 1 }, budget: { kind: 'release' } },

@@ -100,12 +100,13 @@ class MemoryTasks implements TaskRepository {
   }
 
   async transition(
-    id: string,
+    seen: TaskRecord,
     from: TaskStatus,
     to: TaskStatus,
     patch: TransitionPatch,
     stream?: NewStreamEvent | NewStreamEvent[],
   ) {
+    const id = seen.id;
     const task = this.tasks.get(this.key(id));
     if (!task || task.status !== from) return undefined;
     if (patch.budget?.kind === 'reserve') this.reserve(id, patch.budget.amountUsd);
@@ -377,7 +378,7 @@ describe('TaskService', () => {
     await inTenant(async () => {
       await repository.create(queued);
       await repository.create(running);
-      await repository.transition('r1', 'QUEUED', 'RUNNING', {});
+      await repository.transition(running, 'QUEUED', 'RUNNING', {});
     });
     repository.stale = [queued, { ...running }];
     expect(await service.recoverStale({ queuedForMs: 1_000 })).toBe(2);

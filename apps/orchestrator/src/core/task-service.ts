@@ -121,7 +121,7 @@ export class TaskService {
       if (isTerminal(record.status))
         throw AionError.conflict(`task ${id} already finished with status ${record.status}`);
       const canceled = await this.deps.repository.transition(
-        id,
+        record,
         record.status,
         'CANCELED',
         {

@@ -69,7 +69,7 @@ async function twoTasks(owner: ReturnType<typeof replica>): Promise<string[]> {
   await as(async () => {
     await owner.tasks.create(running);
     await owner.tasks.create(queued);
-    await owner.tasks.transition(running.id, 'QUEUED', 'RUNNING', { via: ['ROUTED'] });
+    await owner.tasks.transition(running, 'QUEUED', 'RUNNING', { via: ['ROUTED'] });
   });
   return [running.id, queued.id].sort();
 }

@@ -110,7 +110,7 @@ describe('task writes on PostgreSQL (group commit)', () => {
       ...tasks.map(({ record }, i) =>
         as('alpha', () =>
           repository.transition(
-            record.id,
+            record,
             i === 7 ? 'RUNNING' : 'QUEUED', // stale: the task is QUEUED
             i === 7 ? 'OK' : 'RUNNING',
             {
@@ -121,7 +121,7 @@ describe('task writes on PostgreSQL (group commit)', () => {
         ),
       ),
       as('alpha', () =>
-        repository.transition(foreign.record.id, 'QUEUED', 'RUNNING', { via: ['ROUTED'] }),
+        repository.transition(foreign.record, 'QUEUED', 'RUNNING', { via: ['ROUTED'] }),
       ),
     ]);
     expect(moves[7]).toBeUndefined();
@@ -146,12 +146,12 @@ describe('task writes on PostgreSQL (group commit)', () => {
     ]);
     for (const t of [ok, failed])
       await as('alpha', () =>
-        repository.transition(t.record.id, 'QUEUED', 'RUNNING', { via: ['ROUTED'] }),
+        repository.transition(t.record, 'QUEUED', 'RUNNING', { via: ['ROUTED'] }),
       );
     const [done, dead] = await Promise.all([
       as('alpha', () =>
         repository.transition(
-          ok.record.id,
+          ok.record,
           'RUNNING',
           'OK',
           {
@@ -166,7 +166,7 @@ describe('task writes on PostgreSQL (group commit)', () => {
       ),
       as('alpha', () =>
         repository.transition(
-          failed.record.id,
+          failed.record,
           'RUNNING',
           'ERROR',
           {
@@ -293,15 +293,15 @@ describe('task writes on PostgreSQL (group commit)', () => {
     const tasks = await Promise.all(
       Array.from({ length: 12 }, () => as('spend', () => repository.create(newTask('spend')))),
     );
-    const start = (id: string) =>
+    const start = (task: TaskRecord) =>
       as('spend', () =>
-        repository.transition(id, 'QUEUED', 'RUNNING', {
+        repository.transition(task, 'QUEUED', 'RUNNING', {
           via: ['ROUTED'],
           engine: { route: 'api', name: 'paid', chosenBy: 'ai-router', reason: 'cheapest' },
           budget: { kind: 'reserve', projectId: '', amountUsd: 0.1 },
         }),
       );
-    const started = await Promise.allSettled(tasks.map(({ record }) => start(record.id)));
+    const started = await Promise.allSettled(tasks.map(({ record }) => start(record)));
     const refused = started.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(started.filter((r) => r.status === 'fulfilled')).toHaveLength(10);
     expect(refused.map((r) => (r.reason as { code: string }).code)).toEqual([
@@ -322,7 +322,7 @@ describe('task writes on PostgreSQL (group commit)', () => {
     await Promise.all(
       running.map(({ record }) =>
         as('spend', () =>
-          repository.transition(record.id, 'RUNNING', 'OK', {
+          repository.transition(record, 'RUNNING', 'OK', {
             result: { ok: true },
             budget: { kind: 'commit', actualUsd: 0.04 },
           }),
@@ -330,8 +330,8 @@ describe('task writes on PostgreSQL (group commit)', () => {
       ),
     );
     const queued = tasks.find((_, i) => started[i]!.status === 'rejected')!.record;
-    await as('spend', () => repository.transition(queued.id, 'QUEUED', 'CANCELED', {}));
-    expect(await start(queued.id)).toBeUndefined();
+    await as('spend', () => repository.transition(queued, 'QUEUED', 'CANCELED', {}));
+    expect(await start(queued)).toBeUndefined();
     const state = await as('spend', () => budgets.state(''));
     expect(state.committedUsd).toBeCloseTo(0.4, 6);
     expect(state.reservedUsd).toBeCloseTo(0, 6);
@@ -348,23 +348,23 @@ describe('task writes on PostgreSQL (group commit)', () => {
     );
     await as('release', () => budgets.setLimit('', 1));
     await as('release', () =>
-      repository.transition(paid!.record.id, 'QUEUED', 'RUNNING', {
+      repository.transition(paid!.record, 'QUEUED', 'RUNNING', {
         via: ['ROUTED'],
         engine: { route: 'api', name: 'paid', chosenBy: 'ai-router', reason: 'cheapest' },
         budget: { kind: 'reserve', projectId: '', amountUsd: 0.3 },
       }),
     );
     expect((await as('release', () => budgets.state(''))).reservedUsd).toBeCloseTo(0.3, 6);
-    const end = (id: string, from: 'QUEUED' | 'RUNNING') =>
+    const end = (task: TaskRecord, from: 'QUEUED' | 'RUNNING') =>
       as('release', () =>
-        repository.transition(id, from, 'CANCELED', {
+        repository.transition(task, from, 'CANCELED', {
           error: { code: 'task.canceled', message: 'x', retryable: false },
           budget: { kind: 'release' },
         }),
       );
     // The paid task's reservation goes back with its cancellation; the free one held none.
-    expect((await end(paid!.record.id, 'RUNNING'))?.status).toBe('CANCELED');
-    expect((await end(free!.record.id, 'QUEUED'))?.status).toBe('CANCELED');
+    expect((await end(paid!.record, 'RUNNING'))?.status).toBe('CANCELED');
+    expect((await end(free!.record, 'QUEUED'))?.status).toBe('CANCELED');
     expect((await as('release', () => budgets.state(''))).reservedUsd).toBeCloseTo(0, 6);
     const reservations = await query<{ request_id: string; status: string }>(
       `select request_id, status from orc_budget_reservations where tenant_id = 'release'`,

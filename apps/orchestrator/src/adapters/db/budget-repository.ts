@@ -43,19 +43,19 @@ export class RemainingBudgetCache {
 }
 
 export class PostgresBudgets extends TenantRepository implements BudgetPort {
-  /** Steps of concurrent requests share a transaction (see applyBudgetSteps). */
-  private readonly steps: TenantGroupCommit<BudgetStep, BudgetOutcome>;
+  /** Steps of concurrent requests share one statement (see applyBudgetSteps). */
+  private readonly steps: TenantGroupCommit<BudgetStep, BudgetOutcome, Db>;
 
   constructor(
     db: Db,
     readonly remainingCache = new RemainingBudgetCache(),
   ) {
     super(db);
-    this.steps = TenantGroupCommit.over(
+    this.steps = TenantGroupCommit.perStatement(
       db,
-      (tx, tenantId, pending) =>
+      (db, tenantId, pending) =>
         applyBudgetSteps(
-          tx,
+          db,
           tenantId,
           pending.map((p) => p.op),
         ),

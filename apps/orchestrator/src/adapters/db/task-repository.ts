@@ -23,10 +23,10 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
   private readonly listeners: Parameters<TaskRepository['onAppended']>[0][] = [];
 
   /**
-   * Creates, transitions and stream appends of concurrent tasks share transactions (group
-   * commit): each stays durable before its caller goes on, at a fraction of the round trips.
+   * Creates, transitions and stream appends of concurrent tasks share statements (group commit,
+   * each batch one statement: writeTaskBatch): each stays durable before its caller goes on.
    */
-  private readonly writes: TenantGroupCommit<TaskWrite, TaskWriteResult>;
+  private readonly writes: TenantGroupCommit<TaskWrite, TaskWriteResult, Db>;
 
   constructor(
     db: Db,
@@ -40,10 +40,10 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
     } = {},
   ) {
     super(db);
-    this.writes = TenantGroupCommit.over(
+    this.writes = TenantGroupCommit.perStatement(
       db,
-      (tx, tenantId, pending) =>
-        writeTaskBatch(tx, tenantId, pending, outbox, options.replicaId ?? null),
+      (db, tenantId, pending) =>
+        writeTaskBatch(db, tenantId, pending, outbox, options.replicaId ?? null),
       { keyOf: taskIdOf, maxInFlight: 4 },
     );
   }
@@ -107,7 +107,7 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
   }
 
   async transition(
-    id: string,
+    task: TaskRecord,
     from: TaskStatus,
     to: TaskStatus,
     patch: TransitionPatch,
@@ -115,6 +115,7 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
   ): Promise<TaskRecord | undefined> {
     // The state machine refuses illegal moves; staying in a state (a fallback to another engine
     // while RUNNING) is an update, not a move.
+    const id = task.id;
     const path = [from, ...(patch.via ?? []), to];
     for (let i = 1; i < path.length; i++)
       if (path[i - 1] !== path[i]) assertTransition(id, path[i - 1]!, path[i]!);
@@ -123,7 +124,7 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
       tenantId,
       {
         kind: 'transition',
-        id,
+        task,
         from,
         to,
         patch,
