@@ -1,20 +1,9 @@
 import { DashboardBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
-import { PanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
+import { panel, type PlatformDashboard } from './dashboard-panels';
+import { agentWorkflow, costAttribution, llmOperations } from './dashboards-operations';
+import { executive, governance, securityPosture } from './dashboards-oversight';
 
-/** A dashboard as Grafana's JSON model, built with Grafana's typed builders. */
-export interface PlatformDashboard {
-  uid: string;
-  title: string;
-  model: Record<string, unknown>;
-}
-
-const panel = (title: string, unit: string, ...queries: [expr: string, legend: string][]) => {
-  const p = new PanelBuilder().title(title).unit(unit).min(0).span(12).height(8);
-  for (const [expr, legend] of queries)
-    p.withTarget(new DataqueryBuilder().expr(expr).legendFormat(legend));
-  return p;
-};
+export type { PlatformDashboard } from './dashboard-panels';
 
 /** Requests, errors and latency of every service, and the dependencies each one checks. */
 function infrastructure(): PlatformDashboard {
@@ -78,9 +67,17 @@ function infrastructure(): PlatformDashboard {
   };
 }
 
-/** The dashboards the platform ships (the others of issue 16 wait for the metrics they need). */
+/** The seven dashboards the platform ships (issue 16). */
 export function platformDashboards(): PlatformDashboard[] {
-  return [infrastructure()];
+  return [
+    infrastructure(),
+    llmOperations(),
+    agentWorkflow(),
+    governance(),
+    executive(),
+    costAttribution(),
+    securityPosture(),
+  ];
 }
 
 /** Every PromQL expression of a dashboard's panels. */

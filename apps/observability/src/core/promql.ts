@@ -66,3 +66,17 @@ export function promqlProblems(expression: string): string[] {
   // A syntax error makes the rest of the tree a guess: report only it.
   return [...new Set(syntax.length ? syntax : problems)];
 }
+
+/** The metric names a PromQL expression selects (its vector selectors' names). */
+export function selectedMetrics(expression: string): string[] {
+  const names: string[] = [];
+  parser.parse(expression).iterate({
+    enter: (node) => {
+      if (node.name !== 'VectorSelector') return undefined;
+      const id = node.node.getChild('Identifier');
+      if (id) names.push(expression.slice(id.from, id.to));
+      return false;
+    },
+  });
+  return names;
+}

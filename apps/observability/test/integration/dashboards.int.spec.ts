@@ -1,12 +1,15 @@
-import { parser } from '@prometheus-io/lezer-promql';
+import { PLATFORM_METRICS } from '@aion/telemetry';
 import { type TestDatabase } from '@aion/testing';
 import { dashboardQueries, platformDashboards } from '../../src/core/dashboards';
+import { selectedMetrics } from '../../src/core/promql';
 import { migratedDatabase, startObservability } from './running-observability';
 
 // Every metric a platform dashboard names is one a running Aion service exports: the names are
 // read from the /metrics of a real service host (the observability service, started as main.ts
 // starts it), whose registry every service shares (ServiceMetrics, the host's dependency gauges,
-// Node's process metrics).
+// Node's process metrics), plus the domain metrics of PLATFORM_METRICS, which the services that
+// own them export (their registrations: platform-metrics.spec.ts; their wiring: the
+// orchestrator's task-metrics, the gateway's edge-metrics and the runtime's outbox-lag tests).
 
 let db: TestDatabase;
 let obs: Awaited<ReturnType<typeof startObservability>>;
@@ -21,31 +24,27 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** Metric names a PromQL expression selects (its vector selectors' names). */
-function metricsOf(expr: string): string[] {
-  const names: string[] = [];
-  parser.parse(expr).iterate({
-    enter: (node) => {
-      if (node.name !== 'VectorSelector') return undefined;
-      const id = node.node.getChild('Identifier');
-      if (id) names.push(expr.slice(id.from, id.to));
-      return false;
-    },
-  });
-  return names;
-}
-
 describe('platform dashboards', () => {
   it('name only metrics the services export', async () => {
     const text = await (await fetch(`http://127.0.0.1:${obs.httpPort}/metrics`)).text();
     const exported = new Set<string>();
-    for (const [, name, kind] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
-      exported.add(name!);
+    const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, kind]) => ({
+      name: name!,
+      kind: kind!,
+    }));
+    expect(types.map((t) => t.name)).toContain('aion_outbox_lag_seconds');
+    for (const [name, { kind }] of Object.entries(PLATFORM_METRICS)) types.push({ name, kind });
+    for (const { name, kind } of types) {
+      exported.add(name);
       if (kind === 'histogram')
         for (const suffix of ['_bucket', '_count', '_sum']) exported.add(`${name}${suffix}`);
     }
     expect(exported.has('aion_http_requests_total')).toBe(true);
-    const named = platformDashboards().flatMap((d) => dashboardQueries(d.model).flatMap(metricsOf));
+    const named = platformDashboards().flatMap((d) =>
+      dashboardQueries(d.model).flatMap((q) =>
+        selectedMetrics(q.replaceAll('$__rate_interval', '5m')),
+      ),
+    );
     expect(named.length).toBeGreaterThan(5);
     expect(named.filter((m) => !exported.has(m))).toEqual([]);
   });
