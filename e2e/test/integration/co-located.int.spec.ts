@@ -277,7 +277,7 @@ describe('what a request costs on the co-located path, counted rather than timed
   });
   afterAll(() => watch.close());
 
-  it('a summarize task and a chat completion: one Redis call, two transactions, round trips held', async () => {
+  it('a summarize task and a chat completion: one Redis call, two statements, one round trip each for start and finish', async () => {
     const summarize = async () => {
       const done = await call(gateway, 'POST', '/v1/tasks', {
         key: BOOTSTRAP,
@@ -305,13 +305,16 @@ describe('what a request costs on the co-located path, counted rather than timed
     // Both token buckets in one script; the API key from the cache.
     expect(perSummarize['redis']).toBeLessThanOrEqual(1.05);
     expect(perChat['redis']).toBeLessThanOrEqual(1.05);
-    // Two transactions a task (start, finish). The rest is held with room: outbox marks (every
-    // 200 ms) and sweeps (every 2 s) are timed, so their share per request grows on a slower
-    // machine (measured 5.9-6.5 and 9.6-11.6 round trips here and in CI). Issue 14 asks for 2
-    // round trips a task (its start and finish each one statement): not reached yet.
-    expect(perSummarize['transactions']).toBeLessThanOrEqual(3);
-    expect(perChat['transactions']).toBeLessThanOrEqual(3);
-    expect(perSummarize['round_trips']).toBeLessThanOrEqual(8.5);
-    expect(perChat['round_trips']).toBeLessThanOrEqual(14);
+    // A task's start and its finish are one statement each (orc_write_tasks, migration 0013), in
+    // no transaction of their own: 2 round trips a request. What the count adds is timed work of
+    // the process, not of the request: the outbox marks (one transaction every 200 ms while rows
+    // are published), the breaker sync and the relay's sweeps. A traced run showed
+    // exactly 80 orc_write_tasks calls for 40 requests, and 6-7 marks. The share of the timed
+    // work grows on a slower machine (requests take longer, marks stay every 200 ms), hence the
+    // room; one more statement per task would show as 3+ here.
+    expect(perSummarize['transactions']).toBeLessThanOrEqual(1);
+    expect(perChat['transactions']).toBeLessThanOrEqual(1);
+    expect(perSummarize['round_trips']).toBeLessThanOrEqual(3.3);
+    expect(perChat['round_trips']).toBeLessThanOrEqual(3.3);
   }, 120_000);
 });
