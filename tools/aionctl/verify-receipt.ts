@@ -21,7 +21,8 @@ async function loadJwks(source: string): Promise<JSONWebKeySet> {
   return JSON.parse(readFileSync(source, 'utf8')) as JSONWebKeySet;
 }
 
-async function main(argv: string[]): Promise<number> {
+/** The verifier as a command: its exit code (`aionctl receipt verify` calls it too). */
+export async function verifyReceiptCommand(argv: string[]): Promise<number> {
   const at = argv.indexOf('--jwks');
   const jwksSource = at >= 0 ? argv[at + 1] : undefined;
   const file = argv.find((a, i) => !a.startsWith('--') && i !== at + 1);
@@ -60,4 +61,5 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then((code) => process.exit(code));
+if (require.main === module)
+  void verifyReceiptCommand(process.argv.slice(2)).then((code) => process.exit(code));
