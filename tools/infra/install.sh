@@ -35,6 +35,8 @@ command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 # runc, not crun: Debian 12's crun refuses hosts with hybrid cgroups (v1 controllers plus v2).
 command -v runc >/dev/null 2>&1 || missing+=(runc)
 [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+# module-host's subprocess runtime runs native modules under bubblewrap (user, PID, IPC, UTS, net namespaces).
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "[infra] installing with apt: ${missing[*]}"
