@@ -588,6 +588,19 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
     const dashboards = find(on, 'ConfigMap', 'aion-dashboards');
     expect(dashboards.metadata.labels?.['grafana_dashboard']).toBe('1');
     expect(JSON.parse(dashboards.data['aion-overview.json']).uid).toBe('aion-overview');
+    // The seven platform dashboards of the observability service (issue 16), whole.
+    for (const uid of [
+      'aion-infrastructure',
+      'aion-llm-operations',
+      'aion-agent-workflow',
+      'aion-governance',
+      'aion-executive',
+      'aion-cost-attribution',
+      'aion-security',
+    ]) {
+      const model = JSON.parse(dashboards.data[`${uid}.json`]);
+      expect([uid, model.uid, model.panels.length > 3]).toEqual([uid, uid, true]);
+    }
   });
 
   it('the values schema rejects unknown keys and wrong types, naming them', () => {

@@ -85,3 +85,6 @@ export function dashboardQueries(model: Record<string, unknown>): string[] {
   const panels = (model['panels'] ?? []) as { targets?: { expr?: string }[] }[];
   return panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? '')).filter(Boolean);
 }
+
+/** Where the Helm chart keeps a platform dashboard (repository-relative). */
+export const chartDashboardFile = (uid: string) => `charts/aion/dashboards/${uid}.json`;
