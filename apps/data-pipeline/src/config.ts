@@ -1,11 +1,104 @@
+import { z } from 'zod';
+import { field, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
 
 /** What the data-pipeline service needs in distributed mode; embedded mode stands in for all of it. */
 export const dataPipelineInfraNeeds = { database: true, kafka: true };
 
+const P = 'AION_PIPELINE_';
+
+export const dataPipelineConfigSpec = {
+  inboxDir: field(
+    `${P}INBOX_DIR`,
+    z.string().min(1).default('.aion/data/inbox'),
+    'The only directory file sources are read from ({"type":"file","path":"sales.csv"} names a file inside it)',
+  ),
+  storageDir: field(
+    `${P}STORAGE_DIR`,
+    z.string().min(1).default('.aion/data/pipeline-store'),
+    'Object storage on the filesystem: dataset versions and staged stage outputs',
+  ),
+  workDir: field(
+    `${P}WORK_DIR`,
+    z.string().min(1).default('.aion/data/pipeline-work'),
+    "Local scratch space of the engine (a job's files while it runs, DuckDB's spill files)",
+  ),
+  postgresSources: field(
+    `${P}POSTGRES_SOURCES`,
+    z
+      .string()
+      .default('{}')
+      .transform((s, ctx) => {
+        try {
+          const v = JSON.parse(s) as unknown;
+          if (
+            typeof v === 'object' &&
+            v &&
+            !Array.isArray(v) &&
+            Object.values(v).every((x) => typeof x === 'string')
+          )
+            return v as Record<string, string>;
+        } catch {
+          // reported below
+        }
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          message: 'a JSON object of name -> connection string',
+        });
+        return z.NEVER;
+      }),
+    'PostgreSQL sources by name (JSON {"name": "postgres://..."}); a job names one, never a connection string',
+    { sensitive: true },
+  ),
+  qualityScoreThreshold: field(
+    `${P}QUALITY_SCORE_THRESHOLD`,
+    z.coerce.number().min(0).max(1).default(0.8),
+    'Default share of expectations that must pass for the quality gate (a job may set its own)',
+  ),
+  memoryLimit: field(
+    `${P}ENGINE_MEMORY_LIMIT`,
+    z
+      .string()
+      .regex(/^\d+(KB|MB|GB)$/)
+      .default('512MB'),
+    "DuckDB's memory limit; larger work spills to the work directory",
+  ),
+  engineThreads: field(`${P}ENGINE_THREADS`, positiveInt(2), 'Threads DuckDB uses per operation'),
+  maxAttempts: field(
+    `${P}MAX_ATTEMPTS`,
+    positiveInt(3),
+    'Attempts of a job before it is dead-lettered',
+  ),
+  leaseMs: field(
+    `${P}LEASE_MS`,
+    positiveInt(30_000),
+    "How long a worker's claim on a job lasts without renewal",
+  ),
+  pollMs: field(
+    `${P}POLL_MS`,
+    positiveInt(1_000),
+    'How often an idle worker looks for queued jobs',
+  ),
+  stageTimeoutMs: field(
+    `${P}STAGE_TIMEOUT_MS`,
+    positiveInt(30 * 60_000),
+    'Longest a stage may run',
+  ),
+  retryBaseMs: field(
+    `${P}RETRY_BASE_MS`,
+    positiveInt(2_000),
+    'Backoff before the second attempt (doubling, capped)',
+  ),
+  retryMaxMs: field(
+    `${P}RETRY_MAX_MS`,
+    positiveInt(5 * 60_000),
+    'Longest backoff between attempts',
+  ),
+};
+
 /** Validated at startup from AION_PIPELINE_* and the shared variables; one error lists every problem. */
 export function loadDataPipelineConfig(env: NodeJS.ProcessEnv = process.env) {
-  return loadConfigFor('data-pipeline', {}, dataPipelineInfraNeeds, env);
+  return loadConfigFor('data-pipeline', dataPipelineConfigSpec, dataPipelineInfraNeeds, env);
 }
 
 export type DataPipelineConfig = ReturnType<typeof loadDataPipelineConfig>;

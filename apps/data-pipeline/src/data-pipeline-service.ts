@@ -1,11 +1,23 @@
+import { hostname } from 'node:os';
+import path from 'node:path';
 import {
   defineService,
   resolveMigrationsFolder,
   type EmbeddedShared,
   type ServiceLifecycle,
 } from '@aion/runtime';
+import { FileConnector } from './adapters/connectors/file-connector';
+import { PostgresConnector } from './adapters/connectors/postgres-connector';
+import { PostgresJobStore } from './adapters/db/job-store';
 import { outbox } from './adapters/db/schema';
+import { DuckDbEngine } from './adapters/duckdb/engine';
+import { FsObjectStore } from './adapters/storage/fs-object-store';
+import { registerPipelineApi } from './api/grpc-handlers';
 import { dataPipelineInfraNeeds, type DataPipelineConfig } from './config';
+import { ConnectorRegistry } from './core/connectors';
+import { JobService } from './core/jobs';
+import { PipelineStages } from './core/stages';
+import { PipelineWorker } from './core/worker';
 
 /**
  * Composition root of the data-pipeline service (ingest, profile, clean, transform, quality gate, version).
@@ -25,5 +37,57 @@ export function createDataPipelineService(
     },
     outbox,
     ...(embedded ? { embedded } : {}),
+    wire: ({ infrastructure, outbox: box, logger }) => {
+      const store = new PostgresJobStore(infrastructure.database!.db, box!.writer);
+      const workDir = path.resolve(config.workDir);
+      const engine = new DuckDbEngine({
+        memoryLimit: config.memoryLimit,
+        threads: config.engineThreads,
+        tempDir: path.join(workDir, 'spill'),
+      });
+      const connectors = new ConnectorRegistry([
+        new FileConnector(path.resolve(config.inboxDir)),
+        new PostgresConnector(config.postgresSources),
+      ]);
+      const stages = new PipelineStages({
+        connectors,
+        engine,
+        store: new FsObjectStore(path.resolve(config.storageDir)),
+        workDir,
+        qualityThreshold: config.qualityScoreThreshold,
+      });
+      const worker = new PipelineWorker(
+        store,
+        stages,
+        {
+          owner: `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
+          leaseMs: config.leaseMs,
+          pollMs: config.pollMs,
+          stageTimeoutMs: config.stageTimeoutMs,
+          retryBaseMs: config.retryBaseMs,
+          retryMaxMs: config.retryMaxMs,
+        },
+        logger,
+      );
+      const jobs = new JobService(store, connectors, {
+        maxAttempts: config.maxAttempts,
+        qualityThreshold: config.qualityScoreThreshold,
+        onQueued: () => worker.nudge(),
+      });
+      logger.info('data pipeline ready', { inbox: config.inboxDir, storage: config.storageDir });
+      return {
+        registerGrpc: (server) => registerPipelineApi(server, jobs),
+        workers: [
+          {
+            name: 'pipeline-worker',
+            start: () => worker.start(),
+            stop: async () => {
+              await worker.stop();
+              await engine.close();
+            },
+          },
+        ],
+      };
+    },
   });
 }

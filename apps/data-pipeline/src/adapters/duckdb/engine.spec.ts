@@ -1,0 +1,216 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { AionError } from '@aion/errors';
+import { parseSuite } from '../../core/suite';
+import { DuckDbEngine } from './engine';
+
+let dir: string;
+let engine: DuckDbEngine;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'dpl-engine-'));
+  engine = new DuckDbEngine({ memoryLimit: '256MB', threads: 1, tempDir: path.join(dir, 'spill') });
+});
+afterAll(async () => {
+  await engine.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const csv = async (name: string, text: string) => {
+  const p = path.join(dir, name);
+  await writeFile(p, text);
+  return p;
+};
+const failure = async (p: Promise<unknown>): Promise<AionError> => {
+  try {
+    await p;
+  } catch (err) {
+    return err as AionError;
+  }
+  throw new Error('no error');
+};
+
+const PEOPLE = [
+  'id,email,phone,amount,city,joined',
+  '1,ann@example.com,+49 30 1234567,10.5,Berlin,2024-01-02',
+  '2,bob@example.org,+49 30 7654321,20,Berlin,2024-02-03',
+  '3,cy@example.net,+33 1 23456789,,Paris,2024-03-04',
+  '4,dee@example.com,+44 20 7946000,40,London,2024-04-05',
+  '4,dee@example.com,+44 20 7946000,40,London,2024-04-05',
+].join('\n');
+
+describe('DuckDbEngine', () => {
+  it('ingests a CSV into Parquet and profiles every column', async () => {
+    const out = path.join(dir, 'people.parquet');
+    const { rows, bytes } = await engine.ingest(
+      { kind: 'file', path: await csv('people.csv', PEOPLE), format: 'csv' },
+      out,
+    );
+    expect(rows).toBe(5);
+    expect(bytes).toBeGreaterThan(0);
+    const p = await engine.profile(out);
+    expect(p.rowCount).toBe(5);
+    expect(p.duplicateRows).toBe(1);
+    const col = (n: string) => p.columns.find((c) => c.name === n)!;
+    expect(col('email')).toMatchObject({
+      type: 'VARCHAR',
+      semanticType: 'email',
+      personalData: true,
+      distinctCount: 4,
+      nullCount: 0,
+    });
+    expect(col('phone')).toMatchObject({ semanticType: 'phone', personalData: true });
+    expect(col('joined')).toMatchObject({ semanticType: 'date', personalData: false });
+    const amount = col('amount');
+    expect(amount).toMatchObject({
+      type: 'DOUBLE',
+      nullCount: 1,
+      min: 10.5,
+      max: 40,
+      distinctCount: 3,
+    });
+    expect(amount.mean).toBeCloseTo(27.625);
+    expect(amount.stddev).toBeCloseTo(14.806, 2);
+    expect(amount.quantiles!['p50']).toBeCloseTo(30);
+    expect(amount.histogram!.reduce((s, b) => s + b.count, 0)).toBe(4);
+    expect(amount.histogram!.at(-1)).toMatchObject({ upper: 40, count: 2 });
+    expect(col('city').topValues[0]).toEqual({ value: 'Berlin', count: 2 });
+  });
+
+  it('refuses a row with too many fields, naming its line', async () => {
+    const bad = await csv('bad.csv', 'a,b\n1,2\n3,4\n5,6,7\n');
+    const err = await failure(
+      engine.ingest({ kind: 'file', path: bad, format: 'csv' }, path.join(dir, 'bad.parquet')),
+    );
+    expect(err.code).toBe('validation.unprocessable');
+    expect(err.details?.some((d) => d.field === 'line 4')).toBe(true);
+  });
+
+  it('refuses a value of another type further down the file, naming the line and column', async () => {
+    // Past the rows the types are inferred from (20,480), a text in a numeric column.
+    const rows = [
+      'id,price',
+      ...Array.from({ length: 21_000 }, (_, i) => `${i},${i}`),
+      '21000,abc',
+    ];
+    const err = await failure(
+      engine.ingest(
+        {
+          kind: 'file',
+          path: await csv('drift.csv', rows.join('\n')),
+          format: 'csv',
+          csv: { delimiter: ',' },
+        },
+        path.join(dir, 'drift.parquet'),
+      ),
+    );
+    expect(err.message).toContain('row 21001 (line 21002), column price: "abc" is not a BIGINT');
+    expect(err.details?.[0]).toMatchObject({
+      field: 'row 21001, column price',
+      reason: 'schema_drift',
+    });
+  });
+
+  it('refuses a CSV read with the wrong delimiter', async () => {
+    const semi = await csv('semi.csv', 'a;b;c\n1;2;3\n4;5;6\n');
+    const err = await failure(
+      engine.ingest(
+        { kind: 'file', path: semi, format: 'csv', csv: { delimiter: ',' } },
+        path.join(dir, 'semi.parquet'),
+      ),
+    );
+    expect(err.details?.[0]).toMatchObject({
+      field: 'source.delimiter',
+      reason: 'wrong_delimiter',
+    });
+  });
+
+  it('evaluates expectations with GX counting (nulls ignored, mostly, duplicates)', async () => {
+    const out = path.join(dir, 'people.parquet');
+    const results = await engine.validate(
+      out,
+      parseSuite({
+        expectations: [
+          { type: 'expect_column_values_to_not_be_null', kwargs: { column: 'amount' } },
+          {
+            type: 'expect_column_values_to_not_be_null',
+            kwargs: { column: 'amount', mostly: 0.8 },
+          },
+          { type: 'expect_column_values_to_be_unique', kwargs: { column: 'id' } },
+          {
+            type: 'expect_column_values_to_be_in_set',
+            kwargs: { column: 'city', value_set: ['Berlin', 'Paris'] },
+          },
+          {
+            type: 'expect_column_values_to_be_between',
+            kwargs: { column: 'amount', min_value: 0, max_value: 20 },
+          },
+          {
+            type: 'expect_column_values_to_match_regex',
+            kwargs: { column: 'email', regex: '@example\\.com$' },
+          },
+          { type: 'expect_table_row_count_to_be_between', kwargs: { min_value: 1, max_value: 10 } },
+          {
+            type: 'expect_column_values_to_be_of_type',
+            kwargs: { column: 'amount', type_: 'float64' },
+          },
+          {
+            type: 'expect_column_mean_to_be_between',
+            kwargs: { column: 'amount', min_value: 27, max_value: 28 },
+          },
+          { type: 'expect_compound_columns_to_be_unique', kwargs: { column_list: ['id', 'city'] } },
+        ],
+      }),
+    );
+    expect(results.map((r) => [r.success, r.unexpectedCount])).toEqual([
+      [false, 1],
+      [true, 1],
+      [false, 2],
+      [false, 2],
+      [false, 2],
+      [false, 2],
+      [true, null],
+      [true, null],
+      [true, null],
+      [false, 2],
+    ]);
+    expect(results[3]!.unexpectedSample).toEqual(['London', 'London']);
+    expect(results[4]!.unexpectedPercent).toBe(50);
+  });
+
+  it('refuses a suite naming a column the data lacks', async () => {
+    const err = await failure(
+      engine.validate(
+        path.join(dir, 'people.parquet'),
+        parseSuite({
+          expectations: [{ type: 'expect_column_values_to_be_unique', kwargs: { column: 'nope' } }],
+        }),
+      ),
+    );
+    expect(err.details?.[0]).toMatchObject({
+      field: 'expectations[0].kwargs.column',
+      reason: 'unknown_column',
+    });
+  });
+
+  it('cleans: trims text and drops duplicates, exactly or by key', async () => {
+    const src = path.join(dir, 'dirty.parquet');
+    await engine.ingest(
+      { kind: 'file', path: await csv('dirty.csv', 'k,v\n1, a \n1,a\n2,b\n2,c\n'), format: 'csv' },
+      src,
+    );
+    const exact = await engine.clean(src, path.join(dir, 'clean1.parquet'), {});
+    expect(exact.rows).toBe(3);
+    expect(exact.steps).toEqual([
+      { step: 'trim', columns: ['v'] },
+      { step: 'dedupe', mode: 'exact' },
+    ]);
+    const byKey = await engine.clean(src, path.join(dir, 'clean2.parquet'), {
+      dedupe: { keys: ['k'] },
+    });
+    expect(byKey.rows).toBe(2);
+    const p = await engine.profile(path.join(dir, 'clean2.parquet'));
+    expect(p.columns[1]!.topValues.map((t) => t.value).sort()).toEqual(['a', 'b']);
+  });
+});

@@ -1,0 +1,112 @@
+import { PipelineService } from '@aion/contracts';
+import { AionError } from '@aion/errors';
+import { nextPageToken, pageWindow, type GrpcServer, type ServiceImpl } from '@aion/grpc';
+import type { JobService } from '../core/jobs';
+import { checkProto, jobProto, profileProto, statusOf, versionProto } from '../proto';
+
+const required = (value: string, field: string) => {
+  if (!value)
+    throw AionError.validation(`${field} is required`, [{ field, message: 'is required' }]);
+  return value;
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A job id that is no UUID names no job (and must not reach a uuid column as a 500). */
+const jobId = (value: string, field = 'id') => {
+  required(value, field);
+  if (!UUID.test(value)) throw AionError.notFound('job', value);
+  return value;
+};
+
+const page = (offset: number, returned: number, total: number) => ({
+  nextPageToken: nextPageToken(offset, returned, total),
+  totalSize: BigInt(total),
+});
+
+/**
+ * aion.v1.PipelineService: parse, check, call, map back. CreateJob's spec carries the job's
+ * `type`, `source` and stage settings; dataset_id names the dataset its versions go to.
+ */
+export function registerPipelineApi(server: GrpcServer, jobs: JobService): void {
+  const handlers: ServiceImpl<typeof PipelineService.method> = {
+    createJob: async (req) => {
+      const { type, source, ...spec } = (req.spec ?? {}) as Record<string, unknown>;
+      const { job } = await jobs.submit({
+        type,
+        source,
+        spec,
+        dataContext: req.dataContext
+          ? {
+              jurisdiction: req.dataContext.jurisdiction,
+              classification: req.dataContext.classification,
+            }
+          : {},
+        datasetName: req.datasetId,
+        idempotencyKey: req.idempotencyKey,
+      });
+      return { job: jobProto(job) };
+    },
+    getJob: async (req) => ({ job: jobProto(await jobs.get(jobId(req.id))) }),
+    listJobs: async (req) => {
+      const window = pageWindow(req.page);
+      const status = req.status ? statusOf(req.status) : undefined;
+      if (req.status && !status)
+        throw AionError.validation('status is not a job status', [
+          { field: 'status', message: 'unknown value' },
+        ]);
+      const result = await jobs.list(window, {
+        ...(status ? { status } : {}),
+        ...(req.datasetId ? { datasetName: req.datasetId } : {}),
+      });
+      return {
+        jobs: result.items.map(jobProto),
+        page: page(window.offset, result.items.length, result.total),
+      };
+    },
+    cancelJob: async (req) => ({ job: jobProto(await jobs.cancel(jobId(req.id), req.reason)) }),
+    profileDataset: async (req) => {
+      if (!req.jobId)
+        throw new AionError(
+          'validation.method_not_allowed',
+          'profiles are read by job_id; by dataset version is not served yet',
+        );
+      const { profile, job } = await jobs.profile(jobId(req.jobId, 'job_id'));
+      return {
+        profile: {
+          ...profileProto(job.id, profile, job.updatedAt),
+          datasetId: job.datasetName,
+          versionId: job.dataVersion,
+        },
+      };
+    },
+    getQualityReport: async (req) => {
+      const { job, checks, threshold, outcome } = await jobs.quality(jobId(req.jobId, 'job_id'));
+      return {
+        report: {
+          jobId: job.id,
+          passed: outcome.passed,
+          checks: checks.map(checkProto),
+          score: outcome.score,
+          threshold,
+        },
+      };
+    },
+    listDatasetVersions: async (req) => {
+      const window = pageWindow(req.page);
+      const result = await jobs.versions(required(req.datasetId, 'dataset_id'), window);
+      return {
+        versions: result.items.map(versionProto),
+        page: page(window.offset, result.items.length, result.total),
+      };
+    },
+  };
+  server.add(PipelineService, handlers, {
+    createJob: 'tasks:submit',
+    getJob: 'tasks:read',
+    listJobs: 'tasks:read',
+    cancelJob: 'tasks:cancel',
+    profileDataset: 'tasks:read',
+    getQualityReport: 'tasks:read',
+    listDatasetVersions: 'tasks:read',
+  });
+}

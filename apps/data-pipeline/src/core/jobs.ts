@@ -1,0 +1,125 @@
+import { AionError } from '@aion/errors';
+import type { ConnectorRegistry } from './connectors';
+import { type Job, type JobStatus, type JobType, isJobType, stagesFor } from './model';
+import type { JobStore } from './ports';
+import { gate, parseSuite } from './suite';
+
+export interface JobRequest {
+  type: unknown;
+  source: unknown;
+  spec: Record<string, unknown>;
+  dataContext: Record<string, unknown>;
+  datasetName: string;
+  idempotencyKey: string;
+}
+
+const DATASET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+/** Job types whose stages this service runs today; the others are refused, not queued. */
+const SERVED: JobType[] = ['ingest', 'profile', 'clean'];
+
+const invalid = (field: string, message: string) =>
+  AionError.validation(message, [{ field, reason: 'invalid', message }]);
+
+/** Submitting, reading and canceling jobs; everything a job needs is checked before it is queued. */
+export class JobService {
+  constructor(
+    private readonly store: JobStore,
+    private readonly connectors: ConnectorRegistry,
+    private readonly options: {
+      maxAttempts: number;
+      qualityThreshold: number;
+      onQueued?: () => void;
+    },
+  ) {}
+
+  async submit(req: JobRequest): Promise<{ job: Job; created: boolean }> {
+    if (!isJobType(req.type)) throw invalid('type', `type must be one of ${SERVED.join(', ')}`);
+    if (!SERVED.includes(req.type))
+      throw new AionError('validation.unprocessable', `${req.type} jobs are not served yet`, {
+        details: [
+          { field: 'type', reason: 'unsupported', message: `served: ${SERVED.join(', ')}` },
+        ],
+      });
+    if (typeof req.source !== 'object' || req.source === null || Array.isArray(req.source))
+      throw invalid('source', 'source must be an object with a type');
+    const source = req.source as Record<string, unknown>;
+    this.connectors.check(source);
+    const suite = req.spec['expectation_suite'];
+    if (suite !== undefined) parseSuite(suite);
+    const threshold = req.spec['quality_threshold'];
+    if (
+      threshold !== undefined &&
+      (typeof threshold !== 'number' || threshold < 0 || threshold > 1)
+    )
+      throw invalid(
+        'spec.quality_threshold',
+        'spec.quality_threshold must be a number from 0 to 1',
+      );
+    const datasetName = req.datasetName || defaultDatasetName(source);
+    if (!DATASET_NAME.test(datasetName))
+      throw invalid('dataset', 'the dataset name must be 1-63 letters, digits, ".", "_" or "-"');
+    const created = await this.store.create({
+      type: req.type,
+      stages: stagesFor(req.type, suite !== undefined),
+      source,
+      spec: req.spec,
+      dataContext: req.dataContext,
+      datasetName,
+      idempotencyKey: req.idempotencyKey,
+      maxAttempts: this.options.maxAttempts,
+    });
+    if (created.created) this.options.onQueued?.();
+    return created;
+  }
+
+  async get(id: string): Promise<Job> {
+    const job = await this.store.get(id);
+    if (!job) throw AionError.notFound('job', id);
+    return job;
+  }
+
+  list(
+    window: { offset: number; limit: number },
+    filter: { status?: JobStatus; datasetName?: string },
+  ) {
+    return this.store.list(window, filter);
+  }
+
+  async cancel(id: string, reason: string): Promise<Job> {
+    const job = await this.store.cancel(id, reason);
+    if (!job) throw AionError.notFound('job', id);
+    return job;
+  }
+
+  async profile(jobId: string) {
+    const job = await this.get(jobId);
+    const profile = await this.store.profile(jobId);
+    if (!profile) throw AionError.notFound('profile of job', jobId);
+    return { job, profile };
+  }
+
+  async quality(jobId: string) {
+    const job = await this.get(jobId);
+    const checks = await this.store.checks(jobId);
+    const threshold =
+      typeof job.spec['quality_threshold'] === 'number'
+        ? job.spec['quality_threshold']
+        : this.options.qualityThreshold;
+    if (checks.length === 0) throw AionError.notFound('quality report of job', jobId);
+    return { job, checks, threshold, outcome: gate(checks, threshold) };
+  }
+
+  versions(datasetName: string, window: { offset: number; limit: number }) {
+    return this.store.versions(datasetName, window);
+  }
+}
+
+/** sales.csv -> sales; a table -> its name; otherwise the source type. */
+function defaultDatasetName(source: Record<string, unknown>): string {
+  const raw = String(source['path'] ?? source['table'] ?? source['type'] ?? 'dataset');
+  const base = raw
+    .split(/[\\/]/)
+    .pop()!
+    .replace(/\.[^.]*$/, '');
+  return base.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 63) || 'dataset';
+}
