@@ -1,0 +1,217 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { seccompProgram } from './seccomp';
+
+/**
+ * Runs a native module (runtime.type: subprocess) under bubblewrap, JSON in on stdin and out on
+ * stdout: new user, PID, IPC, UTS, network and cgroup namespaces; the host's /usr read-only as
+ * the root (libc and interpreters), the package's files read-only at /pkg, a private tmpfs /tmp,
+ * a minimal /dev (plus only the GPU nodes assigned), no environment but what is given; no new
+ * privileges and a seccomp filter; as an unprivileged host user (65534 when the host runs as
+ * root). Limits are rlimits (prlimit): address space, processes, CPU seconds, file size, open
+ * files; cgroups v2 only where the host delegates a subtree (reported in `limits`). The wall-time
+ * limit kills the sandbox's whole process group.
+ */
+export interface SubprocessRun {
+  /** The package's files on the host (readable by the sandbox user). */
+  packageDir: string;
+  /** Command inside the sandbox, e.g. ['/pkg/bin/module', 'entry']. */
+  command: string[];
+  stdin: Uint8Array;
+  timeoutMs: number;
+  memoryBytes: number;
+  maxProcesses: number;
+  cpuSeconds: number;
+  env?: Record<string, string>;
+  /** Device nodes to expose (a GPU assignment's). */
+  devices?: string[];
+  maxStdoutBytes?: number;
+}
+
+export type SubprocessResult =
+  | {
+      ok: true;
+      exitCode: number | null;
+      signal: string | null;
+      stdout: Uint8Array;
+      stderr: string;
+      durationMs: number;
+    }
+  | { ok: false; kind: 'timeout' | 'output_limit'; message: string; stderr: string };
+
+/** What this host can enforce; reported on /readyz and with each invocation's answer. */
+export interface SandboxCapabilities {
+  bubblewrap: boolean;
+  seccomp: boolean;
+  limits: 'cgroup-v2' | 'rlimit';
+  limitsReason: string;
+  user: number | 'current';
+}
+
+export function sandboxCapabilities(): SandboxCapabilities {
+  const bubblewrap = ['/usr/bin/bwrap', '/bin/bwrap'].some((p) => existsSync(p));
+  const delegated = cgroupDelegated();
+  return {
+    bubblewrap,
+    seccomp: seccompProgram() !== undefined,
+    limits: delegated ? 'cgroup-v2' : 'rlimit',
+    limitsReason: delegated
+      ? 'a delegated cgroup v2 subtree'
+      : 'no delegated cgroup v2 subtree (hybrid or read-only cgroups): rlimits per process',
+    user: process.getuid?.() === 0 ? 65534 : 'current',
+  };
+}
+
+/** Whether this process's cgroup v2 directory is writable with memory and pids enabled below it. */
+function cgroupDelegated(): boolean {
+  try {
+    if (!existsSync('/sys/fs/cgroup/cgroup.controllers')) return false;
+    const line = readFileSync('/proc/self/cgroup', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'));
+    if (!line) return false;
+    const dir = `/sys/fs/cgroup${line.slice(3)}`;
+    const enabled = readFileSync(`${dir}/cgroup.subtree_control`, 'utf8');
+    return /\bmemory\b/.test(enabled) && /\bpids\b/.test(enabled);
+  } catch {
+    return false;
+  }
+}
+
+export function bwrapArgs(run: SubprocessRun): string[] {
+  const args = [
+    '--unshare-user',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-net',
+    '--unshare-cgroup-try',
+    '--die-with-parent',
+    '--new-session',
+    '--clearenv',
+    '--hostname',
+    'module',
+    '--ro-bind',
+    '/usr',
+    '/usr',
+    '--symlink',
+    'usr/lib',
+    '/lib',
+    '--symlink',
+    'usr/lib64',
+    '/lib64',
+    '--symlink',
+    'usr/bin',
+    '/bin',
+    '--symlink',
+    'usr/sbin',
+    '/sbin',
+    '--ro-bind',
+    run.packageDir,
+    '/pkg',
+    '--tmpfs',
+    '/tmp',
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--chdir',
+    '/pkg',
+    '--setenv',
+    'PATH',
+    '/usr/bin:/bin',
+    '--setenv',
+    'HOME',
+    '/tmp',
+  ];
+  for (const node of run.devices ?? []) if (existsSync(node)) args.push('--dev-bind', node, node);
+  for (const [k, v] of Object.entries(run.env ?? {})) args.push('--setenv', k, v);
+  return args;
+}
+
+export function runSubprocess(run: SubprocessRun): Promise<SubprocessResult> {
+  const program = seccompProgram();
+  const limits = [
+    `--as=${run.memoryBytes}`,
+    `--nproc=${run.maxProcesses}`,
+    `--cpu=${run.cpuSeconds}`,
+    `--fsize=${16 * 1024 * 1024}`,
+    '--nofile=64',
+    '--core=0',
+  ];
+  const args = [
+    ...limits,
+    '--',
+    'bwrap',
+    ...bwrapArgs(run),
+    ...(program ? ['--seccomp', '3'] : []),
+    '--',
+    ...run.command,
+  ];
+  const root = process.getuid?.() === 0;
+  const maxStdout = run.maxStdoutBytes ?? 1024 * 1024;
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn('prlimit', args, {
+      stdio: ['pipe', 'pipe', 'pipe', program ? 'pipe' : 'ignore'],
+      detached: true, // its own process group, killed whole on timeout
+      env: { PATH: '/usr/bin:/bin' },
+      ...(root ? { uid: 65534, gid: 65534 } : {}),
+    });
+    const out: Buffer[] = [];
+    let outBytes = 0;
+    let err = '';
+    let failure: SubprocessResult | undefined;
+    const kill = () => {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    const timer = setTimeout(() => {
+      failure = {
+        ok: false,
+        kind: 'timeout',
+        message: `module ran longer than ${run.timeoutMs} ms`,
+        stderr: err,
+      };
+      kill();
+    }, run.timeoutMs);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      outBytes += chunk.length;
+      if (outBytes > maxStdout) {
+        failure ??= {
+          ok: false,
+          kind: 'output_limit',
+          message: `module wrote more than ${maxStdout} bytes`,
+          stderr: err,
+        };
+        kill();
+      } else out.push(chunk);
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      err = (err + chunk.toString()).slice(-64 * 1024);
+    });
+    child.stdin!.on('error', () => undefined); // a module that exits without reading its input
+    child.stdin!.end(Buffer.from(run.stdin));
+    if (program) {
+      const fd3 = child.stdio[3] as NodeJS.WritableStream & { on(e: 'error', f: () => void): void };
+      fd3.on('error', () => undefined);
+      fd3.end(program);
+    }
+    child.on('close', (exitCode, signal) => {
+      clearTimeout(timer);
+      kill(); // anything the module left behind in its group
+      if (failure) return resolve({ ...failure, stderr: err });
+      resolve({
+        ok: true,
+        exitCode,
+        signal,
+        stdout: new Uint8Array(Buffer.concat(out)),
+        stderr: err,
+        durationMs: Math.round(performance.now() - started),
+      });
+    });
+  });
+}

@@ -1,0 +1,188 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  runSubprocess,
+  sandboxCapabilities,
+  type SubprocessRun,
+} from '../../src/adapters/sandbox/subprocess';
+
+// The subprocess sandbox's escape suite: each probe is a shell script run as a module under
+// bubblewrap (Debian's, installed by tools/infra/install.sh); each escape fails, and the host
+// (this process) keeps serving: a well-behaved module answers after every probe.
+
+const pkg = mkdtempSync(path.join(os.tmpdir(), 'aion-subprocess-'));
+chmodSync(pkg, 0o755);
+const MiB = 1024 * 1024;
+
+function script(name: string, body: string): string {
+  writeFileSync(path.join(pkg, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  return `/pkg/${name}`;
+}
+
+function run(command: string[], overrides: Partial<SubprocessRun> = {}) {
+  return runSubprocess({
+    packageDir: pkg,
+    command,
+    stdin: Buffer.from('{"text":"hello"}'),
+    timeoutMs: 10_000,
+    memoryBytes: 256 * MiB,
+    maxProcesses: 64,
+    cpuSeconds: 10,
+    ...overrides,
+  });
+}
+
+const text = (r: Awaited<ReturnType<typeof run>>) =>
+  r.ok ? Buffer.from(r.stdout).toString() + r.stderr : r.message;
+
+async function stillServing(): Promise<void> {
+  const r = await run(['/pkg/echo.sh']);
+  expect(r.ok && r.exitCode).toBe(0);
+  expect(JSON.parse(Buffer.from(r.ok ? r.stdout : new Uint8Array()).toString())).toEqual({
+    echoed: { text: 'hello' },
+  });
+}
+
+let server: Server;
+let port: number;
+let connections = 0;
+
+beforeAll(async () => {
+  script('echo.sh', 'printf \'{"echoed":%s}\' "$(cat)"');
+  server = createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as { port: number }).port;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  rmSync(pkg, { recursive: true, force: true });
+});
+
+test('the host reports what it can enforce', () => {
+  const caps = sandboxCapabilities();
+  expect(caps.bubblewrap).toBe(true);
+  expect(['cgroup-v2', 'rlimit']).toContain(caps.limits);
+  expect(caps.limitsReason).toBeTruthy();
+});
+
+test('a module reads JSON on stdin and answers JSON on stdout', async () => {
+  await stillServing();
+});
+
+test('namespaces: own user, pid, uts; no new privileges; seccomp on', async () => {
+  const r = await run([
+    script(
+      'ids.sh',
+      'id -u; hostname; echo pids=$(ls /proc | grep -c "^[0-9]"); grep -E "NoNewPrivs|Seccomp:" /proc/self/status',
+    ),
+  ]);
+  const out = text(r);
+  expect(out).toMatch(/^65534$/m);
+  expect(out).toMatch(/^module$/m);
+  expect(Number(/pids=(\d+)/.exec(out)?.[1])).toBeLessThan(8);
+  expect(out).toMatch(/NoNewPrivs:\s+1/);
+  if (sandboxCapabilities().seccomp) expect(out).toMatch(/Seccomp:\s+2/);
+});
+
+test('escape: reading host files fails', async () => {
+  const r = await run([
+    script(
+      'read.sh',
+      `cat /etc/passwd && echo LEAK1; cat ${path.resolve(__dirname, '../../package.json')} 2>/dev/null && echo LEAK2; ls /root /home /work 2>/dev/null && echo LEAK3; echo done`,
+    ),
+  ]);
+  expect(text(r)).toMatch(/done/);
+  expect(text(r)).not.toMatch(/LEAK/);
+});
+
+test('escape: writing outside /tmp fails; /tmp is private', async () => {
+  const r = await run([
+    script(
+      'write.sh',
+      'echo x > /usr/x 2>/dev/null && echo LEAK1; echo x > /pkg/x 2>/dev/null && echo LEAK2; echo ok > /tmp/t && cat /tmp/t',
+    ),
+  ]);
+  expect(text(r)).toMatch(/^ok$/m);
+  expect(text(r)).not.toMatch(/LEAK/);
+});
+
+test('escape: the network (the host on loopback) is unreachable', async () => {
+  const r = await run([
+    script(
+      'net.sh',
+      `bash -c 'echo hi > /dev/tcp/127.0.0.1/${port}' 2>/dev/null && echo LEAK; echo done`,
+    ),
+  ]);
+  expect(text(r)).toMatch(/done/);
+  expect(text(r)).not.toMatch(/LEAK/);
+  expect(connections).toBe(0);
+});
+
+test('escape: new namespaces and mounts are refused (seccomp, no privileges)', async () => {
+  const r = await run([
+    script(
+      'ns.sh',
+      'unshare -U true 2>/dev/null && echo LEAK1; mount -t tmpfs x /tmp 2>/dev/null && echo LEAK2; echo done',
+    ),
+  ]);
+  expect(text(r)).toMatch(/done/);
+  expect(text(r)).not.toMatch(/LEAK/);
+});
+
+test('escape: signalling the host fails (it is not in the sandbox PID namespace)', async () => {
+  const r = await run([
+    script('kill.sh', `kill -9 ${process.pid} 2>/dev/null && echo LEAK; kill -9 -1; echo done`),
+  ]);
+  expect(text(r)).not.toMatch(/LEAK/);
+  await stillServing();
+});
+
+test('escape: a fork bomb is bounded by the process limit and the wall time', async () => {
+  const started = Date.now();
+  const r = await run([script('bomb.sh', 'b() { b | b & }; b; sleep 1; echo survived')], {
+    maxProcesses: 32,
+    timeoutMs: 3000,
+  });
+  expect(Date.now() - started).toBeLessThan(15_000);
+  expect(r.ok ? r.exitCode : r.kind).toBeDefined();
+  await stillServing();
+}, 30_000);
+
+test('escape: exhausting memory fails at the address-space limit', async () => {
+  const r = await run(
+    [script('mem.sh', 'awk \'BEGIN { s = "x"; while (1) s = s s }\' 2>/dev/null; echo status=$?')],
+    { memoryBytes: 64 * MiB },
+  );
+  expect(text(r)).toMatch(/status=[1-9]/);
+  await stillServing();
+});
+
+test('escape: outliving the timeout gets the whole sandbox killed', async () => {
+  const started = Date.now();
+  const r = await run([script('sleep.sh', 'sleep 60 & sleep 60')], { timeoutMs: 1000 });
+  expect(r).toMatchObject({ ok: false, kind: 'timeout' });
+  expect(Date.now() - started).toBeLessThan(5000);
+  await stillServing();
+});
+
+test('output beyond the limit stops the module', async () => {
+  const r = await run([script('flood.sh', 'yes xxxxxxxx')], { maxStdoutBytes: 64 * 1024 });
+  expect(r).toMatchObject({ ok: false, kind: 'output_limit' });
+});
+
+test('only the GPU nodes assigned are visible, with the vendor environment', async () => {
+  // No GPU here: /dev/null stands in for an assigned device node, to show it alone is bound.
+  const r = await run([script('dev.sh', 'ls /dev; env | sort')], {
+    devices: ['/dev/null', '/dev/nvidia9-absent'],
+    env: { CUDA_VISIBLE_DEVICES: '0', NVIDIA_VISIBLE_DEVICES: '0' },
+  });
+  expect(text(r)).toMatch(/CUDA_VISIBLE_DEVICES=0/);
+  expect(text(r)).not.toMatch(/nvidia9/);
+  expect(text(r)).not.toMatch(/AION_|JEST|NODE_OPTIONS/);
+});
