@@ -298,5 +298,22 @@ BEGIN
 END
 $$;
 --> statement-breakpoint
+-- Several tenants' batches in one statement (a group commit across tenants), each scoped to its
+-- tenant by orc_write_tasks. Tenants in one order (the caller sorts them), so that two such
+-- statements take their locks in the same order and cannot deadlock.
+CREATE FUNCTION orc_write_task_batches(p_replica text, p_batches jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_batch jsonb;
+  v_out jsonb := '[]'::jsonb;
+BEGIN
+  FOR v_batch IN SELECT value FROM jsonb_array_elements(p_batches) LOOP
+    v_out := v_out || jsonb_build_array(
+      orc_write_tasks(v_batch->>'tenant', p_replica, v_batch->'batch'));
+  END LOOP;
+  RETURN v_out;
+END
+$$;
+--> statement-breakpoint
 -- Replaced by orc_budget_apply: the decision is now made where the totals are.
 DROP FUNCTION orc_budget_state(text, text[], text[]);

@@ -270,25 +270,6 @@ async function transactionOn<T>(
   }
 }
 
-/**
- * Runs one statement that is a transaction by itself: it sets the tenant for its own transaction
- * (a PL/pgSQL function that calls `set_config('aion.tenant_id', …, true)` first, so row-level
- * security binds what it does) and does all its writes. Outside a unit of work it goes alone: one
- * statement, one round trip, committed when it answers (`inTransaction` undefined). Inside the open
- * unit of work for `tenantId` it joins the unit's transaction (`inTransaction` is that transaction:
- * hook `afterCommit` on it), so it commits with the unit's other writes or not at all.
- */
-export async function selfContainedStatement(
-  db: Db,
-  tenantId: string,
-  statement: SQL,
-): Promise<{ result: unknown; inTransaction: Tx | undefined }> {
-  const unit = openUnit(db);
-  if (!unit) return { result: await db.execute(statement), inTransaction: undefined };
-  if (unit.tenantId !== tenantId) throw new Error('a unit of work cannot span two tenants');
-  return { result: await unit.tx.execute(statement), inTransaction: unit.tx };
-}
-
 type CommitHook = () => void;
 // The hooks of each open transaction (a pooled connection's Drizzle instance is reused by the
 // next transaction on it, so the entry lives exactly as long as the transaction).

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Tx } from './database';
+import type { Db, Tx } from './database';
 import { TenantGroupCommit, type PendingWrite } from './group-commit';
 
 interface Op {
@@ -63,6 +63,36 @@ describe('TenantGroupCommit', () => {
       { tenantId: 'acme', values: ['a1', 'a2'] },
       { tenantId: 'globex', values: ['g1'] },
     ]);
+  });
+
+  it('per statement, mixes tenants in one batch, each write with its tenant', async () => {
+    const batches: string[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const commit = TenantGroupCommit.perStatement<Op, string>(
+      {} as Db,
+      async (_db, writes) => {
+        batches.push(writes.map((w) => `${w.tenantId}:${w.op.value}`));
+        await gate;
+        return writes.map((w) => `${w.tenantId}/${w.op.value}`);
+      },
+      { keyOf: (op) => op.key, maxInFlight: 1 },
+    );
+    const all = [
+      commit.submit('acme', { key: 'busy', value: 'busy' }),
+      commit.submit('acme', { key: 'a1', value: 'a1' }),
+      commit.submit('globex', { key: 'g1', value: 'g1' }),
+      // One key per tenant: globex's 'a1' is another row than acme's.
+      commit.submit('globex', { key: 'a1', value: 'g2' }),
+    ];
+    release();
+    await expect(Promise.all(all)).resolves.toEqual([
+      'acme/busy',
+      'acme/a1',
+      'globex/g1',
+      'globex/g2',
+    ]);
+    expect(batches).toEqual([['acme:busy'], ['acme:a1', 'globex:g1', 'globex:g2']]);
   });
 
   it('keeps writes to one key in separate transactions, in order', async () => {

@@ -1,9 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { withTenant, type Db, type Tx } from './database';
-
+import { outsideUnitOfWork, type Db, type Tx } from './database';
 /** One write waiting for a group commit; `inCaller` runs code in the submitter's async context. */
 export interface PendingWrite<Op> {
   readonly op: Op;
+  /** The submitter's tenant (the credential's). */
+  readonly tenantId: string;
   /** Runs `fn` with the submitter's tenant, request id and trace context (events need them). */
   readonly inCaller: <T>(fn: () => T) => T;
 }
@@ -18,7 +19,6 @@ export interface GroupCommitOptions<Op> {
 }
 
 interface Waiting<Op, Result> extends PendingWrite<Op> {
-  readonly tenantId: string;
   readonly resolve: (result: Result) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -26,7 +26,8 @@ interface Waiting<Op, Result> extends PendingWrite<Op> {
 /**
  * Group commit for one tenant-scoped write path. Every write is still durable before its caller
  * continues, but writes that arrive while earlier transactions are in flight are committed
- * together in the next one (per tenant, so row-level security still scopes it): under load a
+ * together in the next one (per tenant, so row-level security still scopes it; across tenants
+ * with `perStatement`, whose statement scopes each tenant's part itself): under load a
  * handful of round trips serve many writes instead of a handful each; with nothing in flight a
  * write starts at once, so a lone write pays no waiting. If a shared transaction fails, each of
  * its writes is retried alone, so one bad write never fails the others.
@@ -40,6 +41,8 @@ export class TenantGroupCommit<Op, Result, Handle = Tx> {
   private readonly keysInFlight = new Set<string>();
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
+  /** Batches may hold several tenants' writes (their statement scopes each to its tenant). */
+  private acrossTenants = false;
 
   constructor(
     private readonly transact: <T>(
@@ -57,30 +60,25 @@ export class TenantGroupCommit<Op, Result, Handle = Tx> {
     this.maxInFlight = options.maxInFlight ?? 2;
   }
 
-  /** Group commit over a Drizzle database, one `withTenant` transaction per batch. */
-  static over<Op, Result>(
-    db: Db,
-    write: (tx: Tx, tenantId: string, writes: PendingWrite<Op>[]) => Promise<Result[]>,
-    options: GroupCommitOptions<Op>,
-  ): TenantGroupCommit<Op, Result> {
-    return new TenantGroupCommit(
-      (tenantId, work) => withTenant(db, tenantId, work),
-      write,
-      options,
-    );
-  }
-
   /**
-   * Group commit of batches that are each one self-contained statement (a function that sets
-   * the tenant and does every write; see `selfContainedStatement`): no transaction is opened
-   * around it, so a batch costs one round trip.
+   * Group commit of batches that are each one self-contained statement, across tenants: `write`
+   * gets the writes of any tenants (each with its `tenantId`) and must send one statement that
+   * scopes each tenant's writes to that tenant itself (a function that sets the tenant before
+   * each one's writes). No transaction is opened around it: a batch costs one round trip, and
+   * the writes of many tenants arriving together share it.
    */
   static perStatement<Op, Result>(
     db: Db,
-    write: (db: Db, tenantId: string, writes: PendingWrite<Op>[]) => Promise<Result[]>,
+    write: (db: Db, writes: PendingWrite<Op>[]) => Promise<Result[]>,
     options: GroupCommitOptions<Op>,
   ): TenantGroupCommit<Op, Result, Db> {
-    return new TenantGroupCommit<Op, Result, Db>((_tenantId, work) => work(db), write, options);
+    const commit = new TenantGroupCommit<Op, Result, Db>(
+      (_tenantId, work) => work(db),
+      (handle, _tenantId, writes) => write(handle, writes),
+      options,
+    );
+    commit.acrossTenants = true;
+    return commit;
   }
 
   /** Resolves once the transaction holding `op` committed, with what `write` returned for it. */
@@ -103,7 +101,9 @@ export class TenantGroupCommit<Op, Result, Handle = Tx> {
       const keys = batch.map((entry) => this.keyOf(entry));
       for (const key of keys) this.keysInFlight.add(key);
       this.inFlight++;
-      void this.commit(batch).finally(() => {
+      // A batch is its own transaction: it never joins a unit of work open where pump() ran
+      // (that unit is one submitter's, or none of them).
+      void outsideUnitOfWork(() => this.commit(batch)).finally(() => {
         for (const key of keys) this.keysInFlight.delete(key);
         this.inFlight--;
         this.pump();
@@ -129,7 +129,9 @@ export class TenantGroupCommit<Op, Result, Handle = Tx> {
     for (const entry of this.waiting) {
       const key = this.keyOf(entry);
       const joins =
-        entry.tenantId === first.tenantId && batch.length < this.maxBatch && !blocked.has(key);
+        (this.acrossTenants || entry.tenantId === first.tenantId) &&
+        batch.length < this.maxBatch &&
+        !blocked.has(key);
       blocked.add(key);
       (joins ? batch : rest).push(entry);
     }

@@ -66,6 +66,7 @@ afterAll(async () => {
 
 describe('task writes on PostgreSQL (group commit)', () => {
   it('commits 300 concurrent creates of two tenants, each with its own event, request id and row-level security', async () => {
+    const before = { ...database.counters! };
     const made = await Promise.all(
       Array.from({ length: 300 }, (_, i) => {
         const tenant = i % 2 ? 'alpha' : 'beta';
@@ -73,6 +74,10 @@ describe('task writes on PostgreSQL (group commit)', () => {
       }),
     );
     expect(made.every((m) => m.created && m.record.status === 'QUEUED')).toBe(true);
+    // Both tenants' writes share statements (one per batch, no transaction around it): with at
+    // most 4 in flight, far fewer than one per write, and never a begin or commit.
+    expect(database.counters!.statements - before.statements).toBeLessThan(60);
+    expect(database.counters!.transactions).toBe(before.transactions);
     const rows = await query<{ tenant_id: string; key: string; headers: string; value: Buffer }>(
       `select tenant_id, key, headers, value from orc_outbox where event_type = 'task.state_changed'`,
     );

@@ -53,12 +53,24 @@ export class PostgresBudgets extends TenantRepository implements BudgetPort {
     super(db);
     this.steps = TenantGroupCommit.perStatement(
       db,
-      (db, tenantId, pending) =>
-        applyBudgetSteps(
-          db,
-          tenantId,
-          pending.map((p) => p.op),
-        ),
+      async (db, pending) => {
+        // orc_budget_apply is one tenant's: a statement per tenant of the batch, side by side.
+        const tenants = [...new Set(pending.map((p) => p.tenantId))];
+        const outcomes = await Promise.all(
+          tenants.map((tenantId) =>
+            applyBudgetSteps(
+              db,
+              tenantId,
+              pending.filter((p) => p.tenantId === tenantId).map((p) => p.op),
+            ),
+          ),
+        );
+        const next = tenants.map(() => 0);
+        return pending.map((p) => {
+          const t = tenants.indexOf(p.tenantId);
+          return outcomes[t]![next[t]!++]!;
+        });
+      },
       { keyOf: (step) => step.requestId },
     );
   }

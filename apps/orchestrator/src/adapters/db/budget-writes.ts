@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { rowsOf, selfContainedStatement, type Db } from '@aion/db';
+import { rowsOf, type Db } from '@aion/db';
 import { AionError } from '@aion/errors';
 import type { Reservation } from '../../core/budget';
 
@@ -89,9 +89,8 @@ export async function applyBudgetSteps(
   steps: BudgetStep[],
 ): Promise<BudgetOutcome[]> {
   if (steps.length === 0) return [];
-  const { result } = await selfContainedStatement(
-    db,
-    tenantId,
+  // A statement by itself, its own transaction: orc_budget_apply sets the tenant for it.
+  const result = await db.execute(
     sql`select orc_budget_apply(${tenantId}, ${JSON.stringify(steps.map(stepJson))}::jsonb) as outcomes`,
   );
   const [row] = rowsOf<{ outcomes: BudgetOutcomeJson[] }>(result);

@@ -42,8 +42,7 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
     super(db);
     this.writes = TenantGroupCommit.perStatement(
       db,
-      (db, tenantId, pending) =>
-        writeTaskBatch(db, tenantId, pending, outbox, options.replicaId ?? null),
+      (db, pending) => writeTaskBatch(db, pending, outbox, options.replicaId ?? null),
       { keyOf: taskIdOf, maxInFlight: 4 },
     );
   }

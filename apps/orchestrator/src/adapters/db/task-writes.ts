@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { rowsOf, selfContainedStatement, type Db, type PendingWrite } from '@aion/db';
+import { rowsOf, type Db, type PendingWrite } from '@aion/db';
 import { AionError } from '@aion/errors';
 import type { BuiltEvent, OutboxWriter } from '@aion/events';
 import type {
@@ -150,22 +150,51 @@ interface WriteAnswer {
 }
 
 /**
- * Writes a batch of task writes (at most one per task) as one statement, one round trip: the
- * batch travels as one JSON document to migration 0013's orc_write_tasks, which inserts new tasks
- * with their reservations, applies transitions with their budget steps, records dead letters,
- * numbers stream events and writes the ledger and outbox rows. The events are built here (they
- * are protobuf, in each writer's async context) for the outcome each writer expects, each with a
- * guard the function checks: a task that turned out to exist already, a refused reservation or a
- * task moved meanwhile writes none of the events that did not happen.
+ * Writes a batch of task writes (at most one per task), of any tenants, as one statement and one
+ * round trip: each tenant's part travels as one JSON document to migration 0013's orc_write_tasks
+ * (through orc_write_task_batches), which sets the tenant, inserts new tasks with their
+ * reservations, applies transitions with their budget steps, records dead letters, numbers stream
+ * events and writes the ledger and outbox rows. The statement is its own transaction.
  */
 export async function writeTaskBatch(
   db: Db,
-  tenantId: string,
   writes: PendingWrite<TaskWrite>[],
   outbox: OutboxWriter,
   /** Recorded on every task the batch creates or moves: the replica running it. */
   replicaId: string | null = null,
 ): Promise<TaskWriteResult[]> {
+  // Tenants in one order: concurrent statements then lock in one order (no deadlock).
+  const tenants = [...new Set(writes.map((w) => w.tenantId))].sort();
+  const parts = tenants.map((tenantId) => {
+    const own = writes.filter((w) => w.tenantId === tenantId);
+    return { tenantId, own, ...tenantBatch(tenantId, own, outbox) };
+  });
+  const batches = parts.map((p) => ({ tenant: p.tenantId, batch: p.batch }));
+  const result = await db.execute(
+    sql`select orc_write_task_batches(${replicaId}::text, ${JSON.stringify(batches)}::jsonb) as out`,
+  );
+  const answers = rowsOf<{ out: WriteAnswer[] }>(result)[0]!.out;
+  const byWrite = new Map<PendingWrite<TaskWrite>, TaskWriteResult>();
+  parts.forEach((part, i) => {
+    const answer = answers[i]!;
+    const written = new Set(answer.events);
+    // Committed already: published now.
+    outbox.inserted(
+      undefined,
+      part.events.filter((e) => written.has(e.built.envelope.id)).map((e) => e.built),
+    );
+    resultsOf(part.own, answer).forEach((r, j) => byWrite.set(part.own[j]!, r));
+  });
+  return writes.map((w) => byWrite.get(w)!);
+}
+
+/**
+ * One tenant's writes as orc_write_tasks takes them. The events are built here (they are
+ * protobuf, in each writer's async context) for the outcome each writer expects, each with a
+ * guard the function checks: a task that turned out to exist already, a refused reservation or a
+ * task moved meanwhile writes none of the events that did not happen.
+ */
+function tenantBatch(tenantId: string, writes: PendingWrite<TaskWrite>[], outbox: OutboxWriter) {
   const events: { built: BuiltEvent; taskId: string; guard: Guard }[] = [];
   const guarded = (taskId: string, guard: Guard, built: BuiltEvent[]) =>
     events.push(...built.map((b) => ({ built: b, taskId, guard })));
@@ -274,19 +303,7 @@ export async function writeTaskBatch(
   const eventRows = outbox
     .rowsOf(events.map((e) => e.built))
     .map((row, i) => ({ ...row, task_id: events[i]!.taskId, guard: events[i]!.guard }));
-  const batch = { creates, moves, streams, ledger, events: eventRows };
-  const { result, inTransaction } = await selfContainedStatement(
-    db,
-    tenantId,
-    sql`select orc_write_tasks(${tenantId}, ${replicaId}::text, ${JSON.stringify(batch)}::jsonb) as out`,
-  );
-  const answer = rowsOf<{ out: WriteAnswer }>(result)[0]!.out;
-  const written = new Set(answer.events);
-  outbox.inserted(
-    inTransaction,
-    events.filter((e) => written.has(e.built.envelope.id)).map((e) => e.built),
-  );
-  return resultsOf(writes, answer);
+  return { batch: { creates, moves, streams, ledger, events: eventRows }, events };
 }
 
 const errorOf = (json: { code: string; message: string }) => new AionError(json.code, json.message);
