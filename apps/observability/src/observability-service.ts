@@ -24,6 +24,7 @@ import { observabilityInfraNeeds, type ObservabilityConfig } from './config';
 import { AlertRuleService } from './core/alert-rules';
 import { AlertService } from './core/alerts';
 import { platformDashboards } from './core/dashboards';
+import { EngineHealthService } from './core/engine-health';
 import { LogsQueryService } from './core/logs';
 import { MetricsQueryService } from './core/metrics-query';
 import { RuleSync } from './core/rule-sync';
@@ -138,6 +139,7 @@ export function createObservabilityService(
             alertRules: new AlertRuleService(ruleStore, changed),
             metrics: new MetricsQueryService(prometheus),
             dashboards: platformDashboards(),
+            engineHealth: new EngineHealthService(prometheus),
             logs: new LogsQueryService(new LokiClient(config.lokiUrl, config.upstreamTimeoutMs)),
           }),
         registerHttp: (app) =>

@@ -7,6 +7,7 @@ import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { AlertRuleInput, AlertRuleService } from '../core/alert-rules';
 import type { AlertService } from '../core/alerts';
 import type { PlatformDashboard } from '../core/dashboards';
+import type { EngineHealthService } from '../core/engine-health';
 import type { LogsQueryService } from '../core/logs';
 import type { MetricsQueryService } from '../core/metrics-query';
 import { DEFAULT_WINDOW_DAYS, type SloInput } from '../core/model';
@@ -20,6 +21,7 @@ export interface ObservabilityApi {
   metrics: MetricsQueryService;
   logs: LogsQueryService;
   dashboards: PlatformDashboard[];
+  engineHealth: EngineHealthService;
 }
 
 const required = (value: string, field: string) => {
@@ -225,7 +227,15 @@ export function registerObservabilityApi(server: GrpcServer, api: ObservabilityA
         })),
       };
     },
-    getEngineHealth: NOT_YET('GetEngineHealth'),
+    getEngineHealth: async (req) => ({
+      engines: (await api.engineHealth.health(req.engines, req.windowSeconds)).map((h) => ({
+        engine: h.engine,
+        p95Ms: h.p95Ms,
+        errorRate: h.errorRate,
+        sampleCount: BigInt(h.sampleCount),
+        breakerState: h.breakerState,
+      })),
+    }),
   };
   server.add(ObservabilityService, handlers, {
     createSlo: 'observability:manage',
