@@ -7,6 +7,8 @@ import {
 import { runWithTenant, SYSTEM_TENANT } from '@aion/tenancy';
 import { PostgresPackageRepository } from './adapters/db/package-repository';
 import { outbox } from './adapters/db/schema';
+import { registerGpuMetrics } from './adapters/gpu/gpu-metrics';
+import { SysfsGpuDiscovery } from './adapters/gpu/sysfs-gpus';
 import { PostgresQuarantineRepository } from './adapters/db/quarantine-repository';
 import {
   readPackageDirectory,
@@ -39,7 +41,7 @@ export function createModuleHostService(
     },
     outbox,
     ...(embedded ? { embedded } : {}),
-    wire: async ({ infrastructure, outbox: box, logger }) => {
+    wire: async ({ infrastructure, outbox: box, logger, metrics }) => {
       const pool = new WorkerPool({
         size: config.workers,
         maxQueue: config.maxQueue,
@@ -76,6 +78,7 @@ export function createModuleHostService(
         });
       }
       const placement = { pool: config.pool, accelerator: config.accelerator };
+      registerGpuMetrics(metrics.registry, config.pool, new SysfsGpuDiscovery());
       logger.info('module-host pool', placement);
       return {
         registerGrpc: (server) =>

@@ -1,0 +1,79 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import { assignGpus } from '../../core/gpu';
+import { registerGpuMetrics } from './gpu-metrics';
+import { SysfsGpuDiscovery } from './sysfs-gpus';
+
+// A test double for the hardware only: a directory shaped like sysfs and /dev on a host with two
+// AMD GPUs, one Intel GPU and two NVIDIA GPUs (no such host runs CI). The code reading it is the
+// code that reads / on a real host.
+let root: string;
+
+function drm(node: string, vendor: string, vram?: number) {
+  const dir = path.join(root, 'sys/class/drm', node, 'device');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'vendor'), `${vendor}\n`);
+  if (vram) writeFileSync(path.join(dir, 'mem_info_vram_total'), `${vram}\n`);
+}
+
+beforeAll(() => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'aion-sysfs-'));
+  drm('renderD128', '0x1002', 16 * 2 ** 30);
+  drm('renderD129', '0x8086');
+  drm('renderD130', '0x1002', 8 * 2 ** 30);
+  drm('renderD131', '0x10de'); // NVIDIA's render node: counted through /dev/nvidiaN instead
+  mkdirSync(path.join(root, 'sys/class/drm/card0'), { recursive: true });
+  mkdirSync(path.join(root, 'dev'));
+  for (const n of ['nvidia0', 'nvidia1', 'nvidiactl', 'nvidia-uvm'])
+    writeFileSync(path.join(root, 'dev', n), '');
+});
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+test('discovers each vendor with its nodes and memory', async () => {
+  const devices = await new SysfsGpuDiscovery(root).devices();
+  expect(devices).toEqual([
+    { vendor: 'amd', index: 0, nodes: ['/dev/dri/renderD128'], memoryBytes: 16 * 2 ** 30 },
+    { vendor: 'intel', index: 0, nodes: ['/dev/dri/renderD129'] },
+    { vendor: 'amd', index: 1, nodes: ['/dev/dri/renderD130'], memoryBytes: 8 * 2 ** 30 },
+    { vendor: 'nvidia', index: 0, nodes: ['/dev/nvidia0'] },
+    { vendor: 'nvidia', index: 1, nodes: ['/dev/nvidia1'] },
+  ]);
+  expect(await new SysfsGpuDiscovery(path.join(root, 'absent')).devices()).toEqual([]);
+});
+
+test('assigns only free devices of the vendor, with its conventions', async () => {
+  const devices = await new SysfsGpuDiscovery(root).devices();
+  expect(assignGpus(devices, { vendor: 'nvidia', count: 1 }, new Set(['nvidia:0']))).toEqual({
+    devices: [devices[4]],
+    nodes: ['/dev/nvidiactl', '/dev/nvidia-uvm', '/dev/nvidia-uvm-tools', '/dev/nvidia1'],
+    env: { NVIDIA_VISIBLE_DEVICES: '1', CUDA_VISIBLE_DEVICES: '1' },
+  });
+  expect(assignGpus(devices, { vendor: 'amd', count: 1, memoryBytes: 12 * 2 ** 30 })).toMatchObject(
+    {
+      nodes: ['/dev/kfd', '/dev/dri/renderD128'],
+      env: { ROCR_VISIBLE_DEVICES: '0', HIP_VISIBLE_DEVICES: '0' },
+    },
+  );
+  expect(assignGpus(devices, { vendor: 'intel', count: 1 })).toMatchObject({
+    nodes: ['/dev/dri/renderD129'],
+    env: { ZE_AFFINITY_MASK: '0' },
+  });
+  expect(
+    assignGpus(devices, { vendor: 'amd', count: 2, memoryBytes: 12 * 2 ** 30 }),
+  ).toBeUndefined();
+  expect(assignGpus(devices, { vendor: 'nvidia', count: 3 })).toBeUndefined();
+});
+
+test('exports devices and memory per pool and vendor', async () => {
+  const registry = new Registry();
+  registerGpuMetrics(registry, 'rocm-a', new SysfsGpuDiscovery(root));
+  const text = await registry.metrics();
+  expect(text).toContain('aion_module_host_gpu_devices{pool="rocm-a",vendor="amd"} 2');
+  expect(text).toContain('aion_module_host_gpu_devices{pool="rocm-a",vendor="nvidia"} 2');
+  expect(text).toContain(
+    `aion_module_host_gpu_memory_bytes{pool="rocm-a",vendor="amd"} ${24 * 2 ** 30}`,
+  );
+});
