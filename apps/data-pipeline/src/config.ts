@@ -50,6 +50,11 @@ export const dataPipelineConfigSpec = {
     'PostgreSQL sources by name (JSON {"name": "postgres://..."}); a job names one, never a connection string',
     { sensitive: true },
   ),
+  postgresBatchRows: field(
+    `${P}POSTGRES_BATCH_ROWS`,
+    positiveInt(10_000),
+    'Rows fetched from a PostgreSQL source per cursor round trip (what memory holds at once)',
+  ),
   qualityScoreThreshold: field(
     `${P}QUALITY_SCORE_THRESHOLD`,
     z.coerce.number().min(0).max(1).default(0.8),

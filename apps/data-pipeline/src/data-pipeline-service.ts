@@ -47,7 +47,7 @@ export function createDataPipelineService(
       });
       const connectors = new ConnectorRegistry([
         new FileConnector(path.resolve(config.inboxDir)),
-        new PostgresConnector(config.postgresSources),
+        new PostgresConnector(config.postgresSources, config.postgresBatchRows),
       ]);
       const stages = new PipelineStages({
         connectors,
