@@ -54,6 +54,11 @@ export const observabilityConfigSpec = {
     z.string().default('promtool'),
     "promtool, which checks a rule file before Prometheus loads it ('' or missing: files go unchecked)",
   ),
+  sloEvaluationIntervalMs: field(
+    `${P}SLO_EVALUATION_INTERVAL_MS`,
+    z.coerce.number().int().min(0).default(300_000),
+    "How often every SLO's burn rates are snapshotted into obs_slo_evaluations (0: never)",
+  ),
   webhookToken: field(
     `${P}WEBHOOK_TOKEN`,
     z.string().min(32).optional(),

@@ -25,6 +25,8 @@ import { AlertRuleService } from './core/alert-rules';
 import { AlertService } from './core/alerts';
 import { platformDashboards } from './core/dashboards';
 import { EngineHealthService } from './core/engine-health';
+import { SloEvaluator } from './core/slo-evaluations';
+import { PostgresSloEvaluations } from './adapters/db/slo-evaluation-repository';
 import { LogsQueryService } from './core/logs';
 import { MetricsQueryService } from './core/metrics-query';
 import { RuleSync } from './core/rule-sync';
@@ -131,7 +133,23 @@ export function createObservabilityService(
           ? `PrometheusRule objects in ${config.rulesNamespace}`
           : (config.rulesDir ?? '(not synced)'),
       });
+      const evaluations = new PostgresSloEvaluations(db);
+      const evaluator = new SloEvaluator(
+        evaluations,
+        prometheus,
+        config.sloEvaluationIntervalMs || 1,
+        logger,
+      );
       return {
+        workers: [
+          {
+            name: 'slo-evaluator',
+            start: () => {
+              if (config.sloEvaluationIntervalMs > 0) evaluator.start();
+            },
+            stop: () => evaluator.stop(),
+          },
+        ],
         registerGrpc: (server) =>
           registerObservabilityApi(server, {
             slos,
@@ -140,6 +158,7 @@ export function createObservabilityService(
             metrics: new MetricsQueryService(prometheus),
             dashboards: platformDashboards(),
             engineHealth: new EngineHealthService(prometheus),
+            sloEvaluations: evaluations,
             logs: new LogsQueryService(new LokiClient(config.lokiUrl, config.upstreamTimeoutMs)),
           }),
         registerHttp: (app) =>

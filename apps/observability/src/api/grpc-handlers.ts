@@ -11,6 +11,7 @@ import type { EngineHealthService } from '../core/engine-health';
 import type { LogsQueryService } from '../core/logs';
 import type { MetricsQueryService } from '../core/metrics-query';
 import { DEFAULT_WINDOW_DAYS, type SloInput } from '../core/model';
+import type { SloEvaluationStore } from '../core/slo-evaluations';
 import type { SloService } from '../core/slo-service';
 import { alertRuleProto, severityOf, sliOf, sloProto } from '../proto';
 
@@ -22,6 +23,7 @@ export interface ObservabilityApi {
   logs: LogsQueryService;
   dashboards: PlatformDashboard[];
   engineHealth: EngineHealthService;
+  sloEvaluations: Pick<SloEvaluationStore, 'page'>;
 }
 
 const required = (value: string, field: string) => {
@@ -140,6 +142,33 @@ export function registerObservabilityApi(server: GrpcServer, api: ObservabilityA
         })),
       };
     },
+    listSloEvaluations: async (req) => {
+      const sloId = required(req.sloId, 'slo_id');
+      await api.slos.get(sloId); // 404 for an SLO the tenant does not have
+      const window = pageWindow(req.page);
+      const page = await api.sloEvaluations.page(sloId, window);
+      const nan = (n: number | undefined) => n ?? NaN;
+      return {
+        evaluations: page.items.map((e) => ({
+          sloId: e.sloId,
+          evaluatedAt: timestampFromDate(e.evaluatedAt),
+          errorBudgetRemaining: nan(e.budgetRemaining),
+          errorRatios: e.errorRatios,
+          windows: e.alerts.map((a) => ({
+            longWindow: a.long,
+            shortWindow: a.short,
+            longBurnRate: nan(a.longBurnRate),
+            shortBurnRate: nan(a.shortBurnRate),
+            threshold: a.threshold,
+            firing: a.firing,
+          })),
+        })),
+        page: {
+          nextPageToken: nextPageToken(window.offset, page.items.length, page.total),
+          totalSize: BigInt(page.total),
+        },
+      };
+    },
     createAlertRule: async (req) => ({
       rule: alertRuleProto(await api.alertRules.create(ruleInput(req.rule))),
     }),
@@ -245,6 +274,7 @@ export function registerObservabilityApi(server: GrpcServer, api: ObservabilityA
     deleteSlo: 'observability:manage',
     getSloRules: 'platform:read',
     getBurnRate: 'platform:read',
+    listSloEvaluations: 'platform:read',
     createAlertRule: 'observability:manage',
     listAlertRules: 'platform:read',
     getAlertRule: 'platform:read',

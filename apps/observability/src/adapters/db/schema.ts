@@ -7,7 +7,9 @@ import {
   index,
   integer,
   jsonb,
+  pgPolicy,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -45,6 +47,12 @@ export const slos = pgTable(
     check('obs_slos_objective_check', sql`objective > 0 and objective < 1`),
     check('obs_slos_window_check', sql`window_days between 7 and 90`),
     tenantIsolationPolicy('obs_slos'),
+    // The SLO evaluator reads every tenant's SLOs (read only) in its own transaction.
+    pgPolicy('obs_slos_evaluator', {
+      as: 'permissive',
+      for: 'select',
+      using: sql`current_setting('aion.slo_evaluator', true) = 'on'`,
+    }),
   ],
 ).enableRLS();
 
@@ -101,3 +109,38 @@ export const alertRules = pgTable(
     tenantIsolationPolicy('obs_alert_rules'),
   ],
 ).enableRLS();
+
+/**
+ * Burn-rate snapshots of each SLO, taken periodically (the evaluator): the error ratio per
+ * recorded window, each alert's burn rates and state, the budget left. One row per SLO and
+ * slot (the time rounded down to the interval), so replicas evaluating the same slot write one.
+ */
+export const sloEvaluations = pgTable(
+  'obs_slo_evaluations',
+  {
+    tenantId: text('tenant_id').notNull(),
+    sloId: uuid('slo_id')
+      .notNull()
+      .references(() => slos.id, { onDelete: 'cascade' }),
+    evaluatedAt: timestamp('evaluated_at', { withTimezone: true }).notNull(),
+    /** Window -> error ratio; a window without data is absent. */
+    errorRatios: jsonb('error_ratios').$type<Record<string, number>>().notNull(),
+    /** Per alert: its windows, both burn rates (null without data), threshold and firing. */
+    alerts: jsonb('alerts').$type<EvaluatedAlert[]>().notNull(),
+    /** 1 - error ratio over the SLO window / budget; null without data. */
+    budgetRemaining: doublePrecision('budget_remaining'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.sloId, t.evaluatedAt] }),
+    tenantIsolationPolicy('obs_slo_evaluations'),
+  ],
+).enableRLS();
+
+export interface EvaluatedAlert {
+  long: string;
+  short: string;
+  longBurnRate: number | null;
+  shortBurnRate: number | null;
+  threshold: number;
+  firing: boolean;
+}
