@@ -66,7 +66,12 @@ export default tseslint.config(
   },
   {
     // CLIs, scripts and benchmarks print to the terminal by design.
-    files: ['tools/**/*.{ts,mjs,cjs,js}', 'libs/db/src/cli.ts', 'libs/testing/src/infra/**/*.ts'],
+    files: [
+      'tools/**/*.{ts,mjs,cjs,js}',
+      'libs/db/src/cli.ts',
+      'libs/runtime/src/kafka-topics-cli.ts',
+      'libs/testing/src/infra/**/*.ts',
+    ],
     rules: { 'no-console': 'off' },
   },
   {

@@ -134,9 +134,14 @@ export async function startAionLauncher(
     await Promise.all(names.map(async (n) => [n, await freePort()] as const)),
   );
   const portEnv = Object.fromEntries(names.map((n) => [`AION_${n}_PORT`, String(ports[n])]));
+  // AION_BENCH_PROFILE=<launcher>: a V8 CPU profile of it (every thread) in .bench-profiles/.
+  const profile =
+    process.env['AION_BENCH_PROFILE'] === launcher
+      ? ['--cpu-prof', `--cpu-prof-dir=${path.join(root, '.bench-profiles')}`]
+      : [];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join('tools', 'launcher', `${launcher}.ts`)],
+    [...profile, '--import', 'tsx', path.join('tools', 'launcher', `${launcher}.ts`)],
     {
       cwd: root,
       env: {

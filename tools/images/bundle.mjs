@@ -5,6 +5,7 @@
 //   apps/<service>/migrations  drizzle migrations (found beside main.js), config/ where the app has one
 //   apps/co-located/main.js    tools/launcher/start-co-located.ts (the chart's co-located profile)
 //   tools/migrate.js           libs/db/src/cli.ts (the chart's migration Job)
+//   tools/kafka-topics.js      libs/runtime/src/kafka-topics-cli.ts (the chart's topic Job)
 //   node_modules/              only the packages that cannot be inlined, with their locked dependencies
 // and OUT_DIR/../npm-packages.json (every npm package in the tree, for the SBOM).
 import { build } from 'esbuild';
@@ -29,7 +30,14 @@ const SERVICES = [
 
 // Packages that read files beside their own code at run time (PGlite its .wasm/.data, the health
 // check its .proto), so inlining would lose those files: they ship as packages instead.
-const SHIPPED = ['@electric-sql/pglite', 'grpc-health-check'];
+// DuckDB (the data pipeline's engine) is a native add-on: its .node file ships as a package, the
+// one built for the image's platform (below).
+const SHIPPED = ['@electric-sql/pglite', 'grpc-health-check', '@duckdb/node-api'];
+// The image's platform: an optional dependency built for it ships (a native add-on's binary).
+const forImage = (entry) =>
+  (!entry.os || entry.os.includes('linux')) &&
+  (!entry.cpu || entry.cpu.includes('x64')) &&
+  (!entry.libc || entry.libc.includes('glibc'));
 // Optional native add-ons their users load only if present (pg, ws); the image has none.
 const ABSENT = ['pg-native', 'bufferutil', 'utf-8-validate'];
 
@@ -126,7 +134,13 @@ await bundle(
     },
   },
 );
-await bundle([['migrate', path.join(root, 'tools', 'images', 'migrate-entry.cjs')]], 'tools');
+await bundle(
+  [
+    ['migrate', path.join(root, 'tools', 'images', 'migrate-entry.cjs')],
+    ['kafka-topics', path.join(root, 'libs', 'runtime', 'src', 'kafka-topics-cli.ts')],
+  ],
+  'tools',
+);
 
 // The shipped packages and what they depend on, resolved exactly as the lockfile placed them.
 const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8')).packages;
@@ -150,7 +164,8 @@ function ship(dir) {
       } else at = at.slice(0, at.lastIndexOf('/node_modules/'));
     }
     // Type declarations (@types/*) are not code: nothing at run time loads them.
-    if (found && !lock[found].optional && !dep.startsWith('@types/')) ship(found);
+    if (found && (!lock[found].optional || forImage(lock[found])) && !dep.startsWith('@types/'))
+      ship(found);
   }
 }
 for (const name of SHIPPED) ship(`node_modules/${name}`);
@@ -196,5 +211,5 @@ writeFileSync(
   `${JSON.stringify(unique, null, 2)}\n`,
 );
 console.error(
-  `[images] bundled ${SERVICES.length} services, co-located and migrate; ${unique.length} npm packages (${shipped.size} shipped as files)`,
+  `[images] bundled ${SERVICES.length} services, co-located, migrate and kafka-topics; ${unique.length} npm packages (${shipped.size} shipped as files)`,
 );

@@ -1,4 +1,3 @@
-import { allTopics } from '@aion/events';
 import {
   describeWithTools,
   find,
@@ -375,39 +374,62 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
     });
   });
 
-  it('creates every topic of the event catalog and its .dlq twin with the configured durability', () => {
-    const script: string = podSpec(
-      find(
-        rendered({ set: ['kafka.replicationFactor=5', 'kafka.minInsyncReplicas=3'] }),
-        'Job',
-        'aion-kafka-topics',
-      ),
-    ).containers[0].args[0];
-    const listed = /for topic in (.*); do/.exec(script)![1]!.trim().split(/\s+/).sort();
-    expect(listed).toEqual([...allTopics()].sort());
-    expect(script).toMatch(/--replication-factor 5 --config min.insync.replicas=3/);
+  it('creates the topics with Aion’s own image and the services’ Kafka settings, at the configured durability', () => {
+    const all = rendered({ set: ['kafka.replicationFactor=5', 'kafka.minInsyncReplicas=3'] });
+    const c = podSpec(find(all, 'Job', 'aion-kafka-topics')).containers[0];
+    // The CLI bundled in the images (tools/images/bundle.mjs), in the migration Job's image; no
+    // topic named: the whole event catalog with its .dlq twins.
+    expect(c.image).toMatch(/\/aion\/gateway:/);
+    expect(c.image).toBe(podSpec(find(all, 'Job', 'aion-migrate')).containers[0].image);
+    expect(c.command).toEqual(['/usr/local/bin/node', '/app/tools/kafka-topics.js']);
+    expect(c.args).toEqual(['--partitions', '3']);
+    expect(c.env).toEqual(
+      expect.arrayContaining([
+        { name: 'KAFKA_REPLICATION_FACTOR', value: '5' },
+        { name: 'KAFKA_MIN_INSYNC_REPLICAS', value: '3' },
+        { name: 'KAFKA_SSL', value: 'false' },
+      ]),
+    );
     const tooMany = template({ set: ['kafka.replicationFactor=2', 'kafka.minInsyncReplicas=3'] });
     expect(tooMany.status).not.toBe(0);
     expect(tooMany.stderr).toMatch(/no write could ever be acknowledged/);
-    const sasl = podSpec(
+    const secured = podSpec(
       find(
         rendered({
           set: [
             'kafka.tls.enabled=true',
             'kafka.tls.caSecret=kafka-ca',
+            'kafka.tls.clientCertSecret=kafka-client',
             'kafka.sasl.mechanism=scram-sha-512',
             'kafka.sasl.username=aion',
             'kafka.sasl.password=pw',
+            'kafka.topicsJob.topics={tasks.lifecycle,tasks.lifecycle.dlq}',
           ],
         }),
         'Job',
         'aion-kafka-topics',
       ),
-    ).containers[0].args[0];
-    expect(sasl).toMatch(/security.protocol=SASL_SSL/);
-    expect(sasl).toMatch(/sasl.mechanism=SCRAM-SHA-512/);
-    expect(sasl).toMatch(/ScramLoginModule/);
-    expect(sasl).toMatch(/ssl.truststore.location=\/etc\/aion\/tls\/kafka-ca\/ca.crt/);
+    ).containers[0];
+    expect(secured.args).toEqual(['--partitions', '3', 'tasks.lifecycle', 'tasks.lifecycle.dlq']);
+    expect(secured.env).toEqual(
+      expect.arrayContaining([
+        { name: 'KAFKA_SSL', value: 'true' },
+        { name: 'KAFKA_SSL_CA_FILE', value: '/etc/aion/tls/kafka-ca/ca.crt' },
+        { name: 'KAFKA_SSL_CERT_FILE', value: '/etc/aion/tls/kafka-client/tls.crt' },
+        { name: 'KAFKA_SASL_MECHANISM', value: 'scram-sha-512' },
+        { name: 'KAFKA_SASL_USERNAME', value: 'aion' },
+        {
+          name: 'KAFKA_SASL_PASSWORD',
+          valueFrom: { secretKeyRef: { name: 'aion-hooks', key: 'KAFKA_SASL_PASSWORD' } },
+        },
+      ]),
+    );
+    expect(secured.volumeMounts).toEqual(
+      expect.arrayContaining([
+        { name: 'kafka-ca', mountPath: '/etc/aion/tls/kafka-ca', readOnly: true },
+        { name: 'kafka-client', mountPath: '/etc/aion/tls/kafka-client', readOnly: true },
+      ]),
+    );
   });
 
   it('points the observability service at Prometheus, Alertmanager and Loki, and gives it the webhook token', () => {

@@ -37,6 +37,7 @@ interface ChartValues {
   moduleHost: { image: { repository: string } };
   coLocated: { image: { repository: string } };
   migrations: { image: { repository: string }; command: string[] };
+  kafka: { topicsJob: { image: { repository: string }; command: string[] } };
   podSecurityContext: { runAsUser: number; runAsGroup: number };
 }
 const chartDir = path.join(repoRoot, 'charts', 'aion');
@@ -110,6 +111,27 @@ describeImages('the OCI images (tools/images/build.sh)', () => {
       "select count(*) as n from pg_tables where tablename like 'gw\\_%'",
     );
     expect(Number(tables[0]!.n)).toBeGreaterThan(0);
+  }, 180_000);
+
+  it("creates Kafka topics with the chart's topic Job command, from the same image", async () => {
+    expect(values.kafka.topicsJob.image.repository).toBe(values.migrations.image.repository);
+    const bundle = await bundleOf('gateway');
+    const topic = uniqueName('image-topic');
+    const job = runContainer(
+      bundle,
+      {
+        KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '',
+        KAFKA_REPLICATION_FACTOR: '1',
+        KAFKA_MIN_INSYNC_REPLICAS: '1',
+      },
+      [...values.kafka.topicsJob.command, '--partitions', '2', topic],
+    );
+    const code = await job.exited;
+    await job.stop();
+    expect({ code, output: job.output }).toEqual({
+      code: 0,
+      output: expect.stringContaining(`topics ready (1, replication factor 1`),
+    });
   }, 180_000);
 
   it('serves /readyz from the gateway image as a non-root user on a read-only root', async () => {
