@@ -150,8 +150,16 @@ describe('SLOs through the gateway', () => {
     expect((await call('DELETE', `${SLOS}/${id}`, operator)).status).toBe(403);
     expect((await call('GET', SLOS, '')).status).toBe(401);
 
+    // No snapshot yet (the evaluator's first round is minutes away), in the list's shape.
+    const evaluations = await call('GET', `${SLOS}/${id}/evaluations?limit=10`, observer);
+    expect([evaluations.status, evaluations.json]).toEqual([
+      200,
+      { data: [], next_page_token: null, total: 0 },
+    ]);
+
     const stranger = await token(other, 'admin');
     expect((await call('GET', `${SLOS}/${id}`, stranger)).status).toBe(404);
+    expect((await call('GET', `${SLOS}/${id}/evaluations`, stranger)).status).toBe(404);
     expect((await call('GET', SLOS, stranger)).json['data']).toEqual([]);
   });
 

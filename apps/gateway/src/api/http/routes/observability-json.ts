@@ -219,6 +219,31 @@ export const RuleFile = z.object({
 export const Finite = z.number().nullable();
 export const finite = (n: number) => (Number.isFinite(n) ? n : null);
 
+/** One burn-rate alert's two windows: burn rates as multiples of the sustainable error rate. */
+export const BurnRateWindow = z.object({
+  long_window: z.string(),
+  short_window: z.string(),
+  long_burn_rate: Finite,
+  short_burn_rate: Finite,
+  threshold: z.number(),
+  firing: z.boolean(),
+});
+export const burnRateWindowJson = (w: {
+  longWindow: string;
+  shortWindow: string;
+  longBurnRate: number;
+  shortBurnRate: number;
+  threshold: number;
+  firing: boolean;
+}): z.input<typeof BurnRateWindow> => ({
+  long_window: w.longWindow,
+  short_window: w.shortWindow,
+  long_burn_rate: finite(w.longBurnRate),
+  short_burn_rate: finite(w.shortBurnRate),
+  threshold: w.threshold,
+  firing: w.firing,
+});
+
 /**
  * A PromQL query, instant (at `time`, default now) or over a range ending at `end` (default now):
  * bounded so that every range this schema allows is one Prometheus answers (at most 5760 points).

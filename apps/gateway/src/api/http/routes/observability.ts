@@ -2,11 +2,13 @@ import * as z from 'zod/v4';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { collectionRoutes } from '../routing/collection';
 import { route, type Route } from '../routing/route';
-import { PageQuery, Timestamp, Uuid } from '../../wire-schemas';
+import { PageInfo, PageQuery, Timestamp, Uuid } from '../../wire-schemas';
 import {
   AlertRule,
   AlertRuleRequest,
   BASE,
+  BurnRateWindow,
+  burnRateWindowJson,
   Dashboard,
   dashboardJson,
   Finite,
@@ -96,16 +98,7 @@ export function observabilityRoutes(obs: ObservabilityClient, requestTimeoutMs: 
             error_budget_remaining_1d_ago: Finite,
             error_budget_trend_per_day: Finite,
             error_ratios: z.record(z.string(), z.number()),
-            windows: z.array(
-              z.object({
-                long_window: z.string(),
-                short_window: z.string(),
-                long_burn_rate: Finite,
-                short_burn_rate: Finite,
-                threshold: z.number(),
-                firing: z.boolean(),
-              }),
-            ),
+            windows: z.array(BurnRateWindow),
           }),
         },
       },
@@ -124,14 +117,52 @@ export function observabilityRoutes(obs: ObservabilityClient, requestTimeoutMs: 
             error_ratios: Object.fromEntries(
               Object.entries(r.errorRatios).filter(([, v]) => Number.isFinite(v)),
             ),
-            windows: r.windows.map((w) => ({
-              long_window: w.longWindow,
-              short_window: w.shortWindow,
-              long_burn_rate: finite(w.longBurnRate),
-              short_burn_rate: finite(w.shortBurnRate),
-              threshold: w.threshold,
-              firing: w.firing,
+            windows: r.windows.map(burnRateWindowJson),
+          },
+        };
+      },
+    }),
+    route({
+      method: 'get',
+      path: `${BASE}/slos/{id}/evaluations`,
+      operationId: 'listSloEvaluations',
+      summary: "The SLO's periodic burn-rate snapshots, newest first",
+      tag,
+      access: read,
+      request: { path: IdPath, query: PageQuery },
+      responses: {
+        200: {
+          description: 'Snapshots; null where Prometheus had no data',
+          schema: z.object({
+            data: z.array(
+              z.object({
+                slo_id: Uuid,
+                evaluated_at: Timestamp,
+                error_budget_remaining: Finite,
+                error_ratios: z.record(z.string(), z.number()),
+                windows: z.array(BurnRateWindow),
+              }),
+            ),
+            ...PageInfo,
+          }),
+        },
+      },
+      errors: [404],
+      async handle({ path, query }) {
+        const r = await obs.listSloEvaluations({ sloId: path.id, ...pageRequest(query) }, o);
+        return {
+          status: 200,
+          body: {
+            data: r.evaluations.map((e) => ({
+              slo_id: e.sloId,
+              evaluated_at: iso(e.evaluatedAt)!,
+              error_budget_remaining: finite(e.errorBudgetRemaining),
+              error_ratios: Object.fromEntries(
+                Object.entries(e.errorRatios).filter(([, v]) => Number.isFinite(v)),
+              ),
+              windows: e.windows.map(burnRateWindowJson),
             })),
+            ...page(r.page),
           },
         };
       },
