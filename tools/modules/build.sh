@@ -27,7 +27,8 @@ esac
 
 packages=()
 for dir in */; do
-  [ -f "$dir/aion.yaml" ] && packages+=("${dir%/}")
+  # Native (subprocess) samples ship their executable as is; only WebAssembly ones are built here.
+  [ -f "$dir/aion.yaml" ] && ! grep -q '^  type: subprocess' "$dir/aion.yaml" && packages+=("${dir%/}")
 done
 
 if [ "$mode" = if-needed ]; then

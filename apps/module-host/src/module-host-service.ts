@@ -18,6 +18,8 @@ import {
 import { OciPackageRegistry } from './adapters/registry/oci-registry';
 import { trustPoliciesFromFile } from './adapters/registry/trust-file';
 import { packageSources } from './adapters/packages/package-sources';
+import { BubblewrapRunner } from './adapters/sandbox/native-runner';
+import { sandboxCapabilities } from './adapters/sandbox/subprocess';
 import { WorkerPool } from './adapters/sandbox/worker-pool';
 import { registerModuleService } from './api/grpc-handlers';
 import { moduleHostInfraNeeds, type ModuleHostConfig } from './config';
@@ -48,9 +50,17 @@ export function createModuleHostService(
         maxStdoutBytes: config.maxOutputBytes,
         maxStderrBytes: 256 * 1024,
       });
+      const gpus = new SysfsGpuDiscovery();
+      const capabilities = sandboxCapabilities();
+      const native = capabilities.bubblewrap
+        ? new BubblewrapRunner({ gpus, pool: config.pool, maxStdoutBytes: config.maxOutputBytes })
+        : undefined;
+      logger.info('subprocess sandbox', { ...capabilities });
       const packages = new PackageService(
         new PostgresPackageRepository(infrastructure.database!.db, box!.writer),
         pool,
+        undefined,
+        native,
       );
       const registry = new RegistryInstaller(
         packages,
@@ -78,7 +88,7 @@ export function createModuleHostService(
         });
       }
       const placement = { pool: config.pool, accelerator: config.accelerator };
-      registerGpuMetrics(metrics.registry, config.pool, new SysfsGpuDiscovery());
+      registerGpuMetrics(metrics.registry, config.pool, gpus);
       logger.info('module-host pool', placement);
       return {
         registerGrpc: (server) =>
@@ -90,7 +100,10 @@ export function createModuleHostService(
             registry,
           ),
         details: placement,
-        workers: [{ name: 'sandbox-pool', start: () => undefined, stop: () => pool.close() }],
+        workers: [
+          { name: 'sandbox-pool', start: () => undefined, stop: () => pool.close() },
+          { name: 'subprocess-sandbox', start: () => undefined, stop: async () => native?.close() },
+        ],
       };
     },
   });

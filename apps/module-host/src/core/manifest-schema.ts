@@ -124,9 +124,13 @@ export const MANIFEST_SCHEMA = {
     runtime: {
       type: 'object',
       additionalProperties: false,
-      required: ['type', 'wasi', 'resources'],
+      required: ['type', 'resources'],
       properties: {
-        type: { const: 'wasm' },
+        type: {
+          enum: ['wasm', 'subprocess'],
+          problem:
+            'must be wasm (a WASI module, the default runtime) or subprocess (a native executable in the bubblewrap sandbox)',
+        },
         wasi: {
           enum: [true, 'preview1'],
           problem: 'must be true (or preview1): module-host runs WASI preview1 command modules',
@@ -144,12 +148,17 @@ export const MANIFEST_SCHEMA = {
               enum: [...ACCELERATOR_NEEDS],
               problem: `must be one of ${ACCELERATOR_NEEDS.join(', ')}: the module-host pool the module must run in (cpu runs in any pool)`,
             },
+            /** Processes and threads a subprocess module may run at once (an rlimit). */
+            pids: { type: 'integer', minimum: 1, maximum: 1024 },
             gpu: {
               type: 'object',
               additionalProperties: false,
               properties: {
                 required: { type: 'boolean' },
-                vendor: { enum: ['none', 'cuda', 'rocm', 'oneapi'] },
+                // nvidia, amd, intel; cuda, rocm and oneapi (the first spelling) name the same.
+                vendor: { enum: ['none', 'nvidia', 'amd', 'intel', 'cuda', 'rocm', 'oneapi'] },
+                count: { type: 'integer', minimum: 1, maximum: 16 },
+                memory: { quantity: 'gpuMemory' },
               },
             },
           },

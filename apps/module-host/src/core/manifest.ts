@@ -6,7 +6,29 @@ import { formatBytes, quantityIn } from './quantity';
 
 export { MANIFEST_SCHEMA } from './manifest-schema';
 
-export type GpuVendor = 'none' | 'cuda' | 'rocm' | 'oneapi';
+/** As written: nvidia, amd, intel, or the older cuda, rocm, oneapi (the same vendors). */
+export type GpuVendor = 'none' | 'nvidia' | 'amd' | 'intel' | 'cuda' | 'rocm' | 'oneapi';
+
+const ACCELERATOR_VENDOR: Record<string, string> = { cuda: 'nvidia', rocm: 'amd', oneapi: 'intel' };
+
+/** The vendor a GPU request names, whichever spelling the manifest used. */
+export function gpuVendorOf(vendor: GpuVendor): 'nvidia' | 'amd' | 'intel' | undefined {
+  const map = { cuda: 'nvidia', rocm: 'amd', oneapi: 'intel' } as const;
+  return vendor === 'none'
+    ? undefined
+    : vendor in map
+      ? map[vendor as keyof typeof map]
+      : (vendor as 'nvidia' | 'amd' | 'intel');
+}
+
+export interface GpuNeed {
+  required: boolean;
+  vendor: GpuVendor;
+  /** Devices wanted (default 1 when required). */
+  count?: number;
+  /** Device memory each must have, bytes. */
+  memory_bytes?: number;
+}
 
 export interface Entrypoint {
   name: string;
@@ -36,8 +58,11 @@ export interface AgentManifest {
     sbom?: string;
   };
   runtime: {
-    type: 'wasm';
-    wasi: 'preview1';
+    /** wasm: a WASI module in the worker pool; subprocess: a native executable under bubblewrap. */
+    type: 'wasm' | 'subprocess';
+    /** Set for wasm only. */
+    wasi?: 'preview1';
+    /** The WebAssembly module, or the executable a subprocess module runs (a package path). */
     module: string;
     resources: {
       /** The module's memory limit, exact (a quantity such as 512M need not be whole MiB). */
@@ -48,7 +73,9 @@ export interface AgentManifest {
        * WebAssembly sandbox itself gives a module no device access in any pool.
        */
       accelerator?: AcceleratorNeed;
-      gpu?: { required: boolean; vendor: GpuVendor };
+      /** Processes a subprocess module may run at once. */
+      pids?: number;
+      gpu?: GpuNeed;
     };
   };
   permissions: {
@@ -86,8 +113,8 @@ interface ManifestDocument {
   kind: 'AgentPackage';
   metadata: AgentManifest['metadata'];
   runtime: {
-    type: 'wasm';
-    wasi: true | 'preview1';
+    type: 'wasm' | 'subprocess';
+    wasi?: true | 'preview1';
     module?: string;
     resources: {
       memory?: string | number;
@@ -95,7 +122,8 @@ interface ManifestDocument {
       cpu?: string | number;
       cpu_millis?: number;
       accelerator?: AcceleratorNeed;
-      gpu?: { required?: boolean; vendor?: GpuVendor };
+      pids?: number;
+      gpu?: { required?: boolean; vendor?: GpuVendor; count?: number; memory?: string | number };
     };
   };
   permissions: {
@@ -123,6 +151,15 @@ const QUANTITY_RULES = {
     show: formatBytes,
     hint: 'give bytes or a quantity such as 256Mi, 1Gi or 512M',
     why: ' (wasm32 memory cannot be larger)',
+  },
+  gpuMemory: {
+    unitsPerBase: 1n,
+    unit: 'bytes',
+    min: BigInt(MIB),
+    max: 1n << 40n,
+    show: formatBytes,
+    hint: 'give bytes or a quantity such as 8Gi',
+    why: '',
   },
   cpu: {
     unitsPerBase: 1000n,
@@ -257,7 +294,31 @@ const objectAt = (value: unknown): Record<string, unknown> | undefined =>
 function crossFieldProblems(data: unknown): ManifestProblem[] {
   const problems: ManifestProblem[] = [];
   const doc = objectAt(data) ?? {};
-  const resources = objectAt(objectAt(doc['runtime'])?.['resources']);
+  const runtime = objectAt(doc['runtime']);
+  const runtimeType = runtime?.['type'];
+  if (runtimeType === 'wasm' && runtime && !('wasi' in runtime))
+    problems.push({ field: 'runtime.wasi', message: 'is required for wasm: true (or preview1)' });
+  if (runtimeType === 'subprocess' && runtime && 'wasi' in runtime)
+    problems.push({
+      field: 'runtime.wasi',
+      message: 'applies to wasm only; a subprocess module is a native executable',
+    });
+  if (runtimeType === 'subprocess' && runtime && !('module' in runtime))
+    problems.push({
+      field: 'runtime.module',
+      message: 'is required for subprocess: the executable to run, a path in the package',
+    });
+  const gpuVendor = objectAt(objectAt(runtime?.['resources'])?.['gpu'])?.['vendor'];
+  if (
+    runtimeType === 'subprocess' &&
+    objectAt(objectAt(runtime?.['resources'])?.['gpu'])?.['required'] === true &&
+    (gpuVendor === undefined || gpuVendor === 'none')
+  )
+    problems.push({
+      field: 'runtime.resources.gpu.vendor',
+      message: 'a required GPU needs a vendor: nvidia, amd or intel',
+    });
+  const resources = objectAt(runtime?.['resources']);
   if (resources) {
     if ('memory' in resources === 'memory_mb' in resources)
       problems.push({
@@ -273,6 +334,7 @@ function crossFieldProblems(data: unknown): ManifestProblem[] {
       vendor !== 'none' &&
       typeof need === 'string' &&
       need !== vendor &&
+      ACCELERATOR_VENDOR[need] !== gpuVendorOf(vendor as GpuVendor) &&
       need !== 'any-gpu' &&
       need !== 'cpu'
     )
@@ -280,7 +342,17 @@ function crossFieldProblems(data: unknown): ManifestProblem[] {
         field: 'runtime.resources.accelerator',
         message: `${need} contradicts gpu.vendor ${vendor}: name one GPU kind (or any-gpu)`,
       });
-    if (objectAt(resources['gpu'])?.['required'] === true)
+    if (
+      objectAt(resources['gpu'])?.['required'] === true &&
+      runtimeType === 'subprocess' &&
+      (need === undefined || need === 'cpu')
+    )
+      problems.push({
+        field: 'runtime.resources.accelerator',
+        message:
+          'a required GPU needs accelerator cuda, rocm, oneapi or any-gpu, so the module is sent to a GPU pool',
+      });
+    if (objectAt(resources['gpu'])?.['required'] === true && runtimeType !== 'subprocess')
       problems.push({
         field: 'runtime.resources.gpu.required',
         message:
@@ -345,8 +417,8 @@ function declared(doc: ManifestDocument): DeclaredManifest {
     kind: doc.kind,
     metadata: doc.metadata,
     runtime: {
-      type: 'wasm',
-      wasi: 'preview1',
+      type: doc.runtime.type,
+      ...(doc.runtime.type === 'wasm' ? { wasi: 'preview1' as const } : {}),
       module: doc.runtime.module ?? `${doc.metadata.name}.wasm`,
       resources: {
         memory_bytes:
@@ -356,11 +428,16 @@ function declared(doc: ManifestDocument): DeclaredManifest {
         ...(resources.cpu !== undefined ? { cpu_millis: quantityValue('cpu', resources.cpu) } : {}),
         ...(resources.cpu_millis !== undefined ? { cpu_millis: resources.cpu_millis } : {}),
         ...(resources.accelerator ? { accelerator: resources.accelerator } : {}),
+        ...(resources.pids !== undefined ? { pids: resources.pids } : {}),
         ...(resources.gpu
           ? {
               gpu: {
                 required: resources.gpu.required ?? false,
                 vendor: resources.gpu.vendor ?? 'none',
+                ...(resources.gpu.count !== undefined ? { count: resources.gpu.count } : {}),
+                ...(resources.gpu.memory !== undefined
+                  ? { memory_bytes: quantityValue('gpuMemory', resources.gpu.memory) }
+                  : {}),
               },
             }
           : {}),

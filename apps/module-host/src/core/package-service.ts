@@ -2,7 +2,15 @@ import { createHash, randomUUID } from 'node:crypto';
 import { AionError, type ErrorDetail } from '@aion/errors';
 import { parseManifest, schemaErrors, schemaValidator, type AgentManifest } from './manifest';
 import { resolveManifest } from './package-manifest';
-import type { PackageRepository, PackageSummary, SandboxRunner, StoredPackage } from './ports';
+import { gpuVendorOf } from './manifest';
+import type {
+  NativeRunner,
+  PackageRepository,
+  PackageSummary,
+  SandboxResult,
+  SandboxRunner,
+  StoredPackage,
+} from './ports';
 import { describeBytes, memoryLimits, pagesToBytes } from './wasm-inspect';
 
 /** A package's files as read from a directory or an archive, before validation. */
@@ -49,6 +57,8 @@ export class PackageService {
     private readonly repository: PackageRepository,
     private readonly sandbox: SandboxRunner,
     private readonly cacheTtlMs = 5000,
+    /** Runs `runtime.type: subprocess` packages; without it they are refused at install. */
+    private readonly native?: NativeRunner,
   ) {}
 
   /** `source` says where a verified package came from; it is kept in the install's audit record. */
@@ -109,7 +119,14 @@ export class PackageService {
       });
     const { resolved, problems: fileProblems } = resolveManifest(declared, raw.files);
     problems.push(...fileProblems);
-    if (wasm) problems.push(...(await this.checkModule(wasm, declared.runtime.resources)));
+    if (declared.runtime.type === 'subprocess' && !this.native)
+      problems.push({
+        field: 'runtime.type',
+        message:
+          'this module host has no subprocess sandbox (bubblewrap); install the package where one runs',
+      });
+    if (wasm && declared.runtime.type === 'wasm')
+      problems.push(...(await this.checkModule(wasm, declared.runtime.resources)));
     if (problems.length || !resolved || !wasm)
       throw new AionError(
         'validation.unprocessable',
@@ -200,20 +217,11 @@ export class PackageService {
         `input does not match ${pkg.name}.${entry.name}'s input schema`,
         { details: schemaErrors(validateInput) },
       );
-    const module = await this.moduleOf(pkg);
     const stdin = Buffer.from(JSON.stringify(request.input));
     const started = performance.now();
     let attempt = 0;
     for (;;) {
-      const result = await this.sandbox.run({
-        packageKey: pkg.id,
-        module,
-        args: [pkg.name, entry.name],
-        stdin,
-        files: pkg.files,
-        timeoutMs: pkg.manifest.policies.timeout_ms,
-        ...(request.onPartial ? { onPartial: request.onPartial } : {}),
-      });
+      const result = await this.runOnce(pkg, entry.name, stdin, request.onPartial);
       const retryable = !result.ok && result.kind === 'trap';
       if (retryable && attempt++ < pkg.manifest.policies.retries) continue;
       const durationMs = Math.round(performance.now() - started);
@@ -263,6 +271,52 @@ export class PackageService {
         package: { name: pkg.name, version: pkg.version },
       };
     }
+  }
+
+  /** One run in the package's runtime: the WebAssembly worker pool or the subprocess sandbox. */
+  private async runOnce(
+    pkg: StoredPackage,
+    entry: string,
+    stdin: Uint8Array,
+    onPartial?: (text: string) => void,
+  ): Promise<SandboxResult> {
+    const { runtime, policies } = pkg.manifest;
+    if (runtime.type === 'subprocess') {
+      if (!this.native)
+        throw new AionError('service.unavailable', 'this module host has no subprocess sandbox');
+      const gpu = runtime.resources.gpu;
+      const vendor = gpu?.required ? gpuVendorOf(gpu.vendor) : undefined;
+      return this.native.run({
+        packageKey: pkg.id,
+        modulePath: runtime.module,
+        module: pkg.wasm,
+        files: pkg.files,
+        args: [entry],
+        stdin,
+        timeoutMs: policies.timeout_ms,
+        memoryBytes: runtime.resources.memory_bytes,
+        maxProcesses: runtime.resources.pids ?? 32,
+        ...(runtime.resources.cpu_millis ? { cpuMillis: runtime.resources.cpu_millis } : {}),
+        ...(vendor
+          ? {
+              gpu: {
+                vendor,
+                count: gpu?.count ?? 1,
+                ...(gpu?.memory_bytes ? { memoryBytes: gpu.memory_bytes } : {}),
+              },
+            }
+          : {}),
+      });
+    }
+    return this.sandbox.run({
+      packageKey: pkg.id,
+      module: await this.moduleOf(pkg),
+      args: [pkg.name, entry],
+      stdin,
+      files: pkg.files,
+      timeoutMs: policies.timeout_ms,
+      ...(onPartial ? { onPartial } : {}),
+    });
   }
 
   /** Compiles once per module digest; later invocations reuse the compiled module. */

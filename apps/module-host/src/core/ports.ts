@@ -104,3 +104,30 @@ export interface PackageRegistry {
 export interface TrustPolicies {
   forTenant(tenantId: string): TrustPolicy;
 }
+
+/** One invocation of a native (subprocess) module. */
+export interface NativeRun {
+  /** Names this package's files for good; runners may keep them on disk by it. */
+  packageKey: string;
+  /** Package path of the executable, and its bytes. */
+  modulePath: string;
+  module: Uint8Array;
+  files: ReadonlyMap<string, Uint8Array>;
+  args: string[];
+  stdin: Uint8Array;
+  timeoutMs: number;
+  memoryBytes: number;
+  cpuMillis?: number;
+  maxProcesses: number;
+  gpu?: { vendor: 'nvidia' | 'amd' | 'intel'; count: number; memoryBytes?: number };
+}
+
+export type NativeResult = SandboxResult & { devices?: string[] };
+
+/**
+ * Runs native modules in the subprocess sandbox; rejects with AionError on timeout, or when the
+ * GPUs asked for are not here (`validation.unprocessable`, saying why).
+ */
+export interface NativeRunner {
+  run(run: NativeRun): Promise<NativeResult>;
+}

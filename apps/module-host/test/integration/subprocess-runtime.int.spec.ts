@@ -1,0 +1,149 @@
+import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { migratePglite, openPglite, type Database } from '@aion/db';
+import { OutboxWriter } from '@aion/events';
+import { PostgresPackageRepository } from '../../src/adapters/db/package-repository';
+import { outbox } from '../../src/adapters/db/schema';
+import { readPackageDirectory } from '../../src/adapters/packages/package-reader';
+import { BubblewrapRunner } from '../../src/adapters/sandbox/native-runner';
+import { WorkerPool } from '../../src/adapters/sandbox/worker-pool';
+import type { GpuDevice } from '../../src/core/gpu';
+import { PackageService } from '../../src/core/package-service';
+
+// runtime.type: subprocess end to end: the sample native package (tools/modules/device_report)
+// installed, then run under bubblewrap. GPU discovery is a test double (no GPU on this host): it
+// reports the devices a GPU host would; everything else is the real sandbox.
+
+const repoRoot = path.resolve(__dirname, '..', '..', '..', '..');
+const sample = path.join(repoRoot, 'tools', 'modules', 'device_report');
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'aion-native-'));
+chmodSync(scratch, 0o755); // the sandbox user (65534 under root) must reach the package files
+let gpuDevices: GpuDevice[] = [];
+
+let database: Database;
+let pool: WorkerPool;
+let runner: BubblewrapRunner;
+let service: PackageService;
+
+function variant(name: string, edit: (manifest: string) => string): string {
+  const dir = path.join(scratch, name);
+  cpSync(sample, dir, { recursive: true });
+  const file = path.join(dir, 'aion.yaml');
+  writeFileSync(file, edit(readFileSync(file, 'utf8')));
+  return dir;
+}
+
+beforeAll(async () => {
+  database = await openPglite();
+  await migratePglite(
+    database,
+    [{ folder: path.join(repoRoot, 'apps/module-host/migrations'), prefix: 'mod' }],
+    { appRole: 'aion_app' },
+  );
+  pool = new WorkerPool({ size: 1, maxQueue: 4, maxStdoutBytes: 65536, maxStderrBytes: 65536 });
+  runner = new BubblewrapRunner({
+    baseDir: path.join(scratch, 'run'),
+    gpus: { devices: async () => gpuDevices },
+    pool: 'cuda-test',
+    maxStdoutBytes: 65536,
+  });
+  const repository = new PostgresPackageRepository(
+    database.db,
+    new OutboxWriter(outbox, 'aion/module-host'),
+  );
+  service = new PackageService(repository, pool, 0, runner);
+  await service.install(await readPackageDirectory(sample));
+}, 60_000);
+
+afterAll(async () => {
+  await pool?.close();
+  await runner?.close();
+  await database?.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+test('the native sample runs on CPU and is given no device', async () => {
+  const result = await service.invoke({ name: 'device_report', input: { label: 'cpu' } });
+  expect(result.output).toEqual({
+    label: 'cpu',
+    cpus: expect.any(Number),
+    devices: [],
+    visible: {},
+  });
+});
+
+test('its input and output are checked against the schemas', async () => {
+  await expect(
+    service.invoke({ name: 'device_report', input: { surprise: true } }),
+  ).rejects.toMatchObject({ code: 'validation.invalid_argument' });
+});
+
+test('a package requiring a GPU gets the assigned one named by its vendor variables', async () => {
+  await service.install(
+    await readPackageDirectory(
+      variant('gpu', (m) =>
+        m
+          .replace('version: 1.0.0', 'version: 1.1.0')
+          .replace(
+            'accelerator: cpu',
+            'accelerator: cuda\n    gpu: { required: true, vendor: nvidia, count: 1, memory: 8Gi }',
+          ),
+      ),
+    ),
+  );
+  gpuDevices = [
+    { vendor: 'nvidia', index: 0, nodes: ['/dev/nvidia0'], memoryBytes: 4 * 2 ** 30 },
+    { vendor: 'nvidia', index: 1, nodes: ['/dev/nvidia1'], memoryBytes: 16 * 2 ** 30 },
+  ];
+  const result = await service.invoke({ name: 'device_report', version: '1.1.0', input: {} });
+  // Device 1 is the one with 8 GiB; its node does not exist on this host, so none is bound.
+  expect(result.output).toMatchObject({
+    visible: { NVIDIA_VISIBLE_DEVICES: '1', CUDA_VISIBLE_DEVICES: '1' },
+  });
+  gpuDevices = [{ vendor: 'amd', index: 0, nodes: ['/dev/dri/renderD128'] }];
+  await expect(
+    service.invoke({ name: 'device_report', version: '1.1.0', input: {} }),
+  ).rejects.toMatchObject({
+    code: 'validation.unprocessable',
+    message: expect.stringMatching(/needs 1 nvidia GPU\(s\).*pool cuda-test has 0 free/),
+  });
+});
+
+test('a host without the subprocess sandbox refuses native packages at install', async () => {
+  const wasmOnly = new PackageService(
+    new PostgresPackageRepository(database.db, new OutboxWriter(outbox, 'aion/module-host')),
+    pool,
+    0,
+  );
+  await expect(
+    wasmOnly.install(
+      await readPackageDirectory(
+        variant('other', (m) => m.replace('version: 1.0.0', 'version: 1.2.0')),
+      ),
+    ),
+  ).rejects.toMatchObject({
+    code: 'validation.unprocessable',
+    details: [expect.objectContaining({ field: 'runtime.type' })],
+  });
+});
+
+test('manifest mistakes of a native package are named', async () => {
+  for (const [edit, field] of [
+    [(m: string) => m.replace('  module: bin/device_report\n', ''), 'runtime.module'],
+    [
+      (m: string) => m.replace('type: subprocess', 'type: subprocess\n  wasi: true'),
+      'runtime.wasi',
+    ],
+    [
+      (m: string) => m.replace('accelerator: cpu', 'gpu: { required: true }'),
+      'runtime.resources.gpu.vendor',
+    ],
+  ] as const) {
+    await expect(
+      service.install(await readPackageDirectory(variant(`bad-${field}`, edit))),
+    ).rejects.toMatchObject({
+      details: expect.arrayContaining([expect.objectContaining({ field })]),
+    });
+  }
+});
