@@ -13,7 +13,7 @@ export interface InstallOptions {
  * Installs a package from its registry on a module host (ModuleService.InstallModule with an OCI
  * reference, over gRPC): the host verifies it under the tenant's trust policy. Calls carry an
  * internal token made from AION_INTERNAL_TOKEN_SECRET, so this is an operator's tool on the
- * platform's network; the acting principal is an operator of `--tenant`.
+ * platform's network; the acting principal is an admin of `--tenant`.
  */
 export async function moduleInstall(
   out: Output,
@@ -31,7 +31,7 @@ export async function moduleInstall(
       tenantId: options.tenant,
       subject: 'aionctl',
       owner: 'aionctl',
-      roles: ['operator'],
+      roles: ['admin'], // installing is operations:manage, an admin's permission
     },
   });
   try {

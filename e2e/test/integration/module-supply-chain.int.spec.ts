@@ -1,0 +1,187 @@
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fromJson } from '@bufbuild/protobuf';
+import { ValueSchema } from '@bufbuild/protobuf/wkt';
+import { ModuleService } from '@aion/contracts';
+import { InternalTokens } from '@aion/auth';
+import { KafkaBus, payloadOf, TOPICS, type IncomingEvent } from '@aion/events';
+import { createGrpcClient, type ClientOf } from '@aion/grpc';
+import { runWithTenant } from '@aion/tenancy';
+import {
+  createTestDatabase,
+  eventually,
+  migrateTestDatabase,
+  sampleModule,
+  startServiceProcess,
+  testBrokers,
+  uniqueName,
+  type ServiceProcess,
+  type TestDatabase,
+} from '@aion/testing';
+import { freePort } from '@aion/testing/infra/processes';
+import { startRegistry } from '@aion/testing/registry';
+
+// The module supply chain end to end, every part real: packages pushed and signed with
+// `npx aionctl` to Debian's docker-registry, installed with `aionctl module install` on a
+// module-host process whose trust policy names the tenant's key; decisions read back from Kafka.
+
+const repoRoot = path.resolve(__dirname, '..', '..', '..');
+const SECRET = 'e2e-supply-chain-secret-0123456789abcdef';
+const tokens = new InternalTokens(SECRET, 'e2e');
+const admin = { tenantId: 'acme', subject: 'ops', roles: ['admin'], requestId: 'e2e-admin' };
+const developer = { tenantId: 'acme', subject: 'dev', roles: ['developer'], requestId: 'e2e-dev' };
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'aion-e2e-supply-'));
+chmodSync(scratch, 0o755);
+const key = path.join(scratch, 'acme');
+
+let db: TestDatabase;
+let registry: { address: string; stop(): Promise<void> };
+let service: ServiceProcess;
+let client: ClientOf<typeof ModuleService>;
+let bus: KafkaBus;
+const audits: IncomingEvent[] = [];
+
+function aionctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) =>
+    execFile(
+      'npx',
+      ['--no-install', 'aionctl', ...args],
+      {
+        cwd: repoRoot,
+        timeout: 60_000,
+        env: { ...process.env, AION_INTERNAL_TOKEN_SECRET: SECRET },
+      },
+      (err, stdout, stderr) =>
+        resolve({
+          code: err ? (typeof err.code === 'number' ? err.code : -1) : 0,
+          stdout: stdout.toString(),
+          stderr: stderr.toString(),
+        }),
+    ),
+  );
+}
+
+const as = <T>(ctx: typeof admin, fn: () => Promise<T>) => runWithTenant(ctx, fn);
+const auditOf = (resourceId: string) =>
+  audits
+    .map((e) => payloadOf(e.envelope, 'audit.recorded'))
+    .find((p) => p.resourceId === resourceId);
+
+beforeAll(async () => {
+  registry = await startRegistry(scratch, await freePort());
+  expect((await aionctl(['key', 'generate', key])).code).toBe(0);
+  const trust = path.join(scratch, 'trust.yaml');
+  writeFileSync(
+    trust,
+    `tenants:\n  acme:\n    keys:\n      - |\n${readFileSync(`${key}.pub`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => `        ${l}`)
+      .join('\n')}\n    deny_components: [pkg:npm/event-stream]\n`,
+  );
+  db = await createTestDatabase('e2esupply');
+  migrateTestDatabase(db, ['module-host']);
+  bus = new KafkaBus({ brokers: testBrokers(), clientId: uniqueName('e2e-supply') });
+  await bus.ensureTopics([TOPICS.auditActivity]);
+  await bus.subscribe({
+    groupId: uniqueName('supply-audit'),
+    topics: [TOPICS.auditActivity],
+    fromBeginning: false,
+    handler: async (e) => void audits.push(e),
+  });
+  service = await startServiceProcess('module-host', {
+    AION_MODE: 'distributed',
+    DATABASE_URL: db.appUrl,
+    KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
+    AION_INTERNAL_TOKEN_SECRET: SECRET,
+    AION_MODULE_HOST_HTTP_PORT: '0',
+    AION_MODULE_HOST_GRPC_PORT: '0',
+    AION_MODULE_HOST_HOST: '127.0.0.1',
+    AION_MODULE_HOST_WORKERS: '1',
+    AION_MODULE_HOST_TRUST_POLICY: trust,
+    AION_MODULE_HOST_REGISTRY_TIMEOUT_MS: '5000',
+  });
+  client = createGrpcClient(ModuleService, `127.0.0.1:${service.grpcPort}`, { tokens });
+}, 180_000);
+
+afterAll(async () => {
+  client?.close();
+  service?.kill('SIGTERM');
+  await service?.exited;
+  await bus?.close();
+  await db?.drop();
+  await registry?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+test('a signed package installs with aionctl and runs; an unsigned one is quarantined', async () => {
+  const ref = `${registry.address}/acme/summarize_text:1.0.0`;
+  expect((await aionctl(['module', 'push', sampleModule('summarize_text'), ref])).code).toBe(0);
+  expect((await aionctl(['module', 'sign', ref, '--key', `${key}.key`])).code).toBe(0);
+  const installed = await aionctl([
+    'module',
+    'install',
+    ref,
+    '--module-host',
+    `127.0.0.1:${service.grpcPort}`,
+    '--tenant',
+    'acme',
+    '--json',
+  ]);
+  expect(installed).toMatchObject({ code: 0 });
+  expect(JSON.parse(installed.stdout)).toMatchObject({ installed: true, name: 'summarize_text' });
+  const out = await as(developer, () =>
+    client.invokeModule({
+      name: 'summarize_text',
+      input: fromJson(ValueSchema, { text: 'One sentence. Another one here.' }),
+    }),
+  );
+  expect(out.output).toBeDefined();
+  await eventually(() => auditOf('summarize_text@1.0.0'), 30_000);
+  expect(auditOf('summarize_text@1.0.0')).toMatchObject({
+    action: 'modules.install',
+    outcome: 'success',
+  });
+
+  const unsignedRef = `${registry.address}/acme/classify_intent:1.0.0`;
+  expect(
+    (await aionctl(['module', 'push', sampleModule('classify_intent'), unsignedRef])).code,
+  ).toBe(0);
+  const refused = await aionctl([
+    'module',
+    'install',
+    unsignedRef,
+    '--module-host',
+    `127.0.0.1:${service.grpcPort}`,
+    '--tenant',
+    'acme',
+  ]);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toMatch(/quarantined.*not signed/);
+  await eventually(() => auditOf(unsignedRef), 30_000);
+  expect(auditOf(unsignedRef)).toMatchObject({ action: 'modules.install', outcome: 'denied' });
+
+  const listed = await as(admin, () => client.listQuarantinedModules({}));
+  expect(listed.modules).toHaveLength(1);
+  const entry = listed.modules[0]!;
+  expect(entry).toMatchObject({
+    reference: unsignedRef,
+    reason: 'unsigned',
+    name: 'classify_intent',
+  });
+  await expect(as(developer, () => client.listQuarantinedModules({}))).rejects.toMatchObject({
+    code: 'auth.forbidden',
+  });
+  await expect(
+    as({ ...admin, tenantId: 'globex' }, () => client.getQuarantinedModule({ id: entry.id })),
+  ).rejects.toMatchObject({ code: 'resource.not_found' });
+  const inspected = await as(admin, () => client.getQuarantinedModule({ id: entry.id }));
+  expect(inspected.module?.digest).toMatch(/^sha256:/);
+  await expect(
+    as(developer, () => client.describeModule({ name: 'classify_intent' })),
+  ).rejects.toMatchObject({ code: 'resource.not_found' });
+  await as(admin, () => client.deleteQuarantinedModule({ id: entry.id }));
+  expect((await as(admin, () => client.listQuarantinedModules({}))).modules).toHaveLength(0);
+}, 240_000);
