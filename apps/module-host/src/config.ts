@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
-import { accelerator, csv, field, poolName, positiveInt } from '@aion/config';
+import { accelerator, bool, csv, field, poolName, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
 
 /** What the module-host service needs in distributed mode; embedded mode stands in for all of it. */
@@ -43,6 +43,11 @@ export const moduleHostConfigSpec = {
     `${P}TRUST_POLICY`,
     z.string().optional(),
     'YAML file of the signing keys each tenant trusts and the SBOM components it denies; without it, every install from a registry is refused',
+  ),
+  requireSigned: field(
+    `${P}REQUIRE_SIGNED`,
+    bool(false),
+    'true: packages are installed only from a registry, signed and with an SBOM (uploads and paths are refused; AION_MODULE_HOST_PRELOAD still installs at startup)',
   ),
   registryTimeoutMs: field(
     `${P}REGISTRY_TIMEOUT_MS`,

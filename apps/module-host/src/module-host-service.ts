@@ -98,6 +98,7 @@ export function createModuleHostService(
             packageSources(config.packageRoots),
             placement,
             registry,
+            { requireSigned: config.requireSigned },
           ),
         details: placement,
         workers: [

@@ -102,6 +102,7 @@ beforeAll(async () => {
     AION_MODULE_HOST_WORKERS: '1',
     AION_MODULE_HOST_TRUST_POLICY: trust,
     AION_MODULE_HOST_REGISTRY_TIMEOUT_MS: '5000',
+    AION_MODULE_HOST_REQUIRE_SIGNED: 'true',
   });
   client = createGrpcClient(ModuleService, `127.0.0.1:${service.grpcPort}`, { tokens });
 }, 180_000);
@@ -185,3 +186,19 @@ test('a signed package installs with aionctl and runs; an unsigned one is quaran
   await as(admin, () => client.deleteQuarantinedModule({ id: entry.id }));
   expect((await as(admin, () => client.listQuarantinedModules({}))).modules).toHaveLength(0);
 }, 240_000);
+
+test('with AION_MODULE_HOST_REQUIRE_SIGNED, uploads and paths are refused', async () => {
+  await expect(
+    as(admin, () =>
+      client.installModule({ source: { case: 'tarball', value: new Uint8Array([1, 2, 3]) } }),
+    ),
+  ).rejects.toMatchObject({
+    code: 'auth.forbidden',
+    message: expect.stringMatching(/oci_reference/),
+  });
+  await expect(
+    as(admin, () =>
+      client.installModule({ source: { case: 'path', value: sampleModule('redact_pii') } }),
+    ),
+  ).rejects.toMatchObject({ code: 'auth.forbidden' });
+});

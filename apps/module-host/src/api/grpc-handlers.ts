@@ -85,6 +85,7 @@ export function registerModuleService(
   sources: PackageSources,
   placement: HostPlacement,
   registry: RegistryInstaller,
+  options: { requireSigned: boolean } = { requireSigned: false },
 ): void {
   server.add(
     ModuleService,
@@ -92,6 +93,11 @@ export function registerModuleService(
       installModule: async (req) => {
         if (req.source.case === 'ociReference')
           return { module: toModule(await registry.install(req.source.value)) };
+        if (options.requireSigned && req.source.case)
+          throw new AionError(
+            'auth.forbidden',
+            'this module host installs only signed packages from a registry: give an oci_reference',
+          );
         const raw =
           req.source.case === 'path'
             ? await sources.fromPath(req.source.value)
