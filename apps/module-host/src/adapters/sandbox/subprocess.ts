@@ -9,8 +9,8 @@ import { seccompProgram } from './seccomp';
  * a minimal /dev (plus only the GPU nodes assigned), no environment but what is given; no new
  * privileges and a seccomp filter; as an unprivileged host user (65534 when the host runs as
  * root). Limits are rlimits (prlimit): address space, processes, CPU seconds, file size, open
- * files; cgroups v2 only where the host delegates a subtree (reported in `limits`). The wall-time
- * limit kills the sandbox's whole process group.
+ * files. cgroup v2 limits are not applied yet, even where the host delegates a subtree (reported
+ * in `limitsReason`). The wall-time limit kills the sandbox's whole process group.
  */
 export interface SubprocessRun {
   /** The package's files on the host (readable by the sandbox user). */
@@ -43,7 +43,8 @@ export type SubprocessResult =
 export interface SandboxCapabilities {
   bubblewrap: boolean;
   seccomp: boolean;
-  limits: 'cgroup-v2' | 'rlimit';
+  /** What is applied: rlimits only, today. */
+  limits: 'rlimit';
   limitsReason: string;
   user: number | 'current';
 }
@@ -54,10 +55,10 @@ export function sandboxCapabilities(): SandboxCapabilities {
   return {
     bubblewrap,
     seccomp: seccompProgram() !== undefined,
-    limits: delegated ? 'cgroup-v2' : 'rlimit',
+    limits: 'rlimit',
     limitsReason: delegated
-      ? 'a delegated cgroup v2 subtree'
-      : 'no delegated cgroup v2 subtree (hybrid or read-only cgroups): rlimits per process',
+      ? 'rlimits per process (a cgroup v2 subtree is delegated; cgroup limits are not applied yet)'
+      : 'rlimits per process (no delegated cgroup v2 subtree: hybrid or read-only cgroups)',
     user: process.getuid?.() === 0 ? 65534 : 'current',
   };
 }
