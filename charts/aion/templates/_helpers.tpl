@@ -124,6 +124,13 @@ module-host: { short: mh, prefix: AION_MODULE_HOST_, http: 8085, grpc: 50055, op
 - name: REDIS_URL
   valueFrom:
     secretKeyRef: {{ include "aion.redisSecret" .root }}
+{{- if .root.Values.redis.caSecret }}
+- { name: REDIS_TLS_CA_FILE, value: /etc/aion/tls/redis-ca/ca.crt }
+{{- end }}
+{{- if .root.Values.redis.clientCertSecret }}
+- { name: REDIS_TLS_CERT_FILE, value: /etc/aion/tls/redis-client/tls.crt }
+- { name: REDIS_TLS_KEY_FILE, value: /etc/aion/tls/redis-client/tls.key }
+{{- end }}
 {{- end }}
 - name: AION_INTERNAL_TOKEN_SECRET
   valueFrom:
@@ -157,6 +164,14 @@ module-host: { short: mh, prefix: AION_MODULE_HOST_, http: 8085, grpc: 50055, op
 - name: grpc-tls
   secret: { secretName: {{ .root.Values.grpcTls.secret }} }
 {{- end }}
+{{- if and .redis .root.Values.redis.caSecret }}
+- name: redis-ca
+  secret: { secretName: {{ .root.Values.redis.caSecret }}, items: [{ key: ca.crt, path: ca.crt }] }
+{{- end }}
+{{- if and .redis .root.Values.redis.clientCertSecret }}
+- name: redis-client
+  secret: { secretName: {{ .root.Values.redis.clientCertSecret }} }
+{{- end }}
 {{- end -}}
 
 {{- define "aion.volumeMounts" -}}
@@ -170,6 +185,12 @@ module-host: { short: mh, prefix: AION_MODULE_HOST_, http: 8085, grpc: 50055, op
 {{- end }}
 {{- if .root.Values.kafka.tls.clientCertSecret }}
 - { name: kafka-client, mountPath: /etc/aion/tls/kafka-client, readOnly: true }
+{{- end }}
+{{- if and .redis .root.Values.redis.caSecret }}
+- { name: redis-ca, mountPath: /etc/aion/tls/redis-ca, readOnly: true }
+{{- end }}
+{{- if and .redis .root.Values.redis.clientCertSecret }}
+- { name: redis-client, mountPath: /etc/aion/tls/redis-client, readOnly: true }
 {{- end }}
 {{- if .root.Values.grpcTls.enabled }}
 - { name: grpc-tls, mountPath: /etc/aion/tls/grpc, readOnly: true }

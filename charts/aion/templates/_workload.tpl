@@ -272,10 +272,10 @@ spec:
           securityContext:
             {{- toYaml $v.containerSecurityContext | nindent 12 }}
           volumeMounts:
-            {{- include "aion.volumeMounts" (dict "root" $root) | nindent 12 }}
+            {{- include "aion.volumeMounts" (dict "root" $root "redis" $redis) | nindent 12 }}
             {{- with .extraMounts }}{{ toYaml . | nindent 12 }}{{ end }}
       volumes:
-        {{- include "aion.volumes" (dict "root" $root) | nindent 8 }}
+        {{- include "aion.volumes" (dict "root" $root "redis" $redis) | nindent 8 }}
         {{- with .extraVolumes }}{{ toYaml . | nindent 8 }}{{ end }}
 ---
 # Headless: every pod's address is in DNS, and the gRPC clients (dns:///) balance over them.

@@ -544,6 +544,39 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
     });
   });
 
+  it('hands Redis TLS with a private CA and a client certificate to the services that use Redis', () => {
+    const all = rendered({
+      set: ['redis.tls=true', 'redis.caSecret=redis-ca', 'redis.clientCertSecret=redis-client'],
+    });
+    const gateway = find(all, 'Deployment', 'aion-gateway');
+    const spec = podSpec(gateway);
+    expect(envOf(gateway, 'REDIS_TLS_CA_FILE').value).toBe('/etc/aion/tls/redis-ca/ca.crt');
+    expect(envOf(gateway, 'REDIS_TLS_CERT_FILE').value).toBe('/etc/aion/tls/redis-client/tls.crt');
+    expect(envOf(gateway, 'REDIS_TLS_KEY_FILE').value).toBe('/etc/aion/tls/redis-client/tls.key');
+    expect(spec.volumes).toEqual(
+      expect.arrayContaining([
+        {
+          name: 'redis-ca',
+          secret: { secretName: 'redis-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] },
+        },
+        { name: 'redis-client', secret: { secretName: 'redis-client' } },
+      ]),
+    );
+    expect(spec.containers[0].volumeMounts).toEqual(
+      expect.arrayContaining([
+        { name: 'redis-ca', mountPath: '/etc/aion/tls/redis-ca', readOnly: true },
+        { name: 'redis-client', mountPath: '/etc/aion/tls/redis-client', readOnly: true },
+      ]),
+    );
+    expect(find(all, 'Secret', 'aion-connections').stringData.REDIS_URL).toMatch(/^rediss:\/\//);
+    // Services without Redis get neither the files nor the variables.
+    const orchestrator = find(all, 'Deployment', 'aion-orchestrator');
+    expect(JSON.stringify(podSpec(orchestrator))).not.toMatch(/redis-ca|REDIS_TLS/);
+    const plain = template({ set: ['redis.caSecret=redis-ca'] });
+    expect(plain.status).not.toBe(0);
+    expect(plain.stderr).toMatch(/need redis.tls: true/);
+  });
+
   it('rolls the pods when a config file changes (checksum annotation)', () => {
     const checksum = (all: K8sObject[]) =>
       find(all, 'Deployment', 'aion-orchestrator').spec.template.metadata.annotations[

@@ -168,7 +168,7 @@ export function loadServiceConfig<S extends ConfigSpec>(
         problem: 'required in distributed mode (not set)',
       });
   }
-  if (config) problems.push(...transportProblems(config));
+  if (config) problems.push(...transportProblems(config, config.redisUrl));
   if (problems.length > 0 || !config) throw new ConfigError(problems);
   return config;
 }

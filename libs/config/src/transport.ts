@@ -48,6 +48,17 @@ export const transportConfigSpec = {
     'Kafka SASL password',
     { sensitive: true },
   ),
+  redisTlsCaFile: field(
+    'REDIS_TLS_CA_FILE',
+    file(),
+    "PEM CA the Redis server's certificate is checked against (rediss:// only; default: the system CAs)",
+  ),
+  redisTlsCertFile: field(
+    'REDIS_TLS_CERT_FILE',
+    file(),
+    'PEM client certificate presented to Redis (with REDIS_TLS_KEY_FILE; for servers with tls-auth-clients)',
+  ),
+  redisTlsKeyFile: field('REDIS_TLS_KEY_FILE', file(), 'PEM private key of REDIS_TLS_CERT_FILE'),
   kafkaReplicationFactor: field(
     'KAFKA_REPLICATION_FACTOR',
     positiveInt(3),
@@ -63,7 +74,11 @@ export const transportConfigSpec = {
 type Problem = ConfigError['problems'][number];
 
 /** Settings that only work together: a half-configured one is refused, naming what is missing. */
-export function transportProblems(config: ConfigOf<typeof transportConfigSpec>): Problem[] {
+export function transportProblems(
+  config: ConfigOf<typeof transportConfigSpec>,
+  /** REDIS_URL, when the caller's spec has it: TLS files for Redis need rediss://. */
+  redisUrl?: string,
+): Problem[] {
   const problems: Problem[] = [];
   const together = (set: Record<string, unknown>, why: string) => {
     const names = Object.keys(set);
@@ -98,6 +113,17 @@ export function transportProblems(config: ConfigOf<typeof transportConfigSpec>):
     },
     'KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD go together',
   );
+  together(
+    { REDIS_TLS_CERT_FILE: config.redisTlsCertFile, REDIS_TLS_KEY_FILE: config.redisTlsKeyFile },
+    'REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together',
+  );
+  if (redisUrl && !redisUrl.startsWith('rediss:'))
+    for (const [variable, value] of Object.entries({
+      REDIS_TLS_CA_FILE: config.redisTlsCaFile,
+      REDIS_TLS_CERT_FILE: config.redisTlsCertFile,
+    }))
+      if (value !== undefined)
+        problems.push({ variable, problem: 'is set but REDIS_URL is not rediss:// (TLS)' });
   if (config.kafkaMinInsyncReplicas > config.kafkaReplicationFactor)
     problems.push({
       variable: 'KAFKA_MIN_INSYNC_REPLICAS',

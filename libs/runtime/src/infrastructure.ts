@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import Redis from 'ioredis';
 import { Counter } from 'prom-client';
 import type { ServiceName } from '@aion/config';
@@ -140,6 +141,7 @@ export async function openInfrastructure(options: {
     }
     if (needs.redis && config.mode === 'distributed') {
       const redis = new Redis(config.redisUrl!, {
+        ...redisTls(config),
         lazyConnect: true,
         maxRetriesPerRequest: 2,
         enableOfflineQueue: false,
@@ -174,6 +176,28 @@ export async function openInfrastructure(options: {
     throw err;
   }
   return infra;
+}
+
+/**
+ * TLS to Redis beyond what rediss:// gives (system CAs): a private CA, a client certificate. The
+ * files are read now, so a missing one stops the start naming its variable.
+ */
+function redisTls(config: BaseServiceConfig): { tls?: ConnectionOptions } {
+  if (!config.redisUrl?.startsWith('rediss:')) return {};
+  const read = (file: string, variable: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(
+        `${variable}: cannot read ${file} (${err instanceof Error ? err.message : String(err)})`,
+      );
+    }
+  };
+  const tls: ConnectionOptions = {};
+  if (config.redisTlsCaFile) tls.ca = [read(config.redisTlsCaFile, 'REDIS_TLS_CA_FILE')];
+  if (config.redisTlsCertFile) tls.cert = read(config.redisTlsCertFile, 'REDIS_TLS_CERT_FILE');
+  if (config.redisTlsKeyFile) tls.key = read(config.redisTlsKeyFile, 'REDIS_TLS_KEY_FILE');
+  return Object.keys(tls).length ? { tls } : {};
 }
 
 /**

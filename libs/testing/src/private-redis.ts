@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { TestCertificates } from './certificates';
 import { commandExists, freePort, startDaemon, stopPid, waitForPort } from './infra/processes';
 
 /** A redis-server of one test's own, which it may stop and start again on the same port. */
@@ -19,7 +20,14 @@ export interface PrivateRedis {
  * Outage tests stop their dependency; a private server keeps that from disturbing every other
  * test on the shared one.
  */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+export async function startPrivateRedis(
+  options: {
+    /** TLS only (rediss://), with this CA's server certificate. */
+    tls?: TestCertificates;
+    /** With `tls`: refuse clients without a certificate the CA signed (Redis' default). */
+    requireClientCertificate?: boolean;
+  } = {},
+): Promise<PrivateRedis> {
   const binary = process.env['AION_REDIS_SERVER'] ?? 'redis-server';
   if (!commandExists(binary))
     throw new Error('redis-server not found: run `npm run infra:install` (apt redis-server)');
@@ -31,8 +39,22 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     pid = startDaemon(
       binary,
       [
-        '--port',
-        String(port),
+        ...(options.tls
+          ? [
+              '--port',
+              '0',
+              '--tls-port',
+              String(port),
+              '--tls-cert-file',
+              options.tls.server.cert,
+              '--tls-key-file',
+              options.tls.server.key,
+              '--tls-ca-cert-file',
+              options.tls.ca.cert,
+              '--tls-auth-clients',
+              options.requireClientCertificate ? 'yes' : 'no',
+            ]
+          : ['--port', String(port)]),
         '--bind',
         '127.0.0.1',
         '--dir',
@@ -53,7 +75,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   };
   await start();
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${options.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
     port,
     stop,
     start,
