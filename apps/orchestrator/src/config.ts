@@ -99,6 +99,16 @@ export const orchestratorConfigSpec = {
     grpcTarget('127.0.0.1:50052'),
     'gRPC target of sovereign-ai (residency, model approvals, receipt signing); dns:///name:port spreads calls over every replica',
   ),
+  observabilityAddress: field(
+    `${P}OBSERVABILITY_ADDRESS`,
+    grpcTarget('127.0.0.1:50054').optional(),
+    "gRPC target of the observability service: the router takes each engine's p95 from its GetEngineHealth (every replica's calls) while fresh; unset: each replica's own window only",
+  ),
+  engineHealthRefreshMs: field(
+    `${P}ENGINE_HEALTH_REFRESH_MS`,
+    positiveInt(15_000),
+    'How often engine health is read from the observability service (a reading stands for three times this)',
+  ),
   sovereignCacheSeconds: field(
     `${P}SOVEREIGN_CACHE_SECONDS`,
     positiveInt(300),

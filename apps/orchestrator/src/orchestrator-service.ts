@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ModuleService, SovereignService } from '@aion/contracts';
+import { ModuleService, ObservabilityService, SovereignService } from '@aion/contracts';
 import { AuditTrail, SOVEREIGN_CHANGES } from '@aion/events';
 import { createGrpcClient } from '@aion/grpc';
 import { JurisdictionRegistry } from '@aion/jurisdictions';
@@ -28,6 +28,7 @@ import { ModuleEngineExecutor } from './adapters/engines/module-engine';
 import { ModuleHostPools } from './adapters/engines/module-host-pools';
 import { OpenAiCompatibleExecutor } from './adapters/engines/openai-compatible';
 import { MeteredExecutor, observeTaskEnds } from './adapters/telemetry/task-metrics';
+import { engineHealthWorker } from './adapters/observability/engine-health-poller';
 import { SovereignResidency } from './adapters/sovereign/sovereign-residency';
 import { registerGovernanceApi } from './api/governance-handlers';
 import { registerOrchestratorApi } from './api/grpc-handlers';
@@ -38,6 +39,7 @@ import { countsAgainstEngine } from './core/engine-health';
 import { parseEngines, parsePolicies } from './core/engines';
 import { DeadLetterService } from './core/dead-letters';
 import { GovernanceService } from './core/governance';
+import { ClusterLatency } from './core/cluster-latency';
 import { LatencyWindows } from './core/latency';
 import { ReceiptService } from './core/receipts';
 import { TaskService } from './core/task-service';
@@ -140,6 +142,28 @@ export function createOrchestratorService(
         logger,
         replicaId: lease.replicaId,
       });
+      // sla.p95_ms routing on every replica's calls (the observability service's engine health)
+      // when it is configured, each replica's own window otherwise and as the fallback.
+      const observability = config.observabilityAddress
+        ? createGrpcClient(ObservabilityService, config.observabilityAddress, {
+            tokens,
+            credentials: grpcCredentials,
+            inProcess: coLocated,
+            metrics,
+          })
+        : undefined;
+      const cluster = observability && new ClusterLatency(3 * config.engineHealthRefreshMs);
+      const latency = cluster ?? new LatencyWindows();
+      const engineHealth =
+        observability && cluster
+          ? engineHealthWorker({
+              client: observability,
+              latency: cluster,
+              intervalMs: config.engineHealthRefreshMs,
+              platformTenant: config.platformTenant,
+              logger,
+            })
+          : undefined;
       // Issue 16's task, engine, LLM, residency and breaker metrics on this service's registry.
       const taskMetrics = new TaskMetrics(metrics);
       observeTaskEnds(repository, taskMetrics);
@@ -159,7 +183,7 @@ export function createOrchestratorService(
         jurisdictions,
         engines,
         policies,
-        latency: new LatencyWindows(),
+        latency,
         breakers,
         logger,
         taskTimeoutMs: config.taskTimeoutMs,
@@ -212,6 +236,7 @@ export function createOrchestratorService(
             stop: async () => stopBreakerSync?.(),
           },
           // A revoked model stops being routed as soon as its event arrives.
+          ...(engineHealth ? [engineHealth] : []),
           tenantChangesWorker({
             name: 'sovereign-changes',
             bus: infrastructure.bus!,
@@ -259,6 +284,7 @@ export function createOrchestratorService(
                 await new Promise((r) => setTimeout(r, 50));
               for (const pool of poolClients) pool.client.close();
               sovereign.close();
+              observability?.close();
             },
           },
         ],

@@ -13,3 +13,4 @@ export * from './infra/local-postgres';
 export * from './private-redis';
 export * from './private-stack';
 export { freePort } from './infra/processes';
+export * from './prometheus';

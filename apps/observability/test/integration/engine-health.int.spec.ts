@@ -3,8 +3,14 @@ import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { registerBreakerStateGauge, ServiceMetrics, TaskMetrics } from '@aion/telemetry';
-import { eventually, freePort, type TestDatabase } from '@aion/testing';
-import { startPrometheus, type RunningPrometheus } from './prometheus';
+import {
+  eventually,
+  freePort,
+  startPrometheus,
+  type RunningPrometheus,
+  type TestDatabase,
+} from '@aion/testing';
+
 import { migratedDatabase, startObservability } from './running-observability';
 
 // GetEngineHealth on a real Prometheus. What it scrapes is the orchestrator's own emitters

@@ -5,9 +5,16 @@ import path from 'node:path';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { AlertSeverity, SliKind } from '@aion/contracts';
 import { decodeEnvelope, payloadOf } from '@aion/events';
-import { eventually, freePort, uniqueName, type TestDatabase } from '@aion/testing';
+import {
+  eventually,
+  freePort,
+  uniqueName,
+  startPrometheus,
+  type RunningPrometheus,
+  type TestDatabase,
+} from '@aion/testing';
 import { startAlertmanager, type RunningAlertmanager } from './alertmanager';
-import { startPrometheus, type RunningPrometheus } from './prometheus';
+
 import { migratedDatabase, startObservability } from './running-observability';
 
 // The whole alert path on real components: an SLO and a custom rule are written as rule files,

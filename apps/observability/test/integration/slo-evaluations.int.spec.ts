@@ -4,11 +4,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { SliKind } from '@aion/contracts';
 import { openPostgres, type Database } from '@aion/db';
-import { eventually, freePort, uniqueName, type TestDatabase } from '@aion/testing';
+import {
+  eventually,
+  freePort,
+  uniqueName,
+  startPrometheus,
+  type RunningPrometheus,
+  type TestDatabase,
+} from '@aion/testing';
 import { PrometheusClient } from '../../src/adapters/prometheus/prometheus-client';
 import { PostgresSloEvaluations } from '../../src/adapters/db/slo-evaluation-repository';
 import { SloEvaluator } from '../../src/core/slo-evaluations';
-import { startPrometheus, type RunningPrometheus } from './prometheus';
+
 import { migratedDatabase, startObservability } from './running-observability';
 
 // SLO evaluations on real components: the service writes an SLO's rule file, a real Prometheus
