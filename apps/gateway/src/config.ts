@@ -18,6 +18,11 @@ export const gatewayConfigSpec = {
     grpcTarget('127.0.0.1:50054'),
     'gRPC target of the observability service (host:port; dns:///name:port spreads calls over every replica)',
   ),
+  pipelineAddress: field(
+    `${P}PIPELINE_ADDRESS`,
+    grpcTarget('127.0.0.1:50053'),
+    'gRPC target of the data-pipeline service (host:port; dns:///name:port spreads calls over every replica)',
+  ),
   orchestratorAddress: field(
     `${P}ORCHESTRATOR_ADDRESS`,
     grpcTarget('127.0.0.1:50051'),

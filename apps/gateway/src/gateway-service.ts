@@ -11,6 +11,7 @@ import {
   LearningGovernanceService,
   OrchestratorAdminService,
   ObservabilityService,
+  PipelineService,
   SovereignService,
 } from '@aion/contracts';
 import { createGrpcClient } from '@aion/grpc';
@@ -167,6 +168,7 @@ export function createGatewayService(
         config.observabilityAddress,
         peers,
       );
+      const pipeline = createGrpcClient(PipelineService, config.pipelineAddress, peers);
       const redis = infrastructure.redis;
       const keyVerifier = countingVerifier(
         new BootstrapAwareKeys(keys, config.bootstrapAdminKey, config.bootstrapTenant),
@@ -214,6 +216,7 @@ export function createGatewayService(
         governance,
         sovereign,
         observability,
+        pipeline,
         audit: new AuditTrail(infrastructure.database!.db, box!.writer),
         keys,
         keyVerifier,
@@ -293,6 +296,7 @@ export function createGatewayService(
               governance.close();
               sovereign.close();
               observability.close();
+              pipeline.close();
             },
           },
         ],

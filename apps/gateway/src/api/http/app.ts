@@ -5,6 +5,7 @@ import type {
   LearningGovernanceService,
   OrchestratorAdminService,
   ObservabilityService,
+  PipelineService,
   SovereignService,
   TaskOrchestrator,
 } from '@aion/contracts';
@@ -47,6 +48,7 @@ export interface GatewayDeps {
   governance: ClientOf<typeof LearningGovernanceService>;
   sovereign: ClientOf<typeof SovereignService>;
   observability: ClientOf<typeof ObservabilityService>;
+  pipeline: ClientOf<typeof PipelineService>;
   keys: ApiKeyService;
   keyVerifier: ApiKeyVerifier;
   jwt?: TokenVerifier | undefined;

@@ -17,6 +17,7 @@ import { jurisdictionSchema } from '../../wire-schemas';
 import { governanceRoutes } from './governance';
 import { observabilityRoutes, type ObservabilityClient } from './observability';
 import { openAiRoutes } from './openai';
+import { pipelineRoutes, type PipelineClient } from './pipeline';
 import { operationsRoutes } from './operations';
 import { publicRoutes } from './public';
 import { residencyRoutes } from './sovereign';
@@ -31,6 +32,7 @@ export interface RouteTableDeps {
   governance: ClientOf<typeof LearningGovernanceService>;
   sovereign: SovereignClient;
   observability: ObservabilityClient;
+  pipeline: PipelineClient;
   keys: ApiKeyService;
   sessions: SessionService;
   audit: AuditRecorder;
@@ -70,6 +72,7 @@ export function routeTable(deps: RouteTableDeps): Route[] {
     ...residencyRoutes(deps.sovereign, sovereign, timeout),
     ...deploymentRoutes(deps.sovereign, sovereign, deps.jurisdictions, timeout),
     ...observabilityRoutes(deps.observability, timeout),
+    ...pipelineRoutes(deps.pipeline, timeout),
     ...publicRoutes({
       sovereign: deps.sovereign,
       requestTimeoutMs: timeout,
