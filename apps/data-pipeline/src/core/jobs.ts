@@ -55,6 +55,7 @@ export class JobService {
         'spec.quality_threshold',
         'spec.quality_threshold must be a number from 0 to 1',
       );
+    checkClean(req.spec['clean']);
     const datasetName = req.datasetName || defaultDatasetName(source);
     if (!DATASET_NAME.test(datasetName))
       throw invalid('dataset', 'the dataset name must be 1-63 letters, digits, ".", "_" or "-"');
@@ -112,6 +113,30 @@ export class JobService {
   versions(datasetName: string, window: { offset: number; limit: number }) {
     return this.store.versions(datasetName, window);
   }
+}
+
+/** spec.clean: {dedupe?: boolean | {keys: string[]}, trim?: boolean}, checked before queueing. */
+function checkClean(clean: unknown): void {
+  if (clean === undefined) return;
+  const bad = (field: string, message: string) =>
+    invalid(`spec.clean.${field}`, `spec.clean.${field} ${message}`);
+  if (typeof clean !== 'object' || clean === null || Array.isArray(clean))
+    throw invalid('spec.clean', 'spec.clean must be an object');
+  const { dedupe, trim, ...rest } = clean as Record<string, unknown>;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw bad(unknown, 'is not a cleaning step (dedupe, trim)');
+  if (trim !== undefined && typeof trim !== 'boolean') throw bad('trim', 'must be true or false');
+  if (dedupe === undefined || typeof dedupe === 'boolean') return;
+  const keys = (dedupe as { keys?: unknown }).keys;
+  if (
+    typeof dedupe !== 'object' ||
+    dedupe === null ||
+    !Array.isArray(keys) ||
+    keys.length === 0 ||
+    !keys.every((k) => typeof k === 'string' && k.length > 0) ||
+    Object.keys(dedupe).length !== 1
+  )
+    throw bad('dedupe', 'must be true, false or {"keys": ["column", ...]}');
 }
 
 /** sales.csv -> sales; a table -> its name; otherwise the source type. */

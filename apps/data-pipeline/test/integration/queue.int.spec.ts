@@ -258,3 +258,36 @@ describe('the job queue on PostgreSQL', () => {
     expect(err.code).toBe('state.conflict');
   });
 });
+
+describe('clean jobs', () => {
+  it('trims and deduplicates by key, recording the steps, and refuses an unknown step before queueing', async () => {
+    await writeFile(path.join(dirs.inbox, 'dupes.csv'), 'k,v\n1, a \n1,b\n2,c\n');
+    const { job } = await submit(
+      { type: 'file', path: 'dupes.csv' },
+      { clean: { dedupe: { keys: ['k'] } } },
+      'clean',
+    );
+    expect(job.stages).toEqual(['ingest', 'clean', 'version']);
+    await drain(worker('w6'));
+    expect(await read(job.id)).toMatchObject({ status: 'succeeded', rowsProcessed: 2 });
+    const stages = await db.queryAsOwner<{ stage: string; checkpoint: { steps?: unknown[] } }>(
+      'select stage, checkpoint from dpl_job_stages where job_id = $1 order by started_at',
+      [job.id],
+    );
+    expect(stages.find((s) => s.stage === 'clean')?.checkpoint.steps).toEqual([
+      { step: 'trim', columns: ['v'] },
+      { step: 'dedupe', mode: 'key', keys: ['k'] },
+    ]);
+    const err = await refusal(
+      submit({ type: 'file', path: 'dupes.csv' }, { clean: { impute: 'mean' } }, 'clean'),
+    );
+    expect(err.details?.[0]?.field).toBe('spec.clean.impute');
+    expect(
+      (
+        await refusal(
+          submit({ type: 'file', path: 'dupes.csv' }, { clean: { dedupe: { keys: 5 } } }, 'clean'),
+        )
+      ).details?.[0]?.field,
+    ).toBe('spec.clean.dedupe');
+  });
+});
