@@ -68,6 +68,8 @@ same process in the co-located profile, where such calls never leave it.
 {{- end }}
 {{- else if eq .service "orchestrator" }}
 - { name: AION_ORCHESTRATOR_SOVEREIGN_ADDRESS, value: {{ $sov | quote }} }
+{{- /* The router's p95 from every replica's calls (GetEngineHealth). */}}
+- { name: AION_ORCHESTRATOR_OBSERVABILITY_ADDRESS, value: {{ $obs | quote }} }
 - { name: AION_ORCHESTRATOR_MODULE_HOST_POOLS, value: {{ include "aion.modulePools" (dict "root" $root "coLocated" .coLocated) | quote }} }
 {{- if $v.config.engines }}
 - { name: AION_ORCHESTRATOR_ENGINES_FILE, value: /etc/aion/config/engines.yaml }

@@ -301,14 +301,14 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
     expect(grpcFrom('sovereign-ai')).toEqual(['gateway', 'orchestrator']);
     expect(grpcFrom('module-host')).toEqual(['orchestrator']);
     expect(grpcFrom('data-pipeline')).toEqual([]);
-    expect(grpcFrom('observability')).toEqual(['gateway']);
+    expect(grpcFrom('observability')).toEqual(['gateway', 'orchestrator']);
     // Redis only from the gateway; model providers only from the orchestrator; the API only from sovereign-ai.
     const egressPorts = (service: string) =>
       find(policies, 'NetworkPolicy', `aion-${service}`).spec.egress.flatMap(
         (r: { ports: { port: number }[] }) => r.ports.map((p) => p.port),
       );
     expect(egressPorts('gateway')).toEqual([50051, 50052, 50054, 6379]);
-    expect(egressPorts('orchestrator')).toEqual([50052, 50055, 443]);
+    expect(egressPorts('orchestrator')).toEqual([50052, 50055, 50054, 443]);
     expect(egressPorts('sovereign-ai')).toEqual([443, 6443]);
     expect(egressPorts('module-host')).toEqual([]);
     expect(egressPorts('observability')).toEqual([9090, 9093, 3100]);
