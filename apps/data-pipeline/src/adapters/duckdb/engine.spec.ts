@@ -78,6 +78,26 @@ describe('DuckDbEngine', () => {
     expect(col('city').topValues[0]).toEqual({ value: 'Berlin', count: 2 });
   });
 
+  it('ingests JSON lines and Parquet, and refuses a malformed JSON record', async () => {
+    const jsonl = await csv('events.jsonl', '{"id":1,"kind":"a"}\n{"id":2,"kind":"b"}\n');
+    const out = path.join(dir, 'events.parquet');
+    expect((await engine.ingest({ kind: 'file', path: jsonl, format: 'jsonl' }, out)).rows).toBe(2);
+    const again = await engine.ingest(
+      { kind: 'file', path: out, format: 'parquet' },
+      path.join(dir, 'events2.parquet'),
+    );
+    expect(again.rows).toBe(2);
+    const broken = await csv('broken.jsonl', '{"id":1}\n{"id":2,\n');
+    const err = await failure(
+      engine.ingest(
+        { kind: 'file', path: broken, format: 'jsonl' },
+        path.join(dir, 'broken.parquet'),
+      ),
+    );
+    expect(err.code).toBe('validation.unprocessable');
+    expect(err.message).toContain('could not be read');
+  });
+
   it('refuses a row with too many fields, naming its line', async () => {
     const bad = await csv('bad.csv', 'a,b\n1,2\n3,4\n5,6,7\n');
     const err = await failure(
