@@ -336,6 +336,12 @@ spec:
       resource:
         name: cpu
         target: { type: Utilization, averageUtilization: {{ $s.autoscaling.targetCPUUtilizationPercentage }} }
+    {{- with $s.autoscaling.inFlightRequestsPerPod }}
+    - type: Pods
+      pods:
+        metric: { name: aion_requests_in_flight }
+        target: { type: AverageValue, averageValue: {{ . | quote }} }
+    {{- end }}
     {{- with $s.autoscaling.extraMetrics }}
     {{- toYaml . | nindent 4 }}
     {{- end }}

@@ -67,6 +67,24 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
       expect(find(defaults, 'Deployment', name).spec.replicas).toBeUndefined();
     }
     expect(find(defaults, 'Service', 'aion-gateway').spec.type).toBe('ClusterIP');
+    // CPU only by default; requests in flight too where a metrics adapter serves them.
+    expect(find(defaults, 'HorizontalPodAutoscaler', 'aion-gateway').spec.metrics).toHaveLength(1);
+    const scaled = rendered({
+      set: [
+        'defaults.autoscaling.inFlightRequestsPerPod=32',
+        'services.orchestrator.autoscaling.inFlightRequestsPerPod=0',
+      ],
+    });
+    expect(find(scaled, 'HorizontalPodAutoscaler', 'aion-gateway').spec.metrics[1]).toEqual({
+      type: 'Pods',
+      pods: {
+        metric: { name: 'aion_requests_in_flight' },
+        target: { type: 'AverageValue', averageValue: '32' },
+      },
+    });
+    expect(find(scaled, 'HorizontalPodAutoscaler', 'aion-orchestrator').spec.metrics).toHaveLength(
+      1,
+    );
   });
 
   it('probes liveness on /healthz, readiness on /readyz (the gateway on its ops port) and startup on gRPC health', () => {

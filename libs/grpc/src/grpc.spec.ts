@@ -3,7 +3,7 @@ import { TaskOrchestrator, StreamEventKind, TaskStatus } from '@aion/contracts';
 import { InternalTokens } from '@aion/auth';
 import { AionError, retryAfterFor } from '@aion/errors';
 import { currentTenant, runWithTenant } from '@aion/tenancy';
-import { initTracing, tracer } from '@aion/telemetry';
+import { initTracing, ServiceMetrics, tracer } from '@aion/telemetry';
 import { grpcHealthStatus } from '@aion/testing';
 import { createGrpcClient, createGrpcClient as createClient } from './client';
 import { runWithDeadline } from './deadline';
@@ -46,7 +46,8 @@ const TASKS_ACCESS = {
   getReceipt: 'tasks:read',
 } as const;
 
-const server = new GrpcServer({ tokens });
+const metrics = new ServiceMetrics('test', { defaultMetrics: false });
+const server = new GrpcServer({ tokens, metrics });
 server.add(
   TaskOrchestrator,
   {
@@ -243,7 +244,8 @@ describe('the co-located profile', () => {
 
 /** A replica that answers every Submit with its own name as the task id. */
 async function replica(name: string, port = 0) {
-  const server = new GrpcServer({ tokens });
+  const metrics = new ServiceMetrics('test', { defaultMetrics: false });
+  const server = new GrpcServer({ tokens, metrics });
   server.add(
     TaskOrchestrator,
     {
@@ -342,4 +344,24 @@ describe('a client whose peer restarts', () => {
       await after?.server.shutdown(1000);
     }
   }, 20_000);
+});
+
+describe('calls in flight (aion_requests_in_flight)', () => {
+  const grpcInFlight = async () =>
+    (await metrics.requestsInFlight.get()).values.find((v) => v.labels.kind === 'grpc')?.value ?? 0;
+
+  it('counts a call over gRPC while it is served, and not after it ends or times out', async () => {
+    const client = createClient(TaskOrchestrator, address, { tokens, defaultDeadlineMs: 5000 });
+    const before = await grpcInFlight();
+    const slow = runWithTenant(ctx, () =>
+      client.submit({ task: { intent: 'slow' } }, { deadlineMs: 400 }),
+    ).catch((err: unknown) => err);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await grpcInFlight()).toBe(before + 1);
+    expect(await slow).toMatchObject({ code: 'service.timeout' });
+    await runWithTenant(ctx, () => client.submit({ task: { intent: 'quick' } }));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await grpcInFlight()).toBe(before);
+    client.close();
+  });
 });

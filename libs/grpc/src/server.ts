@@ -320,8 +320,12 @@ export class GrpcServer {
     const ctx = this.contextOf(call);
     let code: number = GrpcStatus.OK;
     let admitted = false;
+    // Served calls only: one refused at the door (too large, at capacity) is not in flight.
+    let counted = false;
     try {
       admitted = admit(limits, call.request);
+      counted = true;
+      this.options.metrics?.requestsInFlight.inc({ kind: 'grpc' });
       const response = await this.scoped(ctx, call.metadata, () => impl(call.request, ctx));
       callback(null, response);
     } catch (err) {
@@ -331,6 +335,7 @@ export class GrpcServer {
     } finally {
       ctx.done();
       if (admitted) limits.inFlight--;
+      if (counted) this.options.metrics?.requestsInFlight.dec({ kind: 'grpc' });
       this.options.metrics?.observeGrpc(
         path,
         code,
@@ -349,8 +354,12 @@ export class GrpcServer {
     const ctx = this.contextOf(call);
     let code: number = GrpcStatus.OK;
     let admitted = false;
+    // Served calls only: one refused at the door (too large, at capacity) is not in flight.
+    let counted = false;
     try {
       admitted = admit(limits, call.request);
+      counted = true;
+      this.options.metrics?.requestsInFlight.inc({ kind: 'grpc' });
       await this.scoped(ctx, call.metadata, async () => {
         for await (const message of impl(call.request, ctx)) {
           if (ctx.signal.aborted) break;
@@ -366,6 +375,7 @@ export class GrpcServer {
     } finally {
       ctx.done();
       if (admitted) limits.inFlight--;
+      if (counted) this.options.metrics?.requestsInFlight.dec({ kind: 'grpc' });
       this.options.metrics?.observeGrpc(
         path,
         code,

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Seconds; a latency SLO's threshold must be one of them (a `le` bucket must exist for it). */
 export const LATENCY_BUCKETS = [
@@ -18,6 +18,8 @@ export class ServiceMetrics {
   readonly grpcClientCalls: Counter<'method' | 'transport'>;
   readonly grpcDuration: Histogram<'method' | 'code'>;
   readonly consumerMessages: Counter<'topic' | 'outcome'>;
+  /** HTTP requests and gRPC calls being served now: what an HPA scales on beside CPU. */
+  readonly requestsInFlight: Gauge<'kind'>;
   readonly consumerDuration: Histogram<'topic' | 'outcome'>;
 
   constructor(
@@ -59,6 +61,12 @@ export class ServiceMetrics {
       labelNames: ['method', 'transport'],
       registers,
     });
+    this.requestsInFlight = new Gauge({
+      name: 'aion_requests_in_flight',
+      help: 'HTTP requests (kind="http") and gRPC calls (kind="grpc") being served now',
+      labelNames: ['kind'],
+      registers,
+    });
     this.consumerMessages = new Counter({
       name: 'aion_kafka_consumer_messages_total',
       help: 'Consumed messages by outcome (ok, retried, dead_lettered, duplicate)',
@@ -78,6 +86,9 @@ export class ServiceMetrics {
   httpMiddleware() {
     return (req: Request, res: Response, next: NextFunction): void => {
       const start = process.hrtime.bigint();
+      this.requestsInFlight.inc({ kind: 'http' });
+      // 'close' comes once, whether the response finished or the client went away.
+      res.once('close', () => this.requestsInFlight.dec({ kind: 'http' }));
       res.on('finish', () => {
         const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
         const labels = { method: req.method, route, status: String(res.statusCode) };

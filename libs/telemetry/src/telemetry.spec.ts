@@ -120,4 +120,50 @@ describe('ServiceMetrics', () => {
       'aion_kafka_consumer_messages_total{topic="tasks.lifecycle",outcome="dead_lettered",service="svc"} 1',
     );
   });
+
+  it('counts HTTP requests in flight while they are served, also when the client goes away', async () => {
+    const metrics = new ServiceMetrics('svc', { defaultMetrics: false });
+    const inFlight = async () =>
+      (await metrics.requestsInFlight.get()).values.find((v) => v.labels.kind === 'http')?.value ??
+      0;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let arrived!: () => void;
+    const inside = new Promise<void>((resolve) => (arrived = resolve));
+    const app = express();
+    app.use(metrics.httpMiddleware());
+    app.get('/slow', async (_req, res) => {
+      arrived();
+      await held;
+      res.end('done');
+    });
+    const server = app.listen(0);
+    const port = (server.address() as { port: number }).port;
+    try {
+      const done = fetch(`http://127.0.0.1:${port}/slow`).then((r) => r.text());
+      await inside;
+      expect(await inFlight()).toBe(1);
+      release();
+      expect(await done).toBe('done');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(await inFlight()).toBe(0);
+      // A client that leaves mid-request: the request is no longer in flight.
+      const controller = new AbortController();
+      let left!: () => void;
+      const gone = new Promise<void>((resolve) => (left = resolve));
+      app.get('/abandoned', (req, res) => {
+        req.socket.once('close', () => left());
+        controller.abort();
+        void res;
+      });
+      await fetch(`http://127.0.0.1:${port}/abandoned`, { signal: controller.signal }).catch(
+        () => undefined,
+      );
+      await gone;
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(await inFlight()).toBe(0);
+    } finally {
+      server.close();
+    }
+  });
 });
