@@ -37,6 +37,7 @@ const HELP = `usage: aionctl <command> [options]
       verify a sovereignty receipt offline
 
 options: --json (one JSON document on stdout), --timeout-ms <n> (per registry request), --help
+environment: AION_REGISTRY_AUTH=user:password for registries that want credentials (basic or token)
 exit codes: 0 ok, 1 refused or invalid, 2 usage, 3 registry or service failure`;
 
 export async function run(argv: string[]): Promise<number> {

@@ -18,6 +18,12 @@ import {
 } from '@aion/supply-chain';
 import { CliError, type Output } from './output';
 
+/** AION_REGISTRY_AUTH (user:password) for registries that want credentials. */
+function registryClient(options: { timeoutMs: number }): RegistryClient {
+  const basicAuth = process.env.AION_REGISTRY_AUTH;
+  return new RegistryClient({ timeoutMs: options.timeoutMs, ...(basicAuth ? { basicAuth } : {}) });
+}
+
 /** A package directory's regular files (links refused, as module-host refuses them). */
 function packageFiles(dir: string, base = dir): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -116,7 +122,7 @@ export async function modulePush(
   options: ModuleOptions,
 ): Promise<number> {
   const ref = parseReference(reference);
-  const client = new RegistryClient({ timeoutMs: options.timeoutMs });
+  const client = registryClient(options);
   const built = await build(dir);
   const pushed = await pushPackage(
     client,
@@ -158,7 +164,7 @@ export async function moduleSign(
 ): Promise<number> {
   const privateKey = readKey(options.key, 'private');
   const ref = parseReference(reference);
-  const client = new RegistryClient({ timeoutMs: options.timeoutMs });
+  const client = registryClient(options);
   const { digest } = await client.fetchManifest(ref, ref.reference);
   const signed = [digest];
   await attachSignature(client, ref, digest, privateKey);
@@ -183,7 +189,7 @@ export async function moduleVerify(
 ): Promise<number> {
   const publicKey = readKey(options.key, 'public');
   const ref = parseReference(reference);
-  const client = new RegistryClient({ timeoutMs: options.timeoutMs });
+  const client = registryClient(options);
   try {
     const verified = await pullVerified(client, ref, {
       keys: new Map([[keyId(publicKey), publicKey]]),
@@ -219,7 +225,7 @@ export async function moduleList(
   options: ModuleOptions,
 ): Promise<number> {
   const ref = parseReference(repository);
-  const client = new RegistryClient({ timeoutMs: options.timeoutMs });
+  const client = registryClient(options);
   const tags = (await client.tags(ref)).filter((t) => !/^sha256-[a-f0-9]{64}$/.test(t)).sort();
   const items = [];
   for (const tag of tags) {

@@ -49,6 +49,15 @@ export const moduleHostConfigSpec = {
     bool(false),
     'true: packages are installed only from a registry, signed and with an SBOM (uploads and paths are refused; AION_MODULE_HOST_PRELOAD still installs at startup)',
   ),
+  registryCredentials: field(
+    `${P}REGISTRY_CREDENTIALS`,
+    z
+      .string()
+      .regex(/^[^:]+:.+$/, 'must be user:password')
+      .optional(),
+    'user:password for registries (basic authentication, or what their token service is asked with); without it, anonymous',
+    { sensitive: true },
+  ),
   registryTimeoutMs: field(
     `${P}REGISTRY_TIMEOUT_MS`,
     positiveInt(15_000),

@@ -67,6 +67,7 @@ export function createModuleHostService(
         new OciPackageRegistry({
           timeoutMs: config.registryTimeoutMs,
           maxBlobBytes: PACKAGE_LIMITS.maxTotalBytes,
+          ...(config.registryCredentials ? { basicAuth: config.registryCredentials } : {}),
         }),
         trustPoliciesFromFile(config.trustPolicy),
         new PostgresQuarantineRepository(infrastructure.database!.db, box!.writer),

@@ -8,6 +8,7 @@ import {
   type ImageManifest,
   type Reference,
 } from './oci';
+import { RegistryAuth } from './registry-auth';
 
 /**
  * A client of the OCI distribution API (blobs, manifests, referrers) over Node's fetch (undici).
@@ -18,7 +19,7 @@ import {
 export interface RegistryClientOptions {
   /** Per request. */
   timeoutMs?: number;
-  /** `user:password` for registries with basic authentication. */
+  /** `user:password`: basic authentication, or the credentials a token service is asked with. */
   basicAuth?: string;
   maxManifestBytes?: number;
   maxBlobBytes?: number;
@@ -46,11 +47,13 @@ export class RegistryClient {
   private readonly timeoutMs: number;
   private readonly maxManifestBytes: number;
   private readonly maxBlobBytes: number;
+  private readonly auth: RegistryAuth;
 
-  constructor(private readonly options: RegistryClientOptions = {}) {
+  constructor(options: RegistryClientOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.maxManifestBytes = options.maxManifestBytes ?? 4 * 1024 * 1024;
     this.maxBlobBytes = options.maxBlobBytes ?? 64 * 1024 * 1024;
+    this.auth = new RegistryAuth(options.basicAuth, this.timeoutMs);
   }
 
   private async request(
@@ -59,19 +62,24 @@ export class RegistryClient {
     init: { method?: string; headers?: Record<string, string>; body?: Uint8Array } = {},
     absolute?: string,
   ): Promise<Response> {
-    const headers: Record<string, string> = { ...init.headers };
-    if (this.options.basicAuth)
-      headers.authorization = `Basic ${Buffer.from(this.options.basicAuth).toString('base64')}`;
     const url = absolute ?? `${ref.registry}/v2/${ref.repository}${path}`;
-    try {
-      return await fetch(url, {
+    const send = (authorization: string | undefined) =>
+      fetch(url, {
         method: init.method ?? 'GET',
-        headers,
+        headers: { ...init.headers, ...(authorization ? { authorization } : {}) },
         ...(init.body ? { body: init.body } : {}),
         redirect: 'follow',
         signal: AbortSignal.timeout(this.timeoutMs),
       });
+    try {
+      const first = await send(this.auth.header(ref));
+      if (first.status !== 401) return first;
+      const token = await this.auth.answer(ref, first.headers.get('www-authenticate'));
+      if (!token) return first;
+      await first.arrayBuffer().catch(() => undefined);
+      return await send(token);
     } catch (err) {
+      if (err instanceof AionError) throw err;
       // By name: the DOMException may come from another realm than this module's Error.
       const timedOut = (err as { name?: unknown } | undefined)?.name === 'TimeoutError';
       throw unavailable(

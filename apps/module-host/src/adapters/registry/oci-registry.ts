@@ -12,7 +12,7 @@ import type { PackageRegistry } from '../../core/ports';
 export class OciPackageRegistry implements PackageRegistry {
   private readonly client: RegistryClient;
 
-  constructor(options: { timeoutMs: number; maxBlobBytes: number }) {
+  constructor(options: { timeoutMs: number; maxBlobBytes: number; basicAuth?: string }) {
     this.client = new RegistryClient(options);
   }
 
