@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { seccompProgram } from './seccomp';
 
 /**
@@ -130,11 +130,35 @@ export function bwrapArgs(run: SubprocessRun): string[] {
   return args;
 }
 
+/**
+ * RLIMIT_NPROC counts every process of the real user. As 65534 (module-host running as root)
+ * that is the sandboxes' own; as module-host's own user it includes module-host and whatever
+ * else that user runs, so the limit is what runs now plus the module's share.
+ */
+function processLimit(maxProcesses: number, root: boolean): number {
+  if (root) return maxProcesses;
+  const uid = String(process.getuid?.() ?? -1);
+  let running = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      const line = /^Uid:\s+(\d+)/m.exec(status);
+      // Threads count against the limit as processes do.
+      if (line?.[1] === uid) running += Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 1);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return running + maxProcesses;
+}
+
 export function runSubprocess(run: SubprocessRun): Promise<SubprocessResult> {
   const program = seccompProgram();
+  const root = process.getuid?.() === 0;
   const limits = [
     `--as=${run.memoryBytes}`,
-    `--nproc=${run.maxProcesses}`,
+    `--nproc=${processLimit(run.maxProcesses, root)}`,
     `--cpu=${run.cpuSeconds}`,
     `--fsize=${16 * 1024 * 1024}`,
     '--nofile=64',
@@ -149,7 +173,6 @@ export function runSubprocess(run: SubprocessRun): Promise<SubprocessResult> {
     '--',
     ...run.command,
   ];
-  const root = process.getuid?.() === 0;
   const maxStdout = run.maxStdoutBytes ?? 1024 * 1024;
   return new Promise((resolve) => {
     const started = performance.now();
