@@ -26,6 +26,8 @@ import { AlertService } from './core/alerts';
 import { platformDashboards } from './core/dashboards';
 import { EngineHealthService } from './core/engine-health';
 import { SloEvaluator } from './core/slo-evaluations';
+import { DashboardService } from './core/tenant-dashboards';
+import { PostgresDashboards } from './adapters/db/dashboard-repository';
 import { PostgresSloEvaluations } from './adapters/db/slo-evaluation-repository';
 import { LogsQueryService } from './core/logs';
 import { MetricsQueryService } from './core/metrics-query';
@@ -156,7 +158,7 @@ export function createObservabilityService(
             alerts,
             alertRules: new AlertRuleService(ruleStore, changed),
             metrics: new MetricsQueryService(prometheus),
-            dashboards: platformDashboards(),
+            dashboards: new DashboardService(new PostgresDashboards(db), platformDashboards()),
             engineHealth: new EngineHealthService(prometheus),
             sloEvaluations: evaluations,
             logs: new LogsQueryService(new LokiClient(config.lokiUrl, config.upstreamTimeoutMs)),

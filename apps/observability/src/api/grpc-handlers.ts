@@ -7,6 +7,7 @@ import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { AlertRuleInput, AlertRuleService } from '../core/alert-rules';
 import type { AlertService } from '../core/alerts';
 import type { PlatformDashboard } from '../core/dashboards';
+import type { DashboardInput, DashboardService, TenantDashboard } from '../core/tenant-dashboards';
 import type { EngineHealthService } from '../core/engine-health';
 import type { LogsQueryService } from '../core/logs';
 import type { MetricsQueryService } from '../core/metrics-query';
@@ -21,7 +22,7 @@ export interface ObservabilityApi {
   alertRules: AlertRuleService;
   metrics: MetricsQueryService;
   logs: LogsQueryService;
-  dashboards: PlatformDashboard[];
+  dashboards: DashboardService;
   engineHealth: EngineHealthService;
   sloEvaluations: Pick<SloEvaluationStore, 'page'>;
 }
@@ -86,16 +87,20 @@ const ruleInput = (rule: RuleMessage | undefined): AlertRuleInput => {
 };
 
 /** A platform dashboard (no tenant's), its model as JSON (Struct). */
-const dashboardProto = (d: PlatformDashboard) => ({
-  id: d.uid,
-  tenantId: '',
+const dashboardProto = (d: PlatformDashboard | TenantDashboard) => ({
+  id: 'uid' in d ? d.uid : d.id,
+  tenantId: 'tenantId' in d ? d.tenantId : '',
   title: d.title,
   model: JSON.parse(JSON.stringify(d.model)) as JsonObject,
 });
 
-/** RPCs of the contract this service does not serve yet: gRPC UNIMPLEMENTED, not a fault. */
-const NOT_YET = (what: string) => async () => {
-  throw new AionError('validation.method_not_allowed', `${what} is not served yet`);
+/** The wire dashboard as the domain's input; the core checks it (and lists every problem). */
+const dashboardInput = (d: { title: string; model?: JsonObject } | undefined): DashboardInput => {
+  if (!d)
+    throw AionError.validation('dashboard is required', [
+      { field: 'dashboard', message: 'is required' },
+    ]);
+  return { title: d.title, model: (d.model ?? {}) as Record<string, unknown> };
 };
 
 /** aion.v1.ObservabilityService: parse, check, call, map back. */
@@ -207,23 +212,34 @@ export function registerObservabilityApi(server: GrpcServer, api: ObservabilityA
         state: a.state,
       })),
     }),
-    createDashboard: NOT_YET('CreateDashboard'),
-    getDashboard: async (req) => {
-      const id = required(req.id, 'id');
-      const d = api.dashboards.find((x) => x.uid === id);
-      if (!d) throw AionError.notFound('dashboard', id);
-      return { dashboard: dashboardProto(d) };
-    },
+    createDashboard: async (req) => ({
+      dashboard: dashboardProto(await api.dashboards.create(dashboardInput(req.dashboard))),
+    }),
+    getDashboard: async (req) => ({
+      dashboard: dashboardProto(await api.dashboards.get(required(req.id, 'id'))),
+    }),
     listDashboards: async (req) => {
       const window = pageWindow(req.page);
-      const items = api.dashboards.slice(window.offset, window.offset + window.limit);
+      const page = await api.dashboards.list(window);
       return {
-        dashboards: items.map(dashboardProto),
+        dashboards: page.items.map(dashboardProto),
         page: {
-          nextPageToken: nextPageToken(window.offset, items.length, api.dashboards.length),
-          totalSize: BigInt(api.dashboards.length),
+          nextPageToken: nextPageToken(window.offset, page.items.length, page.total),
+          totalSize: BigInt(page.total),
         },
       };
+    },
+    updateDashboard: async (req) => ({
+      dashboard: dashboardProto(
+        await api.dashboards.update(
+          required(req.dashboard?.id ?? '', 'dashboard.id'),
+          dashboardInput(req.dashboard),
+        ),
+      ),
+    }),
+    deleteDashboard: async (req) => {
+      await api.dashboards.remove(required(req.id, 'id'));
+      return {};
     },
     queryMetrics: async (req) => {
       const series = await api.metrics.query(requireTenant().tenantId, {
@@ -284,6 +300,8 @@ export function registerObservabilityApi(server: GrpcServer, api: ObservabilityA
     createDashboard: 'observability:manage',
     getDashboard: 'platform:read',
     listDashboards: 'platform:read',
+    updateDashboard: 'observability:manage',
+    deleteDashboard: 'observability:manage',
     queryMetrics: 'platform:read',
     queryLogs: 'platform:read',
     getEngineHealth: 'platform:read',

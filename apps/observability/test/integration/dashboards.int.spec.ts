@@ -61,3 +61,101 @@ describe('platform dashboards', () => {
     ).rejects.toMatchObject({ code: 'resource.not_found' });
   });
 });
+
+describe("tenants' dashboards", () => {
+  const model = (expr: string) => ({
+    panels: [{ type: 'timeseries', title: 'Errors', targets: [{ refId: 'A', expr }] }],
+  });
+
+  it('are created, listed after the platform ones, read, replaced and deleted by their tenant', async () => {
+    const { dashboard } = await obs.as('team-a', 'admin', (c) =>
+      c.createDashboard({
+        dashboard: { title: 'Checkout', model: model('sum(rate(aion_http_requests_total[5m]))') },
+      }),
+    );
+    const id = dashboard!.id;
+    expect(dashboard).toMatchObject({ tenantId: 'team-a', title: 'Checkout' });
+    // Grafana reads the model with the dashboard's uid and title.
+    expect(dashboard!.model).toMatchObject({ uid: id, title: 'Checkout' });
+
+    const shipped = platformDashboards().length;
+    const all = await obs.as('team-a', 'observer', (c) => c.listDashboards({}));
+    expect(all.dashboards.map((d) => d.id)).toEqual([
+      ...platformDashboards().map((d) => d.uid),
+      id,
+    ]);
+    expect(all.page?.totalSize).toBe(BigInt(shipped + 1));
+    // A page that starts past the platform's holds only the tenant's.
+    const paged = await obs.as('team-a', 'observer', (c) =>
+      c.listDashboards({ page: { pageSize: shipped } }),
+    );
+    const rest = await obs.as('team-a', 'observer', (c) =>
+      c.listDashboards({ page: { pageSize: shipped, pageToken: paged.page!.nextPageToken } }),
+    );
+    expect(rest.dashboards.map((d) => d.id)).toEqual([id]);
+
+    const replaced = await obs.as('team-a', 'admin', (c) =>
+      c.updateDashboard({
+        dashboard: { id, title: 'Checkout v2', model: model('sum(aion_tasks_total)') },
+      }),
+    );
+    expect(replaced.dashboard).toMatchObject({ id, title: 'Checkout v2' });
+    const read = await obs.as('team-a', 'observer', (c) => c.getDashboard({ id }));
+    expect(read.dashboard?.model).toMatchObject({ title: 'Checkout v2' });
+
+    // Another tenant neither sees nor changes it.
+    await expect(obs.as('team-b', 'admin', (c) => c.getDashboard({ id }))).rejects.toMatchObject({
+      code: 'resource.not_found',
+    });
+    await expect(obs.as('team-b', 'admin', (c) => c.deleteDashboard({ id }))).rejects.toMatchObject(
+      { code: 'resource.not_found' },
+    );
+    expect(
+      (await obs.as('team-b', 'observer', (c) => c.listDashboards({}))).dashboards.length,
+    ).toBe(shipped);
+
+    await obs.as('team-a', 'admin', (c) => c.deleteDashboard({ id }));
+    await expect(obs.as('team-a', 'observer', (c) => c.getDashboard({ id }))).rejects.toMatchObject(
+      { code: 'resource.not_found' },
+    );
+  });
+
+  it('refuses bad input with every problem, a taken title, platform dashboards and readers', async () => {
+    await expect(
+      obs.as('team-c', 'admin', (c) =>
+        c.createDashboard({
+          dashboard: { title: '', model: { panels: [{ targets: [{ expr: 'rate(up)' }] }] } },
+        }),
+      ),
+    ).rejects.toMatchObject({
+      code: 'validation.invalid_argument',
+      details: [
+        { field: 'title', message: '1 to 200 characters' },
+        {
+          field: 'model.panels[0].targets[0].expr',
+          message: 'rate() needs a range vector, e.g. rate(metric[5m])',
+        },
+      ],
+    });
+    await obs.as('team-c', 'admin', (c) =>
+      c.createDashboard({ dashboard: { title: 'Ops', model: model('up') } }),
+    );
+    await expect(
+      obs.as('team-c', 'admin', (c) =>
+        c.createDashboard({ dashboard: { title: 'Ops', model: model('up') } }),
+      ),
+    ).rejects.toMatchObject({ code: 'state.conflict' });
+    await expect(
+      obs.as('team-c', 'admin', (c) =>
+        c.updateDashboard({
+          dashboard: { id: 'aion-executive', title: 'Mine now', model: model('up') },
+        }),
+      ),
+    ).rejects.toMatchObject({ code: 'auth.forbidden' });
+    await expect(
+      obs.as('team-c', 'observer', (c) =>
+        c.createDashboard({ dashboard: { title: 'Peek', model: model('up') } }),
+      ),
+    ).rejects.toMatchObject({ code: 'auth.forbidden' });
+  });
+});

@@ -144,3 +144,20 @@ export interface EvaluatedAlert {
   threshold: number;
   firing: boolean;
 }
+
+/** A tenant's own dashboards (Grafana JSON models), beside the platform's generated ones. */
+export const dashboards = pgTable(
+  'obs_dashboards',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    title: text('title').notNull(),
+    model: jsonb('model').$type<Record<string, unknown>>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('obs_dashboards_title_idx').on(t.tenantId, t.title),
+    tenantIsolationPolicy('obs_dashboards'),
+  ],
+).enableRLS();
