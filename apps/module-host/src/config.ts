@@ -49,6 +49,11 @@ export const moduleHostConfigSpec = {
     bool(false),
     'true: packages are installed only from a registry, signed and with an SBOM (uploads and paths are refused; AION_MODULE_HOST_PRELOAD still installs at startup)',
   ),
+  secretsDir: field(
+    `${P}SECRETS_DIR`,
+    z.string().optional(),
+    "Directory of tenants' secrets (<dir>/<tenant>/<NAME>) injected into subprocess modules that declare them",
+  ),
   registryCredentials: field(
     `${P}REGISTRY_CREDENTIALS`,
     z

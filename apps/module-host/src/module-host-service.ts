@@ -18,6 +18,7 @@ import {
 import { OciPackageRegistry } from './adapters/registry/oci-registry';
 import { trustPoliciesFromFile } from './adapters/registry/trust-file';
 import { packageSources } from './adapters/packages/package-sources';
+import { SecretDirectory } from './adapters/secrets/secret-directory';
 import { BubblewrapRunner } from './adapters/sandbox/native-runner';
 import { sandboxCapabilities } from './adapters/sandbox/subprocess';
 import { WorkerPool } from './adapters/sandbox/worker-pool';
@@ -61,6 +62,7 @@ export function createModuleHostService(
         pool,
         undefined,
         native,
+        new SecretDirectory(config.secretsDir),
       );
       const registry = new RegistryInstaller(
         packages,

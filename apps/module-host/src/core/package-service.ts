@@ -1,11 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AionError, type ErrorDetail } from '@aion/errors';
+import { currentTenant, SYSTEM_TENANT } from '@aion/tenancy';
 import { parseManifest, schemaErrors, schemaValidator, type AgentManifest } from './manifest';
 import { resolveManifest } from './package-manifest';
 import { gpuVendorOf } from './manifest';
 import type {
   NativeRunner,
   PackageRepository,
+  SecretSource,
   PackageSummary,
   SandboxResult,
   SandboxRunner,
@@ -59,6 +61,8 @@ export class PackageService {
     private readonly cacheTtlMs = 5000,
     /** Runs `runtime.type: subprocess` packages; without it they are refused at install. */
     private readonly native?: NativeRunner,
+    /** Tenants' secrets for subprocess modules that declare them. */
+    private readonly secrets?: SecretSource,
   ) {}
 
   /** `source` says where a verified package came from; it is kept in the install's audit record. */
@@ -284,6 +288,7 @@ export class PackageService {
     if (runtime.type === 'subprocess') {
       if (!this.native)
         throw new AionError('service.unavailable', 'this module host has no subprocess sandbox');
+      const secrets = await this.secretsFor(pkg);
       const gpu = runtime.resources.gpu;
       const vendor = gpu?.required ? gpuVendorOf(gpu.vendor) : undefined;
       return this.native.run({
@@ -297,6 +302,7 @@ export class PackageService {
         memoryBytes: runtime.resources.memory_bytes,
         maxProcesses: runtime.resources.pids ?? 32,
         ...(runtime.resources.cpu_millis ? { cpuMillis: runtime.resources.cpu_millis } : {}),
+        secrets,
         ...(vendor
           ? {
               gpu: {
@@ -317,6 +323,26 @@ export class PackageService {
       timeoutMs: policies.timeout_ms,
       ...(onPartial ? { onPartial } : {}),
     });
+  }
+
+  /**
+   * The calling tenant's values of the secrets the manifest declares (a trailing `?`: optional);
+   * a required one the tenant has not set fails the invocation before anything runs.
+   */
+  private async secretsFor(pkg: StoredPackage): Promise<Record<string, string>> {
+    const declared = pkg.manifest.permissions.secrets;
+    if (!declared.length) return {};
+    const names = declared.map((s) => s.replace(/\?$/, ''));
+    const tenantId = currentTenant()?.tenantId ?? SYSTEM_TENANT;
+    const values = this.secrets ? await this.secrets.read(tenantId, names) : {};
+    const missing = declared.filter((s) => !s.endsWith('?') && values[s] === undefined);
+    if (missing.length)
+      throw new AionError(
+        'validation.unprocessable',
+        `module ${pkg.name} needs secrets this tenant has not set: ${missing.join(', ')}`,
+        { details: missing.map((name) => ({ field: 'permissions.secrets', message: name })) },
+      );
+    return values;
   }
 
   /** Compiles once per module digest; later invocations reuse the compiled module. */

@@ -120,6 +120,8 @@ export interface NativeRun {
   cpuMillis?: number;
   maxProcesses: number;
   gpu?: { vendor: 'nvidia' | 'amd' | 'intel'; count: number; memoryBytes?: number };
+  /** The tenant's secrets the manifest declares, as environment variables. */
+  secrets?: Record<string, string>;
 }
 
 export type NativeResult = SandboxResult & { devices?: string[] };
@@ -130,4 +132,10 @@ export type NativeResult = SandboxResult & { devices?: string[] };
  */
 export interface NativeRunner {
   run(run: NativeRun): Promise<NativeResult>;
+}
+
+/** A tenant's secrets by name; only names a module declares are ever asked for. */
+export interface SecretSource {
+  /** The values of those of `names` the tenant has set. */
+  read(tenantId: string, names: readonly string[]): Promise<Record<string, string>>;
 }

@@ -1,11 +1,21 @@
-import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { migratePglite, openPglite, type Database } from '@aion/db';
 import { OutboxWriter } from '@aion/events';
+import { runWithTenant } from '@aion/tenancy';
 import { PostgresPackageRepository } from '../../src/adapters/db/package-repository';
 import { outbox } from '../../src/adapters/db/schema';
 import { readPackageDirectory } from '../../src/adapters/packages/package-reader';
+import { SecretDirectory } from '../../src/adapters/secrets/secret-directory';
 import { BubblewrapRunner } from '../../src/adapters/sandbox/native-runner';
 import { WorkerPool } from '../../src/adapters/sandbox/worker-pool';
 import type { GpuDevice } from '../../src/core/gpu';
@@ -52,7 +62,20 @@ beforeAll(async () => {
     database.db,
     new OutboxWriter(outbox, 'aion/module-host'),
   );
-  service = new PackageService(repository, pool, 0, runner);
+  for (const [tenant, value] of [
+    ['t-one', 'one-token'],
+    ['t-two', 'two-token'],
+  ]) {
+    mkdirSync(path.join(scratch, 'secrets', tenant), { recursive: true });
+    writeFileSync(path.join(scratch, 'secrets', tenant, 'API_TOKEN'), `${value}\n`);
+  }
+  service = new PackageService(
+    repository,
+    pool,
+    0,
+    runner,
+    new SecretDirectory(path.join(scratch, 'secrets')),
+  );
   await service.install(await readPackageDirectory(sample));
 }, 60_000);
 
@@ -146,4 +169,39 @@ test('manifest mistakes of a native package are named', async () => {
       details: expect.arrayContaining([expect.objectContaining({ field })]),
     });
   }
+});
+
+test("declared secrets come from the calling tenant's store, and only those", async () => {
+  const dir = variant('secrets', (m) =>
+    m
+      .replace('name: device_report', 'name: secret_report')
+      .replace('module: bin/device_report', 'module: bin/secret_report')
+      .replace('secrets: []', 'secrets: [API_TOKEN, OTHER_TOKEN?]')
+      .replace('intents: [device_report]', 'intents: [secret_report]')
+      .replace(/output_schema:[\s\S]*?intents:/, 'output_schema: { type: object }\nintents:'),
+  );
+  writeFileSync(
+    path.join(dir, 'bin', 'secret_report'),
+    '#!/bin/sh\ncat >/dev/null\nprintf \'{"token":"%s","other":"%s","env":"%s"}\' "$API_TOKEN" "${OTHER_TOKEN:-unset}" "$(env | cut -d= -f1 | sort | tr "\\n" " ")"\n',
+    { mode: 0o755 },
+  );
+  await service.install(await readPackageDirectory(dir));
+  const as = (tenantId: string) =>
+    runWithTenant({ tenantId, subject: 'dev', roles: ['developer'], requestId: 'r' }, () =>
+      service.invoke({ name: 'secret_report', input: {} }),
+    );
+  expect((await as('t-one')).output).toMatchObject({ token: 'one-token', other: 'unset' });
+  expect((await as('t-two')).output).toMatchObject({ token: 'two-token' });
+  // Nothing else of module-host's environment reaches the module.
+  expect(((await as('t-one')).output as { env: string }).env.trim().split(' ').sort()).toEqual([
+    'API_TOKEN',
+    'HOME',
+    'PATH',
+    'PWD',
+  ]);
+  await expect(as('t-three')).rejects.toMatchObject({
+    code: 'validation.unprocessable',
+    message: expect.stringMatching(/secrets this tenant has not set: API_TOKEN/),
+  });
+  await expect(as('../t-one')).rejects.toMatchObject({ code: 'validation.unprocessable' });
 });

@@ -83,7 +83,9 @@ export class BubblewrapRunner implements NativeRunner {
         maxProcesses: run.maxProcesses,
         cpuSeconds: Math.ceil(run.timeoutMs / 1000) + 1,
         maxStdoutBytes: this.options.maxStdoutBytes,
-        ...(assignment ? { devices: assignment.nodes, env: assignment.env } : {}),
+        // The GPU variables last: a secret cannot rename the devices a module was given.
+        env: { ...run.secrets, ...assignment?.env },
+        ...(assignment ? { devices: assignment.nodes } : {}),
       });
       if (!result.ok) {
         if (result.kind === 'timeout')
