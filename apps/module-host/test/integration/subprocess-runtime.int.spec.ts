@@ -65,7 +65,7 @@ beforeAll(async () => {
   for (const [tenant, value] of [
     ['t-one', 'one-token'],
     ['t-two', 'two-token'],
-  ]) {
+  ] as const) {
     mkdirSync(path.join(scratch, 'secrets', tenant), { recursive: true });
     writeFileSync(path.join(scratch, 'secrets', tenant, 'API_TOKEN'), `${value}\n`);
   }
