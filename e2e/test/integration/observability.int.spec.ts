@@ -237,6 +237,43 @@ describe('SLOs through the gateway', () => {
     expect((await call('GET', '/api/v1/observability/dashboards/nope', observer)).status).toBe(404);
   });
 
+  it("keeps a tenant's own dashboards beside the platform's, and refuses bad ones with every problem", async () => {
+    const admin = await token(tenant, 'admin');
+    const DASHBOARDS = '/api/v1/observability/dashboards';
+    const model = {
+      panels: [
+        {
+          type: 'timeseries',
+          title: 'Requests',
+          targets: [{ refId: 'A', expr: 'sum(rate(aion_http_requests_total[$__rate_interval]))' }],
+        },
+      ],
+    };
+    const created = await call('POST', DASHBOARDS, admin, { title: 'Edge', model });
+    expect(created.status).toBe(201);
+    const id = created.json['id'] as string;
+    expect(created.json['model']).toMatchObject({ uid: id, title: 'Edge', panels: model.panels });
+    const listed = await call('GET', `${DASHBOARDS}?limit=50`, admin);
+    expect((listed.json['data'] as { id: string }[]).map((d) => d.id)).toContain(id);
+    const replaced = await call('PUT', `${DASHBOARDS}/${id}`, admin, { title: 'Edge 2', model });
+    expect([replaced.status, replaced.json['title']]).toEqual([200, 'Edge 2']);
+    const bad = await call('POST', DASHBOARDS, admin, {
+      title: 'Broken',
+      model: { panels: [{ targets: [{ expr: 'sum(rate(x[5m])' }, { expr: 'rate(x)' }] }] },
+    });
+    expect(bad.status).toBe(400);
+    expect((bad.json['details'] as { field: string }[]).map((d) => d.field)).toEqual([
+      'model.panels[0].targets[0].expr',
+      'model.panels[0].targets[1].expr',
+    ]);
+    const platform = await call('DELETE', `${DASHBOARDS}/aion-executive`, admin);
+    expect(platform.status).toBe(403);
+    const stranger = await token(other, 'admin');
+    expect((await call('GET', `${DASHBOARDS}/${id}`, stranger)).status).toBe(404);
+    expect((await call('DELETE', `${DASHBOARDS}/${id}`, admin)).status).toBe(204);
+    expect((await call('GET', `${DASHBOARDS}/${id}`, admin)).status).toBe(404);
+  });
+
   it('answers 503 for alerts and metrics while Alertmanager and Prometheus are unreachable, 400 for bad PromQL, 401 without credentials', async () => {
     const observer = await token(tenant, 'observer');
     const active = await call('GET', '/api/v1/observability/alerts/active', observer);

@@ -27,11 +27,14 @@ describe('dashboardProblems', () => {
             panel('sum(rate(x[5m])'),
             { type: 'row', panels: [panel('rate(x)'), 'text'] },
             { targets: { expr: 'up' } },
+            { targets: [3, { expr: 7 }] },
+            { panels: 'none' },
           ],
         },
       }),
     ).toEqual([
-      { field: 'title', message: '1 to 200 characters' },
+      { field: 'title', message: '1 to 200 characters, not only spaces' },
+      { field: 'model.panels[4].panels', message: 'an array of at most 200 panels' },
       { field: 'model.panels[0].targets[0].expr', message: expect.stringMatching(/^syntax error/) },
       {
         field: 'model.panels[1].panels[0].targets[0].expr',
@@ -39,6 +42,8 @@ describe('dashboardProblems', () => {
       },
       { field: 'model.panels[1].panels[1]', message: 'a panel object' },
       { field: 'model.panels[2].targets', message: 'an array of queries' },
+      { field: 'model.panels[3].targets[0]', message: 'a query object' },
+      { field: 'model.panels[3].targets[1].expr', message: 'PromQL, at most 10000 characters' },
     ]);
   });
 

@@ -41,54 +41,57 @@ const asPrometheusSees = (expr: string) =>
   );
 
 /**
- * Every problem of a dashboard, listed: a title, a JSON object of bounded size, panels (rows'
- * panels too) that are objects, and PromQL targets that parse.
+ * Every problem of a dashboard, listed: a title, a JSON object of bounded size, panels (and a
+ * row's panels) that are objects, queries that are objects, and PromQL that parses. The
+ * gateway's schema states the same rules, so what its OpenAPI document allows is accepted.
  */
 export function dashboardProblems(input: DashboardInput): ErrorDetail[] {
   const problems: ErrorDetail[] = [];
-  const title = input.title.trim();
-  if (!title || title.length > 200)
-    problems.push({ field: 'title', message: '1 to 200 characters' });
+  if (!/\S/.test(input.title) || input.title.length > 200)
+    problems.push({ field: 'title', message: '1 to 200 characters, not only spaces' });
   if (!isObject(input.model)) {
     problems.push({ field: 'model', message: 'a JSON object (Grafana dashboard model)' });
     return problems;
   }
   if (Buffer.byteLength(JSON.stringify(input.model)) > MAX_MODEL_BYTES)
     problems.push({ field: 'model', message: `at most ${MAX_MODEL_BYTES} bytes of JSON` });
-  const panels = input.model['panels'] ?? [];
-  if (!Array.isArray(panels)) {
-    problems.push({ field: 'model.panels', message: 'an array of panels' });
-    return problems;
-  }
-  const all: [string, unknown][] = [];
-  panels.forEach((p, i) => {
-    all.push([`model.panels[${i}]`, p]);
-    if (isObject(p) && Array.isArray(p['panels']))
-      (p['panels'] as unknown[]).forEach((q, j) =>
-        all.push([`model.panels[${i}].panels[${j}]`, q]),
+  const panels: [string, unknown][] = [];
+  const listOf = (field: string, value: unknown): unknown[] => {
+    if (value === undefined) return [];
+    if (Array.isArray(value) && value.length <= MAX_PANELS) return value;
+    problems.push({ field, message: `an array of at most ${MAX_PANELS} panels` });
+    return [];
+  };
+  listOf('model.panels', input.model['panels']).forEach((p, i) => {
+    panels.push([`model.panels[${i}]`, p]);
+    if (isObject(p))
+      listOf(`model.panels[${i}].panels`, p['panels']).forEach((q, j) =>
+        panels.push([`model.panels[${i}].panels[${j}]`, q]),
       );
   });
-  if (all.length > MAX_PANELS)
-    problems.push({ field: 'model.panels', message: `at most ${MAX_PANELS} panels` });
-  for (const [field, panel] of all) {
+  for (const [field, panel] of panels) {
     if (!isObject(panel)) {
       problems.push({ field, message: 'a panel object' });
       continue;
     }
-    const targets = panel['targets'] ?? [];
+    const targets = panel['targets'];
+    if (targets === undefined) continue;
     if (!Array.isArray(targets)) {
       problems.push({ field: `${field}.targets`, message: 'an array of queries' });
       continue;
     }
     targets.forEach((t, k) => {
-      const expr = isObject(t) ? t['expr'] : undefined;
+      const at = `${field}.targets[${k}]`;
+      if (!isObject(t)) return void problems.push({ field: at, message: 'a query object' });
+      const expr = t['expr'];
       if (expr === undefined) return; // not a Prometheus query (another data source's)
-      if (typeof expr !== 'string') {
-        problems.push({ field: `${field}.targets[${k}].expr`, message: 'PromQL text' });
-        return;
-      }
+      if (typeof expr !== 'string' || expr.length > 10_000)
+        return void problems.push({
+          field: `${at}.expr`,
+          message: 'PromQL, at most 10000 characters',
+        });
       for (const problem of promqlProblems(asPrometheusSees(expr)))
-        problems.push({ field: `${field}.targets[${k}].expr`, message: problem });
+        problems.push({ field: `${at}.expr`, message: problem });
     });
   }
   return problems;
@@ -152,5 +155,5 @@ function checked(input: DashboardInput): DashboardInput {
       `the dashboard is invalid: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
       problems,
     );
-  return { title: input.title.trim(), model: input.model };
+  return input;
 }

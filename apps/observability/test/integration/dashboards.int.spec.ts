@@ -130,7 +130,7 @@ describe("tenants' dashboards", () => {
     ).rejects.toMatchObject({
       code: 'validation.invalid_argument',
       details: [
-        { field: 'title', message: '1 to 200 characters' },
+        { field: 'title', message: '1 to 200 characters, not only spaces' },
         {
           field: 'model.panels[0].targets[0].expr',
           message: 'rate() needs a range vector, e.g. rate(metric[5m])',

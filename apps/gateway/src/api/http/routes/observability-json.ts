@@ -1,3 +1,4 @@
+import type { JsonObject } from '@bufbuild/protobuf';
 import * as z from 'zod/v4';
 import { timestampDate, type Timestamp as WireTimestamp } from '@bufbuild/protobuf/wkt';
 import { SERVICE_PREFIXES } from '@aion/config';
@@ -342,6 +343,36 @@ export const Dashboard = z.object({
   id: z.string(),
   title: z.string(),
   model: z.record(z.string(), z.unknown()).describe("Grafana's dashboard JSON model"),
+});
+const PromQL = z
+  .string()
+  .min(1)
+  .max(10_000)
+  .meta({ openapi: { type: 'string', format: 'promql', minLength: 1, maxLength: 10_000 } });
+/** A query of a panel: a Prometheus one has `expr` (PromQL); others are passed on as they are. */
+const PanelQuery = z.looseObject({ expr: PromQL.optional() });
+const Panel = z.looseObject({ targets: z.array(PanelQuery).optional() });
+
+/**
+ * A tenant's dashboard: a title and a Grafana JSON model whose panels (and a row's panels) are
+ * objects with queries whose PromQL the service checks (format `promql`); the rest of the model
+ * is Grafana's. The model's uid and title are set from the dashboard's.
+ */
+export const DashboardRequest = z.strictObject({
+  title: z.string().min(1).max(200).regex(/\S/),
+  model: z
+    .looseObject({
+      panels: z
+        .array(Panel.extend({ panels: z.array(Panel).max(200).optional() }))
+        .max(200)
+        .optional(),
+    })
+    .describe("Grafana's dashboard JSON model"),
+});
+export const dashboardMessage = (b: z.output<typeof DashboardRequest>, id = '') => ({
+  id,
+  title: b.title,
+  model: b.model as JsonObject,
 });
 export const dashboardJson = (d: DashboardMessage | undefined): z.input<typeof Dashboard> => ({
   id: d?.id ?? '',

@@ -11,6 +11,8 @@ import {
   burnRateWindowJson,
   Dashboard,
   dashboardJson,
+  dashboardMessage,
+  DashboardRequest,
   Finite,
   finite,
   iso,
@@ -285,43 +287,33 @@ export function observabilityRoutes(obs: ObservabilityClient, requestTimeoutMs: 
         };
       },
     }),
-    route({
-      method: 'get',
+    // The platform's seven (generated, read-only: 403 on a change) and the tenant's own.
+    ...collectionRoutes({
       path: `${BASE}/dashboards`,
-      operationId: 'listDashboards',
-      summary: 'The dashboards the platform ships, as Grafana JSON models',
+      kind: 'Dashboard',
+      noun: 'dashboard',
       tag,
-      access: read,
-      request: { query: PageQuery },
-      responses: {
-        200: {
-          description: 'A page of dashboards',
-          schema: z.object({
-            data: z.array(Dashboard),
-            next_page_token: z.string().nullable(),
-            total: z.int().min(0),
-          }),
-        },
-      },
-      async handle({ query }) {
+      read,
+      manage: 'observability:manage',
+      id: z.strictObject({ id: z.string().regex(/^[a-z0-9-]{1,60}$/) }),
+      query: PageQuery,
+      body: DashboardRequest,
+      item: Dashboard,
+      conflicts: [409],
+      async list(query) {
         const r = await obs.listDashboards(pageRequest(query), o);
-        return { status: 200, body: { data: r.dashboards.map(dashboardJson), ...page(r.page) } };
+        return { data: r.dashboards.map(dashboardJson), ...page(r.page) };
       },
-    }),
-    route({
-      method: 'get',
-      path: `${BASE}/dashboards/{id}`,
-      operationId: 'getDashboard',
-      summary: 'One dashboard, as a Grafana JSON model',
-      tag,
-      access: read,
-      request: { path: z.strictObject({ id: z.string().regex(/^[a-z0-9-]{1,60}$/) }) },
-      responses: { 200: { description: 'The dashboard', schema: Dashboard } },
-      errors: [404],
-      async handle({ path }) {
-        const r = await obs.getDashboard({ id: path.id }, o);
-        return { status: 200, body: dashboardJson(r.dashboard) };
-      },
+      create: async (body) =>
+        dashboardJson(
+          (await obs.createDashboard({ dashboard: dashboardMessage(body) }, o)).dashboard,
+        ),
+      get: async (id) => dashboardJson((await obs.getDashboard({ id }, o)).dashboard),
+      replace: async (id, body) =>
+        dashboardJson(
+          (await obs.updateDashboard({ dashboard: dashboardMessage(body, id) }, o)).dashboard,
+        ),
+      remove: async (id) => void (await obs.deleteDashboard({ id }, o)),
     }),
     route({
       method: 'get',
