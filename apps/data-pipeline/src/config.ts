@@ -18,6 +18,43 @@ export const dataPipelineConfigSpec = {
     z.string().min(1).default('.aion/data/pipeline-store'),
     'Object storage on the filesystem: dataset versions and staged stage outputs',
   ),
+  s3Bucket: field(
+    `${P}S3_BUCKET`,
+    z.string().min(3).optional(),
+    'Keep dataset versions in this S3 bucket (S3 or any S3-compatible server) instead of STORAGE_DIR',
+  ),
+  s3Endpoint: field(
+    `${P}S3_ENDPOINT`,
+    z.string().url().optional(),
+    'S3-compatible endpoint (unset: AWS S3)',
+  ),
+  s3Region: field(`${P}S3_REGION`, z.string().min(1).default('us-east-1'), 'Region of the bucket'),
+  s3Prefix: field(
+    `${P}S3_PREFIX`,
+    z.string().default(''),
+    "Key prefix of this deployment's objects",
+  ),
+  s3AccessKeyId: field(
+    `${P}S3_ACCESS_KEY_ID`,
+    z.string().min(1).optional(),
+    'S3 access key (unset: the SDK default chain)',
+  ),
+  s3SecretAccessKey: field(
+    `${P}S3_SECRET_ACCESS_KEY`,
+    z.string().min(1).optional(),
+    'S3 secret key',
+    {
+      sensitive: true,
+    },
+  ),
+  s3ForcePathStyle: field(
+    `${P}S3_FORCE_PATH_STYLE`,
+    z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true'),
+    'Bucket in the URL path (what most S3-compatible servers need)',
+  ),
   workDir: field(
     `${P}WORK_DIR`,
     z.string().min(1).default('.aion/data/pipeline-work'),

@@ -12,6 +12,7 @@ import { PostgresJobStore } from './adapters/db/job-store';
 import { outbox } from './adapters/db/schema';
 import { DuckDbEngine } from './adapters/duckdb/engine';
 import { FsObjectStore } from './adapters/storage/fs-object-store';
+import { S3ObjectStore } from './adapters/storage/s3-object-store';
 import { registerPipelineApi } from './api/grpc-handlers';
 import { dataPipelineInfraNeeds, type DataPipelineConfig } from './config';
 import { ConnectorRegistry } from './core/connectors';
@@ -45,6 +46,17 @@ export function createDataPipelineService(
         threads: config.engineThreads,
         tempDir: path.join(workDir, 'spill'),
       });
+      const objects = config.s3Bucket
+        ? new S3ObjectStore({
+            bucket: config.s3Bucket,
+            region: config.s3Region,
+            prefix: config.s3Prefix,
+            forcePathStyle: config.s3ForcePathStyle,
+            ...(config.s3Endpoint ? { endpoint: config.s3Endpoint } : {}),
+            ...(config.s3AccessKeyId ? { accessKeyId: config.s3AccessKeyId } : {}),
+            ...(config.s3SecretAccessKey ? { secretAccessKey: config.s3SecretAccessKey } : {}),
+          })
+        : new FsObjectStore(path.resolve(config.storageDir));
       const connectors = new ConnectorRegistry([
         new FileConnector(path.resolve(config.inboxDir)),
         new PostgresConnector(config.postgresSources, config.postgresBatchRows),
@@ -52,7 +64,7 @@ export function createDataPipelineService(
       const stages = new PipelineStages({
         connectors,
         engine,
-        store: new FsObjectStore(path.resolve(config.storageDir)),
+        store: objects,
         workDir,
         qualityThreshold: config.qualityScoreThreshold,
       });
@@ -74,7 +86,10 @@ export function createDataPipelineService(
         qualityThreshold: config.qualityScoreThreshold,
         onQueued: () => worker.nudge(),
       });
-      logger.info('data pipeline ready', { inbox: config.inboxDir, storage: config.storageDir });
+      logger.info('data pipeline ready', {
+        inbox: config.inboxDir,
+        storage: config.s3Bucket ? `s3://${config.s3Bucket}/${config.s3Prefix}` : config.storageDir,
+      });
       return {
         registerGrpc: (server) => registerPipelineApi(server, jobs),
         workers: [
