@@ -26,6 +26,14 @@ kube_tools="$(bash tools/infra/kube-tools.sh)" || fail "helm/kubectl/kubeconform
 # AION_TEST_HELM, AION_TEST_KUBECTL, AION_TEST_KUBECONFORM: the chart suites (e2e helm-chart*).
 export $(grep '^AION_TEST_' <<<"$kube_tools")
 
+step "building SeaweedFS from the Go module proxy (once per version, cached)"
+# AION_TEST_WEED: the real S3-compatible server of the data-pipeline's object-store tests.
+AION_TEST_WEED="$(bash tools/infra/seaweedfs.sh | tail -n 1)" || fail "SeaweedFS build"
+export AION_TEST_WEED
+
+step "installing GX Core (great-expectations) from PyPI into a cached virtual environment"
+bash tools/ci/great-expectations.sh >/dev/null || fail "great-expectations install"
+
 step "installing npm dependencies (npm ci, exactly the committed lock)"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ "$CI" = "true" ]; then
   npm ci --no-audit --no-fund --loglevel=error || fail "npm ci"
