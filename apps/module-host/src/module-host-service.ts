@@ -91,7 +91,7 @@ export function createModuleHostService(
         });
       }
       const placement = { pool: config.pool, accelerator: config.accelerator };
-      registerGpuMetrics(metrics.registry, config.pool, gpus);
+      registerGpuMetrics(metrics.registry, config.pool, gpus, () => native?.devicesInUse() ?? {});
       logger.info('module-host pool', placement);
       return {
         registerGrpc: (server) =>

@@ -124,6 +124,7 @@ test('a package requiring a GPU gets the assigned one named by its vendor variab
   expect(result.output).toMatchObject({
     visible: { NVIDIA_VISIBLE_DEVICES: '1', CUDA_VISIBLE_DEVICES: '1' },
   });
+  expect(runner.devicesInUse()).toEqual({}); // given back when the invocation ended
   gpuDevices = [{ vendor: 'amd', index: 0, nodes: ['/dev/dri/renderD128'] }];
   await expect(
     service.invoke({ name: 'device_report', version: '1.1.0', input: {} }),

@@ -9,7 +9,19 @@ export function registerGpuMetrics(
   registry: Registry,
   pool: string,
   discovery: GpuDiscovery,
+  inUse: () => Record<string, number> = () => ({}),
 ): void {
+  new Gauge({
+    name: 'aion_module_host_gpu_devices_in_use',
+    help: 'GPUs assigned to invocations running now, by pool and vendor (devices minus this: free capacity)',
+    labelNames: ['pool', 'vendor'],
+    registers: [registry],
+    collect() {
+      const held = inUse();
+      for (const vendor of ['nvidia', 'amd', 'intel'])
+        this.set({ pool, vendor }, held[vendor] ?? 0);
+    },
+  });
   const devices = new Gauge({
     name: 'aion_module_host_gpu_devices',
     help: 'GPUs this module host can assign, by pool and vendor',

@@ -69,10 +69,12 @@ test('assigns only free devices of the vendor, with its conventions', async () =
 
 test('exports devices and memory per pool and vendor', async () => {
   const registry = new Registry();
-  registerGpuMetrics(registry, 'rocm-a', new SysfsGpuDiscovery(root));
+  registerGpuMetrics(registry, 'rocm-a', new SysfsGpuDiscovery(root), () => ({ amd: 1 }));
   const text = await registry.metrics();
   expect(text).toContain('aion_module_host_gpu_devices{pool="rocm-a",vendor="amd"} 2');
   expect(text).toContain('aion_module_host_gpu_devices{pool="rocm-a",vendor="nvidia"} 2');
+  expect(text).toContain('aion_module_host_gpu_devices_in_use{pool="rocm-a",vendor="amd"} 1');
+  expect(text).toContain('aion_module_host_gpu_devices_in_use{pool="rocm-a",vendor="nvidia"} 0');
   expect(text).toContain(
     `aion_module_host_gpu_memory_bytes{pool="rocm-a",vendor="amd"} ${24 * 2 ** 30}`,
   );

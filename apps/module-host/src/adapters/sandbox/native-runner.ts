@@ -117,6 +117,16 @@ export class BubblewrapRunner implements NativeRunner {
     }
   }
 
+  /** Devices held by invocations running now, by vendor. */
+  devicesInUse(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const key of this.busy) {
+      const vendor = key.split(':')[0]!;
+      counts[vendor] = (counts[vendor] ?? 0) + 1;
+    }
+    return counts;
+  }
+
   async close(): Promise<void> {
     await rm(this.baseDir, { recursive: true, force: true });
   }
