@@ -37,6 +37,8 @@ command -v runc >/dev/null 2>&1 || missing+=(runc)
 [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 # module-host's subprocess runtime runs native modules under bubblewrap (user, PID, IPC, UTS, net namespaces).
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+# A subprocess module granted network reaches the host's egress proxy through socat in its sandbox.
+command -v socat >/dev/null 2>&1 || missing+=(socat)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "[infra] installing with apt: ${missing[*]}"
