@@ -3,6 +3,7 @@ import type { ConnectorRegistry } from './connectors';
 import { type Job, type JobStatus, type JobType, isJobType, stagesFor } from './model';
 import type { JobStore } from './ports';
 import { gate, parseSuite } from './suite';
+import { parseOutputFormat, parseTransform } from './transform';
 
 export interface JobRequest {
   type: unknown;
@@ -15,7 +16,7 @@ export interface JobRequest {
 
 const DATASET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 /** Job types whose stages this service runs today; the others are refused, not queued. */
-const SERVED: JobType[] = ['ingest', 'profile', 'clean'];
+const SERVED: JobType[] = ['ingest', 'profile', 'clean', 'transform', 'orchestrate'];
 
 const invalid = (field: string, message: string) =>
   AionError.validation(message, [{ field, reason: 'invalid', message }]);
@@ -56,12 +57,17 @@ export class JobService {
         'spec.quality_threshold must be a number from 0 to 1',
       );
     checkClean(req.spec['clean']);
+    const steps = req.spec['transform'];
+    if (req.type === 'transform' && steps === undefined)
+      throw invalid('spec.transform', 'spec.transform is required for a transform job');
+    if (steps !== undefined) parseTransform(steps);
+    parseOutputFormat(req.spec['output_format']);
     const datasetName = req.datasetName || defaultDatasetName(source);
     if (!DATASET_NAME.test(datasetName))
       throw invalid('dataset', 'the dataset name must be 1-63 letters, digits, ".", "_" or "-"');
     const created = await this.store.create({
       type: req.type,
-      stages: stagesFor(req.type, suite !== undefined),
+      stages: stagesFor(req.type, suite !== undefined, steps !== undefined),
       source,
       spec: req.spec,
       dataContext: req.dataContext,

@@ -21,14 +21,19 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 export const isJobType = (v: unknown): v is JobType =>
   typeof v === 'string' && (JOB_TYPES as readonly string[]).includes(v);
 
-/** The stages of a job: its type's, with the quality gate when the job names a suite. */
-export function stagesFor(type: JobType, hasSuite: boolean): Stage[] {
+/**
+ * The stages of a job: its type's, with the quality gate when the job names a suite; an
+ * orchestrate job transforms only when it names transform steps.
+ */
+export function stagesFor(type: JobType, hasSuite: boolean, hasTransform = false): Stage[] {
   const byType: Record<JobType, Stage[]> = {
     ingest: ['ingest', 'version'],
     profile: ['ingest', 'profile'],
     clean: ['ingest', 'clean', 'version'],
     transform: ['ingest', 'transform', 'version'],
-    orchestrate: ['ingest', 'profile', 'clean', 'transform', 'version'],
+    orchestrate: hasTransform
+      ? ['ingest', 'profile', 'clean', 'transform', 'version']
+      : ['ingest', 'profile', 'clean', 'version'],
   };
   const stages = byType[type];
   if (!hasSuite) return stages;

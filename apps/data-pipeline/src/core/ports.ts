@@ -3,6 +3,7 @@ import type { ErrorDetail } from '@aion/errors';
 import type { Checkpoint, Job, JobStatus, JobType, Stage } from './model';
 import type { DatasetProfile } from './profile';
 import type { ExpectationResult, ExpectationSuite } from './suite';
+import type { FittedParams, OutputFormat, TransformSpec } from './transform';
 
 /** What a connector hands the engine: a file it can scan, or rows in bounded batches. */
 export type SourceData =
@@ -39,6 +40,14 @@ export interface DataEngine {
     spec: CleanSpec,
   ): Promise<{ rows: number; bytes: number; steps: Record<string, unknown>[] }>;
   validate(dataPath: string, suite: ExpectationSuite): Promise<ExpectationResult[]>;
+  /** Feature engineering; what it learned is returned to be versioned with the output. */
+  transform(
+    inPath: string,
+    outPath: string,
+    spec: TransformSpec,
+  ): Promise<{ rows: number; bytes: number; fitted: FittedParams }>;
+  /** The data as CSV or JSON lines (format conversion of the versioned output). */
+  export(inPath: string, outPath: string, format: OutputFormat): Promise<void>;
 }
 
 export interface CleanSpec {

@@ -6,6 +6,7 @@ import type { ConnectorRegistry } from './connectors';
 import { type Checkpoint, type Job, type Stage, dataError } from './model';
 import type { CleanSpec, DataEngine, ObjectStore, StageResult } from './ports';
 import { gate, parseSuite } from './suite';
+import { parseOutputFormat, parseTransform } from './transform';
 import { type Manifest, dvcPointer, manifestSha256, versionPrefix } from './versioning';
 
 export interface StageDeps {
@@ -120,8 +121,15 @@ export class PipelineStages {
       }
       case 'version':
         return this.version(job, checkpoints);
-      case 'transform':
-        throw dataError('transform is not served yet');
+      case 'transform': {
+        const { file } = await this.input(job, checkpoints);
+        const out = path.join(this.dir(job), 'transform.parquet');
+        const spec = parseTransform(job.spec['transform']);
+        const { rows, bytes, fitted } = await this.deps.engine.transform(file, out, spec);
+        return {
+          checkpoint: { dataKey: await this.produce(job, stage, out), rows, bytes, fitted },
+        };
+      }
     }
   }
 
@@ -130,23 +138,38 @@ export class PipelineStages {
     job: Job,
     checkpoints: Partial<Record<Stage, Checkpoint>>,
   ): Promise<StageOutcome> {
-    const { file, rows } = await this.input(job, checkpoints);
+    const { file: parquet, rows } = await this.input(job, checkpoints);
+    const format = parseOutputFormat(job.spec['output_format']);
+    const dataName = `data.${format}`;
+    let file = parquet;
+    if (format !== 'parquet') {
+      file = path.join(this.dir(job), dataName);
+      await this.deps.engine.export(parquet, file, format);
+    }
     const d = await digests(file);
-    const manifest: Manifest = {
-      format: 'parquet',
-      rowCount: rows,
-      files: [{ path: 'data.parquet', size: d.size, sha256: d.sha256, md5: d.md5 }],
-    };
+    const files: Manifest['files'] = [
+      { path: dataName, size: d.size, sha256: d.sha256, md5: d.md5 },
+    ];
+    // Fitted transform parameters are part of the version: its address covers them too.
+    const fitted = checkpoints.transform?.['fitted'];
+    const fittedBytes = fitted ? Buffer.from(JSON.stringify(fitted, null, 2)) : undefined;
+    if (fittedBytes)
+      files.push({
+        path: 'fitted.json',
+        size: fittedBytes.length,
+        sha256: createHash('sha256').update(fittedBytes).digest('hex'),
+        md5: createHash('md5').update(fittedBytes).digest('hex'),
+      });
+    const manifest: Manifest = { format, rowCount: rows, files };
     const sha = manifestSha256(manifest);
     const prefix = versionPrefix(job.tenantId, job.datasetName, sha);
     const { store } = this.deps;
     // Content-addressed: an existing version holds these very bytes and is never written again.
     if (!(await store.exists(`${prefix}/manifest.json`))) {
-      await store.putFile(`${prefix}/data.parquet`, file);
-      await store.putBytes(
-        `${prefix}/${job.datasetName}.parquet.dvc`,
-        Buffer.from(dvcPointer(manifest, `${job.datasetName}.parquet`)),
-      );
+      await store.putFile(`${prefix}/${dataName}`, file);
+      if (fittedBytes) await store.putBytes(`${prefix}/fitted.json`, fittedBytes);
+      const out = `${job.datasetName}.${format}`;
+      await store.putBytes(`${prefix}/${out}.dvc`, Buffer.from(dvcPointer(manifest, out)));
       await store.putBytes(
         `${prefix}/manifest.json`,
         Buffer.from(JSON.stringify(manifest, null, 2)),

@@ -12,11 +12,11 @@ describe('versioning', () => {
     expect(canonicalJson({ b: 1, a: [{ d: 1, c: 2 }] })).toBe('{"a":[{"c":2,"d":1}],"b":1}');
   });
 
-  it('exports a DVC pointer for a single-file version', () => {
+  it('exports a DVC pointer for the data file of a version', () => {
     const m: Manifest = { format: 'parquet', rowCount: 3, files: [file('data.parquet', '1')] };
     expect(dvcPointer(m, 'sales.parquet')).toBe(
       `outs:\n- md5: ${'a'.repeat(32)}\n  size: 10\n  hash: md5\n  path: sales.parquet\n`,
     );
-    expect(() => dvcPointer({ ...m, files: [] }, 'x')).toThrow('single-file');
+    expect(() => dvcPointer({ ...m, files: [] }, 'x')).toThrow('needs a data file');
   });
 });

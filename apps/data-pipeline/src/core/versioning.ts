@@ -11,7 +11,7 @@ export interface ManifestFile {
 }
 
 export interface Manifest {
-  format: 'parquet';
+  format: 'parquet' | 'csv' | 'jsonl';
   rowCount: number;
   files: ManifestFile[];
 }
@@ -39,13 +39,13 @@ export const versionPrefix = (tenantId: string, dataset: string, sha: string) =>
   `datasets/${tenantId}/${dataset}/${sha}`;
 
 /**
- * A `.dvc` pointer (DVC's YAML) for a single-file version, for teams that track data with DVC:
+ * A `.dvc` pointer (DVC's YAML) to a version's data file, for teams that track data with DVC:
  * `dvc pull` with a remote on the same storage finds the file by its md5.
  */
 export function dvcPointer(manifest: Manifest, outName: string): string {
+  // The data file comes first; side files such as fitted parameters sit in the version's directory.
   const [file] = manifest.files;
-  if (!file || manifest.files.length !== 1)
-    throw new Error('a .dvc pointer is exported for single-file versions only');
+  if (!file) throw new Error('a .dvc pointer needs a data file');
   return [
     'outs:',
     `- md5: ${file.md5}`,

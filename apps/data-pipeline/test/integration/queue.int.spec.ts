@@ -1,4 +1,4 @@
-import { symlink, writeFile } from 'node:fs/promises';
+import { readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AionError } from '@aion/errors';
 import { uniqueName, type TestDatabase } from '@aion/testing';
@@ -289,5 +289,73 @@ describe('clean jobs', () => {
         )
       ).details?.[0]?.field,
     ).toBe('spec.clean.dedupe');
+  });
+});
+
+describe('orchestrate jobs', () => {
+  it('runs ingest, profile, clean, transform, the gate and a CSV version with its fitted parameters', async () => {
+    await writeFile(
+      path.join(dirs.inbox, 'people.csv'),
+      'split,city,age\ntrain,Berlin,30\ntrain,Paris,40\ntrain,Paris,40\ntest,Rome,50\n',
+    );
+    const { job } = await submit(
+      { type: 'file', path: 'people.csv' },
+      {
+        transform: {
+          steps: [
+            { op: 'one_hot', column: 'city' },
+            { op: 'scale', column: 'age' },
+          ],
+          fit_where: { column: 'split', equals: 'train' },
+        },
+        expectation_suite: {
+          expectations: [
+            { type: 'expect_column_values_to_not_be_null', kwargs: { column: 'age_standard' } },
+          ],
+        },
+        output_format: 'csv',
+      },
+      'orchestrate',
+    );
+    expect(job.stages).toEqual([
+      'ingest',
+      'profile',
+      'clean',
+      'transform',
+      'quality_gate',
+      'version',
+    ]);
+    await drain(worker('w7'));
+    const done = await read(job.id);
+    expect(done).toMatchObject({ status: 'succeeded', rowsProcessed: 3, qualityScore: 1 });
+    const dir = path.join(dirs.storage, 'datasets', tenant, 'people', done.dataVersion);
+    const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({
+      format: 'csv',
+      rowCount: 3,
+      files: [{ path: 'data.csv' }, { path: 'fitted.json' }],
+    });
+    expect((await readFile(path.join(dir, 'data.csv'), 'utf8')).split('\n')[0]).toBe(
+      'split,city,age,city_Berlin,city_Paris,age_standard',
+    );
+    const fitted = JSON.parse(await readFile(path.join(dir, 'fitted.json'), 'utf8'));
+    expect(fitted[0]).toEqual({ op: 'one_hot', column: 'city', categories: ['Berlin', 'Paris'] });
+    expect(fitted[1]).toMatchObject({ op: 'scale', column: 'age', mean: 35 });
+    expect(await readFile(path.join(dir, 'people.csv.dvc'), 'utf8')).toContain('path: people.csv');
+  });
+
+  it('refuses a transform job without steps, or with a bad one, before queueing', async () => {
+    expect(
+      (await refusal(submit({ type: 'file', path: 'people.csv' }, {}, 'transform'))).details?.[0]
+        ?.field,
+    ).toBe('spec.transform');
+    const bad = await refusal(
+      submit(
+        { type: 'file', path: 'people.csv' },
+        { transform: { steps: [{ op: 'explode', column: 'a' }] } },
+        'transform',
+      ),
+    );
+    expect(bad.details?.[0]?.field).toBe('spec.transform.steps[0].op');
   });
 });

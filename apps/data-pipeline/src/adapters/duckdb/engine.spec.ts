@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AionError } from '@aion/errors';
@@ -211,6 +211,62 @@ describe('DuckDbEngine', () => {
     expect(err.details?.[0]).toMatchObject({
       field: 'expectations[0].kwargs.column',
       reason: 'unknown_column',
+    });
+  });
+
+  it('transforms with parameters fitted on the training rows only, and exports CSV', async () => {
+    const src = path.join(dir, 'features.parquet');
+    const rows = [
+      'split,city,n,age,day',
+      'train,Berlin,10,5,2024-01-15',
+      'train,Paris,20,30,2024-02-29',
+      'train,Berlin,30,70,2024-03-01',
+      'test,Rome,1000,18,2024-12-31',
+    ];
+    await engine.ingest(
+      { kind: 'file', path: await csv('features.csv', rows.join('\n')), format: 'csv' },
+      src,
+    );
+    const out = path.join(dir, 'features-out.parquet');
+    const { rows: n, fitted } = await engine.transform(src, out, {
+      steps: [
+        { op: 'one_hot', column: 'city' },
+        { op: 'scale', column: 'n', method: 'standard' },
+        { op: 'scale', column: 'n', method: 'minmax' },
+        { op: 'bin', column: 'age', edges: [0, 18, 65] },
+        { op: 'date_parts', column: 'day', parts: ['year', 'month', 'dow'] },
+      ],
+      fitWhere: { column: 'split', equals: 'train' },
+    });
+    expect(n).toBe(4);
+    // Rome is a test row: it is no category, and 1000 does not move the mean.
+    expect(fitted[0]).toEqual({ op: 'one_hot', column: 'city', categories: ['Berlin', 'Paris'] });
+    expect(fitted[1]).toMatchObject({
+      op: 'scale',
+      method: 'standard',
+      mean: 20,
+      min: 10,
+      max: 30,
+    });
+    const csvOut = path.join(dir, 'features.csv.out');
+    await engine.export(out, csvOut, 'csv');
+    const lines = (await readFile(csvOut, 'utf8')).trim().split('\n');
+    expect(lines[0]).toBe(
+      'split,city,n,age,day,city_Berlin,city_Paris,n_standard,n_minmax,age_bin,day_year,day_month,day_dow',
+    );
+    // Scaled with the training rows' parameters: (1000 - 20) / std and (1000 - 10) / 20.
+    const test = lines[4]!.split(',');
+    expect(test.slice(0, 7)).toEqual(['test', 'Rome', '1000', '18', '2024-12-31', '0', '0']);
+    expect(Number(test[7])).toBeCloseTo(980 / Math.sqrt(200 / 3));
+    expect(Number(test[8])).toBeCloseTo(49.5);
+    expect(test.slice(9)).toEqual(['1', '2024', '12', '2']);
+    expect(lines[3]!.split(',')[9]).toBe(''); // 70 is past the last edge: no bin
+    const err = await failure(
+      engine.transform(src, out, { steps: [{ op: 'scale', column: 'city', method: 'minmax' }] }),
+    );
+    expect(err.details?.[0]).toMatchObject({
+      field: 'spec.transform.steps[0].column',
+      reason: 'not_numeric',
     });
   });
 

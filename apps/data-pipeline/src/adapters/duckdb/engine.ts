@@ -6,6 +6,8 @@ import { DuckDb, type DuckDbOptions, describe, ident, lit } from './duckdb';
 import { validate } from './expectations';
 import { ingest } from './ingest';
 import { profile } from './profile';
+import { exportAs, transform } from './transform';
+import type { OutputFormat, TransformSpec } from '../../core/transform';
 
 /** The data engine on DuckDB: Parquet in, Parquet out, in bounded memory (spilling to disk). */
 export class DuckDbEngine implements DataEngine {
@@ -76,6 +78,14 @@ export class DuckDbEngine implements DataEngine {
       ),
     );
     return { rows, bytes: (await stat(outPath)).size, steps };
+  }
+
+  transform(inPath: string, outPath: string, spec: TransformSpec) {
+    return transform(this.db, inPath, outPath, spec);
+  }
+
+  export(inPath: string, outPath: string, format: OutputFormat) {
+    return exportAs(this.db, inPath, outPath, format);
   }
 
   close() {

@@ -23,7 +23,9 @@ const JsonRecord = z.record(z.string(), z.unknown());
 export const JobRequest = z.strictObject({
   type: z
     .enum(['ingest', 'profile', 'clean', 'transform', 'orchestrate'])
-    .describe('ingest, profile and clean are served; transform and orchestrate are refused (422)'),
+    .describe(
+      'orchestrate runs ingest, profile, clean, transform (when spec.transform), quality gate (when spec.expectation_suite) and version',
+    ),
   source: z
     .looseObject({ type: z.string().min(1).max(64) })
     .describe(
@@ -41,7 +43,7 @@ export const JobRequest = z.strictObject({
     })
     .optional(),
   spec: JsonRecord.optional().describe(
-    'Stage settings: expectation_suite (GX Core 1.x JSON), quality_threshold (0..1), clean {dedupe, trim}',
+    'Stage settings: expectation_suite (GX Core 1.x JSON), quality_threshold (0..1), clean {dedupe, trim}, transform {steps, fit_where}, output_format (parquet, csv, jsonl)',
   ),
 });
 
