@@ -21,8 +21,8 @@ export const CPU_LIMITS = { minMillis: 1, maxMillis: 64_000 };
 
 const PATH_PROBLEM =
   'must be a path inside the package: relative, without ".." (absolute paths and escapes are refused)';
-const NETWORK_PROBLEM =
-  'must be deny (or an empty list): WebAssembly modules cannot be granted network access, the sandbox has no sockets';
+export const NETWORK_PROBLEM =
+  'must be deny (or an empty list): WebAssembly modules cannot be granted network access, the sandbox has no sockets; a subprocess module may list the host:port it reaches';
 const FILESYSTEM_PROBLEM =
   'must be read-only, none, or a list of package files: the sandbox lets a module read its own package files, never write to the host (read-write cannot be granted)';
 
@@ -182,12 +182,19 @@ export const MANIFEST_SCHEMA = {
             },
           ],
         },
-        // WebAssembly modules get no network: the host provides no sockets at all.
+        // WebAssembly modules get no network: the host provides no sockets at all. Subprocess
+        // modules may list host:port destinations (their form and the runtime: manifest.ts).
         network: {
           problem: NETWORK_PROBLEM,
           anyOf: [
             { type: 'string', const: 'deny', problem: NETWORK_PROBLEM },
-            { type: 'array', maxItems: 0, problem: NETWORK_PROBLEM },
+            {
+              type: 'array',
+              maxItems: 32,
+              uniqueItems: true,
+              items: { type: 'string', maxLength: 260 },
+              problem: NETWORK_PROBLEM,
+            },
           ],
         },
         secrets: {

@@ -120,6 +120,12 @@ describe('parseManifest: the blueprint template', () => {
       /cannot be granted network access/,
     ],
     [
+      'network: deny',
+      'network: ["api.openai.com:443"]',
+      'permissions.network',
+      /WebAssembly modules cannot be granted network access/,
+    ],
+    [
       'filesystem: read-only',
       'filesystem: read-write',
       'permissions.filesystem',

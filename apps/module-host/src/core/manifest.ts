@@ -1,7 +1,7 @@
 import { Ajv, type ErrorObject, type SchemaValidateFunction, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import type { AcceleratorNeed } from '@aion/config';
-import { CPU_LIMITS, MANIFEST_SCHEMA, MEMORY_LIMITS } from './manifest-schema';
+import { CPU_LIMITS, MANIFEST_SCHEMA, MEMORY_LIMITS, NETWORK_PROBLEM } from './manifest-schema';
 import { formatBytes, quantityIn } from './quantity';
 
 export { MANIFEST_SCHEMA } from './manifest-schema';
@@ -81,7 +81,8 @@ export interface AgentManifest {
   permissions: {
     /** Package files the module may read (read-only); empty when it may read none. */
     filesystem: string[];
-    network: [];
+    /** `host:port` a subprocess module may reach (through the egress proxy); empty: none. */
+    network: string[];
     /** Secret names as declared; a trailing `?` marks one the module can do without. */
     secrets: string[];
   };
@@ -128,7 +129,7 @@ interface ManifestDocument {
   };
   permissions: {
     filesystem: 'read-only' | 'none' | string[];
-    network: 'deny' | [];
+    network: 'deny' | string[];
     secrets: string[];
   };
   entrypoints:
@@ -137,6 +138,10 @@ interface ManifestDocument {
   intents: string[];
   policies: { timeout_ms: number; retries: number };
 }
+
+/** A destination a subprocess module may reach: a DNS name or IPv4 address, and a port. */
+const HOST_PORT =
+  /^(?=.{1,253}:)[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$/;
 
 /** The entrypoint name of the blueprint's single-entrypoint form (it names none). */
 export const DEFAULT_ENTRYPOINT = 'main';
@@ -308,6 +313,14 @@ function crossFieldProblems(data: unknown): ManifestProblem[] {
       field: 'runtime.module',
       message: 'is required for subprocess: the executable to run, a path in the package',
     });
+  const network = objectAt(doc['permissions'])?.['network'];
+  if (
+    Array.isArray(network) &&
+    network.length &&
+    (runtimeType !== 'subprocess' ||
+      !network.every((n) => typeof n === 'string' && HOST_PORT.test(n)))
+  )
+    problems.push({ field: 'permissions.network', message: NETWORK_PROBLEM });
   const gpuVendor = objectAt(objectAt(runtime?.['resources'])?.['gpu'])?.['vendor'];
   if (
     runtimeType === 'subprocess' &&
@@ -446,7 +459,7 @@ function declared(doc: ManifestDocument): DeclaredManifest {
     permissions: {
       filesystem:
         filesystem === 'read-only' ? 'package' : filesystem === 'none' ? [] : [...filesystem],
-      network: [],
+      network: doc.permissions.network === 'deny' ? [] : [...doc.permissions.network],
       secrets: [...doc.permissions.secrets],
     },
     entrypoints: Array.isArray(doc.entrypoints)

@@ -303,6 +303,7 @@ export class PackageService {
         maxProcesses: runtime.resources.pids ?? 32,
         ...(runtime.resources.cpu_millis ? { cpuMillis: runtime.resources.cpu_millis } : {}),
         secrets,
+        network: pkg.manifest.permissions.network ?? [],
         ...(vendor
           ? {
               gpu: {

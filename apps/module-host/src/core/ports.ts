@@ -120,6 +120,8 @@ export interface NativeRun {
   cpuMillis?: number;
   maxProcesses: number;
   gpu?: { vendor: 'nvidia' | 'amd' | 'intel'; count: number; memoryBytes?: number };
+  /** `host:port` the module may reach; empty or absent: no network. */
+  network?: string[];
   /** The tenant's secrets the manifest declares, as environment variables. */
   secrets?: Record<string, string>;
 }

@@ -163,6 +163,8 @@ test('manifest mistakes of a native package are named', async () => {
       (m: string) => m.replace('accelerator: cpu', 'gpu: { required: true }'),
       'runtime.resources.gpu.vendor',
     ],
+    [(m: string) => m.replace('network: deny', 'network: ["0.0.0.0/0"]'), 'permissions.network'],
+    [(m: string) => m.replace('network: deny', 'network: ["example.com"]'), 'permissions.network'],
   ] as const) {
     await expect(
       service.install(await readPackageDirectory(variant(`bad-${field}`, edit))),
@@ -205,4 +207,17 @@ test("declared secrets come from the calling tenant's store, and only those", as
     message: expect.stringMatching(/secrets this tenant has not set: API_TOKEN/),
   });
   await expect(as('../t-one')).rejects.toMatchObject({ code: 'validation.unprocessable' });
+});
+
+test('a native package may list the host:port it reaches; a WebAssembly one may not', async () => {
+  const pkg = await service.install(
+    await readPackageDirectory(
+      variant('net', (m) =>
+        m
+          .replace('version: 1.0.0', 'version: 1.3.0')
+          .replace('network: deny', 'network: ["api.example.com:443", "10.0.0.5:8080"]'),
+      ),
+    ),
+  );
+  expect(pkg.manifest.permissions.network).toEqual(['api.example.com:443', '10.0.0.5:8080']);
 });

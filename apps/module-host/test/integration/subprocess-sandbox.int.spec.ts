@@ -1,4 +1,5 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -185,4 +186,43 @@ test('only the GPU nodes assigned are visible, with the vendor environment', asy
   expect(text(r)).toMatch(/CUDA_VISIBLE_DEVICES=0/);
   expect(text(r)).not.toMatch(/nvidia9/);
   expect(text(r)).not.toMatch(/AION_|JEST|NODE_OPTIONS/);
+});
+
+test('network granted as host:port reaches exactly that, through the egress proxy', async () => {
+  const allowed = createHttpServer((_req, res) => res.end('hello-from-allowed'));
+  await new Promise<void>((resolve) => allowed.listen(0, '127.0.0.1', resolve));
+  const allowedPort = (allowed.address() as { port: number }).port;
+  try {
+    const r = await run(
+      [
+        script(
+          'egress.sh',
+          `exec bash -c '
+tunnel() {
+  exec 3<>/dev/tcp/127.0.0.1/3128 || { echo "no proxy"; return; }
+  printf "CONNECT %s HTTP/1.1\\r\\n\\r\\n" "$1" >&3
+  read -r line <&3; echo "CONNECT $1: \${line%%$(printf "\\r")}"
+  case "$line" in *" 200 "*) read -r _ <&3; printf "GET / HTTP/1.0\\r\\n\\r\\n" >&3; tail -n 1 <&3; echo;; esac
+  exec 3>&-
+}
+tunnel 127.0.0.1:${allowedPort}
+tunnel 127.0.0.1:${port}
+(exec 4<>/dev/tcp/127.0.0.1/${allowedPort}) 2>/dev/null && echo DIRECT-LEAK
+echo "proxy=$HTTPS_PROXY"'`,
+        ),
+      ],
+      { network: [`127.0.0.1:${allowedPort}`] },
+    );
+    const out = text(r);
+    expect(out).toMatch(new RegExp(`CONNECT 127.0.0.1:${allowedPort}: HTTP/1.1 200`));
+    expect(out).toMatch(/hello-from-allowed/);
+    expect(out).toMatch(new RegExp(`CONNECT 127.0.0.1:${port}: HTTP/1.1 403`));
+    expect(out).not.toMatch(/DIRECT-LEAK/);
+    expect(out).toMatch(/proxy=http:\/\/127.0.0.1:3128/);
+    expect(connections).toBe(0); // the port not granted never saw a connection
+  } finally {
+    allowed.closeAllConnections();
+    await new Promise((resolve) => allowed.close(resolve));
+  }
+  await stillServing();
 });

@@ -57,6 +57,11 @@ export class BubblewrapRunner implements NativeRunner {
   }
 
   async run(run: NativeRun): Promise<NativeResult> {
+    if (run.network?.length && !existsSync('/usr/bin/socat'))
+      throw new AionError(
+        'service.unavailable',
+        'this module host cannot grant network access: socat is not installed',
+      );
     const packageDir = await this.materialize(run);
     let assignment: ReturnType<typeof assignGpus>;
     if (run.gpu) {
@@ -85,6 +90,7 @@ export class BubblewrapRunner implements NativeRunner {
         maxStdoutBytes: this.options.maxStdoutBytes,
         // The GPU variables last: a secret cannot rename the devices a module was given.
         env: { ...run.secrets, ...assignment?.env },
+        ...(run.network?.length ? { network: run.network } : {}),
         ...(assignment ? { devices: assignment.nodes } : {}),
       });
       if (!result.ok) {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { startEgressProxy } from './egress-proxy';
 import { seccompProgram } from './seccomp';
 
 /**
@@ -25,6 +26,8 @@ export interface SubprocessRun {
   env?: Record<string, string>;
   /** Device nodes to expose (a GPU assignment's). */
   devices?: string[];
+  /** `host:port` the module may open tunnels to (through the egress proxy); none: no network. */
+  network?: readonly string[];
   maxStdoutBytes?: number;
 }
 
@@ -79,7 +82,14 @@ function cgroupDelegated(): boolean {
   }
 }
 
-export function bwrapArgs(run: SubprocessRun): string[] {
+const PROXY_PORT = 3128;
+const PROXY_URL = `http://127.0.0.1:${PROXY_PORT}`;
+/** Starts socat (the proxy's end in the sandbox), waits until it listens, then runs the module. */
+const WITH_PROXY = `socat -d -d TCP-LISTEN:${PROXY_PORT},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:/run/aion/proxy.sock 2>/tmp/.aion-egress &
+i=0; until grep -q listening /tmp/.aion-egress 2>/dev/null; do i=$((i+1)); [ $i -gt 500 ] && exit 97; sleep 0.01; done
+exec "$@"`;
+
+export function bwrapArgs(run: SubprocessRun, proxyDir?: string): string[] {
   const args = [
     '--unshare-user',
     '--unshare-pid',
@@ -126,6 +136,11 @@ export function bwrapArgs(run: SubprocessRun): string[] {
     '/tmp',
   ];
   for (const node of run.devices ?? []) if (existsSync(node)) args.push('--dev-bind', node, node);
+  if (proxyDir) {
+    args.push('--bind', proxyDir, '/run/aion');
+    for (const name of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY'])
+      args.push('--setenv', name, PROXY_URL);
+  }
   for (const [k, v] of Object.entries(run.env ?? {})) args.push('--setenv', k, v);
   return args;
 }
@@ -153,7 +168,16 @@ function processLimit(maxProcesses: number, root: boolean): number {
   return running + maxProcesses;
 }
 
-export function runSubprocess(run: SubprocessRun): Promise<SubprocessResult> {
+export async function runSubprocess(run: SubprocessRun): Promise<SubprocessResult> {
+  const proxy = run.network?.length ? await startEgressProxy(run.network) : undefined;
+  try {
+    return await runSandboxed(run, proxy?.dir);
+  } finally {
+    await proxy?.close();
+  }
+}
+
+function runSandboxed(run: SubprocessRun, proxyDir: string | undefined): Promise<SubprocessResult> {
   const program = seccompProgram();
   const root = process.getuid?.() === 0;
   const limits = [
@@ -168,9 +192,10 @@ export function runSubprocess(run: SubprocessRun): Promise<SubprocessResult> {
     ...limits,
     '--',
     'bwrap',
-    ...bwrapArgs(run),
+    ...bwrapArgs(run, proxyDir),
     ...(program ? ['--seccomp', '3'] : []),
     '--',
+    ...(proxyDir ? ['/bin/sh', '-c', WITH_PROXY, 'aion-egress'] : []),
     ...run.command,
   ];
   const maxStdout = run.maxStdoutBytes ?? 1024 * 1024;
