@@ -289,5 +289,8 @@ describe('SLOs through the gateway', () => {
       query: '{service="gateway"}',
     });
     expect(noLoki.status).toBe(503);
+    const health = '/api/v1/observability/engines/health';
+    expect((await call('GET', health, observer)).status).toBe(503);
+    expect((await call('GET', `${health}?window_seconds=10`, observer)).status).toBe(400);
   });
 });

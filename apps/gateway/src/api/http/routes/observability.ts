@@ -2,7 +2,7 @@ import * as z from 'zod/v4';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { collectionRoutes } from '../routing/collection';
 import { route, type Route } from '../routing/route';
-import { PageInfo, PageQuery, Timestamp, Uuid } from '../../wire-schemas';
+import { PageInfo, PageQuery, queryInt, Timestamp, Uuid } from '../../wire-schemas';
 import {
   AlertRule,
   AlertRuleRequest,
@@ -314,6 +314,51 @@ export function observabilityRoutes(obs: ObservabilityClient, requestTimeoutMs: 
           (await obs.updateDashboard({ dashboard: dashboardMessage(body, id) }, o)).dashboard,
         ),
       remove: async (id) => void (await obs.deleteDashboard({ id }, o)),
+    }),
+    route({
+      method: 'get',
+      path: `${BASE}/engines/health`,
+      operationId: 'getEngineHealth',
+      summary:
+        "Each engine's p95, error rate, calls and breaker state over a window, as every orchestrator replica reported them to Prometheus",
+      tag,
+      access: read,
+      request: {
+        query: z.strictObject({
+          window_seconds: queryInt(60, 86_400).default(300).describe('The window, in seconds'),
+        }),
+      },
+      responses: {
+        200: {
+          description: "Engines seen in the window (the platform's, not the tenant's)",
+          schema: z.object({
+            data: z.array(
+              z.object({
+                engine: z.string(),
+                p95_ms: z.number().describe('0 when no call answered in the window'),
+                error_rate: z.number(),
+                calls: z.int().min(0),
+                breaker_state: z.enum(['closed', 'half_open', 'open', '']),
+              }),
+            ),
+          }),
+        },
+      },
+      async handle({ query }) {
+        const r = await obs.getEngineHealth({ windowSeconds: query.window_seconds }, o);
+        return {
+          status: 200,
+          body: {
+            data: r.engines.map((e) => ({
+              engine: e.engine,
+              p95_ms: e.p95Ms,
+              error_rate: e.errorRate,
+              calls: Number(e.sampleCount),
+              breaker_state: e.breakerState as 'closed' | 'half_open' | 'open' | '',
+            })),
+          },
+        };
+      },
     }),
     route({
       method: 'get',
