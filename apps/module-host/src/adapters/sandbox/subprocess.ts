@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { startEgressProxy } from './egress-proxy';
@@ -8,8 +9,9 @@ import { seccompProgram } from './seccomp';
  * stdout: new user, PID, IPC, UTS, network and cgroup namespaces; the host's /usr read-only as
  * the root (libc and interpreters), the package's files read-only at /pkg, a private tmpfs /tmp,
  * a minimal /dev (plus only the GPU nodes assigned), no environment but what is given; no new
- * privileges and a seccomp filter; as an unprivileged host user (65534 when the host runs as
- * root). Limits are rlimits (prlimit): address space, processes, CPU seconds, file size, open
+ * privileges and a seccomp filter; as an unprivileged host user (a uid of its own per invocation,
+ * from SANDBOX_UIDS, when the host runs as root; nobody (65534) inside
+ * either way). Limits are rlimits (prlimit): address space, processes, CPU seconds, file size, open
  * files. cgroup v2 limits are not applied yet, even where the host delegates a subtree (reported
  * in `limitsReason`). The wall-time limit kills the sandbox's whole process group.
  */
@@ -49,7 +51,8 @@ export interface SandboxCapabilities {
   /** What is applied: rlimits only, today. */
   limits: 'rlimit';
   limitsReason: string;
-  user: number | 'current';
+  /** `per-invocation`: each run its own host uid (module-host is root); else module-host's. */
+  user: 'per-invocation' | 'current';
 }
 
 export function sandboxCapabilities(): SandboxCapabilities {
@@ -62,7 +65,7 @@ export function sandboxCapabilities(): SandboxCapabilities {
     limitsReason: delegated
       ? 'rlimits per process (a cgroup v2 subtree is delegated; cgroup limits are not applied yet)'
       : 'rlimits per process (no delegated cgroup v2 subtree: hybrid or read-only cgroups)',
-    user: process.getuid?.() === 0 ? 65534 : 'current',
+    user: process.getuid?.() === 0 ? 'per-invocation' : 'current',
   };
 }
 
@@ -146,8 +149,15 @@ export function bwrapArgs(run: SubprocessRun, proxyDir?: string): string[] {
 }
 
 /**
- * RLIMIT_NPROC counts every process of the real user. As 65534 (module-host running as root)
- * that is the sandboxes' own; as module-host's own user it includes module-host and whatever
+ * Host uids for sandboxes when module-host runs as root: one drawn per invocation, so that
+ * RLIMIT_NPROC (which counts every task of the real user) and signals are each sandbox's own, not
+ * shared with other sandboxes or module-hosts on the host. Far above any distribution's users.
+ */
+const SANDBOX_UIDS = { first: 1_000_000_000, count: 1 << 24 };
+
+/**
+ * RLIMIT_NPROC counts every process of the real user. As a sandbox uid (module-host running as
+ * root) that is the sandbox's own; as module-host's own user it includes module-host and whatever
  * else that user runs, so the limit is what runs now plus the module's share.
  */
 function processLimit(maxProcesses: number, root: boolean): number {
@@ -192,12 +202,17 @@ function runSandboxed(run: SubprocessRun, proxyDir: string | undefined): Promise
     ...limits,
     '--',
     'bwrap',
+    '--uid',
+    '65534',
+    '--gid',
+    '65534',
     ...bwrapArgs(run, proxyDir),
     ...(program ? ['--seccomp', '3'] : []),
     '--',
     ...(proxyDir ? ['/bin/sh', '-c', WITH_PROXY, 'aion-egress'] : []),
     ...run.command,
   ];
+  const sandboxUid = SANDBOX_UIDS.first + randomInt(SANDBOX_UIDS.count);
   const maxStdout = run.maxStdoutBytes ?? 1024 * 1024;
   return new Promise((resolve) => {
     const started = performance.now();
@@ -205,7 +220,7 @@ function runSandboxed(run: SubprocessRun, proxyDir: string | undefined): Promise
       stdio: ['pipe', 'pipe', 'pipe', program ? 'pipe' : 'ignore'],
       detached: true, // its own process group, killed whole on timeout
       env: { PATH: '/usr/bin:/bin' },
-      ...(root ? { uid: 65534, gid: 65534 } : {}),
+      ...(root ? { uid: sandboxUid, gid: sandboxUid } : {}),
     });
     const out: Buffer[] = [];
     let outBytes = 0;
