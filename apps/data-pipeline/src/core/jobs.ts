@@ -121,28 +121,56 @@ export class JobService {
   }
 }
 
-/** spec.clean: {dedupe?: boolean | {keys: string[]}, trim?: boolean}, checked before queueing. */
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** spec.clean: dedupe, trim, normalize, impute; checked before queueing, every problem named. */
 function checkClean(clean: unknown): void {
   if (clean === undefined) return;
   const bad = (field: string, message: string) =>
     invalid(`spec.clean.${field}`, `spec.clean.${field} ${message}`);
-  if (typeof clean !== 'object' || clean === null || Array.isArray(clean))
-    throw invalid('spec.clean', 'spec.clean must be an object');
-  const { dedupe, trim, ...rest } = clean as Record<string, unknown>;
+  if (!isRecord(clean)) throw invalid('spec.clean', 'spec.clean must be an object');
+  const { dedupe, trim, normalize, impute, ...rest } = clean;
   const unknown = Object.keys(rest)[0];
-  if (unknown !== undefined) throw bad(unknown, 'is not a cleaning step (dedupe, trim)');
+  if (unknown !== undefined)
+    throw bad(unknown, 'is not a cleaning step (dedupe, trim, normalize, impute)');
   if (trim !== undefined && typeof trim !== 'boolean') throw bad('trim', 'must be true or false');
-  if (dedupe === undefined || typeof dedupe === 'boolean') return;
-  const keys = (dedupe as { keys?: unknown }).keys;
+  const keys = isRecord(dedupe) ? dedupe['keys'] : undefined;
   if (
-    typeof dedupe !== 'object' ||
-    dedupe === null ||
-    !Array.isArray(keys) ||
-    keys.length === 0 ||
-    !keys.every((k) => typeof k === 'string' && k.length > 0) ||
-    Object.keys(dedupe).length !== 1
+    dedupe !== undefined &&
+    typeof dedupe !== 'boolean' &&
+    !(
+      isRecord(dedupe) &&
+      Object.keys(dedupe).length === 1 &&
+      Array.isArray(keys) &&
+      keys.length > 0 &&
+      keys.every((k) => typeof k === 'string' && k.length > 0)
+    )
   )
     throw bad('dedupe', 'must be true, false or {"keys": ["column", ...]}');
+  const list = (v: unknown, name: string) => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) throw bad(name, 'must be a list');
+    return v.map((x, i) => {
+      if (!isRecord(x) || typeof x['column'] !== 'string' || x['column'] === '')
+        throw bad(`${name}[${i}].column`, 'must name a column');
+      return [x, `${name}[${i}]`] as const;
+    });
+  };
+  for (const [n, at] of list(normalize, 'normalize')) {
+    const { column: _c, case: kase, unicode, ...more } = n;
+    if (Object.keys(more).length) throw bad(`${at}.${Object.keys(more)[0]}`, 'is not a setting');
+    if (kase !== undefined && kase !== 'lower' && kase !== 'upper')
+      throw bad(`${at}.case`, 'must be lower or upper');
+    if (unicode !== undefined && unicode !== 'nfc') throw bad(`${at}.unicode`, 'must be nfc');
+  }
+  for (const [m, at] of list(impute, 'impute')) {
+    if (!['mean', 'median', 'mode', 'constant'].includes(m['method'] as string))
+      throw bad(`${at}.method`, 'must be mean, median, mode or constant');
+    const value = m['value'];
+    if (m['method'] === 'constant' && !['string', 'number', 'boolean'].includes(typeof value))
+      throw bad(`${at}.value`, 'must be the constant to fill in');
+  }
 }
 
 /** sales.csv -> sales; a table -> its name; otherwise the source type. */

@@ -55,6 +55,14 @@ export interface CleanSpec {
   dedupe?: boolean | { keys: string[] };
   /** Trim whitespace of text columns (default true). */
   trim?: boolean;
+  /** Text normalisation per column: Unicode NFC and/or case. */
+  normalize?: { column: string; case?: 'lower' | 'upper'; unicode?: 'nfc' }[];
+  /** Nulls filled per column: mean or median (numbers), mode, or a constant. */
+  impute?: {
+    column: string;
+    method: 'mean' | 'median' | 'mode' | 'constant';
+    value?: string | number | boolean;
+  }[];
 }
 
 /** S3-compatible object storage (or a directory standing in for it). Keys are `/`-separated. */

@@ -270,6 +270,53 @@ describe('DuckDbEngine', () => {
     });
   });
 
+  it('cleans: normalises case and Unicode, imputes with the value recorded', async () => {
+    const src = path.join(dir, 'messy.parquet');
+    const text = 'name,n,city\n Cafe\u0301 ,1,berlin\nANN,,Berlin\nbob,3,\nbob,3,paris\n';
+    await engine.ingest({ kind: 'file', path: await csv('messy.csv', text), format: 'csv' }, src);
+    const out = path.join(dir, 'messy-clean.parquet');
+    const { rows, steps } = await engine.clean(src, out, {
+      dedupe: false,
+      normalize: [
+        { column: 'name', case: 'lower', unicode: 'nfc' },
+        { column: 'city', case: 'lower' },
+      ],
+      impute: [
+        { column: 'n', method: 'mean' },
+        { column: 'city', method: 'mode' },
+      ],
+    });
+    expect(rows).toBe(4);
+    expect(steps.slice(1)).toEqual([
+      { step: 'normalize', column: 'name', case: 'lower', unicode: 'nfc' },
+      { step: 'normalize', column: 'city', case: 'lower' },
+      { step: 'impute', column: 'n', method: 'mean', value: 7 / 3 },
+      { step: 'impute', column: 'city', method: 'mode', value: 'berlin' },
+    ]);
+    const p = await engine.profile(out);
+    const col = (n: string) => p.columns.find((c) => c.name === n)!;
+    expect(
+      col('name')
+        .topValues.map((t) => t.value)
+        .sort(),
+    ).toEqual(['ann', 'bob', 'caf\u00e9']);
+    expect(col('n').nullCount).toBe(0);
+    expect(col('city')).toMatchObject({
+      nullCount: 0,
+      topValues: [
+        { value: 'berlin', count: 3 },
+        { value: 'paris', count: 1 },
+      ],
+    });
+    const err = await failure(
+      engine.clean(src, out, { impute: [{ column: 'city', method: 'median' }] }),
+    );
+    expect(err.details?.[0]).toMatchObject({
+      field: 'spec.clean.impute[0].method',
+      reason: 'not_numeric',
+    });
+  });
+
   it('cleans: trims text and drops duplicates, exactly or by key', async () => {
     const src = path.join(dir, 'dirty.parquet');
     await engine.ingest(
