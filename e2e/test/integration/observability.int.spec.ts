@@ -107,6 +107,34 @@ describe('SLOs through the gateway', () => {
     expect(again.status).toBe(409);
   });
 
+  it('measures the orchestrator tasks against the blueprint latency targets', async () => {
+    const admin = await token(tenant, 'admin');
+    const slo = {
+      name: 'chat-latency',
+      service: 'orchestrator',
+      sli: {
+        type: 'latency',
+        metric: 'aion_task_duration_seconds',
+        threshold_ms: 2300,
+        matchers: { intent: 'chat', status: 'OK' },
+      },
+      objective: 0.99,
+      window_days: 30,
+    };
+    const created = await call('POST', SLOS, admin, slo);
+    expect(created.status).toBe(201);
+    expect(created.json['sli']).toMatchObject({
+      good: 'aion_task_duration_seconds_bucket{service="orchestrator",intent="chat",status="OK",le="2.3"}',
+    });
+    // 2.5 s is a bound of the request histograms, not of the task one.
+    const off = await call('POST', SLOS, admin, {
+      ...slo,
+      name: 'chat-latency-2',
+      sli: { ...slo.sli, threshold_ms: 2500 },
+    });
+    expect(off.status).toBe(400);
+  });
+
   it('answers 400 listing every problem of a bad SLO', async () => {
     const bad = await call('POST', SLOS, BOOTSTRAP, {
       name: 'bad',

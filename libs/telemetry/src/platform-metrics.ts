@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { EMITTED_METRICS, type EmittedMetric } from './catalog';
 import type { ServiceMetrics } from './metrics';
 
 /**
@@ -66,6 +67,25 @@ export const PLATFORM_METRICS = {
 } as const satisfies Record<string, PlatformMetric>;
 
 export type PlatformMetricName = keyof typeof PLATFORM_METRICS;
+
+/**
+ * What an SLO may measure: the request metrics every service emits, and the orchestrator's
+ * finished tasks (a fault: ERROR or TIMEOUT; a success: OK) and their duration, whose bucket
+ * bounds put the blueprint's 0.5 s, 2 s and 2.3 s targets on real `le` buckets.
+ */
+export const SLI_METRICS = {
+  ...EMITTED_METRICS,
+  aion_tasks_total: {
+    kind: 'counter',
+    labels: PLATFORM_METRICS.aion_tasks_total.labels,
+    outcome: { label: 'status', faultMatcher: '=~"ERROR|TIMEOUT"', successMatcher: '="OK"' },
+  },
+  aion_task_duration_seconds: {
+    kind: 'histogram',
+    labels: PLATFORM_METRICS.aion_task_duration_seconds.labels,
+    buckets: TASK_LATENCY_BUCKETS,
+  },
+} as const satisfies Record<string, EmittedMetric>;
 
 /** How `aion_breaker_state` reads: 0 closed, 1 half open (a trial call runs), 2 open. */
 export const BREAKER_STATE_VALUES = { closed: 0, half_open: 1, open: 2 } as const;

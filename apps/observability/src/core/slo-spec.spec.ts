@@ -125,3 +125,54 @@ describe('resolveSlo', () => {
     ).toContain('sli.matchers');
   });
 });
+
+describe('resolveSlo over the orchestrator tasks', () => {
+  it('measures task latency at the blueprint targets and task errors by status', () => {
+    const latency = resolveSlo(
+      input({
+        name: 'chat-latency',
+        service: 'orchestrator',
+        sli: 'latency',
+        metric: 'aion_task_duration_seconds',
+        matchers: { intent: 'chat', status: 'OK' },
+        latencyThresholdMs: 2300,
+      }),
+    );
+    expect(latency.goodSelector).toBe(
+      'aion_task_duration_seconds_bucket{service="orchestrator",intent="chat",status="OK",le="2.3"}',
+    );
+    expect(latency.totalSelector).toBe(
+      'aion_task_duration_seconds_count{service="orchestrator",intent="chat",status="OK"}',
+    );
+    const errors = resolveSlo(
+      input({
+        name: 'tasks',
+        service: 'orchestrator',
+        sli: 'availability',
+        metric: 'aion_tasks_total',
+      }),
+    );
+    expect(errors.goodSelector).toBe(
+      'aion_tasks_total{service="orchestrator",status!~"ERROR|TIMEOUT"}',
+    );
+  });
+
+  it("refuses a threshold that is not one of the task histogram's bounds, and the status it decides by", () => {
+    expect(
+      problemsOf({
+        service: 'orchestrator',
+        sli: 'latency',
+        metric: 'aion_task_duration_seconds',
+        latencyThresholdMs: 2500,
+      }),
+    ).toEqual(['sli.threshold_ms']);
+    expect(
+      problemsOf({
+        service: 'orchestrator',
+        sli: 'error_rate',
+        metric: 'aion_tasks_total',
+        matchers: { status: 'OK' },
+      }),
+    ).toEqual(['sli.matchers.status']);
+  });
+});

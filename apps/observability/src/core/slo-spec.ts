@@ -1,6 +1,6 @@
 import { SERVICE_PREFIXES, type ServiceName } from '@aion/config';
 import { AionError } from '@aion/errors';
-import { EMITTED_METRICS, type EmittedMetric } from '@aion/telemetry';
+import { SLI_METRICS, type EmittedMetric } from '@aion/telemetry';
 import {
   MAX_WINDOW_DAYS,
   MIN_WINDOW_DAYS,
@@ -13,7 +13,7 @@ import {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/;
 const MAX_MATCHERS = 10;
 const SERVICES = Object.keys(SERVICE_PREFIXES) as ServiceName[];
-const METRICS: Record<string, EmittedMetric> = EMITTED_METRICS;
+const METRICS: Record<string, EmittedMetric> = SLI_METRICS;
 
 /** The gateway is measured at its REST edge; every other service by the gRPC calls it serves. */
 const defaultMetric = (service: ServiceName, sli: SliKind) =>

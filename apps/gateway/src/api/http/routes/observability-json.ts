@@ -4,7 +4,7 @@ import { timestampDate, type Timestamp as WireTimestamp } from '@bufbuild/protob
 import { SERVICE_PREFIXES } from '@aion/config';
 import { AlertSeverity, SliKind, type ObservabilityService } from '@aion/contracts';
 import type { ClientOf } from '@aion/grpc';
-import { EMITTED_METRICS } from '@aion/telemetry';
+import { SLI_METRICS } from '@aion/telemetry';
 import { Timestamp, Uuid } from '../../wire-schemas';
 
 // The observability service's messages as /api/v1/observability spells them, and back: every
@@ -15,18 +15,18 @@ type RuleMessage = NonNullable<Awaited<ReturnType<ObservabilityClient['getAlertR
 
 export const BASE = '/api/v1/observability';
 const SERVICES = Object.keys(SERVICE_PREFIXES) as [string, ...string[]];
-const METRICS = Object.entries(EMITTED_METRICS);
+const METRICS = Object.entries(SLI_METRICS);
 /** A latency SLI's threshold is a bucket bound of its histogram (whole milliseconds). */
-const THRESHOLDS_MS = [
-  ...new Set(
-    METRICS.flatMap(([, m]) => ('buckets' in m ? m.buckets : []))
-      .map((s) => Math.round(s * 1_000_000) / 1000)
-      .filter(Number.isInteger),
-  ),
-].sort((a, b) => a - b);
-const ThresholdMs = z
-  .union(THRESHOLDS_MS.map((ms) => z.literal(ms)) as unknown as [z.ZodLiteral<number>])
-  .describe('A request is good when it took at most this long (a bucket bound of the histogram)');
+const thresholdsMs = (buckets: readonly number[]) =>
+  [...new Set(buckets.map((s) => Math.round(s * 1_000_000) / 1000).filter(Number.isInteger))].sort(
+    (a, b) => a - b,
+  );
+const thresholdOf = (buckets: readonly number[]) =>
+  z
+    .union(thresholdsMs(buckets).map((ms) => z.literal(ms)) as unknown as [z.ZodLiteral<number>])
+    .describe('An event is good when it took at most this long (a bucket bound of the histogram)');
+/** Without a metric: the service's own request histogram (every one has the same bounds). */
+const ThresholdMs = thresholdOf(SLI_METRICS.aion_grpc_server_handling_seconds.buckets);
 const CountedSli = z.enum(['availability', 'error_rate']);
 /** No control characters: a rule file (YAML) cannot carry all of them. */
 const NO_CONTROL = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$';
@@ -63,7 +63,7 @@ const Sli = z.union([
         })
       : z.strictObject({
           type: z.literal('latency'),
-          threshold_ms: ThresholdMs,
+          threshold_ms: thresholdOf('buckets' in m ? m.buckets : []),
           metric: z.literal(name, metricError('histogram')),
           matchers,
         });
