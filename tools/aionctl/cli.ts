@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { AionError } from '@aion/errors';
-import { moduleInstall } from './install-command';
+import { moduleInstall, quarantine } from './module-host-commands';
 import {
   keyGenerate,
   moduleBuild,
@@ -29,6 +29,8 @@ const HELP = `usage: aionctl <command> [options]
       check digests, signature and SBOM as module-host does before installing
   module install <reference> --module-host <host:port> [--tenant <id>]
       install on a module host (gRPC; AION_INTERNAL_TOKEN_SECRET in the environment)
+  module quarantine list | show <id> | delete <id> --module-host <host:port> [--tenant <id>]
+      the packages installs refused for the tenant (never runnable)
   module list <registry/repository>
       the repository's tags and the digests they name
   key generate <prefix>
@@ -102,6 +104,12 @@ export async function run(argv: string[]): Promise<number> {
         return await moduleVerify(out, need(first, '<reference>'), options);
       case 'install':
         return await moduleInstall(out, need(first, '<reference>'), {
+          tenant: values.tenant,
+          timeoutMs: options.timeoutMs,
+          ...(values['module-host'] ? { moduleHost: values['module-host'] } : {}),
+        });
+      case 'quarantine':
+        return await quarantine(out, first, second, {
           tenant: values.tenant,
           timeoutMs: options.timeoutMs,
           ...(values['module-host'] ? { moduleHost: values['module-host'] } : {}),

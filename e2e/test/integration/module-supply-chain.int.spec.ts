@@ -183,7 +183,17 @@ test('a signed package installs with aionctl and runs; an unsigned one is quaran
   await expect(
     as(developer, () => client.describeModule({ name: 'classify_intent' })),
   ).rejects.toMatchObject({ code: 'resource.not_found' });
-  await as(admin, () => client.deleteQuarantinedModule({ id: entry.id }));
+  // The same through aionctl, as an operator would.
+  const host = ['--module-host', `127.0.0.1:${service.grpcPort}`, '--tenant', 'acme', '--json'];
+  const cliList = await aionctl(['module', 'quarantine', 'list', ...host]);
+  expect(JSON.parse(cliList.stdout).quarantined).toEqual([
+    expect.objectContaining({ id: entry.id, reason: 'unsigned' }),
+  ]);
+  const cliShow = await aionctl(['module', 'quarantine', 'show', entry.id, ...host]);
+  expect(JSON.parse(cliShow.stdout)).toMatchObject({ id: entry.id, reference: unsignedRef });
+  expect((await aionctl(['module', 'quarantine', 'delete', entry.id, ...host])).code).toBe(0);
+  expect((await aionctl(['module', 'quarantine', 'show', entry.id, ...host])).code).toBe(3);
+  expect((await aionctl(['module', 'quarantine', 'show', ...host])).code).toBe(2);
   expect((await as(admin, () => client.listQuarantinedModules({}))).modules).toHaveLength(0);
 }, 240_000);
 
