@@ -195,7 +195,7 @@ test('a signed package installs with aionctl and runs; an unsigned one is quaran
   expect((await aionctl(['module', 'quarantine', 'show', entry.id, ...host])).code).toBe(3);
   expect((await aionctl(['module', 'quarantine', 'show', ...host])).code).toBe(2);
   expect((await as(admin, () => client.listQuarantinedModules({}))).modules).toHaveLength(0);
-}, 240_000);
+}, 420_000);
 
 test('with AION_MODULE_HOST_REQUIRE_SIGNED, uploads and paths are refused', async () => {
   await expect(
