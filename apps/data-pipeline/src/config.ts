@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { field, positiveInt } from '@aion/config';
+import { field, grpcTarget, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
 
 /** What the data-pipeline service needs in distributed mode; embedded mode stands in for all of it. */
@@ -86,6 +86,16 @@ export const dataPipelineConfigSpec = {
       }),
     'PostgreSQL sources by name (JSON {"name": "postgres://..."}); a job names one, never a connection string',
     { sensitive: true },
+  ),
+  jurisdiction: field(
+    `${P}JURISDICTION`,
+    z.string().min(2).max(64).optional(),
+    "Where this pipeline processes and stores data; set, every job's data_context is checked with sovereign-ai first (unset: not checked)",
+  ),
+  sovereignAddress: field(
+    `${P}SOVEREIGN_ADDRESS`,
+    grpcTarget('127.0.0.1:50052'),
+    'gRPC target of sovereign-ai (residency decisions); dns:///name:port spreads calls over every replica',
   ),
   postgresBatchRows: field(
     `${P}POSTGRES_BATCH_ROWS`,

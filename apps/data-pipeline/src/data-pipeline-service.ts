@@ -6,7 +6,10 @@ import {
   type EmbeddedShared,
   type ServiceLifecycle,
 } from '@aion/runtime';
+import { SovereignService } from '@aion/contracts';
+import { createGrpcClient } from '@aion/grpc';
 import { FileConnector } from './adapters/connectors/file-connector';
+import { SovereignResidency } from './adapters/sovereign/sovereign-residency';
 import { PostgresConnector } from './adapters/connectors/postgres-connector';
 import { PostgresJobStore } from './adapters/db/job-store';
 import { outbox } from './adapters/db/schema';
@@ -38,7 +41,15 @@ export function createDataPipelineService(
     },
     outbox,
     ...(embedded ? { embedded } : {}),
-    wire: ({ infrastructure, outbox: box, logger }) => {
+    wire: ({
+      infrastructure,
+      outbox: box,
+      logger,
+      tokens,
+      grpcCredentials,
+      coLocated,
+      metrics,
+    }) => {
       const store = new PostgresJobStore(infrastructure.database!.db, box!.writer);
       const workDir = path.resolve(config.workDir);
       const engine = new DuckDbEngine({
@@ -84,6 +95,23 @@ export function createDataPipelineService(
       const jobs = new JobService(store, connectors, {
         maxAttempts: config.maxAttempts,
         qualityThreshold: config.qualityScoreThreshold,
+        ...(config.jurisdiction
+          ? {
+              residency: {
+                jurisdiction: config.jurisdiction,
+                port: new SovereignResidency(
+                  createGrpcClient(SovereignService, config.sovereignAddress, {
+                    tokens,
+                    credentials: grpcCredentials,
+                    inProcess: coLocated,
+                    metrics,
+                    defaultDeadlineMs: 5_000,
+                  }),
+                  5_000,
+                ),
+              },
+            }
+          : {}),
         onQueued: () => worker.nudge(),
       });
       logger.info('data pipeline ready', {

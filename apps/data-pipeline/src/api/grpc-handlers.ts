@@ -10,6 +10,9 @@ const required = (value: string, field: string) => {
   return value;
 };
 
+/** DataClassification's values after UNSPECIFIED, as the domain names them. */
+const CLASSIFICATION_NAMES = ['none', 'none', 'pii', 'financial', 'health', 'biometric'];
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A job id that is no UUID names no job (and must not reach a uuid column as a 500). */
 const jobId = (value: string, field = 'id') => {
@@ -38,7 +41,7 @@ export function registerPipelineApi(server: GrpcServer, jobs: JobService): void 
         dataContext: req.dataContext
           ? {
               jurisdiction: req.dataContext.jurisdiction,
-              classification: req.dataContext.classification,
+              classification: CLASSIFICATION_NAMES[req.dataContext.classification] ?? 'none',
             }
           : {},
         datasetName: req.datasetId,

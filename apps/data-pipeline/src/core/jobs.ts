@@ -2,6 +2,7 @@ import { AionError } from '@aion/errors';
 import type { ConnectorRegistry } from './connectors';
 import { type Job, type JobStatus, type JobType, isJobType, stagesFor } from './model';
 import type { JobStore } from './ports';
+import { checkResidency, type ResidencyPort } from './residency';
 import { gate, parseSuite } from './suite';
 import { parseOutputFormat, parseTransform } from './transform';
 
@@ -30,6 +31,8 @@ export class JobService {
       maxAttempts: number;
       qualityThreshold: number;
       onQueued?: () => void;
+      /** Where this pipeline processes and stores data, and who decides whether it may. */
+      residency?: { port: ResidencyPort; jurisdiction: string };
     },
   ) {}
 
@@ -65,6 +68,13 @@ export class JobService {
     const datasetName = req.datasetName || defaultDatasetName(source);
     if (!DATASET_NAME.test(datasetName))
       throw invalid('dataset', 'the dataset name must be 1-63 letters, digits, ".", "_" or "-"');
+    const jurisdiction = req.dataContext['jurisdiction'];
+    if (this.options.residency && typeof jurisdiction === 'string' && jurisdiction !== '')
+      await checkResidency(
+        this.options.residency.port,
+        { jurisdiction, classification: String(req.dataContext['classification'] ?? 'none') },
+        this.options.residency.jurisdiction,
+      );
     const created = await this.store.create({
       type: req.type,
       stages: stagesFor(req.type, suite !== undefined, steps !== undefined),
