@@ -49,6 +49,11 @@ export const moduleHostConfigSpec = {
     bool(false),
     'true: packages are installed only from a registry, signed and with an SBOM (uploads and paths are refused; AION_MODULE_HOST_PRELOAD still installs at startup)',
   ),
+  subprocess: field(
+    `${P}SUBPROCESS`,
+    z.enum(['auto', 'off']).default('auto'),
+    'auto: run runtime.type subprocess packages under bubblewrap where it is installed; off: refuse them on this host',
+  ),
   secretsDir: field(
     `${P}SECRETS_DIR`,
     z.string().optional(),

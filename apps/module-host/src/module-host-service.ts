@@ -4,6 +4,7 @@ import {
   type EmbeddedShared,
   type ServiceLifecycle,
 } from '@aion/runtime';
+import { AionError } from '@aion/errors';
 import { runWithTenant, SYSTEM_TENANT } from '@aion/tenancy';
 import { PostgresPackageRepository } from './adapters/db/package-repository';
 import { outbox } from './adapters/db/schema';
@@ -53,9 +54,10 @@ export function createModuleHostService(
       });
       const gpus = new SysfsGpuDiscovery();
       const capabilities = sandboxCapabilities();
-      const native = capabilities.bubblewrap
-        ? new BubblewrapRunner({ gpus, pool: config.pool, maxStdoutBytes: config.maxOutputBytes })
-        : undefined;
+      const native =
+        capabilities.bubblewrap && config.subprocess === 'auto'
+          ? new BubblewrapRunner({ gpus, pool: config.pool, maxStdoutBytes: config.maxOutputBytes })
+          : undefined;
       logger.info('subprocess sandbox', { ...capabilities });
       const packages = new PackageService(
         new PostgresPackageRepository(infrastructure.database!.db, box!.writer),
@@ -84,7 +86,19 @@ export function createModuleHostService(
       for (const dir of config.preload) {
         const pkg = await runWithTenant(system, async () =>
           packages.install(await readPackageDirectory(dir), { ifAbsent: true }),
-        );
+        ).catch((err: unknown) => {
+          // A native sample on a host without bubblewrap (npm start anywhere): skipped, said so.
+          if (
+            !native &&
+            err instanceof AionError &&
+            err.details?.some((d) => d.field === 'runtime.type')
+          ) {
+            logger.warn('package skipped: it needs the subprocess sandbox (bubblewrap)', { dir });
+            return undefined;
+          }
+          throw err;
+        });
+        if (!pkg) continue;
         logger.info('package available', {
           package: `${pkg.name}@${pkg.version}`,
           digest_sha256: pkg.digestSha256,

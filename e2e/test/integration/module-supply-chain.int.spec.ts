@@ -103,6 +103,9 @@ beforeAll(async () => {
     AION_MODULE_HOST_TRUST_POLICY: trust,
     AION_MODULE_HOST_REGISTRY_TIMEOUT_MS: '5000',
     AION_MODULE_HOST_REQUIRE_SIGNED: 'true',
+    // No subprocess runtime on this host: its native preload is skipped, the others install.
+    AION_MODULE_HOST_SUBPROCESS: 'off',
+    AION_MODULE_HOST_PRELOAD: [sampleModule('device_report'), sampleModule('redact_pii')].join(','),
   });
   client = createGrpcClient(ModuleService, `127.0.0.1:${service.grpcPort}`, { tokens });
 }, 180_000);
@@ -211,4 +214,10 @@ test('with AION_MODULE_HOST_REQUIRE_SIGNED, uploads and paths are refused', asyn
       client.installModule({ source: { case: 'path', value: sampleModule('redact_pii') } }),
     ),
   ).rejects.toMatchObject({ code: 'auth.forbidden' });
+});
+
+test('a host without the subprocess runtime skips native preloads and starts', async () => {
+  const { modules } = await as(developer, () => client.listModules({}));
+  expect(modules.map((m) => m.name)).toContain('redact_pii');
+  expect(modules.map((m) => m.name)).not.toContain('device_report');
 });
