@@ -63,3 +63,20 @@ describe('module-host pools in the orchestrator config', () => {
     ]);
   });
 });
+
+describe('LLM tracing in the orchestrator config', () => {
+  it('is off by default, and a Langfuse URL needs its keys and jurisdiction', () => {
+    expect(load({}).langfuseUrl).toBeUndefined();
+    expect(problems({ AION_ORCHESTRATOR_LANGFUSE_URL: 'http://langfuse.example' })).toEqual([
+      'AION_ORCHESTRATOR_LANGFUSE_URL: needs AION_ORCHESTRATOR_LANGFUSE_PUBLIC_KEY, AION_ORCHESTRATOR_LANGFUSE_SECRET_KEY and AION_ORCHESTRATOR_LANGFUSE_JURISDICTION',
+    ]);
+    const on = load({
+      AION_ORCHESTRATOR_LANGFUSE_URL: 'http://langfuse.example',
+      AION_ORCHESTRATOR_LANGFUSE_PUBLIC_KEY: 'pk-lf',
+      AION_ORCHESTRATOR_LANGFUSE_SECRET_KEY: 'sk-lf',
+      AION_ORCHESTRATOR_LANGFUSE_JURISDICTION: 'DE',
+      AION_ORCHESTRATOR_LANGFUSE_TENANTS: 'acme, globex',
+    });
+    expect(on.langfuseTenants).toEqual(['acme', 'globex']);
+  });
+});

@@ -1,7 +1,15 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { ACCELERATORS, ConfigError, field, grpcTarget, POOL_NAME, positiveInt } from '@aion/config';
+import {
+  ACCELERATORS,
+  ConfigError,
+  csv,
+  field,
+  grpcTarget,
+  POOL_NAME,
+  positiveInt,
+} from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
 import type { ModuleHostPool } from './core/module-pools';
 
@@ -109,6 +117,32 @@ export const orchestratorConfigSpec = {
     positiveInt(15_000),
     'How often engine health is read from the observability service (a reading stands for three times this)',
   ),
+  langfuseUrl: field(
+    `${P}LANGFUSE_URL`,
+    z.string().url().optional(),
+    'Langfuse deployment LLM calls are traced to (batch ingestion API); unset: no LLM tracing',
+  ),
+  langfusePublicKey: field(
+    `${P}LANGFUSE_PUBLIC_KEY`,
+    z.string().min(1).optional(),
+    "The Langfuse project's public key",
+  ),
+  langfuseSecretKey: field(
+    `${P}LANGFUSE_SECRET_KEY`,
+    z.string().min(1).optional(),
+    "The Langfuse project's secret key",
+    { sensitive: true },
+  ),
+  langfuseJurisdiction: field(
+    `${P}LANGFUSE_JURISDICTION`,
+    z.string().min(2).optional(),
+    "Where the Langfuse deployment runs (a country or region code): a task's data is traced only when that lies within the data's own jurisdiction",
+  ),
+  langfuseTenants: field(
+    `${P}LANGFUSE_TENANTS`,
+    csv(),
+    'Tenants that opted in to LLM tracing (comma-separated); no other tenant is traced',
+  ),
   sovereignCacheSeconds: field(
     `${P}SOVEREIGN_CACHE_SECONDS`,
     positiveInt(300),
@@ -202,6 +236,16 @@ export function loadOrchestratorConfig(env: NodeJS.ProcessEnv = process.env) {
       {
         variable: `${P}MODULE_HOST_ADDRESS`,
         problem: `is set as well as ${P}MODULE_HOST_POOLS; set one of them (a single address is one cpu pool)`,
+      },
+    ]);
+  if (
+    config.langfuseUrl &&
+    !(config.langfusePublicKey && config.langfuseSecretKey && config.langfuseJurisdiction)
+  )
+    throw new ConfigError([
+      {
+        variable: `${P}LANGFUSE_URL`,
+        problem: `needs ${P}LANGFUSE_PUBLIC_KEY, ${P}LANGFUSE_SECRET_KEY and ${P}LANGFUSE_JURISDICTION`,
       },
     ]);
   return config;

@@ -29,6 +29,8 @@ import { ModuleHostPools } from './adapters/engines/module-host-pools';
 import { OpenAiCompatibleExecutor } from './adapters/engines/openai-compatible';
 import { MeteredExecutor, observeTaskEnds } from './adapters/telemetry/task-metrics';
 import { engineHealthWorker } from './adapters/observability/engine-health-poller';
+import { LangfuseExporter } from './adapters/langfuse/langfuse-exporter';
+import { traceLlmTasks } from './adapters/langfuse/llm-tracing';
 import { SovereignResidency } from './adapters/sovereign/sovereign-residency';
 import { registerGovernanceApi } from './api/governance-handlers';
 import { registerOrchestratorApi } from './api/grpc-handlers';
@@ -172,6 +174,28 @@ export function createOrchestratorService(
         () => engines.map((e) => e.name),
         (engine) => breakers.state(engine),
       );
+      // LLM calls of the tenants that opted in, to a Langfuse deployment in their jurisdiction.
+      const langfuse =
+        config.langfuseUrl && config.langfusePublicKey && config.langfuseSecretKey
+          ? new LangfuseExporter(
+              {
+                url: config.langfuseUrl,
+                publicKey: config.langfusePublicKey,
+                secretKey: config.langfuseSecretKey,
+              },
+              { logger },
+            )
+          : undefined;
+      if (langfuse)
+        traceLlmTasks(repository, langfuse, {
+          tenants: new Set(config.langfuseTenants),
+          jurisdiction: jurisdictions.normalize(
+            config.langfuseJurisdiction ?? '',
+            'AION_ORCHESTRATOR_LANGFUSE_JURISDICTION',
+          ),
+          jurisdictions,
+          engines,
+        });
       const tasks = new TaskService({
         repository,
         budgets,
@@ -237,6 +261,15 @@ export function createOrchestratorService(
           },
           // A revoked model stops being routed as soon as its event arrives.
           ...(engineHealth ? [engineHealth] : []),
+          ...(langfuse
+            ? [
+                {
+                  name: 'langfuse',
+                  start: () => langfuse.start(),
+                  stop: () => langfuse.stop(),
+                },
+              ]
+            : []),
           tenantChangesWorker({
             name: 'sovereign-changes',
             bus: infrastructure.bus!,

@@ -1,10 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { openPostgres } from '@aion/db';
+import { OutboxWriter } from '@aion/events';
+import { BreakerRegistry } from '@aion/resilience';
+import { createTestDatabase } from '@aion/testing';
 import {
   LangfuseExporter,
   type LangfuseEvent,
 } from '../../src/adapters/langfuse/langfuse-exporter';
+import { traceLlmTasks } from '../../src/adapters/langfuse/llm-tracing';
+import { PostgresBudgets } from '../../src/adapters/db/budget-repository';
+import { outbox } from '../../src/adapters/db/schema';
+import { PostgresTaskRepository } from '../../src/adapters/db/task-repository';
+import { countsAgainstEngine } from '../../src/core/engine-health';
+import { parseEngines } from '../../src/core/engines';
+import { LatencyWindows } from '../../src/core/latency';
+import { TaskService } from '../../src/core/task-service';
+import { as, jurisdictions, migrate, openResidency, ScriptedEngines } from './support/replica';
 
 // Langfuse's server cannot run here (it needs ClickHouse): this is a local HTTP stand-in for
 // its batch ingestion API, which checks the documented request shape (POST
@@ -154,4 +167,77 @@ describe('LangfuseExporter against a stand-in of the ingestion API', () => {
     await e.flush();
     expect(received[0]!.batch.map((x) => x.id)).toEqual(events.slice(2).map((x) => x.id));
   });
+});
+
+describe('LLM tasks traced through the exporter', () => {
+  it("traces an opted-in tenant's finished chat task on PostgreSQL, and no other tenant's", async () => {
+    const testDb = await createTestDatabase('langfuse');
+    await migrate(testDb);
+    const database = openPostgres({ url: testDb.appUrl, max: 4 });
+    try {
+      const engines = parseEngines(
+        `
+engines:
+  - { name: eu-api, tier: cloud-standard, kind: openai-compatible, endpoint: "http://127.0.0.1:9/v1", models: [m], intents: [chat], jurisdiction: DE, region: eu-central, price_per_1k_tokens: { input: 0, output: 0 } }
+`,
+        jurisdictions,
+      );
+      const budgets = new PostgresBudgets(database.db);
+      const repository = new PostgresTaskRepository(
+        database.db,
+        new OutboxWriter(outbox, 'aion/orchestrator-test'),
+        { remainingBudgets: budgets.remainingCache },
+      );
+      const e = exporter();
+      traceLlmTasks(repository, e, {
+        tenants: new Set(['traced']),
+        jurisdiction: 'DE',
+        jurisdictions,
+        engines,
+      });
+      const tasks = new TaskService({
+        repository,
+        budgets,
+        executor: new ScriptedEngines(),
+        residency: openResidency,
+        jurisdictions,
+        engines,
+        policies: {},
+        latency: new LatencyWindows(),
+        breakers: new BreakerRegistry({ consecutiveFailures: 5, isFailure: countsAgainstEngine }),
+        taskTimeoutMs: 20_000,
+        streamPollMs: 20,
+      });
+      const chat = (tenantId: string, id: string) =>
+        as(tenantId, async () => {
+          const { record } = await tasks.submit({
+            schema_version: '1.0',
+            task_id: id,
+            intent: 'chat',
+            params: { messages: [{ role: 'user', content: 'Hi' }] },
+            priority: 'normal',
+            sla: { budget_usd: 0, p95_ms: 0, privacy: 'allow-api' },
+            metadata: {},
+            data_context: { jurisdiction: 'DE', classification: 'none' },
+            project_id: '',
+          });
+          return tasks.awaitEnd(record, 15_000, new AbortController().signal);
+        });
+      expect((await chat('traced', 'lf-1')).status).toBe('OK');
+      expect((await chat('untraced', 'lf-2')).status).toBe('OK');
+      await e.flush();
+      const events = received.flatMap((r) => r.batch);
+      expect(events.map((x) => x.type)).toEqual(['trace-create', 'generation-create']);
+      expect(events[1]!.body).toMatchObject({
+        name: 'eu-api',
+        model: 'eu-api',
+        usage: { input: 1, output: 1, total: 2, unit: 'TOKENS' },
+        input: { messages: [{ role: 'user', content: 'Hi' }] },
+        metadata: { tenant_id: 'traced', task_id: 'lf-1' },
+      });
+    } finally {
+      await database.close();
+      await testDb.drop();
+    }
+  }, 60_000);
 });
