@@ -75,7 +75,13 @@ export function defineService<C extends BaseServiceConfig>(spec: ServiceSpec<C>)
         spec.logger ??
         createLogger({ service, level: config.logLevel, piiFields: config.logPiiFields });
       const metrics = new ServiceMetrics(service);
-      initTracing({ serviceName: 'aion', otlpEndpoint: config.otelExporterUrl });
+      // Each process its service's name in the traces (OTEL_SERVICE_NAME wins, as OpenTelemetry
+      // has it); the embedded launcher's one process of six services is 'aion'.
+      initTracing({
+        serviceName:
+          process.env['OTEL_SERVICE_NAME'] || (config.mode === 'embedded' ? 'aion' : service),
+        otlpEndpoint: config.otelExporterUrl,
+      });
       const secret = spec.embedded?.internalTokenSecret ?? config.internalTokenSecret;
       if (!secret) throw new Error('AION_INTERNAL_TOKEN_SECRET is required');
       const tokens = new InternalTokens(secret, service);
