@@ -206,14 +206,19 @@ test('a package pulled by tag installs the digest the tag names', async () => {
   expect(installed.version).toBe(pkg.version);
 });
 
+// Each case its own version (tag r2N -> 1.0.2N), so no two share a digest and its referrers.
 test.each([
-  ['unsigned', { sign: null }],
-  ['untrusted_key', { sign: stranger.privateKeyPem }],
-  ['sbom_missing', { sbom: 'none' as const }],
-  ['sbom_invalid', { sbom: 'unsigned' as const }],
-  ['component_denied', { components: [{ type: 'library', name: 'openssl', version: '1.0.1' }] }],
-])('refused and quarantined: %s', async (reason, options) => {
-  const pkg = await publish(`r${reason.length}${Object.keys(options).length}3`, options);
+  ['unsigned', 'r21', { sign: null }],
+  ['untrusted_key', 'r22', { sign: stranger.privateKeyPem }],
+  ['sbom_missing', 'r23', { sbom: 'none' as const }],
+  ['sbom_invalid', 'r24', { sbom: 'unsigned' as const }],
+  [
+    'component_denied',
+    'r25',
+    { components: [{ type: 'library', name: 'openssl', version: '1.0.1' }] },
+  ],
+])('refused and quarantined: %s', async (reason, tag, options) => {
+  const pkg = await publish(tag, options);
   const refused = await refusal(pkg.reference);
   expect(refused.reason).toBe(reason);
   // Not installed: nothing of it can run.
