@@ -151,7 +151,8 @@ test('escape: a fork bomb is bounded by the process limit and the wall time', as
     timeoutMs: 3000,
   });
   expect(Date.now() - started).toBeLessThan(15_000);
-  expect(r.ok ? r.exitCode : r.kind).toBeDefined();
+  // The process limit, not the host, stopped it: forks failed inside the sandbox.
+  expect(r.stderr).toMatch(/Cannot fork|Resource temporarily unavailable/);
   await stillServing();
 }, 30_000);
 
