@@ -190,5 +190,10 @@ function defaultDatasetName(source: Record<string, unknown>): string {
     .split(/[\\/]/)
     .pop()!
     .replace(/\.[^.]*$/, '');
-  return base.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 63) || 'dataset';
+  // Always a valid name: other characters become _, and it starts with a letter or digit.
+  const name = base
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 63);
+  return name || 'dataset';
 }

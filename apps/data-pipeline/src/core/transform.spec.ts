@@ -37,7 +37,7 @@ describe('parseTransform', () => {
     expect(field({ steps: [] })).toBe('spec.transform.steps');
     expect(field({ steps: [{ op: 'pivot', column: 'a' }] })).toBe('spec.transform.steps[0].op');
     expect(field({ steps: [{ op: 'one_hot' }] })).toBe('spec.transform.steps[0].column');
-    expect(field({ steps: [{ op: 'bin', column: 'a', edges: [5, 1] }] })).toBe(
+    expect(field({ steps: [{ op: 'bin', column: 'a', edges: [5] }] })).toBe(
       'spec.transform.steps[0].edges',
     );
     expect(field({ steps: [{ op: 'scale', column: 'a', method: 'log' }] })).toBe(

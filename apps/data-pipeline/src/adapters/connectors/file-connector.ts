@@ -30,7 +30,7 @@ export class FileConnector implements Connector {
     if (p.includes('\0')) throw refuse('source.path is not a valid path');
     if (path.isAbsolute(p) || p.split(/[\\/]/).includes('..'))
       throw refuse('source.path must name a file inside the inbox (relative, without ..)');
-    const ext = path.extname(p).toLowerCase();
+    const ext = path.extname(p);
     if (!(ext in FORMATS))
       throw refuse(`source.path must end in ${Object.keys(FORMATS).join(', ')}`);
     const delimiter = source['delimiter'];
@@ -54,14 +54,10 @@ export class FileConnector implements Connector {
     if (real !== root && !real.startsWith(root + path.sep))
       throw refuse('source.path resolves outside the inbox (a symbolic link?)');
     if (!(await stat(real)).isFile()) throw refuse(`source.path ${rel} is not a file`);
-    const format = FORMATS[path.extname(rel).toLowerCase() as keyof typeof FORMATS];
+    const format = FORMATS[path.extname(rel) as keyof typeof FORMATS];
     const delimiter = source['delimiter'] as string | undefined;
     const csv =
-      path.extname(rel).toLowerCase() === '.tsv'
-        ? { delimiter: '\t' }
-        : delimiter
-          ? { delimiter }
-          : undefined;
+      path.extname(rel) === '.tsv' ? { delimiter: '\t' } : delimiter ? { delimiter } : undefined;
     return { kind: 'file', path: real, format, ...(csv ? { csv } : {}) };
   }
 }

@@ -36,6 +36,8 @@ export class PostgresConnector implements Connector {
 
   check(source: Record<string, unknown>): void {
     const { connection, table, query } = source;
+    if (typeof connection === 'string' && connection !== '' && !(connection in this.connections))
+      throw AionError.notFound('PostgreSQL connection', connection);
     if (typeof connection !== 'string' || !(connection in this.connections))
       throw refuse(
         'source.connection',

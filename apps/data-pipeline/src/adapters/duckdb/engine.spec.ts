@@ -199,6 +199,23 @@ describe('DuckDbEngine', () => {
     expect(results[4]!.unexpectedPercent).toBe(50);
   });
 
+  it('fails an expectation whose regex does not compile, naming it', async () => {
+    const err = await failure(
+      engine.validate(
+        path.join(dir, 'people.parquet'),
+        parseSuite({
+          expectations: [
+            {
+              type: 'expect_column_values_to_match_regex',
+              kwargs: { column: 'email', regex: '(' },
+            },
+          ],
+        }),
+      ),
+    );
+    expect(err.details?.[0]).toMatchObject({ field: 'expectations[0]', reason: 'not_applicable' });
+  });
+
   it('refuses a suite naming a column the data lacks', async () => {
     const err = await failure(
       engine.validate(
@@ -261,6 +278,13 @@ describe('DuckDbEngine', () => {
     expect(Number(test[8])).toBeCloseTo(49.5);
     expect(test.slice(9)).toEqual(['1', '2024', '12', '2']);
     expect(lines[3]!.split(',')[9]).toBe(''); // 70 is past the last edge: no bin
+    const edges = await failure(
+      engine.transform(src, out, { steps: [{ op: 'bin', column: 'age', edges: [5, 1] }] }),
+    );
+    expect(edges.details?.[0]).toMatchObject({
+      field: 'spec.transform.steps[0].edges',
+      reason: 'not_increasing',
+    });
     const err = await failure(
       engine.transform(src, out, { steps: [{ op: 'scale', column: 'city', method: 'minmax' }] }),
     );

@@ -94,6 +94,10 @@ export async function transform(db: DuckDb, inPath: string, outPath: string, spe
           throw dataError(`${field}: ${step.column} is ${type}, not a number`, [
             { field: `${field}.column`, reason: 'not_numeric', message: type },
           ]);
+        if (step.edges.some((e, k) => k > 0 && e <= step.edges[k - 1]!))
+          throw dataError(`${field}.edges must increase`, [
+            { field: `${field}.edges`, reason: 'not_increasing', message: step.edges.join(', ') },
+          ]);
         // Bin k holds edges[k] <= x < edges[k+1] (the last bin includes its upper edge); outside: null.
         const cases = step.edges
           .slice(0, -1)

@@ -3,7 +3,7 @@ import type { JsonObject } from '@bufbuild/protobuf';
 import { timestampDate, type Timestamp as WireTimestamp } from '@bufbuild/protobuf/wkt';
 import { JobStatus, type PipelineService } from '@aion/contracts';
 import type { ClientOf } from '@aion/grpc';
-import { Classification, Timestamp, Uuid } from '../../wire-schemas';
+import { Timestamp, Uuid } from '../../wire-schemas';
 
 // The data-pipeline service's messages as /api/v1/pipeline spells them, and back.
 export type PipelineClient = ClientOf<typeof PipelineService>;
@@ -19,33 +19,6 @@ export const statusNumber = (s: (typeof STATUSES)[number]) =>
   JobStatus[s.toUpperCase() as 'PENDING'];
 
 const JsonRecord = z.record(z.string(), z.unknown());
-
-export const JobRequest = z.strictObject({
-  type: z
-    .enum(['ingest', 'profile', 'clean', 'transform', 'orchestrate'])
-    .describe(
-      'orchestrate runs ingest, profile, clean, transform (when spec.transform), quality gate (when spec.expectation_suite) and version',
-    ),
-  source: z
-    .looseObject({ type: z.string().min(1).max(64) })
-    .describe(
-      '{"type":"file","path":"sales.csv"} (a file in the inbox) or {"type":"postgres","connection":"<name>","table":"t"}',
-    ),
-  dataset: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/)
-    .optional()
-    .describe('Dataset the versions go to (default: from the source)'),
-  data_context: z
-    .strictObject({
-      jurisdiction: z.string().min(1).max(64),
-      classification: Classification.default('none'),
-    })
-    .optional(),
-  spec: JsonRecord.optional().describe(
-    'Stage settings: expectation_suite (GX Core 1.x JSON), quality_threshold (0..1), clean {dedupe, trim}, transform {steps, fit_where}, output_format (parquet, csv, jsonl)',
-  ),
-});
 
 const ErrorDetail = z.object({ field: z.string(), reason: z.string(), message: z.string() });
 

@@ -6,7 +6,6 @@ import { PageInfo, PageQuery, Uuid } from '../../wire-schemas';
 import {
   BASE,
   Job,
-  JobRequest,
   JobStatusName,
   jobJson,
   Profile,
@@ -14,6 +13,7 @@ import {
   statusNumber,
   type PipelineClient,
 } from './pipeline-json';
+import { JobRequest } from './pipeline-request';
 import { page, pageRequest } from './sovereign-json';
 
 export type { PipelineClient } from './pipeline-json';
@@ -46,7 +46,7 @@ export function pipelineRoutes(pipeline: PipelineClient, requestTimeoutMs: numbe
       responses: {
         202: { description: 'Queued (or the job this Idempotency-Key made)', schema: Job },
       },
-      errors: [409, 422],
+      errors: [404, 409, 422],
       links: jobLinks,
       async handle({ body, req }) {
         const key = req.get('idempotency-key') ?? '';
@@ -79,7 +79,10 @@ export function pipelineRoutes(pipeline: PipelineClient, requestTimeoutMs: numbe
       request: {
         query: PageQuery.extend({
           status: JobStatusName.optional(),
-          dataset: z.string().max(63).optional(),
+          dataset: z
+            .string()
+            .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/)
+            .optional(),
         }),
       },
       responses: {
