@@ -140,11 +140,13 @@ function checkClean(clean: unknown): void {
   const bad = (field: string, message: string) =>
     invalid(`spec.clean.${field}`, `spec.clean.${field} ${message}`);
   if (!isRecord(clean)) throw invalid('spec.clean', 'spec.clean must be an object');
-  const { dedupe, trim, normalize, impute, ...rest } = clean;
+  const { dedupe, trim, normalize, impute, redact_pii: redact, ...rest } = clean;
   const unknown = Object.keys(rest)[0];
   if (unknown !== undefined)
-    throw bad(unknown, 'is not a cleaning step (dedupe, trim, normalize, impute)');
+    throw bad(unknown, 'is not a cleaning step (dedupe, trim, normalize, impute, redact_pii)');
   if (trim !== undefined && typeof trim !== 'boolean') throw bad('trim', 'must be true or false');
+  if (redact !== undefined && typeof redact !== 'boolean')
+    throw bad('redact_pii', 'must be true or false');
   const keys = isRecord(dedupe) ? dedupe['keys'] : undefined;
   if (
     dedupe !== undefined &&

@@ -57,6 +57,8 @@ export interface CleanSpec {
   trim?: boolean;
   /** Text normalisation per column: Unicode NFC and/or case. */
   normalize?: { column: string; case?: 'lower' | 'upper'; unicode?: 'nfc' }[];
+  /** Mask every column the profile flags as personal data (values become "[redacted]"). */
+  redact_pii?: boolean;
   /** Nulls filled per column: mean or median (numbers), mode, or a constant. */
   impute?: {
     column: string;

@@ -2,6 +2,7 @@ import { rm, stat } from 'node:fs/promises';
 import { dataError } from '../../core/model';
 import type { CleanSpec } from '../../core/ports';
 import { type DuckDb, describe, ident, isNumericType, lit } from './duckdb';
+import { profile } from './profile';
 
 const unknownColumn = (field: string, name: string, columns: string[]) =>
   dataError(`${field} names column ${JSON.stringify(name)}, which the data lacks`, [
@@ -9,7 +10,8 @@ const unknownColumn = (field: string, name: string, columns: string[]) =>
   ]);
 
 /**
- * Trims text (default on), normalises and imputes the columns named, then drops duplicates
+ * Trims text (default on), normalises and imputes the columns named, masks personal data when
+ * asked (redact_pii: the columns the profile flags), then drops duplicates
  * (exact by default, or the first row per key); every step is recorded with its parameters, an
  * imputed value with the value computed. Rows keep their order, so equal input is equal output.
  */
@@ -83,6 +85,19 @@ export async function clean(db: DuckDb, inPath: string, outPath: string, spec: C
         `coalesce(${current}, CAST(${literal} AS ${m.method === 'mean' || m.method === 'median' ? 'DOUBLE' : type}))`,
       );
       steps.push({ step: 'impute', column: m.column, method: m.method, value });
+    }
+    if (spec.redact_pii) {
+      // Columns the profile flags as personal data lose their values before the data moves on.
+      const personal = (await profile(db, inPath)).columns.filter((col) => col.personalData);
+      for (const col of personal)
+        expr.set(
+          col.name,
+          `CASE WHEN ${expr.get(col.name)!} IS NULL THEN NULL ELSE '[redacted]' END`,
+        );
+      steps.push({
+        step: 'redact_pii',
+        columns: personal.map((col) => ({ column: col.name, semantic_type: col.semanticType })),
+      });
     }
     const select = columns.map((col) => `${expr.get(col.name)!} AS ${ident(col.name)}`).join(', ');
     const numbered = `SELECT *, row_number() OVER () AS aion_row FROM (SELECT ${select} FROM ${from})`;

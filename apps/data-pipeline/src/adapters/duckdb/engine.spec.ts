@@ -341,6 +341,31 @@ describe('DuckDbEngine', () => {
     });
   });
 
+  it('cleans: masks the columns flagged as personal data, and records them', async () => {
+    const src = path.join(dir, 'people-clean-src.parquet');
+    await engine.ingest(
+      { kind: 'file', path: await csv('people2.csv', PEOPLE), format: 'csv' },
+      src,
+    );
+    const out = path.join(dir, 'people-redacted.parquet');
+    const { steps } = await engine.clean(src, out, { redact_pii: true, dedupe: false });
+    expect(steps.at(-1)).toEqual({
+      step: 'redact_pii',
+      columns: [
+        { column: 'email', semantic_type: 'email' },
+        { column: 'phone', semantic_type: 'phone' },
+      ],
+    });
+    const p = await engine.profile(out);
+    expect(p.columns.find((c) => c.name === 'email')!.topValues).toEqual([
+      { value: '[redacted]', count: 5 },
+    ]);
+    expect(p.columns.find((c) => c.name === 'city')!.topValues[0]).toEqual({
+      value: 'Berlin',
+      count: 2,
+    });
+  });
+
   it('cleans: trims text and drops duplicates, exactly or by key', async () => {
     const src = path.join(dir, 'dirty.parquet');
     await engine.ingest(

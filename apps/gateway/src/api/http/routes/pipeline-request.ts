@@ -131,6 +131,10 @@ const Clean = z.strictObject({
     .union([z.boolean(), z.strictObject({ keys: z.array(Column).min(1).max(50) })])
     .optional(),
   trim: z.boolean().optional(),
+  redact_pii: z
+    .boolean()
+    .optional()
+    .describe('Mask the columns the profile flags as personal data'),
   normalize: z
     .array(
       z.strictObject({
