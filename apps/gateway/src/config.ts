@@ -23,6 +23,11 @@ export const gatewayConfigSpec = {
     grpcTarget('127.0.0.1:50053'),
     'gRPC target of the data-pipeline service (host:port; dns:///name:port spreads calls over every replica)',
   ),
+  moduleHostAddress: field(
+    `${P}MODULE_HOST_ADDRESS`,
+    grpcTarget('127.0.0.1:50055'),
+    'gRPC target of a module-host (installs, lists and quarantine; host:port or dns:///name:port)',
+  ),
   orchestratorAddress: field(
     `${P}ORCHESTRATOR_ADDRESS`,
     grpcTarget('127.0.0.1:50051'),

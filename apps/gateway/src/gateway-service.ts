@@ -11,6 +11,7 @@ import {
   LearningGovernanceService,
   OrchestratorAdminService,
   ObservabilityService,
+  ModuleService,
   PipelineService,
   SovereignService,
 } from '@aion/contracts';
@@ -169,6 +170,7 @@ export function createGatewayService(
         peers,
       );
       const pipeline = createGrpcClient(PipelineService, config.pipelineAddress, peers);
+      const modules = createGrpcClient(ModuleService, config.moduleHostAddress, peers);
       const redis = infrastructure.redis;
       const keyVerifier = countingVerifier(
         new BootstrapAwareKeys(keys, config.bootstrapAdminKey, config.bootstrapTenant),
@@ -217,6 +219,7 @@ export function createGatewayService(
         sovereign,
         observability,
         pipeline,
+        modules,
         audit: new AuditTrail(infrastructure.database!.db, box!.writer),
         keys,
         keyVerifier,
@@ -297,6 +300,7 @@ export function createGatewayService(
               sovereign.close();
               observability.close();
               pipeline.close();
+              modules.close();
             },
           },
         ],

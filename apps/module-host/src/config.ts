@@ -68,6 +68,11 @@ export const moduleHostConfigSpec = {
     'user:password for registries (basic authentication, or what their token service is asked with); without it, anonymous',
     { sensitive: true },
   ),
+  registries: field(
+    `${P}REGISTRIES`,
+    csv(),
+    'OCI registries packages may be installed from (host or host:port, comma-separated); none when unset: module-host contacts no registry it was not told to',
+  ),
   registryTimeoutMs: field(
     `${P}REGISTRY_TIMEOUT_MS`,
     positiveInt(15_000),

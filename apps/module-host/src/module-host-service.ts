@@ -76,6 +76,7 @@ export function createModuleHostService(
         trustPoliciesFromFile(config.trustPolicy),
         new PostgresQuarantineRepository(infrastructure.database!.db, box!.writer),
         readPackageTarball,
+        config.registries,
       );
       const system = {
         tenantId: SYSTEM_TENANT,

@@ -56,6 +56,9 @@ same process in the co-located profile, where such calls never leave it.
 - { name: AION_GATEWAY_SOVEREIGN_ADDRESS, value: {{ $sov | quote }} }
 - { name: AION_GATEWAY_ORCHESTRATOR_ADDRESS, value: {{ $orc | quote }} }
 - { name: AION_GATEWAY_OBSERVABILITY_ADDRESS, value: {{ $obs | quote }} }
+{{- /* data-pipeline never runs in the co-located core; the default module-host pool does. */}}
+- { name: AION_GATEWAY_PIPELINE_ADDRESS, value: {{ include "aion.grpcTarget" (dict "root" $root "component" "data-pipeline" "port" 50053) | quote }} }
+- { name: AION_GATEWAY_MODULE_HOST_ADDRESS, value: {{ ternary "127.0.0.1:50055" (include "aion.grpcTarget" (dict "root" $root "component" (printf "module-host-%s" $v.moduleHost.defaultPool) "port" 50055)) .coLocated | quote }} }
 - name: AION_BOOTSTRAP_ADMIN_KEY
   valueFrom:
     secretKeyRef: { name: {{ include "aion.secretName" $root }}, key: AION_BOOTSTRAP_ADMIN_KEY }
@@ -102,6 +105,10 @@ same process in the co-located profile, where such calls never leave it.
 - { name: AION_SOVEREIGN_MANIFESTS_DIR, value: /tmp/manifests }
 {{- if $v.config.compliance }}
 - { name: AION_SOVEREIGN_COMPLIANCE_FILE, value: /etc/aion/config/compliance.yaml }
+{{- end }}
+{{- else if eq .service "module-host" }}
+{{- with $v.moduleHost.registries }}
+- { name: AION_MODULE_HOST_REGISTRIES, value: {{ join "," . | quote }} }
 {{- end }}
 {{- end }}
 {{- end -}}

@@ -317,15 +317,32 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
         );
     expect(grpcFrom('orchestrator')).toEqual(['gateway']);
     expect(grpcFrom('sovereign-ai')).toEqual(['gateway', 'orchestrator']);
-    expect(grpcFrom('module-host')).toEqual(['orchestrator']);
-    expect(grpcFrom('data-pipeline')).toEqual([]);
+    // The gateway installs modules (/api/v1/modules) and submits pipeline jobs.
+    expect(grpcFrom('module-host')).toEqual(['gateway', 'orchestrator']);
+    expect(grpcFrom('data-pipeline')).toEqual(['gateway']);
+    const gateway = find(defaults, 'Deployment', 'aion-gateway');
+    expect(envOf(gateway, 'AION_GATEWAY_MODULE_HOST_ADDRESS').value).toBe(
+      'dns:///aion-module-host-cpu.aion.svc.cluster.local:50055',
+    );
+    expect(envOf(gateway, 'AION_GATEWAY_PIPELINE_ADDRESS').value).toBe(
+      'dns:///aion-data-pipeline.aion.svc.cluster.local:50053',
+    );
+    // Module hosts install only from the registries named (none by default).
+    expect(JSON.stringify(defaults)).not.toContain('AION_MODULE_HOST_REGISTRIES');
+    const registries = rendered({
+      set: ['moduleHost.registries={harbor.corp:443,registry.local}'],
+    });
+    expect(
+      envOf(find(registries, 'Deployment', 'aion-module-host-cpu'), 'AION_MODULE_HOST_REGISTRIES')
+        .value,
+    ).toBe('harbor.corp:443,registry.local');
     expect(grpcFrom('observability')).toEqual(['gateway', 'orchestrator']);
     // Redis only from the gateway; model providers only from the orchestrator; the API only from sovereign-ai.
     const egressPorts = (service: string) =>
       find(policies, 'NetworkPolicy', `aion-${service}`).spec.egress.flatMap(
         (r: { ports: { port: number }[] }) => r.ports.map((p) => p.port),
       );
-    expect(egressPorts('gateway')).toEqual([50051, 50052, 50054, 6379]);
+    expect(egressPorts('gateway')).toEqual([50051, 50052, 50054, 50053, 50055, 6379]);
     expect(egressPorts('orchestrator')).toEqual([50052, 50055, 50054, 443]);
     expect(egressPorts('sovereign-ai')).toEqual([443, 6443]);
     expect(egressPorts('module-host')).toEqual([]);

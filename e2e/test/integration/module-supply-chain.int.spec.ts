@@ -11,7 +11,9 @@ import { createGrpcClient, type ClientOf } from '@aion/grpc';
 import { runWithTenant } from '@aion/tenancy';
 import {
   createTestDatabase,
+  distributedEnv,
   eventually,
+  httpCall as call,
   migrateTestDatabase,
   sampleModule,
   startServiceProcess,
@@ -82,7 +84,7 @@ beforeAll(async () => {
       .join('\n')}\n    deny_components: [pkg:npm/event-stream]\n`,
   );
   db = await createTestDatabase('e2esupply');
-  migrateTestDatabase(db, ['module-host']);
+  migrateTestDatabase(db, ['module-host', 'gateway']);
   bus = new KafkaBus({ brokers: testBrokers(), clientId: uniqueName('e2e-supply') });
   await bus.ensureTopics([TOPICS.auditActivity]);
   await bus.subscribe({
@@ -101,6 +103,7 @@ beforeAll(async () => {
     AION_MODULE_HOST_HOST: '127.0.0.1',
     AION_MODULE_HOST_WORKERS: '1',
     AION_MODULE_HOST_TRUST_POLICY: trust,
+    AION_MODULE_HOST_REGISTRIES: registry.address,
     AION_MODULE_HOST_REGISTRY_TIMEOUT_MS: '5000',
     AION_MODULE_HOST_REQUIRE_SIGNED: 'true',
     // No subprocess runtime on this host: its native preload is skipped, the others install.
@@ -221,3 +224,99 @@ test('a host without the subprocess runtime skips native preloads and starts', a
   expect(modules.map((m) => m.name)).toContain('redact_pii');
   expect(modules.map((m) => m.name)).not.toContain('device_report');
 });
+
+test('through the gateway: an operator installs from the registry and manages the quarantine; a developer reads', async () => {
+  const ADMIN_KEY = 'e2e-supply-admin-key-0123456789abcdef0123';
+  const gateway = await startServiceProcess('gateway', {
+    ...distributedEnv(db, SECRET),
+    AION_GATEWAY_HTTP_PORT: '0',
+    AION_GATEWAY_GRPC_PORT: '0',
+    AION_GATEWAY_OPS_PORT: '0',
+    AION_GATEWAY_HOST: '127.0.0.1',
+    AION_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+    AION_BOOTSTRAP_TENANT: 'acme',
+    AION_GATEWAY_MODULE_HOST_ADDRESS: `127.0.0.1:${service.grpcPort}`,
+  });
+  try {
+    const base = `http://127.0.0.1:${gateway.httpPort}`;
+    const signed = `${registry.address}/acme/gateway/classify_intent:1.0.0`;
+    expect((await aionctl(['module', 'push', sampleModule('classify_intent'), signed])).code).toBe(
+      0,
+    );
+    expect((await aionctl(['module', 'sign', signed, '--key', `${key}.key`])).code).toBe(0);
+    const installed = await call(base, 'POST', '/api/v1/modules', {
+      key: ADMIN_KEY,
+      body: { oci_reference: signed },
+    });
+    expect(installed.status).toBe(201);
+    expect(installed.json).toMatchObject({
+      name: 'classify_intent',
+      version: '1.0.0',
+      runtime: 'wasm',
+      digest_sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    const dev = await call(base, 'POST', '/api/v1/auth/keys', {
+      key: ADMIN_KEY,
+      body: { name: 'dev', role: 'developer' },
+    });
+    const devKey = dev.json['key'] as string;
+    const listed = await call(base, 'GET', '/api/v1/modules?limit=200', { key: devKey });
+    expect((listed.json['data'] as { name: string }[]).map((m) => m.name)).toContain(
+      'classify_intent',
+    );
+    const one = await call(base, 'GET', '/api/v1/modules/classify_intent?version=1.0.0', {
+      key: devKey,
+    });
+    expect(one.json).toMatchObject({ name: 'classify_intent', manifest: expect.any(Object) });
+    // A developer may read, not install.
+    const forbidden = await call(base, 'POST', '/api/v1/modules', {
+      key: devKey,
+      body: { oci_reference: signed },
+    });
+    expect(forbidden).toMatchObject({ status: 403, json: { error_code: 'auth.forbidden' } });
+
+    // Unsigned: 422 naming the reason and the quarantine entry, which the operator inspects and deletes.
+    const unsigned = `${registry.address}/acme/gateway/unsigned:1.0.0`;
+    expect((await aionctl(['module', 'push', sampleModule('summarize_text'), unsigned])).code).toBe(
+      0,
+    );
+    const refused = await call(base, 'POST', '/api/v1/modules', {
+      key: ADMIN_KEY,
+      body: { oci_reference: unsigned },
+    });
+    expect(refused.status).toBe(422);
+    expect(refused.json).toMatchObject({
+      error_code: 'validation.unprocessable',
+      details: expect.arrayContaining([{ field: 'reason', message: 'unsigned' }]),
+    });
+    const quarantineId = (refused.json['details'] as { field: string; message: string }[]).find(
+      (d) => d.field === 'quarantine_id',
+    )!.message;
+    const quarantined = await call(base, 'GET', `/api/v1/quarantined-modules/${quarantineId}`, {
+      key: ADMIN_KEY,
+    });
+    expect(quarantined.json).toMatchObject({ reference: unsigned, reason: 'unsigned' });
+    const devList = await call(base, 'GET', '/api/v1/quarantined-modules', { key: devKey });
+    expect(devList.status).toBe(403);
+    const removed = await call(base, 'DELETE', `/api/v1/quarantined-modules/${quarantineId}`, {
+      key: ADMIN_KEY,
+    });
+    expect(removed.status).toBe(204);
+    const gone = await call(base, 'GET', `/api/v1/quarantined-modules/${quarantineId}`, {
+      key: ADMIN_KEY,
+    });
+    expect(gone.status).toBe(404);
+
+    // Bad input never reaches module-host.
+    const bad = await call(base, 'POST', '/api/v1/modules', {
+      key: ADMIN_KEY,
+      body: { oci_reference: 'not a reference' },
+    });
+    expect(bad).toMatchObject({ status: 400, json: { error_code: 'validation.invalid_argument' } });
+    const badName = await call(base, 'GET', '/api/v1/modules/..%2Fetc', { key: devKey });
+    expect(badName.status).toBe(400);
+  } finally {
+    gateway.kill('SIGTERM');
+    await gateway.exited;
+  }
+}, 180_000);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AionError } from '@aion/errors';
-import { ArtifactRefused, sbomFileMismatches } from '@aion/supply-chain';
+import { ArtifactRefused, parseReference, sbomFileMismatches } from '@aion/supply-chain';
 import { currentTenant, SYSTEM_TENANT } from '@aion/tenancy';
 import type { PackageService, RawPackage } from './package-service';
 import type {
@@ -25,9 +25,12 @@ export class RegistryInstaller {
     private readonly trust: TrustPolicies,
     private readonly quarantine: QuarantineRepository,
     private readonly readTarball: (bytes: Uint8Array) => Promise<RawPackage>,
+    /** Registries (host or host:port) packages may come from: no other is ever contacted. */
+    private readonly allowedRegistries: readonly string[],
   ) {}
 
   async install(reference: string): Promise<PackageSummary> {
+    this.checkRegistry(reference);
     const tenantId = currentTenant()?.tenantId ?? SYSTEM_TENANT;
     const policy = this.trust.forTenant(tenantId);
     try {
@@ -86,6 +89,24 @@ export class RegistryInstaller {
         },
       );
     }
+  }
+
+  /** Refuses, before any connection, a reference that is malformed or names an unlisted registry. */
+  private checkRegistry(reference: string): void {
+    const refuse = (message: string, code = 'validation.unprocessable') =>
+      new AionError(code, message, { details: [{ field: 'oci_reference', message }] });
+    let host: string;
+    try {
+      host = parseReference(reference)
+        .registry.replace(/^https?:\/\//, '')
+        .toLowerCase();
+    } catch (err) {
+      throw refuse(err instanceof Error ? err.message : String(err), 'validation.invalid_argument');
+    }
+    if (!this.allowedRegistries.some((allowed) => allowed.toLowerCase() === host))
+      throw refuse(
+        `registry ${host} is not one this module host installs from (AION_MODULE_HOST_REGISTRIES: ${this.allowedRegistries.join(', ') || 'none'})`,
+      );
   }
 
   listQuarantine(options: { limit: number; offset: number }) {

@@ -173,6 +173,7 @@ beforeAll(async () => {
     trustPoliciesFromFile(trustFile),
     new PostgresQuarantineRepository(database.db, writer),
     readPackageTarball,
+    [registry.address],
   );
 }, 60_000);
 
@@ -309,6 +310,7 @@ describe('misbehaving registries (stand-in servers: no real registry answers lik
       { forTenant: () => ({ keys: new Map(), denyComponents: [] }) },
       new PostgresQuarantineRepository(database.db, new OutboxWriter(outbox, 'aion/module-host')),
       readPackageTarball,
+      [`127.0.0.1:${port}`],
     );
     const before = (await as(TENANT, () => slow.listQuarantine({ limit: 1, offset: 0 }))).total;
     await expect(
@@ -329,5 +331,38 @@ describe('misbehaving registries (stand-in servers: no real registry answers lik
     expect((await as(TENANT, () => slow.listQuarantine({ limit: 1, offset: 0 }))).total).toBe(
       before,
     );
+  });
+
+  test('a registry not listed in AION_MODULE_HOST_REGISTRIES is refused without being contacted', async () => {
+    let contacted = 0;
+    server.on('request', () => (contacted += 1));
+    const strict = new RegistryInstaller(
+      packages,
+      new OciPackageRegistry({ timeoutMs: 500, maxBlobBytes: 1 << 20 }),
+      { forTenant: () => ({ keys: new Map(), denyComponents: [] }) },
+      new PostgresQuarantineRepository(database.db, new OutboxWriter(outbox, 'aion/module-host')),
+      readPackageTarball,
+      [registry.address],
+    );
+    await expect(
+      as(TENANT, () => strict.install(`127.0.0.1:${port}/garbage/pkg:v1`)),
+    ).rejects.toMatchObject({
+      code: 'validation.unprocessable',
+      message: expect.stringMatching(/is not one this module host installs from/),
+    });
+    const none = new RegistryInstaller(
+      packages,
+      new OciPackageRegistry({ timeoutMs: 500, maxBlobBytes: 1 << 20 }),
+      { forTenant: () => ({ keys: new Map(), denyComponents: [] }) },
+      new PostgresQuarantineRepository(database.db, new OutboxWriter(outbox, 'aion/module-host')),
+      readPackageTarball,
+      [],
+    );
+    await expect(
+      as(TENANT, () => none.install(`${registry.address}/modules/summarize_text:v2`)),
+    ).rejects.toMatchObject({
+      message: expect.stringMatching(/AION_MODULE_HOST_REGISTRIES: none/),
+    });
+    expect(contacted).toBe(0);
   });
 });

@@ -3,6 +3,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type {
   LearningGovernanceService,
+  ModuleService,
   OrchestratorAdminService,
   ObservabilityService,
   PipelineService,
@@ -49,6 +50,7 @@ export interface GatewayDeps {
   sovereign: ClientOf<typeof SovereignService>;
   observability: ClientOf<typeof ObservabilityService>;
   pipeline: ClientOf<typeof PipelineService>;
+  modules: ClientOf<typeof ModuleService>;
   keys: ApiKeyService;
   keyVerifier: ApiKeyVerifier;
   jwt?: TokenVerifier | undefined;

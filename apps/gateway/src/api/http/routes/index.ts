@@ -15,6 +15,7 @@ import { authRoutes } from './auth';
 import { budgetRoutes } from './budget';
 import { jurisdictionSchema } from '../../wire-schemas';
 import { governanceRoutes } from './governance';
+import { moduleRoutes, type ModuleClient } from './modules';
 import { observabilityRoutes, type ObservabilityClient } from './observability';
 import { openAiRoutes } from './openai';
 import { pipelineRoutes, type PipelineClient } from './pipeline';
@@ -33,6 +34,7 @@ export interface RouteTableDeps {
   sovereign: SovereignClient;
   observability: ObservabilityClient;
   pipeline: PipelineClient;
+  modules: ModuleClient;
   keys: ApiKeyService;
   sessions: SessionService;
   audit: AuditRecorder;
@@ -73,6 +75,7 @@ export function routeTable(deps: RouteTableDeps): Route[] {
     ...deploymentRoutes(deps.sovereign, sovereign, deps.jurisdictions, timeout),
     ...observabilityRoutes(deps.observability, timeout),
     ...pipelineRoutes(deps.pipeline, timeout),
+    ...moduleRoutes(deps.modules, timeout),
     ...publicRoutes({
       sovereign: deps.sovereign,
       requestTimeoutMs: timeout,
