@@ -144,14 +144,18 @@ describe('the job queue on PostgreSQL', () => {
   it('resumes a job after its worker died, from the last checkpoint', async () => {
     const { job } = await submit({ type: 'file', path: 'sales.csv' });
     // Worker "dead" runs the ingest stage, checkpoints it, then stops without a word.
-    const claimed = (await core.store.claim('dead', 2_000))!;
+    const claimed = (await core.store.claim('dead', 60_000))!;
     expect(claimed.job.id).toBe(job.id);
     await core.store.startStage(claimed.job, 'ingest');
     const ingest = await core.stages.run('ingest', claimed.job, {}, new AbortController().signal);
     expect(await core.store.finishStage(claimed.job, 'ingest', 'dead', ingest)).toBe(true);
     // Before the lease lapses nobody else may take it.
     expect(await core.store.claim('early', 5_000)).toBeUndefined();
-    await new Promise((r) => setTimeout(r, 2_100));
+    // The lease lapses (set in the past rather than waited for, so no timing is involved).
+    await db.queryAsOwner(
+      "update dpl_jobs set lease_expires_at = now() - interval '1 second' where id = $1",
+      [job.id],
+    );
     const ran: Stage[] = [];
     const spy: StageRunner = {
       run: (s, j, cps, signal) => {
@@ -195,7 +199,11 @@ describe('the job queue on PostgreSQL', () => {
       attempts: 1,
       errorMessage: 'connection reset by peer',
     });
-    for (let i = 0; i < 20 && (await read(job.id)).status === 'pending'; i++) {
+    // Backoff is 10-20 ms: keep claiming until the job has used its attempts (bounded at 15 s).
+    for (
+      let until = Date.now() + 15_000;
+      Date.now() < until && (await read(job.id)).status === 'pending';
+    ) {
       await new Promise((r) => setTimeout(r, 30));
       await w.runOnce();
     }
