@@ -16,6 +16,7 @@ export interface JobRequest {
 }
 
 const DATASET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const SUITE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 /** Job types whose stages this service runs today; the others are refused, not queued. */
 const SERVED: JobType[] = ['ingest', 'profile', 'clean', 'transform', 'orchestrate'];
 
@@ -50,6 +51,13 @@ export class JobService {
     this.connectors.check(source);
     const suite = req.spec['expectation_suite'];
     if (suite !== undefined) parseSuite(suite);
+    // A stored suite is read when the gate runs (a missing one fails the job, naming it).
+    const suiteName = req.spec['expectation_suite_name'];
+    if (suiteName !== undefined && (typeof suiteName !== 'string' || !SUITE_NAME.test(suiteName)))
+      throw invalid(
+        'spec.expectation_suite_name',
+        'spec.expectation_suite_name must be 1-100 letters, digits, ".", "_" or "-"',
+      );
     const threshold = req.spec['quality_threshold'];
     if (
       threshold !== undefined &&
@@ -77,7 +85,11 @@ export class JobService {
       );
     const created = await this.store.create({
       type: req.type,
-      stages: stagesFor(req.type, suite !== undefined, steps !== undefined),
+      stages: stagesFor(
+        req.type,
+        suite !== undefined || suiteName !== undefined,
+        steps !== undefined,
+      ),
       source,
       spec: req.spec,
       dataContext: req.dataContext,

@@ -95,7 +95,7 @@ export class PipelineStages {
       }
       case 'quality_gate': {
         const { file, rows } = await this.input(job, checkpoints);
-        const suite = parseSuite(job.spec['expectation_suite']);
+        const suite = await this.suiteOf(job);
         const results = await this.deps.engine.validate(file, suite);
         const threshold =
           typeof job.spec['quality_threshold'] === 'number'
@@ -184,6 +184,31 @@ export class PipelineStages {
         manifest: manifest as unknown as Record<string, unknown>,
         rowCount: rows,
       },
+    };
+  }
+
+  /**
+   * The job's suite: the tenant's stored one it names (`ge-suites/<tenant>/<name>.json` in the
+   * object store) followed by its inline expectations, either alone when only one is given.
+   */
+  private async suiteOf(job: Job) {
+    const name = job.spec['expectation_suite_name'];
+    const inline = job.spec['expectation_suite'];
+    if (typeof name !== 'string') return parseSuite(inline);
+    const bytes = await this.deps.store.getBytes(`ge-suites/${job.tenantId}/${name}.json`);
+    if (!bytes)
+      throw dataError(`no stored expectation suite named ${name}`, [
+        {
+          field: 'spec.expectation_suite_name',
+          reason: 'not_found',
+          message: `ge-suites/${job.tenantId}/${name}.json`,
+        },
+      ]);
+    const stored = parseSuite(Buffer.from(bytes).toString('utf8'));
+    if (inline === undefined) return stored;
+    return {
+      name: stored.name,
+      expectations: [...stored.expectations, ...parseSuite(inline).expectations],
     };
   }
 

@@ -1,4 +1,4 @@
-import { readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AionError } from '@aion/errors';
 import { uniqueName, type TestDatabase } from '@aion/testing';
@@ -365,5 +365,50 @@ describe('orchestrate jobs', () => {
       ),
     );
     expect(bad.details?.[0]?.field).toBe('spec.transform.steps[0].op');
+  });
+});
+
+describe("the tenant's stored expectation suites", () => {
+  it('runs a stored suite (ge-suites/<tenant>/<name>.json) with the inline one, and fails a job naming a missing one', async () => {
+    const dir = path.join(dirs.storage, 'ge-suites', tenant);
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      path.join(dir, 'sales.json'),
+      JSON.stringify({
+        name: 'sales',
+        expectations: [{ type: 'expect_column_values_to_be_unique', kwargs: { column: 'id' } }],
+      }),
+    );
+    const { job } = await submit(
+      { type: 'file', path: 'sales.csv' },
+      {
+        expectation_suite_name: 'sales',
+        expectation_suite: {
+          expectations: [{ type: 'expect_table_row_count_to_equal', kwargs: { value: 3 } }],
+        },
+      },
+      'ingest',
+    );
+    expect(job.stages).toEqual(['ingest', 'quality_gate', 'version']);
+    await drain(worker('w8'));
+    expect(await read(job.id)).toMatchObject({ status: 'succeeded', qualityScore: 1 });
+    const checks = await asTenant(tenant, () => core.jobs.quality(job.id));
+    expect(checks.checks.map((c) => c.type)).toEqual([
+      'expect_column_values_to_be_unique',
+      'expect_table_row_count_to_equal',
+    ]);
+
+    const missing = await submit(
+      { type: 'file', path: 'sales.csv' },
+      { expectation_suite_name: 'nope' },
+      'ingest',
+    );
+    await drain(worker('w8'));
+    const failed = await read(missing.job.id);
+    expect(failed).toMatchObject({ status: 'failed', deadLettered: false, dataVersion: '' });
+    expect(failed.errorDetails?.[0]).toMatchObject({
+      field: 'spec.expectation_suite_name',
+      reason: 'not_found',
+    });
   });
 });

@@ -189,6 +189,13 @@ const Transform = z.strictObject({
 
 const specShape = {
   expectation_suite: Suite.optional(),
+  expectation_suite_name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/)
+    .optional()
+    .describe(
+      "A suite stored in the tenant's ge-suites/ in object storage (with expectation_suite: both run)",
+    ),
   quality_threshold: z.number().min(0).max(1).optional(),
   clean: Clean.optional(),
   output_format: z.enum(['parquet', 'csv', 'jsonl']).optional(),
