@@ -13,13 +13,30 @@ are drawn for it, so positive cases are positive; negative cases still send arbi
 same for a log query's format `logql` (Loki's parser decides; the contract run has a stand-in).
 """
 
+import ast
 import re
+import threading
 import uuid
 
 import schemathesis
 from hypothesis import strategies as st
 
 WELL_FORMED_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+# CPython 3.11's ast.parse is not safe in two threads at once (SystemError "AST constructor recursion depth
+# mismatch", a CPython bug): Hypothesis parses sources to describe lambdas, and the run's
+# two workers do it together now and then, which failed the run with a Runtime Error. One parse
+# at a time; everything else stays parallel.
+_ast_parse = ast.parse
+_ast_lock = threading.Lock()
+
+
+def _serialized_parse(*args, **kwargs):
+    with _ast_lock:
+        return _ast_parse(*args, **kwargs)
+
+
+ast.parse = _serialized_parse
 
 
 @schemathesis.hook

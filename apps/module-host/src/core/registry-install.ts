@@ -103,9 +103,11 @@ export class RegistryInstaller {
     } catch (err) {
       throw refuse(err instanceof Error ? err.message : String(err), 'validation.invalid_argument');
     }
+    // Forbidden, not unprocessable: the deployment's policy, not the package, says no.
     if (!this.allowedRegistries.some((allowed) => allowed.toLowerCase() === host))
       throw refuse(
         `registry ${host} is not one this module host installs from (AION_MODULE_HOST_REGISTRIES: ${this.allowedRegistries.join(', ') || 'none'})`,
+        'auth.forbidden',
       );
   }
 

@@ -347,7 +347,7 @@ describe('misbehaving registries (stand-in servers: no real registry answers lik
     await expect(
       as(TENANT, () => strict.install(`127.0.0.1:${port}/garbage/pkg:v1`)),
     ).rejects.toMatchObject({
-      code: 'validation.unprocessable',
+      code: 'auth.forbidden',
       message: expect.stringMatching(/is not one this module host installs from/),
     });
     const none = new RegistryInstaller(

@@ -2,7 +2,6 @@ import * as z from 'zod/v4';
 import { timestampDate, type Timestamp as WireTimestamp } from '@bufbuild/protobuf/wkt';
 import type { ModuleService } from '@aion/contracts';
 import type { ClientOf } from '@aion/grpc';
-import { parseReference } from '@aion/supply-chain';
 import { route, type Route } from '../routing/route';
 import { PageInfo, PageQuery, Timestamp, Uuid } from '../../wire-schemas';
 import { page, pageRequest } from './sovereign-json';
@@ -17,20 +16,20 @@ const Version = z
   .max(64)
   .describe('A semantic version; the newest installed when absent');
 
+/**
+ * registry[:port]/repository[:tag | @sha256:digest], the repository in the distribution spec's
+ * grammar: a subset of what module-host's parser takes, so what passes here never fails there.
+ */
+const OCI_REFERENCE =
+  /^(?:https?:\/\/)?[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})(?::[0-9]{1,5})?\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64})?$/;
+
 export const InstallModuleRequest = z.strictObject({
   oci_reference: z
     .string()
     .max(512)
-    .refine(
-      (text) => {
-        try {
-          parseReference(text);
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      { error: 'must be registry/repository[:tag] or registry/repository@sha256:<digest>' },
+    .regex(
+      OCI_REFERENCE,
+      'must be registry/repository[:tag] or registry/repository@sha256:<digest>',
     )
     .describe(
       'The package as an OCI artifact: installed only when signed by a key the tenant trusts, with a signed SBOM naming no denied component; refused packages are quarantined',
