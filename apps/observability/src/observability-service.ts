@@ -158,7 +158,10 @@ export function createObservabilityService(
             alerts,
             alertRules: new AlertRuleService(ruleStore, changed),
             metrics: new MetricsQueryService(prometheus),
-            dashboards: new DashboardService(new PostgresDashboards(db), platformDashboards()),
+            dashboards: new DashboardService(
+              new PostgresDashboards(db, box!.writer),
+              platformDashboards(),
+            ),
             engineHealth: new EngineHealthService(prometheus),
             sloEvaluations: evaluations,
             logs: new LogsQueryService(new LokiClient(config.lokiUrl, config.upstreamTimeoutMs)),

@@ -1,8 +1,11 @@
 // Domain values <-> protobuf shapes, used by the gRPC API and by the events the adapters write.
 // SliKind and AlertSeverity list their values in the domain's order, after UNSPECIFIED = 0.
+import type { JsonObject } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { SEVERITIES, type AlertRule, type Severity } from './core/alert-rules';
+import type { PlatformDashboard } from './core/dashboard-panels';
 import { SLI_KINDS, type SliKind, type Slo } from './core/model';
+import type { TenantDashboard } from './core/tenant-dashboards';
 
 export const sliNumber = (sli: SliKind): number => SLI_KINDS.indexOf(sli) + 1;
 
@@ -45,4 +48,12 @@ export const alertRuleProto = (r: AlertRule) => ({
   syncError: r.syncError,
   createdAt: timestampFromDate(r.createdAt),
   updatedAt: timestampFromDate(r.updatedAt),
+});
+
+/** A dashboard, platform (no tenant's) or a tenant's own, its model as JSON (Struct). */
+export const dashboardProto = (d: PlatformDashboard | TenantDashboard) => ({
+  id: 'uid' in d ? d.uid : d.id,
+  tenantId: 'tenantId' in d ? d.tenantId : '',
+  title: d.title,
+  model: JSON.parse(JSON.stringify(d.model)) as JsonObject,
 });

@@ -6,15 +6,14 @@ import type { JsonObject } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { AlertRuleInput, AlertRuleService } from '../core/alert-rules';
 import type { AlertService } from '../core/alerts';
-import type { PlatformDashboard } from '../core/dashboards';
-import type { DashboardInput, DashboardService, TenantDashboard } from '../core/tenant-dashboards';
+import type { DashboardInput, DashboardService } from '../core/tenant-dashboards';
 import type { EngineHealthService } from '../core/engine-health';
 import type { LogsQueryService } from '../core/logs';
 import type { MetricsQueryService } from '../core/metrics-query';
 import { DEFAULT_WINDOW_DAYS, type SloInput } from '../core/model';
 import type { SloEvaluationStore } from '../core/slo-evaluations';
 import type { SloService } from '../core/slo-service';
-import { alertRuleProto, severityOf, sliOf, sloProto } from '../proto';
+import { alertRuleProto, dashboardProto, severityOf, sliOf, sloProto } from '../proto';
 
 export interface ObservabilityApi {
   slos: SloService;
@@ -85,14 +84,6 @@ const ruleInput = (rule: RuleMessage | undefined): AlertRuleInput => {
     annotations: rule.annotations,
   };
 };
-
-/** A platform dashboard (no tenant's), its model as JSON (Struct). */
-const dashboardProto = (d: PlatformDashboard | TenantDashboard) => ({
-  id: 'uid' in d ? d.uid : d.id,
-  tenantId: 'tenantId' in d ? d.tenantId : '',
-  title: d.title,
-  model: JSON.parse(JSON.stringify(d.model)) as JsonObject,
-});
 
 /** The wire dashboard as the domain's input; the core checks it (and lists every problem). */
 const dashboardInput = (d: { title: string; model?: JsonObject } | undefined): DashboardInput => {

@@ -1,5 +1,6 @@
+import { decodeEnvelope, payloadOf } from '@aion/events';
 import { PLATFORM_METRICS } from '@aion/telemetry';
-import { type TestDatabase } from '@aion/testing';
+import { eventually, type TestDatabase } from '@aion/testing';
 import { dashboardQueries, platformDashboards } from '../../src/core/dashboards';
 import { selectedMetrics } from '../../src/core/promql';
 import { migratedDatabase, startObservability } from './running-observability';
@@ -118,6 +119,23 @@ describe("tenants' dashboards", () => {
     await expect(obs.as('team-a', 'observer', (c) => c.getDashboard({ id }))).rejects.toMatchObject(
       { code: 'resource.not_found' },
     );
+    // Each change is an event on observability.events, published through the outbox; another
+    // tenant's refused attempts are none.
+    const events = await eventually(async () => {
+      const rows = await db.queryAsOwner<{ value: Buffer; published_at: Date | null }>(
+        `select value, published_at from obs_outbox where event_type like 'dashboard.%' and key = $1 order by seq`,
+        [id],
+      );
+      if (rows.length < 3 || rows.some((r) => !r.published_at)) return undefined;
+      return rows.map((r) => decodeEnvelope(r.value));
+    }, 20_000);
+    expect(events.map((e) => [e.type, e.tenantId])).toEqual([
+      ['dashboard.created', 'team-a'],
+      ['dashboard.updated', 'team-a'],
+      ['dashboard.deleted', 'team-a'],
+    ]);
+    expect(payloadOf(events[1]!, 'dashboard.updated').dashboard?.title).toBe('Checkout v2');
+    expect(payloadOf(events[2]!, 'dashboard.deleted').dashboardId).toBe(id);
   });
 
   it('refuses bad input with every problem, a taken title, platform dashboards and readers', async () => {

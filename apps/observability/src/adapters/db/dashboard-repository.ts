@@ -2,8 +2,10 @@ import { eq, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { type Db, TenantRepository } from '@aion/db';
 import { AionError } from '@aion/errors';
+import type { OutboxWriter } from '@aion/events';
 import type { PageWindow } from '../../core/model';
 import type { DashboardInput, DashboardStore, TenantDashboard } from '../../core/tenant-dashboards';
+import { dashboardProto } from '../../proto';
 import { pageByName } from './pages';
 import { dashboards } from './schema';
 
@@ -18,9 +20,12 @@ const toDashboard = (r: Row): TenantDashboard => ({
 const titleTaken = (title: string) =>
   AionError.conflict(`a dashboard titled ${JSON.stringify(title)} already exists`);
 
-/** A tenant's dashboards in PostgreSQL (RLS by tenant). */
+/** A tenant's dashboards in PostgreSQL (RLS by tenant); each change is an event on observability.events. */
 export class PostgresDashboards extends TenantRepository implements DashboardStore {
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly outbox: OutboxWriter,
+  ) {
     super(db);
   }
 
@@ -43,7 +48,13 @@ export class PostgresDashboards extends TenantRepository implements DashboardSto
         .onConflictDoNothing()
         .returning();
       if (!row) throw titleTaken(input.title);
-      return toDashboard(row);
+      const dashboard = toDashboard(row);
+      await this.outbox.add(tx, {
+        type: 'dashboard.created',
+        key: dashboard.id,
+        payload: { dashboard: dashboardProto(dashboard) },
+      });
+      return dashboard;
     });
   }
 
@@ -59,7 +70,14 @@ export class PostgresDashboards extends TenantRepository implements DashboardSto
         .set({ ...input, updatedAt: sql`now()` })
         .where(eq(dashboards.id, id))
         .returning();
-      return row && toDashboard(row);
+      if (!row) return undefined;
+      const dashboard = toDashboard(row);
+      await this.outbox.add(tx, {
+        type: 'dashboard.updated',
+        key: id,
+        payload: { dashboard: dashboardProto(dashboard) },
+      });
+      return dashboard;
     });
   }
 
@@ -69,7 +87,13 @@ export class PostgresDashboards extends TenantRepository implements DashboardSto
         .delete(dashboards)
         .where(eq(dashboards.id, id))
         .returning({ id: dashboards.id });
-      return gone.length > 0;
+      if (!gone.length) return false;
+      await this.outbox.add(tx, {
+        type: 'dashboard.deleted',
+        key: id,
+        payload: { dashboardId: id },
+      });
+      return true;
     });
   }
 }
