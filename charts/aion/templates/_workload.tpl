@@ -106,6 +106,35 @@ same process in the co-located profile, where such calls never leave it.
 {{- if $v.config.compliance }}
 - { name: AION_SOVEREIGN_COMPLIANCE_FILE, value: /etc/aion/config/compliance.yaml }
 {{- end }}
+{{- else if eq .service "data-pipeline" }}
+{{- $dp := index $v.services "data-pipeline" }}
+- { name: AION_PIPELINE_STORAGE_DIR, value: /var/lib/aion/pipeline/store }
+- { name: AION_PIPELINE_INBOX_DIR, value: /var/lib/aion/pipeline/inbox }
+- { name: AION_PIPELINE_WORK_DIR, value: /var/lib/aion/pipeline-work }
+{{- with $dp.jurisdiction }}
+- { name: AION_PIPELINE_JURISDICTION, value: {{ . | quote }} }
+{{- /* In the co-located profile sovereign-ai serves from the core's pods. */}}
+- { name: AION_PIPELINE_SOVEREIGN_ADDRESS, value: {{ include "aion.grpcTarget" (dict "root" $root "component" (ternary "core-headless" "sovereign-ai" (eq $v.profile "co-located")) "port" 50052) | quote }} }
+{{- end }}
+{{- with $dp.storage.s3 }}
+{{- if .bucket }}
+- { name: AION_PIPELINE_S3_BUCKET, value: {{ .bucket | quote }} }
+- { name: AION_PIPELINE_S3_REGION, value: {{ .region | quote }} }
+- { name: AION_PIPELINE_S3_PREFIX, value: {{ .prefix | quote }} }
+- { name: AION_PIPELINE_S3_FORCE_PATH_STYLE, value: {{ .forcePathStyle | quote }} }
+{{- if .endpoint }}
+- { name: AION_PIPELINE_S3_ENDPOINT, value: {{ .endpoint | quote }} }
+{{- end }}
+{{- if .existingSecret }}
+- name: AION_PIPELINE_S3_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef: { name: {{ .existingSecret }}, key: accessKeyId }
+- name: AION_PIPELINE_S3_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef: { name: {{ .existingSecret }}, key: secretAccessKey }
+{{- end }}
+{{- end }}
+{{- end }}
 {{- else if eq .service "module-host" }}
 {{- with $v.moduleHost.registries }}
 - { name: AION_MODULE_HOST_REGISTRIES, value: {{ join "," . | quote }} }

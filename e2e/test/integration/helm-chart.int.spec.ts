@@ -734,5 +734,74 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/kubectl --namespace aion port-forward service\/aion-gateway 8080:80/);
     expect(r.stdout).toMatch(/get secret aion-secrets[\s\S]*AION_BOOTSTRAP_ADMIN_KEY/);
+    // The pipeline's versions on an emptyDir by default: said so.
+    expect(r.stdout).toMatch(/WARNING: the data pipeline keeps dataset versions in an emptyDir/);
+  });
+
+  it('gives the data pipeline writable storage, S3 with its credentials and egress, and residency through sovereign-ai', () => {
+    const pod = (all: K8sObject[]) => podSpec(find(all, 'Deployment', 'aion-data-pipeline'));
+    const plain = pod(defaults);
+    const container = plain.containers[0];
+    expect(
+      envOf(find(defaults, 'Deployment', 'aion-data-pipeline'), 'AION_PIPELINE_STORAGE_DIR').value,
+    ).toBe('/var/lib/aion/pipeline/store');
+    // The root filesystem is read-only: data and the engine's spill files have volumes of their own.
+    expect(plain.volumes).toEqual(
+      expect.arrayContaining([
+        { name: 'pipeline-data', emptyDir: {} },
+        { name: 'pipeline-work', emptyDir: { sizeLimit: '20Gi' } },
+      ]),
+    );
+    expect(container.volumeMounts).toEqual(
+      expect.arrayContaining([
+        { name: 'pipeline-data', mountPath: '/var/lib/aion/pipeline' },
+        { name: 'pipeline-work', mountPath: '/var/lib/aion/pipeline-work' },
+      ]),
+    );
+    expect(JSON.stringify(container.env)).not.toMatch(/AION_PIPELINE_(S3|JURISDICTION)/);
+
+    const configured = rendered({
+      set: [
+        'services.data-pipeline.jurisdiction=DE',
+        'services.data-pipeline.storage.persistentVolumeClaim=pipeline-pvc',
+        'services.data-pipeline.storage.s3.bucket=aion-data',
+        'services.data-pipeline.storage.s3.endpoint=http://seaweed.storage:8333',
+        'services.data-pipeline.storage.s3.existingSecret=s3-keys',
+      ],
+    });
+    const deployment = find(configured, 'Deployment', 'aion-data-pipeline');
+    expect(pod(configured).volumes).toContainEqual({
+      name: 'pipeline-data',
+      persistentVolumeClaim: { claimName: 'pipeline-pvc' },
+    });
+    expect(envOf(deployment, 'AION_PIPELINE_JURISDICTION').value).toBe('DE');
+    expect(envOf(deployment, 'AION_PIPELINE_SOVEREIGN_ADDRESS').value).toBe(
+      'dns:///aion-sovereign-ai.aion.svc.cluster.local:50052',
+    );
+    expect(envOf(deployment, 'AION_PIPELINE_S3_BUCKET').value).toBe('aion-data');
+    expect(envOf(deployment, 'AION_PIPELINE_S3_ENDPOINT').value).toBe(
+      'http://seaweed.storage:8333',
+    );
+    expect(envOf(deployment, 'AION_PIPELINE_S3_SECRET_ACCESS_KEY').valueFrom).toEqual({
+      secretKeyRef: { name: 's3-keys', key: 'secretAccessKey' },
+    });
+    const policy = find(configured, 'NetworkPolicy', 'aion-data-pipeline').spec;
+    const ports = policy.egress.flatMap((r: { ports: { port: number }[] }) =>
+      r.ports.map((p) => p.port),
+    );
+    expect(ports).toEqual([50052, 8333]);
+    // sovereign-ai admits the pipeline's calls only when it asks for residency decisions.
+    const sovereignFrom = (all: K8sObject[]) =>
+      JSON.stringify(find(all, 'NetworkPolicy', 'aion-sovereign-ai').spec.ingress);
+    expect(sovereignFrom(configured)).toContain('aion.io/runs-data-pipeline');
+    expect(sovereignFrom(defaults)).not.toContain('aion.io/runs-data-pipeline');
+    // Co-located: sovereign-ai answers from the core's pods.
+    const colocated = rendered({
+      set: ['profile=co-located', 'services.data-pipeline.jurisdiction=DE'],
+    });
+    expect(
+      envOf(find(colocated, 'Deployment', 'aion-data-pipeline'), 'AION_PIPELINE_SOVEREIGN_ADDRESS')
+        .value,
+    ).toBe('dns:///aion-core-headless.aion.svc.cluster.local:50052');
   });
 });
