@@ -39,6 +39,11 @@ command -v runc >/dev/null 2>&1 || missing+=(runc)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 # A subprocess module granted network reaches the host's egress proxy through socat in its sandbox.
 command -v socat >/dev/null 2>&1 || missing+=(socat)
+# A real Kubernetes node for the chart (e2e kube-node suite, docs/kubernetes-node.md): containerd
+# (CRI) runs pods with runc, the CNI bridge plugin wires them, catatonit is the pause image's process.
+command -v containerd >/dev/null 2>&1 || missing+=(containerd)
+[ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+command -v catatonit >/dev/null 2>&1 || missing+=(catatonit)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "[infra] installing with apt: ${missing[*]}"

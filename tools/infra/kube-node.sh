@@ -2,12 +2,19 @@
 # Builds the rest of a one-node Kubernetes cluster from the Go module proxy (no binary download exists
 # here), for the release kube-apiserver.sh builds, into ${AION_TOOL_CACHE:-~/.cache/aion}/kubernetes-<v>/:
 # kube-controller-manager (Deployments -> ReplicaSets -> Pods), kube-scheduler, kubelet and
-# kube-proxy. One `go build` so the packages they share compile once: about 4-6 minutes cold on 2 cores
-# after kube-apiserver.sh (same module cache), nothing when cached. Prints the directory.
-# The node also needs containerd, runc and the CNI plugins from Debian (install.sh).
+# kube-proxy. One `go build` so the packages they share compile once: about 4.5 minutes cold on 2
+# cores after kube-apiserver.sh (same module cache), nothing when cached. Also CoreDNS (the cluster's
+# DNS: the chart's services find each other by headless Service names) into coredns-<v>/: `go install`
+# as published, about 8 minutes cold. Prints the Kubernetes directory.
+# The node also needs containerd, runc, the CNI plugins and catatonit from Debian (install.sh).
 set -euo pipefail
 version="${1:-${AION_KUBERNETES_VERSION:-v1.36.3}}"
-out="${AION_TOOL_CACHE:-$HOME/.cache/aion}/kubernetes-$version"
+coredns_version="${AION_COREDNS_VERSION:-v1.14.7}"
+cache="${AION_TOOL_CACHE:-$HOME/.cache/aion}"
+out="$cache/kubernetes-$version"
+if [ ! -x "$cache/coredns-$coredns_version/coredns" ]; then
+  GOBIN="$cache/coredns-$coredns_version" go install "github.com/coredns/coredns@$coredns_version" >&2
+fi
 commands=(kube-controller-manager kube-scheduler kubelet kube-proxy)
 missing=()
 for c in "${commands[@]}"; do [ -x "$out/$c" ] || missing+=("$c"); done

@@ -24,6 +24,11 @@ export interface LocalKafkaOptions {
    * broker where its clients look for it, on its data (the storage is formatted only once).
    */
   ports?: { port: number; controllerPort: number };
+  /**
+   * The address the client listeners bind and advertise (default 127.0.0.1): a Kubernetes node's
+   * pods cannot reach the host's loopback, so the node suite gives its bridge address.
+   */
+  host?: string;
 }
 
 /** JAAS values are double-quoted: a quote or backslash in them would end or escape the value. */
@@ -38,14 +43,15 @@ function listenerProperties(
   port: number,
   controllerPort: number,
   sasl: { port: number; users: Record<string, string> } | undefined,
+  host: string,
 ): string[] {
-  const listeners = [`PLAINTEXT://127.0.0.1:${port}`];
-  const advertised = [`PLAINTEXT://127.0.0.1:${port}`];
+  const listeners = [`PLAINTEXT://${host}:${port}`];
+  const advertised = [`PLAINTEXT://${host}:${port}`];
   const protocols = ['CONTROLLER:PLAINTEXT', 'PLAINTEXT:PLAINTEXT'];
   const extra: string[] = [];
   if (sasl) {
-    listeners.push(`SASL_PLAINTEXT://127.0.0.1:${sasl.port}`);
-    advertised.push(`SASL_PLAINTEXT://127.0.0.1:${sasl.port}`);
+    listeners.push(`SASL_PLAINTEXT://${host}:${sasl.port}`);
+    advertised.push(`SASL_PLAINTEXT://${host}:${sasl.port}`);
     protocols.push('SASL_PLAINTEXT:SASL_PLAINTEXT');
     const users = Object.entries(sasl.users).map(([name, password]) => {
       if (!/^\w+$/.test(name)) throw new Error(`SASL test user names are word characters: ${name}`);
@@ -110,6 +116,7 @@ export async function startLocalKafka(
     port: await freePort(),
     controllerPort: await freePort(),
   };
+  const host = options.host ?? '127.0.0.1';
   const sasl = options.saslPlainUsers && {
     port: await freePort(),
     users: options.saslPlainUsers,
@@ -121,7 +128,7 @@ export async function startLocalKafka(
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-      ...listenerProperties(port, controllerPort, sasl),
+      ...listenerProperties(port, controllerPort, sasl, host),
       `log.dirs=${path.join(dir, 'data')}`,
       'num.partitions=3',
       'offsets.topic.replication.factor=1',
@@ -173,13 +180,13 @@ export async function startLocalKafka(
     [...jvm, 'kafka.Kafka', properties],
     path.join(dir, 'stdout.log'),
   );
-  await waitForPort(port, 90_000, 'kafka');
+  await waitForPort(port, 90_000, 'kafka', host);
   return {
     port,
     controllerPort,
     pid,
-    brokers: `127.0.0.1:${port}`,
-    ...(sasl ? { saslBrokers: `127.0.0.1:${sasl.port}` } : {}),
+    brokers: `${host}:${port}`,
+    ...(sasl ? { saslBrokers: `${host}:${sasl.port}` } : {}),
   };
 }
 

@@ -50,7 +50,12 @@ export function startDaemon(
   return child.pid;
 }
 
-export async function waitForPort(port: number, timeoutMs: number, what: string): Promise<void> {
+export async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  what: string,
+  host = '127.0.0.1',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const open = await new Promise<boolean>((resolve) => {
@@ -60,7 +65,7 @@ export async function waitForPort(port: number, timeoutMs: number, what: string)
         resolve(true);
       });
       socket.once('error', () => resolve(false));
-      socket.connect(port, '127.0.0.1');
+      socket.connect(port, host);
     });
     if (open) return;
     await new Promise((r) => setTimeout(r, 200));
