@@ -40,15 +40,15 @@ export const dashboard = (uid: string, title: string, description: string, from 
     .refresh('30s')
     .time({ from, to: 'now' });
 
-export const built = (
-  uid: string,
-  title: string,
-  builder: DashboardBuilder,
-): PlatformDashboard => ({
-  uid,
-  title,
-  model: builder.build() as unknown as Record<string, unknown>,
-});
+/** The model, with the uid and title the builder was given (`dashboard()`). */
+export const built = (builder: DashboardBuilder): PlatformDashboard => {
+  const model = builder.build();
+  return {
+    uid: model.uid ?? '',
+    title: model.title ?? '',
+    model: model as unknown as Record<string, unknown>,
+  };
+};
 
 /** `sum by (<by>) (rate(<selector>[$__rate_interval]))`. */
 export const rateBy = (by: string, selector: string) =>

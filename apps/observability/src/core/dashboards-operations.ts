@@ -14,14 +14,10 @@ const judged = 'aion_engine_requests_total{outcome!="canceled"}';
 
 /** Engines and models: calls, errors, latency, breakers, tokens and spend. */
 export function llmOperations(): PlatformDashboard {
-  const uid = 'aion-llm-operations';
-  const title = 'Aion / LLM operations';
   return built(
-    uid,
-    title,
     dashboard(
-      uid,
-      title,
+      'aion-llm-operations',
+      'Aion / LLM operations',
       'Engine calls, errors, latency and circuit breakers; tokens and spend by model.',
     )
       .withRow(new RowBuilder('Engines'))
@@ -67,15 +63,11 @@ export function llmOperations(): PlatformDashboard {
 
 /** Tasks from acceptance to their end, against the blueprint's latency targets; the event flow. */
 export function agentWorkflow(): PlatformDashboard {
-  const uid = 'aion-agent-workflow';
-  const title = 'Aion / Agent workflow';
   const ok = 'aion_task_duration_seconds_bucket{status="OK"}';
   return built(
-    uid,
-    title,
     dashboard(
-      uid,
-      title,
+      'aion-agent-workflow',
+      'Aion / Agent workflow',
       'Tasks by status, intent and engine, their latency against the 0.5 s / 2 s / 2.3 s targets, and the events behind them.',
     )
       .withRow(new RowBuilder('Tasks'))
@@ -130,14 +122,10 @@ export function agentWorkflow(): PlatformDashboard {
 
 /** Where the money goes, by model and per task; per-tenant cost is the usage ledger's. */
 export function costAttribution(): PlatformDashboard {
-  const uid = 'aion-cost-attribution';
-  const title = 'Aion / Cost attribution';
   return built(
-    uid,
-    title,
     dashboard(
-      uid,
-      title,
+      'aion-cost-attribution',
+      'Aion / Cost attribution',
       'Spend by model and per task. Per-tenant and per-project cost comes from the usage ledger (GET /api/v1/usage), not from Prometheus: no series carries a tenant.',
       'now-7d',
     )

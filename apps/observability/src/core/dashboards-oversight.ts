@@ -13,14 +13,10 @@ const day = (selector: string) => `sum(increase(${selector}[1d]))`;
 
 /** Data residency, where work ran, and the audit trail's intake. */
 export function governance(): PlatformDashboard {
-  const uid = 'aion-governance';
-  const title = 'Aion / Governance and compliance';
   return built(
-    uid,
-    title,
     dashboard(
-      uid,
-      title,
+      'aion-governance',
+      'Aion / Governance and compliance',
       'Residency decisions, the engines tasks ran on, and the audit and usage events recorded.',
       'now-24h',
     )
@@ -80,14 +76,10 @@ export function governance(): PlatformDashboard {
 
 /** A day at a glance: volume, success, speed, availability and spend. */
 export function executive(): PlatformDashboard {
-  const uid = 'aion-executive';
-  const title = 'Aion / Executive';
   return built(
-    uid,
-    title,
     dashboard(
-      uid,
-      title,
+      'aion-executive',
+      'Aion / Executive',
       'The platform in a few numbers over the last day, and their trend.',
       'now-7d',
     )
@@ -139,14 +131,10 @@ export function executive(): PlatformDashboard {
 
 /** Refused credentials, rate limits, access denials and residency refusals. */
 export function securityPosture(): PlatformDashboard {
-  const uid = 'aion-security';
-  const title = 'Aion / Security posture';
   return built(
-    uid,
-    title,
     dashboard(
-      uid,
-      title,
+      'aion-security',
+      'Aion / Security posture',
       'Credentials refused at the edge, rate limits, access denied by the REST and gRPC APIs, and data kept in its jurisdiction.',
       'now-24h',
     )
