@@ -43,6 +43,11 @@ export class TaskExecution {
 
   constructor(private readonly deps: ExecutionDeps) {}
 
+  /** This replica is running the task now (its outcome may be waiting for the database). */
+  isRunning(tenantId: string, id: string): boolean {
+    return this.running.has(`${tenantId}/${id}`);
+  }
+
   /** Stops this replica's run of the task, if it has one (the task was canceled). */
   abort(tenantId: string, id: string, reason: AionError): void {
     this.running.get(`${tenantId}/${id}`)?.abort(reason);

@@ -16,7 +16,12 @@ export async function recoverStale(
     runningForMs: (deps.taskTimeoutMs ?? 60_000) + options.queuedForMs,
     limit: options.limit ?? 100,
   });
+  let recovered = 0;
   for (const task of claimed) {
+    // Not lost: this replica runs it, and its outcome is being written (after a database outage
+    // it can be older than the stale age, retrying). The claim only took it over from itself.
+    if (execution.isRunning(task.tenantId, task.id)) continue;
+    recovered += 1;
     const context = {
       tenantId: task.tenantId,
       subject: task.subject,
@@ -50,5 +55,5 @@ export async function recoverStale(
       );
     });
   }
-  return claimed.length;
+  return recovered;
 }

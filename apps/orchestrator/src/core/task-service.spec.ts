@@ -392,4 +392,27 @@ describe('TaskService', () => {
     });
     expect(repository.budgetSteps).toContain('release r1');
   });
+
+  it('does not end as lost a stale RUNNING task this replica is still running', async () => {
+    let finish!: () => void;
+    const held = new Promise<void>((resolve) => (finish = resolve));
+    const { service, repository, calls } = setup({
+      behaviours: {
+        cheap: async () => {
+          await held;
+          return { output: { text: 'late' }, inputTokens: 1, outputTokens: 1, model: 'm' };
+        },
+      },
+    });
+    const record = await inTenant(async () => (await service.submit(chat())).record);
+    await eventually(() => calls.length === 1); // on its engine, here
+    // The reaper found it past the stale age (its outcome held up by a database outage, say).
+    repository.stale = [await inTenant(() => service.get(record.id))];
+    expect(await service.recoverStale({ queuedForMs: 1_000 })).toBe(0);
+    finish();
+    await inTenant(async () => {
+      await eventually(async () => (await service.get(record.id)).status === 'OK');
+      expect((await service.get(record.id)).error).toBeUndefined();
+    });
+  });
 });
