@@ -188,6 +188,8 @@ export interface LoadResult {
   requests: number;
   /** Answers with another status than expected (a 202 for a task not finished in time). */
   non_2xx: number;
+  /** The unexpected statuses counted, each with the first body answered (what to look at). */
+  unexpected?: Record<string, { count: number; first_body: string }>;
   /** Answers with the expected status whose body says the work failed (a task ending in ERROR). */
   failed: number;
   errors: number;
@@ -220,7 +222,9 @@ function post(
       { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => keepBody && chunks.push(chunk));
+        // Bodies of unexpected answers are kept too: the report quotes the first of each status.
+        const keep = keepBody || res.statusCode !== 200;
+        res.on('data', (chunk: Buffer) => keep && chunks.push(chunk));
         res.on('end', () =>
           resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
         );
@@ -264,12 +268,15 @@ export async function runLoad(options: {
   let failed = 0;
   let errors = 0;
   let lastDone = 0;
+  const unexpected: Record<string, { count: number; first_body: string }> = {};
   const record = ({ status, body }: { status: number; body: string }, started: number) => {
     lastDone = performance.now();
     times.push(lastDone - started);
     if (status === 0) errors++;
-    else if (status !== (options.expectStatus ?? 200)) non2xx++;
-    else if (options.succeeded && !options.succeeded(body)) failed++;
+    else if (status !== (options.expectStatus ?? 200)) {
+      non2xx++;
+      (unexpected[status] ??= { count: 0, first_body: body.slice(0, 300) }).count++;
+    } else if (options.succeeded && !options.succeeded(body)) failed++;
   };
   const send = () => post(agent, url, headers, options.body, Boolean(options.succeeded));
   const cpuBefore = options.cpu && cpuSnapshot(options.cpu);
@@ -309,6 +316,7 @@ export async function runLoad(options: {
     achieved_rps: round(times.length / (Math.max(lastDone - started, 1) / 1000)),
     requests: times.length,
     non_2xx: non2xx,
+    ...(non2xx ? { unexpected } : {}),
     failed,
     errors,
     p50_ms: round(percentile(sorted, 0.5)),

@@ -115,7 +115,9 @@ export async function openPglite(
  * PGlite on its own thread (pglite-thread.ts): what `npm start` uses, so that SQL does not run on
  * the event loop that serves requests. Same SQL, same RLS, same single session as `openPglite`.
  */
-export async function openPgliteThread(options: { dataDir?: string } = {}): Promise<Database> {
+export async function openPgliteThread(
+  options: { dataDir?: string; maintenanceEveryMs?: number } = {},
+): Promise<Database> {
   const thread = await PgliteThread.open(options);
   // Drizzle's PGlite driver calls only `query` and `transaction`, which the thread provides.
   const db = drizzlePglite(thread as unknown as PGlite) as unknown as Db;

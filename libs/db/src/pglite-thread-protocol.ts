@@ -9,7 +9,7 @@
  */
 
 export type WorkerRequest =
-  | { op: 'open'; dataDir?: string }
+  | { op: 'open'; dataDir?: string; maintenanceEveryMs?: number }
   | {
       op: 'query';
       id: number;

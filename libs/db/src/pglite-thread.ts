@@ -57,13 +57,16 @@ export class PgliteThread implements PgliteQueryable {
     this.worker.on('exit', () => this.stop(new Error('the embedded database thread stopped')));
   }
 
-  static async open(options: { dataDir?: string } = {}): Promise<PgliteThread> {
+  /** `maintenanceEveryMs`: how often the thread runs an autovacuum pass (0: never; 10 s). */
+  static async open(
+    options: { dataDir?: string; maintenanceEveryMs?: number } = {},
+  ): Promise<PgliteThread> {
     const thread = new PgliteThread();
     thread.worker.ref();
     try {
       await new Promise<void>((resolve, reject) => {
         thread.opening = { resolve: () => resolve(), reject };
-        thread.post({ op: 'open', ...(options.dataDir && { dataDir: options.dataDir }) });
+        thread.post({ op: 'open', ...options });
       });
     } catch (err) {
       await thread.worker.terminate();

@@ -11,8 +11,11 @@ import {
   type WorkerReply,
   type WorkerRequest,
 } from './pglite-thread-protocol';
+import { maintainOnce } from './pglite-maintenance';
 
-type Statement = Exclude<WorkerRequest, { op: 'open' }>;
+/** An autovacuum pass (pglite-maintenance.ts) the worker queues itself every few seconds. */
+type Maintenance = { op: 'maintain' };
+type Statement = Exclude<WorkerRequest, { op: 'open' }> | Maintenance;
 
 const port = parentPort;
 if (!port) throw new Error('pglite.worker runs in a worker thread');
@@ -24,6 +27,8 @@ let openSession = 0;
 let running = false;
 /** Replies not yet sent: they go out together when nothing else can run (or 32 are ready). */
 let replies: WorkerReply[] = [];
+let maintenanceQueued = false;
+let lastMaintenanceError = '';
 
 const keepText = (value: string) => value;
 const flush = () => {
@@ -35,17 +40,25 @@ const reply = (message: WorkerReply): void => void replies.push(message);
 
 port.on('message', (messages: WorkerRequest[]) => {
   for (const message of messages) {
-    if (message.op === 'open') void open(message.dataDir);
+    if (message.op === 'open') void open(message.dataDir, message.maintenanceEveryMs ?? 10_000);
     else waiting.push(message);
   }
   void drain();
 });
 
-async function open(dataDir: string | undefined): Promise<void> {
+async function open(dataDir: string | undefined, maintenanceEveryMs: number): Promise<void> {
   try {
     database = dataDir ? new PGlite(dataDir) : new PGlite();
     await database.waitReady;
     reply({ op: 'opened' });
+    // In the queue like a statement: it waits for the open transaction, and nothing runs beside it.
+    if (maintenanceEveryMs > 0)
+      setInterval(() => {
+        if (maintenanceQueued) return;
+        maintenanceQueued = true;
+        waiting.push({ op: 'maintain' });
+        void drain();
+      }, maintenanceEveryMs).unref();
   } catch (err) {
     reply({ op: 'failed', error: toWireError(err) });
   }
@@ -56,7 +69,7 @@ async function open(dataDir: string | undefined): Promise<void> {
 /** The next statement that may run: the open transaction's, or the oldest when none is open. */
 function takeNext(): Statement | undefined {
   const index =
-    openSession === 0 ? 0 : waiting.findIndex((s) => s.op !== 'close' && s.session === openSession);
+    openSession === 0 ? 0 : waiting.findIndex((s) => 'session' in s && s.session === openSession);
   return index >= 0 && index < waiting.length ? waiting.splice(index, 1)[0] : undefined;
 }
 
@@ -84,6 +97,11 @@ async function run(db: PGlite, statement: Statement): Promise<void> {
         reply({ id: statement.id, result: done });
         flush();
         return process.exit(0);
+      case 'maintain': {
+        maintenanceQueued = false;
+        await maintainOnce(db);
+        return;
+      }
       case 'commit':
       case 'rollback':
         // A transaction that issued no statement never opened: nothing to end.
@@ -115,6 +133,17 @@ async function run(db: PGlite, statement: Statement): Promise<void> {
       }
     }
   } catch (err) {
+    if (statement.op === 'maintain') return warnOnce(err);
     reply({ id: statement.id, error: toWireError(err) });
   }
+}
+
+/** A failing maintenance pass is said once per distinct error: the next pass retries anyway. */
+function warnOnce(err: unknown): void {
+  const message = err instanceof Error ? err.message : String(err);
+  if (message === lastMaintenanceError) return;
+  lastMaintenanceError = message;
+  process.stderr.write(
+    `${JSON.stringify({ level: 'warn', msg: 'embedded database maintenance failed', err: message })}\n`,
+  );
 }

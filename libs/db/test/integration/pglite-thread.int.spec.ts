@@ -109,3 +109,52 @@ describe('PGlite on its own thread', () => {
     expect((err as Error).cause).toEqual(new Error('the embedded database thread stopped'));
   });
 });
+
+describe('PGlite on its own thread, maintained', () => {
+  let database: Database;
+
+  beforeAll(async () => {
+    // A short interval keeps the test short (the default is 10 s).
+    database = await openPgliteThread({ maintenanceEveryMs: 100 });
+    await database.db.execute(sql.raw(`create role maintained_app nologin`));
+    await database.db.execute(sql.raw(`create table jobs (id int primary key, state text)`));
+    await database.db.execute(sql.raw(`grant select, insert, update on jobs to maintained_app`));
+    await database.db.execute(sql.raw(`set role maintained_app`));
+  });
+  afterAll(() => database.close());
+
+  const activity = async () =>
+    rowsOf<{ analyzed: boolean; vacuumed: boolean; dead: number; role: string }>(
+      await database.db.execute(
+        sql`select last_analyze is not null as analyzed, last_vacuum is not null as vacuumed,
+          n_dead_tup::int as dead, current_user as role
+          from pg_stat_user_tables where relname = 'jobs'`,
+      ),
+    )[0]!;
+
+  it('analyzes and vacuums a busy table by itself, as autovacuum would, and keeps the session role', async () => {
+    await database.db.execute(
+      sql`insert into jobs select g, 'queued' from generate_series(1, 5000) g`,
+    );
+    await database.db.execute(sql`update jobs set state = 'done' where id <= 3000`);
+    const deadline = Date.now() + 20_000;
+    let seen = await activity();
+    while (!(seen.analyzed && seen.vacuumed && seen.dead === 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      seen = await activity();
+    }
+    expect(seen).toEqual({ analyzed: true, vacuumed: true, dead: 0, role: 'maintained_app' });
+    // Row-level work is still the app role's: it cannot do what only the owner may.
+    await expect(database.db.execute(sql`delete from jobs`)).rejects.toThrow();
+  }, 30_000);
+
+  it('waits for an open transaction: maintenance never runs inside one', async () => {
+    const inside = database.db.transaction(async (tx) => {
+      await tx.execute(sql`update jobs set state = 'again' where id <= 3000`);
+      // Several maintenance intervals pass while the transaction is open.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      return rowsOf<{ role: string }>(await tx.execute(sql`select current_user as role`))[0]!;
+    });
+    await expect(inside).resolves.toEqual({ role: 'maintained_app' });
+  });
+});
