@@ -10,7 +10,11 @@ export const expressPath = (path: string) => path.replace(/\{(\w+)\}/g, ':$1');
 async function run(route: Route, req: Request, res: Response): Promise<void> {
   const { request } = route;
   const controller = new AbortController();
-  res.on('close', () => controller.abort());
+  // Aborts what the handler still does for a client that went away; a finished response has
+  // nothing left to stop (and an abort costs a DOMException with its stack).
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
   const body =
     request.body === undefined
       ? undefined
