@@ -7,6 +7,26 @@ export const dataPipelineInfraNeeds = { database: true, kafka: true };
 
 const P = 'AION_PIPELINE_';
 
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A JSON object of name -> value (secrets by name: a job names one, never holds it). */
+function jsonRecord<T>(message: string, valid: (v: unknown) => v is T) {
+  return z
+    .string()
+    .default('{}')
+    .transform((s, ctx) => {
+      try {
+        const v = JSON.parse(s) as unknown;
+        if (isObject(v) && Object.values(v).every(valid)) return v as Record<string, T>;
+      } catch {
+        // reported below
+      }
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+      return z.NEVER;
+    });
+}
+
 export const dataPipelineConfigSpec = {
   inboxDir: field(
     `${P}INBOX_DIR`,
@@ -62,29 +82,31 @@ export const dataPipelineConfigSpec = {
   ),
   postgresSources: field(
     `${P}POSTGRES_SOURCES`,
-    z
-      .string()
-      .default('{}')
-      .transform((s, ctx) => {
-        try {
-          const v = JSON.parse(s) as unknown;
-          if (
-            typeof v === 'object' &&
-            v &&
-            !Array.isArray(v) &&
-            Object.values(v).every((x) => typeof x === 'string')
-          )
-            return v as Record<string, string>;
-        } catch {
-          // reported below
-        }
-        ctx.addIssue({
-          code: z.ZodIssueCode.custom,
-          message: 'a JSON object of name -> connection string',
-        });
-        return z.NEVER;
-      }),
+    jsonRecord(
+      'a JSON object of name -> connection string',
+      (x): x is string => typeof x === 'string',
+    ),
     'PostgreSQL sources by name (JSON {"name": "postgres://..."}); a job names one, never a connection string',
+    { sensitive: true },
+  ),
+  egressAllow: field(
+    `${P}EGRESS_ALLOW`,
+    z.string().default(''),
+    'Where outbound sources (S3, REST) may connect: comma list of * (any public address), host, *.domain, host:port, IP or CIDR. Loopback, private, link-local and metadata addresses need an explicit IP/CIDR entry (unset: no outbound source)',
+  ),
+  s3Sources: field(
+    `${P}S3_SOURCES`,
+    jsonRecord(
+      'a JSON object of name -> {endpoint, region, access_key_id, secret_access_key}',
+      isObject,
+    ),
+    'S3 source credentials by name (JSON); a job names one ({"type":"s3","credentials":"name"}), never a key',
+    { sensitive: true },
+  ),
+  restSources: field(
+    `${P}REST_SOURCES`,
+    jsonRecord('a JSON object of name -> {headers: {name: value}}', isObject),
+    'REST source credentials by name (JSON: headers sent with each request); a job names one, never a token',
     { sensitive: true },
   ),
   jurisdiction: field(
