@@ -13,7 +13,6 @@ import {
   status as GrpcStatus,
 } from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
-import { context as otelContext } from '@opentelemetry/api';
 import {
   grpcAuthInterceptor,
   verifiedPrincipal,
@@ -23,7 +22,7 @@ import {
 } from '@aion/auth';
 import { AionError, errorEnvelopeInterceptor, toAionError, toGrpcStatus } from '@aion/errors';
 import { runWithTenant } from '@aion/tenancy';
-import { extractTraceContext, type Logger, type ServiceMetrics } from '@aion/telemetry';
+import { extractTraceContext, inSpan, type Logger, type ServiceMetrics } from '@aion/telemetry';
 import { deserializer, serializer } from './codec';
 import { runWithDeadline } from './deadline';
 import { localMethod, registerLocal, unregisterLocal, type LocalMethod } from './in-process';
@@ -170,7 +169,7 @@ export class GrpcServer {
           localName,
           localMethod(
             {
-              run: (ctx, fn) => this.scoped(ctx, ctx.metadata, fn),
+              run: (ctx, fn) => this.scoped(path, ctx, ctx.metadata, fn),
               fail: (err, ctx) => this.fail(path, err, ctx),
               observe: (code, seconds) => this.options.metrics?.observeGrpc(path, code, seconds),
             },
@@ -277,10 +276,10 @@ export class GrpcServer {
     };
   }
 
-  /** Runs `fn` in the caller's tenant, trace and deadline. */
-  private scoped<T>(ctx: CallContext, metadata: Metadata, fn: () => T): T {
+  /** Runs `fn` in the caller's tenant and deadline, in a server span of the caller's trace. */
+  private scoped<T>(path: string, ctx: CallContext, metadata: Metadata, fn: () => T): T {
     const traced = () =>
-      otelContext.with(extractTraceContext(metadata.getMap() as Record<string, string>), () =>
+      inSpan(path, extractTraceContext(metadata.getMap() as Record<string, string>), () =>
         runWithDeadline(ctx.deadline, fn),
       );
     const p = ctx.principal;
@@ -326,7 +325,7 @@ export class GrpcServer {
       admitted = admit(limits, call.request);
       counted = true;
       this.options.metrics?.requestsInFlight.inc({ kind: 'grpc' });
-      const response = await this.scoped(ctx, call.metadata, () => impl(call.request, ctx));
+      const response = await this.scoped(path, ctx, call.metadata, () => impl(call.request, ctx));
       callback(null, response);
     } catch (err) {
       const status = this.fail(path, err, ctx);
@@ -360,7 +359,7 @@ export class GrpcServer {
       admitted = admit(limits, call.request);
       counted = true;
       this.options.metrics?.requestsInFlight.inc({ kind: 'grpc' });
-      await this.scoped(ctx, call.metadata, async () => {
+      await this.scoped(path, ctx, call.metadata, async () => {
         for await (const message of impl(call.request, ctx)) {
           if (ctx.signal.aborted) break;
           // Respect HTTP/2 flow control instead of buffering without bound.

@@ -7,7 +7,7 @@ import { runWithTenant } from '@aion/tenancy';
 import { createLogger } from './logger';
 import { httpTracingMiddleware } from './http-tracing';
 import { ServiceMetrics } from './metrics';
-import { extractTraceContext, initTracing, injectTraceHeaders, tracer } from './tracing';
+import { extractTraceContext, initTracing, injectTraceHeaders, inSpan, tracer } from './tracing';
 
 const exporter = new InMemorySpanExporter();
 initTracing({ serviceName: 'test', spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -94,6 +94,42 @@ describe('trace propagation', () => {
       .set('traceparent', `00-${traceId}-00f067aa0ba902b7-01`);
     expect(res.body.trace).toBe(traceId);
     expect(exporter.getFinishedSpans().map((s) => s.spanContext().traceId)).toContain(traceId);
+  });
+
+  it('serves a call in a child span of the caller, ended when its promise settles', async () => {
+    exporter.reset();
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    const parent = extractTraceContext({ traceparent: `00-${traceId}-b7ad6b7169203331-01` });
+    let release!: () => void;
+    const pending = inSpan('aion.v1.Svc/Call', parent, async () => {
+      const inside = trace.getActiveSpan()!.spanContext().traceId;
+      await new Promise<void>((r) => (release = r));
+      return inside;
+    });
+    await flush();
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+    release();
+    expect(await pending).toBe(traceId);
+    const [span] = exporter.getFinishedSpans();
+    expect(span).toMatchObject({ name: 'aion.v1.Svc/Call', status: { code: 0 } });
+    expect(span!.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
+  });
+
+  it('marks the span an error when the call throws or rejects, and passes the error on', async () => {
+    exporter.reset();
+    const parent = context.active();
+    expect(() =>
+      inSpan('sync', parent, () => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    await expect(inSpan('async', parent, () => Promise.reject(new Error('late')))).rejects.toThrow(
+      'late',
+    );
+    expect(exporter.getFinishedSpans().map((s) => [s.name, s.status.code])).toEqual([
+      ['sync', 2],
+      ['async', 2],
+    ]);
   });
 });
 
