@@ -11,6 +11,8 @@ import { createGrpcClient } from '@aion/grpc';
 import { FileConnector } from './adapters/connectors/file-connector';
 import { SovereignResidency } from './adapters/sovereign/sovereign-residency';
 import { PostgresConnector } from './adapters/connectors/postgres-connector';
+import { S3Connector } from './adapters/connectors/s3-connector';
+import { EgressPolicy } from './adapters/egress/egress-policy';
 import { PostgresJobStore } from './adapters/db/job-store';
 import { outbox } from './adapters/db/schema';
 import { DuckDbEngine } from './adapters/duckdb/engine';
@@ -68,9 +70,11 @@ export function createDataPipelineService(
             ...(config.s3SecretAccessKey ? { secretAccessKey: config.s3SecretAccessKey } : {}),
           })
         : new FsObjectStore(path.resolve(config.storageDir));
+      const egress = EgressPolicy.parse(config.egressAllow);
       const connectors = new ConnectorRegistry([
         new FileConnector(path.resolve(config.inboxDir)),
         new PostgresConnector(config.postgresSources, config.postgresBatchRows),
+        new S3Connector(config.s3Sources, egress, path.join(workDir, 'downloads')),
       ]);
       const stages = new PipelineStages({
         connectors,

@@ -13,6 +13,8 @@ export type SourceData =
       format: 'csv' | 'jsonl' | 'parquet';
       /** The CSV's delimiter, when the source names it; otherwise read from the header line. */
       csv?: { delimiter?: string };
+      /** Removes a local copy the connector made (a download), once the engine has read it. */
+      release?: () => Promise<void>;
     }
   | {
       kind: 'rows';

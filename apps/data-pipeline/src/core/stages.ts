@@ -78,7 +78,9 @@ export class PipelineStages {
       case 'ingest': {
         const data = await this.deps.connectors.open(job.source, signal);
         const out = path.join(this.dir(job), 'ingest.parquet');
-        const { rows, bytes } = await this.deps.engine.ingest(data, out);
+        const { rows, bytes } = await this.deps.engine
+          .ingest(data, out)
+          .finally(() => (data.kind === 'file' ? data.release?.() : undefined));
         return { checkpoint: { dataKey: await this.produce(job, stage, out), rows, bytes } };
       }
       case 'profile': {

@@ -11,6 +11,7 @@ import { outbox } from '../../src/adapters/db/schema';
 import { DuckDbEngine } from '../../src/adapters/duckdb/engine';
 import { FsObjectStore } from '../../src/adapters/storage/fs-object-store';
 import { ConnectorRegistry } from '../../src/core/connectors';
+import type { Connector } from '../../src/core/ports';
 import { JobService } from '../../src/core/jobs';
 import { PipelineStages } from '../../src/core/stages';
 
@@ -40,10 +41,14 @@ export async function scratch() {
 }
 
 /** The core on a real database: store, job service and stages, without the gRPC host. */
-export function pipelineCore(db: TestDatabase, dirs: Awaited<ReturnType<typeof scratch>>) {
+export function pipelineCore(
+  db: TestDatabase,
+  dirs: Awaited<ReturnType<typeof scratch>>,
+  more: Connector[] = [],
+) {
   const database = openPostgres({ url: db.appUrl, max: 4 });
   const store = new PostgresJobStore(database.db, new OutboxWriter(outbox, 'aion/data-pipeline'));
-  const connectors = new ConnectorRegistry([new FileConnector(dirs.inbox)]);
+  const connectors = new ConnectorRegistry([new FileConnector(dirs.inbox), ...more]);
   const engine = new DuckDbEngine({
     memoryLimit: '256MB',
     threads: 1,
@@ -59,6 +64,7 @@ export function pipelineCore(db: TestDatabase, dirs: Awaited<ReturnType<typeof s
   const jobs = new JobService(store, connectors, { maxAttempts: 3, qualityThreshold: 0.8 });
   return {
     store,
+    engine,
     stages,
     jobs,
     close: async () => {

@@ -2,14 +2,7 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AionError } from '@aion/errors';
 import type { Connector, SourceData } from '../../core/ports';
-
-const FORMATS = {
-  '.csv': 'csv',
-  '.tsv': 'csv',
-  '.jsonl': 'jsonl',
-  '.ndjson': 'jsonl',
-  '.parquet': 'parquet',
-} as const;
+import { FORMATS, csvOptions, formatOf } from './source-format';
 
 const refuse = (message: string, field = 'source.path') =>
   AionError.validation(message, [{ field, reason: 'invalid', message }]);
@@ -30,9 +23,7 @@ export class FileConnector implements Connector {
     if (p.includes('\0')) throw refuse('source.path is not a valid path');
     if (path.isAbsolute(p) || p.split(/[\\/]/).includes('..'))
       throw refuse('source.path must name a file inside the inbox (relative, without ..)');
-    const ext = path.extname(p);
-    if (!(ext in FORMATS))
-      throw refuse(`source.path must end in ${Object.keys(FORMATS).join(', ')}`);
+    if (!formatOf(p)) throw refuse(`source.path must end in ${Object.keys(FORMATS).join(', ')}`);
     const delimiter = source['delimiter'];
     if (delimiter !== undefined && (typeof delimiter !== 'string' || delimiter.length !== 1))
       throw refuse('source.delimiter must be one character', 'source.delimiter');
@@ -54,10 +45,8 @@ export class FileConnector implements Connector {
     if (real !== root && !real.startsWith(root + path.sep))
       throw refuse('source.path resolves outside the inbox (a symbolic link?)');
     if (!(await stat(real)).isFile()) throw refuse(`source.path ${rel} is not a file`);
-    const format = FORMATS[path.extname(rel) as keyof typeof FORMATS];
-    const delimiter = source['delimiter'] as string | undefined;
-    const csv =
-      path.extname(rel) === '.tsv' ? { delimiter: '\t' } : delimiter ? { delimiter } : undefined;
+    const format = formatOf(rel)!;
+    const csv = csvOptions(rel, source['delimiter']);
     return { kind: 'file', path: real, format, ...(csv ? { csv } : {}) };
   }
 }
