@@ -31,6 +31,11 @@ step "building SeaweedFS from the Go module proxy (once per version, cached)"
 AION_TEST_WEED="$(bash tools/infra/seaweedfs.sh | tail -n 1)" || fail "SeaweedFS build"
 export AION_TEST_WEED
 
+step "building Jaeger all-in-one from the Go module proxy (once per version, cached)"
+# AION_TEST_JAEGER: the real trace backend of the e2e tracing test.
+AION_TEST_JAEGER="$(bash tools/infra/jaeger.sh | tail -n 1)" || fail "Jaeger build"
+export AION_TEST_JAEGER
+
 step "installing GX Core (great-expectations) from PyPI into a cached virtual environment"
 bash tools/ci/great-expectations.sh >/dev/null || fail "great-expectations install"
 
