@@ -14,3 +14,4 @@ export * from './private-redis';
 export * from './private-stack';
 export { freePort } from './infra/processes';
 export * from './prometheus';
+export * from './jaeger';
