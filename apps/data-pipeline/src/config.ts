@@ -10,6 +10,32 @@ const P = 'AION_PIPELINE_';
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+const optional = (v: Record<string, unknown>, key: string, type: 'string' | 'boolean') =>
+  v[key] === undefined || typeof v[key] === type;
+
+/** An S3 source account: endpoint, region, keys (all optional: the SDK's default chain). */
+const isS3Account = (
+  v: unknown,
+): v is {
+  endpoint?: string;
+  region?: string;
+  access_key_id?: string;
+  secret_access_key?: string;
+  force_path_style?: boolean;
+} =>
+  isObject(v) &&
+  ['endpoint', 'region', 'access_key_id', 'secret_access_key'].every((k) =>
+    optional(v, k, 'string'),
+  ) &&
+  optional(v, 'force_path_style', 'boolean') &&
+  (v['endpoint'] === undefined || URL.canParse(v['endpoint'] as string));
+
+/** A REST source account: headers (Authorization, API keys) sent with its requests. */
+const isRestAccount = (v: unknown): v is { headers?: Record<string, string> } =>
+  isObject(v) &&
+  (v['headers'] === undefined ||
+    (isObject(v['headers']) && Object.values(v['headers']).every((h) => typeof h === 'string')));
+
 /** A JSON object of name -> value (secrets by name: a job names one, never holds it). */
 function jsonRecord<T>(message: string, valid: (v: unknown) => v is T) {
   return z
@@ -97,15 +123,15 @@ export const dataPipelineConfigSpec = {
   s3Sources: field(
     `${P}S3_SOURCES`,
     jsonRecord(
-      'a JSON object of name -> {endpoint, region, access_key_id, secret_access_key}',
-      isObject,
+      'a JSON object of name -> {endpoint, region, access_key_id, secret_access_key, force_path_style}',
+      isS3Account,
     ),
     'S3 source credentials by name (JSON); a job names one ({"type":"s3","credentials":"name"}), never a key',
     { sensitive: true },
   ),
   restSources: field(
     `${P}REST_SOURCES`,
-    jsonRecord('a JSON object of name -> {headers: {name: value}}', isObject),
+    jsonRecord('a JSON object of name -> {headers: {name: value}}', isRestAccount),
     'REST source credentials by name (JSON: headers sent with each request); a job names one, never a token',
     { sensitive: true },
   ),

@@ -11,6 +11,7 @@ import { createGrpcClient } from '@aion/grpc';
 import { FileConnector } from './adapters/connectors/file-connector';
 import { SovereignResidency } from './adapters/sovereign/sovereign-residency';
 import { PostgresConnector } from './adapters/connectors/postgres-connector';
+import { RestConnector } from './adapters/connectors/rest-connector';
 import { S3Connector } from './adapters/connectors/s3-connector';
 import { EgressPolicy } from './adapters/egress/egress-policy';
 import { PostgresJobStore } from './adapters/db/job-store';
@@ -75,6 +76,7 @@ export function createDataPipelineService(
         new FileConnector(path.resolve(config.inboxDir)),
         new PostgresConnector(config.postgresSources, config.postgresBatchRows),
         new S3Connector(config.s3Sources, egress, path.join(workDir, 'downloads')),
+        new RestConnector(config.restSources, egress, path.join(workDir, 'downloads')),
       ]);
       const stages = new PipelineStages({
         connectors,
