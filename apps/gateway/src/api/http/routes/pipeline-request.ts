@@ -34,6 +34,28 @@ const Connection = z
   .string()
   .regex(/^[A-Za-z0-9_.-]{1,64}$/)
   .describe('A PostgreSQL source configured by name');
+const AccountName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+  .describe('An account configured by name (its secrets stay in the service configuration)');
+const FieldName = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/);
+/** Pagination of a REST source, as the data-pipeline's REST connector reads it. */
+const Pagination = z.union([
+  z.strictObject({ style: z.literal('none') }),
+  z.strictObject({ style: z.literal('link') }),
+  z.strictObject({
+    style: z.literal('cursor'),
+    cursor_param: FieldName.optional(),
+    cursor_path: FieldName.optional(),
+  }),
+  z.strictObject({
+    style: z.literal('page'),
+    page_param: FieldName.optional(),
+    start: z.number().int().min(0).max(1_000_000).optional(),
+    size_param: FieldName.optional(),
+    size: z.number().int().min(1).max(10_000).optional(),
+  }),
+]);
 export const Source = z.union([
   z.strictObject({
     type: z.literal('file'),
@@ -49,6 +71,32 @@ export const Source = z.union([
     type: z.literal('postgres'),
     connection: Connection,
     query: Text(1, 10_000).regex(/^\s*([Ss][Ee][Ll][Ee][Cc][Tt]|[Ww][Ii][Tt][Hh])\s/),
+  }),
+  z.strictObject({
+    type: z.literal('s3'),
+    credentials: AccountName,
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/),
+    key: Text(1, 1024).regex(
+      /\.([Cc][Ss][Vv]|[Tt][Ss][Vv]|[Jj][Ss][Oo][Nn][Ll]|[Nn][Dd][Jj][Ss][Oo][Nn]|[Pp][Aa][Rr][Qq][Uu][Ee][Tt])$/,
+    ),
+    delimiter: Text(1, 1).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('rest'),
+    url: z
+      .string()
+      .max(2048)
+      .regex(/^https?:\/\//)
+      .describe(
+        'Where the JSON API is; the service refuses hosts its egress allowlist does not admit',
+      ),
+    credentials: AccountName.optional(),
+    records: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{0,200}$/)
+      .optional(),
+    pagination: Pagination.optional(),
+    max_pages: z.number().int().min(1).max(10_000).optional(),
   }),
 ]);
 

@@ -1,0 +1,35 @@
+import { Source } from './pipeline-request';
+
+describe('pipeline job sources', () => {
+  it('accepts S3 and REST sources as the data-pipeline reads them', () => {
+    for (const source of [
+      { type: 's3', credentials: 'lake', bucket: 'my-data', key: 'in/sales.CSV' },
+      { type: 's3', credentials: 'lake', bucket: 'my-data', key: 'x.parquet', delimiter: ';' },
+      { type: 'rest', url: 'https://api.example.com/items' },
+      {
+        type: 'rest',
+        url: 'https://api.example.com/items',
+        credentials: 'crm',
+        records: 'data.items',
+        pagination: { style: 'cursor', cursor_param: 'after', cursor_path: 'meta.next' },
+        max_pages: 50,
+      },
+      { type: 'rest', url: 'http://api.example.com/', pagination: { style: 'page', size: 100 } },
+      { type: 'rest', url: 'http://api.example.com/', pagination: { style: 'link' } },
+    ])
+      expect(Source.safeParse(source).success).toBe(true);
+  });
+
+  it('refuses keys and secrets in the source, unknown formats and pagination styles', () => {
+    for (const source of [
+      { type: 's3', credentials: 'lake', bucket: 'my-data', key: 'in/sales.xlsx' },
+      { type: 's3', credentials: 'lake', bucket: 'My_Data', key: 'a.csv' },
+      { type: 's3', credentials: 'lake', bucket: 'b1x', key: 'a.csv', secret_access_key: 'k' },
+      { type: 'rest', url: 'file:///etc/passwd' },
+      { type: 'rest', url: 'https://a.example/', headers: { authorization: 'Bearer x' } },
+      { type: 'rest', url: 'https://a.example/', pagination: { style: 'offset' } },
+      { type: 'rest', url: 'https://a.example/', max_pages: 0 },
+    ])
+      expect(Source.safeParse(source).success).toBe(false);
+  });
+});
