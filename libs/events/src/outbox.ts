@@ -206,7 +206,11 @@ export interface RelayOptions {
    * load one relay transaction then carries the events of dozens of commits instead of a few.
    */
   nudgeDelayMs?: number;
-  /** Published rows older than this are deleted (default 24 h). */
+  /**
+   * Published rows older than this are deleted (default 24 h). 0 deletes them as they are
+   * published: the embedded database has no autovacuum running beside it, and marking a row
+   * (a non-HOT update: it leaves the unpublished index) doubled what its vacuum had to do.
+   */
   retentionMs?: number;
   /**
    * A poll takes only rows older than this (default 5 s): younger ones are being published by
@@ -247,10 +251,12 @@ export class OutboxRelay implements OutboxListener {
       publish: (messages) => options.bus.publish(messages),
       markPublished: (eventIds) =>
         inTransaction(options.db, [RELAY_VIEW], async (tx) => {
-          await tx
-            .update(t)
-            .set({ publishedAt: new Date(), attempts: sql`${t.attempts} + 1` })
-            .where(inArray(t.eventId, eventIds));
+          if (options.retentionMs === 0) await tx.delete(t).where(inArray(t.eventId, eventIds));
+          else
+            await tx
+              .update(t)
+              .set({ publishedAt: new Date(), attempts: sql`${t.attempts} + 1` })
+              .where(inArray(t.eventId, eventIds));
         }),
       ...(options.afterPublish && { afterPublish: options.afterPublish }),
       onHandOver: () => this.nudge(),

@@ -114,6 +114,8 @@ export function defineService<C extends BaseServiceConfig>(spec: ServiceSpec<C>)
           bus: infrastructure.bus,
           logger,
           ...(spec.outboxPollIntervalMs ? { pollIntervalMs: spec.outboxPollIntervalMs } : {}),
+          // Embedded (PGlite): published rows go at once, so nothing but the backlog needs vacuum.
+          ...(config.mode === 'embedded' ? { retentionMs: 0 } : {}),
         });
         ctx.outbox = {
           writer: new OutboxWriter(spec.outbox, `aion/${service}`, relay),

@@ -357,6 +357,43 @@ describe('publish after commit', () => {
     await relay.stop();
   });
 
+  it('deletes rows as it publishes them when retention is 0 (the embedded default), keeping the unpublished', async () => {
+    const { bus, published } = recordingBus();
+    const relay = new OutboxRelay({
+      db: database.db,
+      table: outbox,
+      bus,
+      pollIntervalMs: 600_000,
+      retentionMs: 0,
+    });
+    relay.start();
+    await eventually(async () => (await relay.pendingCount()) === 0, 20_000);
+    const direct = new OutboxWriter(outbox, 'aion/test', relay);
+    const orderId = uniqueName('retained-none');
+    const eventId = await runWithTenant(
+      { tenantId: 'tenant-a', subject: 'test', roles: [], requestId: orderId },
+      () =>
+        withTenant(database.db, 'tenant-a', async (tx) => {
+          const [id] = await direct.add(tx, {
+            type: 'task.state_changed',
+            key: orderId,
+            payload: { taskId: orderId, fromStatus: TaskStatus.QUEUED, toStatus: TaskStatus.OK },
+          });
+          return id!;
+        }),
+    );
+    await eventually(() => published.some((m) => decodeEnvelope(m.value).id === eventId), 5_000);
+    const left = async () =>
+      (
+        await testDb.queryAsOwner<{ n: number }>(
+          `select count(*)::int as n from tst_outbox where event_id = $1`,
+          [eventId],
+        )
+      )[0]!.n;
+    await eventually(async () => (await left()) === 0, 5_000);
+    await relay.stop();
+  });
+
   it.each(['publish', 'mark'])(
     'loses nothing when the committing process is killed before the %s: another replica sweeps the row up, processed once',
     async (crashAt) => {
