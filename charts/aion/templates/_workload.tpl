@@ -93,6 +93,8 @@ same process in the co-located profile, where such calls never leave it.
 {{- range $k, $val := $v.monitoring.prometheusRules.labels }}{{ $labels = append $labels (printf "%s=%s" $k $val) }}{{ end }}
 - { name: AION_OBSERVABILITY_RULES_LABELS, value: {{ join "," $labels | quote }} }
 {{- end }}
+{{- /* LLM tracing asks sovereign-ai whether data may go to a tenant's Langfuse deployment. */}}
+- { name: AION_OBSERVABILITY_SOVEREIGN_ADDRESS, value: {{ include "aion.grpcTarget" (dict "root" $root "component" (ternary "core-headless" "sovereign-ai" (eq $v.profile "co-located")) "port" 50052) | quote }} }
 - name: AION_OBSERVABILITY_WEBHOOK_TOKEN
   valueFrom:
     secretKeyRef: { name: {{ include "aion.secretName" $root }}, key: AION_OBSERVABILITY_WEBHOOK_TOKEN, optional: true }

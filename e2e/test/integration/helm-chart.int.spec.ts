@@ -316,7 +316,8 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
             .slice('aion.io/runs-'.length),
         );
     expect(grpcFrom('orchestrator')).toEqual(['gateway']);
-    expect(grpcFrom('sovereign-ai')).toEqual(['gateway', 'orchestrator']);
+    // Observability asks it whether LLM traces may go to a tenant's Langfuse deployment.
+    expect(grpcFrom('sovereign-ai')).toEqual(['gateway', 'orchestrator', 'observability']);
     // The gateway installs modules (/api/v1/modules) and submits pipeline jobs.
     expect(grpcFrom('module-host')).toEqual(['gateway', 'orchestrator']);
     expect(grpcFrom('data-pipeline')).toEqual(['gateway']);
@@ -346,7 +347,7 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
     expect(egressPorts('orchestrator')).toEqual([50052, 50055, 50054, 443]);
     expect(egressPorts('sovereign-ai')).toEqual([443, 6443]);
     expect(egressPorts('module-host')).toEqual([]);
-    expect(egressPorts('observability')).toEqual([9090, 9093, 3100]);
+    expect(egressPorts('observability')).toEqual([50052, 9090, 9093, 3100]);
     const infra = find(policies, 'NetworkPolicy', 'aion-infrastructure').spec.egress;
     expect(infra.flatMap((r: { ports: { port: number }[] }) => r.ports.map((p) => p.port))).toEqual(
       [53, 53, 5432, 9092],
@@ -519,7 +520,7 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
       find(operator, 'NetworkPolicy', 'aion-observability').spec.egress.flatMap(
         (r: { ports: { port: number }[] }) => r.ports.map((p) => p.port),
       ),
-    ).toEqual([9090, 9093, 3100, 443, 6443]);
+    ).toEqual([50052, 9090, 9093, 3100, 443, 6443]);
 
     // Alertmanager may call the webhook on the HTTP port.
     const ingress = find(set, 'NetworkPolicy', 'aion-observability').spec.ingress as {
