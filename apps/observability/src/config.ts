@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { field, positiveInt } from '@aion/config';
+import { field, grpcTarget, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
 
 /** What the observability service needs in distributed mode; embedded mode stands in for all of it. */
@@ -58,6 +58,11 @@ export const observabilityConfigSpec = {
     `${P}SLO_EVALUATION_INTERVAL_MS`,
     z.coerce.number().int().min(0).default(300_000),
     "How often every SLO's burn rates are snapshotted into obs_slo_evaluations (0: never)",
+  ),
+  sovereignAddress: field(
+    `${P}SOVEREIGN_ADDRESS`,
+    grpcTarget('127.0.0.1:50052'),
+    "gRPC target of sovereign-ai: whether a tenant's LLM traces may go to its Langfuse deployment's jurisdiction",
   ),
   webhookToken: field(
     `${P}WEBHOOK_TOKEN`,

@@ -2,6 +2,9 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
+import { SovereignService } from '@aion/contracts';
+import { createGrpcClient } from '@aion/grpc';
+import { JurisdictionRegistry } from '@aion/jurisdictions';
 import { requireTenant, runWithTenant } from '@aion/tenancy';
 import {
   defineService,
@@ -28,6 +31,9 @@ import { EngineHealthService } from './core/engine-health';
 import { SloEvaluator } from './core/slo-evaluations';
 import { DashboardService } from './core/tenant-dashboards';
 import { PostgresDashboards } from './adapters/db/dashboard-repository';
+import { PostgresLlmTracing } from './adapters/db/llm-tracing-repository';
+import { SovereignResidency } from './adapters/sovereign/sovereign-residency';
+import { LlmTracingService } from './core/llm-tracing';
 import { PostgresSloEvaluations } from './adapters/db/slo-evaluation-repository';
 import { LogsQueryService } from './core/logs';
 import { MetricsQueryService } from './core/metrics-query';
@@ -71,7 +77,15 @@ export function createObservabilityService(
     },
     outbox,
     ...(embedded ? { embedded } : {}),
-    wire: async ({ infrastructure, outbox: box, logger }) => {
+    wire: async ({
+      infrastructure,
+      outbox: box,
+      logger,
+      tokens,
+      grpcCredentials,
+      coLocated,
+      metrics,
+    }) => {
       const db = infrastructure.database!.db;
       const sloStore = new PostgresSlos(db, box!.writer);
       const ruleStore = new PostgresAlertRules(db, box!.writer);
@@ -165,6 +179,20 @@ export function createObservabilityService(
             engineHealth: new EngineHealthService(prometheus),
             sloEvaluations: evaluations,
             logs: new LogsQueryService(new LokiClient(config.lokiUrl, config.upstreamTimeoutMs)),
+            llmTracing: new LlmTracingService(
+              new PostgresLlmTracing(db),
+              new SovereignResidency(
+                createGrpcClient(SovereignService, config.sovereignAddress, {
+                  tokens,
+                  credentials: grpcCredentials,
+                  inProcess: coLocated,
+                  metrics,
+                  defaultDeadlineMs: config.upstreamTimeoutMs,
+                }),
+                config.upstreamTimeoutMs,
+              ),
+              JurisdictionRegistry.fromFile(config.regionsFile),
+            ),
           }),
         registerHttp: (app) =>
           mountAlertmanagerWebhook(app, { alerts, token: config.webhookToken, logger }),

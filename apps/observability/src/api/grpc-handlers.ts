@@ -8,11 +8,13 @@ import type { AlertRuleInput, AlertRuleService } from '../core/alert-rules';
 import type { AlertService } from '../core/alerts';
 import type { DashboardInput, DashboardService } from '../core/tenant-dashboards';
 import type { EngineHealthService } from '../core/engine-health';
+import type { LlmTracingService } from '../core/llm-tracing';
 import type { LogsQueryService } from '../core/logs';
 import type { MetricsQueryService } from '../core/metrics-query';
 import { DEFAULT_WINDOW_DAYS, type SloInput } from '../core/model';
 import type { SloEvaluationStore } from '../core/slo-evaluations';
 import type { SloService } from '../core/slo-service';
+import { LLM_TRACING_ACCESS, llmTracingHandlers } from './llm-tracing-handlers';
 import { alertRuleProto, dashboardProto, severityOf, sliOf, sloProto } from '../proto';
 
 export interface ObservabilityApi {
@@ -24,6 +26,7 @@ export interface ObservabilityApi {
   dashboards: DashboardService;
   engineHealth: EngineHealthService;
   sloEvaluations: Pick<SloEvaluationStore, 'page'>;
+  llmTracing: LlmTracingService;
 }
 
 const required = (value: string, field: string) => {
@@ -272,6 +275,7 @@ export function registerObservabilityApi(server: GrpcServer, api: ObservabilityA
         breakerState: h.breakerState,
       })),
     }),
+    ...llmTracingHandlers(api.llmTracing),
   };
   server.add(ObservabilityService, handlers, {
     createSlo: 'observability:manage',
@@ -296,5 +300,6 @@ export function registerObservabilityApi(server: GrpcServer, api: ObservabilityA
     queryMetrics: 'platform:read',
     queryLogs: 'platform:read',
     getEngineHealth: 'platform:read',
+    ...LLM_TRACING_ACCESS,
   });
 }

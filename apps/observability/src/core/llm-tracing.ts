@@ -144,3 +144,57 @@ export function maskedContent(value: unknown, classification: Classification, ma
     ? { masked: classification, bytes: Buffer.byteLength(JSON.stringify(value ?? null)) }
     : value;
 }
+
+/** Where a tenant's settings are kept; the secret key only ever goes out in a decision. */
+export interface LlmTracingStore {
+  get(): Promise<(LlmTracingSettings & { secretKey: string }) | undefined>;
+  /** An undefined or empty secret key keeps the stored one. */
+  put(
+    settings: LlmTracingSettings,
+    secretKey: string | undefined,
+  ): Promise<LlmTracingSettings & { secretKey: string }>;
+}
+
+/** A tenant's settings as the API shows them: the secret key only as whether one is set. */
+export type LlmTracingView = LlmTracingSettings & { secretKeySet: boolean };
+
+const view = ({ secretKey, ...settings }: LlmTracingSettings & { secretKey: string }) => ({
+  ...settings,
+  secretKeySet: secretKey !== '',
+});
+
+/** The calling tenant's LLM tracing: its settings and the decision for each traced call. */
+export class LlmTracingService {
+  constructor(
+    private readonly store: LlmTracingStore,
+    private readonly residency: ResidencyPort,
+    private readonly jurisdictions: JurisdictionRegistry,
+  ) {}
+
+  async get(tenantId: string): Promise<LlmTracingView> {
+    const stored = await this.store.get();
+    return stored
+      ? view(stored)
+      : { ...resolveLlmTracingSettings(tenantId, {}, this.jurisdictions), secretKeySet: false };
+  }
+
+  /** Enabling needs a secret key, given now or stored before. */
+  async update(
+    tenantId: string,
+    input: LlmTracingInput,
+    secretKey: string | undefined,
+  ): Promise<LlmTracingView> {
+    const settings = resolveLlmTracingSettings(tenantId, input, this.jurisdictions);
+    if (settings.enabled && !secretKey && !(await this.store.get())?.secretKey)
+      throw new AionError('validation.invalid_argument', 'invalid LLM tracing settings', {
+        details: [{ field: 'secret_key', reason: 'required', message: 'required when enabled' }],
+      });
+    return view(await this.store.put(settings, secretKey));
+  }
+
+  async decide(data: DataContext): Promise<LlmTraceDecision & { secretKey?: string }> {
+    const stored = await this.store.get();
+    const decision = await decideLlmTrace(stored, data, this.residency);
+    return decision.send ? { ...decision, secretKey: stored!.secretKey } : decision;
+  }
+}

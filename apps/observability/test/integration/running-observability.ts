@@ -16,7 +16,7 @@ import { loadObservabilityConfig } from '../../src/config';
 import { createObservabilityService } from '../../src/observability-service';
 
 const migrations = path.resolve(__dirname, '..', '..', 'migrations');
-const SECRET = 'observability-int-test-secret-0123456789';
+export const SECRET = 'observability-int-test-secret-0123456789';
 
 export async function migratedDatabase(label: string): Promise<TestDatabase> {
   const db = await createTestDatabase(label);
@@ -53,6 +53,7 @@ export async function startObservability(db: TestDatabase, env: Record<string, s
   return {
     as,
     httpPort: running.httpPort,
+    grpcPort: running.grpcPort,
     stop: async () => {
       client.close();
       await service.stop();

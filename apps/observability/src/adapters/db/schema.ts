@@ -2,6 +2,7 @@
 // Every tenant-scoped table carries tenant_id and the row-level-security policy in its migration.
 import { sql } from 'drizzle-orm';
 import {
+  boolean,
   check,
   doublePrecision,
   index,
@@ -160,4 +161,23 @@ export const dashboards = pgTable(
     uniqueIndex('obs_dashboards_title_idx').on(t.tenantId, t.title),
     tenantIsolationPolicy('obs_dashboards'),
   ],
+).enableRLS();
+
+/**
+ * A tenant's LLM tracing (Langfuse) settings, one row per tenant; no row means off. The secret
+ * key is write-only through the API (never read back).
+ */
+export const llmTracing = pgTable(
+  'obs_llm_tracing',
+  {
+    tenantId: text('tenant_id').primaryKey(),
+    enabled: boolean('enabled').notNull().default(false),
+    langfuseUrl: text('langfuse_url').notNull().default(''),
+    langfuseJurisdiction: text('langfuse_jurisdiction').notNull().default(''),
+    publicKey: text('public_key').notNull().default(''),
+    secretKey: text('secret_key').notNull().default(''),
+    maskedClassifications: text('masked_classifications').array().notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  () => [tenantIsolationPolicy('obs_llm_tracing')],
 ).enableRLS();

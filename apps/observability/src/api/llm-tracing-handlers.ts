@@ -1,0 +1,115 @@
+import { DataClassification } from '@aion/contracts';
+import { AionError } from '@aion/errors';
+import type { CallContext } from '@aion/grpc';
+import { requireTenant } from '@aion/tenancy';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import {
+  CLASSIFICATIONS,
+  type Classification,
+  type LlmTracingService,
+  type LlmTracingView,
+} from '../core/llm-tracing';
+
+const WIRE: Record<Classification, DataClassification> = {
+  none: DataClassification.NONE,
+  pii: DataClassification.PII,
+  financial: DataClassification.FINANCIAL,
+  health: DataClassification.HEALTH,
+  biometric: DataClassification.BIOMETRIC,
+};
+const classificationOf = (c: DataClassification) =>
+  CLASSIFICATIONS.find((name) => WIRE[name] === c);
+
+/** The wire names what may go unmasked (safe when empty); the domain keeps what is masked. */
+const settingsProto = (s: LlmTracingView) => ({
+  enabled: s.enabled,
+  langfuseUrl: s.langfuseUrl,
+  langfuseJurisdiction: s.langfuseJurisdiction,
+  publicKey: s.publicKey,
+  secretKeySet: s.secretKeySet,
+  unmaskedClassifications: CLASSIFICATIONS.filter((c) => !s.maskedClassifications.includes(c)).map(
+    (c) => WIRE[c],
+  ),
+  ...(s.updatedAt ? { updatedAt: timestampFromDate(s.updatedAt) } : {}),
+});
+
+interface SettingsMessage {
+  enabled: boolean;
+  langfuseUrl: string;
+  langfuseJurisdiction: string;
+  publicKey: string;
+  secretKey: string;
+  unmaskedClassifications: DataClassification[];
+}
+
+/** GetLlmTracingSettings, UpdateLlmTracingSettings, DecideLlmTrace. */
+export function llmTracingHandlers(service: LlmTracingService) {
+  return {
+    getLlmTracingSettings: async () => ({
+      settings: settingsProto(await service.get(requireTenant().tenantId)),
+    }),
+    updateLlmTracingSettings: async (req: { settings?: SettingsMessage | undefined }) => {
+      const s = req.settings;
+      if (!s)
+        throw AionError.validation('settings is required', [
+          { field: 'settings', message: 'is required' },
+        ]);
+      const unknown = s.unmaskedClassifications.filter((c) => !classificationOf(c));
+      if (unknown.length)
+        throw AionError.validation('unknown classification', [
+          {
+            field: 'settings.unmasked_classifications',
+            message: `unknown values ${unknown.join(', ')}`,
+          },
+        ]);
+      const unmasked = new Set(s.unmaskedClassifications.map(classificationOf));
+      const view = await service.update(
+        requireTenant().tenantId,
+        {
+          enabled: s.enabled,
+          langfuseUrl: s.langfuseUrl,
+          langfuseJurisdiction: s.langfuseJurisdiction,
+          publicKey: s.publicKey,
+          maskedClassifications: CLASSIFICATIONS.filter((c) => !unmasked.has(c)),
+        },
+        s.secretKey || undefined,
+      );
+      return { settings: settingsProto(view) };
+    },
+    decideLlmTrace: async (
+      req: {
+        dataContext?: { jurisdiction: string; classification: DataClassification } | undefined;
+      },
+      ctx: CallContext,
+    ) => {
+      // The answer carries the tenant's Langfuse secret key: for the orchestrator only.
+      if (ctx.principal?.caller !== 'orchestrator')
+        throw new AionError('auth.forbidden', 'LLM trace decisions are for the orchestrator only');
+      const jurisdiction = (req.dataContext?.jurisdiction ?? '').toUpperCase();
+      const classification = classificationOf(req.dataContext?.classification ?? 0);
+      if (!jurisdiction || !classification)
+        throw AionError.validation('data_context needs a jurisdiction and a classification', [
+          ...(jurisdiction ? [] : [{ field: 'data_context.jurisdiction', message: 'is required' }]),
+          ...(classification
+            ? []
+            : [{ field: 'data_context.classification', message: 'is required' }]),
+        ]);
+      const d = await service.decide({ jurisdiction, classification });
+      return d.send
+        ? {
+            send: true,
+            mask: d.mask,
+            langfuseUrl: d.url,
+            publicKey: d.publicKey,
+            secretKey: d.secretKey ?? '',
+          }
+        : { send: false, reason: d.reason };
+    },
+  };
+}
+
+export const LLM_TRACING_ACCESS = {
+  getLlmTracingSettings: 'platform:read',
+  updateLlmTracingSettings: 'observability:manage',
+  decideLlmTrace: 'platform:read',
+} as const;
