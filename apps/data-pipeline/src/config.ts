@@ -36,6 +36,29 @@ const isRestAccount = (v: unknown): v is { headers?: Record<string, string> } =>
   (v['headers'] === undefined ||
     (isObject(v['headers']) && Object.values(v['headers']).every((h) => typeof h === 'string')));
 
+/** A Kafka source cluster: brokers, TLS, SASL. */
+const isKafkaCluster = (
+  v: unknown,
+): v is {
+  brokers: string[];
+  ssl?: boolean;
+  sasl?: {
+    mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+    username: string;
+    password: string;
+  };
+} =>
+  isObject(v) &&
+  Array.isArray(v['brokers']) &&
+  v['brokers'].length > 0 &&
+  v['brokers'].every((b) => typeof b === 'string' && /^.+:\d{1,5}$/.test(b)) &&
+  optional(v, 'ssl', 'boolean') &&
+  (v['sasl'] === undefined ||
+    (isObject(v['sasl']) &&
+      ['plain', 'scram-sha-256', 'scram-sha-512'].includes(v['sasl']['mechanism'] as string) &&
+      typeof v['sasl']['username'] === 'string' &&
+      typeof v['sasl']['password'] === 'string'));
+
 /** A JSON object of name -> value (secrets by name: a job names one, never holds it). */
 function jsonRecord<T>(message: string, valid: (v: unknown) => v is T) {
   return z
@@ -133,6 +156,15 @@ export const dataPipelineConfigSpec = {
     `${P}REST_SOURCES`,
     jsonRecord('a JSON object of name -> {headers: {name: value}}', isRestAccount),
     'REST source credentials by name (JSON: headers sent with each request); a job names one, never a token',
+    { sensitive: true },
+  ),
+  kafkaSources: field(
+    `${P}KAFKA_SOURCES`,
+    jsonRecord(
+      'a JSON object of name -> {brokers: ["host:port"], ssl?, sasl?: {mechanism, username, password}}',
+      isKafkaCluster,
+    ),
+    'Kafka clusters a job may read a topic of, by name (JSON); a job names one, never a password',
     { sensitive: true },
   ),
   jurisdiction: field(

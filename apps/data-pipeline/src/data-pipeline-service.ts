@@ -11,6 +11,7 @@ import { createGrpcClient } from '@aion/grpc';
 import { FileConnector } from './adapters/connectors/file-connector';
 import { SovereignResidency } from './adapters/sovereign/sovereign-residency';
 import { PostgresConnector } from './adapters/connectors/postgres-connector';
+import { KafkaConnector } from './adapters/connectors/kafka-connector';
 import { RestConnector } from './adapters/connectors/rest-connector';
 import { S3Connector } from './adapters/connectors/s3-connector';
 import { EgressPolicy } from './adapters/egress/egress-policy';
@@ -77,6 +78,7 @@ export function createDataPipelineService(
         new PostgresConnector(config.postgresSources, config.postgresBatchRows),
         new S3Connector(config.s3Sources, egress, path.join(workDir, 'downloads')),
         new RestConnector(config.restSources, egress, path.join(workDir, 'downloads')),
+        new KafkaConnector(config.kafkaSources, egress, path.join(workDir, 'downloads')),
       ]);
       const stages = new PipelineStages({
         connectors,

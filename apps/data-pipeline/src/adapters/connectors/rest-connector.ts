@@ -1,14 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import path from 'node:path';
-import { once } from 'node:events';
 import { AionError } from '@aion/errors';
 import { backoffDelay, parseRetryAfter } from '@aion/resilience';
 import { dataError } from '../../core/model';
 import type { Connector, SourceData } from '../../core/ports';
 import { egressFetch, type EgressResponse } from '../egress/egress-fetch';
 import type { EgressPolicy } from '../egress/egress-policy';
+import { JsonLinesSink } from './jsonl-sink';
 import { firstPage, nextPage, parsePagination, recordsOf } from './rest-pages';
 
 /** One configured REST account (AION_PIPELINE_REST_SOURCES): headers sent to its origin only. */
@@ -106,10 +102,7 @@ export class RestConnector implements Connector {
     const maxPages = (source['max_pages'] as number | undefined) ?? this.limits.maxPages;
     const account =
       typeof source['credentials'] === 'string' ? this.accounts[source['credentials']] : undefined;
-    await mkdir(this.scratchDir, { recursive: true });
-    const local = path.join(this.scratchDir, `${randomUUID()}.jsonl`);
-    const release = () => rm(local, { force: true });
-    const out = createWriteStream(local);
+    const sink = await JsonLinesSink.create(this.scratchDir);
     try {
       let url: URL | undefined = firstPage(pagination, start);
       for (let page = 0; url; page++) {
@@ -124,18 +117,15 @@ export class RestConnector implements Connector {
         };
         const res = await this.page(url, page + 1, headers, signal);
         const { parsed, items } = recordsOf(res.body, records, page + 1, res.url);
-        for (const item of items)
-          if (!out.write(`${JSON.stringify(item)}\n`)) await once(out, 'drain');
+        for (const item of items) await sink.write(item);
         url = nextPage(pagination, res.url, page, parsed, items.length, res.headers.get('link'));
       }
-      out.end();
-      await once(out, 'finish');
+      await sink.close();
     } catch (err) {
-      out.destroy();
-      await release();
+      await sink.abort();
       throw err;
     }
-    return { kind: 'file', path: local, format: 'jsonl', release };
+    return { kind: 'file', path: sink.path, format: 'jsonl', release: sink.release };
   }
 
   /** One page, retried with jittered backoff (Retry-After honoured) on transient failures. */

@@ -83,11 +83,15 @@ export class EgressPolicy {
       throw egressRefused(`${url.protocol} URLs are not allowed (http or https)`, field);
     if (url.username || url.password)
       throw egressRefused('credentials in the URL are not allowed (use a secret reference)', field);
-    const port = defaultPort(url);
-    const ip = canonicalIp(url.hostname);
-    if (ip) return this.checkAddress(url.hostname, ip, port, field);
-    if (!this.rules.some((r) => r.kind !== 'host' || this.hostMatches(r, url.hostname, port)))
-      throw egressRefused(`${url.hostname}:${port} is not in the egress allowlist (${ENV})`, field);
+    this.checkHost(url.hostname, defaultPort(url), field);
+  }
+
+  /** Refuses a host (name or IP literal) and port no entry admits, before any lookup. */
+  checkHost(host: string, port: number, field = 'source.url'): void {
+    const ip = canonicalIp(host);
+    if (ip) return this.checkAddress(host, ip, port, field);
+    if (!this.rules.some((r) => r.kind !== 'host' || this.hostMatches(r, host, port)))
+      throw egressRefused(`${host}:${port} is not in the egress allowlist (${ENV})`, field);
   }
 
   private hostMatches(rule: Extract<Rule, { kind: 'host' }>, host: string, port: number) {
