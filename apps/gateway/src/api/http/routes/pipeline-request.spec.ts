@@ -16,6 +16,7 @@ describe('pipeline job sources', () => {
       },
       { type: 'rest', url: 'http://api.example.com/', pagination: { style: 'page', size: 100 } },
       { type: 'rest', url: 'http://api.example.com/', pagination: { style: 'link' } },
+      { type: 'kafka', connection: 'events', topic: 'orders.v1', max_messages: 1000 },
     ])
       expect(Source.safeParse(source).success).toBe(true);
   });
@@ -29,6 +30,8 @@ describe('pipeline job sources', () => {
       { type: 'rest', url: 'https://a.example/', headers: { authorization: 'Bearer x' } },
       { type: 'rest', url: 'https://a.example/', pagination: { style: 'offset' } },
       { type: 'rest', url: 'https://a.example/', max_pages: 0 },
+      { type: 'kafka', connection: 'events', topic: 'a topic' },
+      { type: 'kafka', connection: 'events', topic: 't', brokers: ['10.0.0.1:9092'] },
     ])
       expect(Source.safeParse(source).success).toBe(false);
   });

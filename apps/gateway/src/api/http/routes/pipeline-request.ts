@@ -98,6 +98,13 @@ export const Source = z.union([
     pagination: Pagination.optional(),
     max_pages: z.number().int().min(1).max(10_000).optional(),
   }),
+  z.strictObject({
+    type: z.literal('kafka'),
+    connection: AccountName,
+    topic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/),
+    max_messages: z.number().int().min(1).max(10_000_000).optional(),
+    max_wait_ms: z.number().int().min(100).max(3_600_000).optional(),
+  }),
 ]);
 
 const expectation = <T extends string, S extends z.ZodRawShape>(type: T, kwargs: S) =>
