@@ -302,6 +302,55 @@ describe('SLOs through the gateway', () => {
     expect((await call('GET', `${DASHBOARDS}/${id}`, admin)).status).toBe(404);
   });
 
+  it("keeps a tenant's LLM tracing settings: off by default, the secret write-only, bad ones 400 with every problem", async () => {
+    const LLM = '/api/v1/observability/llm-tracing';
+    const observer = await token(tenant, 'observer');
+    expect((await call('GET', LLM, observer)).json).toEqual({
+      enabled: false,
+      langfuse_url: '',
+      langfuse_jurisdiction: '',
+      public_key: '',
+      secret_key_set: false,
+      unmasked_classifications: ['none'],
+      updated_at: null,
+    });
+    const settings = {
+      enabled: true,
+      langfuse_url: 'https://langfuse.eu.example',
+      langfuse_jurisdiction: 'eu',
+      public_key: 'pk-lf-1',
+      secret_key: 'sk-lf-1',
+      unmasked_classifications: ['none', 'pii'],
+    };
+    expect((await call('PUT', LLM, observer, settings)).status).toBe(403);
+    const put = await call('PUT', LLM, BOOTSTRAP, settings);
+    expect(put.status).toBe(200);
+    expect(put.json).toMatchObject({
+      enabled: true,
+      langfuse_jurisdiction: 'EU',
+      secret_key_set: true,
+      unmasked_classifications: ['none', 'pii'],
+    });
+    expect(JSON.stringify((await call('GET', LLM, observer)).json)).not.toContain('sk-lf-1');
+    const bad = await call('PUT', LLM, BOOTSTRAP, {
+      enabled: true,
+      langfuse_url: 'ftp://x',
+      langfuse_jurisdiction: 'XX',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.json['details'].map((d: { field: string }) => d.field)).toEqual([
+      'langfuse_url',
+      'langfuse_jurisdiction',
+      'public_key',
+    ]);
+    expect(
+      (await call('PUT', LLM, BOOTSTRAP, { ...settings, unmasked_classifications: ['secret'] }))
+        .status,
+    ).toBe(400);
+    // Another tenant's are its own.
+    expect((await call('GET', LLM, await token(other, 'admin'))).json['enabled']).toBe(false);
+  });
+
   it('answers 503 for alerts and metrics while Alertmanager and Prometheus are unreachable, 400 for bad PromQL, 401 without credentials', async () => {
     const observer = await token(tenant, 'observer');
     const active = await call('GET', '/api/v1/observability/alerts/active', observer);

@@ -17,6 +17,7 @@ import { jurisdictionSchema } from '../../wire-schemas';
 import { governanceRoutes } from './governance';
 import { moduleRoutes, type ModuleClient } from './modules';
 import { observabilityRoutes, type ObservabilityClient } from './observability';
+import { llmTracingRoutes } from './observability-llm-tracing';
 import { openAiRoutes } from './openai';
 import { pipelineRoutes, type PipelineClient } from './pipeline';
 import { operationsRoutes } from './operations';
@@ -74,6 +75,7 @@ export function routeTable(deps: RouteTableDeps): Route[] {
     ...residencyRoutes(deps.sovereign, sovereign, timeout),
     ...deploymentRoutes(deps.sovereign, sovereign, deps.jurisdictions, timeout),
     ...observabilityRoutes(deps.observability, timeout),
+    ...llmTracingRoutes(deps.observability, timeout),
     ...pipelineRoutes(deps.pipeline, timeout),
     ...moduleRoutes(deps.modules, timeout),
     ...publicRoutes({
