@@ -23,6 +23,8 @@ export interface TracingOptions {
 }
 
 let provider: NodeTracerProvider | undefined;
+/** Spans leave the process (an exporter or a test's processor): inSpan only makes spans then. */
+let exporting = false;
 
 /**
  * Registers the tracer provider and W3C propagator. Spans are always created (so logs carry
@@ -36,6 +38,7 @@ export function initTracing(options: TracingOptions): void {
     const url = `${options.otlpEndpoint.replace(/\/$/, '')}/v1/traces`;
     processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url })));
   }
+  exporting = processors.length > 0;
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': options.serviceName }),
     spanProcessors: processors,
@@ -89,6 +92,8 @@ export function currentTraceparent(): string | undefined {
  * Runs `fn` in a span of its own under `parent` (a served gRPC call: the caller's context), ended
  * when `fn` returns or its promise settles, marked an error when it throws: so each service that
  * serves part of a request shows in its trace, not only the one that took the HTTP request.
+ * With nothing exported it only continues the parent's context (logs keep the trace id): a
+ * span costs about 5 µs per call, for nobody.
  */
 export function inSpan<T>(
   name: string,
@@ -96,6 +101,7 @@ export function inSpan<T>(
   fn: () => T,
   kind: SpanKind = SpanKind.SERVER,
 ): T {
+  if (!exporting) return context.with(parent, fn);
   const span = tracer().startSpan(name, { kind }, parent);
   const end = (failed: boolean) => {
     if (failed) span.setStatus({ code: SpanStatusCode.ERROR });
