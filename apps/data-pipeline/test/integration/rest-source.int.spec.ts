@@ -193,6 +193,11 @@ describe('the REST source', () => {
       /a loopback address/,
     );
     expect(() => connector().check({ type: 'rest', url: 'http://10.0.0.1/x' })).toThrow(/private/);
+    // fetch's blocked ports fail at once, not after retries.
+    const x11 = new RestConnector({}, EgressPolicy.parse('127.0.0.1:6000'), downloads());
+    await expect(recordsOf({ url: 'http://127.0.0.1:6000/x' }, x11)).rejects.toMatchObject({
+      details: [{ reason: 'bad_port' }],
+    });
     expect(() =>
       connector().check({ type: 'rest', url: `${base}/x`, credentials: 'nope' }),
     ).toThrow(/source.credentials/);

@@ -124,6 +124,21 @@ describe('the S3 source on SeaweedFS', () => {
     expect(await readdir(scratchDir())).toEqual([]);
   });
 
+  it('refuses an object over the size bound, leaving no partial download', async () => {
+    const small = new S3Connector(
+      accounts(),
+      EgressPolicy.parse(new URL(weed.endpoint).host),
+      scratchDir(),
+      1_000,
+    );
+    await expect(small.open(s3('in/items.csv'), AbortSignal.timeout(10_000))).rejects.toMatchObject(
+      {
+        details: [expect.objectContaining({ field: 'source.key', reason: 'too_large' })],
+      },
+    );
+    expect(await readdir(scratchDir())).toEqual([]);
+  });
+
   it('refuses a source naming no configured account, or a bad key', async () => {
     await expect(submit(s3('in/items.csv', 'nobody'))).rejects.toMatchObject({
       code: 'validation.invalid_argument',

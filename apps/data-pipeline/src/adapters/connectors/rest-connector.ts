@@ -162,6 +162,11 @@ export class RestConnector implements Connector {
       });
     } catch (err) {
       if (err instanceof AionError) throw err;
+      // fetch refuses ports browsers block (bad port): no retry can change that.
+      if ((err as { cause?: Error }).cause?.message === 'bad port')
+        throw dataError(`${url.href}: the port is one fetch refuses to use`, [
+          { field: 'source.url', reason: 'bad_port', message: url.port },
+        ]);
       if (timeout.aborted && !outer.aborted)
         throw new Transient(`timed out after ${this.limits.timeoutMs} ms`);
       if (outer.aborted) throw err;

@@ -102,11 +102,14 @@ export class S3Connector implements Connector {
         new GetObjectCommand({ Bucket: source['bucket'] as string, Key: key }),
         { abortSignal: signal },
       );
-      if ((res.ContentLength ?? 0) > this.maxBytes)
+      if ((res.ContentLength ?? 0) > this.maxBytes) {
+        // Not read: destroyed first, so closing the client does not abort it under a reader.
+        (res.Body as Readable).on('error', () => undefined).destroy();
         throw dataError(
           `s3://${String(source['bucket'])}/${key} is larger than ${this.maxBytes} bytes`,
           [{ field: 'source.key', reason: 'too_large', message: `${res.ContentLength} bytes` }],
         );
+      }
       let seen = 0;
       const limit = this.maxBytes;
       const bounded = new Transform({

@@ -140,7 +140,9 @@ export class EgressPolicy {
     });
     if (found.length === 0) throw egressRefused(`${host} has no address`, field);
     return found.map(({ address }) => {
-      const canonical = canonicalIp(address) ?? address;
+      // An address the parser cannot read (an IPv6 zone id) is refused, not guessed at.
+      const canonical = canonicalIp(address);
+      if (!canonical) throw egressRefused(`${host} resolves to ${address}, not checkable`, field);
       this.checkAddress(host, canonical, port, field);
       return { address: canonical, family: canonical.includes(':') ? 6 : 4 };
     });
