@@ -10,6 +10,9 @@ import { route, type Route } from './route';
 
 const Item = z.object({ id: z.string(), size: z.int(), note: z.string(), extra: z.unknown() });
 
+/** The signals handlers were given, to see which were aborted and when. */
+const handed: AbortSignal[] = [];
+
 function table(): Route[] {
   return [
     route({
@@ -52,7 +55,26 @@ function table(): Route[] {
       access: 'public',
       request: {},
       responses: { 204: { description: 'Nothing' } },
-      async handle() {
+      async handle({ signal }) {
+        handed.push(signal);
+        return { status: 204 };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/slow',
+      operationId: 'slow',
+      summary: 'Answers after a while, or never for a client that left',
+      tag: 'meta',
+      access: 'public',
+      request: {},
+      responses: { 204: { description: 'Nothing' } },
+      async handle({ signal }) {
+        handed.push(signal);
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, 2_000);
+          signal.addEventListener('abort', () => resolve(clearTimeout(timer)));
+        });
         return { status: 204 };
       },
     }),
@@ -120,6 +142,28 @@ describe('mountRoutes', () => {
     expect((await request(app()).get('/items/ABC')).status).toBe(401);
     expect((await request(app(observer)).post('/items').send({ note: 'x' })).status).toBe(403);
     expect((await request(app()).get('/open')).status).toBe(204);
+  });
+
+  it("aborts the handler's signal when the client goes away, not after a finished answer", async () => {
+    handed.length = 0;
+    expect((await request(app()).get('/open')).status).toBe(204);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(handed.map((signal) => signal.aborted)).toEqual([false]);
+
+    const server = app().listen(0);
+    try {
+      const { port } = server.address() as { port: number };
+      const socket = (await import('node:net')).connect(port, '127.0.0.1');
+      socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      socket.destroy(); // the client leaves before the answer
+      const deadline = Date.now() + 1_000;
+      while (!handed[1]?.aborted && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(handed[1]?.aborted).toBe(true);
+    } finally {
+      server.close();
+    }
   });
 
   it('answers an undeclared method on a known path with 405 and Allow', async () => {
