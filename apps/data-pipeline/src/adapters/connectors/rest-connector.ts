@@ -141,7 +141,12 @@ export class RestConnector implements Connector {
           baseDelayMs: this.limits.retryBaseMs,
           maxDelayMs: 30_000,
         });
-        await new Promise((ok) => setTimeout(ok, delay));
+        // A cancelled or timed-out job does not sit out the backoff.
+        await new Promise<void>((ok) => {
+          const timer = setTimeout(ok, delay);
+          signal.addEventListener('abort', () => (clearTimeout(timer), ok()), { once: true });
+        });
+        if (signal.aborted) throw signal.reason;
       }
     }
   }
