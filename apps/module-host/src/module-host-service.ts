@@ -21,6 +21,7 @@ import { trustPoliciesFromFile } from './adapters/registry/trust-file';
 import { packageSources } from './adapters/packages/package-sources';
 import { SecretDirectory } from './adapters/secrets/secret-directory';
 import { BubblewrapRunner } from './adapters/sandbox/native-runner';
+import { registerSandboxMetrics } from './adapters/sandbox/sandbox-metrics';
 import { sandboxCapabilities } from './adapters/sandbox/subprocess';
 import { WorkerPool } from './adapters/sandbox/worker-pool';
 import { registerModuleService } from './api/grpc-handlers';
@@ -54,9 +55,18 @@ export function createModuleHostService(
       });
       const gpus = new SysfsGpuDiscovery();
       const capabilities = sandboxCapabilities();
+      const sandboxMetrics = registerSandboxMetrics(metrics.registry, config.pool, {
+        queued: () => pool.queued,
+        limits: capabilities.limits,
+      });
       const native =
         capabilities.bubblewrap && config.subprocess === 'auto'
-          ? new BubblewrapRunner({ gpus, pool: config.pool, maxStdoutBytes: config.maxOutputBytes })
+          ? new BubblewrapRunner({
+              gpus,
+              pool: config.pool,
+              maxStdoutBytes: config.maxOutputBytes,
+              onLimits: (mechanism) => sandboxMetrics.subprocessRun(mechanism),
+            })
           : undefined;
       logger.info('subprocess sandbox', { ...capabilities });
       const packages = new PackageService(

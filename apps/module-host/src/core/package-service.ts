@@ -291,8 +291,10 @@ export class PackageService {
       const secrets = await this.secretsFor(pkg);
       const gpu = runtime.resources.gpu;
       const vendor = gpu?.required ? gpuVendorOf(gpu.vendor) : undefined;
+      const tenant = currentTenant();
       return this.native.run({
         packageKey: pkg.id,
+        owner: { tenantId: tenant?.tenantId ?? SYSTEM_TENANT, runId: tenant?.requestId ?? 'run' },
         modulePath: runtime.module,
         module: pkg.wasm,
         files: pkg.files,

@@ -124,9 +124,20 @@ export interface NativeRun {
   network?: string[];
   /** The tenant's secrets the manifest declares, as environment variables. */
   secrets?: Record<string, string>;
+  /** Whose run this is (names its cgroup). */
+  owner?: { tenantId: string; runId: string };
 }
 
-export type NativeResult = SandboxResult & { devices?: string[] };
+/** How a native run was limited: a cgroup of its own (v2, or v1 on hybrid hosts) or rlimits. */
+export interface AppliedLimits {
+  mechanism: 'cgroup2' | 'cgroup1' | 'rlimit';
+  /** Processes the cgroup's memory limit killed. */
+  oomKills?: number;
+  /** Forks the cgroup's process limit refused. */
+  pidsLimitHits?: number;
+}
+
+export type NativeResult = SandboxResult & { devices?: string[]; limits?: AppliedLimits };
 
 /**
  * Runs native modules in the subprocess sandbox; rejects with AionError on timeout, or when the

@@ -13,6 +13,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
+import { Registry } from 'prom-client';
 import { create as createTar } from 'tar';
 import { parse as parseYaml } from 'yaml';
 import { migratePglite, openPglite, type Database } from '@aion/db';
@@ -25,6 +26,7 @@ import {
   readPackageTarball,
 } from '../../src/adapters/packages/package-reader';
 import { packageSources } from '../../src/adapters/packages/package-sources';
+import { registerSandboxMetrics } from '../../src/adapters/sandbox/sandbox-metrics';
 import { WorkerPool } from '../../src/adapters/sandbox/worker-pool';
 import { PackageService } from '../../src/core/package-service';
 import { BLUEPRINT_TEMPLATE, blueprintPackageFiles } from '../fixtures/blueprint-package';
@@ -496,6 +498,41 @@ describe('worker pool backpressure', () => {
       busy.invoke({ name: 'classify_intent', input: { text: 'hi' } }),
     ).rejects.toMatchObject({ code: 'service.unavailable', retryAfterSeconds: 1 });
     await expect(first).rejects.toMatchObject({ code: 'service.timeout' });
+    await small.close();
+  });
+
+  it('exports the invocations waiting for a worker as aion_module_queue_depth', async () => {
+    const small = new WorkerPool({
+      size: 1,
+      maxQueue: 4,
+      maxStdoutBytes: 1024,
+      maxStderrBytes: 1024,
+    });
+    const registry = new Registry();
+    registerSandboxMetrics(registry, 'cpu', { queued: () => small.queued, limits: 'rlimit' });
+    const depth = async () =>
+      Number(/^aion_module_queue_depth\{pool="cpu"\} (\d+)$/m.exec(await registry.metrics())?.[1]);
+    const busy = new PackageService(
+      new PostgresPackageRepository(database.db, new OutboxWriter(outbox, 'aion/module-host')),
+      small,
+    );
+    expect(await depth()).toBe(0);
+    const first = busy.invoke({ name: 'escape_probe', input: { mode: 'busy_loop' } });
+    for (let waited = 0; small.busy === 0 && waited < 5000; waited += 10)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    const waiting = [1, 2].map(() =>
+      busy.invoke({ name: 'classify_intent', input: { text: 'hi' } }),
+    );
+    // Each reaches the pool after its package lookup; then both wait for the one worker.
+    for (let waited = 0; (await depth()) < 2 && waited < 5000; waited += 10)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await depth()).toBe(2);
+    await expect(first).rejects.toMatchObject({ code: 'service.timeout' });
+    await Promise.all(waiting);
+    expect(await depth()).toBe(0);
+    expect(await registry.metrics()).toContain(
+      'aion_module_host_sandbox_limits_info{pool="cpu",limits="rlimit"} 1',
+    );
     await small.close();
   });
 

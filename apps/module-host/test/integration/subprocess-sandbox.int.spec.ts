@@ -1,8 +1,9 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { hostLimitPlan } from '../../src/adapters/sandbox/cgroups';
 import {
   runSubprocess,
   sandboxCapabilities,
@@ -12,6 +13,22 @@ import {
 // The subprocess sandbox's escape suite: each probe is a shell script run as a module under
 // bubblewrap (Debian's, installed by tools/infra/install.sh); each escape fails, and the host
 // (this process) keeps serving: a well-behaved module answers after every probe.
+
+// Memory and process limits: a cgroup per run where this host allows one (here, as root: v2 if
+// delegated, else v1 on a hybrid host); those cases skip, saying why, only where it does not.
+const plan = hostLimitPlan();
+const withCgroup = plan.mechanism === 'rlimit' ? test.skip : test;
+const cgroupNote =
+  plan.mechanism === 'rlimit' ? ` (skipped: ${plan.reason})` : ` (${plan.mechanism})`;
+const cgroupBases =
+  plan.mechanism === 'cgroup2'
+    ? [plan.base]
+    : plan.mechanism === 'cgroup1'
+      ? [plan.bases.memory, plan.bases.pids]
+      : [];
+/** Cgroups of this suite's runs still on the host (each run removes its own). */
+const leftovers = () =>
+  cgroupBases.flatMap((b) => readdirSync(b).filter((n) => n.startsWith('aion-escape-suite-')));
 
 const pkg = mkdtempSync(path.join(os.tmpdir(), 'aion-subprocess-'));
 chmodSync(pkg, 0o755);
@@ -31,6 +48,7 @@ function run(command: string[], overrides: Partial<SubprocessRun> = {}) {
     memoryBytes: 256 * MiB,
     maxProcesses: 64,
     cpuSeconds: 10,
+    owner: { tenantId: 'escape-suite', runId: 'r1' },
     ...overrides,
   });
 }
@@ -68,8 +86,8 @@ afterAll(async () => {
 test('the host reports what it can enforce', () => {
   const caps = sandboxCapabilities();
   expect(caps.bubblewrap).toBe(true);
-  expect(caps.limits).toBe('rlimit');
-  expect(caps.limitsReason).toMatch(/rlimits per process/);
+  expect(caps.limits).toBe(plan.mechanism);
+  expect(caps.limitsReason).toBe(plan.reason);
 });
 
 test('a module reads JSON on stdin and answers JSON on stdout', async () => {
@@ -144,24 +162,64 @@ test('escape: signalling the host fails (it is not in the sandbox PID namespace)
   await stillServing();
 });
 
-test('escape: a fork bomb is bounded by the process limit and the wall time', async () => {
+withCgroup(
+  `escape: a fork bomb is stopped by the run's cgroup pids.max${cgroupNote}`,
+  async () => {
+    const started = Date.now();
+    const r = await run([script('bomb.sh', 'b() { b | b & }; b; sleep 1; echo survived')], {
+      maxProcesses: 32,
+      timeoutMs: 3000,
+    });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // The cgroup, not an rlimit (none was set) nor the host, refused the forks.
+    expect(r.limits.mechanism).toBe(plan.mechanism);
+    expect(r.limits.pidsLimitHits).toBeGreaterThan(0);
+    expect(r.stderr).toMatch(/Cannot fork|Resource temporarily unavailable/);
+    expect(leftovers()).toEqual([]);
+    await stillServing();
+  },
+  30_000,
+);
+
+test('escape: a fork bomb is bounded by the process rlimit where no cgroup is used', async () => {
   const started = Date.now();
   const r = await run([script('bomb.sh', 'b() { b | b & }; b; sleep 1; echo survived')], {
     maxProcesses: 32,
     timeoutMs: 3000,
+    limits: 'rlimit',
   });
   expect(Date.now() - started).toBeLessThan(15_000);
+  expect(r.limits).toEqual({ mechanism: 'rlimit' });
   // The process limit, not the host, stopped it: forks failed inside the sandbox.
   expect(r.stderr).toMatch(/Cannot fork|Resource temporarily unavailable/);
   await stillServing();
 }, 30_000);
 
-test('escape: exhausting memory fails at the address-space limit', async () => {
+withCgroup(
+  `escape: exhausting memory is stopped by the run's cgroup memory limit${cgroupNote}`,
+  async () => {
+    const r = await run(
+      [script('mem.sh', 'perl -e \'$s = "x" x 1048576; $s .= $s while 1\'; echo status=$?')],
+      { memoryBytes: 64 * MiB },
+    );
+    // No address-space rlimit was set: the cgroup's OOM killer stopped perl (SIGKILL, 128 + 9).
+    expect(text(r)).toMatch(/status=137/);
+    expect(r.limits.mechanism).toBe(plan.mechanism);
+    expect(r.limits.oomKills).toBeGreaterThan(0);
+    expect(leftovers()).toEqual([]);
+    await stillServing();
+  },
+);
+
+test('escape: exhausting memory fails at the address-space rlimit where no cgroup is used', async () => {
   const r = await run(
-    [script('mem.sh', 'awk \'BEGIN { s = "x"; while (1) s = s s }\' 2>/dev/null; echo status=$?')],
-    { memoryBytes: 64 * MiB },
+    [script('mem.sh', 'perl -e \'$s = "x" x 1048576; $s .= $s while 1\'; echo status=$?')],
+    { memoryBytes: 64 * MiB, limits: 'rlimit' },
   );
+  // perl ran (not 127: not found) and failed to allocate past the limit.
   expect(text(r)).toMatch(/status=[1-9]/);
+  expect(text(r)).not.toMatch(/status=127/);
+  expect(r.limits).toEqual({ mechanism: 'rlimit' });
   await stillServing();
 });
 

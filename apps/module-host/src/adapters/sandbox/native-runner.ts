@@ -22,6 +22,8 @@ export class BubblewrapRunner implements NativeRunner {
       gpus: GpuDiscovery;
       pool: string;
       maxStdoutBytes: number;
+      /** Told how each run was limited (cgroup2, cgroup1, rlimit): a metric's label. */
+      onLimits?: (mechanism: string) => void;
     },
   ) {}
 
@@ -87,12 +89,19 @@ export class BubblewrapRunner implements NativeRunner {
         memoryBytes: run.memoryBytes,
         maxProcesses: run.maxProcesses,
         cpuSeconds: Math.ceil(run.timeoutMs / 1000) + 1,
+        ...(run.cpuMillis ? { cpuMillis: run.cpuMillis } : {}),
+        ...(run.owner ? { owner: run.owner } : {}),
         maxStdoutBytes: this.options.maxStdoutBytes,
         // The GPU variables last: a secret cannot rename the devices a module was given.
         env: { ...run.secrets, ...assignment?.env },
         ...(run.network?.length ? { network: run.network } : {}),
         ...(assignment ? { devices: assignment.nodes } : {}),
       });
+      this.options.onLimits?.(result.limits.mechanism);
+      const { limits } = result;
+      const stderr = limits.oomKills
+        ? `${result.stderr}\naion: the run's cgroup killed ${limits.oomKills} process(es) at its memory limit`
+        : result.stderr;
       if (!result.ok) {
         if (result.kind === 'timeout')
           throw new AionError(
@@ -103,8 +112,9 @@ export class BubblewrapRunner implements NativeRunner {
           ok: false,
           kind: 'output_limit',
           message: result.message,
-          stderr: result.stderr,
+          stderr,
           memoryBytes: 0,
+          limits,
         };
       }
       const signal = result.signal
@@ -114,8 +124,9 @@ export class BubblewrapRunner implements NativeRunner {
         ok: true,
         exitCode: result.exitCode ?? 128 + signal,
         stdout: result.stdout,
-        stderr: result.stderr,
+        stderr,
         memoryBytes: 0,
+        limits,
         ...(assignment ? { devices: assignment.nodes } : {}),
       };
     } finally {

@@ -1,6 +1,8 @@
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { AionError } from '@aion/errors';
+import { hostLimitPlan, RunCgroup, type CgroupReport, type LimitMechanism } from './cgroups';
 import { startEgressProxy } from './egress-proxy';
 import { seccompProgram } from './seccomp';
 
@@ -11,9 +13,10 @@ import { seccompProgram } from './seccomp';
  * a minimal /dev (plus only the GPU nodes assigned), no environment but what is given; no new
  * privileges and a seccomp filter; as an unprivileged host user (a uid of its own per invocation,
  * from SANDBOX_UIDS, when the host runs as root; nobody (65534) inside
- * either way). Limits are rlimits (prlimit): address space, processes, CPU seconds, file size, open
- * files. cgroup v2 limits are not applied yet, even where the host delegates a subtree (reported
- * in `limitsReason`). The wall-time limit kills the sandbox's whole process group.
+ * either way). Memory, processes and CPU rate are limited by a cgroup of the run's own where the
+ * host lets module-host create one (v2, or v1 on hybrid hosts; see cgroups.ts), else by rlimits
+ * (address space, processes); CPU seconds, file size and open files are always rlimits (prlimit).
+ * Each result says which applied. The wall-time limit kills the sandbox's whole process group.
  */
 export interface SubprocessRun {
   /** The package's files on the host (readable by the sandbox user). */
@@ -25,6 +28,12 @@ export interface SubprocessRun {
   memoryBytes: number;
   maxProcesses: number;
   cpuSeconds: number;
+  /** CPU rate (thousandths of a core); applied where a cgroup is. */
+  cpuMillis?: number;
+  /** Names the run's cgroup: whose run it is. */
+  owner?: { tenantId: string; runId: string };
+  /** `rlimit` forces the fallback even where cgroups are available (tests, operators). */
+  limits?: 'auto' | 'rlimit';
   env?: Record<string, string>;
   /** Device nodes to expose (a GPU assignment's). */
   devices?: string[];
@@ -33,7 +42,10 @@ export interface SubprocessRun {
   maxStdoutBytes?: number;
 }
 
-export type SubprocessResult =
+/** Which limits a run had, and what its cgroup saw (absent under rlimits). */
+export type AppliedLimits = { mechanism: LimitMechanism } & Partial<CgroupReport>;
+
+export type SubprocessResult = (
   | {
       ok: true;
       exitCode: number | null;
@@ -42,14 +54,15 @@ export type SubprocessResult =
       stderr: string;
       durationMs: number;
     }
-  | { ok: false; kind: 'timeout' | 'output_limit'; message: string; stderr: string };
+  | { ok: false; kind: 'timeout' | 'output_limit'; message: string; stderr: string }
+) & { limits: AppliedLimits };
 
 /** What this host can enforce; reported on /readyz and with each invocation's answer. */
 export interface SandboxCapabilities {
   bubblewrap: boolean;
   seccomp: boolean;
-  /** What is applied: rlimits only, today. */
-  limits: 'rlimit';
+  /** What limits memory and processes: a cgroup per run (v2 or v1), else rlimits. */
+  limits: LimitMechanism;
   limitsReason: string;
   /** `per-invocation`: each run its own host uid (module-host is root); else module-host's. */
   user: 'per-invocation' | 'current';
@@ -57,32 +70,14 @@ export interface SandboxCapabilities {
 
 export function sandboxCapabilities(): SandboxCapabilities {
   const bubblewrap = ['/usr/bin/bwrap', '/bin/bwrap'].some((p) => existsSync(p));
-  const delegated = cgroupDelegated();
+  const plan = hostLimitPlan();
   return {
     bubblewrap,
     seccomp: seccompProgram() !== undefined,
-    limits: 'rlimit',
-    limitsReason: delegated
-      ? 'rlimits per process (a cgroup v2 subtree is delegated; cgroup limits are not applied yet)'
-      : 'rlimits per process (no delegated cgroup v2 subtree: hybrid or read-only cgroups)',
+    limits: plan.mechanism,
+    limitsReason: plan.reason,
     user: process.getuid?.() === 0 ? 'per-invocation' : 'current',
   };
-}
-
-/** Whether this process's cgroup v2 directory is writable with memory and pids enabled below it. */
-function cgroupDelegated(): boolean {
-  try {
-    if (!existsSync('/sys/fs/cgroup/cgroup.controllers')) return false;
-    const line = readFileSync('/proc/self/cgroup', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('0::'));
-    if (!line) return false;
-    const dir = `/sys/fs/cgroup${line.slice(3)}`;
-    const enabled = readFileSync(`${dir}/cgroup.subtree_control`, 'utf8');
-    return /\bmemory\b/.test(enabled) && /\bpids\b/.test(enabled);
-  } catch {
-    return false;
-  }
 }
 
 const PROXY_PORT = 3128;
@@ -187,12 +182,65 @@ export async function runSubprocess(run: SubprocessRun): Promise<SubprocessResul
   }
 }
 
-function runSandboxed(run: SubprocessRun, proxyDir: string | undefined): Promise<SubprocessResult> {
+async function runSandboxed(
+  run: SubprocessRun,
+  proxyDir: string | undefined,
+): Promise<SubprocessResult> {
+  const plan = run.limits === 'rlimit' ? undefined : hostLimitPlan();
+  let cgroup: RunCgroup | undefined;
+  if (plan && plan.mechanism !== 'rlimit') {
+    const owner = run.owner ?? { tenantId: 'system', runId: 'run' };
+    const name = RunCgroup.nameFor(owner.tenantId, owner.runId, randomUUID().slice(0, 8));
+    try {
+      cgroup = await RunCgroup.create(plan, name, {
+        memoryBytes: run.memoryBytes,
+        maxProcesses: run.maxProcesses,
+        ...(run.cpuMillis ? { cpuMillis: run.cpuMillis } : {}),
+      });
+    } catch (err) {
+      // Fail closed: the host said it could limit this run and could not.
+      throw new AionError(
+        'service.unavailable',
+        `could not create the run's ${plan.mechanism} cgroup: ${String(err)}`,
+      );
+    }
+  }
+  try {
+    const result = await spawnSandbox(run, proxyDir, cgroup);
+    const limits: AppliedLimits = cgroup
+      ? { mechanism: cgroup.mechanism, ...(await cgroup.report()) }
+      : { mechanism: 'rlimit' };
+    return { ...result, limits };
+  } finally {
+    await cgroup?.remove();
+  }
+}
+
+type Outcome = SubprocessResult extends infer R
+  ? R extends unknown
+    ? Omit<R, 'limits'>
+    : never
+  : never;
+
+/**
+ * Inside a cgroup, the first process waits (on fd 4) until module-host has moved it in, so that
+ * everything the module starts is born inside; it then execs prlimit.
+ */
+const AFTER_JOIN = 'read -r _ <&4 || exit 98; exec 4<&-; exec "$@"';
+
+function spawnSandbox(
+  run: SubprocessRun,
+  proxyDir: string | undefined,
+  cgroup: RunCgroup | undefined,
+): Promise<Outcome> {
   const program = seccompProgram();
   const root = process.getuid?.() === 0;
   const limits = [
-    `--as=${run.memoryBytes}`,
-    `--nproc=${processLimit(run.maxProcesses, root)}`,
+    // Memory and processes: the cgroup's when there is one (an address-space limit would also
+    // refuse runtimes that reserve much and use little).
+    ...(cgroup
+      ? []
+      : [`--as=${run.memoryBytes}`, `--nproc=${processLimit(run.maxProcesses, root)}`]),
     `--cpu=${run.cpuSeconds}`,
     `--fsize=${16 * 1024 * 1024}`,
     '--nofile=64',
@@ -214,10 +262,14 @@ function runSandboxed(run: SubprocessRun, proxyDir: string | undefined): Promise
   ];
   const sandboxUid = SANDBOX_UIDS.first + randomInt(SANDBOX_UIDS.count);
   const maxStdout = run.maxStdoutBytes ?? 1024 * 1024;
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn('prlimit', args, {
-      stdio: ['pipe', 'pipe', 'pipe', program ? 'pipe' : 'ignore'],
+    let joinError: AionError | undefined;
+    const [file, argv] = cgroup
+      ? ['/bin/sh', ['-c', AFTER_JOIN, 'aion-sandbox', 'prlimit', ...args]]
+      : ['prlimit', args];
+    const child = spawn(file, argv, {
+      stdio: ['pipe', 'pipe', 'pipe', program ? 'pipe' : 'ignore', cgroup ? 'pipe' : 'ignore'],
       detached: true, // its own process group, killed whole on timeout
       env: { PATH: '/usr/bin:/bin' },
       ...(root ? { uid: sandboxUid, gid: sandboxUid } : {}),
@@ -225,7 +277,7 @@ function runSandboxed(run: SubprocessRun, proxyDir: string | undefined): Promise
     const out: Buffer[] = [];
     let outBytes = 0;
     let err = '';
-    let failure: SubprocessResult | undefined;
+    let failure: Outcome | undefined;
     const kill = () => {
       try {
         if (child.pid) process.kill(-child.pid, 'SIGKILL');
@@ -233,6 +285,22 @@ function runSandboxed(run: SubprocessRun, proxyDir: string | undefined): Promise
         // already gone
       }
     };
+    if (cgroup) {
+      const go = child.stdio[4] as NodeJS.WritableStream & { on(e: 'error', f: () => void): void };
+      go.on('error', () => undefined);
+      try {
+        if (child.pid === undefined) throw new Error('the sandbox did not start');
+        cgroup.join(child.pid);
+        go.end('go\n');
+      } catch (e) {
+        // Not inside its cgroup: never let it run.
+        joinError = new AionError(
+          'service.unavailable',
+          `could not move the module into its cgroup: ${String(e)}`,
+        );
+        kill();
+      }
+    }
     const timer = setTimeout(() => {
       failure = {
         ok: false,
@@ -267,6 +335,7 @@ function runSandboxed(run: SubprocessRun, proxyDir: string | undefined): Promise
     child.on('close', (exitCode, signal) => {
       clearTimeout(timer);
       kill(); // anything the module left behind in its group
+      if (joinError) return reject(joinError);
       if (failure) return resolve({ ...failure, stderr: err });
       resolve({
         ok: true,

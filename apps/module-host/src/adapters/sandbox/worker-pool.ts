@@ -70,6 +70,11 @@ export class WorkerPool implements SandboxRunner {
     return this.slots.filter((s) => s.job).length;
   }
 
+  /** Invocations waiting for a worker now. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0))
