@@ -14,8 +14,20 @@ export interface GpuDevice {
   memoryBytes?: number;
 }
 
+/** One device's load now, as far as its driver says (absent: not reported). */
+export interface GpuUsage {
+  vendor: GpuVendor;
+  index: number;
+  /** Busy fraction of the last sample period, 0 to 1. */
+  utilization?: number;
+  memoryUsedBytes?: number;
+  memoryTotalBytes?: number;
+}
+
 export interface GpuDiscovery {
   devices(): Promise<GpuDevice[]>;
+  /** Utilisation and memory per device (NVML through nvidia-smi, amdgpu's sysfs files). */
+  usage?(): Promise<GpuUsage[]>;
 }
 
 export interface GpuRequest {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Registry } from 'prom-client';
 import { assignGpus } from '../../core/gpu';
 import { registerGpuMetrics } from './gpu-metrics';
+import { parseNvidiaSmi } from './nvidia-smi';
 import { SysfsGpuDiscovery } from './sysfs-gpus';
 
 // A test double for the hardware only: a directory shaped like sysfs and /dev on a host with two
@@ -21,6 +22,10 @@ function drm(node: string, vendor: string, vram?: number) {
 beforeAll(() => {
   root = mkdtempSync(path.join(os.tmpdir(), 'aion-sysfs-'));
   drm('renderD128', '0x1002', 16 * 2 ** 30);
+  // amdgpu's load files for the first AMD GPU; the second reports none (an older driver).
+  const amd0 = path.join(root, 'sys/class/drm/renderD128/device');
+  writeFileSync(path.join(amd0, 'gpu_busy_percent'), '37\n');
+  writeFileSync(path.join(amd0, 'mem_info_vram_used'), `${3 * 2 ** 30}\n`);
   drm('renderD129', '0x8086');
   drm('renderD130', '0x1002', 8 * 2 ** 30);
   drm('renderD131', '0x10de'); // NVIDIA's render node: counted through /dev/nvidiaN instead
@@ -78,4 +83,69 @@ test('exports devices and memory per pool and vendor', async () => {
   expect(text).toContain(
     `aion_module_host_gpu_memory_bytes{pool="rocm-a",vendor="amd"} ${24 * 2 ** 30}`,
   );
+});
+
+// nvidia-smi's answer on a host with two NVIDIA GPUs (the tool stands in for NVML and the
+// hardware; none here), in the format its --query-gpu CSV has.
+const NVIDIA_SMI = '0, 85, 2048, 16384\n1, [N/A], 512, 8192\n';
+
+test('reads utilisation and memory per device: amdgpu sysfs, NVML through nvidia-smi', async () => {
+  const usage = await new SysfsGpuDiscovery(root, async () => NVIDIA_SMI).usage();
+  expect(usage).toEqual([
+    {
+      vendor: 'amd',
+      index: 0,
+      utilization: 0.37,
+      memoryUsedBytes: 3 * 2 ** 30,
+      memoryTotalBytes: 16 * 2 ** 30,
+    },
+    { vendor: 'amd', index: 1, memoryTotalBytes: 8 * 2 ** 30 },
+    {
+      vendor: 'nvidia',
+      index: 0,
+      utilization: 0.85,
+      memoryUsedBytes: 2048 * 2 ** 20,
+      memoryTotalBytes: 16384 * 2 ** 20,
+    },
+    {
+      vendor: 'nvidia',
+      index: 1,
+      memoryUsedBytes: 512 * 2 ** 20,
+      memoryTotalBytes: 8192 * 2 ** 20,
+    },
+    { vendor: 'intel', index: 0 },
+  ]);
+});
+
+test('nvidia-smi answering garbage, or not at all, yields no NVIDIA usage and no NaN', async () => {
+  expect(parseNvidiaSmi('NVIDIA-SMI has failed because it could not communicate\n')).toEqual([]);
+  expect(parseNvidiaSmi('0, 250, x, -1\n')).toEqual([{ vendor: 'nvidia', index: 0 }]);
+  const usage = await new SysfsGpuDiscovery(root, async () => undefined).usage();
+  expect(usage.filter((u) => u.vendor === 'nvidia')).toEqual([]);
+  expect(usage.filter((u) => u.vendor === 'amd')).toHaveLength(2);
+});
+
+test('exports utilisation and memory used/total per pool, vendor and device', async () => {
+  const registry = new Registry();
+  registerGpuMetrics(registry, 'cuda-a', new SysfsGpuDiscovery(root, async () => NVIDIA_SMI));
+  const text = await registry.metrics();
+  expect(text).toContain(
+    'aion_gpu_utilization_ratio{pool="cuda-a",vendor="nvidia",device="0"} 0.85',
+  );
+  expect(text).toContain('aion_gpu_utilization_ratio{pool="cuda-a",vendor="amd",device="0"} 0.37');
+  // Not reported by the driver: no series rather than a made-up 0.
+  expect(text).not.toContain(
+    'aion_gpu_utilization_ratio{pool="cuda-a",vendor="nvidia",device="1"}',
+  );
+  expect(text).toContain(
+    `aion_gpu_memory_used_bytes{pool="cuda-a",vendor="nvidia",device="1"} ${512 * 2 ** 20}`,
+  );
+  expect(text).toContain(
+    `aion_gpu_memory_total_bytes{pool="cuda-a",vendor="amd",device="1"} ${8 * 2 ** 30}`,
+  );
+  expect(text).not.toMatch(/NaN/);
+  // A host without GPUs exports the gauges with no series.
+  const empty = new Registry();
+  registerGpuMetrics(empty, 'cpu', new SysfsGpuDiscovery(path.join(root, 'absent')));
+  expect(await empty.metrics()).not.toMatch(/aion_gpu_utilization_ratio\{/);
 });

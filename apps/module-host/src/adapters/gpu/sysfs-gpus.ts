@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { GpuDevice, GpuDiscovery, GpuVendor } from '../../core/gpu';
+import type { GpuDevice, GpuDiscovery, GpuUsage, GpuVendor } from '../../core/gpu';
+import { parseNvidiaSmi, runNvidiaSmi } from './nvidia-smi';
 
 const PCI_VENDORS: Record<string, GpuVendor> = {
   '0x10de': 'nvidia',
@@ -11,10 +12,48 @@ const PCI_VENDORS: Record<string, GpuVendor> = {
 /**
  * GPUs from sysfs: each DRM render node's PCI vendor (AMD and Intel are used through
  * /dev/dri/renderD*), and NVIDIA's /dev/nvidiaN nodes (its driver registers no render node for
- * compute). `root` is `/` on a host; tests point it at a tree shaped like one.
+ * compute). `root` is `/` on a host; tests point it at a tree shaped like one. Usage: amdgpu's
+ * sysfs files (what rocm-smi reads), NVIDIA's through nvidia-smi (NVML); Intel's i915 exposes
+ * neither in sysfs, so Intel devices report none.
  */
 export class SysfsGpuDiscovery implements GpuDiscovery {
-  constructor(private readonly root = '/') {}
+  constructor(
+    private readonly root = '/',
+    private readonly nvidiaSmi: () => Promise<string | undefined> = runNvidiaSmi,
+  ) {}
+
+  async usage(): Promise<GpuUsage[]> {
+    const devices = await this.devices();
+    const usage: GpuUsage[] = [];
+    const number = async (file: string) => {
+      const text = (await readFile(file, 'utf8').catch(() => '')).trim();
+      return /^\d+$/.test(text) ? Number(text) : undefined;
+    };
+    for (const d of devices.filter((d) => d.vendor === 'amd')) {
+      const dir = path.join(this.root, 'sys/class/drm', path.basename(d.nodes[0]!), 'device');
+      const busy = await number(path.join(dir, 'gpu_busy_percent'));
+      const used = await number(path.join(dir, 'mem_info_vram_used'));
+      const total = await number(path.join(dir, 'mem_info_vram_total'));
+      usage.push({
+        vendor: 'amd',
+        index: d.index,
+        ...(busy !== undefined && busy <= 100 ? { utilization: busy / 100 } : {}),
+        ...(used !== undefined ? { memoryUsedBytes: used } : {}),
+        ...(total !== undefined ? { memoryTotalBytes: total } : {}),
+      });
+    }
+    if (devices.some((d) => d.vendor === 'nvidia')) {
+      const text = await this.nvidiaSmi();
+      if (text) usage.push(...parseNvidiaSmi(text));
+    }
+    for (const d of devices.filter((d) => d.vendor === 'intel'))
+      usage.push({
+        vendor: 'intel',
+        index: d.index,
+        ...(d.memoryBytes ? { memoryTotalBytes: d.memoryBytes } : {}),
+      });
+    return usage;
+  }
 
   async devices(): Promise<GpuDevice[]> {
     const found: GpuDevice[] = [];
