@@ -342,11 +342,15 @@ describe('SLOs through the gateway', () => {
       'langfuse_url',
       'langfuse_jurisdiction',
       'public_key',
+      'secret_key',
     ]);
     expect(
       (await call('PUT', LLM, BOOTSTRAP, { ...settings, unmasked_classifications: ['secret'] }))
         .status,
     ).toBe(400);
+    // Turned off without a secret: the stored one is kept.
+    const off = await call('PUT', LLM, BOOTSTRAP, { enabled: false });
+    expect(off.json).toMatchObject({ enabled: false, secret_key_set: true });
     // Another tenant's are its own.
     expect((await call('GET', LLM, await token(other, 'admin'))).json['enabled']).toBe(false);
   });

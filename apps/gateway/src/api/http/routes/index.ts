@@ -75,7 +75,7 @@ export function routeTable(deps: RouteTableDeps): Route[] {
     ...residencyRoutes(deps.sovereign, sovereign, timeout),
     ...deploymentRoutes(deps.sovereign, sovereign, deps.jurisdictions, timeout),
     ...observabilityRoutes(deps.observability, timeout),
-    ...llmTracingRoutes(deps.observability, timeout),
+    ...llmTracingRoutes(deps.observability, jurisdictionSchema(deps.jurisdictions), timeout),
     ...pipelineRoutes(deps.pipeline, timeout),
     ...moduleRoutes(deps.modules, timeout),
     ...publicRoutes({

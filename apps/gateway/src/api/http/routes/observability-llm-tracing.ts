@@ -1,6 +1,6 @@
 import * as z from 'zod/v4';
 import { CLASSIFICATION_CODE } from '../../tasks/task-json';
-import { Classification, Timestamp } from '../../wire-schemas';
+import { Classification, Timestamp, type JurisdictionSchema } from '../../wire-schemas';
 import { route, type Route } from '../routing/route';
 import { BASE, iso, type ObservabilityClient } from './observability-json';
 
@@ -27,24 +27,53 @@ const LlmTracing = z
   })
   .meta({ id: 'LlmTracing' });
 
-const LlmTracingRequest = z
-  .strictObject({
-    enabled: z.boolean(),
-    langfuse_url: z.string().max(2048).optional().describe('Required when enabled'),
-    langfuse_jurisdiction: z
-      .string()
-      .max(64)
-      .optional()
-      .describe('Where the deployment runs (country or region code); required when enabled'),
-    public_key: z.string().max(256).optional(),
-    secret_key: z
-      .string()
-      .max(256)
-      .optional()
-      .describe('Write-only; omitted or empty keeps the stored key (one is required to enable)'),
-    unmasked_classifications: z.array(Classification).max(5).optional(),
-  })
-  .meta({ id: 'LlmTracingRequest' });
+/**
+ * Exactly what the service accepts, so that the schema says it (no hidden rule): an http(s) URL
+ * without credentials whose host is a DNS name or an IPv4 address, a known jurisdiction, keys
+ * of printable ASCII; enabling names all of them.
+ */
+const IPV4_PART = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const LABEL = '[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*';
+const HOST = `(${LABEL}(\\.${LABEL})*|${IPV4_PART}(\\.${IPV4_PART}){3})`;
+const LangfuseUrl = z
+  .string()
+  .max(2048)
+  .regex(new RegExp(`^https?://${HOST}(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$`))
+  .describe('The Langfuse deployment, e.g. https://langfuse.eu.example');
+const Key = z
+  .string()
+  .max(256)
+  .regex(/^[\x21-\x7e]+$/);
+
+function llmTracingRequest(jurisdiction: JurisdictionSchema) {
+  const unmasked = z
+    .array(Classification)
+    .max(5)
+    .optional()
+    .describe('Data whose prompts and completions are sent as they are; all else is masked');
+  // Where the deployment runs: traces go there only when residency allows the data.
+  const where = jurisdiction;
+  return z
+    .discriminatedUnion('enabled', [
+      z.strictObject({
+        enabled: z.literal(true),
+        langfuse_url: LangfuseUrl,
+        langfuse_jurisdiction: where,
+        public_key: Key,
+        secret_key: Key.describe('Write-only: stored, never returned'),
+        unmasked_classifications: unmasked,
+      }),
+      z.strictObject({
+        enabled: z.literal(false),
+        langfuse_url: LangfuseUrl.optional(),
+        langfuse_jurisdiction: where.optional(),
+        public_key: Key.optional(),
+        secret_key: Key.optional().describe('Write-only; omitted keeps the stored key'),
+        unmasked_classifications: unmasked,
+      }),
+    ])
+    .meta({ id: 'LlmTracingRequest' });
+}
 
 const json = (s: SettingsMessage | undefined) => ({
   enabled: s?.enabled ?? false,
@@ -60,7 +89,11 @@ const json = (s: SettingsMessage | undefined) => ({
 });
 
 /** GET and PUT /api/v1/observability/llm-tracing: the tenant's Langfuse tracing, off by default. */
-export function llmTracingRoutes(obs: ObservabilityClient, requestTimeoutMs: number): Route[] {
+export function llmTracingRoutes(
+  obs: ObservabilityClient,
+  jurisdiction: JurisdictionSchema,
+  requestTimeoutMs: number,
+): Route[] {
   const o = { deadlineMs: requestTimeoutMs };
   const tag = 'observability';
   const path = `${BASE}/llm-tracing`;
@@ -86,7 +119,7 @@ export function llmTracingRoutes(obs: ObservabilityClient, requestTimeoutMs: num
         "Sets the tenant's LLM tracing: its Langfuse deployment and where it runs (traces go there only when residency allows the data), and what is sent unmasked",
       tag,
       access: 'observability:manage',
-      request: { body: LlmTracingRequest },
+      request: { body: llmTracingRequest(jurisdiction) },
       responses: { 200: { description: 'The settings as stored', schema: LlmTracing } },
       async handle({ body }) {
         const r = await obs.updateLlmTracingSettings(
