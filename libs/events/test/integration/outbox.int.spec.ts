@@ -301,6 +301,23 @@ describe('transactional outbox', () => {
 });
 
 describe('publish after commit', () => {
+  /** A state-change event committed through `through` in tenant-a; `inside` runs before the commit. */
+  const commitEvent = (
+    through: OutboxWriter,
+    key: string,
+    inside: (eventId: string) => Promise<void> = async () => undefined,
+  ) =>
+    runWithTenant({ tenantId: 'tenant-a', subject: 'test', roles: [], requestId: key }, () =>
+      withTenant(database.db, 'tenant-a', async (tx) => {
+        const [id] = await through.add(tx, {
+          type: 'task.state_changed',
+          key,
+          payload: { taskId: key, fromStatus: TaskStatus.QUEUED, toStatus: TaskStatus.OK },
+        });
+        await inside(id!);
+        return id!;
+      }),
+    );
   const recordingBus = () => {
     const published: OutgoingMessage[] = [];
     const bus: EventBus = {
@@ -322,21 +339,11 @@ describe('publish after commit', () => {
     const direct = new OutboxWriter(outbox, 'aion/test', relay);
     const orderId = uniqueName('direct');
     const ids = (messages: OutgoingMessage[]) => messages.map((m) => decodeEnvelope(m.value).id);
-    const eventId = await runWithTenant(
-      { tenantId: 'tenant-a', subject: 'test', roles: [], requestId: orderId },
-      () =>
-        withTenant(database.db, 'tenant-a', async (tx) => {
-          const [id] = await direct.add(tx, {
-            type: 'task.state_changed',
-            key: orderId,
-            payload: { taskId: orderId, fromStatus: TaskStatus.QUEUED, toStatus: TaskStatus.OK },
-          });
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          // Not before the commit: the transaction could still roll back.
-          expect(ids(published)).not.toContain(id);
-          return id!;
-        }),
-    );
+    const eventId = await commitEvent(direct, orderId, async (id) => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Not before the commit: the transaction could still roll back.
+      expect(ids(published)).not.toContain(id);
+    });
     await eventually(() => ids(published).includes(eventId), 5_000);
     await eventually(async () => (await relay.pendingCount()) === 0, 5_000);
 
@@ -357,40 +364,42 @@ describe('publish after commit', () => {
     await relay.stop();
   });
 
-  it('deletes rows as it publishes them when retention is 0 (the embedded default), keeping the unpublished', async () => {
-    const { bus, published } = recordingBus();
+  it('deletes rows as it publishes them when retention is 0 (the embedded default), never before', async () => {
+    const published: OutgoingMessage[] = [];
+    let brokerUp = false;
+    const bus: EventBus = {
+      publish: async (messages) => {
+        if (!brokerUp) throw new Error('broker unavailable');
+        published.push(...messages);
+      },
+      subscribe: () => Promise.reject(new Error('not a consumer')),
+      ensureTopics: async () => undefined,
+      ping: async () => undefined,
+      close: async () => undefined,
+    };
     const relay = new OutboxRelay({
       db: database.db,
       table: outbox,
       bus,
-      pollIntervalMs: 600_000,
+      pollIntervalMs: 100,
       retentionMs: 0,
     });
-    relay.start();
-    await eventually(async () => (await relay.pendingCount()) === 0, 20_000);
-    const direct = new OutboxWriter(outbox, 'aion/test', relay);
-    const orderId = uniqueName('retained-none');
-    const eventId = await runWithTenant(
-      { tenantId: 'tenant-a', subject: 'test', roles: [], requestId: orderId },
-      () =>
-        withTenant(database.db, 'tenant-a', async (tx) => {
-          const [id] = await direct.add(tx, {
-            type: 'task.state_changed',
-            key: orderId,
-            payload: { taskId: orderId, fromStatus: TaskStatus.QUEUED, toStatus: TaskStatus.OK },
-          });
-          return id!;
-        }),
-    );
-    await eventually(() => published.some((m) => decodeEnvelope(m.value).id === eventId), 5_000);
-    const left = async () =>
+    const rowsWith = async (id: string) =>
       (
         await testDb.queryAsOwner<{ n: number }>(
           `select count(*)::int as n from tst_outbox where event_id = $1`,
-          [eventId],
+          [id],
         )
       )[0]!.n;
-    await eventually(async () => (await left()) === 0, 5_000);
+    const direct = new OutboxWriter(outbox, 'aion/test', relay);
+    relay.start();
+    const eventId = await commitEvent(direct, uniqueName('retained-none'));
+    // Its publish fails: the row stays for the next attempt.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await rowsWith(eventId)).toBe(1);
+    brokerUp = true;
+    await eventually(() => published.some((m) => decodeEnvelope(m.value).id === eventId), 10_000);
+    await eventually(async () => (await rowsWith(eventId)) === 0, 5_000);
     await relay.stop();
   });
 
