@@ -137,6 +137,17 @@ same process in the co-located profile, where such calls never leave it.
 {{- end }}
 {{- end }}
 {{- end }}
+{{- with $dp.sources.egressAllow }}
+- { name: AION_PIPELINE_EGRESS_ALLOW, value: {{ join "," . | quote }} }
+{{- end }}
+{{- $accounts := $dp.sources.existingSecret }}
+{{- if $accounts }}
+{{- range $key, $variable := dict "s3" "AION_PIPELINE_S3_SOURCES" "rest" "AION_PIPELINE_REST_SOURCES" "kafka" "AION_PIPELINE_KAFKA_SOURCES" }}
+- name: {{ $variable }}
+  valueFrom:
+    secretKeyRef: { name: {{ $accounts }}, key: {{ $key }}, optional: true }
+{{- end }}
+{{- end }}
 {{- else if eq .service "module-host" }}
 {{- with $v.moduleHost.registries }}
 - { name: AION_MODULE_HOST_REGISTRIES, value: {{ join "," . | quote }} }

@@ -804,5 +804,33 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
       envOf(find(colocated, 'Deployment', 'aion-data-pipeline'), 'AION_PIPELINE_SOVEREIGN_ADDRESS')
         .value,
     ).toBe('dns:///aion-core-headless.aion.svc.cluster.local:50052');
+
+    // Outbound sources: none by default (no allowlist, no accounts, no egress beyond the above).
+    expect(JSON.stringify(container.env)).not.toMatch(/AION_PIPELINE_(EGRESS|\w+_SOURCES)/);
+    const sources = rendered({
+      set: [
+        'services.data-pipeline.sources.egressAllow={*.example.com,10.20.0.0/16}',
+        'services.data-pipeline.sources.existingSecret=pipeline-accounts',
+        'services.data-pipeline.sources.ports={443}',
+      ],
+    });
+    const withSources = find(sources, 'Deployment', 'aion-data-pipeline');
+    expect(envOf(withSources, 'AION_PIPELINE_EGRESS_ALLOW').value).toBe(
+      '*.example.com,10.20.0.0/16',
+    );
+    // Accounts come from the Secret by reference, each key optional.
+    for (const [variable, key] of [
+      ['AION_PIPELINE_S3_SOURCES', 's3'],
+      ['AION_PIPELINE_REST_SOURCES', 'rest'],
+      ['AION_PIPELINE_KAFKA_SOURCES', 'kafka'],
+    ])
+      expect(envOf(withSources, variable!).valueFrom).toEqual({
+        secretKeyRef: { name: 'pipeline-accounts', key, optional: true },
+      });
+    const sourcePorts = find(sources, 'NetworkPolicy', 'aion-data-pipeline').spec.egress.flatMap(
+      (r: { ports: { port: number }[] }) => r.ports.map((p) => p.port),
+    );
+    expect(sourcePorts).toEqual([443]);
+    expect(() => rendered({ set: ['services.data-pipeline.sources.egressAllow={a b}'] })).toThrow();
   });
 });
