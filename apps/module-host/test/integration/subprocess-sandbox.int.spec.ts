@@ -26,9 +26,13 @@ const cgroupBases =
     : plan.mechanism === 'cgroup1'
       ? [plan.bases.memory, plan.bases.pids]
       : [];
+/** Names this suite's runs (their cgroups), apart from another copy of it running at once. */
+const runId = `r${process.pid}`;
 /** Cgroups of this suite's runs still on the host (each run removes its own). */
 const leftovers = () =>
-  cgroupBases.flatMap((b) => readdirSync(b).filter((n) => n.startsWith('aion-escape-suite-')));
+  cgroupBases.flatMap((b) =>
+    readdirSync(b).filter((n) => n.startsWith(`aion-escape-suite-${runId}-`)),
+  );
 
 const pkg = mkdtempSync(path.join(os.tmpdir(), 'aion-subprocess-'));
 chmodSync(pkg, 0o755);
@@ -48,7 +52,7 @@ function run(command: string[], overrides: Partial<SubprocessRun> = {}) {
     memoryBytes: 256 * MiB,
     maxProcesses: 64,
     cpuSeconds: 10,
-    owner: { tenantId: 'escape-suite', runId: 'r1' },
+    owner: { tenantId: 'escape-suite', runId },
     ...overrides,
   });
 }

@@ -233,20 +233,30 @@ export class RunCgroup {
     };
   }
 
+  /** SIGKILL to every process inside, whatever its process group or session. */
+  killAll(): void {
+    const attempt = (f: () => void) => {
+      try {
+        f();
+      } catch {
+        // gone meanwhile, or the cgroup already removed
+      }
+    };
+    for (const dir of this.dirs) {
+      if (existsSync(path.join(dir, 'cgroup.kill')))
+        attempt(() => writeFileSync(path.join(dir, 'cgroup.kill'), '1'));
+      let procs = '';
+      attempt(() => (procs = readFileSync(path.join(dir, 'cgroup.procs'), 'utf8')));
+      for (const pid of procs.split('\n'))
+        if (pid) attempt(() => process.kill(Number(pid), 'SIGKILL'));
+    }
+  }
+
   /** Kills what is left inside and removes the cgroup (retrying while processes exit). */
   async remove(): Promise<void> {
     for (const dir of [...this.dirs].reverse()) {
-      if (existsSync(path.join(dir, 'cgroup.kill')))
-        await writeFile(path.join(dir, 'cgroup.kill'), '1').catch(() => undefined);
       for (let attempt = 0; ; attempt++) {
-        const procs = await readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
-        for (const pid of procs.split('\n').filter(Boolean)) {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {
-            // gone meanwhile
-          }
-        }
+        this.killAll();
         try {
           await rmdir(dir);
           break;

@@ -284,6 +284,8 @@ function spawnSandbox(
       } catch {
         // already gone
       }
+      // The cgroup holds the sandbox's processes even where they left the process group.
+      cgroup?.killAll();
     };
     if (cgroup) {
       const go = child.stdio[4] as NodeJS.WritableStream & { on(e: 'error', f: () => void): void };
