@@ -128,7 +128,8 @@ export function createModuleHostService(
             registry,
             { requireSigned: config.requireSigned },
           ),
-        details: placement,
+        // What limits subprocess modules here (cgroup2, cgroup1, rlimit; none: no sandbox).
+        details: { ...placement, subprocess_limits: native ? capabilities.limits : 'none' },
         workers: [
           { name: 'sandbox-pool', start: () => undefined, stop: () => pool.close() },
           { name: 'subprocess-sandbox', start: () => undefined, stop: async () => native?.close() },

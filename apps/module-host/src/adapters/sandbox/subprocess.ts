@@ -57,7 +57,7 @@ export type SubprocessResult = (
   | { ok: false; kind: 'timeout' | 'output_limit'; message: string; stderr: string }
 ) & { limits: AppliedLimits };
 
-/** What this host can enforce; reported on /readyz and with each invocation's answer. */
+/** What this host can enforce: logged at start; its `limits` on /readyz (details) and per run. */
 export interface SandboxCapabilities {
   bubblewrap: boolean;
   seccomp: boolean;
