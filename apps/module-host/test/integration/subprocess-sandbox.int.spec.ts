@@ -227,6 +227,31 @@ test('escape: exhausting memory fails at the address-space rlimit where no cgrou
   await stillServing();
 });
 
+withCgroup(
+  `a module's CPU rate is held to the manifest's cpu by its cgroup${cgroupNote}`,
+  async () => {
+    // 1.5 s of wall time spent busy (forking date), at a tenth of a core: the shell's and its
+    // children's CPU time stays far below what an unthrottled core would spend (about 1.5 s).
+    const r = await run(
+      [
+        script(
+          'spin.sh',
+          's=$(date +%s%N); while [ $(( $(date +%s%N) - s )) -lt 1500000000 ]; do :; done; times',
+        ),
+      ],
+      { cpuMillis: 100 },
+    );
+    const seconds = [...text(r).matchAll(/(\d+)m([\d.]+)s/g)].map(
+      ([, m, sec]) => Number(m) * 60 + Number(sec),
+    );
+    expect(seconds).toHaveLength(4);
+    expect(seconds.reduce((a, b) => a + b, 0)).toBeLessThan(0.6);
+    expect(r.limits.mechanism).toBe(plan.mechanism);
+    await stillServing();
+  },
+  30_000,
+);
+
 test('escape: outliving the timeout gets the whole sandbox killed', async () => {
   const started = Date.now();
   const r = await run([script('sleep.sh', 'sleep 60 & sleep 60')], { timeoutMs: 1000 });
