@@ -120,7 +120,7 @@ export const orchestratorConfigSpec = {
   langfuseUrl: field(
     `${P}LANGFUSE_URL`,
     z.string().url().optional(),
-    'Langfuse deployment LLM calls are traced to (batch ingestion API); unset: no LLM tracing',
+    'Langfuse deployment LLM calls are traced to (batch ingestion API) when no observability service is configured (with one, each tenant sets its own there); unset: none',
   ),
   langfusePublicKey: field(
     `${P}LANGFUSE_PUBLIC_KEY`,

@@ -29,8 +29,9 @@ import { ModuleHostPools } from './adapters/engines/module-host-pools';
 import { OpenAiCompatibleExecutor } from './adapters/engines/openai-compatible';
 import { MeteredExecutor, observeTaskEnds } from './adapters/telemetry/task-metrics';
 import { engineHealthWorker } from './adapters/observability/engine-health-poller';
-import { LangfuseExporter } from './adapters/langfuse/langfuse-exporter';
-import { traceLlmTasks } from './adapters/langfuse/llm-tracing';
+import { LangfuseExporters } from './adapters/langfuse/langfuse-exporter';
+import { configuredDecisions, traceLlmTasks } from './adapters/langfuse/llm-tracing';
+import { observabilityDecisions } from './adapters/langfuse/tenant-decisions';
 import { SovereignResidency } from './adapters/sovereign/sovereign-residency';
 import { registerGovernanceApi } from './api/governance-handlers';
 import { registerOrchestratorApi } from './api/grpc-handlers';
@@ -174,27 +175,33 @@ export function createOrchestratorService(
         () => engines.map((e) => e.name),
         (engine) => breakers.state(engine),
       );
-      // LLM calls of the tenants that opted in, to a Langfuse deployment in their jurisdiction.
-      const langfuse =
-        config.langfuseUrl && config.langfusePublicKey && config.langfuseSecretKey
-          ? new LangfuseExporter(
-              {
+      // LLM calls traced to Langfuse as each tenant's settings in the observability service say
+      // (opt-in, masking, its deployment's jurisdiction); without that service, the one
+      // deployment configured here for the tenants it names.
+      const exporters = new LangfuseExporters({ logger });
+      const decideLlmTrace = observability
+        ? observabilityDecisions(observability)
+        : config.langfuseUrl && config.langfusePublicKey && config.langfuseSecretKey
+          ? configuredDecisions({
+              tenants: new Set(config.langfuseTenants),
+              jurisdiction: jurisdictions.normalize(
+                config.langfuseJurisdiction ?? '',
+                'AION_ORCHESTRATOR_LANGFUSE_JURISDICTION',
+              ),
+              jurisdictions,
+              target: {
                 url: config.langfuseUrl,
                 publicKey: config.langfusePublicKey,
                 secretKey: config.langfuseSecretKey,
               },
-              { logger },
-            )
+            })
           : undefined;
-      if (langfuse)
-        traceLlmTasks(repository, langfuse, {
-          tenants: new Set(config.langfuseTenants),
-          jurisdiction: jurisdictions.normalize(
-            config.langfuseJurisdiction ?? '',
-            'AION_ORCHESTRATOR_LANGFUSE_JURISDICTION',
-          ),
-          jurisdictions,
+      if (decideLlmTrace)
+        traceLlmTasks(repository, {
           engines,
+          decide: decideLlmTrace,
+          exporterFor: (target) => exporters.for(target),
+          logger,
         });
       const tasks = new TaskService({
         repository,
@@ -261,12 +268,12 @@ export function createOrchestratorService(
           },
           // A revoked model stops being routed as soon as its event arrives.
           ...(engineHealth ? [engineHealth] : []),
-          ...(langfuse
+          ...(decideLlmTrace
             ? [
                 {
                   name: 'langfuse',
-                  start: () => langfuse.start(),
-                  stop: () => langfuse.stop(),
+                  start: () => exporters.start(),
+                  stop: () => exporters.stop(),
                 },
               ]
             : []),

@@ -7,9 +7,14 @@ import { BreakerRegistry } from '@aion/resilience';
 import { createTestDatabase } from '@aion/testing';
 import {
   LangfuseExporter,
+  LangfuseExporters,
   type LangfuseEvent,
 } from '../../src/adapters/langfuse/langfuse-exporter';
-import { traceLlmTasks } from '../../src/adapters/langfuse/llm-tracing';
+import {
+  configuredDecisions,
+  traceLlmTasks,
+  type DecideLlmTrace,
+} from '../../src/adapters/langfuse/llm-tracing';
 import { PostgresBudgets } from '../../src/adapters/db/budget-repository';
 import { outbox } from '../../src/adapters/db/schema';
 import { PostgresTaskRepository } from '../../src/adapters/db/task-repository';
@@ -36,6 +41,8 @@ const received: Received[] = [];
 /** How the stand-in answers an event (by id): a status, 201 by default. */
 const verdicts = new Map<string, number>();
 let wholeBatch: number | undefined;
+/** The projects' keys the stand-in knows (public:secret); any other gets 401. */
+const PROJECTS = new Set(['pk-lf:sk-lf', 'pk-other:sk-other']);
 
 const body = (req: IncomingMessage) =>
   new Promise<string>((resolve) => {
@@ -65,7 +72,9 @@ beforeAll(async () => {
         res.writeHead(400).end('{"message":"bad request"}');
         return;
       }
-      if (req.headers.authorization !== `Basic ${Buffer.from('pk-lf:sk-lf').toString('base64')}`) {
+      if (
+        !PROJECTS.has(Buffer.from(req.headers.authorization?.slice(6) ?? '', 'base64').toString())
+      ) {
         res.writeHead(401).end('{"message":"unauthorized"}');
         return;
       }
@@ -170,7 +179,7 @@ describe('LangfuseExporter against a stand-in of the ingestion API', () => {
 });
 
 describe('LLM tasks traced through the exporter', () => {
-  it("traces an opted-in tenant's finished chat task on PostgreSQL, and no other tenant's", async () => {
+  it("traces each tenant's finished chat task to the deployment its decision names, masked as decided, and no other tenant's", async () => {
     const testDb = await createTestDatabase('langfuse');
     await migrate(testDb);
     const database = openPostgres({ url: testDb.appUrl, max: 4 });
@@ -188,13 +197,24 @@ engines:
         new OutboxWriter(outbox, 'aion/orchestrator-test'),
         { remainingBudgets: budgets.remainingCache },
       );
-      const e = exporter();
-      traceLlmTasks(repository, e, {
+      const exporters = new LangfuseExporters();
+      // 'traced' by the configured deployment; 'own' by its own project (as the observability
+      // service decides per tenant), masked; 'untraced' not at all.
+      const configured = configuredDecisions({
         tenants: new Set(['traced']),
         jurisdiction: 'DE',
         jurisdictions,
-        engines,
+        target: { url, publicKey: 'pk-lf', secretKey: 'sk-lf' },
       });
+      const decide: DecideLlmTrace = async (record) =>
+        record.tenantId === 'own'
+          ? {
+              send: true,
+              mask: true,
+              target: { url, publicKey: 'pk-other', secretKey: 'sk-other' },
+            }
+          : configured(record);
+      traceLlmTasks(repository, { engines, decide, exporterFor: (t) => exporters.for(t) });
       const tasks = new TaskService({
         repository,
         budgets,
@@ -223,10 +243,22 @@ engines:
           });
           return tasks.awaitEnd(record, 15_000, new AbortController().signal);
         });
+      received.length = 0;
       expect((await chat('traced', 'lf-1')).status).toBe('OK');
       expect((await chat('untraced', 'lf-2')).status).toBe('OK');
-      await e.flush();
-      const events = received.flatMap((r) => r.batch);
+      expect((await chat('own', 'lf-3')).status).toBe('OK');
+      // Decided after the task ended: give the decisions a moment, then send.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await exporters.stop();
+      const basic = (keys: string) => `Basic ${Buffer.from(keys).toString('base64')}`;
+      const own = received.filter((r) => r.auth === basic('pk-other:sk-other'));
+      expect(own.flatMap((r) => r.batch)[1]!.body).toMatchObject({
+        input: { masked: 'none', bytes: expect.any(Number) },
+        metadata: { tenant_id: 'own', task_id: 'lf-3' },
+      });
+      const events = received
+        .filter((r) => r.auth === basic('pk-lf:sk-lf'))
+        .flatMap((r) => r.batch);
       expect(events.map((x) => x.type)).toEqual(['trace-create', 'generation-create']);
       expect(events[1]!.body).toMatchObject({
         name: 'eu-api',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from '@aion/telemetry';
 
 /** One event of Langfuse's batch ingestion API (`POST /api/public/ingestion`). */
@@ -177,5 +178,39 @@ export class LangfuseExporter {
   private drop(count: number, reason: string, eventId?: string): void {
     this.dropped += count;
     this.o.logger?.warn('LLM trace events dropped', { count, reason, event_id: eventId });
+  }
+}
+
+/**
+ * One exporter per Langfuse deployment (its URL and keys: each tenant may have its own), made on
+ * first use; all start and stop together with the service.
+ */
+export class LangfuseExporters {
+  private readonly byTarget = new Map<string, LangfuseExporter>();
+  private started = false;
+
+  constructor(private readonly options: ExporterOptions = {}) {}
+
+  for(target: LangfuseTarget): LangfuseExporter {
+    // The secret is part of the key (a rotated key gets a new exporter) but only as a digest.
+    const secret = createHash('sha256').update(target.secretKey).digest('hex');
+    const key = `${target.url}\u0000${target.publicKey}\u0000${secret}`;
+    let exporter = this.byTarget.get(key);
+    if (!exporter) {
+      exporter = new LangfuseExporter(target, this.options);
+      this.byTarget.set(key, exporter);
+      if (this.started) exporter.start();
+    }
+    return exporter;
+  }
+
+  start(): void {
+    this.started = true;
+    for (const exporter of this.byTarget.values()) exporter.start();
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    await Promise.all([...this.byTarget.values()].map((exporter) => exporter.stop()));
   }
 }

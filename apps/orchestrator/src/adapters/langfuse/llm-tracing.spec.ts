@@ -1,7 +1,7 @@
 import { JurisdictionRegistry } from '@aion/jurisdictions';
 import { parseEngines } from '../../core/engines';
 import type { TaskRecord } from '../../core/ports';
-import { llmTraceEvents, type LlmTracingPolicy } from './llm-tracing';
+import { configuredDecisions, llmTraceEvents, type LlmTracingPolicy } from './llm-tracing';
 
 const jurisdictions = new JurisdictionRegistry();
 const engines = parseEngines(
@@ -16,8 +16,9 @@ const policy: LlmTracingPolicy = {
   tenants: new Set(['acme']),
   jurisdiction: 'DE',
   jurisdictions,
-  engines,
+  target: { url: 'http://langfuse.de.example', publicKey: 'pk', secretKey: 'sk' },
 };
+const decide = configuredDecisions(policy);
 
 const record = (
   over: Partial<TaskRecord> = {},
@@ -52,7 +53,7 @@ const record = (
 
 describe('llmTraceEvents', () => {
   it('traces an opted-in tenant’s LLM task as a trace and its generation, with usage and model', () => {
-    const [trace, generation] = llmTraceEvents(record(), policy);
+    const [trace, generation] = llmTraceEvents(record(), engines, false);
     expect(trace).toMatchObject({
       type: 'trace-create',
       body: { name: 'chat', tags: ['aion', 'chat'] },
@@ -71,43 +72,29 @@ describe('llmTraceEvents', () => {
       },
     });
     // The same task is the same trace wherever it is traced; events are new each time.
-    const again = llmTraceEvents(record(), policy);
+    const again = llmTraceEvents(record(), engines, false);
     expect(again[0]!.body['id']).toBe(trace!.body['id']);
     expect(again[0]!.id).not.toBe(trace!.id);
   });
 
-  it('masks prompts and completions of classified data', () => {
+  it('masks prompts and completions when told to, naming the classification', () => {
     const [, generation] = llmTraceEvents(
       record({}, { jurisdiction: 'DE', classification: 'pii' }),
-      policy,
+      engines,
+      true,
     );
     expect(generation!.body['input']).toEqual({ masked: 'pii', bytes: expect.any(Number) });
     expect(generation!.body['output']).toEqual({ masked: 'pii', bytes: 16 });
     expect(JSON.stringify(generation)).not.toContain('IBAN');
   });
 
-  it('sends nothing for a tenant that did not opt in, a module engine, a canceled task, or data the deployment’s jurisdiction does not lie within', () => {
-    expect(llmTraceEvents(record({ tenantId: 'other' }), policy)).toEqual([]);
-    expect(
-      llmTraceEvents(
-        record({
-          engine: { route: 'local', name: 'local-sum', chosenBy: 'ai-router', reason: '' },
-        }),
-        policy,
-      ),
-    ).toEqual([]);
-    expect(llmTraceEvents(record({ status: 'CANCELED' }), policy)).toEqual([]);
-    // French data is not sent to a German deployment; EU data may be (Germany lies within it)...
-    expect(
-      llmTraceEvents(record({}, { jurisdiction: 'FR', classification: 'none' }), policy),
-    ).toEqual([]);
-    expect(
-      llmTraceEvents(record({}, { jurisdiction: 'EU', classification: 'none' }), policy),
-    ).toHaveLength(2);
-    // ...but German data is not sent to a deployment that may be anywhere in the EU.
-    expect(llmTraceEvents(record(), { ...policy, jurisdiction: 'EU' })).toEqual([]);
+  it('makes none for a module engine or a canceled task', () => {
+    const local = record({
+      engine: { route: 'local', name: 'local-sum', chosenBy: 'ai-router', reason: '' },
+    });
+    expect(llmTraceEvents(local, engines, false)).toEqual([]);
+    expect(llmTraceEvents(record({ status: 'CANCELED' }), engines, false)).toEqual([]);
   });
-
   it('marks a failed task’s generation as an error, without output', () => {
     const [, generation] = llmTraceEvents(
       record({
@@ -115,12 +102,38 @@ describe('llmTraceEvents', () => {
         result: undefined,
         error: { code: 'engine.failed', message: 'every allowed engine failed', retryable: true },
       }),
-      policy,
+      engines,
+      false,
     );
     expect(generation!.body).toMatchObject({
       level: 'ERROR',
       statusMessage: 'every allowed engine failed',
     });
     expect(generation!.body['output']).toBeUndefined();
+  });
+});
+
+describe('configuredDecisions (one deployment from configuration)', () => {
+  it('sends an opted-in tenant’s data that may go where the deployment runs, masked when classified', async () => {
+    expect(await decide(record())).toEqual({ send: true, mask: false, target: policy.target });
+    expect(await decide(record({}, { jurisdiction: 'DE', classification: 'pii' }))).toMatchObject({
+      send: true,
+      mask: true,
+    });
+  });
+
+  it('sends nothing for a tenant that did not opt in, or data the deployment’s jurisdiction does not lie within', async () => {
+    expect(await decide(record({ tenantId: 'other' }))).toMatchObject({ send: false });
+    // French data is not sent to a German deployment; EU data may be (Germany lies within it)...
+    expect(await decide(record({}, { jurisdiction: 'FR', classification: 'none' }))).toMatchObject({
+      send: false,
+    });
+    expect(await decide(record({}, { jurisdiction: 'EU', classification: 'none' }))).toMatchObject({
+      send: true,
+    });
+    // ...but German data is not sent to a deployment that may be anywhere in the EU.
+    expect(await configuredDecisions({ ...policy, jurisdiction: 'EU' })(record())).toMatchObject({
+      send: false,
+    });
   });
 });

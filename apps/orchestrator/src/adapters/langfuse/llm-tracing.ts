@@ -1,17 +1,41 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
+import type { Logger } from '@aion/telemetry';
 import type { Engine } from '../../core/engines';
 import type { TaskRecord, TaskRepository } from '../../core/ports';
 import { isTerminal } from '../../core/task-state';
-import type { LangfuseEvent, LangfuseExporter } from './langfuse-exporter';
+import type { LangfuseEvent, LangfuseExporter, LangfuseTarget } from './langfuse-exporter';
 
+/** Whether a finished task's LLM call is traced, where to, and whether its content is masked. */
+export type LlmTraceDecision =
+  { send: false; reason: string } | { send: true; mask: boolean; target: LangfuseTarget };
+
+/** Decides for one task (its tenant and data context); never throws: a failure sends nothing. */
+export type DecideLlmTrace = (record: TaskRecord) => Promise<LlmTraceDecision>;
+
+/** One deployment-wide Langfuse from configuration (installs without the observability service). */
 export interface LlmTracingPolicy {
   /** Tenants that opted in; no other tenant's call is ever traced. */
   tenants: ReadonlySet<string>;
   /** Where the Langfuse deployment runs: data goes there only from within its own jurisdiction. */
   jurisdiction: string;
   jurisdictions: JurisdictionRegistry;
-  engines: readonly Engine[];
+  target: LangfuseTarget;
+}
+
+/** The configured deployment's decision: opted-in tenants, data within its jurisdiction. */
+export function configuredDecisions(policy: LlmTracingPolicy): DecideLlmTrace {
+  return async (record) => {
+    const data = record.request.data_context;
+    if (!policy.tenants.has(record.tenantId))
+      return { send: false, reason: 'the tenant has not opted in' };
+    if (!policy.jurisdictions.covers([data.jurisdiction], policy.jurisdiction))
+      return {
+        send: false,
+        reason: `${data.jurisdiction} data may not go to ${policy.jurisdiction}`,
+      };
+    return { send: true, mask: data.classification !== 'none', target: policy.target };
+  };
 }
 
 /** A stable id per task: every replica and retry names the same trace. */
@@ -20,34 +44,37 @@ const idOf = (tenantId: string, taskId: string, what: string) => {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 };
 
-/**
- * Prompts and completions of classified data (anything but `none`) are never sent: only that
- * they were there, and their size.
- */
-const masked = (record: TaskRecord, value: unknown) =>
-  record.request.data_context.classification === 'none'
-    ? value
-    : {
+/** A masked prompt or completion: only that it was there, its classification and its size. */
+const maskedAs = (record: TaskRecord, mask: boolean, value: unknown) =>
+  mask
+    ? {
         masked: record.request.data_context.classification,
         bytes: Buffer.byteLength(JSON.stringify(value ?? null)),
-      };
+      }
+    : value;
+
+/** Whether a task is an LLM call that ran and ended: the only tasks ever traced. */
+export function isTraceableLlmTask(record: TaskRecord, engines: readonly Engine[]): boolean {
+  if (!isTerminal(record.status) || record.status === 'CANCELED') return false;
+  const engine = engines.find((e) => e.name === record.engine?.name);
+  return engine?.kind === 'openai-compatible';
+}
 
 /**
- * The Langfuse events of a finished LLM task (a trace and its generation), or none when it may
- * not be traced: the tenant has not opted in, the engine is not an LLM provider, nothing ran, or
- * the task's data may not leave for the Langfuse deployment's jurisdiction (it must lie within
- * the data's own).
+ * The Langfuse events of a finished LLM task (a trace and its generation), its prompt and
+ * completion masked when `mask` says so; none for a task that is not a traceable LLM call.
  */
-export function llmTraceEvents(record: TaskRecord, policy: LlmTracingPolicy): LangfuseEvent[] {
-  if (!policy.tenants.has(record.tenantId) || !isTerminal(record.status)) return [];
-  const engine = policy.engines.find((e) => e.name === record.engine?.name);
-  if (engine?.kind !== 'openai-compatible' || record.status === 'CANCELED') return [];
-  if (!policy.jurisdictions.covers([record.request.data_context.jurisdiction], policy.jurisdiction))
-    return [];
+export function llmTraceEvents(
+  record: TaskRecord,
+  engines: readonly Engine[],
+  mask: boolean,
+): LangfuseEvent[] {
+  if (!isTraceableLlmTask(record, engines)) return [];
+  const engine = engines.find((e) => e.name === record.engine?.name)!;
   const traceId = idOf(record.tenantId, record.id, 'trace');
   const now = new Date().toISOString();
-  const input = masked(record, record.request.params);
-  const output = record.status === 'OK' ? masked(record, record.result) : undefined;
+  const input = maskedAs(record, mask, record.request.params);
+  const output = record.status === 'OK' ? maskedAs(record, mask, record.result) : undefined;
   const metadata = {
     tenant_id: record.tenantId,
     task_id: record.id,
@@ -100,18 +127,36 @@ export function llmTraceEvents(record: TaskRecord, policy: LlmTracingPolicy): La
   ];
 }
 
-/** Traces every LLM task this replica ends, as the tenant's policy allows, through the exporter. */
+/**
+ * Traces every LLM task this replica ends, as its tenant's decision says (opted in, data allowed
+ * to go where that Langfuse runs, masked or not), through the exporter of the decided deployment.
+ */
 export function traceLlmTasks(
   repository: Pick<TaskRepository, 'onAppended'>,
-  exporter: LangfuseExporter,
-  policy: LlmTracingPolicy,
+  deps: {
+    engines: readonly Engine[];
+    decide: DecideLlmTrace;
+    exporterFor: (target: LangfuseTarget) => LangfuseExporter;
+    logger?: Logger;
+  },
 ): void {
   repository.onAppended((_tenantId, _taskId, event, record) => {
     if (!record || (event.kind !== 'done' && event.kind !== 'error')) return;
-    try {
-      exporter.enqueue(...llmTraceEvents(record, policy));
-    } catch {
-      // Tracing never fails a task.
-    }
+    if (!isTraceableLlmTask(record, deps.engines)) return;
+    // Tracing never fails or delays a task: decided and sent after it ended.
+    void deps
+      .decide(record)
+      .then((decision) => {
+        if (!decision.send) return;
+        deps
+          .exporterFor(decision.target)
+          .enqueue(...llmTraceEvents(record, deps.engines, decision.mask));
+      })
+      .catch((err: unknown) =>
+        deps.logger?.warn('LLM trace not sent', {
+          task_id: record.id,
+          reason: err instanceof Error ? err.message : String(err),
+        }),
+      );
   });
 }
