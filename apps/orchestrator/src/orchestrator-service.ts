@@ -144,6 +144,7 @@ export function createOrchestratorService(
         remainingBudgets: budgets.remainingCache,
         logger,
         replicaId: lease.replicaId,
+        writesInFlight: infrastructure.database!.kind === 'pglite' ? 1 : 4,
       });
       // sla.p95_ms routing on every replica's calls (the observability service's engine health)
       // when it is configured, each replica's own window otherwise and as the fallback.

@@ -37,13 +37,20 @@ export class PostgresTaskRepository extends TenantRepository implements TaskRepo
       logger?: Logger;
       /** This replica (its lease in orc_replica_leases): recorded on the tasks it runs. */
       replicaId?: string;
+      /**
+       * Write statements in flight at once (default 4, for a pool). A database that runs one
+       * statement at a time (PGlite) wants 1: a second batch in flight only splits the queue
+       * into smaller batches (measured on `npm start` at 200 chats/s: 10 % less CPU, p95 57
+       * against 65 ms).
+       */
+      writesInFlight?: number;
     } = {},
   ) {
     super(db);
     this.writes = TenantGroupCommit.perStatement(
       db,
       (db, pending) => writeTaskBatch(db, pending, outbox, options.replicaId ?? null),
-      { keyOf: taskIdOf, maxInFlight: 4 },
+      { keyOf: taskIdOf, maxInFlight: options.writesInFlight ?? 4 },
     );
   }
 
