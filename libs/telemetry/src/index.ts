@@ -4,3 +4,4 @@ export * from './metrics';
 export * from './http-tracing';
 export * from './catalog';
 export * from './platform-metrics';
+export * from './module-host-metrics';

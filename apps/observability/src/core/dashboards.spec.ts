@@ -1,4 +1,4 @@
-import { EMITTED_METRICS, PLATFORM_METRICS } from '@aion/telemetry';
+import { EMITTED_METRICS, MODULE_HOST_METRICS, PLATFORM_METRICS } from '@aion/telemetry';
 import { grafanaSchemaProblems } from '../../test/grafana-schema';
 import { dashboardQueries, platformDashboards } from './dashboards';
 import { promqlProblems, selectedMetrics } from './promql';
@@ -8,8 +8,9 @@ const asPrometheusSees = (q: string) => q.replaceAll('$__rate_interval', '5m');
 
 /** Series names of the catalogued metrics (a histogram's are its _bucket, _count and _sum). */
 const catalogued = new Set(
-  Object.entries({ ...EMITTED_METRICS, ...PLATFORM_METRICS }).flatMap(([name, m]) =>
-    m.kind === 'histogram' ? [`${name}_bucket`, `${name}_count`, `${name}_sum`] : [name],
+  Object.entries({ ...EMITTED_METRICS, ...PLATFORM_METRICS, ...MODULE_HOST_METRICS }).flatMap(
+    ([name, m]) =>
+      m.kind === 'histogram' ? [`${name}_bucket`, `${name}_count`, `${name}_sum`] : [name],
   ),
 );
 /** Every service host's own: dependency checks and Node's process metrics (checked live in the integration test). */
@@ -71,6 +72,10 @@ describe('platformDashboards', () => {
     // Every issue-16 metric the platform emits is on some dashboard.
     const shown = new Set(named.map((m) => m.replace(/_(bucket|count|sum)$/, '')));
     expect(Object.keys(PLATFORM_METRICS).filter((m) => !shown.has(m))).toEqual([]);
+    // Module hosts' queue, limits and GPUs too (the info gauge and device counts aside).
+    const moduleHost = ['aion_module_queue_depth', 'aion_module_host_subprocess_runs_total'];
+    const gpus = Object.keys(MODULE_HOST_METRICS).filter((m) => m.startsWith('aion_gpu_'));
+    expect([...moduleHost, ...gpus].filter((m) => !shown.has(m))).toEqual([]);
   });
 
   it('the metric check catches a name nobody emits', () => {

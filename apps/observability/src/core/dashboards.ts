@@ -5,7 +5,10 @@ import { executive, governance, securityPosture } from './dashboards-oversight';
 
 export type { PlatformDashboard } from './dashboard-panels';
 
-/** Requests, errors and latency of every service, and the dependencies each one checks. */
+/**
+ * Requests, errors and latency of every service, module hosts' queues and GPU pools, and the
+ * dependencies each one checks.
+ */
 function infrastructure(): PlatformDashboard {
   const builder = new DashboardBuilder('Aion / Infrastructure')
     .uid('aion-infrastructure')
@@ -43,6 +46,31 @@ function infrastructure(): PlatformDashboard {
       panel('Messages by outcome', 'ops', [
         'sum by (topic, outcome) (rate(aion_kafka_consumer_messages_total[$__rate_interval]))',
         '{{topic}} {{outcome}}',
+      ]),
+    )
+    .withRow(new RowBuilder('Module hosts and GPU pools'))
+    .withPanel(
+      panel('Invocations waiting for a sandbox', 'short', [
+        'max by (pool) (aion_module_queue_depth)',
+        '{{pool}}',
+      ]),
+    )
+    .withPanel(
+      panel('Subprocess runs by limits', 'ops', [
+        'sum by (pool, limits) (rate(aion_module_host_subprocess_runs_total[$__rate_interval]))',
+        '{{pool}} {{limits}}',
+      ]),
+    )
+    .withPanel(
+      panel('GPU utilisation', 'percentunit', [
+        'avg by (pool, vendor) (aion_gpu_utilization_ratio)',
+        '{{pool}} {{vendor}}',
+      ]),
+    )
+    .withPanel(
+      panel('GPU memory in use', 'percentunit', [
+        'sum by (pool) (aion_gpu_memory_used_bytes) / sum by (pool) (aion_gpu_memory_total_bytes)',
+        '{{pool}}',
       ]),
     )
     .withRow(new RowBuilder('Dependencies and processes'))

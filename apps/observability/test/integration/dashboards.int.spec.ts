@@ -1,5 +1,5 @@
 import { decodeEnvelope, payloadOf } from '@aion/events';
-import { PLATFORM_METRICS } from '@aion/telemetry';
+import { MODULE_HOST_METRICS, PLATFORM_METRICS } from '@aion/telemetry';
 import { eventually, type TestDatabase } from '@aion/testing';
 import { dashboardQueries, platformDashboards } from '../../src/core/dashboards';
 import { selectedMetrics } from '../../src/core/promql';
@@ -10,7 +10,8 @@ import { migratedDatabase, startObservability } from './running-observability';
 // starts it), whose registry every service shares (ServiceMetrics, the host's dependency gauges,
 // Node's process metrics), plus the domain metrics of PLATFORM_METRICS, which the services that
 // own them export (their registrations: platform-metrics.spec.ts; their wiring: the
-// orchestrator's task-metrics, the gateway's edge-metrics and the runtime's outbox-lag tests).
+// orchestrator's task-metrics, the gateway's edge-metrics and the runtime's outbox-lag tests),
+// and module-host's of MODULE_HOST_METRICS (checked in its metrics-catalog spec).
 
 let db: TestDatabase;
 let obs: Awaited<ReturnType<typeof startObservability>>;
@@ -34,7 +35,8 @@ describe('platform dashboards', () => {
       kind: kind!,
     }));
     expect(types.map((t) => t.name)).toContain('aion_outbox_lag_seconds');
-    for (const [name, { kind }] of Object.entries(PLATFORM_METRICS)) types.push({ name, kind });
+    for (const [name, { kind }] of Object.entries({ ...PLATFORM_METRICS, ...MODULE_HOST_METRICS }))
+      types.push({ name, kind });
     for (const { name, kind } of types) {
       exported.add(name);
       if (kind === 'histogram')
