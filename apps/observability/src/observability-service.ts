@@ -180,7 +180,7 @@ export function createObservabilityService(
             sloEvaluations: evaluations,
             logs: new LogsQueryService(new LokiClient(config.lokiUrl, config.upstreamTimeoutMs)),
             llmTracing: new LlmTracingService(
-              new PostgresLlmTracing(db),
+              new PostgresLlmTracing(db, box!.writer),
               new SovereignResidency(
                 createGrpcClient(SovereignService, config.sovereignAddress, {
                   tokens,

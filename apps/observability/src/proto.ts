@@ -1,10 +1,12 @@
 // Domain values <-> protobuf shapes, used by the gRPC API and by the events the adapters write.
 // SliKind and AlertSeverity list their values in the domain's order, after UNSPECIFIED = 0.
+import { DataClassification } from '@aion/contracts';
 import type { JsonObject } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { SEVERITIES, type AlertRule, type Severity } from './core/alert-rules';
 import type { PlatformDashboard } from './core/dashboard-panels';
 import { SLI_KINDS, type SliKind, type Slo } from './core/model';
+import { CLASSIFICATIONS, type Classification, type LlmTracingView } from './core/llm-tracing';
 import type { TenantDashboard } from './core/tenant-dashboards';
 
 export const sliNumber = (sli: SliKind): number => SLI_KINDS.indexOf(sli) + 1;
@@ -56,4 +58,27 @@ export const dashboardProto = (d: PlatformDashboard | TenantDashboard) => ({
   tenantId: 'tenantId' in d ? d.tenantId : '',
   title: d.title,
   model: JSON.parse(JSON.stringify(d.model)) as JsonObject,
+});
+
+const WIRE: Record<Classification, DataClassification> = {
+  none: DataClassification.NONE,
+  pii: DataClassification.PII,
+  financial: DataClassification.FINANCIAL,
+  health: DataClassification.HEALTH,
+  biometric: DataClassification.BIOMETRIC,
+};
+export const classificationOf = (c: DataClassification) =>
+  CLASSIFICATIONS.find((name) => WIRE[name] === c);
+
+/** The wire names what may go unmasked (safe when empty); the domain keeps what is masked. */
+export const llmTracingSettingsProto = (s: LlmTracingView) => ({
+  enabled: s.enabled,
+  langfuseUrl: s.langfuseUrl,
+  langfuseJurisdiction: s.langfuseJurisdiction,
+  publicKey: s.publicKey,
+  secretKeySet: s.secretKeySet,
+  unmaskedClassifications: CLASSIFICATIONS.filter((c) => !s.maskedClassifications.includes(c)).map(
+    (c) => WIRE[c],
+  ),
+  ...(s.updatedAt ? { updatedAt: timestampFromDate(s.updatedAt) } : {}),
 });

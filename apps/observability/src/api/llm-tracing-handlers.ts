@@ -1,37 +1,9 @@
-import { DataClassification } from '@aion/contracts';
+import type { DataClassification } from '@aion/contracts';
 import { AionError } from '@aion/errors';
 import type { CallContext } from '@aion/grpc';
 import { requireTenant } from '@aion/tenancy';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import {
-  CLASSIFICATIONS,
-  type Classification,
-  type LlmTracingService,
-  type LlmTracingView,
-} from '../core/llm-tracing';
-
-const WIRE: Record<Classification, DataClassification> = {
-  none: DataClassification.NONE,
-  pii: DataClassification.PII,
-  financial: DataClassification.FINANCIAL,
-  health: DataClassification.HEALTH,
-  biometric: DataClassification.BIOMETRIC,
-};
-const classificationOf = (c: DataClassification) =>
-  CLASSIFICATIONS.find((name) => WIRE[name] === c);
-
-/** The wire names what may go unmasked (safe when empty); the domain keeps what is masked. */
-const settingsProto = (s: LlmTracingView) => ({
-  enabled: s.enabled,
-  langfuseUrl: s.langfuseUrl,
-  langfuseJurisdiction: s.langfuseJurisdiction,
-  publicKey: s.publicKey,
-  secretKeySet: s.secretKeySet,
-  unmaskedClassifications: CLASSIFICATIONS.filter((c) => !s.maskedClassifications.includes(c)).map(
-    (c) => WIRE[c],
-  ),
-  ...(s.updatedAt ? { updatedAt: timestampFromDate(s.updatedAt) } : {}),
-});
+import { CLASSIFICATIONS, type LlmTracingService } from '../core/llm-tracing';
+import { classificationOf, llmTracingSettingsProto } from '../proto';
 
 interface SettingsMessage {
   enabled: boolean;
@@ -46,7 +18,7 @@ interface SettingsMessage {
 export function llmTracingHandlers(service: LlmTracingService) {
   return {
     getLlmTracingSettings: async () => ({
-      settings: settingsProto(await service.get(requireTenant().tenantId)),
+      settings: llmTracingSettingsProto(await service.get(requireTenant().tenantId)),
     }),
     updateLlmTracingSettings: async (req: { settings?: SettingsMessage | undefined }) => {
       const s = req.settings;
@@ -74,7 +46,7 @@ export function llmTracingHandlers(service: LlmTracingService) {
         },
         s.secretKey || undefined,
       );
-      return { settings: settingsProto(view) };
+      return { settings: llmTracingSettingsProto(view) };
     },
     decideLlmTrace: async (
       req: {

@@ -6,10 +6,12 @@ import {
   ResidencyAction,
   SovereignService,
 } from '@aion/contracts';
+import { decodeEnvelope, payloadOf } from '@aion/events';
 import { createGrpcClient, type ClientOf } from '@aion/grpc';
 import { runWithTenant } from '@aion/tenancy';
 import {
   distributedEnv,
+  eventually,
   migrateTestDatabase,
   onLoopback,
   startServiceProcess,
@@ -117,6 +119,24 @@ describe('LLM tracing settings per tenant', () => {
       langfuseUrl: 'https://langfuse.de.example',
       publicKey: 'pk-lf-acme',
       secretKey: 'sk-lf-acme',
+    });
+    // The change is an llm_tracing.updated event (through the outbox), without the secret key.
+    const rows = await eventually(async () => {
+      const found = await db.queryAsOwner<{ value: Buffer }>(
+        `select value from obs_outbox where event_type = 'llm_tracing.updated' and key = $1`,
+        [tenant],
+      );
+      return found.length > 0 ? found : undefined;
+    }, 10_000);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.value.toString('latin1')).not.toContain('sk-lf-acme');
+    const event = decodeEnvelope(rows[0]!.value);
+    expect(event.tenantId).toBe(tenant);
+    expect(payloadOf(event, 'llm_tracing.updated').settings).toMatchObject({
+      enabled: true,
+      langfuseUrl: 'https://langfuse.de.example',
+      secretKey: '',
+      secretKeySet: true,
     });
     // Row-level security: another tenant sees its own (absent) settings and is not traced.
     const theirs = await obs.as(other, 'admin', (c) => c.getLlmTracingSettings({}));

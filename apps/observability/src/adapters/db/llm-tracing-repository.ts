@@ -1,6 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { type Db, TenantRepository } from '@aion/db';
+import type { OutboxWriter } from '@aion/events';
 import type { Classification, LlmTracingSettings, LlmTracingStore } from '../../core/llm-tracing';
+import { llmTracingSettingsProto } from '../../proto';
 import { llmTracing } from './schema';
 
 type Row = typeof llmTracing.$inferSelect;
@@ -15,9 +17,15 @@ const toSettings = (r: Row): LlmTracingSettings & { secretKey: string } => ({
   updatedAt: r.updatedAt,
 });
 
-/** The calling tenant's LLM tracing settings in PostgreSQL (one row per tenant, RLS). */
+/**
+ * The calling tenant's LLM tracing settings in PostgreSQL (one row per tenant, RLS); each change
+ * is an `llm_tracing.updated` event (the settings as stored, never the secret key).
+ */
 export class PostgresLlmTracing extends TenantRepository implements LlmTracingStore {
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly outbox: OutboxWriter,
+  ) {
     super(db);
   }
 
@@ -47,7 +55,16 @@ export class PostgresLlmTracing extends TenantRepository implements LlmTracingSt
           set: { ...values, updatedAt: sql`now()` },
         })
         .returning();
-      return toSettings(row!);
+      const stored = toSettings(row!);
+      const { secretKey: storedSecret, ...shown } = stored;
+      await this.outbox.add(tx, {
+        type: 'llm_tracing.updated',
+        key: tenantId,
+        payload: {
+          settings: llmTracingSettingsProto({ ...shown, secretKeySet: storedSecret !== '' }),
+        },
+      });
+      return stored;
     });
   }
 }
