@@ -1,6 +1,10 @@
 // Domain values <-> protobuf shapes, used by the gRPC API and by the events the adapters write.
 // SliKind and AlertSeverity list their values in the domain's order, after UNSPECIFIED = 0.
-import { DataClassification } from '@aion/contracts';
+import {
+  DataClassificationSchema,
+  enumByShortName,
+  type DataClassification,
+} from '@aion/contracts';
 import type { JsonObject } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { SEVERITIES, type AlertRule, type Severity } from './core/alert-rules';
@@ -60,15 +64,14 @@ export const dashboardProto = (d: PlatformDashboard | TenantDashboard) => ({
   model: JSON.parse(JSON.stringify(d.model)) as JsonObject,
 });
 
-const WIRE: Record<Classification, DataClassification> = {
-  none: DataClassification.NONE,
-  pii: DataClassification.PII,
-  financial: DataClassification.FINANCIAL,
-  health: DataClassification.HEALTH,
-  biometric: DataClassification.BIOMETRIC,
-};
-export const classificationOf = (c: DataClassification) =>
-  CLASSIFICATIONS.find((name) => WIRE[name] === c);
+const classifications = enumByShortName<Classification, DataClassification>(
+  DataClassificationSchema,
+  CLASSIFICATIONS,
+);
+/** Data classification, domain -> wire. */
+export const PROTO_CLASSIFICATION = classifications.toProto;
+/** Data classification, wire -> domain (UNSPECIFIED has none). */
+export const classificationOf = (c: DataClassification) => classifications.fromProto[c];
 
 /** The wire names what may go unmasked (safe when empty); the domain keeps what is masked. */
 export const llmTracingSettingsProto = (s: LlmTracingView) => ({
@@ -78,7 +81,7 @@ export const llmTracingSettingsProto = (s: LlmTracingView) => ({
   publicKey: s.publicKey,
   secretKeySet: s.secretKeySet,
   unmaskedClassifications: CLASSIFICATIONS.filter((c) => !s.maskedClassifications.includes(c)).map(
-    (c) => WIRE[c],
+    (c) => PROTO_CLASSIFICATION[c],
   ),
   ...(s.updatedAt ? { updatedAt: timestampFromDate(s.updatedAt) } : {}),
 });

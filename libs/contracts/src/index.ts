@@ -8,3 +8,4 @@ export * from './gen/aion/v1/pipeline_pb';
 export * from './gen/aion/v1/sovereign_pb';
 export * from './gen/aion/v1/task_orchestrator_pb';
 export * from './gen/aion/v1/tasks_pb';
+export * from './enums';

@@ -1,14 +1,17 @@
-import { DataClassification, type SovereignService } from '@aion/contracts';
+import {
+  DataClassification,
+  DataClassificationSchema,
+  enumByShortName,
+  type SovereignService,
+} from '@aion/contracts';
 import type { ClientOf } from '@aion/grpc';
 import type { DataContext, ResidencyDecision, ResidencyPort } from '../../core/residency';
 
-const CLASSIFICATION: Record<string, DataClassification> = {
-  none: DataClassification.NONE,
-  pii: DataClassification.PII,
-  financial: DataClassification.FINANCIAL,
-  health: DataClassification.HEALTH,
-  biometric: DataClassification.BIOMETRIC,
-};
+/** The classifications a data context names (core/residency.ts), to the wire's enum. */
+const CLASSIFICATION: Partial<Record<string, DataClassification>> = enumByShortName<
+  string,
+  DataClassification
+>(DataClassificationSchema, ['none', 'pii', 'financial', 'health', 'biometric']).toProto;
 
 /** Residency decisions from sovereign-ai's EnforceResidency, for one candidate jurisdiction. */
 export class SovereignResidency implements ResidencyPort {

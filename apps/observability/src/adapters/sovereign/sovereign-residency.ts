@@ -1,14 +1,7 @@
-import { DataClassification, type SovereignService } from '@aion/contracts';
+import type { SovereignService } from '@aion/contracts';
 import type { ClientOf } from '@aion/grpc';
 import type { DataContext, ResidencyPort } from '../../core/llm-tracing';
-
-const CLASSIFICATION: Record<DataContext['classification'], DataClassification> = {
-  none: DataClassification.NONE,
-  pii: DataClassification.PII,
-  financial: DataClassification.FINANCIAL,
-  health: DataClassification.HEALTH,
-  biometric: DataClassification.BIOMETRIC,
-};
+import { PROTO_CLASSIFICATION } from '../../proto';
 
 /** Residency decisions from sovereign-ai's EnforceResidency, for one target jurisdiction. */
 export class SovereignResidency implements ResidencyPort {
@@ -22,7 +15,7 @@ export class SovereignResidency implements ResidencyPort {
       {
         dataContext: {
           jurisdiction: data.jurisdiction,
-          classification: CLASSIFICATION[data.classification],
+          classification: PROTO_CLASSIFICATION[data.classification],
         },
         candidateJurisdictions: [target],
       },
