@@ -185,6 +185,19 @@ withCgroup(
   30_000,
 );
 
+withCgroup(
+  `a run whose cgroup cannot be made is refused, not run unlimited${cgroupNote}`,
+  async () => {
+    // The kernel refuses a limit that is not a number: the cgroup cannot be set up as asked.
+    const refused = run([script('never.sh', 'echo RAN')], { memoryBytes: Number.NaN });
+    await expect(refused).rejects.toMatchObject({ code: 'service.unavailable' });
+    await expect(refused).rejects.toThrow(/could not create the run's cgroup[12] cgroup/);
+    expect(leftovers()).toEqual([]);
+    await stillServing();
+  },
+  30_000,
+);
+
 test('escape: a fork bomb is bounded by the process rlimit where no cgroup is used', async () => {
   const started = Date.now();
   const r = await run([script('bomb.sh', 'b() { b | b & }; b; sleep 1; echo survived')], {
