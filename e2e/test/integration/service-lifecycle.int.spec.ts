@@ -73,8 +73,15 @@ describe('every service as its own process on PostgreSQL, Redis and Kafka', () =
       expect(await (await fetch(`${base}/healthz`)).json()).toEqual({
         status: 'ok',
         service: app,
-        // A module host says which pool it serves and with what accelerator (issue 15).
-        ...(app === 'module-host' && { details: { pool: 'default', accelerator: 'cpu' } }),
+        // A module host says which pool it serves, with what accelerator (issue 15), and what
+        // limits its subprocess modules (issue 18: a cgroup where the host allows, else rlimits).
+        ...(app === 'module-host' && {
+          details: {
+            pool: 'default',
+            accelerator: 'cpu',
+            subprocess_limits: expect.stringMatching(/^(cgroup2|cgroup1|rlimit)$/),
+          },
+        }),
       });
       const ready = await fetch(`${ops}/readyz`);
       const body = (await ready.json()) as { status: string; checks: Record<string, string> };
