@@ -127,7 +127,7 @@ describe('the Kafka topic source', () => {
       /a loopback address/,
     );
     expect(() => connector.check({ type: 'kafka', connection: 'other', topic })).toThrow(
-      /source.connection/,
+      /Kafka cluster other was not found/,
     );
     expect(() =>
       connector.check({ type: 'kafka', connection: 'events', topic, max_messages: 0 }),

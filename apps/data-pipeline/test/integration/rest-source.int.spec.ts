@@ -198,9 +198,17 @@ describe('the REST source', () => {
     await expect(recordsOf({ url: 'http://127.0.0.1:6000/x' }, x11)).rejects.toMatchObject({
       details: [{ reason: 'bad_port' }],
     });
-    expect(() =>
-      connector().check({ type: 'rest', url: `${base}/x`, credentials: 'nope' }),
-    ).toThrow(/source.credentials/);
+    // A name nothing is configured under is not found (404), a name of the wrong type invalid.
+    let unknown: unknown;
+    try {
+      connector().check({ type: 'rest', url: `${base}/x`, credentials: 'nope' });
+    } catch (err) {
+      unknown = err;
+    }
+    expect(unknown).toMatchObject({ code: 'resource.not_found' });
+    expect(() => connector().check({ type: 'rest', url: `${base}/x`, credentials: 7 })).toThrow(
+      /source.credentials/,
+    );
   });
 });
 

@@ -140,7 +140,11 @@ describe('the S3 source on SeaweedFS', () => {
   });
 
   it('refuses a source naming no configured account, or a bad key', async () => {
+    // A name nothing is configured under is not found; a name of the wrong type is invalid.
     await expect(submit(s3('in/items.csv', 'nobody'))).rejects.toMatchObject({
+      code: 'resource.not_found',
+    });
+    await expect(submit({ ...s3('in/items.csv'), credentials: 7 })).rejects.toMatchObject({
       code: 'validation.invalid_argument',
       details: [expect.objectContaining({ field: 'source.credentials' })],
     });

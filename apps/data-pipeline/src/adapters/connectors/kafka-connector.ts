@@ -55,6 +55,8 @@ export class KafkaConnector implements Connector {
 
   check(source: Record<string, unknown>): void {
     const { connection, topic } = source;
+    if (typeof connection === 'string' && connection !== '' && !(connection in this.clusters))
+      throw AionError.notFound('Kafka cluster', connection);
     if (typeof connection !== 'string' || !(connection in this.clusters))
       throw refuse(
         'source.connection',

@@ -68,6 +68,8 @@ export class RestConnector implements Connector {
     if (typeof url !== 'string' || !URL.canParse(url))
       throw refuse('source.url', 'source.url must be an absolute http(s) URL');
     this.egress.checkUrl(new URL(url));
+    if (typeof credentials === 'string' && credentials !== '' && !(credentials in this.accounts))
+      throw AionError.notFound('REST account', credentials);
     if (
       credentials !== undefined &&
       (typeof credentials !== 'string' || !(credentials in this.accounts))

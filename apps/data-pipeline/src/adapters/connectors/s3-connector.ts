@@ -44,6 +44,10 @@ export class S3Connector implements Connector {
 
   check(source: Record<string, unknown>): void {
     const { credentials, bucket, key, delimiter } = source;
+    // A well-formed name that names nothing configured: the account is not found (as for
+    // PostgreSQL connections), not a malformed request.
+    if (typeof credentials === 'string' && credentials !== '' && !(credentials in this.accounts))
+      throw AionError.notFound('S3 account', credentials);
     if (typeof credentials !== 'string' || !(credentials in this.accounts))
       throw refuse(
         'source.credentials',

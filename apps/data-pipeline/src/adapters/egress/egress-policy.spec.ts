@@ -68,14 +68,14 @@ describe('EgressPolicy', () => {
     expect(refused(anyPublic, u)).toThrow(/address; only an explicit AION_PIPELINE_EGRESS_ALLOW/);
   });
 
-  it('admits public addresses under "*", reporting refusals as validation errors', () => {
+  it('admits public addresses under "*", reporting refusals as the policy forbidding them (403)', () => {
     expect(() => anyPublic.checkUrl(url('https://93.184.216.34/x'))).not.toThrow();
     expect(() => anyPublic.checkUrl(url('https://api.example.com/x'))).not.toThrow();
     try {
       anyPublic.checkUrl(url('http://127.0.0.1/'));
     } catch (err) {
       expect(err).toMatchObject({
-        code: 'validation.unprocessable',
+        code: 'auth.forbidden',
         details: [{ field: 'source.url', reason: 'egress_refused' }],
       });
     }
@@ -182,7 +182,7 @@ describe('connections through the policy', () => {
     ])
       await expect(
         get(policy, `http://127.0.0.1:${port}/to/${encodeURIComponent(target)}`),
-      ).rejects.toMatchObject({ code: 'validation.unprocessable' });
+      ).rejects.toMatchObject({ code: 'auth.forbidden' });
   });
 
   it('refuses a name resolving to loopback when only "*" is allowed, and a body too large', async () => {

@@ -16,9 +16,12 @@ type Rule =
 
 const ENV = 'AION_PIPELINE_EGRESS_ALLOW';
 
-/** The error of a refused destination: the job's source is at fault, retrying cannot help. */
+/**
+ * The error of a refused destination: the platform's egress policy forbids it (403, as a
+ * residency refusal is), the request itself is well formed; retrying cannot help.
+ */
 export const egressRefused = (message: string, field = 'source') =>
-  new AionError('validation.unprocessable', message, {
+  new AionError('auth.forbidden', message, {
     details: [{ field, reason: 'egress_refused', message }],
   });
 
