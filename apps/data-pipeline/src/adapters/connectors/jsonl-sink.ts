@@ -22,7 +22,10 @@ export class JsonLinesSink {
   static async create(dir: string): Promise<JsonLinesSink> {
     await mkdir(dir, { recursive: true });
     const file = path.join(dir, `${randomUUID()}.jsonl`);
-    return new JsonLinesSink(file, createWriteStream(file));
+    const out = createWriteStream(file);
+    // Opened before use: a file opened after `abort` removed it would be left behind.
+    await once(out, 'open');
+    return new JsonLinesSink(file, out);
   }
 
   async write(record: Record<string, unknown>): Promise<void> {
@@ -41,7 +44,10 @@ export class JsonLinesSink {
   readonly release = () => rm(this.path, { force: true });
 
   async abort(): Promise<void> {
+    // Removed once the stream let go of it (a pending write could otherwise recreate it).
+    const closed = once(this.out, 'close').catch(() => undefined);
     this.out.destroy();
+    await closed;
     await this.release();
   }
 }
