@@ -21,6 +21,25 @@ describe('pipeline job sources', () => {
       expect(Source.safeParse(source).success).toBe(true);
   });
 
+  it("takes a REST source's url only when any URL parser takes it (the contract run sent http://)", () => {
+    const accepted = (url: string) => Source.safeParse({ type: 'rest', url }).success;
+    for (const url of ['http://a', 'https://api.example.com/v1?x=1', 'http://10.0.0.1:8080/x'])
+      expect([url, accepted(url)]).toEqual([url, true]);
+    for (const url of [
+      'http://',
+      'http://1.2.3.4.5',
+      'http://999.1.1.1',
+      'http://a:99999',
+      'http://xn--a/',
+      'http://a/ b',
+      'ftp://a/',
+    ])
+      expect([url, accepted(url)]).toEqual([url, false]);
+    // Whatever it accepts parses as an http(s) URL.
+    for (const url of ['http://A.B-C.d1', 'http://1.2.3.4', 'https://x.y:65535/#f'])
+      expect(new URL(url).protocol).toMatch(/^https?:$/);
+  });
+
   it('refuses keys and secrets in the source, unknown formats and pagination styles', () => {
     for (const source of [
       { type: 's3', credentials: 'lake', bucket: 'my-data', key: 'in/sales.xlsx' },

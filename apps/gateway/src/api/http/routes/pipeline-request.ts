@@ -56,6 +56,18 @@ const Pagination = z.union([
     size: z.number().int().min(1).max(10_000).optional(),
   }),
 ]);
+/**
+ * An absolute http(s) URL that any URL parser takes: a host name whose last label starts with a
+ * letter (a numeric one is read as an IPv4 address), no `xn--` label, or a dotted IPv4 address, an optional port
+ * up to 65535, then a path, query or fragment without spaces.
+ */
+/** Not an IDNA label (xn--): those must also be valid Punycode, which no pattern can say. */
+const LABEL = '(?![Xx][Nn]--)';
+const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const PORT = '(6553[0-5]|655[0-2]\\d|65[0-4]\\d{2}|6[0-4]\\d{3}|[1-5]\\d{4}|[1-9]\\d{0,3}|0)';
+const HTTP_URL = new RegExp(
+  `^https?://((${LABEL}[A-Za-z0-9-]+\\.)*${LABEL}[A-Za-z][A-Za-z0-9-]*|(${OCTET}\\.){3}${OCTET})(:${PORT})?([/?#][^\\s]*)?$`,
+);
 export const Source = z.union([
   z.strictObject({
     type: z.literal('file'),
@@ -86,9 +98,9 @@ export const Source = z.union([
     url: z
       .string()
       .max(2048)
-      .regex(/^https?:\/\//)
+      .regex(HTTP_URL)
       .describe(
-        'Where the JSON API is; the service refuses hosts its egress allowlist does not admit',
+        'Where the JSON API is (http or https, a host name or IPv4 address); the service refuses hosts its egress allowlist does not admit',
       ),
     credentials: AccountName.optional(),
     records: z
