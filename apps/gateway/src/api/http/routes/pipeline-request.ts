@@ -68,11 +68,13 @@ const PORT = '(6553[0-5]|655[0-2]\\d|65[0-4]\\d{2}|6[0-4]\\d{3}|[1-5]\\d{4}|[1-9
 const HTTP_URL = new RegExp(
   `^https?://((${LABEL}[A-Za-z0-9-]+\\.)*${LABEL}[A-Za-z][A-Za-z0-9-]*|(${OCTET}\\.){3}${OCTET})(:${PORT})?([/?#][^\\s]*)?$`,
 );
+/** One ASCII character (a tab or printable): JSON Schema counts code points, zod UTF-16 units. */
+const Delimiter = z.string().regex(/^[\t\x20-\x7e]$/);
 export const Source = z.union([
   z.strictObject({
     type: z.literal('file'),
     path: InboxPath,
-    delimiter: Text(1, 1).optional(),
+    delimiter: Delimiter.optional(),
   }),
   z.strictObject({
     type: z.literal('postgres'),
@@ -91,7 +93,7 @@ export const Source = z.union([
     key: Text(1, 1024).regex(
       /\.([Cc][Ss][Vv]|[Tt][Ss][Vv]|[Jj][Ss][Oo][Nn][Ll]|[Nn][Dd][Jj][Ss][Oo][Nn]|[Pp][Aa][Rr][Qq][Uu][Ee][Tt])$/,
     ),
-    delimiter: Text(1, 1).optional(),
+    delimiter: Delimiter.optional(),
   }),
   z.strictObject({
     type: z.literal('rest'),
