@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { field, grpcTarget, positiveInt } from '@aion/config';
 import { loadConfigFor } from '@aion/runtime';
+import type { KafkaSourceCluster } from './adapters/connectors/kafka-connector';
+import type { RestSourceCredentials } from './adapters/connectors/rest-connector';
+import type { S3SourceCredentials } from './adapters/connectors/s3-connector';
 
 /** What the data-pipeline service needs in distributed mode; embedded mode stands in for all of it. */
 export const dataPipelineInfraNeeds = { database: true, kafka: true };
@@ -14,15 +17,7 @@ const optional = (v: Record<string, unknown>, key: string, type: 'string' | 'boo
   v[key] === undefined || typeof v[key] === type;
 
 /** An S3 source account: endpoint, region, keys (all optional: the SDK's default chain). */
-const isS3Account = (
-  v: unknown,
-): v is {
-  endpoint?: string;
-  region?: string;
-  access_key_id?: string;
-  secret_access_key?: string;
-  force_path_style?: boolean;
-} =>
+const isS3Account = (v: unknown): v is S3SourceCredentials =>
   isObject(v) &&
   ['endpoint', 'region', 'access_key_id', 'secret_access_key'].every((k) =>
     optional(v, k, 'string'),
@@ -31,23 +26,13 @@ const isS3Account = (
   (v['endpoint'] === undefined || URL.canParse(v['endpoint'] as string));
 
 /** A REST source account: headers (Authorization, API keys) sent with its requests. */
-const isRestAccount = (v: unknown): v is { headers?: Record<string, string> } =>
+const isRestAccount = (v: unknown): v is RestSourceCredentials =>
   isObject(v) &&
   (v['headers'] === undefined ||
     (isObject(v['headers']) && Object.values(v['headers']).every((h) => typeof h === 'string')));
 
 /** A Kafka source cluster: brokers, TLS, SASL. */
-const isKafkaCluster = (
-  v: unknown,
-): v is {
-  brokers: string[];
-  ssl?: boolean;
-  sasl?: {
-    mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
-    username: string;
-    password: string;
-  };
-} =>
+const isKafkaCluster = (v: unknown): v is KafkaSourceCluster =>
   isObject(v) &&
   Array.isArray(v['brokers']) &&
   v['brokers'].length > 0 &&
