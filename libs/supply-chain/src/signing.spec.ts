@@ -10,7 +10,7 @@ test('a bundle verifies against the key that signed it, offline', () => {
   expect(bundle.mediaType).toBe('application/vnd.dev.sigstore.bundle.v0.3+json');
   expect(verifyBundle(bundle, content, trusted)).toEqual({
     ok: true,
-    keyId: keyId(signer.publicKeyPem),
+    signedBy: keyId(signer.publicKeyPem),
   });
 });
 

@@ -13,12 +13,14 @@ import {
   type SerializedBundle,
 } from '@sigstore/bundle';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
+import { verifyKeyless, type KeylessRefusal, type KeylessTrust } from './keyless';
 
 /**
  * Signatures in the sigstore bundle format (v0.3), as cosign attaches them: a message signature
  * over the signed manifest's bytes, the key named by a hint. Verification is @sigstore/verify's
- * with key-based, offline trust (no Rekor or Fulcio: air-gapped installs); the trusted keys are
- * the caller's (a tenant's).
+ * with key-based, offline trust (no Rekor or Fulcio: air-gapped installs), or keyless (a Fulcio
+ * certificate and a Rekor entry, see keyless.ts) where the caller trusts a Sigstore deployment;
+ * the trusted keys and identities are the caller's (a tenant's).
  */
 
 /** The hint a key is named by: the SHA-256 of its SubjectPublicKeyInfo (sigstore's key id). */
@@ -51,17 +53,23 @@ export function signBundle(content: Uint8Array, privateKeyPem: string): Serializ
 }
 
 export type BundleVerdict =
-  | { ok: true; keyId: string }
-  | { ok: false; reason: 'untrusted_key' | 'invalid_signature' | 'malformed'; message: string };
+  | { ok: true; signedBy: string }
+  | {
+      ok: false;
+      reason: 'untrusted_key' | 'invalid_signature' | 'malformed' | KeylessRefusal;
+      message: string;
+    };
 
 /**
- * Checks a bundle against `content` and the trusted keys (by key id). The key's hint is only a
- * name: a bundle naming a trusted key but signed by another fails on the signature.
+ * Checks a bundle against `content`: one signed with a key against the trusted keys (by key id;
+ * the key's hint is only a name: a bundle naming a trusted key but signed by another fails on
+ * the signature), one carrying a certificate against `keyless` (refused when there is none).
  */
 export function verifyBundle(
   bundleJson: unknown,
   content: Uint8Array,
   trustedKeys: ReadonlyMap<string, string>,
+  keyless?: KeylessTrust,
 ): BundleVerdict {
   let bundle: ReturnType<typeof bundleFromJSON>;
   try {
@@ -69,12 +77,15 @@ export function verifyBundle(
   } catch (err) {
     return { ok: false, reason: 'malformed', message: `not a sigstore bundle: ${message(err)}` };
   }
-  if (!isBundleWithPublicKey(bundle))
+  if (!isBundleWithPublicKey(bundle)) {
+    if (keyless) return verifyKeyless(bundle, content, keyless);
     return {
       ok: false,
-      reason: 'untrusted_key',
-      message: 'the bundle is not signed with a key (keyless needs a configured Fulcio and Rekor)',
+      reason: 'untrusted_identity',
+      message:
+        'the bundle is signed keyless (a certificate) and no Sigstore trusted root is configured',
     };
+  }
   const hint = bundle.verificationMaterial.content.publicKey.hint;
   const pem = trustedKeys.get(hint);
   if (!pem)
@@ -96,7 +107,7 @@ export function verifyBundle(
   );
   try {
     verifier.verify(toSignedEntity(bundle, Buffer.from(content)));
-    return { ok: true, keyId: hint };
+    return { ok: true, signedBy: hint };
   } catch (err) {
     return { ok: false, reason: 'invalid_signature', message: message(err) };
   }

@@ -3,18 +3,23 @@ import { MEDIA_TYPES, type Descriptor, type Reference } from './oci';
 import { packageParts, type PackageConfig } from './package-artifact';
 import type { RegistryClient } from './registry-client';
 import { deniedComponents, parseSbom, type CycloneDxSbom } from './sbom';
+import type { KeylessRefusal, KeylessTrust } from './keyless';
 import { verifyBundle } from './signing';
 
-/** What a tenant trusts: signing keys by key id (PEM), and components its packages may not hold. */
+/**
+ * What a tenant trusts: signing keys by key id (PEM); keyless signers (identities under a
+ * Sigstore trusted root), if any; and components its packages may not hold.
+ */
 export interface TrustPolicy {
   keys: ReadonlyMap<string, string>;
+  keyless?: KeylessTrust;
   denyComponents: readonly string[];
 }
 
+export type SignatureRefusal = 'unsigned' | 'untrusted_key' | 'invalid_signature' | KeylessRefusal;
+
 export type RefusalReason =
-  | 'unsigned'
-  | 'untrusted_key'
-  | 'invalid_signature'
+  | SignatureRefusal
   | 'tampered'
   | 'sbom_missing'
   | 'sbom_invalid'
@@ -129,12 +134,14 @@ export async function pullVerified(
     return refuse('component_denied', `the SBOM lists denied components: ${denied.join(', ')}`);
 
   const layer = await tampering(() => client.fetchBlob(ref, parts.layer));
-  return { digest: fetched.digest, config, layer, sbom, signedBy: signedBy.keyId };
+  return { digest: fetched.digest, config, layer, sbom, signedBy: signedBy.signedBy };
 }
 
 type SignatureVerdict =
-  | { ok: true; keyId: string }
-  | { ok: false; reason: 'unsigned' | 'untrusted_key' | 'invalid_signature'; message: string };
+  { ok: true; signedBy: string } | { ok: false; reason: SignatureRefusal; message: string };
+
+/** Refusals that say only "not a signer we trust"; any other says more about the package. */
+const NOT_TRUSTED: ReadonlySet<SignatureRefusal> = new Set(['untrusted_key', 'untrusted_identity']);
 
 /** The first signature referrer that verifies; else why none did (the most telling reason). */
 async function signature(
@@ -163,7 +170,7 @@ async function signature(
       if (err instanceof AionError) throw err;
       continue;
     }
-    const verdict = verifyBundle(json, signed, policy.keys);
+    const verdict = verifyBundle(json, signed, policy.keys, policy.keyless);
     if (verdict.ok) return verdict;
     if (verdict.reason === 'invalid_signature' || verdict.reason === 'malformed')
       worst = {
@@ -171,8 +178,8 @@ async function signature(
         reason: 'invalid_signature',
         message: `${digest} has a signature that does not verify: ${verdict.message}`,
       };
-    else if (worst.reason === 'untrusted_key')
-      worst = { ok: false, reason: 'untrusted_key', message: `${digest}: ${verdict.message}` };
+    else if (NOT_TRUSTED.has(worst.reason) || !NOT_TRUSTED.has(verdict.reason))
+      worst = { ok: false, reason: verdict.reason, message: `${digest}: ${verdict.message}` };
   }
   return worst;
 }
