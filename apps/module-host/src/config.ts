@@ -42,7 +42,7 @@ export const moduleHostConfigSpec = {
   trustPolicy: field(
     `${P}TRUST_POLICY`,
     z.string().optional(),
-    'YAML file of the signing keys each tenant trusts and the SBOM components it denies; without it, every install from a registry is refused',
+    'YAML file of the signing keys and keyless identities (under a sigstore trusted_root.json) each tenant trusts and the SBOM components it denies; without it, every install from a registry is refused',
   ),
   requireSigned: field(
     `${P}REQUIRE_SIGNED`,

@@ -70,7 +70,7 @@ const QuarantinedModule = z.object({
   reason: z
     .string()
     .describe(
-      'unsigned, untrusted_key, invalid_signature, tampered, sbom_missing, sbom_invalid, component_denied or not_a_package',
+      'unsigned, untrusted_key, untrusted_identity, untrusted_ca, certificate_expired, tlog_missing, tlog_invalid, invalid_signature, tampered, sbom_missing, sbom_invalid, component_denied or not_a_package',
     ),
   message: z.string(),
   sbom: z.record(z.string(), z.unknown()).nullable().describe('The SBOM as found, if any'),
