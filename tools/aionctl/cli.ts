@@ -25,8 +25,11 @@ const HELP = `usage: aionctl <command> [options]
       push the package as an OCI artifact with its SBOM attached as a referrer
   module sign <registry/repository:tag|@digest> --key <private.pem>
       sign the package manifest and its SBOMs (sigstore bundles attached as referrers)
-  module verify <reference> --key <public.pem> [--deny <component> ...]
-      check digests, signature and SBOM as module-host does before installing
+  module verify <reference> [--key <public.pem>] [--deny <component> ...]
+        [--trusted-root <trusted_root.json> --certificate-identity[-regexp] <san>
+         --certificate-oidc-issuer[-regexp] <issuer>]
+      check digests, signature and SBOM as module-host does before installing: signed with
+      the key, or keyless by the identity under the Sigstore trusted root (Fulcio CAs, Rekor keys)
   module install <reference> --module-host <host:port> [--tenant <id>]
       install on a module host (gRPC; AION_INTERNAL_TOKEN_SECRET in the environment)
   module quarantine list | show <id> | delete <id> --module-host <host:port> [--tenant <id>]
@@ -59,6 +62,11 @@ export async function run(argv: string[]): Promise<number> {
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         key: { type: 'string' },
+        'trusted-root': { type: 'string' },
+        'certificate-identity': { type: 'string' },
+        'certificate-identity-regexp': { type: 'string' },
+        'certificate-oidc-issuer': { type: 'string' },
+        'certificate-oidc-issuer-regexp': { type: 'string' },
         out: { type: 'string' },
         component: { type: 'string', multiple: true, default: [] },
         deny: { type: 'string', multiple: true, default: [] },
@@ -84,7 +92,25 @@ export async function run(argv: string[]): Promise<number> {
     timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 15_000,
     ...(values.key ? { key: values.key } : {}),
     ...(values.out ? { out: values.out } : {}),
+    ...(values['trusted-root']
+      ? {
+          keyless: {
+            trustedRoot: values['trusted-root'],
+            identity: {
+              identity: values['certificate-identity'],
+              identityRegExp: values['certificate-identity-regexp'],
+              issuer: values['certificate-oidc-issuer'],
+              issuerRegExp: values['certificate-oidc-issuer-regexp'],
+            },
+          },
+        }
+      : {}),
   };
+  const identityFlag = Object.keys(values).find((name) => name.startsWith('certificate-'));
+  if (identityFlag && !values['trusted-root']) {
+    out.error('usage', `--${identityFlag} needs --trusted-root <trusted_root.json>`);
+    return 2;
+  }
   const [group, command, first, second] = positionals;
   const need = (value: string | undefined, what: string): string => {
     if (!value) throw new CliError(`${group} ${command} needs ${what}\n${HELP}`, 2);

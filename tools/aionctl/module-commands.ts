@@ -8,12 +8,15 @@ import {
   formatReference,
   generateSigningKey,
   keyId,
+  keylessTrust,
   MEDIA_TYPES,
   packLayer,
   parseReference,
   pullVerified,
   pushPackage,
   RegistryClient,
+  type IdentityRule,
+  type KeylessTrust,
   type SbomComponent,
 } from '@aion/supply-chain';
 import { CliError, type Output } from './output';
@@ -84,6 +87,8 @@ function components(values: string[]): SbomComponent[] {
 
 export interface ModuleOptions {
   key?: string;
+  /** Keyless verification: a sigstore trusted_root.json and the one identity to accept. */
+  keyless?: { trustedRoot: string; identity: IdentityRule };
   out?: string;
   component: string[];
   deny: string[];
@@ -187,12 +192,19 @@ export async function moduleVerify(
   reference: string,
   options: ModuleOptions,
 ): Promise<number> {
-  const publicKey = readKey(options.key, 'public');
+  if (options.keyless && identityFlagsMissing(options.keyless.identity))
+    throw new CliError(
+      '--trusted-root needs --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]',
+      2,
+    );
+  const publicKey = options.keyless && !options.key ? undefined : readKey(options.key, 'public');
+  const keyless = options.keyless ? readKeyless(options.keyless) : undefined;
   const ref = parseReference(reference);
   const client = registryClient(options);
   try {
     const verified = await pullVerified(client, ref, {
-      keys: new Map([[keyId(publicKey), publicKey]]),
+      keys: new Map(publicKey ? [[keyId(publicKey), publicKey]] : []),
+      ...(keyless ? { keyless } : {}),
       denyComponents: options.deny,
     });
     out.result(
@@ -215,6 +227,27 @@ export async function moduleVerify(
       `INVALID (${reason}): ${(err as Error).message}`,
     );
     return 1;
+  }
+}
+
+const identityFlagsMissing = (rule: IdentityRule) =>
+  !(rule.identity ?? rule.identityRegExp) || !(rule.issuer ?? rule.issuerRegExp);
+
+/** The trusted root and identity flags as keyless trust; bad usage when they are not one. */
+function readKeyless(options: NonNullable<ModuleOptions['keyless']>): KeylessTrust {
+  let root: unknown;
+  try {
+    root = JSON.parse(readFileSync(options.trustedRoot, 'utf8'));
+  } catch (err) {
+    throw new CliError(`cannot read ${options.trustedRoot}: ${(err as Error).message}`, 2);
+  }
+  const rule = Object.fromEntries(
+    Object.entries(options.identity).filter(([, v]) => v !== undefined),
+  ) as IdentityRule;
+  try {
+    return keylessTrust(root, [rule]);
+  } catch (err) {
+    throw new CliError(`${options.trustedRoot}: ${(err as Error).message}`, 2);
   }
 }
 

@@ -84,14 +84,27 @@ export function attachSbom(
  * Signs a manifest already in the registry (the package's, or its SBOM's) and attaches the bundle
  * as a referrer. The bytes signed are those the registry serves for the digest.
  */
-export async function attachSignature(
+export function attachSignature(
   client: RegistryClient,
   ref: Reference,
   digest: string,
   privateKeyPem: string,
 ): Promise<Descriptor> {
+  return attachBundle(client, ref, digest, (bytes) => signBundle(bytes, privateKeyPem));
+}
+
+/**
+ * Attaches the sigstore bundle `sign` makes over a manifest's bytes (as the registry serves
+ * them): a key's, or a keyless one from a Sigstore deployment.
+ */
+export async function attachBundle(
+  client: RegistryClient,
+  ref: Reference,
+  digest: string,
+  sign: (bytes: Uint8Array) => object | Promise<object>,
+): Promise<Descriptor> {
   const { bytes } = await client.fetchManifestBytes(ref, digest);
-  const bundle = signBundle(bytes, privateKeyPem);
+  const bundle = await sign(bytes);
   return client.pushReferrer(
     ref,
     { mediaType: MEDIA_TYPES.manifest, digest, size: bytes.byteLength },

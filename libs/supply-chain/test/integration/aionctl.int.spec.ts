@@ -4,6 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '@aion/testing/infra/processes';
 import { startRegistry } from '@aion/testing/registry';
+import {
+  FulcioStandIn,
+  RekorStandIn,
+  signKeyless,
+  trustedRootJson,
+} from '@aion/testing/sigstore-standin';
+import { attachBundle, MEDIA_TYPES, parseReference, RegistryClient } from '../../src';
 
 // `npx aionctl` run as a process, as an operator runs it, against Debian's docker-registry.
 
@@ -93,6 +100,81 @@ test('key generate, build, push, sign, verify, list; verify refuses what is not 
   ]);
   expect(listed.code).toBe(0);
   expect(json(listed.stdout).tags).toEqual([{ tag: '1.0.0', digest }]);
+}, 300_000);
+
+test('verify keyless: the trusted identity under the trusted root passes, another is refused', async () => {
+  // Fulcio and Rekor cannot run here (Trillian on MySQL, an OIDC issuer): a stand-in CA and log
+  // make the certificate and log entry they would; the registry and aionctl are real.
+  const fulcio = await FulcioStandIn.create();
+  const rekor = new RekorStandIn();
+  const root = path.join(scratch, 'trusted_root.json');
+  writeFileSync(root, JSON.stringify(trustedRootJson([fulcio], [rekor])));
+  const ref = `${registry.address}/modules/classify_intent:keyless`;
+  const pushed = await aionctl(['module', 'push', sample, ref, '--json']);
+  expect(pushed.code).toBe(0);
+  const digest = json(pushed.stdout).digest as string;
+  const client = new RegistryClient({ timeoutMs: 5000 });
+  const parsed = parseReference(ref);
+  const sboms = (await client.referrers(parsed, digest)).filter(
+    (d) => d.artifactType === MEDIA_TYPES.cyclonedx,
+  );
+  for (const target of [digest, ...sboms.map((d) => d.digest)])
+    await attachBundle(client, parsed, target, (bytes) =>
+      signKeyless(bytes, { fulcio, rekor, identity: 'ci@acme.test', issuer: 'https://idp.test' }),
+    );
+
+  const verify = (...flags: string[]) =>
+    aionctl(['module', 'verify', ref, '--trusted-root', root, ...flags, '--json']);
+  const valid = await verify(
+    '--certificate-identity',
+    'ci@acme.test',
+    '--certificate-oidc-issuer',
+    'https://idp.test',
+  );
+  expect(valid.code).toBe(0);
+  expect(json(valid.stdout)).toMatchObject({
+    valid: true,
+    digest,
+    signed_by: 'ci@acme.test (https://idp.test)',
+  });
+  const byRegexp = await verify(
+    '--certificate-identity-regexp',
+    '.*@acme\\.test',
+    '--certificate-oidc-issuer-regexp',
+    'https://idp\\.(test|example)',
+  );
+  expect(byRegexp.code).toBe(0);
+  const other = await verify(
+    '--certificate-identity',
+    'release@acme.test',
+    '--certificate-oidc-issuer',
+    'https://idp.test',
+  );
+  expect(other.code).toBe(1);
+  expect(json(other.stdout)).toMatchObject({ valid: false, reason: 'untrusted_identity' });
+  // Another deployment's root: the certificate does not chain to it.
+  const elsewhere = path.join(scratch, 'other_root.json');
+  writeFileSync(
+    elsewhere,
+    JSON.stringify(trustedRootJson([await FulcioStandIn.create('fulcio.other')], [rekor])),
+  );
+  const foreign = await aionctl([
+    'module',
+    'verify',
+    ref,
+    '--trusted-root',
+    elsewhere,
+    '--certificate-identity',
+    'ci@acme.test',
+    '--certificate-oidc-issuer',
+    'https://idp.test',
+    '--json',
+  ]);
+  expect(foreign.code).toBe(1);
+  expect(json(foreign.stdout)).toMatchObject({ valid: false, reason: 'untrusted_ca' });
+  // Bad usage: identity flags without a root, a root without identity flags.
+  expect((await aionctl(['module', 'verify', ref, '--certificate-identity', 'x'])).code).toBe(2);
+  expect((await verify()).code).toBe(2);
 }, 300_000);
 
 test('an unreachable registry or module host exits 3', async () => {
