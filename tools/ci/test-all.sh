@@ -26,6 +26,10 @@ kube_tools="$(bash tools/infra/kube-tools.sh)" || fail "helm/kubectl/kubeconform
 # AION_TEST_HELM, AION_TEST_KUBECTL, AION_TEST_KUBECONFORM: the chart suites (e2e helm-chart*).
 export $(grep '^AION_TEST_' <<<"$kube_tools")
 
+step "building the rest of a Kubernetes node and CoreDNS from the Go module proxy (once per version, cached)"
+# The kube-node suite's kube-controller-manager, kube-scheduler, kubelet, kube-proxy and CoreDNS.
+bash tools/infra/kube-node.sh >/dev/null || fail "Kubernetes node build"
+
 step "building SeaweedFS from the Go module proxy (once per version, cached)"
 # AION_TEST_WEED: the real S3-compatible server of the data-pipeline's object-store tests.
 AION_TEST_WEED="$(bash tools/infra/seaweedfs.sh | tail -n 1)" || fail "SeaweedFS build"
@@ -76,6 +80,12 @@ step "integration and end-to-end tests (real PostgreSQL, Redis, Kafka)"
 NODE_OPTIONS="$node_options" npx jest -c jest.integration.config.cjs --ci --json --outputFile="$reports/integration.json"
 integration_status=$?
 
+step "the Helm chart on a real Kubernetes node (containerd, kubelet; alone: it runs every service as a pod)"
+# Skipped in the run above (opt-in): its pods would share the 2 cores with the chaos suite's outages.
+AION_TEST_KUBE_NODE=1 NODE_OPTIONS="$node_options" npx jest -c jest.integration.config.cjs --ci \
+  --json --outputFile="$reports/kube-node.json" e2e/test/integration/kube-node.int.spec.ts
+node_status=$?
+
 step "contract test: schemathesis (PyPI), all checks, over the gateway's served OpenAPI document"
 bash tools/ci/schemathesis.sh
 contract_status=$?
@@ -96,6 +106,7 @@ for (const f of reports) {
 }
 if (contractStatus === "0") passed += 1; else failed += 1;
 console.log(`Tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-' "$contract_status" "$reports/unit.json" "$reports/integration.json"
+' "$contract_status" "$reports/unit.json" "$reports/integration.json" "$reports/kube-node.json"
 rm -rf "$reports"
-[ "$unit_status" -eq 0 ] && [ "$integration_status" -eq 0 ] && [ "$contract_status" -eq 0 ]
+[ "$unit_status" -eq 0 ] && [ "$integration_status" -eq 0 ] && [ "$node_status" -eq 0 ] &&
+  [ "$contract_status" -eq 0 ]
