@@ -24,10 +24,21 @@ import {
 } from '@aion/testing';
 import { freePort } from '@aion/testing/infra/processes';
 import { startRegistry } from '@aion/testing/registry';
+import {
+  FulcioStandIn,
+  RekorStandIn,
+  signKeyless,
+  trustedRootJson,
+  type KeylessSigning,
+} from '@aion/testing/sigstore-standin';
+import { attachBundle, MEDIA_TYPES, parseReference, RegistryClient } from '@aion/supply-chain';
 
 // The module supply chain end to end, every part real: packages pushed and signed with
 // `npx aionctl` to Debian's docker-registry, installed with `aionctl module install` on a
 // module-host process whose trust policy names the tenant's key; decisions read back from Kafka.
+// Keyless signatures need Fulcio and Rekor, which cannot run here (Trillian on MySQL, an OIDC
+// issuer): a stand-in CA and log (libs/testing/src/sigstore-standin.ts) make the certificate and
+// log entry they would, and module-host checks them with @sigstore/verify as it would real ones.
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const SECRET = 'e2e-supply-chain-secret-0123456789abcdef';
@@ -37,6 +48,10 @@ const developer = { tenantId: 'acme', subject: 'dev', roles: ['developer'], requ
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'aion-e2e-supply-'));
 chmodSync(scratch, 0o755);
 const key = path.join(scratch, 'acme');
+const KEYLESS_IDENTITY = 'https://ci.acme.test/release@refs/heads/main';
+const KEYLESS_ISSUER = 'https://idp.acme.test';
+let fulcio: FulcioStandIn;
+let rekor: RekorStandIn;
 
 let db: TestDatabase;
 let registry: { address: string; stop(): Promise<void> };
@@ -74,14 +89,24 @@ const auditOf = (resourceId: string) =>
 beforeAll(async () => {
   registry = await startRegistry(scratch, await freePort());
   expect((await aionctl(['key', 'generate', key])).code).toBe(0);
+  fulcio = await FulcioStandIn.create();
+  rekor = new RekorStandIn();
+  writeFileSync(
+    path.join(scratch, 'trusted_root.json'),
+    JSON.stringify(trustedRootJson([fulcio], [rekor])),
+  );
   const trust = path.join(scratch, 'trust.yaml');
   writeFileSync(
     trust,
-    `tenants:\n  acme:\n    keys:\n      - |\n${readFileSync(`${key}.pub`, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => `        ${l}`)
-      .join('\n')}\n    deny_components: [pkg:npm/event-stream]\n`,
+    `keyless:\n  trusted_root: trusted_root.json\n` +
+      `tenants:\n  acme:\n    identities:\n      - {identity_regexp: 'https://ci\\.acme\\.test/.*', issuer: '${KEYLESS_ISSUER}'}\n    keys:\n      - |\n${readFileSync(
+        `${key}.pub`,
+        'utf8',
+      )
+        .trim()
+        .split('\n')
+        .map((l) => `        ${l}`)
+        .join('\n')}\n    deny_components: [pkg:npm/event-stream]\n`,
   );
   db = await createTestDatabase('e2esupply');
   migrateTestDatabase(db, ['module-host', 'gateway']);
@@ -320,3 +345,75 @@ test('through the gateway: an operator installs from the registry and manages th
     await gateway.exited;
   }
 }, 180_000);
+
+/** Pushes a sample package and signs it (and its SBOM) keyless, as `cosign sign` would. */
+async function pushKeyless(
+  module: string,
+  ref: string,
+  signing: Omit<KeylessSigning, 'fulcio' | 'rekor'>,
+): Promise<void> {
+  expect((await aionctl(['module', 'push', sampleModule(module), ref])).code).toBe(0);
+  const registryClient = new RegistryClient({ timeoutMs: 5000 });
+  const parsed = parseReference(ref);
+  const { digest } = await registryClient.fetchManifestBytes(parsed, parsed.reference);
+  const sboms = (await registryClient.referrers(parsed, digest)).filter(
+    (d) => d.artifactType === MEDIA_TYPES.cyclonedx,
+  );
+  for (const target of [digest, ...sboms.map((d) => d.digest)])
+    await attachBundle(registryClient, parsed, target, (bytes) =>
+      signKeyless(bytes, { fulcio, rekor, ...signing }),
+    );
+}
+
+test('keyless: a package signed by a trusted identity installs and runs; another identity is quarantined', async () => {
+  // summarize_text is installed by the first test: make room for the keyless-signed one.
+  await as(admin, () => client.uninstallModule({ name: 'summarize_text', version: '1.0.0' }));
+  const host = ['--module-host', `127.0.0.1:${service.grpcPort}`, '--tenant', 'acme'];
+  const ref = `${registry.address}/acme/keyless/summarize_text:1.0.0`;
+  await pushKeyless('summarize_text', ref, {
+    identity: KEYLESS_IDENTITY,
+    issuer: KEYLESS_ISSUER,
+  });
+  const installed = await aionctl(['module', 'install', ref, ...host, '--json']);
+  expect(installed).toMatchObject({ code: 0 });
+  expect(JSON.parse(installed.stdout)).toMatchObject({ installed: true, name: 'summarize_text' });
+  const out = await as(developer, () =>
+    client.invokeModule({
+      name: 'summarize_text',
+      input: fromJson(ValueSchema, { text: 'Signed without a key. Verified all the same.' }),
+    }),
+  );
+  expect(out.output).toBeDefined();
+
+  const strangerRef = `${registry.address}/acme/keyless/classify_intent:2.0.0`;
+  await pushKeyless('classify_intent', strangerRef, {
+    identity: 'https://ci.evil.test/release@refs/heads/main',
+    issuer: KEYLESS_ISSUER,
+  });
+  const refused = await aionctl(['module', 'install', strangerRef, ...host]);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toMatch(/quarantined.*not a trusted identity/);
+  const unlogged = `${registry.address}/acme/keyless/classify_intent:3.0.0`;
+  await pushKeyless('classify_intent', unlogged, {
+    identity: KEYLESS_IDENTITY,
+    issuer: KEYLESS_ISSUER,
+    rekor: undefined,
+  });
+  expect((await aionctl(['module', 'install', unlogged, ...host])).code).toBe(1);
+  const reasons = (await as(admin, () => client.listQuarantinedModules({}))).modules.map((m) => [
+    m.reference,
+    m.reason,
+  ]);
+  expect(reasons).toEqual(
+    expect.arrayContaining([
+      [strangerRef, 'untrusted_identity'],
+      [unlogged, 'tlog_missing'],
+    ]),
+  );
+  await eventually(() => auditOf(strangerRef), 30_000);
+  expect(auditOf(strangerRef)).toMatchObject({
+    action: 'modules.install',
+    outcome: 'denied',
+    details: expect.objectContaining({ reason: 'untrusted_identity' }),
+  });
+}, 300_000);
