@@ -16,6 +16,7 @@ import { migratePglite, openPglite, withTenant, type Database } from '@aion/db';
 import { AionError } from '@aion/errors';
 import { OutboxWriter } from '@aion/events';
 import {
+  attachBundle,
   attachSbom,
   attachSignature,
   buildSbom,
@@ -31,6 +32,13 @@ import {
 import { runWithTenant } from '@aion/tenancy';
 import { freePort } from '@aion/testing/infra/processes';
 import { startRegistry } from '@aion/testing/registry';
+import {
+  FulcioStandIn,
+  RekorStandIn,
+  signKeyless,
+  trustedRootJson,
+  type KeylessSigning,
+} from '@aion/testing/sigstore-standin';
 import { PostgresPackageRepository } from '../../src/adapters/db/package-repository';
 import { PostgresQuarantineRepository } from '../../src/adapters/db/quarantine-repository';
 import { outbox } from '../../src/adapters/db/schema';
@@ -47,6 +55,8 @@ import { RegistryInstaller } from '../../src/core/registry-install';
 // Every package here is pushed to, and pulled from, a real registry: Debian's docker-registry
 // (the CNCF distribution server) on loopback. Only the misbehaving registries at the end are
 // stand-ins (a server answering garbage or nothing), since no real registry can be made to.
+// Keyless signatures come from a stand-in Fulcio CA and Rekor log (the real ones need Trillian on
+// MySQL and an OIDC issuer), checked by the real @sigstore/verify path.
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..', '..');
 const sample = path.join(repoRoot, 'tools', 'modules', 'summarize_text');
@@ -56,6 +66,9 @@ const OTHER = 'tenant-other';
 const trusted = generateSigningKey();
 const stranger = generateSigningKey();
 const client = new RegistryClient({ timeoutMs: 5000 });
+const KEYLESS = { identity: 'release@acme.test', issuer: 'https://idp.acme.test' };
+let fulcio: FulcioStandIn;
+let rekor: RekorStandIn;
 const as = <T>(tenantId: string, fn: () => Promise<T>) =>
   runWithTenant({ tenantId, subject: 'ops@test', roles: ['admin'], requestId: 'r' }, fn);
 
@@ -77,10 +90,18 @@ async function publish(
   tag: string,
   options: {
     sign?: string | null;
+    /** Signed keyless instead (the package and its SBOM), with these overrides. */
+    keyless?: Partial<KeylessSigning>;
     sbom?: 'signed' | 'unsigned' | 'none';
     components?: SbomComponent[];
   } = {},
 ) {
+  const signer = (key: string, digest: string) =>
+    options.keyless
+      ? attachBundle(client, ref, digest, (bytes) =>
+          signKeyless(bytes, { fulcio, rekor, ...KEYLESS, ...options.keyless }),
+        )
+      : attachSignature(client, ref, digest, key);
   const version = `1.0.${tag.replace(/\D/g, '') || '0'}`;
   const dir = mkdtempSync(path.join(scratch, 'pkg-'));
   for (const file of files(sample)) {
@@ -107,7 +128,7 @@ async function publish(
     layer,
   );
   const key = options.sign === undefined ? trusted.privateKeyPem : options.sign;
-  if (key) await attachSignature(client, ref, pushed.digest, key);
+  if (key) await signer(key, pushed.digest);
   if ((options.sbom ?? 'signed') !== 'none') {
     const sbom = await attachSbom(
       client,
@@ -115,8 +136,7 @@ async function publish(
       pushed.descriptor,
       buildSbom(manifest.metadata.name, version, raw.files, options.components),
     );
-    if ((options.sbom ?? 'signed') === 'signed')
-      await attachSignature(client, ref, sbom.digest, trusted.privateKeyPem);
+    if ((options.sbom ?? 'signed') === 'signed') await signer(trusted.privateKeyPem, sbom.digest);
   }
   return {
     ref,
@@ -158,14 +178,21 @@ beforeAll(async () => {
   pool = new WorkerPool({ size: 1, maxQueue: 4, maxStdoutBytes: 65536, maxStderrBytes: 65536 });
   const writer = new OutboxWriter(outbox, 'aion/module-host');
   packages = new PackageService(new PostgresPackageRepository(database.db, writer), pool, 0);
+  fulcio = await FulcioStandIn.create();
+  rekor = new RekorStandIn();
+  writeFileSync(
+    path.join(scratch, 'root.json'),
+    JSON.stringify(trustedRootJson([fulcio], [rekor])),
+  );
   const trustFile = path.join(scratch, 'trust.yaml');
   writeFileSync(
     trustFile,
-    `tenants:\n  ${TENANT}:\n    keys:\n      - |\n${trusted.publicKeyPem
-      .trim()
-      .split('\n')
-      .map((l) => `        ${l}`)
-      .join('\n')}\n    deny_components: ["openssl@1.0.1", "pkg:npm/event-stream"]\n`,
+    `keyless: {trusted_root: root.json}\n` +
+      `tenants:\n  ${TENANT}:\n    identities: [{identity: ${KEYLESS.identity}, issuer: '${KEYLESS.issuer}'}]\n    keys:\n      - |\n${trusted.publicKeyPem
+        .trim()
+        .split('\n')
+        .map((l) => `        ${l}`)
+        .join('\n')}\n    deny_components: ["openssl@1.0.1", "pkg:npm/event-stream"]\n`,
   );
   installer = new RegistryInstaller(
     packages,
@@ -223,6 +250,37 @@ test.each([
   const refused = await refusal(pkg.reference);
   expect(refused.reason).toBe(reason);
   // Not installed: nothing of it can run.
+  await expect(
+    as(TENANT, () => packages.describe('summarize_text', pkg.version)),
+  ).rejects.toMatchObject({ code: 'resource.not_found' });
+  const entry = await as(TENANT, () => installer.inspectQuarantined(refused.quarantineId));
+  expect(entry).toMatchObject({ reason, digest: pkg.digest, version: pkg.version });
+  expect(await auditRecords(TENANT)).toContain(pkg.reference);
+});
+
+test('a package signed keyless by a trusted identity installs and runs', async () => {
+  const pkg = await publish('k40', { keyless: {} }); // 1.0.40: no other case's version
+  const installed = await as(TENANT, () => installer.install(pkg.reference));
+  expect(installed).toMatchObject({ name: 'summarize_text', version: pkg.version });
+  const out = await as(TENANT, () =>
+    packages.invoke({ name: 'summarize_text', version: pkg.version, input: { text: 'Keyless.' } }),
+  );
+  expect(out.output).toBeDefined();
+});
+
+// Keyless refusals, each its own version (tag r3N -> 1.0.3N).
+test.each([
+  ['untrusted_identity', 'r31', () => ({ identity: 'mallory@evil.test' })],
+  ['untrusted_identity', 'r32', () => ({ issuer: 'https://idp.evil.test' })],
+  ['untrusted_ca', 'r33', async () => ({ fulcio: await FulcioStandIn.create('fulcio.evil') })],
+  ['tlog_missing', 'r34', () => ({ rekor: undefined })],
+  // A log claiming the trusted log's id, its SET and checkpoint signed by a key the root lacks.
+  ['tlog_invalid', 'r35', () => ({ rekor: new RekorStandIn(rekor) })],
+  ['certificate_expired', 'r36', () => ({ integratedAt: new Date(Date.now() + 3_600_000) })],
+])('keyless refused and quarantined: %s (%s)', async (reason, tag, overrides) => {
+  const pkg = await publish(tag, { keyless: await overrides() });
+  const refused = await refusal(pkg.reference);
+  expect(refused.reason).toBe(reason);
   await expect(
     as(TENANT, () => packages.describe('summarize_text', pkg.version)),
   ).rejects.toMatchObject({ code: 'resource.not_found' });
