@@ -132,6 +132,27 @@ describe('DuckDbEngine', () => {
     });
   });
 
+  it('types date-and-time text as TIMESTAMP, keeping the time of day (not DATE)', async () => {
+    const out = path.join(dir, 'times.parquet');
+    await engine.ingest(
+      {
+        kind: 'file',
+        path: await csv(
+          'times.csv',
+          'day,at\n2024-03-01,2024-03-01 09:32:14\n2024-03-02,2024-03-02 23:59:59\n',
+        ),
+        format: 'csv',
+      },
+      out,
+    );
+    const p = await engine.profile(out);
+    expect(p.columns.map((c) => [c.name, c.type])).toEqual([
+      ['day', 'DATE'],
+      ['at', 'TIMESTAMP'],
+    ]);
+    expect(p.columns[1]!.max).toBe('2024-03-02 23:59:59');
+  });
+
   it('refuses a CSV read with the wrong delimiter', async () => {
     const semi = await csv('semi.csv', 'a;b;c\n1;2;3\n4;5;6\n');
     const err = await failure(

@@ -10,6 +10,7 @@ const SAMPLE = 20;
 
 type Kw = Record<string, unknown>;
 type Column = { name: string; type: string };
+type Row = Record<string, unknown>;
 
 /** pandas/numpy dtype names a suite written for GX on pandas uses, as DuckDB type families. */
 const TYPE_ALIASES: Record<string, string[]> = {
@@ -116,6 +117,69 @@ const aggregate = (e: Expectation, success: boolean, observed: unknown): Expecta
   unexpectedSample: [],
 });
 
+/**
+ * The aggregates an expectation is decided by when one scan can compute them (column maps, null
+ * checks, column statistics), named as evaluate() reads them; undefined for the others.
+ */
+function aggregatesOf(e: Expectation, col: Column | undefined): Record<string, string> | undefined {
+  if (!col) return undefined;
+  const q = ident(col.name);
+  const condition = mapCondition(e, col);
+  // CASE rather than FILTER: DuckDB evaluates many FILTER clauses in one scan far more slowly.
+  if (condition !== undefined)
+    return {
+      nn: `count(${q})::DOUBLE`,
+      u: `sum(CASE WHEN ${q} IS NOT NULL AND NOT (${condition}) THEN 1 ELSE 0 END)::DOUBLE`,
+    };
+  if (
+    e.type === 'expect_column_values_to_not_be_null' ||
+    e.type === 'expect_column_values_to_be_null'
+  )
+    return { nn: `count(${q})::DOUBLE` };
+  const stat = STATISTICS[e.type];
+  return stat ? { v: `${stat}(${q})::DOUBLE` } : undefined;
+}
+
+const STATISTICS: Partial<Record<Expectation['type'], string>> = {
+  expect_column_mean_to_be_between: 'avg',
+  expect_column_median_to_be_between: 'median',
+  expect_column_min_to_be_between: 'min',
+  expect_column_max_to_be_between: 'max',
+};
+
+/**
+ * Every aggregate the suite needs, and the row count, in one scan: `pre[i]` holds expectation
+ * i's. When the scan fails (an expectation that cannot run on this data), undefined: each
+ * expectation then runs on its own, so the failure names the one at fault.
+ */
+async function batched(
+  db: DuckDb,
+  c: DuckDBConnection,
+  from: string,
+  suite: ExpectationSuite,
+  byName: Map<string, Column>,
+): Promise<{ n: number; pre: (Row | undefined)[] } | undefined> {
+  const parts = ['count(*)::DOUBLE AS "n"'];
+  const named = suite.expectations.map((e, i) => {
+    const col = typeof e.kwargs['column'] === 'string' ? byName.get(e.kwargs['column']) : undefined;
+    const aggs = aggregatesOf(e, col);
+    for (const [name, sql] of Object.entries(aggs ?? {})) parts.push(`${sql} AS "${i}:${name}"`);
+    return aggs ? Object.keys(aggs) : undefined;
+  });
+  let row: Row;
+  try {
+    row = (await db.rows(c, `SELECT ${parts.join(', ')} FROM ${from}`))[0]!;
+  } catch {
+    return undefined;
+  }
+  return {
+    n: Number(row['n']),
+    pre: named.map((names, i) =>
+      names ? Object.fromEntries(names.map((k) => [k, row[`${i}:${k}`]])) : undefined,
+    ),
+  };
+}
+
 /** Runs every expectation of the suite; a column the suite names that the data lacks is an error. */
 export async function validate(
   db: DuckDb,
@@ -126,9 +190,6 @@ export async function validate(
     const from = `read_parquet(${lit(path)})`;
     const columns = await describe(db, c, path);
     const byName = new Map(columns.map((col) => [col.name, col]));
-    const [{ n }] = (await db.rows(c, `SELECT count(*)::DOUBLE AS n FROM ${from}`)) as [
-      { n: number },
-    ];
     const results: ExpectationResult[] = [];
     for (const [i, e] of suite.expectations.entries()) {
       const named = [
@@ -151,8 +212,13 @@ export async function validate(
                 },
               ],
             );
+    }
+    const scan = await batched(db, c, from, suite, byName);
+    const n =
+      scan?.n ?? Number((await db.rows(c, `SELECT count(*)::DOUBLE AS n FROM ${from}`))[0]!['n']);
+    for (const [i, e] of suite.expectations.entries()) {
       try {
-        results.push(await evaluate(db, c, from, n, e, byName, columns));
+        results.push(await evaluate(db, c, from, n, e, byName, columns, scan?.pre[i]));
       } catch (err) {
         if (err instanceof Error && err.name === 'AionError') throw err;
         throw dataError(
@@ -179,11 +245,22 @@ async function evaluate(
   e: Expectation,
   byName: Map<string, Column>,
   columns: Column[],
+  pre?: Row,
 ): Promise<ExpectationResult> {
   const kw = e.kwargs;
   const col = typeof kw['column'] === 'string' ? byName.get(kw['column']) : undefined;
   const q = col ? ident(col.name) : '';
   const one = async (sql: string) => (await db.rows(c, sql))[0]!;
+  // This expectation's aggregates: from the suite's shared scan, or a scan of its own.
+  const aggregates = async () => {
+    if (pre) return pre;
+    const aggs = aggregatesOf(e, col)!;
+    return one(
+      `SELECT ${Object.entries(aggs)
+        .map(([k, sql]) => `${sql} AS ${k}`)
+        .join(', ')} FROM ${from}`,
+    );
+  };
   const sample = async (where: string, expr = q) =>
     (await db.rows(c, `SELECT ${expr} AS v FROM ${from} WHERE ${where} LIMIT ${SAMPLE}`)).map((r) =>
       jsonSafe(r['v']),
@@ -191,9 +268,7 @@ async function evaluate(
 
   const condition = col && mapCondition(e, col);
   if (col && condition !== undefined) {
-    const r = await one(
-      `SELECT count(${q})::DOUBLE AS nn, count(*) FILTER (WHERE ${q} IS NOT NULL AND NOT (${condition}))::DOUBLE AS u FROM ${from}`,
-    );
+    const r = await aggregates();
     const unexpected = Number(r['u']);
     return mapResult(
       e,
@@ -205,12 +280,12 @@ async function evaluate(
   }
   switch (e.type) {
     case 'expect_column_values_to_not_be_null': {
-      const r = await one(`SELECT count(${q})::DOUBLE AS nn FROM ${from}`);
+      const r = await aggregates();
       const unexpected = n - Number(r['nn']);
       return mapResult(e, n, n, unexpected, []);
     }
     case 'expect_column_values_to_be_null': {
-      const r = await one(`SELECT count(${q})::DOUBLE AS nn FROM ${from}`);
+      const r = await aggregates();
       const unexpected = Number(r['nn']);
       return mapResult(e, n, n, unexpected, unexpected ? await sample(`${q} IS NOT NULL`) : []);
     }
@@ -262,13 +337,7 @@ async function evaluate(
     case 'expect_column_median_to_be_between':
     case 'expect_column_min_to_be_between':
     case 'expect_column_max_to_be_between': {
-      const fn = {
-        expect_column_mean_to_be_between: 'avg',
-        expect_column_median_to_be_between: 'median',
-        expect_column_min_to_be_between: 'min',
-        expect_column_max_to_be_between: 'max',
-      }[e.type];
-      const r = await one(`SELECT ${fn}(${q})::DOUBLE AS v FROM ${from}`);
+      const r = await aggregates();
       const v = r['v'] === null ? null : Number(r['v']);
       return aggregate(e, inRange(v, kw), v);
     }

@@ -89,10 +89,15 @@ async function csvColumns(data: Extract<SourceData, { kind: 'file' }>) {
   return { delimiter, names };
 }
 
-/** Whether a text value `v` is a value of the type, strictly: "10.5" is no BIGINT, "1" no BOOLEAN. */
+/**
+ * Whether a text value `v` is a value of the type, strictly: "10.5" is no BIGINT, "1" no BOOLEAN,
+ * and "2024-03-01 09:32:14" no DATE (DuckDB's cast would drop its time of day).
+ */
 function fits(type: string, v: string): string {
   if (type === 'BIGINT') return `regexp_full_match(trim(${v}), '[+-]?[0-9]{1,18}')`;
   if (type === 'BOOLEAN') return `lower(trim(${v})) IN ('true', 'false')`;
+  if (type === 'DATE')
+    return `(regexp_full_match(trim(${v}), '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND try_cast(${v} AS DATE) IS NOT NULL)`;
   return `try_cast(${v} AS ${type}) IS NOT NULL`;
 }
 
