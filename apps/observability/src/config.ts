@@ -64,6 +64,11 @@ export const observabilityConfigSpec = {
     grpcTarget('127.0.0.1:50052'),
     "gRPC target of sovereign-ai: whether a tenant's LLM traces may go to its Langfuse deployment's jurisdiction",
   ),
+  secretsDir: field(
+    `${P}SECRETS_DIR`,
+    z.string().min(1).optional(),
+    "Directory of tenants' secrets, one file <tenant_id>.<name> each (e.g. a mounted Kubernetes Secret): the Langfuse secret keys LLM tracing settings name by secret_key_ref; unset: no tenant can enable LLM tracing",
+  ),
   webhookToken: field(
     `${P}WEBHOOK_TOKEN`,
     z.string().min(32).optional(),

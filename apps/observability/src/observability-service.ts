@@ -33,7 +33,8 @@ import { DashboardService } from './core/tenant-dashboards';
 import { PostgresDashboards } from './adapters/db/dashboard-repository';
 import { PostgresLlmTracing } from './adapters/db/llm-tracing-repository';
 import { SovereignResidency } from './adapters/sovereign/sovereign-residency';
-import { LlmTracingService } from './core/llm-tracing';
+import { LlmTracingService } from './core/llm-tracing-service';
+import { SecretFiles } from './adapters/secrets/secret-files';
 import { PostgresSloEvaluations } from './adapters/db/slo-evaluation-repository';
 import { LogsQueryService } from './core/logs';
 import { MetricsQueryService } from './core/metrics-query';
@@ -181,6 +182,7 @@ export function createObservabilityService(
             logs: new LogsQueryService(new LokiClient(config.lokiUrl, config.upstreamTimeoutMs)),
             llmTracing: new LlmTracingService(
               new PostgresLlmTracing(db, box!.writer),
+              new SecretFiles(config.secretsDir),
               new SovereignResidency(
                 createGrpcClient(SovereignService, config.sovereignAddress, {
                   tokens,
@@ -192,6 +194,7 @@ export function createObservabilityService(
                 config.upstreamTimeoutMs,
               ),
               JurisdictionRegistry.fromFile(config.regionsFile),
+              logger,
             ),
           }),
         registerHttp: (app) =>

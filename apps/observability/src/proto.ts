@@ -10,7 +10,8 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { SEVERITIES, type AlertRule, type Severity } from './core/alert-rules';
 import type { PlatformDashboard } from './core/dashboard-panels';
 import { SLI_KINDS, type SliKind, type Slo } from './core/model';
-import { CLASSIFICATIONS, type Classification, type LlmTracingView } from './core/llm-tracing';
+import { CLASSIFICATIONS, type Classification } from './core/llm-tracing';
+import type { LlmTracingView } from './core/llm-tracing-service';
 import type { TenantDashboard } from './core/tenant-dashboards';
 
 export const sliNumber = (sli: SliKind): number => SLI_KINDS.indexOf(sli) + 1;
@@ -79,6 +80,7 @@ export const llmTracingSettingsProto = (s: LlmTracingView) => ({
   langfuseUrl: s.langfuseUrl,
   langfuseJurisdiction: s.langfuseJurisdiction,
   publicKey: s.publicKey,
+  secretKeyRef: s.secretKeyRef,
   secretKeySet: s.secretKeySet,
   unmaskedClassifications: CLASSIFICATIONS.filter((c) => !s.maskedClassifications.includes(c)).map(
     (c) => PROTO_CLASSIFICATION[c],

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parse } from 'yaml';
 import {
   createTestDatabase,
@@ -24,6 +27,8 @@ let db: TestDatabase;
 let observability: ServiceProcess;
 let gatewayProcess: ServiceProcess;
 let gateway: string;
+const secretsDir = mkdtempSync(path.join(os.tmpdir(), 'e2e-obs-secrets-'));
+const LANGFUSE_KEY = `sk-lf-${randomBytes(8).toString('hex')}`;
 
 const token = (tenantId: string, role: string) =>
   idp.sign({ subject: `${role}-of-${tenantId}`, tenantId, roles: [role], expiresIn: '30m' });
@@ -42,6 +47,8 @@ beforeAll(async () => {
   db = await createTestDatabase('e2eobs');
   migrateTestDatabase(db, ['gateway', 'observability']);
   const secret = randomBytes(24).toString('hex');
+  // The deployment's secrets (a mounted Kubernetes Secret in a cluster): the tenant's Langfuse key.
+  writeFileSync(path.join(secretsDir, `${tenant}.langfuse`), LANGFUSE_KEY);
   observability = await startServiceProcess('observability', {
     ...distributedEnv(db, secret),
     ...onLoopback('AION_OBSERVABILITY_'),
@@ -50,6 +57,7 @@ beforeAll(async () => {
     AION_OBSERVABILITY_ALERTMANAGER_URL: 'http://127.0.0.1:9',
     AION_OBSERVABILITY_PROMETHEUS_URL: 'http://127.0.0.1:9',
     AION_OBSERVABILITY_LOKI_URL: 'http://127.0.0.1:9',
+    AION_OBSERVABILITY_SECRETS_DIR: secretsDir,
   });
   gatewayProcess = await startServiceProcess('gateway', {
     ...distributedEnv(db, secret),
@@ -72,6 +80,7 @@ afterAll(async () => {
     await p?.exited;
   }
   await db?.drop();
+  rmSync(secretsDir, { recursive: true, force: true });
 });
 
 describe('SLOs through the gateway', () => {
@@ -302,7 +311,7 @@ describe('SLOs through the gateway', () => {
     expect((await call('GET', `${DASHBOARDS}/${id}`, admin)).status).toBe(404);
   });
 
-  it("keeps a tenant's LLM tracing settings: off by default, the secret write-only, bad ones 400 with every problem", async () => {
+  it("keeps a tenant's LLM tracing settings: off by default, the secret key named, never held, bad ones 400 with every problem", async () => {
     const LLM = '/api/v1/observability/llm-tracing';
     const observer = await token(tenant, 'observer');
     expect((await call('GET', LLM, observer)).json).toEqual({
@@ -310,6 +319,7 @@ describe('SLOs through the gateway', () => {
       langfuse_url: '',
       langfuse_jurisdiction: '',
       public_key: '',
+      secret_key_ref: '',
       secret_key_set: false,
       unmasked_classifications: ['none'],
       updated_at: null,
@@ -319,7 +329,8 @@ describe('SLOs through the gateway', () => {
       langfuse_url: 'https://langfuse.eu.example',
       langfuse_jurisdiction: 'eu',
       public_key: 'pk-lf-1',
-      secret_key: 'sk-lf-1',
+      // The key itself is in the deployment's secrets (see beforeAll), named here.
+      secret_key_ref: 'langfuse',
       unmasked_classifications: ['none', 'pii'],
     };
     expect((await call('PUT', LLM, observer, settings)).status).toBe(403);
@@ -328,29 +339,42 @@ describe('SLOs through the gateway', () => {
     expect(put.json).toMatchObject({
       enabled: true,
       langfuse_jurisdiction: 'EU',
+      secret_key_ref: 'langfuse',
       secret_key_set: true,
       unmasked_classifications: ['none', 'pii'],
     });
-    expect(JSON.stringify((await call('GET', LLM, observer)).json)).not.toContain('sk-lf-1');
+    expect(JSON.stringify((await call('GET', LLM, observer)).json)).not.toContain(LANGFUSE_KEY);
     const bad = await call('PUT', LLM, BOOTSTRAP, {
       enabled: true,
       langfuse_url: 'ftp://x',
       langfuse_jurisdiction: 'XX',
+      secret_key_ref: '../other.langfuse',
     });
     expect(bad.status).toBe(400);
     expect(bad.json['details'].map((d: { field: string }) => d.field)).toEqual([
       'langfuse_url',
       'langfuse_jurisdiction',
       'public_key',
-      'secret_key',
+      'secret_key_ref',
     ]);
     expect(
       (await call('PUT', LLM, BOOTSTRAP, { ...settings, unmasked_classifications: ['secret'] }))
         .status,
     ).toBe(400);
-    // Turned off without a secret: the stored one is kept.
+    // A key in clear is refused, and not echoed.
+    const inClear = await call('PUT', LLM, BOOTSTRAP, { ...settings, secret_key: 'sk-lf-clear' });
+    expect(inClear.status).toBe(400);
+    expect(JSON.stringify(inClear.json)).not.toContain('sk-lf-clear');
+    // A name the deployment has no key under for this tenant: 404, saying where it looked.
+    const missing = await call('PUT', LLM, BOOTSTRAP, { ...settings, secret_key_ref: 'absent' });
+    expect(missing.status).toBe(404);
+    expect(missing.json['error_code']).toBe('resource.not_found');
+    expect(missing.json['details']).toEqual([
+      expect.objectContaining({ field: 'secret_key_ref', reason: 'not_found' }),
+    ]);
+    // Turned off, naming nothing.
     const off = await call('PUT', LLM, BOOTSTRAP, { enabled: false });
-    expect(off.json).toMatchObject({ enabled: false, secret_key_set: true });
+    expect(off.json).toMatchObject({ enabled: false, secret_key_ref: '', secret_key_set: false });
     // Another tenant's are its own.
     expect((await call('GET', LLM, await token(other, 'admin'))).json['enabled']).toBe(false);
   });

@@ -8,7 +8,7 @@ import type { AlertRuleInput, AlertRuleService } from '../core/alert-rules';
 import type { AlertService } from '../core/alerts';
 import type { DashboardInput, DashboardService } from '../core/tenant-dashboards';
 import type { EngineHealthService } from '../core/engine-health';
-import type { LlmTracingService } from '../core/llm-tracing';
+import type { LlmTracingService } from '../core/llm-tracing-service';
 import type { LogsQueryService } from '../core/logs';
 import type { MetricsQueryService } from '../core/metrics-query';
 import { DEFAULT_WINDOW_DAYS, type SloInput } from '../core/model';

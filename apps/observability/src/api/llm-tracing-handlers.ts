@@ -2,7 +2,8 @@ import type { DataClassification } from '@aion/contracts';
 import { AionError } from '@aion/errors';
 import type { CallContext } from '@aion/grpc';
 import { requireTenant } from '@aion/tenancy';
-import { CLASSIFICATIONS, type LlmTracingService } from '../core/llm-tracing';
+import { CLASSIFICATIONS } from '../core/llm-tracing';
+import type { LlmTracingService } from '../core/llm-tracing-service';
 import { classificationOf, llmTracingSettingsProto } from '../proto';
 
 interface SettingsMessage {
@@ -10,7 +11,9 @@ interface SettingsMessage {
   langfuseUrl: string;
   langfuseJurisdiction: string;
   publicKey: string;
+  /** Deprecated: refused when set (keys are named by secretKeyRef, never sent). */
   secretKey: string;
+  secretKeyRef: string;
   unmaskedClassifications: DataClassification[];
 }
 
@@ -27,25 +30,36 @@ export function llmTracingHandlers(service: LlmTracingService) {
           { field: 'settings', message: 'is required' },
         ]);
       const unknown = s.unmaskedClassifications.filter((c) => !classificationOf(c));
-      if (unknown.length)
-        throw AionError.validation('unknown classification', [
-          {
-            field: 'settings.unmasked_classifications',
-            message: `unknown values ${unknown.join(', ')}`,
-          },
-        ]);
+      const problems = [
+        ...(s.secretKey
+          ? [
+              {
+                field: 'settings.secret_key',
+                message:
+                  "no longer accepted: put the key in the deployment's secrets and name it with secret_key_ref",
+              },
+            ]
+          : []),
+        ...(unknown.length
+          ? [
+              {
+                field: 'settings.unmasked_classifications',
+                message: `unknown values ${unknown.join(', ')}`,
+              },
+            ]
+          : []),
+      ];
+      // Never echoed: the refused key is not in the error either.
+      if (problems.length) throw AionError.validation('invalid LLM tracing settings', problems);
       const unmasked = new Set(s.unmaskedClassifications.map(classificationOf));
-      const view = await service.update(
-        requireTenant().tenantId,
-        {
-          enabled: s.enabled,
-          langfuseUrl: s.langfuseUrl,
-          langfuseJurisdiction: s.langfuseJurisdiction,
-          publicKey: s.publicKey,
-          maskedClassifications: CLASSIFICATIONS.filter((c) => !unmasked.has(c)),
-        },
-        s.secretKey || undefined,
-      );
+      const view = await service.update(requireTenant().tenantId, {
+        enabled: s.enabled,
+        langfuseUrl: s.langfuseUrl,
+        langfuseJurisdiction: s.langfuseJurisdiction,
+        publicKey: s.publicKey,
+        secretKeyRef: s.secretKeyRef,
+        maskedClassifications: CLASSIFICATIONS.filter((c) => !unmasked.has(c)),
+      });
       return { settings: llmTracingSettingsProto(view) };
     },
     decideLlmTrace: async (

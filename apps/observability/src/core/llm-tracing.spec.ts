@@ -15,6 +15,7 @@ const enabled = resolveLlmTracingSettings(
     langfuseUrl: 'https://langfuse.eu.example',
     langfuseJurisdiction: 'de',
     publicKey: 'pk-lf-1',
+    secretKeyRef: 'langfuse',
   },
   jurisdictions,
 );
@@ -60,8 +61,21 @@ describe('LLM tracing settings', () => {
       'langfuse_url',
       'langfuse_jurisdiction',
       'public_key',
+      'secret_key_ref',
       'masked_classifications',
     ]);
+  });
+
+  it('name the secret key by a name that cannot leave the secret directory', () => {
+    const withRef = (secretKeyRef: string) =>
+      resolveLlmTracingSettings('acme', { ...enabled, secretKeyRef }, jurisdictions);
+    expect(withRef('langfuse-sk.2026').secretKeyRef).toBe('langfuse-sk.2026');
+    for (const ref of ['../other.langfuse', '.hidden', 'a/b', '..', 'x'.repeat(129), 'sk key'])
+      expect(() => withRef(ref)).toThrow(
+        expect.objectContaining({
+          details: [expect.objectContaining({ field: 'secret_key_ref', reason: 'invalid' })],
+        }),
+      );
   });
 
   it('need a deployment, its jurisdiction and a key only when enabled', () => {

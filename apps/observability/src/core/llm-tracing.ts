@@ -13,6 +13,11 @@ export interface LlmTracingSettings {
   /** Where that deployment runs: data is sent there only when residency allows it. */
   langfuseJurisdiction: string;
   publicKey: string;
+  /**
+   * The name the tenant's Langfuse secret key is held under in the deployment's secret source
+   * (see TenantSecrets); the key itself is never stored nor returned by this service.
+   */
+  secretKeyRef: string;
   /** Prompts and completions of data of these classifications are masked (only their size is sent). */
   maskedClassifications: Classification[];
   updatedAt?: Date;
@@ -20,6 +25,12 @@ export interface LlmTracingSettings {
 
 /** What a tenant writes; unset fields take the defaults below. */
 export type LlmTracingInput = Partial<Omit<LlmTracingSettings, 'tenantId' | 'updatedAt'>>;
+
+/**
+ * A secret's name: what a Kubernetes Secret key allows, minus what could leave a directory or
+ * name another tenant's secret (no `/`, no leading dot; the secret source adds the tenant).
+ */
+export const SECRET_REF = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** Every classified kind masked unless the tenant says otherwise: the safe default. */
 export const DEFAULT_MASKED: Classification[] = ['pii', 'financial', 'health', 'biometric'];
@@ -40,6 +51,7 @@ export function resolveLlmTracingSettings(
     langfuseUrl: (input.langfuseUrl ?? '').trim(),
     langfuseJurisdiction: (input.langfuseJurisdiction ?? '').trim().toUpperCase(),
     publicKey: (input.publicKey ?? '').trim(),
+    secretKeyRef: (input.secretKeyRef ?? '').trim(),
     maskedClassifications: [...new Set(input.maskedClassifications ?? DEFAULT_MASKED)],
   };
   if (settings.langfuseUrl) {
@@ -74,6 +86,18 @@ export function resolveLlmTracingSettings(
     });
   if (settings.enabled && !settings.publicKey)
     problems.push({ field: 'public_key', reason: 'required', message: 'required when enabled' });
+  if (settings.secretKeyRef && !SECRET_REF.test(settings.secretKeyRef))
+    problems.push({
+      field: 'secret_key_ref',
+      reason: 'invalid',
+      message: 'a secret name: letters, digits, . _ - (128 at most), not starting with a dot',
+    });
+  else if (settings.enabled && !settings.secretKeyRef)
+    problems.push({
+      field: 'secret_key_ref',
+      reason: 'required',
+      message: "required when enabled: the name of the secret key in the deployment's secrets",
+    });
   for (const c of settings.maskedClassifications)
     if (!(CLASSIFICATIONS as readonly string[]).includes(c))
       problems.push({
@@ -143,58 +167,4 @@ export function maskedContent(value: unknown, classification: Classification, ma
   return mask
     ? { masked: classification, bytes: Buffer.byteLength(JSON.stringify(value ?? null)) }
     : value;
-}
-
-/** Where a tenant's settings are kept; the secret key only ever goes out in a decision. */
-export interface LlmTracingStore {
-  get(): Promise<(LlmTracingSettings & { secretKey: string }) | undefined>;
-  /** An undefined or empty secret key keeps the stored one. */
-  put(
-    settings: LlmTracingSettings,
-    secretKey: string | undefined,
-  ): Promise<LlmTracingSettings & { secretKey: string }>;
-}
-
-/** A tenant's settings as the API shows them: the secret key only as whether one is set. */
-export type LlmTracingView = LlmTracingSettings & { secretKeySet: boolean };
-
-const view = ({ secretKey, ...settings }: LlmTracingSettings & { secretKey: string }) => ({
-  ...settings,
-  secretKeySet: secretKey !== '',
-});
-
-/** The calling tenant's LLM tracing: its settings and the decision for each traced call. */
-export class LlmTracingService {
-  constructor(
-    private readonly store: LlmTracingStore,
-    private readonly residency: ResidencyPort,
-    private readonly jurisdictions: JurisdictionRegistry,
-  ) {}
-
-  async get(tenantId: string): Promise<LlmTracingView> {
-    const stored = await this.store.get();
-    return stored
-      ? view(stored)
-      : { ...resolveLlmTracingSettings(tenantId, {}, this.jurisdictions), secretKeySet: false };
-  }
-
-  /** Enabling needs a secret key, given now or stored before. */
-  async update(
-    tenantId: string,
-    input: LlmTracingInput,
-    secretKey: string | undefined,
-  ): Promise<LlmTracingView> {
-    const settings = resolveLlmTracingSettings(tenantId, input, this.jurisdictions);
-    if (settings.enabled && !secretKey && !(await this.store.get())?.secretKey)
-      throw new AionError('validation.invalid_argument', 'invalid LLM tracing settings', {
-        details: [{ field: 'secret_key', reason: 'required', message: 'required when enabled' }],
-      });
-    return view(await this.store.put(settings, secretKey));
-  }
-
-  async decide(data: DataContext): Promise<LlmTraceDecision & { secretKey?: string }> {
-    const stored = await this.store.get();
-    const decision = await decideLlmTrace(stored, data, this.residency);
-    return decision.send ? { ...decision, secretKey: stored!.secretKey } : decision;
-  }
 }

@@ -1,25 +1,26 @@
 import { sql } from 'drizzle-orm';
 import { type Db, TenantRepository } from '@aion/db';
 import type { OutboxWriter } from '@aion/events';
-import type { Classification, LlmTracingSettings, LlmTracingStore } from '../../core/llm-tracing';
+import type { Classification, LlmTracingSettings } from '../../core/llm-tracing';
+import type { LlmTracingStore } from '../../core/llm-tracing-service';
 import { llmTracingSettingsProto } from '../../proto';
 import { llmTracing } from './schema';
 
 type Row = typeof llmTracing.$inferSelect;
-const toSettings = (r: Row): LlmTracingSettings & { secretKey: string } => ({
+const toSettings = (r: Row): LlmTracingSettings => ({
   tenantId: r.tenantId,
   enabled: r.enabled,
   langfuseUrl: r.langfuseUrl,
   langfuseJurisdiction: r.langfuseJurisdiction,
   publicKey: r.publicKey,
-  secretKey: r.secretKey,
+  secretKeyRef: r.secretKeyRef,
   maskedClassifications: r.maskedClassifications as Classification[],
   updatedAt: r.updatedAt,
 });
 
 /**
- * The calling tenant's LLM tracing settings in PostgreSQL (one row per tenant, RLS); each change
- * is an `llm_tracing.updated` event (the settings as stored, never the secret key).
+ * The calling tenant's LLM tracing settings in PostgreSQL (one row per tenant, RLS), which hold
+ * the secret key's name, never the key; each change is an `llm_tracing.updated` event.
  */
 export class PostgresLlmTracing extends TenantRepository implements LlmTracingStore {
   constructor(
@@ -36,16 +37,15 @@ export class PostgresLlmTracing extends TenantRepository implements LlmTracingSt
     });
   }
 
-  put(settings: LlmTracingSettings, secretKey: string | undefined) {
+  put(settings: LlmTracingSettings, secretKeySet: boolean) {
     return this.tx(async (tx, tenantId) => {
       const values = {
         enabled: settings.enabled,
         langfuseUrl: settings.langfuseUrl,
         langfuseJurisdiction: settings.langfuseJurisdiction,
         publicKey: settings.publicKey,
+        secretKeyRef: settings.secretKeyRef,
         maskedClassifications: settings.maskedClassifications,
-        // An empty secret keeps the stored one: the API never reads it back to send it again.
-        ...(secretKey ? { secretKey } : {}),
       };
       const [row] = await tx
         .insert(llmTracing)
@@ -56,13 +56,10 @@ export class PostgresLlmTracing extends TenantRepository implements LlmTracingSt
         })
         .returning();
       const stored = toSettings(row!);
-      const { secretKey: storedSecret, ...shown } = stored;
       await this.outbox.add(tx, {
         type: 'llm_tracing.updated',
         key: tenantId,
-        payload: {
-          settings: llmTracingSettingsProto({ ...shown, secretKeySet: storedSecret !== '' }),
-        },
+        payload: { settings: llmTracingSettingsProto({ ...stored, secretKeySet }) },
       });
       return stored;
     });

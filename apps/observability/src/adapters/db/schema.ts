@@ -175,7 +175,8 @@ export const llmTracing = pgTable(
     langfuseUrl: text('langfuse_url').notNull().default(''),
     langfuseJurisdiction: text('langfuse_jurisdiction').notNull().default(''),
     publicKey: text('public_key').notNull().default(''),
-    secretKey: text('secret_key').notNull().default(''),
+    // The secret key's name in the deployment's secrets (never the key: see SecretFiles).
+    secretKeyRef: text('secret_key_ref').notNull().default(''),
     maskedClassifications: text('masked_classifications').array().notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

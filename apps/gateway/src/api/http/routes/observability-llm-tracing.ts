@@ -19,7 +19,12 @@ const LlmTracing = z
     langfuse_url: z.string(),
     langfuse_jurisdiction: z.string(),
     public_key: z.string(),
-    secret_key_set: z.boolean().describe('A secret key is stored (it is never returned)'),
+    secret_key_ref: z
+      .string()
+      .describe("The secret key's name in the deployment's secrets ('' when none is named)"),
+    secret_key_set: z
+      .boolean()
+      .describe('The named secret key is present in the deployment (it is never returned)'),
     unmasked_classifications: z
       .array(Classification)
       .describe('Data whose prompts and completions are sent as they are; all else is masked'),
@@ -29,8 +34,9 @@ const LlmTracing = z
 
 /**
  * Exactly what the service accepts, so that the schema says it (no hidden rule): an http(s) URL
- * without credentials whose host is a DNS name or an IPv4 address, a known jurisdiction, keys
- * of printable ASCII; enabling names all of them.
+ * without credentials whose host is a DNS name or an IPv4 address, a known jurisdiction, a
+ * public key of printable ASCII and a secret key's name; enabling names all of them. A secret
+ * key itself is refused (strict objects): it is never sent here.
  */
 const IPV4_PART = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 const LABEL = '[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*';
@@ -44,6 +50,14 @@ const Key = z
   .string()
   .max(256)
   .regex(/^[\x21-\x7e]+$/);
+// A name, never the key: the service reads <tenant_id>.<name> from the secrets the deployment
+// mounts (AION_OBSERVABILITY_SECRETS_DIR), so a key never passes through this API.
+const SecretKeyRef = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/)
+  .describe(
+    "The name of the tenant's Langfuse secret key in the deployment's secrets (the operator puts it there as <tenant_id>.<name>)",
+  );
 
 function llmTracingRequest(jurisdiction: JurisdictionSchema) {
   const unmasked = z
@@ -60,7 +74,7 @@ function llmTracingRequest(jurisdiction: JurisdictionSchema) {
         langfuse_url: LangfuseUrl,
         langfuse_jurisdiction: where,
         public_key: Key,
-        secret_key: Key.describe('Write-only: stored, never returned'),
+        secret_key_ref: SecretKeyRef,
         unmasked_classifications: unmasked,
       }),
       z.strictObject({
@@ -68,7 +82,7 @@ function llmTracingRequest(jurisdiction: JurisdictionSchema) {
         langfuse_url: LangfuseUrl.optional(),
         langfuse_jurisdiction: where.optional(),
         public_key: Key.optional(),
-        secret_key: Key.optional().describe('Write-only; omitted keeps the stored key'),
+        secret_key_ref: SecretKeyRef.optional(),
         unmasked_classifications: unmasked,
       }),
     ])
@@ -80,6 +94,7 @@ const json = (s: SettingsMessage | undefined) => ({
   langfuse_url: s?.langfuseUrl ?? '',
   langfuse_jurisdiction: s?.langfuseJurisdiction ?? '',
   public_key: s?.publicKey ?? '',
+  secret_key_ref: s?.secretKeyRef ?? '',
   secret_key_set: s?.secretKeySet ?? false,
   unmasked_classifications: (s?.unmaskedClassifications ?? []).flatMap((c) => {
     const name = NAME_OF.get(c);
@@ -121,6 +136,8 @@ export function llmTracingRoutes(
       access: 'observability:manage',
       request: { body: llmTracingRequest(jurisdiction) },
       responses: { 200: { description: 'The settings as stored', schema: LlmTracing } },
+      // Enabling with a secret_key_ref the deployment holds no key under for the tenant.
+      errors: [404],
       async handle({ body }) {
         const r = await obs.updateLlmTracingSettings(
           {
@@ -129,7 +146,7 @@ export function llmTracingRoutes(
               langfuseUrl: body.langfuse_url ?? '',
               langfuseJurisdiction: body.langfuse_jurisdiction ?? '',
               publicKey: body.public_key ?? '',
-              secretKey: body.secret_key ?? '',
+              secretKeyRef: body.secret_key_ref ?? '',
               unmaskedClassifications: (body.unmasked_classifications ?? []).map(
                 (c) => CLASSIFICATION_CODE[c],
               ),
