@@ -306,15 +306,15 @@ describe('what a request costs on the co-located path, counted rather than timed
     expect(perSummarize['redis']).toBeLessThanOrEqual(1.05);
     expect(perChat['redis']).toBeLessThanOrEqual(1.05);
     // A task's start and its finish are one statement each (orc_write_tasks, migration 0013), in
-    // no transaction of their own: 2 round trips a request. What the count adds is timed work of
-    // the process, not of the request: the outbox marks (one transaction every 200 ms while rows
-    // are published), the breaker sync and the relay's sweeps. A traced run showed
-    // exactly 80 orc_write_tasks calls for 40 requests, and 6-7 marks. The share of the timed
-    // work grows on a slower machine (requests take longer, marks stay every 200 ms), hence the
-    // room; one more statement per task would show as 3+ here.
-    expect(perSummarize['transactions']).toBeLessThanOrEqual(1);
-    expect(perChat['transactions']).toBeLessThanOrEqual(1);
-    expect(perSummarize['round_trips']).toBeLessThanOrEqual(3.3);
-    expect(perChat['round_trips']).toBeLessThanOrEqual(3.3);
+    // no transaction of their own: 2 round trips a request; the outbox rows published meanwhile
+    // are marked by the next such statement (migration 0015), not by a transaction of their own
+    // every 200 ms (measured before: 2.61 round trips a summarize, 0.24 transactions; after:
+    // 2.4 and 0.13). What the count adds is timed work of the process, not of the request (the
+    // breaker sync, the relay's sweeps, a mark when no write followed), which grows on a slower
+    // machine, hence the room; one more statement per task would show as 3+ here.
+    expect(perSummarize['transactions']).toBeLessThanOrEqual(0.6);
+    expect(perChat['transactions']).toBeLessThanOrEqual(0.6);
+    expect(perSummarize['round_trips']).toBeLessThanOrEqual(2.9);
+    expect(perChat['round_trips']).toBeLessThanOrEqual(2.9);
   }, 120_000);
 });

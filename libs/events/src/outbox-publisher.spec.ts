@@ -36,6 +36,40 @@ describe('CommittedPublisher (publish after commit)', () => {
     expect(marks[1]).toEqual(['d']);
   });
 
+  it('lets a statement of its own carry the marks: taken, they are not marked again', async () => {
+    const marks: string[][] = [];
+    const publisher = new CommittedPublisher({
+      publish: async () => undefined,
+      markPublished: async (ids) => void marks.push(ids),
+      onHandOver: () => undefined,
+      markAfterMs: 20,
+    });
+    publisher.committed([event('a'), event('b')]);
+    let carried: string[] = [];
+    await until(() => (carried = publisher.takeUnmarked()).length > 0);
+    expect(carried).toEqual(['a', 'b']);
+    // Taken before the timer: the carrier marks them, the publisher's own statement never runs.
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(marks).toEqual([]);
+    expect(publisher.takeUnmarked()).toEqual([]);
+  });
+
+  it('marks what a carrier gave back (its statement failed) with a statement of its own', async () => {
+    const marks: string[][] = [];
+    const publisher = new CommittedPublisher({
+      publish: async () => undefined,
+      markPublished: async (ids) => void marks.push(ids),
+      onHandOver: () => undefined,
+      markAfterMs: 20,
+    });
+    publisher.committed([event('x')]);
+    let carried: string[] = [];
+    await until(() => (carried = publisher.takeUnmarked()).length > 0);
+    publisher.giveBack(carried);
+    await until(() => marks.length === 1);
+    expect(marks).toEqual([['x']]);
+  });
+
   it('keeps a failed batch at the head: nothing committed later overtakes it', async () => {
     const sent: string[] = [];
     let failures = 2;

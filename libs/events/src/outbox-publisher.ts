@@ -122,6 +122,29 @@ export class CommittedPublisher {
     }
   }
 
+  /**
+   * Hands the rows published and not yet marked to a statement that marks them along with its
+   * own work (the next task write), instead of a statement of their own. The caller gives them
+   * back with `giveBack` if its statement failed.
+   */
+  takeUnmarked(): string[] {
+    const eventIds = this.unmarked;
+    if (eventIds.length === 0) return eventIds;
+    this.unmarked = [];
+    clearTimeout(this.marking);
+    this.marking = undefined;
+    return eventIds;
+  }
+
+  /** Rows `takeUnmarked` handed out that were not marked after all: marked the usual way. */
+  giveBack(eventIds: string[]): void {
+    if (eventIds.length === 0) return;
+    this.unmarked.push(...eventIds);
+    if (this.stopped) return void this.markNow();
+    this.marking ??= setTimeout(() => void this.markNow(), this.options.markAfterMs ?? 200);
+    this.marking.unref?.();
+  }
+
   /** Marks what was published since the last mark, in one statement. */
   private async markNow(): Promise<void> {
     clearTimeout(this.marking);

@@ -99,6 +99,16 @@ export type BuiltEvent = ReturnType<typeof createEvent>;
 export interface OutboxListener {
   /** `tx` undefined: the rows' statement has committed already. */
   written(tx: DbOrTx | undefined, events: CommittedEvent[]): void;
+  /** Published rows a statement may mark along with its own work (see `OutboxWriter.takeMarks`). */
+  takeMarks?(): PublishedMarks | undefined;
+  /** Marks `takeMarks` handed out that their statement did not apply. */
+  giveBackMarks?(marks: PublishedMarks): void;
+}
+
+/** Published outbox rows to mark: by event id; `remove` deletes them (nothing is kept). */
+export interface PublishedMarks {
+  ids: string[];
+  remove: boolean;
 }
 
 export class OutboxWriter {
@@ -152,6 +162,19 @@ export class OutboxWriter {
       value: Buffer.from(message.value).toString('base64'),
       headers: JSON.stringify(message.headers),
     }));
+  }
+
+  /**
+   * Rows this process published and has not marked yet, for a statement that marks them along
+   * with its own work (a PL/pgSQL task write): one round trip fewer than marking them apart.
+   * Undefined when there are none. If that statement fails, hand them back (`giveBackMarks`).
+   */
+  takeMarks(): PublishedMarks | undefined {
+    return this.listener?.takeMarks?.();
+  }
+
+  giveBackMarks(marks: PublishedMarks | undefined): void {
+    if (marks) this.listener?.giveBackMarks?.(marks);
   }
 
   /**
@@ -286,6 +309,16 @@ export class OutboxRelay implements OutboxListener {
     if (!this.running) return;
     if (!tx) this.publisher.committed(events);
     else if (!afterCommit(tx, () => this.publisher.committed(events))) this.nudge();
+  }
+
+  takeMarks(): PublishedMarks | undefined {
+    if (!this.running) return undefined;
+    const ids = this.publisher.takeUnmarked();
+    return ids.length > 0 ? { ids, remove: this.options.retentionMs === 0 } : undefined;
+  }
+
+  giveBackMarks(marks: PublishedMarks): void {
+    this.publisher.giveBack(marks.ids);
   }
 
   /**

@@ -154,7 +154,8 @@ interface WriteAnswer {
  * round trip: each tenant's part travels as one JSON document to migration 0013's orc_write_tasks
  * (through orc_write_task_batches), which sets the tenant, inserts new tasks with their
  * reservations, applies transitions with their budget steps, records dead letters, numbers stream
- * events and writes the ledger and outbox rows. The statement is its own transaction.
+ * events and writes the ledger and outbox rows; it also marks the outbox rows published since the
+ * last write. The statement is its own transaction.
  */
 export async function writeTaskBatch(
   db: Db,
@@ -170,9 +171,18 @@ export async function writeTaskBatch(
     return { tenantId, own, ...tenantBatch(tenantId, own, outbox) };
   });
   const batches = parts.map((p) => ({ tenant: p.tenantId, batch: p.batch }));
-  const result = await db.execute(
-    sql`select orc_write_task_batches(${replicaId}::text, ${JSON.stringify(batches)}::jsonb) as out`,
-  );
+  // Rows published since the last write are marked by this statement (migration 0015).
+  const marks = outbox.takeMarks();
+  let result: Awaited<ReturnType<Db['execute']>>;
+  try {
+    result = await db.execute(
+      sql`select orc_write_task_batches(${replicaId}::text, ${JSON.stringify(batches)}::jsonb,
+        ${marks ? JSON.stringify(marks) : null}::jsonb) as out`,
+    );
+  } catch (err) {
+    outbox.giveBackMarks(marks);
+    throw err;
+  }
   const answers = rowsOf<{ out: WriteAnswer[] }>(result)[0]!.out;
   const byWrite = new Map<PendingWrite<TaskWrite>, TaskWriteResult>();
   parts.forEach((part, i) => {
