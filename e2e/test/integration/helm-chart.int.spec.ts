@@ -337,6 +337,23 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
       envOf(find(registries, 'Deployment', 'aion-module-host-cpu'), 'AION_MODULE_HOST_REGISTRIES')
         .value,
     ).toBe('harbor.corp:443,registry.local');
+    // ...and may reach them: each entry's port (443 for a bare host), to the peers named.
+    const registryEgress = (all: K8sObject[]) =>
+      find(all, 'NetworkPolicy', 'aion-module-host').spec.egress;
+    expect(registryEgress(registries)).toEqual([{ ports: [{ protocol: 'TCP', port: 443 }] }]);
+    const narrowedRegistries = rendered({
+      set: ['moduleHost.registries={harbor.corp:5443,registry.local}'],
+      setJson: ['networkPolicy.moduleRegistries.peers=[{"ipBlock":{"cidr":"10.30.0.0/16"}}]'],
+    });
+    expect(registryEgress(narrowedRegistries)).toEqual([
+      {
+        ports: [
+          { protocol: 'TCP', port: 5443 },
+          { protocol: 'TCP', port: 443 },
+        ],
+        to: [{ ipBlock: { cidr: '10.30.0.0/16' } }],
+      },
+    ]);
     expect(grpcFrom('observability')).toEqual(['gateway', 'orchestrator']);
     // Redis only from the gateway; model providers only from the orchestrator; the API only from sovereign-ai.
     const egressPorts = (service: string) =>
