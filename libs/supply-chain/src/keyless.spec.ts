@@ -170,3 +170,12 @@ test('the inclusion proof is checked too: a wrong sibling hash fails it', async 
     message: expect.stringContaining('root hash') as string,
   });
 });
+
+test('an expression cannot break out of its anchors', () => {
+  expect(() => trustedIdentity({ identityRegExp: 'a)|(.*', issuer: 'i' })).toThrow(
+    /identity_regexp/,
+  );
+  const rule = trustedIdentity({ identityRegExp: 'a|b', issuer: 'i' });
+  expect(rule.matches('b', 'i')).toBe(true);
+  expect(rule.matches('ab', 'i')).toBe(false);
+});

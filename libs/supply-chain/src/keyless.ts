@@ -60,6 +60,7 @@ export function trustedIdentity(rule: IdentityRule): TrustedIdentity {
     if (exact !== undefined) return { test: (value: string) => value === exact, text: exact };
     let compiled: RegExp;
     try {
+      new RegExp(pattern, 'u'); // alone first: an unbalanced `a)|(b` must not escape the anchors
       compiled = new RegExp(`^(?:${pattern})$`, 'u');
     } catch (err) {
       throw new Error(`${what}_regexp ${pattern}: ${(err as Error).message}`);
@@ -142,7 +143,9 @@ export function verifyKeyless(
   } catch (err) {
     return { ok: false, ...refusal(err) };
   }
-  const rule = trust.identities.find((r) => r.matches(identity.san, identity.issuer));
+  const rule = identity.issuer
+    ? trust.identities.find((r) => r.matches(identity.san, identity.issuer))
+    : undefined; // a certificate without the Fulcio issuer extension names no OIDC identity
   if (!rule)
     return {
       ok: false,
