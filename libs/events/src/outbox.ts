@@ -236,6 +236,11 @@ export interface RelayOptions {
    */
   retentionMs?: number;
   /**
+   * How long published rows wait to be marked by a statement of the relay's own (default 200 ms),
+   * unless a writer's statement carries the marks first (`OutboxWriter.takeMarks`).
+   */
+  markAfterMs?: number;
+  /**
    * A poll takes only rows older than this (default 5 s): younger ones are being published by
    * the process that committed them. A nudge, a flush, or a relay that took over take them all.
    */
@@ -283,6 +288,7 @@ export class OutboxRelay implements OutboxListener {
         }),
       ...(options.afterPublish && { afterPublish: options.afterPublish }),
       onHandOver: () => this.nudge(),
+      ...(options.markAfterMs !== undefined && { markAfterMs: options.markAfterMs }),
       ...(options.batchSize && { batchSize: options.batchSize }),
       ...(options.logger && { logger: options.logger }),
     });

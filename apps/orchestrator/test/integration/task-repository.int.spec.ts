@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { migratePostgres, openPostgres, type Database } from '@aion/db';
-import { decodeEnvelope, OutboxWriter, payloadOf } from '@aion/events';
+import { decodeEnvelope, MemoryBus, OutboxRelay, OutboxWriter, payloadOf } from '@aion/events';
 import { runWithTenant } from '@aion/tenancy';
 import { createTestDatabase, type TestDatabase } from '@aion/testing';
 import type { StreamEvent, TaskRecord, TaskRequestDoc } from '../../src/core/ports';
@@ -432,5 +432,73 @@ describe('task writes on PostgreSQL (group commit)', () => {
       [1, 2],
       [2, 3],
     ]);
+  });
+});
+
+describe('outbox marks carried by the next task write (migration 0015)', () => {
+  /** A relay whose own marking waits a minute: within the test only a task write can mark. */
+  async function relayed(retentionMs?: number) {
+    const bus = new MemoryBus();
+    const published: string[] = [];
+    const publish = bus.publish.bind(bus);
+    bus.publish = async (messages) => {
+      await publish(messages);
+      published.push(...messages.map((m) => m.key));
+    };
+    const relay = new OutboxRelay({
+      db: database.db,
+      table: outbox,
+      bus,
+      markAfterMs: 60_000,
+      ...(retentionMs !== undefined && { retentionMs }),
+    });
+    relay.start();
+    // Rows earlier tests left are swept first (marked by the relay itself), out of the way.
+    for (let i = 0; i < 200 && (await relay.pendingCount()) > 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const writer = new OutboxWriter(outbox, 'aion/test', relay);
+    return { relay, published, repo: new PostgresTaskRepository(database.db, writer) };
+  }
+  const rowsOf = (key: string) =>
+    query<{ published: boolean }>(
+      `select published_at is not null as published from orc_outbox where key = $1`,
+      [key],
+    );
+  const until = async (done: () => boolean) => {
+    for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(done()).toBe(true);
+  };
+
+  it('marks the rows published since the last write, of any tenant, in the next write', async () => {
+    const { relay, published, repo } = await relayed();
+    try {
+      const first = newTask('carry-a');
+      await as('carry-a', () => repo.create(first));
+      await until(() => published.includes(first.id));
+      // Published, not marked: the relay's own mark waits a minute.
+      expect(await rowsOf(first.id)).toEqual([{ published: false }]);
+
+      const second = newTask('carry-b');
+      await as('carry-b', () => repo.create(second));
+      // The second tenant's write marked the first tenant's row; its own waits for the next.
+      expect(await rowsOf(first.id)).toEqual([{ published: true }]);
+      expect(await rowsOf(second.id)).toEqual([{ published: false }]);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('deletes them instead where nothing is kept (retention 0, the embedded mode)', async () => {
+    const { relay, published, repo } = await relayed(0);
+    try {
+      const first = newTask('carry-a');
+      await as('carry-a', () => repo.create(first));
+      await until(() => published.includes(first.id));
+      expect(await rowsOf(first.id)).toHaveLength(1);
+      await as('carry-a', () => repo.create(newTask('carry-a')));
+      expect(await rowsOf(first.id)).toEqual([]);
+    } finally {
+      await relay.stop();
+    }
   });
 });
