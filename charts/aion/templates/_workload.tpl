@@ -98,6 +98,10 @@ same process in the co-located profile, where such calls never leave it.
 - name: AION_OBSERVABILITY_WEBHOOK_TOKEN
   valueFrom:
     secretKeyRef: { name: {{ include "aion.secretName" $root }}, key: AION_OBSERVABILITY_WEBHOOK_TOKEN, optional: true }
+{{- /* Tenants' Langfuse secret keys, by reference: the Secret mounted in services.yaml. */}}
+{{- if $obs.llmTracingSecret }}
+- { name: AION_OBSERVABILITY_SECRETS_DIR, value: /etc/aion/observability-secrets }
+{{- end }}
 {{- else if eq .service "sovereign-ai" }}
 - name: AION_SOVEREIGN_RECEIPT_KEY_PASSPHRASE
   valueFrom:

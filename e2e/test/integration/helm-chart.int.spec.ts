@@ -509,6 +509,29 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
       'http://alertmanager.monitoring:9093',
     );
     expect(envOf(obs(set), 'AION_OBSERVABILITY_LOKI_URL').value).toBe('http://loki.logging:3100');
+    // Tenants' Langfuse secret keys by reference: a Secret the operator names, mounted read-only
+    // as files <tenant_id>.<name>; none by default (no tenant can enable LLM tracing then).
+    expect(envOf(obs(defaults), 'AION_OBSERVABILITY_SECRETS_DIR')).toBeUndefined();
+    expect(podSpec(obs(defaults)).volumes.map((v: { name: string }) => v.name)).not.toContain(
+      'observability-secrets',
+    );
+    const withKeys = rendered({ set: ['services.observability.llmTracingSecret=langfuse-keys'] });
+    const keys = obs(withKeys);
+    expect(envOf(keys, 'AION_OBSERVABILITY_SECRETS_DIR').value).toBe(
+      '/etc/aion/observability-secrets',
+    );
+    expect(podSpec(keys).containers[0].volumeMounts).toContainEqual({
+      name: 'observability-secrets',
+      mountPath: '/etc/aion/observability-secrets',
+      readOnly: true,
+    });
+    expect(podSpec(keys).volumes).toContainEqual({
+      name: 'observability-secrets',
+      secret: { secretName: 'langfuse-keys', defaultMode: 0o440 },
+    });
+    // No other workload gets them.
+    for (const d of deployments(withKeys).filter((d) => d !== keys))
+      expect(JSON.stringify(d)).not.toContain('langfuse-keys');
     // Operator mode: PrometheusRule objects in the release namespace, with a token and a Role
     // for them alone, and the Kubernetes API as an egress.
     expect(podSpec(obs(defaults)).automountServiceAccountToken).toBe(false);
@@ -732,6 +755,11 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
       ],
       [[], ['moduleHost.pools=[{"preset":"cuda"}]'], /missing property 'name'/],
       [['grpcTls.enabled=true'], [], /\/grpcTls\/secret/],
+      [
+        ['services.observability.llmTracingSecret=../keys'],
+        [],
+        /\/services\/observability\/llmTracingSecret.*does not match pattern/,
+      ],
     ];
     for (const [set, setJson, message] of cases) {
       const r = template({ set, setJson });
