@@ -708,9 +708,41 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
         'monitoring.dashboards.enabled=true',
       ],
     });
-    expect(
-      find(on, 'ServiceMonitor', 'aion').spec.endpoints.map((e: { port: string }) => e.port),
-    ).toEqual(['ops', 'http']);
+    // /metrics where each service serves it: the gateway on its ops port only (its HTTP port is
+    // public and has none), the others on HTTP; in the co-located core, each service's own port.
+    const scraped = (all: K8sObject[], name: string) => {
+      const monitor = find(all, 'ServiceMonitor', name);
+      return {
+        components: monitor.spec.selector.matchExpressions,
+        ports: monitor.spec.endpoints.map((e: { port: string }) => e.port),
+      };
+    };
+    expect(scraped(on, 'aion-ops')).toEqual({
+      components: [
+        { key: 'app.kubernetes.io/component', operator: 'In', values: ['gateway', 'core'] },
+      ],
+      ports: ['ops'],
+    });
+    expect(scraped(on, 'aion')).toEqual({
+      components: [
+        { key: 'app.kubernetes.io/component', operator: 'Exists' },
+        { key: 'app.kubernetes.io/component', operator: 'NotIn', values: ['gateway', 'core'] },
+      ],
+      ports: ['http'],
+    });
+    const coLocated = rendered({
+      set: ['monitoring.serviceMonitors.enabled=true', 'profile=co-located'],
+    });
+    const corePorts = find(coLocated, 'Service', 'aion-core-headless').spec.ports.map(
+      (p: { name: string }) => p.name,
+    );
+    expect(scraped(coLocated, 'aion-ops').ports).toEqual([
+      'ops',
+      'http-orc',
+      'http-sov',
+      'http-mh',
+    ]);
+    for (const port of scraped(coLocated, 'aion-ops').ports) expect(corePorts).toContain(port);
     const rules = find(on, 'PrometheusRule', 'aion').spec.groups[0].rules;
     expect(
       rules.filter((r: { alert?: string }) => r.alert).map((r: { alert: string }) => r.alert),
