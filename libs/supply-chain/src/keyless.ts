@@ -58,14 +58,15 @@ export function trustedIdentity(rule: IdentityRule): TrustedIdentity {
     if ((exact === undefined) === (pattern === undefined))
       throw new Error(`an identity rule needs exactly one of ${what} and ${what}_regexp`);
     if (exact !== undefined) return { test: (value: string) => value === exact, text: exact };
+    const source = pattern ?? ''; // set: exactly one of the two is
     let compiled: RegExp;
     try {
-      new RegExp(pattern, 'u'); // alone first: an unbalanced `a)|(b` must not escape the anchors
-      compiled = new RegExp(`^(?:${pattern})$`, 'u');
+      new RegExp(source, 'u'); // alone first: an unbalanced `a)|(b` must not escape the anchors
+      compiled = new RegExp(`^(?:${source})$`, 'u');
     } catch (err) {
-      throw new Error(`${what}_regexp ${pattern}: ${(err as Error).message}`);
+      throw new Error(`${what}_regexp ${source}: ${(err as Error).message}`);
     }
-    return { test: (value: string) => compiled.test(value), text: `/${pattern}/` };
+    return { test: (value: string) => compiled.test(value), text: `/${source}/` };
   };
   const identity = part(rule.identity, rule.identityRegExp, 'identity');
   const issuer = part(rule.issuer, rule.issuerRegExp, 'issuer');
