@@ -200,5 +200,5 @@ module-host: { short: mh, prefix: AION_MODULE_HOST_, http: 8085, grpc: 50055, op
 {{/* The checksum annotations that roll pods when their configuration changes. */}}
 {{- define "aion.checksums" -}}
 checksum/config: {{ include (print .Template.BasePath "/configmaps.yaml") . | sha256sum }}
-checksum/connections: {{ include (print .Template.BasePath "/secrets.yaml") . | sha256sum }}
+checksum/connections: {{ include (print .Template.BasePath "/connections.yaml") . | sha256sum }}
 {{- end -}}

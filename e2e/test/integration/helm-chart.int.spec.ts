@@ -669,6 +669,17 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
         .value,
     ).toBe('/etc/aion/config/policies.yaml');
     expect(checksum(rendered())).toBe(before);
+    // The connections' checksum changes with a connection only: the generated platform secrets
+    // (drawn afresh wherever lookup finds none) are not part of it, so an install's checksum is
+    // the one its first upgrade computes and that upgrade rolls nothing by itself.
+    const connections = (all: K8sObject[]) =>
+      find(all, 'Deployment', 'aion-gateway').spec.template.metadata.annotations[
+        'checksum/connections'
+      ];
+    expect(connections(rendered())).toBe(connections(defaults));
+    expect(connections(rendered({ set: ['redis.password=changed'] }))).not.toBe(
+      connections(defaults),
+    );
   });
 
   it('runs the co-located profile as one core Deployment whose services call each other in-process', () => {
