@@ -197,7 +197,9 @@ export async function moduleVerify(
       '--trusted-root needs --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]',
       2,
     );
-  const publicKey = options.keyless && !options.key ? undefined : readKey(options.key, 'public');
+  if (!options.key && !options.keyless)
+    throw new CliError('--key <public.pem> or --trusted-root <trusted_root.json> is required', 2);
+  const publicKey = options.key ? readKey(options.key, 'public') : undefined;
   const keyless = options.keyless ? readKeyless(options.keyless) : undefined;
   const ref = parseReference(reference);
   const client = registryClient(options);
