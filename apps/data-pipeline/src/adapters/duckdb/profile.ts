@@ -46,7 +46,8 @@ export async function profile(db: DuckDb, path: string): Promise<DatasetProfile>
     const columns = await describe(db, c, path);
     const s = await columnStats(db, c, from, columns);
     const rowCount = Number(s['n']);
-    const top = await topValues(db, c, from, columns);
+    const unique = columns.map((_, i) => Number(s[`d${i}`]) === Number(s[`nn${i}`]));
+    const top = await topValues(db, c, from, columns, unique);
     const extremes = columns.map((col, i) =>
       isNumericType(col.type)
         ? { min: num(s[`minn${i}`]), max: num(s[`maxn${i}`]) }
@@ -117,15 +118,28 @@ async function columnStats(db: DuckDb, c: DuckDBConnection, from: string, column
   return stats!;
 }
 
-/** Each column's most frequent values (ties by value), a grouping each with DuckDB's top-N. */
-async function topValues(db: DuckDb, c: DuckDBConnection, from: string, columns: Column[]) {
+/**
+ * Each column's most frequent values (ties by value), a grouping each with DuckDB's top-N. A
+ * column whose values are all distinct (an id) needs no grouping: every count is 1, so its top
+ * values are its first values in order.
+ */
+async function topValues(
+  db: DuckDb,
+  c: DuckDBConnection,
+  from: string,
+  columns: Column[],
+  unique: boolean[],
+) {
   const out: ColumnProfile['topValues'][] = [];
-  for (const col of columns) {
+  for (const [i, col] of columns.entries()) {
     const q = ident(col.name);
     const rows = await db.rows(
       c,
-      `SELECT ${q}::VARCHAR AS v, count(*)::DOUBLE AS n FROM ${from} WHERE ${q} IS NOT NULL
-       GROUP BY ${q} ORDER BY n DESC, v LIMIT ${TOP_VALUES}`,
+      unique[i]
+        ? `SELECT ${q}::VARCHAR AS v, 1::DOUBLE AS n FROM ${from} WHERE ${q} IS NOT NULL
+           ORDER BY v LIMIT ${TOP_VALUES}`
+        : `SELECT ${q}::VARCHAR AS v, count(*)::DOUBLE AS n FROM ${from} WHERE ${q} IS NOT NULL
+           GROUP BY ${q} ORDER BY n DESC, v LIMIT ${TOP_VALUES}`,
     );
     out.push(rows.map((r) => ({ value: String(r['v']), count: Number(r['n']) })));
   }
