@@ -162,6 +162,11 @@ export const dataPipelineConfigSpec = {
     grpcTarget('127.0.0.1:50052'),
     'gRPC target of sovereign-ai (residency decisions); dns:///name:port spreads calls over every replica',
   ),
+  uploadMaxBytes: field(
+    `${P}UPLOAD_MAX_BYTES`,
+    positiveInt(1024 * 1024 * 1024),
+    'Largest file a tenant may upload as a job source (bytes; the gateway has its own limit too)',
+  ),
   postgresBatchRows: field(
     `${P}POSTGRES_BATCH_ROWS`,
     positiveInt(10_000),

@@ -16,6 +16,8 @@ import { RestConnector } from './adapters/connectors/rest-connector';
 import { S3Connector } from './adapters/connectors/s3-connector';
 import { EgressPolicy } from './adapters/egress/egress-policy';
 import { PostgresJobStore } from './adapters/db/job-store';
+import { PostgresUploadStore } from './adapters/db/upload-store';
+import { UploadConnector } from './adapters/connectors/upload-connector';
 import { outbox } from './adapters/db/schema';
 import { DuckDbEngine } from './adapters/duckdb/engine';
 import { FsObjectStore } from './adapters/storage/fs-object-store';
@@ -25,6 +27,7 @@ import { dataPipelineInfraNeeds, type DataPipelineConfig } from './config';
 import { ConnectorRegistry } from './core/connectors';
 import { JobService } from './core/jobs';
 import { PipelineStages } from './core/stages';
+import { UploadService } from './core/uploads';
 import { PipelineWorker } from './core/worker';
 
 /**
@@ -73,12 +76,18 @@ export function createDataPipelineService(
           })
         : new FsObjectStore(path.resolve(config.storageDir));
       const egress = EgressPolicy.parse(config.egressAllow);
+      const uploads = new UploadService(
+        new PostgresUploadStore(infrastructure.database!.db),
+        objects,
+        { maxBytes: config.uploadMaxBytes, workDir },
+      );
       const connectors = new ConnectorRegistry([
         new FileConnector(path.resolve(config.inboxDir)),
         new PostgresConnector(config.postgresSources, config.postgresBatchRows),
         new S3Connector(config.s3Sources, egress, path.join(workDir, 'downloads')),
         new RestConnector(config.restSources, egress, path.join(workDir, 'downloads')),
         new KafkaConnector(config.kafkaSources, egress, path.join(workDir, 'downloads')),
+        new UploadConnector(uploads, path.join(workDir, 'downloads')),
       ]);
       const stages = new PipelineStages({
         connectors,
@@ -127,7 +136,7 @@ export function createDataPipelineService(
         storage: config.s3Bucket ? `s3://${config.s3Bucket}/${config.s3Prefix}` : config.storageDir,
       });
       return {
-        registerGrpc: (server) => registerPipelineApi(server, jobs),
+        registerGrpc: (server) => registerPipelineApi(server, jobs, uploads),
         workers: [
           {
             name: 'pipeline-worker',

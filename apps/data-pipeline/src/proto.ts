@@ -5,6 +5,7 @@ import { ValueSchema, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { JOB_STATUSES, STAGES, type Job, type JobStatus, type Stage } from './core/model';
 import type { DatasetProfile } from './core/profile';
 import type { DatasetVersionRecord, StoredCheck } from './core/ports';
+import type { Upload } from './core/uploads';
 
 export const statusNumber = (s: JobStatus): number => JOB_STATUSES.indexOf(s) + 1;
 export const statusOf = (n: number): JobStatus | undefined =>
@@ -50,6 +51,7 @@ export function sourceUri(source: Record<string, unknown>): string {
   const type = String(source['type'] ?? '');
   if (type === 'file') return `file:${String(source['path'] ?? '')}`;
   if (type === 'postgres') return `postgres:${String(source['table'] ?? 'query')}`;
+  if (type === 'upload') return `upload:${String(source['upload_id'] ?? '')}`;
   return `${type}:`;
 }
 
@@ -105,4 +107,14 @@ export const versionProto = (v: DatasetVersionRecord) => ({
   rowCount: BigInt(v.rowCount),
   producedByJobId: v.producedByJobId ?? '',
   createdAt: timestampFromDate(v.createdAt),
+});
+
+export const uploadProto = (u: Upload) => ({
+  id: u.id,
+  tenantId: u.tenantId,
+  format: u.format,
+  fileName: u.fileName,
+  bytes: BigInt(u.bytes),
+  sha256: u.sha256,
+  createdAt: timestampFromDate(u.createdAt),
 });

@@ -68,6 +68,11 @@ export const gatewayConfigSpec = {
     positiveInt(64),
     'Open event streams of one API key (or user) per instance',
   ),
+  pipelineUploadMaxBytes: field(
+    `${P}PIPELINE_UPLOAD_MAX_BYTES`,
+    positiveInt(1024 * 1024 * 1024),
+    'Largest file POST /api/v1/pipeline/uploads takes (bytes; 413 beyond it, streamed, never buffered)',
+  ),
   bodyLimit: field(
     `${P}BODY_LIMIT`,
     z

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,6 +29,8 @@ let gatewayProcess: ServiceProcess;
 let gateway: string;
 
 const JOBS = '/api/v1/pipeline/jobs';
+const UPLOADS = '/api/v1/pipeline/uploads';
+const UPLOAD_MAX = 1024 * 1024;
 const call = (
   method: string,
   url: string,
@@ -70,6 +72,7 @@ beforeAll(async () => {
     AION_GATEWAY_ORCHESTRATOR_ADDRESS: '127.0.0.1:9',
     AION_GATEWAY_SOVEREIGN_ADDRESS: '127.0.0.1:9',
     AION_GATEWAY_OBSERVABILITY_ADDRESS: '127.0.0.1:9',
+    AION_GATEWAY_PIPELINE_UPLOAD_MAX_BYTES: String(UPLOAD_MAX),
     AION_BOOTSTRAP_ADMIN_KEY: BOOTSTRAP,
     AION_BOOTSTRAP_TENANT: tenant,
     ...idp.gatewayEnv,
@@ -167,5 +170,137 @@ describe('pipeline jobs through the gateway', () => {
       source: { type: 'file', path: 'sales.csv' },
     });
     expect(denied.status).toBe(403);
+  });
+});
+
+describe('uploads as job sources', () => {
+  const upload = (
+    body: string | Uint8Array,
+    contentType: string,
+    key: string | Promise<string> = BOOTSTRAP,
+    headers: Record<string, string> = {},
+    query = '',
+  ) =>
+    Promise.resolve(key).then(async (credential) => {
+      const res = await fetch(`${gateway}${UPLOADS}${query}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${credential}`, 'content-type': contentType, ...headers },
+        body,
+      });
+      return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+    });
+  const csv = 'id,city,amount\n1,Berlin,10.5\n2,Paris,20\n3,Rome,\n4,Oslo,7\n';
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+  it('stores an upload (201, sha256, Idempotency-Key) that a profile job then reads', async () => {
+    const created = await upload(
+      csv,
+      'text/csv; charset=utf-8',
+      BOOTSTRAP,
+      {
+        'idempotency-key': 'upload-1',
+      },
+      '?filename=cities.csv',
+    );
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({
+      format: 'csv',
+      file_name: 'cities.csv',
+      bytes: Buffer.byteLength(csv),
+      sha256: sha256(csv),
+    });
+    const id = created.json['upload_id'] as string;
+    const again = await upload(csv, 'text/csv', BOOTSTRAP, { 'idempotency-key': 'upload-1' });
+    expect(again).toMatchObject({ status: 201, json: { upload_id: id } });
+    const reused = await upload('other\n1\n', 'text/csv', BOOTSTRAP, {
+      'idempotency-key': 'upload-1',
+    });
+    expect(reused).toMatchObject({
+      status: 422,
+      json: { error_code: 'validation.idempotency_key_reused' },
+    });
+
+    const job = await call('POST', JOBS, BOOTSTRAP, {
+      type: 'profile',
+      source: { type: 'upload', upload_id: id },
+      dataset: 'cities',
+    });
+    expect(job.status).toBe(202);
+    const done = await eventually(async () => {
+      const r = await call('GET', `${JOBS}/${job.json['id'] as string}`, BOOTSTRAP);
+      return ['succeeded', 'failed'].includes(r.json['status'] as string) ? r : undefined;
+    }, 30_000);
+    expect(done.json).toMatchObject({ status: 'succeeded', rows_processed: 4 });
+    const profile = await call('GET', `${JOBS}/${job.json['id'] as string}/profile`, BOOTSTRAP);
+    expect(profile.json).toMatchObject({ row_count: 4 });
+    const amount = (profile.json['columns'] as { name: string }[]).find((c) => c.name === 'amount');
+    expect(amount).toMatchObject({ null_count: 1, max: 20 });
+  });
+
+  it('sniffs an octet-stream and streams a file larger than one gRPC chunk', async () => {
+    const lines = Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ n: i, s: `v${i}` }));
+    const body = `${lines.join('\n')}\n`;
+    expect(Buffer.byteLength(body)).toBeGreaterThan(256 * 1024);
+    const created = await upload(body, 'application/octet-stream');
+    expect(created).toMatchObject({
+      status: 201,
+      json: { format: 'jsonl', bytes: Buffer.byteLength(body), sha256: sha256(body) },
+    });
+  });
+
+  it('refuses an empty body (400), a wrong content type (415), a too large file (413)', async () => {
+    const empty = await upload('', 'text/csv');
+    expect(empty).toMatchObject({
+      status: 400,
+      json: { error_code: 'validation.invalid_argument' },
+    });
+    const wrong = await upload('{"a":1}', 'application/json');
+    expect(wrong).toMatchObject({
+      status: 415,
+      json: { error_code: 'validation.unsupported_media_type' },
+    });
+    expect(wrong.json['request_id']).toEqual(expect.any(String));
+    const large = await upload('x'.repeat(UPLOAD_MAX + 1), 'text/csv');
+    expect(large).toMatchObject({
+      status: 413,
+      json: { error_code: 'validation.payload_too_large' },
+    });
+    // Without a Content-Length the limit holds while the body streams.
+    const chunks = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 5; i++) controller.enqueue(new Uint8Array(UPLOAD_MAX / 4).fill(65));
+        controller.close();
+      },
+    });
+    const streamed = await fetch(`${gateway}${UPLOADS}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${BOOTSTRAP}`, 'content-type': 'text/csv' },
+      body: chunks,
+      duplex: 'half',
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+    expect(await streamed.json()).toMatchObject({ error_code: 'validation.payload_too_large' });
+    const denied = await upload(csv, 'text/csv', observer());
+    expect(denied.status).toBe(403);
+  });
+
+  it('does not let another tenant name an upload (404), nor a bad id reach the service', async () => {
+    const created = await upload(csv, 'text/csv');
+    const other = idp.sign({
+      subject: 'someone-else',
+      tenantId: uniqueName('dpl-other'),
+      roles: ['developer'],
+      expiresIn: '30m',
+    });
+    const job = await call('POST', JOBS, await other, {
+      type: 'profile',
+      source: { type: 'upload', upload_id: created.json['upload_id'] },
+    });
+    expect(job).toMatchObject({ status: 404, json: { error_code: 'resource.not_found' } });
+    const badId = await call('POST', JOBS, BOOTSTRAP, {
+      type: 'profile',
+      source: { type: 'upload', upload_id: 'x' },
+    });
+    expect(badId.status).toBe(400);
   });
 });

@@ -7,6 +7,7 @@ import {
   Metadata,
   status as GrpcStatus,
   type ClientReadableStream,
+  type ClientWritableStream,
   type ServiceError,
 } from '@grpc/grpc-js';
 import { isRole, type InternalTokens, type Principal } from '@aion/auth';
@@ -164,9 +165,86 @@ export function createGrpcClient<S extends GenServiceMethods>(
           callOptions?.signal,
         );
       };
+    } else if (method.methodKind === 'client_streaming') {
+      result[localName] = (requests: AsyncIterable<unknown>, callOptions?: CallOptions) => {
+        const served = local();
+        options.metrics?.observeGrpcClient(path, served ? 'in_process' : 'network');
+        if (served)
+          return served.clientStream(
+            requests,
+            localCall(options, deadlineOf(callOptions), callOptions?.signal),
+          );
+        return clientStreamCall(
+          client,
+          path,
+          { serialize, deserialize },
+          requests,
+          options,
+          deadlineOf(callOptions),
+          callOptions?.signal,
+        );
+      };
     }
   }
   return result as ServiceClient<S>;
+}
+
+/**
+ * A client-streaming call: writes the messages as the server takes them (waits on `drain`),
+ * stops writing once the server answered (an early refusal: too large, not allowed), and
+ * cancels the call when reading the messages fails, so the server never keeps half of them.
+ */
+async function clientStreamCall(
+  client: Client,
+  path: string,
+  codec: { serialize: (m: unknown) => Buffer; deserialize: (b: Buffer) => unknown },
+  requests: AsyncIterable<unknown>,
+  options: GrpcClientOptions,
+  deadline: Date | undefined,
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
+  const metadata = await outgoingMetadata(options);
+  let answered = false;
+  let call: ClientWritableStream<unknown> | undefined;
+  const answer = new Promise<unknown>((resolve, reject) => {
+    call = client.makeClientStreamRequest(
+      path,
+      codec.serialize,
+      codec.deserialize,
+      metadata,
+      deadline ? { deadline } : {},
+      (err: ServiceError | null, value?: unknown) => {
+        answered = true;
+        if (err) reject(fromGrpcError(err));
+        else resolve(value);
+      },
+    );
+  });
+  const stream = call!;
+  const settled = answer.then(
+    () => undefined,
+    () => undefined,
+  );
+  const onAbort = () => stream.cancel();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const message of requests) {
+      if (answered) break;
+      if (!stream.write(message))
+        await Promise.race([
+          new Promise<void>((resolve) => stream.once('drain', () => resolve())),
+          settled,
+        ]);
+    }
+    if (!answered) stream.end();
+  } catch (err) {
+    stream.cancel();
+    await settled;
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  return answer;
 }
 
 async function* streamCall(

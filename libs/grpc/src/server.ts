@@ -5,6 +5,7 @@ import {
   ServerCredentials,
   type Metadata,
   type ServerInterceptor,
+  type ServerReadableStream,
   type ServerUnaryCall,
   type ServerWritableStream,
   type sendUnaryData,
@@ -142,11 +143,12 @@ export class GrpcServer {
       const parse = deserializer(method.input);
       const max = limits.maxRequestBytes;
       const streaming = method.methodKind === 'server_streaming';
-      if (method.methodKind !== 'unary' && !streaming)
-        throw new Error(`${path}: only unary and server-streaming RPCs are supported`);
+      const clientStreaming = method.methodKind === 'client_streaming';
+      if (method.methodKind === 'bidi_streaming')
+        throw new Error(`${path}: bidirectional streaming RPCs are not supported`);
       definition[method.name] = {
         path,
-        requestStream: false,
+        requestStream: clientStreaming,
         responseStream: streaming,
         requestSerialize: serializer(method.input),
         requestDeserialize:
@@ -179,26 +181,37 @@ export class GrpcServer {
           ),
         );
       }
-      handlers[method.name] = streaming
-        ? (call: ServerWritableStream<unknown, unknown>) =>
+      handlers[method.name] = clientStreaming
+        ? (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) =>
             this.track(
-              this.serveStream(
-                path,
-                limits,
-                call,
-                impl as (r: unknown, c: CallContext) => AsyncIterable<unknown>,
-              ),
-            )
-        : (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) =>
-            this.track(
-              this.serveUnary(
+              this.serveClientStream(
                 path,
                 limits,
                 call,
                 callback,
-                impl as (r: unknown, c: CallContext) => Promise<unknown>,
+                impl as (r: AsyncIterable<unknown>, c: CallContext) => Promise<unknown>,
               ),
-            );
+            )
+        : streaming
+          ? (call: ServerWritableStream<unknown, unknown>) =>
+              this.track(
+                this.serveStream(
+                  path,
+                  limits,
+                  call,
+                  impl as (r: unknown, c: CallContext) => AsyncIterable<unknown>,
+                ),
+              )
+          : (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) =>
+              this.track(
+                this.serveUnary(
+                  path,
+                  limits,
+                  call,
+                  callback,
+                  impl as (r: unknown, c: CallContext) => Promise<unknown>,
+                ),
+              );
     }
     this.server.addService(definition as ServiceDefinition, handlers);
     this.serviceNames.push(service.typeName);
@@ -247,10 +260,14 @@ export class GrpcServer {
 
   /** The call's context; `done` clears its deadline timer once the call has ended. */
   private contextOf(
-    call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+    call:
+      | ServerUnaryCall<unknown, unknown>
+      | ServerWritableStream<unknown, unknown>
+      | ServerReadableStream<unknown, unknown>,
   ): CallContext & { done(): void } {
     const controller = new AbortController();
-    call.on('cancelled', () =>
+    // Every kind of call emits it; the union's overloads just do not say so in common.
+    (call as ServerUnaryCall<unknown, unknown>).on('cancelled', () =>
       controller.abort(
         new AionError('service.timeout', 'the call was cancelled or its deadline passed'),
       ),
@@ -326,6 +343,51 @@ export class GrpcServer {
       counted = true;
       this.options.metrics?.requestsInFlight.inc({ kind: 'grpc' });
       const response = await this.scoped(path, ctx, call.metadata, () => impl(call.request, ctx));
+      callback(null, response);
+    } catch (err) {
+      const status = this.fail(path, err, ctx);
+      code = status.code;
+      callback(status);
+    } finally {
+      ctx.done();
+      if (admitted) limits.inFlight--;
+      if (counted) this.options.metrics?.requestsInFlight.dec({ kind: 'grpc' });
+      this.options.metrics?.observeGrpc(
+        path,
+        code,
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
+    }
+  }
+
+  /**
+   * A client-streaming call: the handler reads the messages as they arrive (the stream pauses
+   * while it does not, so HTTP/2 flow control holds the client back), each one held to the
+   * service's size limit, and answers once.
+   */
+  private async serveClientStream(
+    path: string,
+    limits: ServiceLimits,
+    call: ServerReadableStream<unknown, unknown>,
+    callback: sendUnaryData<unknown>,
+    impl: (r: AsyncIterable<unknown>, c: CallContext) => Promise<unknown>,
+  ): Promise<void> {
+    const started = process.hrtime.bigint();
+    const ctx = this.contextOf(call);
+    let code: number = GrpcStatus.OK;
+    let admitted = false;
+    let counted = false;
+    async function* messages(): AsyncIterable<unknown> {
+      for await (const message of call as AsyncIterable<unknown>) {
+        if (message instanceof OversizedRequest) admit(limits, message);
+        yield message;
+      }
+    }
+    try {
+      admitted = admit(limits, undefined);
+      counted = true;
+      this.options.metrics?.requestsInFlight.inc({ kind: 'grpc' });
+      const response = await this.scoped(path, ctx, call.metadata, () => impl(messages(), ctx));
       callback(null, response);
     } catch (err) {
       const status = this.fail(path, err, ctx);

@@ -25,11 +25,19 @@ export type ServerStreamImpl<M extends Method> = (
   context: CallContext,
 ) => AsyncIterable<MessageInitShape<M['output']>>;
 
+/** A client-streaming handler: reads the caller's messages as they arrive, answers once. */
+export type ClientStreamImpl<M extends Method> = (
+  requests: AsyncIterable<MessageShape<M['input']>>,
+  context: CallContext,
+) => Promise<MessageInitShape<M['output']>>;
+
 export type MethodImpl<M extends Method> = M['methodKind'] extends 'unary'
   ? UnaryImpl<M>
   : M['methodKind'] extends 'server_streaming'
     ? ServerStreamImpl<M>
-    : never;
+    : M['methodKind'] extends 'client_streaming'
+      ? ClientStreamImpl<M>
+      : never;
 
 /** A service's handlers, one per RPC, keyed by the generated local method names. */
 export type ServiceImpl<S extends GenServiceMethods> = { [K in keyof S]: MethodImpl<S[K]> };
@@ -52,12 +60,20 @@ export type StreamClientMethod<M extends Method> = (
   options?: CallOptions,
 ) => AsyncIterable<MessageShape<M['output']>>;
 
+/** Sends the messages as the server takes them (flow control), resolves with its one answer. */
+export type ClientStreamClientMethod<M extends Method> = (
+  requests: AsyncIterable<MessageInitShape<M['input']>>,
+  options?: CallOptions,
+) => Promise<MessageShape<M['output']>>;
+
 export type ServiceClient<S extends GenServiceMethods> = {
   [K in keyof S]: S[K]['methodKind'] extends 'unary'
     ? UnaryClientMethod<S[K]>
     : S[K]['methodKind'] extends 'server_streaming'
       ? StreamClientMethod<S[K]>
-      : never;
+      : S[K]['methodKind'] extends 'client_streaming'
+        ? ClientStreamClientMethod<S[K]>
+        : never;
 } & { close(): void };
 
 /** The client type for a generated service descriptor: `ClientOf<typeof TaskOrchestrator>`. */

@@ -1,8 +1,10 @@
 import { PipelineService } from '@aion/contracts';
 import { AionError } from '@aion/errors';
 import { nextPageToken, pageWindow, type GrpcServer, type ServiceImpl } from '@aion/grpc';
+import { currentTenant } from '@aion/tenancy';
 import type { JobService } from '../core/jobs';
-import { checkProto, jobProto, profileProto, statusOf, versionProto } from '../proto';
+import type { UploadService } from '../core/uploads';
+import { checkProto, jobProto, profileProto, statusOf, uploadProto, versionProto } from '../proto';
 
 const required = (value: string, field: string) => {
   if (!value)
@@ -30,7 +32,11 @@ const page = (offset: number, returned: number, total: number) => ({
  * aion.v1.PipelineService: parse, check, call, map back. CreateJob's spec carries the job's
  * `type`, `source` and stage settings; dataset_id names the dataset its versions go to.
  */
-export function registerPipelineApi(server: GrpcServer, jobs: JobService): void {
+export function registerPipelineApi(
+  server: GrpcServer,
+  jobs: JobService,
+  uploads: UploadService,
+): void {
   const handlers: ServiceImpl<typeof PipelineService.method> = {
     createJob: async (req) => {
       const { type, source, ...spec } = (req.spec ?? {}) as Record<string, unknown>;
@@ -102,8 +108,36 @@ export function registerPipelineApi(server: GrpcServer, jobs: JobService): void 
         page: page(window.offset, result.items.length, result.total),
       };
     },
+    uploadSource: async (requests, ctx) => {
+      const iterator = requests[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      if (first.done || first.value.part.case !== 'header')
+        throw AionError.validation('the first message of an upload must be its header', [
+          { field: 'header', reason: 'required', message: 'send the header first' },
+        ]);
+      const header = first.value.part.value;
+      async function* chunks(): AsyncIterable<Uint8Array> {
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done) return;
+          if (next.value.part.case !== 'chunk')
+            throw AionError.validation('an upload has one header, then only chunks', [
+              { field: 'chunk', reason: 'invalid', message: 'a second header' },
+            ]);
+          yield next.value.part.value;
+        }
+      }
+      const { upload, replayed } = await uploads.receive(
+        currentTenant()!.tenantId,
+        header,
+        chunks(),
+        ctx.signal,
+      );
+      return { upload: uploadProto(upload), replayed };
+    },
   };
   server.add(PipelineService, handlers, {
+    uploadSource: 'tasks:submit',
     createJob: 'tasks:submit',
     getJob: 'tasks:read',
     listJobs: 'tasks:read',

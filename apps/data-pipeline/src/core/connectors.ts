@@ -26,8 +26,8 @@ export class ConnectorRegistry {
     return connector;
   }
 
-  check(source: Record<string, unknown>): void {
-    this.connectorFor(source).check(source);
+  check(source: Record<string, unknown>): void | Promise<void> {
+    return this.connectorFor(source).check(source);
   }
 
   open(source: Record<string, unknown>, signal: AbortSignal): Promise<SourceData> {

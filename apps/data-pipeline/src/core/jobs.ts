@@ -48,7 +48,7 @@ export class JobService {
     if (typeof req.source !== 'object' || req.source === null || Array.isArray(req.source))
       throw invalid('source', 'source must be an object with a type');
     const source = req.source as Record<string, unknown>;
-    this.connectors.check(source);
+    await this.connectors.check(source);
     const suite = req.spec['expectation_suite'];
     if (suite !== undefined) parseSuite(suite);
     // A stored suite is read when the gate runs (a missing one fails the job, naming it).

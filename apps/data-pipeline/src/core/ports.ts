@@ -26,7 +26,7 @@ export type SourceData =
 export interface Connector {
   readonly type: string;
   /** Refuses a spec it cannot serve (validation error naming the field) before a job is queued. */
-  check(source: Record<string, unknown>): void;
+  check(source: Record<string, unknown>): void | Promise<void>;
   open(source: Record<string, unknown>, signal: AbortSignal): Promise<SourceData>;
 }
 

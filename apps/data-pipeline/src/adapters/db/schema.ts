@@ -198,3 +198,30 @@ export const qualityChecks = pgTable(
     tenantIsolationPolicy('dpl_quality_checks'),
   ],
 ).enableRLS();
+
+/**
+ * Files a tenant uploaded to be a job's source (`{"type":"upload","upload_id":...}`): the bytes
+ * sit in the object store under the tenant, this row says what they are. An Idempotency-Key
+ * names one upload per tenant.
+ */
+export const uploads = pgTable(
+  'dpl_uploads',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    format: text('format').notNull(),
+    fileName: text('file_name').notNull().default(''),
+    bytes: bigint('bytes', { mode: 'number' }).notNull(),
+    sha256: text('sha256').notNull(),
+    objectKey: text('object_key').notNull(),
+    idempotencyKey: text('idempotency_key').notNull().default(''),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('dpl_uploads_idempotency_idx')
+      .on(t.tenantId, t.idempotencyKey)
+      .where(sql`idempotency_key <> ''`),
+    check('dpl_uploads_format_check', sql`format in ('csv','jsonl','parquet')`),
+    tenantIsolationPolicy('dpl_uploads'),
+  ],
+).enableRLS();

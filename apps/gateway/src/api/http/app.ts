@@ -68,23 +68,29 @@ export interface GatewayDeps {
 /** JSON bodies nested deeper than this are refused before any schema walks them. */
 const MAX_JSON_DEPTH = 32;
 
-/** Bodies must be JSON; anything else is refused before a route sees it. */
-const jsonOnly: RequestHandler = (req, _res, next) => {
-  const type = req.header('content-type');
-  if (
-    ['POST', 'PUT', 'PATCH'].includes(req.method) &&
-    Number(req.header('content-length') ?? 0) > 0 &&
-    type &&
-    !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)
-  )
-    return next(
-      new AionError(
-        'validation.unsupported_media_type',
-        'send JSON with Content-Type: application/json',
-      ),
-    );
-  next();
-};
+/** As Express matches a static path: without a trailing slash, in any case. */
+const routePathOf = (req: { path: string }) => req.path.replace(/(.)\/+$/, '$1').toLowerCase();
+
+/** Bodies must be JSON (except on routes that stream theirs); anything else is refused. */
+const jsonOnly =
+  (streamed: (req: { path: string }) => boolean): RequestHandler =>
+  (req, _res, next) => {
+    const type = req.header('content-type');
+    if (
+      !streamed(req) &&
+      ['POST', 'PUT', 'PATCH'].includes(req.method) &&
+      Number(req.header('content-length') ?? 0) > 0 &&
+      type &&
+      !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)
+    )
+      return next(
+        new AionError(
+          'validation.unsupported_media_type',
+          'send JSON with Content-Type: application/json',
+        ),
+      );
+    next();
+  };
 
 /**
  * The public edge. Order matters: request id and security headers first; the backpressure bound
@@ -127,6 +133,7 @@ export function gatewayApp(deps: GatewayDeps): Express {
     defaultJurisdiction: config.defaultJurisdiction,
     requestTimeoutMs: config.requestTimeoutMs,
     sseHeartbeatMs: config.sseHeartbeatMs,
+    pipelineUploadMaxBytes: config.pipelineUploadMaxBytes,
     document: () => docs.document,
   });
   const served = config.docs ? routes : routes.filter((r) => r.path !== '/openapi.json');
@@ -144,8 +151,15 @@ export function gatewayApp(deps: GatewayDeps): Express {
       isPublic: (req) => publicPaths.has(req.path),
     }),
   );
-  app.use(jsonOnly);
-  app.use(express.json({ limit: config.bodyLimit, strict: true, type: () => true }));
+  // Routes that stream a raw body (uploads) read it themselves, never parsed nor buffered here.
+  const streamedPaths = new Set(
+    served.filter((r) => r.request.stream).map((r) => r.path.toLowerCase()),
+  );
+  const streamed = (req: { path: string }) => streamedPaths.has(routePathOf(req));
+  app.use(jsonOnly(streamed));
+  app.use(
+    express.json({ limit: config.bodyLimit, strict: true, type: (req) => !streamed(req as never) }),
+  );
   app.use(jsonLimits(MAX_JSON_DEPTH));
   app.use(mountRoutes(publicRoutes));
   app.use(fairShare(deps.requests));
@@ -155,6 +169,8 @@ export function gatewayApp(deps: GatewayDeps): Express {
       // Longer than any request runs (Prefer: wait is at most 60 s on top of the timeout).
       leaseMs: config.requestTimeoutMs + 65_000,
       taskPaths: new Set(served.filter((r) => r.submitsTask).map((r) => r.path)),
+      // A streamed body has no hash before it is read: its service keeps the key itself.
+      streamedPaths,
       onStoreError: (err) =>
         deps.logger.warn('Idempotency-Key: a record was not written or an answer not sent', {
           reason: err instanceof Error ? err.message : String(err),

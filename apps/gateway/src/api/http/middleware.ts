@@ -136,6 +136,11 @@ export interface IdempotencyOptions {
   leaseMs: number;
   /** POST paths that submit a task (`Route.submitsTask`): they run with the key's task id. */
   taskPaths: ReadonlySet<string>;
+  /**
+   * POST paths (lower case) whose body is streamed, not parsed: no hash to compare before it is
+   * read, so the route hands the key to its service, which compares the content it received.
+   */
+  streamedPaths?: ReadonlySet<string>;
   /** Told when a record could not be written (the answer still goes out), or an answer not sent. */
   onStoreError?: (err: unknown) => void;
 }
@@ -177,6 +182,7 @@ export function idempotency(store: IdempotencyStore, options: IdempotencyOptions
     if (!principal) return next();
     // As Express matches routes: without a trailing slash, and (static paths) in any case.
     const path = req.originalUrl.split('?')[0]!.replace(/(.)\/+$/, '$1');
+    if (options.streamedPaths?.has(path.toLowerCase())) return next();
     const submitsTask = taskPaths.has(path.toLowerCase());
     // A task route's path is static: one spelling, so one record and one derived task id.
     const scope = idempotencyScope(

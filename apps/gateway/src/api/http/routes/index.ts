@@ -43,6 +43,8 @@ export interface RouteTableDeps {
   defaultJurisdiction: string;
   requestTimeoutMs: number;
   sseHeartbeatMs: number;
+  /** Largest file POST /api/v1/pipeline/uploads takes. */
+  pipelineUploadMaxBytes: number;
   streams: Capacity;
   /** The OpenAPI document, served by one of the routes (built from this very table). */
   document: () => unknown;
@@ -76,7 +78,7 @@ export function routeTable(deps: RouteTableDeps): Route[] {
     ...deploymentRoutes(deps.sovereign, sovereign, deps.jurisdictions, timeout),
     ...observabilityRoutes(deps.observability, timeout),
     ...llmTracingRoutes(deps.observability, jurisdictionSchema(deps.jurisdictions), timeout),
-    ...pipelineRoutes(deps.pipeline, timeout),
+    ...pipelineRoutes(deps.pipeline, timeout, { uploadMaxBytes: deps.pipelineUploadMaxBytes }),
     ...moduleRoutes(deps.modules, timeout),
     ...publicRoutes({
       sovereign: deps.sovereign,

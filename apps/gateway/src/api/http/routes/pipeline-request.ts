@@ -1,5 +1,5 @@
 import * as z from 'zod/v4';
-import { Classification } from '../../wire-schemas';
+import { Classification, Uuid } from '../../wire-schemas';
 
 // POST /api/v1/pipeline/jobs as exactly what the data-pipeline service accepts: a request this
 // schema allows is queued (what depends on the data, such as a column a suite names, fails the
@@ -111,6 +111,13 @@ export const Source = z.union([
       .optional(),
     pagination: Pagination.optional(),
     max_pages: z.number().int().min(1).max(10_000).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('upload'),
+    upload_id: Uuid.describe(
+      'What POST /api/v1/pipeline/uploads answered (an upload of this tenant)',
+    ),
+    delimiter: Delimiter.optional(),
   }),
   z.strictObject({
     type: z.literal('kafka'),

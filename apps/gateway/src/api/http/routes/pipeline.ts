@@ -14,6 +14,7 @@ import {
   type PipelineClient,
 } from './pipeline-json';
 import { JobRequest } from './pipeline-request';
+import { uploadRoutes } from './pipeline-uploads';
 import { page, pageRequest } from './sovereign-json';
 
 export type { PipelineClient } from './pipeline-json';
@@ -27,7 +28,11 @@ const CLASSIFICATIONS: Record<string, DataClassification> = {
 };
 
 /** /api/v1/pipeline: data-pipeline jobs (ingest, profile, clean, quality gate, version). */
-export function pipelineRoutes(pipeline: PipelineClient, requestTimeoutMs: number): Route[] {
+export function pipelineRoutes(
+  pipeline: PipelineClient,
+  requestTimeoutMs: number,
+  uploads: { uploadMaxBytes: number },
+): Route[] {
   const o = { deadlineMs: requestTimeoutMs };
   const tag = 'pipeline';
   const IdPath = z.strictObject({ id: Uuid });
@@ -35,6 +40,7 @@ export function pipelineRoutes(pipeline: PipelineClient, requestTimeoutMs: numbe
     GetJob: { operationId: 'getPipelineJob', parameters: { id: '$response.body#/id' } },
   };
   return [
+    ...uploadRoutes(pipeline, { maxBytes: uploads.uploadMaxBytes }),
     route({
       method: 'post',
       path: `${BASE}/jobs`,

@@ -68,7 +68,7 @@ const ERROR_TEXT: Record<number, string> = {
 export function errorStatuses(route: Route): number[] {
   const statuses = new Set<number>([400, 405, 429, 431, 503, 504, ...(route.errors ?? [])]);
   if (route.access !== 'public') statuses.add(401).add(403);
-  if (route.request.body) statuses.add(413).add(415);
+  if (route.request.body || route.request.stream) statuses.add(413).add(415);
   if (honoursIdempotencyKey(route)) statuses.add(409).add(422);
   return [...statuses].sort((a, b) => a - b);
 }
@@ -183,6 +183,7 @@ function operation(route: Route): JsonSchema {
       },
     };
   const body = route.request.body;
+  const stream = route.request.stream;
   return {
     operationId: route.operationId,
     summary: route.summary,
@@ -196,6 +197,19 @@ function operation(route: Route): JsonSchema {
           requestBody: {
             required: !route.request.bodyOptional,
             content: { 'application/json': { schema: jsonSchema(body, 'input') } },
+          },
+        }
+      : {}),
+    ...(stream
+      ? {
+          requestBody: {
+            required: true,
+            content: Object.fromEntries(
+              stream.contentTypes.map((type) => [
+                type,
+                { schema: { type: 'string', format: 'binary', minLength: 1 } },
+              ]),
+            ),
           },
         }
       : {}),

@@ -36,6 +36,11 @@ export interface RequestSpec {
   body?: z.ZodType;
   /** A body is optional (an empty POST is its defaults). */
   bodyOptional?: boolean;
+  /**
+   * A raw body the handler streams from `req` itself (a file upload): never parsed as JSON or
+   * buffered, documented as these media types of binary content. Excludes `body`.
+   */
+  stream?: { contentTypes: readonly string[] };
 }
 
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;

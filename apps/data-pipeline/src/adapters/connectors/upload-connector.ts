@@ -1,0 +1,55 @@
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { AionError } from '@aion/errors';
+import type { Connector, SourceData } from '../../core/ports';
+import type { UploadService } from '../../core/uploads';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const refuse = (field: string, message: string) =>
+  AionError.validation(message, [{ field, reason: 'invalid', message }]);
+
+/**
+ * A file the tenant uploaded (POST /api/v1/pipeline/uploads): `{"type":"upload","upload_id":...}`.
+ * The upload is looked up in the caller's tenant, so another tenant's id is not found (404) when
+ * the job is submitted; the worker copies it from the object store to scratch to read it.
+ */
+export class UploadConnector implements Connector {
+  readonly type = 'upload';
+
+  constructor(
+    private readonly uploads: UploadService,
+    private readonly downloads: string,
+  ) {}
+
+  async check(source: Record<string, unknown>): Promise<void> {
+    const { type: _type, upload_id: id, delimiter, ...rest } = source;
+    const extra = Object.keys(rest)[0];
+    if (extra !== undefined)
+      throw refuse(`source.${extra}`, `source.${extra} is not a setting of an upload source`);
+    if (typeof id !== 'string' || id === '')
+      throw refuse('source.upload_id', 'source.upload_id is required');
+    if (delimiter !== undefined && (typeof delimiter !== 'string' || delimiter.length !== 1))
+      throw refuse('source.delimiter', 'source.delimiter must be one character');
+    if (!UUID.test(id)) throw AionError.notFound('upload', id);
+    await this.uploads.get(id);
+  }
+
+  async open(source: Record<string, unknown>, signal: AbortSignal): Promise<SourceData> {
+    await this.check(source);
+    const upload = await this.uploads.get(source['upload_id'] as string);
+    signal.throwIfAborted();
+    const dir = path.join(this.downloads, upload.tenantId);
+    await mkdir(dir, { recursive: true });
+    const local = path.join(dir, `${upload.id}-${process.pid}-${Date.now()}.${upload.format}`);
+    await this.uploads.fetch(upload, local);
+    const delimiter = source['delimiter'];
+    return {
+      kind: 'file',
+      path: local,
+      format: upload.format,
+      ...(upload.format === 'csv' && typeof delimiter === 'string' ? { csv: { delimiter } } : {}),
+      release: () => rm(local, { force: true }),
+    };
+  }
+}
