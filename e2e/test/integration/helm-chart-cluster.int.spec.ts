@@ -209,6 +209,137 @@ describeWithTools(
         );
       });
 
+      it('the admission policy keeps sovereign-ai in its own namespaces, with no controller-manager', async () => {
+        const install = helm(['install', 'aion', chartDir, '-n', 'aion', '--no-hooks']);
+        expect(install.stderr).toBe('');
+        expect(install.status).toBe(0);
+        try {
+          // What sovereign-ai's ServiceAccount may do: RBAC's ClusterRole, then the policy.
+          const asSovereignAi = (args: string[], input?: string) =>
+            kubectl(['--as=system:serviceaccount:aion:aion-sovereign-ai', ...args], input);
+          const createDeployment = (namespace: string, dryRun = false) =>
+            asSovereignAi([
+              'create',
+              'deployment',
+              'regional-model',
+              '--image=registry.local/model:1',
+              '-n',
+              namespace,
+              ...(dryRun ? ['--dry-run=server'] : []),
+            ]);
+          const refusal = (namespaceOrName: string) =>
+            new RegExp(
+              `ValidatingAdmissionPolicy 'aion-sovereign-ai-aion' with binding 'aion-sovereign-ai-aion' denied request: sovereign-ai may only change namespaces named aion-sovereign-\\* and the Deployments and Services in them, not ${namespaceOrName}`,
+            );
+          // The API server loads new policies from its informer: wait until this one is in force.
+          const deadline = Date.now() + 30_000;
+          while (createDeployment('default', true).status === 0) {
+            if (Date.now() > deadline) throw new Error('the admission policy never took effect');
+            await new Promise((r) => setTimeout(r, 250));
+          }
+
+          const namespaceX = asSovereignAi(['create', 'namespace', 'aion-sovereign-x']);
+          expect([namespaceX.stderr, namespaceX.status]).toEqual(['', 0]);
+          const other = asSovereignAi(['create', 'namespace', 'other']);
+          expect(other.status).not.toBe(0);
+          expect(other.stderr).toMatch(refusal('namespace other'));
+
+          expect(asSovereignAi(['create', 'namespace', 'aion-sovereign-t1']).status).toBe(0);
+          const inOwn = createDeployment('aion-sovereign-t1');
+          expect([inOwn.stderr, inOwn.status]).toEqual(['', 0]);
+          const service = asSovereignAi([
+            'create',
+            'service',
+            'clusterip',
+            'regional-model',
+            '--tcp=80:8080',
+            '-n',
+            'aion-sovereign-t1',
+          ]);
+          expect([service.stderr, service.status]).toEqual(['', 0]);
+          for (const namespace of ['default', 'kube-system']) {
+            const r = createDeployment(namespace);
+            expect([namespace, r.status]).toEqual([namespace, 1]);
+            expect(r.stderr).toMatch(refusal(`deployments in namespace ${namespace}`));
+          }
+          const serviceOutside = asSovereignAi([
+            'create',
+            'service',
+            'clusterip',
+            'x',
+            '--tcp=80:8080',
+            '-n',
+            'default',
+          ]);
+          expect(serviceOutside.stderr).toMatch(refusal('services in namespace default'));
+          // Changing and deleting are refused outside too (the cluster admin creates the target).
+          kubectlOk([
+            'create',
+            'deployment',
+            'admins',
+            '--image=registry.local/x:1',
+            '-n',
+            'default',
+          ]);
+          // An update (PUT: RBAC grants update, not patch) is the policy's to refuse.
+          const admins = JSON.parse(
+            kubectlOk(['get', 'deployment', 'admins', '-n', 'default', '-o', 'json']),
+          ) as K8sObject;
+          admins.spec.replicas = 3;
+          const replaced = asSovereignAi(['replace', '-f', '-'], JSON.stringify(admins));
+          expect(replaced.stderr).toMatch(refusal('deployments in namespace default'));
+          const deleted = asSovereignAi(['delete', 'deployment', 'admins', '-n', 'default']);
+          expect(deleted.stderr).toMatch(refusal('deployments in namespace default'));
+          expect(kubectl(['get', 'deployment', 'admins', '-n', 'default']).status).toBe(0);
+          // The platform's administrator (system:masters here) is not the policy's subject.
+          expect(kubectl(['delete', 'deployment', 'admins', '-n', 'default']).status).toBe(0);
+          // And the grant is still RBAC's: no Secrets even in its own namespaces.
+          const secret = asSovereignAi([
+            'create',
+            'secret',
+            'generic',
+            's',
+            '--from-literal=a=b',
+            '-n',
+            'aion-sovereign-t1',
+          ]);
+          expect(secret.stderr).toMatch(
+            /is forbidden: User "system:serviceaccount:aion:aion-sovereign-ai" cannot create resource "secrets"/,
+          );
+
+          // Switched off (clusters before 1.30), the policy and its binding go with the upgrade.
+          const off = helm([
+            'upgrade',
+            'aion',
+            chartDir,
+            '-n',
+            'aion',
+            '--no-hooks',
+            '--set',
+            'rbac.sovereignAiNamespacePolicy=false',
+          ]);
+          expect(off.status).toBe(0);
+          expect(
+            kubectl([
+              'get',
+              'validatingadmissionpolicy,validatingadmissionpolicybinding',
+              '-o',
+              'name',
+            ]).stdout.trim(),
+          ).toBe('');
+          // Without it, RBAC alone lets the same account into any namespace: the refusals were its.
+          const until = Date.now() + 30_000;
+          while (createDeployment('default', true).status !== 0) {
+            if (Date.now() > until) throw new Error('the admission policy stayed in force');
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        } finally {
+          expect(helm(['uninstall', 'aion', '-n', 'aion', '--wait']).status).toBe(0);
+          // The kept platform Secret would otherwise carry over into the next install.
+          kubectl(['delete', 'secret', 'aion-secrets', '-n', 'aion', '--ignore-not-found']);
+        }
+      }, 120_000);
+
       it('helm install creates every object, helm upgrade rolls a config change, helm uninstall removes them', () => {
         const install = helm([
           'install',

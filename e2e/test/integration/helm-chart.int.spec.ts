@@ -158,6 +158,72 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
     ).toBe(false);
   });
 
+  it('narrows sovereign-ai’s ClusterRole to its namespace prefix with a ValidatingAdmissionPolicy', () => {
+    const policyOf = (all: K8sObject[]) => {
+      const policy = find(all, 'ValidatingAdmissionPolicy', 'aion-sovereign-ai-aion');
+      const binding = find(all, 'ValidatingAdmissionPolicyBinding', 'aion-sovereign-ai-aion');
+      expect([policy.apiVersion, binding.apiVersion]).toEqual([
+        'admissionregistration.k8s.io/v1',
+        'admissionregistration.k8s.io/v1',
+      ]);
+      expect(binding.spec).toEqual({
+        policyName: 'aion-sovereign-ai-aion',
+        validationActions: ['Deny'],
+      });
+      return policy.spec;
+    };
+    const spec = policyOf(defaults);
+    expect(spec.failurePolicy).toBe('Fail');
+    // Every write the ClusterRole allows, subresources included.
+    expect(spec.matchConstraints.resourceRules).toEqual([
+      expect.objectContaining({
+        apiGroups: [''],
+        operations: ['*'],
+        resources: ['namespaces', 'namespaces/*', 'services', 'services/*'],
+      }),
+      expect.objectContaining({
+        apiGroups: ['apps'],
+        operations: ['*'],
+        resources: ['deployments', 'deployments/*'],
+      }),
+    ]);
+    // Only sovereign-ai's own account, by its exact username.
+    expect(spec.matchConditions).toEqual([
+      {
+        name: 'sovereign-ai-only',
+        expression: "request.userInfo.username == 'system:serviceaccount:aion:aion-sovereign-ai'",
+      },
+    ]);
+    const [rule] = spec.validations;
+    expect(rule.expression).toBe(
+      "request.resource.resource == 'namespaces' ? request.name.startsWith('aion-sovereign-') : request.namespace.startsWith('aion-sovereign-')",
+    );
+    expect(rule.message).toBe(
+      'sovereign-ai may only change namespaces named aion-sovereign-* and the Deployments and Services in them',
+    );
+
+    // The prefix and the account follow the values: another prefix, the co-located core's account.
+    const coLocated = policyOf(
+      rendered({
+        set: ['profile=co-located', 'services.sovereign-ai.k8sNamespacePrefix=eu-models'],
+      }),
+    );
+    expect(coLocated.matchConditions[0].expression).toBe(
+      "request.userInfo.username == 'system:serviceaccount:aion:aion-core'",
+    );
+    expect(coLocated.validations[0].expression).toMatch(/startsWith\('eu-models-'\)/);
+    expect(coLocated.validations[0].expression).not.toMatch(/aion-sovereign/);
+
+    // Off for clusters before 1.30, and never without the ClusterRole it narrows.
+    for (const set of [['rbac.sovereignAiNamespacePolicy=false'], ['rbac.sovereignAi=false']]) {
+      const kinds = rendered({ set }).map((o) => o.kind);
+      expect([set, kinds.filter((k) => k.startsWith('ValidatingAdmissionPolicy'))]).toEqual([
+        set,
+        [],
+      ]);
+    }
+  });
+
   describe('GPU module-host pools', () => {
     const expected = {
       cuda: {
@@ -798,6 +864,17 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
       ],
       [[], ['moduleHost.pools=[{"preset":"cuda"}]'], /missing property 'name'/],
       [['grpcTls.enabled=true'], [], /\/grpcTls\/secret/],
+      [
+        ['rbac.sovereignAiNamespacePolicy=yes'],
+        [],
+        /\/rbac\/sovereignAiNamespacePolicy.*got string, want boolean/,
+      ],
+      // The prefix goes into the policy's CEL strings: only a DNS label may.
+      [
+        ["services.sovereign-ai.k8sNamespacePrefix=x') || true || ('"],
+        [],
+        /\/services\/sovereign-ai\/k8sNamespacePrefix.*does not match pattern/,
+      ],
       [
         ['services.observability.llmTracingSecret=../keys'],
         [],
