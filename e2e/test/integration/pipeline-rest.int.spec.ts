@@ -304,3 +304,59 @@ describe('uploads as job sources', () => {
     expect(badId.status).toBe(400);
   });
 });
+
+describe('clean: date and number normalisation', () => {
+  const sendCsv = async (text: string) => {
+    const res = await fetch(`${gateway}${UPLOADS}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${BOOTSTRAP}`, 'content-type': 'text/csv' },
+      body: text,
+    });
+    return ((await res.json()) as { upload_id: string }).upload_id;
+  };
+  const run = async (uploadId: string, normalize: unknown[]) => {
+    const job = await call('POST', JOBS, BOOTSTRAP, {
+      type: 'clean',
+      source: { type: 'upload', upload_id: uploadId, delimiter: ';' },
+      dataset: 'invoices',
+      spec: { clean: { normalize, dedupe: false } },
+    });
+    expect(job.status).toBe(202);
+    return eventually(async () => {
+      const r = await call('GET', `${JOBS}/${job.json['id'] as string}`, BOOTSTRAP);
+      return ['succeeded', 'failed'].includes(r.json['status'] as string) ? r.json : undefined;
+    }, 30_000);
+  };
+  const normalize = [
+    { column: 'day', date: { formats: ['%d.%m.%Y'] } },
+    { column: 'total', number: { decimal: ',', thousands: '.' } },
+  ];
+
+  it('parses German dates and numbers and versions the result', async () => {
+    const id = await sendCsv('no;day;total\n1;31.12.2024;1.234,50\n2;01.02.2025;7,25\n');
+    const job = await run(id, normalize);
+    expect(job).toMatchObject({ status: 'succeeded', rows_processed: 2 });
+    expect(job['data_version']).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('fails the job naming the row and column of a value that does not parse', async () => {
+    const id = await sendCsv('no;day;total\n1;31.12.2024;1.234,50\n2;31.02.2025;7,25\n');
+    const job = await run(id, normalize);
+    expect(job).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'validation.unprocessable',
+        details: [{ field: 'spec.clean.normalize[0]', reason: 'unparsable' }],
+      },
+    });
+    expect((job['error'] as { message: string }).message).toContain(
+      'row 2 of column "day" is "31.02.2025"',
+    );
+    const refused = await call('POST', JOBS, BOOTSTRAP, {
+      type: 'clean',
+      source: { type: 'upload', upload_id: id },
+      spec: { clean: { normalize: [{ column: 'day', date: { formats: ['day/month'] } }] } },
+    });
+    expect(refused.status).toBe(400);
+  });
+});

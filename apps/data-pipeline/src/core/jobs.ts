@@ -2,6 +2,7 @@ import { AionError } from '@aion/errors';
 import type { ConnectorRegistry } from './connectors';
 import { type Job, type JobStatus, type JobType, isJobType, stagesFor } from './model';
 import type { JobStore } from './ports';
+import { checkConversion } from './normalize';
 import { checkResidency, type ResidencyPort } from './residency';
 import { gate, parseSuite } from './suite';
 import { parseOutputFormat, parseTransform } from './transform';
@@ -182,8 +183,13 @@ function checkClean(clean: unknown): void {
     });
   };
   for (const [n, at] of list(normalize, 'normalize')) {
-    const { column: _c, case: kase, unicode, ...more } = n;
+    const { column: _c, case: kase, unicode, date, number, ...more } = n;
     if (Object.keys(more).length) throw bad(`${at}.${Object.keys(more)[0]}`, 'is not a setting');
+    const kinds = [kase ?? unicode, date, number].filter((k) => k !== undefined).length;
+    if (kinds > 1)
+      throw bad(at, 'is one of: case and/or unicode (text), date, or number, not several');
+    if (date !== undefined) checkConversion('date', date, at, bad);
+    if (number !== undefined) checkConversion('number', number, at, bad);
     if (kase !== undefined && kase !== 'lower' && kase !== 'upper')
       throw bad(`${at}.case`, 'must be lower or upper');
     if (unicode !== undefined && unicode !== 'nfc') throw bad(`${at}.unicode`, 'must be nfc');

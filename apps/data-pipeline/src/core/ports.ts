@@ -1,6 +1,7 @@
 // Ports of the data-pipeline core; adapters implement them, the composition root wires them.
 import type { ErrorDetail } from '@aion/errors';
 import type { Checkpoint, Job, JobStatus, JobType, Stage } from './model';
+import type { DateNormalization, NumberNormalization } from './normalize';
 import type { DatasetProfile } from './profile';
 import type { ExpectationResult, ExpectationSuite } from './suite';
 import type { FittedParams, OutputFormat, TransformSpec } from './transform';
@@ -57,8 +58,17 @@ export interface CleanSpec {
   dedupe?: boolean | { keys: string[] };
   /** Trim whitespace of text columns (default true). */
   trim?: boolean;
-  /** Text normalisation per column: Unicode NFC and/or case. */
-  normalize?: { column: string; case?: 'lower' | 'upper'; unicode?: 'nfc' }[];
+  /**
+   * Per column: text to Unicode NFC and/or a case, or text dates to DATE/TIMESTAMP, or locale
+   * numbers to DOUBLE/DECIMAL (see core/normalize.ts).
+   */
+  normalize?: {
+    column: string;
+    case?: 'lower' | 'upper';
+    unicode?: 'nfc';
+    date?: DateNormalization;
+    number?: NumberNormalization;
+  }[];
   /** Mask every column the profile flags as personal data (values become "[redacted]"). */
   redact_pii?: boolean;
   /** Nulls filled per column: mean or median (numbers), mode, or a constant. */

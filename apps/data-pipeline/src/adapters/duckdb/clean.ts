@@ -2,6 +2,7 @@ import { rm, stat } from 'node:fs/promises';
 import { dataError } from '../../core/model';
 import type { CleanSpec } from '../../core/ports';
 import { type DuckDb, describe, ident, isNumericType, lit } from './duckdb';
+import { checkConversion, dateConversion, numberConversion } from './normalize';
 import { profile } from './profile';
 
 const unknownColumn = (field: string, name: string, columns: string[]) =>
@@ -10,7 +11,7 @@ const unknownColumn = (field: string, name: string, columns: string[]) =>
   ]);
 
 /**
- * Trims text (default on), normalises and imputes the columns named, masks personal data when
+ * Trims text (default on), normalises (text, dates, numbers) and imputes the columns named, masks personal data when
  * asked (redact_pii: the columns the profile flags), then drops duplicates
  * (exact by default, or the first row per key); every step is recorded with its parameters, an
  * imputed value with the value computed. Rows keep their order, so equal input is equal output.
@@ -33,6 +34,19 @@ export async function clean(db: DuckDb, inPath: string, outPath: string, spec: C
     for (const [i, n] of (spec.normalize ?? []).entries()) {
       const field = `spec.clean.normalize[${i}].column`;
       if (!expr.has(n.column)) throw unknownColumn(field, n.column, names);
+      if (n.date || n.number) {
+        const current = expr.get(n.column)!;
+        const type = typeOf.get(n.column)!;
+        const conversion = n.date
+          ? dateConversion(n.column, current, type, n.date)
+          : numberConversion(n.column, current, type, n.number!);
+        const at = `spec.clean.normalize[${i}]`;
+        const unparsed = await checkConversion(db, c, from, conversion, at, n.column);
+        expr.set(n.column, conversion.expr);
+        typeOf.set(n.column, conversion.type);
+        steps.push({ ...conversion.step, on_error: conversion.onError, unparsed });
+        continue;
+      }
       let e = `${expr.get(n.column)!}::VARCHAR`;
       if (n.unicode === 'nfc') e = `nfc_normalize(${e})`;
       if (n.case) e = `${n.case}(${e})`;

@@ -1,4 +1,4 @@
-import { Source } from './pipeline-request';
+import { JobRequest, Source } from './pipeline-request';
 
 describe('pipeline job sources', () => {
   it('accepts S3 and REST sources as the data-pipeline reads them', () => {
@@ -53,5 +53,43 @@ describe('pipeline job sources', () => {
       { type: 'kafka', connection: 'events', topic: 't', brokers: ['10.0.0.1:9092'] },
     ])
       expect(Source.safeParse(source).success).toBe(false);
+  });
+});
+
+describe('pipeline clean normalisation', () => {
+  const accepted = (normalize: unknown[]) =>
+    JobRequest.safeParse({
+      type: 'clean',
+      source: { type: 'file', path: 'a.csv' },
+      spec: { clean: { normalize } },
+    }).success;
+
+  it('accepts text, date and number normalisation as the data-pipeline does', () => {
+    for (const n of [
+      { column: 'a', case: 'lower', unicode: 'nfc' },
+      { column: 'd', date: { formats: ['%d/%m/%Y', '%Y-%m-%d'] } },
+      { column: 'd', date: { formats: ['%Y年%m月%d日 %H:%M'], on_error: 'null' } },
+      { column: 'n', number: { decimal: ',', thousands: '.' } },
+      { column: 'n', number: { decimal: '.', thousands: "'", as: 'decimal', scale: 2 } },
+      { column: 'n', number: { decimal: '.', as: 'double', on_error: 'fail' } },
+    ])
+      expect([n, accepted([n])]).toEqual([n, true]);
+  });
+
+  it('refuses what the data-pipeline refuses', () => {
+    for (const n of [
+      { column: 'd', date: { formats: [] } },
+      { column: 'd', date: { formats: ['%H:%M'] } },
+      { column: 'd', date: { formats: ['%Q'] } },
+      { column: 'd', date: { formats: ['\u{1F600}%d'] } },
+      { column: 'd', date: { formats: ['%d'], on_error: 'skip' } },
+      { column: 'd', case: 'lower', date: { formats: ['%d'] } },
+      { column: 'n', number: { decimal: ',', thousands: ',' } },
+      { column: 'n', number: { decimal: ';' } },
+      { column: 'n', number: { decimal: '.', scale: 2 } },
+      { column: 'n', number: { decimal: '.', as: 'decimal', scale: 19 } },
+      { column: 'n', number: { decimal: '.' }, date: { formats: ['%d'] } },
+    ])
+      expect([n, accepted([n])]).toEqual([n, false]);
   });
 });

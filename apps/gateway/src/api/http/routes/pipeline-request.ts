@@ -202,6 +202,39 @@ const Suite = z
   })
   .describe('An expectation suite in GX Core 1.x JSON (an empty one cannot gate)');
 
+/** A strptime format with a date directive (core/normalize.ts's DATE_FORMAT, as a pattern). */
+const DIRECTIVE = String.raw`%(?:-?[dmyHIMSj]|[YbBaApfgnzZ%])`;
+// Literal text: the Basic Multilingual Plane without controls or surrogates, so a length is the
+// same in UTF-16 units (zod) and code points (JSON Schema), and one pattern reads alike in both.
+const PIECE = String.raw`(?:[\u0020-\u0024\u0026-\ud7ff\ue000-\ufffd]|${DIRECTIVE})`;
+const DateFormat = z
+  .string()
+  .max(100)
+  .regex(new RegExp(String.raw`^${PIECE}*%(?:-?[dmyj]|[YbB])${PIECE}*$`))
+  .describe('strptime: %d %m %Y %y %b %B %j, with %H %M %S %f %p %z for a time');
+const OnError = z
+  .enum(['fail', 'null'])
+  .optional()
+  .describe('An unparsable value fails the job naming its row (default) or becomes null');
+const THOUSANDS = ['', '.', ',', ' ', '\u00a0', "'"] as const;
+/** Every decimal separator with each thousands separator other than itself, as DOUBLE or DECIMAL. */
+const NumberSpec = z.union(
+  (['.', ','] as const).flatMap((decimal) => {
+    const locale = {
+      decimal: z.literal(decimal),
+      thousands: z.enum(THOUSANDS.filter((t) => t !== decimal)).optional(),
+      on_error: OnError,
+    };
+    return [
+      z.strictObject({ ...locale, as: z.literal('double').optional() }),
+      z.strictObject({
+        ...locale,
+        as: z.literal('decimal'),
+        scale: z.int().min(0).max(18).optional(),
+      }),
+    ];
+  }),
+);
 const Clean = z.strictObject({
   dedupe: z
     .union([z.boolean(), z.strictObject({ keys: z.array(Column).min(1).max(50) })])
@@ -213,11 +246,25 @@ const Clean = z.strictObject({
     .describe('Mask the columns the profile flags as personal data'),
   normalize: z
     .array(
-      z.strictObject({
-        column: Column,
-        case: z.enum(['lower', 'upper']).optional(),
-        unicode: z.literal('nfc').optional(),
-      }),
+      z.union([
+        z.strictObject({
+          column: Column,
+          case: z.enum(['lower', 'upper']).optional(),
+          unicode: z.literal('nfc').optional(),
+        }),
+        z.strictObject({
+          column: Column,
+          date: z
+            .strictObject({ formats: z.array(DateFormat).min(1).max(20), on_error: OnError })
+            .describe('Text dates to DATE (TIMESTAMP when a format has a time of day)'),
+        }),
+        z.strictObject({
+          column: Column,
+          number: NumberSpec.describe(
+            'Locale numbers ("1.234,56") to DOUBLE or DECIMAL(38, scale)',
+          ),
+        }),
+      ]),
     )
     .max(200)
     .optional(),
