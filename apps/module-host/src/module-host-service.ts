@@ -22,6 +22,7 @@ import { packageSources } from './adapters/packages/package-sources';
 import { SecretDirectory } from './adapters/secrets/secret-directory';
 import { BubblewrapRunner } from './adapters/sandbox/native-runner';
 import { registerSandboxMetrics } from './adapters/sandbox/sandbox-metrics';
+import { probeSandbox } from './adapters/sandbox/probe';
 import { sandboxCapabilities } from './adapters/sandbox/subprocess';
 import { WorkerPool } from './adapters/sandbox/worker-pool';
 import { registerModuleService } from './api/grpc-handlers';
@@ -59,8 +60,15 @@ export function createModuleHostService(
         queued: () => pool.queued,
         limits: capabilities.limits,
       });
+      // Installed is not usable (a container's seccomp profile or masked /proc): one real run says.
+      const probe =
+        capabilities.bubblewrap && config.subprocess === 'auto' ? await probeSandbox() : undefined;
+      if (probe && !probe.ok)
+        logger.warn('subprocess sandbox unusable here: subprocess packages are refused', {
+          reason: probe.reason,
+        });
       const native =
-        capabilities.bubblewrap && config.subprocess === 'auto'
+        probe?.ok === true
           ? new BubblewrapRunner({
               gpus,
               pool: config.pool,
@@ -68,7 +76,7 @@ export function createModuleHostService(
               onLimits: (mechanism) => sandboxMetrics.subprocessRun(mechanism),
             })
           : undefined;
-      logger.info('subprocess sandbox', { ...capabilities });
+      logger.info('subprocess sandbox', { ...capabilities, usable: native !== undefined });
       const packages = new PackageService(
         new PostgresPackageRepository(infrastructure.database!.db, box!.writer),
         pool,

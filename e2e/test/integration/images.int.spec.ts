@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -209,6 +209,51 @@ describeImages('the OCI images (tools/images/build.sh)', () => {
     }
   }, 180_000);
 
+  // A module-host pool with moduleHost.subprocess enabled (issue 18): its pods get procMount
+  // Unmasked and the chart's Localhost seccomp profile; the module host runs one sandbox at start
+  // (bwrap, prlimit, seccomp, a fresh /proc) and says on /healthz what limits its native modules.
+  const subprocessLimits = async (options: Parameters<typeof runContainer>[3]) => {
+    const bundle = await bundleOf('module-host');
+    const [http, grpc] = await Promise.all([freePort(), freePort()]);
+    const host = stopLater(
+      runContainer(
+        bundle,
+        {
+          ...distributedEnv(db, secret),
+          AION_MODULE_HOST_HTTP_PORT: String(http),
+          AION_MODULE_HOST_GRPC_PORT: String(grpc),
+        },
+        undefined,
+        options,
+      ),
+    );
+    await waitFor200(`http://127.0.0.1:${http}/readyz`, host, 90_000);
+    const health = (await (await fetch(`http://127.0.0.1:${http}/healthz`)).json()) as {
+      details: { subprocess_limits: string };
+    };
+    await host.stop();
+    return { limits: health.details.subprocess_limits, output: host.output };
+  };
+
+  it("runs native modules' sandbox in the module-host image as a subprocess pool's pod does", async () => {
+    const { limits, output } = await subprocessLimits({
+      unmaskedProc: true,
+      seccompProfile: path.join(chartDir, 'files', 'seccomp', 'aion-module-host-bwrap.json'),
+    });
+    // No cgroup is delegated to the container: rlimits, as in a pod.
+    expect({ limits, output }).toEqual({ limits: 'rlimit', output: expect.any(String) });
+    expect(output).not.toContain('subprocess sandbox unusable');
+  }, 180_000);
+
+  it("refuses native modules, saying why, where the runtime's /proc masks stay (procMount Default)", async () => {
+    const { limits, output } = await subprocessLimits({
+      seccompProfile: path.join(chartDir, 'files', 'seccomp', 'aion-module-host-bwrap.json'),
+    });
+    expect(limits).toBe('none');
+    expect(output).toContain('subprocess sandbox unusable');
+    expect(output).toMatch(/mount proc/i);
+  }, 180_000);
+
   it('exits and names what is missing when a service lacks its configuration', async () => {
     const bundle = await bundleOf('orchestrator');
     const orchestrator = stopLater(runContainer(bundle, { AION_MODE: 'distributed' }));
@@ -257,6 +302,37 @@ describeImages('the OCI images (tools/images/build.sh)', () => {
     expect(readFileSync(path.join(rootfs, 'app', 'sbom.spdx.json'), 'utf8')).toBe(
       readFileSync(path.join(built.dir, 'sbom.spdx.json'), 'utf8'),
     );
+    // The shared layers hold no sandbox tools; only module-host's image does.
+    expect(debs).not.toContain('bubblewrap');
+  }, 120_000);
+
+  it("lists module-host's sandbox tools in its own SBOM, inside its image, and nowhere else", async () => {
+    const file = path.join(built.dir, 'sbom-module-host.spdx.json');
+    const sbom = JSON.parse(readFileSync(file, 'utf8')) as {
+      packages: { name: string; versionInfo: string }[];
+    };
+    const rootfs = path.join(await bundleOf('module-host'), 'rootfs');
+    const statusDir = path.join(rootfs, 'var', 'lib', 'dpkg', 'status.d');
+    const debs = readdirSync(statusDir);
+    expect(debs).toEqual(
+      expect.arrayContaining(['bubblewrap', 'util-linux', 'socat', 'busybox', 'libc6']),
+    );
+    for (const deb of debs) {
+      const held = /^Version: (.+)$/m.exec(readFileSync(path.join(statusDir, deb), 'utf8'))![1];
+      const listed = sbom.packages.find((p) => p.name === deb)?.versionInfo;
+      expect({ deb, listed }).toEqual({ deb, listed: held });
+    }
+    expect(readFileSync(path.join(rootfs, 'app', 'sbom.spdx.json'), 'utf8')).toBe(
+      readFileSync(file, 'utf8'),
+    );
+    // What module-host executes, where it looks (PATH /usr/bin:/bin; the sandbox binds only /usr).
+    for (const tool of ['bwrap', 'prlimit', 'socat', 'sh'])
+      expect({ tool, present: existsSync(path.join(rootfs, 'usr', 'bin', tool)) }).toEqual({
+        tool,
+        present: true,
+      });
+    const gateway = path.join(await bundleOf('gateway'), 'rootfs');
+    expect(existsSync(path.join(gateway, 'usr', 'bin', 'bwrap'))).toBe(false);
   }, 120_000);
 
   it('gives the same digests when the same commit is built again from scratch', async () => {
@@ -268,9 +344,10 @@ describeImages('the OCI images (tools/images/build.sh)', () => {
       path.join(work, 'again'),
     ]);
     expect(again.images).toEqual(built.images);
-    expect(readFileSync(path.join(again.dir, 'sbom.spdx.json'), 'utf8')).toBe(
-      readFileSync(path.join(built.dir, 'sbom.spdx.json'), 'utf8'),
-    );
+    for (const sbom of ['sbom.spdx.json', 'sbom-module-host.spdx.json'])
+      expect(readFileSync(path.join(again.dir, sbom), 'utf8')).toBe(
+        readFileSync(path.join(built.dir, sbom), 'utf8'),
+      );
   }, 900_000);
 
   it('pushes every image to a local registry and pulls the same image back', async () => {
