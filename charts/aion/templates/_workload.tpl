@@ -204,7 +204,9 @@ readinessProbe:
 One Deployment with its headless Service, PodDisruptionBudget, HorizontalPodAutoscaler and
 ServiceAccount: (dict "root" $ "component" name "services" (list of catalog keys it runs)
 "settings" merged settings "image" image "labels" extra pod labels "extraEnv" list "extraVolumes"
-list "extraMounts" list "command" list "args" list).
+list "extraMounts" list "command" list "args" list; optionally "hostUsers" bool and
+"podSecurityContext"/"containerSecurityContext" dicts merged over the chart's, for a module-host
+pool that runs native modules).
 */}}
 {{- define "aion.workload" -}}
 {{- $root := .root -}}
@@ -268,8 +270,11 @@ spec:
       automountServiceAccountToken: {{ $k8s }}
       enableServiceLinks: false
       terminationGracePeriodSeconds: {{ $s.terminationGracePeriodSeconds }}
+      {{- if hasKey . "hostUsers" }}
+      hostUsers: {{ .hostUsers }}
+      {{- end }}
       securityContext:
-        {{- toYaml $v.podSecurityContext | nindent 8 }}
+        {{- toYaml (mergeOverwrite (deepCopy $v.podSecurityContext) (.podSecurityContext | default dict)) | nindent 8 }}
       {{- with $v.image.pullSecrets }}
       imagePullSecrets:
         {{- toYaml . | nindent 8 }}
@@ -325,7 +330,7 @@ spec:
           resources:
             {{- toYaml $s.resources | nindent 12 }}
           securityContext:
-            {{- toYaml $v.containerSecurityContext | nindent 12 }}
+            {{- toYaml (mergeOverwrite (deepCopy $v.containerSecurityContext) (.containerSecurityContext | default dict)) | nindent 12 }}
           volumeMounts:
             {{- include "aion.volumeMounts" (dict "root" $root "redis" $redis) | nindent 12 }}
             {{- with .extraMounts }}{{ toYaml . | nindent 12 }}{{ end }}
