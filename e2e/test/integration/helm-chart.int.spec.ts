@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
 import {
   describeWithTools,
   find,
@@ -820,11 +823,68 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
       'http-mh',
     ]);
     for (const port of scraped(coLocated, 'aion-ops').ports) expect(corePorts).toContain(port);
-    const rules = find(on, 'PrometheusRule', 'aion').spec.groups[0].rules;
+    // The platform SLOs' rules as the observability service generates them (files/rules, kept
+    // equal to the generator by apps/observability/src/core/chart-rules.spec.ts), in this namespace.
+    type Rule = { alert?: string; expr: string; labels: Record<string, string> };
+    const groupsOf = (all: K8sObject[]) =>
+      find(all, 'PrometheusRule', 'aion').spec.groups as { name: string; rules: Rule[] }[];
+    const shipped = (objective: string, namespace: string) =>
+      (
+        parse(
+          readFileSync(
+            path.join(chartDir, `files/rules/platform-slos-${objective}.yaml`),
+            'utf8',
+          ).replaceAll('__AION_RELEASE_NAMESPACE__', namespace),
+        ) as { groups: unknown }
+      ).groups;
+    expect(groupsOf(on)).toEqual(shipped('0.999', 'aion'));
+    expect(groupsOf(on).map((g) => g.name)).toEqual(
+      [
+        'gateway',
+        'orchestrator',
+        'sovereign-ai',
+        'data-pipeline',
+        'observability',
+        'module-host',
+      ].map((s) => `aion-slo-platform-${s}-availability`),
+    );
+    const gateway = groupsOf(on)[0]!.rules;
+    // Pages at 1h/5m and 6h/30m, a ticket at 3d/6h, each behind the minimum-traffic guard.
     expect(
-      rules.filter((r: { alert?: string }) => r.alert).map((r: { alert: string }) => r.alert),
-    ).toEqual(['AionErrorBudgetFastBurn', 'AionErrorBudgetSlowBurn']);
-    expect(rules[4].expr).toMatch(/14.4 \* \(1 - 0.999\)/);
+      gateway
+        .filter((r) => r.alert)
+        .map((r) => [r.alert, r.labels['severity'], r.labels['long_window'], r.expr.split('\n')]),
+    ).toEqual([
+      [
+        'AionSloErrorBudgetBurn',
+        'page',
+        '1h',
+        [
+          'aion_slo:error_ratio:rate1h{aion_slo_id="platform-gateway-availability",namespace="aion"} > 0.0144',
+          'and aion_slo:error_ratio:rate5m{aion_slo_id="platform-gateway-availability",namespace="aion"} > 0.0144',
+          'and aion_slo:events:rate1h{aion_slo_id="platform-gateway-availability",namespace="aion"} * 3600 >= 70',
+        ],
+      ],
+      ['AionSloErrorBudgetBurn', 'page', '6h', expect.any(Array)],
+      ['AionSloErrorBudgetBurn', 'ticket', '3d', expect.any(Array)],
+    ]);
+    expect(gateway[0]!.expr).toContain(
+      'aion_http_requests_total{namespace="aion",service="gateway",status!~"5.."}[5m]',
+    );
+    // Another namespace and objective: another release's rules, another file's thresholds.
+    const prod = groupsOf(
+      rendered({
+        namespace: 'prod',
+        set: ['monitoring.prometheusRules.enabled=true'],
+        // --set would pass 0.99 as a string.
+        setJson: ['monitoring.prometheusRules.availabilityObjective=0.99'],
+      }),
+    );
+    const prodText = JSON.stringify(prod);
+    expect(prodText).not.toMatch(/__AION_RELEASE_NAMESPACE__|namespace=\\"aion\\"/);
+    expect(prod[0]!.rules.find((r) => r.alert)!.expr).toMatch(
+      /^aion_slo:error_ratio:rate1h\{aion_slo_id="platform-gateway-availability",namespace="prod"\} > 0.144\n/,
+    );
     const dashboards = find(on, 'ConfigMap', 'aion-dashboards');
     expect(dashboards.metadata.labels?.['grafana_dashboard']).toBe('1');
     expect(JSON.parse(dashboards.data['aion-overview.json']).uid).toBe('aion-overview');
@@ -864,6 +924,12 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
       ],
       [[], ['moduleHost.pools=[{"preset":"cuda"}]'], /missing property 'name'/],
       [['grpcTls.enabled=true'], [], /\/grpcTls\/secret/],
+      // Only objectives whose generated rules the chart holds.
+      [
+        [],
+        ['monitoring.prometheusRules.availabilityObjective=0.98'],
+        /\/monitoring\/prometheusRules\/availabilityObjective.*value must be one of/,
+      ],
       [
         ['rbac.sovereignAiNamespacePolicy=yes'],
         [],

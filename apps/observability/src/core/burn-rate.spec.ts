@@ -120,6 +120,27 @@ describe('sloRules', () => {
     ]);
   });
 
+  it('narrows every selector and labels every rule with a scope, and leaves out an empty tenant', () => {
+    const scoped = sloRules({ ...slo, tenantId: '' }, { namespace: 'prod' }).groups[0]!.rules;
+    const oneHour = scoped.find(
+      (r) => 'record' in r && r.record === 'aion_slo:error_ratio:rate1h',
+    )!;
+    expect(oneHour.expr).toBe(
+      '1 - (sum(rate(aion_http_requests_total{namespace="prod",service="gateway",status!~"5.."}[1h])) or vector(0)) / sum(rate(aion_http_requests_total{namespace="prod",service="gateway"}[1h]))',
+    );
+    expect(oneHour.labels).toEqual({
+      aion_slo_id: slo.id,
+      aion_slo: 'gateway-availability',
+      service: 'gateway',
+      namespace: 'prod',
+    });
+    const fast = scoped.find((r) => 'alert' in r)!;
+    expect(fast.expr.split('\n')[2]).toBe(
+      `and aion_slo:events:rate1h{aion_slo_id="${slo.id}",namespace="prod"} * 3600 >= 14`,
+    );
+    expect(fast.labels).not.toHaveProperty('tenant_id');
+  });
+
   it('writes YAML that reads back as the same rules, with no folded expressions nor anchors', () => {
     const text = sloRuleFile(slo);
     expect(parse(text) as RuleFile).toEqual(JSON.parse(JSON.stringify(file)));

@@ -84,29 +84,47 @@ export interface RuleFile {
   groups: { name: string; rules: (RecordingRule | AlertingRule)[] }[];
 }
 
-/** Labels that tie every rule and alert to its SLO and tenant (the webhook maps alerts back). */
+/**
+ * Labels that tie every rule and alert to its SLO and tenant (the webhook maps alerts back). A
+ * platform SLO (no tenant) has no tenant_id: its alerts are no tenant's.
+ */
 export const sloLabels = (slo: Slo) => ({
   aion_slo_id: slo.id,
   aion_slo: slo.name,
-  tenant_id: slo.tenantId,
+  ...(slo.tenantId ? { tenant_id: slo.tenantId } : {}),
   service: slo.service,
 });
+
+/**
+ * Target labels (e.g. `namespace`) that narrow an SLO to one deployment of the platform: added to
+ * the metric selectors, to every rule's labels and to the alerts' selectors of the recorded
+ * series, so two deployments scraped by one Prometheus never mix nor collide.
+ */
+export type SloScope = Record<string, string>;
+
+const matchers = (labels: Record<string, string>) =>
+  Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+/** `metric{a="x"}` narrowed to `metric{scope...,a="x"}` (resolved selectors always have braces). */
+const narrowed = (selector: string, scope: SloScope) =>
+  Object.keys(scope).length ? selector.replace('{', `{${matchers(scope).join(',')},`) : selector;
 
 /**
  * The Prometheus rules of an SLO: per window, the error ratio (bad = total - good; a missing good
  * series counts as none good, so an outage with no success at all still reads 100%) and the
  * event rate (for the traffic guard); then one alert per policy row.
  */
-export function sloRules(slo: Slo): RuleFile {
-  const labels = sloLabels(slo);
-  const id = `{aion_slo_id=${JSON.stringify(slo.id)}}`;
+export function sloRules(slo: Slo, scope: SloScope = {}): RuleFile {
+  const labels = { ...sloLabels(slo), ...scope };
+  const id = `{${matchers({ aion_slo_id: slo.id, ...scope }).join(',')}}`;
+  const good = narrowed(slo.goodSelector, scope);
+  const total = narrowed(slo.totalSelector, scope);
   const recording: RecordingRule[] = RECORDED_WINDOWS.flatMap((w) => [
     {
       record: errorRatioRecord(w),
-      expr: `1 - (sum(rate(${slo.goodSelector}[${w}])) or vector(0)) / sum(rate(${slo.totalSelector}[${w}]))`,
+      expr: `1 - (sum(rate(${good}[${w}])) or vector(0)) / sum(rate(${total}[${w}]))`,
       labels,
     },
-    { record: eventRateRecord(w), expr: `sum(rate(${slo.totalSelector}[${w}]))`, labels },
+    { record: eventRateRecord(w), expr: `sum(rate(${total}[${w}]))`, labels },
   ]);
   const alerting: AlertingRule[] = burnRateAlerts(slo.objective, slo.windowDays).map((a) => ({
     alert: 'AionSloErrorBudgetBurn',
@@ -133,6 +151,10 @@ export function sloRules(slo: Slo): RuleFile {
 
 /** The rule file as YAML, as `promtool check rules` and Prometheus read it. */
 export function sloRuleFile(slo: Slo): string {
+  return ruleFileText(sloRules(slo));
+}
+
+export function ruleFileText(file: RuleFile): string {
   // No anchors for the labels every rule repeats: a reader sees each rule whole.
-  return stringify(sloRules(slo), { lineWidth: 0, aliasDuplicateObjects: false });
+  return stringify(file, { lineWidth: 0, aliasDuplicateObjects: false });
 }
