@@ -1,11 +1,20 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import {
+  describeWithKubeApiServer,
+  startKubeControlPlane,
+  type KubeControlPlane,
+} from '@aion/testing';
 import {
   chartDir,
   describeWithTools,
   find,
   rendered,
+  run,
+  runOk,
   template,
+  tools,
   type K8sObject,
 } from './fixtures/helm';
 
@@ -67,10 +76,10 @@ describeWithTools('the Helm chart: module-host pools with native modules', ['hel
     expect(policies(all)).toEqual(policies(rendered()));
   });
 
-  it('stays within the restricted Pod Security Standard when enabled (Localhost seccomp; Unmasked /proc only with hostUsers: false)', () => {
+  it('keeps the rest of restricted when enabled: Localhost seccomp, non-root, no capabilities, no escalation', () => {
     const native = pool(rendered({ setJson: [TWO_POOLS] }), 'native');
     const spec = podSpec(native);
-    // The checks of pod-security-admission that these fields meet (policy version 1.34+).
+    // The API server's pod security admission below says the same (all but procMount).
     expect(['RuntimeDefault', 'Localhost']).toContain(spec.securityContext.seccompProfile.type);
     expect(spec.securityContext.runAsNonRoot).toBe(true);
     expect(spec.hostUsers).toBe(false);
@@ -171,3 +180,106 @@ describeWithTools('the Helm chart: module-host pools with native modules', ['hel
       expect({ refused, allowed: allowed.has(refused) }).toEqual({ refused, allowed: false });
   });
 });
+
+// What the API server and its pod security admission say of it (kube-apiserver from the tool
+// cache, no node). pod-security-admission's restricted level (policy 1.35+) forbids an unmasked
+// /proc even in a user namespace; baseline allows it there: an enabled pool needs its namespace at
+// baseline, and restricted objects to that one field only. Unconfined seccomp needs privileged.
+describeWithTools(
+  'the Helm chart: a native-module pool on a real API server',
+  ['helm', 'kubectl'],
+  () => {
+    describeWithKubeApiServer('kube-apiserver', (binary) => {
+      let plane: KubeControlPlane;
+      let scratch: string;
+      let kubeconfig: string;
+      const dryRun = (namespace: string, set: string[] = []) => {
+        const manifest = template({ set, setJson: [TWO_POOLS], namespace });
+        if (manifest.status !== 0) throw new Error(manifest.stderr);
+        return run(
+          tools.kubectl!,
+          [
+            '--kubeconfig',
+            kubeconfig,
+            'apply',
+            '--dry-run=server',
+            '--validate=strict',
+            '-n',
+            namespace,
+            '-f',
+            '-',
+          ],
+          manifest.stdout,
+        );
+      };
+      const unconfined = [
+        'moduleHost.subprocess.seccompProfile.type=Unconfined',
+        'moduleHost.subprocess.seccompProfile.localhostProfile=null',
+      ];
+
+      beforeAll(async () => {
+        plane = await startKubeControlPlane(binary);
+        scratch = mkdtempSync(path.join(os.tmpdir(), 'aion-helm-subprocess-'));
+        kubeconfig = path.join(scratch, 'kubeconfig');
+        writeFileSync(kubeconfig, plane.kubeConfig.exportConfig());
+        for (const level of ['baseline', 'restricted']) {
+          const kubectlOk = (args: string[]) =>
+            runOk(tools.kubectl!, ['--kubeconfig', kubeconfig, ...args]);
+          kubectlOk(['create', 'namespace', `aion-${level}`]);
+          kubectlOk([
+            'label',
+            'namespace',
+            `aion-${level}`,
+            `pod-security.kubernetes.io/enforce=${level}`,
+            `pod-security.kubernetes.io/warn=${level}`,
+          ]);
+        }
+      }, 120_000);
+
+      afterAll(async () => {
+        await plane?.stop();
+        if (scratch) rmSync(scratch, { recursive: true, force: true });
+      });
+
+      it('accepts the enabled pool in a baseline namespace, without a pod security warning', () => {
+        const r = dryRun('aion-baseline');
+        expect(r.stderr).toBe('');
+        expect(r.status).toBe(0);
+        expect(r.stdout).toMatch(/deployment.apps\/aion-module-host-native/);
+      });
+
+      it('is restricted but for the unmasked /proc (the Localhost seccomp profile passes)', () => {
+        expect(dryRun('aion-restricted').stderr.trim()).toBe(
+          'Warning: would violate PodSecurity "restricted:latest": procMount (container "module-host-native" must not set securityContext.procMount to "Unmasked")',
+        );
+      });
+
+      it('needs a privileged namespace for the Unconfined fallback', () => {
+        expect(dryRun('aion-baseline', unconfined).stderr).toMatch(
+          /would violate PodSecurity "baseline:latest": seccompProfile/,
+        );
+      });
+
+      it('refuses an unmasked /proc without the user namespace', () => {
+        const manifest = template({ setJson: [TWO_POOLS], namespace: 'aion-baseline' });
+        const r = run(
+          tools.kubectl!,
+          [
+            '--kubeconfig',
+            kubeconfig,
+            'apply',
+            '--dry-run=server',
+            '--validate=strict',
+            '-n',
+            'aion-baseline',
+            '-f',
+            '-',
+          ],
+          manifest.stdout.replace('hostUsers: false', 'hostUsers: true'),
+        );
+        expect(r.status).not.toBe(0);
+        expect(r.stderr).toMatch(/procMount/);
+      });
+    });
+  },
+);
