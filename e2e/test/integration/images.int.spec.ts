@@ -209,9 +209,10 @@ describeImages('the OCI images (tools/images/build.sh)', () => {
     }
   }, 180_000);
 
-  // A module-host pool with moduleHost.subprocess enabled (issue 18): its pods get procMount
-  // Unmasked and the chart's Localhost seccomp profile; the module host runs one sandbox at start
-  // (bwrap, prlimit, seccomp, a fresh /proc) and says on /healthz what limits its native modules.
+  // A module-host pool with moduleHost.subprocess enabled (issue 18): its pods get a user
+  // namespace (hostUsers: false), procMount Unmasked and the chart's Localhost seccomp profile; the
+  // module host runs one sandbox at start (bwrap, prlimit, seccomp, a fresh /proc) and says on
+  // /healthz what limits its native modules.
   const subprocessLimits = async (options: Parameters<typeof runContainer>[3]) => {
     const bundle = await bundleOf('module-host');
     const [http, grpc] = await Promise.all([freePort(), freePort()]);
@@ -237,6 +238,7 @@ describeImages('the OCI images (tools/images/build.sh)', () => {
 
   it("runs native modules' sandbox in the module-host image as a subprocess pool's pod does", async () => {
     const { limits, output } = await subprocessLimits({
+      userNamespace: true,
       unmaskedProc: true,
       seccompProfile: path.join(chartDir, 'files', 'seccomp', 'aion-module-host-bwrap.json'),
     });
@@ -247,6 +249,7 @@ describeImages('the OCI images (tools/images/build.sh)', () => {
 
   it("refuses native modules, saying why, where the runtime's /proc masks stay (procMount Default)", async () => {
     const { limits, output } = await subprocessLimits({
+      userNamespace: true,
       seccompProfile: path.join(chartDir, 'files', 'seccomp', 'aion-module-host-bwrap.json'),
     });
     expect(limits).toBe('none');
