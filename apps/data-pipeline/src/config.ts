@@ -162,6 +162,16 @@ export const dataPipelineConfigSpec = {
     grpcTarget('127.0.0.1:50052'),
     'gRPC target of sovereign-ai (residency decisions); dns:///name:port spreads calls over every replica',
   ),
+  progressIntervalMs: field(
+    `${P}PROGRESS_INTERVAL_MS`,
+    positiveInt(1000),
+    "How often a running stage's progress (percent, rows, bytes) is checkpointed at most",
+  ),
+  watchPollMs: field(
+    `${P}WATCH_POLL_MS`,
+    positiveInt(500),
+    "How often a job being watched (WatchJob, the gateway's job events) is read for changes",
+  ),
   uploadMaxBytes: field(
     `${P}UPLOAD_MAX_BYTES`,
     positiveInt(1024 * 1024 * 1024),

@@ -106,12 +106,14 @@ export function createDataPipelineService(
           stageTimeoutMs: config.stageTimeoutMs,
           retryBaseMs: config.retryBaseMs,
           retryMaxMs: config.retryMaxMs,
+          progressIntervalMs: config.progressIntervalMs,
         },
         logger,
       );
       const jobs = new JobService(store, connectors, {
         maxAttempts: config.maxAttempts,
         qualityThreshold: config.qualityScoreThreshold,
+        watchPollMs: config.watchPollMs,
         ...(config.jurisdiction
           ? {
               residency: {

@@ -44,6 +44,8 @@ export const jobProto = (j: Job) => ({
     message: d.message,
   })),
   deadLettered: j.deadLettered,
+  ...(j.stagePercent === null ? {} : { stagePercent: j.stagePercent }),
+  stages: j.stages.map(stageNumber),
 });
 
 /** A readable URI of the source (no secrets: sources name them by reference). */

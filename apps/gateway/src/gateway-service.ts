@@ -264,6 +264,7 @@ export function createGatewayService(
         attachServer: (server) => {
           websockets = attachWebSocket(server, {
             tasks,
+            pipeline,
             keys: keyVerifier,
             bearer,
             logger,

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -62,6 +62,9 @@ beforeAll(async () => {
     AION_PIPELINE_STORAGE_DIR: path.join(dir, 'store'),
     AION_PIPELINE_WORK_DIR: path.join(dir, 'work'),
     AION_PIPELINE_ENGINE_THREADS: '1',
+    // Progress checkpointed and read often enough for a test to see it change.
+    AION_PIPELINE_PROGRESS_INTERVAL_MS: '100',
+    AION_PIPELINE_WATCH_POLL_MS: '100',
   });
   gatewayProcess = await startServiceProcess('gateway', {
     ...distributedEnv(db, secret),
@@ -73,6 +76,10 @@ beforeAll(async () => {
     AION_GATEWAY_SOVEREIGN_ADDRESS: '127.0.0.1:9',
     AION_GATEWAY_OBSERVABILITY_ADDRESS: '127.0.0.1:9',
     AION_GATEWAY_PIPELINE_UPLOAD_MAX_BYTES: String(UPLOAD_MAX),
+    // Polling jobs to their end costs requests; the limits are not what this file tests.
+    AION_GATEWAY_RATE_LIMIT_KEY_PER_MINUTE: '100000',
+    AION_GATEWAY_RATE_LIMIT_KEY_BURST: '10000',
+    AION_GATEWAY_RATE_LIMIT_IP_PER_MINUTE: '100000',
     AION_BOOTSTRAP_ADMIN_KEY: BOOTSTRAP,
     AION_BOOTSTRAP_TENANT: tenant,
     ...idp.gatewayEnv,
@@ -358,5 +365,140 @@ describe('clean: date and number normalisation', () => {
       spec: { clean: { normalize: [{ column: 'day', date: { formats: ['day/month'] } }] } },
     });
     expect(refused.status).toBe(400);
+  });
+});
+
+describe('job progress over server-sent events', () => {
+  /** Reads an SSE response to its end: each event's id, name and JSON data. */
+  async function readEvents(res: Response) {
+    const events: { id?: number; event: string; data: Record<string, unknown> }[] = [];
+    const text = await res.text();
+    for (const block of text.split('\n\n')) {
+      const fields = Object.fromEntries(
+        block
+          .split('\n')
+          .filter((l) => l && !l.startsWith(':'))
+          .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]),
+      );
+      if (!fields['data']) continue;
+      events.push({
+        ...(fields['id'] ? { id: Number(fields['id']) } : {}),
+        event: fields['event'] ?? 'message',
+        data: JSON.parse(fields['data']) as Record<string, unknown>,
+      });
+    }
+    return events;
+  }
+
+  it('streams a running job: its stages and progress as the worker checkpoints it, then done', async () => {
+    const rows = Array.from(
+      { length: 300_000 },
+      (_, i) => `${i},name-${i % 977},${(i * 7) % 1000}.5`,
+    );
+    await writeFile(path.join(dir, 'big.csv'), `id,name,amount\n${rows.join('\n')}\n`);
+    const created = await call('POST', JOBS, BOOTSTRAP, {
+      type: 'orchestrate',
+      source: { type: 'file', path: 'big.csv' },
+      spec: { clean: { dedupe: true } },
+    });
+    expect(created.status).toBe(202);
+    const id = created.json['id'] as string;
+    const res = await fetch(`${gateway}${JOBS}/${id}/events`, {
+      headers: { authorization: `Bearer ${BOOTSTRAP}` },
+    });
+    expect([res.status, res.status === 200 ? '' : await res.text()]).toEqual([200, '']);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events = await readEvents(res);
+    const last = events[events.length - 1]!;
+    expect(last).toMatchObject({ event: 'done', data: { id, status: 'succeeded' } });
+    expect(events.slice(0, -1).every((e) => e.event === 'progress')).toBe(true);
+    // Sequences only grow; the stages show up in the order the job runs them.
+    const ids = events.map((e) => e.id!);
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    const stages = [...new Set(events.map((e) => e.data['stage']).filter(Boolean))];
+    expect(stages).toEqual(['ingest', 'profile', 'clean', 'version']);
+    expect(last.data).toMatchObject({
+      stages: ['ingest', 'profile', 'clean', 'version'],
+      stage_percent: 100,
+      rows_processed: 300_000,
+    });
+    for (const e of events) {
+      const percent = e.data['stage_percent'];
+      if (percent !== null) expect(percent).toBeGreaterThanOrEqual(0);
+      if (percent !== null) expect(percent).toBeLessThanOrEqual(100);
+    }
+    expect(events.some((e) => e.data['status'] === 'running')).toBe(true);
+
+    // A finished job: Last-Event-ID past its last change sends nothing more; from 0, just done.
+    const again = await readEvents(
+      await fetch(`${gateway}${JOBS}/${id}/events`, {
+        headers: { authorization: `Bearer ${BOOTSTRAP}`, 'last-event-id': String(last.id) },
+      }),
+    );
+    expect(again).toEqual([]);
+    const replay = await readEvents(
+      await fetch(`${gateway}${JOBS}/${id}/events`, {
+        headers: { authorization: `Bearer ${BOOTSTRAP}` },
+      }),
+    );
+    expect(replay).toEqual([last]);
+    const read = await call('GET', `${JOBS}/${id}`, BOOTSTRAP);
+    expect(read.json).toMatchObject({ stage: 'version', stage_percent: 100 });
+  }, 90_000);
+
+  it("answers 404 (JSON, before any event) for an unknown job and another tenant's", async () => {
+    const unknown = await call('GET', `${JOBS}/${randomUUID()}/events`, BOOTSTRAP);
+    expect(unknown).toMatchObject({ status: 404, json: { error_code: 'resource.not_found' } });
+    const created = await call('POST', JOBS, BOOTSTRAP, {
+      type: 'profile',
+      source: { type: 'file', path: 'sales.csv' },
+    });
+    const other = await idp.sign({
+      subject: 'someone-else',
+      tenantId: uniqueName('dpl-other'),
+      roles: ['developer'],
+      expiresIn: '30m',
+    });
+    const theirs = await call('GET', `${JOBS}/${created.json['id'] as string}/events`, other);
+    expect(theirs.status).toBe(404);
+  });
+});
+
+describe('job progress over the WebSocket', () => {
+  it('subscribe_job streams the same events as SSE, ending with done', async () => {
+    const { WebSocket } = await import('ws');
+    const ws = new WebSocket(`${gateway.replace('http', 'ws')}/v1/ws`, {
+      headers: { authorization: `Bearer ${BOOTSTRAP}` },
+    });
+    const messages: Record<string, unknown>[] = [];
+    ws.on('message', (data) =>
+      messages.push(JSON.parse(data.toString()) as Record<string, unknown>),
+    );
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const created = await call('POST', JOBS, BOOTSTRAP, {
+      type: 'clean',
+      source: { type: 'file', path: 'sales.csv' },
+    });
+    const id = created.json['id'] as string;
+    ws.send(JSON.stringify({ type: 'subscribe_job', job_id: id }));
+    ws.send(JSON.stringify({ type: 'subscribe_job', job_id: randomUUID() }));
+    await eventually(
+      () => messages.some((m) => m['type'] === 'event' && m['event'] === 'done'),
+      30_000,
+    );
+    ws.close();
+    expect(messages).toContainEqual({ type: 'subscribed', job_id: id });
+    const events = messages.filter((m) => m['type'] === 'event');
+    expect(events.every((e) => e['job_id'] === id)).toBe(true);
+    expect(events.at(-1)).toMatchObject({
+      event: 'done',
+      data: { id, status: 'succeeded', stages: ['ingest', 'clean', 'version'] },
+    });
+    expect(events.slice(0, -1).every((e) => e['event'] === 'progress')).toBe(true);
+    // An unknown job is an error naming it, not a subscription.
+    expect(messages.find((m) => m['type'] === 'error')).toMatchObject({
+      error_code: 'resource.not_found',
+    });
   });
 });

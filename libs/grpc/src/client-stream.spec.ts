@@ -27,6 +27,10 @@ server.add(
     profileDataset: unused,
     getQualityReport: unused,
     listDatasetVersions: unused,
+    // eslint-disable-next-line require-yield -- a stream these tests never call
+    watchJob: async function* () {
+      await unused();
+    },
     uploadSource: async (requests) => {
       seen.tenant = currentTenant()?.tenantId;
       seen.chunks = 0;
@@ -55,6 +59,7 @@ server.add(
     getQualityReport: 'tasks:read',
     listDatasetVersions: 'tasks:read',
     uploadSource: 'tasks:submit',
+    watchJob: 'tasks:read',
   },
 );
 

@@ -108,6 +108,11 @@ export function registerPipelineApi(
         page: page(window.offset, result.items.length, result.total),
       };
     },
+    watchJob: async function* (req, ctx) {
+      const changes = jobs.watch(jobId(req.id), Number(req.afterSequence), ctx.signal);
+      for await (const { job, sequence, final } of changes)
+        yield { job: jobProto(job), sequence: BigInt(sequence), final };
+    },
     uploadSource: async (requests, ctx) => {
       const iterator = requests[Symbol.asyncIterator]();
       const first = await iterator.next();
@@ -138,6 +143,7 @@ export function registerPipelineApi(
   };
   server.add(PipelineService, handlers, {
     uploadSource: 'tasks:submit',
+    watchJob: 'tasks:read',
     createJob: 'tasks:submit',
     getJob: 'tasks:read',
     listJobs: 'tasks:read',

@@ -33,6 +33,8 @@ export class JobService {
       maxAttempts: number;
       qualityThreshold: number;
       onQueued?: () => void;
+      /** How often a watched job is read for changes (default 500 ms). */
+      watchPollMs?: number;
       /** Where this pipeline processes and stores data, and who decides whether it may. */
       residency?: { port: ResidencyPort; jurisdiction: string };
     },
@@ -115,6 +117,35 @@ export class JobService {
     return this.store.list(window, filter);
   }
 
+  /**
+   * The job now, then each change the worker or a cancel writes (stage, progress, status), read
+   * from the database every watchPollMs, so any replica serves any job; ends after the change
+   * that finished it. `after` resumes: changes up to that sequence (its update time in ms) are
+   * not sent again.
+   */
+  async *watch(
+    id: string,
+    after: number,
+    signal: AbortSignal,
+  ): AsyncIterable<{ job: Job; sequence: number; final: boolean }> {
+    let last = after;
+    let sent = '';
+    for (;;) {
+      const job = await this.get(id);
+      const sequence = job.updatedAt.getTime();
+      const final = FINISHED.includes(job.status);
+      const state = JSON.stringify([job.status, job.stage, job.stagePercent, job.rowsProcessed]);
+      // Two changes within one millisecond share a sequence: the later still goes out.
+      if (sequence > last || (sequence === last && sent !== '' && state !== sent)) {
+        last = sequence;
+        sent = state;
+        yield { job, sequence, final };
+      }
+      if (final || signal.aborted) return;
+      await pause(this.options.watchPollMs ?? 500, signal);
+    }
+  }
+
   async cancel(id: string, reason: string): Promise<Job> {
     const job = await this.store.cancel(id, reason);
     if (!job) throw AionError.notFound('job', id);
@@ -143,6 +174,19 @@ export class JobService {
     return this.store.versions(datasetName, window);
   }
 }
+
+const FINISHED: JobStatus[] = ['succeeded', 'failed', 'canceled'];
+
+const pause = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -64,6 +64,8 @@ export interface Job {
   errorMessage: string;
   errorDetails: ErrorDetail[] | null;
   deadLettered: boolean;
+  /** How far the running stage is (0-100), as its worker last checkpointed it. */
+  stagePercent: number | null;
   createdAt: Date;
   updatedAt: Date;
   finishedAt: Date | null;

@@ -51,6 +51,8 @@ export interface DataEngine {
   ): Promise<{ rows: number; bytes: number; fitted: FittedParams }>;
   /** The data as CSV or JSON lines (format conversion of the versioned output). */
   export(inPath: string, outPath: string, format: OutputFormat): Promise<void>;
+  /** Runs `fn`, telling `onPercent` how far the engine's work in it is (0-100) now and then. */
+  withProgress<T>(onPercent: (percent: number) => void, fn: () => Promise<T>): Promise<T>;
 }
 
 export interface CleanSpec {
@@ -131,6 +133,13 @@ export interface ClaimedJob {
   checkpoints: Partial<Record<Stage, Checkpoint>>;
 }
 
+/** How far a running stage is: percent of its work, and rows and bytes when they are known. */
+export interface StageProgress {
+  percent: number;
+  rows?: number;
+  bytes?: number;
+}
+
 export interface StageResult {
   checkpoint: Checkpoint;
   profile?: DatasetProfile;
@@ -160,6 +169,8 @@ export interface JobStore {
   /** Extends the lease; false when the job is no longer this worker's to run (lost or canceled). */
   renew(job: Job, owner: string, leaseMs: number): Promise<boolean>;
   startStage(job: Job, stage: Stage): Promise<void>;
+  /** Checkpoints how far the running stage is; false when the job is no longer this worker's. */
+  progress(job: Job, owner: string, progress: StageProgress): Promise<boolean>;
   finishStage(job: Job, stage: Stage, owner: string, result: StageResult): Promise<boolean>;
   /** Back to the queue after a transient failure, to run again after `delayMs`. */
   retry(job: Job, stage: Stage, owner: string, error: string, delayMs: number): Promise<void>;

@@ -4,7 +4,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConnectorRegistry } from './connectors';
 import { type Checkpoint, type Job, type Stage, dataError } from './model';
-import type { CleanSpec, DataEngine, ObjectStore, StageResult } from './ports';
+import type { CleanSpec, DataEngine, ObjectStore, StageProgress, StageResult } from './ports';
 import { gate, parseSuite } from './suite';
 import { parseOutputFormat, parseTransform } from './transform';
 import { type Manifest, dvcPointer, manifestSha256, versionPrefix } from './versioning';
@@ -67,16 +67,52 @@ export class PipelineStages {
     return key;
   }
 
+  /**
+   * Runs a stage; `progress` hears how far the engine's work is (percent of the stage), with
+   * the rows of the stage's input done so far, or, while ingesting a file, its bytes.
+   */
   async run(
     stage: Stage,
     job: Job,
     checkpoints: Partial<Record<Stage, Checkpoint>>,
     signal: AbortSignal,
+    progress?: (p: StageProgress) => void,
   ): Promise<StageOutcome> {
     await mkdir(this.dir(job), { recursive: true });
+    if (!progress) return this.runStage(stage, job, checkpoints, signal);
+    const last = [...job.stages].reverse().find((s) => checkpoints[s]?.dataKey);
+    const inputRows = last ? checkpoints[last]?.rows : undefined;
+    const measure: { fileBytes?: number } = {};
+    let done = 0;
+    return this.deps.engine.withProgress(
+      (raw) => {
+        // A stage runs several queries; its progress never goes back.
+        const percent = (done = Math.max(done, Math.min(100, raw)));
+        const share = (n: number | undefined) =>
+          n === undefined ? undefined : Math.round((n * percent) / 100);
+        const rows = stage === 'ingest' ? undefined : share(inputRows);
+        const bytes = stage === 'ingest' ? share(measure.fileBytes) : undefined;
+        progress({
+          percent,
+          ...(rows !== undefined ? { rows } : {}),
+          ...(bytes !== undefined ? { bytes } : {}),
+        });
+      },
+      () => this.runStage(stage, job, checkpoints, signal, measure),
+    );
+  }
+
+  private async runStage(
+    stage: Stage,
+    job: Job,
+    checkpoints: Partial<Record<Stage, Checkpoint>>,
+    signal: AbortSignal,
+    measure: { fileBytes?: number } = {},
+  ): Promise<StageOutcome> {
     switch (stage) {
       case 'ingest': {
         const data = await this.deps.connectors.open(job.source, signal);
+        if (data.kind === 'file') measure.fileBytes = (await stat(data.path)).size;
         const out = path.join(this.dir(job), 'ingest.parquet');
         const { rows, bytes } = await this.deps.engine
           .ingest(data, out)

@@ -2,7 +2,8 @@ import { AionError } from '@aion/errors';
 import type { Logger } from '@aion/telemetry';
 import { runWithTenant } from '@aion/tenancy';
 import { type Checkpoint, type Job, type Stage, isPermanent } from './model';
-import type { ClaimedJob, JobStore } from './ports';
+import type { ClaimedJob, JobStore, StageProgress } from './ports';
+import { ProgressCheckpointer } from './progress';
 import type { StageOutcome } from './stages';
 
 export interface StageRunner {
@@ -11,6 +12,7 @@ export interface StageRunner {
     job: Job,
     checkpoints: Partial<Record<Stage, Checkpoint>>,
     signal: AbortSignal,
+    progress?: (p: StageProgress) => void,
   ): Promise<StageOutcome>;
   cleanup(job: Job): Promise<void>;
 }
@@ -23,6 +25,8 @@ export interface WorkerOptions {
   stageTimeoutMs: number;
   retryBaseMs: number;
   retryMaxMs: number;
+  /** How often a running stage's progress is written at most (default 1000 ms). */
+  progressIntervalMs?: number;
 }
 
 /** Exponential backoff per attempt, capped: attempt 1 waits base, 2 waits 2×base, ... */
@@ -135,9 +139,13 @@ export class PipelineWorker {
         if (checkpoints[s]) continue;
         stage = s;
         await this.store.startStage(job, s);
-        const outcome = await this.withTimeout(s, abort.signal, (signal) =>
-          this.stages.run(s, job, checkpoints, signal),
+        const progress = new ProgressCheckpointer(
+          (p) => this.store.progress(job, owner, p),
+          this.options.progressIntervalMs ?? 1000,
         );
+        const outcome = await this.withTimeout(s, abort.signal, (signal) =>
+          this.stages.run(s, job, checkpoints, signal, progress.report),
+        ).finally(() => progress.stop());
         if (!(await this.store.finishStage(job, s, owner, outcome))) return;
         checkpoints[s] = outcome.checkpoint;
         if (outcome.failure) throw outcome.failure;

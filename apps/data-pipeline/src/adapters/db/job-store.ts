@@ -11,6 +11,7 @@ import type {
   JobFilter,
   JobStore,
   NewJob,
+  StageProgress,
   StageResult,
   StoredCheck,
 } from '../../core/ports';
@@ -244,7 +245,7 @@ export class PostgresJobStore extends TenantRepository implements JobStore {
     return withTenant(this.db, job.tenantId, async (tx) => {
       await tx
         .update(jobs)
-        .set({ stage, updatedAt: sql`now()` })
+        .set({ stage, stagePercent: 0, updatedAt: sql`now()` })
         .where(eq(jobs.id, job.id));
       await tx
         .insert(jobStages)
@@ -268,6 +269,22 @@ export class PostgresJobStore extends TenantRepository implements JobStore {
     });
   }
 
+  progress(job: Job, owner: string, progress: StageProgress) {
+    return withTenant(this.db, job.tenantId, async (tx) => {
+      const rows = await tx
+        .update(jobs)
+        .set({
+          stagePercent: progress.percent,
+          ...(progress.rows !== undefined ? { rowsProcessed: progress.rows } : {}),
+          ...(progress.bytes !== undefined ? { bytesProcessed: progress.bytes } : {}),
+          updatedAt: sql`now()`,
+        })
+        .where(ownedBy(job.id, owner))
+        .returning({ id: jobs.id });
+      return rows.length === 1;
+    });
+  }
+
   finishStage(job: Job, stage: Stage, owner: string, result: StageResult) {
     return withTenant(this.db, job.tenantId, async (tx) => {
       const progress: Partial<JobRow> = {};
@@ -278,6 +295,7 @@ export class PostgresJobStore extends TenantRepository implements JobStore {
         .update(jobs)
         .set({
           ...progress,
+          stagePercent: 100,
           updatedAt: sql`now()`,
           ...(result.profile ? { eventSeq: sql`${jobs.eventSeq} + 1` } : {}),
         })

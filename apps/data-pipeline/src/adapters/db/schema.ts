@@ -70,6 +70,8 @@ export const jobs = pgTable(
     deadLettered: boolean('dead_lettered').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    /** How far the running stage is (0-100), as its worker last checkpointed it. */
+    stagePercent: doublePrecision('stage_percent'),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
   },
   (t) => [

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdir } from 'node:fs/promises';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 
@@ -13,9 +14,19 @@ export const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
 /** A quoted SQL identifier (a column named by a file or a suite). */
 export const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
+/** How often a connection's query progress is read while someone listens for it. */
+const PROGRESS_POLL_MS = 250;
+
 /** One DuckDB instance per service, in memory, bounded; each operation gets its own connection. */
 export class DuckDb {
   private instance: Promise<DuckDBInstance> | undefined;
+  /** Who listens to the progress of the queries run on behalf of the current operation. */
+  private readonly progressSink = new AsyncLocalStorage<(percent: number) => void>();
+
+  /** Runs `fn`; the connections it opens report their queries' progress to `onPercent`. */
+  withProgress<T>(onPercent: (percent: number) => void, fn: () => Promise<T>): Promise<T> {
+    return this.progressSink.run(onPercent, fn);
+  }
 
   constructor(private readonly options: DuckDbOptions) {}
 
@@ -36,9 +47,22 @@ export class DuckDb {
 
   async with<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
     const connection = await (await this.open()).connect();
+    const sink = this.progressSink.getStore();
+    let poll: NodeJS.Timeout | undefined;
     try {
+      if (sink) {
+        // DuckDB tracks a query's progress only with its progress bar on (never printed here).
+        await connection.run(
+          'SET enable_progress_bar = true; SET enable_progress_bar_print = false; SET progress_bar_time = 0',
+        );
+        poll = setInterval(() => {
+          const { percentage } = connection.progress;
+          if (percentage >= 0) sink(percentage);
+        }, PROGRESS_POLL_MS);
+      }
       return await fn(connection);
     } finally {
+      clearInterval(poll);
       connection.closeSync();
     }
   }

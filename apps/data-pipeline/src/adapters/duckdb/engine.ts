@@ -40,6 +40,10 @@ export class DuckDbEngine implements DataEngine {
     return exportAs(this.db, inPath, outPath, format);
   }
 
+  withProgress<T>(onPercent: (percent: number) => void, fn: () => Promise<T>) {
+    return this.db.withProgress(onPercent, fn);
+  }
+
   close() {
     return this.db.close();
   }

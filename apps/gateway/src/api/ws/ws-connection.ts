@@ -1,15 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import * as z from 'zod/v4';
-import type { TaskOrchestrator } from '@aion/contracts';
+import type { PipelineService, TaskOrchestrator } from '@aion/contracts';
 import { can, type Principal } from '@aion/auth';
 import { AionError, retryAfterFor, toAionError } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
 import type { BucketLimit, TokenBucketStore } from '@aion/resilience';
 import { runWithTenant } from '@aion/tenancy';
 import type { Logger } from '@aion/telemetry';
+import { jobEvent } from '../http/routes/pipeline-events';
 import { sseEventName, streamEventJson } from '../tasks/task-json';
 import { boundedSender } from './bounded-sender';
+
+/** A job's subscription key: `/` never occurs in a task id, so the two never meet. */
+const jobKey = (jobId: string) => `job/${jobId}`;
 
 /** Close code for a credential that was revoked, expired or lost its permission. */
 export const CLOSE_CREDENTIAL = 4001;
@@ -24,6 +28,12 @@ const ClientMessage = z.discriminatedUnion('type', [
   }),
   z.strictObject({ type: z.literal('unsubscribe'), task_id: z.string().max(128) }),
   z.strictObject({
+    type: z.literal('subscribe_job'),
+    job_id: z.uuid(),
+    after_sequence: z.int().min(0).optional(),
+  }),
+  z.strictObject({ type: z.literal('unsubscribe_job'), job_id: z.string().max(128) }),
+  z.strictObject({
     type: z.literal('ping'),
     id: z.union([z.string().max(64), z.number()]).optional(),
   }),
@@ -31,6 +41,8 @@ const ClientMessage = z.discriminatedUnion('type', [
 
 export interface ConnectionOptions {
   tasks: ClientOf<typeof TaskOrchestrator>;
+  /** Data-pipeline jobs' progress (subscribe_job). */
+  pipeline: ClientOf<typeof PipelineService>;
   logger: Logger;
   maxBufferedBytes: number;
   maxSubscriptions: number;
@@ -100,10 +112,11 @@ export class WsConnection {
     this.subscriptions.clear();
   }
 
-  private fail(error: AionError, taskId?: string): void {
+  private fail(error: AionError, taskId?: string, jobId?: string): void {
     this.send({
       type: 'error',
       ...(taskId ? { task_id: taskId } : {}),
+      ...(jobId ? { job_id: jobId } : {}),
       ...(retryAfterFor(error) !== undefined ? { retry_after: retryAfterFor(error) } : {}),
       ...error.toEnvelope(this.id),
     });
@@ -138,22 +151,35 @@ export class WsConnection {
       this.subscriptions.delete(message.task_id);
       return void this.send({ type: 'unsubscribed', task_id: message.task_id });
     }
+    if (message.type === 'unsubscribe_job') {
+      this.subscriptions.get(jobKey(message.job_id))?.abort();
+      this.subscriptions.delete(jobKey(message.job_id));
+      return void this.send({ type: 'unsubscribed', job_id: message.job_id });
+    }
+    if (message.type === 'subscribe_job')
+      return this.subscribeJob(message.job_id, message.after_sequence ?? 0);
     await this.subscribe(message.task_id, message.after_sequence ?? 0);
   }
 
-  private async subscribe(taskId: string, after: number): Promise<void> {
-    if (this.subscriptions.has(taskId))
-      return void this.send({ type: 'subscribed', task_id: taskId });
-    if (this.subscriptions.size >= this.options.maxSubscriptions)
-      return this.fail(
+  /**
+   * Admits a subscription (under `key`): within the connection's bound, with the credential
+   * still good, and paid for with a token as a request is; its controller, or undefined once
+   * the refusal was sent.
+   */
+  private async admit(
+    key: string,
+    refused: (error: AionError) => void,
+  ): Promise<AbortController | undefined> {
+    if (this.subscriptions.size >= this.options.maxSubscriptions) {
+      refused(
         new AionError(
           'rate_limit.exceeded',
           `at most ${this.options.maxSubscriptions} subscriptions per connection`,
         ),
-        taskId,
       );
-    // A subscribe is a request: the credential must still be good, and it costs a token.
-    if (!(await this.recheck())) return;
+      return undefined;
+    }
+    if (!(await this.recheck())) return undefined;
     const { tenantId, keyId, subject } = this.principal;
     const budget = await this.options.buckets.take(
       `principal:${tenantId}:${keyId ?? subject}`,
@@ -161,23 +187,62 @@ export class WsConnection {
     );
     if (!budget.allowed) {
       const seconds = Math.max(1, Math.ceil(budget.retryAfterMs / 1000));
-      return this.fail(
+      refused(
         new AionError('rate_limit.exceeded', `rate limit exceeded; retry in ${seconds} s`, {
           retryAfterSeconds: seconds,
         }),
-        taskId,
       );
+      return undefined;
     }
     const controller = new AbortController();
-    this.subscriptions.set(taskId, controller);
-    const context = {
-      tenantId,
-      subject,
+    this.subscriptions.set(key, controller);
+    return controller;
+  }
+
+  private get context() {
+    return {
+      tenantId: this.principal.tenantId,
+      subject: this.principal.subject,
       owner: this.principal.owner,
       roles: this.principal.roles,
       requestId: this.id,
     };
-    await runWithTenant(context, async () => {
+  }
+
+  /** A data-pipeline job's progress: event progress per change, done at the end (as its SSE). */
+  private async subscribeJob(jobId: string, after: number): Promise<void> {
+    const key = jobKey(jobId);
+    if (this.subscriptions.has(key)) return void this.send({ type: 'subscribed', job_id: jobId });
+    const controller = await this.admit(key, (error) => this.fail(error, undefined, jobId));
+    if (!controller) return;
+    await runWithTenant(this.context, async () => {
+      try {
+        await this.options.pipeline.getJob({ id: jobId });
+        this.send({ type: 'subscribed', job_id: jobId });
+        for await (const message of this.options.pipeline.watchJob(
+          { id: jobId, afterSequence: BigInt(after) },
+          { deadlineMs: 3_600_000, signal: controller.signal },
+        )) {
+          if (!this.send({ type: 'event', job_id: jobId, ...jobEvent(message) })) {
+            controller.abort();
+            break;
+          }
+        }
+      } catch (err) {
+        if (!controller.signal.aborted) this.fail(toAionError(err), undefined, jobId);
+      } finally {
+        this.subscriptions.delete(key);
+      }
+    });
+  }
+
+  private async subscribe(taskId: string, after: number): Promise<void> {
+    if (this.subscriptions.has(taskId))
+      return void this.send({ type: 'subscribed', task_id: taskId });
+    // A subscribe is a request: the credential must still be good, and it costs a token.
+    const controller = await this.admit(taskId, (error) => this.fail(error, taskId));
+    if (!controller) return;
+    await runWithTenant(this.context, async () => {
       try {
         await this.options.tasks.statusById({ taskId });
         this.send({ type: 'subscribed', task_id: taskId });

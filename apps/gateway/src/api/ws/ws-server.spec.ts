@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
-import { StreamEventKind, type TaskOrchestrator } from '@aion/contracts';
+import { StreamEventKind, type PipelineService, type TaskOrchestrator } from '@aion/contracts';
 import { ApiKeyService, JwtVerifier, MemoryApiKeyRepository } from '@aion/auth';
 import type { ClientOf } from '@aion/grpc';
 import { MemoryTokenBucketStore } from '@aion/resilience';
@@ -30,6 +30,9 @@ function tasksClient(): ClientOf<typeof TaskOrchestrator> {
   } as unknown as ClientOf<typeof TaskOrchestrator>;
 }
 
+/** Pipeline jobs are not what these tests subscribe to (e2e pipeline-rest runs subscribe_job). */
+const pipelineClient = () => ({}) as unknown as ClientOf<typeof PipelineService>;
+
 interface Client {
   ws: WebSocket;
   messages: Record<string, unknown>[];
@@ -47,6 +50,7 @@ describe('attachWebSocket', () => {
     keys = new ApiKeyService(new MemoryApiKeyRepository());
     options = {
       tasks: tasksClient(),
+      pipeline: pipelineClient(),
       keys,
       bearer: new JwtVerifier({ issuer: ISSUER, audience: 'aion', hs256Secret: SECRET }),
       logger: createLogger({ service: 'ws-spec', level: 'error' }),

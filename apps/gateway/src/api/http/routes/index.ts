@@ -78,7 +78,11 @@ export function routeTable(deps: RouteTableDeps): Route[] {
     ...deploymentRoutes(deps.sovereign, sovereign, deps.jurisdictions, timeout),
     ...observabilityRoutes(deps.observability, timeout),
     ...llmTracingRoutes(deps.observability, jurisdictionSchema(deps.jurisdictions), timeout),
-    ...pipelineRoutes(deps.pipeline, timeout, { uploadMaxBytes: deps.pipelineUploadMaxBytes }),
+    ...pipelineRoutes(deps.pipeline, timeout, {
+      uploadMaxBytes: deps.pipelineUploadMaxBytes,
+      heartbeatMs: deps.sseHeartbeatMs,
+      streams: deps.streams,
+    }),
     ...moduleRoutes(deps.modules, timeout),
     ...publicRoutes({
       sovereign: deps.sovereign,

@@ -34,6 +34,15 @@ export const Job = z.object({
   rows_processed: z.int().min(0),
   bytes_processed: z.int().min(0),
   attempts: z.int().min(0),
+  stages: z.array(z.enum(STAGES)).describe('The stages the job runs, in order'),
+  stage_percent: z
+    .number()
+    .min(0)
+    .max(100)
+    .nullable()
+    .describe(
+      'How far the current stage is, as its worker last checkpointed it (null before it ran)',
+    ),
   quality_score: z.number().nullable(),
   data_version: z.string().nullable(),
   output_uri: z.string().nullable(),
@@ -68,6 +77,8 @@ export function jobJson(j: JobMessage | undefined): z.input<typeof Job> {
     rows_processed: Number(j.rowsProcessed),
     bytes_processed: Number(j.bytesProcessed),
     attempts: j.attempts,
+    stages: j.stages.flatMap((n) => (STAGES[n - 1] ? [STAGES[n - 1]!] : [])),
+    stage_percent: j.stagePercent ?? null,
     quality_score: j.qualityScore ?? null,
     data_version: j.dataVersion || null,
     output_uri: j.outputUri || null,

@@ -14,6 +14,8 @@ import {
   type PipelineClient,
 } from './pipeline-json';
 import { JobRequest } from './pipeline-request';
+import type { Capacity } from '../../capacity';
+import { jobEventRoutes } from './pipeline-events';
 import { uploadRoutes } from './pipeline-uploads';
 import { page, pageRequest } from './sovereign-json';
 
@@ -31,7 +33,7 @@ const CLASSIFICATIONS: Record<string, DataClassification> = {
 export function pipelineRoutes(
   pipeline: PipelineClient,
   requestTimeoutMs: number,
-  uploads: { uploadMaxBytes: number },
+  options: { uploadMaxBytes: number; heartbeatMs: number; streams: Capacity },
 ): Route[] {
   const o = { deadlineMs: requestTimeoutMs };
   const tag = 'pipeline';
@@ -40,7 +42,12 @@ export function pipelineRoutes(
     GetJob: { operationId: 'getPipelineJob', parameters: { id: '$response.body#/id' } },
   };
   return [
-    ...uploadRoutes(pipeline, { maxBytes: uploads.uploadMaxBytes }),
+    ...uploadRoutes(pipeline, { maxBytes: options.uploadMaxBytes }),
+    ...jobEventRoutes(pipeline, {
+      requestTimeoutMs,
+      heartbeatMs: options.heartbeatMs,
+      streams: options.streams,
+    }),
     route({
       method: 'post',
       path: `${BASE}/jobs`,

@@ -1,0 +1,1 @@
+ALTER TABLE "dpl_jobs" ADD COLUMN "stage_percent" double precision;

@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import type { Response } from 'express';
+import * as z from 'zod/v4';
+import { toAionError } from '@aion/errors';
+import type { Capacity } from '../../capacity';
+import { StreamHeaders, StreamQuery } from '../../tasks/task-schemas';
+import { ErrorEnvelopeJson, Uuid } from '../../wire-schemas';
+import { releaseRequestSlots } from '../middleware';
+import { route, type Route } from '../routing/route';
+import { BASE, Job, jobJson, type PipelineClient } from './pipeline-json';
+
+const STREAM_DEADLINE_MS = 3_600_000;
+
+/** A job's events: `progress` while it runs, `done` once it finished (the last), `error`. */
+export const JobEvents = { progress: Job, done: Job, error: ErrorEnvelopeJson };
+
+/** One change of a watched job, as an event name and its JSON (shared by SSE and WebSocket). */
+export function jobEvent(message: {
+  job?: Parameters<typeof jobJson>[0];
+  sequence: bigint;
+  final: boolean;
+}) {
+  return {
+    id: Number(message.sequence),
+    event: message.final ? ('done' as const) : ('progress' as const),
+    data: jobJson(message.job),
+  };
+}
+
+/** SSE of a job's changes; `id` is the sequence, so Last-Event-ID resumes after it. */
+async function streamJobSse(
+  res: Response,
+  pipeline: PipelineClient,
+  options: { id: string; after: bigint; heartbeatMs: number; signal: AbortSignal },
+): Promise<void> {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.write(`: stream ${randomUUID()}\nretry: 2000\n\n`);
+  const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), options.heartbeatMs);
+  try {
+    for await (const message of pipeline.watchJob(
+      { id: options.id, afterSequence: options.after },
+      { deadlineMs: STREAM_DEADLINE_MS, signal: options.signal },
+    )) {
+      const { id, event, data } = jobEvent(message);
+      res.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    }
+  } catch (err) {
+    if (!options.signal.aborted) {
+      const error = toAionError(err);
+      res.write(
+        `event: error\ndata: ${JSON.stringify(error.toEnvelope(String(res.locals['requestId'] ?? '')))}\n\n`,
+      );
+    }
+  } finally {
+    clearInterval(heartbeat);
+    res.end();
+  }
+}
+
+/** GET /api/v1/pipeline/jobs/{id}/events: the job's progress as server-sent events. */
+export function jobEventRoutes(
+  pipeline: PipelineClient,
+  options: { requestTimeoutMs: number; heartbeatMs: number; streams: Capacity },
+): Route[] {
+  return [
+    route({
+      method: 'get',
+      path: `${BASE}/jobs/{id}/events`,
+      operationId: 'streamPipelineJobEvents',
+      summary:
+        "Server-sent events of a job's progress: its state now, each change (stage, rows, bytes, stage_percent), then done (resumes from Last-Event-ID)",
+      tag: 'pipeline',
+      access: 'tasks:read',
+      request: { path: z.strictObject({ id: Uuid }), query: StreamQuery, headers: StreamHeaders },
+      responses: {
+        200: {
+          description:
+            'Server-sent events: progress (the job), done (the finished job, last), error; `id` is the sequence',
+          eventStream: { events: JobEvents },
+        },
+      },
+      errors: [404],
+      async handle({ path, query, headers, res, signal, principal }) {
+        const after = headers['last-event-id'] ?? query.last_event_id ?? '0';
+        // Fails with a JSON envelope (404, 403 ...) before any byte of the event stream is sent.
+        await pipeline.getJob({ id: path.id }, { deadlineMs: options.requestTimeoutMs });
+        const release = options.streams.take(principal, 'streams');
+        // The stream holds a stream slot from here on, not a request slot.
+        releaseRequestSlots(res);
+        try {
+          await streamJobSse(res, pipeline, {
+            id: path.id,
+            after: BigInt(after),
+            heartbeatMs: options.heartbeatMs,
+            signal,
+          });
+        } finally {
+          release();
+        }
+        return 'sent';
+      },
+    }),
+  ];
+}
