@@ -152,6 +152,27 @@ describeWithTools('the Helm chart: module-host pools with native modules', ['hel
     }
   });
 
+  it('NOTES.txt says what an enabled pool needs: the profile on the nodes, a baseline namespace', () => {
+    const notes = (setJson: string[]) =>
+      runOk(tools.helm!, [
+        'install',
+        'aion',
+        chartDir,
+        '--dry-run=client',
+        '--namespace',
+        'aion',
+        ...setJson.flatMap((j) => ['--set-json', j]),
+      ]);
+    const enabled = notes([TWO_POOLS]);
+    expect(enabled).toMatch(/module-host pool\(s\) native run subprocess packages/);
+    expect(enabled).toMatch(/files\/seccomp\/aion-module-host-bwrap.json/);
+    expect(enabled).toMatch(/pod-security.kubernetes.io\/enforce=baseline/);
+    expect(enabled).not.toMatch(/every pod meets the "restricted"/);
+    const off = notes([]);
+    expect(off).toMatch(/every pod meets the "restricted"[\s\S]*enforce=restricted/);
+    expect(off).not.toMatch(/Native modules/);
+  });
+
   it('ships a seccomp profile that allows what bubblewrap does and still refuses the rest', () => {
     const profile = JSON.parse(
       readFileSync(path.join(chartDir, 'files', 'seccomp', 'aion-module-host-bwrap.json'), 'utf8'),
