@@ -39,11 +39,22 @@ export interface StackOptions {
   s3?: { accounts: Record<string, S3SourceCredentials>; egressAllow: string };
 }
 
-/** When each stage of the running job started and finished (performance.now()). */
+/**
+ * When each stage of the running job started and finished (performance.now()), and this process's
+ * CPU time then (ms, every thread: DuckDB's run in this process). CPU time is the steadier
+ * measure on a machine whose other load drifts.
+ */
 export interface StageMarks {
   start: Partial<Record<Stage | 'download', number>>;
   end: Partial<Record<Stage | 'download', number>>;
+  cpuStart: Partial<Record<Stage, number>>;
+  cpuEnd: Partial<Record<Stage, number>>;
 }
+
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 
 const TENANT = 'bench-tenant';
 
@@ -55,7 +66,7 @@ export const engineSettings = () =>
   });
 
 export function pipelineStack(options: StackOptions) {
-  const marks: StageMarks = { start: {}, end: {} };
+  const marks: StageMarks = { start: {}, end: {}, cpuStart: {}, cpuEnd: {} };
   const database = openPostgres({ url: options.databaseUrl, max: 4 });
   const store = new PostgresJobStore(database.db, new OutboxWriter(outbox, 'aion/data-pipeline'));
   // Stage boundaries: startStage and a persisted finishStage, as the worker calls them.
@@ -66,9 +77,15 @@ export function pipelineStack(options: StackOptions) {
         return typeof value === 'function' ? value.bind(target) : value;
       const method = value as (job: Job, stage: Stage, ...rest: unknown[]) => Promise<unknown>;
       return async (job: Job, stage: Stage, ...rest: unknown[]) => {
-        if (prop === 'startStage') marks.start[stage] = performance.now();
+        if (prop === 'startStage') {
+          marks.start[stage] = performance.now();
+          marks.cpuStart[stage] = cpuMs();
+        }
         const result = await method.call(target, job, stage, ...rest);
-        if (prop === 'finishStage') marks.end[stage] = performance.now();
+        if (prop === 'finishStage') {
+          marks.end[stage] = performance.now();
+          marks.cpuEnd[stage] = cpuMs();
+        }
         return result;
       };
     },
@@ -126,8 +143,7 @@ export function pipelineStack(options: StackOptions) {
 
   /** Submits a job as a tenant would and runs the queue dry; the finished job and its stages' marks. */
   async function runJob(request: Omit<JobRequest, 'dataContext' | 'datasetName'>) {
-    marks.start = {};
-    marks.end = {};
+    Object.assign(marks, { start: {}, end: {}, cpuStart: {}, cpuEnd: {} });
     const submitted = performance.now();
     const { job } = await asTenant(() =>
       jobs.submit({ ...request, dataContext: {}, datasetName: 'bench' }),

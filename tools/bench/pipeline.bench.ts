@@ -51,10 +51,15 @@ interface ProfileRun {
   profile_stage_s: number;
   profile_end_to_end_s: number;
   quality_gate_s: number;
+  ingest_cpu_s: number;
+  profile_cpu_s: number;
+  quality_gate_cpu_s: number;
   ydata_read_s: number;
   ydata_profile_s: number;
   ydata_total_s: number;
+  ydata_cpu_s: number;
   ratio: number;
+  cpu_ratio: number;
 }
 
 async function profileRuns(databaseUrl: string, dir: string, csv: string): Promise<ProfileRun[]> {
@@ -112,7 +117,9 @@ async function profileRuns(databaseUrl: string, dir: string, csv: string): Promi
       if (job.status !== 'succeeded')
         throw new Error(`profile job ${job.status}: ${job.errorMessage}`);
       if (job.rowsProcessed !== ROWS) throw new Error(`profiled ${job.rowsProcessed} rows`);
-      const { start, end } = marks;
+      const { start, end, cpuStart, cpuEnd } = marks;
+      const cpu = (stage: 'ingest' | 'profile' | 'quality_gate') =>
+        s(cpuEnd[stage]! - cpuStart[stage]!);
       const ydata = python ? ydataRun(python, csv) : undefined;
       const run: ProfileRun = {
         download_s: s(end.download! - start.download!),
@@ -120,12 +127,19 @@ async function profileRuns(databaseUrl: string, dir: string, csv: string): Promi
         profile_stage_s: s(end.profile! - start.profile!),
         profile_end_to_end_s: s(end.profile! - submitted),
         quality_gate_s: s(end.quality_gate! - start.quality_gate!),
+        ingest_cpu_s: cpu('ingest'),
+        profile_cpu_s: cpu('profile'),
+        quality_gate_cpu_s: cpu('quality_gate'),
         ydata_read_s: r2(ydata?.read_s ?? NaN),
         ydata_profile_s: r2(ydata?.profile_s ?? NaN),
         ydata_total_s: r2(ydata?.total_s ?? NaN),
+        ydata_cpu_s: r2(ydata?.cpu_s ?? NaN),
         ratio: NaN,
+        cpu_ratio: NaN,
       };
       run.ratio = r2(run.ydata_total_s / run.profile_end_to_end_s);
+      // The download's CPU is mostly SeaweedFS's (another process): compared is the engine's.
+      run.cpu_ratio = r2(run.ydata_cpu_s / (run.ingest_cpu_s + run.profile_cpu_s));
       runs.push(run);
       log(`profile rep ${rep}: ${JSON.stringify(run)} (load ${load()})`);
     }
@@ -146,6 +160,7 @@ function ydataRun(python: string, csv: string) {
     read_s: number;
     profile_s: number;
     total_s: number;
+    cpu_s: number;
   };
 }
 
