@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { freePort } from '@aion/testing';
 
 export interface RunningAlertmanager {
   url: string;
@@ -107,5 +106,3 @@ export async function startAlertmanager(options: {
     stop,
   };
 }
-
-export { freePort };

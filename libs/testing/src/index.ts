@@ -14,4 +14,5 @@ export * from './private-redis';
 export * from './private-stack';
 export { freePort } from './infra/processes';
 export * from './prometheus';
+export * from './alertmanager';
 export * from './jaeger';

@@ -1,6 +1,12 @@
 import { decodeEnvelope, payloadOf } from '@aion/events';
-import { eventually, freePort, uniqueName, type TestDatabase } from '@aion/testing';
-import { startAlertmanager, type RunningAlertmanager } from './alertmanager';
+import {
+  eventually,
+  freePort,
+  startAlertmanager,
+  uniqueName,
+  type RunningAlertmanager,
+  type TestDatabase,
+} from '@aion/testing';
 import { migratedDatabase, startObservability } from './running-observability';
 
 // Alert state from a real Alertmanager (Debian's prometheus-alertmanager): its webhook reports

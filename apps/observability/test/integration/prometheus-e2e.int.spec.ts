@@ -9,11 +9,12 @@ import {
   eventually,
   freePort,
   uniqueName,
+  startAlertmanager,
   startPrometheus,
+  type RunningAlertmanager,
   type RunningPrometheus,
   type TestDatabase,
 } from '@aion/testing';
-import { startAlertmanager, type RunningAlertmanager } from './alertmanager';
 
 import { migratedDatabase, startObservability } from './running-observability';
 
