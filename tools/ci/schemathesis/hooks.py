@@ -65,3 +65,11 @@ schemathesis.openapi.format(
         st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789 ", max_size=20),
     ),
 )
+
+# Uploads (POST /api/v1/pipeline/uploads) declare binary bodies of CSV, JSON-lines and Parquet
+# media types. Schemathesis sends any text/* through its text/plain serializer, which spells a
+# binary value as empty text (an empty upload, rightly refused): send these as the bytes drawn.
+schemathesis.serializer.alias(
+    ["text/csv", "application/x-ndjson", "application/jsonl", "application/vnd.apache.parquet"],
+    "application/octet-stream",
+)

@@ -2,7 +2,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { AionError } from '@aion/errors';
 import type { Connector, SourceData } from '../../core/ports';
-import type { UploadService } from '../../core/uploads';
+import { dataError } from '../../core/model';
+import { endsOf, isParquet, type UploadService } from '../../core/uploads';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -43,6 +44,15 @@ export class UploadConnector implements Connector {
     await mkdir(dir, { recursive: true });
     const local = path.join(dir, `${upload.id}-${process.pid}-${Date.now()}.${upload.format}`);
     await this.uploads.fetch(upload, local);
+    if (
+      upload.format === 'parquet' &&
+      !isParquet(await endsOf(local, upload.bytes), upload.bytes)
+    ) {
+      await rm(local, { force: true });
+      throw dataError(`upload ${upload.id} is not a Parquet file`, [
+        { field: 'source.upload_id', reason: 'invalid', message: 'no PAR1 magic at both ends' },
+      ]);
+    }
     const delimiter = source['delimiter'];
     return {
       kind: 'file',

@@ -117,7 +117,7 @@ export function uploadRoutes(pipeline: PipelineClient, options: { maxBytes: numb
       responses: {
         201: {
           description:
-            'Stored in the tenant\'s staging area with its sha256 (application/octet-stream: Parquet by its magic, JSON lines when it opens with "{", else CSV; application/vnd.apache.parquet without the magic is 422)',
+            'Stored in the tenant\'s staging area with its sha256 (application/octet-stream: Parquet by its magic, JSON lines when it opens with "{", else CSV)',
           schema: Upload,
         },
       },
