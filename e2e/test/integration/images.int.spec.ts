@@ -3,6 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse } from 'yaml';
+import { fromJson, toJson } from '@bufbuild/protobuf';
+import { ValueSchema } from '@bufbuild/protobuf/wkt';
+import { InternalTokens } from '@aion/auth';
+import { ModuleService } from '@aion/contracts';
+import { createGrpcClient } from '@aion/grpc';
+import { runWithTenant } from '@aion/tenancy';
 import {
   createTestDatabase,
   distributedEnv,
@@ -212,8 +218,11 @@ describeImages('the OCI images (tools/images/build.sh)', () => {
   // A module-host pool with moduleHost.subprocess enabled (issue 18): its pods get a user
   // namespace (hostUsers: false), procMount Unmasked and the chart's Localhost seccomp profile; the
   // module host runs one sandbox at start (bwrap, prlimit, seccomp, a fresh /proc) and says on
-  // /healthz what limits its native modules.
-  const subprocessLimits = async (options: Parameters<typeof runContainer>[3]) => {
+  // /healthz what limits its native modules. The sample native package (a busybox sh script) is
+  // preloaded from a read-only volume, as a pool's packages could be.
+  const seccompProfile = path.join(chartDir, 'files', 'seccomp', 'aion-module-host-bwrap.json');
+  const sample = path.join(repoRoot, 'tools', 'modules', 'device_report');
+  const startModuleHost = async (options: Parameters<typeof runContainer>[3]) => {
     const bundle = await bundleOf('module-host');
     const [http, grpc] = await Promise.all([freePort(), freePort()]);
     const host = stopLater(
@@ -223,38 +232,62 @@ describeImages('the OCI images (tools/images/build.sh)', () => {
           ...distributedEnv(db, secret),
           AION_MODULE_HOST_HTTP_PORT: String(http),
           AION_MODULE_HOST_GRPC_PORT: String(grpc),
+          AION_MODULE_HOST_PRELOAD: '/packages/device_report',
         },
         undefined,
-        options,
+        { ...options, binds: [{ source: sample, destination: '/packages/device_report' }] },
       ),
     );
     await waitFor200(`http://127.0.0.1:${http}/readyz`, host, 90_000);
     const health = (await (await fetch(`http://127.0.0.1:${http}/healthz`)).json()) as {
       details: { subprocess_limits: string };
     };
-    await host.stop();
-    return { limits: health.details.subprocess_limits, output: host.output };
+    return { host, grpc, limits: health.details.subprocess_limits };
   };
 
-  it("runs native modules' sandbox in the module-host image as a subprocess pool's pod does", async () => {
-    const { limits, output } = await subprocessLimits({
+  it("runs a native module in the module-host image as a subprocess pool's pod does", async () => {
+    const { host, grpc, limits } = await startModuleHost({
       userNamespace: true,
       unmaskedProc: true,
-      seccompProfile: path.join(chartDir, 'files', 'seccomp', 'aion-module-host-bwrap.json'),
+      seccompProfile,
     });
     // No cgroup is delegated to the container: rlimits, as in a pod.
-    expect({ limits, output }).toEqual({ limits: 'rlimit', output: expect.any(String) });
-    expect(output).not.toContain('subprocess sandbox unusable');
+    expect({ limits, output: host.output }).toEqual({
+      limits: 'rlimit',
+      output: expect.not.stringContaining('subprocess sandbox unusable'),
+    });
+    const client = createGrpcClient(ModuleService, `127.0.0.1:${grpc}`, {
+      tokens: new InternalTokens(secret, 'gateway'),
+    });
+    try {
+      const developer = { tenantId: uniqueName('t'), subject: 'dev', roles: ['developer'] };
+      const reply = await runWithTenant({ ...developer, requestId: 'images-native' }, () =>
+        client.invokeModule({
+          name: 'device_report',
+          input: fromJson(ValueSchema, { label: 'in-a-pod' }),
+        }),
+      );
+      // Its sh, sed, cat and nproc are the image's busybox, under bwrap; a CPU pool: no devices.
+      expect(toJson(ValueSchema, reply.output!)).toEqual({
+        label: 'in-a-pod',
+        cpus: expect.any(Number),
+        devices: [],
+        visible: {},
+      });
+    } finally {
+      client.close();
+      await host.stop();
+    }
   }, 180_000);
 
   it("refuses native modules, saying why, where the runtime's /proc masks stay (procMount Default)", async () => {
-    const { limits, output } = await subprocessLimits({
-      userNamespace: true,
-      seccompProfile: path.join(chartDir, 'files', 'seccomp', 'aion-module-host-bwrap.json'),
-    });
+    const { host, limits } = await startModuleHost({ userNamespace: true, seccompProfile });
+    await host.stop();
     expect(limits).toBe('none');
-    expect(output).toContain('subprocess sandbox unusable');
-    expect(output).toMatch(/mount proc/i);
+    expect(host.output).toContain('subprocess sandbox unusable');
+    expect(host.output).toMatch(/mount proc/i);
+    // Its native preload is skipped, said so, instead of failing every run.
+    expect(host.output).toContain('package skipped: it needs the subprocess sandbox');
   }, 180_000);
 
   it('exits and names what is missing when a service lacks its configuration', async () => {
