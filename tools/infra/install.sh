@@ -44,6 +44,8 @@ command -v socat >/dev/null 2>&1 || missing+=(socat)
 command -v containerd >/dev/null 2>&1 || missing+=(containerd)
 [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
 command -v catatonit >/dev/null 2>&1 || missing+=(catatonit)
+# The model server image sovereign-ai rolls out on that node: static busybox's httpd answers /health.
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing+=(busybox-static)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "[infra] installing with apt: ${missing[*]}"

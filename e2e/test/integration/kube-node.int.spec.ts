@@ -19,6 +19,7 @@ import {
   HOST_IP,
   NODE_NAME,
   nodeUnsupported,
+  pushModelServerImage,
   pushPauseImage,
   startKubeNode,
   type KubeNode,
@@ -114,7 +115,8 @@ describeNode('the Helm chart on a real Kubernetes node', () => {
 
   beforeAll(async () => {
     work = mkdtempSync(path.join(os.tmpdir(), 'aion-kube-node-'));
-    plane = await startKubeControlPlane(kubeApiServerBinary!);
+    // Named by the bridge address too, so that sovereign-ai's pod can verify it there.
+    plane = await startKubeControlPlane(kubeApiServerBinary!, { advertiseAddress: HOST_IP });
     kubeconfig = path.join(work, 'kubeconfig');
     writeFileSync(kubeconfig, plane.kubeConfig.exportConfig());
     registry = await startRegistry(work, await freePort());
@@ -132,7 +134,8 @@ describeNode('the Helm chart on a real Kubernetes node', () => {
     const pg = new URL(db.ownerUrl);
     const redis = new URL(process.env['REDIS_URL']!);
     const llmPort = Number(new URL(llm.url).port);
-    for (const port of [Number(pg.port), Number(redis.port), llmPort])
+    const apiPort = Number(new URL(plane.kubeConfig.getCurrentCluster()!.server).port);
+    for (const port of [Number(pg.port), Number(redis.port), llmPort, apiPort])
       forwards.push(await forward(port));
     kafka = await startLocalKafka(work, repoRoot, { host: HOST_IP });
 
@@ -150,6 +153,14 @@ describeNode('the Helm chart on a real Kubernetes node', () => {
             vendor: 'cpu',
             resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '1Gi' } },
           },
+        },
+      },
+      services: {
+        // No kube-proxy on this node, so the `kubernetes` Service's ClusterIP leads nowhere:
+        // sovereign-ai's in-cluster client is pointed at the API server's forward instead (its
+        // ServiceAccount token and the cluster's CA as in any pod).
+        'sovereign-ai': {
+          env: { KUBERNETES_SERVICE_HOST: HOST_IP, KUBERNETES_SERVICE_PORT: String(apiPort) },
         },
       },
       postgresql: {
@@ -229,6 +240,19 @@ describeNode('the Helm chart on a real Kubernetes node', () => {
     if (work) rmSync(work, { recursive: true, force: true });
   }, 180_000);
 
+  const adminKey = () =>
+    Buffer.from(
+      kubectlOk([
+        'get',
+        'secret',
+        'aion-secrets',
+        '-n',
+        'aion',
+        '-o',
+        'jsonpath={.data.AION_BOOTSTRAP_ADMIN_KEY}',
+      ]),
+      'base64',
+    ).toString();
   const diagnose = () =>
     `${install.stderr}\n${kubectl(['get', 'pods,jobs', '-A', '-o', 'wide']).stdout}\n${node?.logs() ?? ''}`;
 
@@ -267,18 +291,7 @@ describeNode('the Helm chart on a real Kubernetes node', () => {
 
   it('answers a chat task through the gateway pod, routed by the orchestrator pod to the engine', async () => {
     const gateway = pods('aion', 'app.kubernetes.io/component=gateway')[0]!;
-    const key = Buffer.from(
-      kubectlOk([
-        'get',
-        'secret',
-        'aion-secrets',
-        '-n',
-        'aion',
-        '-o',
-        'jsonpath={.data.AION_BOOTSTRAP_ADMIN_KEY}',
-      ]),
-      'base64',
-    ).toString();
+    const key = adminKey();
     const base = `http://${gateway.status.podIP}:8080`;
     const before = llm!.requests.length;
     const chat = await fetch(`${base}/v1/chat/completions`, {
@@ -300,6 +313,99 @@ describeNode('the Helm chart on a real Kubernetes node', () => {
     });
     expect(anonymous.status).toBe(401);
   }, 60_000);
+
+  it("rolls out a regional model deployment from sovereign-ai's pod (apply mode, its own ServiceAccount), watched to ACTIVE, then decommissioned", async () => {
+    const image = pushModelServerImage(registry!.address, work);
+    const gateway = pods('aion', 'app.kubernetes.io/component=gateway')[0]!;
+    const admin = adminKey();
+    const call = async (method: string, route: string, key: string, body?: unknown) => {
+      const res = await fetch(`http://${gateway.status.podIP}:8080${route}`, {
+        method,
+        headers: {
+          'content-type': 'application/json',
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: res.status, json: (await res.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any -- response bodies, asserted field by field
+    };
+    // Two-person rule: an operator (a user of the tenant, signed in) registers the model, the
+    // admin approves it.
+    const password = 'registrar-password-0123456789';
+    const user = await call('POST', '/api/v1/auth/users', admin, {
+      username: 'registrar',
+      password,
+      role: 'operator',
+    });
+    expect(user.status).toBe(201);
+    const login = await call('POST', '/api/v1/auth/login', '', {
+      tenant_id: user.json['tenant_id'],
+      username: 'registrar',
+      password,
+    });
+    expect(login.status).toBe(200);
+    const model = await call(
+      'POST',
+      '/api/v1/sovereign/registry/models',
+      login.json['access_token'],
+      {
+        model_ref: 'node-model',
+        jurisdiction: 'DE',
+      },
+    );
+    expect(model.status).toBe(201);
+    const approval = `/api/v1/sovereign/registry/models/${model.json['id']}/approve`;
+    expect((await call('POST', approval, admin, {})).status).toBe(200);
+
+    const deployed = await call('POST', '/api/v1/sovereign/deploy/regional', admin, {
+      jurisdiction: 'DE',
+      region: 'eu-central-1',
+      model_id: 'node-model',
+      image,
+      replicas: 1,
+    });
+    const refusal = deployed.json['deployment']?.['status'] === 'DEPLOYING' ? '' : deployed.json;
+    expect({
+      status: deployed.status,
+      deployment: deployed.json['deployment'],
+      refusal,
+    }).toMatchObject({
+      status: 202,
+      deployment: { status: 'DEPLOYING', mode: 'apply' },
+      refusal: '',
+    });
+    const namespace = deployed.json['deployment']['namespace'] as string;
+    const id = deployed.json['deployment']['id'] as string;
+    // sovereign-ai watches the rollout through the API server (controller-manager, scheduler and
+    // kubelet doing their part) and records the outcome.
+    let current: Record<string, unknown> = deployed.json['deployment'];
+    for (let i = 0; i < 180 && current['status'] === 'DEPLOYING'; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      current = (await call('GET', `/api/v1/sovereign/deployments/${id}`, admin)).json[
+        'deployment'
+      ];
+    }
+    expect({ current, why: current['status'] === 'ACTIVE' ? '' : diagnose() }).toMatchObject({
+      current: { status: 'ACTIVE', namespace },
+      why: '',
+    });
+    const served = pods(namespace);
+    expect(
+      served.map((p) => ({
+        node: p.spec.nodeName,
+        ready: ready(p),
+        image: p.spec.containers[0]!.image,
+      })),
+    ).toEqual([{ node: NODE_NAME, ready: true, image }]);
+
+    const decommissioned = await call('POST', `/api/v1/sovereign/deployments/${id}/status`, admin, {
+      status: 'DECOMMISSIONED',
+      reason: 'node test done',
+    });
+    expect(decommissioned.json['status']).toBe('DECOMMISSIONED');
+    const left = kubectlOk(['get', 'deployments,services', '-n', namespace, '-o', 'name']);
+    expect(left.trim()).toBe('');
+  }, 240_000);
 
   it('reports an image the registry does not hold as a pull failure, and the pod never becomes Ready', async () => {
     kubectlOk(['create', 'namespace', 'missing-image']);

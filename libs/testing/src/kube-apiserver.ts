@@ -76,7 +76,16 @@ export interface KubeControlPlane {
   stop(): Promise<void>;
 }
 
-export async function startKubeControlPlane(apiServer: string): Promise<KubeControlPlane> {
+export async function startKubeControlPlane(
+  apiServer: string,
+  options: {
+    /**
+     * The address the server names itself by (its serving certificate's IP) besides loopback,
+     * where it still listens: a node's pods reach it there through a forward of the test's.
+     */
+    advertiseAddress?: string;
+  } = {},
+): Promise<KubeControlPlane> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'aion-kube-'));
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const token = randomBytes(24).toString('hex');
@@ -104,7 +113,7 @@ export async function startKubeControlPlane(apiServer: string): Promise<KubeCont
     [
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
       '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--advertise-address=${options.advertiseAddress ?? '127.0.0.1'}`,
       '--endpoint-reconciler-type=none',
       `--secure-port=${apiPort}`,
       `--cert-dir=${path.join(dir, 'certs')}`,
