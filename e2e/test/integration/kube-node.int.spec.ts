@@ -112,6 +112,7 @@ describeNode('the Helm chart on a real Kubernetes node', () => {
     p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
   let install: { status: number; stdout: string; stderr: string };
   let installSeconds = 0;
+  let valuesFile: string;
 
   beforeAll(async () => {
     work = mkdtempSync(path.join(os.tmpdir(), 'aion-kube-node-'));
@@ -191,7 +192,7 @@ describeNode('the Helm chart on a real Kubernetes node', () => {
         }),
       },
     };
-    const valuesFile = path.join(work, 'values.yaml');
+    valuesFile = path.join(work, 'values.yaml');
     writeFileSync(valuesFile, stringify(values));
     kubectlOk(['create', 'namespace', 'aion']);
     kubectlOk(['label', 'namespace', 'aion', 'pod-security.kubernetes.io/enforce=restricted']);
@@ -406,6 +407,67 @@ describeNode('the Helm chart on a real Kubernetes node', () => {
     const left = kubectlOk(['get', 'deployments,services', '-n', namespace, '-o', 'name']);
     expect(left.trim()).toBe('');
   }, 240_000);
+
+  it('upgrades in place: the pre-upgrade hooks run again, then every pod rolls to the new settings and the gateway answers', async () => {
+    // A Job's hook is deleted once it succeeds; its Completed event stays behind to count.
+    const completions = (job: string) =>
+      (
+        JSON.parse(
+          kubectlOk([
+            ...['get', 'events', '-n', 'aion', '-o', 'json', '--field-selector'],
+            `involvedObject.kind=Job,involvedObject.name=${job},reason=Completed`,
+          ]),
+        ) as { items: unknown[] }
+      ).items.length;
+    const before = {
+      migrate: completions('aion-migrate'),
+      topics: completions('aion-kafka-topics'),
+    };
+    expect(before).toEqual({ migrate: 1, topics: 1 });
+    const rolled = new Set(pods('aion').map((p) => p.metadata.name));
+    expect(rolled.size).toBeGreaterThan(0);
+    const upgrade = await exec(
+      tools.helm!,
+      [
+        ...['--kubeconfig', kubeconfig, 'upgrade', 'aion', chartDir, '-n', 'aion'],
+        ...['-f', valuesFile, '--set', 'logLevel=debug', '--wait', '--timeout', '6m'],
+      ],
+      { maxBuffer: 16 << 20 },
+    ).then(
+      () => ({ status: 0, why: '' }),
+      (err: { code?: number; stderr?: string }) => ({ status: err.code ?? -1, why: diagnose() }),
+    );
+    expect(upgrade).toEqual({ status: 0, why: '' });
+    expect({
+      migrate: completions('aion-migrate'),
+      topics: completions('aion-kafka-topics'),
+    }).toEqual({
+      migrate: 2,
+      topics: 2,
+    });
+    // The changed setting (a ConfigMap's) rolled every pod through its checksum annotation.
+    // Services' pods only: old ones may still be terminating, hook Jobs' pods being collected.
+    const serving = () =>
+      pods('aion').filter(
+        (p) =>
+          !(p.metadata as { deletionTimestamp?: string }).deletionTimestamp &&
+          !p.metadata.labels?.['batch.kubernetes.io/job-name'] &&
+          !p.metadata.labels?.['job-name'],
+      );
+    const after = serving();
+    expect(
+      after.map((p) => ({
+        pod: p.metadata.name,
+        old: rolled.has(p.metadata.name),
+        ready: ready(p),
+      })),
+    ).toEqual(after.map((p) => ({ pod: p.metadata.name, old: false, ready: true })));
+    const gateway = pods('aion', 'app.kubernetes.io/component=gateway')[0]!;
+    const health = await fetch(`http://${gateway.status.podIP}:8080/v1/models`, {
+      headers: { authorization: `Bearer ${adminKey()}` },
+    });
+    expect(health.status).toBe(200);
+  }, 480_000);
 
   it('reports an image the registry does not hold as a pull failure, and the pod never becomes Ready', async () => {
     kubectlOk(['create', 'namespace', 'missing-image']);
