@@ -38,6 +38,7 @@ import { registerOrchestratorApi } from './api/grpc-handlers';
 import { modulePoolsOf, orchestratorInfraNeeds, type OrchestratorConfig } from './config';
 import { AuditLogService } from './core/audit-log';
 import { StatsService } from './core/stats';
+import { TERMINAL } from './core/task-state';
 import { countsAgainstEngine } from './core/engine-health';
 import { parseEngines, parsePolicies } from './core/engines';
 import { DeadLetterService } from './core/dead-letters';
@@ -170,6 +171,7 @@ export function createOrchestratorService(
           : undefined;
       // Issue 16's task, engine, LLM, residency and breaker metrics on this service's registry.
       const taskMetrics = new TaskMetrics(metrics);
+      taskMetrics.primeTasks(engines, TERMINAL);
       observeTaskEnds(repository, taskMetrics);
       registerBreakerStateGauge(
         metrics,

@@ -119,11 +119,7 @@ const call = (method: string, url: string, body?: unknown, headers?: Record<stri
     ...(headers ? { headers } : {}),
   });
 
-/**
- * Chat tasks through the gateway, `parallel` at a time with a pause between rounds; the final
- * statuses. Paced so that Prometheus (scraping every second) sees each series grow: a counter
- * series that appears at its final value has no increase for rate() to find.
- */
+/** Chat tasks through the gateway, `parallel` at a time with a pause between rounds; the final statuses. */
 async function chats(count: number, parallel = 8, pauseMs = 0): Promise<string[]> {
   const statuses: string[] = [];
   for (let i = 0; i < count; i += parallel) {
@@ -183,8 +179,17 @@ describe('the burn-rate page on real Prometheus and Alertmanager, from tasks thr
       return rules.data.groups.some((g) => g.name === `aion-slo-${sloId}`);
     }, 30_000);
 
+    // Every series the engine's tasks can end in is there from the start, at 0: a burst in a
+    // series born with it would be invisible to rate() (no increase in a first sample).
+    const scrape = await (
+      await fetch(`http://127.0.0.1:${platform.orchestrator.opsPort}/metrics`)
+    ).text();
+    expect(scrape).toMatch(
+      /aion_tasks_total\{(?=[^}]*intent="chat")(?=[^}]*engine="alerting-llm")(?=[^}]*status="ERROR")[^}]*\} 0\n/,
+    );
     expect(await chats(4, 1, 1_000)).toEqual(['OK', 'OK', 'OK', 'OK']);
-    // The engine fails every call: every chat task ends in error.
+    // The engine fails every call: every chat task ends in error. Paced over seconds: all 24 in
+    // one burst left rate() at 0 in this setup even with the series primed (not yet explained).
     llm.behave({ fail: { status: 500, times: 1_000_000 } });
     const failed = await chats(24, 2, 500);
     expect(failed.filter((s) => s === 'OK')).toEqual([]);

@@ -77,6 +77,41 @@ describe('PLATFORM_METRICS', () => {
     expect(text).not.toMatch(/tenant/);
   });
 
+  it('starts every finished-task series the engines can produce at 0, so rate() sees a first burst', async () => {
+    const { registry, tasks } = registered();
+    tasks.primeTasks(
+      [
+        { name: 'gpt', intents: ['chat', 'summarize'] },
+        { name: 'local', intents: ['summarize'] },
+      ],
+      ['OK', 'ERROR'],
+    );
+    const text = await registry.metrics();
+    const series = text.split('\n').filter((l) => l.startsWith('aion_tasks_total{'));
+    expect(series.sort()).toEqual(
+      [
+        'aion_tasks_total{intent="chat",engine="gpt",status="OK"} 0',
+        'aion_tasks_total{intent="chat",engine="gpt",status="ERROR"} 0',
+        'aion_tasks_total{intent="summarize",engine="gpt",status="OK"} 0',
+        'aion_tasks_total{intent="summarize",engine="gpt",status="ERROR"} 0',
+        'aion_tasks_total{intent="summarize",engine="local",status="OK"} 0',
+        'aion_tasks_total{intent="summarize",engine="local",status="ERROR"} 0',
+        'aion_tasks_total{intent="chat",engine="none",status="OK"} 0',
+        'aion_tasks_total{intent="chat",engine="none",status="ERROR"} 0',
+        'aion_tasks_total{intent="summarize",engine="none",status="OK"} 0',
+        'aion_tasks_total{intent="summarize",engine="none",status="ERROR"} 0',
+      ].sort(),
+    );
+    expect(text).toContain(
+      'aion_task_duration_seconds_bucket{le="2.3",intent="chat",status="ERROR"} 0',
+    );
+    // A task then counts from there.
+    tasks.taskEnded({ intent: 'chat', engine: 'gpt', status: 'ERROR', seconds: 1 });
+    expect(await registry.metrics()).toContain(
+      'aion_tasks_total{intent="chat",engine="gpt",status="ERROR"} 1',
+    );
+  });
+
   it('reads breaker states when scraped, closed engines included', async () => {
     const { registry, states } = registered();
     expect(await registry.metrics()).toMatch(/aion_breaker_state\{engine="gpt"\} 2\n/);

@@ -151,6 +151,27 @@ export class TaskMetrics {
     );
   }
 
+  /**
+   * Starts at 0 every finished-task series the configured engines can produce: each engine with
+   * each of its intents, and `none` (no engine took the task) with every intent, by final status.
+   * rate() finds no increase in a series' first sample, so a series born in a burst (an engine's
+   * first failures after a start) would hide that burst from every burn-rate rule.
+   */
+  primeTasks(
+    engines: readonly { name: string; intents: readonly string[] }[],
+    statuses: Iterable<string>,
+  ): void {
+    const finals = [...statuses];
+    const intents = new Set(engines.flatMap((e) => e.intents));
+    const pairs = [
+      ...engines.flatMap((e) => e.intents.map((intent) => ({ intent, engine: e.name }))),
+      ...[...intents].map((intent) => ({ intent, engine: 'none' })),
+    ];
+    for (const pair of pairs) for (const status of finals) this.tasks.inc({ ...pair, status }, 0);
+    for (const intent of intents)
+      for (const status of finals) this.taskDuration.zero({ intent, status });
+  }
+
   taskEnded(t: { intent: string; engine: string; status: string; seconds: number }): void {
     this.tasks.inc({ intent: t.intent, engine: t.engine || 'none', status: t.status });
     this.taskDuration.observe({ intent: t.intent, status: t.status }, Math.max(0, t.seconds));
