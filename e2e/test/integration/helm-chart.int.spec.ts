@@ -722,6 +722,32 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
     expect(plain.stderr).toMatch(/need redis.tls: true/);
   });
 
+  it('verifies PostgreSQL against a private CA in the services and the migration hook', () => {
+    const all = rendered({ set: ['postgresql.sslMode=verify-full', 'postgresql.caSecret=pg-ca'] });
+    const volume = {
+      name: 'postgresql-ca',
+      secret: { secretName: 'pg-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] },
+    };
+    const mount = { name: 'postgresql-ca', mountPath: '/etc/aion/tls/postgresql', readOnly: true };
+    const query = '?sslmode=verify-full&sslrootcert=/etc/aion/tls/postgresql/ca.crt';
+    for (const name of ['aion-gateway', 'aion-orchestrator', 'aion-sovereign-ai']) {
+      const spec = podSpec(find(all, 'Deployment', name));
+      expect(spec.volumes).toEqual(expect.arrayContaining([volume]));
+      expect(spec.containers[0].volumeMounts).toEqual(expect.arrayContaining([mount]));
+    }
+    expect(find(all, 'Secret', 'aion-connections').stringData.DATABASE_URL).toContain(query);
+    const migrate = find(all, 'Job', 'aion-migrate');
+    expect(podSpec(migrate).volumes).toEqual(expect.arrayContaining([volume]));
+    expect(podSpec(migrate).containers[0].volumeMounts).toEqual(expect.arrayContaining([mount]));
+    expect(find(all, 'Secret', 'aion-hooks').stringData.DATABASE_URL).toContain(query);
+    // Without a CA the URL names none, and no pod mounts one.
+    const plain = rendered({});
+    expect(find(plain, 'Secret', 'aion-connections').stringData.DATABASE_URL).not.toMatch(
+      /sslrootcert/,
+    );
+    expect(JSON.stringify(plain)).not.toMatch(/postgresql-ca/);
+  });
+
   it('rolls the pods when a config file changes (checksum annotation)', () => {
     const checksum = (all: K8sObject[]) =>
       find(all, 'Deployment', 'aion-orchestrator').spec.template.metadata.annotations[
