@@ -99,11 +99,22 @@ node -e '
 const fs = require("fs");
 let passed = 0, failed = 0, skipped = 0;
 const [contractStatus, ...reports] = process.argv.slice(1);
+const failures = [];
 for (const f of reports) {
-  if (!fs.existsSync(f)) { failed += 1; continue; }
+  if (!fs.existsSync(f)) { failed += 1; failures.push(`${f}: no report (the run did not finish)`); continue; }
   const r = JSON.parse(fs.readFileSync(f, "utf8"));
   passed += r.numPassedTests; failed += r.numFailedTests + r.numRuntimeErrorTestSuites; skipped += r.numPendingTests + r.numTodoTests;
+  // What failed, by name and first lines, here at the end where a reader of a long log looks.
+  for (const suite of r.testResults) {
+    const file = suite.name.replace(process.cwd() + "/", "");
+    if (suite.status === "failed" && suite.assertionResults.length === 0)
+      failures.push(`${file}: ${String(suite.message).split("\n").filter(Boolean).slice(0, 3).join(" | ").slice(0, 400)}`);
+    for (const t of suite.assertionResults.filter((a) => a.status === "failed"))
+      failures.push(`${file} > ${t.fullName}: ${(t.failureMessages[0] ?? "").replace(/\u001b\[[0-9;]*m/g, "").split("\n").filter(Boolean).slice(0, 8).join(" | ").slice(0, 800)}`);
+  }
 }
+if (contractStatus !== "0") failures.push("contract test (schemathesis): failed, see above");
+if (failures.length) console.log(["Failed:", ...failures.map((line) => `- ${line}`)].join("\n"));
 if (contractStatus === "0") passed += 1; else failed += 1;
 console.log(`Tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 ' "$contract_status" "$reports/unit.json" "$reports/integration.json" "$reports/kube-node.json"
