@@ -18,7 +18,10 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { migratedDatabase } from '../../apps/data-pipeline/test/integration/harness';
-import { startSeaweedFs } from '../../apps/data-pipeline/test/integration/seaweedfs';
+import {
+  type SeaweedFs,
+  startSeaweedFs,
+} from '../../apps/data-pipeline/test/integration/seaweedfs';
 import { benchCsv, benchSuite, cacheDir } from './pipeline-data';
 import { engineSettings, pipelineStack } from './pipeline-stack';
 import { loadInfraEnv } from './support';
@@ -64,6 +67,19 @@ interface ProfileRun {
 
 async function profileRuns(databaseUrl: string, dir: string, csv: string): Promise<ProfileRun[]> {
   const weed = await startSeaweedFs();
+  try {
+    return await profileRunsOn(weed, databaseUrl, dir, csv);
+  } finally {
+    await weed.stop();
+  }
+}
+
+async function profileRunsOn(
+  weed: SeaweedFs,
+  databaseUrl: string,
+  dir: string,
+  csv: string,
+): Promise<ProfileRun[]> {
   const key = `bench/${path.basename(csv)}`;
   const client = new S3Client({
     endpoint: weed.endpoint,
@@ -145,7 +161,6 @@ async function profileRuns(databaseUrl: string, dir: string, csv: string): Promi
     }
   } finally {
     await stack.close();
-    await weed.stop();
   }
   return runs;
 }
