@@ -156,6 +156,10 @@ same process in the co-located profile, where such calls never leave it.
 {{- with $v.moduleHost.registries }}
 - { name: AION_MODULE_HOST_REGISTRIES, value: {{ join "," . | quote }} }
 {{- end }}
+{{- /* Mounted by the module-host workloads (_module-trust.tpl); without it no registry install. */}}
+{{- if include "aion.moduleTrust.source" $root }}
+- { name: AION_MODULE_HOST_TRUST_POLICY, value: {{ include "aion.moduleTrust.file" $root | quote }} }
+{{- end }}
 {{- end }}
 {{- end -}}
 
@@ -203,8 +207,8 @@ readinessProbe:
 {{/*
 One Deployment with its headless Service, PodDisruptionBudget, HorizontalPodAutoscaler and
 ServiceAccount: (dict "root" $ "component" name "services" (list of catalog keys it runs)
-"settings" merged settings "image" image "labels" extra pod labels "extraEnv" list "extraVolumes"
-list "extraMounts" list "command" list "args" list; optionally "hostUsers" bool and
+"settings" merged settings "image" image "labels" extra pod labels "annotations" extra pod
+annotations "extraEnv" list "extraVolumes" list "extraMounts" list "command" list "args" list; optionally "hostUsers" bool and
 "podSecurityContext"/"containerSecurityContext" dicts merged over the chart's, for a module-host
 pool that runs native modules).
 */}}
@@ -264,6 +268,7 @@ spec:
         {{- with $s.podLabels }}{{ toYaml . | nindent 8 }}{{ end }}
       annotations:
         {{- include "aion.checksums" $root | nindent 8 }}
+        {{- with .annotations }}{{ toYaml . | nindent 8 }}{{ end }}
         {{- with $s.podAnnotations }}{{ toYaml . | nindent 8 }}{{ end }}
     spec:
       serviceAccountName: {{ $name }}
