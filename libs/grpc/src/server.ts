@@ -325,12 +325,48 @@ export class GrpcServer {
     return toGrpcStatus(error, ctx.requestId);
   }
 
-  private async serveUnary(
+  private serveUnary(
     path: string,
     limits: ServiceLimits,
     call: ServerUnaryCall<unknown, unknown>,
     callback: sendUnaryData<unknown>,
     impl: (r: unknown, c: CallContext) => Promise<unknown>,
+  ): Promise<void> {
+    return this.answerOnce(path, limits, call, callback, call.request, (ctx) =>
+      impl(call.request, ctx),
+    );
+  }
+
+  /**
+   * A client-streaming call: the handler reads the messages as they arrive (the stream pauses
+   * while it does not, so HTTP/2 flow control holds the client back), each one held to the
+   * service's size limit, and answers once.
+   */
+  private serveClientStream(
+    path: string,
+    limits: ServiceLimits,
+    call: ServerReadableStream<unknown, unknown>,
+    callback: sendUnaryData<unknown>,
+    impl: (r: AsyncIterable<unknown>, c: CallContext) => Promise<unknown>,
+  ): Promise<void> {
+    async function* messages(): AsyncIterable<unknown> {
+      for await (const message of call as AsyncIterable<unknown>) {
+        if (message instanceof OversizedRequest) admit(limits, message);
+        yield message;
+      }
+    }
+    return this.answerOnce(path, limits, call, callback, undefined, (ctx) => impl(messages(), ctx));
+  }
+
+  /** One answer to a call (unary or client-streaming): admitted, scoped, counted and timed. */
+  private async answerOnce(
+    path: string,
+    limits: ServiceLimits,
+    call: ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown>,
+    callback: sendUnaryData<unknown>,
+    /** What the door checks for size: the request, or nothing yet (a stream's come later). */
+    firstRequest: unknown,
+    run: (ctx: CallContext) => Promise<unknown>,
   ): Promise<void> {
     const started = process.hrtime.bigint();
     const ctx = this.contextOf(call);
@@ -339,55 +375,10 @@ export class GrpcServer {
     // Served calls only: one refused at the door (too large, at capacity) is not in flight.
     let counted = false;
     try {
-      admitted = admit(limits, call.request);
+      admitted = admit(limits, firstRequest);
       counted = true;
       this.options.metrics?.requestsInFlight.inc({ kind: 'grpc' });
-      const response = await this.scoped(path, ctx, call.metadata, () => impl(call.request, ctx));
-      callback(null, response);
-    } catch (err) {
-      const status = this.fail(path, err, ctx);
-      code = status.code;
-      callback(status);
-    } finally {
-      ctx.done();
-      if (admitted) limits.inFlight--;
-      if (counted) this.options.metrics?.requestsInFlight.dec({ kind: 'grpc' });
-      this.options.metrics?.observeGrpc(
-        path,
-        code,
-        Number(process.hrtime.bigint() - started) / 1e9,
-      );
-    }
-  }
-
-  /**
-   * A client-streaming call: the handler reads the messages as they arrive (the stream pauses
-   * while it does not, so HTTP/2 flow control holds the client back), each one held to the
-   * service's size limit, and answers once.
-   */
-  private async serveClientStream(
-    path: string,
-    limits: ServiceLimits,
-    call: ServerReadableStream<unknown, unknown>,
-    callback: sendUnaryData<unknown>,
-    impl: (r: AsyncIterable<unknown>, c: CallContext) => Promise<unknown>,
-  ): Promise<void> {
-    const started = process.hrtime.bigint();
-    const ctx = this.contextOf(call);
-    let code: number = GrpcStatus.OK;
-    let admitted = false;
-    let counted = false;
-    async function* messages(): AsyncIterable<unknown> {
-      for await (const message of call as AsyncIterable<unknown>) {
-        if (message instanceof OversizedRequest) admit(limits, message);
-        yield message;
-      }
-    }
-    try {
-      admitted = admit(limits, undefined);
-      counted = true;
-      this.options.metrics?.requestsInFlight.inc({ kind: 'grpc' });
-      const response = await this.scoped(path, ctx, call.metadata, () => impl(messages(), ctx));
+      const response = await this.scoped(path, ctx, call.metadata, () => run(ctx));
       callback(null, response);
     } catch (err) {
       const status = this.fail(path, err, ctx);
