@@ -8,6 +8,7 @@ import {
   find,
   rendered,
   run,
+  runOk,
   template,
   tools,
   type K8sObject,
@@ -259,6 +260,30 @@ describeWithTools('the Helm chart: the module hosts’ trust policy', ['helm'], 
       expect({ what, status: r.status }).toEqual({ what, status: 1 });
       expect(r.stderr).toMatch(/values don't meet the specifications of the schema/);
     }
+  });
+
+  it('NOTES.txt warns of registries without a policy and says how to restart after an outside edit', () => {
+    const notes = (...args: string[]) =>
+      runOk(tools.helm!, ['install', 'aion', chartDir, '--dry-run=client', '-n', 'aion', ...args]);
+    expect(notes('--set', 'moduleHost.registries[0]=registry.example')).toMatch(
+      /WARNING: moduleHost.registries is set but no moduleHost.trustPolicy: every package installed from a\s+registry is refused/,
+    );
+    expect(notes()).not.toMatch(/trustPolicy|Signed packages/);
+    const fromSecret = notes(
+      '--set',
+      'moduleHost.trustPolicy.existingSecret=module-trust,profile=co-located',
+      '--set-json',
+      TWO_POOLS,
+    );
+    expect(fromSecret).toMatch(
+      /trust policy from\s+Secret module-trust, mounted at \/etc\/aion\/module-trust/,
+    );
+    expect(fromSecret).toMatch(
+      /kubectl --namespace aion rollout restart deployment\/aion-core deployment\/aion-module-host-native\n/,
+    );
+    const inlineNotes = notes('-f', inline);
+    expect(inlineNotes).toMatch(/trust policy from\s+ConfigMap aion-module-trust/);
+    expect(inlineNotes).not.toMatch(/rollout restart/);
   });
 
   it('passes helm lint --strict with an inline policy and with an existing Secret', () => {
