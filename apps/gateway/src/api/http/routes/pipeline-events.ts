@@ -1,13 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { Response } from 'express';
 import * as z from 'zod/v4';
-import { toAionError } from '@aion/errors';
 import type { Capacity } from '../../capacity';
 import { StreamHeaders, StreamQuery } from '../../tasks/task-schemas';
 import { ErrorEnvelopeJson, Uuid } from '../../wire-schemas';
 import { releaseRequestSlots } from '../middleware';
 import { route, type Route } from '../routing/route';
 import { BASE, Job, jobJson, type PipelineClient } from './pipeline-json';
+import { writeSse } from './sse';
 
 const STREAM_DEADLINE_MS = 3_600_000;
 
@@ -33,33 +32,16 @@ async function streamJobSse(
   pipeline: PipelineClient,
   options: { id: string; after: bigint; heartbeatMs: number; signal: AbortSignal },
 ): Promise<void> {
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  res.write(`: stream ${randomUUID()}\nretry: 2000\n\n`);
-  const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), options.heartbeatMs);
-  try {
+  async function* events() {
     for await (const message of pipeline.watchJob(
       { id: options.id, afterSequence: options.after },
       { deadlineMs: STREAM_DEADLINE_MS, signal: options.signal },
     )) {
       const { id, event, data } = jobEvent(message);
-      res.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      yield { id: String(id), event, data };
     }
-  } catch (err) {
-    if (!options.signal.aborted) {
-      const error = toAionError(err);
-      res.write(
-        `event: error\ndata: ${JSON.stringify(error.toEnvelope(String(res.locals['requestId'] ?? '')))}\n\n`,
-      );
-    }
-  } finally {
-    clearInterval(heartbeat);
-    res.end();
   }
+  await writeSse(res, events(), options);
 }
 
 /** GET /api/v1/pipeline/jobs/{id}/events: the job's progress as server-sent events. */
