@@ -100,6 +100,14 @@ describeWithTools(
         ['default', []],
         ...GPU_PRESETS.map((p): [string, string[]] => [p, [presetValues(p)]]),
         ['co-located', ['--set', 'profile=co-located']],
+        [
+          'trust policy (chart ConfigMap)',
+          ['-f', path.join(chartDir, 'ci', 'trust-policy-values.yaml')],
+        ],
+        [
+          'trust policy (existing Secret)',
+          ['--set', 'moduleHost.trustPolicy.existingSecret=module-trust'],
+        ],
       ];
       const renderedText = (args: string[], namespace = 'aion') => {
         const files = args.filter((_, i) => args[i - 1] === '-f');

@@ -286,9 +286,10 @@ describeWithTools('the Helm chart: the module hosts’ trust policy', ['helm'], 
     expect(inlineNotes).not.toMatch(/rollout restart/);
   });
 
-  it('passes helm lint --strict with an inline policy and with an existing Secret', () => {
+  it('passes helm lint --strict with an inline policy, the ci example and an existing Secret', () => {
     for (const args of [
       ['-f', inline],
+      ['-f', path.join(chartDir, 'ci', 'trust-policy-values.yaml')],
       ['--set', 'moduleHost.trustPolicy.existingSecret=module-trust'],
     ]) {
       const r = run(tools.helm!, ['lint', '--strict', chartDir, ...args]);

@@ -64,10 +64,13 @@ describeWithHelm('the trust policy the Helm chart renders', () => {
     rekor = new RekorStandIn();
   });
 
-  /** Renders the chart with `trustPolicy`, lays the mounted files out under a directory, parses them. */
-  function mounted(trustPolicy: unknown) {
-    const values = path.join(dir, `values-${Math.random().toString(36).slice(2)}.yaml`);
-    writeFileSync(values, stringify({ moduleHost: { trustPolicy } }));
+  /** Renders the chart with `trustPolicy` (or a values file), lays the mounted files out under a directory, parses them. */
+  function mounted(
+    trustPolicy: unknown,
+    values = path.join(dir, `values-${Math.random().toString(36).slice(2)}.yaml`),
+  ) {
+    if (trustPolicy !== undefined)
+      writeFileSync(values, stringify({ moduleHost: { trustPolicy } }));
     const r = spawnSync(helm!, ['template', 'aion', chartDir, '-f', values], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`helm template failed:\n${r.stderr}`);
     const all = parseAllDocuments(r.stdout)
@@ -154,12 +157,15 @@ describeWithHelm('the trust policy the Helm chart renders', () => {
     });
   });
 
-  it('renders the documented example shape (keys and denied components only) as a valid policy', () => {
-    const policies = mounted({
-      policy: { tenants: { acme: { keys: [acmeKey.publicKeyPem], deny_components: [] } } },
-    });
-    const signed = signBundle(content, acmeKey.privateKeyPem);
+  it("renders the chart's example values (ci/trust-policy-values.yaml) as a valid policy", () => {
+    const policies = mounted(undefined, path.join(chartDir, 'ci', 'trust-policy-values.yaml'));
     const acme = policies.forTenant('acme');
-    expect(verifyBundle(signed, content, acme.keys, acme.keyless)).toMatchObject({ ok: true });
+    expect([...acme.keys.values()]).toEqual([expect.stringContaining('BEGIN PUBLIC KEY')]);
+    expect(acme.keyless).toBeUndefined();
+    expect(acme.denyComponents).toEqual(['pkg:npm/event-stream@3.3.6', 'left-pad']);
+    // The example key is not ours: a bundle signed by another key is refused under it.
+    expect(
+      verifyBundle(signBundle(content, acmeKey.privateKeyPem), content, acme.keys, acme.keyless),
+    ).toMatchObject({ ok: false, reason: 'untrusted_key' });
   });
 });
