@@ -160,6 +160,9 @@ same process in the co-located profile, where such calls never leave it.
 {{- if include "aion.moduleTrust.source" $root }}
 - { name: AION_MODULE_HOST_TRUST_POLICY, value: {{ include "aion.moduleTrust.file" $root | quote }} }
 {{- end }}
+{{- if $v.moduleHost.tenantSecrets }}
+- { name: AION_MODULE_HOST_SECRETS_DIR, value: {{ include "aion.moduleSecrets.dir" $root | quote }} }
+{{- end }}
 {{- end }}
 {{- end -}}
 

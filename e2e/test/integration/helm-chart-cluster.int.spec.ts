@@ -108,6 +108,10 @@ describeWithTools(
           'trust policy (existing Secret)',
           ['--set', 'moduleHost.trustPolicy.existingSecret=module-trust'],
         ],
+        [
+          "tenants' module secrets",
+          ['--set', 'moduleHost.tenantSecrets.acme=acme-modules,moduleHost.tenantSecrets.b_2=b2'],
+        ],
       ];
       const renderedText = (args: string[], namespace = 'aion') => {
         const files = args.filter((_, i) => args[i - 1] === '-f');

@@ -262,6 +262,42 @@ describeWithTools('the Helm chart: the module hosts’ trust policy', ['helm'], 
     }
   });
 
+  it("mounts each tenant's module Secret read-only under its own directory in every module host, and nothing by default", () => {
+    const secrets = 'moduleHost.tenantSecrets={"acme":"acme-modules","Globex_2":"globex.modules"}';
+    for (const set of [[], ['profile=co-located']]) {
+      const all = rendered({ set, setJson: [TWO_POOLS, secrets] });
+      for (const d of moduleHosts(all)) {
+        expect(envOf(d, 'AION_MODULE_HOST_SECRETS_DIR')).toBe('/etc/aion/module-secrets');
+        const ours = (list: { name: string }[]) =>
+          list.filter((v) => v.name.startsWith('module-secrets-'));
+        expect(ours(podSpec(d).volumes)).toEqual([
+          { name: 'module-secrets-0', secret: { secretName: 'globex.modules', defaultMode: 288 } },
+          { name: 'module-secrets-1', secret: { secretName: 'acme-modules', defaultMode: 288 } },
+        ]);
+        expect(ours(container(d).volumeMounts)).toEqual([
+          {
+            name: 'module-secrets-0',
+            mountPath: '/etc/aion/module-secrets/Globex_2',
+            readOnly: true,
+          },
+          { name: 'module-secrets-1', mountPath: '/etc/aion/module-secrets/acme', readOnly: true },
+        ]);
+      }
+      // Only module hosts get them.
+      const gateway = all.find(
+        (o) => o.kind === 'Deployment' && o.metadata.name === 'aion-gateway',
+      );
+      if (gateway) expect(JSON.stringify(gateway)).not.toMatch(/module-secrets/);
+    }
+    const plain = rendered({ setJson: [TWO_POOLS] });
+    expect(JSON.stringify(plain)).not.toMatch(/module-secrets|AION_MODULE_HOST_SECRETS_DIR/);
+    // A tenant id that could leave the directory, or a name no Secret can have, is refused.
+    for (const bad of ['{"../x":"s"}', '{"acme":"Not_A_Name"}', '{"acme":7}']) {
+      const r = template({ setJson: [`moduleHost.tenantSecrets=${bad}`] });
+      expect({ bad, status: r.status }).toEqual({ bad, status: 1 });
+    }
+  });
+
   it('NOTES.txt warns of registries without a policy and says how to restart after an outside edit', () => {
     const notes = (...args: string[]) =>
       runOk(tools.helm!, ['install', 'aion', chartDir, '--dry-run=client', '-n', 'aion', ...args]);
