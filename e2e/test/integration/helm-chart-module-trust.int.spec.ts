@@ -4,8 +4,12 @@ import path from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
 import {
   chartDir,
+  container,
   describeWithTools,
+  envValue as envOf,
   find,
+  modulePool as pool,
+  podSpec,
   rendered,
   run,
   runOk,
@@ -19,17 +23,11 @@ import {
 // at a time, mounted read-only into every pod that runs a module host. apps/module-host's
 // chart-trust-policy.int.spec.ts parses what the chart renders with the module host's own parser.
 
-const podSpec = (d: K8sObject) => d.spec.template.spec;
-const container = (d: K8sObject) => podSpec(d).containers[0];
-const envOf = (d: K8sObject, name: string): string | undefined =>
-  container(d).env.find((e: { name: string }) => e.name === name)?.value;
 const volumeOf = (d: K8sObject) =>
   podSpec(d).volumes.find((v: { name: string }) => v.name === 'module-trust');
 const mountOf = (d: K8sObject) =>
   container(d).volumeMounts.find((m: { name: string }) => m.name === 'module-trust');
 const annotation = (d: K8sObject) => d.spec.template.metadata.annotations['checksum/module-trust'];
-const pool = (all: K8sObject[], name: string) =>
-  find(all, 'Deployment', `aion-module-host-${name}`);
 const moduleHosts = (all: K8sObject[]) =>
   all.filter(
     (o) =>

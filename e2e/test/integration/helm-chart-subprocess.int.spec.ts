@@ -8,8 +8,11 @@ import {
 } from '@aion/testing';
 import {
   chartDir,
+  container,
   describeWithTools,
-  find,
+  envValue as envOf,
+  modulePool as pool,
+  podSpec,
   rendered,
   run,
   runOk,
@@ -23,12 +26,6 @@ import {
 // more: a user namespace, an unmasked /proc and the chart's Localhost seccomp profile. The images
 // suite runs the module-host image under that profile and unmasked /proc (images.int.spec.ts).
 
-const podSpec = (d: K8sObject) => d.spec.template.spec;
-const container = (d: K8sObject) => podSpec(d).containers[0];
-const envOf = (d: K8sObject, name: string): string | undefined =>
-  container(d).env.find((e: { name: string }) => e.name === name)?.value;
-const pool = (all: K8sObject[], name: string) =>
-  find(all, 'Deployment', `aion-module-host-${name}`);
 const RESTRICTED_CONTAINER = {
   allowPrivilegeEscalation: false,
   readOnlyRootFilesystem: true,

@@ -5,6 +5,7 @@ import {
   describeWithTools,
   find,
   GPU_PRESETS,
+  podSpec,
   presetValues,
   rendered,
   run,
@@ -19,7 +20,6 @@ import {
 // same output through kubeconform and a real kube-apiserver.
 
 const deployments = (all: K8sObject[]) => all.filter((o) => o.kind === 'Deployment');
-const podSpec = (d: K8sObject) => d.spec.template.spec;
 const envOf = (d: K8sObject, name: string) =>
   podSpec(d).containers[0].env.find((e: { name: string }) => e.name === name);
 
