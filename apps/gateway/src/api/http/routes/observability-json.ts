@@ -359,7 +359,13 @@ const Panel = z.looseObject({ targets: z.array(PanelQuery).optional() });
  * is Grafana's. The model's uid and title are set from the dashboard's.
  */
 export const DashboardRequest = z.strictObject({
-  title: z.string().min(1).max(200).regex(/\S/),
+  // Not blank, and no U+0000 (the document's pattern must say so: it replaces the default).
+  title: z
+    .string()
+    .min(1)
+    .max(200)
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^\u0000]*[^\s\u0000][^\u0000]*$/, 'must not be blank'),
   model: z
     .looseObject({
       panels: z
