@@ -462,7 +462,10 @@ describeNode('the Helm chart on a real Kubernetes node', () => {
         ready: ready(p),
       })),
     ).toEqual(after.map((p) => ({ pod: p.metadata.name, old: false, ready: true })));
-    const gateway = pods('aion', 'app.kubernetes.io/component=gateway')[0]!;
+    // The new gateway pod (the old one may still be terminating).
+    const gateway = after.find(
+      (p) => p.metadata.labels?.['app.kubernetes.io/component'] === 'gateway',
+    )!;
     const health = await fetch(`http://${gateway.status.podIP}:8080/v1/models`, {
       headers: { authorization: `Bearer ${adminKey()}` },
     });
