@@ -1,12 +1,10 @@
-import type { Response } from 'express';
 import * as z from 'zod/v4';
 import type { Capacity } from '../../capacity';
 import { StreamHeaders, StreamQuery } from '../../tasks/task-schemas';
 import { ErrorEnvelopeJson, Uuid } from '../../wire-schemas';
-import { releaseRequestSlots } from '../middleware';
 import { route, type Route } from '../routing/route';
 import { BASE, Job, jobJson, type PipelineClient } from './pipeline-json';
-import { writeSse } from './sse';
+import { serveSse, type SseEvent } from './sse';
 
 const STREAM_DEADLINE_MS = 3_600_000;
 
@@ -26,22 +24,20 @@ export function jobEvent(message: {
   };
 }
 
-/** SSE of a job's changes; `id` is the sequence, so Last-Event-ID resumes after it. */
-async function streamJobSse(
-  res: Response,
+/** A job's changes as server-sent events; `id` is the sequence, so Last-Event-ID resumes. */
+async function* jobEvents(
   pipeline: PipelineClient,
-  options: { id: string; after: bigint; heartbeatMs: number; signal: AbortSignal },
-): Promise<void> {
-  async function* events() {
-    for await (const message of pipeline.watchJob(
-      { id: options.id, afterSequence: options.after },
-      { deadlineMs: STREAM_DEADLINE_MS, signal: options.signal },
-    )) {
-      const { id, event, data } = jobEvent(message);
-      yield { id: String(id), event, data };
-    }
+  id: string,
+  after: bigint,
+  signal: AbortSignal,
+): AsyncIterable<SseEvent> {
+  for await (const message of pipeline.watchJob(
+    { id, afterSequence: after },
+    { deadlineMs: STREAM_DEADLINE_MS, signal },
+  )) {
+    const event = jobEvent(message);
+    yield { ...event, id: String(event.id) };
   }
-  await writeSse(res, events(), options);
 }
 
 /** GET /api/v1/pipeline/jobs/{id}/events: the job's progress as server-sent events. */
@@ -71,19 +67,12 @@ export function jobEventRoutes(
         const after = headers['last-event-id'] ?? query.last_event_id ?? '0';
         // Fails with a JSON envelope (404, 403 ...) before any byte of the event stream is sent.
         await pipeline.getJob({ id: path.id }, { deadlineMs: options.requestTimeoutMs });
-        const release = options.streams.take(principal, 'streams');
-        // The stream holds a stream slot from here on, not a request slot.
-        releaseRequestSlots(res);
-        try {
-          await streamJobSse(res, pipeline, {
-            id: path.id,
-            after: BigInt(after),
-            heartbeatMs: options.heartbeatMs,
-            signal,
-          });
-        } finally {
-          release();
-        }
+        await serveSse(res, jobEvents(pipeline, path.id, BigInt(after), signal), {
+          heartbeatMs: options.heartbeatMs,
+          signal,
+          streams: options.streams,
+          principal,
+        });
         return 'sent';
       },
     }),

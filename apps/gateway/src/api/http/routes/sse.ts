@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Response } from 'express';
+import type { Principal } from '@aion/auth';
 import { toAionError } from '@aion/errors';
+import type { Capacity } from '../../capacity';
+import { releaseRequestSlots } from '../middleware';
 
 /** One server-sent event; `id` is its sequence, so Last-Event-ID resumes after it. */
 export interface SseEvent {
@@ -39,5 +42,28 @@ export async function writeSse(
   } finally {
     clearInterval(heartbeat);
     res.end();
+  }
+}
+
+/**
+ * A route's event stream: it holds one of the caller's stream slots (not a request slot) while
+ * `events` are written, then gives it back.
+ */
+export async function serveSse(
+  res: Response,
+  events: AsyncIterable<SseEvent>,
+  options: {
+    heartbeatMs: number;
+    signal: AbortSignal;
+    streams: Capacity;
+    principal: Principal;
+  },
+): Promise<void> {
+  const release = options.streams.take(options.principal, 'streams');
+  releaseRequestSlots(res);
+  try {
+    await writeSse(res, events, options);
+  } finally {
+    release();
   }
 }

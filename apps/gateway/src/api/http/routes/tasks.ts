@@ -3,11 +3,12 @@ import { AionError } from '@aion/errors';
 import type { ClientOf } from '@aion/grpc';
 import type { JurisdictionRegistry } from '@aion/jurisdictions';
 import type { Capacity } from '../../capacity';
-import { idempotentTaskId, releaseRequestSlots } from '../middleware';
+import { idempotentTaskId } from '../middleware';
 import { route, type Route } from '../routing/route';
 import { STATUS_CODE, taskJson, TERMINAL, toSubmit } from '../../tasks/task-json';
 import { jurisdictionSchema } from '../../wire-schemas';
-import { streamSse } from './task-stream';
+import { serveSse } from './sse';
+import { taskEvents } from './task-stream';
 import {
   CancelBody,
   ReceiptJson,
@@ -202,19 +203,12 @@ export function taskRoutes(deps: TaskRouteDeps): Route[] {
         const after = headers['last-event-id'] ?? query.last_event_id ?? '0';
         // Fails with a JSON envelope (404, 403 ...) before any byte of the event stream is sent.
         await tasks.statusById({ taskId: path.id }, deadline);
-        const release = deps.streams.take(principal, 'streams');
-        // The stream holds a stream slot from here on, not a request slot.
-        releaseRequestSlots(res);
-        try {
-          await streamSse(res, tasks, {
-            taskId: path.id,
-            after: BigInt(after),
-            heartbeatMs: deps.heartbeatMs,
-            signal,
-          });
-        } finally {
-          release();
-        }
+        await serveSse(res, taskEvents(tasks, path.id, BigInt(after), signal), {
+          heartbeatMs: deps.heartbeatMs,
+          signal,
+          streams: deps.streams,
+          principal,
+        });
         return 'sent';
       },
     }),
