@@ -44,6 +44,24 @@ const isKafkaCluster = (v: unknown): v is KafkaSourceCluster =>
       typeof v['sasl']['username'] === 'string' &&
       typeof v['sasl']['password'] === 'string'));
 
+const DURATION_UNITS_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A duration as `<n>s`, `<n>m`, `<n>h` or `<n>d` (e.g. 7d), in milliseconds: 1 second to 10 years. */
+export const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((s, ctx) => {
+      const m = /^(\d{1,9})([smhd])$/.exec(s.trim());
+      const ms = m ? Number(m[1]) * DURATION_UNITS_MS[m[2] as keyof typeof DURATION_UNITS_MS] : 0;
+      if (ms >= 1000 && ms <= 3650 * DURATION_UNITS_MS.d) return ms;
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: 'a duration such as 30m, 12h or 7d (1s to 3650d)',
+      });
+      return z.NEVER;
+    });
+
 /** A JSON object of name -> value (secrets by name: a job names one, never holds it). */
 function jsonRecord<T>(message: string, valid: (v: unknown) => v is T) {
   return z
@@ -176,6 +194,16 @@ export const dataPipelineConfigSpec = {
     `${P}UPLOAD_MAX_BYTES`,
     positiveInt(1024 * 1024 * 1024),
     'Largest file a tenant may upload as a job source (bytes; the gateway has its own limit too)',
+  ),
+  uploadRetentionMs: field(
+    `${P}UPLOAD_RETENTION`,
+    duration('7d'),
+    'How long an upload is kept (30m, 12h, 7d, ...); then the sweep deletes its bytes and record, unless a pending or running job still names it',
+  ),
+  uploadSweepMs: field(
+    `${P}UPLOAD_SWEEP_INTERVAL_MS`,
+    positiveInt(5 * 60_000),
+    'How often each replica deletes expired uploads (replicas never delete one twice)',
   ),
   postgresBatchRows: field(
     `${P}POSTGRES_BATCH_ROWS`,

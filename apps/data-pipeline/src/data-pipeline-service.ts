@@ -27,6 +27,7 @@ import { dataPipelineInfraNeeds, type DataPipelineConfig } from './config';
 import { ConnectorRegistry } from './core/connectors';
 import { JobService } from './core/jobs';
 import { PipelineStages } from './core/stages';
+import { UploadSweeper } from './core/upload-retention';
 import { UploadService } from './core/uploads';
 import { PipelineWorker } from './core/worker';
 
@@ -77,9 +78,14 @@ export function createDataPipelineService(
         : new FsObjectStore(path.resolve(config.storageDir));
       const egress = EgressPolicy.parse(config.egressAllow);
       const uploads = new UploadService(
-        new PostgresUploadStore(infrastructure.database!.db),
+        new PostgresUploadStore(infrastructure.database!.db, box!.writer),
         objects,
-        { maxBytes: config.uploadMaxBytes, workDir },
+        { maxBytes: config.uploadMaxBytes, workDir, retentionMs: config.uploadRetentionMs },
+      );
+      const sweeper = new UploadSweeper(
+        uploads,
+        { intervalMs: config.uploadSweepMs, batch: 100 },
+        logger,
       );
       const connectors = new ConnectorRegistry([
         new FileConnector(path.resolve(config.inboxDir)),
@@ -147,6 +153,11 @@ export function createDataPipelineService(
               await worker.stop();
               await engine.close();
             },
+          },
+          {
+            name: 'upload-retention',
+            start: () => sweeper.start(),
+            stop: () => sweeper.stop(),
           },
         ],
       };

@@ -5,7 +5,7 @@ import { ValueSchema, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { JOB_STATUSES, STAGES, type Job, type JobStatus, type Stage } from './core/model';
 import type { DatasetProfile } from './core/profile';
 import type { DatasetVersionRecord, StoredCheck } from './core/ports';
-import type { Upload } from './core/uploads';
+import type { Upload, UploadJob } from './core/uploads';
 
 export const statusNumber = (s: JobStatus): number => JOB_STATUSES.indexOf(s) + 1;
 export const statusOf = (n: number): JobStatus | undefined =>
@@ -111,7 +111,7 @@ export const versionProto = (v: DatasetVersionRecord) => ({
   createdAt: timestampFromDate(v.createdAt),
 });
 
-export const uploadProto = (u: Upload) => ({
+export const uploadProto = (u: Upload, jobs: UploadJob[] = []) => ({
   id: u.id,
   tenantId: u.tenantId,
   format: u.format,
@@ -119,4 +119,10 @@ export const uploadProto = (u: Upload) => ({
   bytes: BigInt(u.bytes),
   sha256: u.sha256,
   createdAt: timestampFromDate(u.createdAt),
+  expiresAt: timestampFromDate(u.expiresAt),
+  jobs: jobs.map((j) => ({
+    id: j.id,
+    status: statusNumber(j.status),
+    createdAt: timestampFromDate(j.createdAt),
+  })),
 });

@@ -30,6 +30,8 @@ const codes = new Map<string, ErrorCodeSpec>([
   ['resource.not_found', { http: 404, grpc: GrpcStatus.NOT_FOUND }],
   ['resource.model_not_found', { http: 404, grpc: GrpcStatus.NOT_FOUND }],
   ['state.conflict', { http: 409, grpc: GrpcStatus.ABORTED }],
+  // A pipeline upload a pending or running job still reads cannot be deleted yet.
+  ['state.upload_in_use', { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION }],
   ['rate_limit.exceeded', { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED }],
   // RESOURCE_EXHAUSTED maps to 429 (Google's gRPC-HTTP mapping; OpenAI's insufficient_quota too).
   ['budget.exceeded', { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED }],

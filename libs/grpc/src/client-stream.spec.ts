@@ -27,6 +27,9 @@ server.add(
     profileDataset: unused,
     getQualityReport: unused,
     listDatasetVersions: unused,
+    listUploads: unused,
+    getUpload: unused,
+    deleteUpload: unused,
     // eslint-disable-next-line require-yield -- a stream these tests never call
     watchJob: async function* () {
       await unused();
@@ -59,6 +62,9 @@ server.add(
     getQualityReport: 'tasks:read',
     listDatasetVersions: 'tasks:read',
     uploadSource: 'tasks:submit',
+    listUploads: 'tasks:read',
+    getUpload: 'tasks:read',
+    deleteUpload: 'tasks:submit',
     watchJob: 'tasks:read',
   },
 );

@@ -3,7 +3,7 @@ import { AionError } from '@aion/errors';
 import { nextPageToken, pageWindow, type GrpcServer, type ServiceImpl } from '@aion/grpc';
 import { currentTenant } from '@aion/tenancy';
 import type { JobService } from '../core/jobs';
-import type { UploadService } from '../core/uploads';
+import { UPLOAD_FORMATS, type UploadFormat, type UploadService } from '../core/uploads';
 import { checkProto, jobProto, profileProto, statusOf, uploadProto, versionProto } from '../proto';
 
 const required = (value: string, field: string) => {
@@ -16,11 +16,24 @@ const required = (value: string, field: string) => {
 const CLASSIFICATION_NAMES = ['none', 'none', 'pii', 'financial', 'health', 'biometric'];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** A job id that is no UUID names no job (and must not reach a uuid column as a 500). */
-const jobId = (value: string, field = 'id') => {
-  required(value, field);
-  if (!UUID.test(value)) throw AionError.notFound('job', value);
-  return value;
+/** An id that is no UUID names nothing (and must not reach a uuid column as a 500). */
+const idOf =
+  (what: string) =>
+  (value: string, field = 'id') => {
+    required(value, field);
+    if (!UUID.test(value)) throw AionError.notFound(what, value);
+    return value;
+  };
+const jobId = idOf('job');
+const uploadId = idOf('upload');
+
+const uploadFormat = (value: string): UploadFormat | undefined => {
+  if (!value) return undefined;
+  if (!UPLOAD_FORMATS.includes(value as UploadFormat))
+    throw AionError.validation(`format must be one of ${UPLOAD_FORMATS.join(', ')}`, [
+      { field: 'format', reason: 'invalid', message: 'unknown value' },
+    ]);
+  return value as UploadFormat;
 };
 
 const page = (offset: number, returned: number, total: number) => ({
@@ -140,9 +153,28 @@ export function registerPipelineApi(
       );
       return { upload: uploadProto(upload), replayed };
     },
+    listUploads: async (req) => {
+      const window = pageWindow(req.page);
+      const format = uploadFormat(req.format);
+      const result = await uploads.list(window, format ? { format } : {});
+      return {
+        uploads: result.items.map((u) => uploadProto(u)),
+        page: page(window.offset, result.items.length, result.total),
+      };
+    },
+    getUpload: async (req) => {
+      const { upload, jobs: used } = await uploads.describe(uploadId(req.id));
+      return { upload: uploadProto(upload, used) };
+    },
+    deleteUpload: async (req) => ({
+      upload: uploadProto(await uploads.delete(uploadId(req.id))),
+    }),
   };
   server.add(PipelineService, handlers, {
     uploadSource: 'tasks:submit',
+    listUploads: 'tasks:read',
+    getUpload: 'tasks:read',
+    deleteUpload: 'tasks:submit',
     watchJob: 'tasks:read',
     createJob: 'tasks:submit',
     getJob: 'tasks:read',

@@ -88,6 +88,8 @@ export interface ObjectStore {
   putBytes(key: string, bytes: Uint8Array): Promise<void>;
   getBytes(key: string): Promise<Uint8Array | undefined>;
   exists(key: string): Promise<boolean>;
+  /** Removes the object; removing one that is not there is no error. */
+  delete(key: string): Promise<void>;
   uri(key: string): string;
 }
 

@@ -4,7 +4,9 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
 import { AionError } from '@aion/errors';
+import type { JobStatus } from './model';
 import type { ObjectStore } from './ports';
+import { expiryOf, isExpired, refuseWhileInUse } from './upload-retention';
 
 export const UPLOAD_FORMATS = ['csv', 'jsonl', 'parquet'] as const;
 export type UploadFormat = (typeof UPLOAD_FORMATS)[number];
@@ -19,9 +21,27 @@ export interface Upload {
   objectKey: string;
   idempotencyKey: string;
   createdAt: Date;
+  /** When the retention sweep deletes it, unless a pending or running job still names it. */
+  expiresAt: Date;
 }
 
 export type NewUpload = Omit<Upload, 'tenantId' | 'createdAt'>;
+
+/** A job that named an upload as its source. */
+export interface UploadJob {
+  id: string;
+  status: JobStatus;
+  createdAt: Date;
+}
+
+/** Why an upload went: its tenant deleted it, or its retention ran out. */
+export type UploadDeletionReason = 'deleted' | 'expired';
+
+/**
+ * Runs inside the transaction that holds the upload's row, before the row goes: refuses (throws)
+ * or removes the upload's bytes. `active` are the pending and running jobs naming it.
+ */
+export type ReleaseUpload = (upload: Upload, active: UploadJob[]) => Promise<void>;
 
 /** Upload records in the caller's tenant (another tenant's upload is simply not there). */
 export interface UploadStore {
@@ -29,7 +49,32 @@ export interface UploadStore {
   create(upload: NewUpload): Promise<{ upload: Upload; created: boolean }>;
   get(id: string): Promise<Upload | undefined>;
   byIdempotencyKey(key: string): Promise<Upload | undefined>;
+  /** Newest first. */
+  list(
+    window: { offset: number; limit: number },
+    filter: { format?: UploadFormat },
+  ): Promise<{ items: Upload[]; total: number }>;
+  /** The jobs that named the upload, newest first, at most `limit`. */
+  jobsOf(id: string, limit: number): Promise<UploadJob[]>;
+  /**
+   * Deletes the upload with its `pipeline.upload.deleted` event (reason `deleted`) once
+   * `release` let it; waits for another deletion of it. Undefined when there is no such upload.
+   */
+  delete(id: string, release: ReleaseUpload): Promise<Upload | undefined>;
+  /** Expired uploads of every tenant, the longest expired first: candidates for `expire`. */
+  expired(limit: number): Promise<{ id: string; tenantId: string }[]>;
+  /**
+   * Deletes the candidate (reason `expired`) if it is still expired, no pending or running job
+   * names it, and no one else is deleting it right now (then undefined: skipped, not waited for).
+   */
+  expire(
+    candidate: { id: string; tenantId: string },
+    release: ReleaseUpload,
+  ): Promise<Upload | undefined>;
 }
+
+/** How many jobs GetUpload lists with an upload. */
+export const UPLOAD_JOBS_SHOWN = 20;
 
 export interface UploadHeader {
   format: string;
@@ -61,7 +106,7 @@ export class UploadService {
   constructor(
     private readonly store: UploadStore,
     private readonly objects: ObjectStore,
-    private readonly options: { maxBytes: number; workDir: string },
+    private readonly options: { maxBytes: number; workDir: string; retentionMs: number },
   ) {}
 
   get maxBytes(): number {
@@ -111,6 +156,7 @@ export class UploadService {
         sha256,
         objectKey,
         idempotencyKey: header.idempotencyKey,
+        expiresAt: expiryOf(new Date(), this.options.retentionMs),
       });
       // A concurrent request with the same key won: its upload is the one the key names.
       return created
@@ -162,6 +208,58 @@ export class UploadService {
     const upload = await this.store.get(id);
     if (!upload) throw AionError.notFound('upload', id);
     return upload;
+  }
+
+  /** The upload as a new job's source: an expired one is gone for that (404), if not swept yet. */
+  async live(id: string, now = new Date()): Promise<Upload> {
+    const upload = await this.get(id);
+    if (isExpired(upload, now)) throw AionError.notFound('upload', id);
+    return upload;
+  }
+
+  list(window: { offset: number; limit: number }, filter: { format?: UploadFormat }) {
+    return this.store.list(window, filter);
+  }
+
+  /** The upload with the jobs that named it (newest first, at most UPLOAD_JOBS_SHOWN). */
+  async describe(id: string): Promise<{ upload: Upload; jobs: UploadJob[] }> {
+    const upload = await this.get(id);
+    return { upload, jobs: await this.store.jobsOf(id, UPLOAD_JOBS_SHOWN) };
+  }
+
+  /**
+   * Deletes the upload's bytes and record: 404 when there is none (or it was deleted already),
+   * 409 (state.upload_in_use) while a pending or running job names it.
+   */
+  async delete(id: string): Promise<Upload> {
+    const deleted = await this.store.delete(id, async (upload, active) => {
+      refuseWhileInUse(upload, active);
+      await this.objects.delete(upload.objectKey);
+    });
+    if (!deleted) throw AionError.notFound('upload', id);
+    return deleted;
+  }
+
+  /**
+   * One round of the retention sweep: deletes up to `limit` expired uploads no pending or running
+   * job names. Replicas may sweep at once: each upload is deleted (and announced) by one of them.
+   * Returns what this round deleted and what failed (kept, and tried again next round).
+   */
+  async sweep(
+    limit: number,
+  ): Promise<{ deleted: Upload[]; failed: { id: string; error: unknown }[] }> {
+    const deleted: Upload[] = [];
+    const failed: { id: string; error: unknown }[] = [];
+    for (const candidate of await this.store.expired(limit)) {
+      const gone = await this.store
+        .expire(candidate, (upload) => this.objects.delete(upload.objectKey))
+        .catch((error: unknown) => {
+          failed.push({ id: candidate.id, error });
+          return undefined;
+        });
+      if (gone) deleted.push(gone);
+    }
+    return { deleted, failed };
   }
 }
 

@@ -5,9 +5,11 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { openPostgres } from '@aion/db';
+import { OutboxWriter } from '@aion/events';
 import { uniqueName, type TestDatabase } from '@aion/testing';
 import { UploadConnector } from '../../src/adapters/connectors/upload-connector';
 import { PostgresUploadStore } from '../../src/adapters/db/upload-store';
+import { outbox } from '../../src/adapters/db/schema';
 import { FsObjectStore } from '../../src/adapters/storage/fs-object-store';
 import { UploadService } from '../../src/core/uploads';
 import { asTenant, migratedDatabase, pipelineCore, scratch } from './harness';
@@ -36,9 +38,9 @@ beforeAll(async () => {
   dirs = await scratch();
   database = openPostgres({ url: db.appUrl, max: 2 });
   uploads = new UploadService(
-    new PostgresUploadStore(database.db),
+    new PostgresUploadStore(database.db, new OutboxWriter(outbox, 'aion/data-pipeline')),
     new FsObjectStore(dirs.storage),
-    { maxBytes: 1000, workDir: dirs.work },
+    { maxBytes: 1000, workDir: dirs.work, retentionMs: 86_400_000 },
   );
   core = pipelineCore(db, dirs, [new UploadConnector(uploads, path.join(dirs.work, 'downloads'))]);
 }, 60_000);

@@ -13,7 +13,8 @@ const refuse = (field: string, message: string) =>
 /**
  * A file the tenant uploaded (POST /api/v1/pipeline/uploads): `{"type":"upload","upload_id":...}`.
  * The upload is looked up in the caller's tenant, so another tenant's id is not found (404) when
- * the job is submitted; the worker copies it from the object store to scratch to read it.
+ * the job is submitted, nor is an expired one; the worker copies it from the object store to
+ * scratch to read it.
  */
 export class UploadConnector implements Connector {
   readonly type = 'upload';
@@ -23,7 +24,12 @@ export class UploadConnector implements Connector {
     private readonly downloads: string,
   ) {}
 
+  /** At submission: an expired upload (not swept yet) is no source for a new job either. */
   async check(source: Record<string, unknown>): Promise<void> {
+    await this.uploads.live(this.uploadIdOf(source));
+  }
+
+  private uploadIdOf(source: Record<string, unknown>): string {
     const { type: _type, upload_id: id, delimiter, ...rest } = source;
     const extra = Object.keys(rest)[0];
     if (extra !== undefined)
@@ -33,12 +39,12 @@ export class UploadConnector implements Connector {
     if (delimiter !== undefined && (typeof delimiter !== 'string' || delimiter.length !== 1))
       throw refuse('source.delimiter', 'source.delimiter must be one character');
     if (!UUID.test(id)) throw AionError.notFound('upload', id);
-    await this.uploads.get(id);
+    return id;
   }
 
+  /** A queued job reads its upload even past its expiry: the sweep keeps it until the job ends. */
   async open(source: Record<string, unknown>, signal: AbortSignal): Promise<SourceData> {
-    await this.check(source);
-    const upload = await this.uploads.get(source['upload_id'] as string);
+    const upload = await this.uploads.get(this.uploadIdOf(source));
     signal.throwIfAborted();
     const dir = path.join(this.downloads, upload.tenantId);
     await mkdir(dir, { recursive: true });

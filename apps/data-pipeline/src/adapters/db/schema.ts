@@ -82,6 +82,10 @@ export const jobs = pgTable(
     index('dpl_jobs_queue_idx')
       .on(t.runAfter)
       .where(sql`status in ('pending','running')`),
+    // The jobs that name an upload: what GetUpload shows, what deleting one checks first.
+    index('dpl_jobs_upload_idx')
+      .on(sql`(${t.source}->>'upload_id')`)
+      .where(sql`source->>'type' = 'upload'`),
     check(
       'dpl_jobs_status_check',
       sql`status in ('pending','running','succeeded','failed','canceled')`,
@@ -204,7 +208,9 @@ export const qualityChecks = pgTable(
 /**
  * Files a tenant uploaded to be a job's source (`{"type":"upload","upload_id":...}`): the bytes
  * sit in the object store under the tenant, this row says what they are. An Idempotency-Key
- * names one upload per tenant.
+ * names one upload per tenant. Past expires_at the retention sweep deletes both; the sweep finds
+ * expired uploads of every tenant (read only, with the worker setting on) and deletes each in
+ * its own tenant.
  */
 export const uploads = pgTable(
   'dpl_uploads',
@@ -218,12 +224,16 @@ export const uploads = pgTable(
     objectKey: text('object_key').notNull(),
     idempotencyKey: text('idempotency_key').notNull().default(''),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
   },
   (t) => [
     uniqueIndex('dpl_uploads_idempotency_idx')
       .on(t.tenantId, t.idempotencyKey)
       .where(sql`idempotency_key <> ''`),
+    index('dpl_uploads_list_idx').on(t.tenantId, t.createdAt),
+    index('dpl_uploads_expiry_idx').on(t.expiresAt),
     check('dpl_uploads_format_check', sql`format in ('csv','jsonl','parquet')`),
     tenantIsolationPolicy('dpl_uploads'),
+    pgPolicy('dpl_uploads_sweeper', { as: 'permissive', for: 'select', using: workerView }),
   ],
 ).enableRLS();

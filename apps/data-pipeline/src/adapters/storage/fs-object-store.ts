@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ObjectStore } from '../../core/ports';
@@ -49,6 +49,14 @@ export class FsObjectStore implements ObjectStore {
       () => true,
       () => false,
     );
+  }
+
+  async delete(key: string) {
+    const target = this.at(key);
+    await rm(target, { force: true });
+    // The directory the key's last part sat in goes too once empty (an upload's own directory).
+    if (path.dirname(target) !== this.root)
+      await rmdir(path.dirname(target)).catch(() => undefined);
   }
 
   uri(key: string) {

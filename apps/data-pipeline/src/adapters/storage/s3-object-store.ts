@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
@@ -105,6 +106,13 @@ export class S3ObjectStore implements ObjectStore {
       if (notFound(err)) return false;
       throw err;
     }
+  }
+
+  /** S3 answers a delete of a missing key with success too. */
+  async delete(key: string) {
+    await this.client.send(
+      new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.key(key) }),
+    );
   }
 
   uri(key: string) {
