@@ -117,6 +117,7 @@ same process in the co-located profile, where such calls never leave it.
 - { name: AION_PIPELINE_STORAGE_DIR, value: /var/lib/aion/pipeline/store }
 - { name: AION_PIPELINE_INBOX_DIR, value: /var/lib/aion/pipeline/inbox }
 - { name: AION_PIPELINE_WORK_DIR, value: /var/lib/aion/pipeline-work }
+- { name: AION_PIPELINE_UPLOAD_RETENTION, value: {{ $dp.uploads.retention | quote }} }
 {{- with $dp.jurisdiction }}
 - { name: AION_PIPELINE_JURISDICTION, value: {{ . | quote }} }
 {{- /* In the co-located profile sovereign-ai serves from the core's pods. */}}

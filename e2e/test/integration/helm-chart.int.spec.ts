@@ -1017,6 +1017,7 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
       ]),
     );
     expect(JSON.stringify(container.env)).not.toMatch(/AION_PIPELINE_(S3|JURISDICTION)/);
+    expect(container.env).toContainEqual({ name: 'AION_PIPELINE_UPLOAD_RETENTION', value: '7d' });
 
     const configured = rendered({
       set: [
@@ -1025,9 +1026,14 @@ describeWithTools('the Helm chart as rendered', ['helm'], () => {
         'services.data-pipeline.storage.s3.bucket=aion-data',
         'services.data-pipeline.storage.s3.endpoint=http://seaweed.storage:8333',
         'services.data-pipeline.storage.s3.existingSecret=s3-keys',
+        'services.data-pipeline.uploads.retention=36h',
       ],
     });
     const deployment = find(configured, 'Deployment', 'aion-data-pipeline');
+    expect(envOf(deployment, 'AION_PIPELINE_UPLOAD_RETENTION').value).toBe('36h');
+    expect(() => rendered({ set: ['services.data-pipeline.uploads.retention=2weeks'] })).toThrow(
+      /\/services\/data-pipeline\/uploads\/retention.*does not match pattern/,
+    );
     expect(pod(configured).volumes).toContainEqual({
       name: 'pipeline-data',
       persistentVolumeClaim: { claimName: 'pipeline-pvc' },

@@ -1,12 +1,19 @@
 import type { Request, Response } from 'express';
 import * as z from 'zod/v4';
-import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { UploadSourceRequestSchema } from '@aion/contracts';
 import { AionError } from '@aion/errors';
 import { route, type Route } from '../routing/route';
-import { Timestamp, Uuid } from '../../wire-schemas';
+import { PageInfo, PageQuery, Uuid } from '../../wire-schemas';
 import { BASE, type PipelineClient } from './pipeline-json';
+import {
+  Upload,
+  UploadDetail,
+  UploadFormat,
+  uploadDetailJson,
+  uploadJson,
+} from './pipeline-upload-json';
+import { page, pageRequest } from './sovereign-json';
 
 /**
  * Media types an upload may be sent as, and the format each means (octet-stream: the service
@@ -25,15 +32,6 @@ type Format = 'csv' | 'jsonl' | 'parquet';
 const UPLOAD_DEADLINE_MS = 30 * 60_000;
 /** Bytes per gRPC message: well under the 4 MiB message limit, few enough messages per file. */
 const CHUNK_BYTES = 256 * 1024;
-
-export const Upload = z.object({
-  upload_id: Uuid,
-  format: z.enum(['csv', 'jsonl', 'parquet']),
-  file_name: z.string(),
-  bytes: z.int().min(1),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  created_at: Timestamp,
-});
 
 type UploadMessage = MessageInitShape<typeof UploadSourceRequestSchema>;
 
@@ -100,8 +98,17 @@ const FileName = z
   .regex(new RegExp(String.raw`^[^/\\\u0000-\u001f\u007f]{1,255}$`, 'u'))
   .describe('The file name to show for it (no path)');
 
-/** POST /api/v1/pipeline/uploads: a file streamed through to the data-pipeline's object store. */
-export function uploadRoutes(pipeline: PipelineClient, options: { maxBytes: number }): Route[] {
+/**
+ * /api/v1/pipeline/uploads: POST streams a file through to the data-pipeline's object store; the
+ * tenant's uploads are listed, read (with the jobs that named them) and deleted.
+ */
+export function uploadRoutes(
+  pipeline: PipelineClient,
+  options: { maxBytes: number; requestTimeoutMs: number },
+): Route[] {
+  const o = { deadlineMs: options.requestTimeoutMs };
+  const tag = 'pipeline';
+  const IdPath = z.strictObject({ id: Uuid });
   return [
     route({
       method: 'post',
@@ -113,6 +120,16 @@ export function uploadRoutes(pipeline: PipelineClient, options: { maxBytes: numb
       request: {
         query: z.strictObject({ filename: FileName.optional() }),
         stream: { contentTypes: Object.keys(MEDIA_TYPES) },
+      },
+      links: {
+        GetUpload: {
+          operationId: 'getPipelineUpload',
+          parameters: { id: '$response.body#/upload_id' },
+        },
+        DeleteUpload: {
+          operationId: 'deletePipelineUpload',
+          parameters: { id: '$response.body#/upload_id' },
+        },
       },
       responses: {
         201: {
@@ -137,20 +154,57 @@ export function uploadRoutes(pipeline: PipelineClient, options: { maxBytes: numb
           }),
           { deadlineMs: UPLOAD_DEADLINE_MS, signal },
         );
-        if (!upload) throw new Error('the pipeline service answered without an upload');
-        return {
-          status: 201,
-          body: {
-            upload_id: upload.id,
-            format: upload.format as Format,
-            file_name: upload.fileName,
-            bytes: Number(upload.bytes),
-            sha256: upload.sha256,
-            created_at: upload.createdAt
-              ? timestampDate(upload.createdAt).toISOString()
-              : new Date(0).toISOString(),
-          },
-        };
+        return { status: 201, body: uploadJson(upload) };
+      },
+    }),
+    route({
+      method: 'get',
+      path: `${BASE}/uploads`,
+      operationId: 'listPipelineUploads',
+      summary: "The tenant's uploads, newest first",
+      tag,
+      access: 'tasks:read',
+      request: { query: PageQuery.extend({ format: UploadFormat.optional() }) },
+      responses: {
+        200: { description: 'Uploads', schema: z.object({ data: z.array(Upload), ...PageInfo }) },
+      },
+      async handle({ query }) {
+        const r = await pipeline.listUploads(
+          { ...pageRequest(query), format: query.format ?? '' },
+          o,
+        );
+        return { status: 200, body: { data: r.uploads.map(uploadJson), ...page(r.page) } };
+      },
+    }),
+    route({
+      method: 'get',
+      path: `${BASE}/uploads/{id}`,
+      operationId: 'getPipelineUpload',
+      summary: 'An upload: format, size, sha256, when it expires, and the jobs that named it',
+      tag,
+      access: 'tasks:read',
+      request: { path: IdPath },
+      responses: { 200: { description: 'The upload', schema: UploadDetail } },
+      errors: [404],
+      async handle({ path }) {
+        const { upload } = await pipeline.getUpload({ id: path.id }, o);
+        return { status: 200, body: uploadDetailJson(upload) };
+      },
+    }),
+    route({
+      method: 'delete',
+      path: `${BASE}/uploads/{id}`,
+      operationId: 'deletePipelineUpload',
+      summary:
+        'Delete an upload: its bytes and its record (409 state.upload_in_use while a pending or running job names it)',
+      tag,
+      access: 'tasks:submit',
+      request: { path: IdPath },
+      responses: { 204: { description: 'Deleted' } },
+      errors: [404, 409],
+      async handle({ path }) {
+        await pipeline.deleteUpload({ id: path.id }, o);
+        return { status: 204 };
       },
     }),
   ];

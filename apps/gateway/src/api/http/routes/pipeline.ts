@@ -42,7 +42,7 @@ export function pipelineRoutes(
     GetJob: { operationId: 'getPipelineJob', parameters: { id: '$response.body#/id' } },
   };
   return [
-    ...uploadRoutes(pipeline, { maxBytes: options.uploadMaxBytes }),
+    ...uploadRoutes(pipeline, { maxBytes: options.uploadMaxBytes, requestTimeoutMs }),
     ...jobEventRoutes(pipeline, {
       requestTimeoutMs,
       heartbeatMs: options.heartbeatMs,
