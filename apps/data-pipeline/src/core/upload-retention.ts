@@ -24,10 +24,6 @@ export function refuseWhileInUse(upload: Pick<Upload, 'id'>, jobs: UploadJob[]):
   );
 }
 
-/** When an upload made at `createdAt` expires. */
-export const expiryOf = (createdAt: Date, retentionMs: number) =>
-  new Date(createdAt.getTime() + retentionMs);
-
 /** An upload whose expiry has passed is no source for a new job (one already queued still reads it). */
 export const isExpired = (upload: Pick<Upload, 'expiresAt'>, now: Date) =>
   upload.expiresAt.getTime() <= now.getTime();

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { AionError } from '@aion/errors';
 import type { JobStatus } from './model';
 import type { ObjectStore } from './ports';
-import { expiryOf, isExpired, refuseWhileInUse } from './upload-retention';
+import { isExpired, refuseWhileInUse } from './upload-retention';
 
 export const UPLOAD_FORMATS = ['csv', 'jsonl', 'parquet'] as const;
 export type UploadFormat = (typeof UPLOAD_FORMATS)[number];
@@ -25,7 +25,10 @@ export interface Upload {
   expiresAt: Date;
 }
 
-export type NewUpload = Omit<Upload, 'tenantId' | 'createdAt'>;
+/** What is recorded of a new upload; it expires `retentionMs` after the time it is recorded at. */
+export type NewUpload = Omit<Upload, 'tenantId' | 'createdAt' | 'expiresAt'> & {
+  retentionMs: number;
+};
 
 /** A job that named an upload as its source. */
 export interface UploadJob {
@@ -156,7 +159,7 @@ export class UploadService {
         sha256,
         objectKey,
         idempotencyKey: header.idempotencyKey,
-        expiresAt: expiryOf(new Date(), this.options.retentionMs),
+        retentionMs: this.options.retentionMs,
       });
       // A concurrent request with the same key won: its upload is the one the key names.
       return created

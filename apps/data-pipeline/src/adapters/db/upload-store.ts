@@ -37,11 +37,16 @@ export class PostgresUploadStore extends TenantRepository implements UploadStore
     super(db);
   }
 
-  create(input: NewUpload) {
+  create({ retentionMs, ...input }: NewUpload) {
     return this.tx(async (tx, tenantId) => {
       const [row] = await tx
         .insert(uploads)
-        .values({ ...input, tenantId })
+        // Both from the transaction's clock: expires_at is exactly created_at + retention.
+        .values({
+          ...input,
+          tenantId,
+          expiresAt: sql`now() + make_interval(secs => ${retentionMs / 1000})`,
+        })
         .onConflictDoNothing()
         .returning();
       if (row) {
