@@ -108,13 +108,19 @@ async function columnStats(db: DuckDb, c: DuckDBConnection, from: string, column
     if (col.type === 'VARCHAR')
       for (const [type, pattern] of SEMANTIC_PATTERNS) {
         // CASE, not FILTER: its AND stops at a failed candidate test (a FILTER ran every regex).
-        const t = `trim(${q})`;
+        const t = ident(`aion_trimmed_${i}`);
         aggs.push(
           `sum(CASE WHEN ${CANDIDATE[type](t)} AND regexp_matches(${t}, ${lit(pattern)}) THEN 1 ELSE 0 END)::DOUBLE AS "${type}${i}"`,
         );
       }
   });
-  const [stats] = await db.rows(c, `SELECT ${aggs.join(', ')} FROM ${from}`);
+  // Each text value trimmed once, below the aggregates: written in each of them, DuckDB trimmed
+  // it again for every use, a dozen times per value (the scan took 2.0 CPU-s, now 1.7).
+  const trimmed = columns.flatMap((col, i) =>
+    col.type === 'VARCHAR' ? [`trim(${ident(col.name)}) AS ${ident(`aion_trimmed_${i}`)}`] : [],
+  );
+  const source = trimmed.length ? `(SELECT *, ${trimmed.join(', ')} FROM ${from})` : from;
+  const [stats] = await db.rows(c, `SELECT ${aggs.join(', ')} FROM ${source}`);
   return stats!;
 }
 
