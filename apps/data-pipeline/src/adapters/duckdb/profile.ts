@@ -42,48 +42,62 @@ type Column = { name: string; type: string };
  * column was slower still: ranking every column's groups costs more than a top-N per column.)
  */
 export async function profile(db: DuckDb, path: string): Promise<DatasetProfile> {
-  return db.with(async (c) => {
-    const from = `read_parquet(${lit(path)})`;
-    const columns = await describe(db, c, path);
-    const s = await columnStats(db, c, from, columns);
-    const rowCount = Number(s['n']);
-    const extremes = columns.map((col, i) =>
-      isNumericType(col.type)
-        ? { min: num(s[`minn${i}`]), max: num(s[`maxn${i}`]) }
-        : { min: s[`min${i}`] as string | null, max: s[`max${i}`] as string | null },
-    );
-    const groups: ColumnGroups[] = [];
-    for (const [i, col] of columns.entries())
-      groups.push(await columnGroups(db, c, from, col, extremes[i]!));
-    const out: ColumnProfile[] = columns.map((col, i) => {
-      const numeric = isNumericType(col.type);
-      const nonNull = Number(s[`nn${i}`]);
-      const matches: Partial<Record<SemanticType, number>> = {};
-      for (const [type] of SEMANTIC_PATTERNS) matches[type] = Number(s[`${type}${i}`] ?? 0);
-      const semantic: SemanticType | '' = /^(DATE|TIMESTAMP)/.test(col.type)
-        ? 'date'
-        : semanticTypeOf(nonNull, matches);
-      const quantiles = numeric && nonNull > 0 ? (s[`q${i}`] as unknown[]).map(Number) : null;
-      return {
-        name: col.name,
-        type: col.type,
-        nullCount: rowCount - nonNull,
-        distinctCount: groups[i]!.distinct,
-        min: extremes[i]!.min,
-        max: extremes[i]!.max,
-        mean: numeric ? num(s[`mean${i}`]) : null,
-        stddev: numeric ? num(s[`sd${i}`]) : null,
-        quantiles: quantiles
-          ? { p25: quantiles[0]!, p50: quantiles[1]!, p75: quantiles[2]! }
-          : null,
-        topValues: groups[i]!.top,
-        histogram: groups[i]!.histogram,
-        semanticType: semantic,
-        personalData: isPersonalData(col.name, semantic),
-      };
-    });
-    return { rowCount, duplicateRows: await duplicateRows(db, c, from, columns), columns: out };
+  const from = `read_parquet(${lit(path)})`;
+  const columns = await db.with((c) => describe(db, c, path));
+  const groups: ColumnGroups[] = [];
+  // Two connections: numeric columns' histograms need the scan's extremes, but the text columns'
+  // groupings and the duplicate count do not and run beside it, keeping both of DuckDB's threads
+  // busy where one query alone leaves one idle (its start, its end, a small grouping).
+  const [s, duplicates] = await Promise.all([
+    db.with(async (c) => {
+      const stats = await columnStats(db, c, from, columns);
+      for (const [i, col] of columns.entries())
+        if (isNumericType(col.type))
+          groups[i] = await columnGroups(db, c, from, col, extremesOf(stats, col, i));
+      return stats;
+    }),
+    db.with(async (c) => {
+      for (const [i, col] of columns.entries())
+        if (!isNumericType(col.type))
+          groups[i] = await columnGroups(db, c, from, col, { min: null, max: null });
+      return duplicateRows(db, c, from, columns);
+    }),
+  ]);
+  const rowCount = Number(s['n']);
+  const extremes = columns.map((col, i) => extremesOf(s, col, i));
+  const out: ColumnProfile[] = columns.map((col, i) => {
+    const numeric = isNumericType(col.type);
+    const nonNull = Number(s[`nn${i}`]);
+    const matches: Partial<Record<SemanticType, number>> = {};
+    for (const [type] of SEMANTIC_PATTERNS) matches[type] = Number(s[`${type}${i}`] ?? 0);
+    const semantic: SemanticType | '' = /^(DATE|TIMESTAMP)/.test(col.type)
+      ? 'date'
+      : semanticTypeOf(nonNull, matches);
+    const quantiles = numeric && nonNull > 0 ? (s[`q${i}`] as unknown[]).map(Number) : null;
+    return {
+      name: col.name,
+      type: col.type,
+      nullCount: rowCount - nonNull,
+      distinctCount: groups[i]!.distinct,
+      min: extremes[i]!.min,
+      max: extremes[i]!.max,
+      mean: numeric ? num(s[`mean${i}`]) : null,
+      stddev: numeric ? num(s[`sd${i}`]) : null,
+      quantiles: quantiles ? { p25: quantiles[0]!, p50: quantiles[1]!, p75: quantiles[2]! } : null,
+      topValues: groups[i]!.top,
+      histogram: groups[i]!.histogram,
+      semanticType: semantic,
+      personalData: isPersonalData(col.name, semantic),
+    };
   });
+  return { rowCount, duplicateRows: duplicates, columns: out };
+}
+
+/** A column's minimum and maximum from the scan: numbers for a numeric column, else text. */
+function extremesOf(s: Record<string, unknown>, col: Column, i: number) {
+  return isNumericType(col.type)
+    ? { min: num(s[`minn${i}`]), max: num(s[`maxn${i}`]) }
+    : { min: s[`min${i}`] as string | null, max: s[`max${i}`] as string | null };
 }
 
 /** Counts, extremes, moments, exact quartiles and semantic pattern matches: one scan. */
