@@ -41,6 +41,27 @@ const PEOPLE = [
 ].join('\n');
 
 describe('DuckDbEngine', () => {
+  it('counts duplicate rows exactly, with or without a column that tells rows apart', async () => {
+    const profileOf = async (name: string, text: string) => {
+      const out = path.join(dir, `${name}.parquet`);
+      await engine.ingest(
+        { kind: 'file', path: await csv(`${name}.csv`, text), format: 'csv' },
+        out,
+      );
+      return engine.profile(out);
+    };
+    // An id without nulls, all distinct: no two rows can be equal.
+    const ids = await profileOf('dup-ids', 'id,v\n1,a\n2,a\n3,a\n');
+    expect(ids.duplicateRows).toBe(0);
+    expect(ids.columns[0]!.distinctCount).toBe(3);
+    // Distinct values but a null: two rows with the null may still be equal.
+    const nulls = await profileOf('dup-nulls', 'id,v\n1,a\n,b\n,b\n');
+    expect(nulls.duplicateRows).toBe(1);
+    // No such column: equal rows are found and counted.
+    const plain = await profileOf('dup-plain', 'k,v\n1,a\n1,a\n2,a\n1,a\n');
+    expect(plain.duplicateRows).toBe(2);
+  });
+
   it('ingests a CSV into Parquet and profiles every column', async () => {
     const out = path.join(dir, 'people.parquet');
     const { rows, bytes } = await engine.ingest(

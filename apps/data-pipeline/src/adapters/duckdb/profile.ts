@@ -36,19 +36,21 @@ type Column = { name: string; type: string };
  * Profiles a Parquet file exactly: one aggregate scan for every column's counts, extremes,
  * moments, quartiles and semantic matches; then one grouping of each column's values, which gives
  * its distinct count, its top values and (numeric columns) its histogram; one scan for duplicate
- * rows (by row hash, the rare equal hashes then compared in full). DuckDB streams the file; memory
- * is bounded by its memory_limit. (Measured: a count(DISTINCT) in the scan plus a top-N grouping
- * and a histogram scan cost twice the CPU of the one grouping; one GROUPING SETS scan for every
- * column was slower still: ranking every column's groups costs more than a top-N per column.)
+ * rows (by row hash, the rare equal hashes then compared in full) unless a column already tells
+ * every row apart. DuckDB streams the file; memory is bounded by its memory_limit. (Measured: a
+ * count(DISTINCT) in the scan plus a top-N grouping and a histogram scan cost twice the CPU of
+ * the one grouping; one GROUPING SETS scan for every column was slower still: ranking every
+ * column's groups costs more than a top-N per column. Quartiles from the groupings, by running
+ * counts, cost as much as quantile_cont's own selection.)
  */
 export async function profile(db: DuckDb, path: string): Promise<DatasetProfile> {
   const from = `read_parquet(${lit(path)})`;
   const columns = await db.with((c) => describe(db, c, path));
   const groups: ColumnGroups[] = [];
   // Two connections: numeric columns' histograms need the scan's extremes, but the text columns'
-  // groupings and the duplicate count do not and run beside it, keeping both of DuckDB's threads
-  // busy where one query alone leaves one idle (its start, its end, a small grouping).
-  const [s, duplicates] = await Promise.all([
+  // groupings do not and run beside it, keeping both of DuckDB's threads busy where one query
+  // alone leaves one idle (its start, its end, a small grouping).
+  const [s] = await Promise.all([
     db.with(async (c) => {
       const stats = await columnStats(db, c, from, columns);
       for (const [i, col] of columns.entries())
@@ -60,10 +62,14 @@ export async function profile(db: DuckDb, path: string): Promise<DatasetProfile>
       for (const [i, col] of columns.entries())
         if (!isNumericType(col.type))
           groups[i] = await columnGroups(db, c, from, col, { min: null, max: null });
-      return duplicateRows(db, c, from, columns);
     }),
   ]);
   const rowCount = Number(s['n']);
+  // A column without nulls whose values are all distinct (an id) tells every row apart: no row
+  // can equal another, and the duplicate scan is not needed.
+  const duplicates = groups.some((g) => g.distinct === rowCount)
+    ? 0
+    : await db.with((c) => duplicateRows(db, c, from, columns));
   const extremes = columns.map((col, i) => extremesOf(s, col, i));
   const out: ColumnProfile[] = columns.map((col, i) => {
     const numeric = isNumericType(col.type);
