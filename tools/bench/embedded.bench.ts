@@ -4,7 +4,7 @@
  * gateway, and calls between services either in-process (AION_CO_LOCATED=true, the default in
  * embedded mode) or over loopback gRPC (false). Fixed rates interleaved per profile, then closed
  * loop with 32 clients; the machine's speed drifts, so read the ratio of the two in each round.
- *   npx tsx tools/bench/embedded.bench.ts [rate,rate,...] [seconds] [rounds]
+ *   npx tsx tools/bench/embedded.bench.ts [rate,rate,...] [seconds] [rounds] [profile regexp]
  */
 import { startAionLauncher } from './peers';
 import { runLoad, type LoadResult } from './support';
@@ -12,6 +12,7 @@ import { runLoad, type LoadResult } from './support';
 const rates = (process.argv[2] ?? '25,50,100').split(',').map(Number);
 const seconds = Number(process.argv[3] ?? '15');
 const rounds = Number(process.argv[4] ?? '2');
+const only = new RegExp(process.argv[5] ?? '.');
 const ADMIN = 'bench-admin-key-0123456789abcdef0123456789';
 const TEXT =
   'Aion keeps data in the jurisdiction its owner chose. Every routing decision names the rule that made it. ' +
@@ -41,18 +42,22 @@ function load(target: Running, rate: number | undefined, durationSeconds: number
     ...(rate ? { rate } : {}),
     connections: rate ? 128 : 32,
     durationSeconds,
+    cpu: { aion: [target.pid], bench: [process.pid] },
   });
 }
 
 async function main() {
-  const profiles = {
-    'co-located, PGlite thread (npm start)': await start({ AION_CO_LOCATED: 'true' }),
-    'co-located, PGlite on the event loop': await start({
+  const settings: Record<string, Record<string, string>> = {
+    'co-located, PGlite thread (npm start)': { AION_CO_LOCATED: 'true' },
+    'co-located, PGlite on the event loop': {
       AION_CO_LOCATED: 'true',
       AION_PGLITE_THREAD: 'false',
-    }),
-    'loopback gRPC, PGlite thread': await start({ AION_CO_LOCATED: 'false' }),
+    },
+    'loopback gRPC, PGlite thread': { AION_CO_LOCATED: 'false' },
   };
+  const profiles: Record<string, Running> = {};
+  for (const [name, env] of Object.entries(settings))
+    if (only.test(name)) profiles[name] = await start(env);
   const results: { round: number; profile: string; run: LoadResult }[] = [];
   try {
     for (const target of Object.values(profiles)) await load(target, 50, 5); // warm-up

@@ -13,13 +13,30 @@ export type Db = PgDatabase<PgQueryResultHKT, Record<string, never>>;
 export type Tx = PgTransaction<PgQueryResultHKT, Record<string, never>>;
 export type DbOrTx = Db | Tx;
 
-/** What a database has been asked (counted, not timed: the hot path's guards read them). */
-export interface DatabaseCounters {
+/** What a database has been asked, counted (not timed: the hot path's guards read them). */
+export interface StatementCounts {
   /** Statements sent, `begin` and `commit` included. */
   statements: number;
   /** Waits for the server: a statement sent while none of its connection's was in flight. */
   roundTrips: number;
   transactions: number;
+}
+
+/** All of it, and the share the process's own work sent (see `asBackgroundWork`). */
+export interface DatabaseCounters extends StatementCounts {
+  background: StatementCounts;
+}
+
+const backgroundWork = new AsyncLocalStorage<true>();
+
+/**
+ * Runs `fn`, and whatever it schedules, as the process's own work rather than a request's: the
+ * workers' loops (outbox relays, breaker sync, leases, consumers). Their statements are counted
+ * apart, so a guard can say what a request itself waits for. Work a request schedules (a timer
+ * set while serving it) stays the request's: the split errs towards charging requests.
+ */
+export function asBackgroundWork<T>(fn: () => T): T {
+  return backgroundWork.run(true, fn);
 }
 
 export interface Database {
@@ -57,7 +74,12 @@ export function openPostgres(options: PostgresOptions): Database & { pool: Pool 
   const pool = new Pool(config);
   // An idle client that loses its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
-  const counters: DatabaseCounters = { statements: 0, roundTrips: 0, transactions: 0 };
+  const counters: DatabaseCounters = {
+    statements: 0,
+    roundTrips: 0,
+    transactions: 0,
+    background: { statements: 0, roundTrips: 0, transactions: 0 },
+  };
   pool.on('connect', (client) => countStatements(client, counters));
   const db = drizzlePg(pool) as unknown as Db;
   return {
@@ -81,10 +103,14 @@ function countStatements(client: PoolClient, counters: DatabaseCounters): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   let outstanding = 0;
   const settle = () => void (outstanding -= 1);
+  const count = (into: StatementCounts, args: unknown[]) => {
+    into.statements += 1;
+    if (outstanding === 0) into.roundTrips += 1;
+    if (args[0] === 'begin') into.transactions += 1;
+  };
   (client as { query: unknown }).query = (...args: unknown[]) => {
-    counters.statements += 1;
-    if (outstanding === 0) counters.roundTrips += 1;
-    if (args[0] === 'begin') counters.transactions += 1;
+    count(counters, args);
+    if (backgroundWork.getStore()) count(counters.background, args);
     outstanding += 1;
     const result = query(...args);
     if (result instanceof Promise) result.then(settle, settle);

@@ -1,3 +1,4 @@
+import { asBackgroundWork } from '@aion/db';
 import type { Logger } from '@aion/telemetry';
 import type { OutgoingMessage } from './envelope';
 
@@ -117,9 +118,17 @@ export class CommittedPublisher {
       this.queue.splice(0, batch.length);
       await this.options.afterPublish?.(messages);
       this.unmarked.push(...batch.map((e) => e.eventId));
-      this.marking ??= setTimeout(() => void this.markNow(), this.options.markAfterMs ?? 200);
-      this.marking.unref?.();
+      this.scheduleMark();
     }
+  }
+
+  /** A mark of its own if no task write takes the rows first: the process's work, not a request's. */
+  private scheduleMark(): void {
+    this.marking ??= setTimeout(
+      () => void asBackgroundWork(() => this.markNow()),
+      this.options.markAfterMs ?? 200,
+    );
+    this.marking.unref?.();
   }
 
   /**
@@ -141,8 +150,7 @@ export class CommittedPublisher {
     if (eventIds.length === 0) return;
     this.unmarked.push(...eventIds);
     if (this.stopped) return void this.markNow();
-    this.marking ??= setTimeout(() => void this.markNow(), this.options.markAfterMs ?? 200);
-    this.marking.unref?.();
+    this.scheduleMark();
   }
 
   /** Marks what was published since the last mark, in one statement. */

@@ -14,6 +14,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import {
   afterCommit,
+  asBackgroundWork,
   inTransaction,
   outsideUnitOfWork,
   rowsOf,
@@ -436,7 +437,10 @@ export class OutboxRelay implements OutboxListener {
   private schedule(delayMs: number): void {
     if (this.timer) clearTimeout(this.timer);
     // A nudge comes from inside a writer's transaction: the relay's own must not inherit it.
-    this.timer = outsideUnitOfWork(() => setTimeout(() => void this.tick(), delayMs));
+    // Its sweeps are the process's own work, not the request's that nudged it (libs/db counts).
+    this.timer = outsideUnitOfWork(() =>
+      setTimeout(() => void asBackgroundWork(() => this.tick()), delayMs),
+    );
     this.timer.unref?.();
   }
 

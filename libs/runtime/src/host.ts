@@ -5,6 +5,7 @@ import { Gauge } from 'prom-client';
 import type { ServerCredentials } from '@grpc/grpc-js';
 import type { InternalTokens } from '@aion/auth';
 import type { ServiceName } from '@aion/config';
+import { asBackgroundWork } from '@aion/db';
 import { errorMiddleware, notFoundMiddleware } from '@aion/errors';
 import { GrpcServer } from '@aion/grpc';
 import { createLogger, type Logger, type ServiceMetrics } from '@aion/telemetry';
@@ -299,7 +300,8 @@ export class ServiceHost {
       });
       opsPort = (this.ops.address() as AddressInfo).port;
     }
-    for (const worker of this.options.workers ?? []) await worker.start();
+    // What the workers start (relays, syncs, consumers) runs as the process's own work.
+    for (const worker of this.options.workers ?? []) await asBackgroundWork(() => worker.start());
     this.accepting = true;
     this.grpc.setServing('SERVING');
     logger.info('service started', {

@@ -11,7 +11,7 @@ import {
   openPostgres,
   SERVICE_TABLE_PREFIXES,
   type Database,
-  type DatabaseCounters,
+  type StatementCounts,
 } from '@aion/db';
 import { KafkaBus, kafkaSecurity, MemoryBus, type EventBus } from '@aion/events';
 import type { Logger, ServiceMetrics } from '@aion/telemetry';
@@ -202,12 +202,13 @@ function redisTls(config: BaseServiceConfig): { tls?: ConnectionOptions } {
 
 /**
  * The database's counters as Prometheus counters (aion_db_*_total): what each request costs the
- * database, counted rather than timed, so the hot path's guards hold on any machine.
+ * database, counted rather than timed, so the hot path's guards hold on any machine. `work` says
+ * whose: a request's (what its caller waits for) or the process's own loops (`asBackgroundWork`).
  */
 function exportDatabaseCounters(database: Database, metrics: ServiceMetrics): void {
   const counters = database.counters;
   if (!counters) return;
-  const counted: [string, keyof DatabaseCounters, string][] = [
+  const counted: [string, keyof StatementCounts, string][] = [
     ['statements', 'statements', 'statements sent to PostgreSQL (begin and commit included)'],
     ['round_trips', 'roundTrips', 'waits for PostgreSQL (pipelined statements share one)'],
     ['transactions', 'transactions', 'transactions opened on PostgreSQL'],
@@ -216,11 +217,13 @@ function exportDatabaseCounters(database: Database, metrics: ServiceMetrics): vo
     new Counter({
       name: `aion_db_${name}_total`,
       help,
+      labelNames: ['work'],
       registers: [metrics.registry],
       // The count lives in libs/db (which knows no Prometheus); read it at each scrape.
       collect() {
         this.reset();
-        this.inc(counters[key]);
+        this.inc({ work: 'request' }, counters[key] - counters.background[key]);
+        this.inc({ work: 'background' }, counters.background[key]);
       },
     });
 }

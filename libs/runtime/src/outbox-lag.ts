@@ -1,5 +1,5 @@
 import { isNull, sql } from 'drizzle-orm';
-import { inTransaction, type Db } from '@aion/db';
+import { asBackgroundWork, inTransaction, type Db } from '@aion/db';
 import type { OutboxTable } from '@aion/events';
 import { registerOutboxLagGauge, type ServiceMetrics } from '@aion/telemetry';
 
@@ -22,7 +22,7 @@ export function oldestUnpublishedAge(db: Db, table: OutboxTable): Promise<number
   });
 }
 
-/** `aion_outbox_lag_seconds` for a service's outbox, read when scraped. */
+/** `aion_outbox_lag_seconds` for a service's outbox, read when scraped (the process's own work). */
 export function exportOutboxLag(metrics: ServiceMetrics, db: Db, table: OutboxTable): void {
-  registerOutboxLagGauge(metrics, () => oldestUnpublishedAge(db, table));
+  registerOutboxLagGauge(metrics, () => asBackgroundWork(() => oldestUnpublishedAge(db, table)));
 }
