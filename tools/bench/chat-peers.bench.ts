@@ -117,7 +117,14 @@ async function main() {
       return {
         url: `${peer.url}/v1/chat/completions`,
         headers: auth,
-        cpu: { aion: [peer.pid], ...INFRA, upstream: [upstreamPid], bench: [process.pid] },
+        cpu: {
+          aion: [peer.pid],
+          ...INFRA,
+          // Its own connections' backends: the server may serve other work meanwhile.
+          'of which postgres backends': new RegExp(`^postgres: \\S+ ${db.name} `),
+          upstream: [upstreamPid],
+          bench: [process.pid],
+        },
         stop: async () => {
           peer.stop();
           await new Promise((resolve) => setTimeout(resolve, 2_000));

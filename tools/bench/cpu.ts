@@ -5,7 +5,11 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** A group is a list of pids or a pattern its processes' command lines match. */
+/**
+ * A group is a list of pids or a pattern its processes' command lines match. A group named
+ * `of which ...` is a part of another one (say, one database's backends of the whole server): it is
+ * reported, not added to the total.
+ */
 export type ProcessGroups = Record<string, readonly number[] | RegExp>;
 
 const TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux architecture Node.js supports
@@ -57,7 +61,7 @@ export function cpuPerRequest(
   let total = 0;
   for (const [name, ms] of Object.entries(after)) {
     const used = ms - (before[name] ?? 0);
-    total += used;
+    if (!name.startsWith('of which ')) total += used;
     perRequest[name] = Math.round((used / Math.max(requests, 1)) * 100) / 100;
   }
   perRequest['total'] = Math.round((total / Math.max(requests, 1)) * 100) / 100;
