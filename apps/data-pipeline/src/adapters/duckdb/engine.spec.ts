@@ -153,6 +153,36 @@ describe('DuckDbEngine', () => {
     });
   });
 
+  it('refuses drift in a DOUBLE column too, and types space-padded integers as BIGINT', async () => {
+    const rows = [
+      'id,score',
+      ...Array.from({ length: 21_000 }, (_, i) => `${i},${i}.5`),
+      '21000,n/a',
+    ];
+    const err = await failure(
+      engine.ingest(
+        { kind: 'file', path: await csv('drift-double.csv', rows.join('\n')), format: 'csv' },
+        path.join(dir, 'drift-double.parquet'),
+      ),
+    );
+    expect(err.message).toContain('row 21001 (line 21002), column score: "n/a" is not a DOUBLE');
+    // Spaces around an integer are padding (the cast accepts them); a no-break space is not.
+    const out = path.join(dir, 'padded.parquet');
+    await engine.ingest(
+      {
+        kind: 'file',
+        path: await csv('padded.csv', 'a,b\n 1 ,\u00a01\n2 ,2\n'),
+        format: 'csv',
+      },
+      out,
+    );
+    const p = await engine.profile(out);
+    expect(p.columns.map((c) => [c.name, c.type, c.max])).toEqual([
+      ['a', 'BIGINT', 2],
+      ['b', 'VARCHAR', '\u00a01'],
+    ]);
+  });
+
   it('types date-and-time text as TIMESTAMP, keeping the time of day (not DATE)', async () => {
     const out = path.join(dir, 'times.parquet');
     await engine.ingest(

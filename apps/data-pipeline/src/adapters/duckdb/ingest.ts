@@ -94,10 +94,13 @@ async function csvColumns(data: Extract<SourceData, { kind: 'file' }>) {
  * and "2024-03-01 09:32:14" no DATE (DuckDB's cast would drop its time of day).
  */
 function fits(type: string, v: string): string {
-  if (type === 'BIGINT') return `regexp_full_match(trim(${v}), '[+-]?[0-9]{1,18}')`;
+  // Spaces around the value, as the cast accepts them, matched by the pattern instead of trim()
+  // copying every value first (a third of this check's cost). trim() also removed no-break
+  // spaces, which the cast then refused: the whole file failed with no row named.
+  if (type === 'BIGINT') return `regexp_full_match(${v}, ' *[+-]?[0-9]{1,18} *')`;
   if (type === 'BOOLEAN') return `lower(trim(${v})) IN ('true', 'false')`;
   if (type === 'DATE')
-    return `(regexp_full_match(trim(${v}), '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND try_cast(${v} AS DATE) IS NOT NULL)`;
+    return `(regexp_full_match(${v}, ' *[0-9]{4}-[0-9]{2}-[0-9]{2} *') AND try_cast(${v} AS DATE) IS NOT NULL)`;
   return `try_cast(${v} AS ${type}) IS NOT NULL`;
 }
 
@@ -136,9 +139,12 @@ async function ingestCsv(
   // A value that does not fit stops the copy (error()), rather than being rounded or nulled.
   const casts = names.map((n, i) => {
     const q = ident(n);
-    return types[i] === 'VARCHAR'
-      ? q
-      : `CASE WHEN ${q} IS NULL OR ${fits(types[i]!, q)} THEN CAST(${q} AS ${types[i]}) ELSE error('schema drift') END AS ${q}`;
+    const type = types[i]!;
+    if (type === 'VARCHAR') return q;
+    // Where fitting is the cast succeeding, the value is parsed once, not tested and then cast.
+    if (type === 'DOUBLE' || type === 'TIMESTAMP')
+      return `CASE WHEN ${q} IS NULL THEN NULL ELSE coalesce(try_cast(${q} AS ${type}), error('schema drift')) END AS ${q}`;
+    return `CASE WHEN ${q} IS NULL OR ${fits(type, q)} THEN CAST(${q} AS ${type}) ELSE error('schema drift') END AS ${q}`;
   });
   try {
     await c.run(
