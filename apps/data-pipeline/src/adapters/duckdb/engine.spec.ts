@@ -41,6 +41,18 @@ const PEOPLE = [
 ].join('\n');
 
 describe('DuckDbEngine', () => {
+  it('types a column by the share of its rows a pattern matches, repeats counted', async () => {
+    // Nine rows of one URL and one other value: 90 % of the rows, though half the distinct values.
+    const rows = ['site', ...Array.from({ length: 9 }, () => 'https://a.example/x'), 'none'];
+    const out = path.join(dir, 'sites.parquet');
+    await engine.ingest(
+      { kind: 'file', path: await csv('sites.csv', rows.join('\n')), format: 'csv' },
+      out,
+    );
+    const p = await engine.profile(out);
+    expect(p.columns[0]).toMatchObject({ semanticType: 'url', distinctCount: 2 });
+  });
+
   it('counts duplicate rows exactly, with or without a column that tells rows apart', async () => {
     const profileOf = async (name: string, text: string) => {
       const out = path.join(dir, `${name}.parquet`);

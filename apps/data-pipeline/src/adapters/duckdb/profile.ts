@@ -34,14 +34,14 @@ type Column = { name: string; type: string };
 
 /**
  * Profiles a Parquet file exactly: one aggregate scan for every column's counts, extremes,
- * moments, quartiles and semantic matches; then one grouping of each column's values, which gives
- * its distinct count, its top values and (numeric columns) its histogram; one scan for duplicate
- * rows (by row hash, the rare equal hashes then compared in full) unless a column already tells
- * every row apart. DuckDB streams the file; memory is bounded by its memory_limit. (Measured: a
- * count(DISTINCT) in the scan plus a top-N grouping and a histogram scan cost twice the CPU of
- * the one grouping; one GROUPING SETS scan for every column was slower still: ranking every
- * column's groups costs more than a top-N per column. Quartiles from the groupings, by running
- * counts, cost as much as quantile_cont's own selection.)
+ * moments and quartiles; then one grouping of each column's values, which gives its distinct
+ * count, its top values, and its histogram (numeric) or semantic matches (text); one scan for
+ * duplicate rows (by row hash, the rare equal hashes then compared in full) unless a column
+ * already tells every row apart. DuckDB streams the file; memory is bounded by its memory_limit.
+ * (Measured: a count(DISTINCT) in the scan plus a top-N grouping and a histogram scan cost twice
+ * the CPU of the one grouping; one GROUPING SETS scan for every column was slower still: ranking
+ * every column's groups costs more than a top-N per column. Quartiles from the groupings, by
+ * running counts, cost as much as quantile_cont's own selection.)
  */
 export async function profile(db: DuckDb, path: string): Promise<DatasetProfile> {
   const from = `read_parquet(${lit(path)})`;
@@ -74,11 +74,9 @@ export async function profile(db: DuckDb, path: string): Promise<DatasetProfile>
   const out: ColumnProfile[] = columns.map((col, i) => {
     const numeric = isNumericType(col.type);
     const nonNull = Number(s[`nn${i}`]);
-    const matches: Partial<Record<SemanticType, number>> = {};
-    for (const [type] of SEMANTIC_PATTERNS) matches[type] = Number(s[`${type}${i}`] ?? 0);
     const semantic: SemanticType | '' = /^(DATE|TIMESTAMP)/.test(col.type)
       ? 'date'
-      : semanticTypeOf(nonNull, matches);
+      : semanticTypeOf(nonNull, groups[i]!.matches);
     const quantiles = numeric && nonNull > 0 ? (s[`q${i}`] as unknown[]).map(Number) : null;
     return {
       name: col.name,
@@ -106,7 +104,7 @@ function extremesOf(s: Record<string, unknown>, col: Column, i: number) {
     : { min: s[`min${i}`] as string | null, max: s[`max${i}`] as string | null };
 }
 
-/** Counts, extremes, moments, exact quartiles and semantic pattern matches: one scan. */
+/** Counts, extremes, moments and exact quartiles: one scan. */
 async function columnStats(db: DuckDb, c: DuckDBConnection, from: string, columns: Column[]) {
   const aggs = ['count(*)::DOUBLE AS "n"'];
   columns.forEach((col, i) => {
@@ -125,22 +123,8 @@ async function columnStats(db: DuckDb, c: DuckDBConnection, from: string, column
         // One sort serves the three quartiles (three quantile_cont calls would sort three times).
         `quantile_cont(${q}, [0.25, 0.5, 0.75])::DOUBLE[] AS "q${i}"`,
       );
-    if (col.type === 'VARCHAR')
-      for (const [type, pattern] of SEMANTIC_PATTERNS) {
-        // CASE, not FILTER: its AND stops at a failed candidate test (a FILTER ran every regex).
-        const t = ident(`aion_trimmed_${i}`);
-        aggs.push(
-          `sum(CASE WHEN ${CANDIDATE[type](t)} AND regexp_matches(${t}, ${lit(pattern)}) THEN 1 ELSE 0 END)::DOUBLE AS "${type}${i}"`,
-        );
-      }
   });
-  // Each text value trimmed once, below the aggregates: written in each of them, DuckDB trimmed
-  // it again for every use, a dozen times per value (the scan took 2.0 CPU-s, now 1.7).
-  const trimmed = columns.flatMap((col, i) =>
-    col.type === 'VARCHAR' ? [`trim(${ident(col.name)}) AS ${ident(`aion_trimmed_${i}`)}`] : [],
-  );
-  const source = trimmed.length ? `(SELECT *, ${trimmed.join(', ')} FROM ${from})` : from;
-  const [stats] = await db.rows(c, `SELECT ${aggs.join(', ')} FROM ${source}`);
+  const [stats] = await db.rows(c, `SELECT ${aggs.join(', ')} FROM ${from}`);
   return stats!;
 }
 
@@ -148,6 +132,8 @@ interface ColumnGroups {
   distinct: number;
   top: ColumnProfile['topValues'];
   histogram: ColumnProfile['histogram'];
+  /** Values (counted with repeats) each semantic pattern matches, for a text column. */
+  matches: Partial<Record<SemanticType, number>>;
 }
 
 /**
@@ -173,13 +159,24 @@ async function columnGroups(
          SELECT least(floor((v::DOUBLE - ${min}) / ${width}), ${bins - 1})::INTEGER AS bin, n FROM g
        ) GROUP BY bin`
     : '';
+  // Each distinct text value is tested once and counts as often as it occurs: the same counts
+  // as testing every row, for a fraction of the regular expressions (CASE, not FILTER: its AND
+  // stops at a failed candidate test).
+  const semantic =
+    col.type === 'VARCHAR'
+      ? `UNION ALL SELECT 'semantic', unnest([${SEMANTIC_PATTERNS.map(([type]) => lit(type)).join(', ')}]), unnest(m), 0
+         FROM (SELECT [${SEMANTIC_PATTERNS.map(
+           ([type, pattern]) =>
+             `sum(CASE WHEN ${CANDIDATE[type]('t')} AND regexp_matches(t, ${lit(pattern)}) THEN n ELSE 0 END)::DOUBLE`,
+         ).join(', ')}] AS m FROM (SELECT trim(v) AS t, n FROM g))`
+      : '';
   const rows = await db.rows(
     c,
     `WITH g AS MATERIALIZED (SELECT ${q} AS v, count(*) AS n FROM ${from} WHERE ${q} IS NOT NULL GROUP BY ${q})
      SELECT 'top' AS k, v, n, row_number() OVER (ORDER BY n DESC, v) AS r FROM (
        SELECT v::VARCHAR AS v, n::DOUBLE AS n FROM g ORDER BY n DESC, v::VARCHAR LIMIT ${TOP_VALUES})
      UNION ALL SELECT 'distinct', NULL, count(*)::DOUBLE, 0 FROM g
-     ${histogram}`,
+     ${histogram} ${semantic}`,
   );
   const top = rows
     .filter((r) => r['k'] === 'top')
@@ -188,7 +185,10 @@ async function columnGroups(
   const counts = new Map(
     rows.filter((r) => r['k'] === 'bin').map((r) => [Number(r['v']), Number(r['n'])]),
   );
+  const matches: Partial<Record<SemanticType, number>> = {};
+  for (const r of rows) if (r['k'] === 'semantic') matches[r['v'] as SemanticType] = Number(r['n']);
   return {
+    matches,
     distinct: Number(rows.find((r) => r['k'] === 'distinct')?.['n'] ?? 0),
     top,
     histogram: numeric
