@@ -212,6 +212,40 @@ describe.each([
     await expect(submitJob(upload)).rejects.toMatchObject({ code: 'resource.not_found' });
   });
 
+  it('makes a job submitted while its upload is being deleted wait, then refuses it (404)', async () => {
+    const upload = await receive(tenant, 'id\n1\n');
+    const database = openPostgres({ url: db.appUrl, max: 2 });
+    pools.push(database);
+    const store = new PostgresUploadStore(
+      database.db,
+      new OutboxWriter(outbox, 'aion/data-pipeline'),
+    );
+    let locked!: () => void;
+    let finish!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const gate = new Promise<void>((resolve) => (finish = resolve));
+    // A deletion that holds the upload's row until the gate opens.
+    const deleting = asTenant(tenant, () =>
+      store.delete(upload.id, async () => {
+        locked();
+        await gate;
+      }),
+    );
+    await isLocked;
+    let settled = false;
+    const submitted = submitJob(upload).finally(() => {
+      settled = true;
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(settled).toBe(false);
+    } finally {
+      finish();
+    }
+    expect(await deleting).toMatchObject({ id: upload.id });
+    await expect(submitted).rejects.toMatchObject({ code: 'resource.not_found' });
+  });
+
   it('deletes one upload once when two requests delete it at the same time', async () => {
     const upload = await receive(tenant, 'id\n1\n');
     const second = replica(objects);

@@ -18,7 +18,15 @@ import type {
 import type { DatasetProfile } from '../../core/profile';
 import { canonicalJson } from '../../core/versioning';
 import { checkProto, jobProto, profileProto, stageNumber } from '../../proto';
-import { datasets, datasetVersions, jobs, jobStages, profiles, qualityChecks } from './schema';
+import {
+  datasets,
+  datasetVersions,
+  jobs,
+  jobStages,
+  profiles,
+  qualityChecks,
+  uploads,
+} from './schema';
 
 type JobRow = typeof jobs.$inferSelect;
 const toJob = (r: JobRow): Job => ({
@@ -31,6 +39,22 @@ const toJob = (r: JobRow): Job => ({
 });
 
 const WORKER_VIEW = sql`select set_config('aion.pipeline_worker', 'on', true)`;
+
+/**
+ * A job naming an upload keeps it while the job is recorded (FOR KEY SHARE): a delete or sweep
+ * of it in flight (FOR UPDATE) either finishes first (then the upload is gone: 404) or sees
+ * the job once it committed (then the upload is in use), never deletes it under a new job.
+ */
+async function holdUpload(tx: Tx, source: Record<string, unknown>) {
+  const id = source['upload_id'];
+  if (source['type'] !== 'upload' || typeof id !== 'string') return;
+  const [held] = await tx
+    .select({ id: uploads.id })
+    .from(uploads)
+    .where(eq(uploads.id, id))
+    .for('key share');
+  if (!held) throw AionError.notFound('upload', id);
+}
 const requestOf = (j: Pick<NewJob, 'type' | 'source' | 'spec' | 'dataContext'>) =>
   canonicalJson({ type: j.type, source: j.source, spec: j.spec, dataContext: j.dataContext });
 
@@ -48,6 +72,7 @@ export class PostgresJobStore extends TenantRepository implements JobStore {
 
   create(input: NewJob) {
     return this.tx(async (tx, tenantId) => {
+      await holdUpload(tx, input.source);
       const [row] = await tx
         .insert(jobs)
         .values({ id: randomUUID(), tenantId, ...input, eventSeq: 1 })
