@@ -19,6 +19,7 @@ const seen: {
   traceId?: string;
   caller?: string;
   aborted?: boolean;
+  streamStopped?: boolean;
 } = {};
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -66,7 +67,18 @@ server.add(
       }
       return { result: { taskId: req.task?.taskId ?? '', intent, status: TaskStatus.QUEUED } };
     },
-    stream: async function* (req) {
+    stream: async function* (req, ctx: CallContext) {
+      if (req.taskId === 'endless') {
+        try {
+          for (let i = 1; !ctx.signal.aborted; i++) {
+            yield { sequence: BigInt(i), kind: StreamEventKind.TOKEN, token: `t${i}` };
+            await sleep(20, ctx.signal);
+          }
+        } finally {
+          seen.streamStopped = true; // aborted, or ended by its reader's return
+        }
+        return;
+      }
       for (let i = 1; i <= 3; i++) {
         if (req.taskId === 'broken' && i === 2)
           throw new AionError('state.conflict', 'task was canceled');
@@ -199,6 +211,18 @@ describe.each([
       }),
     ).rejects.toMatchObject({ code: 'state.conflict', message: 'task was canceled' });
     expect(partial).toEqual(['t1']);
+    client.close();
+  });
+
+  it('stops the handler of a stream its reader left', async () => {
+    const client = createGrpcClient(TaskOrchestrator, address, { tokens });
+    seen.streamStopped = undefined;
+    await runWithTenant(ctx, async () => {
+      for await (const event of client.stream({ taskId: 'endless' }))
+        if (event.token === 't2') break;
+    });
+    for (let i = 0; i < 50 && !seen.streamStopped; i++) await sleep(20);
+    expect(seen.streamStopped).toBe(true);
     client.close();
   });
 

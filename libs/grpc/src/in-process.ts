@@ -202,6 +202,8 @@ export function localMethod(
       const ctx = context(call);
       let code: number = GrpcStatus.OK;
       let iterator: AsyncIterator<unknown> | undefined;
+      // A handler that ran to its end leaves nothing to stop (an abort builds an error and its stack).
+      let ended = false;
       try {
         authorize(ctx);
         const message = create(method.input, request as MessageInitShape<typeof method.input>);
@@ -214,7 +216,10 @@ export function localMethod(
             host.run(ctx, () => source.next()),
             ctx.signal,
           );
-          if (next.done) break;
+          if (next.done) {
+            ended = true;
+            break;
+          }
           yield create(method.output, next.value as MessageInitShape<typeof method.output>);
         }
       } catch (err) {
@@ -224,9 +229,9 @@ export function localMethod(
         code = status.code;
         throw error;
       } finally {
-        ctx.done(true);
+        ctx.done(!ended);
         // Not awaited: a step still running finishes on its own once it sees the abort.
-        void iterator?.return?.().catch(() => undefined);
+        if (!ended) void iterator?.return?.().catch(() => undefined);
         host.observe(code, Number(process.hrtime.bigint() - started) / 1e9);
       }
     },
