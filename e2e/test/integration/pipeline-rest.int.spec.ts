@@ -1,20 +1,8 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createHash, randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  createTestDatabase,
-  distributedEnv,
-  eventually,
-  httpCall,
-  migrateTestDatabase,
-  onLoopback,
-  startServiceProcess,
-  testIdentityProvider,
-  uniqueName,
-  type ServiceProcess,
-  type TestDatabase,
-} from '@aion/testing';
+import { eventually, httpCall, testIdentityProvider, uniqueName } from '@aion/testing';
+import { startPipelineStack, type PipelineStack } from './fixtures/pipeline-stack';
 
 // Data-pipeline jobs through the gateway's REST API (/api/v1/pipeline): the gateway and the
 // data-pipeline service as separate processes (as main.ts starts them) on real PostgreSQL and Kafka.
@@ -22,10 +10,8 @@ import {
 const BOOTSTRAP = 'e2e-pipeline-bootstrap-key-0123456789';
 const idp = testIdentityProvider();
 const tenant = uniqueName('dpl-rest');
-let db: TestDatabase;
+let stack: PipelineStack;
 let dir: string;
-let pipeline: ServiceProcess;
-let gatewayProcess: ServiceProcess;
 let gateway: string;
 
 const JOBS = '/api/v1/pipeline/jobs';
@@ -47,54 +33,23 @@ const observer = () =>
   });
 
 beforeAll(async () => {
-  db = await createTestDatabase('e2edpl');
-  migrateTestDatabase(db, ['gateway', 'data-pipeline']);
-  dir = await mkdtemp(path.join(tmpdir(), 'e2e-dpl-'));
-  await writeFile(
-    path.join(dir, 'sales.csv'),
-    'id,email,amount\n1,a@example.com,10\n2,b@example.com,20\n3,c@example.com,\n',
-  );
-  const secret = randomBytes(24).toString('hex');
-  pipeline = await startServiceProcess('data-pipeline', {
-    ...distributedEnv(db, secret),
-    ...onLoopback('AION_PIPELINE_'),
-    AION_PIPELINE_INBOX_DIR: dir,
-    AION_PIPELINE_STORAGE_DIR: path.join(dir, 'store'),
-    AION_PIPELINE_WORK_DIR: path.join(dir, 'work'),
-    AION_PIPELINE_ENGINE_THREADS: '1',
+  stack = await startPipelineStack({
+    label: 'e2edpl',
+    bootstrapKey: BOOTSTRAP,
+    tenant,
+    prepare: (inbox) =>
+      writeFile(
+        path.join(inbox, 'sales.csv'),
+        'id,email,amount\n1,a@example.com,10\n2,b@example.com,20\n3,c@example.com,\n',
+      ),
     // Progress checkpointed and read often enough for a test to see it change.
-    AION_PIPELINE_PROGRESS_INTERVAL_MS: '100',
-    AION_PIPELINE_WATCH_POLL_MS: '100',
+    pipelineEnv: { AION_PIPELINE_PROGRESS_INTERVAL_MS: '100', AION_PIPELINE_WATCH_POLL_MS: '100' },
+    gatewayEnv: { ...idp.gatewayEnv, AION_GATEWAY_PIPELINE_UPLOAD_MAX_BYTES: String(UPLOAD_MAX) },
   });
-  gatewayProcess = await startServiceProcess('gateway', {
-    ...distributedEnv(db, secret),
-    ...onLoopback('AION_GATEWAY_'),
-    AION_GATEWAY_OPS_PORT: '0',
-    AION_GATEWAY_PIPELINE_ADDRESS: `127.0.0.1:${pipeline.grpcPort}`,
-    // Nothing here calls them.
-    AION_GATEWAY_ORCHESTRATOR_ADDRESS: '127.0.0.1:9',
-    AION_GATEWAY_SOVEREIGN_ADDRESS: '127.0.0.1:9',
-    AION_GATEWAY_OBSERVABILITY_ADDRESS: '127.0.0.1:9',
-    AION_GATEWAY_PIPELINE_UPLOAD_MAX_BYTES: String(UPLOAD_MAX),
-    // Polling jobs to their end costs requests; the limits are not what this file tests.
-    AION_GATEWAY_RATE_LIMIT_KEY_PER_MINUTE: '100000',
-    AION_GATEWAY_RATE_LIMIT_KEY_BURST: '10000',
-    AION_GATEWAY_RATE_LIMIT_IP_PER_MINUTE: '100000',
-    AION_BOOTSTRAP_ADMIN_KEY: BOOTSTRAP,
-    AION_BOOTSTRAP_TENANT: tenant,
-    ...idp.gatewayEnv,
-  });
-  gateway = `http://127.0.0.1:${gatewayProcess.httpPort}`;
+  ({ dir, gateway } = stack);
 }, 120_000);
 
-afterAll(async () => {
-  for (const p of [gatewayProcess, pipeline]) {
-    p?.kill('SIGTERM');
-    await p?.exited;
-  }
-  await db?.drop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => stack?.stop());
 
 describe('pipeline jobs through the gateway', () => {
   it('queues a profile job (202, Idempotency-Key), runs it, and serves the job and its profile', async () => {

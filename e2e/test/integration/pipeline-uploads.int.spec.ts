@@ -1,21 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeEnvelope, payloadOf } from '@aion/events';
 import {
-  createTestDatabase,
-  distributedEnv,
   eventually,
   httpCall,
-  migrateTestDatabase,
-  onLoopback,
-  startServiceProcess,
   testIdentityProvider,
   uniqueName,
-  type ServiceProcess,
   type TestDatabase,
 } from '@aion/testing';
+import { startPipelineStack, type PipelineStack } from './fixtures/pipeline-stack';
 
 // Uploads listed, read, deleted and expired through the gateway's REST API
 // (/api/v1/pipeline/uploads): the gateway and the data-pipeline service as separate processes on
@@ -25,10 +18,9 @@ const BOOTSTRAP = 'e2e-uploads-bootstrap-key-0123456789';
 const RETENTION_MS = 10_000;
 const idp = testIdentityProvider();
 const tenant = uniqueName('dpl-up');
+let stack: PipelineStack;
 let db: TestDatabase;
 let dir: string;
-let pipeline: ServiceProcess;
-let gatewayProcess: ServiceProcess;
 let gateway: string;
 
 const JOBS = '/api/v1/pipeline/jobs';
@@ -65,46 +57,20 @@ async function deletions(id: string) {
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase('e2edplup');
-  migrateTestDatabase(db, ['gateway', 'data-pipeline']);
-  dir = await mkdtemp(path.join(tmpdir(), 'e2e-dplup-'));
-  const secret = randomBytes(24).toString('hex');
-  pipeline = await startServiceProcess('data-pipeline', {
-    ...distributedEnv(db, secret),
-    ...onLoopback('AION_PIPELINE_'),
-    AION_PIPELINE_INBOX_DIR: dir,
-    AION_PIPELINE_STORAGE_DIR: path.join(dir, 'store'),
-    AION_PIPELINE_WORK_DIR: path.join(dir, 'work'),
-    AION_PIPELINE_ENGINE_THREADS: '1',
-    AION_PIPELINE_UPLOAD_RETENTION: `${RETENTION_MS / 1000}s`,
-    AION_PIPELINE_UPLOAD_SWEEP_INTERVAL_MS: '500',
+  stack = await startPipelineStack({
+    label: 'e2edplup',
+    bootstrapKey: BOOTSTRAP,
+    tenant,
+    pipelineEnv: {
+      AION_PIPELINE_UPLOAD_RETENTION: `${RETENTION_MS / 1000}s`,
+      AION_PIPELINE_UPLOAD_SWEEP_INTERVAL_MS: '500',
+    },
+    gatewayEnv: idp.gatewayEnv,
   });
-  gatewayProcess = await startServiceProcess('gateway', {
-    ...distributedEnv(db, secret),
-    ...onLoopback('AION_GATEWAY_'),
-    AION_GATEWAY_OPS_PORT: '0',
-    AION_GATEWAY_PIPELINE_ADDRESS: `127.0.0.1:${pipeline.grpcPort}`,
-    // Nothing here calls them.
-    AION_GATEWAY_ORCHESTRATOR_ADDRESS: '127.0.0.1:9',
-    AION_GATEWAY_SOVEREIGN_ADDRESS: '127.0.0.1:9',
-    AION_GATEWAY_OBSERVABILITY_ADDRESS: '127.0.0.1:9',
-    AION_GATEWAY_RATE_LIMIT_KEY_PER_MINUTE: '100000',
-    AION_GATEWAY_RATE_LIMIT_KEY_BURST: '10000',
-    AION_BOOTSTRAP_ADMIN_KEY: BOOTSTRAP,
-    AION_BOOTSTRAP_TENANT: tenant,
-    ...idp.gatewayEnv,
-  });
-  gateway = `http://127.0.0.1:${gatewayProcess.httpPort}`;
+  ({ db, dir, gateway } = stack);
 }, 120_000);
 
-afterAll(async () => {
-  for (const p of [gatewayProcess, pipeline]) {
-    p?.kill('SIGTERM');
-    await p?.exited;
-  }
-  await db?.drop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => stack?.stop());
 
 describe('uploads through the gateway', () => {
   it('lists them a page at a time and by format; reads one with the jobs that named it', async () => {
