@@ -71,6 +71,8 @@ npx prettier --check . --log-level warn || fail "prettier"
 
 step "typecheck"
 npx tsc -p tsconfig.json || fail "typecheck"
+# The end-to-end specs are not under the root project: checked on their own.
+npx tsc -p e2e/tsconfig.json || fail "typecheck (e2e)"
 
 step "unit tests"
 NODE_OPTIONS="$node_options" npx jest -c jest.config.cjs --ci --json --outputFile="$reports/unit.json"

@@ -13,7 +13,7 @@ import {
   Privacy,
   TaskOrchestrator,
   TaskStatus,
-  type TaskResult,
+  type TaskView,
 } from '@aion/contracts';
 import { InternalTokens } from '@aion/auth';
 import { createGrpcClient, type ClientOf } from '@aion/grpc';
@@ -63,7 +63,7 @@ function samplePackage(name: string, accelerator?: string): string {
 const engine = (module: string) =>
   `  - { name: run-${module}, tier: local, kind: module, module: ${module}, intents: [${module}], jurisdiction: DE, region: local, price_per_1k_tokens: { input: 0, output: 0 } }`;
 
-async function runTask(intent: string): Promise<TaskResult> {
+async function runTask(intent: string): Promise<TaskView> {
   const tenant = dev();
   const submitted = await runWithTenant(tenant, () =>
     tasks.submit({

@@ -149,8 +149,10 @@ interface ActiveAlert {
   labels: Record<string, string>;
 }
 /** The 1 h / 5 m page of the test's SLO among GET /alerts/active's answer. */
-const fastPages = (body: { data: ActiveAlert[] }, sloId: string) =>
-  body.data.filter((a) => a.slo_id === sloId && a.labels['long_window'] === '1h');
+const fastPages = (body: unknown, sloId: string) =>
+  (body as { data: ActiveAlert[] }).data.filter(
+    (a) => a.slo_id === sloId && a.labels['long_window'] === '1h',
+  );
 
 /** The page of this SLO as published on Kafka. */
 const pageEvents = (type: 'alert.fired' | 'alert.resolved', sloId: string) =>
