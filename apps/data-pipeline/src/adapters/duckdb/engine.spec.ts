@@ -41,39 +41,6 @@ const PEOPLE = [
 ].join('\n');
 
 describe('DuckDbEngine', () => {
-  it('types a column by the share of its rows a pattern matches, repeats counted', async () => {
-    // Nine rows of one URL and one other value: 90 % of the rows, though half the distinct values.
-    const rows = ['site', ...Array.from({ length: 9 }, () => 'https://a.example/x'), 'none'];
-    const out = path.join(dir, 'sites.parquet');
-    await engine.ingest(
-      { kind: 'file', path: await csv('sites.csv', rows.join('\n')), format: 'csv' },
-      out,
-    );
-    const p = await engine.profile(out);
-    expect(p.columns[0]).toMatchObject({ semanticType: 'url', distinctCount: 2 });
-  });
-
-  it('counts duplicate rows exactly, with or without a column that tells rows apart', async () => {
-    const profileOf = async (name: string, text: string) => {
-      const out = path.join(dir, `${name}.parquet`);
-      await engine.ingest(
-        { kind: 'file', path: await csv(`${name}.csv`, text), format: 'csv' },
-        out,
-      );
-      return engine.profile(out);
-    };
-    // An id without nulls, all distinct: no two rows can be equal.
-    const ids = await profileOf('dup-ids', 'id,v\n1,a\n2,a\n3,a\n');
-    expect(ids.duplicateRows).toBe(0);
-    expect(ids.columns[0]!.distinctCount).toBe(3);
-    // Distinct values but a null: two rows with the null may still be equal.
-    const nulls = await profileOf('dup-nulls', 'id,v\n1,a\n,b\n,b\n');
-    expect(nulls.duplicateRows).toBe(1);
-    // No such column: equal rows are found and counted.
-    const plain = await profileOf('dup-plain', 'k,v\n1,a\n1,a\n2,a\n1,a\n');
-    expect(plain.duplicateRows).toBe(2);
-  });
-
   it('ingests a CSV into Parquet and profiles every column', async () => {
     const out = path.join(dir, 'people.parquet');
     const { rows, bytes } = await engine.ingest(
@@ -163,36 +130,6 @@ describe('DuckDbEngine', () => {
       field: 'row 21001, column price',
       reason: 'schema_drift',
     });
-  });
-
-  it('refuses drift in a DOUBLE column too, and types space-padded integers as BIGINT', async () => {
-    const rows = [
-      'id,score',
-      ...Array.from({ length: 21_000 }, (_, i) => `${i},${i}.5`),
-      '21000,n/a',
-    ];
-    const err = await failure(
-      engine.ingest(
-        { kind: 'file', path: await csv('drift-double.csv', rows.join('\n')), format: 'csv' },
-        path.join(dir, 'drift-double.parquet'),
-      ),
-    );
-    expect(err.message).toContain('row 21001 (line 21002), column score: "n/a" is not a DOUBLE');
-    // Spaces around an integer are padding (the cast accepts them); a no-break space is not.
-    const out = path.join(dir, 'padded.parquet');
-    await engine.ingest(
-      {
-        kind: 'file',
-        path: await csv('padded.csv', 'a,b\n 1 ,\u00a01\n2 ,2\n'),
-        format: 'csv',
-      },
-      out,
-    );
-    const p = await engine.profile(out);
-    expect(p.columns.map((c) => [c.name, c.type, c.max])).toEqual([
-      ['a', 'BIGINT', 2],
-      ['b', 'VARCHAR', '\u00a01'],
-    ]);
   });
 
   it('types date-and-time text as TIMESTAMP, keeping the time of day (not DATE)', async () => {
