@@ -139,6 +139,19 @@ describe('the S3 source on SeaweedFS', () => {
     expect(await readdir(scratchDir())).toEqual([]);
   });
 
+  it('ends the download when the stage is aborted, leaving no file', async () => {
+    const connector = new S3Connector(
+      accounts(),
+      EgressPolicy.parse(new URL(weed.endpoint).host),
+      scratchDir(),
+    );
+    const controller = new AbortController();
+    const opening = connector.open(s3('in/items.csv'), controller.signal);
+    controller.abort(new Error('the stage timed out'));
+    await expect(opening).rejects.toThrow(/could not be downloaded: the stage timed out/);
+    expect(await readdir(scratchDir())).toEqual([]);
+  });
+
   it('refuses a source naming no configured account, or a bad key', async () => {
     // A name nothing is configured under is not found; a name of the wrong type is invalid.
     await expect(submit(s3('in/items.csv', 'nobody'))).rejects.toMatchObject({

@@ -119,9 +119,8 @@ export class S3Connector implements Connector {
         if (settled) return;
         settled = true;
         signal.removeEventListener('abort', onAbort);
-        void worker.terminate();
-        if (err === undefined) resolve();
-        else reject(err);
+        // Settled once the thread has stopped, so nothing writes the file after its removal.
+        void worker.terminate().finally(() => (err === undefined ? resolve() : reject(err)));
       };
       const onAbort = () => finish(signal.reason ?? new Error('the download was aborted'));
       if (signal.aborted) return onAbort();
