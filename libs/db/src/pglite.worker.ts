@@ -11,10 +11,14 @@ import {
   type WorkerReply,
   type WorkerRequest,
 } from './pglite-thread-protocol';
-import { maintainOnce } from './pglite-maintenance';
+import { maintainTable, planMaintenance, type MaintenanceStep } from './pglite-maintenance';
 
-/** An autovacuum pass (pglite-maintenance.ts) the worker queues itself every few seconds. */
-type Maintenance = { op: 'maintain' };
+/**
+ * An autovacuum pass (pglite-maintenance.ts) the worker queues itself every few seconds: `plan`
+ * finds the tables past their thresholds and queues one `table` step each, behind the statements
+ * already waiting, so that requests' statements run between two tables' maintenance.
+ */
+type Maintenance = { op: 'maintain'; step?: MaintenanceStep; last?: boolean };
 type Statement = Exclude<WorkerRequest, { op: 'open' }> | Maintenance;
 
 const port = parentPort;
@@ -98,8 +102,17 @@ async function run(db: PGlite, statement: Statement): Promise<void> {
         flush();
         return process.exit(0);
       case 'maintain': {
-        maintenanceQueued = false;
-        await maintainOnce(db);
+        if (!statement.step) {
+          maintenanceQueued = false; // a plan that fails is tried again at the next interval
+          const steps = await planMaintenance(db);
+          steps.forEach((step, i) =>
+            waiting.push({ op: 'maintain', step, last: i === steps.length - 1 }),
+          );
+          maintenanceQueued = steps.length > 0;
+          return;
+        }
+        if (statement.last) maintenanceQueued = false;
+        await maintainTable(db, statement.step);
         return;
       }
       case 'commit':

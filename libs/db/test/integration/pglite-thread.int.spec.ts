@@ -148,6 +148,46 @@ describe('PGlite on its own thread, maintained', () => {
     await expect(database.db.execute(sql`delete from jobs`)).rejects.toThrow();
   }, 30_000);
 
+  it('keeps maintaining a big table while a churning one is always the most overdue', async () => {
+    // As the outbox (rows written and deleted by every task) beside the tasks: one table per pass
+    // left the tasks unanalyzed for good, and every task write slowed as the table grew.
+    await database.db.execute(sql.raw(`reset role`));
+    await database.db.execute(sql.raw(`create table churn (id int primary key)`));
+    await database.db.execute(sql.raw(`create table big (id int primary key, state text)`));
+    await database.db.execute(
+      sql.raw(`grant select, insert, update, delete on churn, big to maintained_app`),
+    );
+    await database.db.execute(sql.raw(`set role maintained_app`));
+    await database.db.execute(
+      sql`insert into big select g, 'queued' from generate_series(1, 20000) g`,
+    );
+    const analyzedBig = async () =>
+      rowsOf<{ analyzed: boolean }>(
+        await database.db.execute(
+          sql`select last_analyze is not null as analyzed from pg_stat_user_tables where relname = 'big'`,
+        ),
+      )[0]!.analyzed;
+    let churning = true;
+    const churn = (async () => {
+      for (let round = 0; churning; round++) {
+        await database.db.execute(
+          sql`insert into churn select g from generate_series(${round * 500}::int, ${round * 500 + 499}::int) g`,
+        );
+        await database.db.execute(sql`delete from churn`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    const deadline = Date.now() + 15_000;
+    let analyzed = false;
+    while (!analyzed && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      analyzed = await analyzedBig();
+    }
+    churning = false;
+    await churn;
+    expect(analyzed).toBe(true);
+  }, 30_000);
+
   it('waits for an open transaction: maintenance never runs inside one', async () => {
     const inside = database.db.transaction(async (tx) => {
       await tx.execute(sql`update jobs set state = 'again' where id <= 3000`);
