@@ -1,35 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { AionError } from '@aion/errors';
 import { parseSuite } from '../../core/suite';
-import { DuckDbEngine } from './engine';
+import { engineScratch, failureOf } from './spec-scratch';
 
-let dir: string;
-let engine: DuckDbEngine;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'dpl-engine-'));
-  engine = new DuckDbEngine({ memoryLimit: '256MB', threads: 1, tempDir: path.join(dir, 'spill') });
-});
-afterAll(async () => {
-  await engine.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-const csv = async (name: string, text: string) => {
-  const p = path.join(dir, name);
-  await writeFile(p, text);
-  return p;
-};
-const failure = async (p: Promise<unknown>): Promise<AionError> => {
-  try {
-    await p;
-  } catch (err) {
-    return err as AionError;
-  }
-  throw new Error('no error');
-};
+const scratch = engineScratch('dpl-engine');
 
 const PEOPLE = [
   'id,email,phone,amount,city,joined',
@@ -42,14 +16,14 @@ const PEOPLE = [
 
 describe('DuckDbEngine', () => {
   it('ingests a CSV into Parquet and profiles every column', async () => {
-    const out = path.join(dir, 'people.parquet');
-    const { rows, bytes } = await engine.ingest(
-      { kind: 'file', path: await csv('people.csv', PEOPLE), format: 'csv' },
+    const out = path.join(scratch.dir, 'people.parquet');
+    const { rows, bytes } = await scratch.engine.ingest(
+      { kind: 'file', path: await scratch.csv('people.csv', PEOPLE), format: 'csv' },
       out,
     );
     expect(rows).toBe(5);
     expect(bytes).toBeGreaterThan(0);
-    const p = await engine.profile(out);
+    const p = await scratch.engine.profile(out);
     expect(p.rowCount).toBe(5);
     expect(p.duplicateRows).toBe(1);
     const col = (n: string) => p.columns.find((c) => c.name === n)!;
@@ -79,19 +53,21 @@ describe('DuckDbEngine', () => {
   });
 
   it('ingests JSON lines and Parquet, and refuses a malformed JSON record', async () => {
-    const jsonl = await csv('events.jsonl', '{"id":1,"kind":"a"}\n{"id":2,"kind":"b"}\n');
-    const out = path.join(dir, 'events.parquet');
-    expect((await engine.ingest({ kind: 'file', path: jsonl, format: 'jsonl' }, out)).rows).toBe(2);
-    const again = await engine.ingest(
+    const jsonl = await scratch.csv('events.jsonl', '{"id":1,"kind":"a"}\n{"id":2,"kind":"b"}\n');
+    const out = path.join(scratch.dir, 'events.parquet');
+    expect(
+      (await scratch.engine.ingest({ kind: 'file', path: jsonl, format: 'jsonl' }, out)).rows,
+    ).toBe(2);
+    const again = await scratch.engine.ingest(
       { kind: 'file', path: out, format: 'parquet' },
-      path.join(dir, 'events2.parquet'),
+      path.join(scratch.dir, 'events2.parquet'),
     );
     expect(again.rows).toBe(2);
-    const broken = await csv('broken.jsonl', '{"id":1}\n{"id":2,\n');
-    const err = await failure(
-      engine.ingest(
+    const broken = await scratch.csv('broken.jsonl', '{"id":1}\n{"id":2,\n');
+    const err = await failureOf(
+      scratch.engine.ingest(
         { kind: 'file', path: broken, format: 'jsonl' },
-        path.join(dir, 'broken.parquet'),
+        path.join(scratch.dir, 'broken.parquet'),
       ),
     );
     expect(err.code).toBe('validation.unprocessable');
@@ -99,9 +75,12 @@ describe('DuckDbEngine', () => {
   });
 
   it('refuses a row with too many fields, naming its line', async () => {
-    const bad = await csv('bad.csv', 'a,b\n1,2\n3,4\n5,6,7\n');
-    const err = await failure(
-      engine.ingest({ kind: 'file', path: bad, format: 'csv' }, path.join(dir, 'bad.parquet')),
+    const bad = await scratch.csv('bad.csv', 'a,b\n1,2\n3,4\n5,6,7\n');
+    const err = await failureOf(
+      scratch.engine.ingest(
+        { kind: 'file', path: bad, format: 'csv' },
+        path.join(scratch.dir, 'bad.parquet'),
+      ),
     );
     expect(err.code).toBe('validation.unprocessable');
     expect(err.details?.some((d) => d.field === 'line 4')).toBe(true);
@@ -114,15 +93,15 @@ describe('DuckDbEngine', () => {
       ...Array.from({ length: 21_000 }, (_, i) => `${i},${i}`),
       '21000,abc',
     ];
-    const err = await failure(
-      engine.ingest(
+    const err = await failureOf(
+      scratch.engine.ingest(
         {
           kind: 'file',
-          path: await csv('drift.csv', rows.join('\n')),
+          path: await scratch.csv('drift.csv', rows.join('\n')),
           format: 'csv',
           csv: { delimiter: ',' },
         },
-        path.join(dir, 'drift.parquet'),
+        path.join(scratch.dir, 'drift.parquet'),
       ),
     );
     expect(err.message).toContain('row 21001 (line 21002), column price: "abc" is not a BIGINT');
@@ -133,11 +112,11 @@ describe('DuckDbEngine', () => {
   });
 
   it('types date-and-time text as TIMESTAMP, keeping the time of day (not DATE)', async () => {
-    const out = path.join(dir, 'times.parquet');
-    await engine.ingest(
+    const out = path.join(scratch.dir, 'times.parquet');
+    await scratch.engine.ingest(
       {
         kind: 'file',
-        path: await csv(
+        path: await scratch.csv(
           'times.csv',
           'day,at\n2024-03-01,2024-03-01 09:32:14\n2024-03-02,2024-03-02 23:59:59\n',
         ),
@@ -145,7 +124,7 @@ describe('DuckDbEngine', () => {
       },
       out,
     );
-    const p = await engine.profile(out);
+    const p = await scratch.engine.profile(out);
     expect(p.columns.map((c) => [c.name, c.type])).toEqual([
       ['day', 'DATE'],
       ['at', 'TIMESTAMP'],
@@ -154,11 +133,11 @@ describe('DuckDbEngine', () => {
   });
 
   it('refuses a CSV read with the wrong delimiter', async () => {
-    const semi = await csv('semi.csv', 'a;b;c\n1;2;3\n4;5;6\n');
-    const err = await failure(
-      engine.ingest(
+    const semi = await scratch.csv('semi.csv', 'a;b;c\n1;2;3\n4;5;6\n');
+    const err = await failureOf(
+      scratch.engine.ingest(
         { kind: 'file', path: semi, format: 'csv', csv: { delimiter: ',' } },
-        path.join(dir, 'semi.parquet'),
+        path.join(scratch.dir, 'semi.parquet'),
       ),
     );
     expect(err.details?.[0]).toMatchObject({
@@ -168,8 +147,8 @@ describe('DuckDbEngine', () => {
   });
 
   it('evaluates expectations with GX counting (nulls ignored, mostly, duplicates)', async () => {
-    const out = path.join(dir, 'people.parquet');
-    const results = await engine.validate(
+    const out = path.join(scratch.dir, 'people.parquet');
+    const results = await scratch.engine.validate(
       out,
       parseSuite({
         expectations: [
@@ -221,9 +200,9 @@ describe('DuckDbEngine', () => {
   });
 
   it('fails an expectation whose regex does not compile, naming it', async () => {
-    const err = await failure(
-      engine.validate(
-        path.join(dir, 'people.parquet'),
+    const err = await failureOf(
+      scratch.engine.validate(
+        path.join(scratch.dir, 'people.parquet'),
         parseSuite({
           expectations: [
             {
@@ -238,9 +217,9 @@ describe('DuckDbEngine', () => {
   });
 
   it('refuses a suite naming a column the data lacks', async () => {
-    const err = await failure(
-      engine.validate(
-        path.join(dir, 'people.parquet'),
+    const err = await failureOf(
+      scratch.engine.validate(
+        path.join(scratch.dir, 'people.parquet'),
         parseSuite({
           expectations: [{ type: 'expect_column_values_to_be_unique', kwargs: { column: 'nope' } }],
         }),
@@ -253,7 +232,7 @@ describe('DuckDbEngine', () => {
   });
 
   it('transforms with parameters fitted on the training rows only, and exports CSV', async () => {
-    const src = path.join(dir, 'features.parquet');
+    const src = path.join(scratch.dir, 'features.parquet');
     const rows = [
       'split,city,n,age,day',
       'train,Berlin,10,5,2024-01-15',
@@ -261,12 +240,12 @@ describe('DuckDbEngine', () => {
       'train,Berlin,30,70,2024-03-01',
       'test,Rome,1000,18,2024-12-31',
     ];
-    await engine.ingest(
-      { kind: 'file', path: await csv('features.csv', rows.join('\n')), format: 'csv' },
+    await scratch.engine.ingest(
+      { kind: 'file', path: await scratch.csv('features.csv', rows.join('\n')), format: 'csv' },
       src,
     );
-    const out = path.join(dir, 'features-out.parquet');
-    const { rows: n, fitted } = await engine.transform(src, out, {
+    const out = path.join(scratch.dir, 'features-out.parquet');
+    const { rows: n, fitted } = await scratch.engine.transform(src, out, {
       steps: [
         { op: 'one_hot', column: 'city' },
         { op: 'scale', column: 'n', method: 'standard' },
@@ -286,8 +265,8 @@ describe('DuckDbEngine', () => {
       min: 10,
       max: 30,
     });
-    const csvOut = path.join(dir, 'features.csv.out');
-    await engine.export(out, csvOut, 'csv');
+    const csvOut = path.join(scratch.dir, 'features.csv.out');
+    await scratch.engine.export(out, csvOut, 'csv');
     const lines = (await readFile(csvOut, 'utf8')).trim().split('\n');
     expect(lines[0]).toBe(
       'split,city,n,age,day,city_Berlin,city_Paris,n_standard,n_minmax,age_bin,day_year,day_month,day_dow',
@@ -299,15 +278,17 @@ describe('DuckDbEngine', () => {
     expect(Number(test[8])).toBeCloseTo(49.5);
     expect(test.slice(9)).toEqual(['1', '2024', '12', '2']);
     expect(lines[3]!.split(',')[9]).toBe(''); // 70 is past the last edge: no bin
-    const edges = await failure(
-      engine.transform(src, out, { steps: [{ op: 'bin', column: 'age', edges: [5, 1] }] }),
+    const edges = await failureOf(
+      scratch.engine.transform(src, out, { steps: [{ op: 'bin', column: 'age', edges: [5, 1] }] }),
     );
     expect(edges.details?.[0]).toMatchObject({
       field: 'spec.transform.steps[0].edges',
       reason: 'not_increasing',
     });
-    const err = await failure(
-      engine.transform(src, out, { steps: [{ op: 'scale', column: 'city', method: 'minmax' }] }),
+    const err = await failureOf(
+      scratch.engine.transform(src, out, {
+        steps: [{ op: 'scale', column: 'city', method: 'minmax' }],
+      }),
     );
     expect(err.details?.[0]).toMatchObject({
       field: 'spec.transform.steps[0].column',
@@ -316,11 +297,14 @@ describe('DuckDbEngine', () => {
   });
 
   it('cleans: normalises case and Unicode, imputes with the value recorded', async () => {
-    const src = path.join(dir, 'messy.parquet');
+    const src = path.join(scratch.dir, 'messy.parquet');
     const text = 'name,n,city\n Cafe\u0301 ,1,berlin\nANN,,Berlin\nbob,3,\nbob,3,paris\n';
-    await engine.ingest({ kind: 'file', path: await csv('messy.csv', text), format: 'csv' }, src);
-    const out = path.join(dir, 'messy-clean.parquet');
-    const { rows, steps } = await engine.clean(src, out, {
+    await scratch.engine.ingest(
+      { kind: 'file', path: await scratch.csv('messy.csv', text), format: 'csv' },
+      src,
+    );
+    const out = path.join(scratch.dir, 'messy-clean.parquet');
+    const { rows, steps } = await scratch.engine.clean(src, out, {
       dedupe: false,
       normalize: [
         { column: 'name', case: 'lower', unicode: 'nfc' },
@@ -338,7 +322,7 @@ describe('DuckDbEngine', () => {
       { step: 'impute', column: 'n', method: 'mean', value: 7 / 3 },
       { step: 'impute', column: 'city', method: 'mode', value: 'berlin' },
     ]);
-    const p = await engine.profile(out);
+    const p = await scratch.engine.profile(out);
     const col = (n: string) => p.columns.find((c) => c.name === n)!;
     expect(
       col('name')
@@ -353,8 +337,8 @@ describe('DuckDbEngine', () => {
         { value: 'paris', count: 1 },
       ],
     });
-    const err = await failure(
-      engine.clean(src, out, { impute: [{ column: 'city', method: 'median' }] }),
+    const err = await failureOf(
+      scratch.engine.clean(src, out, { impute: [{ column: 'city', method: 'median' }] }),
     );
     expect(err.details?.[0]).toMatchObject({
       field: 'spec.clean.impute[0].method',
@@ -363,13 +347,13 @@ describe('DuckDbEngine', () => {
   });
 
   it('cleans: masks the columns flagged as personal data, and records them', async () => {
-    const src = path.join(dir, 'people-clean-src.parquet');
-    await engine.ingest(
-      { kind: 'file', path: await csv('people2.csv', PEOPLE), format: 'csv' },
+    const src = path.join(scratch.dir, 'people-clean-src.parquet');
+    await scratch.engine.ingest(
+      { kind: 'file', path: await scratch.csv('people2.csv', PEOPLE), format: 'csv' },
       src,
     );
-    const out = path.join(dir, 'people-redacted.parquet');
-    const { steps } = await engine.clean(src, out, { redact_pii: true, dedupe: false });
+    const out = path.join(scratch.dir, 'people-redacted.parquet');
+    const { steps } = await scratch.engine.clean(src, out, { redact_pii: true, dedupe: false });
     expect(steps.at(-1)).toEqual({
       step: 'redact_pii',
       columns: [
@@ -377,7 +361,7 @@ describe('DuckDbEngine', () => {
         { column: 'phone', semantic_type: 'phone' },
       ],
     });
-    const p = await engine.profile(out);
+    const p = await scratch.engine.profile(out);
     expect(p.columns.find((c) => c.name === 'email')!.topValues).toEqual([
       { value: '[redacted]', count: 5 },
     ]);
@@ -388,22 +372,26 @@ describe('DuckDbEngine', () => {
   });
 
   it('cleans: trims text and drops duplicates, exactly or by key', async () => {
-    const src = path.join(dir, 'dirty.parquet');
-    await engine.ingest(
-      { kind: 'file', path: await csv('dirty.csv', 'k,v\n1, a \n1,a\n2,b\n2,c\n'), format: 'csv' },
+    const src = path.join(scratch.dir, 'dirty.parquet');
+    await scratch.engine.ingest(
+      {
+        kind: 'file',
+        path: await scratch.csv('dirty.csv', 'k,v\n1, a \n1,a\n2,b\n2,c\n'),
+        format: 'csv',
+      },
       src,
     );
-    const exact = await engine.clean(src, path.join(dir, 'clean1.parquet'), {});
+    const exact = await scratch.engine.clean(src, path.join(scratch.dir, 'clean1.parquet'), {});
     expect(exact.rows).toBe(3);
     expect(exact.steps).toEqual([
       { step: 'trim', columns: ['v'] },
       { step: 'dedupe', mode: 'exact' },
     ]);
-    const byKey = await engine.clean(src, path.join(dir, 'clean2.parquet'), {
+    const byKey = await scratch.engine.clean(src, path.join(scratch.dir, 'clean2.parquet'), {
       dedupe: { keys: ['k'] },
     });
     expect(byKey.rows).toBe(2);
-    const p = await engine.profile(path.join(dir, 'clean2.parquet'));
+    const p = await scratch.engine.profile(path.join(scratch.dir, 'clean2.parquet'));
     expect(p.columns[1]!.topValues.map((t) => t.value).sort()).toEqual(['a', 'b']);
   });
 });

@@ -1,53 +1,35 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { AionError } from '@aion/errors';
 import type { CleanSpec } from '../../core/ports';
-import { DuckDbEngine } from './engine';
+import { engineScratch, failureOf } from './spec-scratch';
 
 // Date and number normalisation in the clean stage, on DuckDB: text to DATE/TIMESTAMP and
 // locale numbers to DOUBLE/DECIMAL; unparsable values fail the job naming row and column, or
 // become null when the spec says so, counted in the recorded step either way.
 
-let dir: string;
-let engine: DuckDbEngine;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'dpl-normalize-'));
-  engine = new DuckDbEngine({ memoryLimit: '256MB', threads: 1, tempDir: path.join(dir, 'spill') });
-});
-afterAll(async () => {
-  await engine.close();
-  await rm(dir, { recursive: true, force: true });
-});
+const scratch = engineScratch('dpl-normalize');
 
 /** Ingests `;`-delimited text and cleans it; answers the rows (as JSON), types and steps. */
 async function cleaned(name: string, text: string, spec: CleanSpec) {
-  const src = path.join(dir, `${name}.csv`);
+  const src = path.join(scratch.dir, `${name}.csv`);
   await writeFile(src, text);
-  const parquet = path.join(dir, `${name}.parquet`);
-  await engine.ingest({ kind: 'file', path: src, format: 'csv', csv: { delimiter: ';' } }, parquet);
-  const out = path.join(dir, `${name}-clean.parquet`);
-  const { steps } = await engine.clean(parquet, out, { dedupe: false, ...spec });
-  const jsonl = path.join(dir, `${name}.jsonl`);
-  await engine.export(out, jsonl, 'jsonl');
+  const parquet = path.join(scratch.dir, `${name}.parquet`);
+  await scratch.engine.ingest(
+    { kind: 'file', path: src, format: 'csv', csv: { delimiter: ';' } },
+    parquet,
+  );
+  const out = path.join(scratch.dir, `${name}-clean.parquet`);
+  const { steps } = await scratch.engine.clean(parquet, out, { dedupe: false, ...spec });
+  const jsonl = path.join(scratch.dir, `${name}.jsonl`);
+  await scratch.engine.export(out, jsonl, 'jsonl');
   const rows = (await readFile(jsonl, 'utf8'))
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const profile = await engine.profile(out);
+  const profile = await scratch.engine.profile(out);
   const types = Object.fromEntries(profile.columns.map((c) => [c.name, c.type]));
   return { rows, types, steps: steps.slice(1) };
 }
-
-const failure = async (p: Promise<unknown>): Promise<AionError> => {
-  try {
-    await p;
-  } catch (err) {
-    return err as AionError;
-  }
-  throw new Error('no error');
-};
 
 const DATES = 'id;d\n1;31/12/2024\n2;2024-01-05\n3;\n4; 5/1/2023 \n';
 
@@ -80,7 +62,7 @@ describe('clean: normalize dates', () => {
 
   it('fails naming the first unparsable row and the column, or makes them null when asked', async () => {
     const text = 'id;d\n1;31/12/2024\n2;31/02/2024\n3;tomorrow\n';
-    const err = await failure(
+    const err = await failureOf(
       cleaned('bad-dates', text, { normalize: [{ column: 'd', date: { formats: ['%d/%m/%Y'] } }] }),
     );
     expect(err.code).toBe('validation.unprocessable');
@@ -129,7 +111,7 @@ describe('clean: normalize numbers', () => {
 
   it('does not guess at misplaced separators: a job error names the row, or null', async () => {
     const text = 'id;amount\n1;1.234,5\n2;12.34,5\n3;1,2,3\n4;abc\n';
-    const err = await failure(
+    const err = await failureOf(
       cleaned('bad-money', text, {
         normalize: [{ column: 'amount', number: { decimal: ',', thousands: '.' } }],
       }),
@@ -143,7 +125,7 @@ describe('clean: normalize numbers', () => {
   });
 
   it('names a column the data lacks', async () => {
-    const err = await failure(
+    const err = await failureOf(
       cleaned('no-col', MONEY, { normalize: [{ column: 'price', number: { decimal: ',' } }] }),
     );
     expect(err.details?.[0]).toMatchObject({

@@ -1,48 +1,30 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DuckDbEngine } from './engine';
+import { engineScratch } from './spec-scratch';
 
-let dir: string;
-let engine: DuckDbEngine;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'dpl-profile-'));
-  engine = new DuckDbEngine({ memoryLimit: '256MB', threads: 1, tempDir: path.join(dir, 'spill') });
-});
-afterAll(async () => {
-  await engine.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-const csv = async (name: string, text: string) => {
-  const p = path.join(dir, name);
-  await writeFile(p, text);
-  return p;
-};
+const scratch = engineScratch('dpl-profile');
 
 // The profile's exact counts from its per-column groupings (profile.ts).
 describe('DuckDbEngine profile', () => {
   it('types a column by the share of its rows a pattern matches, repeats counted', async () => {
     // Nine rows of one URL and one other value: 90 % of the rows, though half the distinct values.
     const rows = ['site', ...Array.from({ length: 9 }, () => 'https://a.example/x'), 'none'];
-    const out = path.join(dir, 'sites.parquet');
-    await engine.ingest(
-      { kind: 'file', path: await csv('sites.csv', rows.join('\n')), format: 'csv' },
+    const out = path.join(scratch.dir, 'sites.parquet');
+    await scratch.engine.ingest(
+      { kind: 'file', path: await scratch.csv('sites.csv', rows.join('\n')), format: 'csv' },
       out,
     );
-    const p = await engine.profile(out);
+    const p = await scratch.engine.profile(out);
     expect(p.columns[0]).toMatchObject({ semanticType: 'url', distinctCount: 2 });
   });
 
   it('counts duplicate rows exactly, with or without a column that tells rows apart', async () => {
     const profileOf = async (name: string, text: string) => {
-      const out = path.join(dir, `${name}.parquet`);
-      await engine.ingest(
-        { kind: 'file', path: await csv(`${name}.csv`, text), format: 'csv' },
+      const out = path.join(scratch.dir, `${name}.parquet`);
+      await scratch.engine.ingest(
+        { kind: 'file', path: await scratch.csv(`${name}.csv`, text), format: 'csv' },
         out,
       );
-      return engine.profile(out);
+      return scratch.engine.profile(out);
     };
     // An id without nulls, all distinct: no two rows can be equal.
     const ids = await profileOf('dup-ids', 'id,v\n1,a\n2,a\n3,a\n');
