@@ -27,7 +27,7 @@ import { dataPipelineInfraNeeds, type DataPipelineConfig } from './config';
 import { ConnectorRegistry } from './core/connectors';
 import { JobService } from './core/jobs';
 import { PipelineStages } from './core/stages';
-import { UploadSweeper } from './core/upload-retention';
+import { UploadSweeper } from './core/upload-sweeper';
 import { UploadService } from './core/uploads';
 import { PipelineWorker } from './core/worker';
 
