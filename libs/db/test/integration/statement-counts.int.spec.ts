@@ -1,15 +1,21 @@
 import { sql } from 'drizzle-orm';
+import { createTestDatabase, type TestDatabase } from '@aion/testing';
 import { asBackgroundWork, openPostgres, withoutTenant, type Database } from '../../src';
 
 // The hot path's guards (issue 14) read these counts: what a request waits for is told apart
 // from what the process's own loops send, including what those loops schedule for later.
 describe('statement counts by whose work sent them', () => {
+  let testDb: TestDatabase;
   let database: Database;
 
-  beforeAll(() => {
-    database = openPostgres({ url: process.env['DATABASE_URL']!, max: 2 });
+  beforeAll(async () => {
+    testDb = await createTestDatabase('stmtcounts');
+    database = openPostgres({ url: testDb.appUrl, max: 2 });
   });
-  afterAll(() => database.close());
+  afterAll(async () => {
+    await database.close();
+    await testDb.drop();
+  });
 
   const snapshot = () => {
     const c = database.counters!;
