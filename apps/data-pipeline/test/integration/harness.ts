@@ -80,6 +80,23 @@ export const asTenant = <T>(tenantId: string, fn: () => Promise<T>) =>
     fn,
   );
 
+/** A profile job of an upload, submitted as the tenant would (through JobService.submit). */
+export const profileUpload = (
+  core: Pick<ReturnType<typeof pipelineCore>, 'jobs'>,
+  tenantId: string,
+  uploadId: string,
+) =>
+  asTenant(tenantId, () =>
+    core.jobs.submit({
+      type: 'profile',
+      source: { type: 'upload', upload_id: uploadId },
+      spec: {},
+      dataContext: {},
+      datasetName: '',
+      idempotencyKey: '',
+    }),
+  );
+
 /** The job's events in outbox order: type and the per-job sequence they carry. */
 export async function eventsOf(db: TestDatabase, jobId: string) {
   const rows = await db.queryAsOwner<{ event_type: string; value: Buffer }>(

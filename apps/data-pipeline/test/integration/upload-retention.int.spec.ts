@@ -14,7 +14,7 @@ import { FsObjectStore } from '../../src/adapters/storage/fs-object-store';
 import { S3ObjectStore } from '../../src/adapters/storage/s3-object-store';
 import type { ObjectStore } from '../../src/core/ports';
 import { UploadService, type Upload } from '../../src/core/uploads';
-import { asTenant, migratedDatabase, pipelineCore, scratch } from './harness';
+import { asTenant, migratedDatabase, pipelineCore, scratch, profileUpload } from './harness';
 import { startSeaweedFs, type SeaweedFs } from './seaweedfs';
 
 const DAY_MS = 86_400_000;
@@ -121,16 +121,7 @@ describe.each([
       ),
     ).then((r) => r.upload);
   const submitJob = (upload: Upload) =>
-    asTenant(upload.tenantId, () =>
-      core.jobs.submit({
-        type: 'profile',
-        source: { type: 'upload', upload_id: upload.id },
-        spec: {},
-        dataContext: {},
-        datasetName: '',
-        idempotencyKey: '',
-      }),
-    ).then((r) => r.job);
+    profileUpload(core, upload.tenantId, upload.id).then((r) => r.job);
 
   beforeAll(() => {
     objects = makeStore();

@@ -12,7 +12,7 @@ import { PostgresUploadStore } from '../../src/adapters/db/upload-store';
 import { outbox } from '../../src/adapters/db/schema';
 import { FsObjectStore } from '../../src/adapters/storage/fs-object-store';
 import { UploadService } from '../../src/core/uploads';
-import { asTenant, migratedDatabase, pipelineCore, scratch } from './harness';
+import { asTenant, migratedDatabase, pipelineCore, scratch, profileUpload } from './harness';
 
 let db: TestDatabase;
 let dirs: Awaited<ReturnType<typeof scratch>>;
@@ -65,16 +65,7 @@ describe('uploads', () => {
       sha256: createHash('sha256').update(CSV).digest('hex'),
       objectKey: `uploads/${tenant}/${upload.id}/data.csv`,
     });
-    const { job } = await asTenant(tenant, () =>
-      core.jobs.submit({
-        type: 'profile',
-        source: { type: 'upload', upload_id: upload.id },
-        spec: {},
-        dataContext: {},
-        datasetName: '',
-        idempotencyKey: '',
-      }),
-    );
+    const { job } = await profileUpload(core, tenant, upload.id);
     expect(job.datasetName).toBe('upload');
     const ingest = await asTenant(tenant, () =>
       core.stages.run('ingest', job, {}, new AbortController().signal),
@@ -92,17 +83,7 @@ describe('uploads', () => {
     const { upload } = await asTenant(tenant, () =>
       uploads.receive(tenant, header('csv'), bytesOf(CSV), never),
     );
-    const submit = (tenantId: string, id: string) =>
-      asTenant(tenantId, () =>
-        core.jobs.submit({
-          type: 'profile',
-          source: { type: 'upload', upload_id: id },
-          spec: {},
-          dataContext: {},
-          datasetName: '',
-          idempotencyKey: '',
-        }),
-      );
+    const submit = (tenantId: string, id: string) => profileUpload(core, tenantId, id);
     await expect(submit(other, upload.id)).rejects.toMatchObject({ code: 'resource.not_found' });
     await expect(submit(tenant, randomUUID())).rejects.toMatchObject({
       code: 'resource.not_found',
@@ -148,16 +129,7 @@ describe('uploads', () => {
     const { upload } = await asTenant(tenant, () =>
       uploads.receive(tenant, header('parquet'), bytesOf('PAR1 but not really'), never),
     );
-    const { job } = await asTenant(tenant, () =>
-      core.jobs.submit({
-        type: 'profile',
-        source: { type: 'upload', upload_id: upload.id },
-        spec: {},
-        dataContext: {},
-        datasetName: '',
-        idempotencyKey: '',
-      }),
-    );
+    const { job } = await profileUpload(core, tenant, upload.id);
     await expect(
       asTenant(tenant, () => core.stages.run('ingest', job, {}, never)),
     ).rejects.toMatchObject({
